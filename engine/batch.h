@@ -1,0 +1,101 @@
+// Batch: the unit that flows between operators. A source fills its input records; decode turns
+// records into posts; match adds mentions; aggregation reads them. One batch is owned by one
+// thread at a time and reused from a pool, so nothing on the per-post path allocates once warm.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/post.h"
+#include "engine/string_arena.h"
+
+namespace brandpulse {
+
+// simdjson reads up to this many bytes past the end of a document; input buffers reserve them.
+inline constexpr size_t kInputPadding = 64;
+
+// One input record (a JSON line, one element of a JSON array, one Kafka message).
+struct InputRecord {
+  uint32_t offset = 0;  // into Batch::input_bytes
+  uint32_t length = 0;
+  // Source position of the byte after this record (file offset, Kafka offset + 1); committing
+  // it means "everything up to here is in the state".
+  uint64_t end_position = 0;
+};
+
+// Why a record or post left the normal path. Dead letters keep the original bytes.
+struct DeadLetter {
+  uint32_t record_index = 0;
+  std::string_view reason;  // static text or arena-owned
+};
+
+// A brand found in a post.
+struct Mention {
+  uint32_t post_index = 0;
+  uint32_t brand_index = 0;  // index into the compiled watchlist's brands
+  uint32_t first_hit_begin = 0;  // byte offsets of the first accepted hit in Post::text
+  uint32_t first_hit_end = 0;
+};
+
+class Batch {
+ public:
+  Batch() = default;
+  Batch(const Batch&) = delete;
+  Batch& operator=(const Batch&) = delete;
+
+  // Empties the batch for reuse, keeping capacity.
+  void Reset() {
+    sequence = 0;
+    partition = 0;
+    input_bytes.clear();
+    records.clear();
+    posts.clear();
+    dead_letters.clear();
+    mentions.clear();
+    arena.Reset();
+    skipped_records = 0;
+    late_posts = 0;
+    max_event_time_ms = INT64_MIN;
+  }
+
+  // Appends one record; keeps kInputPadding readable bytes after the last one.
+  void AddRecord(std::string_view bytes, uint64_t end_position) {
+    InputRecord record;
+    record.offset = static_cast<uint32_t>(input_bytes.size());
+    record.length = static_cast<uint32_t>(bytes.size());
+    record.end_position = end_position;
+    input_bytes.append(bytes);
+    input_bytes.push_back('\n');
+    records.push_back(record);
+  }
+
+  std::string_view RecordBytes(uint32_t index) const {
+    const InputRecord& record = records[index];
+    return std::string_view(input_bytes.data() + record.offset, record.length);
+  }
+  // Bytes readable past the record's end (for simdjson's padding requirement). The source
+  // must call PadInput() once after the last AddRecord().
+  size_t RecordCapacity(uint32_t index) const {
+    return input_bytes.size() - records[index].offset;
+  }
+  void PadInput() { input_bytes.append(kInputPadding, ' '); }
+
+  size_t size() const { return records.size(); }
+  bool empty() const { return records.empty(); }
+
+  uint64_t sequence = 0;   // order of the batch in its source, for ordered output
+  uint32_t partition = 0;  // source partition (file: 0)
+  std::string input_bytes;
+  std::vector<InputRecord> records;
+  std::vector<Post> posts;
+  std::vector<DeadLetter> dead_letters;
+  std::vector<Mention> mentions;
+  StringArena arena;
+  uint32_t skipped_records = 0;  // decoded fine but not a post (e.g. a Bluesky like event)
+  uint32_t late_posts = 0;
+  int64_t max_event_time_ms = INT64_MIN;
+};
+
+}  // namespace brandpulse

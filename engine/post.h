@@ -1,0 +1,30 @@
+// Post: the common shape every input format decodes into.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace brandpulse {
+
+enum class Platform : uint8_t { kUnknown = 0, kTwitter, kBluesky, kMastodon, kGeneric };
+
+std::string_view PlatformName(Platform platform);
+
+// All views point into the owning Batch (its input bytes or its arena) and live as long as the
+// batch is not reset. Empty view = field absent.
+struct Post {
+  std::string_view id;
+  std::string_view text;  // UTF-8, validated, unescaped
+  std::string_view author_id;
+  std::string_view author_handle;  // without '@'
+  std::string_view language;       // BCP-47 tag from the payload ("en", "no", "es"), or empty
+  std::string_view reply_to_post_id;
+  std::string_view reply_to_author_id;
+  std::string_view reply_to_handle;  // without '@'
+  int64_t event_time_ms = 0;         // milliseconds since the Unix epoch, UTC
+  int64_t author_followers = 0;      // reach; 0 when unknown
+  Platform platform = Platform::kUnknown;
+  uint32_t record_index = 0;  // which input record of the batch it came from
+};
+
+}  // namespace brandpulse

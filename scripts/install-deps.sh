@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs everything brandpulse needs to build, test and run its demo, from Debian 12 packages.
+# Idempotent: does nothing when every package is present. Uses sudo only when not root.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  g++ cmake make pkg-config git ca-certificates
+  # required libraries
+  librdkafka-dev librocksdb-dev libsimdjson-dev libhyperscan-dev libfmt-dev
+  # chosen libraries: config, command line, tests, benchmarks
+  libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # real word lists for the synthetic firehose (en, no, es)
+  wamerican wnorwegian wspanish
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$package")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+echo "install-deps: installing ${missing[*]}"
+"${sudo_cmd[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

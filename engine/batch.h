@@ -54,6 +54,7 @@ class Batch {
     posts.clear();
     dead_letters.clear();
     mentions.clear();
+    late_post_indices.clear();
     arena.Reset();
     skipped_records = 0;
     late_posts = 0;
@@ -92,6 +93,7 @@ class Batch {
   std::vector<Post> posts;
   std::vector<DeadLetter> dead_letters;
   std::vector<Mention> mentions;
+  std::vector<uint32_t> late_post_indices;  // posts too late for a window they mention a brand in
   StringArena arena;
   uint32_t skipped_records = 0;  // decoded fine but not a post (e.g. a Bluesky like event)
   uint32_t late_posts = 0;

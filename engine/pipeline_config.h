@@ -1,0 +1,84 @@
+// PipelineSpec: a pipeline YAML file parsed and validated into an immutable description.
+// Nothing here opens files or compiles patterns beyond reading the watchlist's YAML: building
+// operators from the spec is the runner's job (engine/pipeline_runner.h).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/diagnostics.h"
+#include "operators/firehose_generator.h"
+#include "operators/json_decode.h"
+#include "operators/watchlist.h"
+
+namespace brandpulse {
+
+enum class SourceType { kFile, kStdin, kGenerator };
+
+struct SourceSpec {
+  SourceType type = SourceType::kFile;
+  std::string path;           // kFile: absolute, resolved against the pipeline file's folder
+  bool follow = false;        // kFile: keep reading appended data like `tail -f`
+  std::string array_pointer;  // kFile: one JSON document; records are this array's elements
+  GeneratorSpec generator;    // kGenerator: brands are filled from the watchlist
+  SourceLocation location;
+};
+
+struct WindowSpec {
+  std::string name;  // referenced by alert rules
+  int64_t size_ms = 0;
+  SourceLocation location;
+};
+
+enum class AlertMetric { kMentions, kUniqueAuthors, kReach };
+std::string_view AlertMetricName(AlertMetric metric);
+
+struct AlertRuleSpec {
+  std::string name;
+  std::string type = "threshold";
+  size_t window_index = 0;  // into PipelineSpec::windows
+  AlertMetric metric = AlertMetric::kMentions;
+  uint64_t above = 0;               // fires when metric > above
+  std::vector<std::string> brands;  // brand ids; empty = every brand
+  SourceLocation location;
+};
+
+enum class SinkType { kNone, kFile, kStdout };
+
+struct SinkSpec {
+  SinkType type = SinkType::kNone;
+  std::string path;  // kFile: absolute
+};
+
+struct PipelineSpec {
+  std::string file;  // the pipeline YAML, as given
+  std::string name;
+  SourceSpec source;
+  DecodeSpec decode;
+  WatchlistSpec watchlist;
+  int workers = 0;  // resolved: >= 1
+  int batch_records = 1024;
+  std::string state_directory;  // absolute
+  uint64_t memory_budget_bytes = 256ull << 20;
+  int64_t commit_every_records = 50000;
+  int64_t commit_interval_ms = 1000;  // in follow mode, when input pauses
+  int64_t retention_ms = 7 * 24 * 3600 * 1000LL;  // windows ending this long before the watermark are deleted
+  int64_t max_out_of_orderness_ms = 30000;
+  int64_t allowed_lateness_ms = 60000;
+  std::vector<WindowSpec> windows;
+  std::vector<AlertRuleSpec> alert_rules;
+  SinkSpec alerts_sink;
+  SinkSpec dead_letter_sink;
+  SinkSpec late_sink;
+};
+
+// The watchlist's terms, handles ('@') and hashtags ('#') as the generator inserts them.
+std::vector<GeneratedBrand> GeneratedBrandsFrom(const WatchlistSpec& watchlist);
+
+// Reads and validates a pipeline file and the watchlist it names. Every problem found is added
+// to `diagnostics` as file:line:column with a hint; returns nullopt if there was any.
+std::optional<PipelineSpec> LoadPipelineSpec(const std::string& path, Diagnostics& diagnostics);
+
+}  // namespace brandpulse

@@ -1,0 +1,71 @@
+// Runs a pipeline: one coordinator thread reads the source into batches and hands them to N
+// shared-nothing workers (decode → match → window pre-aggregation). Every
+// `commit_every_records` records the coordinator stops dispatching, waits for the workers
+// (a barrier), and writes all window deltas, the source position, the watermark and the alerts
+// of windows that closed in ONE RocksDB WriteBatch. A restart resumes from that position, so
+// nothing is lost or counted twice. Epoch boundaries depend only on the input, so results are
+// identical for any number of workers (see docs/architecture.md).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/pipeline_config.h"
+#include "engine/status.h"
+
+namespace brandpulse {
+
+struct RunProgress {
+  uint64_t records = 0;
+  uint64_t posts = 0;
+  uint64_t mentions = 0;
+  uint64_t dead_letters = 0;
+  uint64_t alerts = 0;
+  double seconds = 0;
+};
+
+struct RunOptions {
+  bool fresh = false;  // delete the state directory and truncate file sinks first
+  int workers = 0;     // > 0 overrides the pipeline's workers
+  // Called on the coordinator thread about once a second.
+  std::function<void(const RunProgress&)> on_progress;
+  // Set from a signal handler to stop after a final commit.
+  const std::atomic<bool>* stop_requested = nullptr;
+};
+
+struct BrandSummary {
+  std::string id;
+  std::string name;
+  uint64_t mentions = 0;  // posts mentioning the brand in this run (late ones included)
+  uint64_t alerts = 0;
+};
+
+struct RunSummary {
+  uint64_t records = 0;
+  uint64_t posts = 0;
+  uint64_t skipped_records = 0;
+  uint64_t dead_letters = 0;
+  uint64_t late_posts = 0;
+  uint64_t mentions = 0;
+  uint64_t alerts = 0;
+  uint64_t commits = 0;
+  uint64_t input_bytes = 0;
+  int workers = 0;
+  bool resumed = false;            // state held a position for this source
+  uint64_t resumed_position = 0;
+  double seconds = 0;
+  double resume_seconds = 0;  // from start to the first record read (open state, seek, compile)
+  std::vector<BrandSummary> brands;
+  std::string alerts_sink;
+  std::string dead_letter_sink;
+  std::string late_sink;
+};
+
+// Runs until the input ends (a finite file: all windows are then closed and flushed) or until
+// *stop_requested. Errors are I/O or state failures; bad input never stops a run.
+Result<RunSummary> RunPipeline(const PipelineSpec& spec, const RunOptions& options);
+
+}  // namespace brandpulse

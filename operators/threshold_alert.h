@@ -1,0 +1,42 @@
+// Alert rules evaluated when a window closes (the watermark passed its end plus the allowed
+// lateness), so every alert sees the window's final, exact metrics and fires at most once.
+// Richer rules (spikes, sentiment, share of voice, unanswered inquiries) come later.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/pipeline_config.h"
+#include "engine/window_metrics.h"
+#include "operators/hyperscan_match.h"
+
+namespace brandpulse {
+
+struct FiredAlert {
+  std::string id;       // stable: "<rule>/<brand>/<window start ms>"; receivers de-duplicate on it
+  std::string payload;  // one JSON object, no newline
+  uint32_t brand_index = 0;
+};
+
+// Immutable after construction; used by the coordinator only.
+class AlertEvaluator {
+ public:
+  AlertEvaluator(const PipelineSpec& spec, const CompiledWatchlist& watchlist);
+
+  // Appends an alert for every rule on `window_index` whose brand filter admits `brand_index`
+  // and whose threshold `metrics` exceeds.
+  void EvaluateClosedWindow(uint32_t brand_index, uint32_t window_index, int64_t start_ms,
+                            const WindowMetrics& metrics, std::vector<FiredAlert>& out) const;
+
+ private:
+  struct Rule {
+    AlertRuleSpec spec;
+    std::vector<bool> brand_enabled;  // by brand index
+  };
+  const PipelineSpec& spec_;
+  const CompiledWatchlist& watchlist_;
+  std::vector<Rule> rules_;
+};
+
+}  // namespace brandpulse

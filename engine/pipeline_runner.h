@@ -34,6 +34,8 @@ struct RunOptions {
   std::function<void(const RunProgress&)> on_progress;
   // Set from a signal handler to stop after a final commit.
   const std::atomic<bool>* stop_requested = nullptr;
+  // > 0: stop at the first commit after this many records (tests of resumption).
+  uint64_t stop_after_records = 0;
 };
 
 struct BrandSummary {

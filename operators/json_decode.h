@@ -1,0 +1,39 @@
+// The `decode` operator: simdjson On-Demand decoding of raw JSON records into Posts, with
+// presets for X/Twitter v1.1 and v2, Bluesky Jetstream and Mastodon, and user field pointers
+// for any other JSON. Bad input becomes a dead letter with a reason, never an error.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "engine/diagnostics.h"
+#include "engine/transform.h"
+#include "engine/yaml_reader.h"
+
+namespace brandpulse {
+
+enum class DecodeFormat { kTwitterV1, kTwitterV2, kJetstream, kMastodon, kJson };
+
+struct DecodeSpec {
+  DecodeFormat format = DecodeFormat::kJson;
+  // kJson only: JSON pointers (RFC 6901) per Post field. Keys: id, text, author_id,
+  // author_handle, author_followers, event_time, language, reply_to_post_id,
+  // reply_to_author_id, reply_to_handle. text and event_time are required.
+  std::vector<std::pair<std::string, std::string>> field_pointers;
+  SourceLocation location;
+};
+
+std::string_view DecodeFormatName(DecodeFormat format);
+
+// Reads a pipeline's `decode:` mapping: `format:` and, for json, `fields:`. Adds diagnostics for
+// bad values and unknown keys; nullopt on error.
+std::optional<DecodeSpec> ReadDecodeSpec(YamlMap& map);
+
+// name() is "decode". Per-worker state holds one simdjson parser, reused for every record.
+Result<std::unique_ptr<Transform>> MakeJsonDecode(const DecodeSpec& spec);
+
+}  // namespace brandpulse

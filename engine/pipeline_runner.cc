@@ -1,0 +1,544 @@
+#include "engine/pipeline_runner.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "engine/json_writer.h"
+#include "engine/state_store.h"
+#include "operators/file_source.h"
+#include "operators/hyperscan_match.h"
+#include "operators/json_decode.h"
+#include "operators/json_lines_sink.h"
+#include "operators/threshold_alert.h"
+#include "operators/window_aggregate.h"
+
+namespace brandpulse {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::string_view kWatermarkKey = "watermark";
+constexpr std::string_view kMaxEventTimeKey = "max_event_time";
+constexpr int64_t kNoWatermark = INT64_MIN;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// A blocking queue of batch pointers; one lock per batch (thousands of posts), not per post.
+class BatchQueue {
+ public:
+  void Push(Batch* batch) {
+    {
+      std::lock_guard lock(mutex_);
+      batches_.push_back(batch);
+    }
+    ready_.notify_one();
+  }
+  // Blocks until a batch arrives; nullptr once closed and empty.
+  Batch* Pop() {
+    std::unique_lock lock(mutex_);
+    ready_.wait(lock, [&] { return closed_ || !batches_.empty(); });
+    if (batches_.empty()) return nullptr;
+    Batch* batch = batches_.front();
+    batches_.pop_front();
+    return batch;
+  }
+  Batch* TryPop() {
+    std::lock_guard lock(mutex_);
+    if (batches_.empty()) return nullptr;
+    Batch* batch = batches_.front();
+    batches_.pop_front();
+    return batch;
+  }
+  void Close() {
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+    }
+    ready_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<Batch*> batches_;  // GUARDED_BY(mutex_)
+  bool closed_ = false;         // GUARDED_BY(mutex_)
+};
+
+// A window that has data and has not closed yet, ordered by when it closes.
+struct OpenWindow {
+  int64_t close_time_ms;  // start + size + allowed lateness
+  uint32_t window_index;
+  uint32_t brand_index;
+  int64_t start_ms;
+  auto operator<=>(const OpenWindow&) const = default;
+};
+
+class PipelineRun {
+ public:
+  PipelineRun(const PipelineSpec& spec, const RunOptions& options)
+      : spec_(spec), options_(options) {}
+
+  Result<RunSummary> Run();
+
+ private:
+  Status Setup();
+  Status OpenSource();
+  Status RebuildOpenWindows();
+  Status DeliverOutboxLeftovers();
+  void WorkerLoop(size_t worker_index);
+  Status Dispatch(bool& end_of_input);
+  Status HandleCompleted(Batch* batch);
+  Status FinishBatch(Batch& batch);
+  Status WaitForOneCompletion();
+  Status WaitForAllInFlight();
+  Status Commit(bool end_of_input);
+  Status Deliver(const std::vector<FiredAlert>& alerts);
+  Status CheckWorkerError();
+  void StopWorkers();
+  void ReportProgress(bool force);
+  WindowKey KeyOf(uint32_t brand_index, uint32_t window_index, int64_t start_ms) const;
+
+  const PipelineSpec& spec_;
+  const RunOptions& options_;
+  Clock::time_point started_ = Clock::now();
+  Clock::time_point last_progress_ = started_;
+  Clock::time_point last_commit_ = started_;
+
+  std::shared_ptr<const CompiledWatchlist> watchlist_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<Source> source_;
+  std::unique_ptr<AlertEvaluator> evaluator_;
+  std::unique_ptr<LineSink> alerts_sink_;
+  std::unique_ptr<LineSink> dead_letter_sink_;
+  std::unique_ptr<LineSink> late_sink_;
+
+  // Operators in worker order; window_ is the last one.
+  std::vector<std::unique_ptr<Transform>> transforms_;
+  size_t window_transform_index_ = 0;
+  std::vector<std::vector<std::unique_ptr<TransformState>>> worker_states_;
+  std::vector<std::thread> workers_;
+  BatchQueue work_queue_;
+  BatchQueue done_queue_;
+  std::mutex worker_error_mutex_;
+  Status worker_error_;  // GUARDED_BY(worker_error_mutex_)
+
+  // Coordinator-only state below.
+  std::vector<std::unique_ptr<Batch>> batches_;
+  std::vector<Batch*> free_batches_;
+  std::map<uint64_t, Batch*> completed_out_of_order_;
+  uint64_t next_sequence_ = 0;
+  uint64_t next_to_finish_ = 0;
+  size_t in_flight_ = 0;
+  int64_t epoch_records_ = 0;
+  uint64_t position_ = 0;  // source position after the last finished batch
+  bool have_position_ = false;
+  std::atomic<int64_t> watermark_{kNoWatermark};  // read by workers; written at barriers only
+  int64_t max_event_time_ms_ = INT64_MIN;
+  std::set<OpenWindow> open_windows_;
+  std::string line_;  // reused for sink lines
+  RunSummary summary_;
+};
+
+WindowKey PipelineRun::KeyOf(uint32_t brand_index, uint32_t window_index, int64_t start_ms) const {
+  return WindowKey{watchlist_->brand(brand_index).id, spec_.windows[window_index].size_ms,
+                   start_ms};
+}
+
+Status PipelineRun::Setup() {
+  if (options_.fresh) {
+    std::error_code error;
+    std::filesystem::remove_all(spec_.state_directory, error);
+    if (error) {
+      return Status::IoError(
+          fmt::format("cannot remove state {}: {}", spec_.state_directory, error.message()));
+    }
+  }
+  ASSIGN_OR_RETURN(watchlist_, CompiledWatchlist::Make(spec_.watchlist));
+  ASSIGN_OR_RETURN(store_, StateStore::Open(StateOptions{spec_.state_directory,
+                                                         spec_.memory_budget_bytes}));
+  ASSIGN_OR_RETURN(alerts_sink_, LineSink::Open(spec_.alerts_sink, options_.fresh));
+  ASSIGN_OR_RETURN(dead_letter_sink_, LineSink::Open(spec_.dead_letter_sink, options_.fresh));
+  ASSIGN_OR_RETURN(late_sink_, LineSink::Open(spec_.late_sink, options_.fresh));
+  evaluator_ = std::make_unique<AlertEvaluator>(spec_, *watchlist_);
+
+  ASSIGN_OR_RETURN(std::optional<std::string> watermark, store_->ReadMeta(kWatermarkKey));
+  if (watermark) watermark_.store(std::stoll(*watermark));
+  ASSIGN_OR_RETURN(std::optional<std::string> max_event_time, store_->ReadMeta(kMaxEventTimeKey));
+  if (max_event_time) max_event_time_ms_ = std::stoll(*max_event_time);
+  RETURN_IF_ERROR(DeliverOutboxLeftovers());
+  RETURN_IF_ERROR(RebuildOpenWindows());
+  RETURN_IF_ERROR(OpenSource());
+
+  ASSIGN_OR_RETURN(std::unique_ptr<Transform> decode, MakeJsonDecode(spec_.decode));
+  ASSIGN_OR_RETURN(std::unique_ptr<Transform> match, MakeHyperscanMatch(watchlist_));
+  std::vector<int64_t> window_sizes;
+  for (const WindowSpec& window : spec_.windows) window_sizes.push_back(window.size_ms);
+  transforms_.push_back(std::move(decode));
+  transforms_.push_back(std::move(match));
+  window_transform_index_ = transforms_.size();
+  transforms_.push_back(std::make_unique<WindowAggregate>(
+      std::move(window_sizes), spec_.allowed_lateness_ms, &watermark_));
+
+  summary_.workers = options_.workers > 0 ? options_.workers : spec_.workers;
+  for (int worker = 0; worker < summary_.workers; ++worker) {
+    std::vector<std::unique_ptr<TransformState>> states;
+    for (const auto& transform : transforms_) states.push_back(transform->MakeState());
+    worker_states_.push_back(std::move(states));
+  }
+  // Two batches per worker keep every worker busy while the coordinator fills the next ones.
+  for (int index = 0; index < summary_.workers * 2 + 2; ++index) {
+    batches_.push_back(std::make_unique<Batch>());
+    free_batches_.push_back(batches_.back().get());
+  }
+  for (const BrandSpec& brand : spec_.watchlist.brands) {
+    summary_.brands.push_back(BrandSummary{brand.id, brand.name, 0, 0});
+  }
+  summary_.alerts_sink = alerts_sink_->description();
+  summary_.dead_letter_sink = dead_letter_sink_->description();
+  summary_.late_sink = late_sink_->description();
+  for (int worker = 0; worker < summary_.workers; ++worker) {
+    workers_.emplace_back([this, worker] { WorkerLoop(worker); });
+  }
+  return Status::Ok();
+}
+
+Status PipelineRun::OpenSource() {
+  switch (spec_.source.type) {
+    case SourceType::kFile: {
+      if (spec_.source.array_pointer.empty()) {
+        ASSIGN_OR_RETURN(source_, MakeJsonLinesFileSource(spec_.source.path, spec_.source.follow));
+      } else {
+        ASSIGN_OR_RETURN(source_,
+                         MakeJsonArrayFileSource(spec_.source.path, spec_.source.array_pointer));
+      }
+      break;
+    }
+    case SourceType::kStdin: {
+      ASSIGN_OR_RETURN(source_, MakeStdinSource());
+      return Status::Ok();  // standard input cannot resume; it starts where it is
+    }
+    case SourceType::kGenerator: {
+      ASSIGN_OR_RETURN(source_, MakeGeneratorSource(spec_.source.generator));
+      break;
+    }
+  }
+  ASSIGN_OR_RETURN(std::optional<uint64_t> position, store_->ReadPosition(source_->id(), 0));
+  if (position) {
+    summary_.resumed = true;
+    summary_.resumed_position = *position;
+    position_ = *position;
+    have_position_ = true;
+    RETURN_IF_ERROR(source_->Seek(*position));
+  }
+  return Status::Ok();
+}
+
+Status PipelineRun::RebuildOpenWindows() {
+  const int64_t watermark = watermark_.load();
+  return store_->ScanAllWindows([&](const WindowKey& key, const WindowMetrics&) {
+    std::optional<uint32_t> brand = watchlist_->FindBrand(key.brand_id);
+    if (!brand) return;  // a brand removed from the watchlist keeps its history, gets no alerts
+    for (uint32_t window = 0; window < spec_.windows.size(); ++window) {
+      if (spec_.windows[window].size_ms != key.size_ms) continue;
+      int64_t close_time = key.start_ms + key.size_ms + spec_.allowed_lateness_ms;
+      if (close_time > watermark) {
+        open_windows_.insert(OpenWindow{close_time, window, *brand, key.start_ms});
+      }
+    }
+  });
+}
+
+// Alerts committed to the outbox but not delivered before a crash go out first.
+Status PipelineRun::DeliverOutboxLeftovers() {
+  std::vector<std::string> delivered;
+  Status append_status;
+  RETURN_IF_ERROR(store_->ScanOutbox([&](std::string_view alert_id, std::string_view payload) {
+    if (!append_status.ok()) return;
+    append_status = alerts_sink_->Append(payload);
+    delivered.emplace_back(alert_id);
+  }));
+  RETURN_IF_ERROR(append_status);
+  if (delivered.empty()) return Status::Ok();
+  RETURN_IF_ERROR(alerts_sink_->Flush(true));
+  StateStore::Commit commit = store_->NewCommit();
+  for (const std::string& alert_id : delivered) commit.DeleteOutbox(alert_id);
+  return store_->Write(commit);
+}
+
+void PipelineRun::WorkerLoop(size_t worker_index) {
+  std::vector<std::unique_ptr<TransformState>>& states = worker_states_[worker_index];
+  while (Batch* batch = work_queue_.Pop()) {
+    for (size_t index = 0; index < transforms_.size(); ++index) {
+      Status status = transforms_[index]->Process(*batch, *states[index]);
+      if (!status.ok()) {
+        std::lock_guard lock(worker_error_mutex_);
+        if (worker_error_.ok()) {
+          worker_error_ = Status::Internal(
+              fmt::format("{} failed: {}", transforms_[index]->name(), status.ToString()));
+        }
+        break;
+      }
+    }
+    done_queue_.Push(batch);
+  }
+}
+
+Status PipelineRun::CheckWorkerError() {
+  std::lock_guard lock(worker_error_mutex_);
+  return worker_error_;
+}
+
+Status PipelineRun::FinishBatch(Batch& batch) {
+  summary_.records += batch.size();
+  summary_.posts += batch.posts.size();
+  summary_.skipped_records += batch.skipped_records;
+  summary_.dead_letters += batch.dead_letters.size();
+  summary_.late_posts += batch.late_post_indices.size();
+  summary_.mentions += batch.mentions.size();
+  summary_.input_bytes += batch.input_bytes.size();
+  max_event_time_ms_ = std::max(max_event_time_ms_, batch.max_event_time_ms);
+  for (const Mention& mention : batch.mentions) ++summary_.brands[mention.brand_index].mentions;
+
+  for (const DeadLetter& dead_letter : batch.dead_letters) {
+    std::string_view record = batch.RecordBytes(dead_letter.record_index);
+    line_.clear();
+    line_.push_back('{');
+    AppendJsonKey(line_, "reason", true);
+    AppendJsonString(line_, dead_letter.reason);
+    AppendJsonKey(line_, "source");
+    AppendJsonString(line_, source_->id());
+    line_ += fmt::format(",\"position\":{}", batch.records[dead_letter.record_index].end_position);
+    if (IsValidUtf8(record)) {
+      AppendJsonKey(line_, "record");
+      AppendJsonString(line_, record);
+    } else {
+      AppendJsonKey(line_, "record_base64");
+      AppendJsonString(line_, EncodeBase64(record));
+    }
+    line_.push_back('}');
+    RETURN_IF_ERROR(dead_letter_sink_->Append(line_));
+  }
+  for (uint32_t post_index : batch.late_post_indices) {
+    const Post& post = batch.posts[post_index];
+    line_.clear();
+    line_.push_back('{');
+    AppendJsonKey(line_, "reason", true);
+    AppendJsonString(line_, "late");
+    AppendJsonKey(line_, "post_id");
+    AppendJsonString(line_, post.id);
+    AppendJsonKey(line_, "event_time");
+    AppendJsonString(line_, FormatIsoTime(post.event_time_ms));
+    AppendJsonKey(line_, "watermark");
+    AppendJsonString(line_, FormatIsoTime(watermark_.load()));
+    AppendJsonKey(line_, "record");
+    AppendJsonString(line_, batch.RecordBytes(post.record_index));
+    line_.push_back('}');
+    RETURN_IF_ERROR(late_sink_->Append(line_));
+  }
+  position_ = batch.records.back().end_position;
+  have_position_ = true;
+  return Status::Ok();
+}
+
+// Batches finish in source order whatever order workers complete them in, so sink output and
+// positions are the same for any number of workers.
+Status PipelineRun::HandleCompleted(Batch* batch) {
+  completed_out_of_order_.emplace(batch->sequence, batch);
+  while (!completed_out_of_order_.empty() &&
+         completed_out_of_order_.begin()->first == next_to_finish_) {
+    Batch* next = completed_out_of_order_.begin()->second;
+    completed_out_of_order_.erase(completed_out_of_order_.begin());
+    RETURN_IF_ERROR(FinishBatch(*next));
+    free_batches_.push_back(next);
+    --in_flight_;
+    ++next_to_finish_;
+  }
+  return Status::Ok();
+}
+
+Status PipelineRun::WaitForOneCompletion() {
+  Batch* batch = done_queue_.Pop();
+  RETURN_IF_ERROR(CheckWorkerError());
+  return HandleCompleted(batch);
+}
+
+Status PipelineRun::WaitForAllInFlight() {
+  while (in_flight_ > 0) RETURN_IF_ERROR(WaitForOneCompletion());
+  return Status::Ok();
+}
+
+Status PipelineRun::Dispatch(bool& end_of_input) {
+  while (Batch* done = done_queue_.TryPop()) {
+    RETURN_IF_ERROR(CheckWorkerError());
+    RETURN_IF_ERROR(HandleCompleted(done));
+  }
+  while (free_batches_.empty()) RETURN_IF_ERROR(WaitForOneCompletion());
+  Batch* batch = free_batches_.back();
+  free_batches_.pop_back();
+  batch->Reset();
+  ASSIGN_OR_RETURN(SourceRead read, source_->Fill(*batch, spec_.batch_records));
+  if (summary_.resume_seconds == 0) summary_.resume_seconds = SecondsSince(started_);
+  if (batch->empty()) {
+    free_batches_.push_back(batch);
+  } else {
+    batch->sequence = next_sequence_++;
+    epoch_records_ += static_cast<int64_t>(batch->size());
+    ++in_flight_;
+    work_queue_.Push(batch);
+  }
+  end_of_input = read == SourceRead::kEndOfInput;
+  if (read == SourceRead::kNoDataYet) {
+    // Following a quiet file: commit what we have on the interval, then poll again shortly.
+    if (epoch_records_ > 0 &&
+        SecondsSince(last_commit_) * 1000 >= static_cast<double>(spec_.commit_interval_ms)) {
+      RETURN_IF_ERROR(Commit(false));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return Status::Ok();
+}
+
+Status PipelineRun::Commit(bool end_of_input) {
+  RETURN_IF_ERROR(WaitForAllInFlight());
+  // Workers are idle now (every batch they had is finished): their deltas can be taken.
+  std::unordered_map<WindowDeltaKey, WindowMetrics, WindowDeltaKeyHash> merged;
+  for (auto& states : worker_states_) {
+    WindowAggregate::TakeDeltas(*states[window_transform_index_],
+                                [&](const WindowDeltaKey& key, WindowMetrics& delta) {
+                                  auto [entry, inserted] = merged.try_emplace(key);
+                                  if (inserted) {
+                                    entry->second = std::move(delta);
+                                  } else {
+                                    entry->second.Merge(delta);
+                                  }
+                                });
+  }
+  StateStore::Commit commit = store_->NewCommit();
+  for (const auto& [key, delta] : merged) {
+    commit.MergeWindow(KeyOf(key.brand_index, key.window_index, key.start_ms), delta);
+    int64_t close_time =
+        key.start_ms + spec_.windows[key.window_index].size_ms + spec_.allowed_lateness_ms;
+    open_windows_.insert(OpenWindow{close_time, key.window_index, key.brand_index, key.start_ms});
+  }
+
+  int64_t watermark = watermark_.load();
+  if (max_event_time_ms_ != INT64_MIN) {
+    watermark = std::max(watermark, max_event_time_ms_ - spec_.max_out_of_orderness_ms);
+  }
+  // At the end of a finite input every window closes; the watermark then stands at the last
+  // closed window's close time, so a later run over appended input treats those as final.
+  std::vector<FiredAlert> fired;
+  while (!open_windows_.empty() &&
+         (end_of_input || open_windows_.begin()->close_time_ms <= watermark)) {
+    OpenWindow window = *open_windows_.begin();
+    open_windows_.erase(open_windows_.begin());
+    watermark = std::max(watermark, window.close_time_ms);
+    WindowKey key = KeyOf(window.brand_index, window.window_index, window.start_ms);
+    ASSIGN_OR_RETURN(std::optional<WindowMetrics> stored, store_->ReadWindow(key));
+    WindowMetrics total = stored ? std::move(*stored) : WindowMetrics{};
+    auto delta = merged.find(WindowDeltaKey{window.brand_index, window.window_index, window.start_ms});
+    if (delta != merged.end()) total.Merge(delta->second);
+    evaluator_->EvaluateClosedWindow(window.brand_index, window.window_index, window.start_ms,
+                                     total, fired);
+  }
+  for (const FiredAlert& alert : fired) commit.PutOutbox(alert.id, alert.payload);
+  if (have_position_ && spec_.source.type != SourceType::kStdin) {
+    commit.SetPosition(source_->id(), 0, position_);
+  }
+  commit.SetMeta(kWatermarkKey, std::to_string(watermark));
+  if (max_event_time_ms_ != INT64_MIN) {
+    commit.SetMeta(kMaxEventTimeKey, std::to_string(max_event_time_ms_));
+  }
+  // Dead letters and late posts reach disk before the position that moves past them.
+  RETURN_IF_ERROR(dead_letter_sink_->Flush(true));
+  RETURN_IF_ERROR(late_sink_->Flush(true));
+  RETURN_IF_ERROR(store_->Write(commit));
+  watermark_.store(watermark, std::memory_order_release);
+  ++summary_.commits;
+  epoch_records_ = 0;
+  last_commit_ = Clock::now();
+  RETURN_IF_ERROR(Deliver(fired));
+  if (!end_of_input && watermark != kNoWatermark && watermark > INT64_MIN + spec_.retention_ms) {
+    RETURN_IF_ERROR(store_->DeleteWindowsEndingBefore(watermark - spec_.retention_ms));
+  }
+  return Status::Ok();
+}
+
+// The transactional outbox: alerts are in RocksDB with the state that produced them; now they go
+// to the sink, and only once it has them on disk are they removed from the outbox.
+Status PipelineRun::Deliver(const std::vector<FiredAlert>& alerts) {
+  if (alerts.empty()) return Status::Ok();
+  for (const FiredAlert& alert : alerts) {
+    RETURN_IF_ERROR(alerts_sink_->Append(alert.payload));
+    ++summary_.brands[alert.brand_index].alerts;
+  }
+  RETURN_IF_ERROR(alerts_sink_->Flush(true));
+  summary_.alerts += alerts.size();
+  StateStore::Commit commit = store_->NewCommit();
+  for (const FiredAlert& alert : alerts) commit.DeleteOutbox(alert.id);
+  return store_->Write(commit);
+}
+
+void PipelineRun::ReportProgress(bool force) {
+  if (!options_.on_progress) return;
+  if (!force && SecondsSince(last_progress_) < 1.0) return;
+  last_progress_ = Clock::now();
+  options_.on_progress(RunProgress{summary_.records, summary_.posts, summary_.mentions,
+                                   summary_.dead_letters, summary_.alerts,
+                                   SecondsSince(started_)});
+}
+
+void PipelineRun::StopWorkers() {
+  work_queue_.Close();
+  for (std::thread& worker : workers_) worker.join();
+  workers_.clear();
+}
+
+Result<RunSummary> PipelineRun::Run() {
+  Status status = Setup();
+  if (status.ok()) {
+    bool end_of_input = false;
+    while (status.ok() && !end_of_input) {
+      status = Dispatch(end_of_input);
+      if (!status.ok()) break;
+      bool stop = options_.stop_requested != nullptr && options_.stop_requested->load();
+      if (end_of_input) {
+        status = Commit(true);
+      } else if (stop) {
+        status = Commit(false);
+        break;
+      } else if (epoch_records_ >= spec_.commit_every_records) {
+        status = Commit(false);
+        if (status.ok() && options_.stop_after_records > 0 &&
+            summary_.records >= options_.stop_after_records) {
+          break;
+        }
+      }
+      ReportProgress(false);
+    }
+  }
+  StopWorkers();
+  if (!status.ok()) return status;
+  if (store_) RETURN_IF_ERROR(store_->Flush());
+  ReportProgress(true);
+  summary_.seconds = SecondsSince(started_);
+  return summary_;
+}
+
+}  // namespace
+
+Result<RunSummary> RunPipeline(const PipelineSpec& spec, const RunOptions& options) {
+  PipelineRun run(spec, options);
+  return run.Run();
+}
+
+}  // namespace brandpulse

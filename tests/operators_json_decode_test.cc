@@ -1,0 +1,283 @@
+// Decoding real posts from public samples, every JSONTestSuite document, and bad input.
+#include "operators/json_decode.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "operators/json_array_records.h"
+
+namespace brandpulse {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kFixtures = fs::path(BRANDPULSE_SOURCE_DIR) / "tests" / "fixtures";
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
+std::vector<std::string> ReadLines(const fs::path& path) {
+  std::vector<std::string> lines;
+  std::istringstream in(ReadFile(path));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
+DecodeSpec Preset(DecodeFormat format) {
+  DecodeSpec spec;
+  spec.format = format;
+  return spec;
+}
+
+DecodeSpec GenericJson() {
+  DecodeSpec spec;
+  spec.format = DecodeFormat::kJson;
+  spec.field_pointers = {{"id", "/id"}, {"text", "/text"}, {"event_time", "/t"},
+                         {"author_id", "/user/id"}, {"author_followers", "/user/followers"}};
+  return spec;
+}
+
+// Decodes `records` as one batch.
+class Decoded {
+ public:
+  Decoded(const DecodeSpec& spec, const std::vector<std::string>& records) {
+    auto decode = MakeJsonDecode(spec);
+    EXPECT_TRUE(decode.ok()) << decode.status().ToString();
+    for (size_t i = 0; i < records.size(); ++i) batch.AddRecord(records[i], i + 1);
+    batch.PadInput();
+    auto state = (*decode)->MakeState();
+    Status status = (*decode)->Process(batch, *state);
+    EXPECT_TRUE(status.ok()) << status.ToString();
+  }
+  std::string ReasonFor(uint32_t record) const {
+    for (const DeadLetter& dead : batch.dead_letters) {
+      if (dead.record_index == record) return std::string(dead.reason);
+    }
+    return "";
+  }
+  Batch batch;
+};
+
+std::vector<std::string> StatusesOf(const fs::path& path) {
+  std::vector<std::string> records;
+  std::string document = ReadFile(path);
+  Status status = ForEachArrayElement(document, "/statuses", [&](std::string_view element) {
+    records.emplace_back(element);
+  });
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  return records;
+}
+
+TEST(JsonDecodeTest, EveryV1TweetDecodesIdenticallyFromRawAndEscapedJson) {
+  std::vector<std::string> raw = StatusesOf(kFixtures / "twitter-v1" / "twitter.json");
+  std::vector<std::string> escaped = StatusesOf(kFixtures / "twitter-v1" / "twitterescaped.json");
+  ASSERT_EQ(raw.size(), 100u);
+  ASSERT_EQ(escaped.size(), 100u);
+  Decoded from_raw(Preset(DecodeFormat::kTwitterV1), raw);
+  Decoded from_escaped(Preset(DecodeFormat::kTwitterV1), escaped);
+  ASSERT_EQ(from_raw.batch.posts.size(), 100u) << from_raw.ReasonFor(0);
+  ASSERT_EQ(from_escaped.batch.posts.size(), 100u) << from_escaped.ReasonFor(0);
+  EXPECT_TRUE(from_raw.batch.dead_letters.empty());
+  for (size_t i = 0; i < 100; ++i) {
+    const Post& a = from_raw.batch.posts[i];
+    const Post& b = from_escaped.batch.posts[i];
+    SCOPED_TRACE(fmt::format("tweet {} id {}", i, a.id));
+    EXPECT_FALSE(a.id.empty());
+    EXPECT_EQ(a.id, b.id);
+    EXPECT_FALSE(a.text.empty());
+    EXPECT_EQ(a.text, b.text);
+    EXPECT_EQ(a.author_id, b.author_id);
+    EXPECT_EQ(a.author_handle, b.author_handle);
+    EXPECT_EQ(a.author_followers, b.author_followers);
+    EXPECT_EQ(a.event_time_ms, b.event_time_ms);
+    EXPECT_EQ(a.language, b.language);
+    EXPECT_EQ(a.platform, Platform::kTwitter);
+  }
+  // The first status of the sample, checked by hand.
+  const Post& first = from_raw.batch.posts[0];
+  EXPECT_EQ(first.id, "505874924095815681");
+  EXPECT_EQ(first.author_handle, "ayuu0123");
+  EXPECT_EQ(first.language, "ja");
+  EXPECT_EQ(first.event_time_ms, 1409444955000);  // Sun Aug 31 00:29:15 +0000 2014
+  EXPECT_TRUE(first.text.starts_with("@aym0566x"));
+}
+
+TEST(JsonDecodeTest, OfficialV1PayloadsDecode) {
+  std::vector<std::string> lines = ReadLines(kFixtures / "twitter-v1" / "original_format_examples.json");
+  ASSERT_FALSE(lines.empty());
+  Decoded decoded(Preset(DecodeFormat::kTwitterV1), lines);
+  EXPECT_EQ(decoded.batch.posts.size() + decoded.batch.skipped_records, lines.size())
+      << decoded.ReasonFor(decoded.batch.dead_letters.empty() ? 0 : decoded.batch.dead_letters[0].record_index);
+  for (const Post& post : decoded.batch.posts) {
+    EXPECT_FALSE(post.text.empty());
+    EXPECT_FALSE(post.author_handle.empty());
+    EXPECT_GT(post.event_time_ms, 1200000000000);
+  }
+}
+
+TEST(JsonDecodeTest, V2PagesResolveAuthorsFromIncludes) {
+  int files = 0;
+  for (const fs::directory_entry& entry : fs::directory_iterator(kFixtures / "twitter-v2")) {
+    if (entry.path().extension() != ".jsonl") continue;
+    ++files;
+    SCOPED_TRACE(entry.path().filename().string());
+    std::vector<std::string> lines = ReadLines(entry.path());
+    Decoded decoded(Preset(DecodeFormat::kTwitterV2), lines);
+    bool truncated_sample = entry.path().filename() == "streaming_output_with_error.jsonl";
+    if (truncated_sample) {
+      ASSERT_EQ(decoded.batch.dead_letters.size(), 1u);
+      EXPECT_EQ(decoded.batch.dead_letters[0].record_index, lines.size() - 1);
+      EXPECT_TRUE(decoded.batch.dead_letters[0].reason.starts_with("invalid JSON"))
+          << decoded.batch.dead_letters[0].reason;
+    } else {
+      EXPECT_TRUE(decoded.batch.dead_letters.empty()) << decoded.ReasonFor(decoded.batch.dead_letters[0].record_index);
+    }
+    EXPECT_GT(decoded.batch.posts.size(), 0u);
+    size_t resolved = 0;
+    for (const Post& post : decoded.batch.posts) {
+      EXPECT_FALSE(post.id.empty());
+      EXPECT_FALSE(post.author_id.empty());
+      EXPECT_GT(post.event_time_ms, 1200000000000);
+      resolved += !post.author_handle.empty();
+    }
+    EXPECT_EQ(resolved, decoded.batch.posts.size()) << "every author is in includes.users";
+  }
+  EXPECT_GE(files, 8);
+}
+
+TEST(JsonDecodeTest, V2PageHasManyTweetsWithHandlesAndFollowers) {
+  std::vector<std::string> lines = ReadLines(kFixtures / "twitter-v2" / "brexit.jsonl");
+  Decoded decoded(Preset(DecodeFormat::kTwitterV2), lines);
+  ASSERT_GT(decoded.batch.posts.size(), 10u);
+  size_t with_followers = 0;
+  for (const Post& post : decoded.batch.posts) with_followers += post.author_followers > 0;
+  EXPECT_GT(with_followers, decoded.batch.posts.size() / 2);
+}
+
+TEST(JsonDecodeTest, JetstreamKeepsPostCreatesAndSkipsTheRest) {
+  std::vector<std::string> lines = ReadLines(kFixtures / "bluesky-jetstream" / "golden_v1.jsonl");
+  ASSERT_EQ(lines.size(), 10u);
+  Decoded decoded(Preset(DecodeFormat::kJetstream), lines);
+  EXPECT_TRUE(decoded.batch.dead_letters.empty())
+      << decoded.ReasonFor(decoded.batch.dead_letters.empty() ? 0 : decoded.batch.dead_letters[0].record_index);
+  EXPECT_EQ(decoded.batch.posts.size() + decoded.batch.skipped_records, 10u);
+  ASSERT_GT(decoded.batch.posts.size(), 0u);
+  ASSERT_GT(decoded.batch.skipped_records, 0u);
+  for (const Post& post : decoded.batch.posts) {
+    EXPECT_TRUE(post.id.starts_with("at://did:")) << post.id;
+    EXPECT_TRUE(post.author_id.starts_with("did:")) << post.author_id;
+    EXPECT_EQ(post.platform, Platform::kBluesky);
+    EXPECT_GT(post.event_time_ms, 1600000000000);
+  }
+}
+
+TEST(JsonDecodeTest, MastodonStatusesBecomePlainText) {
+  std::vector<std::string> lines = ReadLines(kFixtures / "mastodon" / "streaming_update_examples.jsonl");
+  lines.push_back(ReadFile(kFixtures / "mastodon" / "Status_example.json"));
+  // The pretty-printed Status holds newlines: a record may span lines when it is one document.
+  Decoded decoded(Preset(DecodeFormat::kMastodon), lines);
+  EXPECT_TRUE(decoded.batch.dead_letters.empty())
+      << decoded.ReasonFor(decoded.batch.dead_letters.empty() ? 0 : decoded.batch.dead_letters[0].record_index);
+  ASSERT_EQ(decoded.batch.posts.size(), 8u);
+  for (const Post& post : decoded.batch.posts) {
+    EXPECT_EQ(post.text.find("<p>"), std::string_view::npos) << post.text;
+    EXPECT_EQ(post.text.find("&amp;"), std::string_view::npos) << post.text;
+    EXPECT_FALSE(post.author_handle.empty());
+  }
+  const Post& status = decoded.batch.posts.back();
+  EXPECT_EQ(status.id, "103270115826048975");
+  EXPECT_EQ(status.event_time_ms, 1575776913901);  // 2019-12-08T03:48:33.901Z
+  EXPECT_EQ(status.language, "en");
+  EXPECT_EQ(status.author_handle, "Gargron");
+}
+
+TEST(JsonDecodeTest, EveryJsonTestSuiteDocumentIsHandledAndEveryInvalidOneIsDeadLettered) {
+  std::vector<fs::path> files;
+  for (const fs::directory_entry& entry :
+       fs::directory_iterator(kFixtures / "json-test-suite" / "test_parsing")) {
+    files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  ASSERT_GT(files.size(), 300u);
+  size_t invalid = 0;
+  for (const fs::path& file : files) {
+    SCOPED_TRACE(file.filename().string());
+    std::string document = ReadFile(file);
+    Decoded decoded(GenericJson(), {document});
+    size_t outcomes = decoded.batch.posts.size() + decoded.batch.dead_letters.size() +
+                      decoded.batch.skipped_records;
+    EXPECT_GE(outcomes, 1u);
+    if (file.filename().string().starts_with("n_")) {
+      ++invalid;
+      EXPECT_EQ(decoded.batch.dead_letters.size(), 1u);
+      EXPECT_TRUE(decoded.batch.posts.empty());
+    }
+  }
+  EXPECT_GT(invalid, 150u);
+}
+
+TEST(JsonDecodeTest, BadInputIsDeadLetteredWithReasonsAndProcessingContinues) {
+  std::string huge_text(10 << 20, 'a');
+  std::vector<std::string> records = {
+      R"({"id":"1","text":"fine","t":1767225600000})",
+      R"({"id":"2","text":"unclosed)",
+      R"({"id":"3","text":42,"t":1767225600000})",
+      R"({"id":"4","t":1767225600000})",
+      "{\"id\":\"5\",\"text\":\"bad \xff byte\",\"t\":1767225600000}",
+      R"({"id":"6","text":"no time"})",
+      R"({"id":"7","text":"bad time","t":"yesterday"})",
+      R"({"id":"8","text":"trailing","t":1767225600000} {})",
+      R"(["an", "array"])",
+      R"({"id":"10","text":"\ud800 lone surrogate","t":1767225600000})",
+      "{\"id\":\"11\",\"text\":\"" + huge_text + "\",\"t\":1767225600000}",
+      "{\"id\":\"12\",\"text\":\"" + huge_text,
+      R"({"id":"13","text":"still fine","t":"2026-01-01T00:00:01Z","user":{"id":7,"followers":"12"}})",
+  };
+  Decoded decoded(GenericJson(), records);
+  EXPECT_EQ(decoded.ReasonFor(0), "");
+  EXPECT_TRUE(decoded.ReasonFor(1).starts_with("invalid JSON")) << decoded.ReasonFor(1);
+  EXPECT_EQ(decoded.ReasonFor(2), "field 'text' has wrong type: expected string");
+  EXPECT_EQ(decoded.ReasonFor(3), "missing field 'text'");
+  EXPECT_EQ(decoded.ReasonFor(4), "invalid UTF-8");
+  EXPECT_EQ(decoded.ReasonFor(5), "missing event time field");
+  EXPECT_EQ(decoded.ReasonFor(6), "unparseable event time 'yesterday'");
+  EXPECT_EQ(decoded.ReasonFor(7), "trailing content after the JSON document");
+  EXPECT_EQ(decoded.ReasonFor(8), "record is not a JSON object");
+  EXPECT_NE(decoded.ReasonFor(9), "") << "a lone surrogate escape is not valid text";
+  EXPECT_EQ(decoded.ReasonFor(10), "");
+  EXPECT_TRUE(decoded.ReasonFor(11).starts_with("invalid JSON")) << decoded.ReasonFor(11);
+  EXPECT_EQ(decoded.ReasonFor(12), "");
+  ASSERT_EQ(decoded.batch.posts.size(), 3u);
+  EXPECT_EQ(decoded.batch.posts[1].text.size(), huge_text.size());
+  const Post& last = decoded.batch.posts[2];
+  EXPECT_EQ(last.text, "still fine");
+  EXPECT_EQ(last.author_id, "7");
+  EXPECT_EQ(last.author_followers, 12);
+  EXPECT_EQ(last.event_time_ms, 1767225601000);
+  EXPECT_EQ(decoded.batch.max_event_time_ms, 1767225601000);
+}
+
+TEST(JsonDecodeTest, ReadDecodeSpecReportsUnknownFieldsAndMissingRequiredOnes) {
+  Diagnostics diagnostics;
+  auto node = LoadYamlText("format: json\nfields: {txt: /text}\n", "p.yaml", diagnostics);
+  YamlMap map(*node, "p.yaml", "decode", diagnostics);
+  EXPECT_FALSE(ReadDecodeSpec(map).has_value());
+  std::string text = diagnostics.ToString();
+  EXPECT_NE(text.find("p.yaml:2:10: error: unknown key 'txt' in decode fields (hint: did you mean 'text'?)"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("format json needs fields.text"), std::string::npos) << text;
+  EXPECT_NE(text.find("format json needs fields.event_time"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace brandpulse

@@ -1,6 +1,9 @@
-// Just enough Unicode for whole-word matching without ICU: UTF-8 decoding that never fails,
-// a word-character class covering the scripts we see, and a lowercase fold that keeps every
-// character's byte length (so offsets in folded text are offsets in the original).
+// Just enough Unicode for whole-word matching without ICU: UTF-8 decoding that never fails, a
+// word-character class and an unspaced-script class, and a case fold that keeps every
+// character's UTF-8 byte length, so byte offsets in folded text are byte offsets in the original.
+//
+// All functions are pure and thread-safe. None allocates, except FoldCase when `folded` has to
+// grow.
 #pragma once
 
 #include <cstdint>
@@ -11,27 +14,48 @@ namespace brandpulse {
 
 inline constexpr uint32_t kReplacementCharacter = 0xFFFD;
 
-// The code point starting at text[position] and its byte length (>= 1). Invalid or truncated
-// sequences decode as U+FFFD of length 1. REQUIRES: position < text.size().
-uint32_t DecodeCodePointAt(std::string_view text, size_t position, size_t* length);
-// The code point that ends just before `position` (U+FFFD if invalid). REQUIRES: position > 0.
-uint32_t DecodeCodePointBefore(std::string_view text, size_t position);
+struct DecodedCodePoint {
+  uint32_t code_point = kReplacementCharacter;
+  uint32_t length = 0;  // bytes taken from the text
+};
 
-// Letters and digits of every script, combining marks, and '_'. Not punctuation, symbols,
-// emoji, variation selectors, joiners or spaces.
+// The code point that starts at text[position]. Invalid, overlong, surrogate or truncated
+// sequences decode as U+FFFD of length 1, so a caller stepping by `length` always advances and
+// resynchronizes at the next byte. REQUIRES: position < text.size().
+DecodedCodePoint DecodeCodePointAt(std::string_view text, size_t position);
+// The code point that ends just before `position`; `length` is how far back it starts. A byte
+// that is not the end of a valid sequence decodes as U+FFFD of length 1.
+// REQUIRES: 0 < position <= text.size().
+DecodedCodePoint DecodeCodePointBefore(std::string_view text, size_t position);
+
+// Letters, marks and numbers of every script (Unicode 14 general categories L*, M*, N*: Latin
+// with æøåñ and accents, combining marks such as U+0301, Greek, Cyrillic, Arabic, Hebrew, Indic,
+// CJK, Hangul, ...) and '_'. Not punctuation, symbols, emoji (nor their variation selectors,
+// skin tones and keycap marks), joiners, spaces, controls or U+FFFD.
 bool IsWordCodePoint(uint32_t code_point);
-// Scripts written without spaces between words (Han, Hiragana, Katakana, Thai, Lao, Khmer,
-// Myanmar): a term may touch neighbouring letters there.
+
+// Scripts written without spaces between words (Han, Hiragana, Katakana, Bopomofo, Yi, Thai,
+// Lao, Khmer, Myanmar, Tibetan, Tai scripts, Javanese, Balinese, Tangut, and the CJK punctuation
+// block): next to these a term may touch letters. Hangul uses spaces and is not included.
 bool IsUnspacedScript(uint32_t code_point);
 
-// Writes `text` lowercased into `out` (resized to text.size()): ASCII, Latin-1, Latin
-// Extended-A and Additional, Greek, Cyrillic and fullwidth Latin; characters whose lowercase
-// has another UTF-8 length (e.g. U+0130) and invalid bytes are copied unchanged.
-void FoldCase(std::string_view text, std::string& out);
+// The simple case fold (Unicode CaseFolding C+S) of `code_point` when it has the same UTF-8
+// length, else `code_point` itself. Covers ASCII, Latin-1, Latin Extended-A and -B, Latin
+// Extended Additional, Greek (with final sigma folded to σ) and Greek Extended, Cyrillic and its
+// supplement, Armenian and fullwidth Latin. Folding is idempotent.
+uint32_t FoldCodePoint(uint32_t code_point);
 
-// True when a hit [begin, end) in `text` stands as a whole word: on each side, the neighbouring
-// code point and the hit's own edge code point are not both word characters, unless one of
-// them is in an unspaced script.
+// Writes the fold of `text` into `folded`, resized to exactly text.size() (no allocation once
+// its capacity suffices, so callers keep one buffer per thread). Every code point is replaced by
+// FoldCodePoint() of itself; invalid bytes are copied unchanged. Byte i of `folded` therefore
+// belongs to the same character as byte i of `text`.
+void FoldCase(std::string_view text, std::string& folded);
+
+// True when [begin, end) in `text` stands as a whole word: the code point before `begin` and
+// the one at `end` are not word characters, unless that neighbour or the hit's own code point
+// on that side belongs to an unspaced script (so "ソニーの" holds "ソニー" and "新型iPhone"
+// holds "iPhone"). Text start and end count as boundaries. A hit is judged the same in folded
+// and original text. REQUIRES: begin < end <= text.size().
 bool IsWholeWordAt(std::string_view text, size_t begin, size_t end);
 
 }  // namespace brandpulse

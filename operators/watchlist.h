@@ -1,5 +1,17 @@
-// Watchlists: the brands to find, as YAML. See pipelines/watchlists/nordic-spanish-telecoms.yaml
-// for the format.
+// Watchlists: the brands to find, read from YAML into an immutable, validated spec. The format
+// is documented at the top of pipelines/watchlists/nordic-spanish-telecoms.yaml:
+//
+//   brands:
+//     - id: telenor                 # [a-z0-9_-]+, unique
+//       name: Telenor               # display name (defaults to the id)
+//       group: nordic-telecom       # competitor group, optional, [a-z0-9_-]+
+//       terms: [telenor, "telenor norge"]
+//       handles: ["@telenor_norge"]  # '@' optional in the file
+//       hashtags: ["#telenor"]       # '#' optional in the file
+//       exclude: ["telenor arena"]   # a post with an exclusion hit does not count for this brand
+//
+// Matching (operators/hyperscan_match.h) is caseless and whole-word; the loader rejects entries
+// that could never match that way.
 #pragma once
 
 #include <optional>
@@ -13,24 +25,32 @@ namespace brandpulse {
 
 struct BrandSpec {
   std::string id;     // [a-z0-9_-]+, unique in the watchlist
-  std::string name;   // display name (defaults to id)
-  std::string group;  // competitor group, may be empty
+  std::string name;   // display name; the id when the file gives none
+  std::string group;  // competitor group; empty when none
+  // Entries as written (trimmed, inner runs of white space made one space), in file order,
+  // without duplicates. Every entry is valid UTF-8 and holds at least one letter or digit.
   std::vector<std::string> terms;
-  std::vector<std::string> handles;     // normalized to start with '@'
-  std::vector<std::string> hashtags;    // normalized to start with '#'
-  std::vector<std::string> exclusions;  // a post with an exclusion hit does not count
-  SourceLocation location;
+  std::vector<std::string> handles;     // each starts with '@'
+  std::vector<std::string> hashtags;    // each starts with '#'
+  std::vector<std::string> exclusions;  // the `exclude` key
+  SourceLocation location;              // of the brand's mapping
 };
 
 struct WatchlistSpec {
-  std::string path;
+  std::string path;  // file the spec was read from (for messages)
   std::vector<BrandSpec> brands;
 };
 
-// Adds a file:line:column diagnostic for every problem (YAML syntax, unknown keys, missing or
-// bad or duplicate ids, brands with nothing to match, empty terms); nullopt if there was any.
+// Reads a watchlist. Adds one file:line:column diagnostic per problem to `diagnostics`, pointing
+// at the offending key or list entry: YAML syntax, a duplicate or unknown key (with "did you
+// mean"), a missing, malformed or duplicate id (reported at the second one), a bad group, a brand
+// with no terms, handles or hashtags, an empty or white-space-only entry, an entry that cannot
+// match as a whole word (no letter or digit, starts with a combining mark, invalid UTF-8, a
+// control character, white space inside a handle or hashtag), and an exclusion equal to one of
+// the brand's own terms. Returns nullopt when it added any diagnostic.
 std::optional<WatchlistSpec> LoadWatchlist(const std::string& path, Diagnostics& diagnostics);
-std::optional<WatchlistSpec> ParseWatchlist(std::string_view yaml_text, const std::string& file_name,
-                                            Diagnostics& diagnostics);
+// Same for YAML text in memory; `file_name` names it in diagnostics.
+std::optional<WatchlistSpec> ParseWatchlist(std::string_view yaml_text,
+                                            const std::string& file_name, Diagnostics& diagnostics);
 
 }  // namespace brandpulse

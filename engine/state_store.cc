@@ -1,10 +1,13 @@
 #include "engine/state_store.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include <fmt/format.h>
 #include <rocksdb/cache.h>
+#include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -17,6 +20,14 @@ constexpr char kPositionsFamily[] = "positions";
 constexpr char kMetaFamily[] = "meta";
 constexpr char kOutboxFamily[] = "outbox";
 
+constexpr uint64_t kMinimumMemoryBudget = 8ull << 20;
+constexpr size_t kWindowKeySuffixSize = 1 + 8 + 8;  // 0x00, size, start
+// Operands of one key kept unmerged in the memtable before a write folds them into a value:
+// bounds what a read must fold (a key with 100k operands took 5.9 ms to read,
+// PERFORMANCE-NOTES.md). Pipelines pre-aggregate per commit, so a key gets one operand per
+// commit and the limit is rarely reached.
+constexpr size_t kMaxSuccessiveMerges = 64;
+
 void AppendBigEndian64(std::string& out, uint64_t value) {
   for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(value >> shift));
 }
@@ -27,19 +38,33 @@ uint64_t ReadBigEndian64(const char* bytes) {
   return value;
 }
 
+// Two's complement with the sign bit flipped sorts bytewise like the signed value.
 uint64_t FlipSign(int64_t value) { return static_cast<uint64_t>(value) ^ (uint64_t{1} << 63); }
 int64_t UnflipSign(uint64_t value) { return static_cast<int64_t>(value ^ (uint64_t{1} << 63)); }
 
-Status FromRocks(const rocksdb::Status& status, std::string_view what) {
-  if (status.ok()) return Status::Ok();
-  if (status.IsCorruption()) {
-    return Status::Corruption(fmt::format("{}: {}", what, status.ToString()));
-  }
-  return Status::IoError(fmt::format("{}: {}", what, status.ToString()));
+rocksdb::Slice ToSlice(std::string_view bytes) { return rocksdb::Slice(bytes.data(), bytes.size()); }
+std::string_view ToView(const rocksdb::Slice& slice) {
+  return std::string_view(slice.data(), slice.size());
 }
 
-// Window metrics add up: counts sum, sketches take the register-wise maximum. A malformed
-// operand makes the merge fail, which RocksDB reports to the reader as Corruption.
+Status FromRocks(const rocksdb::Status& status, std::string_view what) {
+  if (status.ok()) return Status::Ok();
+  std::string message = fmt::format("{}: {}", what, status.ToString());
+  if (status.IsCorruption()) return Status::Corruption(std::move(message));
+  if (status.IsInvalidArgument() || status.IsNotSupported()) {
+    return Status::InvalidArgument(std::move(message));
+  }
+  if (status.IsBusy() || status.IsTimedOut() || status.IsTryAgain()) {
+    return Status::Unavailable(std::move(message));
+  }
+  return Status::IoError(std::move(message));
+}
+
+// Window metrics add up: counts sum, sketches take the register-wise maximum. That is
+// associative, so RocksDB may fold operands in any grouping (PartialMergeMulti during flush and
+// compaction, FullMergeV2 on reads) and get the same value. A malformed operand or value makes
+// the merge return false: a read then fails with Corruption, a partial merge keeps the operands
+// unmerged, and a flush or compaction that must fold it fails (docs/state.md).
 class WindowMetricsMergeOperator final : public rocksdb::MergeOperator {
  public:
   const char* Name() const override { return "brandpulse.window_metrics.v1"; }
@@ -47,53 +72,69 @@ class WindowMetricsMergeOperator final : public rocksdb::MergeOperator {
   bool FullMergeV2(const MergeOperationInput& input,
                    MergeOperationOutput* output) const override {
     WindowMetrics total;
-    if (input.existing_value != nullptr) {
-      Result<WindowMetrics> existing = WindowMetrics::Decode(
-          std::string_view(input.existing_value->data(), input.existing_value->size()));
-      if (!existing.ok()) return false;
-      total = std::move(existing).value();
-    }
+    if (input.existing_value != nullptr && !Add(*input.existing_value, total)) return false;
     for (const rocksdb::Slice& operand : input.operand_list) {
-      Result<WindowMetrics> delta =
-          WindowMetrics::Decode(std::string_view(operand.data(), operand.size()));
-      if (!delta.ok()) return false;
-      total.Merge(*delta);
+      if (!Add(operand, total)) return false;
     }
     output->new_value.clear();
     total.EncodeTo(output->new_value);
     return true;
   }
 
-  bool PartialMergeMulti(const rocksdb::Slice& key,
-                         const std::deque<rocksdb::Slice>& operands, std::string* new_value,
-                         rocksdb::Logger* logger) const override {
+  bool PartialMergeMulti(const rocksdb::Slice& key, const std::deque<rocksdb::Slice>& operands,
+                         std::string* new_value, rocksdb::Logger* logger) const override {
     WindowMetrics total;
     for (const rocksdb::Slice& operand : operands) {
-      Result<WindowMetrics> delta =
-          WindowMetrics::Decode(std::string_view(operand.data(), operand.size()));
-      if (!delta.ok()) return false;
-      total.Merge(*delta);
+      if (!Add(operand, total)) return false;
     }
     new_value->clear();
     total.EncodeTo(*new_value);
     return true;
   }
 
-  bool AllowSingleOperand() const override { return true; }
+ private:
+  static bool Add(const rocksdb::Slice& encoded, WindowMetrics& total) {
+    Result<WindowMetrics> metrics = WindowMetrics::Decode(ToView(encoded));
+    if (!metrics.ok()) return false;
+    total.Merge(*metrics);
+    return true;
+  }
 };
 
-std::string PositionKey(std::string_view source_id, uint32_t partition) {
-  std::string key(source_id);
+void EncodePositionKey(std::string_view source_id, uint32_t partition, std::string& out) {
+  out.assign(source_id);
+  out.push_back('\0');
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(partition >> shift));
+}
+
+// Key of the first window of (brand, size) after every possible start: the exclusive end of
+// that (brand, size) range. It sorts before every key of the next size or brand because brand
+// ids contain no 0x00.
+std::string EndOfBrandSize(std::string_view brand_id, int64_t size_ms) {
+  std::string key = EncodeWindowKey(WindowKey{std::string(brand_id), size_ms, INT64_MAX});
   key.push_back('\0');
-  for (int shift = 24; shift >= 0; shift -= 8) key.push_back(static_cast<char>(partition >> shift));
   return key;
+}
+
+Status VisitWindows(rocksdb::Iterator& iterator, const StateStore::WindowVisitor& visit) {
+  for (; iterator.Valid(); iterator.Next()) {
+    std::optional<WindowKey> key = DecodeWindowKey(ToView(iterator.key()));
+    if (!key) return Status::Corruption("malformed window key");
+    Result<WindowMetrics> metrics = WindowMetrics::Decode(ToView(iterator.value()));
+    if (!metrics.ok()) {
+      return Status::Corruption(fmt::format("window {}/{}/{}: {}", key->brand_id, key->size_ms,
+                                            key->start_ms, metrics.status().message()));
+    }
+    visit(*key, *metrics);
+  }
+  return FromRocks(iterator.status(), "scan windows");
 }
 
 }  // namespace
 
 std::string EncodeWindowKey(const WindowKey& key) {
   std::string out;
-  out.reserve(key.brand_id.size() + 17);
+  out.reserve(key.brand_id.size() + kWindowKeySuffixSize);
   out.append(key.brand_id);
   out.push_back('\0');
   AppendBigEndian64(out, static_cast<uint64_t>(key.size_ms));
@@ -102,8 +143,11 @@ std::string EncodeWindowKey(const WindowKey& key) {
 }
 
 std::optional<WindowKey> DecodeWindowKey(std::string_view bytes) {
-  size_t separator = bytes.find('\0');
-  if (separator == std::string_view::npos || bytes.size() != separator + 17) return std::nullopt;
+  if (bytes.size() < kWindowKeySuffixSize) return std::nullopt;
+  size_t separator = bytes.size() - kWindowKeySuffixSize;
+  if (bytes[separator] != '\0' || bytes.substr(0, separator).find('\0') != std::string_view::npos) {
+    return std::nullopt;
+  }
   WindowKey key;
   key.brand_id = std::string(bytes.substr(0, separator));
   key.size_ms = static_cast<int64_t>(ReadBigEndian64(bytes.data() + separator + 1));
@@ -112,39 +156,62 @@ std::optional<WindowKey> DecodeWindowKey(std::string_view bytes) {
 }
 
 Result<std::unique_ptr<StateStore>> StateStore::Open(const StateOptions& options) {
+  if (options.directory.empty()) return Status::InvalidArgument("state directory is empty");
   std::error_code error;
   std::filesystem::create_directories(options.directory, error);
   if (error) {
     return Status::IoError(
         fmt::format("cannot create state directory {}: {}", options.directory, error.message()));
   }
-  uint64_t cache_bytes = options.memory_budget_bytes / 3;
-  uint64_t write_buffer_bytes = options.memory_budget_bytes - cache_bytes;
-  std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(cache_bytes);
-  rocksdb::BlockBasedTableOptions table_options;
-  table_options.block_cache = cache;
-  table_options.cache_index_and_filter_blocks = true;
+  std::unique_ptr<StateStore> store(new StateStore());
 
-  auto family_options = [&](uint64_t write_buffer) {
+  uint64_t budget = std::max(options.memory_budget_bytes, kMinimumMemoryBudget);
+  uint64_t cache_bytes = budget / 3;
+  uint64_t write_buffer_bytes = budget - cache_bytes;
+  store->block_cache_ = rocksdb::NewLRUCache(cache_bytes);
+  store->merge_operator_ = std::make_shared<WindowMetricsMergeOperator>();
+
+  rocksdb::BlockBasedTableOptions table_options;
+  table_options.block_cache = store->block_cache_;
+  // Index and filter blocks count against the budget instead of growing beside it.
+  table_options.cache_index_and_filter_blocks = true;
+  table_options.pin_l0_filter_and_index_blocks_in_cache = true;
+  // Closing a window reads it by key; the filter spares the levels that do not hold it.
+  table_options.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  std::shared_ptr<rocksdb::TableFactory> table_factory(
+      rocksdb::NewBlockBasedTableFactory(table_options));
+
+  std::vector<rocksdb::CompressionType> supported = rocksdb::GetSupportedCompressions();
+  auto is_supported = [&](rocksdb::CompressionType type) {
+    return std::find(supported.begin(), supported.end(), type) != supported.end();
+  };
+  auto family_options = [&](uint64_t write_buffer_size) {
     rocksdb::ColumnFamilyOptions family;
-    family.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
-    family.write_buffer_size = write_buffer;
+    family.table_factory = table_factory;
+    family.write_buffer_size = write_buffer_size;
     family.max_write_buffer_number = 2;
+    family.level_compaction_dynamic_level_bytes = true;
+    // Dense sketches are 4 KiB of small numbers: LZ4 is cheap on the write path, ZSTD shrinks
+    // the cold bottom level further.
+    if (is_supported(rocksdb::kLZ4Compression)) family.compression = rocksdb::kLZ4Compression;
+    if (is_supported(rocksdb::kZSTD)) family.bottommost_compression = rocksdb::kZSTD;
     return family;
   };
-  // Windows take most of the write buffer budget; the other families are tiny.
-  rocksdb::ColumnFamilyOptions windows_options = family_options(write_buffer_bytes / 2 / 2);
-  windows_options.merge_operator = std::make_shared<WindowMetricsMergeOperator>();
-  // Bounds the operands a read must fold (a hot key with 100k operands took 5.9 ms to read).
-  windows_options.max_successive_merges = 64;
-  rocksdb::ColumnFamilyOptions small_options = family_options(4 << 20);
+  // windows gets the write buffers: the other families take a few bytes per commit.
+  rocksdb::ColumnFamilyOptions windows_options = family_options(write_buffer_bytes / 2);
+  windows_options.merge_operator = store->merge_operator_;
+  windows_options.max_successive_merges = kMaxSuccessiveMerges;
+  rocksdb::ColumnFamilyOptions small_options =
+      family_options(std::clamp<uint64_t>(write_buffer_bytes / 16, 1ull << 20, 8ull << 20));
 
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
+  // One cap on all memtables together, so the small families cannot push past the budget.
   db_options.db_write_buffer_size = write_buffer_bytes;
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 3;
+  db_options.max_log_file_size = 16ull << 20;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, small_options},
@@ -153,7 +220,6 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const StateOptions& options
       {kMetaFamily, small_options},
       {kOutboxFamily, small_options},
   };
-  std::unique_ptr<StateStore> store(new StateStore());
   rocksdb::DB* db = nullptr;
   rocksdb::Status status =
       rocksdb::DB::Open(db_options, options.directory, families, &store->handles_, &db);
@@ -167,150 +233,170 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const StateOptions& options
 }
 
 StateStore::~StateStore() {
-  if (db_ != nullptr) {
-    for (rocksdb::ColumnFamilyHandle* handle : handles_) {
-      db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
-    }
-    db_->Close().PermitUncheckedError();  // errors on close leave the WAL to recover from
+  if (db_ == nullptr) return;
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+    db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
   }
+  // A failing close loses nothing that Write() acknowledged: it is in the WAL, replayed by the
+  // next Open().
+  db_->Close().PermitUncheckedError();
 }
 
 StateStore::Commit::Commit(StateStore& store)
     : store_(&store), batch_(std::make_unique<rocksdb::WriteBatch>()) {}
 StateStore::Commit::~Commit() = default;
 StateStore::Commit::Commit(Commit&&) noexcept = default;
+StateStore::Commit& StateStore::Commit::operator=(Commit&&) noexcept = default;
+
+void StateStore::Commit::Record(const Status& status) {
+  if (error_.ok() && !status.ok()) error_ = status;
+}
 
 void StateStore::Commit::MergeWindow(const WindowKey& key, const WindowMetrics& delta) {
-  scratch_.clear();
-  delta.EncodeTo(scratch_);
-  batch_->Merge(store_->windows_, EncodeWindowKey(key), scratch_).PermitUncheckedError();
-  ++operations_;
+  if (key.brand_id.find('\0') != std::string::npos) {
+    Record(Status::InvalidArgument(
+        fmt::format("window brand id {:?} contains a 0x00 byte", key.brand_id)));
+    return;
+  }
+  key_scratch_ = EncodeWindowKey(key);
+  value_scratch_.clear();
+  delta.EncodeTo(value_scratch_);
+  Record(FromRocks(batch_->Merge(store_->windows_, key_scratch_, value_scratch_), "merge window"));
+  ++operation_count_;
 }
 
 void StateStore::Commit::SetPosition(std::string_view source_id, uint32_t partition,
                                      uint64_t position) {
-  scratch_.clear();
-  AppendBigEndian64(scratch_, position);
-  batch_->Put(store_->positions_, PositionKey(source_id, partition), scratch_)
-      .PermitUncheckedError();
-  ++operations_;
+  EncodePositionKey(source_id, partition, key_scratch_);
+  value_scratch_.clear();
+  AppendBigEndian64(value_scratch_, position);
+  Record(FromRocks(batch_->Put(store_->positions_, key_scratch_, value_scratch_), "set position"));
+  ++operation_count_;
 }
 
 void StateStore::Commit::SetMeta(std::string_view key, std::string_view value) {
-  batch_->Put(store_->meta_, rocksdb::Slice(key.data(), key.size()),
-              rocksdb::Slice(value.data(), value.size()))
-      .PermitUncheckedError();
-  ++operations_;
+  Record(FromRocks(batch_->Put(store_->meta_, ToSlice(key), ToSlice(value)), "set meta"));
+  ++operation_count_;
 }
 
 void StateStore::Commit::PutOutbox(std::string_view alert_id, std::string_view payload) {
-  batch_->Put(store_->outbox_, rocksdb::Slice(alert_id.data(), alert_id.size()),
-              rocksdb::Slice(payload.data(), payload.size()))
-      .PermitUncheckedError();
-  ++operations_;
+  Record(FromRocks(batch_->Put(store_->outbox_, ToSlice(alert_id), ToSlice(payload)),
+                   "put outbox"));
+  ++operation_count_;
 }
 
 void StateStore::Commit::DeleteOutbox(std::string_view alert_id) {
-  batch_->Delete(store_->outbox_, rocksdb::Slice(alert_id.data(), alert_id.size()))
-      .PermitUncheckedError();
-  ++operations_;
+  Record(FromRocks(batch_->Delete(store_->outbox_, ToSlice(alert_id)), "delete outbox"));
+  ++operation_count_;
 }
 
 Status StateStore::Write(Commit& commit, bool sync) {
+  if (commit.store_ != this) {
+    return Status::InvalidArgument("commit was made by another state store");
+  }
+  if (!commit.error_.ok()) return commit.error_;
+  if (commit.batch_->Count() == 0) return Status::Ok();
   rocksdb::WriteOptions write_options;
   write_options.sync = sync;
-  return FromRocks(db_->Write(write_options, commit.batch_.get()), "commit state");
+  RETURN_IF_ERROR(FromRocks(db_->Write(write_options, commit.batch_.get()), "commit state"));
+  commit.batch_->Clear();
+  commit.operation_count_ = 0;
+  return Status::Ok();
 }
 
 Result<std::optional<uint64_t>> StateStore::ReadPosition(std::string_view source_id,
                                                          uint32_t partition) {
-  std::string value;
-  rocksdb::Status status =
-      db_->Get(rocksdb::ReadOptions(), positions_, PositionKey(source_id, partition), &value);
+  std::string key;
+  EncodePositionKey(source_id, partition, key);
+  rocksdb::PinnableSlice value;
+  rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), positions_, key, &value);
   if (status.IsNotFound()) return std::optional<uint64_t>();
   RETURN_IF_ERROR(FromRocks(status, "read position"));
-  if (value.size() != 8) return Status::Corruption("position value is not 8 bytes");
+  if (value.size() != 8) {
+    return Status::Corruption(fmt::format("position of {}/{} is {} bytes, not 8", source_id,
+                                          partition, value.size()));
+  }
   return std::optional<uint64_t>(ReadBigEndian64(value.data()));
 }
 
 Result<std::optional<std::string>> StateStore::ReadMeta(std::string_view key) {
   std::string value;
-  rocksdb::Status status =
-      db_->Get(rocksdb::ReadOptions(), meta_, rocksdb::Slice(key.data(), key.size()), &value);
+  rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), meta_, ToSlice(key), &value);
   if (status.IsNotFound()) return std::optional<std::string>();
   RETURN_IF_ERROR(FromRocks(status, "read meta"));
   return std::optional<std::string>(std::move(value));
 }
 
 Result<std::optional<WindowMetrics>> StateStore::ReadWindow(const WindowKey& key) {
-  std::string value;
-  rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), windows_, EncodeWindowKey(key), &value);
+  rocksdb::PinnableSlice value;
+  rocksdb::Status status =
+      db_->Get(rocksdb::ReadOptions(), windows_, EncodeWindowKey(key), &value);
   if (status.IsNotFound()) return std::optional<WindowMetrics>();
-  RETURN_IF_ERROR(FromRocks(status, "read window"));
-  ASSIGN_OR_RETURN(WindowMetrics metrics, WindowMetrics::Decode(value));
+  RETURN_IF_ERROR(FromRocks(
+      status, fmt::format("read window {}/{}/{}", key.brand_id, key.size_ms, key.start_ms)));
+  ASSIGN_OR_RETURN(WindowMetrics metrics, WindowMetrics::Decode(ToView(value)));
   return std::optional<WindowMetrics>(std::move(metrics));
 }
 
-Status StateStore::ScanBrandWindows(
-    std::string_view brand_id, int64_t size_ms, int64_t from_ms, int64_t to_ms,
-    const std::function<void(const WindowKey&, const WindowMetrics&)>& visit) {
+Status StateStore::ScanBrandWindows(std::string_view brand_id, int64_t size_ms, int64_t from_ms,
+                                    int64_t to_ms, const WindowVisitor& visit) {
+  if (brand_id.find('\0') != std::string_view::npos) {
+    return Status::InvalidArgument("brand id contains a 0x00 byte");
+  }
+  if (from_ms >= to_ms) return Status::Ok();
   std::string begin = EncodeWindowKey(WindowKey{std::string(brand_id), size_ms, from_ms});
   std::string end = EncodeWindowKey(WindowKey{std::string(brand_id), size_ms, to_ms});
+  rocksdb::Slice upper_bound(end);  // must outlive the iterator
   rocksdb::ReadOptions read_options;
-  rocksdb::Slice upper(end);
-  read_options.iterate_upper_bound = &upper;
+  read_options.iterate_upper_bound = &upper_bound;
   std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(read_options, windows_));
-  for (iterator->Seek(begin); iterator->Valid(); iterator->Next()) {
-    std::optional<WindowKey> key = DecodeWindowKey(iterator->key().ToStringView());
-    if (!key) return Status::Corruption("malformed window key");
-    ASSIGN_OR_RETURN(WindowMetrics metrics, WindowMetrics::Decode(iterator->value().ToStringView()));
-    visit(*key, metrics);
-  }
-  return FromRocks(iterator->status(), "scan windows");
+  iterator->Seek(begin);
+  return VisitWindows(*iterator, visit);
 }
 
-Status StateStore::ScanAllWindows(
-    const std::function<void(const WindowKey&, const WindowMetrics&)>& visit) {
-  std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(rocksdb::ReadOptions(), windows_));
-  for (iterator->SeekToFirst(); iterator->Valid(); iterator->Next()) {
-    std::optional<WindowKey> key = DecodeWindowKey(iterator->key().ToStringView());
-    if (!key) return Status::Corruption("malformed window key");
-    ASSIGN_OR_RETURN(WindowMetrics metrics, WindowMetrics::Decode(iterator->value().ToStringView()));
-    visit(*key, metrics);
-  }
-  return FromRocks(iterator->status(), "scan windows");
+Status StateStore::ScanAllWindows(const WindowVisitor& visit) {
+  rocksdb::ReadOptions read_options;
+  read_options.fill_cache = false;  // a full scan should not evict the windows being updated
+  std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(read_options, windows_));
+  iterator->SeekToFirst();
+  return VisitWindows(*iterator, visit);
 }
 
 Status StateStore::ScanOutbox(
     const std::function<void(std::string_view alert_id, std::string_view payload)>& visit) {
   std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(rocksdb::ReadOptions(), outbox_));
   for (iterator->SeekToFirst(); iterator->Valid(); iterator->Next()) {
-    visit(iterator->key().ToStringView(), iterator->value().ToStringView());
+    visit(ToView(iterator->key()), ToView(iterator->value()));
   }
   return FromRocks(iterator->status(), "scan outbox");
 }
 
-// Windows sort by brand, then size, then start: for each (brand, size) prefix the expired
-// windows are one contiguous range, removed with one range deletion. Keys are visited by
-// seeking from prefix to prefix, so the cost grows with brands × sizes, not with windows.
+// Windows sort by brand, then size, then start, so for each (brand, size) the expired windows
+// are one contiguous range from the smallest start: one range deletion removes them. The scan
+// only lands on the first window of each (brand, size) and then seeks past the rest, so its cost
+// grows with brands × sizes, not with windows.
 Status StateStore::DeleteWindowsEndingBefore(int64_t end_before_ms) {
   rocksdb::WriteBatch batch;
-  std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(rocksdb::ReadOptions(), windows_));
+  rocksdb::ReadOptions read_options;
+  read_options.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(read_options, windows_));
   iterator->SeekToFirst();
   while (iterator->Valid()) {
-    std::optional<WindowKey> key = DecodeWindowKey(iterator->key().ToStringView());
-    if (!key) return Status::Corruption("malformed window key");
-    // Windows of this (brand, size) end before the cut when start < end_before - size.
-    int64_t start_limit = end_before_ms - key->size_ms + 1;
-    if (key->start_ms < start_limit) {
-      std::string begin = EncodeWindowKey(WindowKey{key->brand_id, key->size_ms, INT64_MIN});
-      std::string end = EncodeWindowKey(WindowKey{key->brand_id, key->size_ms, start_limit});
-      batch.DeleteRange(windows_, begin, end).PermitUncheckedError();
+    std::optional<WindowKey> first = DecodeWindowKey(ToView(iterator->key()));
+    if (!first) return Status::Corruption("malformed window key");
+    // start + size <= end_before  <=>  start <= end_before - size, computed without overflow.
+    __int128 last_expired_start = static_cast<__int128>(end_before_ms) - first->size_ms;
+    std::string next_brand_size = EndOfBrandSize(first->brand_id, first->size_ms);
+    if (first->start_ms <= last_expired_start) {
+      std::string begin = EncodeWindowKey(WindowKey{first->brand_id, first->size_ms, INT64_MIN});
+      std::string end =
+          last_expired_start >= INT64_MAX
+              ? next_brand_size
+              : EncodeWindowKey(WindowKey{first->brand_id, first->size_ms,
+                                          static_cast<int64_t>(last_expired_start) + 1});
+      RETURN_IF_ERROR(FromRocks(batch.DeleteRange(windows_, begin, end), "delete windows"));
     }
-    // Next (brand, size) prefix.
-    std::string next = EncodeWindowKey(WindowKey{key->brand_id, key->size_ms, INT64_MAX});
-    next.push_back('\0');
-    iterator->Seek(next);
+    iterator->Seek(next_brand_size);
   }
   RETURN_IF_ERROR(FromRocks(iterator->status(), "scan windows for retention"));
   if (batch.Count() == 0) return Status::Ok();
@@ -319,7 +405,19 @@ Status StateStore::DeleteWindowsEndingBefore(int64_t end_before_ms) {
 
 Status StateStore::Flush() {
   rocksdb::FlushOptions flush_options;
+  flush_options.wait = true;
   return FromRocks(db_->Flush(flush_options, handles_), "flush state");
+}
+
+Status StateStore::Compact() {
+  rocksdb::CompactRangeOptions compact_options;
+  // Rewrite the bottom level too, so merge operands and range deletions are fully folded.
+  compact_options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+    RETURN_IF_ERROR(FromRocks(db_->CompactRange(compact_options, handle, nullptr, nullptr),
+                              fmt::format("compact {}", handle->GetName())));
+  }
+  return Status::Ok();
 }
 
 }  // namespace brandpulse

@@ -1,8 +1,15 @@
-// StateStore: brandpulse's durable state in RocksDB (docs/state.md has the exact layout).
-// Column families: windows (merge operator "brandpulse.window_metrics.v1"), positions, meta,
-// outbox. Everything added to one Commit is written atomically in one WriteBatch, which is how
-// window deltas, source positions and alerts can never disagree after a crash.
-// Thread safety: one thread (the pipeline's coordinator) uses a StateStore at a time.
+// StateStore: brandpulse's durable state in RocksDB. docs/state.md has the exact key and value
+// encodings, the commit protocol and what survives a crash.
+//
+// Column families: `windows` (WindowMetrics under the merge operator
+// "brandpulse.window_metrics.v1"), `positions` (source positions), `meta` (watermark and other
+// small values), `outbox` (alerts written with the state that fired them, deleted once
+// delivered). Everything added to one Commit is written atomically in one WriteBatch with the
+// WAL on, which is how window counts, source positions and alerts never disagree after a crash.
+//
+// Thread safety: none inside. All methods, and the Commit objects of a store, must be used by one
+// thread at a time (the pipeline's coordinator); RocksDB's own background threads (flush,
+// compaction) are internal. A Commit must not outlive the StateStore that made it.
 #pragma once
 
 #include <cstdint>
@@ -17,8 +24,10 @@
 #include "engine/window_metrics.h"
 
 namespace rocksdb {
-class DB;
+class Cache;
 class ColumnFamilyHandle;
+class DB;
+class MergeOperator;
 class WriteBatch;
 }  // namespace rocksdb
 
@@ -28,72 +37,110 @@ struct WindowKey {
   std::string brand_id;  // never contains 0x00
   int64_t size_ms = 0;
   int64_t start_ms = 0;
+  bool operator==(const WindowKey&) const = default;
 };
 
-// brand_id, 0x00, big-endian u64 size, big-endian u64 start with the sign bit flipped (so
-// negative times sort before positive ones).
+// windows key: brand_id bytes, 0x00, big-endian u64 size_ms, big-endian u64 start_ms with the
+// sign bit flipped. Bytewise order is then (brand, size, start) with negative starts before
+// positive ones, so one brand's windows of one size are a contiguous, time-ordered range.
 std::string EncodeWindowKey(const WindowKey& key);
+// nullopt unless `bytes` is exactly one encoded key.
 std::optional<WindowKey> DecodeWindowKey(std::string_view bytes);
 
 struct StateOptions {
   std::string directory;
-  // Split: a third to one block cache shared by all column families, the rest to write buffers.
+  // All of RocksDB's caching memory: a third to one LRU block cache shared by every column
+  // family, the rest to memtables (write buffers). Values below 8 MiB are raised to 8 MiB.
   uint64_t memory_budget_bytes = 256ull << 20;
 };
 
 class StateStore {
  public:
-  // Creates the directory and column families when missing.
+  // Opens the store in options.directory, creating the directory, the database and the column
+  // families windows, positions, meta and outbox when missing. Recovers from the WAL after a
+  // crash. IoError when the directory cannot be created or RocksDB cannot open (e.g. another
+  // process holds its lock); Corruption when RocksDB finds the files damaged.
   static Result<std::unique_ptr<StateStore>> Open(const StateOptions& options);
-  ~StateStore();
+  ~StateStore();  // closes the database; anything written stays in the WAL
   StateStore(const StateStore&) = delete;
   StateStore& operator=(const StateStore&) = delete;
 
-  // A set of changes written atomically by Write().
+  // A set of changes that Write() applies atomically: after a crash either all of them are in
+  // the store or none is. Building a commit does no I/O. Invalid input (a brand id containing
+  // 0x00) is remembered and reported by Write(), which then writes nothing.
   class Commit {
    public:
     ~Commit();
     Commit(Commit&&) noexcept;
+    Commit& operator=(Commit&&) noexcept;
+
+    // Adds `delta` to the stored metrics of `key` (a merge operand: no read happens).
     void MergeWindow(const WindowKey& key, const WindowMetrics& delta);
+    // Sets the position to resume `source_id`'s `partition` from (overwrites, not a max).
     void SetPosition(std::string_view source_id, uint32_t partition, uint64_t position);
     void SetMeta(std::string_view key, std::string_view value);
     void PutOutbox(std::string_view alert_id, std::string_view payload);
     void DeleteOutbox(std::string_view alert_id);
-    size_t operation_count() const { return operations_; }
+    // Operations added since the commit was made or last written.
+    size_t operation_count() const { return operation_count_; }
 
    private:
     friend class StateStore;
     explicit Commit(StateStore& store);
+    void Record(const Status& status);
+
     StateStore* store_;
     std::unique_ptr<rocksdb::WriteBatch> batch_;
-    std::string scratch_;
-    size_t operations_ = 0;
+    std::string key_scratch_;
+    std::string value_scratch_;
+    size_t operation_count_ = 0;
+    Status error_;  // the first invalid operation, reported by Write()
   };
 
   Commit NewCommit() { return Commit(*this); }
-  // With `sync`, the WAL is fsynced before returning.
+  // Writes `commit` atomically (WAL on). With `sync`, the WAL is fsynced before returning, so the
+  // commit also survives a power loss; without it, it survives a process crash. On success the
+  // commit is emptied and may be reused; on failure nothing of it was applied and it is left as
+  // it was. An empty commit writes nothing.
   Status Write(Commit& commit, bool sync = false);
 
   Result<std::optional<uint64_t>> ReadPosition(std::string_view source_id, uint32_t partition);
   Result<std::optional<std::string>> ReadMeta(std::string_view key);
+  // Folds the stored value and all pending merge operands. Corruption when one of them does not
+  // decode (the merge operator refuses it, RocksDB reports it); the store stays usable.
   Result<std::optional<WindowMetrics>> ReadWindow(const WindowKey& key);
-  // Windows of one brand and size with start in [from_ms, to_ms), in time order.
+
+  // The visitors' arguments live only for the duration of the call.
+  using WindowVisitor = std::function<void(const WindowKey& key, const WindowMetrics& metrics)>;
+  // Windows of one brand and size with start in [from_ms, to_ms), in time order: one range scan.
+  // InvalidArgument when brand_id contains 0x00.
   Status ScanBrandWindows(std::string_view brand_id, int64_t size_ms, int64_t from_ms,
-                          int64_t to_ms,
-                          const std::function<void(const WindowKey&, const WindowMetrics&)>& visit);
-  Status ScanAllWindows(const std::function<void(const WindowKey&, const WindowMetrics&)>& visit);
-  // In alert id order.
+                          int64_t to_ms, const WindowVisitor& visit);
+  // Every window, ordered by (brand, size, start). Does not fill the block cache.
+  Status ScanAllWindows(const WindowVisitor& visit);
+  // Pending alerts in alert id (bytewise) order.
   Status ScanOutbox(
       const std::function<void(std::string_view alert_id, std::string_view payload)>& visit);
-  // Retention: deletes every window whose end (start + size) <= end_before_ms.
+
+  // Retention: deletes every window whose end (start + size) <= end_before_ms, for all brands and
+  // sizes, atomically, with one range deletion per (brand, size) that has expired windows. Cost:
+  // one seek per (brand, size) present. See docs/state.md for why range deletions and not a
+  // compaction filter.
   Status DeleteWindowsEndingBefore(int64_t end_before_ms);
-  // Memtables to SST files.
+  // Memtables of every column family to SST files (tests, shutdown).
   Status Flush();
+  // Full manual compaction of every column family: folds merge operands into values and drops
+  // what range deletions cover (tests, maintenance after retention).
+  Status Compact();
 
  private:
   StateStore() = default;
+
+  // Declared before db_ so they are destroyed after it: the options RocksDB keeps refer to them.
+  std::shared_ptr<rocksdb::MergeOperator> merge_operator_;  // shared: RocksDB's options hold it
+  std::shared_ptr<rocksdb::Cache> block_cache_;             // shared by every column family
   std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // owned; destroyed before db_
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // owned; destroyed before db_ closes
   rocksdb::ColumnFamilyHandle* windows_ = nullptr;
   rocksdb::ColumnFamilyHandle* positions_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;

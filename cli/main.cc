@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "cli/commands.h"
 #include "engine/pipeline_config.h"
 #include "engine/pipeline_runner.h"
 #include "engine/yaml_reader.h"
@@ -21,31 +22,6 @@ namespace {
 std::atomic<bool> stop_requested{false};
 
 void OnStopSignal(int) { stop_requested.store(true); }
-
-std::string Grouped(uint64_t number) {
-  std::string digits = std::to_string(number);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
-    out.push_back(digits[i]);
-  }
-  return out;
-}
-
-// Pads to `width` display columns, counting UTF-8 code points rather than bytes.
-std::string PadRight(std::string_view text, size_t width) {
-  size_t columns = 0;
-  for (char c : text) columns += (static_cast<uint8_t>(c) & 0xC0) != 0x80;
-  std::string out(text);
-  if (columns < width) out.append(width - columns, ' ');
-  return out;
-}
-
-void PrintDiagnostics(const Diagnostics& diagnostics) {
-  for (const Diagnostic& item : diagnostics.items()) {
-    std::fprintf(stderr, "%s\n", item.ToString().c_str());
-  }
-}
 
 // A file whose top level has `brands:` is a watchlist; anything else is a pipeline.
 bool LooksLikeWatchlist(const std::string& path) {
@@ -197,6 +173,32 @@ int Match(const std::string& watchlist_path, const std::vector<std::string>& tex
 }
 
 }  // namespace
+
+std::string Grouped(uint64_t number) {
+  std::string digits = std::to_string(number);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return out;
+}
+
+// Pads to `width` display columns, counting UTF-8 code points rather than bytes.
+std::string PadRight(std::string_view text, size_t width) {
+  size_t columns = 0;
+  for (char c : text) columns += (static_cast<uint8_t>(c) & 0xC0) != 0x80;
+  std::string out(text);
+  if (columns < width) out.append(width - columns, ' ');
+  return out;
+}
+
+void PrintDiagnostics(const Diagnostics& diagnostics) {
+  for (const Diagnostic& item : diagnostics.items()) {
+    std::fprintf(stderr, "%s\n", item.ToString().c_str());
+  }
+}
+
 }  // namespace brandpulse
 
 int main(int argc, char** argv) {
@@ -253,7 +255,13 @@ int main(int argc, char** argv) {
   generate->add_option("--start-ms", generator.start_time_ms, "First event time (epoch ms)")->capture_default_str();
   generate->add_option("--output,-o", output_path, "Output file (default stdout)");
 
+  CliCommands commands;
+
   CLI11_PARSE(app, argc, argv);
+
+  for (const CliCommand& command : commands) {
+    if (*command.app) return command.run();
+  }
 
   if (*run) return Run(pipeline_path, fresh, workers, quiet);
   if (*validate) return Validate(validate_paths);

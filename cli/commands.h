@@ -1,0 +1,30 @@
+// Subcommands beyond the core four live in their own files (cli/<name>_command.cc) and register
+// here, so adding one touches main.cc in one line and never another command's file.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "engine/diagnostics.h"
+
+namespace brandpulse {
+
+// A registered subcommand: `run` is called when the user chose `app`, and returns the exit code.
+struct CliCommand {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+using CliCommands = std::vector<CliCommand>;
+
+// Shared formatting for commands.
+std::string Grouped(uint64_t number);
+std::string PadRight(std::string_view text, size_t width);
+void PrintDiagnostics(const Diagnostics& diagnostics);
+
+// Registrations (one line per command file).
+
+}  // namespace brandpulse

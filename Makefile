@@ -4,7 +4,7 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BRANDPULSE := $(BUILD_DIR)/brandpulse
 
-.PHONY: all deps configure build demo test bench clean
+.PHONY: all deps configure build demo test bench crash-test clean
 
 all: build
 
@@ -22,6 +22,10 @@ demo: build
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+# Exactness under crashes, long form: 2M posts, 25 SIGKILLs at random points (~1 minute).
+crash-test: build
+	@bash scripts/crash-test.sh --kills 25 --posts 2000000 --brandpulse $(BRANDPULSE)
 
 clean:
 	rm -rf $(BUILD_DIR) out

@@ -26,5 +26,6 @@ std::string PadRight(std::string_view text, size_t width);
 void PrintDiagnostics(const Diagnostics& diagnostics);
 
 // Registrations (one line per command file).
+void AddQueryCommand(CLI::App& app, CliCommands& commands);  // cli/query_command.cc
 
 }  // namespace brandpulse

@@ -89,6 +89,15 @@ int Run(const std::string& path, bool fresh, int workers, bool quiet) {
   options.fresh = fresh;
   options.workers = workers;
   options.stop_requested = &stop_requested;
+  options.on_ready = [](bool resumed, uint64_t position, double seconds) {
+    if (resumed) {
+      std::fprintf(stderr, "resumed from committed position %s, ready after %.3f s\n",
+                   Grouped(position).c_str(), seconds);
+    } else {
+      std::fprintf(stderr, "no committed position: starting at the beginning, ready after %.3f s\n",
+                   seconds);
+    }
+  };
   if (!quiet) {
     options.on_progress = [](const RunProgress& progress) {
       std::fprintf(stderr, "  %8.1fs  records %s  posts %s  mentions %s  dead %s  alerts %s\n",
@@ -256,6 +265,7 @@ int main(int argc, char** argv) {
   generate->add_option("--output,-o", output_path, "Output file (default stdout)");
 
   CliCommands commands;
+  AddQueryCommand(app, commands);
 
   CLI11_PARSE(app, argc, argv);
 

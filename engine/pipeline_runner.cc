@@ -386,7 +386,12 @@ Status PipelineRun::Dispatch(bool& end_of_input) {
   free_batches_.pop_back();
   batch->Reset();
   ASSIGN_OR_RETURN(SourceRead read, source_->Fill(*batch, spec_.batch_records));
-  if (summary_.resume_seconds == 0) summary_.resume_seconds = SecondsSince(started_);
+  if (summary_.resume_seconds == 0) {
+    summary_.resume_seconds = SecondsSince(started_);
+    if (options_.on_ready) {
+      options_.on_ready(summary_.resumed, summary_.resumed_position, summary_.resume_seconds);
+    }
+  }
   if (batch->empty()) {
     free_batches_.push_back(batch);
   } else {

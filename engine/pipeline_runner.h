@@ -32,6 +32,9 @@ struct RunOptions {
   int workers = 0;     // > 0 overrides the pipeline's workers
   // Called on the coordinator thread about once a second.
   std::function<void(const RunProgress&)> on_progress;
+  // Called once on the coordinator thread when the first input is read: how long opening state,
+  // compiling the watchlist and seeking to the committed position took (restart-to-resume).
+  std::function<void(bool resumed, uint64_t position, double seconds)> on_ready;
   // Set from a signal handler to stop after a final commit.
   const std::atomic<bool>* stop_requested = nullptr;
   // > 0: stop at the first commit after this many records (tests of resumption).

@@ -75,7 +75,7 @@ int Validate(const std::vector<std::string>& paths) {
   return failures == 0 ? 0 : 1;
 }
 
-int Run(const std::string& path, bool fresh, int workers, bool quiet) {
+int Run(const std::string& path, bool fresh, int workers, bool quiet, const std::string& api) {
   Diagnostics diagnostics;
   std::optional<PipelineSpec> spec = LoadPipelineSpec(path, diagnostics);
   if (!spec) {
@@ -89,6 +89,10 @@ int Run(const std::string& path, bool fresh, int workers, bool quiet) {
   options.fresh = fresh;
   options.workers = workers;
   options.stop_requested = &stop_requested;
+  options.api_listen = api;
+  options.on_api_ready = [](const std::string& address) {
+    std::fprintf(stderr, "query API on %s/api/v1/ (see docs/api.md)\n", address.c_str());
+  };
   options.on_ready = [](bool resumed, uint64_t position, double seconds) {
     if (resumed) {
       std::fprintf(stderr, "resumed from committed position %s, ready after %.3f s\n",
@@ -227,6 +231,8 @@ int main(int argc, char** argv) {
   run->add_flag("--fresh", fresh, "Delete the state directory and empty file sinks first");
   run->add_option("--workers", workers, "Worker threads (overrides the pipeline; 0 = as configured)");
   run->add_flag("--quiet,-q", quiet, "No progress lines");
+  std::string api_listen;
+  run->add_option("--api", api_listen, "Serve the HTTP query API on HOST:PORT while running");
 
   std::vector<std::string> validate_paths;
   CLI::App* validate = app.add_subcommand(
@@ -273,7 +279,7 @@ int main(int argc, char** argv) {
     if (*command.app) return command.run();
   }
 
-  if (*run) return Run(pipeline_path, fresh, workers, quiet);
+  if (*run) return Run(pipeline_path, fresh, workers, quiet, api_listen);
   if (*validate) return Validate(validate_paths);
   if (*match) return Match(watchlist_path, texts);
   if (*generate) {

@@ -10,6 +10,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "engine/http_api.h"
 #include "engine/json_writer.h"
 #include "engine/state_store.h"
 #include "operators/file_source.h"
@@ -120,6 +121,9 @@ class PipelineRun {
   std::unique_ptr<LineSink> alerts_sink_;
   std::unique_ptr<LineSink> dead_letter_sink_;
   std::unique_ptr<LineSink> late_sink_;
+  // Declared after store_ so it stops (no request in flight) before the store closes.
+  std::unique_ptr<WindowQueries> queries_;
+  std::unique_ptr<HttpApi> api_;
 
   // Operators in worker order; window_ is the last one.
   std::vector<std::unique_ptr<Transform>> transforms_;
@@ -174,6 +178,17 @@ Status PipelineRun::Setup() {
   if (watermark) watermark_.store(std::stoll(*watermark));
   ASSIGN_OR_RETURN(std::optional<std::string> max_event_time, store_->ReadMeta(kMaxEventTimeKey));
   if (max_event_time) max_event_time_ms_ = std::stoll(*max_event_time);
+  if (!options_.api_listen.empty()) {
+    ASSIGN_OR_RETURN(HttpApiOptions api_options, ParseListenAddress(options_.api_listen));
+    queries_ = std::make_unique<WindowQueries>(*store_, spec_);
+    WindowQueries* queries = queries_.get();
+    ASSIGN_OR_RETURN(api_, HttpApi::Start(api_options, [queries](const auto& use) {
+                       use(*queries);
+                       return Status::Ok();
+                     }));
+    summary_.api_address = api_->address();
+    if (options_.on_api_ready) options_.on_api_ready(summary_.api_address);
+  }
   RETURN_IF_ERROR(DeliverOutboxLeftovers());
   RETURN_IF_ERROR(RebuildOpenWindows());
   RETURN_IF_ERROR(OpenSource());

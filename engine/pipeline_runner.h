@@ -37,6 +37,10 @@ struct RunOptions {
   std::function<void(bool resumed, uint64_t position, double seconds)> on_ready;
   // Set from a signal handler to stop after a final commit.
   const std::atomic<bool>* stop_requested = nullptr;
+  // Non-empty: serve the HTTP query API (engine/http_api.h) on this HOST:PORT while running.
+  std::string api_listen;
+  // Called once the API listens, with its address (http://host:port).
+  std::function<void(const std::string& address)> on_api_ready;
   // > 0: stop at the first commit after this many records (tests of resumption).
   uint64_t stop_after_records = 0;
 };
@@ -67,6 +71,7 @@ struct RunSummary {
   std::string alerts_sink;
   std::string dead_letter_sink;
   std::string late_sink;
+  std::string api_address;  // empty when no API was served
 };
 
 // Runs until the input ends (a finite file: all windows are then closed and flushed) or until

@@ -157,6 +157,9 @@ std::optional<WindowKey> DecodeWindowKey(std::string_view bytes) {
 
 Result<std::unique_ptr<StateStore>> StateStore::Open(const StateOptions& options) {
   if (options.directory.empty()) return Status::InvalidArgument("state directory is empty");
+  if (options.read_only && !std::filesystem::exists(options.directory)) {
+    return Status::NotFound(fmt::format("no state in {}", options.directory));
+  }
   std::error_code error;
   std::filesystem::create_directories(options.directory, error);
   if (error) {
@@ -222,7 +225,10 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const StateOptions& options
   };
   rocksdb::DB* db = nullptr;
   rocksdb::Status status =
-      rocksdb::DB::Open(db_options, options.directory, families, &store->handles_, &db);
+      options.read_only
+          ? rocksdb::DB::OpenForReadOnly(db_options, options.directory, families, &store->handles_,
+                                         &db)
+          : rocksdb::DB::Open(db_options, options.directory, families, &store->handles_, &db);
   if (!status.ok()) return FromRocks(status, fmt::format("open state {}", options.directory));
   store->db_.reset(db);
   store->windows_ = store->handles_[1];

@@ -52,6 +52,9 @@ struct StateOptions {
   // All of RocksDB's caching memory: a third to one LRU block cache shared by every column
   // family, the rest to memtables (write buffers). Values below 8 MiB are raised to 8 MiB.
   uint64_t memory_budget_bytes = 256ull << 20;
+  // Opens what was committed when Open() ran, without taking RocksDB's lock, so `brandpulse
+  // query` can read while a pipeline writes. Writes then fail; later commits are not seen.
+  bool read_only = false;
 };
 
 class StateStore {

@@ -10,6 +10,8 @@ packages=(
   librdkafka-dev librocksdb-dev libsimdjson-dev libhyperscan-dev libfmt-dev
   # chosen libraries: config, command line, tests, benchmarks
   libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # the HTTP query API (server) and its tests (client)
+  libcpp-httplib-dev
   # real word lists for the synthetic firehose (en, no, es)
   wamerican wnorwegian wspanish
 )

@@ -1,0 +1,66 @@
+// The HTTP JSON API over committed windows (docs/api.md): GET /api/v1/{brands,series,top,
+// share-of-voice}, GET /healthz. `brandpulse run --api HOST:PORT` serves it from inside the
+// running pipeline (live: each answer reads the latest commit); `brandpulse serve` serves a
+// state directory from another process (read-only).
+//
+// The same request handling backs `brandpulse query`, so the CLI prints exactly what the HTTP
+// API returns.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "engine/status.h"
+#include "engine/window_queries.h"
+
+namespace brandpulse {
+
+// Query parameters of one request: the value of `name`, or empty when absent.
+using ApiParams = std::function<std::string(std::string_view name)>;
+
+struct ApiResponse {
+  int http_status = 200;
+  std::string json;  // the body: an answer, or {"error": ..., "code": ...}
+};
+
+// Answers one API call. `endpoint` is the path after /api/v1/ ("series", "top", ...). Bad
+// parameters give 400 with the parameter named; unknown brands, groups or windows 404.
+ApiResponse AnswerApiRequest(const WindowQueries& queries, std::string_view endpoint,
+                             const ApiParams& params);
+
+// Runs `use` with a WindowQueries valid for the duration of the call. In-process serving passes
+// the pipeline's own; `brandpulse serve` opens the state read-only per request.
+using WithQueries = std::function<Status(const std::function<void(const WindowQueries&)>& use)>;
+
+struct HttpApiOptions {
+  std::string host = "127.0.0.1";  // localhost by default: exposing it is a deliberate choice
+  int port = 8642;                 // 0 = any free port (see HttpApi::port())
+  int threads = 2;
+};
+
+// Parses "HOST:PORT", ":PORT" or "PORT" (host stays 127.0.0.1).
+Result<HttpApiOptions> ParseListenAddress(std::string_view text);
+
+class HttpApi {
+ public:
+  // Binds and starts serving on a background thread. IoError when the address cannot be bound.
+  static Result<std::unique_ptr<HttpApi>> Start(const HttpApiOptions& options, WithQueries with_queries);
+  ~HttpApi();  // stops accepting, finishes requests in flight, joins
+  HttpApi(const HttpApi&) = delete;
+  HttpApi& operator=(const HttpApi&) = delete;
+
+  int port() const { return port_; }
+  std::string address() const;
+
+ private:
+  struct Impl;
+  HttpApi() = default;
+  std::unique_ptr<Impl> impl_;
+  std::string host_;
+  int port_ = 0;
+};
+
+}  // namespace brandpulse

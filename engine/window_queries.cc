@@ -1,0 +1,311 @@
+#include "engine/window_queries.h"
+
+#include <algorithm>
+#include <charconv>
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "engine/json_writer.h"
+#include "engine/yaml_reader.h"
+
+namespace brandpulse {
+namespace {
+
+// The runner's meta keys (engine/pipeline_runner.cc): decimal epoch milliseconds.
+constexpr std::string_view kMaxEventTimeKey = "max_event_time";
+constexpr std::string_view kWatermarkKey = "watermark";
+
+int64_t FloorTo(int64_t value, int64_t step) {
+  int64_t quotient = value / step;
+  if (value % step != 0 && value < 0) --quotient;
+  return quotient * step;
+}
+
+std::optional<int64_t> ParseInteger(std::string_view text) {
+  int64_t value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// "YYYY-MM-DDTHH:MM:SS[.fff...](Z|+00:00)"; a date alone means midnight UTC.
+std::optional<int64_t> ParseIsoTime(std::string_view text) {
+  auto digits = [&](size_t at, size_t count) -> std::optional<int> {
+    if (at + count > text.size()) return std::nullopt;
+    int value = 0;
+    for (size_t i = at; i < at + count; ++i) {
+      if (text[i] < '0' || text[i] > '9') return std::nullopt;
+      value = value * 10 + (text[i] - '0');
+    }
+    return value;
+  };
+  std::optional<int> year = digits(0, 4), month = digits(5, 2), day = digits(8, 2);
+  if (!year || !month || !day || text.size() < 10 || text[4] != '-' || text[7] != '-') {
+    return std::nullopt;
+  }
+  if (*month < 1 || *month > 12 || *day < 1 || *day > 31) return std::nullopt;
+  std::tm parts{};
+  parts.tm_year = *year - 1900;
+  parts.tm_mon = *month - 1;
+  parts.tm_mday = *day;
+  int64_t millis = 0;
+  size_t at = 10;
+  if (at < text.size()) {
+    if (text[at] != 'T' && text[at] != ' ') return std::nullopt;
+    std::optional<int> hour = digits(11, 2), minute = digits(14, 2), second = digits(17, 2);
+    if (!hour || !minute || !second || text[13] != ':' || text[16] != ':') return std::nullopt;
+    if (*hour > 23 || *minute > 59 || *second > 60) return std::nullopt;
+    parts.tm_hour = *hour;
+    parts.tm_min = *minute;
+    parts.tm_sec = *second;
+    at = 19;
+    if (at < text.size() && text[at] == '.') {
+      int64_t scale = 100;
+      for (++at; at < text.size() && text[at] >= '0' && text[at] <= '9'; ++at) {
+        millis += (text[at] - '0') * scale;
+        scale /= 10;
+      }
+    }
+    std::string_view zone = text.substr(at);
+    if (zone != "Z" && zone != "+00:00" && !zone.empty()) return std::nullopt;
+  }
+  time_t seconds = timegm(&parts);
+  return static_cast<int64_t>(seconds) * 1000 + millis;
+}
+
+void AppendRange(std::string& out, const CoveredRange& range) {
+  AppendJsonKey(out, "window");
+  AppendJsonString(out, range.window);
+  out += fmt::format(",\"window_ms\":{},\"from\":", range.size_ms);
+  AppendJsonString(out, FormatIsoTime(range.from_ms));
+  AppendJsonKey(out, "to");
+  AppendJsonString(out, FormatIsoTime(range.to_ms));
+  out += fmt::format(",\"from_ms\":{},\"to_ms\":{}", range.from_ms, range.to_ms);
+}
+
+void AppendTotals(std::string& out, const WindowTotals& totals) {
+  out += fmt::format(",\"mentions\":{},\"unique_authors\":{},\"reach\":{}", totals.mentions,
+                     totals.unique_authors, totals.reach);
+}
+
+}  // namespace
+
+std::optional<QueryMetric> ParseQueryMetric(std::string_view name) {
+  if (name == "mentions") return QueryMetric::kMentions;
+  if (name == "unique_authors" || name == "authors") return QueryMetric::kUniqueAuthors;
+  if (name == "reach") return QueryMetric::kReach;
+  return std::nullopt;
+}
+
+std::string_view QueryMetricName(QueryMetric metric) {
+  switch (metric) {
+    case QueryMetric::kMentions: return "mentions";
+    case QueryMetric::kUniqueAuthors: return "unique_authors";
+    case QueryMetric::kReach: return "reach";
+  }
+  return "mentions";
+}
+
+std::optional<int64_t> ParseQueryTime(std::string_view text, int64_t now_ms) {
+  if (text.empty()) return std::nullopt;
+  if (text == "now") return now_ms;
+  if (text.front() == '-') {
+    std::optional<int64_t> ago = ParseDurationMs(text.substr(1));
+    if (!ago) return std::nullopt;
+    return now_ms - *ago;
+  }
+  if (std::optional<int64_t> epoch_ms = ParseInteger(text)) return epoch_ms;
+  return ParseIsoTime(text);
+}
+
+uint64_t WindowTotals::Value(QueryMetric metric) const {
+  switch (metric) {
+    case QueryMetric::kMentions: return mentions;
+    case QueryMetric::kUniqueAuthors: return unique_authors;
+    case QueryMetric::kReach: return reach;
+  }
+  return 0;
+}
+
+Result<std::optional<int64_t>> WindowQueries::Now() const {
+  ASSIGN_OR_RETURN(std::optional<std::string> newest, store_.ReadMeta(kMaxEventTimeKey));
+  if (!newest) {
+    ASSIGN_OR_RETURN(newest, store_.ReadMeta(kWatermarkKey));
+  }
+  if (!newest) return std::optional<int64_t>();
+  std::optional<int64_t> value = ParseInteger(*newest);
+  if (!value) return Status::Corruption(fmt::format("stored event time '{}' is not a number", *newest));
+  return value;
+}
+
+Result<const WindowSpec*> WindowQueries::FindWindow(std::string_view name) const {
+  if (spec_.windows.empty()) return Status::NotFound("the pipeline has no windows");
+  if (name.empty()) return &spec_.windows.front();
+  for (const WindowSpec& window : spec_.windows) {
+    if (window.name == name) return &window;
+  }
+  std::string known;
+  for (const WindowSpec& window : spec_.windows) known += (known.empty() ? "" : ", ") + window.name;
+  return Status::NotFound(fmt::format("no window '{}' (the pipeline has: {})", name, known));
+}
+
+CoveredRange WindowQueries::Cover(const WindowSpec& window, int64_t from_ms, int64_t to_ms) const {
+  CoveredRange range;
+  range.window = window.name;
+  range.size_ms = window.size_ms;
+  range.from_ms = FloorTo(from_ms, window.size_ms);
+  range.to_ms = std::max(range.from_ms, FloorTo(to_ms - 1, window.size_ms) + window.size_ms);
+  return range;
+}
+
+Result<WindowTotals> WindowQueries::Totals(std::string_view brand_id, const WindowSpec& window,
+                                           const CoveredRange& range) const {
+  WindowTotals totals;
+  HyperLogLog authors;
+  RETURN_IF_ERROR(store_.ScanBrandWindows(
+      brand_id, window.size_ms, range.from_ms, range.to_ms,
+      [&](const WindowKey&, const WindowMetrics& metrics) {
+        totals.mentions += metrics.mentions;
+        totals.reach += metrics.reach;
+        authors.Merge(metrics.authors);
+        ++totals.windows;
+      }));
+  totals.unique_authors = authors.Estimate();
+  return totals;
+}
+
+Result<SeriesAnswer> WindowQueries::Series(std::string_view brand_id, QueryMetric metric,
+                                           std::string_view window_name, int64_t from_ms,
+                                           int64_t to_ms) const {
+  if (from_ms >= to_ms) return Status::InvalidArgument("'from' must be before 'to'");
+  ASSIGN_OR_RETURN(const WindowSpec* window, FindWindow(window_name));
+  SeriesAnswer answer;
+  answer.brand = brand_id;
+  answer.metric = metric;
+  answer.range = Cover(*window, from_ms, to_ms);
+  RETURN_IF_ERROR(store_.ScanBrandWindows(
+      brand_id, window->size_ms, answer.range.from_ms, answer.range.to_ms,
+      [&](const WindowKey& key, const WindowMetrics& metrics) {
+        SeriesPoint point;
+        point.start_ms = key.start_ms;
+        point.end_ms = key.start_ms + key.size_ms;
+        point.totals.mentions = metrics.mentions;
+        point.totals.reach = metrics.reach;
+        point.totals.unique_authors = metrics.authors.Estimate();
+        point.totals.windows = 1;
+        answer.points.push_back(point);
+      }));
+  return answer;
+}
+
+Result<RankingAnswer> WindowQueries::TopBrands(QueryMetric metric, std::string_view window_name,
+                                               int64_t from_ms, int64_t to_ms,
+                                               size_t limit) const {
+  if (from_ms >= to_ms) return Status::InvalidArgument("'from' must be before 'to'");
+  ASSIGN_OR_RETURN(const WindowSpec* window, FindWindow(window_name));
+  RankingAnswer answer;
+  answer.metric = metric;
+  answer.range = Cover(*window, from_ms, to_ms);
+  for (const BrandSpec& brand : spec_.watchlist.brands) {
+    ASSIGN_OR_RETURN(WindowTotals totals, Totals(brand.id, *window, answer.range));
+    if (totals.windows == 0) continue;
+    answer.brands.push_back(BrandTotals{brand.id, brand.name, brand.group, totals, 0});
+  }
+  std::sort(answer.brands.begin(), answer.brands.end(), [&](const auto& a, const auto& b) {
+    uint64_t va = a.totals.Value(metric), vb = b.totals.Value(metric);
+    return va != vb ? va > vb : a.id < b.id;
+  });
+  if (answer.brands.size() > limit) answer.brands.resize(limit);
+  for (const BrandTotals& brand : answer.brands) answer.total += brand.totals.Value(metric);
+  return answer;
+}
+
+Result<RankingAnswer> WindowQueries::ShareOfVoice(std::string_view group, QueryMetric metric,
+                                                  std::string_view window_name, int64_t from_ms,
+                                                  int64_t to_ms) const {
+  if (from_ms >= to_ms) return Status::InvalidArgument("'from' must be before 'to'");
+  ASSIGN_OR_RETURN(const WindowSpec* window, FindWindow(window_name));
+  RankingAnswer answer;
+  answer.metric = metric;
+  answer.group = group;
+  answer.range = Cover(*window, from_ms, to_ms);
+  for (const BrandSpec& brand : spec_.watchlist.brands) {
+    if (brand.group != group) continue;
+    ASSIGN_OR_RETURN(WindowTotals totals, Totals(brand.id, *window, answer.range));
+    answer.brands.push_back(BrandTotals{brand.id, brand.name, brand.group, totals, 0});
+    answer.total += totals.Value(metric);
+  }
+  if (answer.brands.empty()) {
+    return Status::NotFound(fmt::format("no brand of the watchlist is in group '{}'", group));
+  }
+  for (BrandTotals& brand : answer.brands) {
+    brand.share = answer.total == 0 ? 0.0
+                                    : static_cast<double>(brand.totals.Value(metric)) / answer.total;
+  }
+  std::sort(answer.brands.begin(), answer.brands.end(), [&](const auto& a, const auto& b) {
+    uint64_t va = a.totals.Value(metric), vb = b.totals.Value(metric);
+    return va != vb ? va > vb : a.id < b.id;
+  });
+  return answer;
+}
+
+std::string SeriesToJson(const SeriesAnswer& answer) {
+  std::string out = "{";
+  AppendJsonKey(out, "brand", true);
+  AppendJsonString(out, answer.brand);
+  AppendJsonKey(out, "metric");
+  AppendJsonString(out, QueryMetricName(answer.metric));
+  AppendRange(out, answer.range);
+  out += ",\"points\":[";
+  for (size_t i = 0; i < answer.points.size(); ++i) {
+    const SeriesPoint& point = answer.points[i];
+    if (i > 0) out.push_back(',');
+    out += "{\"start\":";
+    AppendJsonString(out, FormatIsoTime(point.start_ms));
+    out += fmt::format(",\"start_ms\":{},\"value\":{}", point.start_ms,
+                       point.totals.Value(answer.metric));
+    AppendTotals(out, point.totals);
+    out.push_back('}');
+  }
+  out += "]}";
+  return out;
+}
+
+std::string RankingToJson(const RankingAnswer& answer) {
+  std::string out = "{";
+  AppendJsonKey(out, "metric", true);
+  AppendJsonString(out, QueryMetricName(answer.metric));
+  if (!answer.group.empty()) {
+    AppendJsonKey(out, "group");
+    AppendJsonString(out, answer.group);
+  }
+  AppendRange(out, answer.range);
+  out += fmt::format(",\"total\":{},\"brands\":[", answer.total);
+  for (size_t i = 0; i < answer.brands.size(); ++i) {
+    const BrandTotals& brand = answer.brands[i];
+    if (i > 0) out.push_back(',');
+    out += "{\"brand\":";
+    AppendJsonString(out, brand.id);
+    AppendJsonKey(out, "name");
+    AppendJsonString(out, brand.name);
+    out += fmt::format(",\"value\":{}", brand.totals.Value(answer.metric));
+    if (!answer.group.empty()) out += fmt::format(",\"share\":{:.6f}", brand.share);
+    AppendTotals(out, brand.totals);
+    out.push_back('}');
+  }
+  out += "]}";
+  return out;
+}
+
+std::string ErrorToJson(const Status& status) {
+  std::string out = "{";
+  AppendJsonKey(out, "error", true);
+  AppendJsonString(out, status.message());
+  AppendJsonKey(out, "code");
+  AppendJsonString(out, StatusCodeName(status.code()));
+  out.push_back('}');
+  return out;
+}
+
+}  // namespace brandpulse

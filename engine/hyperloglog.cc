@@ -6,32 +6,14 @@
 #include <cmath>
 #include <limits>
 
+#include "engine/varint.h"
+
 namespace brandpulse {
 namespace {
 
 constexpr uint8_t kSparseLayout = 0;
 constexpr uint8_t kDenseLayout = 1;
 
-void AppendVarint(std::string& out, uint64_t value) {
-  while (value >= 0x80) {
-    out.push_back(static_cast<char>(value | 0x80));
-    value >>= 7;
-  }
-  out.push_back(static_cast<char>(value));
-}
-
-// Little-endian base-128; rejects truncation and encodings longer than 10 bytes.
-bool ReadVarint(std::string_view& in, uint64_t& value) {
-  value = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (in.empty()) return false;
-    uint8_t byte = static_cast<uint8_t>(in.front());
-    in.remove_prefix(1);
-    value |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) return true;
-  }
-  return false;
-}
 
 // Ertl's sigma(x) = x + sum_{k>=1} x^(2^k) 2^(k-1): the contribution of the empty registers.
 // REQUIRES: 0 <= x < 1 (x == 1, an empty sketch, is handled by the caller).

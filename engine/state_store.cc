@@ -81,22 +81,16 @@ class WindowMetricsMergeOperator final : public rocksdb::MergeOperator {
     return true;
   }
 
-  bool PartialMergeMulti(const rocksdb::Slice& key, const std::deque<rocksdb::Slice>& operands,
-                         std::string* new_value, rocksdb::Logger* logger) const override {
-    WindowMetrics total;
-    for (const rocksdb::Slice& operand : operands) {
-      if (!Add(operand, total)) return false;
-    }
-    new_value->clear();
-    total.EncodeTo(*new_value);
-    return true;
-  }
+  // No partial merges: operands are only ever folded onto the value in write order, one shrink
+  // of the term summaries per operand, so a key's value depends only on its operand sequence
+  // (engine/frequent_terms.h). Counts alone would allow partial merges; terms do not.
 
  private:
   static bool Add(const rocksdb::Slice& encoded, WindowMetrics& total) {
     Result<WindowMetrics> metrics = WindowMetrics::Decode(ToView(encoded));
     if (!metrics.ok()) return false;
     total.Merge(*metrics);
+    total.ShrinkTerms();
     return true;
   }
 };

@@ -1,15 +1,19 @@
-// WindowMetrics: what brandpulse keeps per brand and window. Worker deltas and the values stored
-// in RocksDB have the same type and encoding, and Merge is associative and commutative (counts
-// add, the author sketch takes the register-wise maximum), which is what lets the state store
-// write deltas as RocksDB merge operands instead of reading, adding and writing back.
+// WindowMetrics: what brandpulse keeps per brand (× dimension) and window. Worker deltas and the
+// values stored in RocksDB have the same type and encoding. Merge is exact, associative and
+// commutative (counts add, the author sketch takes the register-wise maximum, term counts add),
+// which is what lets the state store write deltas as RocksDB merge operands instead of reading,
+// adding and writing back. The term summaries are bounded by ShrinkTerms(), applied once per
+// stored merge operand (engine/frequent_terms.h explains why results stay exact and repeatable).
 //
 // Thread safety: a value type; no internal synchronisation.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "engine/frequent_terms.h"
 #include "engine/hyperloglog.h"
 #include "engine/status.h"
 
@@ -18,7 +22,14 @@ namespace brandpulse {
 struct WindowMetrics {
   uint64_t mentions = 0;
   uint64_t reach = 0;   // sum of the mentioning authors' followers (per mention, not per author)
-  HyperLogLog authors;  // distinct authors, by author hash
+  uint64_t replies = 0;    // mentions that reply to another post
+  uint64_t questions = 0;  // mentions whose text asks something ('?' or '¿')
+  HyperLogLog authors;     // distinct authors, by author hash
+  // Top hashtags and co-occurring terms (brand-level windows only; empty in dimension windows).
+  // `term_capacity` is how many terms a stored summary keeps (0 in values without terms).
+  uint64_t term_capacity = 0;
+  FrequentTerms hashtags;
+  FrequentTerms terms;
 
   // `author_hash` is HashBytes of the author's stable id. Unknown or negative follower counts
   // add no reach.
@@ -30,19 +41,34 @@ struct WindowMetrics {
   void Merge(const WindowMetrics& other) {
     mentions += other.mentions;
     reach += other.reach;
+    replies += other.replies;
+    questions += other.questions;
     authors.Merge(other.authors);
+    term_capacity = std::max(term_capacity, other.term_capacity);
+    hashtags.MergeExact(other.hashtags);
+    terms.MergeExact(other.terms);
+  }
+  // Bounds the term summaries to term_capacity (Misra–Gries); no-op without a capacity.
+  void ShrinkTerms() {
+    if (term_capacity == 0) return;
+    hashtags.Shrink(term_capacity);
+    terms.Shrink(term_capacity);
   }
   bool empty() const { return mentions == 0 && reach == 0 && authors.empty(); }
 
-  // Appends format version 1 (docs/state.md): byte 0x01, varint mentions, varint reach, then
-  // the HyperLogLog encoding. Equal metrics encode to equal bytes.
+  // Appends format version 2 (docs/state.md): byte 0x02, varints mentions, reach, replies,
+  // questions, term_capacity, the HyperLogLog encoding, then the hashtag and term summaries.
+  // Equal metrics encode to equal bytes.
   void EncodeTo(std::string& out) const;
-  // Decodes exactly one encoded value (trailing bytes are an error). Corruption on an unknown
-  // version, truncation, or a malformed sketch.
+  // Decodes exactly one encoded value, version 1 or 2 (trailing bytes are an error). Corruption
+  // on an unknown version, truncation, or a malformed sketch or summary.
   static Result<WindowMetrics> Decode(std::string_view bytes);
 
   bool operator==(const WindowMetrics& other) const {
-    return mentions == other.mentions && reach == other.reach && authors == other.authors;
+    return mentions == other.mentions && reach == other.reach && replies == other.replies &&
+           questions == other.questions && authors == other.authors &&
+           term_capacity == other.term_capacity && hashtags == other.hashtags &&
+           terms == other.terms;
   }
 };
 

@@ -67,9 +67,10 @@ TEST(WindowMetricsTest, MergeIsAssociativeAndCommutative) {
 TEST(WindowMetricsTest, EncodingIsVersionedAndRoundTrips) {
   WindowMetrics metrics = MentionsBy({"alice", "bob"}, 150);
   std::string encoded = Encoded(metrics);
-  // version 1, mentions 2, reach 300 (varint ac 02), then the sparse sketch of two registers
-  ASSERT_GE(encoded.size(), 6u);
-  EXPECT_EQ(encoded.substr(0, 6), "\x01\x02\xac\x02\x00\x02"s);
+  // version 2, mentions 2, reach 300 (varint ac 02), replies 0, questions 0, no term capacity,
+  // then the sparse sketch of two registers
+  ASSERT_GE(encoded.size(), 9u);
+  EXPECT_EQ(encoded.substr(0, 9), "\x02\x02\xac\x02\x00\x00\x00\x00\x02"s);
 
   for (WindowMetrics value : {WindowMetrics{}, metrics, MentionsBy({}, 0)}) {
     Result<WindowMetrics> decoded = WindowMetrics::Decode(Encoded(value));
@@ -82,7 +83,30 @@ TEST(WindowMetricsTest, EncodingIsVersionedAndRoundTrips) {
   ASSERT_TRUE(decoded.ok());
   EXPECT_TRUE(*decoded == dense);
   EXPECT_EQ(decoded->reach, 20000ull << 30);
-  EXPECT_EQ(Encoded(WindowMetrics{}), "\x01\x00\x00\x00\x00"s);
+  // version, five zero counters, empty sparse sketch, two empty term summaries
+  EXPECT_EQ(Encoded(WindowMetrics{}), "\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"s);
+
+  WindowMetrics full = MentionsBy({"alice", "bob"}, 10);
+  full.replies = 3;
+  full.questions = 1;
+  full.term_capacity = 8;
+  full.hashtags.Add("#fiber", 5);
+  full.terms.Add("outage", 2);
+  full.terms.Add("støy", 1);
+  decoded = WindowMetrics::Decode(Encoded(full));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_TRUE(*decoded == full);
+  EXPECT_EQ(decoded->terms.Top(1), (std::vector<std::pair<std::string, uint64_t>>{{"outage", 2}}));
+}
+
+TEST(WindowMetricsTest, DecodesVersionOneValues) {
+  // Written by brandpulse 0.1 before replies, questions and terms existed.
+  Result<WindowMetrics> decoded = WindowMetrics::Decode("\x01\x02\xac\x02\x00\x00"s);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->mentions, 2u);
+  EXPECT_EQ(decoded->reach, 300u);
+  EXPECT_EQ(decoded->replies, 0u);
+  EXPECT_TRUE(decoded->terms.empty());
 }
 
 TEST(WindowMetricsTest, DecodeRejectsEveryTruncationAndDamage) {
@@ -96,7 +120,7 @@ TEST(WindowMetricsTest, DecodeRejectsEveryTruncationAndDamage) {
   }
   EXPECT_EQ(WindowMetrics::Decode(encoded + "x").status().code(), StatusCode::kCorruption);
   std::string other_version = encoded;
-  other_version[0] = 2;
+  other_version[0] = 3;
   EXPECT_EQ(WindowMetrics::Decode(other_version).status().code(), StatusCode::kCorruption);
   EXPECT_EQ(WindowMetrics::Decode("\x01\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01\x00\x00\x00"s)
                 .status()

@@ -126,10 +126,11 @@ int Run(const std::string& path, bool fresh, int workers, bool quiet, const std:
     std::printf("resumed from committed position %s (ready after %.3f s)\n",
                 Grouped(summary.resumed_position).c_str(), summary.resume_seconds);
   }
-  std::printf("posts %s   skipped %s   dead letters %s   late %s   commits %s\n",
+  std::printf("posts %s   skipped %s   dead letters %s   late %s   commits %s (%.2f s, %s window updates)\n",
               Grouped(summary.posts).c_str(), Grouped(summary.skipped_records).c_str(),
               Grouped(summary.dead_letters).c_str(), Grouped(summary.late_posts).c_str(),
-              Grouped(summary.commits).c_str());
+              Grouped(summary.commits).c_str(), summary.commit_seconds,
+              Grouped(summary.window_updates).c_str());
   std::printf("\n  %-30s %10s %8s\n", "brand", "mentions", "alerts");
   for (const BrandSummary& brand : summary.brands) {
     std::printf("  %s %10s %8s\n", PadRight(fmt::format("{} ({})", brand.name, brand.id), 30).c_str(),

@@ -176,6 +176,7 @@ void AddQueryCommand(CLI::App& app, CliCommands& commands) {
     add_param(command, "--from", "from", "Start: epoch ms, ISO-8601, or -2h (relative to now)");
     add_param(command, "--to", "to", "End (default: now = the newest committed event time)");
     add_param(command, "--last", "last", "Duration ending at --to, e.g. 15m (default 1h)");
+    add_param(command, "--dimension,-d", "dimension", "A slice: lang:no, platform:bluesky, author:own");
   };
 
   CLI::App* series = query->add_subcommand("series", "A brand's metric per window over a range.");
@@ -198,6 +199,14 @@ void AddQueryCommand(CLI::App& app, CliCommands& commands) {
   share->get_option("--group")->required();
   add_range(share);
   commands.push_back({share, [args] { return Ask(*args, "share-of-voice"); }});
+
+  CLI::App* terms = query->add_subcommand("top-terms", "A brand's top hashtags and co-occurring terms.");
+  add_state_options(terms);
+  add_param(terms, "--brand,-b", "brand", "Brand id");
+  terms->get_option("--brand")->required();
+  add_range(terms);
+  add_param(terms, "--limit,-n", "limit", "How many of each (default 10)");
+  commands.push_back({terms, [args] { return Ask(*args, "top-terms"); }});
 
   CLI::App* brands = query->add_subcommand("brands", "Brands, groups, windows and the current time.");
   add_state_options(brands);

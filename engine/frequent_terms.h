@@ -30,8 +30,8 @@ class FrequentTerms {
   // Misra–Gries shrink to at most `capacity` terms; no-op when already within it. capacity ≥ 1.
   void Shrink(size_t capacity);
 
-  bool empty() const { return counts_.empty() && total_ == 0; }
-  size_t size() const { return counts_.size(); }
+  bool empty() const { return size_ == 0 && total_ == 0; }
+  size_t size() const { return size_; }
   uint64_t total() const { return total_; }  // every count ever added (true N)
   uint64_t error() const { return error_; }  // max undercount of any listed term
   // The `k` largest (count descending, term ascending on ties).
@@ -43,12 +43,30 @@ class FrequentTerms {
   // Reads one encoding from the front of `in`, advancing it. false on malformed input.
   bool DecodeFrom(std::string_view& in);
 
-  bool operator==(const FrequentTerms& other) const {
-    return total_ == other.total_ && error_ == other.error_ && counts_ == other.counts_;
-  }
+  bool operator==(const FrequentTerms& other) const;
 
  private:
-  std::unordered_map<std::string, uint64_t> counts_;
+  // An open-addressing table over 64-bit term hashes, the terms' bytes in one arena: counting a
+  // term does no allocation once the table and arena have grown (worker deltas count every
+  // co-occurring term of every mention). Two different terms with the same 64-bit hash would
+  // share a count; at ~1e4 terms per window that has probability ~1e-11.
+  struct Slot {
+    uint64_t hash = 0;  // 0 = empty (a real hash of 0 is stored as 1)
+    uint64_t count = 0;
+    uint32_t offset = 0;  // into arena_
+    uint32_t length = 0;
+  };
+  Slot* Find(std::string_view term, uint64_t hash);
+  void Insert(std::string_view term, uint64_t hash, uint64_t count);
+  void Grow();
+  std::string_view TermOf(const Slot& slot) const {
+    return std::string_view(arena_).substr(slot.offset, slot.length);
+  }
+  std::vector<const Slot*> SortedByTerm() const;
+
+  std::vector<Slot> slots_;  // size is 0 or a power of two
+  std::string arena_;
+  size_t size_ = 0;
   uint64_t total_ = 0;
   uint64_t error_ = 0;
 };

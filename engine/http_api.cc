@@ -66,9 +66,20 @@ Result<QueryMetric> MetricOf(const ApiParams& params) {
   std::optional<QueryMetric> metric = ParseQueryMetric(name);
   if (!metric) {
     return Status::InvalidArgument(
-        fmt::format("unknown metric '{}' (mentions, unique_authors, reach)", name));
+        fmt::format("unknown metric '{}' (mentions, unique_authors, reach, replies, questions)", name));
   }
   return *metric;
+}
+
+Result<size_t> LimitOf(const ApiParams& params) {
+  size_t limit = 10;
+  if (std::string text = params("limit"); !text.empty()) {
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), limit);
+    if (error != std::errc() || end != text.data() + text.size() || limit == 0 || limit > 10000) {
+      return Status::InvalidArgument(fmt::format("'limit={}' is not a number from 1 to 10000", text));
+    }
+  }
+  return limit;
 }
 
 Result<std::string> Required(const ApiParams& params, std::string_view name) {
@@ -91,9 +102,20 @@ Result<std::string> Brands(const WindowQueries& queries) {
   out += ",\"windows\":[";
   for (size_t i = 0; i < spec.windows.size(); ++i) {
     if (i > 0) out.push_back(',');
+    const WindowSpec& window = spec.windows[i];
     out += "{\"name\":";
-    AppendJsonString(out, spec.windows[i].name);
-    out += fmt::format(",\"size_ms\":{}}}", spec.windows[i].size_ms);
+    AppendJsonString(out, window.name);
+    AppendJsonKey(out, "type");
+    AppendJsonString(out, WindowTypeName(window.type));
+    out += fmt::format(",\"size_ms\":{}", window.size_ms);
+    if (window.type == WindowType::kHopping) out += fmt::format(",\"slide_ms\":{}", window.slide_ms);
+    if (window.type == WindowType::kSliding) out += fmt::format(",\"every_ms\":{}", window.slide_ms);
+    out += ",\"dimensions\":[";
+    for (size_t d = 0; d < window.dimensions.size(); ++d) {
+      if (d > 0) out.push_back(',');
+      AppendJsonString(out, DimensionName(window.dimensions[d]));
+    }
+    out += "]}";
   }
   out += "],\"brands\":[";
   for (size_t i = 0; i < spec.watchlist.brands.size(); ++i) {
@@ -118,34 +140,39 @@ Result<std::string> Answer(const WindowQueries& queries, std::string_view endpoi
     ASSIGN_OR_RETURN(std::string brand, Required(params, "brand"));
     ASSIGN_OR_RETURN(QueryMetric metric, MetricOf(params));
     ASSIGN_OR_RETURN(auto range, RangeOf(queries, params));
-    ASSIGN_OR_RETURN(SeriesAnswer answer,
-                     queries.Series(brand, metric, params("window"), range.first, range.second));
+    ASSIGN_OR_RETURN(SeriesAnswer answer, queries.Series(brand, metric, params("window"),
+                                                         params("dimension"), range.first,
+                                                         range.second));
     return SeriesToJson(answer);
   }
   if (endpoint == "top") {
     ASSIGN_OR_RETURN(QueryMetric metric, MetricOf(params));
     ASSIGN_OR_RETURN(auto range, RangeOf(queries, params));
-    size_t limit = 10;
-    if (std::string text = params("limit"); !text.empty()) {
-      auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), limit);
-      if (error != std::errc() || end != text.data() + text.size() || limit == 0) {
-        return Status::InvalidArgument(fmt::format("'limit={}' is not a positive number", text));
-      }
-    }
-    ASSIGN_OR_RETURN(RankingAnswer answer, queries.TopBrands(metric, params("window"), range.first,
-                                                             range.second, limit));
+    ASSIGN_OR_RETURN(size_t limit, LimitOf(params));
+    ASSIGN_OR_RETURN(RankingAnswer answer,
+                     queries.TopBrands(metric, params("window"), params("dimension"), range.first,
+                                       range.second, limit));
     return RankingToJson(answer);
   }
   if (endpoint == "share-of-voice") {
     ASSIGN_OR_RETURN(std::string group, Required(params, "group"));
     ASSIGN_OR_RETURN(QueryMetric metric, MetricOf(params));
     ASSIGN_OR_RETURN(auto range, RangeOf(queries, params));
-    ASSIGN_OR_RETURN(RankingAnswer answer, queries.ShareOfVoice(group, metric, params("window"),
-                                                                range.first, range.second));
+    ASSIGN_OR_RETURN(RankingAnswer answer,
+                     queries.ShareOfVoice(group, metric, params("window"), params("dimension"),
+                                          range.first, range.second));
     return RankingToJson(answer);
   }
+  if (endpoint == "top-terms") {
+    ASSIGN_OR_RETURN(std::string brand, Required(params, "brand"));
+    ASSIGN_OR_RETURN(auto range, RangeOf(queries, params));
+    ASSIGN_OR_RETURN(size_t limit, LimitOf(params));
+    ASSIGN_OR_RETURN(TermsAnswer answer,
+                     queries.TopTerms(brand, params("window"), range.first, range.second, limit));
+    return TermsToJson(answer);
+  }
   return Status::NotFound(fmt::format(
-      "no endpoint '{}' (brands, series, top, share-of-voice)", endpoint));
+      "no endpoint '{}' (brands, series, top, share-of-voice, top-terms)", endpoint));
 }
 
 }  // namespace

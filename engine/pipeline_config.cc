@@ -6,6 +6,24 @@
 #include "engine/yaml_reader.h"
 
 namespace brandpulse {
+std::string_view WindowTypeName(WindowType type) {
+  switch (type) {
+    case WindowType::kTumbling: return "tumbling";
+    case WindowType::kHopping: return "hopping";
+    case WindowType::kSliding: return "sliding";
+  }
+  return "tumbling";
+}
+
+std::string_view DimensionName(Dimension dimension) {
+  switch (dimension) {
+    case Dimension::kLanguage: return "lang";
+    case Dimension::kPlatform: return "platform";
+    case Dimension::kAuthor: return "author";
+  }
+  return "lang";
+}
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -97,12 +115,52 @@ void ReadWindows(YamlMap& pipeline, PipelineSpec& spec) {
     WindowSpec window;
     window.location = map.Location();
     window.name = map.String("name", true).value_or("");
-    map.Choice("type", {"tumbling"});  // hopping and sliding windows come later
+    std::string type = map.Choice("type", {"tumbling", "hopping", "sliding"}).value_or("tumbling");
+    window.type = type == "hopping"   ? WindowType::kHopping
+                  : type == "sliding" ? WindowType::kSliding
+                                      : WindowType::kTumbling;
     if (auto size = map.DurationMs("size", true)) {
       if (*size < 1000) {
         diagnostics.Add(map.LocationOf("size"), "window size must be at least 1s");
       }
       window.size_ms = *size;
+    }
+    // hopping: `slide`; sliding: `every` (the update interval and bucket size).
+    const char* step_key = window.type == WindowType::kHopping ? "slide" : "every";
+    std::optional<int64_t> step;
+    if (window.type != WindowType::kTumbling) step = map.DurationMs(step_key, true);
+    if (step && window.size_ms > 0) {
+      if (*step <= 0 || *step > window.size_ms || window.size_ms % *step != 0) {
+        diagnostics.Add(map.LocationOf(step_key),
+                        fmt::format("{} must divide the window size", step_key),
+                        fmt::format("e.g. size: 1h, {}: 5m", step_key));
+      } else if (window.size_ms / *step > 120) {
+        diagnostics.Add(map.LocationOf(step_key),
+                        fmt::format("{} is too small: at most 120 per window size", step_key),
+                        "each post would update more than 120 windows");
+      } else {
+        window.slide_ms = *step;
+      }
+    }
+    if (auto dimensions = map.StringList("dimensions")) {
+      for (const std::string& name : *dimensions) {
+        Dimension dimension;
+        if (name == "lang") {
+          dimension = Dimension::kLanguage;
+        } else if (name == "platform") {
+          dimension = Dimension::kPlatform;
+        } else if (name == "author") {
+          dimension = Dimension::kAuthor;
+        } else {
+          diagnostics.Add(map.LocationOf("dimensions"), fmt::format("unknown dimension '{}'", name),
+                          "dimensions are lang, platform and author (own posts vs customers)");
+          continue;
+        }
+        if (std::find(window.dimensions.begin(), window.dimensions.end(), dimension) ==
+            window.dimensions.end()) {
+          window.dimensions.push_back(dimension);
+        }
+      }
     }
     for (const WindowSpec& other : spec.windows) {
       if (other.name == window.name) {
@@ -257,10 +315,31 @@ std::optional<PipelineSpec> LoadPipelineSpec(const std::string& path, Diagnostic
   if (time.valid()) {
     if (auto value = time.DurationMs("max_out_of_orderness")) spec.max_out_of_orderness_ms = *value;
     if (auto value = time.DurationMs("allowed_lateness")) spec.allowed_lateness_ms = *value;
+    if (auto value = time.DurationMs("idle_timeout")) spec.idle_timeout_ms = *value;
     time.CheckNoUnknownKeys();
   }
 
+  std::optional<std::string> top_k_window;
+  SourceLocation top_k_window_location;
+  YamlMap metrics(pipeline.Child("metrics"), path, "metrics", diagnostics);
+  if (metrics.valid()) {
+    if (auto top_k = metrics.Integer("top_k", 0, 1000)) spec.top_k = static_cast<int>(*top_k);
+    top_k_window = metrics.String("window");
+    top_k_window_location = metrics.LocationOf("window");
+    metrics.CheckNoUnknownKeys();
+  }
+
   ReadWindows(pipeline, spec);
+  if (top_k_window) {
+    auto found = std::find_if(spec.windows.begin(), spec.windows.end(),
+                              [&](const WindowSpec& window) { return window.name == *top_k_window; });
+    if (found == spec.windows.end()) {
+      diagnostics.Add(top_k_window_location, fmt::format("unknown window '{}'", *top_k_window),
+                      "metrics.window names one of the windows: entries");
+    } else {
+      spec.top_k_window = static_cast<size_t>(found - spec.windows.begin());
+    }
+  }
   ReadAlertRules(pipeline, spec);
 
   YamlMap sinks(pipeline.Child("sinks", true), path, "sinks", diagnostics);

@@ -3,6 +3,7 @@
 // operators from the spec is the runner's job (engine/pipeline_runner.h).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -26,10 +27,27 @@ struct SourceSpec {
   SourceLocation location;
 };
 
+enum class WindowType { kTumbling, kHopping, kSliding };
+std::string_view WindowTypeName(WindowType type);
+
+// What a window is additionally keyed by, besides the brand (docs/state.md, "dimensions").
+enum class Dimension : uint8_t { kLanguage = 1, kPlatform = 2, kAuthor = 3 };
+std::string_view DimensionName(Dimension dimension);  // "lang", "platform", "author"
+
 struct WindowSpec {
-  std::string name;  // referenced by alert rules
+  std::string name;  // referenced by alert rules and queries
+  WindowType type = WindowType::kTumbling;
   int64_t size_ms = 0;
+  // kHopping: a new window starts every slide_ms (divides size_ms). kSliding: the window covering
+  // the last size_ms is re-evaluated every slide_ms, built from buckets of slide_ms.
+  int64_t slide_ms = 0;
+  std::vector<Dimension> dimensions;  // brand × each of these, besides the brand total
   SourceLocation location;
+
+  // The windows this spec stores: tumbling → (size, 0); hopping → (size, slide); sliding → its
+  // buckets (slide, 0). Specs with the same stored shape share the stored windows.
+  int64_t stored_size_ms() const { return type == WindowType::kSliding ? slide_ms : size_ms; }
+  int64_t stored_slide_ms() const { return type == WindowType::kHopping ? slide_ms : 0; }
 };
 
 enum class AlertMetric { kMentions, kUniqueAuthors, kReach };
@@ -67,12 +85,23 @@ struct PipelineSpec {
   int64_t retention_ms = 7 * 24 * 3600 * 1000LL;  // windows ending this long before the watermark are deleted
   int64_t max_out_of_orderness_ms = 30000;
   int64_t allowed_lateness_ms = 60000;
+  // A partition without input for this long (processing time) stops holding the watermark back;
+  // 0 = never (a finite file is one partition that ends).
+  int64_t idle_timeout_ms = 0;
   std::vector<WindowSpec> windows;
+  // Top hashtags / co-occurring terms kept per brand window (metrics.top_k); 0 = none. They are
+  // kept for one window spec (metrics.window, default the first): counting terms is the most
+  // expensive per-mention work there is (bench/RESULTS.md), so it is paid once.
+  int top_k = 10;
+  size_t top_k_window = 0;  // index into windows
   std::vector<AlertRuleSpec> alert_rules;
   SinkSpec alerts_sink;
   SinkSpec dead_letter_sink;
   SinkSpec late_sink;
 };
+
+// How many terms a stored top-k summary keeps for `top_k` reported ones.
+inline uint64_t TermCapacityFor(int top_k) { return top_k <= 0 ? 0 : std::max(32, 4 * top_k); }
 
 // The watchlist's terms, handles ('@') and hashtags ('#') as the generator inserts them.
 std::vector<GeneratedBrand> GeneratedBrandsFrom(const WatchlistSpec& watchlist);

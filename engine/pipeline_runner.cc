@@ -13,6 +13,8 @@
 #include "engine/http_api.h"
 #include "engine/json_writer.h"
 #include "engine/state_store.h"
+#include "engine/unicode.h"
+#include "engine/watermark.h"
 #include "operators/file_source.h"
 #include "operators/hyperscan_match.h"
 #include "operators/json_decode.h"
@@ -27,7 +29,14 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::string_view kWatermarkKey = "watermark";
 constexpr std::string_view kMaxEventTimeKey = "max_event_time";
+constexpr std::string_view kPartitionTimesKey = "partition_max_event_times";
 constexpr int64_t kNoWatermark = INT64_MIN;
+
+// Processing time for idle-partition detection (monotonic; only differences matter).
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+      .count();
+}
 
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -75,9 +84,10 @@ class BatchQueue {
 };
 
 // A window that has data and has not closed yet, ordered by when it closes.
+// (Brand totals only: dimension windows are written, not evaluated.)
 struct OpenWindow {
   int64_t close_time_ms;  // start + size + allowed lateness
-  uint32_t window_index;
+  uint32_t shape_index;   // into the WindowLayout
   uint32_t brand_index;
   int64_t start_ms;
   auto operator<=>(const OpenWindow&) const = default;
@@ -106,7 +116,11 @@ class PipelineRun {
   Status CheckWorkerError();
   void StopWorkers();
   void ReportProgress(bool force);
-  WindowKey KeyOf(uint32_t brand_index, uint32_t window_index, int64_t start_ms) const;
+  WindowKey KeyOf(uint32_t brand_index, uint32_t shape_index, DimensionValue dimension,
+                  int64_t start_ms) const;
+  Status EvaluateClosed(const OpenWindow& window, const WindowMetrics& bucket_or_window,
+                        const std::unordered_map<WindowDeltaKey, WindowMetrics, WindowDeltaKeyHash>& merged,
+                        std::vector<FiredAlert>& fired);
 
   const PipelineSpec& spec_;
   const RunOptions& options_;
@@ -147,14 +161,18 @@ class PipelineRun {
   bool have_position_ = false;
   std::atomic<int64_t> watermark_{kNoWatermark};  // read by workers; written at barriers only
   int64_t max_event_time_ms_ = INT64_MIN;
+  WatermarkTracker watermarks_{spec_.max_out_of_orderness_ms, spec_.idle_timeout_ms};
+  WindowLayout layout_ = MakeWindowLayout(spec_.windows);
   std::set<OpenWindow> open_windows_;
   std::string line_;  // reused for sink lines
   RunSummary summary_;
 };
 
-WindowKey PipelineRun::KeyOf(uint32_t brand_index, uint32_t window_index, int64_t start_ms) const {
-  return WindowKey{watchlist_->brand(brand_index).id, spec_.windows[window_index].size_ms,
-                   start_ms};
+WindowKey PipelineRun::KeyOf(uint32_t brand_index, uint32_t shape_index, DimensionValue dimension,
+                             int64_t start_ms) const {
+  const WindowShape& shape = layout_.shapes[shape_index];
+  return WindowKey{watchlist_->brand(brand_index).id, shape.size_ms, start_ms,
+                   DimensionString(dimension), shape.slide_ms};
 }
 
 Status PipelineRun::Setup() {
@@ -178,6 +196,10 @@ Status PipelineRun::Setup() {
   if (watermark) watermark_.store(std::stoll(*watermark));
   ASSIGN_OR_RETURN(std::optional<std::string> max_event_time, store_->ReadMeta(kMaxEventTimeKey));
   if (max_event_time) max_event_time_ms_ = std::stoll(*max_event_time);
+  ASSIGN_OR_RETURN(std::optional<std::string> partition_times, store_->ReadMeta(kPartitionTimesKey));
+  if (partition_times && !watermarks_.Restore(*partition_times, NowMs())) {
+    return Status::Corruption(fmt::format("meta {} holds '{}'", kPartitionTimesKey, *partition_times));
+  }
   if (!options_.api_listen.empty()) {
     ASSIGN_OR_RETURN(HttpApiOptions api_options, ParseListenAddress(options_.api_listen));
     queries_ = std::make_unique<WindowQueries>(*store_, spec_);
@@ -195,13 +217,26 @@ Status PipelineRun::Setup() {
 
   ASSIGN_OR_RETURN(std::unique_ptr<Transform> decode, MakeJsonDecode(spec_.decode));
   ASSIGN_OR_RETURN(std::unique_ptr<Transform> match, MakeHyperscanMatch(watchlist_));
-  std::vector<int64_t> window_sizes;
-  for (const WindowSpec& window : spec_.windows) window_sizes.push_back(window.size_ms);
+  WindowAggregate::Options window_options;
+  window_options.layout = layout_;
+  window_options.allowed_lateness_ms = spec_.allowed_lateness_ms;
+  window_options.term_capacity = TermCapacityFor(spec_.top_k);
+  if (!layout_.shape_of_window.empty()) {
+    window_options.term_shape = layout_.shape_of_window[spec_.top_k_window];
+  }
+  for (uint32_t brand = 0; brand < watchlist_->brand_count(); ++brand) {
+    std::vector<std::string> handles;
+    for (const std::string& handle : watchlist_->brand(brand).handles) {
+      std::string folded;
+      FoldCase(std::string_view(handle).substr(handle.starts_with('@') ? 1 : 0), folded);
+      handles.push_back(std::move(folded));
+    }
+    window_options.own_handles.push_back(std::move(handles));
+  }
   transforms_.push_back(std::move(decode));
   transforms_.push_back(std::move(match));
   window_transform_index_ = transforms_.size();
-  transforms_.push_back(std::make_unique<WindowAggregate>(
-      std::move(window_sizes), spec_.allowed_lateness_ms, &watermark_));
+  transforms_.push_back(std::make_unique<WindowAggregate>(std::move(window_options), &watermark_));
 
   summary_.workers = options_.workers > 0 ? options_.workers : spec_.workers;
   for (int worker = 0; worker < summary_.workers; ++worker) {
@@ -260,13 +295,17 @@ Status PipelineRun::OpenSource() {
 Status PipelineRun::RebuildOpenWindows() {
   const int64_t watermark = watermark_.load();
   return store_->ScanAllWindows([&](const WindowKey& key, const WindowMetrics&) {
+    if (!key.dimension.empty()) return;
     std::optional<uint32_t> brand = watchlist_->FindBrand(key.brand_id);
     if (!brand) return;  // a brand removed from the watchlist keeps its history, gets no alerts
-    for (uint32_t window = 0; window < spec_.windows.size(); ++window) {
-      if (spec_.windows[window].size_ms != key.size_ms) continue;
+    for (uint32_t shape = 0; shape < layout_.shapes.size(); ++shape) {
+      if (layout_.shapes[shape].size_ms != key.size_ms ||
+          layout_.shapes[shape].slide_ms != key.slide_ms) {
+        continue;
+      }
       int64_t close_time = key.start_ms + key.size_ms + spec_.allowed_lateness_ms;
       if (close_time > watermark) {
-        open_windows_.insert(OpenWindow{close_time, window, *brand, key.start_ms});
+        open_windows_.insert(OpenWindow{close_time, shape, *brand, key.start_ms});
       }
     }
   });
@@ -321,6 +360,7 @@ Status PipelineRun::FinishBatch(Batch& batch) {
   summary_.mentions += batch.mentions.size();
   summary_.input_bytes += batch.input_bytes.size();
   max_event_time_ms_ = std::max(max_event_time_ms_, batch.max_event_time_ms);
+  watermarks_.Observe(batch.partition, batch.max_event_time_ms, NowMs());
   for (const Mention& mention : batch.mentions) ++summary_.brands[mention.brand_index].mentions;
 
   for (const DeadLetter& dead_letter : batch.dead_letters) {
@@ -429,6 +469,7 @@ Status PipelineRun::Dispatch(bool& end_of_input) {
 
 Status PipelineRun::Commit(bool end_of_input) {
   RETURN_IF_ERROR(WaitForAllInFlight());
+  const Clock::time_point commit_started = Clock::now();
   // Workers are idle now (every batch they had is finished): their deltas can be taken.
   std::unordered_map<WindowDeltaKey, WindowMetrics, WindowDeltaKeyHash> merged;
   for (auto& states : worker_states_) {
@@ -443,16 +484,20 @@ Status PipelineRun::Commit(bool end_of_input) {
                                 });
   }
   StateStore::Commit commit = store_->NewCommit();
-  for (const auto& [key, delta] : merged) {
-    commit.MergeWindow(KeyOf(key.brand_index, key.window_index, key.start_ms), delta);
+  for (auto& [key, delta] : merged) {
+    // Bounded before it is written; the store then folds "merge, shrink" per operand.
+    delta.ShrinkTerms();
+    commit.MergeWindow(KeyOf(key.brand_index, key.shape_index, key.dimension, key.start_ms), delta);
+    ++summary_.window_updates;
+    if (key.dimension != kBrandTotal) continue;
     int64_t close_time =
-        key.start_ms + spec_.windows[key.window_index].size_ms + spec_.allowed_lateness_ms;
-    open_windows_.insert(OpenWindow{close_time, key.window_index, key.brand_index, key.start_ms});
+        key.start_ms + layout_.shapes[key.shape_index].size_ms + spec_.allowed_lateness_ms;
+    open_windows_.insert(OpenWindow{close_time, key.shape_index, key.brand_index, key.start_ms});
   }
 
   int64_t watermark = watermark_.load();
-  if (max_event_time_ms_ != INT64_MIN) {
-    watermark = std::max(watermark, max_event_time_ms_ - spec_.max_out_of_orderness_ms);
+  if (int64_t tracked = watermarks_.Compute(NowMs()); tracked != WatermarkTracker::kNone) {
+    watermark = std::max(watermark, tracked);
   }
   // At the end of a finite input every window closes; the watermark then stands at the last
   // closed window's close time, so a later run over appended input treats those as final.
@@ -462,19 +507,23 @@ Status PipelineRun::Commit(bool end_of_input) {
     OpenWindow window = *open_windows_.begin();
     open_windows_.erase(open_windows_.begin());
     watermark = std::max(watermark, window.close_time_ms);
-    WindowKey key = KeyOf(window.brand_index, window.window_index, window.start_ms);
+    WindowKey key = KeyOf(window.brand_index, window.shape_index, kBrandTotal, window.start_ms);
     ASSIGN_OR_RETURN(std::optional<WindowMetrics> stored, store_->ReadWindow(key));
     WindowMetrics total = stored ? std::move(*stored) : WindowMetrics{};
-    auto delta = merged.find(WindowDeltaKey{window.brand_index, window.window_index, window.start_ms});
-    if (delta != merged.end()) total.Merge(delta->second);
-    evaluator_->EvaluateClosedWindow(window.brand_index, window.window_index, window.start_ms,
-                                     total, fired);
+    auto delta = merged.find(
+        WindowDeltaKey{window.brand_index, window.shape_index, kBrandTotal, window.start_ms});
+    if (delta != merged.end()) {
+      total.Merge(delta->second);
+      total.ShrinkTerms();
+    }
+    RETURN_IF_ERROR(EvaluateClosed(window, total, merged, fired));
   }
   for (const FiredAlert& alert : fired) commit.PutOutbox(alert.id, alert.payload);
   if (have_position_ && spec_.source.type != SourceType::kStdin) {
     commit.SetPosition(source_->id(), 0, position_);
   }
   commit.SetMeta(kWatermarkKey, std::to_string(watermark));
+  commit.SetMeta(kPartitionTimesKey, watermarks_.Encode());
   if (max_event_time_ms_ != INT64_MIN) {
     commit.SetMeta(kMaxEventTimeKey, std::to_string(max_event_time_ms_));
   }
@@ -484,11 +533,46 @@ Status PipelineRun::Commit(bool end_of_input) {
   RETURN_IF_ERROR(store_->Write(commit));
   watermark_.store(watermark, std::memory_order_release);
   ++summary_.commits;
+  summary_.commit_seconds += SecondsSince(commit_started);
   epoch_records_ = 0;
   last_commit_ = Clock::now();
   RETURN_IF_ERROR(Deliver(fired));
   if (!end_of_input && watermark != kNoWatermark && watermark > INT64_MIN + spec_.retention_ms) {
     RETURN_IF_ERROR(store_->DeleteWindowsEndingBefore(watermark - spec_.retention_ms));
+  }
+  return Status::Ok();
+}
+
+// A stored window closed: evaluate the rules of every window spec built on its shape. Tumbling
+// and hopping specs see the window itself; a sliding spec sees the window that ends with this
+// bucket, the merge of its last size/every buckets (stored, plus this commit's deltas).
+Status PipelineRun::EvaluateClosed(
+    const OpenWindow& window, const WindowMetrics& closed,
+    const std::unordered_map<WindowDeltaKey, WindowMetrics, WindowDeltaKeyHash>& merged,
+    std::vector<FiredAlert>& fired) {
+  for (uint32_t index = 0; index < spec_.windows.size(); ++index) {
+    if (layout_.shape_of_window[index] != window.shape_index) continue;
+    const WindowSpec& spec = spec_.windows[index];
+    if (spec.type != WindowType::kSliding) {
+      evaluator_->EvaluateClosedWindow(window.brand_index, index, window.start_ms, closed, fired);
+      continue;
+    }
+    const int64_t end = window.start_ms + spec.slide_ms;
+    const int64_t start = end - spec.size_ms;
+    std::map<int64_t, WindowMetrics> buckets;
+    RETURN_IF_ERROR(store_->ScanSeries(
+        KeyOf(window.brand_index, window.shape_index, kBrandTotal, 0), start, end,
+        [&](const WindowKey& key, const WindowMetrics& metrics) { buckets[key.start_ms] = metrics; }));
+    WindowMetrics sliding;
+    for (int64_t bucket = start; bucket < end; bucket += spec.slide_ms) {
+      WindowMetrics metrics = bucket == window.start_ms ? closed : buckets[bucket];
+      if (bucket != window.start_ms) {
+        auto delta = merged.find(WindowDeltaKey{window.brand_index, window.shape_index, kBrandTotal, bucket});
+        if (delta != merged.end()) metrics.Merge(delta->second);
+      }
+      sliding.Merge(metrics);
+    }
+    evaluator_->EvaluateClosedWindow(window.brand_index, index, start, sliding, fired);
   }
   return Status::Ok();
 }

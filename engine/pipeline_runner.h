@@ -66,7 +66,9 @@ struct RunSummary {
   bool resumed = false;            // state held a position for this source
   uint64_t resumed_position = 0;
   double seconds = 0;
-  double resume_seconds = 0;  // from start to the first record read (open state, seek, compile)
+  double resume_seconds = 0;
+  double commit_seconds = 0;     // coordinator time in commits (workers wait at the barrier)
+  uint64_t window_updates = 0;   // window merge operands written to RocksDB  // from start to the first record read (open state, seek, compile)
   std::vector<BrandSummary> brands;
   std::string alerts_sink;
   std::string dead_letter_sink;

@@ -21,7 +21,7 @@ constexpr char kMetaFamily[] = "meta";
 constexpr char kOutboxFamily[] = "outbox";
 
 constexpr uint64_t kMinimumMemoryBudget = 8ull << 20;
-constexpr size_t kWindowKeySuffixSize = 1 + 8 + 8;  // 0x00, size, start
+constexpr size_t kWindowKeySuffixSize = 1 + 8 + 8 + 8;  // 0x00, size, slide, start
 // Operands of one key kept unmerged in the memtable before a write folds them into a value:
 // bounds what a read must fold (a key with 100k operands took 5.9 ms to read,
 // PERFORMANCE-NOTES.md). Pipelines pre-aggregate per commit, so a key gets one operand per
@@ -101,11 +101,16 @@ void EncodePositionKey(std::string_view source_id, uint32_t partition, std::stri
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(partition >> shift));
 }
 
-// Key of the first window of (brand, size) after every possible start: the exclusive end of
-// that (brand, size) range. It sorts before every key of the next size or brand because brand
-// ids contain no 0x00.
-std::string EndOfBrandSize(std::string_view brand_id, int64_t size_ms) {
-  std::string key = EncodeWindowKey(WindowKey{std::string(brand_id), size_ms, INT64_MAX});
+WindowKey WithStart(const WindowKey& series, int64_t start_ms) {
+  WindowKey key = series;
+  key.start_ms = start_ms;
+  return key;
+}
+
+// A key after every window of `series`: the exclusive end of its range. It sorts before every
+// key of the next series because brand ids and dimensions contain no 0x00.
+std::string EndOfSeries(const WindowKey& series) {
+  std::string key = EncodeWindowKey(WithStart(series, INT64_MAX));
   key.push_back('\0');
   return key;
 }
@@ -116,8 +121,8 @@ Status VisitWindows(rocksdb::Iterator& iterator, const StateStore::WindowVisitor
     if (!key) return Status::Corruption("malformed window key");
     Result<WindowMetrics> metrics = WindowMetrics::Decode(ToView(iterator.value()));
     if (!metrics.ok()) {
-      return Status::Corruption(fmt::format("window {}/{}/{}: {}", key->brand_id, key->size_ms,
-                                            key->start_ms, metrics.status().message()));
+      return Status::Corruption(fmt::format("window {}/{}/{}/{}: {}", key->brand_id, key->dimension,
+                                            key->size_ms, key->start_ms, metrics.status().message()));
     }
     visit(*key, *metrics);
   }
@@ -128,10 +133,13 @@ Status VisitWindows(rocksdb::Iterator& iterator, const StateStore::WindowVisitor
 
 std::string EncodeWindowKey(const WindowKey& key) {
   std::string out;
-  out.reserve(key.brand_id.size() + kWindowKeySuffixSize);
+  out.reserve(key.brand_id.size() + 1 + key.dimension.size() + kWindowKeySuffixSize);
   out.append(key.brand_id);
   out.push_back('\0');
+  out.append(key.dimension);
+  out.push_back('\0');
   AppendBigEndian64(out, static_cast<uint64_t>(key.size_ms));
+  AppendBigEndian64(out, static_cast<uint64_t>(key.slide_ms));
   AppendBigEndian64(out, FlipSign(key.start_ms));
   return out;
 }
@@ -139,13 +147,19 @@ std::string EncodeWindowKey(const WindowKey& key) {
 std::optional<WindowKey> DecodeWindowKey(std::string_view bytes) {
   if (bytes.size() < kWindowKeySuffixSize) return std::nullopt;
   size_t separator = bytes.size() - kWindowKeySuffixSize;
-  if (bytes[separator] != '\0' || bytes.substr(0, separator).find('\0') != std::string_view::npos) {
+  if (bytes[separator] != '\0') return std::nullopt;
+  std::string_view head = bytes.substr(0, separator);  // brand 0x00 dimension
+  size_t brand_end = head.find('\0');
+  if (brand_end == std::string_view::npos ||
+      head.find('\0', brand_end + 1) != std::string_view::npos) {
     return std::nullopt;
   }
   WindowKey key;
-  key.brand_id = std::string(bytes.substr(0, separator));
+  key.brand_id = std::string(head.substr(0, brand_end));
+  key.dimension = std::string(head.substr(brand_end + 1));
   key.size_ms = static_cast<int64_t>(ReadBigEndian64(bytes.data() + separator + 1));
-  key.start_ms = UnflipSign(ReadBigEndian64(bytes.data() + separator + 9));
+  key.slide_ms = static_cast<int64_t>(ReadBigEndian64(bytes.data() + separator + 9));
+  key.start_ms = UnflipSign(ReadBigEndian64(bytes.data() + separator + 17));
   return key;
 }
 
@@ -253,9 +267,10 @@ void StateStore::Commit::Record(const Status& status) {
 }
 
 void StateStore::Commit::MergeWindow(const WindowKey& key, const WindowMetrics& delta) {
-  if (key.brand_id.find('\0') != std::string::npos) {
-    Record(Status::InvalidArgument(
-        fmt::format("window brand id {:?} contains a 0x00 byte", key.brand_id)));
+  if (key.brand_id.find('\0') != std::string::npos ||
+      key.dimension.find('\0') != std::string::npos) {
+    Record(Status::InvalidArgument(fmt::format(
+        "window brand id {:?} or dimension {:?} contains a 0x00 byte", key.brand_id, key.dimension)));
     return;
   }
   key_scratch_ = EncodeWindowKey(key);
@@ -338,14 +353,15 @@ Result<std::optional<WindowMetrics>> StateStore::ReadWindow(const WindowKey& key
   return std::optional<WindowMetrics>(std::move(metrics));
 }
 
-Status StateStore::ScanBrandWindows(std::string_view brand_id, int64_t size_ms, int64_t from_ms,
-                                    int64_t to_ms, const WindowVisitor& visit) {
-  if (brand_id.find('\0') != std::string_view::npos) {
-    return Status::InvalidArgument("brand id contains a 0x00 byte");
+Status StateStore::ScanSeries(const WindowKey& series, int64_t from_ms, int64_t to_ms,
+                              const WindowVisitor& visit) {
+  if (series.brand_id.find('\0') != std::string::npos ||
+      series.dimension.find('\0') != std::string::npos) {
+    return Status::InvalidArgument("brand id or dimension contains a 0x00 byte");
   }
   if (from_ms >= to_ms) return Status::Ok();
-  std::string begin = EncodeWindowKey(WindowKey{std::string(brand_id), size_ms, from_ms});
-  std::string end = EncodeWindowKey(WindowKey{std::string(brand_id), size_ms, to_ms});
+  std::string begin = EncodeWindowKey(WithStart(series, from_ms));
+  std::string end = EncodeWindowKey(WithStart(series, to_ms));
   rocksdb::Slice upper_bound(end);  // must outlive the iterator
   rocksdb::ReadOptions read_options;
   read_options.iterate_upper_bound = &upper_bound;
@@ -386,17 +402,16 @@ Status StateStore::DeleteWindowsEndingBefore(int64_t end_before_ms) {
     if (!first) return Status::Corruption("malformed window key");
     // start + size <= end_before  <=>  start <= end_before - size, computed without overflow.
     __int128 last_expired_start = static_cast<__int128>(end_before_ms) - first->size_ms;
-    std::string next_brand_size = EndOfBrandSize(first->brand_id, first->size_ms);
+    std::string next_series = EndOfSeries(*first);
     if (first->start_ms <= last_expired_start) {
-      std::string begin = EncodeWindowKey(WindowKey{first->brand_id, first->size_ms, INT64_MIN});
+      std::string begin = EncodeWindowKey(WithStart(*first, INT64_MIN));
       std::string end =
           last_expired_start >= INT64_MAX
-              ? next_brand_size
-              : EncodeWindowKey(WindowKey{first->brand_id, first->size_ms,
-                                          static_cast<int64_t>(last_expired_start) + 1});
+              ? next_series
+              : EncodeWindowKey(WithStart(*first, static_cast<int64_t>(last_expired_start) + 1));
       RETURN_IF_ERROR(FromRocks(batch.DeleteRange(windows_, begin, end), "delete windows"));
     }
-    iterator->Seek(next_brand_size);
+    iterator->Seek(next_series);
   }
   RETURN_IF_ERROR(FromRocks(iterator->status(), "scan windows for retention"));
   if (batch.Count() == 0) return Status::Ok();

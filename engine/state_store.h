@@ -37,12 +37,17 @@ struct WindowKey {
   std::string brand_id;  // never contains 0x00
   int64_t size_ms = 0;
   int64_t start_ms = 0;
+  // "" = all of the brand's posts; otherwise one slice of them: "lang=no", "platform=bluesky",
+  // "author=own" (docs/state.md). Never contains 0x00.
+  std::string dimension;
+  int64_t slide_ms = 0;  // hopping windows: the slide; 0 for tumbling windows and buckets
   bool operator==(const WindowKey&) const = default;
 };
 
-// windows key: brand_id bytes, 0x00, big-endian u64 size_ms, big-endian u64 start_ms with the
-// sign bit flipped. Bytewise order is then (brand, size, start) with negative starts before
-// positive ones, so one brand's windows of one size are a contiguous, time-ordered range.
+// windows key: brand_id bytes, 0x00, dimension bytes, 0x00, big-endian u64 size_ms, big-endian
+// u64 slide_ms, big-endian u64 start_ms with the sign bit flipped. Bytewise order is then
+// (brand, dimension, size, slide, start) with negative starts before positive ones, so one
+// series — a brand's windows of one dimension and shape — is a contiguous, time-ordered range.
 std::string EncodeWindowKey(const WindowKey& key);
 // nullopt unless `bytes` is exactly one encoded key.
 std::optional<WindowKey> DecodeWindowKey(std::string_view bytes);
@@ -115,19 +120,20 @@ class StateStore {
 
   // The visitors' arguments live only for the duration of the call.
   using WindowVisitor = std::function<void(const WindowKey& key, const WindowMetrics& metrics)>;
-  // Windows of one brand and size with start in [from_ms, to_ms), in time order: one range scan.
-  // InvalidArgument when brand_id contains 0x00.
-  Status ScanBrandWindows(std::string_view brand_id, int64_t size_ms, int64_t from_ms,
-                          int64_t to_ms, const WindowVisitor& visit);
+  // Windows of one series (`series` gives brand, dimension, size and slide; its start is
+  // ignored) with start in [from_ms, to_ms), in time order: one range scan. InvalidArgument when
+  // the brand id or dimension contains 0x00.
+  Status ScanSeries(const WindowKey& series, int64_t from_ms, int64_t to_ms,
+                    const WindowVisitor& visit);
   // Every window, ordered by (brand, size, start). Does not fill the block cache.
   Status ScanAllWindows(const WindowVisitor& visit);
   // Pending alerts in alert id (bytewise) order.
   Status ScanOutbox(
       const std::function<void(std::string_view alert_id, std::string_view payload)>& visit);
 
-  // Retention: deletes every window whose end (start + size) <= end_before_ms, for all brands and
-  // sizes, atomically, with one range deletion per (brand, size) that has expired windows. Cost:
-  // one seek per (brand, size) present. See docs/state.md for why range deletions and not a
+  // Retention: deletes every window whose end (start + size) <= end_before_ms, in every series,
+  // atomically, with one range deletion per series that has expired windows. Cost: one seek per
+  // series present. See docs/state.md for why range deletions and not a
   // compaction filter.
   Status DeleteWindowsEndingBefore(int64_t end_before_ms);
   // Memtables of every column family to SST files (tests, shutdown).

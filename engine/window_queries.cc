@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <charconv>
 #include <ctime>
+#include <map>
 
 #include <fmt/format.h>
 
 #include "engine/json_writer.h"
+#include "engine/state_store.h"
 #include "engine/yaml_reader.h"
 
 namespace brandpulse {
@@ -77,6 +79,10 @@ std::optional<int64_t> ParseIsoTime(std::string_view text) {
 void AppendRange(std::string& out, const CoveredRange& range) {
   AppendJsonKey(out, "window");
   AppendJsonString(out, range.window);
+  if (!range.dimension.empty()) {
+    AppendJsonKey(out, "dimension");
+    AppendJsonString(out, range.dimension);
+  }
   out += fmt::format(",\"window_ms\":{},\"from\":", range.size_ms);
   AppendJsonString(out, FormatIsoTime(range.from_ms));
   AppendJsonKey(out, "to");
@@ -85,8 +91,9 @@ void AppendRange(std::string& out, const CoveredRange& range) {
 }
 
 void AppendTotals(std::string& out, const WindowTotals& totals) {
-  out += fmt::format(",\"mentions\":{},\"unique_authors\":{},\"reach\":{}", totals.mentions,
-                     totals.unique_authors, totals.reach);
+  out += fmt::format(",\"mentions\":{},\"unique_authors\":{},\"reach\":{},\"replies\":{},"
+                     "\"questions\":{}", totals.mentions, totals.unique_authors, totals.reach,
+                     totals.replies, totals.questions);
 }
 
 }  // namespace
@@ -95,6 +102,8 @@ std::optional<QueryMetric> ParseQueryMetric(std::string_view name) {
   if (name == "mentions") return QueryMetric::kMentions;
   if (name == "unique_authors" || name == "authors") return QueryMetric::kUniqueAuthors;
   if (name == "reach") return QueryMetric::kReach;
+  if (name == "replies") return QueryMetric::kReplies;
+  if (name == "questions") return QueryMetric::kQuestions;
   return std::nullopt;
 }
 
@@ -103,6 +112,8 @@ std::string_view QueryMetricName(QueryMetric metric) {
     case QueryMetric::kMentions: return "mentions";
     case QueryMetric::kUniqueAuthors: return "unique_authors";
     case QueryMetric::kReach: return "reach";
+    case QueryMetric::kReplies: return "replies";
+    case QueryMetric::kQuestions: return "questions";
   }
   return "mentions";
 }
@@ -124,6 +135,8 @@ uint64_t WindowTotals::Value(QueryMetric metric) const {
     case QueryMetric::kMentions: return mentions;
     case QueryMetric::kUniqueAuthors: return unique_authors;
     case QueryMetric::kReach: return reach;
+    case QueryMetric::kReplies: return replies;
+    case QueryMetric::kQuestions: return questions;
   }
   return 0;
 }
@@ -150,65 +163,141 @@ Result<const WindowSpec*> WindowQueries::FindWindow(std::string_view name) const
   return Status::NotFound(fmt::format("no window '{}' (the pipeline has: {})", name, known));
 }
 
-CoveredRange WindowQueries::Cover(const WindowSpec& window, int64_t from_ms, int64_t to_ms) const {
+Status WindowQueries::CheckDimension(const WindowSpec& window, std::string_view dimension) const {
+  if (dimension.empty()) return Status::Ok();
+  std::string_view kind = dimension.substr(0, dimension.find(':'));
+  for (Dimension declared : window.dimensions) {
+    if (DimensionName(declared) == kind && dimension.size() > kind.size() + 1) return Status::Ok();
+  }
+  std::string declared_names;
+  for (Dimension declared : window.dimensions) {
+    declared_names += (declared_names.empty() ? "" : ", ") + std::string(DimensionName(declared));
+  }
+  return Status::InvalidArgument(fmt::format(
+      "window '{}' is not kept by '{}' (its dimensions: {}; write e.g. lang:no)", window.name,
+      dimension, declared_names.empty() ? "none" : declared_names));
+}
+
+Result<WindowKey> WindowQueries::TotalSeries(const WindowSpec& window,
+                                             std::string_view dimension) const {
+  if (window.type == WindowType::kHopping) {
+    return Status::InvalidArgument(fmt::format(
+        "window '{}' is hopping: its windows overlap, so they do not add up over a range; "
+        "ask a tumbling or sliding window", window.name));
+  }
+  RETURN_IF_ERROR(CheckDimension(window, dimension));
+  WindowKey series;
+  series.size_ms = window.stored_size_ms();
+  series.slide_ms = window.stored_slide_ms();
+  series.dimension = std::string(dimension);
+  return series;
+}
+
+CoveredRange WindowQueries::Cover(const WindowSpec& window, std::string_view dimension,
+                                  int64_t step_ms, int64_t from_ms, int64_t to_ms) const {
   CoveredRange range;
   range.window = window.name;
+  range.dimension = std::string(dimension);
   range.size_ms = window.size_ms;
-  range.from_ms = FloorTo(from_ms, window.size_ms);
-  range.to_ms = std::max(range.from_ms, FloorTo(to_ms - 1, window.size_ms) + window.size_ms);
+  range.from_ms = FloorTo(from_ms, step_ms);
+  range.to_ms = std::max(range.from_ms, FloorTo(to_ms - 1, step_ms) + step_ms);
   return range;
 }
 
-Result<WindowTotals> WindowQueries::Totals(std::string_view brand_id, const WindowSpec& window,
-                                           const CoveredRange& range) const {
+Result<WindowMetrics> WindowQueries::MergedOver(std::string_view brand_id, const WindowKey& series,
+                                                const CoveredRange& range,
+                                                uint64_t* windows) const {
+  WindowKey key = series;
+  key.brand_id = std::string(brand_id);
+  WindowMetrics merged;
+  RETURN_IF_ERROR(store_.ScanSeries(key, range.from_ms, range.to_ms,
+                                    [&](const WindowKey&, const WindowMetrics& metrics) {
+                                      merged.Merge(metrics);
+                                      if (windows) ++*windows;
+                                    }));
+  return merged;
+}
+
+namespace {
+
+WindowTotals TotalsOf(const WindowMetrics& metrics, uint64_t windows) {
   WindowTotals totals;
-  HyperLogLog authors;
-  RETURN_IF_ERROR(store_.ScanBrandWindows(
-      brand_id, window.size_ms, range.from_ms, range.to_ms,
-      [&](const WindowKey&, const WindowMetrics& metrics) {
-        totals.mentions += metrics.mentions;
-        totals.reach += metrics.reach;
-        authors.Merge(metrics.authors);
-        ++totals.windows;
-      }));
-  totals.unique_authors = authors.Estimate();
+  totals.mentions = metrics.mentions;
+  totals.reach = metrics.reach;
+  totals.replies = metrics.replies;
+  totals.questions = metrics.questions;
+  totals.unique_authors = metrics.authors.Estimate();
+  totals.windows = windows;
   return totals;
 }
 
+}  // namespace
+
+Result<WindowTotals> WindowQueries::Totals(std::string_view brand_id, const WindowKey& series,
+                                           const CoveredRange& range) const {
+  uint64_t windows = 0;
+  ASSIGN_OR_RETURN(WindowMetrics merged, MergedOver(brand_id, series, range, &windows));
+  return TotalsOf(merged, windows);
+}
+
 Result<SeriesAnswer> WindowQueries::Series(std::string_view brand_id, QueryMetric metric,
-                                           std::string_view window_name, int64_t from_ms,
+                                           std::string_view window_name,
+                                           std::string_view dimension, int64_t from_ms,
                                            int64_t to_ms) const {
   if (from_ms >= to_ms) return Status::InvalidArgument("'from' must be before 'to'");
   ASSIGN_OR_RETURN(const WindowSpec* window, FindWindow(window_name));
+  RETURN_IF_ERROR(CheckDimension(*window, dimension));
   SeriesAnswer answer;
   answer.brand = brand_id;
   answer.metric = metric;
-  answer.range = Cover(*window, from_ms, to_ms);
-  RETURN_IF_ERROR(store_.ScanBrandWindows(
-      brand_id, window->size_ms, answer.range.from_ms, answer.range.to_ms,
-      [&](const WindowKey& key, const WindowMetrics& metrics) {
-        SeriesPoint point;
-        point.start_ms = key.start_ms;
-        point.end_ms = key.start_ms + key.size_ms;
-        point.totals.mentions = metrics.mentions;
-        point.totals.reach = metrics.reach;
-        point.totals.unique_authors = metrics.authors.Estimate();
-        point.totals.windows = 1;
-        answer.points.push_back(point);
-      }));
+  WindowKey series;
+  series.brand_id = std::string(brand_id);
+  series.dimension = std::string(dimension);
+  series.size_ms = window->stored_size_ms();
+  series.slide_ms = window->stored_slide_ms();
+  if (window->type != WindowType::kSliding) {
+    int64_t step = window->type == WindowType::kHopping ? window->slide_ms : window->size_ms;
+    answer.range = Cover(*window, dimension, step, from_ms, to_ms);
+    RETURN_IF_ERROR(store_.ScanSeries(
+        series, answer.range.from_ms, answer.range.to_ms,
+        [&](const WindowKey& key, const WindowMetrics& metrics) {
+          answer.points.push_back(SeriesPoint{key.start_ms, key.start_ms + key.size_ms,
+                                              TotalsOf(metrics, 1)});
+        }));
+    return answer;
+  }
+  // Sliding: the window ending at each step end in the range = its last size/every buckets.
+  const int64_t every = window->slide_ms;
+  answer.range = Cover(*window, dimension, every, from_ms, to_ms);
+  std::map<int64_t, WindowMetrics> buckets;
+  RETURN_IF_ERROR(store_.ScanSeries(
+      series, answer.range.from_ms - window->size_ms + every, answer.range.to_ms,
+      [&](const WindowKey& key, const WindowMetrics& metrics) { buckets[key.start_ms] = metrics; }));
+  for (int64_t end = answer.range.from_ms + every; end <= answer.range.to_ms; end += every) {
+    WindowMetrics merged;
+    uint64_t windows = 0;
+    for (auto it = buckets.lower_bound(end - window->size_ms); it != buckets.end() && it->first < end;
+         ++it) {
+      merged.Merge(it->second);
+      ++windows;
+    }
+    if (windows == 0) continue;
+    answer.points.push_back(SeriesPoint{end - window->size_ms, end, TotalsOf(merged, windows)});
+  }
   return answer;
 }
 
 Result<RankingAnswer> WindowQueries::TopBrands(QueryMetric metric, std::string_view window_name,
-                                               int64_t from_ms, int64_t to_ms,
-                                               size_t limit) const {
+                                               std::string_view dimension, int64_t from_ms,
+                                               int64_t to_ms, size_t limit) const {
   if (from_ms >= to_ms) return Status::InvalidArgument("'from' must be before 'to'");
   ASSIGN_OR_RETURN(const WindowSpec* window, FindWindow(window_name));
+  ASSIGN_OR_RETURN(WindowKey series, TotalSeries(*window, dimension));
   RankingAnswer answer;
   answer.metric = metric;
-  answer.range = Cover(*window, from_ms, to_ms);
+  answer.range = Cover(*window, dimension, series.size_ms, from_ms, to_ms);
   for (const BrandSpec& brand : spec_.watchlist.brands) {
-    ASSIGN_OR_RETURN(WindowTotals totals, Totals(brand.id, *window, answer.range));
+    ASSIGN_OR_RETURN(WindowTotals totals, Totals(brand.id, series, answer.range));
     if (totals.windows == 0) continue;
     answer.brands.push_back(BrandTotals{brand.id, brand.name, brand.group, totals, 0});
   }
@@ -222,17 +311,19 @@ Result<RankingAnswer> WindowQueries::TopBrands(QueryMetric metric, std::string_v
 }
 
 Result<RankingAnswer> WindowQueries::ShareOfVoice(std::string_view group, QueryMetric metric,
-                                                  std::string_view window_name, int64_t from_ms,
+                                                  std::string_view window_name,
+                                                  std::string_view dimension, int64_t from_ms,
                                                   int64_t to_ms) const {
   if (from_ms >= to_ms) return Status::InvalidArgument("'from' must be before 'to'");
   ASSIGN_OR_RETURN(const WindowSpec* window, FindWindow(window_name));
+  ASSIGN_OR_RETURN(WindowKey series, TotalSeries(*window, dimension));
   RankingAnswer answer;
   answer.metric = metric;
   answer.group = group;
-  answer.range = Cover(*window, from_ms, to_ms);
+  answer.range = Cover(*window, dimension, series.size_ms, from_ms, to_ms);
   for (const BrandSpec& brand : spec_.watchlist.brands) {
     if (brand.group != group) continue;
-    ASSIGN_OR_RETURN(WindowTotals totals, Totals(brand.id, *window, answer.range));
+    ASSIGN_OR_RETURN(WindowTotals totals, Totals(brand.id, series, answer.range));
     answer.brands.push_back(BrandTotals{brand.id, brand.name, brand.group, totals, 0});
     answer.total += totals.Value(metric);
   }
@@ -247,6 +338,33 @@ Result<RankingAnswer> WindowQueries::ShareOfVoice(std::string_view group, QueryM
     uint64_t va = a.totals.Value(metric), vb = b.totals.Value(metric);
     return va != vb ? va > vb : a.id < b.id;
   });
+  return answer;
+}
+
+Result<TermsAnswer> WindowQueries::TopTerms(std::string_view brand_id, std::string_view window_name,
+                                            int64_t from_ms, int64_t to_ms, size_t limit) const {
+  if (from_ms >= to_ms) return Status::InvalidArgument("'from' must be before 'to'");
+  if (window_name.empty() && spec_.top_k_window < spec_.windows.size()) {
+    window_name = spec_.windows[spec_.top_k_window].name;
+  }
+  ASSIGN_OR_RETURN(const WindowSpec* window, FindWindow(window_name));
+  if (spec_.top_k == 0) return Status::NotFound("the pipeline keeps no top terms (metrics.top_k: 0)");
+  const WindowSpec& kept = spec_.windows[spec_.top_k_window];
+  if (window->stored_size_ms() != kept.stored_size_ms() ||
+      window->stored_slide_ms() != kept.stored_slide_ms()) {
+    return Status::InvalidArgument(fmt::format(
+        "top terms are kept for window '{}' (metrics.window), not '{}'", kept.name, window->name));
+  }
+  ASSIGN_OR_RETURN(WindowKey series, TotalSeries(*window, ""));
+  TermsAnswer answer;
+  answer.brand = brand_id;
+  answer.range = Cover(*window, "", series.size_ms, from_ms, to_ms);
+  ASSIGN_OR_RETURN(WindowMetrics merged, MergedOver(brand_id, series, answer.range, nullptr));
+  answer.mentions = merged.mentions;
+  answer.hashtags = merged.hashtags.Top(limit);
+  answer.terms = merged.terms.Top(limit);
+  answer.hashtag_error = merged.hashtags.error();
+  answer.term_error = merged.terms.error();
   return answer;
 }
 
@@ -295,6 +413,28 @@ std::string RankingToJson(const RankingAnswer& answer) {
     out.push_back('}');
   }
   out += "]}";
+  return out;
+}
+
+std::string TermsToJson(const TermsAnswer& answer) {
+  std::string out = "{";
+  AppendJsonKey(out, "brand", true);
+  AppendJsonString(out, answer.brand);
+  AppendRange(out, answer.range);
+  out += fmt::format(",\"mentions\":{}", answer.mentions);
+  auto append_list = [&](std::string_view name, const auto& list, uint64_t error) {
+    out += fmt::format(",\"{}_error\":{},\"{}\":[", name, error, name);
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (i > 0) out.push_back(',');
+      out += "{\"term\":";
+      AppendJsonString(out, list[i].first);
+      out += fmt::format(",\"count\":{}}}", list[i].second);
+    }
+    out.push_back(']');
+  };
+  append_list("hashtags", answer.hashtags, answer.hashtag_error);
+  append_list("terms", answer.terms, answer.term_error);
+  out.push_back('}');
   return out;
 }
 

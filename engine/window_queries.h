@@ -21,7 +21,7 @@
 
 namespace brandpulse {
 
-enum class QueryMetric { kMentions, kUniqueAuthors, kReach };
+enum class QueryMetric { kMentions, kUniqueAuthors, kReach, kReplies, kQuestions };
 std::optional<QueryMetric> ParseQueryMetric(std::string_view name);
 std::string_view QueryMetricName(QueryMetric metric);
 
@@ -32,6 +32,8 @@ std::optional<int64_t> ParseQueryTime(std::string_view text, int64_t now_ms);
 struct WindowTotals {
   uint64_t mentions = 0;
   uint64_t reach = 0;
+  uint64_t replies = 0;
+  uint64_t questions = 0;
   uint64_t unique_authors = 0;  // HyperLogLog union of the windows' sketches (~1.6% std. error)
   uint64_t windows = 0;         // windows that held data
   uint64_t Value(QueryMetric metric) const;
@@ -54,6 +56,7 @@ struct BrandTotals {
 // A range [from_ms, to_ms) widened to whole windows: the answer covers what it says it covers.
 struct CoveredRange {
   std::string window;  // the window spec's name
+  std::string dimension;  // "" = the brand total
   int64_t size_ms = 0;
   int64_t from_ms = 0;
   int64_t to_ms = 0;
@@ -64,6 +67,17 @@ struct SeriesAnswer {
   QueryMetric metric = QueryMetric::kMentions;
   CoveredRange range;
   std::vector<SeriesPoint> points;  // windows with data, in time order
+};
+
+struct TermsAnswer {
+  std::string brand;
+  CoveredRange range;
+  uint64_t mentions = 0;
+  // Largest first. Counts are at most `error` below the truth (Misra–Gries, docs/state.md).
+  std::vector<std::pair<std::string, uint64_t>> hashtags;
+  std::vector<std::pair<std::string, uint64_t>> terms;
+  uint64_t hashtag_error = 0;
+  uint64_t term_error = 0;
 };
 
 struct RankingAnswer {
@@ -83,23 +97,42 @@ class WindowQueries {
   // seen when no watermark has been committed yet; nullopt before the first commit.
   Result<std::optional<int64_t>> Now() const;
 
-  // `window` names a window spec of the pipeline; empty = the first one.
+  // `window` names a window spec of the pipeline; empty = the first one. `dimension` is "" for
+  // the brand total or one the window spec declares ("lang:no", "platform:bluesky",
+  // "author:own").
+  //
+  // Series: one point per window — tumbling and hopping windows as stored; a sliding window's
+  // value at every `every` step, merged from its buckets.
   Result<SeriesAnswer> Series(std::string_view brand_id, QueryMetric metric,
-                              std::string_view window, int64_t from_ms, int64_t to_ms) const;
+                              std::string_view window, std::string_view dimension,
+                              int64_t from_ms, int64_t to_ms) const;
+  // Totals over a range add up non-overlapping windows: a tumbling window's, or a sliding
+  // window's buckets. Hopping windows overlap and are refused (InvalidArgument).
   // Brands ranked by `metric` summed over the windows overlapping [from_ms, to_ms).
-  Result<RankingAnswer> TopBrands(QueryMetric metric, std::string_view window, int64_t from_ms,
-                                  int64_t to_ms, size_t limit) const;
+  Result<RankingAnswer> TopBrands(QueryMetric metric, std::string_view window,
+                                  std::string_view dimension, int64_t from_ms, int64_t to_ms,
+                                  size_t limit) const;
   // Every brand of `group`, with its share of the group's metric over [from_ms, to_ms).
   Result<RankingAnswer> ShareOfVoice(std::string_view group, QueryMetric metric,
-                                     std::string_view window, int64_t from_ms, int64_t to_ms) const;
+                                     std::string_view window, std::string_view dimension,
+                                     int64_t from_ms, int64_t to_ms) const;
+  // A brand's top hashtags and co-occurring terms over [from_ms, to_ms) (brand totals only).
+  Result<TermsAnswer> TopTerms(std::string_view brand_id, std::string_view window, int64_t from_ms,
+                               int64_t to_ms, size_t limit) const;
 
   const PipelineSpec& spec() const { return spec_; }
 
  private:
   Result<const WindowSpec*> FindWindow(std::string_view name) const;
-  Result<WindowTotals> Totals(std::string_view brand_id, const WindowSpec& window,
+  Status CheckDimension(const WindowSpec& window, std::string_view dimension) const;
+  // The stored series a range total reads: InvalidArgument for hopping windows.
+  Result<WindowKey> TotalSeries(const WindowSpec& window, std::string_view dimension) const;
+  Result<WindowMetrics> MergedOver(std::string_view brand_id, const WindowKey& series,
+                                   const CoveredRange& range, uint64_t* windows) const;
+  Result<WindowTotals> Totals(std::string_view brand_id, const WindowKey& series,
                               const CoveredRange& range) const;
-  CoveredRange Cover(const WindowSpec& window, int64_t from_ms, int64_t to_ms) const;
+  CoveredRange Cover(const WindowSpec& window, std::string_view dimension, int64_t step_ms,
+                     int64_t from_ms, int64_t to_ms) const;
 
   StateStore& store_;
   const PipelineSpec& spec_;
@@ -108,6 +141,7 @@ class WindowQueries {
 // JSON renderings (one object, no trailing newline); times as ISO-8601 and epoch ms.
 std::string SeriesToJson(const SeriesAnswer& answer);
 std::string RankingToJson(const RankingAnswer& answer);
+std::string TermsToJson(const TermsAnswer& answer);
 // {"error": message, "code": ...}
 std::string ErrorToJson(const Status& status);
 

@@ -1,6 +1,10 @@
 #include "operators/window_aggregate.h"
 
+#include <algorithm>
+#include <array>
+
 #include "engine/hash.h"
+#include "engine/unicode.h"
 
 namespace brandpulse {
 namespace {
@@ -8,13 +12,123 @@ namespace {
 class WindowAggregateState final : public TransformState {
  public:
   std::unordered_map<WindowDeltaKey, WindowMetrics, WindowDeltaKeyHash> deltas;
+  PostTerms terms;
+  std::string handle_scratch;
 };
+
+constexpr int kDimensionShift = 56;
+
+DimensionValue Packed(Dimension dimension, uint64_t value) {
+  return (static_cast<uint64_t>(dimension) << kDimensionShift) | value;
+}
+
+// Up to 7 bytes of a BCP-47 tag, lower-cased; "und" when absent or not a tag.
+DimensionValue LanguageValue(std::string_view language) {
+  if (language.empty() || language.size() > 7) language = "und";
+  uint64_t packed = 0;
+  for (char c : language) {
+    bool valid = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '-';
+    if (!valid) return LanguageValue("und");
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    packed = packed << 8 | static_cast<uint8_t>(c);
+  }
+  return Packed(Dimension::kLanguage, packed);
+}
+
+DimensionValue ValueOf(Dimension dimension, const Post& post) {
+  switch (dimension) {
+    case Dimension::kLanguage: return LanguageValue(post.language);
+    case Dimension::kPlatform: return Packed(Dimension::kPlatform, static_cast<uint64_t>(post.platform));
+    case Dimension::kAuthor: return Packed(Dimension::kAuthor, 0);  // customers: the brand total
+  }
+  return kBrandTotal;
+}
+
+constexpr DimensionValue kOwnPost = (static_cast<uint64_t>(Dimension::kAuthor) << kDimensionShift) | 1;
+
+// Common function words of the firehose's languages: a brand team wants "outage" and
+// "roaming" among the co-occurring terms, not "the" and "que".
+constexpr std::string_view kStopWords[] = {
+    // en
+    "and", "are", "but", "for", "from", "has", "have", "her", "his", "just", "not", "one", "our",
+    "out", "that", "the", "their", "them", "then", "there", "they", "this", "was", "what", "when",
+    "will", "with", "you", "your", "all", "can", "get", "got", "how", "its", "why", "who",
+    // no
+    "alle", "den", "det", "din", "ditt", "ett", "fra", "før", "han", "har", "hun", "hva", "ikke",
+    "jeg", "kan", "med", "men", "mer", "meg", "min", "mitt", "noe", "når", "seg", "som", "til",
+    "ved", "vil", "var", "deg", "dere", "oss",
+    // es
+    "como", "con", "del", "ella", "esta", "este", "esto", "las", "los", "muy", "para", "pero",
+    "por", "que", "ser", "sin", "sobre", "son", "sus", "todo", "una", "uno", "unos", "más", "mas",
+    "hay", "nos", "les", "qué",
+};
+
+bool IsStopWord(std::string_view word) {
+  static const std::vector<std::string_view> sorted = [] {
+    std::vector<std::string_view> words(std::begin(kStopWords), std::end(kStopWords));
+    std::sort(words.begin(), words.end());
+    return words;
+  }();
+  return std::binary_search(sorted.begin(), sorted.end(), word);
+}
+
+bool TextAsks(std::string_view text) {
+  return text.find('?') != std::string_view::npos ||
+         text.find("\xC2\xBF") != std::string_view::npos;  // ¿
+}
 
 }  // namespace
 
+std::string DimensionString(DimensionValue value) {
+  if (value == kBrandTotal) return {};
+  auto dimension = static_cast<Dimension>(value >> kDimensionShift);
+  uint64_t payload = value & ((uint64_t{1} << kDimensionShift) - 1);
+  std::string out(DimensionName(dimension));
+  out.push_back(':');
+  switch (dimension) {
+    case Dimension::kLanguage: {
+      std::string tag;
+      for (; payload != 0; payload >>= 8) tag.insert(tag.begin(), static_cast<char>(payload & 0xff));
+      out += tag;
+      break;
+    }
+    case Dimension::kPlatform:
+      out += PlatformName(static_cast<Platform>(payload));
+      break;
+    case Dimension::kAuthor:
+      out += payload == 1 ? "own" : "customer";
+      break;
+  }
+  return out;
+}
+
+WindowLayout MakeWindowLayout(const std::vector<WindowSpec>& windows) {
+  WindowLayout layout;
+  for (const WindowSpec& window : windows) {
+    int64_t size = window.stored_size_ms(), slide = window.stored_slide_ms();
+    auto same = [&](const WindowShape& shape) {
+      return shape.size_ms == size && shape.slide_ms == slide;
+    };
+    auto found = std::find_if(layout.shapes.begin(), layout.shapes.end(), same);
+    if (found == layout.shapes.end()) {
+      layout.shapes.push_back(WindowShape{size, slide, {}});
+      found = layout.shapes.end() - 1;
+    }
+    for (Dimension dimension : window.dimensions) {
+      if (std::find(found->dimensions.begin(), found->dimensions.end(), dimension) ==
+          found->dimensions.end()) {
+        found->dimensions.push_back(dimension);
+      }
+    }
+    layout.shape_of_window.push_back(static_cast<uint32_t>(found - layout.shapes.begin()));
+  }
+  return layout;
+}
+
 size_t WindowDeltaKeyHash::operator()(const WindowDeltaKey& key) const {
-  return MixBits((uint64_t{key.brand_index} << 32 | key.window_index) ^
-                 MixBits(static_cast<uint64_t>(key.start_ms)));
+  return MixBits((uint64_t{key.brand_index} << 32 | key.shape_index) ^
+                 MixBits(static_cast<uint64_t>(key.start_ms) ^ MixBits(key.dimension)));
 }
 
 int64_t WindowStart(int64_t time_ms, int64_t size_ms) {
@@ -23,30 +137,121 @@ int64_t WindowStart(int64_t time_ms, int64_t size_ms) {
   return quotient * size_ms;
 }
 
+void PostTerms::Extract(std::string_view text) {
+  FoldCase(text, folded);
+  tokens.clear();
+  std::string_view view = folded;
+  size_t position = 0;
+  bool in_url = false;  // from "://" back to the last space, up to the next space
+  while (position < view.size()) {
+    DecodedCodePoint point = DecodeCodePointAt(view, position);
+    if (!IsWordCodePoint(point.code_point)) {
+      if (point.code_point == ' ' || point.code_point == '\n' || point.code_point == '\t') {
+        in_url = false;
+      }
+      position += point.length;
+      continue;
+    }
+    size_t begin = position;
+    size_t characters = 0;
+    bool digits_only = true;
+    while (position < view.size()) {
+      DecodedCodePoint next = DecodeCodePointAt(view, position);
+      if (!IsWordCodePoint(next.code_point)) break;
+      digits_only = digits_only && next.code_point >= '0' && next.code_point <= '9';
+      position += next.length;
+      ++characters;
+    }
+    if (view.substr(position, 3) == "://") in_url = true;
+    if (in_url) continue;
+    char before = begin > 0 ? view[begin - 1] : ' ';
+    if (before == '@') continue;  // a handle
+    if (before == '#' || before == '$') {
+      tokens.push_back(Token{static_cast<uint32_t>(begin - 1), static_cast<uint32_t>(position), true});
+      continue;
+    }
+    if (characters < 3 || digits_only) continue;
+    std::string_view word = view.substr(begin, position - begin);
+    if (IsStopWord(word)) continue;
+    tokens.push_back(Token{static_cast<uint32_t>(begin), static_cast<uint32_t>(position), false});
+  }
+}
+
 std::unique_ptr<TransformState> WindowAggregate::MakeState() const {
   return std::make_unique<WindowAggregateState>();
 }
 
 Status WindowAggregate::Process(Batch& batch, TransformState& state) const {
-  auto& deltas = static_cast<WindowAggregateState&>(state).deltas;
+  auto& worker = static_cast<WindowAggregateState&>(state);
+  auto& deltas = worker.deltas;
   const int64_t watermark = watermark_->load(std::memory_order_acquire);
+  uint32_t terms_post = UINT32_MAX;  // the post whose terms worker.terms holds
   for (const Mention& mention : batch.mentions) {
     const Post& post = batch.posts[mention.post_index];
     // Unique authors are counted by author id; a post without one counts by handle.
     uint64_t author_hash =
         HashBytes(post.author_id.empty() ? post.author_handle : post.author_id);
-    for (uint32_t window_index = 0; window_index < window_sizes_ms_.size(); ++window_index) {
-      int64_t size = window_sizes_ms_[window_index];
-      int64_t start = WindowStart(post.event_time_ms, size);
-      if (start + size + allowed_lateness_ms_ <= watermark) {
-        if (batch.late_post_indices.empty() ||
-            batch.late_post_indices.back() != mention.post_index) {
-          batch.late_post_indices.push_back(mention.post_index);
-        }
-        continue;
+    bool own_post = false;
+    if (mention.brand_index < options_.own_handles.size() && !post.author_handle.empty()) {
+      const auto& handles = options_.own_handles[mention.brand_index];
+      if (!handles.empty()) {
+        FoldCase(post.author_handle, worker.handle_scratch);
+        own_post = std::find(handles.begin(), handles.end(), worker.handle_scratch) != handles.end();
       }
-      deltas[WindowDeltaKey{mention.brand_index, window_index, start}].AddMention(
-          author_hash, post.author_followers);
+    }
+    const bool reply = !post.reply_to_post_id.empty() || !post.reply_to_handle.empty();
+    const bool question = TextAsks(post.text);
+    const bool with_terms = options_.term_capacity > 0 && !own_post;
+    if (with_terms && terms_post != mention.post_index) {
+      worker.terms.Extract(post.text);
+      terms_post = mention.post_index;
+    }
+    auto add = [&](WindowMetrics& metrics) {
+      metrics.AddMention(author_hash, post.author_followers);
+      metrics.replies += reply;
+      metrics.questions += question;
+    };
+    bool late = false;
+    for (uint32_t shape_index = 0; shape_index < options_.layout.shapes.size(); ++shape_index) {
+      const WindowShape& shape = options_.layout.shapes[shape_index];
+      const int64_t step = shape.slide_ms > 0 ? shape.slide_ms : shape.size_ms;
+      const int64_t windows = shape.size_ms / step;
+      const int64_t last_start = WindowStart(post.event_time_ms, step);
+      for (int64_t k = 0; k < windows; ++k) {
+        const int64_t start = last_start - k * step;
+        if (start + shape.size_ms + options_.allowed_lateness_ms <= watermark) {
+          late = true;
+          continue;
+        }
+        if (own_post) {
+          if (std::find(shape.dimensions.begin(), shape.dimensions.end(), Dimension::kAuthor) !=
+              shape.dimensions.end()) {
+            add(deltas[WindowDeltaKey{mention.brand_index, shape_index, kOwnPost, start}]);
+          }
+          continue;
+        }
+        WindowMetrics& total = deltas[WindowDeltaKey{mention.brand_index, shape_index, kBrandTotal, start}];
+        add(total);
+        if (with_terms && shape_index == options_.term_shape) {
+          total.term_capacity = options_.term_capacity;
+          for (const PostTerms::Token& token : worker.terms.tokens) {
+            // The brand's own hit is not a co-occurring term.
+            if (!token.hashtag && token.begin < mention.first_hit_end &&
+                mention.first_hit_begin < token.end) {
+              continue;
+            }
+            (token.hashtag ? total.hashtags : total.terms).Add(worker.terms.View(token));
+          }
+        }
+        for (Dimension dimension : shape.dimensions) {
+          if (dimension == Dimension::kAuthor) continue;  // customers are the brand total
+          add(deltas[WindowDeltaKey{mention.brand_index, shape_index, ValueOf(dimension, post), start}]);
+        }
+      }
+    }
+    if (late && (batch.late_post_indices.empty() ||
+                 batch.late_post_indices.back() != mention.post_index)) {
+      batch.late_post_indices.push_back(mention.post_index);
     }
   }
   return Status::Ok();

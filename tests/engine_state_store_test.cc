@@ -176,27 +176,40 @@ class StateStoreTest : public ::testing::Test {
 
 TEST(WindowKeyTest, EncodingIsExplicitBigEndian) {
   using namespace std::string_literals;
+  const std::string no_slide = "\x00\x00\x00\x00\x00\x00\x00\x00"s;
   EXPECT_EQ(EncodeWindowKey({"ab", 60000, 0}),
-            "ab\x00"s "\x00\x00\x00\x00\x00\x00\xea\x60"s "\x80\x00\x00\x00\x00\x00\x00\x00"s);
+            "ab\x00\x00"s "\x00\x00\x00\x00\x00\x00\xea\x60"s + no_slide +
+                "\x80\x00\x00\x00\x00\x00\x00\x00"s);
   EXPECT_EQ(EncodeWindowKey({"ab", 1, -1}),
-            "ab\x00"s "\x00\x00\x00\x00\x00\x00\x00\x01"s "\x7f\xff\xff\xff\xff\xff\xff\xff"s);
+            "ab\x00\x00"s "\x00\x00\x00\x00\x00\x00\x00\x01"s + no_slide +
+                "\x7f\xff\xff\xff\xff\xff\xff\xff"s);
   EXPECT_EQ(EncodeWindowKey({"", 1, INT64_MAX}),
-            "\x00"s "\x00\x00\x00\x00\x00\x00\x00\x01"s "\xff\xff\xff\xff\xff\xff\xff\xff"s);
+            "\x00\x00"s "\x00\x00\x00\x00\x00\x00\x00\x01"s + no_slide +
+                "\xff\xff\xff\xff\xff\xff\xff\xff"s);
+  // A hopping window of one language: dimension text between the two 0x00, then the slide.
+  EXPECT_EQ(EncodeWindowKey({"ab", 3600000, 0, "lang:no", 300000}),
+            "ab\x00lang:no\x00"s "\x00\x00\x00\x00\x00\x36\xee\x80"s
+            "\x00\x00\x00\x00\x00\x04\x93\xe0"s "\x80\x00\x00\x00\x00\x00\x00\x00"s);
 }
 
-TEST(WindowKeyTest, BytewiseOrderIsBrandSizeThenTime) {
+TEST(WindowKeyTest, BytewiseOrderIsBrandDimensionSizeSlideThenTime) {
   std::mt19937_64 random(7);
   std::vector<WindowKey> keys;
   const std::vector<std::string> brands = {"a", "ab", "b", "a\x01", "\xc3\xa6gir", "z"};
+  const std::vector<std::string> dimensions = {"", "lang:en", "lang:no", "platform:bluesky", "author:own"};
   const std::vector<int64_t> starts = {INT64_MIN, -86400000, -1, 0, 1, 1767225600000, INT64_MAX};
-  for (int i = 0; i < 400; ++i) {
+  for (int i = 0; i < 600; ++i) {
+    int64_t start = starts[random() % starts.size()];
+    if (random() % 2 == 1 && start > INT64_MIN + 2 && start < INT64_MAX - 2) {
+      start += static_cast<int64_t>(random() % 5) - 2;
+    }
     keys.push_back(WindowKey{brands[random() % brands.size()],
-                             static_cast<int64_t>(1000 * (1 + random() % 3)),
-                             starts[random() % starts.size()] +
-                                 (random() % 2 == 0 ? 0 : static_cast<int64_t>(random() % 5) - 2)});
+                             static_cast<int64_t>(1000 * (1 + random() % 3)), start,
+                             dimensions[random() % dimensions.size()],
+                             static_cast<int64_t>(500 * (random() % 3))});
   }
   auto as_tuple = [](const WindowKey& key) {
-    return std::tuple(key.brand_id, key.size_ms, key.start_ms);
+    return std::tuple(key.brand_id, key.dimension, key.size_ms, key.slide_ms, key.start_ms);
   };
   for (size_t i = 1; i < keys.size(); ++i) {
     const WindowKey& a = keys[i - 1];
@@ -218,6 +231,8 @@ TEST(WindowKeyTest, DecodeRejectsMalformedKeys) {
   EXPECT_FALSE(DecodeWindowKey(good.substr(0, good.size() - 1)).has_value());
   EXPECT_FALSE(DecodeWindowKey(good + "x").has_value());
   EXPECT_FALSE(DecodeWindowKey(std::string("br\0and", 6) + good.substr(5)).has_value());
+  // A third 0x00 before the fixed suffix (brand, dimension, and one more) is not a key.
+  EXPECT_FALSE(DecodeWindowKey(std::string("br\0a\0d", 7) + good.substr(5)).has_value());
 }
 
 // ---- Commits ----------------------------------------------------------------------------------
@@ -289,8 +304,12 @@ TEST_F(StateStoreTest, InvalidCommitWritesNothing) {
   }
   StateStore::Commit empty = store->NewCommit();
   EXPECT_TRUE(store->Write(empty).ok());
-  EXPECT_EQ(store->ScanBrandWindows(std::string_view("a\0b", 3), 1000, 0, 1,
-                                    [](const WindowKey&, const WindowMetrics&) {})
+  EXPECT_EQ(store->ScanSeries(WindowKey{std::string("a\0b", 3), 1000, 0}, 0, 1,
+                              [](const WindowKey&, const WindowMetrics&) {})
+                .code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->ScanSeries(WindowKey{"a", 1000, 0, std::string("lang\0", 5)}, 0, 1,
+                              [](const WindowKey&, const WindowMetrics&) {})
                 .code(),
             StatusCode::kInvalidArgument);
 }
@@ -448,7 +467,7 @@ TEST_F(StateStoreTest, ManyMergesOfOneKeyInOneBatch) {
 
 // ---- Scans ------------------------------------------------------------------------------------
 
-TEST_F(StateStoreTest, ScanBrandWindowsReturnsTheRangeInTimeOrder) {
+TEST_F(StateStoreTest, ScanSeriesReturnsTheRangeInTimeOrder) {
   std::unique_ptr<StateStore> store = Open();
   ASSERT_NE(store, nullptr);
   StateStore::Commit commit = store->NewCommit();
@@ -465,12 +484,15 @@ TEST_F(StateStoreTest, ScanBrandWindowsReturnsTheRangeInTimeOrder) {
   ASSERT_TRUE(store->Flush().ok());  // some of it from SST files
   StateStore::Commit later = store->NewCommit();
   later.MergeWindow({"a", 60000, 180000}, Mentions(2, "y"));
+  // Other series of the same brand and size: a dimension, a hopping slide. Not in the scan.
+  later.MergeWindow({"a", 60000, 0, "lang:no"}, Mentions(1, "z"));
+  later.MergeWindow({"a", 60000, 30000, "", 30000}, Mentions(1, "z"));
   ASSERT_TRUE(store->Write(later).ok());
 
   auto scan = [&](int64_t from, int64_t to) {
     std::vector<int64_t> seen;
-    Status status = store->ScanBrandWindows(
-        "a", 60000, from, to, [&](const WindowKey& key, const WindowMetrics& metrics) {
+    Status status = store->ScanSeries(
+        WindowKey{"a", 60000, 0}, from, to, [&](const WindowKey& key, const WindowMetrics& metrics) {
           EXPECT_EQ(key.brand_id, "a");
           EXPECT_EQ(key.size_ms, 60000);
           EXPECT_GE(metrics.mentions, 1u);
@@ -489,12 +511,12 @@ TEST_F(StateStoreTest, ScanBrandWindowsReturnsTheRangeInTimeOrder) {
   EXPECT_EQ(scan(INT64_MIN, -60000), (std::vector<int64_t>{INT64_MIN, -120000}));
   EXPECT_EQ(scan(INT64_MIN, INT64_MAX).size(), starts.size());  // all but INT64_MAX, plus 180000
   std::vector<int64_t> none;
-  ASSERT_TRUE(store->ScanBrandWindows("c", 60000, INT64_MIN, INT64_MAX,
-                                      [&](const WindowKey& key, const WindowMetrics&) {
-                                        none.push_back(key.start_ms);
-                                      }).ok());
+  ASSERT_TRUE(store->ScanSeries(WindowKey{"c", 60000, 0}, INT64_MIN, INT64_MAX,
+                                [&](const WindowKey& key, const WindowMetrics&) {
+                                  none.push_back(key.start_ms);
+                                }).ok());
   EXPECT_TRUE(none.empty());
-  EXPECT_EQ(AllWindows(*store).size(), 4 * starts.size() + 1);
+  EXPECT_EQ(AllWindows(*store).size(), 4 * starts.size() + 3);  // + 180000, the two other series
 }
 
 TEST_F(StateStoreTest, OutboxPutScanDelete) {

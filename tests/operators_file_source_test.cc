@@ -124,27 +124,5 @@ TEST(WindowStartTest, FloorsAlsoForNegativeTimes) {
   EXPECT_EQ(WindowStart(1767225659999, 60000), 1767225600000);
 }
 
-TEST(WindowAggregateTest, LateMentionsAreRecordedNotCounted) {
-  std::atomic<int64_t> watermark{120000};
-  WindowAggregate aggregate({60000}, 10000, &watermark);
-  Batch batch;
-  for (int64_t time : {5000, 70000, 130000}) {
-    Post post;
-    post.author_id = "a";
-    post.event_time_ms = time;
-    batch.posts.push_back(post);
-  }
-  for (uint32_t i = 0; i < 3; ++i) batch.mentions.push_back(Mention{i, 0, 0, 1});
-  auto state = aggregate.MakeState();
-  ASSERT_TRUE(aggregate.Process(batch, *state).ok());
-  // [0,60000) closed at 70000 <= 120000: late. [60000,120000) closes at 130000: still open.
-  EXPECT_EQ(batch.late_post_indices, (std::vector<uint32_t>{0}));
-  std::map<int64_t, uint64_t> counted;
-  WindowAggregate::TakeDeltas(*state, [&](const WindowDeltaKey& key, WindowMetrics& metrics) {
-    counted[key.start_ms] += metrics.mentions;
-  });
-  EXPECT_EQ(counted, (std::map<int64_t, uint64_t>{{60000, 1}, {120000, 1}}));
-}
-
 }  // namespace
 }  // namespace brandpulse

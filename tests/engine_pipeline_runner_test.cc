@@ -100,6 +100,20 @@ TEST(PipelineRunnerTest, GoldenCasesGiveExactlyTheExpectedAlerts) {
         summary->records, summary->posts, summary->dead_letters, summary->late_posts,
         summary->mentions, summary->alerts);
     EXPECT_EQ(actual_summary, ReadFile(entry.path() / "expected_summary.txt"));
+    if (fs::exists(entry.path() / "expected_windows.txt")) {
+      // brand, dimension ('-' for the total), size, slide, start, mentions, questions
+      std::string windows;
+      {
+        auto store = StateStore::Open(StateOptions{(work / "state").string()});
+        ASSERT_TRUE(store.ok()) << store.status().ToString();
+        ASSERT_TRUE((*store)->ScanAllWindows([&](const WindowKey& key, const WindowMetrics& metrics) {
+          windows += fmt::format("{} {} {} {} {} {} {}\n", key.brand_id,
+                                 key.dimension.empty() ? "-" : key.dimension, key.size_ms,
+                                 key.slide_ms, key.start_ms, metrics.mentions, metrics.questions);
+        }).ok());
+      }
+      EXPECT_EQ(windows, ReadFile(entry.path() / "expected_windows.txt"));
+    }
     fs::remove_all(work);
   }
   EXPECT_GE(cases, 1);

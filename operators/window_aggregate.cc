@@ -54,14 +54,17 @@ constexpr std::string_view kStopWords[] = {
     "and", "are", "but", "for", "from", "has", "have", "her", "his", "just", "not", "one", "our",
     "out", "that", "the", "their", "them", "then", "there", "they", "this", "was", "what", "when",
     "will", "with", "you", "your", "all", "can", "get", "got", "how", "its", "why", "who",
+    "again", "now", "still", "why", "today", "really", "very", "some", "any", "about",
     // no
     "alle", "den", "det", "din", "ditt", "ett", "fra", "før", "han", "har", "hun", "hva", "ikke",
     "jeg", "kan", "med", "men", "mer", "meg", "min", "mitt", "noe", "når", "seg", "som", "til",
-    "ved", "vil", "var", "deg", "dere", "oss",
+    "ved", "vil", "var", "deg", "dere", "oss", "hvorfor", "igjen", "bare", "helt", "nå", "også",
+    "veldig", "enda", "aldri", "alltid",
     // es
     "como", "con", "del", "ella", "esta", "este", "esto", "las", "los", "muy", "para", "pero",
     "por", "que", "ser", "sin", "sobre", "son", "sus", "todo", "una", "uno", "unos", "más", "mas",
-    "hay", "nos", "les", "qué",
+    "hay", "nos", "les", "qué", "hoy", "otra", "vez", "nada", "siempre", "porque", "ya",
+    "también", "todavía", "nunca",
 };
 
 bool IsStopWord(std::string_view word) {

@@ -23,3 +23,8 @@ echo "== first alerts (out/demo/alerts.jsonl, one JSON object per line):"
 head -n 5 out/demo/alerts.jsonl
 echo "== first dead letter (out/demo/dead-letter.jsonl):"
 head -n 1 out/demo/dead-letter.jsonl | cut -c1-300
+echo "== what the windows say (brandpulse query; the same JSON as the HTTP API, docs/api.md):"
+echo "\$ brandpulse query top -p pipelines/demo.yaml --last 15m -n 3"
+"$brandpulse" query top -p pipelines/demo.yaml --last 15m -n 3
+echo "\$ brandpulse query top-terms -p pipelines/demo.yaml -b telenor --last 1h -n 5"
+"$brandpulse" query top-terms -p pipelines/demo.yaml -b telenor --last 1h -n 5

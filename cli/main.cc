@@ -23,6 +23,9 @@ std::atomic<bool> stop_requested{false};
 
 void OnStopSignal(int) { stop_requested.store(true); }
 
+std::atomic<bool> reload_requested{false};
+void OnReloadSignal(int) { reload_requested.store(true); }
+
 // A file whose top level has `brands:` is a watchlist; anything else is a pipeline.
 bool LooksLikeWatchlist(const std::string& path) {
   Diagnostics ignored;
@@ -85,7 +88,17 @@ int Run(const std::string& path, bool fresh, int workers, bool quiet, const std:
   }
   std::signal(SIGINT, OnStopSignal);
   std::signal(SIGTERM, OnStopSignal);
+  std::signal(SIGHUP, OnReloadSignal);
   RunOptions options;
+  options.reload_requested = &reload_requested;
+  options.on_reload = [](bool swapped, const std::string& error) {
+    if (swapped) {
+      std::fprintf(stderr, "watchlist reloaded\n");
+    } else {
+      std::fprintf(stderr, "watchlist reload failed, the previous one keeps running:\n%s\n",
+                   error.c_str());
+    }
+  };
   options.fresh = fresh;
   options.workers = workers;
   options.stop_requested = &stop_requested;
@@ -142,6 +155,12 @@ int Run(const std::string& path, bool fresh, int workers, bool quiet, const std:
   std::printf("dead letters: %s\n", summary.dead_letter_sink.c_str());
   if (summary.late_sink != "none") std::printf("late posts:   %s\n", summary.late_sink.c_str());
   std::printf("state:        %s\n", spec->state_directory.c_str());
+  if (summary.watchlist_reloads + summary.watchlist_reload_failures > 0) {
+    std::printf("watchlist:    %s reloads, %s failed%s%s\n", Grouped(summary.watchlist_reloads).c_str(),
+                Grouped(summary.watchlist_reload_failures).c_str(),
+                summary.last_reload_error.empty() ? "" : "; last error: ",
+                summary.last_reload_error.c_str());
+  }
   return 0;
 }
 

@@ -118,8 +118,9 @@ Result<std::string> Brands(const WindowQueries& queries) {
     out += "]}";
   }
   out += "],\"brands\":[";
-  for (size_t i = 0; i < spec.watchlist.brands.size(); ++i) {
-    const BrandSpec& brand = spec.watchlist.brands[i];
+  std::shared_ptr<const WatchlistSpec> watchlist = queries.watchlist();
+  for (size_t i = 0; i < watchlist->brands.size(); ++i) {
+    const BrandSpec& brand = watchlist->brands[i];
     if (i > 0) out.push_back(',');
     out += "{\"brand\":";
     AppendJsonString(out, brand.id);
@@ -219,6 +220,14 @@ Result<std::unique_ptr<HttpApi>> HttpApi::Start(const HttpApiOptions& options,
   server.Get("/healthz", [](const httplib::Request&, httplib::Response& response) {
     response.set_content("{\"status\":\"ok\"}", "application/json");
   });
+  if (options.on_reload) {
+    server.Post("/api/v1/reload", [on_reload = options.on_reload](const httplib::Request&,
+                                                                   httplib::Response& response) {
+      on_reload();
+      response.status = 202;  // compiled off the hot path, swapped at the next commit
+      response.set_content("{\"status\":\"reload requested\"}\n", "application/json");
+    });
+  }
   server.Get(R"(/api/v1/([a-z-]+))", [with_queries](const httplib::Request& request,
                                                      httplib::Response& response) {
     ApiParams params = [&request](std::string_view name) {

@@ -39,6 +39,8 @@ struct HttpApiOptions {
   std::string host = "127.0.0.1";  // localhost by default: exposing it is a deliberate choice
   int port = 8642;                 // 0 = any free port (see HttpApi::port())
   int threads = 2;
+  // When set, POST /api/v1/reload calls it (a running pipeline reloads its watchlist).
+  std::function<void()> on_reload;
 };
 
 // Parses "HOST:PORT", ":PORT" or "PORT" (host stays 127.0.0.1).

@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -104,6 +105,10 @@ class PipelineRun {
   Status Setup();
   Status OpenSource();
   Status RebuildOpenWindows();
+  Status BuildWorkerOperators();
+  Status MaybeReloadWatchlist();
+  Status ApplyWatchlist(std::shared_ptr<const WatchlistSpec> spec,
+                        std::shared_ptr<const CompiledWatchlist> compiled);
   Status DeliverOutboxLeftovers();
   void WorkerLoop(size_t worker_index);
   Status Dispatch(bool& end_of_input);
@@ -129,6 +134,16 @@ class PipelineRun {
   Clock::time_point last_commit_ = started_;
 
   std::shared_ptr<const CompiledWatchlist> watchlist_;
+  std::shared_ptr<const WatchlistSpec> watchlist_spec_;
+  struct LoadedWatchlist {
+    std::shared_ptr<const WatchlistSpec> spec;
+    std::shared_ptr<const CompiledWatchlist> compiled;
+    std::string error;
+  };
+  std::future<LoadedWatchlist> reload_compile_;  // in progress when valid()
+  std::optional<LoadedWatchlist> reload_pending_;  // compiled, waiting for a commit boundary
+  std::filesystem::file_time_type watchlist_mtime_{};
+  Clock::time_point last_watchlist_check_ = Clock::now();
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<Source> source_;
   std::unique_ptr<AlertEvaluator> evaluator_;
@@ -137,6 +152,7 @@ class PipelineRun {
   std::unique_ptr<LineSink> late_sink_;
   // Declared after store_ so it stops (no request in flight) before the store closes.
   std::unique_ptr<WindowQueries> queries_;
+  std::atomic<bool> api_reload_requested_{false};  // set by the API's threads
   std::unique_ptr<HttpApi> api_;
 
   // Operators in worker order; window_ is the last one.
@@ -185,6 +201,11 @@ Status PipelineRun::Setup() {
     }
   }
   ASSIGN_OR_RETURN(watchlist_, CompiledWatchlist::Make(spec_.watchlist));
+  watchlist_spec_ = std::make_shared<const WatchlistSpec>(spec_.watchlist);
+  if (!spec_.watchlist.path.empty()) {
+    std::error_code error;
+    watchlist_mtime_ = std::filesystem::last_write_time(spec_.watchlist.path, error);
+  }
   ASSIGN_OR_RETURN(store_, StateStore::Open(StateOptions{spec_.state_directory,
                                                          spec_.memory_budget_bytes}));
   ASSIGN_OR_RETURN(alerts_sink_, LineSink::Open(spec_.alerts_sink, options_.fresh));
@@ -204,6 +225,7 @@ Status PipelineRun::Setup() {
     ASSIGN_OR_RETURN(HttpApiOptions api_options, ParseListenAddress(options_.api_listen));
     queries_ = std::make_unique<WindowQueries>(*store_, spec_);
     WindowQueries* queries = queries_.get();
+    api_options.on_reload = [this] { api_reload_requested_.store(true); };
     ASSIGN_OR_RETURN(api_, HttpApi::Start(api_options, [queries](const auto& use) {
                        use(*queries);
                        return Status::Ok();
@@ -215,35 +237,8 @@ Status PipelineRun::Setup() {
   RETURN_IF_ERROR(RebuildOpenWindows());
   RETURN_IF_ERROR(OpenSource());
 
-  ASSIGN_OR_RETURN(std::unique_ptr<Transform> decode, MakeJsonDecode(spec_.decode));
-  ASSIGN_OR_RETURN(std::unique_ptr<Transform> match, MakeHyperscanMatch(watchlist_));
-  WindowAggregate::Options window_options;
-  window_options.layout = layout_;
-  window_options.allowed_lateness_ms = spec_.allowed_lateness_ms;
-  window_options.term_capacity = TermCapacityFor(spec_.top_k);
-  if (!layout_.shape_of_window.empty()) {
-    window_options.term_shape = layout_.shape_of_window[spec_.top_k_window];
-  }
-  for (uint32_t brand = 0; brand < watchlist_->brand_count(); ++brand) {
-    std::vector<std::string> handles;
-    for (const std::string& handle : watchlist_->brand(brand).handles) {
-      std::string folded;
-      FoldCase(std::string_view(handle).substr(handle.starts_with('@') ? 1 : 0), folded);
-      handles.push_back(std::move(folded));
-    }
-    window_options.own_handles.push_back(std::move(handles));
-  }
-  transforms_.push_back(std::move(decode));
-  transforms_.push_back(std::move(match));
-  window_transform_index_ = transforms_.size();
-  transforms_.push_back(std::make_unique<WindowAggregate>(std::move(window_options), &watermark_));
-
   summary_.workers = options_.workers > 0 ? options_.workers : spec_.workers;
-  for (int worker = 0; worker < summary_.workers; ++worker) {
-    std::vector<std::unique_ptr<TransformState>> states;
-    for (const auto& transform : transforms_) states.push_back(transform->MakeState());
-    worker_states_.push_back(std::move(states));
-  }
+  RETURN_IF_ERROR(BuildWorkerOperators());
   // Two batches per worker keep every worker busy while the coordinator fills the next ones.
   for (int index = 0; index < summary_.workers * 2 + 2; ++index) {
     batches_.push_back(std::make_unique<Batch>());
@@ -289,6 +284,132 @@ Status PipelineRun::OpenSource() {
     have_position_ = true;
     RETURN_IF_ERROR(source_->Seek(*position));
   }
+  return Status::Ok();
+}
+
+// Decode is built once; match and window depend on the watchlist and are rebuilt on a reload.
+// REQUIRES: no batch in flight (workers idle) and no pending window deltas.
+Status PipelineRun::BuildWorkerOperators() {
+  if (transforms_.empty()) {
+    ASSIGN_OR_RETURN(std::unique_ptr<Transform> decode, MakeJsonDecode(spec_.decode));
+    transforms_.push_back(std::move(decode));
+  }
+  transforms_.resize(1);
+  ASSIGN_OR_RETURN(std::unique_ptr<Transform> match, MakeHyperscanMatch(watchlist_));
+  transforms_.push_back(std::move(match));
+  WindowAggregate::Options window_options;
+  window_options.layout = layout_;
+  window_options.allowed_lateness_ms = spec_.allowed_lateness_ms;
+  window_options.term_capacity = TermCapacityFor(spec_.top_k);
+  if (!layout_.shape_of_window.empty()) {
+    window_options.term_shape = layout_.shape_of_window[spec_.top_k_window];
+  }
+  for (uint32_t brand = 0; brand < watchlist_->brand_count(); ++brand) {
+    std::vector<std::string> handles;
+    for (const std::string& handle : watchlist_->brand(brand).handles) {
+      std::string folded;
+      FoldCase(std::string_view(handle).substr(handle.starts_with('@') ? 1 : 0), folded);
+      handles.push_back(std::move(folded));
+    }
+    window_options.own_handles.push_back(std::move(handles));
+  }
+  window_transform_index_ = transforms_.size();
+  transforms_.push_back(std::make_unique<WindowAggregate>(std::move(window_options), &watermark_));
+
+  worker_states_.resize(static_cast<size_t>(summary_.workers));
+  for (auto& states : worker_states_) {
+    if (states.empty()) states.push_back(transforms_[0]->MakeState());
+    states.resize(1);
+    for (size_t index = 1; index < transforms_.size(); ++index) {
+      states.push_back(transforms_[index]->MakeState());
+    }
+  }
+  return Status::Ok();
+}
+
+// Starts a background compile when asked to (flag, API, or the file changed), and swaps a
+// compiled watchlist in when no epoch is open (right after a commit, or before any input).
+Status PipelineRun::MaybeReloadWatchlist() {
+  bool requested = api_reload_requested_.exchange(false);
+  if (options_.reload_requested != nullptr && options_.reload_requested->exchange(false)) {
+    requested = true;
+  }
+  const std::string& path = spec_.watchlist.path;
+  if (options_.watch_watchlist_file && !path.empty() && SecondsSince(last_watchlist_check_) >= 1.0) {
+    last_watchlist_check_ = Clock::now();
+    std::error_code error;
+    auto mtime = std::filesystem::last_write_time(path, error);
+    if (!error && mtime != watchlist_mtime_) {
+      watchlist_mtime_ = mtime;
+      requested = true;
+    }
+  }
+  if (requested && !reload_compile_.valid() && !path.empty()) {
+    reload_compile_ = std::async(std::launch::async, [path] {
+      LoadedWatchlist loaded;
+      Diagnostics diagnostics;
+      std::optional<WatchlistSpec> spec = LoadWatchlist(path, diagnostics);
+      if (!spec) {
+        loaded.error = diagnostics.ToString();
+        return loaded;
+      }
+      Result<std::shared_ptr<const CompiledWatchlist>> compiled = CompiledWatchlist::Make(*spec);
+      if (!compiled.ok()) {
+        loaded.error = fmt::format("{}: {}", path, compiled.status().message());
+        return loaded;
+      }
+      loaded.spec = std::make_shared<const WatchlistSpec>(*std::move(spec));
+      loaded.compiled = *compiled;
+      return loaded;
+    });
+  }
+  if (reload_compile_.valid() &&
+      reload_compile_.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+    LoadedWatchlist loaded = reload_compile_.get();
+    if (!loaded.error.empty()) {
+      ++summary_.watchlist_reload_failures;
+      summary_.last_reload_error = loaded.error;
+      if (options_.on_reload) options_.on_reload(false, loaded.error);
+    } else {
+      reload_pending_ = std::move(loaded);
+    }
+  }
+  if (reload_pending_ && epoch_records_ == 0 && in_flight_ == 0) {
+    LoadedWatchlist pending = std::move(*reload_pending_);
+    reload_pending_.reset();
+    RETURN_IF_ERROR(ApplyWatchlist(std::move(pending.spec), std::move(pending.compiled)));
+  }
+  return Status::Ok();
+}
+
+Status PipelineRun::ApplyWatchlist(std::shared_ptr<const WatchlistSpec> spec,
+                                   std::shared_ptr<const CompiledWatchlist> compiled) {
+  watchlist_ = std::move(compiled);
+  watchlist_spec_ = std::move(spec);
+  RETURN_IF_ERROR(BuildWorkerOperators());
+  evaluator_ = std::make_unique<AlertEvaluator>(spec_, *watchlist_);
+  // Per-brand run counters follow brands by id; brands that left keep theirs at the end.
+  std::vector<BrandSummary> previous = std::move(summary_.brands);
+  summary_.brands.clear();
+  for (uint32_t index = 0; index < watchlist_->brand_count(); ++index) {
+    const BrandSpec& brand = watchlist_->brand(index);
+    auto found = std::find_if(previous.begin(), previous.end(),
+                              [&](const BrandSummary& old) { return old.id == brand.id; });
+    if (found != previous.end()) {
+      summary_.brands.push_back(std::move(*found));
+      summary_.brands.back().name = brand.name;
+      previous.erase(found);
+    } else {
+      summary_.brands.push_back(BrandSummary{brand.id, brand.name, 0, 0});
+    }
+  }
+  for (BrandSummary& gone : previous) summary_.brands.push_back(std::move(gone));
+  // Open windows are kept by brand index: rebuild them from the store (all deltas are in it).
+  open_windows_.clear();
+  RETURN_IF_ERROR(RebuildOpenWindows());
+  if (queries_) queries_->SetWatchlist(watchlist_spec_);
+  ++summary_.watchlist_reloads;
+  if (options_.on_reload) options_.on_reload(true, "");
   return Status::Ok();
 }
 
@@ -612,6 +733,8 @@ Result<RunSummary> PipelineRun::Run() {
   if (status.ok()) {
     bool end_of_input = false;
     while (status.ok() && !end_of_input) {
+      status = MaybeReloadWatchlist();
+      if (!status.ok()) break;
       status = Dispatch(end_of_input);
       if (!status.ok()) break;
       bool stop = options_.stop_requested != nullptr && options_.stop_requested->load();

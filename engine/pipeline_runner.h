@@ -41,6 +41,12 @@ struct RunOptions {
   std::string api_listen;
   // Called once the API listens, with its address (http://host:port).
   std::function<void(const std::string& address)> on_api_ready;
+  // Set (e.g. from a SIGHUP handler) to reload the watchlist file; the runner clears it.
+  std::atomic<bool>* reload_requested = nullptr;
+  // Reload the watchlist when its file changes (checked about once a second).
+  bool watch_watchlist_file = true;
+  // Called on the coordinator thread after each reload attempt: swapped in, or the error.
+  std::function<void(bool swapped, const std::string& error)> on_reload;
   // > 0: stop at the first commit after this many records (tests of resumption).
   uint64_t stop_after_records = 0;
 };
@@ -74,8 +80,18 @@ struct RunSummary {
   std::string dead_letter_sink;
   std::string late_sink;
   std::string api_address;  // empty when no API was served
+  uint64_t watchlist_reloads = 0;          // watchlists swapped in
+  uint64_t watchlist_reload_failures = 0;  // new watchlists that did not compile (old kept)
+  std::string last_reload_error;           // file:line:column: what is wrong
 };
 
+// Hot reload: a changed watchlist (file change, *reload_requested, POST /api/v1/reload) is
+// parsed and compiled on a background thread; the pipeline keeps running on the old one. It is
+// swapped in right after the next commit, when no batch is in flight and no delta is pending,
+// so every post is matched by exactly one watchlist and the commit boundaries (and with them all
+// results) are those of a run without the reload. A watchlist that fails to load or compile is
+// counted and reported; the old one stays.
+//
 // Runs until the input ends (a finite file: all windows are then closed and flushed) or until
 // *stop_requested. Errors are I/O or state failures; bad input never stops a run.
 Result<RunSummary> RunPipeline(const PipelineSpec& spec, const RunOptions& options);

@@ -296,7 +296,8 @@ Result<RankingAnswer> WindowQueries::TopBrands(QueryMetric metric, std::string_v
   RankingAnswer answer;
   answer.metric = metric;
   answer.range = Cover(*window, dimension, series.size_ms, from_ms, to_ms);
-  for (const BrandSpec& brand : spec_.watchlist.brands) {
+  std::shared_ptr<const WatchlistSpec> watchlist = this->watchlist();
+  for (const BrandSpec& brand : watchlist->brands) {
     ASSIGN_OR_RETURN(WindowTotals totals, Totals(brand.id, series, answer.range));
     if (totals.windows == 0) continue;
     answer.brands.push_back(BrandTotals{brand.id, brand.name, brand.group, totals, 0});
@@ -321,7 +322,8 @@ Result<RankingAnswer> WindowQueries::ShareOfVoice(std::string_view group, QueryM
   answer.metric = metric;
   answer.group = group;
   answer.range = Cover(*window, dimension, series.size_ms, from_ms, to_ms);
-  for (const BrandSpec& brand : spec_.watchlist.brands) {
+  std::shared_ptr<const WatchlistSpec> watchlist = this->watchlist();
+  for (const BrandSpec& brand : watchlist->brands) {
     if (brand.group != group) continue;
     ASSIGN_OR_RETURN(WindowTotals totals, Totals(brand.id, series, answer.range));
     answer.brands.push_back(BrandTotals{brand.id, brand.name, brand.group, totals, 0});

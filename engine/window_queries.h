@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -90,8 +91,15 @@ struct RankingAnswer {
 
 class WindowQueries {
  public:
-  // `store` and `spec` must outlive this object.
-  WindowQueries(StateStore& store, const PipelineSpec& spec) : store_(store), spec_(spec) {}
+  // `store` and `spec` must outlive this object. Brands come from spec.watchlist until
+  // SetWatchlist() replaces them (a hot reload), which may happen while queries run.
+  WindowQueries(StateStore& store, const PipelineSpec& spec)
+      : store_(store), spec_(spec),
+        watchlist_(std::make_shared<const WatchlistSpec>(spec.watchlist)) {}
+  void SetWatchlist(std::shared_ptr<const WatchlistSpec> watchlist) {
+    std::atomic_store(&watchlist_, std::move(watchlist));
+  }
+  std::shared_ptr<const WatchlistSpec> watchlist() const { return std::atomic_load(&watchlist_); }
 
   // The event time queries are relative to: the committed watermark, or the newest event time
   // seen when no watermark has been committed yet; nullopt before the first commit.
@@ -136,6 +144,7 @@ class WindowQueries {
 
   StateStore& store_;
   const PipelineSpec& spec_;
+  std::shared_ptr<const WatchlistSpec> watchlist_;  // atomic_load / atomic_store only
 };
 
 // JSON renderings (one object, no trailing newline); times as ISO-8601 and epoch ms.

@@ -1,15 +1,14 @@
 // FrequentTerms: the top hashtags or co-occurring terms of one brand window, as a mergeable
 // Misra–Gries summary (Agarwal et al., "Mergeable Summaries", 2012).
 //
-// Workers count exactly (Add, MergeExact): a commit's delta is the same whatever the number of
-// workers. Stored values are bounded: Shrink(capacity) keeps at most `capacity` terms by
-// subtracting the (capacity+1)-th largest count from every count and dropping those that reach
-// zero. Every count is then an underestimate by at most error() ≤ total()/(capacity+1), and any
-// term whose true count exceeds error() is still present. The state store applies
-// "merge then shrink" once per merge operand, in write order (a left fold; RocksDB partial
-// merges are disabled for windows), so the stored summary depends only on the sequence of
-// commits — which depends only on the input — and a crashed-and-resumed run stores identical
-// bytes (docs/state.md).
+// Counting is exact (Add, MergeExact) while a window is open: workers, commits and RocksDB merges
+// only add, so the counts do not depend on the number of workers or on where commits fall.
+// When the window closes its summary is bounded once: Shrink(capacity) keeps at most `capacity`
+// terms by subtracting the (capacity+1)-th largest count from every count and dropping those
+// that reach zero. Every count is then an underestimate by at most error() ≤
+// total()/(capacity+1), and any term whose true count exceeds error() is still present
+// (docs/state.md). Shrinks also compose (summaries merged and shrunk in any tree keep the bound),
+// which is what range queries over several closed windows rely on.
 //
 // Thread safety: a value type.
 #pragma once

@@ -606,8 +606,6 @@ Status PipelineRun::Commit(bool end_of_input) {
   }
   StateStore::Commit commit = store_->NewCommit();
   for (auto& [key, delta] : merged) {
-    // Bounded before it is written; the store then folds "merge, shrink" per operand.
-    delta.ShrinkTerms();
     commit.MergeWindow(KeyOf(key.brand_index, key.shape_index, key.dimension, key.start_ms), delta);
     ++summary_.window_updates;
     if (key.dimension != kBrandTotal) continue;
@@ -633,11 +631,15 @@ Status PipelineRun::Commit(bool end_of_input) {
     WindowMetrics total = stored ? std::move(*stored) : WindowMetrics{};
     auto delta = merged.find(
         WindowDeltaKey{window.brand_index, window.shape_index, kBrandTotal, window.start_ms});
-    if (delta != merged.end()) {
-      total.Merge(delta->second);
-      total.ShrinkTerms();
-    }
+    if (delta != merged.end()) total.Merge(delta->second);
     RETURN_IF_ERROR(EvaluateClosed(window, total, merged, fired));
+    // Term counts are exact while a window is open (so they do not depend on where commits
+    // fall); once it is final they are bounded, once, and the stored value replaced.
+    if (total.term_capacity > 0 && (total.terms.size() > total.term_capacity ||
+                                    total.hashtags.size() > total.term_capacity)) {
+      total.ShrinkTerms();
+      commit.PutWindow(key, total);
+    }
   }
   for (const FiredAlert& alert : fired) commit.PutOutbox(alert.id, alert.payload);
   if (have_position_ && spec_.source.type != SourceType::kStdin) {

@@ -60,7 +60,8 @@ Status FromRocks(const rocksdb::Status& status, std::string_view what) {
   return Status::IoError(std::move(message));
 }
 
-// Window metrics add up: counts sum, sketches take the register-wise maximum. That is
+// Window metrics add up: counts sum, sketches take the register-wise maximum, term counts sum
+// (exactly: term summaries are only bounded when their window closes, by a Put). That is
 // associative, so RocksDB may fold operands in any grouping (PartialMergeMulti during flush and
 // compaction, FullMergeV2 on reads) and get the same value. A malformed operand or value makes
 // the merge return false: a read then fails with Corruption, a partial merge keeps the operands
@@ -81,16 +82,22 @@ class WindowMetricsMergeOperator final : public rocksdb::MergeOperator {
     return true;
   }
 
-  // No partial merges: operands are only ever folded onto the value in write order, one shrink
-  // of the term summaries per operand, so a key's value depends only on its operand sequence
-  // (engine/frequent_terms.h). Counts alone would allow partial merges; terms do not.
+  bool PartialMergeMulti(const rocksdb::Slice& key, const std::deque<rocksdb::Slice>& operands,
+                         std::string* new_value, rocksdb::Logger* logger) const override {
+    WindowMetrics total;
+    for (const rocksdb::Slice& operand : operands) {
+      if (!Add(operand, total)) return false;
+    }
+    new_value->clear();
+    total.EncodeTo(*new_value);
+    return true;
+  }
 
  private:
   static bool Add(const rocksdb::Slice& encoded, WindowMetrics& total) {
     Result<WindowMetrics> metrics = WindowMetrics::Decode(ToView(encoded));
     if (!metrics.ok()) return false;
     total.Merge(*metrics);
-    total.ShrinkTerms();
     return true;
   }
 };
@@ -277,6 +284,20 @@ void StateStore::Commit::MergeWindow(const WindowKey& key, const WindowMetrics& 
   value_scratch_.clear();
   delta.EncodeTo(value_scratch_);
   Record(FromRocks(batch_->Merge(store_->windows_, key_scratch_, value_scratch_), "merge window"));
+  ++operation_count_;
+}
+
+void StateStore::Commit::PutWindow(const WindowKey& key, const WindowMetrics& value) {
+  if (key.brand_id.find('\0') != std::string::npos ||
+      key.dimension.find('\0') != std::string::npos) {
+    Record(Status::InvalidArgument(fmt::format(
+        "window brand id {:?} or dimension {:?} contains a 0x00 byte", key.brand_id, key.dimension)));
+    return;
+  }
+  key_scratch_ = EncodeWindowKey(key);
+  value_scratch_.clear();
+  value.EncodeTo(value_scratch_);
+  Record(FromRocks(batch_->Put(store_->windows_, key_scratch_, value_scratch_), "put window"));
   ++operation_count_;
 }
 

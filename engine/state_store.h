@@ -84,6 +84,9 @@ class StateStore {
 
     // Adds `delta` to the stored metrics of `key` (a merge operand: no read happens).
     void MergeWindow(const WindowKey& key, const WindowMetrics& delta);
+    // Replaces the stored metrics of `key`, and every merge added before it in this commit (a
+    // closed window's final, bounded value).
+    void PutWindow(const WindowKey& key, const WindowMetrics& value);
     // Sets the position to resume `source_id`'s `partition` from (overwrites, not a max).
     void SetPosition(std::string_view source_id, uint32_t partition, uint64_t position);
     void SetMeta(std::string_view key, std::string_view value);

@@ -2,8 +2,8 @@
 // values stored in RocksDB have the same type and encoding. Merge is exact, associative and
 // commutative (counts add, the author sketch takes the register-wise maximum, term counts add),
 // which is what lets the state store write deltas as RocksDB merge operands instead of reading,
-// adding and writing back. The term summaries are bounded by ShrinkTerms(), applied once per
-// stored merge operand (engine/frequent_terms.h explains why results stay exact and repeatable).
+// adding and writing back. Term summaries are exact while the window is open and bounded by
+// ShrinkTerms() once it closes (engine/frequent_terms.h).
 //
 // Thread safety: a value type; no internal synchronisation.
 #pragma once

@@ -423,3 +423,94 @@ bool IsWholeWordAt(std::string_view text, size_t begin, size_t end) {
 }
 
 }  // namespace brandpulse
+
+namespace brandpulse {
+namespace {
+
+// Base letters (lowercase ASCII) of U+00C0..U+00FF and U+0100..U+017F, from Unicode's canonical
+// decompositions; 0 keeps the letter (æ, ø, ð, þ, ß, ı, ł, œ have no decomposition).
+constexpr char kLatin1Bases[64] = {
+    'a', 'a', 'a', 'a', 'a', 'a', 0, 'c', 'e', 'e', 'e', 'e', 'i', 'i', 'i', 'i',
+    0, 'n', 'o', 'o', 'o', 'o', 'o', 0, 0, 'u', 'u', 'u', 'u', 'y', 0, 0,
+    'a', 'a', 'a', 'a', 'a', 'a', 0, 'c', 'e', 'e', 'e', 'e', 'i', 'i', 'i', 'i',
+    0, 'n', 'o', 'o', 'o', 'o', 'o', 0, 0, 'u', 'u', 'u', 'u', 'y', 0, 'y',
+};
+constexpr char kLatinExtendedABases[128] = {
+    'a', 'a', 'a', 'a', 'a', 'a', 'c', 'c', 'c', 'c', 'c', 'c', 'c', 'c', 'd', 'd',
+    0, 0, 'e', 'e', 'e', 'e', 'e', 'e', 'e', 'e', 'e', 'e', 'g', 'g', 'g', 'g',
+    'g', 'g', 'g', 'g', 'h', 'h', 0, 0, 'i', 'i', 'i', 'i', 'i', 'i', 'i', 'i',
+    'i', 0, 0, 0, 'j', 'j', 'k', 'k', 0, 'l', 'l', 'l', 'l', 'l', 'l', 0,
+    0, 0, 0, 'n', 'n', 'n', 'n', 'n', 'n', 0, 0, 0, 'o', 'o', 'o', 'o',
+    'o', 'o', 0, 0, 'r', 'r', 'r', 'r', 'r', 'r', 's', 's', 's', 's', 's', 's',
+    's', 's', 't', 't', 't', 't', 0, 0, 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+    'u', 'u', 'u', 'u', 'w', 'w', 'y', 'y', 'y', 'z', 'z', 'z', 'z', 'z', 'z', 0,
+};
+
+}  // namespace
+
+uint32_t StripAccent(uint32_t code_point) {
+  if (code_point < 0xC0) return code_point;
+  if (code_point >= 0x0300 && code_point <= 0x036F) return 0;
+  if (code_point <= 0xFF) {
+    char base = kLatin1Bases[code_point - 0xC0];
+    return base != 0 ? static_cast<uint32_t>(base) : code_point;
+  }
+  if (code_point >= 0x0100 && code_point <= 0x017F) {
+    char base = kLatinExtendedABases[code_point - 0x0100];
+    return base != 0 ? static_cast<uint32_t>(base) : code_point;
+  }
+  return code_point;
+}
+
+void AppendUtf8(uint32_t code_point, std::string& out) {
+  if (code_point < 0x80) {
+    out.push_back(static_cast<char>(code_point));
+  } else if (code_point < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (code_point >> 6)));
+    out.push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
+  } else if (code_point < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (code_point >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((code_point >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (code_point >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((code_point >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((code_point >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
+  }
+}
+
+void FoldAndStripAccents(std::string_view text, std::string& stripped,
+                         std::vector<uint32_t>& offsets) {
+  stripped.clear();
+  offsets.clear();
+  for (size_t position = 0; position < text.size();) {
+    const auto byte = static_cast<uint8_t>(text[position]);
+    if (byte < 0x80) {
+      stripped.push_back(byte >= 'A' && byte <= 'Z' ? static_cast<char>(byte + 32)
+                                                    : static_cast<char>(byte));
+      offsets.push_back(static_cast<uint32_t>(position));
+      ++position;
+      continue;
+    }
+    DecodedCodePoint decoded = DecodeCodePointAt(text, position);
+    if (decoded.code_point == kReplacementCharacter && decoded.length == 1) {
+      stripped.push_back(static_cast<char>(byte));
+      offsets.push_back(static_cast<uint32_t>(position));
+      ++position;
+      continue;
+    }
+    uint32_t base = StripAccent(FoldCodePoint(decoded.code_point));
+    if (base != 0) {
+      const size_t before = stripped.size();
+      AppendUtf8(base, stripped);
+      for (size_t i = before; i < stripped.size(); ++i) {
+        offsets.push_back(static_cast<uint32_t>(position + (i - before)));
+      }
+    }
+    position += decoded.length;
+  }
+  offsets.push_back(static_cast<uint32_t>(text.size()));
+}
+
+}  // namespace brandpulse

@@ -31,6 +31,7 @@ Status WindowAggregate::Process(Batch& batch, TransformState& state) const {
   auto& deltas = static_cast<WindowAggregateState&>(state).deltas;
   const int64_t watermark = watermark_->load(std::memory_order_acquire);
   for (const Mention& mention : batch.mentions) {
+    if (mention.own_post) continue;  // the brand's own account: not a customer mention
     const Post& post = batch.posts[mention.post_index];
     // Unique authors are counted by author id; a post without one counts by handle.
     uint64_t author_hash =

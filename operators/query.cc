@@ -508,6 +508,15 @@ class Parser {
             "list the spellings: (colour OR color)");
       return std::nullopt;
     }
+    for (size_t position = 0; position < text.size();) {
+      DecodedCodePoint decoded = DecodeCodePointAt(text, position);
+      if (decoded.code_point == kReplacementCharacter && decoded.length == 1) {
+        Error(token.location, fmt::format("'{}' is not valid UTF-8", word),
+              "save the watchlist as UTF-8");
+        return std::nullopt;
+      }
+      position += decoded.length;
+    }
     if (!HasMatchableCharacter(text)) {
       Error(token.location, fmt::format("'{}' has nothing to find", word),
             "a term needs a letter, digit or emoji");

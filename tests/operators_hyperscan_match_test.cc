@@ -374,8 +374,17 @@ TEST(DemoWatchlistTest, AmbiguousNamesAndTheirExclusions) {
     }
     return ids;
   };
+  // The bare "Ice" counts in Norwegian posts (its query), so not in a text without a language.
   EXPECT_EQ(brands("Bytter fra Telia til Ice i dag, @TelenorSupport svarer ikke"),
-            "telenor,telia,ice");
+            "telenor,telia");
+  Post norwegian;
+  norwegian.text = "Bytter fra Telia til Ice i dag, @TelenorSupport svarer ikke";
+  norwegian.language = "no";
+  std::vector<MatchedBrand> matched;
+  watchlist->MatchPost(norwegian, *scanner, matched);
+  ASSERT_EQ(matched.size(), 3u);
+  EXPECT_EQ(watchlist->brand(matched[2].brand_index).id, "ice");
+  EXPECT_EQ(brands("Ice har elendig 5G-dekning"), "ice");
   EXPECT_EQ(brands("Ice cream on a hot day"), "");
   EXPECT_EQ(brands("Fikk iskrem etter kampen, ice hockey er gøy"), "");
   EXPECT_EQ(brands("Konsert i Telenor Arena"), "");
@@ -599,7 +608,11 @@ brands:
 }
 
 TEST(MatchDifferentialTest, AgreesWithTheReferenceOnTheDemoWatchlist) {
-  ExpectAgreement(DemoWatchlist(), TestSeed(777), 3000, 1000);
+  // The reference knows terms, handles, hashtags and exclusions; queries have their own
+  // differential test (operators_query_differential_test.cc).
+  WatchlistSpec spec = DemoWatchlist();
+  for (BrandSpec& brand : spec.brands) brand.query.reset();
+  ExpectAgreement(spec, TestSeed(777), 3000, 1000);
 }
 
 }  // namespace

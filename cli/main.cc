@@ -39,13 +39,20 @@ int Validate(const std::vector<std::string>& paths) {
       what = "watchlist";
       std::optional<WatchlistSpec> watchlist = LoadWatchlist(path, diagnostics);
       if (watchlist && diagnostics.empty()) {
-        Result<std::shared_ptr<const CompiledWatchlist>> compiled =
-            CompiledWatchlist::Make(*watchlist);
+        WatchlistBuildInfo build;
+        Result<std::shared_ptr<const CompiledWatchlist>> compiled = CompiledWatchlist::Make(
+            *watchlist, WatchlistCacheOptions{DefaultWatchlistCacheDirectory()}, &build);
         if (!compiled.ok()) {
           diagnostics.Add(SourceLocation{path, 0, 0}, compiled.status().message());
         } else {
-          what = fmt::format("watchlist: {} brands, {} patterns", (*compiled)->brand_count(),
-                             (*compiled)->pattern_count());
+          size_t queries = 0;
+          for (const BrandSpec& brand : watchlist->brands) queries += brand.query.has_value();
+          what = fmt::format(
+              "watchlist: {} brands, {} queries, {} groups, {} patterns, database {:.1f} KB {} "
+              "in {:.3f} s",
+              (*compiled)->brand_count(), queries, watchlist->groups.size(),
+              (*compiled)->pattern_count(), (*compiled)->database_bytes() / 1024.0,
+              build.loaded_from_cache ? "loaded from cache" : "compiled", build.seconds);
         }
       }
     } else {
@@ -145,6 +152,7 @@ int Match(const std::string& watchlist_path, const std::vector<std::string>& tex
     PrintDiagnostics(diagnostics);
     return 2;
   }
+  watchlist->cache_directory = DefaultWatchlistCacheDirectory();
   Result<std::shared_ptr<const CompiledWatchlist>> compiled = CompiledWatchlist::Make(*watchlist);
   if (!compiled.ok()) {
     std::fprintf(stderr, "brandpulse: %s\n", compiled.status().ToString().c_str());

@@ -1,6 +1,7 @@
 #include "operators/hyperscan_match.h"
 
 #include <hs/hs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -44,7 +45,7 @@ std::string_view TermKindName(TermKind kind) {
 
 Result<std::shared_ptr<const CompiledWatchlist>> CompiledWatchlist::Make(
     const WatchlistSpec& spec) {
-  return Make(spec, WatchlistCacheOptions{}, nullptr);
+  return Make(spec, WatchlistCacheOptions{spec.cache_directory}, nullptr);
 }
 
 Result<std::shared_ptr<const CompiledWatchlist>> CompiledWatchlist::Make(
@@ -211,15 +212,7 @@ std::optional<std::string> ReadWholeFile(const std::string& path) {
 
 }  // namespace
 
-std::string CompiledWatchlist::DefaultCacheDirectory() {
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
-    return std::string(xdg) + "/brandpulse/hyperscan";
-  }
-  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
-    return std::string(home) + "/.cache/brandpulse/hyperscan";
-  }
-  return {};
-}
+std::string CompiledWatchlist::DefaultCacheDirectory() { return DefaultWatchlistCacheDirectory(); }
 
 Status CompiledWatchlist::CompileOrLoad(const WatchlistCacheOptions& cache,
                                         WatchlistBuildInfo& info) {
@@ -299,7 +292,7 @@ Status CompiledWatchlist::CompileOrLoad(const WatchlistCacheOptions& cache,
       uint64_t payload_hash = HashBytes(payload);
       std::error_code ignored;
       std::filesystem::create_directories(cache.directory, ignored);
-      const std::string temporary = info.cache_file + ".tmp";
+      const std::string temporary = fmt::format("{}.{}.tmp", info.cache_file, ::getpid());
       {
         std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
         out.write(kCacheMagic, sizeof(kCacheMagic));

@@ -77,6 +77,7 @@ class CompiledWatchlist {
   // brands, an empty entry, or an entry Hyperscan refuses. Takes a copy of `spec`.
   // Returned as shared_ptr because every worker's match operator holds the same database, and a
   // hot reload will swap in a new one while batches in flight finish on the old.
+  // Uses the cache in spec.cache_directory when it is set (see the overload below).
   static Result<std::shared_ptr<const CompiledWatchlist>> Make(const WatchlistSpec& spec);
   // Same, with a database cache: the serialized database is stored in cache.directory under a
   // name made of a hash of the pattern set, hs_version() and the CPU platform, and loaded from
@@ -85,8 +86,7 @@ class CompiledWatchlist {
   static Result<std::shared_ptr<const CompiledWatchlist>> Make(const WatchlistSpec& spec,
                                                                const WatchlistCacheOptions& cache,
                                                                WatchlistBuildInfo* info);
-  // The default cache directory: $XDG_CACHE_HOME/brandpulse/hyperscan, else
-  // $HOME/.cache/brandpulse/hyperscan, else empty.
+  // DefaultWatchlistCacheDirectory() (operators/watchlist.h).
   static std::string DefaultCacheDirectory();
   ~CompiledWatchlist();
   CompiledWatchlist(const CompiledWatchlist&) = delete;

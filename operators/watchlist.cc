@@ -1,8 +1,10 @@
 #include "operators/watchlist.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <unordered_map>
 
 #include "engine/unicode.h"
 #include "engine/yaml_reader.h"
@@ -266,7 +268,9 @@ void ReadProfiles(YamlMap& map, const std::string& context, BrandSpec& brand,
 }
 
 std::optional<BrandSpec> ReadBrand(const YAML::Node& node, size_t position,
-                                   const std::vector<BrandSpec>& earlier, const std::string& file,
+                                   const std::vector<BrandSpec>& earlier,
+                                   std::unordered_map<std::string, size_t>& index_by_id,
+                                   const std::string& file,
                                    std::string_view yaml_text, Diagnostics& diagnostics) {
   // Name the brand by its id in every message, when it has a readable one.
   YAML::Node id_node = node.IsMap() ? node["id"] : YAML::Node();
@@ -284,12 +288,12 @@ std::optional<BrandSpec> ReadBrand(const YAML::Node& node, size_t position,
       diagnostics.Add(map.LocationOf("id"), fmt::format("brand id '{}' is not valid", *id),
                       "use lowercase letters, digits, '-' and '_'");
     }
-    for (const BrandSpec& other : earlier) {
-      if (other.id == *id) {
-        diagnostics.Add(map.LocationOf("id"), fmt::format("duplicate brand id '{}'", *id),
-                        fmt::format("the first is at line {}", other.location.line));
-        break;
-      }
+    // A map, not a scan of `earlier`: watchlists hold 10,000 brands.
+    if (auto found = index_by_id.find(*id); found != index_by_id.end()) {
+      diagnostics.Add(map.LocationOf("id"), fmt::format("duplicate brand id '{}'", *id),
+                      fmt::format("the first is at line {}", earlier[found->second].location.line));
+    } else {
+      index_by_id.emplace(*id, earlier.size());
     }
   }
   brand.name = map.String("name").value_or(brand.id);
@@ -418,8 +422,11 @@ std::optional<WatchlistSpec> ParseWatchlist(std::string_view yaml_text,
     diagnostics.Add(LocationOf(brands, file_name), "'brands' must be a non-empty list",
                     "write one '- id: ...' entry per brand");
   } else if (brands.IsDefined()) {
-    for (size_t position = 0; position < brands.size(); ++position) {
-      std::optional<BrandSpec> brand = ReadBrand(brands[position], position, watchlist.brands,
+    std::unordered_map<std::string, size_t> index_by_id;
+    size_t position = 0;
+    // Iterated, not indexed: yaml-cpp looks an index up by walking the sequence.
+    for (const YAML::Node& node : brands) {
+      std::optional<BrandSpec> brand = ReadBrand(node, position++, watchlist.brands, index_by_id,
                                                  file_name, yaml_text, diagnostics);
       if (brand) watchlist.brands.push_back(std::move(*brand));
     }
@@ -427,6 +434,16 @@ std::optional<WatchlistSpec> ParseWatchlist(std::string_view yaml_text,
   ReadGroups(groups, file_name, diagnostics, watchlist);
   if (diagnostics.size() != diagnostics_before) return std::nullopt;
   return watchlist;
+}
+
+std::string DefaultWatchlistCacheDirectory() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
+    return std::string(xdg) + "/brandpulse/hyperscan";
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    return std::string(home) + "/.cache/brandpulse/hyperscan";
+  }
+  return {};
 }
 
 std::optional<WatchlistSpec> LoadWatchlist(const std::string& path, Diagnostics& diagnostics) {

@@ -61,7 +61,13 @@ struct WatchlistSpec {
   // The top-level `groups:` plus one group per distinct brand `group:` (its members appended
   // when the name is also listed at the top), in file order.
   std::vector<CompetitorGroup> groups;
+  // Where CompiledWatchlist::Make(spec) caches the compiled database; empty: no cache. Not read
+  // from the watchlist file: the pipeline's `state.watchlist_cache` sets it.
+  std::string cache_directory;
 };
+
+// $XDG_CACHE_HOME/brandpulse/hyperscan, else $HOME/.cache/brandpulse/hyperscan, else empty.
+std::string DefaultWatchlistCacheDirectory();
 
 // Reads a watchlist. Adds one file:line:column diagnostic per problem to `diagnostics`, pointing
 // at the offending key or list entry: YAML syntax, a duplicate or unknown key (with "did you

@@ -20,7 +20,7 @@ struct CommandResult {
 
 // Runs `arguments` with the brandpulse binary from `directory`, with its own cache directory.
 CommandResult RunBrandpulse(const std::string& arguments, const fs::path& directory) {
-  const fs::path cache = fs::temp_directory_path() / fmt::format("brandpulse-cli-cache-{}", ::getpid());
+  const fs::path cache = fs::path(BRANDPULSE_BINARY).parent_path() / "cli-queries-test-cache";
   std::string command = fmt::format("cd '{}' && XDG_CACHE_HOME='{}' '{}' {} 2>&1", directory.string(),
                                     cache.string(), BRANDPULSE_BINARY, arguments);
   CommandResult result;

@@ -66,6 +66,23 @@ Result<std::shared_ptr<const CompiledWatchlist>> CompiledWatchlist::Make(
   auto add_owner = [&](std::string_view term, PatternOwner owner) {
     FoldAndStripAccents(term, stripped, offsets);
     FoldCase(term, folded);
+    if (owner.single_wildcards) {
+      // Scan for the longest run without '?'; verify the whole term around it afterwards.
+      folded = stripped;
+      size_t best_begin = 0;
+      size_t best_length = 0;
+      for (size_t begin = 0; begin <= folded.size();) {
+        size_t end = folded.find('?', begin);
+        if (end == std::string::npos) end = folded.size();
+        if (end - begin > best_length) {
+          best_begin = begin;
+          best_length = end - begin;
+        }
+        begin = end + 1;
+      }
+      owner.anchor_offset = static_cast<uint32_t>(best_begin);
+      stripped = folded.substr(best_begin, best_length);
+    }
     const std::string& verify = owner.match_case == QueryCase::kExact ? std::string(term) : folded;
     auto [verify_entry, verify_inserted] =
         verify_ids.try_emplace(verify, static_cast<uint32_t>(compiled->verify_texts_.size()));
@@ -129,6 +146,7 @@ Result<std::shared_ptr<const CompiledWatchlist>> CompiledWatchlist::Make(
         PatternOwner owner{brand_index, TermKind::kQuery, node.text};
         owner.match_case = node.match_case;
         owner.prefix = node.prefix;
+        owner.single_wildcards = node.single_wildcards;
         owner.node = offset + index;
         add_owner(node.text, owner);
       }
@@ -465,9 +483,66 @@ bool RightBoundaryOk(std::string_view text, size_t end) {
 
 }  // namespace
 
-bool CompiledWatchlist::Accept(const PatternOwner& owner, const Scanner::RawHit& hit,
+namespace {
+
+// Matches `pattern` ('?' = one letter or digit) against `text` ending at `end` (backwards) and
+// returns where it starts, or -1.
+int64_t MatchBackward(std::string_view text, size_t end, std::string_view pattern) {
+  size_t at = end;
+  size_t k = pattern.size();
+  while (k > 0) {
+    if (pattern[k - 1] == '?') {
+      if (at == 0) return -1;
+      DecodedCodePoint before = DecodeCodePointBefore(text, at);
+      if (!IsWordCodePoint(before.code_point)) return -1;
+      at -= before.length;
+      --k;
+    } else {
+      if (at == 0 || text[at - 1] != pattern[k - 1]) return -1;
+      --at;
+      --k;
+    }
+  }
+  return static_cast<int64_t>(at);
+}
+
+// The same forwards from `begin`; returns where the match ends, or -1.
+int64_t MatchForward(std::string_view text, size_t begin, std::string_view pattern) {
+  size_t at = begin;
+  for (size_t k = 0; k < pattern.size(); ++k) {
+    if (pattern[k] == '?') {
+      if (at >= text.size()) return -1;
+      DecodedCodePoint next = DecodeCodePointAt(text, at);
+      if (!IsWordCodePoint(next.code_point)) return -1;
+      at += next.length;
+    } else {
+      if (at >= text.size() || text[at] != pattern[k]) return -1;
+      ++at;
+    }
+  }
+  return static_cast<int64_t>(at);
+}
+
+}  // namespace
+
+bool CompiledWatchlist::Accept(const PatternOwner& owner, const Scanner::RawHit& raw_hit,
                                std::string_view text, const Scanner& scanner, uint32_t& begin,
                                uint32_t& end, std::string_view& why_rejected) const {
+  Scanner::RawHit hit = raw_hit;
+  if (owner.single_wildcards) {
+    // The scan found the term's longest fixed run; the rest, with its '?', must be around it.
+    const std::string_view term = verify_texts_[owner.verify];
+    const std::string_view stripped = scanner.stripped_;
+    const size_t anchor_end = owner.anchor_offset + (hit.end - hit.begin);
+    int64_t start = MatchBackward(stripped, hit.begin, term.substr(0, owner.anchor_offset));
+    int64_t finish = start < 0 ? -1 : MatchForward(stripped, hit.end, term.substr(anchor_end));
+    if (start < 0 || finish < 0) {
+      why_rejected = "the letters around it do not fit the wildcard";
+      return false;
+    }
+    hit.begin = static_cast<uint32_t>(start);
+    hit.end = static_cast<uint32_t>(finish);
+  }
   // The original span: from the first stripped byte's source to the end of the character the
   // last stripped byte came from (combining marks after it are not part of the hit).
   begin = scanner.offsets_[hit.begin];

@@ -181,6 +181,8 @@ class CompiledWatchlist {
     std::string_view term;  // into spec_
     QueryCase match_case = QueryCase::kAccentExact;
     bool prefix = false;      // the word may continue after the hit
+    bool single_wildcards = false;  // verify_texts_[verify] is the stripped term with '?'
+    uint32_t anchor_offset = 0;     // where the scanned literal starts in that term
     uint32_t node = 0;        // kQuery: global query node
     uint32_t verify = 0;      // index into verify_texts_: folded term, or the term for kExact
   };

@@ -501,12 +501,26 @@ class Parser {
             "a '*' may only end a term: telen*");
       return std::nullopt;
     }
-    if (size_t mark = text.find('?'); mark != std::string::npos) {
-      SourceLocation location = token.location;
-      location.column += static_cast<int>(mark);
-      Error(location, fmt::format("'{}': the one-character wildcard '?' is not supported yet", word),
-            "list the spellings: (colour OR color)");
-      return std::nullopt;
+    const bool single_wildcards = text.find('?') != std::string::npos;
+    if (single_wildcards) {
+      // The longest run without '?' is what the scan looks for; it needs some substance.
+      size_t longest = 0;
+      for (size_t begin = 0; begin <= text.size();) {
+        size_t end = text.find('?', begin);
+        if (end == std::string::npos) end = text.size();
+        longest = std::max(longest, end - begin);
+        begin = end + 1;
+      }
+      if (longest < 2) {
+        Error(token.location, fmt::format("'{}' has too few fixed characters", word),
+              "keep at least two characters in a row without '?', e.g. te?m");
+        return std::nullopt;
+      }
+      if (HasAccent(text)) {
+        Error(token.location, fmt::format("'{}': a term with '?' cannot have accents", word),
+              "write it without accents: it then finds accented text too");
+        return std::nullopt;
+      }
     }
     for (size_t position = 0; position < text.size();) {
       DecodedCodePoint decoded = DecodeCodePointAt(text, position);
@@ -529,6 +543,7 @@ class Parser {
     }
     QueryNode node = TermNode(std::move(text), token.location);
     node.prefix = prefix;
+    node.single_wildcards = single_wildcards;
     return Add(std::move(node));
   }
 

@@ -6,7 +6,8 @@
 //   // a comment: from "//" at the start of a line or after white space to the line's end
 //
 // Operators are upper case: AND, OR, NOT, NEAR/n (either order, at most n words between),
-// NEAR/nf (the left operand first), "a phrase"~n (its words within n words of each other).
+// NEAR/nf (the left operand first), "a phrase"~n (its words within n words of each other),
+// telen* (prefix), colo?r (one letter or digit).
 // AND and OR never mix at one level without parentheses; a query must hold something that has to
 // be present (a purely negative query is an error). Fields: author:, lang:, reply: (or to:).
 // {Exact Case} makes a term case-exact; a term without accents also finds accented text.
@@ -47,6 +48,9 @@ struct QueryNode {
   std::string text;
   QueryCase match_case = QueryCase::kLoose;
   bool prefix = false;  // kTerm written with a trailing '*': the word may continue
+  // kTerm with '?' in `text`: each '?' stands for exactly one letter or digit. Such terms are
+  // kLoose (the parser rejects accents and {} with '?').
+  bool single_wildcards = false;
   QueryField field = QueryField::kAuthor;
   uint32_t near_distance = 0;  // kNear: at most this many words between the operands
   bool near_ordered = false;   // kNear: NEAR/nf, the first operand comes first

@@ -6,6 +6,7 @@
 // seed; BRANDPULSE_TEST_SEED=<seed> reruns it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <random>
 #include <set>
@@ -69,6 +70,14 @@ std::vector<Span> ReferenceFind(const std::vector<CodePoint>& text, const QueryN
     for (size_t k = 0; k < pattern.size(); ++k) {
       if (term.match_case == QueryCase::kLoose) {
         while (k > 0 && at < text.size() && IsMark(text[at].value)) ++at;  // marks are dropped
+      }
+      if (term.single_wildcards && pattern[k].value == '?') {
+        if (at >= text.size() || !IsWordCodePoint(text[at].value) || IsMark(text[at].value)) {
+          ok = false;
+          break;
+        }
+        ++at;
+        continue;
       }
       if (at >= text.size() || !same(text[at].value, pattern[k].value)) {
         ok = false;
@@ -190,6 +199,7 @@ class Reference {
 // Random queries and posts.
 
 const std::vector<std::string> kWords = {
+    "colour", "color", "colr", "coloxr",
     "telenor", "telia",  "ice",     "mobil",     "dekning", "blåbær", "søt",    "mør",
     "hytta",   "nett",   "telefónica", "telefonica", "móvil", "movil", "señal", "niño",
     "movistar", "orange", "apple",  "iphone",    "ソニー",   "索尼",    "新型",    "🍎",
@@ -219,6 +229,15 @@ class Generator {
         return word;
       case 2:
         return "{" + Variant(word) + "}";
+      case 3: {  // one '?' in an unaccented word of at least 4 ASCII letters
+        bool ascii = word.size() >= 4 && std::all_of(word.begin(), word.end(), [](char c) {
+          return c >= 'a' && c <= 'z';
+        });
+        if (!ascii) return word;
+        std::string wild = word;
+        wild[1 + Below(word.size() - 2)] = '?';
+        return wild;
+      }
       default:
         return word;
     }

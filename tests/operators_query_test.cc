@@ -47,6 +47,7 @@ TEST(QueryParseTest, ProximityAndWildcards) {
   EXPECT_EQ(Parsed("\"bytter til ice\"~2"), "(bytter NEAR/2 til AND til NEAR/2 ice)");
   EXPECT_EQ(Parsed("\"telenor arena\"~1"), "telenor NEAR/1 arena");
   EXPECT_EQ(Parsed("telen*"), "telen*");
+  EXPECT_EQ(Parsed("colo?r OR te?e*"), "(colo?r OR te?e*)");
 }
 
 TEST(QueryParseTest, FieldsAndComments) {
@@ -84,7 +85,8 @@ TEST(QueryParseTest, EveryErrorHasLineColumnAndHint) {
       {"a AND NOT", "q:1:7: error: NOT has nothing after it"},
       {"*enor", "q:1:1: error: '*enor' starts with a wildcard"},
       {"te*or", "q:1:3: error: 'te*or' has a wildcard inside"},
-      {"te?or", "q:1:3: error: 'te?or': the one-character wildcard '?' is not supported yet"},
+      {"t??r", "q:1:1: error: 't??r' has too few fixed characters (hint: keep at least two"},
+      {"mó?il", "q:1:1: error: 'mó?il': a term with '?' cannot have accents"},
       {"t*", "q:1:1: error: 't*' is too short for a wildcard"},
       {"a NEAR/x b", "q:1:3: error: 'NEAR/x' is not a NEAR operator"},
       {"a NEAR/3", "q:1:3: error: NEAR has nothing after it"},
@@ -264,6 +266,8 @@ TEST(QueryMatchTest, WildcardsHashtagsHandlesCashtagsEmojiAndCjk) {
   auto watchlist = CompileYaml(R"(brands:
   - id: wild
     query: telen*
+  - id: single
+    query: colo?r OR m?vil
   - id: tags
     query: '#telia OR @TeliaSupport OR $TELIA'
   - id: fruit
@@ -273,6 +277,12 @@ TEST(QueryMatchTest, WildcardsHashtagsHandlesCashtagsEmojiAndCjk) {
 )");
   ASSERT_NE(watchlist, nullptr);
   EXPECT_EQ(Matches(*watchlist, "Telenorsk and telenor"), "wild");
+  EXPECT_EQ(Matches(*watchlist, "my favourite colour"), "single");
+  EXPECT_EQ(Matches(*watchlist, "my favourite COLOR"), "");
+  EXPECT_EQ(Matches(*watchlist, "colouur, colo-r, colour"), "single");
+  EXPECT_EQ(Matches(*watchlist, "colouur, colo-r"), "");
+  EXPECT_EQ(Matches(*watchlist, "mobil og móvil"), "single");
+  EXPECT_EQ(Matches(*watchlist, "movilizar"), "");
   EXPECT_EQ(Matches(*watchlist, "atelenor"), "");
   EXPECT_EQ(Matches(*watchlist, "love #Telia"), "tags");
   EXPECT_EQ(Matches(*watchlist, "love telia"), "");

@@ -349,6 +349,43 @@ bool FieldEquals(std::string_view field, std::string_view folded_value) {
 
 }  // namespace
 
+namespace {
+
+// url:/site: over the space-separated link list of a post. No allocation.
+bool UrlFieldMatches(std::string_view urls, std::string_view folded_value, bool site) {
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+  auto equal_caseless = [&](std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (lower(a[i]) != b[i]) return false;
+    }
+    return true;
+  };
+  while (!urls.empty()) {
+    size_t space = urls.find(' ');
+    std::string_view url = urls.substr(0, space);
+    urls = space == std::string_view::npos ? std::string_view() : urls.substr(space + 1);
+    if (site) {
+      size_t scheme = url.find("://");
+      std::string_view host = scheme == std::string_view::npos ? url : url.substr(scheme + 3);
+      host = host.substr(0, host.find_first_of("/?#:"));
+      if (equal_caseless(host, folded_value)) return true;
+      if (host.size() > folded_value.size() &&
+          host[host.size() - folded_value.size() - 1] == '.' &&
+          equal_caseless(host.substr(host.size() - folded_value.size()), folded_value)) {
+        return true;
+      }
+    } else {
+      for (size_t start = 0; start + folded_value.size() <= url.size(); ++start) {
+        if (equal_caseless(url.substr(start, folded_value.size()), folded_value)) return true;
+      }
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 bool CompiledWatchlist::IsOwnHandle(uint32_t brand_index, std::string_view handle) const {
   // No allocation: called for every matched post on the hot path.
   if (handle.starts_with("@")) handle.remove_prefix(1);
@@ -750,6 +787,10 @@ bool CompiledWatchlist::Evaluate(uint32_t index, const Post& post, Scanner& scan
           break;
         case QueryField::kReplyTo:
           value = FieldEquals(post.reply_to_handle, node.value);
+          break;
+        case QueryField::kUrl:
+        case QueryField::kSite:
+          value = UrlFieldMatches(post.urls, node.value, node.field == QueryField::kSite);
           break;
         case QueryField::kLanguage:
           // "no" matches "no" and "no-NO"; "en-gb" only "en-GB".

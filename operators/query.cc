@@ -458,14 +458,29 @@ class Parser {
     const std::pair<std::string_view, QueryField> fields[] = {{"author:", QueryField::kAuthor},
                                                               {"lang:", QueryField::kLanguage},
                                                               {"reply:", QueryField::kReplyTo},
-                                                              {"to:", QueryField::kReplyTo}};
+                                                              {"to:", QueryField::kReplyTo},
+                                                              {"url:", QueryField::kUrl},
+                                                              {"site:", QueryField::kSite}};
     for (const auto& [prefix, field] : fields) {
       if (!word.starts_with(prefix)) continue;
       std::string value = word.substr(prefix.size());
-      if (field != QueryField::kLanguage && value.starts_with("@")) value.erase(0, 1);
+      const bool handle_field = field == QueryField::kAuthor || field == QueryField::kReplyTo;
+      if (handle_field && value.starts_with("@")) value.erase(0, 1);
+      if (field == QueryField::kSite) {
+        std::string_view host = value;
+        for (std::string_view scheme : {"https://", "http://"}) {
+          if (host.starts_with(scheme)) host.remove_prefix(scheme.size());
+        }
+        if (host.starts_with("www.")) host.remove_prefix(4);
+        while (host.ends_with("/")) host.remove_suffix(1);
+        value = std::string(host);
+      }
       if (value.empty()) {
         Error(token.location, fmt::format("'{}' needs a value", prefix),
-              field == QueryField::kLanguage ? "write lang:no" : "write author:telenor_norge");
+              field == QueryField::kLanguage ? "write lang:no"
+              : field == QueryField::kSite   ? "write site:telenor.no"
+              : field == QueryField::kUrl    ? "write url:telenor.no/5g"
+                                             : "write author:telenor_norge");
         return std::nullopt;
       }
       for (char& c : value) {
@@ -477,11 +492,6 @@ class Parser {
       node.text = std::move(value);
       node.location = token.location;
       return Add(std::move(node));
-    }
-    if (word.starts_with("url:") || word.starts_with("site:")) {
-      Error(token.location, fmt::format("'{}' is not supported yet", word.substr(0, word.find(':') + 1)),
-            "posts do not carry their links yet; match the domain as a term: \"telenor.no\"");
-      return std::nullopt;
     }
     std::string text = word;
     bool prefix = false;
@@ -576,6 +586,8 @@ std::string FormatQueryNode(const Query& query, uint32_t index) {
     case QueryOp::kField: {
       std::string_view name = node.field == QueryField::kAuthor     ? "author:"
                               : node.field == QueryField::kLanguage ? "lang:"
+                              : node.field == QueryField::kUrl      ? "url:"
+                              : node.field == QueryField::kSite     ? "site:"
                                                                     : "reply:";
       return fmt::format("{}{}", name, node.text);
     }

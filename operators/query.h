@@ -32,7 +32,13 @@ enum class QueryOp : uint8_t {
   kNear,  // two children, each a term or an OR of terms
 };
 
-enum class QueryField : uint8_t { kAuthor, kLanguage, kReplyTo };
+enum class QueryField : uint8_t {
+  kAuthor,
+  kLanguage,
+  kReplyTo,
+  kUrl,   // url:x — a link of the post contains x (caseless)
+  kSite,  // site:x — a link's host is x or ends with ".x"
+};
 
 // How a term's accents and case must agree with the text.
 enum class QueryCase : uint8_t {

@@ -57,6 +57,8 @@ TEST(QueryParseTest, FieldsAndComments) {
   EXPECT_EQ(Parsed("// Telenor, the operator\ntelenor // the bare name\n  OR #telenor"),
             "(telenor OR #telenor)");
   EXPECT_EQ(Parsed("ice.no OR movistar+"), "(ice.no OR movistar+)");
+  EXPECT_EQ(Parsed("telenor AND (url:Telenor.no/5G OR site:https://www.Telenor.no/)"),
+            "(telenor AND (url:telenor.no/5g OR site:telenor.no))");
 }
 
 TEST(QueryParseTest, NoFixedCapOnLengthOrOperands) {
@@ -94,7 +96,7 @@ TEST(QueryParseTest, EveryErrorHasLineColumnAndHint) {
       {"a NEAR/3 b NEAR/3 c", "q:1:12: error: NEAR cannot be chained"},
       {"\"a b\"~x", "q:1:6: error: '~' after a phrase needs a number of words"},
       {"author:", "q:1:1: error: 'author:' needs a value"},
-      {"url:telenor.no", "q:1:1: error: 'url:' is not supported yet"},
+      {"site:", "q:1:1: error: 'site:' needs a value (hint: write site:telenor.no)"},
       {"a OR !!!", "q:1:6: error: '!!!' has nothing to find"},
       {"a OR \"  \"", "q:1:6: error: the phrase holds nothing to find"},
   };
@@ -310,6 +312,23 @@ groups:
   reply.reply_to_handle = "TelenorSupport";
   EXPECT_EQ(Matches(*watchlist, reply), "telenor");
   ASSERT_EQ(watchlist->groups().size(), 1u);
+  auto links = CompileYaml(R"(brands:
+  - id: site
+    query: site:telenor.no
+  - id: url
+    query: url:/5G AND NOT url:kampanje
+)");
+  ASSERT_NE(links, nullptr);
+  Post linked;
+  linked.text = "se her";
+  linked.urls = "https://WWW.Telenor.no/privat/5g https://t.co/x";
+  EXPECT_EQ(Matches(*links, linked), "site url");
+  linked.urls = "https://telenor.no.evil.example/5g/kampanje";
+  EXPECT_EQ(Matches(*links, linked), "");
+  linked.urls = "http://shop.telenor.no";
+  EXPECT_EQ(Matches(*links, linked), "site");
+  linked.urls = "";
+  EXPECT_EQ(Matches(*links, linked), "");
   EXPECT_EQ(watchlist->groups()[0].name, "nordic");
   EXPECT_TRUE(watchlist->IsOwnHandle(0, "telenorpresse"));
   EXPECT_TRUE(watchlist->IsOwnHandle(0, "@Telenor_Norge"));

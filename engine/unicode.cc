@@ -482,35 +482,66 @@ void AppendUtf8(uint32_t code_point, std::string& out) {
 
 void FoldAndStripAccents(std::string_view text, std::string& stripped,
                          std::vector<uint32_t>& offsets) {
-  stripped.clear();
-  offsets.clear();
+  // Stripping never lengthens a character (a base letter is ASCII, anything else is kept), so
+  // the buffers are sized for the text once and trimmed at the end.
+  stripped.resize(text.size());
+  offsets.resize(text.size() + 1);
+  char* out = stripped.data();
+  uint32_t* out_offsets = offsets.data();
+  size_t written = 0;
   for (size_t position = 0; position < text.size();) {
     const auto byte = static_cast<uint8_t>(text[position]);
     if (byte < 0x80) {
-      stripped.push_back(byte >= 'A' && byte <= 'Z' ? static_cast<char>(byte + 32)
-                                                    : static_cast<char>(byte));
-      offsets.push_back(static_cast<uint32_t>(position));
-      ++position;
+      out[written] = byte >= 'A' && byte <= 'Z' ? static_cast<char>(byte + 32)
+                                                : static_cast<char>(byte);
+      out_offsets[written++] = static_cast<uint32_t>(position++);
       continue;
     }
     DecodedCodePoint decoded = DecodeCodePointAt(text, position);
     if (decoded.code_point == kReplacementCharacter && decoded.length == 1) {
-      stripped.push_back(static_cast<char>(byte));
-      offsets.push_back(static_cast<uint32_t>(position));
-      ++position;
+      out[written] = static_cast<char>(byte);
+      out_offsets[written++] = static_cast<uint32_t>(position++);
       continue;
     }
-    uint32_t base = StripAccent(FoldCodePoint(decoded.code_point));
-    if (base != 0) {
-      const size_t before = stripped.size();
-      AppendUtf8(base, stripped);
-      for (size_t i = before; i < stripped.size(); ++i) {
-        offsets.push_back(static_cast<uint32_t>(position + (i - before)));
+    const uint32_t folded = FoldCodePoint(decoded.code_point);
+    const uint32_t base = StripAccent(folded);
+    if (base == 0) {  // a combining mark: dropped
+      position += decoded.length;
+      continue;
+    }
+    if (base < 0x80 && base != folded) {
+      out[written] = static_cast<char>(base);
+      out_offsets[written++] = static_cast<uint32_t>(position);
+    } else {
+      // Same code point length as the original (FoldCodePoint keeps it): write its UTF-8.
+      char encoded[4];
+      uint32_t length = 0;
+      if (base < 0x800) {
+        encoded[0] = static_cast<char>(0xC0 | (base >> 6));
+        encoded[1] = static_cast<char>(0x80 | (base & 0x3F));
+        length = 2;
+      } else if (base < 0x10000) {
+        encoded[0] = static_cast<char>(0xE0 | (base >> 12));
+        encoded[1] = static_cast<char>(0x80 | ((base >> 6) & 0x3F));
+        encoded[2] = static_cast<char>(0x80 | (base & 0x3F));
+        length = 3;
+      } else {
+        encoded[0] = static_cast<char>(0xF0 | (base >> 18));
+        encoded[1] = static_cast<char>(0x80 | ((base >> 12) & 0x3F));
+        encoded[2] = static_cast<char>(0x80 | ((base >> 6) & 0x3F));
+        encoded[3] = static_cast<char>(0x80 | (base & 0x3F));
+        length = 4;
+      }
+      for (uint32_t i = 0; i < length; ++i) {
+        out[written] = encoded[i];
+        out_offsets[written++] = static_cast<uint32_t>(position + i);
       }
     }
     position += decoded.length;
   }
-  offsets.push_back(static_cast<uint32_t>(text.size()));
+  stripped.resize(written);
+  out_offsets[written] = static_cast<uint32_t>(text.size());
+  offsets.resize(written + 1);
 }
 
 }  // namespace brandpulse

@@ -729,34 +729,50 @@ void CompiledWatchlist::MatchPost(const Post& post, Scanner& scanner,
 }
 
 bool CompiledWatchlist::Near(const Node& node, std::string_view text, Scanner& scanner) const {
-  if (!scanner.words_ready_) {
-    // words_before_[i]: how many words start before byte i. A word is a run of word characters;
-    // each character of an unspaced script (Han, kana, Thai, ...) is a word of its own.
-    const std::string_view folded = scanner.folded_;
-    scanner.words_before_.assign(text.size() + 1, 0);
-    uint32_t words = 0;
-    bool in_word = false;
-    for (size_t position = 0; position < folded.size();) {
-      DecodedCodePoint decoded = DecodeCodePointAt(folded, position);
-      const bool word = IsWordCodePoint(decoded.code_point);
-      const bool unspaced = word && IsUnspacedScript(decoded.code_point);
-      for (uint32_t i = 0; i < decoded.length; ++i) scanner.words_before_[position + i] = words;
-      if (word && (!in_word || unspaced)) {
-        ++words;
-        // The bytes of the starting character belong to it: the count before them excludes it.
-      }
-      in_word = word && !unspaced;
-      position += decoded.length;
-    }
-    scanner.words_before_[folded.size()] = words;
-    scanner.words_ready_ = true;
-  }
   auto on_side = [&](uint32_t term_node, uint32_t first, uint32_t count) {
     for (uint32_t i = first; i < first + count; ++i) {
       if (near_terms_[i] == term_node) return true;
     }
     return false;
   };
+  // Most posts that reach a NEAR have a hit on one side only: no need to count words then.
+  bool any_left = false;
+  bool any_right = false;
+  for (const Scanner::AtomHit& hit : scanner.atom_hits_) {
+    any_left = any_left || on_side(hit.node, node.first_term, node.left_terms);
+    any_right = any_right || on_side(hit.node, node.first_term + node.left_terms, node.right_terms);
+  }
+  if (!any_left || !any_right) return false;
+  if (!scanner.words_ready_) {
+    // words_before_[i]: how many words start before byte i. A word is a run of word characters;
+    // each character of an unspaced script (Han, kana, Thai, ...) is a word of its own.
+    const std::string_view folded = scanner.folded_;
+    scanner.words_before_.resize(text.size() + 1);
+    uint32_t* words_before = scanner.words_before_.data();
+    uint32_t words = 0;
+    bool in_word = false;
+    for (size_t position = 0; position < folded.size();) {
+      const auto byte = static_cast<uint8_t>(folded[position]);
+      if (byte < 0x80) {  // ASCII: letters, digits and '_' are word characters
+        const bool word = (byte >= 'a' && byte <= 'z') || (byte >= '0' && byte <= '9') ||
+                          byte == '_' || (byte >= 'A' && byte <= 'Z');
+        words_before[position] = words;
+        words += word && !in_word;
+        in_word = word;
+        ++position;
+        continue;
+      }
+      DecodedCodePoint decoded = DecodeCodePointAt(folded, position);
+      const bool word = IsWordCodePoint(decoded.code_point);
+      const bool unspaced = word && IsUnspacedScript(decoded.code_point);
+      for (uint32_t i = 0; i < decoded.length; ++i) words_before[position + i] = words;
+      words += word && (!in_word || unspaced);
+      in_word = word && !unspaced;
+      position += decoded.length;
+    }
+    words_before[folded.size()] = words;
+    scanner.words_ready_ = true;
+  }
   const std::vector<uint32_t>& words = scanner.words_before_;
   for (const Scanner::AtomHit& left : scanner.atom_hits_) {
     if (!on_side(left.node, node.first_term, node.left_terms)) continue;

@@ -492,9 +492,19 @@ void FoldAndStripAccents(std::string_view text, std::string& stripped,
   for (size_t position = 0; position < text.size();) {
     const auto byte = static_cast<uint8_t>(text[position]);
     if (byte < 0x80) {
-      out[written] = byte >= 'A' && byte <= 'Z' ? static_cast<char>(byte + 32)
-                                                : static_cast<char>(byte);
-      out_offsets[written++] = static_cast<uint32_t>(position++);
+      // A run of ASCII: simple loops the compiler vectorizes.
+      size_t run_end = position + 1;
+      while (run_end < text.size() && static_cast<uint8_t>(text[run_end]) < 0x80) ++run_end;
+      const size_t run = run_end - position;
+      for (size_t i = 0; i < run; ++i) {
+        const char c = text[position + i];
+        out[written + i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+      }
+      for (size_t i = 0; i < run; ++i) {
+        out_offsets[written + i] = static_cast<uint32_t>(position + i);
+      }
+      written += run;
+      position = run_end;
       continue;
     }
     DecodedCodePoint decoded = DecodeCodePointAt(text, position);

@@ -474,8 +474,17 @@ bool CompiledWatchlist::Scan(std::string_view text, Scanner& scanner) const {
     return false;
   }
   FoldCase(text, scanner.folded_);
-  FoldAndStripAccents(text, scanner.stripped_, scanner.offsets_);
+  // Accents to strip live in U+00C0..U+017F (lead bytes C3..C5) and U+0300..U+036F (CC, CD).
+  // Most posts have none: then the stripped text is the folded text, offset for offset.
+  bool may_strip = false;
+  for (char c : text) {
+    const auto byte = static_cast<uint8_t>(c);
+    may_strip |= static_cast<uint8_t>(byte - 0xC3) <= 2 || static_cast<uint8_t>(byte - 0xCC) <= 1;
+  }
+  scanner.identity_offsets_ = !may_strip;
+  if (may_strip) FoldAndStripAccents(text, scanner.stripped_, scanner.offsets_);
   if (text.empty() || database_ == nullptr) return true;
+  const std::string& scanned = may_strip ? scanner.stripped_ : scanner.folded_;
   struct Context {
     const uint32_t* pattern_lengths;
     std::vector<Scanner::RawHit>* hits;
@@ -489,9 +498,8 @@ bool CompiledWatchlist::Scan(std::string_view text, Scanner& scanner) const {
     scan->hits->push_back(Scanner::RawHit{id, end - scan->pattern_lengths[id], end});
     return 0;  // keep scanning
   };
-  hs_error_t error = hs_scan(database_, scanner.stripped_.data(),
-                             static_cast<unsigned int>(scanner.stripped_.size()), 0,
-                             scanner.scratch_, on_match, &context);
+  hs_error_t error = hs_scan(database_, scanned.data(), static_cast<unsigned int>(scanned.size()),
+                             0, scanner.scratch_, on_match, &context);
   if (error != HS_SUCCESS) {
     if (scanner.status_.ok()) {
       scanner.status_ = Status::Internal(fmt::format("hs_scan failed with error {}", error));
@@ -569,7 +577,8 @@ bool CompiledWatchlist::Accept(const PatternOwner& owner, const Scanner::RawHit&
   if (owner.single_wildcards) {
     // The scan found the term's longest fixed run; the rest, with its '?', must be around it.
     const std::string_view term = verify_texts_[owner.verify];
-    const std::string_view stripped = scanner.stripped_;
+    const std::string_view stripped =
+        scanner.identity_offsets_ ? std::string_view(scanner.folded_) : scanner.stripped_;
     const size_t anchor_end = owner.anchor_offset + (hit.end - hit.begin);
     int64_t start = MatchBackward(stripped, hit.begin, term.substr(0, owner.anchor_offset));
     int64_t finish = start < 0 ? -1 : MatchForward(stripped, hit.end, term.substr(anchor_end));
@@ -582,9 +591,10 @@ bool CompiledWatchlist::Accept(const PatternOwner& owner, const Scanner::RawHit&
   }
   // The original span: from the first stripped byte's source to the end of the character the
   // last stripped byte came from (combining marks after it are not part of the hit).
-  begin = scanner.offsets_[hit.begin];
-  end = scanner.offsets_[hit.end - 1] + 1;
-  const uint32_t next_kept = scanner.offsets_[hit.end];
+  const bool identity = scanner.identity_offsets_;
+  begin = identity ? hit.begin : scanner.offsets_[hit.begin];
+  end = identity ? hit.end : scanner.offsets_[hit.end - 1] + 1;
+  const uint32_t next_kept = identity ? hit.end : scanner.offsets_[hit.end];
   while (end < next_kept && (static_cast<uint8_t>(text[end]) & 0xC0) == 0x80) ++end;
   const std::string_view folded = scanner.folded_;
   if (owner.match_case == QueryCase::kLoose) {

@@ -141,6 +141,7 @@ class CompiledWatchlist {
     std::string folded_;    // FoldCase(text): same offsets as the text
     std::string stripped_;  // folded without accents: what is scanned
     std::vector<uint32_t> offsets_;  // stripped byte -> text byte
+    bool identity_offsets_ = true;   // nothing to strip: folded_ was scanned, offsets are equal
     std::vector<RawHit> hits_;  // in stripped offsets
     std::vector<AtomHit> atom_hits_;
     std::vector<uint8_t> node_hit_;  // by query node: a term node was found

@@ -12,6 +12,7 @@
 #include "engine/batch.h"
 #include "operators/hyperscan_match.h"
 #include "operators/watchlist.h"
+#include "operators/window_aggregate.h"
 
 namespace brandpulse {
 namespace {
@@ -348,6 +349,17 @@ groups:
   ASSERT_EQ(batch.mentions.size(), 2u);
   EXPECT_TRUE(batch.mentions[0].own_post);
   EXPECT_FALSE(batch.mentions[1].own_post);
+
+  // The window aggregator counts the customer's post only.
+  std::atomic<int64_t> watermark{INT64_MIN};
+  WindowAggregate window({60000}, 0, &watermark);
+  std::unique_ptr<TransformState> window_state = window.MakeState();
+  ASSERT_TRUE(window.Process(batch, *window_state).ok());
+  uint64_t mentions = 0;
+  WindowAggregate::TakeDeltas(*window_state, [&](const WindowDeltaKey&, WindowMetrics& metrics) {
+    mentions += metrics.mentions;
+  });
+  EXPECT_EQ(mentions, 1u);
 }
 
 TEST(QueryWatchlistTest, GroupsFromBothPlacesAndUnknownMembers) {

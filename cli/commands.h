@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "engine/diagnostics.h"
+#include "operators/query.h"
 
 namespace brandpulse {
 
@@ -24,8 +25,12 @@ using CliCommands = std::vector<CliCommand>;
 std::string Grouped(uint64_t number);
 std::string PadRight(std::string_view text, size_t width);
 void PrintDiagnostics(const Diagnostics& diagnostics);
+// The query as an indented tree, one node a line: "[true ] AND   (line 4:7)". `values` holds
+// each node's value (CompiledWatchlist::ExplainQuery); `indent` is the starting depth.
+std::string QueryTreeText(const Query& query, const std::vector<bool>& values, int indent);
 
 // Registrations (one line per command file).
 void AddQueryCommand(CLI::App& app, CliCommands& commands);  // cli/query_command.cc
+void RegisterBacktestCommand(CLI::App& app, CliCommands& commands);
 
 }  // namespace brandpulse

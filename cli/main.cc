@@ -42,13 +42,20 @@ int Validate(const std::vector<std::string>& paths) {
       what = "watchlist";
       std::optional<WatchlistSpec> watchlist = LoadWatchlist(path, diagnostics);
       if (watchlist && diagnostics.empty()) {
-        Result<std::shared_ptr<const CompiledWatchlist>> compiled =
-            CompiledWatchlist::Make(*watchlist);
+        WatchlistBuildInfo build;
+        Result<std::shared_ptr<const CompiledWatchlist>> compiled = CompiledWatchlist::Make(
+            *watchlist, WatchlistCacheOptions{DefaultWatchlistCacheDirectory()}, &build);
         if (!compiled.ok()) {
           diagnostics.Add(SourceLocation{path, 0, 0}, compiled.status().message());
         } else {
-          what = fmt::format("watchlist: {} brands, {} patterns", (*compiled)->brand_count(),
-                             (*compiled)->pattern_count());
+          size_t queries = 0;
+          for (const BrandSpec& brand : watchlist->brands) queries += brand.query.has_value();
+          what = fmt::format(
+              "watchlist: {} brands, {} queries, {} groups, {} patterns, database {:.1f} KB {} "
+              "in {:.3f} s",
+              (*compiled)->brand_count(), queries, watchlist->groups.size(),
+              (*compiled)->pattern_count(), (*compiled)->database_bytes() / 1024.0,
+              build.loaded_from_cache ? "loaded from cache" : "compiled", build.seconds);
         }
       }
     } else {
@@ -164,13 +171,21 @@ int Run(const std::string& path, bool fresh, int workers, bool quiet, const std:
   return 0;
 }
 
-int Match(const std::string& watchlist_path, const std::vector<std::string>& texts) {
+struct MatchPostFields {
+  std::string language;
+  std::string author;
+  std::string reply_to;
+};
+
+int Match(const std::string& watchlist_path, const std::vector<std::string>& texts,
+          const MatchPostFields& fields) {
   Diagnostics diagnostics;
   std::optional<WatchlistSpec> watchlist = LoadWatchlist(watchlist_path, diagnostics);
   if (!watchlist) {
     PrintDiagnostics(diagnostics);
     return 2;
   }
+  watchlist->cache_directory = DefaultWatchlistCacheDirectory();
   Result<std::shared_ptr<const CompiledWatchlist>> compiled = CompiledWatchlist::Make(*watchlist);
   if (!compiled.ok()) {
     std::fprintf(stderr, "brandpulse: %s\n", compiled.status().ToString().c_str());
@@ -184,21 +199,47 @@ int Match(const std::string& watchlist_path, const std::vector<std::string>& tex
   int matched_any = 0;
   for (const std::string& text : texts) {
     std::printf("text: %s\n", text.c_str());
+    Post post;
+    post.text = text;
+    post.language = fields.language;
+    post.author_handle = fields.author;
+    post.reply_to_handle = fields.reply_to;
     std::vector<TermHit> hits = (*compiled)->ExplainText(text, **scanner);
     std::vector<MatchedBrand> brands;
-    (*compiled)->MatchText(text, **scanner, brands);
+    (*compiled)->MatchPost(post, **scanner, brands);
+    std::vector<bool> explain_query((*compiled)->brand_count(), false);
     for (const TermHit& hit : hits) {
       const BrandSpec& brand = (*compiled)->brand(hit.brand_index);
-      std::printf("  %-9s %-20s %-10s bytes %u..%u  \"%.*s\"\n",
+      std::string where;
+      if (hit.kind == TermKind::kQuery && brand.query) {
+        const SourceLocation& location = brand.query->nodes[hit.query_node].location;
+        where = fmt::format("  (query term at line {}:{})", location.line, location.column);
+      }
+      std::printf("  %-9s %-20s %-10s bytes %u..%u  \"%.*s\"%s\n",
                   hit.accepted ? "hit" : "rejected", brand.id.c_str(),
                   std::string(TermKindName(hit.kind)).c_str(), hit.begin, hit.end,
-                  static_cast<int>(hit.end - hit.begin), text.data() + hit.begin);
-      if (!hit.accepted) std::printf("            (not a whole word: a letter or digit touches it)\n");
+                  static_cast<int>(hit.end - hit.begin), text.data() + hit.begin, where.c_str());
+      if (!hit.accepted) {
+        std::printf("            (%s)\n", std::string(hit.why_rejected).c_str());
+      }
+      if (hit.kind == TermKind::kQuery) explain_query[hit.brand_index] = true;
+    }
+    for (const MatchedBrand& matched : brands) explain_query[matched.brand_index] = true;
+    for (uint32_t index = 0; index < (*compiled)->brand_count(); ++index) {
+      const BrandSpec& brand = (*compiled)->brand(index);
+      if (!brand.query || !explain_query[index]) continue;
+      std::vector<bool> values = (*compiled)->ExplainQuery(index, post, **scanner);
+      std::printf("  query of %s: %s\n", brand.id.c_str(),
+                  values[brand.query->root] ? "true" : "false");
+      std::printf("%s", QueryTreeText(*brand.query, values, 2).c_str());
     }
     if (brands.empty()) std::printf("  no brand matched\n");
     for (const MatchedBrand& matched : brands) {
       const BrandSpec& brand = (*compiled)->brand(matched.brand_index);
-      std::printf("  => %s (%s)\n", brand.name.c_str(), brand.id.c_str());
+      std::printf("  => %s (%s)%s\n", brand.name.c_str(), brand.id.c_str(),
+                  (*compiled)->IsOwnHandle(matched.brand_index, fields.author)
+                      ? " [own post: not counted as a mention]"
+                      : "");
       matched_any = 1;
     }
   }
@@ -264,6 +305,10 @@ int main(int argc, char** argv) {
   CLI::App* match = app.add_subcommand("match", "Show which brands and terms match a text, and where.");
   match->add_option("--watchlist,-w", watchlist_path, "Watchlist YAML file")->required();
   match->add_option("text", texts, "Texts to match")->required();
+  MatchPostFields match_fields;
+  match->add_option("--lang", match_fields.language, "The post's language (for lang:)");
+  match->add_option("--author", match_fields.author, "The post's author handle (for author:)");
+  match->add_option("--reply-to", match_fields.reply_to, "The handle replied to (for reply:)");
 
   GeneratorSpec generator;
   std::string format_name = "twitter-v2";
@@ -292,6 +337,7 @@ int main(int argc, char** argv) {
 
   CliCommands commands;
   AddQueryCommand(app, commands);
+  RegisterBacktestCommand(app, commands);
 
   CLI11_PARSE(app, argc, argv);
 
@@ -301,7 +347,7 @@ int main(int argc, char** argv) {
 
   if (*run) return Run(pipeline_path, fresh, workers, quiet, api_listen);
   if (*validate) return Validate(validate_paths);
-  if (*match) return Match(watchlist_path, texts);
+  if (*match) return Match(watchlist_path, texts, match_fields);
   if (*generate) {
     std::optional<FirehoseFormat> format = ParseFirehoseFormat(format_name);
     if (!format) {

@@ -37,6 +37,9 @@ struct Mention {
   uint32_t brand_index = 0;  // index into the compiled watchlist's brands
   uint32_t first_hit_begin = 0;  // byte offsets of the first accepted hit in Post::text
   uint32_t first_hit_end = 0;
+  // Written by one of the brand's own handles or profiles: not a customer mention (window
+  // aggregation skips it for `mentions`).
+  bool own_post = false;
 };
 
 class Batch {

@@ -308,6 +308,12 @@ std::optional<PipelineSpec> LoadPipelineSpec(const std::string& path, Diagnostic
     }
     if (auto interval = state.DurationMs("commit_interval")) spec.commit_interval_ms = *interval;
     if (auto retention = state.DurationMs("retention")) spec.retention_ms = *retention;
+    // Where the compiled watchlist is cached; "none" turns the cache off.
+    if (auto cache = state.String("watchlist_cache")) {
+      spec.watchlist.cache_directory = *cache == "none" ? std::string() : ResolvePath(path, *cache);
+    } else {
+      spec.watchlist.cache_directory = DefaultWatchlistCacheDirectory();
+    }
     state.CheckNoUnknownKeys();
   }
 

@@ -345,7 +345,7 @@ Status PipelineRun::MaybeReloadWatchlist() {
     }
   }
   if (requested && !reload_compile_.valid() && !path.empty()) {
-    reload_compile_ = std::async(std::launch::async, [path] {
+    reload_compile_ = std::async(std::launch::async, [path, cache = spec_.watchlist.cache_directory] {
       LoadedWatchlist loaded;
       Diagnostics diagnostics;
       std::optional<WatchlistSpec> spec = LoadWatchlist(path, diagnostics);
@@ -353,6 +353,7 @@ Status PipelineRun::MaybeReloadWatchlist() {
         loaded.error = diagnostics.ToString();
         return loaded;
       }
+      spec->cache_directory = cache;
       Result<std::shared_ptr<const CompiledWatchlist>> compiled = CompiledWatchlist::Make(*spec);
       if (!compiled.ok()) {
         loaded.error = fmt::format("{}: {}", path, compiled.status().message());

@@ -21,6 +21,9 @@ struct Post {
   std::string_view reply_to_post_id;
   std::string_view reply_to_author_id;
   std::string_view reply_to_handle;  // without '@'
+  // Expanded link URLs in the post (X/Twitter entities.urls), separated by single spaces;
+  // empty when none or the format does not carry them yet (Bluesky, Mastodon).
+  std::string_view urls;
   int64_t event_time_ms = 0;         // milliseconds since the Unix epoch, UTC
   int64_t author_followers = 0;      // reach; 0 when unknown
   Platform platform = Platform::kUnknown;

@@ -423,3 +423,135 @@ bool IsWholeWordAt(std::string_view text, size_t begin, size_t end) {
 }
 
 }  // namespace brandpulse
+
+namespace brandpulse {
+namespace {
+
+// Base letters (lowercase ASCII) of U+00C0..U+00FF and U+0100..U+017F, from Unicode's canonical
+// decompositions; 0 keeps the letter (æ, ø, ð, þ, ß, ı, ł, œ have no decomposition).
+constexpr char kLatin1Bases[64] = {
+    'a', 'a', 'a', 'a', 'a', 'a', 0, 'c', 'e', 'e', 'e', 'e', 'i', 'i', 'i', 'i',
+    0, 'n', 'o', 'o', 'o', 'o', 'o', 0, 0, 'u', 'u', 'u', 'u', 'y', 0, 0,
+    'a', 'a', 'a', 'a', 'a', 'a', 0, 'c', 'e', 'e', 'e', 'e', 'i', 'i', 'i', 'i',
+    0, 'n', 'o', 'o', 'o', 'o', 'o', 0, 0, 'u', 'u', 'u', 'u', 'y', 0, 'y',
+};
+constexpr char kLatinExtendedABases[128] = {
+    'a', 'a', 'a', 'a', 'a', 'a', 'c', 'c', 'c', 'c', 'c', 'c', 'c', 'c', 'd', 'd',
+    0, 0, 'e', 'e', 'e', 'e', 'e', 'e', 'e', 'e', 'e', 'e', 'g', 'g', 'g', 'g',
+    'g', 'g', 'g', 'g', 'h', 'h', 0, 0, 'i', 'i', 'i', 'i', 'i', 'i', 'i', 'i',
+    'i', 0, 0, 0, 'j', 'j', 'k', 'k', 0, 'l', 'l', 'l', 'l', 'l', 'l', 0,
+    0, 0, 0, 'n', 'n', 'n', 'n', 'n', 'n', 0, 0, 0, 'o', 'o', 'o', 'o',
+    'o', 'o', 0, 0, 'r', 'r', 'r', 'r', 'r', 'r', 's', 's', 's', 's', 's', 's',
+    's', 's', 't', 't', 't', 't', 0, 0, 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+    'u', 'u', 'u', 'u', 'w', 'w', 'y', 'y', 'y', 'z', 'z', 'z', 'z', 'z', 'z', 0,
+};
+
+}  // namespace
+
+uint32_t StripAccent(uint32_t code_point) {
+  if (code_point < 0xC0) return code_point;
+  if (code_point >= 0x0300 && code_point <= 0x036F) return 0;
+  if (code_point <= 0xFF) {
+    char base = kLatin1Bases[code_point - 0xC0];
+    return base != 0 ? static_cast<uint32_t>(base) : code_point;
+  }
+  if (code_point >= 0x0100 && code_point <= 0x017F) {
+    char base = kLatinExtendedABases[code_point - 0x0100];
+    return base != 0 ? static_cast<uint32_t>(base) : code_point;
+  }
+  return code_point;
+}
+
+void AppendUtf8(uint32_t code_point, std::string& out) {
+  if (code_point < 0x80) {
+    out.push_back(static_cast<char>(code_point));
+  } else if (code_point < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (code_point >> 6)));
+    out.push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
+  } else if (code_point < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (code_point >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((code_point >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (code_point >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((code_point >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((code_point >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
+  }
+}
+
+void FoldAndStripAccents(std::string_view text, std::string& stripped,
+                         std::vector<uint32_t>& offsets) {
+  // Stripping never lengthens a character (a base letter is ASCII, anything else is kept), so
+  // the buffers are sized for the text once and trimmed at the end.
+  stripped.resize(text.size());
+  offsets.resize(text.size() + 1);
+  char* out = stripped.data();
+  uint32_t* out_offsets = offsets.data();
+  size_t written = 0;
+  for (size_t position = 0; position < text.size();) {
+    const auto byte = static_cast<uint8_t>(text[position]);
+    if (byte < 0x80) {
+      // A run of ASCII: simple loops the compiler vectorizes.
+      size_t run_end = position + 1;
+      while (run_end < text.size() && static_cast<uint8_t>(text[run_end]) < 0x80) ++run_end;
+      const size_t run = run_end - position;
+      for (size_t i = 0; i < run; ++i) {
+        const char c = text[position + i];
+        out[written + i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+      }
+      for (size_t i = 0; i < run; ++i) {
+        out_offsets[written + i] = static_cast<uint32_t>(position + i);
+      }
+      written += run;
+      position = run_end;
+      continue;
+    }
+    DecodedCodePoint decoded = DecodeCodePointAt(text, position);
+    if (decoded.code_point == kReplacementCharacter && decoded.length == 1) {
+      out[written] = static_cast<char>(byte);
+      out_offsets[written++] = static_cast<uint32_t>(position++);
+      continue;
+    }
+    const uint32_t folded = FoldCodePoint(decoded.code_point);
+    const uint32_t base = StripAccent(folded);
+    if (base == 0) {  // a combining mark: dropped
+      position += decoded.length;
+      continue;
+    }
+    if (base < 0x80 && base != folded) {
+      out[written] = static_cast<char>(base);
+      out_offsets[written++] = static_cast<uint32_t>(position);
+    } else {
+      // Same code point length as the original (FoldCodePoint keeps it): write its UTF-8.
+      char encoded[4];
+      uint32_t length = 0;
+      if (base < 0x800) {
+        encoded[0] = static_cast<char>(0xC0 | (base >> 6));
+        encoded[1] = static_cast<char>(0x80 | (base & 0x3F));
+        length = 2;
+      } else if (base < 0x10000) {
+        encoded[0] = static_cast<char>(0xE0 | (base >> 12));
+        encoded[1] = static_cast<char>(0x80 | ((base >> 6) & 0x3F));
+        encoded[2] = static_cast<char>(0x80 | (base & 0x3F));
+        length = 3;
+      } else {
+        encoded[0] = static_cast<char>(0xF0 | (base >> 18));
+        encoded[1] = static_cast<char>(0x80 | ((base >> 12) & 0x3F));
+        encoded[2] = static_cast<char>(0x80 | ((base >> 6) & 0x3F));
+        encoded[3] = static_cast<char>(0x80 | (base & 0x3F));
+        length = 4;
+      }
+      for (uint32_t i = 0; i < length; ++i) {
+        out[written] = encoded[i];
+        out_offsets[written++] = static_cast<uint32_t>(position + i);
+      }
+    }
+    position += decoded.length;
+  }
+  stripped.resize(written);
+  out_offsets[written] = static_cast<uint32_t>(text.size());
+  offsets.resize(written + 1);
+}
+
+}  // namespace brandpulse

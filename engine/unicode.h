@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace brandpulse {
 
@@ -50,6 +51,23 @@ uint32_t FoldCodePoint(uint32_t code_point);
 // FoldCodePoint() of itself; invalid bytes are copied unchanged. Byte i of `folded` therefore
 // belongs to the same character as byte i of `text`.
 void FoldCase(std::string_view text, std::string& folded);
+
+// The base letter of an accented Latin letter after case folding (é→e, ñ→n, å→a, ö→o, ç→c;
+// Latin-1 Supplement and Latin Extended-A), 0 for a combining mark of U+0300..U+036F (dropped),
+// and `code_point` itself otherwise. Letters that are not a base plus a diacritic (æ, ø, ð, þ,
+// ß, œ) are kept: they are letters of their own. Only meaningful on folded code points.
+uint32_t StripAccent(uint32_t code_point);
+
+// Writes FoldCase(text) with StripAccent() applied into `stripped`, and into `offsets` for each
+// byte of `stripped` the offset in `text` of the byte it came from, plus one final entry
+// text.size() (so offsets has stripped.size() + 1 entries and [offsets[b], offsets[e]) is the
+// original span of stripped bytes [b, e)). Invalid bytes are copied. No allocation once the
+// buffers' capacities suffice.
+void FoldAndStripAccents(std::string_view text, std::string& stripped,
+                         std::vector<uint32_t>& offsets);
+
+// Appends the UTF-8 encoding of `code_point` to `out`.
+void AppendUtf8(uint32_t code_point, std::string& out);
 
 // True when [begin, end) in `text` stands as a whole word: the code point before `begin` and
 // the one at `end` are not word characters, unless that neighbour or the hit's own code point

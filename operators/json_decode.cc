@@ -1,5 +1,8 @@
 #include "operators/json_decode.h"
 
+#include <array>
+#include <cstring>
+
 #include <simdjson.h>
 
 #include <charconv>
@@ -23,6 +26,10 @@ struct PostDraft {
   int64_t time_number = 0;
   bool has_time_number = false;
   int64_t followers = 0;
+  // Expanded link URLs (entities.urls[].expanded_url), the first kMaxUrls of them.
+  static constexpr size_t kMaxUrls = 8;
+  std::array<std::string_view, kMaxUrls> urls{};
+  uint32_t url_count = 0;
   int text_priority = -1;  // which text field won: higher is better (full_text over text)
   bool html_text = false;  // Mastodon content: strip tags when copying
 };
@@ -163,6 +170,28 @@ void OfferText(PostDraft& draft, std::string_view text, int priority) {
   }
 }
 
+// entities.urls[].expanded_url (X/Twitter v1.1 and v2): the links as the author wrote them. A
+// link already seen (v1.1 repeats them in extended_tweet) is not added twice.
+Reason ReadUrlEntities(Batch& batch, ondemand::value& entities, std::string_view field,
+                       PostDraft& draft) {
+  return ForEachFieldOf(batch, entities, field, [&](std::string_view key, ondemand::value& v) -> Reason {
+    if (key != "urls") return {};
+    return ForEachElementOf(batch, v, "entities.urls", [&](ondemand::value& element) -> Reason {
+      return ForEachFieldOf(batch, element, "entities.urls", [&](std::string_view inner, ondemand::value& u) -> Reason {
+        if (inner != "expanded_url") return {};
+        std::string_view url;
+        RETURN_IF_REASON(ReadString(batch, u, "entities.urls.expanded_url", url));
+        if (url.empty() || draft.url_count == PostDraft::kMaxUrls) return {};
+        for (uint32_t i = 0; i < draft.url_count; ++i) {
+          if (draft.urls[i] == url) return {};
+        }
+        draft.urls[draft.url_count++] = url;
+        return {};
+      });
+    });
+  });
+}
+
 // ---- X/Twitter v1.1 -------------------------------------------------------------------------
 
 Reason VisitTwitterV1(Batch& batch, ondemand::object tweet, PostDraft& draft, bool& is_notice) {
@@ -176,6 +205,7 @@ Reason VisitTwitterV1(Batch& batch, ondemand::object tweet, PostDraft& draft, bo
     }
     if (key == "extended_tweet") {
       return ForEachFieldOf(batch, value, key, [&](std::string_view inner, ondemand::value& v) -> Reason {
+        if (inner == "entities") return ReadUrlEntities(batch, v, "extended_tweet.entities", draft);
         if (inner != "full_text") return {};
         RETURN_IF_REASON(ReadString(batch, v, "extended_tweet.full_text", text));
         OfferText(draft, text, 2);
@@ -191,6 +221,7 @@ Reason VisitTwitterV1(Batch& batch, ondemand::object tweet, PostDraft& draft, bo
       });
     }
     if (key == "created_at") return ReadString(batch, value, "created_at", draft.time_text);
+    if (key == "entities") return ReadUrlEntities(batch, value, "entities", draft);
     if (key == "lang") return ReadString(batch, value, "lang", draft.language);
     if (key == "in_reply_to_status_id_str") return ReadString(batch, value, key, draft.reply_to_post_id);
     if (key == "in_reply_to_user_id_str") return ReadString(batch, value, key, draft.reply_to_author_id);
@@ -223,6 +254,7 @@ Reason VisitTwitterV2TweetField(Batch& batch, std::string_view key, ondemand::va
     });
   }
   if (key == "author_id") return ReadString(batch, value, "author_id", draft.author_id);
+  if (key == "entities") return ReadUrlEntities(batch, value, "entities", draft);
   if (key == "created_at") return ReadString(batch, value, "created_at", draft.time_text);
   if (key == "lang") return ReadString(batch, value, "lang", draft.language);
   if (key == "in_reply_to_user_id") return ReadString(batch, value, key, draft.reply_to_author_id);
@@ -738,6 +770,18 @@ class JsonDecode final : public Transform {
     post.reply_to_post_id = arena.Copy(draft.reply_to_post_id);
     post.reply_to_author_id = arena.Copy(draft.reply_to_author_id);
     post.reply_to_handle = arena.Copy(draft.reply_to_handle);
+    if (draft.url_count > 0) {  // one arena string, links separated by single spaces
+      size_t size = draft.url_count - 1;
+      for (uint32_t i = 0; i < draft.url_count; ++i) size += draft.urls[i].size();
+      char* out = arena.Allocate(size);
+      size_t at = 0;
+      for (uint32_t i = 0; i < draft.url_count; ++i) {
+        if (i > 0) out[at++] = ' ';
+        std::memcpy(out + at, draft.urls[i].data(), draft.urls[i].size());
+        at += draft.urls[i].size();
+      }
+      post.urls = std::string_view(out, size);
+    }
     post.author_followers = draft.followers;
     batch.posts.push_back(post);
     return {};

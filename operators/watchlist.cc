@@ -1,8 +1,10 @@
 #include "operators/watchlist.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <unordered_map>
 
 #include "engine/unicode.h"
 #include "engine/yaml_reader.h"
@@ -179,9 +181,97 @@ void CheckNoDuplicateKeys(const YAML::Node& map, const std::string& file,
   }
 }
 
+// Where the text of a scalar starts in the file, and the column continuation lines start at: a
+// block scalar ('|' or '>') starts on the line after its indicator.
+std::pair<SourceLocation, int> ScalarTextStart(const YAML::Node& node, std::string_view yaml_text,
+                                               const std::string& file) {
+  SourceLocation start = LocationOf(node, file);
+  YAML::Mark mark = node.Mark();
+  if (mark.is_null() || mark.pos < 0 || static_cast<size_t>(mark.pos) >= yaml_text.size()) {
+    return {start, start.column};
+  }
+  const char first = yaml_text[mark.pos];
+  if (first == '"' || first == '\'') {
+    ++start.column;
+    return {start, start.column};
+  }
+  if (first != '|' && first != '>') return {start, start.column};
+  size_t line_start = yaml_text.find('\n', mark.pos);
+  int line = start.line + 1;
+  // Skip blank lines to the first line of content.
+  while (line_start != std::string_view::npos) {
+    size_t begin = line_start + 1;
+    size_t indent = begin;
+    while (indent < yaml_text.size() && yaml_text[indent] == ' ') ++indent;
+    if (indent < yaml_text.size() && yaml_text[indent] != '\n') {
+      int column = static_cast<int>(indent - begin) + 1;
+      return {SourceLocation{file, line, column}, column};
+    }
+    line_start = yaml_text.find('\n', begin);
+    ++line;
+  }
+  return {start, start.column};
+}
+
+void ReadQuery(YamlMap& map, std::string_view yaml_text, const std::string& context,
+               BrandSpec& brand) {
+  YAML::Node value = map.Child("query");
+  if (!value.IsDefined()) return;
+  if (!value.IsScalar()) {
+    map.diagnostics().Add(LocationOf(value, map.file()),
+                          fmt::format("'query' in {} must be text", context),
+                          "write query: | and the query on the next lines");
+    return;
+  }
+  auto [start, indent] = ScalarTextStart(value, yaml_text, map.file());
+  brand.query = ParseQuery(value.Scalar(), start, indent, map.diagnostics());
+}
+
+void ReadProfiles(YamlMap& map, const std::string& context, BrandSpec& brand,
+                  std::vector<Entry>& handles) {
+  YAML::Node value = map.Child("profiles");
+  if (!value.IsDefined()) return;
+  if (!value.IsMap()) {
+    map.diagnostics().Add(LocationOf(value, map.file()),
+                          fmt::format("'profiles' in {} must be a mapping", context),
+                          "write profiles: {press: \"@TelenorPresse\", support: \"@TelenorSupport\"}");
+    return;
+  }
+  for (const auto& item : value) {
+    SourceLocation location = LocationOf(item.second, map.file());
+    if (!item.first.IsScalar() || !item.second.IsScalar() ||
+        !IsValidIdentifier(item.first.Scalar())) {
+      map.diagnostics().Add(location,
+                            fmt::format("each profile of {} is name: \"@handle\"", context),
+                            "names use lowercase letters, digits, '-' and '_', e.g. press");
+      continue;
+    }
+    std::string handle = NormalizeSpaces(item.second.Scalar());
+    if (handle.starts_with("@")) handle.erase(0, 1);
+    std::string problem = handle.empty() ? "it is empty" : WholeWordProblem(handle, true);
+    if (!problem.empty()) {
+      map.diagnostics().Add(location,
+                            fmt::format("profile '{}' of {} is not a handle: {}",
+                                        item.first.Scalar(), context, problem),
+                            "write it as posts do, e.g. \"@telenor_norge\"");
+      continue;
+    }
+    Entry entry;
+    entry.text = "@" + handle;
+    entry.location = location;
+    FoldCase(entry.text, entry.folded);
+    brand.profiles.emplace_back(item.first.Scalar(), entry.text);
+    bool duplicate = std::any_of(handles.begin(), handles.end(),
+                                 [&](const Entry& other) { return other.folded == entry.folded; });
+    if (!duplicate) handles.push_back(std::move(entry));
+  }
+}
+
 std::optional<BrandSpec> ReadBrand(const YAML::Node& node, size_t position,
-                                   const std::vector<BrandSpec>& earlier, const std::string& file,
-                                   Diagnostics& diagnostics) {
+                                   const std::vector<BrandSpec>& earlier,
+                                   std::unordered_map<std::string, size_t>& index_by_id,
+                                   const std::string& file,
+                                   std::string_view yaml_text, Diagnostics& diagnostics) {
   // Name the brand by its id in every message, when it has a readable one.
   YAML::Node id_node = node.IsMap() ? node["id"] : YAML::Node();
   std::string context = id_node.IsDefined() && id_node.IsScalar()
@@ -198,12 +288,12 @@ std::optional<BrandSpec> ReadBrand(const YAML::Node& node, size_t position,
       diagnostics.Add(map.LocationOf("id"), fmt::format("brand id '{}' is not valid", *id),
                       "use lowercase letters, digits, '-' and '_'");
     }
-    for (const BrandSpec& other : earlier) {
-      if (other.id == *id) {
-        diagnostics.Add(map.LocationOf("id"), fmt::format("duplicate brand id '{}'", *id),
-                        fmt::format("the first is at line {}", other.location.line));
-        break;
-      }
+    // A map, not a scan of `earlier`: watchlists hold 10,000 brands.
+    if (auto found = index_by_id.find(*id); found != index_by_id.end()) {
+      diagnostics.Add(map.LocationOf("id"), fmt::format("duplicate brand id '{}'", *id),
+                      fmt::format("the first is at line {}", earlier[found->second].location.line));
+    } else {
+      index_by_id.emplace(*id, earlier.size());
     }
   }
   brand.name = map.String("name").value_or(brand.id);
@@ -223,13 +313,16 @@ std::optional<BrandSpec> ReadBrand(const YAML::Node& node, size_t position,
   std::vector<Entry> terms = ReadEntries(map, kTerms, context);
   std::vector<Entry> handles = ReadEntries(map, kHandles, context);
   std::vector<Entry> hashtags = ReadEntries(map, kHashtags, context);
+  ReadProfiles(map, context, brand, handles);
+  ReadQuery(map, yaml_text, context, brand);
   const bool lists_had_errors = diagnostics.size() != diagnostics_before_lists;
   std::vector<Entry> exclusions = ReadEntries(map, kExclusions, context);
   map.CheckNoUnknownKeys();
   // Bad entries were reported already; this is for a brand that lists nothing to match.
-  if (terms.empty() && handles.empty() && hashtags.empty() && !lists_had_errors) {
-    diagnostics.Add(brand.location, fmt::format("{} has no terms, handles or hashtags", context),
-                    "add terms: [...] so something can match");
+  if (terms.empty() && handles.empty() && hashtags.empty() && !map.Has("query") &&
+      !lists_had_errors) {
+    diagnostics.Add(brand.location, fmt::format("{} has no terms, handles, hashtags or query", context),
+                    "add terms: [...] or a query so something can match");
   }
   // An exclusion equal to a term would exclude every post that term finds.
   for (const Entry& exclusion : exclusions) {
@@ -250,6 +343,65 @@ std::optional<BrandSpec> ReadBrand(const YAML::Node& node, size_t position,
   return brand;
 }
 
+// Top-level `groups:` (name -> brand ids), then the brands' own `group:` keys.
+void ReadGroups(const YAML::Node& groups, const std::string& file, Diagnostics& diagnostics,
+                WatchlistSpec& watchlist) {
+  auto group_named = [&](const std::string& name) -> CompetitorGroup& {
+    for (CompetitorGroup& group : watchlist.groups) {
+      if (group.name == name) return group;
+    }
+    watchlist.groups.push_back(CompetitorGroup{name, {}});
+    return watchlist.groups.back();
+  };
+  auto add_member = [](CompetitorGroup& group, const std::string& id) {
+    if (std::find(group.brand_ids.begin(), group.brand_ids.end(), id) == group.brand_ids.end()) {
+      group.brand_ids.push_back(id);
+    }
+  };
+  if (groups.IsDefined()) {
+    if (!groups.IsMap()) {
+      diagnostics.Add(LocationOf(groups, file), "'groups' must be a mapping of name to brand ids",
+                      "write groups: {nordic: [telenor, telia]}");
+    } else {
+      for (const auto& item : groups) {
+        SourceLocation location = LocationOf(item.first, file);
+        if (!item.first.IsScalar() || !IsValidIdentifier(item.first.Scalar())) {
+          diagnostics.Add(location, "a group name is not valid",
+                          "use lowercase letters, digits, '-' and '_', e.g. nordic-telecom");
+          continue;
+        }
+        if (!item.second.IsSequence()) {
+          diagnostics.Add(LocationOf(item.second, file),
+                          fmt::format("group '{}' must be a list of brand ids", item.first.Scalar()),
+                          "write [telenor, telia]");
+          continue;
+        }
+        CompetitorGroup& group = group_named(item.first.Scalar());
+        for (const YAML::Node& member : item.second) {
+          const std::string id = member.IsScalar() ? member.Scalar() : std::string();
+          bool known = std::any_of(watchlist.brands.begin(), watchlist.brands.end(),
+                                   [&](const BrandSpec& brand) { return brand.id == id; });
+          if (!known) {
+            std::vector<std::string> ids;
+            for (const BrandSpec& brand : watchlist.brands) ids.push_back(brand.id);
+            std::string closest = ClosestMatch(id, ids);
+            diagnostics.Add(LocationOf(member, file),
+                            fmt::format("group '{}' names brand '{}', which the watchlist lacks",
+                                        group.name, id),
+                            closest.empty() ? "list brand ids from 'brands'"
+                                            : fmt::format("did you mean '{}'?", closest));
+            continue;
+          }
+          add_member(group, id);
+        }
+      }
+    }
+  }
+  for (const BrandSpec& brand : watchlist.brands) {
+    if (!brand.group.empty()) add_member(group_named(brand.group), brand.id);
+  }
+}
+
 }  // namespace
 
 std::optional<WatchlistSpec> ParseWatchlist(std::string_view yaml_text,
@@ -264,19 +416,34 @@ std::optional<WatchlistSpec> ParseWatchlist(std::string_view yaml_text,
   WatchlistSpec watchlist;
   watchlist.path = file_name;
   YAML::Node brands = top.Child("brands", true);
+  YAML::Node groups = top.Child("groups");
   top.CheckNoUnknownKeys();
   if (brands.IsDefined() && (!brands.IsSequence() || brands.size() == 0)) {
     diagnostics.Add(LocationOf(brands, file_name), "'brands' must be a non-empty list",
                     "write one '- id: ...' entry per brand");
   } else if (brands.IsDefined()) {
-    for (size_t position = 0; position < brands.size(); ++position) {
-      std::optional<BrandSpec> brand =
-          ReadBrand(brands[position], position, watchlist.brands, file_name, diagnostics);
+    std::unordered_map<std::string, size_t> index_by_id;
+    size_t position = 0;
+    // Iterated, not indexed: yaml-cpp looks an index up by walking the sequence.
+    for (const YAML::Node& node : brands) {
+      std::optional<BrandSpec> brand = ReadBrand(node, position++, watchlist.brands, index_by_id,
+                                                 file_name, yaml_text, diagnostics);
       if (brand) watchlist.brands.push_back(std::move(*brand));
     }
   }
+  ReadGroups(groups, file_name, diagnostics, watchlist);
   if (diagnostics.size() != diagnostics_before) return std::nullopt;
   return watchlist;
+}
+
+std::string DefaultWatchlistCacheDirectory() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
+    return std::string(xdg) + "/brandpulse/hyperscan";
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    return std::string(home) + "/.cache/brandpulse/hyperscan";
+  }
+  return {};
 }
 
 std::optional<WatchlistSpec> LoadWatchlist(const std::string& path, Diagnostics& diagnostics) {

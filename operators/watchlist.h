@@ -9,6 +9,15 @@
 //       handles: ["@telenor_norge"]  # '@' optional in the file
 //       hashtags: ["#telenor"]       # '#' optional in the file
 //       exclude: ["telenor arena"]   # a post with an exclusion hit does not count for this brand
+//       profiles: {press: "@TelenorPresse"}  # named own accounts (also own handles)
+//       query: |                     # boolean query (docs/queries.md), ORed with terms
+//         telenor AND NOT arena
+//   groups:                          # competitor groups: name -> brand ids
+//     nordic: [telenor, telia]
+//
+// A brand matches a post when one of its terms, handles or hashtags is found or its query is
+// true, and none of its exclusions is found. Posts written by one of its handles or profiles are
+// its own posts.
 //
 // Matching (operators/hyperscan_match.h) is caseless and whole-word; the loader rejects entries
 // that could never match that way.
@@ -20,6 +29,7 @@
 #include <vector>
 
 #include "engine/diagnostics.h"
+#include "operators/query.h"
 
 namespace brandpulse {
 
@@ -33,13 +43,31 @@ struct BrandSpec {
   std::vector<std::string> handles;     // each starts with '@'
   std::vector<std::string> hashtags;    // each starts with '#'
   std::vector<std::string> exclusions;  // the `exclude` key
+  // Named own accounts (`profiles:` name -> handle, handle with '@'), in file order. Their
+  // handles are also in `handles`.
+  std::vector<std::pair<std::string, std::string>> profiles;
+  std::optional<Query> query;  // the `query` key, parsed
   SourceLocation location;              // of the brand's mapping
+};
+
+struct CompetitorGroup {
+  std::string name;                     // [a-z0-9_-]+
+  std::vector<std::string> brand_ids;   // each a brand of the watchlist, in file order
 };
 
 struct WatchlistSpec {
   std::string path;  // file the spec was read from (for messages)
   std::vector<BrandSpec> brands;
+  // The top-level `groups:` plus one group per distinct brand `group:` (its members appended
+  // when the name is also listed at the top), in file order.
+  std::vector<CompetitorGroup> groups;
+  // Where CompiledWatchlist::Make(spec) caches the compiled database; empty: no cache. Not read
+  // from the watchlist file: the pipeline's `state.watchlist_cache` sets it.
+  std::string cache_directory;
 };
+
+// $XDG_CACHE_HOME/brandpulse/hyperscan, else $HOME/.cache/brandpulse/hyperscan, else empty.
+std::string DefaultWatchlistCacheDirectory();
 
 // Reads a watchlist. Adds one file:line:column diagnostic per problem to `diagnostics`, pointing
 // at the offending key or list entry: YAML syntax, a duplicate or unknown key (with "did you

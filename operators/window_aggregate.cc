@@ -194,8 +194,11 @@ Status WindowAggregate::Process(Batch& batch, TransformState& state) const {
     // Unique authors are counted by author id; a post without one counts by handle.
     uint64_t author_hash =
         HashBytes(post.author_id.empty() ? post.author_handle : post.author_id);
-    bool own_post = false;
-    if (mention.brand_index < options_.own_handles.size() && !post.author_handle.empty()) {
+    // The matcher marks posts by the brand's handles and profiles; own_handles covers mentions
+    // made without it.
+    bool own_post = mention.own_post;
+    if (!own_post && mention.brand_index < options_.own_handles.size() &&
+        !post.author_handle.empty()) {
       const auto& handles = options_.own_handles[mention.brand_index];
       if (!handles.empty()) {
         FoldCase(post.author_handle, worker.handle_scratch);

@@ -281,3 +281,31 @@ TEST(JsonDecodeTest, ReadDecodeSpecReportsUnknownFieldsAndMissingRequiredOnes) {
 
 }  // namespace
 }  // namespace brandpulse
+
+namespace brandpulse {
+namespace {
+
+TEST(JsonDecodeUrlTest, TwitterLinksAreDecodedExpandedAndSpaceSeparated) {
+  std::vector<std::string> lines = ReadLines(kFixtures / "twitter-v2" / "many_urls.jsonl");
+  Decoded decoded(Preset(DecodeFormat::kTwitterV2), lines);
+  ASSERT_GT(decoded.batch.posts.size(), 0u);
+  size_t with_urls = 0;
+  for (const Post& post : decoded.batch.posts) {
+    if (post.urls.empty()) continue;
+    ++with_urls;
+    EXPECT_TRUE(post.urls.starts_with("http")) << post.urls;
+    EXPECT_EQ(post.urls.find("  "), std::string_view::npos) << post.urls;
+    EXPECT_EQ(post.urls.find("https://t.co/"), std::string_view::npos)
+        << "expanded, not shortened: " << post.urls;
+  }
+  EXPECT_GT(with_urls, 0u);
+
+  std::vector<std::string> v1 = {
+      R"({"id_str":"1","text":"see https://t.co/a and https://t.co/b","created_at":"Wed Oct 10 20:19:24 +0000 2018","user":{"id_str":"9","screen_name":"x"},"entities":{"hashtags":[],"urls":[{"url":"https://t.co/a","expanded_url":"https://www.telenor.no/5g"},{"url":"https://t.co/b","expanded_url":"http://example.com"}]}})"};
+  Decoded v1_decoded(Preset(DecodeFormat::kTwitterV1), v1);
+  ASSERT_EQ(v1_decoded.batch.posts.size(), 1u);
+  EXPECT_EQ(v1_decoded.batch.posts[0].urls, "https://www.telenor.no/5g http://example.com");
+}
+
+}  // namespace
+}  // namespace brandpulse

@@ -129,10 +129,10 @@ TEST(WatchlistErrorTest, BrandWithNothingToMatch) {
   - id: telia
     terms: []
 )"),
-            "w.yaml:2:5: error: brand 'ice' has no terms, handles or hashtags (hint: add terms: "
-            "[...] so something can match)\n"
-            "w.yaml:5:5: error: brand 'telia' has no terms, handles or hashtags (hint: add terms: "
-            "[...] so something can match)\n");
+            "w.yaml:2:5: error: brand 'ice' has no terms, handles, hashtags or query (hint: add terms: "
+            "[...] or a query so something can match)\n"
+            "w.yaml:5:5: error: brand 'telia' has no terms, handles, hashtags or query (hint: add terms: "
+            "[...] or a query so something can match)\n");
 }
 
 TEST(WatchlistErrorTest, EmptyEntriesPointAtTheEntry) {

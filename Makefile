@@ -4,7 +4,7 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BRANDPULSE := $(BUILD_DIR)/brandpulse
 
-.PHONY: all deps configure build demo test bench clean
+.PHONY: all deps configure build demo test bench bench-full clean
 
 all: build
 
@@ -22,6 +22,14 @@ demo: build
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+# Benchmarks side by side (bench/README.md): writes bench/RESULTS.md and bench/results.png.
+bench: build
+	@bash bench/run.sh --brandpulse $(BRANDPULSE) --bench $(BUILD_DIR)/bench/brandpulse_bench --out $(BUILD_DIR)/bench/out
+
+# The same plus 100k brands (longer than the 10-minute budget of `make bench`).
+bench-full: build
+	@bash bench/run.sh --full --brandpulse $(BRANDPULSE) --bench $(BUILD_DIR)/bench/brandpulse_bench --out $(BUILD_DIR)/bench/out
 
 clean:
 	rm -rf $(BUILD_DIR) out

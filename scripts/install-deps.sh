@@ -12,6 +12,9 @@ packages=(
   libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   # real word lists for the synthetic firehose (en, no, es)
   wamerican wnorwegian wspanish
+  # benchmark baselines and reporting (bench/): RE2, PCRE2, nlohmann/json, ripgrep, gnuplot,
+  # GNU time for peak RSS, bc for the ratios
+  libre2-dev libpcre2-dev nlohmann-json3-dev ripgrep gnuplot-nox time bc
 )
 
 missing=()

@@ -4,7 +4,7 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BRANDPULSE := $(BUILD_DIR)/brandpulse
 
-.PHONY: all deps configure build demo test bench crash-test clean
+.PHONY: all deps configure build demo test bench bench-full crash-test clean
 
 all: build
 
@@ -26,6 +26,14 @@ test: build
 # Exactness under crashes, long form: 2M posts, 25 SIGKILLs at random points (~1 minute).
 crash-test: build
 	@bash scripts/crash-test.sh --kills 25 --posts 2000000 --brandpulse $(BRANDPULSE)
+
+# Benchmarks side by side (bench/README.md): writes bench/RESULTS.md and bench/results.png.
+bench: build
+	@bash bench/run.sh --brandpulse $(BRANDPULSE) --bench $(BUILD_DIR)/bench/brandpulse_bench --out $(BUILD_DIR)/bench/out
+
+# The same plus 100k brands (longer than the 10-minute budget of `make bench`).
+bench-full: build
+	@bash bench/run.sh --full --brandpulse $(BRANDPULSE) --bench $(BUILD_DIR)/bench/brandpulse_bench --out $(BUILD_DIR)/bench/out
 
 clean:
 	rm -rf $(BUILD_DIR) out

@@ -14,6 +14,9 @@ packages=(
   libcpp-httplib-dev
   # real word lists for the synthetic firehose (en, no, es)
   wamerican wnorwegian wspanish
+  # benchmark baselines and reporting (bench/): RE2, PCRE2, nlohmann/json, ripgrep, gnuplot,
+  # GNU time for peak RSS, bc for the ratios
+  libre2-dev libpcre2-dev nlohmann-json3-dev ripgrep gnuplot-nox time bc
 )
 
 missing=()

@@ -330,6 +330,7 @@ std::optional<PipelineSpec> LoadPipelineSpec(const std::string& path, Diagnostic
   YamlMap metrics(pipeline.Child("metrics"), path, "metrics", diagnostics);
   if (metrics.valid()) {
     if (auto top_k = metrics.Integer("top_k", 0, 1000)) spec.top_k = static_cast<int>(*top_k);
+    if (auto co_terms = metrics.Boolean("co_terms")) spec.co_terms = *co_terms;
     top_k_window = metrics.String("window");
     top_k_window_location = metrics.LocationOf("window");
     metrics.CheckNoUnknownKeys();

@@ -93,6 +93,10 @@ struct PipelineSpec {
   // kept for one window spec (metrics.window, default the first): counting terms is the most
   // expensive per-mention work there is (bench/RESULTS.md), so it is paid once.
   int top_k = 10;
+  // Also count co-occurring words (metrics.co_terms), not only hashtags and cashtags. Off by
+  // default: tokenizing every matching post and keeping every distinct word of open windows
+  // costs more than the rest of window aggregation together (bench/RESULTS.md).
+  bool co_terms = false;
   size_t top_k_window = 0;  // index into windows
   std::vector<AlertRuleSpec> alert_rules;
   SinkSpec alerts_sink;

@@ -301,6 +301,7 @@ Status PipelineRun::BuildWorkerOperators() {
   window_options.layout = layout_;
   window_options.allowed_lateness_ms = spec_.allowed_lateness_ms;
   window_options.term_capacity = TermCapacityFor(spec_.top_k);
+  window_options.co_terms = spec_.co_terms;
   if (!layout_.shape_of_window.empty()) {
     window_options.term_shape = layout_.shape_of_window[spec_.top_k_window];
   }

@@ -140,9 +140,13 @@ int64_t WindowStart(int64_t time_ms, int64_t size_ms) {
   return quotient * size_ms;
 }
 
-void PostTerms::Extract(std::string_view text) {
-  FoldCase(text, folded);
+void PostTerms::Extract(std::string_view text, bool words) {
   tokens.clear();
+  if (!words && text.find('#') == std::string_view::npos &&
+      text.find('$') == std::string_view::npos) {
+    return;
+  }
+  FoldCase(text, folded);
   std::string_view view = folded;
   size_t position = 0;
   bool in_url = false;  // from "://" back to the last space, up to the next space
@@ -173,7 +177,7 @@ void PostTerms::Extract(std::string_view text) {
       tokens.push_back(Token{static_cast<uint32_t>(begin - 1), static_cast<uint32_t>(position), true});
       continue;
     }
-    if (characters < 3 || digits_only) continue;
+    if (!words || characters < 3 || digits_only) continue;
     std::string_view word = view.substr(begin, position - begin);
     if (IsStopWord(word)) continue;
     tokens.push_back(Token{static_cast<uint32_t>(begin), static_cast<uint32_t>(position), false});
@@ -209,7 +213,7 @@ Status WindowAggregate::Process(Batch& batch, TransformState& state) const {
     const bool question = TextAsks(post.text);
     const bool with_terms = options_.term_capacity > 0 && !own_post;
     if (with_terms && terms_post != mention.post_index) {
-      worker.terms.Extract(post.text);
+      worker.terms.Extract(post.text, options_.co_terms);
       terms_post = mention.post_index;
     }
     auto add = [&](WindowMetrics& metrics) {

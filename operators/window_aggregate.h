@@ -66,6 +66,7 @@ class WindowAggregate final : public Transform {
     std::vector<std::vector<std::string>> own_handles;
     uint64_t term_capacity = 0;  // 0 = no hashtag / term summaries
     uint32_t term_shape = 0;     // the shape whose brand totals carry them
+    bool co_terms = false;       // words too, not only hashtags and cashtags
   };
   // `watermark` is written by the coordinator only while no worker runs (at commit barriers)
   // and read by workers: a mention whose window ended at least `allowed_lateness_ms` before it
@@ -101,7 +102,9 @@ struct PostTerms {
     bool hashtag = false;
   };
   std::vector<Token> tokens;
-  void Extract(std::string_view text);
+  // With `words` false only hashtags and cashtags are kept (and a text without '#' or '$' costs
+  // one memchr pass).
+  void Extract(std::string_view text, bool words = true);
   std::string_view View(const Token& token) const {
     return std::string_view(folded).substr(token.begin, token.end - token.begin);
   }

@@ -43,6 +43,7 @@ class WindowAggregateTest : public ::testing::Test {
     options.allowed_lateness_ms = lateness;
     options.own_handles = std::move(own_handles);
     options.term_capacity = term_capacity;
+    options.co_terms = true;
     watermark_.store(watermark);
     WindowAggregate aggregate(std::move(options), &watermark_);
     auto state = aggregate.MakeState();
@@ -197,6 +198,16 @@ TEST(PostTermsTest, WordsOfEveryScript) {
   for (const auto& token : terms.tokens) seen.emplace_back(terms.View(token));
   EXPECT_EQ(seen, (std::vector<std::string>{"støyen", "telenor", "nettet", "señal", "débil",
                                             "ソニーの新型", "#ñandú"}));
+}
+
+TEST(PostTermsTest, WithoutWordsOnlyHashtagsAndCashtags) {
+  PostTerms terms;
+  terms.Extract("Telenor #5G outage, $TEL down", false);
+  std::vector<std::string> seen;
+  for (const auto& token : terms.tokens) seen.emplace_back(terms.View(token));
+  EXPECT_EQ(seen, (std::vector<std::string>{"#5g", "$tel"}));
+  terms.Extract("no tags here at all", false);
+  EXPECT_TRUE(terms.tokens.empty());
 }
 
 }  // namespace

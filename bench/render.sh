@@ -116,6 +116,19 @@ EOF
   echo "|---|---:|---:|---:|---|"
   awk -F'\t' '{printf "| %s | %s | %s | %.0f | %s |\n", $1, $2, $3, $4 / 1024, $5}' "$memory"
   echo
+  echo "### Watchlist compile and restart (\`brandpulse validate\`: one Hyperscan database for all brands)"
+  echo
+  echo "Cold: compiled from the YAML watchlist; cached: the serialized database loaded from"
+  echo "\`state.watchlist_cache\` (keyed by the pattern set, hs_version and the CPU), as on a restart."
+  echo "Per-post scan cost at each size is the *match* row of the brands table above."
+  echo
+  echo "| brands | patterns | database KB | compile s (rules/s) | load from cache s |"
+  echo "|---:|---:|---:|---|---:|"
+  if [ -s "$out/compile.tsv" ]; then
+    awk -F'\t' '{ rate = ($4 > 0) ? sprintf("%.0f", $1 / $4) : "-";
+                   printf "| %s | %s | %s | %s (%s) | %s |\n", $1, $2, $3, $4, rate, $5 }' "$out/compile.tsv"
+  fi
+  echo
   echo "## Why targets are missed, and what the profiles say"
   echo
   echo "Profiled with \`perf record\` on \`brandpulse run\` (main input, 2 workers); ~15 min, so indicative:"

@@ -110,6 +110,7 @@ compare main "$wl10k" "$main_input" twitter-v2 all 3 \
   --texts-out "$out/texts.txt" --patterns-out "$out/patterns.txt" --expected-out "$out/expected.txt"
 ripgrep main "$out/texts.txt" "$out/patterns.txt" "$out/expected.txt" 15
 
+: > "$out/compile.tsv"
 # 2. Brands: 1k, 10k, 50k (100k with --full): compile time and posts/s.
 brand_counts="1000 10000 50000"
 [ "$mode" = full ] && brand_counts="$brand_counts 100000"
@@ -117,6 +118,16 @@ for n in $brand_counts; do
   wl=$(watchlist "$n")
   input=$(generate "brands-$n" "$wl" 50000 twitter-v2 0.05 50000)
   compare "brands-$n" "$wl" "$input" twitter-v2 hs-scan,re2-set 2 --repeat 3
+  # The watchlist as `brandpulse validate` builds it: cold compile, then load from the cache.
+  cache="$out/compile-cache-$n"
+  rm -rf "$cache"
+  cold=$(XDG_CACHE_HOME="$cache" "$brandpulse" validate "$wl")
+  warm=$(XDG_CACHE_HOME="$cache" "$brandpulse" validate "$wl")
+  printf "%s\t%s\t%s\t%s\t%s\n" "$n" \
+    "$(echo "$cold" | sed -n 's/.* \([0-9]*\) patterns.*/\1/p')" \
+    "$(echo "$cold" | sed -n 's/.*database \([0-9.]*\) KB.*/\1/p')" \
+    "$(echo "$cold" | sed -n 's/.*compiled in \([0-9.]*\) s.*/\1/p')" \
+    "$(echo "$warm" | sed -n 's/.*from cache in \([0-9.]*\) s.*/\1/p')" >> "$out/compile.tsv"
 done
 
 # 3. Matching share: 1%, 5% (the main run), 20%.

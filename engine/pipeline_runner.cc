@@ -14,7 +14,6 @@
 #include "engine/http_api.h"
 #include "engine/json_writer.h"
 #include "engine/state_store.h"
-#include "engine/unicode.h"
 #include "engine/watermark.h"
 #include "operators/file_source.h"
 #include "operators/hyperscan_match.h"
@@ -28,9 +27,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr std::string_view kWatermarkKey = "watermark";
-constexpr std::string_view kMaxEventTimeKey = "max_event_time";
-constexpr std::string_view kPartitionTimesKey = "partition_max_event_times";
 constexpr int64_t kNoWatermark = INT64_MIN;
 
 // Processing time for idle-partition detection (monotonic; only differences matter).
@@ -304,15 +300,6 @@ Status PipelineRun::BuildWorkerOperators() {
   window_options.co_terms = spec_.co_terms;
   if (!layout_.shape_of_window.empty()) {
     window_options.term_shape = layout_.shape_of_window[spec_.top_k_window];
-  }
-  for (uint32_t brand = 0; brand < watchlist_->brand_count(); ++brand) {
-    std::vector<std::string> handles;
-    for (const std::string& handle : watchlist_->brand(brand).handles) {
-      std::string folded;
-      FoldCase(std::string_view(handle).substr(handle.starts_with('@') ? 1 : 0), folded);
-      handles.push_back(std::move(folded));
-    }
-    window_options.own_handles.push_back(std::move(handles));
   }
   window_transform_index_ = transforms_.size();
   transforms_.push_back(std::make_unique<WindowAggregate>(std::move(window_options), &watermark_));

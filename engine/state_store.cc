@@ -108,6 +108,16 @@ void EncodePositionKey(std::string_view source_id, uint32_t partition, std::stri
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(partition >> shift));
 }
 
+// Brand ids and dimensions separate the key's parts with 0x00, so they must not contain it.
+Status CheckWindowKey(const WindowKey& key) {
+  if (key.brand_id.find('\0') == std::string::npos &&
+      key.dimension.find('\0') == std::string::npos) {
+    return Status::Ok();
+  }
+  return Status::InvalidArgument(fmt::format(
+      "window brand id {:?} or dimension {:?} contains a 0x00 byte", key.brand_id, key.dimension));
+}
+
 WindowKey WithStart(const WindowKey& series, int64_t start_ms) {
   WindowKey key = series;
   key.start_ms = start_ms;
@@ -273,32 +283,27 @@ void StateStore::Commit::Record(const Status& status) {
   if (error_.ok() && !status.ok()) error_ = status;
 }
 
-void StateStore::Commit::MergeWindow(const WindowKey& key, const WindowMetrics& delta) {
-  if (key.brand_id.find('\0') != std::string::npos ||
-      key.dimension.find('\0') != std::string::npos) {
-    Record(Status::InvalidArgument(fmt::format(
-        "window brand id {:?} or dimension {:?} contains a 0x00 byte", key.brand_id, key.dimension)));
-    return;
+bool StateStore::Commit::EncodeWindow(const WindowKey& key, const WindowMetrics& metrics) {
+  Status valid = CheckWindowKey(key);
+  if (!valid.ok()) {
+    Record(valid);
+    return false;
   }
   key_scratch_ = EncodeWindowKey(key);
   value_scratch_.clear();
-  delta.EncodeTo(value_scratch_);
-  Record(FromRocks(batch_->Merge(store_->windows_, key_scratch_, value_scratch_), "merge window"));
+  metrics.EncodeTo(value_scratch_);
   ++operation_count_;
+  return true;
+}
+
+void StateStore::Commit::MergeWindow(const WindowKey& key, const WindowMetrics& delta) {
+  if (!EncodeWindow(key, delta)) return;
+  Record(FromRocks(batch_->Merge(store_->windows_, key_scratch_, value_scratch_), "merge window"));
 }
 
 void StateStore::Commit::PutWindow(const WindowKey& key, const WindowMetrics& value) {
-  if (key.brand_id.find('\0') != std::string::npos ||
-      key.dimension.find('\0') != std::string::npos) {
-    Record(Status::InvalidArgument(fmt::format(
-        "window brand id {:?} or dimension {:?} contains a 0x00 byte", key.brand_id, key.dimension)));
-    return;
-  }
-  key_scratch_ = EncodeWindowKey(key);
-  value_scratch_.clear();
-  value.EncodeTo(value_scratch_);
+  if (!EncodeWindow(key, value)) return;
   Record(FromRocks(batch_->Put(store_->windows_, key_scratch_, value_scratch_), "put window"));
-  ++operation_count_;
 }
 
 void StateStore::Commit::SetPosition(std::string_view source_id, uint32_t partition,
@@ -376,10 +381,7 @@ Result<std::optional<WindowMetrics>> StateStore::ReadWindow(const WindowKey& key
 
 Status StateStore::ScanSeries(const WindowKey& series, int64_t from_ms, int64_t to_ms,
                               const WindowVisitor& visit) {
-  if (series.brand_id.find('\0') != std::string::npos ||
-      series.dimension.find('\0') != std::string::npos) {
-    return Status::InvalidArgument("brand id or dimension contains a 0x00 byte");
-  }
+  RETURN_IF_ERROR(CheckWindowKey(series));
   if (from_ms >= to_ms) return Status::Ok();
   std::string begin = EncodeWindowKey(WithStart(series, from_ms));
   std::string end = EncodeWindowKey(WithStart(series, to_ms));

@@ -52,6 +52,11 @@ std::string EncodeWindowKey(const WindowKey& key);
 // nullopt unless `bytes` is exactly one encoded key.
 std::optional<WindowKey> DecodeWindowKey(std::string_view bytes);
 
+// Keys of the `meta` column family the pipeline runner writes (docs/state.md).
+inline constexpr std::string_view kWatermarkKey = "watermark";           // decimal epoch ms
+inline constexpr std::string_view kMaxEventTimeKey = "max_event_time";   // decimal epoch ms
+inline constexpr std::string_view kPartitionTimesKey = "partition_max_event_times";
+
 struct StateOptions {
   std::string directory;
   // All of RocksDB's caching memory: a third to one LRU block cache shared by every column
@@ -99,6 +104,9 @@ class StateStore {
     friend class StateStore;
     explicit Commit(StateStore& store);
     void Record(const Status& status);
+    // Validates `key` and encodes key and value into the scratch buffers; false (recorded) when
+    // the key is invalid.
+    bool EncodeWindow(const WindowKey& key, const WindowMetrics& metrics);
 
     StateStore* store_;
     std::unique_ptr<rocksdb::WriteBatch> batch_;

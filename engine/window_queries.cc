@@ -2,27 +2,18 @@
 
 #include <algorithm>
 #include <charconv>
-#include <ctime>
 #include <map>
 
 #include <fmt/format.h>
 
+#include "engine/event_time.h"
 #include "engine/json_writer.h"
 #include "engine/state_store.h"
 #include "engine/yaml_reader.h"
+#include "operators/window_aggregate.h"
 
 namespace brandpulse {
 namespace {
-
-// The runner's meta keys (engine/pipeline_runner.cc): decimal epoch milliseconds.
-constexpr std::string_view kMaxEventTimeKey = "max_event_time";
-constexpr std::string_view kWatermarkKey = "watermark";
-
-int64_t FloorTo(int64_t value, int64_t step) {
-  int64_t quotient = value / step;
-  if (value % step != 0 && value < 0) --quotient;
-  return quotient * step;
-}
 
 std::optional<int64_t> ParseInteger(std::string_view text) {
   int64_t value = 0;
@@ -31,49 +22,13 @@ std::optional<int64_t> ParseInteger(std::string_view text) {
   return value;
 }
 
-// "YYYY-MM-DDTHH:MM:SS[.fff...](Z|+00:00)"; a date alone means midnight UTC.
-std::optional<int64_t> ParseIsoTime(std::string_view text) {
-  auto digits = [&](size_t at, size_t count) -> std::optional<int> {
-    if (at + count > text.size()) return std::nullopt;
-    int value = 0;
-    for (size_t i = at; i < at + count; ++i) {
-      if (text[i] < '0' || text[i] > '9') return std::nullopt;
-      value = value * 10 + (text[i] - '0');
-    }
-    return value;
-  };
-  std::optional<int> year = digits(0, 4), month = digits(5, 2), day = digits(8, 2);
-  if (!year || !month || !day || text.size() < 10 || text[4] != '-' || text[7] != '-') {
-    return std::nullopt;
-  }
-  if (*month < 1 || *month > 12 || *day < 1 || *day > 31) return std::nullopt;
-  std::tm parts{};
-  parts.tm_year = *year - 1900;
-  parts.tm_mon = *month - 1;
-  parts.tm_mday = *day;
-  int64_t millis = 0;
-  size_t at = 10;
-  if (at < text.size()) {
-    if (text[at] != 'T' && text[at] != ' ') return std::nullopt;
-    std::optional<int> hour = digits(11, 2), minute = digits(14, 2), second = digits(17, 2);
-    if (!hour || !minute || !second || text[13] != ':' || text[16] != ':') return std::nullopt;
-    if (*hour > 23 || *minute > 59 || *second > 60) return std::nullopt;
-    parts.tm_hour = *hour;
-    parts.tm_min = *minute;
-    parts.tm_sec = *second;
-    at = 19;
-    if (at < text.size() && text[at] == '.') {
-      int64_t scale = 100;
-      for (++at; at < text.size() && text[at] >= '0' && text[at] <= '9'; ++at) {
-        millis += (text[at] - '0') * scale;
-        scale /= 10;
-      }
-    }
-    std::string_view zone = text.substr(at);
-    if (zone != "Z" && zone != "+00:00" && !zone.empty()) return std::nullopt;
-  }
-  time_t seconds = timegm(&parts);
-  return static_cast<int64_t>(seconds) * 1000 + millis;
+// UTC only ("Z", "+00:00" or no zone), so a query never silently shifts by an offset it did
+// not mean; a date alone means midnight. The parsing itself is the decoders' ParseIso8601Ms.
+std::optional<int64_t> ParseUtcTime(std::string_view text) {
+  if (text.size() == 10) return ParseIso8601Ms(std::string(text) + "T00:00");
+  size_t zone = text.find_first_of("+-", 10);
+  if (zone != std::string_view::npos && text.substr(zone) != "+00:00") return std::nullopt;
+  return ParseIso8601Ms(text);
 }
 
 void AppendRange(std::string& out, const CoveredRange& range) {
@@ -127,7 +82,7 @@ std::optional<int64_t> ParseQueryTime(std::string_view text, int64_t now_ms) {
     return now_ms - *ago;
   }
   if (std::optional<int64_t> epoch_ms = ParseInteger(text)) return epoch_ms;
-  return ParseIsoTime(text);
+  return ParseUtcTime(text);
 }
 
 uint64_t WindowTotals::Value(QueryMetric metric) const {
@@ -199,8 +154,8 @@ CoveredRange WindowQueries::Cover(const WindowSpec& window, std::string_view dim
   range.window = window.name;
   range.dimension = std::string(dimension);
   range.size_ms = window.size_ms;
-  range.from_ms = FloorTo(from_ms, step_ms);
-  range.to_ms = std::max(range.from_ms, FloorTo(to_ms - 1, step_ms) + step_ms);
+  range.from_ms = WindowStart(from_ms, step_ms);
+  range.to_ms = std::max(range.from_ms, WindowStart(to_ms - 1, step_ms) + step_ms);
   return range;
 }
 

@@ -13,7 +13,6 @@ class WindowAggregateState final : public TransformState {
  public:
   std::unordered_map<WindowDeltaKey, WindowMetrics, WindowDeltaKeyHash> deltas;
   PostTerms terms;
-  std::string handle_scratch;
 };
 
 constexpr int kDimensionShift = 56;
@@ -198,17 +197,9 @@ Status WindowAggregate::Process(Batch& batch, TransformState& state) const {
     // Unique authors are counted by author id; a post without one counts by handle.
     uint64_t author_hash =
         HashBytes(post.author_id.empty() ? post.author_handle : post.author_id);
-    // The matcher marks posts by the brand's handles and profiles; own_handles covers mentions
-    // made without it.
-    bool own_post = mention.own_post;
-    if (!own_post && mention.brand_index < options_.own_handles.size() &&
-        !post.author_handle.empty()) {
-      const auto& handles = options_.own_handles[mention.brand_index];
-      if (!handles.empty()) {
-        FoldCase(post.author_handle, worker.handle_scratch);
-        own_post = std::find(handles.begin(), handles.end(), worker.handle_scratch) != handles.end();
-      }
-    }
+    // The matcher marks posts written by the brand's own handles and profiles: they count
+    // only under author:own, never as customer mentions.
+    const bool own_post = mention.own_post;
     const bool reply = !post.reply_to_post_id.empty() || !post.reply_to_handle.empty();
     const bool question = TextAsks(post.text);
     const bool with_terms = options_.term_capacity > 0 && !own_post;

@@ -61,9 +61,6 @@ class WindowAggregate final : public Transform {
   struct Options {
     WindowLayout layout;
     int64_t allowed_lateness_ms = 0;
-    // By brand index: the brand's own handles, case-folded, without '@'. A post by one of them
-    // is an own post: counted only under author:own, never as a customer mention.
-    std::vector<std::vector<std::string>> own_handles;
     uint64_t term_capacity = 0;  // 0 = no hashtag / term summaries
     uint32_t term_shape = 0;     // the shape whose brand totals carry them
     bool co_terms = false;       // words too, not only hashtags and cashtags

@@ -36,12 +36,10 @@ class WindowAggregateTest : public ::testing::Test {
   // Runs `batch` through an aggregate over `windows` and returns mentions per delta key.
   std::map<Delta, WindowMetrics> Run(const std::vector<WindowSpec>& windows, Batch& batch,
                                      int64_t watermark = INT64_MIN, int64_t lateness = 0,
-                                     std::vector<std::vector<std::string>> own_handles = {},
                                      uint64_t term_capacity = 0) {
     WindowAggregate::Options options;
     options.layout = MakeWindowLayout(windows);
     options.allowed_lateness_ms = lateness;
-    options.own_handles = std::move(own_handles);
     options.term_capacity = term_capacity;
     options.co_terms = true;
     watermark_.store(watermark);
@@ -160,17 +158,16 @@ TEST_F(WindowAggregateTest, OwnPostsAreNotCustomerMentions) {
   Batch batch;
   AddPost(batch, 1000, "acme: our network is back", "Acme_Support");
   AddPost(batch, 2000, "acme is down again?", "customer");
-  // Handles are given case-folded without '@'; the post's handle is folded before comparing.
-  std::vector<std::vector<std::string>> own = {{"acme_support", "acme"}};
-  auto deltas = Run({Window(WindowType::kTumbling, kMinute, 0, {Dimension::kAuthor})}, batch,
-                    INT64_MIN, 0, own);
+  batch.mentions[0].own_post = true;  // the matcher marks posts by the brand's handles
+  auto deltas = Run({Window(WindowType::kTumbling, kMinute, 0, {Dimension::kAuthor})}, batch);
   EXPECT_EQ(deltas[(Delta{"", 0, 0})].mentions, 1u);
   EXPECT_EQ(deltas[(Delta{"", 0, 0})].questions, 1u);
   EXPECT_EQ(deltas[(Delta{"author:own", 0, 0})].mentions, 1u);
   // Without the author dimension an own post is counted nowhere.
   Batch again;
   AddPost(again, 1000, "acme: our network is back", "acme_support");
-  deltas = Run({Window(WindowType::kTumbling, kMinute)}, again, INT64_MIN, 0, own);
+  again.mentions[0].own_post = true;
+  deltas = Run({Window(WindowType::kTumbling, kMinute)}, again);
   EXPECT_TRUE(deltas.empty());
 }
 
@@ -179,7 +176,7 @@ TEST_F(WindowAggregateTest, RepliesQuestionsAndTerms) {
   AddPost(batch, 1000, "Is the acme #Fiber outage over? https://status.acme.no/x @helpdesk ¿y?");
   batch.posts[0].reply_to_post_id = "123";
   AddPost(batch, 2000, "acme fiber outage in Bergen #fiber #5G");
-  auto deltas = Run({Window(WindowType::kTumbling, kMinute)}, batch, INT64_MIN, 0, {}, 32);
+  auto deltas = Run({Window(WindowType::kTumbling, kMinute)}, batch, INT64_MIN, 0, 32);
   const WindowMetrics& total = deltas[(Delta{"", 0, 0})];
   EXPECT_EQ(total.mentions, 2u);
   EXPECT_EQ(total.replies, 1u);

@@ -37,6 +37,14 @@ Result<PipelineSpec> LoadSpec(const QueryArgs& args) {
   return std::move(*spec);
 }
 
+// The state directory: --state wins, else the pipeline's `state.directory`.
+Result<std::string> StateDirectoryOf(const QueryArgs& args) {
+  if (!args.state_directory.empty()) return args.state_directory;
+  if (args.pipeline_path.empty()) return Status::InvalidArgument("give --pipeline FILE or --state DIR");
+  ASSIGN_OR_RETURN(PipelineSpec spec, LoadSpec(args));
+  return spec.state_directory;
+}
+
 // Opens the state read-only for one use: sees everything committed up to now.
 Status WithReadOnlyQueries(const PipelineSpec& spec,
                            const std::function<void(const WindowQueries&)>& use) {
@@ -99,21 +107,6 @@ int Serve(const QueryArgs& args) {
   return 0;
 }
 
-// The state directory: --state wins, else the pipeline's `state.directory`.
-Result<std::string> StateDirectoryOf(const QueryArgs& args) {
-  if (!args.state_directory.empty()) return args.state_directory;
-  if (args.pipeline_path.empty()) {
-    return Status::InvalidArgument("give --pipeline FILE or --state DIR");
-  }
-  Diagnostics diagnostics;
-  std::optional<PipelineSpec> spec = LoadPipelineSpec(args.pipeline_path, diagnostics);
-  if (!spec) {
-    PrintDiagnostics(diagnostics);
-    return Status::InvalidArgument(fmt::format("{} is not a valid pipeline", args.pipeline_path));
-  }
-  return spec->state_directory;
-}
-
 std::string Hex(std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;
@@ -125,8 +118,8 @@ std::string Hex(std::string_view bytes) {
   return out;
 }
 
-// One line per window in key order: brand, size, start, mentions, reach, estimated unique
-// authors, then the exact stored encoding (HLL registers included) in hex.
+// One line per window in key order: brand, dimension ("-" for the total), size, slide, start,
+// mentions, reach, estimated unique authors, then the exact stored encoding in hex.
 int Dump(const QueryArgs& args) {
   Result<std::string> directory = StateDirectoryOf(args);
   if (!directory.ok()) {
@@ -142,8 +135,10 @@ int Dump(const QueryArgs& args) {
   Status status = (*store)->ScanAllWindows([&](const WindowKey& key, const WindowMetrics& metrics) {
     encoded.clear();
     metrics.EncodeTo(encoded);
-    std::printf("%s %lld %lld %llu %llu %llu %s\n", key.brand_id.c_str(),
-                static_cast<long long>(key.size_ms), static_cast<long long>(key.start_ms),
+    std::printf("%s %s %lld %lld %lld %llu %llu %llu %s\n", key.brand_id.c_str(),
+                key.dimension.empty() ? "-" : key.dimension.c_str(),
+                static_cast<long long>(key.size_ms), static_cast<long long>(key.slide_ms),
+                static_cast<long long>(key.start_ms),
                 static_cast<unsigned long long>(metrics.mentions),
                 static_cast<unsigned long long>(metrics.reach),
                 static_cast<unsigned long long>(metrics.authors.Estimate()), Hex(encoded).c_str());
@@ -220,7 +215,7 @@ void AddQueryCommand(CLI::App& app, CliCommands& commands) {
   commands.push_back({serve, [args] { return Serve(*args); }});
 
   CLI::App* dump = query->add_subcommand(
-      "dump", "Every window, exactly: brand size_ms start_ms mentions reach authors encoding-hex");
+      "dump", "Every window, exactly: brand dimension size_ms slide_ms start_ms mentions reach authors encoding-hex");
   add_state_options(dump);
   commands.push_back({dump, [args] { return Dump(*args); }});
 }

@@ -1,7 +1,5 @@
 // Tests of the `brandpulse` binary as a user runs it: validate's error messages, match, generate
 // and run. The binary is the one built by this tree (BRANDPULSE_BINARY).
-#include <sys/wait.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -11,29 +9,14 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "tests/cli_test_support.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-// Runs `arguments` with the brandpulse binary from `directory`.
-CommandResult RunBrandpulse(const std::string& arguments, const fs::path& directory) {
-  std::string command =
-      fmt::format("cd '{}' && '{}' {} 2>&1", directory.string(), BRANDPULSE_BINARY, arguments);
-  CommandResult result;
-  std::FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  size_t count;
-  while ((count = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, count);
-  int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using brandpulse_cli_test::CommandResult;
+using brandpulse_cli_test::RunBrandpulse;
 
 const fs::path kConfigs = fs::path(BRANDPULSE_SOURCE_DIR) / "tests" / "configs";
 

@@ -1,7 +1,5 @@
 // Tests of the query tools of the `brandpulse` binary as a user runs them: validate's query
 // errors (file:line:column, what, hint), match's query tree, backtest's per-brand report.
-#include <sys/wait.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -9,29 +7,19 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "tests/cli_test_support.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
+using brandpulse_cli_test::CommandResult;
 
 // Runs `arguments` with the brandpulse binary from `directory`, with its own cache directory.
 CommandResult RunBrandpulse(const std::string& arguments, const fs::path& directory) {
   const fs::path cache = fs::path(BRANDPULSE_BINARY).parent_path() / "cli-queries-test-cache";
-  std::string command = fmt::format("cd '{}' && XDG_CACHE_HOME='{}' '{}' {} 2>&1", directory.string(),
-                                    cache.string(), BRANDPULSE_BINARY, arguments);
-  CommandResult result;
-  std::FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  size_t count;
-  while ((count = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, count);
-  int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  return brandpulse_cli_test::RunBrandpulse(arguments, directory,
+                                            fmt::format("XDG_CACHE_HOME='{}'", cache.string()));
 }
 
 const fs::path kQueries = fs::path(BRANDPULSE_SOURCE_DIR) / "tests" / "configs" / "queries";

@@ -113,14 +113,18 @@ sinks:
     return spec.value_or(PipelineSpec{});
   }
 
+  // The same pipeline without any reload, into state `reference`.
+  Result<RunSummary> RunReference() {
+    RunOptions options;
+    options.fresh = true;
+    return RunPipeline(Spec("reference"), options);
+  }
+
   fs::path work_;
 };
 
 TEST_F(WatchlistReloadTest, ManyReloadsUnderLoadChangeNothing) {
-  PipelineSpec reference_spec = Spec("reference");
-  RunOptions reference_options;
-  reference_options.fresh = true;
-  auto reference = RunPipeline(reference_spec, reference_options);
+  Result<RunSummary> reference = RunReference();
   ASSERT_TRUE(reference.ok()) << reference.status().ToString();
 
   PipelineSpec spec = Spec("reloaded");
@@ -176,10 +180,7 @@ TEST_F(WatchlistReloadTest, ManyReloadsUnderLoadChangeNothing) {
 }
 
 TEST_F(WatchlistReloadTest, BrokenWatchlistKeepsTheOldOneAndSaysWhere) {
-  PipelineSpec reference_spec = Spec("reference");
-  RunOptions reference_options;
-  reference_options.fresh = true;
-  auto reference = RunPipeline(reference_spec, reference_options);
+  Result<RunSummary> reference = RunReference();
   ASSERT_TRUE(reference.ok()) << reference.status().ToString();
 
   PipelineSpec spec = Spec("broken");

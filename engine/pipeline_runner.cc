@@ -373,29 +373,42 @@ Status PipelineRun::MaybeReloadWatchlist() {
 
 Status PipelineRun::ApplyWatchlist(std::shared_ptr<const WatchlistSpec> spec,
                                    std::shared_ptr<const CompiledWatchlist> compiled) {
+  std::shared_ptr<const CompiledWatchlist> previous_watchlist = std::move(watchlist_);
   watchlist_ = std::move(compiled);
   watchlist_spec_ = std::move(spec);
   RETURN_IF_ERROR(BuildWorkerOperators());
   evaluator_ = std::make_unique<AlertEvaluator>(spec_, *watchlist_);
-  // Per-brand run counters follow brands by id; brands that left keep theirs at the end.
+  // Brands are renumbered; everything kept by brand index follows its brand by id.
+  auto new_index_of = [&](uint32_t old_index) {
+    return watchlist_->FindBrand(previous_watchlist->brand(old_index).id);
+  };
+  // Run counters: brands that left keep theirs at the end.
   std::vector<BrandSummary> previous = std::move(summary_.brands);
-  summary_.brands.clear();
-  for (uint32_t index = 0; index < watchlist_->brand_count(); ++index) {
-    const BrandSpec& brand = watchlist_->brand(index);
-    auto found = std::find_if(previous.begin(), previous.end(),
-                              [&](const BrandSummary& old) { return old.id == brand.id; });
-    if (found != previous.end()) {
-      summary_.brands.push_back(std::move(*found));
-      summary_.brands.back().name = brand.name;
-      previous.erase(found);
+  summary_.brands.assign(watchlist_->brand_count(), BrandSummary{});
+  std::vector<BrandSummary> gone;
+  for (uint32_t index = 0; index < previous.size(); ++index) {
+    std::optional<uint32_t> now =
+        index < previous_watchlist->brand_count() ? new_index_of(index) : std::nullopt;
+    if (now) {
+      summary_.brands[*now] = std::move(previous[index]);
     } else {
-      summary_.brands.push_back(BrandSummary{brand.id, brand.name, 0, 0});
+      gone.push_back(std::move(previous[index]));
     }
   }
-  for (BrandSummary& gone : previous) summary_.brands.push_back(std::move(gone));
-  // Open windows are kept by brand index: rebuild them from the store (all deltas are in it).
+  for (uint32_t index = 0; index < watchlist_->brand_count(); ++index) {
+    summary_.brands[index].id = watchlist_->brand(index).id;
+    summary_.brands[index].name = watchlist_->brand(index).name;
+  }
+  for (BrandSummary& brand : gone) summary_.brands.push_back(std::move(brand));
+  // Open windows: a removed brand's windows get no alerts (as after a restart).
+  std::set<OpenWindow> open = std::move(open_windows_);
   open_windows_.clear();
-  RETURN_IF_ERROR(RebuildOpenWindows());
+  for (OpenWindow window : open) {
+    std::optional<uint32_t> now = new_index_of(window.brand_index);
+    if (!now) continue;
+    window.brand_index = *now;
+    open_windows_.insert(window);
+  }
   if (queries_) queries_->SetWatchlist(watchlist_spec_);
   ++summary_.watchlist_reloads;
   if (options_.on_reload) options_.on_reload(true, "");

@@ -106,6 +106,9 @@ Result<std::shared_ptr<const CompiledWatchlist>> CompiledWatchlist::Make(
   compiled->query_offset_.assign(compiled->spec_.brands.size(), 0);
   compiled->own_handles_.resize(compiled->spec_.brands.size());
   for (uint32_t brand_index = 0; brand_index < compiled->spec_.brands.size(); ++brand_index) {
+    compiled->brand_index_by_id_.emplace(compiled->spec_.brands[brand_index].id, brand_index);
+  }
+  for (uint32_t brand_index = 0; brand_index < compiled->spec_.brands.size(); ++brand_index) {
     const BrandSpec& brand = compiled->spec_.brands[brand_index];
     const std::pair<const std::vector<std::string>*, TermKind> lists[] = {
         {&brand.terms, TermKind::kTerm},
@@ -405,10 +408,9 @@ CompiledWatchlist::Scanner::~Scanner() {
 }
 
 std::optional<uint32_t> CompiledWatchlist::FindBrand(std::string_view id) const {
-  for (uint32_t index = 0; index < spec_.brands.size(); ++index) {
-    if (spec_.brands[index].id == id) return index;
-  }
-  return std::nullopt;
+  auto found = brand_index_by_id_.find(id);
+  if (found == brand_index_by_id_.end()) return std::nullopt;
+  return found->second;
 }
 
 size_t CompiledWatchlist::database_bytes() const {

@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/post.h"
@@ -240,6 +241,8 @@ class CompiledWatchlist {
   std::vector<uint32_t> query_offset_;  // by brand: global index of its query's node 0
   std::vector<uint32_t> field_brands_;  // brands whose query reads fields: evaluated every post
   std::vector<std::vector<std::string>> own_handles_;  // by brand: folded, without '@'
+  // Restarts and reloads look up every stored window's brand: a hash lookup, not a scan.
+  std::unordered_map<std::string_view, uint32_t> brand_index_by_id_;  // views into spec_
   uint64_t pattern_set_hash_ = 0;
   hs_database* database_ = nullptr;
 };

@@ -42,8 +42,8 @@
 
 #include "engine/batch.h"
 #include "engine/diagnostics.h"
-#include "engine/pipeline_config.h"
-#include "engine/pipeline_runner.h"
+#include "pipeline/pipeline_config.h"
+#include "pipeline/pipeline_runner.h"
 #include "engine/unicode.h"
 #include "operators/hyperscan_match.h"
 #include "operators/json_decode.h"

@@ -9,10 +9,10 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
-#include "engine/pipeline_config.h"
-#include "engine/pipeline_runner.h"
+#include "pipeline/pipeline_config.h"
+#include "pipeline/pipeline_runner.h"
 #include "engine/yaml_reader.h"
-#include "operators/firehose_generator.h"
+#include "generator/firehose_generator.h"
 #include "operators/hyperscan_match.h"
 #include "operators/watchlist.h"
 

@@ -1,6 +1,6 @@
 // `brandpulse query`: reads the windows a pipeline has committed, read-only (works while the
 // pipeline runs). series/top/share-of-voice/brands print exactly the JSON the HTTP API returns
-// (engine/http_api.h); `dump` prints every window exactly (the crash test compares dumps).
+// (pipeline/http_api.h); `dump` prints every window exactly (the crash test compares dumps).
 // `brandpulse serve` serves the HTTP API over a state directory from another process.
 #include <csignal>
 #include <cstdio>
@@ -11,8 +11,8 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
-#include "engine/http_api.h"
-#include "engine/pipeline_config.h"
+#include "pipeline/http_api.h"
+#include "pipeline/pipeline_config.h"
 #include "engine/state_store.h"
 
 namespace brandpulse {

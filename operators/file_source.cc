@@ -26,8 +26,13 @@ class JsonLinesSource final : public Source {
 
   const std::string& id() const override { return id_; }
 
-  Status Seek(uint64_t position) override {
+  SourceCapabilities capabilities() const override {
+    return SourceCapabilities{.resumable = seekable_, .finite = !follow_};
+  }
+
+  Status Seek(uint32_t partition, uint64_t position) override {
     if (!seekable_) return Status::InvalidArgument(fmt::format("{} cannot seek", id_));
+    if (partition != 0) return Status::InvalidArgument(fmt::format("{} has one partition", id_));
     if (::lseek(descriptor_, static_cast<off_t>(position), SEEK_SET) < 0) {
       return Status::IoError(fmt::format("seek {} to {}: {}", id_, position, std::strerror(errno)));
     }
@@ -120,7 +125,8 @@ class JsonArraySource final : public Source {
 
   const std::string& id() const override { return id_; }
 
-  Status Seek(uint64_t position) override {
+  Status Seek(uint32_t partition, uint64_t position) override {
+    if (partition != 0) return Status::InvalidArgument(fmt::format("{} has one partition", id_));
     next_ = std::min<uint64_t>(position, elements_.size());
     return Status::Ok();
   }
@@ -140,43 +146,6 @@ class JsonArraySource final : public Source {
   uint64_t next_ = 0;
 };
 
-class GeneratorSource final : public Source {
- public:
-  GeneratorSource(GeneratorSpec spec, std::unique_ptr<FirehoseGenerator> generator)
-      : id_(fmt::format("generator:{}", spec.seed)),
-        spec_(std::move(spec)),
-        generator_(std::move(generator)) {}
-
-  const std::string& id() const override { return id_; }
-
-  Status Seek(uint64_t position) override {
-    ASSIGN_OR_RETURN(generator_, FirehoseGenerator::Make(spec_));
-    for (uint64_t skipped = 0; skipped < position; ++skipped) {
-      record_.clear();
-      if (!generator_->Next(record_)) break;
-    }
-    return Status::Ok();
-  }
-
-  Result<SourceRead> Fill(Batch& batch, size_t max_records) override {
-    while (batch.size() < max_records) {
-      record_.clear();
-      if (!generator_->Next(record_)) {
-        batch.PadInput();
-        return SourceRead::kEndOfInput;
-      }
-      batch.AddRecord(record_, generator_->produced());
-    }
-    batch.PadInput();
-    return SourceRead::kHaveData;
-  }
-
- private:
-  std::string id_;
-  GeneratorSpec spec_;
-  std::unique_ptr<FirehoseGenerator> generator_;
-  std::string record_;
-};
 
 }  // namespace
 
@@ -212,9 +181,5 @@ Result<std::unique_ptr<Source>> MakeJsonArrayFileSource(const std::string& path,
       std::make_unique<JsonArraySource>("file:" + path + "#" + array_pointer, std::move(elements)));
 }
 
-Result<std::unique_ptr<Source>> MakeGeneratorSource(const GeneratorSpec& spec) {
-  ASSIGN_OR_RETURN(std::unique_ptr<FirehoseGenerator> generator, FirehoseGenerator::Make(spec));
-  return std::unique_ptr<Source>(std::make_unique<GeneratorSource>(spec, std::move(generator)));
-}
 
 }  // namespace brandpulse

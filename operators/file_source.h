@@ -1,12 +1,11 @@
 // Sources of raw records: JSON lines from a file (optionally followed like `tail -f`) or stdin,
-// the elements of one JSON document's array, and the synthetic firehose generator.
+// the elements of one JSON document's array. (The synthetic firehose is generator/.)
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "engine/source.h"
-#include "operators/firehose_generator.h"
 
 namespace brandpulse {
 
@@ -19,7 +18,4 @@ Result<std::unique_ptr<Source>> MakeStdinSource();
 // (e.g. "/statuses" in a v1.1 search response) is a record. Positions are element counts.
 Result<std::unique_ptr<Source>> MakeJsonArrayFileSource(const std::string& path,
                                                         const std::string& array_pointer);
-// The synthetic firehose. Positions are record counts; Seek regenerates and skips.
-Result<std::unique_ptr<Source>> MakeGeneratorSource(const GeneratorSpec& spec);
-
 }  // namespace brandpulse

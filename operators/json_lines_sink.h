@@ -6,10 +6,16 @@
 #include <string>
 #include <string_view>
 
-#include "engine/pipeline_config.h"
 #include "engine/status.h"
 
 namespace brandpulse {
+
+enum class SinkType { kNone, kFile, kStdout };
+
+struct SinkSpec {
+  SinkType type = SinkType::kNone;
+  std::string path;  // kFile: absolute
+};
 
 class LineSink {
  public:

@@ -4,9 +4,20 @@
 
 namespace brandpulse {
 
-AlertEvaluator::AlertEvaluator(const PipelineSpec& spec, const CompiledWatchlist& watchlist)
-    : spec_(spec), watchlist_(watchlist) {
-  for (const AlertRuleSpec& rule_spec : spec.alert_rules) {
+std::string_view AlertMetricName(AlertMetric metric) {
+  switch (metric) {
+    case AlertMetric::kMentions: return "mentions";
+    case AlertMetric::kUniqueAuthors: return "unique_authors";
+    case AlertMetric::kReach: return "reach";
+  }
+  return "mentions";
+}
+
+AlertEvaluator::AlertEvaluator(const std::vector<AlertRuleSpec>& rules,
+                               const std::vector<WindowSpec>& windows,
+                               const CompiledWatchlist& watchlist)
+    : windows_(windows), watchlist_(watchlist) {
+  for (const AlertRuleSpec& rule_spec : rules) {
     Rule rule{rule_spec, std::vector<bool>(watchlist.brand_count(), rule_spec.brands.empty())};
     for (const std::string& brand_id : rule_spec.brands) {
       if (auto index = watchlist.FindBrand(brand_id)) rule.brand_enabled[*index] = true;
@@ -26,7 +37,7 @@ void AlertEvaluator::EvaluateClosedWindow(uint32_t brand_index, uint32_t window_
                                                                        : metrics.reach;
     if (value <= rule.spec.above) continue;
     const BrandSpec& brand = watchlist_.brand(brand_index);
-    const WindowSpec& window = spec_.windows[window_index];
+    const WindowSpec& window = windows_[window_index];
     FiredAlert alert;
     alert.brand_index = brand_index;
     alert.id = fmt::format("{}/{}/{}", rule.spec.name, brand.id, start_ms);

@@ -7,11 +7,25 @@
 #include <string>
 #include <vector>
 
-#include "engine/pipeline_config.h"
+#include "engine/diagnostics.h"
+#include "engine/window_types.h"
 #include "engine/window_metrics.h"
 #include "operators/hyperscan_match.h"
 
 namespace brandpulse {
+
+enum class AlertMetric { kMentions, kUniqueAuthors, kReach };
+std::string_view AlertMetricName(AlertMetric metric);
+
+struct AlertRuleSpec {
+  std::string name;
+  std::string type = "threshold";
+  size_t window_index = 0;  // into the pipeline's windows
+  AlertMetric metric = AlertMetric::kMentions;
+  uint64_t above = 0;               // fires when metric > above
+  std::vector<std::string> brands;  // brand ids; empty = every brand
+  SourceLocation location;
+};
 
 struct FiredAlert {
   std::string id;       // stable: "<rule>/<brand>/<window start ms>"; receivers de-duplicate on it
@@ -22,7 +36,8 @@ struct FiredAlert {
 // Immutable after construction; used by the coordinator only.
 class AlertEvaluator {
  public:
-  AlertEvaluator(const PipelineSpec& spec, const CompiledWatchlist& watchlist);
+  AlertEvaluator(const std::vector<AlertRuleSpec>& rules, const std::vector<WindowSpec>& windows,
+                 const CompiledWatchlist& watchlist);
 
   // Appends an alert for every rule on `window_index` whose brand filter admits `brand_index`
   // and whose threshold `metrics` exceeds.
@@ -34,7 +49,7 @@ class AlertEvaluator {
     AlertRuleSpec spec;
     std::vector<bool> brand_enabled;  // by brand index
   };
-  const PipelineSpec& spec_;
+  const std::vector<WindowSpec>& windows_;
   const CompiledWatchlist& watchlist_;
   std::vector<Rule> rules_;
 };

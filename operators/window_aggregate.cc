@@ -15,35 +15,6 @@ class WindowAggregateState final : public TransformState {
   PostTerms terms;
 };
 
-constexpr int kDimensionShift = 56;
-
-DimensionValue Packed(Dimension dimension, uint64_t value) {
-  return (static_cast<uint64_t>(dimension) << kDimensionShift) | value;
-}
-
-// Up to 7 bytes of a BCP-47 tag, lower-cased; "und" when absent or not a tag.
-DimensionValue LanguageValue(std::string_view language) {
-  if (language.empty() || language.size() > 7) language = "und";
-  uint64_t packed = 0;
-  for (char c : language) {
-    bool valid = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 c == '-';
-    if (!valid) return LanguageValue("und");
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    packed = packed << 8 | static_cast<uint8_t>(c);
-  }
-  return Packed(Dimension::kLanguage, packed);
-}
-
-DimensionValue ValueOf(Dimension dimension, const Post& post) {
-  switch (dimension) {
-    case Dimension::kLanguage: return LanguageValue(post.language);
-    case Dimension::kPlatform: return Packed(Dimension::kPlatform, static_cast<uint64_t>(post.platform));
-    case Dimension::kAuthor: return Packed(Dimension::kAuthor, 0);  // customers: the brand total
-  }
-  return kBrandTotal;
-}
-
 constexpr DimensionValue kOwnPost = (static_cast<uint64_t>(Dimension::kAuthor) << kDimensionShift) | 1;
 
 // Common function words of the firehose's languages: a brand team wants "outage" and
@@ -81,63 +52,6 @@ bool TextAsks(std::string_view text) {
 }
 
 }  // namespace
-
-std::string DimensionString(DimensionValue value) {
-  if (value == kBrandTotal) return {};
-  auto dimension = static_cast<Dimension>(value >> kDimensionShift);
-  uint64_t payload = value & ((uint64_t{1} << kDimensionShift) - 1);
-  std::string out(DimensionName(dimension));
-  out.push_back(':');
-  switch (dimension) {
-    case Dimension::kLanguage: {
-      std::string tag;
-      for (; payload != 0; payload >>= 8) tag.insert(tag.begin(), static_cast<char>(payload & 0xff));
-      out += tag;
-      break;
-    }
-    case Dimension::kPlatform:
-      out += PlatformName(static_cast<Platform>(payload));
-      break;
-    case Dimension::kAuthor:
-      out += payload == 1 ? "own" : "customer";
-      break;
-  }
-  return out;
-}
-
-WindowLayout MakeWindowLayout(const std::vector<WindowSpec>& windows) {
-  WindowLayout layout;
-  for (const WindowSpec& window : windows) {
-    int64_t size = window.stored_size_ms(), slide = window.stored_slide_ms();
-    auto same = [&](const WindowShape& shape) {
-      return shape.size_ms == size && shape.slide_ms == slide;
-    };
-    auto found = std::find_if(layout.shapes.begin(), layout.shapes.end(), same);
-    if (found == layout.shapes.end()) {
-      layout.shapes.push_back(WindowShape{size, slide, {}});
-      found = layout.shapes.end() - 1;
-    }
-    for (Dimension dimension : window.dimensions) {
-      if (std::find(found->dimensions.begin(), found->dimensions.end(), dimension) ==
-          found->dimensions.end()) {
-        found->dimensions.push_back(dimension);
-      }
-    }
-    layout.shape_of_window.push_back(static_cast<uint32_t>(found - layout.shapes.begin()));
-  }
-  return layout;
-}
-
-size_t WindowDeltaKeyHash::operator()(const WindowDeltaKey& key) const {
-  return MixBits((uint64_t{key.brand_index} << 32 | key.shape_index) ^
-                 MixBits(static_cast<uint64_t>(key.start_ms) ^ MixBits(key.dimension)));
-}
-
-int64_t WindowStart(int64_t time_ms, int64_t size_ms) {
-  int64_t quotient = time_ms / size_ms;
-  if (time_ms % size_ms < 0) --quotient;
-  return quotient * size_ms;
-}
 
 void PostTerms::Extract(std::string_view text, bool words) {
   tokens.clear();
@@ -180,6 +94,14 @@ void PostTerms::Extract(std::string_view text, bool words) {
     std::string_view word = view.substr(begin, position - begin);
     if (IsStopWord(word)) continue;
     tokens.push_back(Token{static_cast<uint32_t>(begin), static_cast<uint32_t>(position), false});
+  }
+}
+
+WindowAggregate::WindowAggregate(Options options, const std::atomic<int64_t>* watermark)
+    : options_(std::move(options)), watermark_(watermark) {
+  for (const WindowShape& shape : options_.layout.shapes) {
+    std::vector<const DimensionDefinition*>& definitions = dimensions_of_shape_.emplace_back();
+    for (Dimension dimension : shape.dimensions) definitions.push_back(&DimensionOf(dimension));
   }
 }
 
@@ -244,9 +166,11 @@ Status WindowAggregate::Process(Batch& batch, TransformState& state) const {
             (token.hashtag ? total.hashtags : total.terms).Add(worker.terms.View(token));
           }
         }
-        for (Dimension dimension : shape.dimensions) {
-          if (dimension == Dimension::kAuthor) continue;  // customers are the brand total
-          add(deltas[WindowDeltaKey{mention.brand_index, shape_index, ValueOf(dimension, post), start}]);
+        for (const DimensionDefinition* dimension : dimensions_of_shape_[shape_index]) {
+          uint64_t payload = 0;
+          if (!dimension->value_of(post, mention, payload)) continue;
+          add(deltas[WindowDeltaKey{mention.brand_index, shape_index,
+                                    PackDimension(dimension->id, payload), start}]);
         }
       }
     }

@@ -2,7 +2,7 @@
 // stored window shape (tumbling, hopping, sliding buckets) per brand, and per brand × dimension
 // value (language, platform, own post vs customer). The pipeline's coordinator takes the deltas
 // at each commit and writes them to RocksDB as merge operands in one WriteBatch with the source
-// positions (see engine/pipeline_runner.cc and docs/state.md).
+// positions (see pipeline/ and docs/state.md).
 #pragma once
 
 #include <atomic>
@@ -13,48 +13,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "engine/pipeline_config.h"
 #include "engine/transform.h"
 #include "engine/window_metrics.h"
+#include "engine/window_types.h"
 
 namespace brandpulse {
-
-// A dimension value packed into 64 bits, so workers key deltas without allocating or sharing
-// an interning table: the Dimension in the top byte, the value's bytes below (a language tag of
-// up to 7 ASCII bytes, a Platform, 1 for an own post). 0 = the brand total.
-using DimensionValue = uint64_t;
-inline constexpr DimensionValue kBrandTotal = 0;
-// "lang:no", "platform:bluesky", "author:own"; "" for kBrandTotal.
-std::string DimensionString(DimensionValue value);
-
-struct WindowShape {
-  int64_t size_ms = 0;
-  int64_t slide_ms = 0;  // hopping; 0 = tumbling
-  std::vector<Dimension> dimensions;  // union over the specs that share the shape
-};
-
-// The distinct stored shapes of a pipeline's windows, and for each window spec its shape index.
-struct WindowLayout {
-  std::vector<WindowShape> shapes;
-  std::vector<uint32_t> shape_of_window;  // by PipelineSpec::windows index
-};
-WindowLayout MakeWindowLayout(const std::vector<WindowSpec>& windows);
-
-struct WindowDeltaKey {
-  uint32_t brand_index = 0;
-  uint32_t shape_index = 0;  // into WindowLayout::shapes
-  DimensionValue dimension = kBrandTotal;
-  int64_t start_ms = 0;
-  bool operator==(const WindowDeltaKey&) const = default;
-};
-
-struct WindowDeltaKeyHash {
-  size_t operator()(const WindowDeltaKey& key) const;
-};
-
-// First millisecond of the tumbling window of `size_ms` that holds `time_ms` (floor, also for
-// negative times).
-int64_t WindowStart(int64_t time_ms, int64_t size_ms);
 
 class WindowAggregate final : public Transform {
  public:
@@ -68,8 +31,7 @@ class WindowAggregate final : public Transform {
   // `watermark` is written by the coordinator only while no worker runs (at commit barriers)
   // and read by workers: a mention whose window ended at least `allowed_lateness_ms` before it
   // is late. It must outlive the operator.
-  WindowAggregate(Options options, const std::atomic<int64_t>* watermark)
-      : options_(std::move(options)), watermark_(watermark) {}
+  WindowAggregate(Options options, const std::atomic<int64_t>* watermark);
 
   std::string_view name() const override { return "window"; }
   std::unique_ptr<TransformState> MakeState() const override;
@@ -85,6 +47,8 @@ class WindowAggregate final : public Transform {
  private:
   Options options_;
   const std::atomic<int64_t>* watermark_;
+  // Per shape, the definitions of its dimensions (looked up once, not per mention).
+  std::vector<std::vector<const DimensionDefinition*>> dimensions_of_shape_;
 };
 
 // Hashtags and co-occurring terms of a post's text, as the window summaries count them:

@@ -1,7 +1,7 @@
 // End-to-end tests of the pipeline runner on real files and a real RocksDB directory:
 // golden cases computed by hand, identical results for 1, 2 and 4 workers, and exact resumption
 // after a stop.
-#include "engine/pipeline_runner.h"
+#include "pipeline/pipeline_runner.h"
 
 #include <cstdlib>
 #include <filesystem>
@@ -12,9 +12,9 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/pipeline_config.h"
+#include "pipeline/pipeline_config.h"
 #include "engine/state_store.h"
-#include "operators/firehose_generator.h"
+#include "generator/firehose_generator.h"
 #include "operators/watchlist.h"
 
 namespace brandpulse {

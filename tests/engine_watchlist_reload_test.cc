@@ -12,10 +12,10 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "engine/pipeline_config.h"
-#include "engine/pipeline_runner.h"
+#include "pipeline/pipeline_config.h"
+#include "pipeline/pipeline_runner.h"
 #include "engine/state_store.h"
-#include "operators/firehose_generator.h"
+#include "generator/firehose_generator.h"
 
 namespace brandpulse {
 namespace {

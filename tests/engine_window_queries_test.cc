@@ -1,7 +1,7 @@
 // The query layer and the HTTP API over real RocksDB state: windows written by hand with known
 // counts, answers checked against sums done here; the HTTP server answered through a real socket
 // (cpp-httplib's client), and served live from inside a running pipeline.
-#include "engine/window_queries.h"
+#include "pipeline/window_queries.h"
 
 #include <filesystem>
 #include <fstream>
@@ -10,9 +10,9 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
-#include "engine/http_api.h"
-#include "engine/pipeline_runner.h"
-#include "operators/firehose_generator.h"
+#include "pipeline/http_api.h"
+#include "pipeline/pipeline_runner.h"
+#include "generator/firehose_generator.h"
 
 namespace brandpulse {
 namespace {

@@ -66,7 +66,7 @@ TEST_F(FileSourceTest, SeekResumesAfterACommittedPosition) {
   Write("{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n");
   auto source = MakeJsonLinesFileSource(path_.string(), false);
   ASSERT_TRUE(source.ok());
-  ASSERT_TRUE((*source)->Seek(8).ok());
+  ASSERT_TRUE((*source)->Seek(0, 8).ok());
   auto records = Drain(**source);
   ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(records[0].first, "{\"b\":2}");

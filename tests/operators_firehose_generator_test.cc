@@ -1,7 +1,7 @@
 // The synthetic firehose: deterministic, honest about its shares, valid JSON with each format's
 // fields, and readable by the decoder in every format (the generator's ground truth checked
 // against decode + match).
-#include "operators/firehose_generator.h"
+#include "generator/firehose_generator.h"
 
 #include <unistd.h>
 

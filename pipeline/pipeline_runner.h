@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/pipeline_config.h"
+#include "pipeline/pipeline_config.h"
 #include "engine/status.h"
 
 namespace brandpulse {
@@ -37,7 +37,7 @@ struct RunOptions {
   std::function<void(bool resumed, uint64_t position, double seconds)> on_ready;
   // Set from a signal handler to stop after a final commit.
   const std::atomic<bool>* stop_requested = nullptr;
-  // Non-empty: serve the HTTP query API (engine/http_api.h) on this HOST:PORT while running.
+  // Non-empty: serve the HTTP query API (pipeline/http_api.h) on this HOST:PORT while running.
   std::string api_listen;
   // Called once the API listens, with its address (http://host:port).
   std::function<void(const std::string& address)> on_api_ready;

@@ -1,4 +1,4 @@
-#include "engine/pipeline_runner.h"
+#include "pipeline/pipeline_runner.h"
 
 #include <chrono>
 #include <condition_variable>
@@ -11,10 +11,11 @@
 #include <thread>
 #include <unordered_map>
 
-#include "engine/http_api.h"
+#include "pipeline/http_api.h"
 #include "engine/json_writer.h"
 #include "engine/state_store.h"
 #include "engine/watermark.h"
+#include "generator/generator_source.h"
 #include "operators/file_source.h"
 #include "operators/hyperscan_match.h"
 #include "operators/json_decode.h"
@@ -207,7 +208,7 @@ Status PipelineRun::Setup() {
   ASSIGN_OR_RETURN(alerts_sink_, LineSink::Open(spec_.alerts_sink, options_.fresh));
   ASSIGN_OR_RETURN(dead_letter_sink_, LineSink::Open(spec_.dead_letter_sink, options_.fresh));
   ASSIGN_OR_RETURN(late_sink_, LineSink::Open(spec_.late_sink, options_.fresh));
-  evaluator_ = std::make_unique<AlertEvaluator>(spec_, *watchlist_);
+  evaluator_ = std::make_unique<AlertEvaluator>(spec_.alert_rules, spec_.windows, *watchlist_);
 
   ASSIGN_OR_RETURN(std::optional<std::string> watermark, store_->ReadMeta(kWatermarkKey));
   if (watermark) watermark_.store(std::stoll(*watermark));
@@ -278,7 +279,7 @@ Status PipelineRun::OpenSource() {
     summary_.resumed_position = *position;
     position_ = *position;
     have_position_ = true;
-    RETURN_IF_ERROR(source_->Seek(*position));
+    RETURN_IF_ERROR(source_->Seek(0, *position));
   }
   return Status::Ok();
 }
@@ -377,7 +378,7 @@ Status PipelineRun::ApplyWatchlist(std::shared_ptr<const WatchlistSpec> spec,
   watchlist_ = std::move(compiled);
   watchlist_spec_ = std::move(spec);
   RETURN_IF_ERROR(BuildWorkerOperators());
-  evaluator_ = std::make_unique<AlertEvaluator>(spec_, *watchlist_);
+  evaluator_ = std::make_unique<AlertEvaluator>(spec_.alert_rules, spec_.windows, *watchlist_);
   // Brands are renumbered; everything kept by brand index follows its brand by id.
   auto new_index_of = [&](uint32_t old_index) {
     return watchlist_->FindBrand(previous_watchlist->brand(old_index).id);

@@ -1,7 +1,7 @@
 // WindowQueries: the questions a brand team asks of committed windows — a metric's time series,
 // the top brands of the last N minutes, share of voice in a competitor group — answered from the
 // state store, and rendered as the JSON that both `brandpulse query --json` and the HTTP API
-// (engine/http_api.h) return. docs/api.md documents the answers.
+// (pipeline/http_api.h) return. docs/api.md documents the answers.
 //
 // Reads only what has been committed: open windows show the counts of the last commit.
 // Thread safety: every method is const and only reads RocksDB through the StateStore's scans,
@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/pipeline_config.h"
+#include "pipeline/pipeline_config.h"
 #include "engine/state_store.h"
 #include "engine/status.h"
 

@@ -1,6 +1,6 @@
 // PipelineSpec: a pipeline YAML file parsed and validated into an immutable description.
 // Nothing here opens files or compiles patterns beyond reading the watchlist's YAML: building
-// operators from the spec is the runner's job (engine/pipeline_runner.h).
+// operators from the spec is the runner's job (pipeline/pipeline_runner.h).
 #pragma once
 
 #include <algorithm>
@@ -10,8 +10,11 @@
 #include <vector>
 
 #include "engine/diagnostics.h"
-#include "operators/firehose_generator.h"
+#include "engine/window_types.h"
+#include "generator/firehose_generator.h"
 #include "operators/json_decode.h"
+#include "operators/json_lines_sink.h"
+#include "operators/threshold_alert.h"
 #include "operators/watchlist.h"
 
 namespace brandpulse {
@@ -25,49 +28,6 @@ struct SourceSpec {
   std::string array_pointer;  // kFile: one JSON document; records are this array's elements
   GeneratorSpec generator;    // kGenerator: brands are filled from the watchlist
   SourceLocation location;
-};
-
-enum class WindowType { kTumbling, kHopping, kSliding };
-std::string_view WindowTypeName(WindowType type);
-
-// What a window is additionally keyed by, besides the brand (docs/state.md, "dimensions").
-enum class Dimension : uint8_t { kLanguage = 1, kPlatform = 2, kAuthor = 3 };
-std::string_view DimensionName(Dimension dimension);  // "lang", "platform", "author"
-
-struct WindowSpec {
-  std::string name;  // referenced by alert rules and queries
-  WindowType type = WindowType::kTumbling;
-  int64_t size_ms = 0;
-  // kHopping: a new window starts every slide_ms (divides size_ms). kSliding: the window covering
-  // the last size_ms is re-evaluated every slide_ms, built from buckets of slide_ms.
-  int64_t slide_ms = 0;
-  std::vector<Dimension> dimensions;  // brand × each of these, besides the brand total
-  SourceLocation location;
-
-  // The windows this spec stores: tumbling → (size, 0); hopping → (size, slide); sliding → its
-  // buckets (slide, 0). Specs with the same stored shape share the stored windows.
-  int64_t stored_size_ms() const { return type == WindowType::kSliding ? slide_ms : size_ms; }
-  int64_t stored_slide_ms() const { return type == WindowType::kHopping ? slide_ms : 0; }
-};
-
-enum class AlertMetric { kMentions, kUniqueAuthors, kReach };
-std::string_view AlertMetricName(AlertMetric metric);
-
-struct AlertRuleSpec {
-  std::string name;
-  std::string type = "threshold";
-  size_t window_index = 0;  // into PipelineSpec::windows
-  AlertMetric metric = AlertMetric::kMentions;
-  uint64_t above = 0;               // fires when metric > above
-  std::vector<std::string> brands;  // brand ids; empty = every brand
-  SourceLocation location;
-};
-
-enum class SinkType { kNone, kFile, kStdout };
-
-struct SinkSpec {
-  SinkType type = SinkType::kNone;
-  std::string path;  // kFile: absolute
 };
 
 struct PipelineSpec {

@@ -1,4 +1,4 @@
-#include "operators/firehose_generator.h"
+#include "generator/firehose_generator.h"
 
 #include <algorithm>
 #include <array>

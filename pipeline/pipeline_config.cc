@@ -1,4 +1,4 @@
-#include "engine/pipeline_config.h"
+#include "pipeline/pipeline_config.h"
 
 #include <filesystem>
 #include <thread>
@@ -6,24 +6,6 @@
 #include "engine/yaml_reader.h"
 
 namespace brandpulse {
-std::string_view WindowTypeName(WindowType type) {
-  switch (type) {
-    case WindowType::kTumbling: return "tumbling";
-    case WindowType::kHopping: return "hopping";
-    case WindowType::kSliding: return "sliding";
-  }
-  return "tumbling";
-}
-
-std::string_view DimensionName(Dimension dimension) {
-  switch (dimension) {
-    case Dimension::kLanguage: return "lang";
-    case Dimension::kPlatform: return "platform";
-    case Dimension::kAuthor: return "author";
-  }
-  return "lang";
-}
-
 namespace {
 
 namespace fs = std::filesystem;
@@ -144,18 +126,19 @@ void ReadWindows(YamlMap& pipeline, PipelineSpec& spec) {
     }
     if (auto dimensions = map.StringList("dimensions")) {
       for (const std::string& name : *dimensions) {
-        Dimension dimension;
-        if (name == "lang") {
-          dimension = Dimension::kLanguage;
-        } else if (name == "platform") {
-          dimension = Dimension::kPlatform;
-        } else if (name == "author") {
-          dimension = Dimension::kAuthor;
-        } else {
+        const DimensionDefinition* definition = FindDimension(name);
+        if (definition == nullptr) {
+          std::vector<std::string> known = DimensionNames();
+          std::string closest = ClosestMatch(name, known);
+          std::string all;
+          for (const std::string& known_name : known) all += (all.empty() ? "" : ", ") + known_name;
           diagnostics.Add(map.LocationOf("dimensions"), fmt::format("unknown dimension '{}'", name),
-                          "dimensions are lang, platform and author (own posts vs customers)");
+                          closest.empty() ? fmt::format("dimensions are {}", all)
+                                          : fmt::format("did you mean '{}'? (dimensions are {})",
+                                                        closest, all));
           continue;
         }
+        Dimension dimension = definition->id;
         if (std::find(window.dimensions.begin(), window.dimensions.end(), dimension) ==
             window.dimensions.end()) {
           window.dimensions.push_back(dimension);
@@ -233,15 +216,6 @@ void ReadAlertRules(YamlMap& pipeline, PipelineSpec& spec) {
 }
 
 }  // namespace
-
-std::string_view AlertMetricName(AlertMetric metric) {
-  switch (metric) {
-    case AlertMetric::kMentions: return "mentions";
-    case AlertMetric::kUniqueAuthors: return "unique_authors";
-    case AlertMetric::kReach: return "reach";
-  }
-  return "mentions";
-}
 
 std::vector<GeneratedBrand> GeneratedBrandsFrom(const WatchlistSpec& watchlist) {
   std::vector<GeneratedBrand> brands;

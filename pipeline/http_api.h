@@ -14,7 +14,7 @@
 #include <string_view>
 
 #include "engine/status.h"
-#include "engine/window_queries.h"
+#include "pipeline/window_queries.h"
 
 namespace brandpulse {
 

@@ -1,4 +1,4 @@
-#include "engine/http_api.h"
+#include "pipeline/http_api.h"
 
 #include <charconv>
 #include <chrono>

@@ -1,4 +1,4 @@
-#include "engine/window_queries.h"
+#include "pipeline/window_queries.h"
 
 #include <algorithm>
 #include <charconv>

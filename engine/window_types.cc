@@ -1,0 +1,162 @@
+#include "engine/window_types.h"
+
+#include <algorithm>
+#include <deque>
+#include <mutex>
+
+#include "engine/batch.h"
+#include "engine/hash.h"
+
+namespace brandpulse {
+namespace {
+
+// Up to 7 bytes of a BCP-47 tag, lower-cased; "und" when absent or not a tag.
+uint64_t LanguagePayload(std::string_view language) {
+  if (language.empty() || language.size() > 7) language = "und";
+  uint64_t packed = 0;
+  for (char c : language) {
+    bool valid = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '-';
+    if (!valid) return LanguagePayload("und");
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    packed = packed << 8 | static_cast<uint8_t>(c);
+  }
+  return packed;
+}
+
+bool LanguageOf(const Post& post, const Mention&, uint64_t& payload) {
+  payload = LanguagePayload(post.language);
+  return true;
+}
+
+void AppendLanguage(uint64_t payload, std::string& out) {
+  std::string tag;
+  for (; payload != 0; payload >>= 8) tag.insert(tag.begin(), static_cast<char>(payload & 0xff));
+  out += tag;
+}
+
+bool PlatformOf(const Post& post, const Mention&, uint64_t& payload) {
+  payload = static_cast<uint64_t>(post.platform);
+  return true;
+}
+
+void AppendPlatform(uint64_t payload, std::string& out) {
+  out += PlatformName(static_cast<Platform>(payload));
+}
+
+// Own posts are one slice; customers are the brand total itself.
+bool AuthorOf(const Post&, const Mention& mention, uint64_t& payload) {
+  payload = 1;
+  return mention.own_post;
+}
+
+void AppendAuthor(uint64_t payload, std::string& out) { out += payload == 1 ? "own" : "customer"; }
+
+struct DimensionRegistry {
+  std::mutex mutex;
+  // A deque: registering one more keeps references to the others valid.
+  std::deque<DimensionDefinition> definitions;  // GUARDED_BY(mutex) while registering
+  DimensionRegistry() {
+    definitions.push_back({Dimension::kLanguage, "lang", "the post's language", LanguageOf,
+                           AppendLanguage});
+    definitions.push_back({Dimension::kPlatform, "platform", "the network the post came from",
+                           PlatformOf, AppendPlatform});
+    definitions.push_back({Dimension::kAuthor, "author", "the brand's own posts vs customers",
+                           AuthorOf, AppendAuthor});
+  }
+};
+
+DimensionRegistry& Registry() {
+  static DimensionRegistry registry;
+  return registry;
+}
+
+}  // namespace
+
+std::string_view WindowTypeName(WindowType type) {
+  switch (type) {
+    case WindowType::kTumbling: return "tumbling";
+    case WindowType::kHopping: return "hopping";
+    case WindowType::kSliding: return "sliding";
+  }
+  return "tumbling";
+}
+
+void RegisterDimension(const DimensionDefinition& definition) {
+  DimensionRegistry& registry = Registry();
+  std::lock_guard lock(registry.mutex);
+  for (const DimensionDefinition& existing : registry.definitions) {
+    if (existing.id == definition.id || existing.name == definition.name) return;  // idempotent
+  }
+  registry.definitions.push_back(definition);
+}
+
+const DimensionDefinition* FindDimension(std::string_view name) {
+  for (const DimensionDefinition& definition : Registry().definitions) {
+    if (definition.name == name) return &definition;
+  }
+  return nullptr;
+}
+
+const DimensionDefinition& DimensionOf(Dimension id) {
+  for (const DimensionDefinition& definition : Registry().definitions) {
+    if (definition.id == id) return definition;
+  }
+  return Registry().definitions.front();  // unreachable for ids that were registered
+}
+
+std::string_view DimensionName(Dimension dimension) { return DimensionOf(dimension).name; }
+
+std::vector<std::string> DimensionNames() {
+  std::vector<std::string> names;
+  for (const DimensionDefinition& definition : Registry().definitions) {
+    names.emplace_back(definition.name);
+  }
+  return names;
+}
+
+std::string DimensionString(DimensionValue value) {
+  if (value == kBrandTotal) return {};
+  const DimensionDefinition& definition =
+      DimensionOf(static_cast<Dimension>(value >> kDimensionShift));
+  std::string out(definition.name);
+  out.push_back(':');
+  definition.append_value(value & kDimensionPayloadMask, out);
+  return out;
+}
+
+WindowLayout MakeWindowLayout(const std::vector<WindowSpec>& windows) {
+  WindowLayout layout;
+  for (const WindowSpec& window : windows) {
+    int64_t size = window.stored_size_ms(), slide = window.stored_slide_ms();
+    auto same = [&](const WindowShape& shape) {
+      return shape.size_ms == size && shape.slide_ms == slide;
+    };
+    auto found = std::find_if(layout.shapes.begin(), layout.shapes.end(), same);
+    if (found == layout.shapes.end()) {
+      layout.shapes.push_back(WindowShape{size, slide, {}});
+      found = layout.shapes.end() - 1;
+    }
+    for (Dimension dimension : window.dimensions) {
+      if (std::find(found->dimensions.begin(), found->dimensions.end(), dimension) ==
+          found->dimensions.end()) {
+        found->dimensions.push_back(dimension);
+      }
+    }
+    layout.shape_of_window.push_back(static_cast<uint32_t>(found - layout.shapes.begin()));
+  }
+  return layout;
+}
+
+size_t WindowDeltaKeyHash::operator()(const WindowDeltaKey& key) const {
+  return MixBits((uint64_t{key.brand_index} << 32 | key.shape_index) ^
+                 MixBits(static_cast<uint64_t>(key.start_ms) ^ MixBits(key.dimension)));
+}
+
+int64_t WindowStart(int64_t time_ms, int64_t size_ms) {
+  int64_t quotient = time_ms / size_ms;
+  if (time_ms % size_ms < 0) --quotient;
+  return quotient * size_ms;
+}
+
+}  // namespace brandpulse

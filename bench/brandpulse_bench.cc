@@ -274,7 +274,7 @@ EngineResult RunDecode(const Input& input) {
   EngineResult result;
   auto decode = MakeJsonDecode(input.decode_spec);
   if (!decode.ok()) Die(decode.status().ToString());
-  auto state = (*decode)->MakeState();
+  auto state = (*decode)->MakeState().value();
   std::vector<std::unique_ptr<Batch>> batches = MakeBatches(input);
   uint64_t posts = 0;
   result.seconds = MedianSeconds(input.repeat, [&] {
@@ -765,7 +765,7 @@ int CompareCommand(const std::map<std::string, std::string>& flags) {
   {  // Extract texts once with the decode operator (this is not timed).
     auto decode = MakeJsonDecode(input.decode_spec);
     if (!decode.ok()) Die(decode.status().ToString());
-    auto state = (*decode)->MakeState();
+    auto state = (*decode)->MakeState().value();
     std::vector<std::unique_ptr<Batch>> batches = MakeBatches(input);
     for (auto& batch_pointer : batches) {
       Batch& batch = *batch_pointer;

@@ -92,7 +92,7 @@ size_t PostsDecoded(const BacktestOptions& options, DecodeFormat format, Batch& 
   spec.format = format;
   Result<std::unique_ptr<Transform>> decode = MakeJsonDecode(spec);
   if (!decode.ok()) return 0;
-  std::unique_ptr<TransformState> state = (*decode)->MakeState();
+  std::unique_ptr<TransformState> state = (*decode)->MakeState().value();
   Batch trial;
   for (uint32_t i = 0; i < batch.records.size(); ++i) {
     trial.AddRecord(batch.RecordBytes(i), batch.records[i].end_position);
@@ -197,7 +197,7 @@ int RunBacktest(const BacktestOptions& options) {
         return 1;
       }
       decode = std::move(made).value();
-      decode_state = decode->MakeState();
+      decode_state = decode->MakeState().value();
     }
     if (Status status = decode->Process(batch, *decode_state); !status.ok()) {
       std::fprintf(stderr, "brandpulse backtest: %s\n", status.ToString().c_str());

@@ -1,5 +1,5 @@
-// Subcommands beyond the core four live in their own files (cli/<name>_command.cc) and register
-// here, so adding one touches main.cc in one line and never another command's file.
+// Every subcommand lives in its own file (cli/<name>_command.cc) and registers here, so adding
+// one touches main.cc in one line and never another command's file.
 #pragma once
 
 #include <functional>
@@ -29,8 +29,12 @@ void PrintDiagnostics(const Diagnostics& diagnostics);
 // each node's value (CompiledWatchlist::ExplainQuery); `indent` is the starting depth.
 std::string QueryTreeText(const Query& query, const std::vector<bool>& values, int indent);
 
-// Registrations (one line per command file).
-void AddQueryCommand(CLI::App& app, CliCommands& commands);  // cli/query_command.cc
+// Registrations, one per command file, in the order `--help` lists them.
+void RegisterRunCommand(CLI::App& app, CliCommands& commands);
+void RegisterValidateCommand(CLI::App& app, CliCommands& commands);
+void RegisterMatchCommand(CLI::App& app, CliCommands& commands);
+void RegisterGenerateCommand(CLI::App& app, CliCommands& commands);
+void RegisterQueryCommand(CLI::App& app, CliCommands& commands);  // query and serve
 void RegisterBacktestCommand(CLI::App& app, CliCommands& commands);
 
 }  // namespace brandpulse

@@ -152,7 +152,7 @@ int Dump(const QueryArgs& args) {
 
 }  // namespace
 
-void AddQueryCommand(CLI::App& app, CliCommands& commands) {
+void RegisterQueryCommand(CLI::App& app, CliCommands& commands) {
   auto args = std::make_shared<QueryArgs>();
   CLI::App* query = app.add_subcommand("query", "Read committed windows from a pipeline's state.");
   query->require_subcommand(1);

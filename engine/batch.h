@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -85,6 +86,18 @@ class Batch {
     return input_bytes.size() - records[index].offset;
   }
   void PadInput() { input_bytes.append(kInputPadding, ' '); }
+
+  // The post's field array (engine/post_fields.h), allocated zeroed on first use.
+  PostFieldValue* MutableFields(Post& post) {
+    if (post.fields == nullptr) {
+      const uint32_t count = PostFieldCount();
+      void* space = arena.AllocateAligned(sizeof(PostFieldValue) * (count == 0 ? 1 : count),
+                                          alignof(PostFieldValue));
+      post.fields = static_cast<PostFieldValue*>(space);
+      for (uint32_t slot = 0; slot < count; ++slot) new (&post.fields[slot]) PostFieldValue();
+    }
+    return post.fields;
+  }
 
   size_t size() const { return records.size(); }
   bool empty() const { return records.empty(); }

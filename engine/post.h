@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "engine/post_fields.h"
+
 namespace brandpulse {
 
 enum class Platform : uint8_t { kUnknown = 0, kTwitter, kBluesky, kMastodon, kGeneric };
@@ -28,6 +30,15 @@ struct Post {
   int64_t author_followers = 0;      // reach; 0 when unknown
   Platform platform = Platform::kUnknown;
   uint32_t record_index = 0;  // which input record of the batch it came from
+  // Fields added by later operators (engine/post_fields.h): PostFieldCount() values in the
+  // batch's arena, or nullptr while no operator set one. Use Batch::MutableFields / FieldOf.
+  PostFieldValue* fields = nullptr;
 };
+
+// The value of registered field `slot` of `post`; nullptr when the post has none.
+inline const PostFieldValue* FieldOf(const Post& post, uint32_t slot) {
+  if (post.fields == nullptr || !post.fields[slot].present) return nullptr;
+  return &post.fields[slot];
+}
 
 }  // namespace brandpulse

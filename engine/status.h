@@ -51,6 +51,12 @@ class [[nodiscard]] Status {
   // "invalid argument: message", or "ok".
   std::string ToString() const;
 
+  // The same error with `context` before its message ("transform 2 (match): ..."); ok stays ok.
+  Status WithContext(std::string_view context) const {
+    if (ok()) return *this;
+    return Status(code_, std::string(context) + ": " + message_);
+  }
+
   // Written out where an error is deliberately dropped, so the choice is searchable.
   void IgnoreError() const {}
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string_view>
@@ -26,6 +27,13 @@ class StringArena {
       return out;
     }
     return AllocateSlow(size);
+  }
+
+  // Uninitialized space for `size` bytes aligned to `alignment` (a power of two).
+  void* AllocateAligned(size_t size, size_t alignment) {
+    char* raw = Allocate(size + alignment - 1);
+    auto address = reinterpret_cast<uintptr_t>(raw);
+    return raw + ((alignment - address % alignment) % alignment);
   }
 
   std::string_view Copy(std::string_view text) {

@@ -7,9 +7,19 @@
 #include <string_view>
 
 #include "engine/batch.h"
+#include "engine/state_store.h"
 #include "engine/status.h"
+#include "engine/window_types.h"
 
 namespace brandpulse {
+
+// What the workers' transforms hand over at a commit barrier, to be written in the epoch's one
+// WriteBatch: window deltas merged over all workers, and the commit itself for state a transform
+// keeps of its own (a set of seen post ids, say).
+struct EpochHandOver {
+  WindowDeltaMap* window_deltas = nullptr;
+  StateStore::Commit* commit = nullptr;
+};
 
 class TransformState {
  public:
@@ -20,12 +30,19 @@ class Transform {
  public:
   virtual ~Transform() = default;
   virtual std::string_view name() const = 0;
-  // One state per worker thread. Called before the worker starts.
-  virtual std::unique_ptr<TransformState> MakeState() const = 0;
+  // One state per worker thread, made before the worker starts. Fails when a per-worker
+  // resource cannot be had (a Hyperscan scratch, memory).
+  virtual Result<std::unique_ptr<TransformState>> MakeState() const = 0;
   // Processes every row of `batch`. Bad input is never an error here: it becomes a dead letter
   // in the batch. A non-ok Status means the engine itself cannot go on (a bug, out of memory).
   // Thread-safe: many workers call it at once, each with its own state and batch.
   virtual Status Process(Batch& batch, TransformState& state) const = 0;
+  // At a commit barrier, with every worker paused: moves what `state` accumulated during the
+  // epoch into `epoch` and empties it. Called for each worker's state in turn, by the
+  // coordinator. Most transforms keep nothing across batches and need not override it.
+  virtual Status HandOver(TransformState& state, EpochHandOver& epoch) const {
+    return Status::Ok();
+  }
 };
 
 }  // namespace brandpulse

@@ -28,6 +28,9 @@ class WatermarkTracker {
   // A batch from `partition` was read at processing time `now_ms`; its newest event time is
   // `max_event_time_ms` (kNone when it carried none, which still counts as activity).
   void Observe(uint32_t partition, int64_t max_event_time_ms, int64_t now_ms);
+  // The partition moved to another instance (a Kafka rebalance): it no longer holds the
+  // watermark back here.
+  void Forget(uint32_t partition) { partitions_.erase(partition); }
   // The watermark at processing time `now_ms`, or kNone before any event time was seen.
   int64_t Compute(int64_t now_ms) const;
   // Newest event time over all partitions (kNone when none).

@@ -12,12 +12,21 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/frequent_terms.h"
 #include "engine/hyperloglog.h"
 #include "engine/status.h"
 
 namespace brandpulse {
+
+// A count that an operator added to the windows (engine/window_metric_registry.h), by the id it
+// registered.
+struct WindowCounter {
+  uint32_t id = 0;
+  uint64_t value = 0;
+  bool operator==(const WindowCounter&) const = default;
+};
 
 struct WindowMetrics {
   uint64_t mentions = 0;
@@ -30,6 +39,9 @@ struct WindowMetrics {
   uint64_t term_capacity = 0;
   FrequentTerms hashtags;
   FrequentTerms terms;
+  // Registered counters (sentiment classes, intents, ...), sorted by id; empty in pipelines
+  // whose operators register none.
+  std::vector<WindowCounter> counters;
 
   // `author_hash` is HashBytes of the author's stable id. Unknown or negative follower counts
   // add no reach.
@@ -47,7 +59,10 @@ struct WindowMetrics {
     term_capacity = std::max(term_capacity, other.term_capacity);
     hashtags.MergeExact(other.hashtags);
     terms.MergeExact(other.terms);
+    if (!other.counters.empty()) MergeCounters(other.counters);
   }
+  void AddCounter(uint32_t id, uint64_t value);
+  uint64_t Counter(uint32_t id) const;
   // Bounds the term summaries to term_capacity (Misra–Gries); no-op without a capacity.
   void ShrinkTerms() {
     if (term_capacity == 0) return;
@@ -58,9 +73,10 @@ struct WindowMetrics {
 
   // Appends format version 2 (docs/state.md): byte 0x02, varints mentions, reach, replies,
   // questions, term_capacity, the HyperLogLog encoding, then the hashtag and term summaries.
-  // Equal metrics encode to equal bytes.
+  // With registered counters, version 3: the same with byte 0x03, then varint count and
+  // (varint id, varint value) pairs in id order. Equal metrics encode to equal bytes.
   void EncodeTo(std::string& out) const;
-  // Decodes exactly one encoded value, version 1 or 2 (trailing bytes are an error). Corruption
+  // Decodes exactly one encoded value, version 1, 2 or 3 (trailing bytes are an error). Corruption
   // on an unknown version, truncation, or a malformed sketch or summary.
   static Result<WindowMetrics> Decode(std::string_view bytes);
 
@@ -68,8 +84,11 @@ struct WindowMetrics {
     return mentions == other.mentions && reach == other.reach && replies == other.replies &&
            questions == other.questions && authors == other.authors &&
            term_capacity == other.term_capacity && hashtags == other.hashtags &&
-           terms == other.terms;
+           terms == other.terms && counters == other.counters;
   }
+
+ private:
+  void MergeCounters(const std::vector<WindowCounter>& other);
 };
 
 }  // namespace brandpulse

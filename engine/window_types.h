@@ -7,10 +7,12 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/diagnostics.h"
 #include "engine/post.h"
+#include "engine/window_metrics.h"
 
 namespace brandpulse {
 
@@ -99,6 +101,9 @@ struct WindowDeltaKey {
 struct WindowDeltaKeyHash {
   size_t operator()(const WindowDeltaKey& key) const;
 };
+
+// Window deltas of an epoch, merged over the workers at the commit barrier.
+using WindowDeltaMap = std::unordered_map<WindowDeltaKey, WindowMetrics, WindowDeltaKeyHash>;
 
 // First millisecond of the tumbling window of `size_ms` that holds `time_ms` (floor, also for
 // negative times).

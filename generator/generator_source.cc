@@ -51,4 +51,64 @@ Result<std::unique_ptr<Source>> MakeGeneratorSource(const GeneratorSpec& spec) {
   return std::unique_ptr<Source>(std::make_unique<GeneratorSource>(spec, std::move(generator)));
 }
 
+std::vector<GeneratedBrand> GeneratedBrandsFrom(const WatchlistSpec& watchlist) {
+  std::vector<GeneratedBrand> brands;
+  for (const BrandSpec& brand : watchlist.brands) {
+    GeneratedBrand generated{brand.id, brand.terms};
+    for (const std::string& handle : brand.handles) {
+      generated.terms.push_back(handle.starts_with('@') ? handle : "@" + handle);
+    }
+    for (const std::string& hashtag : brand.hashtags) {
+      generated.terms.push_back(hashtag.starts_with('#') ? hashtag : "#" + hashtag);
+    }
+    brands.push_back(std::move(generated));
+  }
+  return brands;
+}
+
+namespace {
+
+class GeneratorSourceSpec final : public SourceSpec {
+ public:
+  explicit GeneratorSourceSpec(GeneratorSpec spec) : spec_(std::move(spec)) {}
+  std::string_view type() const override { return "generator"; }
+  Result<std::unique_ptr<Source>> Make(const SourceBuildContext&) const override {
+    return MakeGeneratorSource(spec_);
+  }
+
+ private:
+  GeneratorSpec spec_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<SourceSpec>> ReadGeneratorSource(YamlMap& map,
+                                                        const ConfigContext& context) {
+  const size_t errors_before = map.diagnostics().size();
+  GeneratorSpec generator;
+  if (auto format_name = map.Choice(
+          "format", {"twitter-v1", "twitter-v2", "jetstream", "mastodon", "json"})) {
+    generator.format = *ParseFirehoseFormat(*format_name);
+  }
+  if (auto value = map.Integer("count", 0, INT64_MAX)) generator.count = *value;
+  if (auto value = map.Integer("seed", 0, INT64_MAX)) generator.seed = *value;
+  if (auto value = map.Number("mention_share", 0, 1)) generator.mention_share = *value;
+  if (auto value = map.Number("malformed_share", 0, 1)) generator.malformed_share = *value;
+  if (auto value = map.Number("zipf_exponent", 0, 10)) generator.zipf_exponent = *value;
+  if (auto value = map.StringList("languages")) generator.languages = *value;
+  if (auto value = map.Integer("authors", 1, INT64_MAX)) generator.author_count = *value;
+  if (auto value = map.Number("posts_per_second", 0.001, 1e9)) generator.posts_per_second = *value;
+  if (auto value = map.DurationMs("max_disorder")) generator.max_disorder_ms = *value;
+  map.CheckNoUnknownKeys();
+  if (map.diagnostics().size() != errors_before) {
+    return Status::InvalidArgument("invalid generator source");
+  }
+  generator.brands = GeneratedBrandsFrom(context.watchlist);
+  return std::unique_ptr<SourceSpec>(std::make_unique<GeneratorSourceSpec>(std::move(generator)));
+}
+
+void RegisterGeneratorOperators(OperatorRegistry& registry) {
+  registry.AddSource("generator", ReadGeneratorSource);
+}
+
 }  // namespace brandpulse

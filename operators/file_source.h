@@ -6,6 +6,7 @@
 #include <string>
 
 #include "engine/source.h"
+#include "operators/registry.h"
 
 namespace brandpulse {
 
@@ -18,4 +19,10 @@ Result<std::unique_ptr<Source>> MakeStdinSource();
 // (e.g. "/statuses" in a v1.1 search response) is a record. Positions are element counts.
 Result<std::unique_ptr<Source>> MakeJsonArrayFileSource(const std::string& path,
                                                         const std::string& array_pointer);
+
+// `source: {type: file, path: ..., follow: bool, array_path: /pointer}`.
+Result<std::unique_ptr<SourceSpec>> ReadFileSource(YamlMap& section, const ConfigContext& context);
+// `source: {type: stdin}`.
+Result<std::unique_ptr<SourceSpec>> ReadStdinSource(YamlMap& section, const ConfigContext& context);
+
 }  // namespace brandpulse

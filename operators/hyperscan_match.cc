@@ -921,7 +921,7 @@ class HyperscanMatch final : public Transform {
 
   std::string_view name() const override { return "match"; }
 
-  std::unique_ptr<TransformState> MakeState() const override {
+  Result<std::unique_ptr<TransformState>> MakeState() const override {
     auto state = std::make_unique<MatchState>();
     Result<std::unique_ptr<CompiledWatchlist::Scanner>> scanner = watchlist_->MakeScanner();
     if (scanner.ok()) {
@@ -929,7 +929,7 @@ class HyperscanMatch final : public Transform {
     } else {
       state->scanner_status = scanner.status();
     }
-    return state;
+    return std::unique_ptr<TransformState>(std::move(state));
   }
 
   Status Process(Batch& batch, TransformState& base_state) const override {

@@ -632,8 +632,8 @@ class JsonDecode final : public Transform {
 
   std::string_view name() const override { return "decode"; }
 
-  std::unique_ptr<TransformState> MakeState() const override {
-    return std::make_unique<JsonDecodeState>();
+  Result<std::unique_ptr<TransformState>> MakeState() const override {
+    return std::unique_ptr<TransformState>(std::make_unique<JsonDecodeState>());
   }
 
   Status Process(Batch& batch, TransformState& state_base) const override {

@@ -1,29 +1,27 @@
-// LineSink: appends JSON lines to a file or stdout, buffered. Used for alerts, dead letters and
-// late posts. Thread safety: one thread (the coordinator) writes.
+// The JSON-lines sink (`type: file`, `type: stdout`, `type: none`): one JSON object a line.
+// Outbox entries (alerts) are appended and fsynced before they are acknowledged; side records
+// (dead letters, late posts) are formatted here (operators/side_record_json.h) and fsynced by
+// Flush() before the commit that moves past them.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "engine/sink.h"
 #include "engine/status.h"
 
 namespace brandpulse {
 
-enum class SinkType { kNone, kFile, kStdout };
-
-struct SinkSpec {
-  SinkType type = SinkType::kNone;
-  std::string path;  // kFile: absolute
-};
-
-class LineSink {
+// Appends lines to a file or stdout through a buffer. One thread at a time.
+class LineFile {
  public:
-  // kNone gives a sink that discards. `truncate` empties an existing file (fresh runs).
-  static Result<std::unique_ptr<LineSink>> Open(const SinkSpec& spec, bool truncate);
-  ~LineSink();
-  LineSink(const LineSink&) = delete;
-  LineSink& operator=(const LineSink&) = delete;
+  enum class Kind { kNone, kFile, kStdout };
+  // kNone discards. `truncate` empties an existing file (fresh runs); missing folders are made.
+  static Result<std::unique_ptr<LineFile>> Open(Kind kind, const std::string& path, bool truncate);
+  ~LineFile();
+  LineFile(const LineFile&) = delete;
+  LineFile& operator=(const LineFile&) = delete;
 
   // Appends `line` and a newline to the buffer; writes out when the buffer is large.
   Status Append(std::string_view line);
@@ -31,17 +29,25 @@ class LineSink {
   Status Flush(bool sync);
   // "out/alerts.jsonl", "stdout" or "none".
   const std::string& description() const { return description_; }
-  uint64_t lines_written() const { return lines_written_; }
 
  private:
-  LineSink(int descriptor, std::string description)
+  LineFile(int descriptor, std::string description)
       : descriptor_(descriptor), description_(std::move(description)) {}
   Status WriteOut();
 
   int descriptor_;  // -1 for kNone
   std::string description_;
   std::string buffer_;
-  uint64_t lines_written_ = 0;
 };
+
+struct JsonLinesSinkOptions {
+  LineFile::Kind kind = LineFile::Kind::kNone;
+  std::string path;  // kFile: resolved against the pipeline file's folder
+};
+
+// Thread safety: the Sink contract (engine/sink.h); Deliver() and Append() on one instance are
+// never called at once by the runner (an instance serves one stream).
+Result<std::unique_ptr<Sink>> MakeJsonLinesSink(const JsonLinesSinkOptions& options,
+                                                std::string name, bool truncate);
 
 }  // namespace brandpulse

@@ -1,54 +1,47 @@
 #include "operators/threshold_alert.h"
 
+#include <algorithm>
+
+#include <fmt/format.h>
+
 #include "engine/json_writer.h"
+#include "engine/window_metric_registry.h"
 
 namespace brandpulse {
+namespace {
 
-std::string_view AlertMetricName(AlertMetric metric) {
-  switch (metric) {
-    case AlertMetric::kMentions: return "mentions";
-    case AlertMetric::kUniqueAuthors: return "unique_authors";
-    case AlertMetric::kReach: return "reach";
+class ThresholdRule final : public AlertRule {
+ public:
+  ThresholdRule(ThresholdRuleOptions options, const std::vector<WindowSpec>& windows,
+                const BrandDirectory& brands)
+      : options_(std::move(options)), window_(windows[options_.window_index]) {
+    EnableBrands(brands);
   }
-  return "mentions";
-}
 
-AlertEvaluator::AlertEvaluator(const std::vector<AlertRuleSpec>& rules,
-                               const std::vector<WindowSpec>& windows,
-                               const CompiledWatchlist& watchlist)
-    : windows_(windows), watchlist_(watchlist) {
-  for (const AlertRuleSpec& rule_spec : rules) {
-    Rule rule{rule_spec, std::vector<bool>(watchlist.brand_count(), rule_spec.brands.empty())};
-    for (const std::string& brand_id : rule_spec.brands) {
-      if (auto index = watchlist.FindBrand(brand_id)) rule.brand_enabled[*index] = true;
+  const std::string& name() const override { return options_.name; }
+  bool WatchesWindow(uint32_t window_index) const override {
+    return window_index == options_.window_index;
+  }
+
+  Status OnWindowClosed(const ClosedWindow& closed, RuleContext& context) override {
+    if (closed.brand_index >= brand_enabled_.size() || !brand_enabled_[closed.brand_index]) {
+      return Status::Ok();
     }
-    rules_.push_back(std::move(rule));
-  }
-}
-
-void AlertEvaluator::EvaluateClosedWindow(uint32_t brand_index, uint32_t window_index,
-                                          int64_t start_ms, const WindowMetrics& metrics,
-                                          std::vector<FiredAlert>& out) const {
-  for (const Rule& rule : rules_) {
-    if (rule.spec.window_index != window_index || !rule.brand_enabled[brand_index]) continue;
-    uint64_t unique_authors = metrics.authors.Estimate();
-    uint64_t value = rule.spec.metric == AlertMetric::kMentions        ? metrics.mentions
-                     : rule.spec.metric == AlertMetric::kUniqueAuthors ? unique_authors
-                                                                       : metrics.reach;
-    if (value <= rule.spec.above) continue;
-    const BrandSpec& brand = watchlist_.brand(brand_index);
-    const WindowSpec& window = windows_[window_index];
+    const WindowMetrics& metrics = *closed.metrics;
+    const uint64_t value = options_.metric->Value(metrics);
+    if (value <= options_.above) return Status::Ok();
+    BrandInfo brand = context.brands.brand_info(closed.brand_index);
     FiredAlert alert;
-    alert.brand_index = brand_index;
-    alert.id = fmt::format("{}/{}/{}", rule.spec.name, brand.id, start_ms);
+    alert.brand_index = closed.brand_index;
+    alert.id = fmt::format("{}/{}/{}", options_.name, brand.id, closed.start_ms);
     std::string& json = alert.payload;
     json.push_back('{');
     AppendJsonKey(json, "alert_id", true);
     AppendJsonString(json, alert.id);
     AppendJsonKey(json, "rule");
-    AppendJsonString(json, rule.spec.name);
+    AppendJsonString(json, options_.name);
     AppendJsonKey(json, "type");
-    AppendJsonString(json, rule.spec.type);
+    AppendJsonString(json, "threshold");
     AppendJsonKey(json, "brand");
     AppendJsonString(json, brand.id);
     AppendJsonKey(json, "brand_name");
@@ -56,19 +49,117 @@ void AlertEvaluator::EvaluateClosedWindow(uint32_t brand_index, uint32_t window_
     AppendJsonKey(json, "group");
     AppendJsonString(json, brand.group);
     AppendJsonKey(json, "window");
-    AppendJsonString(json, window.name);
+    AppendJsonString(json, window_.name);
     AppendJsonKey(json, "window_start");
-    AppendJsonString(json, FormatIsoTime(start_ms));
+    AppendJsonString(json, FormatIsoTime(closed.start_ms));
     AppendJsonKey(json, "window_end");
-    AppendJsonString(json, FormatIsoTime(start_ms + window.size_ms));
+    AppendJsonString(json, FormatIsoTime(closed.start_ms + window_.size_ms));
     AppendJsonKey(json, "metric");
-    AppendJsonString(json, AlertMetricName(rule.spec.metric));
-    json += fmt::format(",\"value\":{},\"threshold\":{}", value, rule.spec.above);
+    AppendJsonString(json, options_.metric->name);
+    json += fmt::format(",\"value\":{},\"threshold\":{}", value, options_.above);
     json += fmt::format(",\"mentions\":{},\"unique_authors\":{},\"reach\":{}", metrics.mentions,
-                        unique_authors, metrics.reach);
+                        metrics.authors.Estimate(), metrics.reach);
     json.push_back('}');
-    out.push_back(std::move(alert));
+    context.fired.push_back(std::move(alert));
+    return Status::Ok();
   }
+
+  Status OnBrandsChanged(const BrandDirectory&, const BrandDirectory& after) override {
+    EnableBrands(after);
+    return Status::Ok();
+  }
+
+ private:
+  void EnableBrands(const BrandDirectory& brands) {
+    brand_enabled_.assign(brands.brand_count(), options_.brands.empty());
+    for (const std::string& id : options_.brands) {
+      if (auto index = brands.FindBrand(id)) brand_enabled_[*index] = true;
+    }
+  }
+
+  ThresholdRuleOptions options_;
+  const WindowSpec& window_;
+  std::vector<bool> brand_enabled_;  // by brand index
+};
+
+class ThresholdRuleSpec final : public AlertRuleSpec {
+ public:
+  explicit ThresholdRuleSpec(ThresholdRuleOptions options) : options_(std::move(options)) {}
+  const std::string& name() const override { return options_.name; }
+  std::string_view type() const override { return "threshold"; }
+  Result<std::unique_ptr<AlertRule>> Make(const RuleBuildContext& context) const override {
+    return MakeThresholdRule(options_, context);
+  }
+
+ private:
+  ThresholdRuleOptions options_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<AlertRuleSpec>> ReadThresholdRule(const std::string& name, YamlMap& section,
+                                                         const ConfigContext& context) {
+  Diagnostics& diagnostics = section.diagnostics();
+  const size_t errors_before = diagnostics.size();
+  ThresholdRuleOptions options;
+  options.name = name;
+  std::vector<std::string> window_names;
+  for (const WindowSpec& window : context.windows) window_names.push_back(window.name);
+  if (auto window = section.String("window", true)) {
+    auto found = std::find(window_names.begin(), window_names.end(), *window);
+    if (found == window_names.end()) {
+      std::string closest = ClosestMatch(*window, window_names);
+      diagnostics.Add(section.LocationOf("window"), fmt::format("no window named '{}'", *window),
+                      closest.empty() ? "define it under windows:"
+                                      : fmt::format("did you mean '{}'?", closest));
+    } else {
+      options.window_index = static_cast<uint32_t>(found - window_names.begin());
+    }
+  }
+  options.metric = FindWindowMetric("mentions");
+  if (auto metric = section.String("metric")) {
+    options.metric = FindWindowMetric(*metric);
+    if (options.metric == nullptr) {
+      std::string closest = ClosestMatch(*metric, WindowMetricNames());
+      diagnostics.Add(section.LocationOf("metric"), fmt::format("unknown metric '{}'", *metric),
+                      closest.empty() ? fmt::format("metrics are {}", WindowMetricList())
+                                      : fmt::format("did you mean '{}'?", closest));
+    }
+  }
+  if (auto above = section.Integer("above", 0, INT64_MAX, true)) {
+    options.above = static_cast<uint64_t>(*above);
+  }
+  if (auto brands = section.StringList("brands")) {
+    options.brands = *brands;
+    std::vector<std::string> brand_ids;
+    for (const BrandSpec& brand : context.watchlist.brands) brand_ids.push_back(brand.id);
+    if (!brand_ids.empty()) {
+      for (const std::string& brand : options.brands) {
+        if (std::find(brand_ids.begin(), brand_ids.end(), brand) != brand_ids.end()) continue;
+        std::string closest = ClosestMatch(brand, brand_ids);
+        diagnostics.Add(section.LocationOf("brands"),
+                        fmt::format("alert rule '{}' names brand '{}', which the watchlist lacks",
+                                    name, brand),
+                        closest.empty() ? "add it to the watchlist"
+                                        : fmt::format("did you mean '{}'?", closest));
+      }
+    }
+  }
+  section.CheckNoUnknownKeys();
+  if (diagnostics.size() != errors_before) {
+    return Status::InvalidArgument(fmt::format("alert rule '{}' is invalid", name));
+  }
+  return std::unique_ptr<AlertRuleSpec>(std::make_unique<ThresholdRuleSpec>(std::move(options)));
+}
+
+Result<std::unique_ptr<AlertRule>> MakeThresholdRule(const ThresholdRuleOptions& options,
+                                                     const RuleBuildContext& context) {
+  if (context.windows == nullptr || context.brands == nullptr ||
+      options.window_index >= context.windows->size() || options.metric == nullptr) {
+    return Status::InvalidArgument(fmt::format("alert rule '{}' cannot be built", options.name));
+  }
+  return std::unique_ptr<AlertRule>(
+      std::make_unique<ThresholdRule>(options, *context.windows, *context.brands));
 }
 
 }  // namespace brandpulse

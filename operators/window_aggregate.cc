@@ -5,6 +5,7 @@
 
 #include "engine/hash.h"
 #include "engine/unicode.h"
+#include "engine/window_metric_registry.h"
 
 namespace brandpulse {
 namespace {
@@ -98,15 +99,15 @@ void PostTerms::Extract(std::string_view text, bool words) {
 }
 
 WindowAggregate::WindowAggregate(Options options, const std::atomic<int64_t>* watermark)
-    : options_(std::move(options)), watermark_(watermark) {
+    : options_(std::move(options)), watermark_(watermark), counters_(WindowCounters()) {
   for (const WindowShape& shape : options_.layout.shapes) {
     std::vector<const DimensionDefinition*>& definitions = dimensions_of_shape_.emplace_back();
     for (Dimension dimension : shape.dimensions) definitions.push_back(&DimensionOf(dimension));
   }
 }
 
-std::unique_ptr<TransformState> WindowAggregate::MakeState() const {
-  return std::make_unique<WindowAggregateState>();
+Result<std::unique_ptr<TransformState>> WindowAggregate::MakeState() const {
+  return std::unique_ptr<TransformState>(std::make_unique<WindowAggregateState>());
 }
 
 Status WindowAggregate::Process(Batch& batch, TransformState& state) const {
@@ -133,6 +134,9 @@ Status WindowAggregate::Process(Batch& batch, TransformState& state) const {
       metrics.AddMention(author_hash, post.author_followers);
       metrics.replies += reply;
       metrics.questions += question;
+      for (const WindowCounterDefinition& counter : counters_) {
+        if (uint64_t count = counter.count(post, mention)) metrics.AddCounter(counter.id, count);
+      }
     };
     bool late = false;
     for (uint32_t shape_index = 0; shape_index < options_.layout.shapes.size(); ++shape_index) {
@@ -179,6 +183,22 @@ Status WindowAggregate::Process(Batch& batch, TransformState& state) const {
       batch.late_post_indices.push_back(mention.post_index);
     }
   }
+  return Status::Ok();
+}
+
+Status WindowAggregate::HandOver(TransformState& state, EpochHandOver& epoch) const {
+  if (epoch.window_deltas == nullptr) return Status::Internal("window hand-over without a delta map");
+  WindowDeltaMap& merged = *epoch.window_deltas;
+  auto& deltas = static_cast<WindowAggregateState&>(state).deltas;
+  for (auto& [key, delta] : deltas) {
+    auto [entry, inserted] = merged.try_emplace(key);
+    if (inserted) {
+      entry->second = std::move(delta);
+    } else {
+      entry->second.Merge(delta);
+    }
+  }
+  deltas.clear();
   return Status::Ok();
 }
 

@@ -5,6 +5,7 @@
 // positions (see pipeline/ and docs/state.md).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -14,10 +15,14 @@
 #include <vector>
 
 #include "engine/transform.h"
+#include "engine/window_metric_registry.h"
 #include "engine/window_metrics.h"
 #include "engine/window_types.h"
 
 namespace brandpulse {
+
+// How many terms a stored top-k summary keeps for `top_k` reported ones.
+inline uint64_t TermCapacityFor(int top_k) { return top_k <= 0 ? 0 : std::max(32, 4 * top_k); }
 
 class WindowAggregate final : public Transform {
  public:
@@ -34,10 +39,13 @@ class WindowAggregate final : public Transform {
   WindowAggregate(Options options, const std::atomic<int64_t>* watermark);
 
   std::string_view name() const override { return "window"; }
-  std::unique_ptr<TransformState> MakeState() const override;
+  Result<std::unique_ptr<TransformState>> MakeState() const override;
   // For each mention: adds it to the delta of every window holding the post's event time, or
   // records the post in batch.late_post_indices when such a window is already closed.
   Status Process(Batch& batch, TransformState& state) const override;
+
+  // Merges the worker's deltas into epoch.window_deltas and empties them.
+  Status HandOver(TransformState& state, EpochHandOver& epoch) const override;
 
   // Hands every delta accumulated in `state` to `visit`, then empties it.
   // REQUIRES: the worker owning `state` is paused (commit barrier).
@@ -49,6 +57,8 @@ class WindowAggregate final : public Transform {
   const std::atomic<int64_t>* watermark_;
   // Per shape, the definitions of its dimensions (looked up once, not per mention).
   std::vector<std::vector<const DimensionDefinition*>> dimensions_of_shape_;
+  // Counters other operators registered (engine/window_metric_registry.h); usually none.
+  std::vector<WindowCounterDefinition> counters_;
 };
 
 // Hashtags and co-occurring terms of a post's text, as the window summaries count them:

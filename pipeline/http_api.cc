@@ -62,11 +62,11 @@ Result<std::pair<int64_t, int64_t>> RangeOf(const WindowQueries& queries, const 
 
 Result<QueryMetric> MetricOf(const ApiParams& params) {
   std::string name = params("metric");
-  if (name.empty()) return QueryMetric::kMentions;
+  if (name.empty()) return DefaultQueryMetric();
   std::optional<QueryMetric> metric = ParseQueryMetric(name);
   if (!metric) {
     return Status::InvalidArgument(
-        fmt::format("unknown metric '{}' (mentions, unique_authors, reach, replies, questions)", name));
+        fmt::format("unknown metric '{}' ({})", name, WindowMetricList()));
   }
   return *metric;
 }

@@ -1,7 +1,10 @@
 #include "pipeline/pipeline_config.h"
 
 #include <filesystem>
+#include <set>
 #include <thread>
+
+#include <fmt/format.h>
 
 #include "engine/yaml_reader.h"
 
@@ -10,76 +13,86 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string ResolvePath(const std::string& pipeline_file, const std::string& path) {
-  if (path.empty() || path == "-") return path;
-  fs::path candidate(path);
-  if (candidate.is_absolute()) return candidate.lexically_normal().string();
-  // Relative to the pipeline file; kept relative when that is, so messages show short paths.
-  fs::path base = fs::path(pipeline_file).parent_path();
-  return (base / candidate).lexically_normal().string();
-}
+// The transform chain when `transforms:` is absent.
+const std::vector<std::string> kDefaultTransforms = {"decode", "match", "window"};
 
-void ReadGeneratorSource(YamlMap& map, GeneratorSpec& generator) {
-  if (auto format_name = map.Choice(
-          "format", {"twitter-v1", "twitter-v2", "jetstream", "mastodon", "json"})) {
-    generator.format = *ParseFirehoseFormat(*format_name);
-  }
-  if (auto value = map.Integer("count", 0, INT64_MAX)) generator.count = *value;
-  if (auto value = map.Integer("seed", 0, INT64_MAX)) generator.seed = *value;
-  if (auto value = map.Number("mention_share", 0, 1)) generator.mention_share = *value;
-  if (auto value = map.Number("malformed_share", 0, 1)) generator.malformed_share = *value;
-  if (auto value = map.Number("zipf_exponent", 0, 10)) generator.zipf_exponent = *value;
-  if (auto value = map.StringList("languages")) generator.languages = *value;
-  if (auto value = map.Integer("authors", 1, INT64_MAX)) generator.author_count = *value;
-  if (auto value = map.Number("posts_per_second", 0.001, 1e9)) generator.posts_per_second = *value;
-  if (auto value = map.DurationMs("max_disorder")) generator.max_disorder_ms = *value;
-}
-
-void ReadSource(YamlMap& map, const std::string& pipeline_file, SourceSpec& source) {
-  source.location = map.Location();
-  std::optional<std::string> type = map.Choice("type", {"file", "stdin", "generator"}, true);
+// Reads `source:` with the reader registered for its type.
+void ReadSource(YamlMap& pipeline, const OperatorRegistry& registry, const ConfigContext& context,
+                PipelineSpec& spec) {
+  YamlMap map(pipeline.Child("source", true), pipeline.file(), "source", pipeline.diagnostics());
+  if (!map.valid()) return;
+  std::optional<std::string> type = map.Choice("type", registry.SourceTypes(), true);
   if (!type) return;  // the other keys depend on the type: nothing more to say about them
-  if (*type == "file") {
-    source.type = SourceType::kFile;
-    if (auto path = map.String("path", true)) source.path = ResolvePath(pipeline_file, *path);
-    if (auto follow = map.Boolean("follow")) source.follow = *follow;
-    if (auto pointer = map.String("array_path")) {
-      source.array_pointer = *pointer;
-      if (!pointer->empty() && pointer->front() != '/') {
-        map.diagnostics().Add(map.LocationOf("array_path"),
-                              fmt::format("array_path '{}' is not a JSON pointer", *pointer),
-                              fmt::format("write '/{}'", *pointer));
-      }
-      if (source.follow) {
-        map.diagnostics().Add(map.LocationOf("follow"),
-                              "follow cannot be combined with array_path",
-                              "a JSON document with an array is read whole; use JSON lines to follow");
-      }
-    }
-  } else if (*type == "stdin") {
-    source.type = SourceType::kStdin;
-  } else {
-    source.type = SourceType::kGenerator;
-    ReadGeneratorSource(map, source.generator);
-  }
-  map.CheckNoUnknownKeys();
+  Result<std::unique_ptr<SourceSpec>> source = (*registry.FindSource(*type))(map, context);
+  if (source.ok()) spec.source = std::move(*source);
 }
 
-SinkSpec ReadSink(YamlMap& sinks, std::string_view key, const std::string& pipeline_file) {
-  SinkSpec sink;
-  YAML::Node node = sinks.Child(key);
-  if (!node.IsDefined()) return sink;
-  YamlMap map(node, sinks.file(), fmt::format("sink '{}'", key), sinks.diagnostics());
-  if (!map.valid()) return sink;
-  std::optional<std::string> type = map.Choice("type", {"file", "stdout", "none"}, true);
-  if (type == "file") {
-    sink.type = SinkType::kFile;
-    if (auto path = map.String("path", true)) sink.path = ResolvePath(pipeline_file, *path);
-  } else if (type == "stdout") {
-    sink.type = SinkType::kStdout;
+// One transform of the chain: `entry` is a type name alone (its options, if any, are the
+// pipeline's top-level section of that name, e.g. `decode:`) or a map with `type:`.
+void ReadTransform(YamlMap& pipeline, const YAML::Node& entry, const OperatorRegistry& registry,
+                   const ConfigContext& context, PipelineSpec& spec,
+                   std::vector<std::string>& types) {
+  Diagnostics& diagnostics = pipeline.diagnostics();
+  const std::vector<std::string> known = registry.TransformTypes();
+  auto unknown = [&](const SourceLocation& location, const std::string& type) {
+    std::string closest = ClosestMatch(type, known);
+    diagnostics.Add(location, fmt::format("unknown transform '{}'", type),
+                    closest.empty() ? fmt::format("transforms are {}", JoinTypes(known))
+                                    : fmt::format("did you mean '{}'?", closest));
+  };
+  std::string type;
+  std::optional<YamlMap> section;
+  YAML::Node empty_section(YAML::NodeType::Map);
+  if (entry.IsScalar()) {
+    type = entry.Scalar();
+    if (registry.FindTransform(type) == nullptr) return unknown(LocationOf(entry, spec.file), type);
+    // The section of that name, required for decode (its format has no default).
+    YAML::Node own = pipeline.Child(type, type == "decode");
+    if (type == "decode" && !own.IsDefined()) return;
+    section.emplace(own.IsDefined() ? own : empty_section, spec.file, type, diagnostics);
+  } else {
+    section.emplace(entry, spec.file, "transform", diagnostics);
+    if (!section->valid()) return;
+    std::optional<std::string> named = section->String("type", true);
+    if (!named) return;
+    type = *named;
+    if (registry.FindTransform(type) == nullptr) {
+      return unknown(section->LocationOf("type"), type);
+    }
   }
-  map.CheckNoUnknownKeys();
-  return sink;
+  if (!section->valid()) return;
+  Result<std::unique_ptr<TransformSpec>> transform =
+      (*registry.FindTransform(type))(*section, context);
+  if (!transform.ok()) return;
+  for (std::string_view needed : (*transform)->needs_before()) {
+    if (std::find(types.begin(), types.end(), needed) == types.end()) {
+      diagnostics.Add(section->Location(),
+                      fmt::format("transform '{}' needs '{}' before it", type, needed),
+                      "transforms run in the order they are listed");
+    }
+  }
+  types.push_back(type);
+  spec.transforms.push_back(std::move(*transform));
+}
+
+void ReadTransforms(YamlMap& pipeline, const OperatorRegistry& registry,
+                    const ConfigContext& context, PipelineSpec& spec) {
+  std::vector<std::string> types;
+  YAML::Node chain = pipeline.Child("transforms");
+  if (!chain.IsDefined()) {
+    for (const std::string& type : kDefaultTransforms) {
+      ReadTransform(pipeline, YAML::Node(type), registry, context, spec, types);
+    }
+    return;
+  }
+  if (!chain.IsSequence() || chain.size() == 0) {
+    pipeline.diagnostics().Add(LocationOf(chain, spec.file), "transforms must be a non-empty list",
+                               fmt::format("e.g. transforms: [{}]", JoinTypes(kDefaultTransforms)));
+    return;
+  }
+  for (const YAML::Node& entry : chain) {
+    ReadTransform(pipeline, entry, registry, context, spec, types);
+  }
 }
 
 void ReadWindows(YamlMap& pipeline, PipelineSpec& spec) {
@@ -155,7 +168,8 @@ void ReadWindows(YamlMap& pipeline, PipelineSpec& spec) {
   }
 }
 
-void ReadAlertRules(YamlMap& pipeline, PipelineSpec& spec) {
+void ReadAlertRules(YamlMap& pipeline, const OperatorRegistry& registry,
+                    const ConfigContext& context, PipelineSpec& spec) {
   YAML::Node node = pipeline.Child("alerts");
   if (!node.IsDefined()) return;
   Diagnostics& diagnostics = pipeline.diagnostics();
@@ -163,76 +177,98 @@ void ReadAlertRules(YamlMap& pipeline, PipelineSpec& spec) {
     diagnostics.Add(LocationOf(node, spec.file), "alerts must be a list of rules");
     return;
   }
-  std::vector<std::string> window_names;
-  for (const WindowSpec& window : spec.windows) window_names.push_back(window.name);
+  std::set<std::string> names;
   for (const YAML::Node& entry : node) {
     YamlMap map(entry, spec.file, "alert rule", diagnostics);
     if (!map.valid()) continue;
-    AlertRuleSpec rule;
-    rule.location = map.Location();
-    rule.name = map.String("name", true).value_or("");
-    for (const AlertRuleSpec& other : spec.alert_rules) {
-      if (other.name == rule.name) {
-        diagnostics.Add(map.LocationOf("name"), fmt::format("duplicate alert rule name '{}'", rule.name));
-      }
+    std::string name = map.String("name", true).value_or("");
+    if (!name.empty() && !names.insert(name).second) {
+      diagnostics.Add(map.LocationOf("name"), fmt::format("duplicate alert rule name '{}'", name));
     }
-    rule.type = map.Choice("type", {"threshold"}, true).value_or("threshold");
-    if (auto window = map.String("window", true)) {
-      auto found = std::find(window_names.begin(), window_names.end(), *window);
-      if (found == window_names.end()) {
-        std::string closest = ClosestMatch(*window, window_names);
-        diagnostics.Add(map.LocationOf("window"), fmt::format("no window named '{}'", *window),
-                        closest.empty() ? "define it under windows:"
-                                        : fmt::format("did you mean '{}'?", closest));
-      } else {
-        rule.window_index = static_cast<size_t>(found - window_names.begin());
-      }
+    if (name.find('\0') != std::string::npos || name.find('/') != std::string::npos) {
+      diagnostics.Add(map.LocationOf("name"), "an alert rule name cannot contain '/'",
+                      "it is part of alert ids and of the rule's stored state");
     }
-    if (auto metric = map.Choice("metric", {"mentions", "unique_authors", "reach"})) {
-      rule.metric = *metric == "mentions"         ? AlertMetric::kMentions
-                    : *metric == "unique_authors" ? AlertMetric::kUniqueAuthors
-                                                  : AlertMetric::kReach;
-    }
-    if (auto above = map.Integer("above", 0, INT64_MAX, true)) rule.above = *above;
-    if (auto brands = map.StringList("brands")) {
-      rule.brands = *brands;
-      std::vector<std::string> brand_ids;
-      for (const BrandSpec& brand : spec.watchlist.brands) brand_ids.push_back(brand.id);
-      if (!brand_ids.empty()) {
-        for (const std::string& brand : rule.brands) {
-          if (std::find(brand_ids.begin(), brand_ids.end(), brand) != brand_ids.end()) continue;
-          std::string closest = ClosestMatch(brand, brand_ids);
-          diagnostics.Add(map.LocationOf("brands"),
-                          fmt::format("alert rule '{}' names brand '{}', which the watchlist lacks",
-                                      rule.name, brand),
-                          closest.empty() ? "add it to the watchlist"
-                                          : fmt::format("did you mean '{}'?", closest));
-        }
-      }
-    }
-    map.CheckNoUnknownKeys();
-    spec.alert_rules.push_back(std::move(rule));
+    std::optional<std::string> type = map.Choice("type", registry.AlertRuleTypes(), true);
+    if (!type) continue;
+    Result<std::unique_ptr<AlertRuleSpec>> rule =
+        (*registry.FindAlertRule(*type))(name, map, context);
+    if (rule.ok()) spec.alert_rules.push_back(std::move(*rule));
   }
+}
+
+// `sinks: {STREAM: SINK or [SINK, ...]}`; each SINK is `{type: ..., name: ..., options}`.
+void ReadSinks(YamlMap& pipeline, const OperatorRegistry& registry, const ConfigContext& context,
+               PipelineSpec& spec) {
+  YamlMap sinks(pipeline.Child("sinks", true), spec.file, "sinks", pipeline.diagnostics());
+  if (!sinks.valid()) return;
+  Diagnostics& diagnostics = pipeline.diagnostics();
+  std::set<std::string> names;
+  for (std::string_view stream : {kAlertsStream, kDeadLetterStream, kLateStream}) {
+    YAML::Node node = sinks.Child(stream);
+    if (!node.IsDefined()) continue;
+    std::vector<YAML::Node> entries;
+    if (node.IsSequence()) {
+      for (const YAML::Node& entry : node) entries.push_back(entry);
+    } else {
+      entries.push_back(node);
+    }
+    for (size_t index = 0; index < entries.size(); ++index) {
+      YamlMap map(entries[index], spec.file, fmt::format("sink '{}'", stream), diagnostics);
+      if (!map.valid()) continue;
+      SinkBinding binding;
+      binding.stream = std::string(stream);
+      binding.location = map.Location();
+      // The first sink of a stream is named after it, so adding a second one keeps its outbox.
+      binding.name = index == 0 ? std::string(stream) : fmt::format("{}-{}", stream, index + 1);
+      if (auto name = map.String("name")) {
+        if (name->empty() || name->find('/') != std::string::npos ||
+            name->find('\0') != std::string::npos) {
+          diagnostics.Add(map.LocationOf("name"), fmt::format("invalid sink name '{}'", *name),
+                          "a sink name is not empty and has no '/'");
+        }
+        binding.name = *name;
+      }
+      if (!names.insert(binding.name).second) {
+        diagnostics.Add(map.Location(), fmt::format("two sinks are named '{}'", binding.name),
+                        "give one of them another name:");
+      }
+      std::optional<std::string> type = map.Choice("type", registry.SinkTypes(), true);
+      if (!type) continue;
+      Result<std::unique_ptr<SinkSpec>> sink = (*registry.FindSink(*type))(map, context);
+      if (!sink.ok()) continue;
+      if ((*sink)->type() == "none") continue;  // discards: nothing to build
+      binding.spec = std::move(*sink);
+      spec.sinks.push_back(std::move(binding));
+    }
+  }
+  auto declared = [&](std::string_view stream) {
+    YAML::Node node = sinks.Child(stream);
+    return node.IsDefined();
+  };
+  if (!declared(kAlertsStream) && !spec.alert_rules.empty()) {
+    diagnostics.Add(sinks.Location(), "alert rules are defined but sinks.alerts is missing",
+                    "add sinks: {alerts: {type: file, path: out/alerts.jsonl}}");
+  }
+  if (!declared(kDeadLetterStream)) {
+    diagnostics.Add(sinks.Location(), "sinks.dead_letter is missing",
+                    "bad input must go somewhere: add dead_letter: {type: file, path: ...}");
+  }
+  sinks.CheckNoUnknownKeys();
 }
 
 }  // namespace
 
-std::vector<GeneratedBrand> GeneratedBrandsFrom(const WatchlistSpec& watchlist) {
-  std::vector<GeneratedBrand> brands;
-  for (const BrandSpec& brand : watchlist.brands) {
-    GeneratedBrand generated{brand.id, brand.terms};
-    for (const std::string& handle : brand.handles) {
-      generated.terms.push_back(handle.starts_with('@') ? handle : "@" + handle);
-    }
-    for (const std::string& hashtag : brand.hashtags) {
-      generated.terms.push_back(hashtag.starts_with('#') ? hashtag : "#" + hashtag);
-    }
-    brands.push_back(std::move(generated));
+std::vector<const SinkBinding*> PipelineSpec::SinksOf(std::string_view stream) const {
+  std::vector<const SinkBinding*> bindings;
+  for (const SinkBinding& binding : sinks) {
+    if (binding.stream == stream) bindings.push_back(&binding);
   }
-  return brands;
+  return bindings;
 }
 
-std::optional<PipelineSpec> LoadPipelineSpec(const std::string& path, Diagnostics& diagnostics) {
+std::optional<PipelineSpec> LoadPipelineSpec(const std::string& path, Diagnostics& diagnostics,
+                                             const OperatorRegistry& registry) {
   size_t errors_before = diagnostics.size();
   std::optional<YAML::Node> root = LoadYamlFile(path, diagnostics);
   if (!root) return std::nullopt;
@@ -240,12 +276,13 @@ std::optional<PipelineSpec> LoadPipelineSpec(const std::string& path, Diagnostic
   spec.file = path;
   YamlMap pipeline(*root, path, "pipeline", diagnostics);
   if (!pipeline.valid()) return std::nullopt;
+  const ConfigContext context{spec.file, spec.watchlist, spec.windows};
 
   spec.name = pipeline.String("name").value_or(fs::path(path).stem().string());
 
-  // The watchlist first: alert rules refer to its brands.
+  // The watchlist first: the source (a generator) and alert rules refer to its brands.
   if (auto watchlist_path = pipeline.String("watchlist", true)) {
-    std::string resolved = ResolvePath(path, *watchlist_path);
+    std::string resolved = context.ResolvePath(*watchlist_path);
     Diagnostics watchlist_diagnostics;
     if (auto watchlist = LoadWatchlist(resolved, watchlist_diagnostics)) {
       spec.watchlist = std::move(*watchlist);
@@ -255,13 +292,8 @@ std::optional<PipelineSpec> LoadPipelineSpec(const std::string& path, Diagnostic
     }
   }
 
-  YamlMap source(pipeline.Child("source", true), path, "source", diagnostics);
-  if (source.valid()) ReadSource(source, path, spec.source);
-
-  YamlMap decode(pipeline.Child("decode", true), path, "decode", diagnostics);
-  if (decode.valid()) {
-    if (auto decode_spec = ReadDecodeSpec(decode)) spec.decode = std::move(*decode_spec);
-  }
+  ReadSource(pipeline, registry, context, spec);
+  ReadTransforms(pipeline, registry, context, spec);
 
   if (auto workers = pipeline.Integer("workers", 0, 256)) spec.workers = static_cast<int>(*workers);
   if (spec.workers == 0) spec.workers = std::max(1u, std::thread::hardware_concurrency());
@@ -272,7 +304,7 @@ std::optional<PipelineSpec> LoadPipelineSpec(const std::string& path, Diagnostic
   YamlMap state(pipeline.Child("state", true), path, "state", diagnostics);
   if (state.valid()) {
     if (auto directory = state.String("directory", true)) {
-      spec.state_directory = ResolvePath(path, *directory);
+      spec.state_directory = context.ResolvePath(*directory);
     }
     if (auto megabytes = state.Integer("memory_budget_mb", 16, 1 << 20)) {
       spec.memory_budget_bytes = static_cast<uint64_t>(*megabytes) << 20;
@@ -282,9 +314,13 @@ std::optional<PipelineSpec> LoadPipelineSpec(const std::string& path, Diagnostic
     }
     if (auto interval = state.DurationMs("commit_interval")) spec.commit_interval_ms = *interval;
     if (auto retention = state.DurationMs("retention")) spec.retention_ms = *retention;
+    if (auto limit = state.Integer("outbox_limit", 1, INT64_MAX)) {
+      spec.outbox_limit = static_cast<uint64_t>(*limit);
+    }
     // Where the compiled watchlist is cached; "none" turns the cache off.
     if (auto cache = state.String("watchlist_cache")) {
-      spec.watchlist.cache_directory = *cache == "none" ? std::string() : ResolvePath(path, *cache);
+      spec.watchlist.cache_directory =
+          *cache == "none" ? std::string() : context.ResolvePath(*cache);
     } else {
       spec.watchlist.cache_directory = DefaultWatchlistCacheDirectory();
     }
@@ -321,29 +357,10 @@ std::optional<PipelineSpec> LoadPipelineSpec(const std::string& path, Diagnostic
       spec.top_k_window = static_cast<size_t>(found - spec.windows.begin());
     }
   }
-  ReadAlertRules(pipeline, spec);
-
-  YamlMap sinks(pipeline.Child("sinks", true), path, "sinks", diagnostics);
-  if (sinks.valid()) {
-    spec.alerts_sink = ReadSink(sinks, "alerts", path);
-    spec.dead_letter_sink = ReadSink(sinks, "dead_letter", path);
-    spec.late_sink = ReadSink(sinks, "late", path);
-    if (spec.alerts_sink.type == SinkType::kNone && !spec.alert_rules.empty()) {
-      diagnostics.Add(sinks.Location(), "alert rules are defined but sinks.alerts is missing",
-                      "add sinks: {alerts: {type: file, path: out/alerts.jsonl}}");
-    }
-    if (spec.dead_letter_sink.type == SinkType::kNone) {
-      diagnostics.Add(sinks.Location(), "sinks.dead_letter is missing",
-                      "bad input must go somewhere: add dead_letter: {type: file, path: ...}");
-    }
-    sinks.CheckNoUnknownKeys();
-  }
+  ReadAlertRules(pipeline, registry, context, spec);
+  ReadSinks(pipeline, registry, context, spec);
 
   pipeline.CheckNoUnknownKeys();
-
-  if (spec.source.type == SourceType::kGenerator) {
-    spec.source.generator.brands = GeneratedBrandsFrom(spec.watchlist);
-  }
   if (diagnostics.size() != errors_before) return std::nullopt;
   return spec;
 }

@@ -1,40 +1,43 @@
-// PipelineSpec: a pipeline YAML file parsed and validated into an immutable description.
-// Nothing here opens files or compiles patterns beyond reading the watchlist's YAML: building
-// operators from the spec is the runner's job (pipeline/pipeline_runner.h).
+// PipelineSpec: a pipeline YAML file parsed and validated into an immutable description. The
+// pipeline's own sections (state, time, windows, metrics) are read here; every operator's
+// section (source, each transform, each sink, each alert rule) is read by the operator
+// registered under its `type:` (operators/registry.h). Nothing here opens inputs or compiles
+// patterns beyond reading the watchlist's YAML: building operators is the runner's job.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/diagnostics.h"
 #include "engine/window_types.h"
-#include "generator/firehose_generator.h"
-#include "operators/json_decode.h"
-#include "operators/json_lines_sink.h"
-#include "operators/threshold_alert.h"
+#include "operators/registry.h"
 #include "operators/watchlist.h"
 
 namespace brandpulse {
 
-enum class SourceType { kFile, kStdin, kGenerator };
+// The streams a pipeline writes to sinks (`sinks:` keys).
+inline constexpr std::string_view kAlertsStream = "alerts";
+inline constexpr std::string_view kDeadLetterStream = "dead_letter";
+inline constexpr std::string_view kLateStream = "late";
 
-struct SourceSpec {
-  SourceType type = SourceType::kFile;
-  std::string path;           // kFile: absolute, resolved against the pipeline file's folder
-  bool follow = false;        // kFile: keep reading appended data like `tail -f`
-  std::string array_pointer;  // kFile: one JSON document; records are this array's elements
-  GeneratorSpec generator;    // kGenerator: brands are filled from the watchlist
+// One sink of one stream. Specs are shared (not copied) so a PipelineSpec stays copyable.
+struct SinkBinding {
+  std::string stream;  // kAlertsStream, kDeadLetterStream, kLateStream
+  std::string name;    // unique; the outbox key prefix: the stream's name for its first sink
+  std::shared_ptr<const SinkSpec> spec;
   SourceLocation location;
 };
 
 struct PipelineSpec {
   std::string file;  // the pipeline YAML, as given
   std::string name;
-  SourceSpec source;
-  DecodeSpec decode;
+  std::shared_ptr<const SourceSpec> source;
+  // In worker order: config order (`transforms:`), by default decode → match → window.
+  std::vector<std::shared_ptr<const TransformSpec>> transforms;
   WatchlistSpec watchlist;
   int workers = 0;  // resolved: >= 1
   int batch_records = 1024;
@@ -58,20 +61,25 @@ struct PipelineSpec {
   // costs more than the rest of window aggregation together (bench/RESULTS.md).
   bool co_terms = false;
   size_t top_k_window = 0;  // index into windows
-  std::vector<AlertRuleSpec> alert_rules;
-  SinkSpec alerts_sink;
-  SinkSpec dead_letter_sink;
-  SinkSpec late_sink;
+  std::vector<std::shared_ptr<const AlertRuleSpec>> alert_rules;
+  std::vector<SinkBinding> sinks;
+  // Outbox entries (undelivered alerts) per sink past which the pipeline slows down
+  // (state.outbox_limit); it never drops.
+  uint64_t outbox_limit = 100000;
+
+  // The window operator's settings, as the registry's build context takes them.
+  WindowSettings window_settings() const {
+    return WindowSettings{windows, allowed_lateness_ms, top_k, co_terms, top_k_window};
+  }
+  // The sinks of one stream, in config order.
+  std::vector<const SinkBinding*> SinksOf(std::string_view stream) const;
 };
 
-// How many terms a stored top-k summary keeps for `top_k` reported ones.
-inline uint64_t TermCapacityFor(int top_k) { return top_k <= 0 ? 0 : std::max(32, 4 * top_k); }
-
-// The watchlist's terms, handles ('@') and hashtags ('#') as the generator inserts them.
-std::vector<GeneratedBrand> GeneratedBrandsFrom(const WatchlistSpec& watchlist);
-
-// Reads and validates a pipeline file and the watchlist it names. Every problem found is added
-// to `diagnostics` as file:line:column with a hint; returns nullopt if there was any.
-std::optional<PipelineSpec> LoadPipelineSpec(const std::string& path, Diagnostics& diagnostics);
+// Reads and validates a pipeline file and the watchlist it names, with the operators of
+// `registry`. Every problem found is added to `diagnostics` as file:line:column with a hint;
+// returns nullopt if there was any.
+std::optional<PipelineSpec> LoadPipelineSpec(const std::string& path, Diagnostics& diagnostics,
+                                             const OperatorRegistry& registry =
+                                                 OperatorRegistry::Default());
 
 }  // namespace brandpulse

@@ -1,194 +1,133 @@
 #include "pipeline/pipeline_runner.h"
 
-#include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <filesystem>
-#include <future>
-#include <map>
-#include <mutex>
-#include <set>
+#include <memory>
+#include <optional>
 #include <thread>
-#include <unordered_map>
 
-#include "pipeline/http_api.h"
-#include "engine/json_writer.h"
+#include <fmt/format.h>
+
 #include "engine/state_store.h"
 #include "engine/watermark.h"
-#include "generator/generator_source.h"
-#include "operators/file_source.h"
-#include "operators/hyperscan_match.h"
-#include "operators/json_decode.h"
-#include "operators/json_lines_sink.h"
-#include "operators/threshold_alert.h"
-#include "operators/window_aggregate.h"
+#include "operators/watchlist_brands.h"
+#include "pipeline/batch_scheduler.h"
+#include "pipeline/http_api.h"
+#include "pipeline/rule_set.h"
+#include "pipeline/sink_delivery.h"
+#include "pipeline/transform_chain.h"
+#include "pipeline/watchlist_reloader.h"
+#include "pipeline/window_closer.h"
 
 namespace brandpulse {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 constexpr int64_t kNoWatermark = INT64_MIN;
 
-// Processing time for idle-partition detection (monotonic; only differences matter).
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
-      .count();
-}
-
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// A blocking queue of batch pointers; one lock per batch (thousands of posts), not per post.
-class BatchQueue {
- public:
-  void Push(Batch* batch) {
-    {
-      std::lock_guard lock(mutex_);
-      batches_.push_back(batch);
-    }
-    ready_.notify_one();
-  }
-  // Blocks until a batch arrives; nullptr once closed and empty.
-  Batch* Pop() {
-    std::unique_lock lock(mutex_);
-    ready_.wait(lock, [&] { return closed_ || !batches_.empty(); });
-    if (batches_.empty()) return nullptr;
-    Batch* batch = batches_.front();
-    batches_.pop_front();
-    return batch;
-  }
-  Batch* TryPop() {
-    std::lock_guard lock(mutex_);
-    if (batches_.empty()) return nullptr;
-    Batch* batch = batches_.front();
-    batches_.pop_front();
-    return batch;
-  }
-  void Close() {
-    {
-      std::lock_guard lock(mutex_);
-      closed_ = true;
-    }
-    ready_.notify_all();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::deque<Batch*> batches_;  // GUARDED_BY(mutex_)
-  bool closed_ = false;         // GUARDED_BY(mutex_)
+// A sink of a side stream (dead letters, late posts): written in source order, flushed before
+// the commit that moves past its records.
+struct SideSink {
+  std::string stream;
+  std::unique_ptr<Sink> sink;
 };
 
-// A window that has data and has not closed yet, ordered by when it closes.
-// (Brand totals only: dimension windows are written, not evaluated.)
-struct OpenWindow {
-  int64_t close_time_ms;  // start + size + allowed lateness
-  uint32_t shape_index;   // into the WindowLayout
-  uint32_t brand_index;
-  int64_t start_ms;
-  auto operator<=>(const OpenWindow&) const = default;
+// A sink of the alerts stream and its delivery thread.
+struct OutboxSink {
+  std::unique_ptr<Sink> sink;
+  std::unique_ptr<SinkDelivery> delivery;
 };
 
+// One run of a pipeline: owns the run's parts and drives them. Each part owns its own state:
+// BatchScheduler (workers, ordered completion), TransformChain (operators and their per-worker
+// states), WindowCloser (open windows), RuleSet (alert rules), WatchlistReloader (hot reload),
+// SinkDelivery (one per outbox sink). What stays here is the epoch: positions, watermark, and
+// the one commit that makes them durable together.
 class PipelineRun {
  public:
   PipelineRun(const PipelineSpec& spec, const RunOptions& options)
-      : spec_(spec), options_(options) {}
+      : spec_(spec),
+        options_(options),
+        clock_(*options.clock),
+        started_ms_(clock_.NowMs()),
+        last_progress_ms_(started_ms_),
+        last_commit_ms_(started_ms_),
+        window_settings_(spec.window_settings()) {}
+  ~PipelineRun();
 
   Result<RunSummary> Run();
 
  private:
   Status Setup();
+  Status OpenState();
+  Status OpenSinks();
   Status OpenSource();
-  Status RebuildOpenWindows();
-  Status BuildWorkerOperators();
+  Status SeekPartitions(const std::vector<uint32_t>& partitions);
+  Status StartApi();
+  TransformBuildContext BuildContext() const;
   Status MaybeReloadWatchlist();
-  Status ApplyWatchlist(std::shared_ptr<const WatchlistSpec> spec,
-                        std::shared_ptr<const CompiledWatchlist> compiled);
-  Status DeliverOutboxLeftovers();
-  void WorkerLoop(size_t worker_index);
-  Status Dispatch(bool& end_of_input);
-  Status HandleCompleted(Batch* batch);
+  Status ApplyWatchlist(LoadedWatchlist loaded);
+  Status ReadBatch(bool& end_of_input);
+  Status HandleAssignmentChange();
   Status FinishBatch(Batch& batch);
-  Status WaitForOneCompletion();
-  Status WaitForAllInFlight();
   Status Commit(bool end_of_input);
-  Status Deliver(const std::vector<FiredAlert>& alerts);
-  Status CheckWorkerError();
-  void StopWorkers();
+  Status WaitForOutboxRoom();
+  Status DrainDeliveries();
   void ReportProgress(bool force);
-  WindowKey KeyOf(uint32_t brand_index, uint32_t shape_index, DimensionValue dimension,
-                  int64_t start_ms) const;
-  Status EvaluateClosed(const OpenWindow& window, const WindowMetrics& bucket_or_window,
-                        const std::unordered_map<WindowDeltaKey, WindowMetrics, WindowDeltaKeyHash>& merged,
-                        std::vector<FiredAlert>& fired);
+  void Notice(const std::string& message) const {
+    if (options_.on_notice) options_.on_notice(message);
+  }
+  double SecondsSince(int64_t start_ms) const { return (clock_.NowMs() - start_ms) / 1000.0; }
 
   const PipelineSpec& spec_;
   const RunOptions& options_;
-  Clock::time_point started_ = Clock::now();
-  Clock::time_point last_progress_ = started_;
-  Clock::time_point last_commit_ = started_;
+  Clock& clock_;
+  const int64_t started_ms_;
+  int64_t last_progress_ms_;
+  int64_t last_commit_ms_;
+  const WindowSettings window_settings_;
 
-  std::shared_ptr<const CompiledWatchlist> watchlist_;
   std::shared_ptr<const WatchlistSpec> watchlist_spec_;
-  struct LoadedWatchlist {
-    std::shared_ptr<const WatchlistSpec> spec;
-    std::shared_ptr<const CompiledWatchlist> compiled;
-    std::string error;
-  };
-  std::future<LoadedWatchlist> reload_compile_;  // in progress when valid()
-  std::optional<LoadedWatchlist> reload_pending_;  // compiled, waiting for a commit boundary
-  std::filesystem::file_time_type watchlist_mtime_{};
-  Clock::time_point last_watchlist_check_ = Clock::now();
+  std::shared_ptr<const WatchlistBrands> brands_;
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<Source> source_;
-  std::unique_ptr<AlertEvaluator> evaluator_;
-  std::unique_ptr<LineSink> alerts_sink_;
-  std::unique_ptr<LineSink> dead_letter_sink_;
-  std::unique_ptr<LineSink> late_sink_;
-  // Declared after store_ so it stops (no request in flight) before the store closes.
+  SourceCapabilities capabilities_;
+  std::vector<SideSink> side_sinks_;
+  std::vector<OutboxSink> outbox_sinks_;
+  std::unique_ptr<WatchlistReloader> reloader_;
+  std::unique_ptr<TransformChain> chain_;
+  std::unique_ptr<BatchScheduler> scheduler_;
+  std::optional<RuleSet> rules_;
+  std::unique_ptr<WindowCloser> closer_;
+  // Declared after store_ so they stop (no request in flight) before the store closes.
   std::unique_ptr<WindowQueries> queries_;
-  std::atomic<bool> api_reload_requested_{false};  // set by the API's threads
   std::unique_ptr<HttpApi> api_;
 
-  // Operators in worker order; window_ is the last one.
-  std::vector<std::unique_ptr<Transform>> transforms_;
-  size_t window_transform_index_ = 0;
-  std::vector<std::vector<std::unique_ptr<TransformState>>> worker_states_;
-  std::vector<std::thread> workers_;
-  BatchQueue work_queue_;
-  BatchQueue done_queue_;
-  std::mutex worker_error_mutex_;
-  Status worker_error_;  // GUARDED_BY(worker_error_mutex_)
-
-  // Coordinator-only state below.
-  std::vector<std::unique_ptr<Batch>> batches_;
-  std::vector<Batch*> free_batches_;
-  std::map<uint64_t, Batch*> completed_out_of_order_;
-  uint64_t next_sequence_ = 0;
-  uint64_t next_to_finish_ = 0;
-  size_t in_flight_ = 0;
+  // Coordinator-only state of the epoch.
+  std::optional<LoadedWatchlist> reload_pending_;  // compiled, waiting for a commit boundary
   int64_t epoch_records_ = 0;
-  uint64_t position_ = 0;  // source position after the last finished batch
-  bool have_position_ = false;
+  bool ready_reported_ = false;  // on_ready was called
+  PositionMap positions_;  // partition → position after its last finished batch
   std::atomic<int64_t> watermark_{kNoWatermark};  // read by workers; written at barriers only
   int64_t max_event_time_ms_ = INT64_MIN;
   WatermarkTracker watermarks_{spec_.max_out_of_orderness_ms, spec_.idle_timeout_ms};
-  WindowLayout layout_ = MakeWindowLayout(spec_.windows);
-  std::set<OpenWindow> open_windows_;
-  std::string line_;  // reused for sink lines
+  std::vector<FiredAlert> fired_;  // alerts of the epoch (rules fire them on batches too)
   RunSummary summary_;
 };
 
-WindowKey PipelineRun::KeyOf(uint32_t brand_index, uint32_t shape_index, DimensionValue dimension,
-                             int64_t start_ms) const {
-  const WindowShape& shape = layout_.shapes[shape_index];
-  return WindowKey{watchlist_->brand(brand_index).id, shape.size_ms, start_ms,
-                   DimensionString(dimension), shape.slide_ms};
+PipelineRun::~PipelineRun() {
+  if (scheduler_) scheduler_->Stop();
+  for (OutboxSink& sink : outbox_sinks_) sink.delivery->Stop();
 }
 
-Status PipelineRun::Setup() {
+TransformBuildContext PipelineRun::BuildContext() const {
+  TransformBuildContext context;
+  context.watchlist = brands_->compiled();
+  context.windows = &window_settings_;
+  context.layout = &closer_->layout();
+  context.watermark = &watermark_;
+  return context;
+}
+
+Status PipelineRun::OpenState() {
   if (options_.fresh) {
     std::error_code error;
     std::filesystem::remove_all(spec_.state_directory, error);
@@ -197,282 +136,178 @@ Status PipelineRun::Setup() {
           fmt::format("cannot remove state {}: {}", spec_.state_directory, error.message()));
     }
   }
-  ASSIGN_OR_RETURN(watchlist_, CompiledWatchlist::Make(spec_.watchlist));
-  watchlist_spec_ = std::make_shared<const WatchlistSpec>(spec_.watchlist);
-  if (!spec_.watchlist.path.empty()) {
-    std::error_code error;
-    watchlist_mtime_ = std::filesystem::last_write_time(spec_.watchlist.path, error);
-  }
   ASSIGN_OR_RETURN(store_, StateStore::Open(StateOptions{spec_.state_directory,
                                                          spec_.memory_budget_bytes}));
-  ASSIGN_OR_RETURN(alerts_sink_, LineSink::Open(spec_.alerts_sink, options_.fresh));
-  ASSIGN_OR_RETURN(dead_letter_sink_, LineSink::Open(spec_.dead_letter_sink, options_.fresh));
-  ASSIGN_OR_RETURN(late_sink_, LineSink::Open(spec_.late_sink, options_.fresh));
-  evaluator_ = std::make_unique<AlertEvaluator>(spec_.alert_rules, spec_.windows, *watchlist_);
-
-  ASSIGN_OR_RETURN(std::optional<std::string> watermark, store_->ReadMeta(kWatermarkKey));
-  if (watermark) watermark_.store(std::stoll(*watermark));
-  ASSIGN_OR_RETURN(std::optional<std::string> max_event_time, store_->ReadMeta(kMaxEventTimeKey));
-  if (max_event_time) max_event_time_ms_ = std::stoll(*max_event_time);
+  ASSIGN_OR_RETURN(std::optional<int64_t> watermark, store_->ReadMetaInteger(kWatermarkKey));
+  if (watermark) watermark_.store(*watermark);
+  ASSIGN_OR_RETURN(std::optional<int64_t> max_event_time,
+                   store_->ReadMetaInteger(kMaxEventTimeKey));
+  if (max_event_time) max_event_time_ms_ = *max_event_time;
   ASSIGN_OR_RETURN(std::optional<std::string> partition_times, store_->ReadMeta(kPartitionTimesKey));
-  if (partition_times && !watermarks_.Restore(*partition_times, NowMs())) {
+  if (partition_times && !watermarks_.Restore(*partition_times, clock_.NowMs())) {
     return Status::Corruption(fmt::format("meta {} holds '{}'", kPartitionTimesKey, *partition_times));
   }
-  if (!options_.api_listen.empty()) {
-    ASSIGN_OR_RETURN(HttpApiOptions api_options, ParseListenAddress(options_.api_listen));
-    queries_ = std::make_unique<WindowQueries>(*store_, spec_);
-    WindowQueries* queries = queries_.get();
-    api_options.on_reload = [this] { api_reload_requested_.store(true); };
-    ASSIGN_OR_RETURN(api_, HttpApi::Start(api_options, [queries](const auto& use) {
-                       use(*queries);
-                       return Status::Ok();
-                     }));
-    summary_.api_address = api_->address();
-    if (options_.on_api_ready) options_.on_api_ready(summary_.api_address);
-  }
-  RETURN_IF_ERROR(DeliverOutboxLeftovers());
-  RETURN_IF_ERROR(RebuildOpenWindows());
-  RETURN_IF_ERROR(OpenSource());
+  return Status::Ok();
+}
 
-  summary_.workers = options_.workers > 0 ? options_.workers : spec_.workers;
-  RETURN_IF_ERROR(BuildWorkerOperators());
-  // Two batches per worker keep every worker busy while the coordinator fills the next ones.
-  for (int index = 0; index < summary_.workers * 2 + 2; ++index) {
-    batches_.push_back(std::make_unique<Batch>());
-    free_batches_.push_back(batches_.back().get());
+Status PipelineRun::OpenSinks() {
+  DeliveryOptions delivery_options;
+  delivery_options.limit = spec_.outbox_limit;
+  for (const SinkBinding& binding : spec_.sinks) {
+    SinkBuildContext context{binding.name, options_.fresh};
+    Result<std::unique_ptr<Sink>> sink = binding.spec->Make(context);
+    if (!sink.ok()) return sink.status().WithContext(fmt::format("sink '{}'", binding.name));
+    SinkSummary summary{binding.name, binding.stream, (*sink)->description()};
+    summary_.sinks.push_back(summary);
+    if (binding.stream == kAlertsStream) {
+      if (summary_.alerts_sink.empty()) summary_.alerts_sink = summary.description;
+      OutboxSink outbox{std::move(*sink), nullptr};
+      outbox.delivery = std::make_unique<SinkDelivery>(*outbox.sink, *store_, clock_,
+                                                       delivery_options);
+      // Alerts committed to the outbox but not delivered before a crash go out first.
+      RETURN_IF_ERROR(outbox.delivery->LoadLeftovers());
+      outbox_sinks_.push_back(std::move(outbox));
+    } else {
+      std::string& description =
+          binding.stream == kDeadLetterStream ? summary_.dead_letter_sink : summary_.late_sink;
+      if (description.empty()) description = summary.description;
+      side_sinks_.push_back(SideSink{binding.stream, std::move(*sink)});
+    }
   }
-  for (const BrandSpec& brand : spec_.watchlist.brands) {
-    summary_.brands.push_back(BrandSummary{brand.id, brand.name, 0, 0});
+  for (std::string* description :
+       {&summary_.alerts_sink, &summary_.dead_letter_sink, &summary_.late_sink}) {
+    if (description->empty()) *description = "none";
   }
-  summary_.alerts_sink = alerts_sink_->description();
-  summary_.dead_letter_sink = dead_letter_sink_->description();
-  summary_.late_sink = late_sink_->description();
-  for (int worker = 0; worker < summary_.workers; ++worker) {
-    workers_.emplace_back([this, worker] { WorkerLoop(worker); });
+  for (OutboxSink& sink : outbox_sinks_) sink.delivery->Start();
+  return Status::Ok();
+}
+
+Status PipelineRun::SeekPartitions(const std::vector<uint32_t>& partitions) {
+  if (!capabilities_.resumable) return Status::Ok();  // stdin starts where it is
+  for (uint32_t partition : partitions) {
+    ASSIGN_OR_RETURN(std::optional<uint64_t> position,
+                     store_->ReadPosition(source_->id(), partition));
+    if (!position) continue;
+    if (!summary_.resumed) {
+      summary_.resumed = true;
+      summary_.resumed_position = *position;
+    }
+    positions_[partition] = *position;
+    RETURN_IF_ERROR(source_->Seek(partition, *position));
   }
   return Status::Ok();
 }
 
 Status PipelineRun::OpenSource() {
-  switch (spec_.source.type) {
-    case SourceType::kFile: {
-      if (spec_.source.array_pointer.empty()) {
-        ASSIGN_OR_RETURN(source_, MakeJsonLinesFileSource(spec_.source.path, spec_.source.follow));
-      } else {
-        ASSIGN_OR_RETURN(source_,
-                         MakeJsonArrayFileSource(spec_.source.path, spec_.source.array_pointer));
-      }
-      break;
-    }
-    case SourceType::kStdin: {
-      ASSIGN_OR_RETURN(source_, MakeStdinSource());
-      return Status::Ok();  // standard input cannot resume; it starts where it is
-    }
-    case SourceType::kGenerator: {
-      ASSIGN_OR_RETURN(source_, MakeGeneratorSource(spec_.source.generator));
-      break;
-    }
-  }
-  ASSIGN_OR_RETURN(std::optional<uint64_t> position, store_->ReadPosition(source_->id(), 0));
-  if (position) {
-    summary_.resumed = true;
-    summary_.resumed_position = *position;
-    position_ = *position;
-    have_position_ = true;
-    RETURN_IF_ERROR(source_->Seek(0, *position));
-  }
+  SourceBuildContext context;
+  context.clock = &clock_;
+  ASSIGN_OR_RETURN(source_, spec_.source->Make(context));
+  capabilities_ = source_->capabilities();
+  return SeekPartitions(source_->partitions());
+}
+
+Status PipelineRun::StartApi() {
+  if (options_.api_listen.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(HttpApiOptions api_options, ParseListenAddress(options_.api_listen));
+  queries_ = std::make_unique<WindowQueries>(*store_, spec_);
+  WindowQueries* queries = queries_.get();
+  WatchlistReloader* reloader = reloader_.get();
+  api_options.on_reload = [reloader] { reloader->Request(); };
+  ASSIGN_OR_RETURN(api_, HttpApi::Start(api_options, [queries](const auto& use) {
+                     use(*queries);
+                     return Status::Ok();
+                   }));
+  summary_.api_address = api_->address();
+  if (options_.on_api_ready) options_.on_api_ready(summary_.api_address);
   return Status::Ok();
 }
 
-// Decode is built once; match and window depend on the watchlist and are rebuilt on a reload.
-// REQUIRES: no batch in flight (workers idle) and no pending window deltas.
-Status PipelineRun::BuildWorkerOperators() {
-  if (transforms_.empty()) {
-    ASSIGN_OR_RETURN(std::unique_ptr<Transform> decode, MakeJsonDecode(spec_.decode));
-    transforms_.push_back(std::move(decode));
-  }
-  transforms_.resize(1);
-  ASSIGN_OR_RETURN(std::unique_ptr<Transform> match, MakeHyperscanMatch(watchlist_));
-  transforms_.push_back(std::move(match));
-  WindowAggregate::Options window_options;
-  window_options.layout = layout_;
-  window_options.allowed_lateness_ms = spec_.allowed_lateness_ms;
-  window_options.term_capacity = TermCapacityFor(spec_.top_k);
-  window_options.co_terms = spec_.co_terms;
-  if (!layout_.shape_of_window.empty()) {
-    window_options.term_shape = layout_.shape_of_window[spec_.top_k_window];
-  }
-  window_transform_index_ = transforms_.size();
-  transforms_.push_back(std::make_unique<WindowAggregate>(std::move(window_options), &watermark_));
+Status PipelineRun::Setup() {
+  ASSIGN_OR_RETURN(std::shared_ptr<const CompiledWatchlist> compiled,
+                   CompiledWatchlist::Make(spec_.watchlist));
+  brands_ = std::make_shared<const WatchlistBrands>(std::move(compiled));
+  watchlist_spec_ = std::make_shared<const WatchlistSpec>(spec_.watchlist);
+  reloader_ = std::make_unique<WatchlistReloader>(spec_.watchlist.path,
+                                                  spec_.watchlist.cache_directory,
+                                                  options_.watch_watchlist_file, clock_);
+  RETURN_IF_ERROR(OpenState());
+  ASSIGN_OR_RETURN(RuleSet rules, RuleSet::Make(spec_.alert_rules, spec_.windows, *brands_));
+  rules_.emplace(std::move(rules));
+  RETURN_IF_ERROR(rules_->Restore(*store_, *brands_));
+  closer_ = std::make_unique<WindowCloser>(
+      spec_.windows, spec_.allowed_lateness_ms,
+      [this](uint32_t window_index) { return rules_->WatchesWindow(window_index); });
+  RETURN_IF_ERROR(StartApi());
+  RETURN_IF_ERROR(OpenSinks());
+  RETURN_IF_ERROR(closer_->Restore(*store_, *brands_, watermark_.load()));
+  RETURN_IF_ERROR(OpenSource());
 
-  worker_states_.resize(static_cast<size_t>(summary_.workers));
-  for (auto& states : worker_states_) {
-    if (states.empty()) states.push_back(transforms_[0]->MakeState());
-    states.resize(1);
-    for (size_t index = 1; index < transforms_.size(); ++index) {
-      states.push_back(transforms_[index]->MakeState());
-    }
+  summary_.workers = options_.workers > 0 ? options_.workers : spec_.workers;
+  ASSIGN_OR_RETURN(chain_, TransformChain::Make(spec_.transforms, BuildContext(), summary_.workers));
+  scheduler_ = std::make_unique<BatchScheduler>(chain_.get(), summary_.workers,
+                                                [this](Batch& batch) { return FinishBatch(batch); });
+  for (const BrandSpec& brand : spec_.watchlist.brands) {
+    summary_.brands.push_back(BrandSummary{brand.id, brand.name, 0, 0});
   }
+  scheduler_->Start();
   return Status::Ok();
 }
 
-// Starts a background compile when asked to (flag, API, or the file changed), and swaps a
-// compiled watchlist in when no epoch is open (right after a commit, or before any input).
+// Swaps a compiled watchlist in when no epoch is open (right after a commit, or before any
+// input); reports one that failed.
 Status PipelineRun::MaybeReloadWatchlist() {
-  bool requested = api_reload_requested_.exchange(false);
   if (options_.reload_requested != nullptr && options_.reload_requested->exchange(false)) {
-    requested = true;
+    reloader_->Request();
   }
-  const std::string& path = spec_.watchlist.path;
-  if (options_.watch_watchlist_file && !path.empty() && SecondsSince(last_watchlist_check_) >= 1.0) {
-    last_watchlist_check_ = Clock::now();
-    std::error_code error;
-    auto mtime = std::filesystem::last_write_time(path, error);
-    if (!error && mtime != watchlist_mtime_) {
-      watchlist_mtime_ = mtime;
-      requested = true;
-    }
-  }
-  if (requested && !reload_compile_.valid() && !path.empty()) {
-    reload_compile_ = std::async(std::launch::async, [path, cache = spec_.watchlist.cache_directory] {
-      LoadedWatchlist loaded;
-      Diagnostics diagnostics;
-      std::optional<WatchlistSpec> spec = LoadWatchlist(path, diagnostics);
-      if (!spec) {
-        loaded.error = diagnostics.ToString();
-        return loaded;
-      }
-      spec->cache_directory = cache;
-      Result<std::shared_ptr<const CompiledWatchlist>> compiled = CompiledWatchlist::Make(*spec);
-      if (!compiled.ok()) {
-        loaded.error = fmt::format("{}: {}", path, compiled.status().message());
-        return loaded;
-      }
-      loaded.spec = std::make_shared<const WatchlistSpec>(*std::move(spec));
-      loaded.compiled = *compiled;
-      return loaded;
-    });
-  }
-  if (reload_compile_.valid() &&
-      reload_compile_.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
-    LoadedWatchlist loaded = reload_compile_.get();
-    if (!loaded.error.empty()) {
+  if (std::optional<LoadedWatchlist> loaded = reloader_->Poll()) {
+    if (!loaded->error.empty()) {
       ++summary_.watchlist_reload_failures;
-      summary_.last_reload_error = loaded.error;
-      if (options_.on_reload) options_.on_reload(false, loaded.error);
+      summary_.last_reload_error = loaded->error;
+      if (options_.on_reload) options_.on_reload(false, loaded->error);
     } else {
-      reload_pending_ = std::move(loaded);
+      reload_pending_ = std::move(*loaded);
     }
   }
-  if (reload_pending_ && epoch_records_ == 0 && in_flight_ == 0) {
+  if (reload_pending_ && epoch_records_ == 0 && scheduler_->in_flight() == 0) {
     LoadedWatchlist pending = std::move(*reload_pending_);
     reload_pending_.reset();
-    RETURN_IF_ERROR(ApplyWatchlist(std::move(pending.spec), std::move(pending.compiled)));
+    RETURN_IF_ERROR(ApplyWatchlist(std::move(pending)));
   }
   return Status::Ok();
 }
 
-Status PipelineRun::ApplyWatchlist(std::shared_ptr<const WatchlistSpec> spec,
-                                   std::shared_ptr<const CompiledWatchlist> compiled) {
-  std::shared_ptr<const CompiledWatchlist> previous_watchlist = std::move(watchlist_);
-  watchlist_ = std::move(compiled);
-  watchlist_spec_ = std::move(spec);
-  RETURN_IF_ERROR(BuildWorkerOperators());
-  evaluator_ = std::make_unique<AlertEvaluator>(spec_.alert_rules, spec_.windows, *watchlist_);
+Status PipelineRun::ApplyWatchlist(LoadedWatchlist loaded) {
+  std::shared_ptr<const WatchlistBrands> previous = std::move(brands_);
+  brands_ = std::make_shared<const WatchlistBrands>(std::move(loaded.compiled));
+  watchlist_spec_ = std::move(loaded.spec);
+  RETURN_IF_ERROR(chain_->RebuildForWatchlist(BuildContext()));
   // Brands are renumbered; everything kept by brand index follows its brand by id.
-  auto new_index_of = [&](uint32_t old_index) {
-    return watchlist_->FindBrand(previous_watchlist->brand(old_index).id);
-  };
+  RETURN_IF_ERROR(rules_->OnBrandsChanged(*previous, *brands_));
+  closer_->RemapBrands(*previous, *brands_);
   // Run counters: brands that left keep theirs at the end.
-  std::vector<BrandSummary> previous = std::move(summary_.brands);
-  summary_.brands.assign(watchlist_->brand_count(), BrandSummary{});
+  std::vector<BrandSummary> before = std::move(summary_.brands);
+  summary_.brands.assign(brands_->brand_count(), BrandSummary{});
   std::vector<BrandSummary> gone;
-  for (uint32_t index = 0; index < previous.size(); ++index) {
+  for (uint32_t index = 0; index < before.size(); ++index) {
     std::optional<uint32_t> now =
-        index < previous_watchlist->brand_count() ? new_index_of(index) : std::nullopt;
+        index < previous->brand_count() ? brands_->FindBrand(previous->brand_info(index).id)
+                                        : std::nullopt;
     if (now) {
-      summary_.brands[*now] = std::move(previous[index]);
+      summary_.brands[*now] = std::move(before[index]);
     } else {
-      gone.push_back(std::move(previous[index]));
+      gone.push_back(std::move(before[index]));
     }
   }
-  for (uint32_t index = 0; index < watchlist_->brand_count(); ++index) {
-    summary_.brands[index].id = watchlist_->brand(index).id;
-    summary_.brands[index].name = watchlist_->brand(index).name;
+  for (uint32_t index = 0; index < brands_->brand_count(); ++index) {
+    BrandInfo info = brands_->brand_info(index);
+    summary_.brands[index].id = std::string(info.id);
+    summary_.brands[index].name = std::string(info.name);
   }
   for (BrandSummary& brand : gone) summary_.brands.push_back(std::move(brand));
-  // Open windows: a removed brand's windows get no alerts (as after a restart).
-  std::set<OpenWindow> open = std::move(open_windows_);
-  open_windows_.clear();
-  for (OpenWindow window : open) {
-    std::optional<uint32_t> now = new_index_of(window.brand_index);
-    if (!now) continue;
-    window.brand_index = *now;
-    open_windows_.insert(window);
-  }
   if (queries_) queries_->SetWatchlist(watchlist_spec_);
   ++summary_.watchlist_reloads;
   if (options_.on_reload) options_.on_reload(true, "");
   return Status::Ok();
-}
-
-Status PipelineRun::RebuildOpenWindows() {
-  const int64_t watermark = watermark_.load();
-  return store_->ScanAllWindows([&](const WindowKey& key, const WindowMetrics&) {
-    if (!key.dimension.empty()) return;
-    std::optional<uint32_t> brand = watchlist_->FindBrand(key.brand_id);
-    if (!brand) return;  // a brand removed from the watchlist keeps its history, gets no alerts
-    for (uint32_t shape = 0; shape < layout_.shapes.size(); ++shape) {
-      if (layout_.shapes[shape].size_ms != key.size_ms ||
-          layout_.shapes[shape].slide_ms != key.slide_ms) {
-        continue;
-      }
-      int64_t close_time = key.start_ms + key.size_ms + spec_.allowed_lateness_ms;
-      if (close_time > watermark) {
-        open_windows_.insert(OpenWindow{close_time, shape, *brand, key.start_ms});
-      }
-    }
-  });
-}
-
-// Alerts committed to the outbox but not delivered before a crash go out first.
-Status PipelineRun::DeliverOutboxLeftovers() {
-  std::vector<std::string> delivered;
-  Status append_status;
-  RETURN_IF_ERROR(store_->ScanOutbox([&](std::string_view alert_id, std::string_view payload) {
-    if (!append_status.ok()) return;
-    append_status = alerts_sink_->Append(payload);
-    delivered.emplace_back(alert_id);
-  }));
-  RETURN_IF_ERROR(append_status);
-  if (delivered.empty()) return Status::Ok();
-  RETURN_IF_ERROR(alerts_sink_->Flush(true));
-  StateStore::Commit commit = store_->NewCommit();
-  for (const std::string& alert_id : delivered) commit.DeleteOutbox(alert_id);
-  return store_->Write(commit);
-}
-
-void PipelineRun::WorkerLoop(size_t worker_index) {
-  std::vector<std::unique_ptr<TransformState>>& states = worker_states_[worker_index];
-  while (Batch* batch = work_queue_.Pop()) {
-    for (size_t index = 0; index < transforms_.size(); ++index) {
-      Status status = transforms_[index]->Process(*batch, *states[index]);
-      if (!status.ok()) {
-        std::lock_guard lock(worker_error_mutex_);
-        if (worker_error_.ok()) {
-          worker_error_ = Status::Internal(
-              fmt::format("{} failed: {}", transforms_[index]->name(), status.ToString()));
-        }
-        break;
-      }
-    }
-    done_queue_.Push(batch);
-  }
-}
-
-Status PipelineRun::CheckWorkerError() {
-  std::lock_guard lock(worker_error_mutex_);
-  return worker_error_;
 }
 
 Status PipelineRun::FinishBatch(Batch& batch) {
@@ -484,253 +319,225 @@ Status PipelineRun::FinishBatch(Batch& batch) {
   summary_.mentions += batch.mentions.size();
   summary_.input_bytes += batch.input_bytes.size();
   max_event_time_ms_ = std::max(max_event_time_ms_, batch.max_event_time_ms);
-  watermarks_.Observe(batch.partition, batch.max_event_time_ms, NowMs());
+  watermarks_.Observe(batch.partition, batch.max_event_time_ms, clock_.NowMs());
   for (const Mention& mention : batch.mentions) ++summary_.brands[mention.brand_index].mentions;
 
-  for (const DeadLetter& dead_letter : batch.dead_letters) {
-    std::string_view record = batch.RecordBytes(dead_letter.record_index);
-    line_.clear();
-    line_.push_back('{');
-    AppendJsonKey(line_, "reason", true);
-    AppendJsonString(line_, dead_letter.reason);
-    AppendJsonKey(line_, "source");
-    AppendJsonString(line_, source_->id());
-    line_ += fmt::format(",\"position\":{}", batch.records[dead_letter.record_index].end_position);
-    if (IsValidUtf8(record)) {
-      AppendJsonKey(line_, "record");
-      AppendJsonString(line_, record);
+  for (SideSink& side : side_sinks_) {
+    if (side.stream == kDeadLetterStream) {
+      for (const DeadLetter& dead_letter : batch.dead_letters) {
+        SideRecord record;
+        record.kind = SideRecord::Kind::kDeadLetter;
+        record.reason = dead_letter.reason;
+        record.source_id = source_->id();
+        record.partition = batch.partition;
+        record.position = batch.records[dead_letter.record_index].end_position;
+        record.record = batch.RecordBytes(dead_letter.record_index);
+        RETURN_IF_ERROR(side.sink->Append(record));
+      }
     } else {
-      AppendJsonKey(line_, "record_base64");
-      AppendJsonString(line_, EncodeBase64(record));
+      for (uint32_t post_index : batch.late_post_indices) {
+        const Post& post = batch.posts[post_index];
+        SideRecord record;
+        record.kind = SideRecord::Kind::kLatePost;
+        record.reason = "late";
+        record.source_id = source_->id();
+        record.partition = batch.partition;
+        record.position = batch.records[post.record_index].end_position;
+        record.record = batch.RecordBytes(post.record_index);
+        record.post_id = post.id;
+        record.event_time_ms = post.event_time_ms;
+        record.watermark_ms = watermark_.load();
+        RETURN_IF_ERROR(side.sink->Append(record));
+      }
     }
-    line_.push_back('}');
-    RETURN_IF_ERROR(dead_letter_sink_->Append(line_));
   }
-  for (uint32_t post_index : batch.late_post_indices) {
-    const Post& post = batch.posts[post_index];
-    line_.clear();
-    line_.push_back('{');
-    AppendJsonKey(line_, "reason", true);
-    AppendJsonString(line_, "late");
-    AppendJsonKey(line_, "post_id");
-    AppendJsonString(line_, post.id);
-    AppendJsonKey(line_, "event_time");
-    AppendJsonString(line_, FormatIsoTime(post.event_time_ms));
-    AppendJsonKey(line_, "watermark");
-    AppendJsonString(line_, FormatIsoTime(watermark_.load()));
-    AppendJsonKey(line_, "record");
-    AppendJsonString(line_, batch.RecordBytes(post.record_index));
-    line_.push_back('}');
-    RETURN_IF_ERROR(late_sink_->Append(line_));
+  if (rules_->WatchesBatches()) {
+    RuleContext context{*brands_, watermark_.load(), fired_};
+    RETURN_IF_ERROR(rules_->OnBatch(batch, context));
   }
-  position_ = batch.records.back().end_position;
-  have_position_ = true;
+  positions_[batch.partition] = batch.records.back().end_position;
   return Status::Ok();
 }
 
-// Batches finish in source order whatever order workers complete them in, so sink output and
-// positions are the same for any number of workers.
-Status PipelineRun::HandleCompleted(Batch* batch) {
-  completed_out_of_order_.emplace(batch->sequence, batch);
-  while (!completed_out_of_order_.empty() &&
-         completed_out_of_order_.begin()->first == next_to_finish_) {
-    Batch* next = completed_out_of_order_.begin()->second;
-    completed_out_of_order_.erase(completed_out_of_order_.begin());
-    RETURN_IF_ERROR(FinishBatch(*next));
-    free_batches_.push_back(next);
-    --in_flight_;
-    ++next_to_finish_;
+// A lost partition's batches are finished and committed before the source lets it go; a gained
+// one resumes from its committed position.
+Status PipelineRun::HandleAssignmentChange() {
+  AssignmentChange change = source_->TakeAssignmentChange();
+  summary_.partitions_gained += change.gained.size();
+  summary_.partitions_lost += change.lost.size();
+  if (!change.lost.empty()) {
+    RETURN_IF_ERROR(Commit(false));
+    for (uint32_t partition : change.lost) {
+      positions_.erase(partition);
+      watermarks_.Forget(partition);
+    }
   }
+  RETURN_IF_ERROR(source_->CompleteAssignmentChange());
+  RETURN_IF_ERROR(SeekPartitions(change.gained));
+  Notice(fmt::format("source {}: {} partition(s) gained, {} lost", source_->id(),
+                     change.gained.size(), change.lost.size()));
   return Status::Ok();
 }
 
-Status PipelineRun::WaitForOneCompletion() {
-  Batch* batch = done_queue_.Pop();
-  RETURN_IF_ERROR(CheckWorkerError());
-  return HandleCompleted(batch);
-}
-
-Status PipelineRun::WaitForAllInFlight() {
-  while (in_flight_ > 0) RETURN_IF_ERROR(WaitForOneCompletion());
-  return Status::Ok();
-}
-
-Status PipelineRun::Dispatch(bool& end_of_input) {
-  while (Batch* done = done_queue_.TryPop()) {
-    RETURN_IF_ERROR(CheckWorkerError());
-    RETURN_IF_ERROR(HandleCompleted(done));
-  }
-  while (free_batches_.empty()) RETURN_IF_ERROR(WaitForOneCompletion());
-  Batch* batch = free_batches_.back();
-  free_batches_.pop_back();
-  batch->Reset();
+Status PipelineRun::ReadBatch(bool& end_of_input) {
+  ASSIGN_OR_RETURN(Batch* batch, scheduler_->Acquire());
   ASSIGN_OR_RETURN(SourceRead read, source_->Fill(*batch, spec_.batch_records));
-  if (summary_.resume_seconds == 0) {
-    summary_.resume_seconds = SecondsSince(started_);
+  if (!ready_reported_) {
+    ready_reported_ = true;
+    summary_.resume_seconds = SecondsSince(started_ms_);
     if (options_.on_ready) {
       options_.on_ready(summary_.resumed, summary_.resumed_position, summary_.resume_seconds);
     }
   }
   if (batch->empty()) {
-    free_batches_.push_back(batch);
+    scheduler_->Release(batch);
   } else {
-    batch->sequence = next_sequence_++;
     epoch_records_ += static_cast<int64_t>(batch->size());
-    ++in_flight_;
-    work_queue_.Push(batch);
+    scheduler_->Dispatch(batch);
   }
   end_of_input = read == SourceRead::kEndOfInput;
+  if (read == SourceRead::kAssignmentChanged) return HandleAssignmentChange();
   if (read == SourceRead::kNoDataYet) {
-    // Following a quiet file: commit what we have on the interval, then poll again shortly.
+    // A quiet input: commit what we have on the interval, then poll again shortly.
     if (epoch_records_ > 0 &&
-        SecondsSince(last_commit_) * 1000 >= static_cast<double>(spec_.commit_interval_ms)) {
+        clock_.NowMs() - last_commit_ms_ >= spec_.commit_interval_ms) {
       RETURN_IF_ERROR(Commit(false));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    clock_.SleepMs(50);
+  }
+  return Status::Ok();
+}
+
+// Backpressure: a sink whose outbox is full holds the next commit (and so ingestion) until its
+// receiver catches up. Nothing is dropped, and the operator is told.
+Status PipelineRun::WaitForOutboxRoom() {
+  for (OutboxSink& sink : outbox_sinks_) {
+    if (!sink.delivery->full()) continue;
+    const int64_t paused_ms = clock_.NowMs();
+    ++summary_.backpressure_waits;
+    DeliveryStats stats = sink.delivery->stats();
+    Notice(fmt::format("sink '{}' has {} undelivered entries (limit {}); ingestion paused{}",
+                       sink.sink->name(), stats.depth, spec_.outbox_limit,
+                       stats.last_error.empty() ? "" : ": " + stats.last_error));
+    bool room = sink.delivery->WaitForRoom(options_.stop_requested);
+    summary_.backpressure_seconds += SecondsSince(paused_ms);
+    if (room) Notice(fmt::format("sink '{}' caught up; ingestion resumed", sink.sink->name()));
   }
   return Status::Ok();
 }
 
 Status PipelineRun::Commit(bool end_of_input) {
-  RETURN_IF_ERROR(WaitForAllInFlight());
-  const Clock::time_point commit_started = Clock::now();
-  // Workers are idle now (every batch they had is finished): their deltas can be taken.
-  std::unordered_map<WindowDeltaKey, WindowMetrics, WindowDeltaKeyHash> merged;
-  for (auto& states : worker_states_) {
-    WindowAggregate::TakeDeltas(*states[window_transform_index_],
-                                [&](const WindowDeltaKey& key, WindowMetrics& delta) {
-                                  auto [entry, inserted] = merged.try_emplace(key);
-                                  if (inserted) {
-                                    entry->second = std::move(delta);
-                                  } else {
-                                    entry->second.Merge(delta);
-                                  }
-                                });
-  }
+  RETURN_IF_ERROR(scheduler_->Drain());
+  RETURN_IF_ERROR(WaitForOutboxRoom());
+  const int64_t commit_started_ms = clock_.NowMs();
   StateStore::Commit commit = store_->NewCommit();
-  for (auto& [key, delta] : merged) {
-    commit.MergeWindow(KeyOf(key.brand_index, key.shape_index, key.dimension, key.start_ms), delta);
+  // Workers are idle now (every batch they had is finished): their deltas can be taken.
+  WindowDeltaMap deltas;
+  EpochHandOver epoch{&deltas, &commit};
+  RETURN_IF_ERROR(chain_->HandOver(epoch));
+  for (const auto& [key, delta] : deltas) {
+    commit.MergeWindow(
+        closer_->KeyOf(*brands_, key.brand_index, key.shape_index, key.dimension, key.start_ms),
+        delta);
     ++summary_.window_updates;
-    if (key.dimension != kBrandTotal) continue;
-    int64_t close_time =
-        key.start_ms + layout_.shapes[key.shape_index].size_ms + spec_.allowed_lateness_ms;
-    open_windows_.insert(OpenWindow{close_time, key.shape_index, key.brand_index, key.start_ms});
   }
+  closer_->Track(deltas);
 
-  int64_t watermark = watermark_.load();
-  if (int64_t tracked = watermarks_.Compute(NowMs()); tracked != WatermarkTracker::kNone) {
+  const int64_t previous_watermark = watermark_.load();
+  int64_t watermark = previous_watermark;
+  if (int64_t tracked = watermarks_.Compute(clock_.NowMs()); tracked != WatermarkTracker::kNone) {
     watermark = std::max(watermark, tracked);
   }
-  // At the end of a finite input every window closes; the watermark then stands at the last
-  // closed window's close time, so a later run over appended input treats those as final.
-  std::vector<FiredAlert> fired;
-  while (!open_windows_.empty() &&
-         (end_of_input || open_windows_.begin()->close_time_ms <= watermark)) {
-    OpenWindow window = *open_windows_.begin();
-    open_windows_.erase(open_windows_.begin());
-    watermark = std::max(watermark, window.close_time_ms);
-    WindowKey key = KeyOf(window.brand_index, window.shape_index, kBrandTotal, window.start_ms);
-    ASSIGN_OR_RETURN(std::optional<WindowMetrics> stored, store_->ReadWindow(key));
-    WindowMetrics total = stored ? std::move(*stored) : WindowMetrics{};
-    auto delta = merged.find(
-        WindowDeltaKey{window.brand_index, window.shape_index, kBrandTotal, window.start_ms});
-    if (delta != merged.end()) total.Merge(delta->second);
-    RETURN_IF_ERROR(EvaluateClosed(window, total, merged, fired));
-    // Term counts are exact while a window is open (so they do not depend on where commits
-    // fall); once it is final they are bounded, once, and the stored value replaced.
-    if (total.term_capacity > 0 && (total.terms.size() > total.term_capacity ||
-                                    total.hashtags.size() > total.term_capacity)) {
-      total.ShrinkTerms();
-      commit.PutWindow(key, total);
+  RuleContext context{*brands_, watermark, fired_};
+  ASSIGN_OR_RETURN(watermark,
+                   closer_->Close(watermark, end_of_input, deltas, *brands_, *store_, commit,
+                                  [&](const ClosedWindow& window) {
+                                    return rules_->OnWindowClosed(window, context);
+                                  }));
+  if (watermark != previous_watermark) {
+    context.watermark_ms = watermark;
+    RETURN_IF_ERROR(rules_->OnWatermark(context));
+  }
+  RETURN_IF_ERROR(rules_->Snapshot(commit));
+  for (const FiredAlert& alert : fired_) {
+    for (OutboxSink& sink : outbox_sinks_) {
+      commit.PutOutbox(sink.sink->name(), alert.id, alert.payload);
     }
   }
-  for (const FiredAlert& alert : fired) commit.PutOutbox(alert.id, alert.payload);
-  if (have_position_ && spec_.source.type != SourceType::kStdin) {
-    commit.SetPosition(source_->id(), 0, position_);
+  if (capabilities_.resumable) {
+    for (const auto& [partition, position] : positions_) {
+      commit.SetPosition(source_->id(), partition, position);
+    }
   }
   commit.SetMeta(kWatermarkKey, std::to_string(watermark));
   commit.SetMeta(kPartitionTimesKey, watermarks_.Encode());
   if (max_event_time_ms_ != INT64_MIN) {
     commit.SetMeta(kMaxEventTimeKey, std::to_string(max_event_time_ms_));
   }
-  // Dead letters and late posts reach disk before the position that moves past them.
-  RETURN_IF_ERROR(dead_letter_sink_->Flush(true));
-  RETURN_IF_ERROR(late_sink_->Flush(true));
+  // Dead letters and late posts reach their sinks before the positions that move past them.
+  for (SideSink& side : side_sinks_) RETURN_IF_ERROR(side.sink->Flush());
   RETURN_IF_ERROR(store_->Write(commit));
   watermark_.store(watermark, std::memory_order_release);
   ++summary_.commits;
-  summary_.commit_seconds += SecondsSince(commit_started);
+  summary_.commit_seconds += SecondsSince(commit_started_ms);
   epoch_records_ = 0;
-  last_commit_ = Clock::now();
-  RETURN_IF_ERROR(Deliver(fired));
+  last_commit_ms_ = clock_.NowMs();
+
+  // Committed: the alerts are in the outbox; each sink's thread delivers them from here.
+  for (const FiredAlert& alert : fired_) ++summary_.brands[alert.brand_index].alerts;
+  summary_.alerts += fired_.size();
+  for (OutboxSink& sink : outbox_sinks_) {
+    std::vector<OutboxEntry> entries;
+    entries.reserve(fired_.size());
+    for (const FiredAlert& alert : fired_) entries.push_back(OutboxEntry{alert.id, alert.payload, 0});
+    sink.delivery->Enqueue(std::move(entries));
+  }
+  fired_.clear();
+  if (capabilities_.resumable) {
+    Status told = source_->OnCommitted(positions_);
+    if (!told.ok()) Notice(fmt::format("source {}: {}", source_->id(), told.ToString()));
+  }
   if (!end_of_input && watermark != kNoWatermark && watermark > INT64_MIN + spec_.retention_ms) {
     RETURN_IF_ERROR(store_->DeleteWindowsEndingBefore(watermark - spec_.retention_ms));
   }
   return Status::Ok();
 }
 
-// A stored window closed: evaluate the rules of every window spec built on its shape. Tumbling
-// and hopping specs see the window itself; a sliding spec sees the window that ends with this
-// bucket, the merge of its last size/every buckets (stored, plus this commit's deltas).
-Status PipelineRun::EvaluateClosed(
-    const OpenWindow& window, const WindowMetrics& closed,
-    const std::unordered_map<WindowDeltaKey, WindowMetrics, WindowDeltaKeyHash>& merged,
-    std::vector<FiredAlert>& fired) {
-  for (uint32_t index = 0; index < spec_.windows.size(); ++index) {
-    if (layout_.shape_of_window[index] != window.shape_index) continue;
-    const WindowSpec& spec = spec_.windows[index];
-    if (spec.type != WindowType::kSliding) {
-      evaluator_->EvaluateClosedWindow(window.brand_index, index, window.start_ms, closed, fired);
-      continue;
-    }
-    const int64_t end = window.start_ms + spec.slide_ms;
-    const int64_t start = end - spec.size_ms;
-    std::map<int64_t, WindowMetrics> buckets;
-    RETURN_IF_ERROR(store_->ScanSeries(
-        KeyOf(window.brand_index, window.shape_index, kBrandTotal, 0), start, end,
-        [&](const WindowKey& key, const WindowMetrics& metrics) { buckets[key.start_ms] = metrics; }));
-    WindowMetrics sliding;
-    for (int64_t bucket = start; bucket < end; bucket += spec.slide_ms) {
-      WindowMetrics metrics = bucket == window.start_ms ? closed : buckets[bucket];
-      if (bucket != window.start_ms) {
-        auto delta = merged.find(WindowDeltaKey{window.brand_index, window.shape_index, kBrandTotal, bucket});
-        if (delta != merged.end()) metrics.Merge(delta->second);
+// At the end of a run every committed alert is delivered before the run returns, unless a stop
+// was requested: then what is undelivered stays in the outbox for the next start.
+Status PipelineRun::DrainDeliveries() {
+  for (OutboxSink& sink : outbox_sinks_) {
+    if (sink.delivery->depth() > 0) {
+      DeliveryStats stats = sink.delivery->stats();
+      if (!stats.last_error.empty()) {
+        Notice(fmt::format("waiting for sink '{}' to take {} entries (last error: {})",
+                           sink.sink->name(), stats.depth, stats.last_error));
       }
-      sliding.Merge(metrics);
     }
-    evaluator_->EvaluateClosedWindow(window.brand_index, index, start, sliding, fired);
+    sink.delivery->WaitUntilEmpty(options_.stop_requested);
+  }
+  for (OutboxSink& sink : outbox_sinks_) {
+    sink.delivery->Stop();
+    DeliveryStats stats = sink.delivery->stats();
+    for (SinkSummary& summary : summary_.sinks) {
+      if (summary.name != sink.sink->name()) continue;
+      summary.delivered = stats.delivered;
+      summary.failures = stats.failures;
+      summary.given_up = stats.given_up;
+      summary.pending = stats.depth;
+      summary.last_error = stats.last_error;
+    }
   }
   return Status::Ok();
 }
 
-// The transactional outbox: alerts are in RocksDB with the state that produced them; now they go
-// to the sink, and only once it has them on disk are they removed from the outbox.
-Status PipelineRun::Deliver(const std::vector<FiredAlert>& alerts) {
-  if (alerts.empty()) return Status::Ok();
-  for (const FiredAlert& alert : alerts) {
-    RETURN_IF_ERROR(alerts_sink_->Append(alert.payload));
-    ++summary_.brands[alert.brand_index].alerts;
-  }
-  RETURN_IF_ERROR(alerts_sink_->Flush(true));
-  summary_.alerts += alerts.size();
-  StateStore::Commit commit = store_->NewCommit();
-  for (const FiredAlert& alert : alerts) commit.DeleteOutbox(alert.id);
-  return store_->Write(commit);
-}
-
 void PipelineRun::ReportProgress(bool force) {
   if (!options_.on_progress) return;
-  if (!force && SecondsSince(last_progress_) < 1.0) return;
-  last_progress_ = Clock::now();
+  if (!force && clock_.NowMs() - last_progress_ms_ < 1000) return;
+  last_progress_ms_ = clock_.NowMs();
   options_.on_progress(RunProgress{summary_.records, summary_.posts, summary_.mentions,
                                    summary_.dead_letters, summary_.alerts,
-                                   SecondsSince(started_)});
-}
-
-void PipelineRun::StopWorkers() {
-  work_queue_.Close();
-  for (std::thread& worker : workers_) worker.join();
-  workers_.clear();
+                                   SecondsSince(started_ms_)});
 }
 
 Result<RunSummary> PipelineRun::Run() {
@@ -740,7 +547,7 @@ Result<RunSummary> PipelineRun::Run() {
     while (status.ok() && !end_of_input) {
       status = MaybeReloadWatchlist();
       if (!status.ok()) break;
-      status = Dispatch(end_of_input);
+      status = ReadBatch(end_of_input);
       if (!status.ok()) break;
       bool stop = options_.stop_requested != nullptr && options_.stop_requested->load();
       if (end_of_input) {
@@ -758,11 +565,13 @@ Result<RunSummary> PipelineRun::Run() {
       ReportProgress(false);
     }
   }
-  StopWorkers();
+  if (scheduler_) scheduler_->Stop();
+  if (status.ok()) status = DrainDeliveries();
+  for (OutboxSink& sink : outbox_sinks_) sink.delivery->Stop();
   if (!status.ok()) return status;
   if (store_) RETURN_IF_ERROR(store_->Flush());
   ReportProgress(true);
-  summary_.seconds = SecondsSince(started_);
+  summary_.seconds = SecondsSince(started_ms_);
   return summary_;
 }
 

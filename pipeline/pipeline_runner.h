@@ -1,8 +1,8 @@
 // Runs a pipeline: one coordinator thread reads the source into batches and hands them to N
-// shared-nothing workers (decode → match → window pre-aggregation). Every
+// shared-nothing workers (the transform chain: by default decode → match → window). Every
 // `commit_every_records` records the coordinator stops dispatching, waits for the workers
 // (a barrier), and writes all window deltas, the source position, the watermark and the alerts
-// of windows that closed in ONE RocksDB WriteBatch. A restart resumes from that position, so
+// of windows that closed (with the alert rules' state) in ONE RocksDB WriteBatch. A restart resumes from that position, so
 // nothing is lost or counted twice. Epoch boundaries depend only on the input, so results are
 // identical for any number of workers (see docs/architecture.md).
 #pragma once
@@ -13,8 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/pipeline_config.h"
+#include "engine/clock.h"
 #include "engine/status.h"
+#include "pipeline/pipeline_config.h"
 
 namespace brandpulse {
 
@@ -49,6 +50,23 @@ struct RunOptions {
   std::function<void(bool swapped, const std::string& error)> on_reload;
   // > 0: stop at the first commit after this many records (tests of resumption).
   uint64_t stop_after_records = 0;
+  // Processing time (commit interval, idle partitions, delivery back-off, file checks); tests
+  // pass a SimulatedClock.
+  Clock* clock = &Clock::System();
+  // Called on the coordinator thread with something an operator should know while the run goes
+  // on: ingestion paused because a sink's outbox is full, resumed, assignment changes.
+  std::function<void(const std::string& message)> on_notice;
+};
+
+struct SinkSummary {
+  std::string name;         // the outbox key prefix
+  std::string stream;       // "alerts", "dead_letter", "late"
+  std::string description;  // "out/alerts.jsonl"
+  uint64_t delivered = 0;   // outbox entries acknowledged this run
+  uint64_t failures = 0;    // failed delivery attempts (retried)
+  uint64_t given_up = 0;    // refused for good
+  uint64_t pending = 0;     // still in the outbox at the end (delivered after a restart)
+  std::string last_error;
 };
 
 struct BrandSummary {
@@ -83,6 +101,11 @@ struct RunSummary {
   uint64_t watchlist_reloads = 0;          // watchlists swapped in
   uint64_t watchlist_reload_failures = 0;  // new watchlists that did not compile (old kept)
   std::string last_reload_error;           // file:line:column: what is wrong
+  std::vector<SinkSummary> sinks;
+  uint64_t backpressure_waits = 0;   // commits that waited for a full outbox
+  double backpressure_seconds = 0;   // time ingestion was paused by them
+  uint64_t partitions_gained = 0;    // assignment changes reported by the source
+  uint64_t partitions_lost = 0;
 };
 
 // Hot reload: a changed watchlist (file change, *reload_requested, POST /api/v1/reload) is

@@ -54,24 +54,15 @@ void AppendTotals(std::string& out, const WindowTotals& totals) {
 }  // namespace
 
 std::optional<QueryMetric> ParseQueryMetric(std::string_view name) {
-  if (name == "mentions") return QueryMetric::kMentions;
-  if (name == "unique_authors" || name == "authors") return QueryMetric::kUniqueAuthors;
-  if (name == "reach") return QueryMetric::kReach;
-  if (name == "replies") return QueryMetric::kReplies;
-  if (name == "questions") return QueryMetric::kQuestions;
-  return std::nullopt;
+  if (name == "authors") name = "unique_authors";
+  const WindowMetricDefinition* metric = FindWindowMetric(name);
+  if (metric == nullptr) return std::nullopt;
+  return metric;
 }
 
-std::string_view QueryMetricName(QueryMetric metric) {
-  switch (metric) {
-    case QueryMetric::kMentions: return "mentions";
-    case QueryMetric::kUniqueAuthors: return "unique_authors";
-    case QueryMetric::kReach: return "reach";
-    case QueryMetric::kReplies: return "replies";
-    case QueryMetric::kQuestions: return "questions";
-  }
-  return "mentions";
-}
+std::string_view QueryMetricName(QueryMetric metric) { return metric->name; }
+
+QueryMetric DefaultQueryMetric() { return FindWindowMetric("mentions"); }
 
 std::optional<int64_t> ParseQueryTime(std::string_view text, int64_t now_ms) {
   if (text.empty()) return std::nullopt;
@@ -86,14 +77,7 @@ std::optional<int64_t> ParseQueryTime(std::string_view text, int64_t now_ms) {
 }
 
 uint64_t WindowTotals::Value(QueryMetric metric) const {
-  switch (metric) {
-    case QueryMetric::kMentions: return mentions;
-    case QueryMetric::kUniqueAuthors: return unique_authors;
-    case QueryMetric::kReach: return reach;
-    case QueryMetric::kReplies: return replies;
-    case QueryMetric::kQuestions: return questions;
-  }
-  return 0;
+  return metric->index < values.size() ? values[metric->index] : 0;
 }
 
 Result<std::optional<int64_t>> WindowQueries::Now() const {
@@ -183,6 +167,10 @@ WindowTotals TotalsOf(const WindowMetrics& metrics, uint64_t windows) {
   totals.questions = metrics.questions;
   totals.unique_authors = metrics.authors.Estimate();
   totals.windows = windows;
+  for (const WindowMetricDefinition* metric : AllWindowMetrics()) {
+    totals.values.push_back(metric == FindWindowMetric("unique_authors") ? totals.unique_authors
+                                                                         : metric->Value(metrics));
+  }
   return totals;
 }
 

@@ -18,13 +18,17 @@
 
 #include "pipeline/pipeline_config.h"
 #include "engine/state_store.h"
+#include "engine/window_metric_registry.h"
 #include "engine/status.h"
 
 namespace brandpulse {
 
-enum class QueryMetric { kMentions, kUniqueAuthors, kReach, kReplies, kQuestions };
+// A metric of the shared vocabulary (engine/window_metric_registry.h); never null.
+using QueryMetric = const WindowMetricDefinition*;
+// The metric named `name` ("authors" is accepted for unique_authors); nullopt when unknown.
 std::optional<QueryMetric> ParseQueryMetric(std::string_view name);
 std::string_view QueryMetricName(QueryMetric metric);
+QueryMetric DefaultQueryMetric();  // mentions
 
 // A time given as epoch milliseconds ("1767225600000"), ISO-8601 UTC
 // ("2026-01-01T00:05:00Z", fractional seconds allowed), or relative to `now_ms` ("-15m").
@@ -37,6 +41,7 @@ struct WindowTotals {
   uint64_t questions = 0;
   uint64_t unique_authors = 0;  // HyperLogLog union of the windows' sketches (~1.6% std. error)
   uint64_t windows = 0;         // windows that held data
+  std::vector<uint64_t> values;  // every metric's value, by WindowMetricDefinition::index
   uint64_t Value(QueryMetric metric) const;
 };
 
@@ -65,7 +70,7 @@ struct CoveredRange {
 
 struct SeriesAnswer {
   std::string brand;
-  QueryMetric metric = QueryMetric::kMentions;
+  QueryMetric metric = DefaultQueryMetric();
   CoveredRange range;
   std::vector<SeriesPoint> points;  // windows with data, in time order
 };
@@ -82,7 +87,7 @@ struct TermsAnswer {
 };
 
 struct RankingAnswer {
-  QueryMetric metric = QueryMetric::kMentions;
+  QueryMetric metric = DefaultQueryMetric();
   CoveredRange range;
   std::string group;  // ShareOfVoice: the group
   uint64_t total = 0;  // sum of the metric over the listed brands (ShareOfVoice: the whole group)

@@ -15,6 +15,7 @@
 #include "pipeline/pipeline_config.h"
 #include "engine/state_store.h"
 #include "generator/firehose_generator.h"
+#include "generator/generator_source.h"
 #include "operators/watchlist.h"
 
 namespace brandpulse {

@@ -16,6 +16,7 @@
 #include "pipeline/pipeline_runner.h"
 #include "engine/state_store.h"
 #include "generator/firehose_generator.h"
+#include "generator/generator_source.h"
 
 namespace brandpulse {
 namespace {
@@ -87,10 +88,10 @@ class WatchlistReloadTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(work_); }
 
-  PipelineSpec Spec(const std::string& state) {
+  PipelineSpec Spec(const std::string& state, bool follow = false) {
     std::ofstream pipeline(work_ / "pipeline.yaml");
     pipeline << fmt::format(R"(name: reload
-source: {{type: file, path: firehose.jsonl}}
+source: {{type: file, path: firehose.jsonl, follow: {}}}
 decode: {{format: twitter-v2}}
 watchlist: watchlist.yaml
 workers: 2
@@ -105,7 +106,7 @@ alerts:
 sinks:
   alerts: {{type: file, path: out-{}/alerts.jsonl}}
   dead_letter: {{type: file, path: out-{}/dead.jsonl}}
-)", state, state, state);
+)", follow, state, state, state);
     pipeline.close();
     Diagnostics diagnostics;
     std::optional<PipelineSpec> spec = LoadPipelineSpec((work_ / "pipeline.yaml").string(), diagnostics);
@@ -209,15 +210,14 @@ TEST_F(WatchlistReloadTest, BrokenWatchlistKeepsTheOldOneAndSaysWhere) {
 }
 
 TEST_F(WatchlistReloadTest, FileChangeIsNoticedAndANewBrandCounts) {
-  PipelineSpec spec = Spec("added");
+  // Follow the file so the run lasts until the new brand has been swapped in and seen posts.
+  PipelineSpec spec = Spec("added", /*follow=*/true);
   std::atomic<bool> stop{false};
   RunOptions options;
   options.fresh = true;
   options.stop_requested = &stop;
   std::atomic<int> swaps{0};
   options.on_reload = [&](bool swapped, const std::string&) { swaps += swapped; };
-  // Follow the file so the run lasts until the new brand has been swapped in and seen posts.
-  spec.source.follow = true;
   spec.commit_interval_ms = 50;
   std::thread editor([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));

@@ -120,7 +120,7 @@ TEST_F(WindowQueriesTest, NowIsTheNewestCommittedEventTime) {
 TEST_F(WindowQueriesTest, SeriesListsEveryWindowWithDataInTheCoveredRange) {
   WindowQueries queries(*store_, spec_);
   // [00:02:30, 00:05:10) widens to whole minutes [00:02, 00:06).
-  auto answer = queries.Series("acme", QueryMetric::kMentions, "1m", "", kStart + 150'000,
+  auto answer = queries.Series("acme", *ParseQueryMetric("mentions"), "1m", "", kStart + 150'000,
                                kStart + 5 * kMinute + 10'000);
   ASSERT_TRUE(answer.ok()) << answer.status().ToString();
   EXPECT_EQ(answer->range.from_ms, kStart + 2 * kMinute);
@@ -136,14 +136,14 @@ TEST_F(WindowQueriesTest, SeriesListsEveryWindowWithDataInTheCoveredRange) {
   EXPECT_NE(json.find("\"start\":\"2026-01-01T00:02:00.000Z\",\"start_ms\":1767225720000,\"value\":12"),
             std::string::npos) << json;
 
-  auto unknown_window = queries.Series("acme", QueryMetric::kMentions, "5m", "", kStart, kStart + 1);
+  auto unknown_window = queries.Series("acme", *ParseQueryMetric("mentions"), "5m", "", kStart, kStart + 1);
   EXPECT_EQ(unknown_window.status().code(), StatusCode::kNotFound);
   EXPECT_NE(unknown_window.status().message().find("1m, 10m"), std::string::npos);
 }
 
 TEST_F(WindowQueriesTest, TopBrandsSumsWindowsAndUnitesAuthorSketches) {
   WindowQueries queries(*store_, spec_);
-  auto answer = queries.TopBrands(QueryMetric::kMentions, "1m", "", kStart + 4 * kMinute,
+  auto answer = queries.TopBrands(*ParseQueryMetric("mentions"), "1m", "", kStart + 4 * kMinute,
                                   kStart + 7 * kMinute, 10);
   ASSERT_TRUE(answer.ok()) << answer.status().ToString();
   ASSERT_EQ(answer->brands.size(), 2u);  // cirrus has no window in [00:04, 00:07)
@@ -155,7 +155,7 @@ TEST_F(WindowQueriesTest, TopBrandsSumsWindowsAndUnitesAuthorSketches) {
   EXPECT_EQ(answer->brands[1].totals.unique_authors, 15u);  // authors 20..34, disjoint per minute
   EXPECT_EQ(answer->total, 245u);
 
-  auto by_reach = queries.TopBrands(QueryMetric::kReach, "10m", "", kStart, kStart + 10 * kMinute, 1);
+  auto by_reach = queries.TopBrands(*ParseQueryMetric("reach"), "10m", "", kStart, kStart + 10 * kMinute, 1);
   ASSERT_TRUE(by_reach.ok());
   ASSERT_EQ(by_reach->brands.size(), 1u);
   EXPECT_EQ(by_reach->brands[0].id, "acme");
@@ -164,7 +164,7 @@ TEST_F(WindowQueriesTest, TopBrandsSumsWindowsAndUnitesAuthorSketches) {
 
 TEST_F(WindowQueriesTest, ShareOfVoiceCoversEveryBrandOfTheGroup) {
   WindowQueries queries(*store_, spec_);
-  auto answer = queries.ShareOfVoice("shops", QueryMetric::kMentions, "10m", "", kStart,
+  auto answer = queries.ShareOfVoice("shops", *ParseQueryMetric("mentions"), "10m", "", kStart,
                                      kStart + 10 * kMinute);
   ASSERT_TRUE(answer.ok()) << answer.status().ToString();
   ASSERT_EQ(answer->brands.size(), 2u);
@@ -175,14 +175,14 @@ TEST_F(WindowQueriesTest, ShareOfVoiceCoversEveryBrandOfTheGroup) {
   EXPECT_DOUBLE_EQ(answer->brands[0].share + answer->brands[1].share, 1.0);
 
   // A group member without data still appears, with share 0.
-  auto quiet = queries.ShareOfVoice("shops", QueryMetric::kMentions, "1m", "", kStart,
+  auto quiet = queries.ShareOfVoice("shops", *ParseQueryMetric("mentions"), "1m", "", kStart,
                                     kStart + 2 * kMinute);
   ASSERT_TRUE(quiet.ok());
   ASSERT_EQ(quiet->brands.size(), 2u);
   EXPECT_EQ(quiet->brands[1].id, "bolt");
   EXPECT_EQ(quiet->brands[1].share, 0.0);
 
-  EXPECT_EQ(queries.ShareOfVoice("nobody", QueryMetric::kMentions, "1m", "", kStart, kStart + 1)
+  EXPECT_EQ(queries.ShareOfVoice("nobody", *ParseQueryMetric("mentions"), "1m", "", kStart, kStart + 1)
                 .status().code(),
             StatusCode::kNotFound);
 }
@@ -247,7 +247,7 @@ TEST_F(WindowQueriesTest, ReadOnlyStoreSeesCommitsWhileTheWriterHoldsTheLock) {
   auto reader = StateStore::Open(options);  // store_ (the writer) is still open
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
   WindowQueries queries(**reader, spec_);
-  auto answer = queries.TopBrands(QueryMetric::kMentions, "10m", "", kStart, kStart + 1, 5);
+  auto answer = queries.TopBrands(*ParseQueryMetric("mentions"), "10m", "", kStart, kStart + 1, 5);
   ASSERT_TRUE(answer.ok()) << answer.status().ToString();
   EXPECT_EQ(answer->total, 145u + 200u + 3u);
   StateStore::Commit write = (*reader)->NewCommit();

@@ -520,7 +520,7 @@ TEST(FirehoseGeneratorTest, EveryFormatDecodesAndGroundTruthIsFound) {
     Batch batch;
     for (size_t i = 0; i < generated.records.size(); ++i) batch.AddRecord(generated.records[i], i + 1);
     batch.PadInput();
-    auto state = (*decode)->MakeState();
+    auto state = (*decode)->MakeState().value();
     ASSERT_TRUE((*decode)->Process(batch, *state).ok());
     std::vector<bool> dead(generated.records.size(), false);
     for (const DeadLetter& letter : batch.dead_letters) dead[letter.record_index] = true;

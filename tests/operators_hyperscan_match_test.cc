@@ -257,7 +257,7 @@ TEST_F(MatchTest, TransformAddsMentionsInPostOrder) {
     post.text = text;
     batch.posts.push_back(post);
   }
-  std::unique_ptr<TransformState> state = (*transform)->MakeState();
+  std::unique_ptr<TransformState> state = (*transform)->MakeState().value();
   ASSERT_TRUE((*transform)->Process(batch, *state).ok());
   ASSERT_EQ(batch.mentions.size(), 4u);
   EXPECT_EQ(batch.mentions[0].post_index, 1u);

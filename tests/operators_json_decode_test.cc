@@ -55,7 +55,7 @@ class Decoded {
     EXPECT_TRUE(decode.ok()) << decode.status().ToString();
     for (size_t i = 0; i < records.size(); ++i) batch.AddRecord(records[i], i + 1);
     batch.PadInput();
-    auto state = (*decode)->MakeState();
+    auto state = (*decode)->MakeState().value();
     Status status = (*decode)->Process(batch, *state);
     EXPECT_TRUE(status.ok()) << status.ToString();
   }

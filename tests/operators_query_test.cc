@@ -337,7 +337,7 @@ groups:
 
   Result<std::unique_ptr<Transform>> match = MakeHyperscanMatch(watchlist);
   ASSERT_TRUE(match.ok());
-  std::unique_ptr<TransformState> state = (*match)->MakeState();
+  std::unique_ptr<TransformState> state = (*match)->MakeState().value();
   Batch batch;
   Post own;
   own.text = "Telenor har nye tilbud";
@@ -357,7 +357,7 @@ groups:
   one_minute.size_ms = 60000;
   options.layout = MakeWindowLayout({one_minute});
   WindowAggregate window(std::move(options), &watermark);
-  std::unique_ptr<TransformState> window_state = window.MakeState();
+  std::unique_ptr<TransformState> window_state = window.MakeState().value();
   ASSERT_TRUE(window.Process(batch, *window_state).ok());
   uint64_t mentions = 0;
   WindowAggregate::TakeDeltas(*window_state, [&](const WindowDeltaKey&, WindowMetrics& metrics) {

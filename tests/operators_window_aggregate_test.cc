@@ -44,7 +44,7 @@ class WindowAggregateTest : public ::testing::Test {
     options.co_terms = true;
     watermark_.store(watermark);
     WindowAggregate aggregate(std::move(options), &watermark_);
-    auto state = aggregate.MakeState();
+    auto state = aggregate.MakeState().value();
     EXPECT_TRUE(aggregate.Process(batch, *state).ok());
     std::map<Delta, WindowMetrics> deltas;
     WindowAggregate::TakeDeltas(*state, [&](const WindowDeltaKey& key, WindowMetrics& metrics) {

@@ -1,0 +1,59 @@
+// The one vocabulary of window metrics shared by queries, alert rules and the API: a name maps to
+// how the value is read from WindowMetrics. The built-ins are mentions, unique_authors, reach,
+// replies and questions; an operator that counts something more per mention (sentiment classes,
+// intents) registers a counter, which becomes a metric of the same name, stored in the windows
+// (WindowMetrics::counters) and counted by window aggregation, without the runner knowing it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/window_metrics.h"
+
+namespace brandpulse {
+
+struct Mention;
+struct Post;
+
+struct WindowMetricDefinition {
+  std::string name;
+  std::string description;
+  // Built-ins read a field; registered counters read WindowMetrics::Counter(counter_id).
+  uint64_t (*read)(const WindowMetrics& metrics) = nullptr;
+  uint32_t counter_id = UINT32_MAX;
+  uint32_t index = 0;  // position in the registry: built-ins first, then counters in order
+
+  uint64_t Value(const WindowMetrics& metrics) const {
+    return read != nullptr ? read(metrics) : metrics.Counter(counter_id);
+  }
+};
+
+// nullptr when unknown.
+const WindowMetricDefinition* FindWindowMetric(std::string_view name);
+// Every metric, in registry order (definition->index).
+std::vector<const WindowMetricDefinition*> AllWindowMetrics();
+// Every metric's name, built-ins first, for "did you mean" and hints.
+std::vector<std::string> WindowMetricNames();
+// "mentions, unique_authors, reach, ..." for error hints.
+std::string WindowMetricList();
+
+// A counter window aggregation adds for each (non-own) mention: `count` returns how much
+// (usually 0 or 1). Called by workers: must be pure and must not allocate.
+struct WindowCounterDefinition {
+  uint32_t id = 0;
+  std::string name;
+  uint64_t (*count)(const Post& post, const Mention& mention) = nullptr;
+};
+
+// Registers a counter and the metric of the same name; returns its id (the same id when the
+// name is registered again with the same function). REQUIRES: start-up, before pipelines load.
+// Ids are part of the stored format: register in a fixed order.
+std::optional<uint32_t> RegisterWindowCounter(std::string_view name, std::string_view description,
+                                              uint64_t (*count)(const Post&, const Mention&));
+// Every registered counter, by id.
+std::vector<WindowCounterDefinition> WindowCounters();
+
+}  // namespace brandpulse

@@ -1,0 +1,156 @@
+#include "pipeline/sink_delivery.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include <fmt/format.h>
+
+namespace brandpulse {
+
+SinkDelivery::SinkDelivery(Sink& sink, StateStore& store, Clock& clock, DeliveryOptions options,
+                           GivenUpCallback on_given_up)
+    : sink_(sink),
+      store_(store),
+      clock_(clock),
+      options_(options),
+      on_given_up_(std::move(on_given_up)) {}
+
+SinkDelivery::~SinkDelivery() { Stop(); }
+
+Status SinkDelivery::LoadLeftovers() {
+  std::vector<OutboxEntry> entries;
+  RETURN_IF_ERROR(store_.ScanOutbox(sink_.name(), [&](std::string_view id, std::string_view payload) {
+    entries.push_back(OutboxEntry{std::string(id), std::string(payload), 0});
+  }));
+  Enqueue(std::move(entries));
+  return Status::Ok();
+}
+
+void SinkDelivery::Start() { thread_ = std::thread([this] { Loop(); }); }
+
+void SinkDelivery::Enqueue(std::vector<OutboxEntry> entries) {
+  if (entries.empty()) return;
+  {
+    std::lock_guard lock(mutex_);
+    for (OutboxEntry& entry : entries) queue_.push_back(std::move(entry));
+    depth_.store(queue_.size(), std::memory_order_release);
+  }
+  changed_.notify_all();
+}
+
+void SinkDelivery::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+DeliveryStats SinkDelivery::stats() const {
+  std::lock_guard lock(mutex_);
+  DeliveryStats stats = stats_;
+  stats.depth = queue_.size();
+  return stats;
+}
+
+bool SinkDelivery::WaitForRoom(const std::atomic<bool>* stop) {
+  std::unique_lock lock(mutex_);
+  while (queue_.size() >= options_.limit) {
+    if (stop != nullptr && stop->load()) return false;
+    changed_.wait_for(lock, std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
+bool SinkDelivery::WaitUntilEmpty(const std::atomic<bool>* stop) {
+  std::unique_lock lock(mutex_);
+  while (!queue_.empty()) {
+    if (stop != nullptr && stop->load()) return false;
+    changed_.wait_for(lock, std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
+Status SinkDelivery::Acknowledge(size_t count) {
+  StateStore::Commit commit = store_.NewCommit();
+  {
+    std::lock_guard lock(mutex_);
+    for (size_t index = 0; index < count; ++index) commit.DeleteOutbox(sink_.name(), queue_[index].id);
+  }
+  return store_.Write(commit);
+}
+
+void SinkDelivery::BackOff(uint32_t attempts) {
+  int64_t backoff = options_.initial_backoff_ms;
+  for (uint32_t step = 1; step < attempts && backoff < options_.max_backoff_ms; ++step) backoff *= 2;
+  backoff = std::min(backoff, options_.max_backoff_ms);
+  // Full jitter on the upper half, so many engines restarting together do not retry in step.
+  jitter_state_ ^= jitter_state_ << 13;
+  jitter_state_ ^= jitter_state_ >> 7;
+  jitter_state_ ^= jitter_state_ << 17;
+  backoff = backoff / 2 + static_cast<int64_t>(jitter_state_ % static_cast<uint64_t>(backoff / 2 + 1));
+  const int64_t until = clock_.NowMs() + backoff;
+  while (clock_.NowMs() < until) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+    }
+    clock_.SleepMs(std::min<int64_t>(until - clock_.NowMs(), 20));
+  }
+}
+
+void SinkDelivery::Loop() {
+  std::vector<OutboxEntry> attempt;
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      changed_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      size_t count = std::min(queue_.size(), options_.max_entries_per_call);
+      attempt.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(count));
+    }
+    DeliveryOutcome outcome = sink_.Deliver(attempt);
+    outcome.delivered = std::min(outcome.delivered, attempt.size());
+    if (outcome.delivered > 0) {
+      Status acknowledged = Acknowledge(outcome.delivered);
+      std::lock_guard lock(mutex_);
+      if (!acknowledged.ok()) {
+        // Delivered but still in the outbox: a restart delivers it again (at least once).
+        stats_.last_error = acknowledged.ToString();
+      }
+      for (size_t index = 0; index < outcome.delivered; ++index) queue_.pop_front();
+      stats_.delivered += outcome.delivered;
+      depth_.store(queue_.size(), std::memory_order_release);
+    }
+    changed_.notify_all();
+    if (outcome.error.ok() || outcome.delivered == attempt.size()) continue;
+
+    uint32_t attempts = 0;
+    bool give_up = false;
+    OutboxEntry refused;
+    {
+      std::lock_guard lock(mutex_);
+      ++stats_.failures;
+      stats_.last_error = outcome.error.ToString();
+      OutboxEntry& next = queue_.front();
+      attempts = ++next.attempts;
+      give_up = outcome.permanent && attempts >= options_.permanent_attempts;
+      if (give_up) refused = next;
+    }
+    if (give_up) {
+      if (on_given_up_) on_given_up_(refused, outcome.error);
+      Status removed = Acknowledge(1);
+      std::lock_guard lock(mutex_);
+      if (!removed.ok()) stats_.last_error = removed.ToString();
+      queue_.pop_front();
+      ++stats_.given_up;
+      depth_.store(queue_.size(), std::memory_order_release);
+      changed_.notify_all();
+      continue;
+    }
+    BackOff(attempts);
+  }
+}
+
+}  // namespace brandpulse

@@ -1,0 +1,65 @@
+#include "pipeline/transform_chain.h"
+
+#include <fmt/format.h>
+
+namespace brandpulse {
+
+Result<std::unique_ptr<TransformChain>> TransformChain::Make(
+    const std::vector<std::shared_ptr<const TransformSpec>>& specs,
+    const TransformBuildContext& context, int workers) {
+  std::unique_ptr<TransformChain> chain(new TransformChain(specs, workers));
+  chain->transforms_.resize(specs.size());
+  for (auto& states : chain->states_) states.resize(specs.size());
+  for (size_t index = 0; index < specs.size(); ++index) {
+    RETURN_IF_ERROR(chain->Build(index, context));
+  }
+  return chain;
+}
+
+Status TransformChain::Build(size_t index, const TransformBuildContext& context) {
+  Result<std::unique_ptr<Transform>> transform = specs_[index]->Make(context);
+  if (!transform.ok()) {
+    return transform.status().WithContext(
+        fmt::format("transform {} ({})", index + 1, specs_[index]->type()));
+  }
+  transforms_[index] = std::move(*transform);
+  for (auto& states : states_) {
+    Result<std::unique_ptr<TransformState>> state = transforms_[index]->MakeState();
+    if (!state.ok()) {
+      return state.status().WithContext(
+          fmt::format("transform {} ({}) state", index + 1, specs_[index]->type()));
+    }
+    states[index] = std::move(*state);
+  }
+  return Status::Ok();
+}
+
+Status TransformChain::Process(Batch& batch, size_t worker) const {
+  const std::vector<std::unique_ptr<TransformState>>& states = states_[worker];
+  for (size_t index = 0; index < transforms_.size(); ++index) {
+    Status status = transforms_[index]->Process(batch, *states[index]);
+    if (!status.ok()) {
+      return Status::Internal(
+          fmt::format("{} failed: {}", transforms_[index]->name(), status.ToString()));
+    }
+  }
+  return Status::Ok();
+}
+
+Status TransformChain::RebuildForWatchlist(const TransformBuildContext& context) {
+  for (size_t index = 0; index < specs_.size(); ++index) {
+    if (specs_[index]->uses_watchlist()) RETURN_IF_ERROR(Build(index, context));
+  }
+  return Status::Ok();
+}
+
+Status TransformChain::HandOver(EpochHandOver& epoch) {
+  for (auto& states : states_) {
+    for (size_t index = 0; index < transforms_.size(); ++index) {
+      RETURN_IF_ERROR(transforms_[index]->HandOver(*states[index], epoch));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace brandpulse

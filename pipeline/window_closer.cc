@@ -1,0 +1,124 @@
+#include "pipeline/window_closer.h"
+
+#include <map>
+
+namespace brandpulse {
+
+WindowCloser::WindowCloser(const std::vector<WindowSpec>& windows, int64_t allowed_lateness_ms,
+                           std::function<bool(uint32_t)> watches)
+    : windows_(windows),
+      allowed_lateness_ms_(allowed_lateness_ms),
+      watches_(std::move(watches)),
+      layout_(MakeWindowLayout(windows)) {}
+
+WindowKey WindowCloser::KeyOf(const BrandDirectory& brands, uint32_t brand_index,
+                              uint32_t shape_index, DimensionValue dimension,
+                              int64_t start_ms) const {
+  const WindowShape& shape = layout_.shapes[shape_index];
+  return WindowKey{std::string(brands.brand_info(brand_index).id), shape.size_ms, start_ms,
+                   DimensionString(dimension), shape.slide_ms};
+}
+
+Status WindowCloser::Restore(StateStore& store, const BrandDirectory& brands,
+                             int64_t watermark_ms) {
+  return store.ScanAllWindows([&](const WindowKey& key, const WindowMetrics&) {
+    if (!key.dimension.empty()) return;
+    std::optional<uint32_t> brand = brands.FindBrand(key.brand_id);
+    if (!brand) return;  // a brand removed from the watchlist keeps its history, gets no alerts
+    for (uint32_t shape = 0; shape < layout_.shapes.size(); ++shape) {
+      if (layout_.shapes[shape].size_ms != key.size_ms ||
+          layout_.shapes[shape].slide_ms != key.slide_ms) {
+        continue;
+      }
+      int64_t close_time = WindowCloseTime(key.start_ms, key.size_ms, allowed_lateness_ms_);
+      if (close_time > watermark_ms) open_.insert(OpenWindow{close_time, shape, *brand, key.start_ms});
+    }
+  });
+}
+
+void WindowCloser::Track(const WindowDeltaMap& deltas) {
+  for (const auto& [key, delta] : deltas) {
+    if (key.dimension != kBrandTotal) continue;
+    int64_t close_time =
+        WindowCloseTime(key.start_ms, layout_.shapes[key.shape_index].size_ms, allowed_lateness_ms_);
+    open_.insert(OpenWindow{close_time, key.shape_index, key.brand_index, key.start_ms});
+  }
+}
+
+Result<int64_t> WindowCloser::Close(int64_t watermark_ms, bool end_of_input,
+                                    const WindowDeltaMap& deltas, const BrandDirectory& brands,
+                                    StateStore& store, StateStore::Commit& commit,
+                                    const ClosedCallback& on_closed) {
+  while (!open_.empty() && (end_of_input || open_.begin()->close_time_ms <= watermark_ms)) {
+    OpenWindow window = *open_.begin();
+    open_.erase(open_.begin());
+    watermark_ms = std::max(watermark_ms, window.close_time_ms);
+    WindowKey key = KeyOf(brands, window.brand_index, window.shape_index, kBrandTotal,
+                          window.start_ms);
+    ASSIGN_OR_RETURN(std::optional<WindowMetrics> stored, store.ReadWindow(key));
+    WindowMetrics total = stored ? std::move(*stored) : WindowMetrics{};
+    auto delta = deltas.find(
+        WindowDeltaKey{window.brand_index, window.shape_index, kBrandTotal, window.start_ms});
+    if (delta != deltas.end()) total.Merge(delta->second);
+    RETURN_IF_ERROR(Evaluate(window, total, deltas, brands, store, on_closed));
+    // Term counts are exact while a window is open (so they do not depend on where commits
+    // fall); once it is final they are bounded, once, and the stored value replaced.
+    if (total.term_capacity > 0 && (total.terms.size() > total.term_capacity ||
+                                    total.hashtags.size() > total.term_capacity)) {
+      total.ShrinkTerms();
+      commit.PutWindow(key, total);
+    }
+  }
+  return watermark_ms;
+}
+
+// Tumbling and hopping specs see the window itself; a sliding spec sees the window that ends
+// with this bucket, the merge of its last size/every buckets (stored, plus this epoch's deltas).
+Status WindowCloser::Evaluate(const OpenWindow& window, const WindowMetrics& closed,
+                              const WindowDeltaMap& deltas, const BrandDirectory& brands,
+                              StateStore& store, const ClosedCallback& on_closed) {
+  for (uint32_t index = 0; index < windows_.size(); ++index) {
+    if (layout_.shape_of_window[index] != window.shape_index || !watches_(index)) continue;
+    const WindowSpec& spec = windows_[index];
+    ClosedWindow shown{window.brand_index, index, &spec, window.start_ms, 0, &closed};
+    if (spec.type != WindowType::kSliding) {
+      shown.end_ms = window.start_ms + spec.size_ms;
+      RETURN_IF_ERROR(on_closed(shown));
+      continue;
+    }
+    const int64_t end = window.start_ms + spec.slide_ms;
+    const int64_t start = end - spec.size_ms;
+    std::map<int64_t, WindowMetrics> buckets;
+    RETURN_IF_ERROR(store.ScanSeries(
+        KeyOf(brands, window.brand_index, window.shape_index, kBrandTotal, 0), start, end,
+        [&](const WindowKey& key, const WindowMetrics& metrics) { buckets[key.start_ms] = metrics; }));
+    WindowMetrics sliding;
+    for (int64_t bucket = start; bucket < end; bucket += spec.slide_ms) {
+      WindowMetrics metrics = bucket == window.start_ms ? closed : buckets[bucket];
+      if (bucket != window.start_ms) {
+        auto delta = deltas.find(
+            WindowDeltaKey{window.brand_index, window.shape_index, kBrandTotal, bucket});
+        if (delta != deltas.end()) metrics.Merge(delta->second);
+      }
+      sliding.Merge(metrics);
+    }
+    shown.start_ms = start;
+    shown.end_ms = end;
+    shown.metrics = &sliding;
+    RETURN_IF_ERROR(on_closed(shown));
+  }
+  return Status::Ok();
+}
+
+void WindowCloser::RemapBrands(const BrandDirectory& before, const BrandDirectory& after) {
+  std::set<OpenWindow> open = std::move(open_);
+  open_.clear();
+  for (OpenWindow window : open) {
+    std::optional<uint32_t> now = after.FindBrand(before.brand_info(window.brand_index).id);
+    if (!now) continue;
+    window.brand_index = *now;
+    open_.insert(window);
+  }
+}
+
+}  // namespace brandpulse

@@ -43,9 +43,10 @@ void ReadTransform(YamlMap& pipeline, const YAML::Node& entry, const OperatorReg
   std::string type;
   std::optional<YamlMap> section;
   YAML::Node empty_section(YAML::NodeType::Map);
+  SourceLocation where = LocationOf(entry, spec.file);
   if (entry.IsScalar()) {
     type = entry.Scalar();
-    if (registry.FindTransform(type) == nullptr) return unknown(LocationOf(entry, spec.file), type);
+    if (registry.FindTransform(type) == nullptr) return unknown(where, type);
     // The section of that name, required for decode (its format has no default).
     YAML::Node own = pipeline.Child(type, type == "decode");
     if (type == "decode" && !own.IsDefined()) return;
@@ -66,8 +67,7 @@ void ReadTransform(YamlMap& pipeline, const YAML::Node& entry, const OperatorReg
   if (!transform.ok()) return;
   for (std::string_view needed : (*transform)->needs_before()) {
     if (std::find(types.begin(), types.end(), needed) == types.end()) {
-      diagnostics.Add(section->Location(),
-                      fmt::format("transform '{}' needs '{}' before it", type, needed),
+      diagnostics.Add(where, fmt::format("transform '{}' needs '{}' before it", type, needed),
                       "transforms run in the order they are listed");
     }
   }

@@ -48,6 +48,9 @@ int Run(const std::string& path, bool fresh, int workers, bool quiet, const std:
                    error.c_str());
     }
   };
+  options.on_notice = [](const std::string& message) {
+    std::fprintf(stderr, "%s\n", message.c_str());
+  };
   options.fresh = fresh;
   options.workers = workers;
   options.stop_requested = &stop_requested;
@@ -104,6 +107,17 @@ int Run(const std::string& path, bool fresh, int workers, bool quiet, const std:
   std::printf("dead letters: %s\n", summary.dead_letter_sink.c_str());
   if (summary.late_sink != "none") std::printf("late posts:   %s\n", summary.late_sink.c_str());
   std::printf("state:        %s\n", spec->state_directory.c_str());
+  for (const SinkSummary& sink : summary.sinks) {
+    if (sink.failures == 0 && sink.pending == 0 && sink.given_up == 0) continue;
+    std::printf("sink %s:   %s delivered, %s failed attempts, %s given up, %s left in the outbox%s%s\n",
+                sink.name.c_str(), Grouped(sink.delivered).c_str(), Grouped(sink.failures).c_str(),
+                Grouped(sink.given_up).c_str(), Grouped(sink.pending).c_str(),
+                sink.last_error.empty() ? "" : "; last error: ", sink.last_error.c_str());
+  }
+  if (summary.backpressure_waits > 0) {
+    std::printf("backpressure: ingestion paused %s times for full outboxes (%.2f s)\n",
+                Grouped(summary.backpressure_waits).c_str(), summary.backpressure_seconds);
+  }
   if (summary.watchlist_reloads + summary.watchlist_reload_failures > 0) {
     std::printf("watchlist:    %s reloads, %s failed%s%s\n", Grouped(summary.watchlist_reloads).c_str(),
                 Grouped(summary.watchlist_reload_failures).c_str(),

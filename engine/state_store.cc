@@ -1,7 +1,10 @@
 #include "engine/state_store.h"
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
+#include <map>
+#include <utility>
 
 #include <fmt/format.h>
 #include <rocksdb/cache.h>
@@ -19,6 +22,7 @@ constexpr char kWindowsFamily[] = "windows";
 constexpr char kPositionsFamily[] = "positions";
 constexpr char kMetaFamily[] = "meta";
 constexpr char kOutboxFamily[] = "outbox";
+constexpr char kRulesFamily[] = "rules";
 
 constexpr uint64_t kMinimumMemoryBudget = 8ull << 20;
 constexpr size_t kWindowKeySuffixSize = 1 + 8 + 8 + 8;  // 0x00, size, slide, start
@@ -118,6 +122,57 @@ Status CheckWindowKey(const WindowKey& key) {
       "window brand id {:?} or dimension {:?} contains a 0x00 byte", key.brand_id, key.dimension));
 }
 
+// Outbox keys are `<sink>/<id>`: a sink name without '/' makes `<sink>/` a prefix no other
+// sink's key has, and [`<sink>/`, `<sink>0`) — '0' is the byte after '/' — exactly its range.
+Status CheckSinkName(std::string_view sink) {
+  if (sink.empty()) return Status::InvalidArgument("outbox sink name is empty");
+  if (sink.find('/') == std::string_view::npos && sink.find('\0') == std::string_view::npos) {
+    return Status::Ok();
+  }
+  return Status::InvalidArgument(
+      fmt::format("outbox sink name {:?} contains '/' or a 0x00 byte", sink));
+}
+
+// Rule state keys are `<rule> 0x00 <key>`; the rule's range is [`<rule> 0x00`, `<rule> 0x01`).
+Status CheckRuleName(std::string_view rule) {
+  if (rule.empty()) return Status::InvalidArgument("rule name is empty");
+  if (rule.find('\0') == std::string_view::npos) return Status::Ok();
+  return Status::InvalidArgument(fmt::format("rule name {:?} contains a 0x00 byte", rule));
+}
+
+// The key range of one sink's outbox or one rule's state: [prefix, end).
+struct PrefixRange {
+  std::string prefix;
+  std::string end;
+};
+
+PrefixRange OutboxRange(std::string_view sink) {
+  return {fmt::format("{}/", sink), fmt::format("{}0", sink)};
+}
+
+PrefixRange RuleRange(std::string_view rule) {
+  std::string prefix(rule);
+  prefix.push_back('\0');
+  std::string end(rule);
+  end.push_back('\x01');
+  return {std::move(prefix), std::move(end)};
+}
+
+// Visits every key of `range` in `family` with the prefix stripped; one seek, one bounded scan.
+rocksdb::Status ScanRange(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* family,
+                          const PrefixRange& range,
+                          const std::function<void(std::string_view, std::string_view)>& visit) {
+  rocksdb::Slice upper_bound(range.end);  // must outlive the iterator
+  rocksdb::ReadOptions read_options;
+  read_options.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> iterator(db.NewIterator(read_options, family));
+  for (iterator->Seek(range.prefix); iterator->Valid(); iterator->Next()) {
+    std::string_view key = ToView(iterator->key());
+    visit(key.substr(range.prefix.size()), ToView(iterator->value()));
+  }
+  return iterator->status();
+}
+
 WindowKey WithStart(const WindowKey& series, int64_t start_ms) {
   WindowKey key = series;
   key.start_ms = start_ms;
@@ -191,7 +246,22 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const StateOptions& options
     return Status::IoError(
         fmt::format("cannot create state directory {}: {}", options.directory, error.message()));
   }
+  // Whether a database exists decides between creating one (all families, state_format written)
+  // and opening what is there: exactly its families, none created until its format is known,
+  // so a state of another format is refused untouched.
+  std::string directory = options.directory;
+  bool created = !std::filesystem::exists(std::filesystem::path(directory) / "CURRENT", error);
+  if (options.read_only && created) {
+    return Status::NotFound(fmt::format("no state in {}", directory));
+  }
+  std::vector<std::string> existing;
+  if (!created) {
+    rocksdb::Status listed =
+        rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), directory, &existing);
+    if (!listed.ok()) return FromRocks(listed, fmt::format("open state {}", directory));
+  }
   std::unique_ptr<StateStore> store(new StateStore());
+  store->directory_ = directory;
 
   uint64_t budget = std::max(options.memory_budget_bytes, kMinimumMemoryBudget);
   uint64_t cache_bytes = budget / 3;
@@ -233,34 +303,165 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const StateOptions& options
       family_options(std::clamp<uint64_t>(write_buffer_bytes / 16, 1ull << 20, 8ull << 20));
 
   rocksdb::DBOptions db_options;
-  db_options.create_if_missing = true;
-  db_options.create_missing_column_families = true;
+  db_options.create_if_missing = created;
+  db_options.create_missing_column_families = created;
   // One cap on all memtables together, so the small families cannot push past the budget.
   db_options.db_write_buffer_size = write_buffer_bytes;
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 3;
   db_options.max_log_file_size = 16ull << 20;
 
-  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+  const std::map<std::string, rocksdb::ColumnFamilyOptions> known = {
       {rocksdb::kDefaultColumnFamilyName, small_options},
       {kWindowsFamily, windows_options},
       {kPositionsFamily, small_options},
       {kMetaFamily, small_options},
       {kOutboxFamily, small_options},
+      {kRulesFamily, small_options},
   };
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  if (created) {
+    for (const auto& [name, family] : known) families.emplace_back(name, family);
+  } else {
+    // RocksDB must be given every family a database has; one this build does not know (a newer
+    // format's) is opened with plain options so that its state_format can be read and reported.
+    for (const std::string& name : existing) {
+      auto found = known.find(name);
+      families.emplace_back(name, found != known.end() ? found->second : small_options);
+    }
+  }
   rocksdb::DB* db = nullptr;
   rocksdb::Status status =
       options.read_only
-          ? rocksdb::DB::OpenForReadOnly(db_options, options.directory, families, &store->handles_,
-                                         &db)
-          : rocksdb::DB::Open(db_options, options.directory, families, &store->handles_, &db);
-  if (!status.ok()) return FromRocks(status, fmt::format("open state {}", options.directory));
+          ? rocksdb::DB::OpenForReadOnly(db_options, directory, families, &store->handles_, &db)
+          : rocksdb::DB::Open(db_options, directory, families, &store->handles_, &db);
+  if (!status.ok()) return FromRocks(status, fmt::format("open state {}", directory));
   store->db_.reset(db);
-  store->windows_ = store->handles_[1];
-  store->positions_ = store->handles_[2];
-  store->meta_ = store->handles_[3];
-  store->outbox_ = store->handles_[4];
+  store->AssignHandles();
+  RETURN_IF_ERROR(store->CheckFormat(options, created, small_options));
   return store;
+}
+
+void StateStore::AssignHandles() {
+  windows_ = positions_ = meta_ = outbox_ = rules_ = nullptr;
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+    const std::string& name = handle->GetName();
+    if (name == kWindowsFamily) windows_ = handle;
+    if (name == kPositionsFamily) positions_ = handle;
+    if (name == kMetaFamily) meta_ = handle;
+    if (name == kOutboxFamily) outbox_ = handle;
+    if (name == kRulesFamily) rules_ = handle;
+  }
+}
+
+Status StateStore::CheckFormat(const StateOptions& options, bool created,
+                               const rocksdb::ColumnFamilyOptions& rules_options) {
+  if (meta_ == nullptr || windows_ == nullptr || positions_ == nullptr || outbox_ == nullptr) {
+    return Status::InvalidArgument(fmt::format(
+        "{} holds a RocksDB database that is not a brandpulse state (it lacks the column "
+        "families windows, positions, meta or outbox); point state.directory elsewhere",
+        directory_));
+  }
+  if (created) {
+    rocksdb::WriteOptions write_options;
+    write_options.sync = true;
+    return FromRocks(
+        db_->Put(write_options, meta_, ToSlice(kStateFormatKey), std::to_string(kStateFormat)),
+        fmt::format("write state format of {}", directory_));
+  }
+  Result<std::optional<int64_t>> stored = ReadMetaInteger(kStateFormatKey);
+  if (!stored.ok()) {
+    return Status(
+        stored.status().code() == StatusCode::kCorruption
+            ? Status::Corruption(fmt::format("state {}: {}", directory_, stored.status().message()))
+            : stored.status());
+  }
+  if (stored->has_value()) {
+    format_ = **stored;
+  } else {
+    // No state_format: brandpulse 0.2 (format 2) or 0.1 (format 1). Their window keys tell them
+    // apart: a 0.1 key (brand, 0x00, size, start) never decodes as a 0.2 one (docs/state.md).
+    std::unique_ptr<rocksdb::Iterator> first(db_->NewIterator(rocksdb::ReadOptions(), windows_));
+    first->SeekToFirst();
+    RETURN_IF_ERROR(FromRocks(first->status(), fmt::format("read state {}", directory_)));
+    format_ = first->Valid() && !DecodeWindowKey(ToView(first->key())) ? 1 : 2;
+  }
+  if (format_ > kStateFormat) {
+    return Status::InvalidArgument(fmt::format(
+        "state directory {} was written by a newer brandpulse (state format {}); this "
+        "brandpulse reads formats 2 to {}: run the newer brandpulse on it, or start over with "
+        "--fresh or another state.directory",
+        directory_, format_, kStateFormat));
+  }
+  if (format_ < 2) {
+    return Status::InvalidArgument(fmt::format(
+        "state directory {} was written by an older brandpulse (state format {}, brandpulse "
+        "0.1: window keys without dimension and slide); this brandpulse cannot read it: run "
+        "with --fresh or point state.directory at a new directory",
+        directory_, format_));
+  }
+  if (format_ == kStateFormat) {
+    if (rules_ == nullptr) {
+      return Status::Corruption(
+          fmt::format("state {} is in state format {} but has no column family {}", directory_,
+                      kStateFormat, kRulesFamily));
+    }
+    return Status::Ok();
+  }
+  // Format 2. Read-only it stays so: windows, positions and meta read the same.
+  if (options.read_only) return Status::Ok();
+  return MigrateFromFormat2(rules_options);
+}
+
+// Format 2 → 3: the outbox's bare `<alert id>` keys become `alerts/<alert id>`, the rules family
+// is created, state_format is set. The keys and the marker move in one WriteBatch, so a crash
+// leaves either the old outbox without the marker (migrated again at the next open) or the new
+// one with it; the family is created first and is empty until then.
+Status StateStore::MigrateFromFormat2(const rocksdb::ColumnFamilyOptions& rules_options) {
+  if (rules_ == nullptr) {
+    rocksdb::ColumnFamilyHandle* handle = nullptr;
+    RETURN_IF_ERROR(
+        FromRocks(db_->CreateColumnFamily(rules_options, kRulesFamily, &handle),
+                  fmt::format("migrate state {}: create {}", directory_, kRulesFamily)));
+    handles_.push_back(handle);
+    rules_ = handle;
+  }
+  std::vector<std::pair<std::string, std::string>> entries;
+  std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(rocksdb::ReadOptions(), outbox_));
+  for (iterator->SeekToFirst(); iterator->Valid(); iterator->Next()) {
+    entries.emplace_back(iterator->key().ToString(), iterator->value().ToString());
+  }
+  RETURN_IF_ERROR(
+      FromRocks(iterator->status(), fmt::format("migrate state {}: read outbox", directory_)));
+  iterator.reset();
+  rocksdb::WriteBatch batch;
+  // Every delete before every put: an old key may equal another one's new key (`alerts/x` and
+  // `x`), and a later delete would remove the moved entry.
+  for (const auto& [id, payload] : entries) {
+    RETURN_IF_ERROR(FromRocks(batch.Delete(outbox_, id), "migrate outbox"));
+  }
+  for (const auto& [id, payload] : entries) {
+    RETURN_IF_ERROR(
+        FromRocks(batch.Put(outbox_, fmt::format("{}/{}", kAlertsOutboxSink, id), payload),
+                  "migrate outbox"));
+  }
+  RETURN_IF_ERROR(FromRocks(
+      batch.Put(meta_, ToSlice(kStateFormatKey), std::to_string(kStateFormat)), "migrate meta"));
+  rocksdb::WriteOptions write_options;
+  write_options.sync = true;
+  RETURN_IF_ERROR(
+      FromRocks(db_->Write(write_options, &batch),
+                fmt::format("migrate state {} to format {}", directory_, kStateFormat)));
+  format_ = kStateFormat;
+  return Status::Ok();
+}
+
+Status StateStore::RequireCurrentFormat(std::string_view what) const {
+  if (format_ == kStateFormat) return Status::Ok();
+  return Status::InvalidArgument(fmt::format(
+      "{}: state {} is in state format {}, opened read-only; the next read-write open migrates "
+      "it to format {}",
+      what, directory_, format_, kStateFormat));
 }
 
 StateStore::~StateStore() {
@@ -320,14 +521,63 @@ void StateStore::Commit::SetMeta(std::string_view key, std::string_view value) {
   ++operation_count_;
 }
 
-void StateStore::Commit::PutOutbox(std::string_view alert_id, std::string_view payload) {
-  Record(FromRocks(batch_->Put(store_->outbox_, ToSlice(alert_id), ToSlice(payload)),
-                   "put outbox"));
+bool StateStore::Commit::EncodeOutboxKey(std::string_view sink, std::string_view id) {
+  Status valid = CheckSinkName(sink);
+  if (!valid.ok()) {
+    Record(valid);
+    return false;
+  }
+  key_scratch_.assign(sink);
+  key_scratch_.push_back('/');
+  key_scratch_.append(id);
   ++operation_count_;
+  return true;
 }
 
-void StateStore::Commit::DeleteOutbox(std::string_view alert_id) {
-  Record(FromRocks(batch_->Delete(store_->outbox_, ToSlice(alert_id)), "delete outbox"));
+bool StateStore::Commit::EncodeRuleKey(std::string_view rule, std::string_view key) {
+  Status valid = CheckRuleName(rule);
+  if (!valid.ok()) {
+    Record(valid);
+    return false;
+  }
+  key_scratch_.assign(rule);
+  key_scratch_.push_back('\0');
+  key_scratch_.append(key);
+  ++operation_count_;
+  return true;
+}
+
+void StateStore::Commit::PutOutbox(std::string_view sink, std::string_view id,
+                                   std::string_view payload) {
+  if (!EncodeOutboxKey(sink, id)) return;
+  Record(FromRocks(batch_->Put(store_->outbox_, key_scratch_, ToSlice(payload)), "put outbox"));
+}
+
+void StateStore::Commit::DeleteOutbox(std::string_view sink, std::string_view id) {
+  if (!EncodeOutboxKey(sink, id)) return;
+  Record(FromRocks(batch_->Delete(store_->outbox_, key_scratch_), "delete outbox"));
+}
+
+void StateStore::Commit::PutRuleState(std::string_view rule, std::string_view key,
+                                      std::string_view value) {
+  if (!EncodeRuleKey(rule, key)) return;
+  Record(FromRocks(batch_->Put(store_->rules_, key_scratch_, ToSlice(value)), "put rule state"));
+}
+
+void StateStore::Commit::DeleteRuleState(std::string_view rule, std::string_view key) {
+  if (!EncodeRuleKey(rule, key)) return;
+  Record(FromRocks(batch_->Delete(store_->rules_, key_scratch_), "delete rule state"));
+}
+
+void StateStore::Commit::DeleteAllRuleState(std::string_view rule) {
+  Status valid = CheckRuleName(rule);
+  if (!valid.ok()) {
+    Record(valid);
+    return;
+  }
+  PrefixRange range = RuleRange(rule);
+  Record(FromRocks(batch_->DeleteRange(store_->rules_, range.prefix, range.end),
+                   "delete all rule state"));
   ++operation_count_;
 }
 
@@ -336,6 +586,8 @@ Status StateStore::Write(Commit& commit, bool sync) {
     return Status::InvalidArgument("commit was made by another state store");
   }
   if (!commit.error_.ok()) return commit.error_;
+  // Only a read-only format-2 store has another format, and it cannot be written anyway.
+  RETURN_IF_ERROR(RequireCurrentFormat("commit state"));
   if (commit.batch_->Count() == 0) return Status::Ok();
   rocksdb::WriteOptions write_options;
   write_options.sync = sync;
@@ -366,6 +618,19 @@ Result<std::optional<std::string>> StateStore::ReadMeta(std::string_view key) {
   if (status.IsNotFound()) return std::optional<std::string>();
   RETURN_IF_ERROR(FromRocks(status, "read meta"));
   return std::optional<std::string>(std::move(value));
+}
+
+Result<std::optional<int64_t>> StateStore::ReadMetaInteger(std::string_view key) {
+  ASSIGN_OR_RETURN(std::optional<std::string> value, ReadMeta(key));
+  if (!value) return std::optional<int64_t>();
+  int64_t number = 0;
+  const char* end = value->data() + value->size();
+  auto [stop, error] = std::from_chars(value->data(), end, number);
+  if (value->empty() || error != std::errc() || stop != end) {
+    return Status::Corruption(
+        fmt::format("meta {} holds {:?}, not a decimal 64-bit integer", key, *value));
+  }
+  return std::optional<int64_t>(number);
 }
 
 Result<std::optional<WindowMetrics>> StateStore::ReadWindow(const WindowKey& key) {
@@ -402,12 +667,29 @@ Status StateStore::ScanAllWindows(const WindowVisitor& visit) {
 }
 
 Status StateStore::ScanOutbox(
-    const std::function<void(std::string_view alert_id, std::string_view payload)>& visit) {
-  std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(rocksdb::ReadOptions(), outbox_));
-  for (iterator->SeekToFirst(); iterator->Valid(); iterator->Next()) {
-    visit(ToView(iterator->key()), ToView(iterator->value()));
-  }
-  return FromRocks(iterator->status(), "scan outbox");
+    std::string_view sink,
+    const std::function<void(std::string_view id, std::string_view payload)>& visit) {
+  RETURN_IF_ERROR(CheckSinkName(sink));
+  RETURN_IF_ERROR(RequireCurrentFormat("scan outbox"));
+  rocksdb::Status status = ScanRange(*db_, outbox_, OutboxRange(sink), visit);
+  if (status.ok()) return Status::Ok();
+  return FromRocks(status, fmt::format("scan outbox of {}", sink));
+}
+
+Result<uint64_t> StateStore::CountOutbox(std::string_view sink) {
+  uint64_t count = 0;
+  RETURN_IF_ERROR(ScanOutbox(sink, [&](std::string_view, std::string_view) { ++count; }));
+  return count;
+}
+
+Status StateStore::ScanRuleState(
+    std::string_view rule,
+    const std::function<void(std::string_view key, std::string_view value)>& visit) {
+  RETURN_IF_ERROR(CheckRuleName(rule));
+  RETURN_IF_ERROR(RequireCurrentFormat("scan rule state"));
+  rocksdb::Status status = ScanRange(*db_, rules_, RuleRange(rule), visit);
+  if (status.ok()) return Status::Ok();
+  return FromRocks(status, fmt::format("scan rule state of {}", rule));
 }
 
 // Windows sort by brand, then size, then start, so for each (brand, size) the expired windows

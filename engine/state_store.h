@@ -1,15 +1,28 @@
 // StateStore: brandpulse's durable state in RocksDB. docs/state.md has the exact key and value
-// encodings, the commit protocol and what survives a crash.
+// encodings, the state format version, the commit protocol and what survives a crash.
 //
 // Column families: `windows` (WindowMetrics under the merge operator
-// "brandpulse.window_metrics.v1"), `positions` (source positions), `meta` (watermark and other
-// small values), `outbox` (alerts written with the state that fired them, deleted once
-// delivered). Everything added to one Commit is written atomically in one WriteBatch with the
-// WAL on, which is how window counts, source positions and alerts never disagree after a crash.
+// "brandpulse.window_metrics.v1"), `positions` (source positions), `meta` (watermark, state
+// format and other small values), `outbox` (per sink: entries written with the state that
+// produced them, deleted once that sink has delivered them), `rules` (keyed state of alert
+// rules: baselines, timers). Everything added to one Commit is written atomically in one
+// WriteBatch with the WAL on, which is how window counts, source positions, rule state and alerts
+// never disagree after a crash.
 //
-// Thread safety: none inside. All methods, and the Commit objects of a store, must be used by one
-// thread at a time (the pipeline's coordinator); RocksDB's own background threads (flush,
-// compaction) are internal. A Commit must not outlive the StateStore that made it.
+// Thread safety: a StateStore keeps no mutable state after Open() — every call uses its own key
+// buffers, iterators and WriteBatch, and RocksDB's DB is thread-safe — so NewCommit, Write,
+// ReadPosition, ReadMeta, ReadMetaInteger, ReadWindow, every Scan*, CountOutbox,
+// DeleteWindowsEndingBefore, Flush and Compact may be called from several threads at once (the
+// coordinator commits while sinks delete the outbox entries they acknowledged). Each Write is
+// atomic for readers too: a read or scan sees a commit entirely or not at all, and a scan reads
+// one consistent snapshot, taken when it starts. Writes from several threads are applied in some
+// order; two threads that write the same key race (the last applied wins), so threads should own
+// disjoint keys (a sink deletes only its own outbox entries). Retention deletes whatever window it
+// finds expired, so it must not run against windows a concurrent commit still merges into.
+// Visitors run on the calling thread with no lock held; they may call the store.
+// A Commit is NOT thread-safe: build and Write() it from one thread at a time. Open() and the
+// destructor must not overlap any other call, and a Commit must not outlive the StateStore that
+// made it. RocksDB's own background threads (flush, compaction) are internal.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +39,7 @@
 namespace rocksdb {
 class Cache;
 class ColumnFamilyHandle;
+struct ColumnFamilyOptions;
 class DB;
 class MergeOperator;
 class WriteBatch;
@@ -56,6 +70,15 @@ std::optional<WindowKey> DecodeWindowKey(std::string_view bytes);
 inline constexpr std::string_view kWatermarkKey = "watermark";           // decimal epoch ms
 inline constexpr std::string_view kMaxEventTimeKey = "max_event_time";   // decimal epoch ms
 inline constexpr std::string_view kPartitionTimesKey = "partition_max_event_times";
+// Decimal state format version (docs/state.md), written when a store is created or migrated.
+inline constexpr std::string_view kStateFormatKey = "state_format";
+
+// The layout this build writes. 1: brandpulse 0.1 (window keys without dimension and slide;
+// refused). 2: brandpulse 0.2 (no `state_format` key, bare outbox keys, no `rules` family;
+// migrated on a read-write Open). 3: outbox keyed per sink, `rules` family, `state_format` key.
+inline constexpr int64_t kStateFormat = 3;
+// The sink a format-2 outbox's entries belong to after migration: the pipeline's alerts sink.
+inline constexpr std::string_view kAlertsOutboxSink = "alerts";
 
 struct StateOptions {
   std::string directory;
@@ -69,18 +92,27 @@ struct StateOptions {
 
 class StateStore {
  public:
-  // Opens the store in options.directory, creating the directory, the database and the column
-  // families windows, positions, meta and outbox when missing. Recovers from the WAL after a
-  // crash. IoError when the directory cannot be created or RocksDB cannot open (e.g. another
-  // process holds its lock); Corruption when RocksDB finds the files damaged.
+  // Opens the store in options.directory. A directory without a database gets a new one with the
+  // column families windows, positions, meta, outbox and rules, and state_format = kStateFormat.
+  // Recovers from the WAL after a crash. An existing store of format 2 (no state_format key) is
+  // migrated in one WriteBatch (docs/state.md); read-only, it is not, and then only windows,
+  // positions and meta can be read (outbox and rule state calls return InvalidArgument).
+  // InvalidArgument, with a message saying what to do, for a state of format 1 (brandpulse 0.1),
+  // of a format newer than kStateFormat, or a database that is no brandpulse state; its keys and
+  // column families are left as they were. IoError when the directory cannot be created or RocksDB
+  // cannot open (e.g. another process holds its lock); Corruption when RocksDB finds the files
+  // damaged or state_format is not a number.
   static Result<std::unique_ptr<StateStore>> Open(const StateOptions& options);
   ~StateStore();  // closes the database; anything written stays in the WAL
   StateStore(const StateStore&) = delete;
   StateStore& operator=(const StateStore&) = delete;
 
   // A set of changes that Write() applies atomically: after a crash either all of them are in
-  // the store or none is. Building a commit does no I/O. Invalid input (a brand id containing
-  // 0x00) is remembered and reported by Write(), which then writes nothing.
+  // the store or none is, and concurrent readers see all of them or none. Operations apply in the
+  // order they were added. Building a commit does no I/O. Invalid input (a brand id or dimension
+  // containing 0x00, an empty sink name or one containing '/' or 0x00, an empty rule name or one
+  // containing 0x00) is remembered and reported by Write() as InvalidArgument; it then writes
+  // nothing. Not thread-safe (see the top of this file).
   class Commit {
    public:
     ~Commit();
@@ -95,8 +127,16 @@ class StateStore {
     // Sets the position to resume `source_id`'s `partition` from (overwrites, not a max).
     void SetPosition(std::string_view source_id, uint32_t partition, uint64_t position);
     void SetMeta(std::string_view key, std::string_view value);
-    void PutOutbox(std::string_view alert_id, std::string_view payload);
-    void DeleteOutbox(std::string_view alert_id);
+    // Outbox entry `id` of `sink` (key `<sink>/<id>`): each sink acknowledges its entries apart,
+    // so two sinks may hold the same id. Ids may contain any byte.
+    void PutOutbox(std::string_view sink, std::string_view id, std::string_view payload);
+    void DeleteOutbox(std::string_view sink, std::string_view id);
+    // Keyed state of alert rule `rule` (key: rule, 0x00, key). Keys and values may hold any byte.
+    void PutRuleState(std::string_view rule, std::string_view key, std::string_view value);
+    void DeleteRuleState(std::string_view rule, std::string_view key);
+    // Every key of `rule` written before this commit or earlier in it (one range deletion);
+    // PutRuleState calls added after it in the same commit survive.
+    void DeleteAllRuleState(std::string_view rule);
     // Operations added since the commit was made or last written.
     size_t operation_count() const { return operation_count_; }
 
@@ -107,6 +147,9 @@ class StateStore {
     // Validates `key` and encodes key and value into the scratch buffers; false (recorded) when
     // the key is invalid.
     bool EncodeWindow(const WindowKey& key, const WindowMetrics& metrics);
+    // Validate and encode into key_scratch_; false (recorded) when the name is invalid.
+    bool EncodeOutboxKey(std::string_view sink, std::string_view id);
+    bool EncodeRuleKey(std::string_view rule, std::string_view key);
 
     StateStore* store_;
     std::unique_ptr<rocksdb::WriteBatch> batch_;
@@ -120,11 +163,17 @@ class StateStore {
   // Writes `commit` atomically (WAL on). With `sync`, the WAL is fsynced before returning, so the
   // commit also survives a power loss; without it, it survives a process crash. On success the
   // commit is emptied and may be reused; on failure nothing of it was applied and it is left as
-  // it was. An empty commit writes nothing.
+  // it was. An empty commit writes nothing. InvalidArgument for a commit with invalid input or
+  // made by another store, and on a read-only store of format 2; the error of RocksDB otherwise
+  // (a read-only store refuses every write).
   Status Write(Commit& commit, bool sync = false);
 
   Result<std::optional<uint64_t>> ReadPosition(std::string_view source_id, uint32_t partition);
   Result<std::optional<std::string>> ReadMeta(std::string_view key);
+  // A meta value that must be a decimal int64 (e.g. kWatermarkKey): nullopt when absent;
+  // Corruption naming the key and the stored bytes when it is not exactly one optionally
+  // negative decimal number that fits an int64.
+  Result<std::optional<int64_t>> ReadMetaInteger(std::string_view key);
   // Folds the stored value and all pending merge operands. Corruption when one of them does not
   // decode (the merge operator refuses it, RocksDB reports it); the store stays usable.
   Result<std::optional<WindowMetrics>> ReadWindow(const WindowKey& key);
@@ -136,11 +185,21 @@ class StateStore {
   // the brand id or dimension contains 0x00.
   Status ScanSeries(const WindowKey& series, int64_t from_ms, int64_t to_ms,
                     const WindowVisitor& visit);
-  // Every window, ordered by (brand, size, start). Does not fill the block cache.
+  // Every window, ordered by (brand, dimension, size, slide, start). Does not fill the block cache.
   Status ScanAllWindows(const WindowVisitor& visit);
-  // Pending alerts in alert id (bytewise) order.
+  // `sink`'s pending entries in id (bytewise) order: one prefix range scan, other sinks' entries
+  // are not read. InvalidArgument for an invalid sink name.
   Status ScanOutbox(
-      const std::function<void(std::string_view alert_id, std::string_view payload)>& visit);
+      std::string_view sink,
+      const std::function<void(std::string_view id, std::string_view payload)>& visit);
+  // The number of `sink`'s pending entries. A scan of them (cost grows with the depth): for
+  // start-up, not for every commit.
+  Result<uint64_t> CountOutbox(std::string_view sink);
+  // `rule`'s state in key (bytewise) order: one prefix range scan. InvalidArgument for an invalid
+  // rule name.
+  Status ScanRuleState(
+      std::string_view rule,
+      const std::function<void(std::string_view key, std::string_view value)>& visit);
 
   // Retention: deletes every window whose end (start + size) <= end_before_ms, in every series,
   // atomically, with one range deletion per series that has expired windows. Cost: one seek per
@@ -155,6 +214,15 @@ class StateStore {
 
  private:
   StateStore() = default;
+  // Points windows_ ... rules_ at the handles of those names (null when absent).
+  void AssignHandles();
+  // Writes state_format to a store just created; reads it from an existing one, refuses formats
+  // this build cannot read and migrates a format-2 store opened for writing.
+  Status CheckFormat(const StateOptions& options, bool created,
+                     const rocksdb::ColumnFamilyOptions& rules_options);
+  Status MigrateFromFormat2(const rocksdb::ColumnFamilyOptions& rules_options);
+  // InvalidArgument unless the outbox and rules families are in this build's format.
+  Status RequireCurrentFormat(std::string_view what) const;
 
   // Declared before db_ so they are destroyed after it: the options RocksDB keeps refer to them.
   std::shared_ptr<rocksdb::MergeOperator> merge_operator_;  // shared: RocksDB's options hold it
@@ -165,6 +233,9 @@ class StateStore {
   rocksdb::ColumnFamilyHandle* positions_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
   rocksdb::ColumnFamilyHandle* outbox_ = nullptr;
+  rocksdb::ColumnFamilyHandle* rules_ = nullptr;  // null only in a read-only format-2 store
+  std::string directory_;
+  int64_t format_ = kStateFormat;  // the format of what is stored; set by Open, then constant
 };
 
 }  // namespace brandpulse

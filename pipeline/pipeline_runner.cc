@@ -210,10 +210,11 @@ Status PipelineRun::Setup() {
   ASSIGN_OR_RETURN(late_sink_, LineSink::Open(spec_.late_sink, options_.fresh));
   evaluator_ = std::make_unique<AlertEvaluator>(spec_.alert_rules, spec_.windows, *watchlist_);
 
-  ASSIGN_OR_RETURN(std::optional<std::string> watermark, store_->ReadMeta(kWatermarkKey));
-  if (watermark) watermark_.store(std::stoll(*watermark));
-  ASSIGN_OR_RETURN(std::optional<std::string> max_event_time, store_->ReadMeta(kMaxEventTimeKey));
-  if (max_event_time) max_event_time_ms_ = std::stoll(*max_event_time);
+  ASSIGN_OR_RETURN(std::optional<int64_t> watermark, store_->ReadMetaInteger(kWatermarkKey));
+  if (watermark) watermark_.store(*watermark);
+  ASSIGN_OR_RETURN(std::optional<int64_t> max_event_time,
+                   store_->ReadMetaInteger(kMaxEventTimeKey));
+  if (max_event_time) max_event_time_ms_ = *max_event_time;
   ASSIGN_OR_RETURN(std::optional<std::string> partition_times, store_->ReadMeta(kPartitionTimesKey));
   if (partition_times && !watermarks_.Restore(*partition_times, NowMs())) {
     return Status::Corruption(fmt::format("meta {} holds '{}'", kPartitionTimesKey, *partition_times));
@@ -439,16 +440,17 @@ Status PipelineRun::RebuildOpenWindows() {
 Status PipelineRun::DeliverOutboxLeftovers() {
   std::vector<std::string> delivered;
   Status append_status;
-  RETURN_IF_ERROR(store_->ScanOutbox([&](std::string_view alert_id, std::string_view payload) {
-    if (!append_status.ok()) return;
-    append_status = alerts_sink_->Append(payload);
-    delivered.emplace_back(alert_id);
-  }));
+  RETURN_IF_ERROR(store_->ScanOutbox(kAlertsOutboxSink,
+                                     [&](std::string_view alert_id, std::string_view payload) {
+                                       if (!append_status.ok()) return;
+                                       append_status = alerts_sink_->Append(payload);
+                                       delivered.emplace_back(alert_id);
+                                     }));
   RETURN_IF_ERROR(append_status);
   if (delivered.empty()) return Status::Ok();
   RETURN_IF_ERROR(alerts_sink_->Flush(true));
   StateStore::Commit commit = store_->NewCommit();
-  for (const std::string& alert_id : delivered) commit.DeleteOutbox(alert_id);
+  for (const std::string& alert_id : delivered) commit.DeleteOutbox(kAlertsOutboxSink, alert_id);
   return store_->Write(commit);
 }
 
@@ -644,7 +646,9 @@ Status PipelineRun::Commit(bool end_of_input) {
       commit.PutWindow(key, total);
     }
   }
-  for (const FiredAlert& alert : fired) commit.PutOutbox(alert.id, alert.payload);
+  for (const FiredAlert& alert : fired) {
+    commit.PutOutbox(kAlertsOutboxSink, alert.id, alert.payload);
+  }
   if (have_position_ && spec_.source.type != SourceType::kStdin) {
     commit.SetPosition(source_->id(), 0, position_);
   }
@@ -714,7 +718,7 @@ Status PipelineRun::Deliver(const std::vector<FiredAlert>& alerts) {
   RETURN_IF_ERROR(alerts_sink_->Flush(true));
   summary_.alerts += alerts.size();
   StateStore::Commit commit = store_->NewCommit();
-  for (const FiredAlert& alert : alerts) commit.DeleteOutbox(alert.id);
+  for (const FiredAlert& alert : alerts) commit.DeleteOutbox(kAlertsOutboxSink, alert.id);
   return store_->Write(commit);
 }
 

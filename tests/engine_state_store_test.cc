@@ -1,6 +1,8 @@
 // The RocksDB state store on real on-disk directories: key encoding, atomic commits that survive
 // reopening and a kill -9 of the writing process, merges folded across flushes and compactions,
-// range scans, retention, the outbox, and corrupt operands reported as Corruption.
+// range scans, retention, the per-sink outbox, rule state, the state format (migration of a
+// format-2 store, refusal of older and newer ones), commits and scans from several threads, and
+// corrupt operands and meta values reported as Corruption.
 #include "engine/state_store.h"
 
 #include <fcntl.h>
@@ -10,10 +12,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <random>
+#include <thread>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -57,6 +63,7 @@ uint64_t MentionsInRound(uint64_t round) { return 1 + round % 7; }
     commit.MergeWindow({"crash", 1000, static_cast<int64_t>(round % 5) * 1000}, delta);
     commit.SetPosition("file:/input", 0, position);
     commit.SetMeta("round", std::to_string(round));
+    commit.PutRuleState("crash", "round", std::to_string(round));
     if (!(*store)->Write(commit).ok()) _exit(3);
     if (write(acknowledge_fd, &position, sizeof(position)) != sizeof(position)) _exit(4);
   }
@@ -139,12 +146,23 @@ class StateStoreTest : public ::testing::Test {
     return keys;
   }
 
-  // Writes through RocksDB directly, with the store's column families, to plant bad bytes.
-  // `merge` writes a merge operand, otherwise a value.
-  void WriteRawWindow(const WindowKey& key, std::string_view bytes, bool merge) {
+  using RawFamilies = std::map<std::string, rocksdb::ColumnFamilyHandle*>;
+  // Opens the state directory with plain RocksDB, not through StateStore, to plant bytes that the
+  // store would not write (bad values, older or newer formats). `create` non-empty: creates the
+  // database with exactly these column families (besides default); otherwise opens every family
+  // it has.
+  void WithRawDatabase(const std::vector<std::string>& create,
+                       const std::function<void(rocksdb::DB&, RawFamilies&)>& use) {
     rocksdb::DBOptions db_options;
-    std::vector<std::string> families;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(db_options, directory_.string(), &families).ok());
+    std::vector<std::string> families = create;
+    if (create.empty()) {
+      ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(db_options, directory_.string(), &families).ok());
+    } else {
+      families.insert(families.begin(), rocksdb::kDefaultColumnFamilyName);
+      db_options.create_if_missing = true;
+      db_options.create_missing_column_families = true;
+      fs::create_directories(directory_);
+    }
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
     for (const std::string& name : families) {
       rocksdb::ColumnFamilyOptions options;
@@ -153,20 +171,57 @@ class StateStoreTest : public ::testing::Test {
     }
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(
-        rocksdb::DB::Open(db_options, directory_.string(), descriptors, &handles, &raw).ok());
+    rocksdb::Status opened =
+        rocksdb::DB::Open(db_options, directory_.string(), descriptors, &handles, &raw);
+    ASSERT_TRUE(opened.ok()) << opened.ToString();
     std::unique_ptr<rocksdb::DB> db(raw);
-    size_t windows = std::find(families.begin(), families.end(), "windows") - families.begin();
-    ASSERT_LT(windows, handles.size());
-    rocksdb::Slice value(bytes.data(), bytes.size());
-    rocksdb::Status status =
-        merge ? db->Merge(rocksdb::WriteOptions(), handles[windows], EncodeWindowKey(key), value)
-              : db->Put(rocksdb::WriteOptions(), handles[windows], EncodeWindowKey(key), value);
-    EXPECT_TRUE(status.ok()) << status.ToString();
+    RawFamilies by_name;
+    for (rocksdb::ColumnFamilyHandle* handle : handles) by_name[handle->GetName()] = handle;
+    use(*db, by_name);
     for (rocksdb::ColumnFamilyHandle* handle : handles) {
       ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
     }
     ASSERT_TRUE(db->Close().ok());
+  }
+
+  // Writes through RocksDB directly, with the store's column families, to plant bad bytes.
+  // `merge` writes a merge operand, otherwise a value.
+  void WriteRawWindow(const WindowKey& key, std::string_view bytes, bool merge) {
+    WithRawDatabase({}, [&](rocksdb::DB& db, RawFamilies& families) {
+      ASSERT_TRUE(families.count("windows"));
+      rocksdb::Slice value(bytes.data(), bytes.size());
+      rocksdb::Status status =
+          merge
+              ? db.Merge(rocksdb::WriteOptions(), families["windows"], EncodeWindowKey(key), value)
+              : db.Put(rocksdb::WriteOptions(), families["windows"], EncodeWindowKey(key), value);
+      EXPECT_TRUE(status.ok()) << status.ToString();
+    });
+  }
+
+  std::vector<std::string> FamiliesOnDisk() {
+    std::vector<std::string> families;
+    EXPECT_TRUE(
+        rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), directory_.string(), &families).ok());
+    std::sort(families.begin(), families.end());
+    return families;
+  }
+
+  static std::vector<std::string> Outbox(StateStore& store, std::string_view sink) {
+    std::vector<std::string> seen;
+    Status status = store.ScanOutbox(sink, [&](std::string_view id, std::string_view payload) {
+      seen.push_back(fmt::format("{}={}", id, payload));
+    });
+    EXPECT_TRUE(status.ok()) << status.ToString();
+    return seen;
+  }
+
+  static std::vector<std::string> RuleState(StateStore& store, std::string_view rule) {
+    std::vector<std::string> seen;
+    Status status = store.ScanRuleState(rule, [&](std::string_view key, std::string_view value) {
+      seen.push_back(fmt::format("{}={}", key, value));
+    });
+    EXPECT_TRUE(status.ok()) << status.ToString();
+    return seen;
   }
 
   fs::path directory_;
@@ -248,8 +303,9 @@ TEST_F(StateStoreTest, CommitIsAtomicAndSurvivesReopen) {
     commit.SetPosition("file:/x", 0, 12345);
     commit.SetPosition("file:/x", 3, 99);
     commit.SetMeta("watermark", "42");
-    commit.PutOutbox("alert-1", "{\"brand\":\"telenor\"}");
-    EXPECT_EQ(commit.operation_count(), 7u);
+    commit.PutOutbox("alerts", "alert-1", "{\"brand\":\"telenor\"}");
+    commit.PutRuleState("spike", "telenor", "baseline=3");
+    EXPECT_EQ(commit.operation_count(), 8u);
     ASSERT_TRUE(store->Write(commit, /*sync=*/true).ok());
     EXPECT_EQ(commit.operation_count(), 0u) << "a written commit is emptied for reuse";
   }
@@ -272,10 +328,21 @@ TEST_F(StateStoreTest, CommitIsAtomicAndSurvivesReopen) {
   EXPECT_EQ(StoredWindow(*store, {"telia", 60000, 0}).reach, 1000u);
   EXPECT_FALSE(store->ReadWindow({"telenor", 60000, 60000})->has_value());
   std::vector<std::string> outbox;
-  ASSERT_TRUE(store->ScanOutbox([&](std::string_view id, std::string_view payload) {
-    outbox.push_back(fmt::format("{}={}", id, payload));
-  }).ok());
+  ASSERT_TRUE(store
+                  ->ScanOutbox("alerts",
+                               [&](std::string_view id, std::string_view payload) {
+                                 outbox.push_back(fmt::format("{}={}", id, payload));
+                               })
+                  .ok());
   EXPECT_EQ(outbox, std::vector<std::string>{"alert-1={\"brand\":\"telenor\"}"});
+  std::vector<std::string> rule_state;
+  ASSERT_TRUE(store
+                  ->ScanRuleState("spike",
+                                  [&](std::string_view key, std::string_view value) {
+                                    rule_state.push_back(fmt::format("{}={}", key, value));
+                                  })
+                  .ok());
+  EXPECT_EQ(rule_state, std::vector<std::string>{"telenor=baseline=3"});
 }
 
 TEST_F(StateStoreTest, InvalidCommitWritesNothing) {
@@ -391,6 +458,15 @@ TEST_F(StateStoreTest, KilledWriterLeavesPositionAndWindowsInStep) {
   uint64_t expected = 0;
   for (uint64_t round = 0; round <= last_round; ++round) expected += MentionsInRound(round);
   EXPECT_EQ(expected, *position);
+  // Rule state is in the same batch: it names the same last round.
+  std::vector<std::string> rule_state;
+  ASSERT_TRUE(store
+                  ->ScanRuleState("crash",
+                                  [&](std::string_view key, std::string_view value) {
+                                    rule_state.push_back(fmt::format("{}={}", key, value));
+                                  })
+                  .ok());
+  EXPECT_EQ(rule_state, std::vector<std::string>{fmt::format("round={}", last_round)});
 }
 
 // ---- Merges -----------------------------------------------------------------------------------
@@ -523,21 +599,24 @@ TEST_F(StateStoreTest, OutboxPutScanDelete) {
   std::unique_ptr<StateStore> store = Open();
   ASSERT_NE(store, nullptr);
   StateStore::Commit commit = store->NewCommit();
-  commit.PutOutbox("rule/b/2", "{\"b\":2}");
-  commit.PutOutbox("rule/a/1", "{\"a\":1}");
-  commit.PutOutbox("rule/a/10", std::string("binary\0payload", 14));
+  commit.PutOutbox("alerts", "rule/b/2", "{\"b\":2}");
+  commit.PutOutbox("alerts", "rule/a/1", "{\"a\":1}");
+  commit.PutOutbox("alerts", "rule/a/10", std::string("binary\0payload", 14));
   ASSERT_TRUE(store->Write(commit).ok());
   auto scan = [&] {
     std::vector<std::string> seen;
-    EXPECT_TRUE(store->ScanOutbox([&](std::string_view id, std::string_view payload) {
-      seen.push_back(fmt::format("{}={}", id, payload.size()));
-    }).ok());
+    EXPECT_TRUE(store
+                    ->ScanOutbox("alerts",
+                                 [&](std::string_view id, std::string_view payload) {
+                                   seen.push_back(fmt::format("{}={}", id, payload.size()));
+                                 })
+                    .ok());
     return seen;
   };
   EXPECT_EQ(scan(), (std::vector<std::string>{"rule/a/1=7", "rule/a/10=14", "rule/b/2=7"}));
   StateStore::Commit deletion = store->NewCommit();
-  deletion.DeleteOutbox("rule/a/1");
-  deletion.DeleteOutbox("rule/never-written");
+  deletion.DeleteOutbox("alerts", "rule/a/1");
+  deletion.DeleteOutbox("alerts", "rule/never-written");
   ASSERT_TRUE(store->Write(deletion).ok());
   EXPECT_EQ(scan(), (std::vector<std::string>{"rule/a/10=14", "rule/b/2=7"}));
   store.reset();
@@ -546,12 +625,169 @@ TEST_F(StateStoreTest, OutboxPutScanDelete) {
   EXPECT_EQ(scan(), (std::vector<std::string>{"rule/a/10=14", "rule/b/2=7"}));
   // A put and a delete of the same id in one commit: the later one wins.
   StateStore::Commit both = store->NewCommit();
-  both.PutOutbox("rule/c/1", "{}");
-  both.DeleteOutbox("rule/c/1");
-  both.DeleteOutbox("rule/b/2");
-  both.PutOutbox("rule/b/2", "{\"again\":1}");
+  both.PutOutbox("alerts", "rule/c/1", "{}");
+  both.DeleteOutbox("alerts", "rule/c/1");
+  both.DeleteOutbox("alerts", "rule/b/2");
+  both.PutOutbox("alerts", "rule/b/2", "{\"again\":1}");
   ASSERT_TRUE(store->Write(both).ok());
   EXPECT_EQ(scan(), (std::vector<std::string>{"rule/a/10=14", "rule/b/2=11"}));
+}
+
+TEST_F(StateStoreTest, TwoSinksAcknowledgeTheSameIdApart) {
+  std::unique_ptr<StateStore> store = Open();
+  ASSERT_NE(store, nullptr);
+  StateStore::Commit commit = store->NewCommit();
+  for (std::string_view sink : {"alerts", "webhook"}) {
+    commit.PutOutbox(sink, "spike/telenor/60000", "{\"n\":1}");
+    commit.PutOutbox(sink, "spike/telia/60000", "{\"n\":2}");
+  }
+  // Sinks whose names extend or are extended by "alerts": their entries stay theirs.
+  commit.PutOutbox("alert", "x", "1");
+  commit.PutOutbox("alerts2", "x", "2");
+  commit.PutOutbox("alerts.0", "x", "3");
+  // Ids may hold any byte, '/' and 0x00 included, and may be empty.
+  commit.PutOutbox("webhook", std::string("a\0/b", 4), "binary");
+  commit.PutOutbox("webhook", "", "empty");
+  ASSERT_TRUE(store->Write(commit).ok());
+  EXPECT_EQ(store->CountOutbox("alerts").value(), 2u);
+  EXPECT_EQ(store->CountOutbox("webhook").value(), 4u);
+  EXPECT_EQ(store->CountOutbox("nobody").value(), 0u);
+
+  // The alerts sink acknowledges both; the webhook has delivered neither yet.
+  StateStore::Commit acknowledge = store->NewCommit();
+  acknowledge.DeleteOutbox("alerts", "spike/telenor/60000");
+  acknowledge.DeleteOutbox("alerts", "spike/telia/60000");
+  ASSERT_TRUE(store->Write(acknowledge).ok());
+  EXPECT_EQ(Outbox(*store, "alerts"), std::vector<std::string>{});
+  EXPECT_EQ(
+      Outbox(*store, "webhook"),
+      (std::vector<std::string>{"=empty", std::string("a\0/b=binary", 11),
+                                "spike/telenor/60000={\"n\":1}", "spike/telia/60000={\"n\":2}"}));
+  EXPECT_EQ(Outbox(*store, "alert"), std::vector<std::string>{"x=1"});
+  EXPECT_EQ(Outbox(*store, "alerts2"), std::vector<std::string>{"x=2"});
+  EXPECT_EQ(Outbox(*store, "alerts.0"), std::vector<std::string>{"x=3"});
+
+  StateStore::Commit webhook = store->NewCommit();
+  webhook.DeleteOutbox("webhook", "spike/telia/60000");
+  ASSERT_TRUE(store->Write(webhook).ok());
+  store.reset();
+  store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->CountOutbox("alerts").value(), 0u);
+  EXPECT_EQ(store->CountOutbox("webhook").value(), 3u);
+  EXPECT_EQ(Outbox(*store, "webhook").back(), "spike/telenor/60000={\"n\":1}");
+}
+
+TEST_F(StateStoreTest, InvalidSinkOrRuleNameFailsTheWholeCommit) {
+  std::unique_ptr<StateStore> store = Open();
+  ASSERT_NE(store, nullptr);
+  const std::vector<std::function<void(StateStore::Commit&)>> invalid = {
+      [](StateStore::Commit& c) { c.PutOutbox("a/b", "id", "p"); },
+      [](StateStore::Commit& c) { c.PutOutbox(std::string("a\0b", 3), "id", "p"); },
+      [](StateStore::Commit& c) { c.PutOutbox("", "id", "p"); },
+      [](StateStore::Commit& c) { c.DeleteOutbox("a/b", "id"); },
+      [](StateStore::Commit& c) { c.PutRuleState(std::string("r\0", 2), "k", "v"); },
+      [](StateStore::Commit& c) { c.PutRuleState("", "k", "v"); },
+      [](StateStore::Commit& c) { c.DeleteRuleState(std::string("\0", 1), "k"); },
+      [](StateStore::Commit& c) { c.DeleteAllRuleState(std::string("r\0x", 3)); },
+  };
+  for (size_t index = 0; index < invalid.size(); ++index) {
+    StateStore::Commit commit = store->NewCommit();
+    commit.MergeWindow({"good", 1000, 0}, Mentions(1, "a"));
+    commit.PutOutbox("alerts", "kept-out", "p");
+    commit.PutRuleState("rule", "kept-out", "v");
+    invalid[index](commit);
+    commit.SetPosition("file:/x", 0, 100);
+    Status status = store->Write(commit);
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << index << ": " << status.ToString();
+  }
+  EXPECT_FALSE(store->ReadWindow({"good", 1000, 0})->has_value());
+  EXPECT_FALSE(store->ReadPosition("file:/x", 0)->has_value());
+  EXPECT_EQ(store->CountOutbox("alerts").value(), 0u);
+  EXPECT_EQ(RuleState(*store, "rule"), std::vector<std::string>{});
+  auto ignore = [](std::string_view, std::string_view) {};
+  EXPECT_EQ(store->ScanOutbox("a/b", ignore).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->ScanOutbox("", ignore).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->CountOutbox(std::string("a\0", 2)).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->ScanRuleState(std::string("r\0", 2), ignore).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->ScanRuleState("", ignore).code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(StateStoreTest, RuleStatePutScanDeleteAndDeleteAll) {
+  std::unique_ptr<StateStore> store = Open();
+  ASSERT_NE(store, nullptr);
+  StateStore::Commit commit = store->NewCommit();
+  commit.PutRuleState("spike", "telenor", "b=10");
+  commit.PutRuleState("spike", "telia", "b=20");
+  commit.PutRuleState("spike", std::string("bin\0key", 7), std::string("v\0", 2));
+  commit.PutRuleState("spike", "", "empty key");
+  // Rules whose names extend "spike" or sort right after its range keep their state.
+  commit.PutRuleState("spike2", "telenor", "other");
+  commit.PutRuleState("spike\x01", "telenor", "next");
+  commit.PutRuleState("timer", "telenor", "t=5");
+  ASSERT_TRUE(store->Write(commit).ok());
+  EXPECT_EQ(RuleState(*store, "spike"),
+            (std::vector<std::string>{"=empty key", std::string("bin\0key=v\0", 10), "telenor=b=10",
+                                      "telia=b=20"}));
+  EXPECT_EQ(RuleState(*store, "spike2"), std::vector<std::string>{"telenor=other"});
+  EXPECT_EQ(RuleState(*store, "spike\x01"), std::vector<std::string>{"telenor=next"});
+
+  StateStore::Commit deletion = store->NewCommit();
+  deletion.DeleteRuleState("spike", "telia");
+  deletion.DeleteRuleState("spike", "never-written");
+  ASSERT_TRUE(store->Write(deletion).ok());
+  ASSERT_TRUE(store->Flush().ok());  // the range deletion below then covers keys in an SST
+
+  // Delete all of a rule's state, and write new state for it in the same commit: the range
+  // deletion covers what came before it, not what comes after.
+  StateStore::Commit reset = store->NewCommit();
+  reset.PutRuleState("spike", "before", "dropped");
+  reset.DeleteAllRuleState("spike");
+  reset.PutRuleState("spike", "telenor", "b=0");
+  EXPECT_EQ(reset.operation_count(), 3u);
+  ASSERT_TRUE(store->Write(reset).ok());
+  for (int pass = 0; pass < 3; ++pass) {
+    if (pass == 1) {
+      ASSERT_TRUE(store->Compact().ok());
+    }
+    if (pass == 2) {
+      store.reset();
+      store = Open();
+      ASSERT_NE(store, nullptr);
+    }
+    EXPECT_EQ(RuleState(*store, "spike"), std::vector<std::string>{"telenor=b=0"}) << pass;
+    EXPECT_EQ(RuleState(*store, "spike2"), std::vector<std::string>{"telenor=other"}) << pass;
+    EXPECT_EQ(RuleState(*store, "spike\x01"), std::vector<std::string>{"telenor=next"}) << pass;
+    EXPECT_EQ(RuleState(*store, "timer"), std::vector<std::string>{"telenor=t=5"}) << pass;
+  }
+}
+
+TEST_F(StateStoreTest, RuleStateIsAtomicWithTheWindowsOfItsCommit) {
+  std::unique_ptr<StateStore> store = Open();
+  ASSERT_NE(store, nullptr);
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    StateStore::Commit commit = store->NewCommit();
+    commit.MergeWindow({"telenor", 60000, 0}, Mentions(2, fmt::format("e{}-", epoch)));
+    commit.PutRuleState("spike", "telenor", fmt::format("epoch={}", epoch));
+    commit.SetPosition("file:/x", 0, 2 * (epoch + 1));
+    commit.PutOutbox("alerts", fmt::format("spike/telenor/{}", epoch), "{}");
+    ASSERT_TRUE(store->Write(commit).ok());
+  }
+  // A commit that fails writes its rule state no more than its windows.
+  StateStore::Commit failing = store->NewCommit();
+  failing.MergeWindow({"telenor", 60000, 0}, Mentions(2, "lost-"));
+  failing.PutRuleState("spike", "telenor", "epoch=lost");
+  failing.PutOutbox("bad/sink", "id", "{}");
+  EXPECT_EQ(store->Write(failing).code(), StatusCode::kInvalidArgument);
+  store.reset();
+  store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(StoredWindow(*store, {"telenor", 60000, 0}).mentions, 6u);
+  EXPECT_EQ(store->ReadPosition("file:/x", 0)->value_or(0), 6u);
+  EXPECT_EQ(RuleState(*store, "spike"), std::vector<std::string>{"telenor=epoch=2"});
+  EXPECT_EQ(store->CountOutbox("alerts").value(), 3u);
 }
 
 // ---- Retention --------------------------------------------------------------------------------
@@ -675,6 +911,355 @@ TEST_F(StateStoreTest, CorruptStoredValueIsReportedNotCrashed) {
   Result<std::optional<WindowMetrics>> merged = store->ReadWindow({"x", 1000, 0});
   EXPECT_FALSE(merged.ok());
   EXPECT_EQ(merged.status().code(), StatusCode::kCorruption) << merged.status().ToString();
+}
+
+// ---- State format -------------------------------------------------------------------------
+
+// The column families of a brandpulse 0.2 (format 2) store, and of one of 0.1 (format 1).
+const std::vector<std::string> kFormat2Families = {"windows", "positions", "meta", "outbox"};
+
+std::string Format1WindowKey(std::string_view brand, uint64_t size_ms, int64_t start_ms) {
+  std::string key(brand);
+  key.push_back('\0');
+  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>(size_ms >> shift));
+  uint64_t start = static_cast<uint64_t>(start_ms) ^ (uint64_t{1} << 63);
+  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>(start >> shift));
+  return key;
+}
+
+TEST_F(StateStoreTest, NewStoreRecordsItsFormat) {
+  {
+    std::unique_ptr<StateStore> store = Open();
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(store->ReadMetaInteger(kStateFormatKey).value(), std::optional<int64_t>(3));
+  }
+  EXPECT_EQ(FamiliesOnDisk(), (std::vector<std::string>{"default", "meta", "outbox", "positions",
+                                                        "rules", "windows"}));
+  std::unique_ptr<StateStore> store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->ReadMetaInteger(kStateFormatKey).value(), std::optional<int64_t>(kStateFormat));
+  // A read-only opener beside the writer (as `brandpulse query` does) reads the same format.
+  auto read_only = StateStore::Open(StateOptions{directory_.string(), 16 << 20, true});
+  ASSERT_TRUE(read_only.ok()) << read_only.status().ToString();
+  EXPECT_EQ((*read_only)->ReadMetaInteger(kStateFormatKey).value(),
+            std::optional<int64_t>(kStateFormat));
+  EXPECT_EQ((*read_only)->CountOutbox("alerts").value(), 0u);
+}
+
+TEST_F(StateStoreTest, Format2StoreIsMigratedInOneBatch) {
+  WindowMetrics stored = Mentions(4, "a");
+  std::string encoded;
+  stored.EncodeTo(encoded);
+  WithRawDatabase(kFormat2Families, [&](rocksdb::DB& db, RawFamilies& families) {
+    rocksdb::WriteBatch batch;
+    ASSERT_TRUE(
+        batch.Put(families["windows"], EncodeWindowKey({"telenor", 60000, 0}), encoded).ok());
+    ASSERT_TRUE(batch.Put(families["meta"], "watermark", "120000").ok());
+    // Bare alert ids, some of which are what another becomes ("x" → "alerts/x"), sorting after
+    // it ("x") and before it ("a" → "alerts/a").
+    ASSERT_TRUE(batch.Put(families["outbox"], "spike/telenor/0", "{\"a\":1}").ok());
+    ASSERT_TRUE(batch.Put(families["outbox"], "x", "plain x").ok());
+    ASSERT_TRUE(batch.Put(families["outbox"], "alerts/x", "prefixed x").ok());
+    ASSERT_TRUE(batch.Put(families["outbox"], "a", "plain a").ok());
+    ASSERT_TRUE(batch.Put(families["outbox"], "alerts/a", "prefixed a").ok());
+    ASSERT_TRUE(db.Write(rocksdb::WriteOptions(), &batch).ok());
+  });
+
+  // Read-only, a format-2 store is read as it is: windows and meta, not the outbox.
+  {
+    auto read_only = StateStore::Open(StateOptions{directory_.string(), 16 << 20, true});
+    ASSERT_TRUE(read_only.ok()) << read_only.status().ToString();
+    StateStore& store = **read_only;
+    EXPECT_TRUE(StoredWindow(store, {"telenor", 60000, 0}) == stored);
+    EXPECT_EQ(store.ReadMetaInteger("watermark").value(), std::optional<int64_t>(120000));
+    EXPECT_FALSE(store.ReadMetaInteger(kStateFormatKey)->has_value());
+    Status outbox = store.ScanOutbox("alerts", [](std::string_view, std::string_view) {});
+    EXPECT_EQ(outbox.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(outbox.message().find("format 2"), std::string::npos) << outbox.ToString();
+    EXPECT_EQ(store.ScanRuleState("spike", [](std::string_view, std::string_view) {}).code(),
+              StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(FamiliesOnDisk(),
+            (std::vector<std::string>{"default", "meta", "outbox", "positions", "windows"}));
+
+  for (int open = 0; open < 2; ++open) {  // the second open finds format 3: nothing moves again
+    std::unique_ptr<StateStore> store = Open();
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(store->ReadMetaInteger(kStateFormatKey).value(), std::optional<int64_t>(3));
+    EXPECT_EQ(Outbox(*store, "alerts"),
+              (std::vector<std::string>{"a=plain a", "alerts/a=prefixed a", "alerts/x=prefixed x",
+                                        "spike/telenor/0={\"a\":1}", "x=plain x"}));
+    EXPECT_TRUE(StoredWindow(*store, {"telenor", 60000, 0}) == stored);
+    EXPECT_EQ(store->ReadMetaInteger("watermark").value(), std::optional<int64_t>(120000));
+    StateStore::Commit commit = store->NewCommit();
+    commit.PutRuleState("spike", "telenor", fmt::format("open {}", open));
+    commit.DeleteOutbox("alerts", "x");
+    ASSERT_TRUE(store->Write(commit).ok());
+    EXPECT_EQ(RuleState(*store, "spike"),
+              std::vector<std::string>{fmt::format("telenor=open {}", open)});
+    // Restore the entry for the second round's expectations.
+    StateStore::Commit again = store->NewCommit();
+    again.PutOutbox("alerts", "x", "plain x");
+    ASSERT_TRUE(store->Write(again).ok());
+  }
+  EXPECT_EQ(FamiliesOnDisk(), (std::vector<std::string>{"default", "meta", "outbox", "positions",
+                                                        "rules", "windows"}));
+  // No bare key is left behind in the outbox family.
+  WithRawDatabase({}, [&](rocksdb::DB& db, RawFamilies& families) {
+    std::unique_ptr<rocksdb::Iterator> it(
+        db.NewIterator(rocksdb::ReadOptions(), families["outbox"]));
+    std::vector<std::string> keys;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) keys.push_back(it->key().ToString());
+    EXPECT_EQ(keys, (std::vector<std::string>{"alerts/a", "alerts/alerts/a", "alerts/alerts/x",
+                                              "alerts/spike/telenor/0", "alerts/x"}));
+  });
+}
+
+TEST_F(StateStoreTest, EmptyFormat2StoreIsMigratedToo) {
+  WithRawDatabase(kFormat2Families, [](rocksdb::DB&, RawFamilies&) {});
+  std::unique_ptr<StateStore> store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->ReadMetaInteger(kStateFormatKey).value(), std::optional<int64_t>(3));
+  EXPECT_EQ(store->CountOutbox("alerts").value(), 0u);
+}
+
+TEST_F(StateStoreTest, Format1StoreIsRefusedUntouched) {
+  WithRawDatabase(kFormat2Families, [&](rocksdb::DB& db, RawFamilies& families) {
+    ASSERT_TRUE(db.Put(rocksdb::WriteOptions(), families["windows"],
+                       Format1WindowKey("telenor", 60000, 0), "\x01\x01\x0a\x00")
+                    .ok());
+  });
+  for (bool read_only : {false, true}) {
+    auto store = StateStore::Open(StateOptions{directory_.string(), 16 << 20, read_only});
+    ASSERT_FALSE(store.ok());
+    EXPECT_EQ(store.status().code(), StatusCode::kInvalidArgument);
+    const std::string& message = store.status().message();
+    EXPECT_NE(message.find(directory_.string()), std::string::npos) << message;
+    EXPECT_NE(message.find("older brandpulse (state format 1"), std::string::npos) << message;
+    EXPECT_NE(message.find("--fresh"), std::string::npos) << message;
+  }
+  EXPECT_EQ(FamiliesOnDisk(),
+            (std::vector<std::string>{"default", "meta", "outbox", "positions", "windows"}));
+}
+
+TEST_F(StateStoreTest, NewerFormatIsRefusedUntouched) {
+  { ASSERT_NE(Open(), nullptr); }
+  WithRawDatabase({}, [&](rocksdb::DB& db, RawFamilies& families) {
+    ASSERT_TRUE(db.Put(rocksdb::WriteOptions(), families["meta"], "state_format", "4").ok());
+  });
+  for (bool read_only : {false, true}) {
+    auto store = StateStore::Open(StateOptions{directory_.string(), 16 << 20, read_only});
+    ASSERT_FALSE(store.ok());
+    EXPECT_EQ(store.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(store.status().message().find("newer brandpulse (state format 4)"), std::string::npos)
+        << store.status().ToString();
+  }
+
+  // A newer layout with a family this build does not know and without one it does: still a
+  // clear refusal (not RocksDB's "column families not opened"), and no family is created.
+  fs::remove_all(directory_);
+  WithRawDatabase(
+      {"windows", "positions", "meta", "outbox", "rules", "timers"},
+      [&](rocksdb::DB& db, RawFamilies& families) {
+        ASSERT_TRUE(db.DropColumnFamily(families["rules"]).ok());
+        ASSERT_TRUE(db.Put(rocksdb::WriteOptions(), families["meta"], "state_format", "7").ok());
+      });
+  std::vector<std::string> before = FamiliesOnDisk();
+  auto store = StateStore::Open(StateOptions{directory_.string(), 16 << 20});
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("newer brandpulse (state format 7)"), std::string::npos)
+      << store.status().ToString();
+  EXPECT_EQ(FamiliesOnDisk(), before);
+  EXPECT_EQ(std::count(before.begin(), before.end(), "rules"), 0);
+}
+
+TEST_F(StateStoreTest, DatabaseThatIsNoStateIsRefused) {
+  WithRawDatabase({"something"}, [](rocksdb::DB&, RawFamilies&) {});
+  auto store = StateStore::Open(StateOptions{directory_.string(), 16 << 20});
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(store.status().message().find("not a brandpulse state"), std::string::npos)
+      << store.status().ToString();
+}
+
+// ---- Meta integers ----------------------------------------------------------------------------
+
+TEST_F(StateStoreTest, CorruptMetaIntegerIsCorruptionNotAnException) {
+  std::unique_ptr<StateStore> store = Open();
+  ASSERT_NE(store, nullptr);
+  const std::vector<std::pair<std::string, int64_t>> good = {{"0", 0},
+                                                             {"-5", -5},
+                                                             {"1767225600000", 1767225600000},
+                                                             {"9223372036854775807", INT64_MAX},
+                                                             {"-9223372036854775808", INT64_MIN}};
+  for (const auto& [text, number] : good) {
+    StateStore::Commit commit = store->NewCommit();
+    commit.SetMeta("watermark", text);
+    ASSERT_TRUE(store->Write(commit).ok());
+    Result<std::optional<int64_t>> read = store->ReadMetaInteger("watermark");
+    ASSERT_TRUE(read.ok()) << text << ": " << read.status().ToString();
+    EXPECT_EQ(*read, std::optional<int64_t>(number)) << text;
+  }
+  EXPECT_EQ(store->ReadMetaInteger("absent").value(), std::nullopt);
+  const std::vector<std::string> bad = {"",
+                                        "12x",
+                                        " 12",
+                                        "12 ",
+                                        "+12",
+                                        "1.5",
+                                        "0x10",
+                                        "--1",
+                                        "9223372036854775808",
+                                        "abc",
+                                        std::string("1\0", 2),
+                                        "\xff\xfe"};
+  for (const std::string& text : bad) {
+    StateStore::Commit commit = store->NewCommit();
+    commit.SetMeta("watermark", text);
+    ASSERT_TRUE(store->Write(commit).ok());
+    Result<std::optional<int64_t>> read = store->ReadMetaInteger("watermark");
+    ASSERT_FALSE(read.ok()) << fmt::format("{:?}", text);
+    EXPECT_EQ(read.status().code(), StatusCode::kCorruption);
+    EXPECT_NE(read.status().message().find("watermark"), std::string::npos)
+        << read.status().ToString();
+  }
+  StateStore::Commit commit = store->NewCommit();
+  commit.SetMeta("max_event_time", "17x");
+  ASSERT_TRUE(store->Write(commit).ok());
+  Result<std::optional<int64_t>> read = store->ReadMetaInteger("max_event_time");
+  EXPECT_EQ(read.status().message(),
+            "meta max_event_time holds \"17x\", not a decimal 64-bit integer");
+
+  // A state_format that is no number makes Open fail with Corruption, not throw.
+  commit.SetMeta(kStateFormatKey, "three");
+  ASSERT_TRUE(store->Write(commit).ok());
+  store.reset();
+  auto reopened = StateStore::Open(StateOptions{directory_.string(), 16 << 20});
+  EXPECT_EQ(reopened.status().code(), StatusCode::kCorruption) << reopened.status().ToString();
+}
+
+// ---- Threads ----------------------------------------------------------------------------------
+
+// The coordinator commits epochs (a window, two outbox entries, rule state, the watermark) while
+// the alerts sink deletes each entry it acknowledges from its own thread, and a third thread
+// scans, reads and runs retention. Every scan must see whole commits: the two rule state keys
+// written together agree, the webhook's outbox holds a gap-free prefix of the ids.
+TEST_F(StateStoreTest, CommitsFromTwoThreadsWhileAThirdScans) {
+  std::unique_ptr<StateStore> store = Open();
+  ASSERT_NE(store, nullptr);
+  constexpr int kEpochs = 3000;
+  auto id = [](int epoch) { return fmt::format("spike/telenor/{:08}", epoch); };
+  std::atomic<int> committed{0};
+  std::atomic<int> acknowledged{0};
+  std::atomic<bool> stop{false};
+  std::atomic<int> scans{0};
+
+  std::thread coordinator([&] {
+    while (scans.load() == 0 && !stop.load()) std::this_thread::yield();  // overlap the reader
+    StateStore::Commit commit = store->NewCommit();
+    for (int epoch = 0; epoch < kEpochs; ++epoch) {
+      commit.MergeWindow({"telenor", 1000, epoch * 1000}, Mentions(1, fmt::format("{}-", epoch)));
+      commit.PutOutbox("alerts", id(epoch), fmt::format("{{\"epoch\":{}}}", epoch));
+      commit.PutOutbox("webhook", id(epoch), fmt::format("{{\"epoch\":{}}}", epoch));
+      commit.PutRuleState("spike", "a", std::to_string(epoch));
+      commit.PutRuleState("spike", "b", std::to_string(epoch));
+      commit.SetMeta("watermark", std::to_string(epoch));
+      Status status = store->Write(commit);
+      if (!status.ok()) {
+        ADD_FAILURE() << "coordinator: " << status.ToString();
+        stop.store(true);
+        break;
+      }
+      committed.store(epoch + 1, std::memory_order_release);
+    }
+  });
+  std::thread alerts_sink([&] {
+    int next = 0;
+    while (next < kEpochs && !stop.load()) {
+      int ready = committed.load(std::memory_order_acquire);
+      if (next == ready) {
+        std::this_thread::yield();
+        continue;
+      }
+      for (; next < ready; ++next) {  // one small commit per acknowledged entry
+        StateStore::Commit commit = store->NewCommit();
+        commit.DeleteOutbox("alerts", id(next));
+        Status status = store->Write(commit);
+        if (!status.ok()) {
+          ADD_FAILURE() << "sink: " << status.ToString();
+          stop.store(true);
+          return;
+        }
+      }
+      acknowledged.store(next);
+    }
+  });
+  int64_t retained_from = 0;  // every window ending at or before it has been deleted
+  std::thread reader([&] {
+    while (acknowledged.load() < kEpochs && !stop.load()) {
+      int scan = ++scans;
+      int before = committed.load(std::memory_order_acquire);
+      std::map<std::string, std::string> pair;
+      Status status =
+          store->ScanRuleState("spike", [&](std::string_view key, std::string_view value) {
+            pair[std::string(key)] = std::string(value);
+          });
+      EXPECT_TRUE(status.ok()) << status.ToString();
+      // Nothing yet, or both keys of one commit.
+      EXPECT_TRUE(pair.empty() || (pair.size() == 2 && pair["a"] == pair["b"]))
+          << "a scan saw half a commit";
+      int seen = pair.size() == 2 ? std::stoi(pair["a"]) + 1 : 0;
+      EXPECT_GE(seen, before);
+      std::vector<std::string> webhook;
+      status = store->ScanOutbox("webhook", [&](std::string_view entry, std::string_view) {
+        webhook.emplace_back(entry);
+      });
+      EXPECT_TRUE(status.ok()) << status.ToString();
+      EXPECT_GE(webhook.size(), static_cast<size_t>(seen));
+      for (size_t index = 0; index < webhook.size(); ++index) {
+        if (webhook[index] != id(static_cast<int>(index))) {
+          ADD_FAILURE() << "webhook outbox has a gap at " << index;
+          break;
+        }
+      }
+      std::string previous;
+      status = store->ScanOutbox("alerts", [&](std::string_view entry, std::string_view) {
+        EXPECT_LT(previous, entry);
+        previous = entry;
+      });
+      EXPECT_TRUE(status.ok()) << status.ToString();
+      Result<std::optional<int64_t>> watermark = store->ReadMetaInteger("watermark");
+      EXPECT_TRUE(watermark.ok()) << watermark.status().ToString();
+      // Retention of windows the coordinator has moved past.
+      if (scan % 4 == 0 && seen > 100) {
+        retained_from = std::max<int64_t>(retained_from, (seen - 100) * int64_t{1000});
+        status = store->DeleteWindowsEndingBefore(retained_from);
+        EXPECT_TRUE(status.ok()) << status.ToString();
+      }
+      if (::testing::Test::HasFailure()) stop.store(true);
+    }
+  });
+  coordinator.join();
+  alerts_sink.join();
+  stop.store(true);
+  reader.join();
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  EXPECT_GT(scans.load(), 0);
+
+  EXPECT_EQ(store->CountOutbox("alerts").value(), 0u);
+  EXPECT_EQ(store->CountOutbox("webhook").value(), static_cast<uint64_t>(kEpochs));
+  EXPECT_EQ(RuleState(*store, "spike"),
+            (std::vector<std::string>{fmt::format("a={}", kEpochs - 1),
+                                      fmt::format("b={}", kEpochs - 1)}));
+  int windows = 0;
+  ASSERT_TRUE(store
+                  ->ScanAllWindows([&](const WindowKey& key, const WindowMetrics& metrics) {
+                    EXPECT_GT(key.start_ms + key.size_ms, retained_from);
+                    EXPECT_EQ(metrics.mentions, 1u);
+                    ++windows;
+                  })
+                  .ok());
+  EXPECT_EQ(windows, kEpochs - retained_from / 1000);
 }
 
 }  // namespace

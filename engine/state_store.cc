@@ -159,9 +159,9 @@ PrefixRange RuleRange(std::string_view rule) {
 }
 
 // Visits every key of `range` in `family` with the prefix stripped; one seek, one bounded scan.
-Status ScanRange(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* family, const PrefixRange& range,
-                 const std::function<void(std::string_view, std::string_view)>& visit,
-                 std::string_view what) {
+rocksdb::Status ScanRange(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* family,
+                          const PrefixRange& range,
+                          const std::function<void(std::string_view, std::string_view)>& visit) {
   rocksdb::Slice upper_bound(range.end);  // must outlive the iterator
   rocksdb::ReadOptions read_options;
   read_options.iterate_upper_bound = &upper_bound;
@@ -170,7 +170,7 @@ Status ScanRange(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* family, const Pre
     std::string_view key = ToView(iterator->key());
     visit(key.substr(range.prefix.size()), ToView(iterator->value()));
   }
-  return FromRocks(iterator->status(), what);
+  return iterator->status();
 }
 
 WindowKey WithStart(const WindowKey& series, int64_t start_ms) {
@@ -365,16 +365,16 @@ Status StateStore::CheckFormat(const StateOptions& options, bool created,
   if (created) {
     rocksdb::WriteOptions write_options;
     write_options.sync = true;
-    return FromRocks(db_->Put(write_options, meta_, ToSlice(kStateFormatKey),
-                              std::to_string(kStateFormat)),
-                     fmt::format("write state format of {}", directory_));
+    return FromRocks(
+        db_->Put(write_options, meta_, ToSlice(kStateFormatKey), std::to_string(kStateFormat)),
+        fmt::format("write state format of {}", directory_));
   }
   Result<std::optional<int64_t>> stored = ReadMetaInteger(kStateFormatKey);
   if (!stored.ok()) {
-    return Status(stored.status().code() == StatusCode::kCorruption
-                      ? Status::Corruption(fmt::format("state {}: {}", directory_,
-                                                       stored.status().message()))
-                      : stored.status());
+    return Status(
+        stored.status().code() == StatusCode::kCorruption
+            ? Status::Corruption(fmt::format("state {}: {}", directory_, stored.status().message()))
+            : stored.status());
   }
   if (stored->has_value()) {
     format_ = **stored;
@@ -402,9 +402,9 @@ Status StateStore::CheckFormat(const StateOptions& options, bool created,
   }
   if (format_ == kStateFormat) {
     if (rules_ == nullptr) {
-      return Status::Corruption(fmt::format(
-          "state {} is in state format {} but has no column family {}", directory_,
-          kStateFormat, kRulesFamily));
+      return Status::Corruption(
+          fmt::format("state {} is in state format {} but has no column family {}", directory_,
+                      kStateFormat, kRulesFamily));
     }
     return Status::Ok();
   }
@@ -420,9 +420,9 @@ Status StateStore::CheckFormat(const StateOptions& options, bool created,
 Status StateStore::MigrateFromFormat2(const rocksdb::ColumnFamilyOptions& rules_options) {
   if (rules_ == nullptr) {
     rocksdb::ColumnFamilyHandle* handle = nullptr;
-    RETURN_IF_ERROR(FromRocks(db_->CreateColumnFamily(rules_options, kRulesFamily, &handle),
-                              fmt::format("migrate state {}: create {}", directory_,
-                                          kRulesFamily)));
+    RETURN_IF_ERROR(
+        FromRocks(db_->CreateColumnFamily(rules_options, kRulesFamily, &handle),
+                  fmt::format("migrate state {}: create {}", directory_, kRulesFamily)));
     handles_.push_back(handle);
     rules_ = handle;
   }
@@ -441,17 +441,17 @@ Status StateStore::MigrateFromFormat2(const rocksdb::ColumnFamilyOptions& rules_
     RETURN_IF_ERROR(FromRocks(batch.Delete(outbox_, id), "migrate outbox"));
   }
   for (const auto& [id, payload] : entries) {
-    RETURN_IF_ERROR(FromRocks(
-        batch.Put(outbox_, fmt::format("{}/{}", kAlertsOutboxSink, id), payload),
-        "migrate outbox"));
+    RETURN_IF_ERROR(
+        FromRocks(batch.Put(outbox_, fmt::format("{}/{}", kAlertsOutboxSink, id), payload),
+                  "migrate outbox"));
   }
   RETURN_IF_ERROR(FromRocks(
       batch.Put(meta_, ToSlice(kStateFormatKey), std::to_string(kStateFormat)), "migrate meta"));
   rocksdb::WriteOptions write_options;
   write_options.sync = true;
-  RETURN_IF_ERROR(FromRocks(db_->Write(write_options, &batch),
-                            fmt::format("migrate state {} to format {}", directory_,
-                                        kStateFormat)));
+  RETURN_IF_ERROR(
+      FromRocks(db_->Write(write_options, &batch),
+                fmt::format("migrate state {} to format {}", directory_, kStateFormat)));
   format_ = kStateFormat;
   return Status::Ok();
 }
@@ -627,8 +627,8 @@ Result<std::optional<int64_t>> StateStore::ReadMetaInteger(std::string_view key)
   const char* end = value->data() + value->size();
   auto [stop, error] = std::from_chars(value->data(), end, number);
   if (value->empty() || error != std::errc() || stop != end) {
-    return Status::Corruption(fmt::format("meta {} holds {:?}, not a decimal 64-bit integer", key,
-                                          *value));
+    return Status::Corruption(
+        fmt::format("meta {} holds {:?}, not a decimal 64-bit integer", key, *value));
   }
   return std::optional<int64_t>(number);
 }
@@ -671,8 +671,9 @@ Status StateStore::ScanOutbox(
     const std::function<void(std::string_view id, std::string_view payload)>& visit) {
   RETURN_IF_ERROR(CheckSinkName(sink));
   RETURN_IF_ERROR(RequireCurrentFormat("scan outbox"));
-  return ScanRange(*db_, outbox_, OutboxRange(sink), visit,
-                   fmt::format("scan outbox of {}", sink));
+  rocksdb::Status status = ScanRange(*db_, outbox_, OutboxRange(sink), visit);
+  if (status.ok()) return Status::Ok();
+  return FromRocks(status, fmt::format("scan outbox of {}", sink));
 }
 
 Result<uint64_t> StateStore::CountOutbox(std::string_view sink) {
@@ -686,7 +687,9 @@ Status StateStore::ScanRuleState(
     const std::function<void(std::string_view key, std::string_view value)>& visit) {
   RETURN_IF_ERROR(CheckRuleName(rule));
   RETURN_IF_ERROR(RequireCurrentFormat("scan rule state"));
-  return ScanRange(*db_, rules_, RuleRange(rule), visit, fmt::format("scan rule state of {}", rule));
+  rocksdb::Status status = ScanRange(*db_, rules_, RuleRange(rule), visit);
+  if (status.ok()) return Status::Ok();
+  return FromRocks(status, fmt::format("scan rule state of {}", rule));
 }
 
 // Windows sort by brand, then size, then start, so for each (brand, size) the expired windows

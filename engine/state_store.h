@@ -98,10 +98,10 @@ class StateStore {
   // migrated in one WriteBatch (docs/state.md); read-only, it is not, and then only windows,
   // positions and meta can be read (outbox and rule state calls return InvalidArgument).
   // InvalidArgument, with a message saying what to do, for a state of format 1 (brandpulse 0.1),
-  // of a format newer than kStateFormat, or a database that is no brandpulse state; nothing is
-  // written to it. IoError when the directory cannot be created or RocksDB cannot open (e.g.
-  // another process holds its lock); Corruption when RocksDB finds the files damaged or
-  // state_format is not a number.
+  // of a format newer than kStateFormat, or a database that is no brandpulse state; its keys and
+  // column families are left as they were. IoError when the directory cannot be created or RocksDB
+  // cannot open (e.g. another process holds its lock); Corruption when RocksDB finds the files
+  // damaged or state_format is not a number.
   static Result<std::unique_ptr<StateStore>> Open(const StateOptions& options);
   ~StateStore();  // closes the database; anything written stays in the WAL
   StateStore(const StateStore&) = delete;
@@ -163,7 +163,9 @@ class StateStore {
   // Writes `commit` atomically (WAL on). With `sync`, the WAL is fsynced before returning, so the
   // commit also survives a power loss; without it, it survives a process crash. On success the
   // commit is emptied and may be reused; on failure nothing of it was applied and it is left as
-  // it was. An empty commit writes nothing.
+  // it was. An empty commit writes nothing. InvalidArgument for a commit with invalid input or
+  // made by another store, and on a read-only store of format 2; the error of RocksDB otherwise
+  // (a read-only store refuses every write).
   Status Write(Commit& commit, bool sync = false);
 
   Result<std::optional<uint64_t>> ReadPosition(std::string_view source_id, uint32_t partition);
@@ -183,19 +185,21 @@ class StateStore {
   // the brand id or dimension contains 0x00.
   Status ScanSeries(const WindowKey& series, int64_t from_ms, int64_t to_ms,
                     const WindowVisitor& visit);
-  // Every window, ordered by (brand, size, start). Does not fill the block cache.
+  // Every window, ordered by (brand, dimension, size, slide, start). Does not fill the block cache.
   Status ScanAllWindows(const WindowVisitor& visit);
   // `sink`'s pending entries in id (bytewise) order: one prefix range scan, other sinks' entries
   // are not read. InvalidArgument for an invalid sink name.
-  Status ScanOutbox(std::string_view sink,
-                    const std::function<void(std::string_view id, std::string_view payload)>& visit);
+  Status ScanOutbox(
+      std::string_view sink,
+      const std::function<void(std::string_view id, std::string_view payload)>& visit);
   // The number of `sink`'s pending entries. A scan of them (cost grows with the depth): for
   // start-up, not for every commit.
   Result<uint64_t> CountOutbox(std::string_view sink);
   // `rule`'s state in key (bytewise) order: one prefix range scan. InvalidArgument for an invalid
   // rule name.
-  Status ScanRuleState(std::string_view rule,
-                       const std::function<void(std::string_view key, std::string_view value)>& visit);
+  Status ScanRuleState(
+      std::string_view rule,
+      const std::function<void(std::string_view key, std::string_view value)>& visit);
 
   // Retention: deletes every window whose end (start + size) <= end_before_ms, in every series,
   // atomically, with one range deletion per series that has expired windows. Cost: one seek per

@@ -156,8 +156,7 @@ class StateStoreTest : public ::testing::Test {
     rocksdb::DBOptions db_options;
     std::vector<std::string> families = create;
     if (create.empty()) {
-      ASSERT_TRUE(
-          rocksdb::DB::ListColumnFamilies(db_options, directory_.string(), &families).ok());
+      ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(db_options, directory_.string(), &families).ok());
     } else {
       families.insert(families.begin(), rocksdb::kDefaultColumnFamilyName);
       db_options.create_if_missing = true;
@@ -192,8 +191,9 @@ class StateStoreTest : public ::testing::Test {
       ASSERT_TRUE(families.count("windows"));
       rocksdb::Slice value(bytes.data(), bytes.size());
       rocksdb::Status status =
-          merge ? db.Merge(rocksdb::WriteOptions(), families["windows"], EncodeWindowKey(key), value)
-                : db.Put(rocksdb::WriteOptions(), families["windows"], EncodeWindowKey(key), value);
+          merge
+              ? db.Merge(rocksdb::WriteOptions(), families["windows"], EncodeWindowKey(key), value)
+              : db.Put(rocksdb::WriteOptions(), families["windows"], EncodeWindowKey(key), value);
       EXPECT_TRUE(status.ok()) << status.ToString();
     });
   }
@@ -328,14 +328,20 @@ TEST_F(StateStoreTest, CommitIsAtomicAndSurvivesReopen) {
   EXPECT_EQ(StoredWindow(*store, {"telia", 60000, 0}).reach, 1000u);
   EXPECT_FALSE(store->ReadWindow({"telenor", 60000, 60000})->has_value());
   std::vector<std::string> outbox;
-  ASSERT_TRUE(store->ScanOutbox("alerts", [&](std::string_view id, std::string_view payload) {
-    outbox.push_back(fmt::format("{}={}", id, payload));
-  }).ok());
+  ASSERT_TRUE(store
+                  ->ScanOutbox("alerts",
+                               [&](std::string_view id, std::string_view payload) {
+                                 outbox.push_back(fmt::format("{}={}", id, payload));
+                               })
+                  .ok());
   EXPECT_EQ(outbox, std::vector<std::string>{"alert-1={\"brand\":\"telenor\"}"});
   std::vector<std::string> rule_state;
-  ASSERT_TRUE(store->ScanRuleState("spike", [&](std::string_view key, std::string_view value) {
-    rule_state.push_back(fmt::format("{}={}", key, value));
-  }).ok());
+  ASSERT_TRUE(store
+                  ->ScanRuleState("spike",
+                                  [&](std::string_view key, std::string_view value) {
+                                    rule_state.push_back(fmt::format("{}={}", key, value));
+                                  })
+                  .ok());
   EXPECT_EQ(rule_state, std::vector<std::string>{"telenor=baseline=3"});
 }
 
@@ -454,9 +460,12 @@ TEST_F(StateStoreTest, KilledWriterLeavesPositionAndWindowsInStep) {
   EXPECT_EQ(expected, *position);
   // Rule state is in the same batch: it names the same last round.
   std::vector<std::string> rule_state;
-  ASSERT_TRUE(store->ScanRuleState("crash", [&](std::string_view key, std::string_view value) {
-    rule_state.push_back(fmt::format("{}={}", key, value));
-  }).ok());
+  ASSERT_TRUE(store
+                  ->ScanRuleState("crash",
+                                  [&](std::string_view key, std::string_view value) {
+                                    rule_state.push_back(fmt::format("{}={}", key, value));
+                                  })
+                  .ok());
   EXPECT_EQ(rule_state, std::vector<std::string>{fmt::format("round={}", last_round)});
 }
 
@@ -596,9 +605,12 @@ TEST_F(StateStoreTest, OutboxPutScanDelete) {
   ASSERT_TRUE(store->Write(commit).ok());
   auto scan = [&] {
     std::vector<std::string> seen;
-    EXPECT_TRUE(store->ScanOutbox("alerts", [&](std::string_view id, std::string_view payload) {
-      seen.push_back(fmt::format("{}={}", id, payload.size()));
-    }).ok());
+    EXPECT_TRUE(store
+                    ->ScanOutbox("alerts",
+                                 [&](std::string_view id, std::string_view payload) {
+                                   seen.push_back(fmt::format("{}={}", id, payload.size()));
+                                 })
+                    .ok());
     return seen;
   };
   EXPECT_EQ(scan(), (std::vector<std::string>{"rule/a/1=7", "rule/a/10=14", "rule/b/2=7"}));
@@ -647,10 +659,10 @@ TEST_F(StateStoreTest, TwoSinksAcknowledgeTheSameIdApart) {
   acknowledge.DeleteOutbox("alerts", "spike/telia/60000");
   ASSERT_TRUE(store->Write(acknowledge).ok());
   EXPECT_EQ(Outbox(*store, "alerts"), std::vector<std::string>{});
-  EXPECT_EQ(Outbox(*store, "webhook"),
-            (std::vector<std::string>{"=empty", std::string("a\0/b=binary", 11),
-                                      "spike/telenor/60000={\"n\":1}",
-                                      "spike/telia/60000={\"n\":2}"}));
+  EXPECT_EQ(
+      Outbox(*store, "webhook"),
+      (std::vector<std::string>{"=empty", std::string("a\0/b=binary", 11),
+                                "spike/telenor/60000={\"n\":1}", "spike/telia/60000={\"n\":2}"}));
   EXPECT_EQ(Outbox(*store, "alert"), std::vector<std::string>{"x=1"});
   EXPECT_EQ(Outbox(*store, "alerts2"), std::vector<std::string>{"x=2"});
   EXPECT_EQ(Outbox(*store, "alerts.0"), std::vector<std::string>{"x=3"});
@@ -940,7 +952,8 @@ TEST_F(StateStoreTest, Format2StoreIsMigratedInOneBatch) {
   stored.EncodeTo(encoded);
   WithRawDatabase(kFormat2Families, [&](rocksdb::DB& db, RawFamilies& families) {
     rocksdb::WriteBatch batch;
-    ASSERT_TRUE(batch.Put(families["windows"], EncodeWindowKey({"telenor", 60000, 0}), encoded).ok());
+    ASSERT_TRUE(
+        batch.Put(families["windows"], EncodeWindowKey({"telenor", 60000, 0}), encoded).ok());
     ASSERT_TRUE(batch.Put(families["meta"], "watermark", "120000").ok());
     // Bare alert ids, some of which are what another becomes ("x" → "alerts/x"), sorting after
     // it ("x") and before it ("a" → "alerts/a").
@@ -993,7 +1006,8 @@ TEST_F(StateStoreTest, Format2StoreIsMigratedInOneBatch) {
                                                         "rules", "windows"}));
   // No bare key is left behind in the outbox family.
   WithRawDatabase({}, [&](rocksdb::DB& db, RawFamilies& families) {
-    std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), families["outbox"]));
+    std::unique_ptr<rocksdb::Iterator> it(
+        db.NewIterator(rocksdb::ReadOptions(), families["outbox"]));
     std::vector<std::string> keys;
     for (it->SeekToFirst(); it->Valid(); it->Next()) keys.push_back(it->key().ToString());
     EXPECT_EQ(keys, (std::vector<std::string>{"alerts/a", "alerts/alerts/a", "alerts/alerts/x",
@@ -1037,20 +1051,19 @@ TEST_F(StateStoreTest, NewerFormatIsRefusedUntouched) {
     auto store = StateStore::Open(StateOptions{directory_.string(), 16 << 20, read_only});
     ASSERT_FALSE(store.ok());
     EXPECT_EQ(store.status().code(), StatusCode::kInvalidArgument);
-    EXPECT_NE(store.status().message().find("newer brandpulse (state format 4)"),
-              std::string::npos)
+    EXPECT_NE(store.status().message().find("newer brandpulse (state format 4)"), std::string::npos)
         << store.status().ToString();
   }
 
   // A newer layout with a family this build does not know and without one it does: still a
   // clear refusal (not RocksDB's "column families not opened"), and no family is created.
   fs::remove_all(directory_);
-  WithRawDatabase({"windows", "positions", "meta", "outbox", "rules", "timers"},
-                  [&](rocksdb::DB& db, RawFamilies& families) {
-                    ASSERT_TRUE(db.DropColumnFamily(families["rules"]).ok());
-                    ASSERT_TRUE(
-                        db.Put(rocksdb::WriteOptions(), families["meta"], "state_format", "7").ok());
-                  });
+  WithRawDatabase(
+      {"windows", "positions", "meta", "outbox", "rules", "timers"},
+      [&](rocksdb::DB& db, RawFamilies& families) {
+        ASSERT_TRUE(db.DropColumnFamily(families["rules"]).ok());
+        ASSERT_TRUE(db.Put(rocksdb::WriteOptions(), families["meta"], "state_format", "7").ok());
+      });
   std::vector<std::string> before = FamiliesOnDisk();
   auto store = StateStore::Open(StateOptions{directory_.string(), 16 << 20});
   ASSERT_FALSE(store.ok());
@@ -1074,9 +1087,11 @@ TEST_F(StateStoreTest, DatabaseThatIsNoStateIsRefused) {
 TEST_F(StateStoreTest, CorruptMetaIntegerIsCorruptionNotAnException) {
   std::unique_ptr<StateStore> store = Open();
   ASSERT_NE(store, nullptr);
-  const std::vector<std::pair<std::string, int64_t>> good = {
-      {"0", 0}, {"-5", -5}, {"1767225600000", 1767225600000},
-      {"9223372036854775807", INT64_MAX}, {"-9223372036854775808", INT64_MIN}};
+  const std::vector<std::pair<std::string, int64_t>> good = {{"0", 0},
+                                                             {"-5", -5},
+                                                             {"1767225600000", 1767225600000},
+                                                             {"9223372036854775807", INT64_MAX},
+                                                             {"-9223372036854775808", INT64_MIN}};
   for (const auto& [text, number] : good) {
     StateStore::Commit commit = store->NewCommit();
     commit.SetMeta("watermark", text);
@@ -1086,9 +1101,18 @@ TEST_F(StateStoreTest, CorruptMetaIntegerIsCorruptionNotAnException) {
     EXPECT_EQ(*read, std::optional<int64_t>(number)) << text;
   }
   EXPECT_EQ(store->ReadMetaInteger("absent").value(), std::nullopt);
-  const std::vector<std::string> bad = {"",   "12x",  " 12", "12 ", "+12",  "1.5", "0x10",
-                                        "--1", "9223372036854775808", "abc",
-                                        std::string("1\0", 2), "\xff\xfe"};
+  const std::vector<std::string> bad = {"",
+                                        "12x",
+                                        " 12",
+                                        "12 ",
+                                        "+12",
+                                        "1.5",
+                                        "0x10",
+                                        "--1",
+                                        "9223372036854775808",
+                                        "abc",
+                                        std::string("1\0", 2),
+                                        "\xff\xfe"};
   for (const std::string& text : bad) {
     StateStore::Commit commit = store->NewCommit();
     commit.SetMeta("watermark", text);
@@ -1128,8 +1152,10 @@ TEST_F(StateStoreTest, CommitsFromTwoThreadsWhileAThirdScans) {
   std::atomic<int> committed{0};
   std::atomic<int> acknowledged{0};
   std::atomic<bool> stop{false};
+  std::atomic<int> scans{0};
 
   std::thread coordinator([&] {
+    while (scans.load() == 0 && !stop.load()) std::this_thread::yield();  // overlap the reader
     StateStore::Commit commit = store->NewCommit();
     for (int epoch = 0; epoch < kEpochs; ++epoch) {
       commit.MergeWindow({"telenor", 1000, epoch * 1000}, Mentions(1, fmt::format("{}-", epoch)));
@@ -1169,15 +1195,15 @@ TEST_F(StateStoreTest, CommitsFromTwoThreadsWhileAThirdScans) {
     }
   });
   int64_t retained_from = 0;  // every window ending at or before it has been deleted
-  int scans = 0;
   std::thread reader([&] {
     while (acknowledged.load() < kEpochs && !stop.load()) {
-      ++scans;
+      int scan = ++scans;
       int before = committed.load(std::memory_order_acquire);
       std::map<std::string, std::string> pair;
-      Status status = store->ScanRuleState("spike", [&](std::string_view key, std::string_view value) {
-        pair[std::string(key)] = std::string(value);
-      });
+      Status status =
+          store->ScanRuleState("spike", [&](std::string_view key, std::string_view value) {
+            pair[std::string(key)] = std::string(value);
+          });
       EXPECT_TRUE(status.ok()) << status.ToString();
       // Nothing yet, or both keys of one commit.
       EXPECT_TRUE(pair.empty() || (pair.size() == 2 && pair["a"] == pair["b"]))
@@ -1205,7 +1231,7 @@ TEST_F(StateStoreTest, CommitsFromTwoThreadsWhileAThirdScans) {
       Result<std::optional<int64_t>> watermark = store->ReadMetaInteger("watermark");
       EXPECT_TRUE(watermark.ok()) << watermark.status().ToString();
       // Retention of windows the coordinator has moved past.
-      if (scans % 4 == 0 && seen > 100) {
+      if (scan % 4 == 0 && seen > 100) {
         retained_from = std::max<int64_t>(retained_from, (seen - 100) * int64_t{1000});
         status = store->DeleteWindowsEndingBefore(retained_from);
         EXPECT_TRUE(status.ok()) << status.ToString();
@@ -1218,19 +1244,21 @@ TEST_F(StateStoreTest, CommitsFromTwoThreadsWhileAThirdScans) {
   stop.store(true);
   reader.join();
   ASSERT_FALSE(::testing::Test::HasFailure());
-  EXPECT_GT(scans, 0);
+  EXPECT_GT(scans.load(), 0);
 
   EXPECT_EQ(store->CountOutbox("alerts").value(), 0u);
   EXPECT_EQ(store->CountOutbox("webhook").value(), static_cast<uint64_t>(kEpochs));
-  EXPECT_EQ(RuleState(*store, "spike"), (std::vector<std::string>{
-                                            fmt::format("a={}", kEpochs - 1),
-                                            fmt::format("b={}", kEpochs - 1)}));
+  EXPECT_EQ(RuleState(*store, "spike"),
+            (std::vector<std::string>{fmt::format("a={}", kEpochs - 1),
+                                      fmt::format("b={}", kEpochs - 1)}));
   int windows = 0;
-  ASSERT_TRUE(store->ScanAllWindows([&](const WindowKey& key, const WindowMetrics& metrics) {
-    EXPECT_GT(key.start_ms + key.size_ms, retained_from);
-    EXPECT_EQ(metrics.mentions, 1u);
-    ++windows;
-  }).ok());
+  ASSERT_TRUE(store
+                  ->ScanAllWindows([&](const WindowKey& key, const WindowMetrics& metrics) {
+                    EXPECT_GT(key.start_ms + key.size_ms, retained_from);
+                    EXPECT_EQ(metrics.mentions, 1u);
+                    ++windows;
+                  })
+                  .ok());
   EXPECT_EQ(windows, kEpochs - retained_from / 1000);
 }
 

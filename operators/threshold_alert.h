@@ -10,7 +10,7 @@
 #include "engine/diagnostics.h"
 #include "engine/window_types.h"
 #include "engine/window_metrics.h"
-#include "operators/hyperscan_match.h"
+#include "operators/compiled_watchlist.h"
 
 namespace brandpulse {
 

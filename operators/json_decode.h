@@ -33,7 +33,10 @@ std::string_view DecodeFormatName(DecodeFormat format);
 // bad values and unknown keys; nullopt on error.
 std::optional<DecodeSpec> ReadDecodeSpec(YamlMap& map);
 
-// name() is "decode". Per-worker state holds one simdjson parser, reused for every record.
+// name() is "decode". Per-worker state holds one simdjson parser, reused for every record. The
+// operator is made for spec.format alone (each format is a file of its own, listed in
+// json_decode_internal.h), so records do not pay for choosing it. InvalidArgument for a field
+// pointer with an unknown field name or a malformed pointer.
 Result<std::unique_ptr<Transform>> MakeJsonDecode(const DecodeSpec& spec);
 
 }  // namespace brandpulse

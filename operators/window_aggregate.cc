@@ -146,7 +146,7 @@ Status WindowAggregate::Process(Batch& batch, TransformState& state) const {
       const int64_t last_start = WindowStart(post.event_time_ms, step);
       for (int64_t k = 0; k < windows; ++k) {
         const int64_t start = last_start - k * step;
-        if (start + shape.size_ms + options_.allowed_lateness_ms <= watermark) {
+        if (WindowCloseTime(start, shape.size_ms, options_.allowed_lateness_ms) <= watermark) {
           late = true;
           continue;
         }

@@ -1,0 +1,240 @@
+#include "operators/compiled_watchlist.h"
+
+#include <hs/hs.h>
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "engine/hash.h"
+#include "engine/unicode.h"
+#include "operators/compiled_watchlist_internal.h"
+
+namespace brandpulse {
+
+using watchlist_internal::FieldEquals;
+
+std::string_view TermKindName(TermKind kind) {
+  switch (kind) {
+    case TermKind::kTerm:
+      return "term";
+    case TermKind::kHandle:
+      return "handle";
+    case TermKind::kHashtag:
+      return "hashtag";
+    case TermKind::kExclusion:
+      return "exclusion";
+    case TermKind::kQuery:
+      return "query term";
+  }
+  return "term";
+}
+
+Result<std::shared_ptr<const CompiledWatchlist>> CompiledWatchlist::Make(
+    const WatchlistSpec& spec) {
+  return Make(spec, WatchlistCacheOptions{spec.cache_directory}, nullptr);
+}
+
+Result<std::shared_ptr<const CompiledWatchlist>> CompiledWatchlist::Make(
+    const WatchlistSpec& spec, const WatchlistCacheOptions& cache, WatchlistBuildInfo* info) {
+  if (spec.brands.empty()) return Status::InvalidArgument("the watchlist has no brands");
+  // The constructor is private: only Make() builds one, and only fully compiled.
+  std::shared_ptr<CompiledWatchlist> compiled(new CompiledWatchlist());
+  compiled->spec_ = spec;  // from here on spec_ is never modified: owners_ point into it
+
+  // One pattern per distinct scanned literal (folded, accents stripped); its owners are every
+  // (brand, kind[, query node]) listing it, each with how to check accents and case.
+  std::unordered_map<std::string, uint32_t> pattern_ids;
+  std::vector<std::vector<PatternOwner>> owners_by_pattern;
+  std::unordered_map<std::string, uint32_t> verify_ids;
+  std::string folded;
+  std::string stripped;
+  std::vector<uint32_t> offsets;
+  auto add_owner = [&](std::string_view term, PatternOwner owner) {
+    FoldAndStripAccents(term, stripped, offsets);
+    FoldCase(term, folded);
+    if (owner.single_wildcards) {
+      // Scan for the longest run without '?'; verify the whole term around it afterwards.
+      folded = stripped;
+      size_t best_begin = 0;
+      size_t best_length = 0;
+      for (size_t begin = 0; begin <= folded.size();) {
+        size_t end = folded.find('?', begin);
+        if (end == std::string::npos) end = folded.size();
+        if (end - begin > best_length) {
+          best_begin = begin;
+          best_length = end - begin;
+        }
+        begin = end + 1;
+      }
+      owner.anchor_offset = static_cast<uint32_t>(best_begin);
+      stripped = folded.substr(best_begin, best_length);
+    }
+    const std::string& verify = owner.match_case == QueryCase::kExact ? std::string(term) : folded;
+    auto [verify_entry, verify_inserted] =
+        verify_ids.try_emplace(verify, static_cast<uint32_t>(compiled->verify_texts_.size()));
+    if (verify_inserted) compiled->verify_texts_.push_back(verify);
+    owner.verify = verify_entry->second;
+    auto [entry, inserted] =
+        pattern_ids.try_emplace(stripped, static_cast<uint32_t>(owners_by_pattern.size()));
+    if (inserted) {
+      owners_by_pattern.emplace_back();
+      compiled->patterns_.push_back(Pattern{stripped, 0, 0});
+    }
+    std::vector<PatternOwner>& owners = owners_by_pattern[entry->second];
+    bool known = owner.kind != TermKind::kQuery &&
+                 std::any_of(owners.begin(), owners.end(), [&](const PatternOwner& other) {
+                   return other.brand_index == owner.brand_index && other.kind == owner.kind &&
+                          other.verify == owner.verify;
+                 });
+    if (!known) owners.push_back(owner);
+  };
+  compiled->query_root_.assign(compiled->spec_.brands.size(), kNoQuery);
+  compiled->query_offset_.assign(compiled->spec_.brands.size(), 0);
+  compiled->own_handles_.resize(compiled->spec_.brands.size());
+  for (uint32_t brand_index = 0; brand_index < compiled->spec_.brands.size(); ++brand_index) {
+    compiled->brand_index_by_id_.emplace(compiled->spec_.brands[brand_index].id, brand_index);
+  }
+  for (uint32_t brand_index = 0; brand_index < compiled->spec_.brands.size(); ++brand_index) {
+    const BrandSpec& brand = compiled->spec_.brands[brand_index];
+    const std::pair<const std::vector<std::string>*, TermKind> lists[] = {
+        {&brand.terms, TermKind::kTerm},
+        {&brand.handles, TermKind::kHandle},
+        {&brand.hashtags, TermKind::kHashtag},
+        {&brand.exclusions, TermKind::kExclusion}};
+    for (const auto& [terms, kind] : lists) {
+      for (const std::string& term : *terms) {
+        if (term.empty()) {
+          return Status::InvalidArgument(
+              fmt::format("brand '{}' has an empty {}", brand.id, TermKindName(kind)));
+        }
+        add_owner(term, PatternOwner{brand_index, kind, term});
+      }
+    }
+    for (const std::string& handle : brand.handles) {
+      FoldCase(std::string_view(handle).substr(handle.starts_with("@") ? 1 : 0), folded);
+      compiled->own_handles_[brand_index].push_back(folded);
+    }
+    if (!brand.query) continue;
+    const Query& query = *brand.query;
+    const uint32_t offset = static_cast<uint32_t>(compiled->nodes_.size());
+    compiled->query_offset_[brand_index] = offset;
+    compiled->query_root_[brand_index] = offset + query.root;
+    bool reads_fields = false;
+    for (uint32_t index = 0; index < query.nodes.size(); ++index) {
+      const QueryNode& node = query.nodes[index];
+      Node compiled_node{node.op, node.field, node.near_ordered, false, node.near_distance,
+                         static_cast<uint32_t>(compiled->children_.size()),
+                         static_cast<uint32_t>(node.children.size()), 0, 0, 0, brand_index,
+                         node.text};
+      for (uint32_t child : node.children) compiled->children_.push_back(offset + child);
+      reads_fields = reads_fields || node.op == QueryOp::kField;
+      if (node.op == QueryOp::kTerm) {
+        if (node.text.empty()) {
+          return Status::InvalidArgument(fmt::format("brand '{}' has an empty query term", brand.id));
+        }
+        PatternOwner owner{brand_index, TermKind::kQuery, node.text};
+        owner.match_case = node.match_case;
+        owner.prefix = node.prefix;
+        owner.single_wildcards = node.single_wildcards;
+        owner.node = offset + index;
+        add_owner(node.text, owner);
+      }
+      compiled->nodes_.push_back(std::move(compiled_node));
+    }
+    // Term nodes on each side of every NEAR, and which nodes sit under a NOT.
+    std::vector<uint32_t> stack;
+    auto collect_terms = [&](uint32_t root) {
+      stack.assign(1, root);
+      while (!stack.empty()) {
+        uint32_t node = stack.back();
+        stack.pop_back();
+        const Node& current = compiled->nodes_[node];
+        if (current.op == QueryOp::kTerm) compiled->near_terms_.push_back(node);
+        for (uint32_t i = 0; i < current.child_count; ++i) {
+          stack.push_back(compiled->children_[current.first_child + i]);
+        }
+      }
+    };
+    for (uint32_t index = offset; index < compiled->nodes_.size(); ++index) {
+      Node& node = compiled->nodes_[index];
+      if (node.op == QueryOp::kNear) {
+        node.first_term = static_cast<uint32_t>(compiled->near_terms_.size());
+        collect_terms(compiled->children_[node.first_child]);
+        node.left_terms = static_cast<uint32_t>(compiled->near_terms_.size()) - node.first_term;
+        collect_terms(compiled->children_[node.first_child + 1]);
+        node.right_terms = static_cast<uint32_t>(compiled->near_terms_.size()) - node.first_term -
+                           node.left_terms;
+      }
+      if (node.op == QueryOp::kNot) {
+        stack.assign(1, compiled->children_[node.first_child]);
+        while (!stack.empty()) {
+          uint32_t below = stack.back();
+          stack.pop_back();
+          compiled->nodes_[below].negated = true;
+          for (uint32_t i = 0; i < compiled->nodes_[below].child_count; ++i) {
+            stack.push_back(compiled->children_[compiled->nodes_[below].first_child + i]);
+          }
+        }
+      }
+    }
+    if (reads_fields) compiled->field_brands_.push_back(brand_index);
+  }
+  if (owners_by_pattern.empty() && compiled->field_brands_.empty()) {
+    return Status::InvalidArgument("the watchlist has no terms, handles or hashtags");
+  }
+  // Flatten the owners, pattern by pattern, so the hot loop reads one contiguous array.
+  uint64_t hash = HashBytes("brandpulse-patterns-v1");
+  for (uint32_t id = 0; id < compiled->patterns_.size(); ++id) {
+    Pattern& pattern = compiled->patterns_[id];
+    pattern.first_owner = static_cast<uint32_t>(compiled->owners_.size());
+    pattern.owner_count = static_cast<uint32_t>(owners_by_pattern[id].size());
+    compiled->owners_.insert(compiled->owners_.end(), owners_by_pattern[id].begin(),
+                             owners_by_pattern[id].end());
+    compiled->pattern_lengths_.push_back(static_cast<uint32_t>(pattern.folded.size()));
+    hash = MixBits(hash ^ HashBytes(pattern.folded, id + 1));
+  }
+  compiled->pattern_set_hash_ = hash;
+  WatchlistBuildInfo local_info;
+  RETURN_IF_ERROR(compiled->CompileOrLoad(cache, info != nullptr ? *info : local_info));
+  return std::shared_ptr<const CompiledWatchlist>(std::move(compiled));
+}
+
+bool CompiledWatchlist::IsOwnHandle(uint32_t brand_index, std::string_view handle) const {
+  // No allocation: called for every matched post on the hot path.
+  if (handle.starts_with("@")) handle.remove_prefix(1);
+  if (handle.empty()) return false;
+  for (const std::string& own : own_handles_[brand_index]) {
+    if (FieldEquals(handle, own)) return true;
+  }
+  return false;
+}
+
+CompiledWatchlist::~CompiledWatchlist() {
+  if (database_ != nullptr) hs_free_database(database_);
+}
+
+std::optional<uint32_t> CompiledWatchlist::FindBrand(std::string_view id) const {
+  auto found = brand_index_by_id_.find(id);
+  if (found == brand_index_by_id_.end()) return std::nullopt;
+  return found->second;
+}
+
+size_t CompiledWatchlist::database_bytes() const {
+  size_t size = 0;
+  if (database_ == nullptr) return 0;
+  if (hs_database_size(database_, &size) != HS_SUCCESS) return 0;
+  return size;
+}
+
+size_t CompiledWatchlist::scratch_bytes() const {
+  if (database_ == nullptr) return 0;
+  hs_scratch_t* scratch = nullptr;
+  size_t size = 0;
+  if (hs_alloc_scratch(database_, &scratch) == HS_SUCCESS) {
+    if (hs_scratch_size(scratch, &size) != HS_SUCCESS) size = 0;
+    hs_free_scratch(scratch);
+  }
+  return size;
+}
+
+}  // namespace brandpulse

@@ -1,0 +1,41 @@
+// The decode operator's Mastodon format (json_decode_internal.h): statuses, whose HTML content
+// becomes plain text when the post is emitted.
+#include "operators/json_decode_internal.h"
+
+namespace brandpulse::decode_internal {
+namespace {
+
+Reason VisitMastodon(Batch& batch, ondemand::object status, PostDraft& draft) {
+  return ForEachField(batch, status, [&](std::string_view key, ondemand::value& value) -> Reason {
+    std::string_view text;
+    if (key == "id") return ReadString(batch, value, "id", draft.id);
+    if (key == "created_at") return ReadString(batch, value, "created_at", draft.time_text);
+    if (key == "in_reply_to_id") return ReadString(batch, value, key, draft.reply_to_post_id);
+    if (key == "in_reply_to_account_id") return ReadString(batch, value, key, draft.reply_to_author_id);
+    if (key == "language") return ReadString(batch, value, "language", draft.language);
+    if (key == "content") {
+      RETURN_IF_REASON(ReadString(batch, value, "content", text));
+      OfferText(draft, text, 0);
+      draft.html_text = true;
+      return {};
+    }
+    if (key == "account") {
+      return ForEachFieldOf(batch, value, key, [&](std::string_view field, ondemand::value& v) -> Reason {
+        if (field == "id") return ReadString(batch, v, "account.id", draft.author_id);
+        if (field == "acct") return ReadString(batch, v, "account.acct", draft.author_handle);
+        if (field == "followers_count") return ReadInteger(batch, v, "account.followers_count", draft.followers);
+        return {};
+      });
+    }
+    return {};
+  });
+}
+
+}  // namespace
+
+Reason MastodonFormat::Visit(Batch& batch, ondemand::object record, JsonDecodeState& state,
+                             PostDraft& draft, bool& skip) {
+  return VisitMastodon(batch, record, draft);
+}
+
+}  // namespace brandpulse::decode_internal

@@ -1,0 +1,55 @@
+// The decode operator's X/Twitter v1.1 format (json_decode_internal.h): tweets from the v1.1
+// streaming and search APIs, with the stream's control messages skipped.
+#include "operators/json_decode_internal.h"
+
+namespace brandpulse::decode_internal {
+namespace {
+
+Reason VisitTwitterV1(Batch& batch, ondemand::object tweet, PostDraft& draft, bool& is_notice) {
+  return ForEachField(batch, tweet, [&](std::string_view key, ondemand::value& value) -> Reason {
+    std::string_view text;
+    if (key == "id_str") return ReadString(batch, value, "id_str", draft.id);
+    if (key == "text" || key == "full_text") {
+      RETURN_IF_REASON(ReadString(batch, value, key, text));
+      if (!text.empty() || draft.text_priority < 0) OfferText(draft, text, key == "text" ? 0 : 1);
+      return {};
+    }
+    if (key == "extended_tweet") {
+      return ForEachFieldOf(batch, value, key, [&](std::string_view inner, ondemand::value& v) -> Reason {
+        if (inner == "entities") return ReadUrlEntities(batch, v, "extended_tweet.entities", draft);
+        if (inner != "full_text") return {};
+        RETURN_IF_REASON(ReadString(batch, v, "extended_tweet.full_text", text));
+        OfferText(draft, text, 2);
+        return {};
+      });
+    }
+    if (key == "user") {
+      return ForEachFieldOf(batch, value, key, [&](std::string_view inner, ondemand::value& v) -> Reason {
+        if (inner == "id_str") return ReadString(batch, v, "user.id_str", draft.author_id);
+        if (inner == "screen_name") return ReadString(batch, v, "user.screen_name", draft.author_handle);
+        if (inner == "followers_count") return ReadInteger(batch, v, "user.followers_count", draft.followers);
+        return {};
+      });
+    }
+    if (key == "created_at") return ReadString(batch, value, "created_at", draft.time_text);
+    if (key == "entities") return ReadUrlEntities(batch, value, "entities", draft);
+    if (key == "lang") return ReadString(batch, value, "lang", draft.language);
+    if (key == "in_reply_to_status_id_str") return ReadString(batch, value, key, draft.reply_to_post_id);
+    if (key == "in_reply_to_user_id_str") return ReadString(batch, value, key, draft.reply_to_author_id);
+    if (key == "in_reply_to_screen_name") return ReadString(batch, value, key, draft.reply_to_handle);
+    if (key == "delete" || key == "scrub_geo" || key == "limit" || key == "status_withheld" ||
+        key == "user_withheld" || key == "disconnect" || key == "warning") {
+      is_notice = true;  // stream control messages, not posts
+    }
+    return {};
+  });
+}
+
+}  // namespace
+
+Reason TwitterV1Format::Visit(Batch& batch, ondemand::object record, JsonDecodeState& state,
+                              PostDraft& draft, bool& skip) {
+  return VisitTwitterV1(batch, record, draft, skip);
+}
+
+}  // namespace brandpulse::decode_internal

@@ -15,14 +15,13 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
-namespace brandpulse {
-namespace {
+#include "engine/state_store_internal.h"
 
-constexpr char kWindowsFamily[] = "windows";
-constexpr char kPositionsFamily[] = "positions";
-constexpr char kMetaFamily[] = "meta";
-constexpr char kOutboxFamily[] = "outbox";
-constexpr char kRulesFamily[] = "rules";
+namespace brandpulse {
+
+using namespace state_internal;
+
+namespace {
 
 constexpr uint64_t kMinimumMemoryBudget = 8ull << 20;
 constexpr size_t kWindowKeySuffixSize = 1 + 8 + 8 + 8;  // 0x00, size, slide, start
@@ -31,38 +30,6 @@ constexpr size_t kWindowKeySuffixSize = 1 + 8 + 8 + 8;  // 0x00, size, slide, st
 // PERFORMANCE-NOTES.md). Pipelines pre-aggregate per commit, so a key gets one operand per
 // commit and the limit is rarely reached.
 constexpr size_t kMaxSuccessiveMerges = 64;
-
-void AppendBigEndian64(std::string& out, uint64_t value) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(value >> shift));
-}
-
-uint64_t ReadBigEndian64(const char* bytes) {
-  uint64_t value = 0;
-  for (int i = 0; i < 8; ++i) value = (value << 8) | static_cast<uint8_t>(bytes[i]);
-  return value;
-}
-
-// Two's complement with the sign bit flipped sorts bytewise like the signed value.
-uint64_t FlipSign(int64_t value) { return static_cast<uint64_t>(value) ^ (uint64_t{1} << 63); }
-int64_t UnflipSign(uint64_t value) { return static_cast<int64_t>(value ^ (uint64_t{1} << 63)); }
-
-rocksdb::Slice ToSlice(std::string_view bytes) { return rocksdb::Slice(bytes.data(), bytes.size()); }
-std::string_view ToView(const rocksdb::Slice& slice) {
-  return std::string_view(slice.data(), slice.size());
-}
-
-Status FromRocks(const rocksdb::Status& status, std::string_view what) {
-  if (status.ok()) return Status::Ok();
-  std::string message = fmt::format("{}: {}", what, status.ToString());
-  if (status.IsCorruption()) return Status::Corruption(std::move(message));
-  if (status.IsInvalidArgument() || status.IsNotSupported()) {
-    return Status::InvalidArgument(std::move(message));
-  }
-  if (status.IsBusy() || status.IsTimedOut() || status.IsTryAgain()) {
-    return Status::Unavailable(std::move(message));
-  }
-  return Status::IoError(std::move(message));
-}
 
 // Window metrics add up: counts sum, sketches take the register-wise maximum, term counts sum
 // (exactly: term summaries are only bounded when their window closes, by a Put). That is
@@ -352,116 +319,6 @@ void StateStore::AssignHandles() {
     if (name == kOutboxFamily) outbox_ = handle;
     if (name == kRulesFamily) rules_ = handle;
   }
-}
-
-Status StateStore::CheckFormat(const StateOptions& options, bool created,
-                               const rocksdb::ColumnFamilyOptions& rules_options) {
-  if (meta_ == nullptr || windows_ == nullptr || positions_ == nullptr || outbox_ == nullptr) {
-    return Status::InvalidArgument(fmt::format(
-        "{} holds a RocksDB database that is not a brandpulse state (it lacks the column "
-        "families windows, positions, meta or outbox); point state.directory elsewhere",
-        directory_));
-  }
-  if (created) {
-    rocksdb::WriteOptions write_options;
-    write_options.sync = true;
-    return FromRocks(
-        db_->Put(write_options, meta_, ToSlice(kStateFormatKey), std::to_string(kStateFormat)),
-        fmt::format("write state format of {}", directory_));
-  }
-  Result<std::optional<int64_t>> stored = ReadMetaInteger(kStateFormatKey);
-  if (!stored.ok()) {
-    return Status(
-        stored.status().code() == StatusCode::kCorruption
-            ? Status::Corruption(fmt::format("state {}: {}", directory_, stored.status().message()))
-            : stored.status());
-  }
-  if (stored->has_value()) {
-    format_ = **stored;
-  } else {
-    // No state_format: brandpulse 0.2 (format 2) or 0.1 (format 1). Their window keys tell them
-    // apart: a 0.1 key (brand, 0x00, size, start) never decodes as a 0.2 one (docs/state.md).
-    std::unique_ptr<rocksdb::Iterator> first(db_->NewIterator(rocksdb::ReadOptions(), windows_));
-    first->SeekToFirst();
-    RETURN_IF_ERROR(FromRocks(first->status(), fmt::format("read state {}", directory_)));
-    format_ = first->Valid() && !DecodeWindowKey(ToView(first->key())) ? 1 : 2;
-  }
-  if (format_ > kStateFormat) {
-    return Status::InvalidArgument(fmt::format(
-        "state directory {} was written by a newer brandpulse (state format {}); this "
-        "brandpulse reads formats 2 to {}: run the newer brandpulse on it, or start over with "
-        "--fresh or another state.directory",
-        directory_, format_, kStateFormat));
-  }
-  if (format_ < 2) {
-    return Status::InvalidArgument(fmt::format(
-        "state directory {} was written by an older brandpulse (state format {}, brandpulse "
-        "0.1: window keys without dimension and slide); this brandpulse cannot read it: run "
-        "with --fresh or point state.directory at a new directory",
-        directory_, format_));
-  }
-  if (format_ == kStateFormat) {
-    if (rules_ == nullptr) {
-      return Status::Corruption(
-          fmt::format("state {} is in state format {} but has no column family {}", directory_,
-                      kStateFormat, kRulesFamily));
-    }
-    return Status::Ok();
-  }
-  // Format 2. Read-only it stays so: windows, positions and meta read the same.
-  if (options.read_only) return Status::Ok();
-  return MigrateFromFormat2(rules_options);
-}
-
-// Format 2 → 3: the outbox's bare `<alert id>` keys become `alerts/<alert id>`, the rules family
-// is created, state_format is set. The keys and the marker move in one WriteBatch, so a crash
-// leaves either the old outbox without the marker (migrated again at the next open) or the new
-// one with it; the family is created first and is empty until then.
-Status StateStore::MigrateFromFormat2(const rocksdb::ColumnFamilyOptions& rules_options) {
-  if (rules_ == nullptr) {
-    rocksdb::ColumnFamilyHandle* handle = nullptr;
-    RETURN_IF_ERROR(
-        FromRocks(db_->CreateColumnFamily(rules_options, kRulesFamily, &handle),
-                  fmt::format("migrate state {}: create {}", directory_, kRulesFamily)));
-    handles_.push_back(handle);
-    rules_ = handle;
-  }
-  std::vector<std::pair<std::string, std::string>> entries;
-  std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(rocksdb::ReadOptions(), outbox_));
-  for (iterator->SeekToFirst(); iterator->Valid(); iterator->Next()) {
-    entries.emplace_back(iterator->key().ToString(), iterator->value().ToString());
-  }
-  RETURN_IF_ERROR(
-      FromRocks(iterator->status(), fmt::format("migrate state {}: read outbox", directory_)));
-  iterator.reset();
-  rocksdb::WriteBatch batch;
-  // Every delete before every put: an old key may equal another one's new key (`alerts/x` and
-  // `x`), and a later delete would remove the moved entry.
-  for (const auto& [id, payload] : entries) {
-    RETURN_IF_ERROR(FromRocks(batch.Delete(outbox_, id), "migrate outbox"));
-  }
-  for (const auto& [id, payload] : entries) {
-    RETURN_IF_ERROR(
-        FromRocks(batch.Put(outbox_, fmt::format("{}/{}", kAlertsOutboxSink, id), payload),
-                  "migrate outbox"));
-  }
-  RETURN_IF_ERROR(FromRocks(
-      batch.Put(meta_, ToSlice(kStateFormatKey), std::to_string(kStateFormat)), "migrate meta"));
-  rocksdb::WriteOptions write_options;
-  write_options.sync = true;
-  RETURN_IF_ERROR(
-      FromRocks(db_->Write(write_options, &batch),
-                fmt::format("migrate state {} to format {}", directory_, kStateFormat)));
-  format_ = kStateFormat;
-  return Status::Ok();
-}
-
-Status StateStore::RequireCurrentFormat(std::string_view what) const {
-  if (format_ == kStateFormat) return Status::Ok();
-  return Status::InvalidArgument(fmt::format(
-      "{}: state {} is in state format {}, opened read-only; the next read-write open migrates "
-      "it to format {}",
-      what, directory_, format_, kStateFormat));
 }
 
 StateStore::~StateStore() {

@@ -365,7 +365,7 @@ namespace {
 
 class MatchState final : public TransformState {
  public:
-  std::unique_ptr<CompiledWatchlist::Scanner> scanner;  // null when it could not be made
+  std::unique_ptr<CompiledWatchlist::Scanner> scanner;
   std::vector<MatchedBrand> matched;                    // per post, reused
 };
 

@@ -122,7 +122,8 @@ Result<std::shared_ptr<const CompiledWatchlist>> CompiledWatchlist::Make(
     bool reads_fields = false;
     for (uint32_t index = 0; index < query.nodes.size(); ++index) {
       const QueryNode& node = query.nodes[index];
-      Node compiled_node{node.op, node.field, node.near_ordered, false, node.near_distance,
+      Node compiled_node{node.op, node.field, node.registered_field, node.near_ordered, false,
+                         node.near_distance,
                          static_cast<uint32_t>(compiled->children_.size()),
                          static_cast<uint32_t>(node.children.size()), 0, 0, 0, brand_index,
                          node.text};

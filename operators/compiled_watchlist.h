@@ -173,6 +173,7 @@ class CompiledWatchlist {
   struct Node {  // a query node; children are global node indices
     QueryOp op;
     QueryField field;
+    uint32_t registered_field;  // kField of QueryField::kRegistered
     bool ordered;
     bool negated;  // under a NOT
     uint32_t distance;

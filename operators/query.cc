@@ -4,11 +4,36 @@
 
 #include <algorithm>
 #include <charconv>
+#include <deque>
+#include <mutex>
 
 #include "engine/unicode.h"
+#include "engine/yaml_reader.h"
 
 namespace brandpulse {
 namespace {
+
+struct QueryFieldRegistry {
+  std::mutex mutex;
+  std::deque<QueryFieldDefinition> fields;  // GUARDED_BY(mutex) while registering
+};
+
+QueryFieldRegistry& Fields() {
+  static QueryFieldRegistry registry;
+  return registry;
+}
+
+// The registered field written as `word` ("sentiment:negative"), with its index; nullptr if none.
+const QueryFieldDefinition* FindRegisteredField(std::string_view word, uint32_t& index) {
+  const std::deque<QueryFieldDefinition>& fields = Fields().fields;
+  for (index = 0; index < fields.size(); ++index) {
+    const std::string& name = fields[index].name;
+    if (word.size() > name.size() && word.starts_with(name) && word[name.size()] == ':') {
+      return &fields[index];
+    }
+  }
+  return nullptr;
+}
 
 enum class TokenKind : uint8_t { kWord, kPhrase, kExact, kOpen, kClose };
 
@@ -493,6 +518,34 @@ class Parser {
       node.location = token.location;
       return Add(std::move(node));
     }
+    uint32_t registered = 0;
+    if (const QueryFieldDefinition* field = FindRegisteredField(word, registered)) {
+      std::string value = word.substr(field->name.size() + 1);
+      for (char& c : value) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+      }
+      if (value.empty() || (!field->values.empty() &&
+                            std::find(field->values.begin(), field->values.end(), value) ==
+                                field->values.end())) {
+        std::string closest = ClosestMatch(value, field->values);
+        std::string all;
+        for (const std::string& known : field->values) all += (all.empty() ? "" : ", ") + known;
+        Error(token.location,
+              value.empty() ? fmt::format("'{}:' needs a value", field->name)
+                            : fmt::format("'{}' is not a value of {}:", value, field->name),
+              !closest.empty() ? fmt::format("did you mean {}:{}?", field->name, closest)
+              : all.empty()    ? field->hint
+                               : fmt::format("{}: takes {}", field->name, all));
+        return std::nullopt;
+      }
+      QueryNode node;
+      node.op = QueryOp::kField;
+      node.field = QueryField::kRegistered;
+      node.registered_field = registered;
+      node.text = std::move(value);
+      node.location = token.location;
+      return Add(std::move(node));
+    }
     std::string text = word;
     bool prefix = false;
     if (text.starts_with("*")) {
@@ -584,6 +637,9 @@ std::string FormatQueryNode(const Query& query, uint32_t index) {
       return node.prefix ? text + "*" : text;
     }
     case QueryOp::kField: {
+      if (node.field == QueryField::kRegistered) {
+        return fmt::format("{}:{}", RegisteredQueryField(node.registered_field).name, node.text);
+      }
       std::string_view name = node.field == QueryField::kAuthor     ? "author:"
                               : node.field == QueryField::kLanguage ? "lang:"
                               : node.field == QueryField::kUrl      ? "url:"
@@ -609,5 +665,16 @@ std::string FormatQueryNode(const Query& query, uint32_t index) {
   }
   return {};
 }
+
+void RegisterQueryField(QueryFieldDefinition definition) {
+  QueryFieldRegistry& registry = Fields();
+  std::lock_guard lock(registry.mutex);
+  for (const QueryFieldDefinition& field : registry.fields) {
+    if (field.name == definition.name) return;
+  }
+  registry.fields.push_back(std::move(definition));
+}
+
+const QueryFieldDefinition& RegisteredQueryField(uint32_t index) { return Fields().fields[index]; }
 
 }  // namespace brandpulse

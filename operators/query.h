@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "engine/diagnostics.h"
+#include "engine/post.h"
 
 namespace brandpulse {
 
@@ -38,7 +39,24 @@ enum class QueryField : uint8_t {
   kReplyTo,
   kUrl,   // url:x — a link of the post contains x (caseless)
   kSite,  // site:x — a link's host is x or ends with ".x"
+  kRegistered,  // a field another operator registered (RegisterQueryField): sentiment:, intent:
 };
+
+// A query field that an operator adds with what it knows of a post (its post fields,
+// engine/post_fields.h): `sentiment:negative`, `intent:question`. The query language knows it by
+// name only; the operator that registers it says how a post matches a value.
+struct QueryFieldDefinition {
+  std::string name;                 // without ':'; [a-z_]+, not a built-in field
+  std::vector<std::string> values;  // the values it accepts (lowercase); empty = any
+  std::string hint;                 // e.g. "write sentiment:negative"
+  // `value` is lowercase. Called by match workers for every post a query reaches: pure, no
+  // allocation.
+  bool (*matches)(const Post& post, std::string_view value) = nullptr;
+};
+// REQUIRES: start-up, before watchlists are read. Registering a name twice keeps the first.
+void RegisterQueryField(QueryFieldDefinition definition);
+// The registered field `index` (QueryNode::registered_field). REQUIRES: a valid index.
+const QueryFieldDefinition& RegisteredQueryField(uint32_t index);
 
 // How a term's accents and case must agree with the text.
 enum class QueryCase : uint8_t {
@@ -58,6 +76,7 @@ struct QueryNode {
   // kLoose (the parser rejects accents and {} with '?').
   bool single_wildcards = false;
   QueryField field = QueryField::kAuthor;
+  uint32_t registered_field = 0;  // kRegistered: RegisteredQueryField(registered_field)
   uint32_t near_distance = 0;  // kNear: at most this many words between the operands
   bool near_ordered = false;   // kNear: NEAR/nf, the first operand comes first
   std::vector<uint32_t> children;  // indices into Query::nodes

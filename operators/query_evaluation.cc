@@ -125,6 +125,9 @@ bool CompiledWatchlist::Evaluate(uint32_t index, const Post& post, Scanner& scan
         case QueryField::kSite:
           value = UrlFieldMatches(post.urls, node.value, node.field == QueryField::kSite);
           break;
+        case QueryField::kRegistered:
+          value = RegisteredQueryField(node.registered_field).matches(post, node.value);
+          break;
         case QueryField::kLanguage:
           // "no" matches "no" and "no-NO"; "en-gb" only "en-GB".
           value = FieldEquals(post.language, node.value) ||

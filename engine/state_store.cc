@@ -168,6 +168,28 @@ Status VisitWindows(rocksdb::Iterator& iterator, const StateStore::WindowVisitor
   return FromRocks(iterator.status(), "scan windows");
 }
 
+// True when every family of the database in `directory` holds no key (opened read-only).
+Result<bool> FamiliesAreEmpty(const std::string& directory, const std::vector<std::string>& names) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : names) {
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status opened =
+      rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), directory, descriptors, &handles, &raw);
+  if (!opened.ok()) return FromRocks(opened, fmt::format("open state {}", directory));
+  std::unique_ptr<rocksdb::DB> db(raw);
+  bool empty = true;
+  for (rocksdb::ColumnFamilyHandle* handle : handles) {
+    std::unique_ptr<rocksdb::Iterator> iterator(db->NewIterator(rocksdb::ReadOptions(), handle));
+    iterator->SeekToFirst();
+    empty = empty && !iterator->Valid() && iterator->status().ok();
+  }
+  for (rocksdb::ColumnFamilyHandle* handle : handles) db->DestroyColumnFamilyHandle(handle);
+  return empty;
+}
+
 }  // namespace
 
 std::string EncodeWindowKey(const WindowKey& key) {
@@ -286,6 +308,27 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const StateOptions& options
       {kOutboxFamily, small_options},
       {kRulesFamily, small_options},
   };
+  // A kill while a store is being created can leave a database with only some of its families
+  // (RocksDB adds them one at a time): such a store never held data, so its creation is finished
+  // now. A database with a family this build does not know, or with data in the default family
+  // (where brandpulse writes nothing), is someone else's and goes on to be refused.
+  if (!created && !options.read_only) {
+    bool all_known = std::all_of(existing.begin(), existing.end(), [&](const std::string& name) {
+      return known.count(name) > 0;
+    });
+    bool has_core = true;
+    for (const char* core : {kWindowsFamily, kPositionsFamily, kMetaFamily, kOutboxFamily}) {
+      has_core = has_core && std::find(existing.begin(), existing.end(), core) != existing.end();
+    }
+    if (all_known && !has_core) {
+      ASSIGN_OR_RETURN(bool empty, FamiliesAreEmpty(directory, existing));
+      if (empty) {
+        created = true;
+        db_options.create_if_missing = true;
+        db_options.create_missing_column_families = true;
+      }
+    }
+  }
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   if (created) {
     for (const auto& [name, family] : known) families.emplace_back(name, family);

@@ -1082,6 +1082,51 @@ TEST_F(StateStoreTest, DatabaseThatIsNoStateIsRefused) {
       << store.status().ToString();
 }
 
+// A kill while the first Open creates the store leaves a database with some of its families:
+// the next Open finishes the creation instead of refusing it (the short crash test once killed
+// a run exactly there).
+TEST_F(StateStoreTest, InterruptedCreationIsFinishedByTheNextOpen) {
+  for (const std::vector<std::string>& partial :
+       std::vector<std::vector<std::string>>{{}, {"windows"}, {"windows", "positions", "meta"}}) {
+    fs::remove_all(directory_);
+    fs::create_directories(directory_);
+    {
+      rocksdb::DBOptions db_options;
+      db_options.create_if_missing = true;
+      db_options.create_missing_column_families = true;
+      std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+          {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()}};
+      for (const std::string& name : partial) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+      std::vector<rocksdb::ColumnFamilyHandle*> handles;
+      rocksdb::DB* raw = nullptr;
+      ASSERT_TRUE(rocksdb::DB::Open(db_options, directory_.string(), descriptors, &handles, &raw).ok());
+      for (rocksdb::ColumnFamilyHandle* handle : handles) raw->DestroyColumnFamilyHandle(handle);
+      delete raw;
+    }
+    {
+      auto store = StateStore::Open(StateOptions{directory_.string(), 16 << 20});
+      ASSERT_TRUE(store.ok()) << partial.size() << " families: " << store.status().ToString();
+      EXPECT_EQ((*store)->ReadMetaInteger(kStateFormatKey).value(),
+                std::optional<int64_t>(kStateFormat));
+      StateStore::Commit commit = (*store)->NewCommit();
+      commit.SetPosition("file:x", 0, 42);
+      ASSERT_TRUE((*store)->Write(commit).ok());
+    }
+    auto reopened = StateStore::Open(StateOptions{directory_.string(), 16 << 20});
+    ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+    EXPECT_EQ((*reopened)->ReadPosition("file:x", 0).value(), std::optional<uint64_t>(42));
+  }
+  // The same shape with data in the default family is not an unfinished state: refused.
+  fs::remove_all(directory_);
+  WithRawDatabase({"windows"}, [](rocksdb::DB& db, RawFamilies&) {
+    ASSERT_TRUE(db.Put(rocksdb::WriteOptions(), "someone else's", "data").ok());
+  });
+  auto foreign = StateStore::Open(StateOptions{directory_.string(), 16 << 20});
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_NE(foreign.status().message().find("not a brandpulse state"), std::string::npos)
+      << foreign.status().ToString();
+}
+
 // ---- Meta integers ----------------------------------------------------------------------------
 
 TEST_F(StateStoreTest, CorruptMetaIntegerIsCorruptionNotAnException) {

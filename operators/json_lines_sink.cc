@@ -1,6 +1,7 @@
 #include "operators/json_lines_sink.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -23,15 +24,58 @@ Result<std::unique_ptr<LineFile>> LineFile::Open(Kind kind, const std::string& p
     case Kind::kFile: {
       std::error_code error;
       std::filesystem::create_directories(std::filesystem::path(path).parent_path(), error);
-      int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0);
+      // Read-write: the torn-tail repair reads the end of the file.
+      int flags = O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0);
       int descriptor = ::open(path.c_str(), flags, 0644);
       if (descriptor < 0) {
         return Status::IoError(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
       }
-      return std::unique_ptr<LineFile>(new LineFile(descriptor, path));
+      std::unique_ptr<LineFile> file(new LineFile(descriptor, path));
+      RETURN_IF_ERROR(file->RepairTornTail());
+      return file;
     }
   }
   return Status::Internal("unknown line file kind");
+}
+
+// A process killed inside write() (or a full disk) can leave the last line cut short. What was
+// cut was never acknowledged (an outbox entry) or committed past (a side record), so it is
+// written again, whole, after the restart; the cut piece is removed so it does not glue onto it.
+Status LineFile::RepairTornTail() {
+  struct stat info;
+  if (::fstat(descriptor_, &info) != 0) {
+    return Status::IoError(fmt::format("stat {}: {}", description_, std::strerror(errno)));
+  }
+  if (!S_ISREG(info.st_mode) || info.st_size == 0) return Status::Ok();
+  off_t end = info.st_size;
+  char last = 0;
+  if (::pread(descriptor_, &last, 1, end - 1) != 1) {
+    return Status::IoError(fmt::format("read {}: {}", description_, std::strerror(errno)));
+  }
+  if (last == '\n') return Status::Ok();
+  // Look back for the last complete line, a block at a time.
+  char block[4096];
+  off_t keep = 0;
+  for (off_t block_end = end; block_end > 0 && keep == 0;) {
+    off_t block_begin = block_end > static_cast<off_t>(sizeof(block)) ? block_end - sizeof(block) : 0;
+    ssize_t count = ::pread(descriptor_, block, static_cast<size_t>(block_end - block_begin), block_begin);
+    if (count <= 0) {
+      return Status::IoError(fmt::format("read {}: {}", description_, std::strerror(errno)));
+    }
+    for (ssize_t index = count - 1; index >= 0; --index) {
+      if (block[index] == '\n') {
+        keep = block_begin + index + 1;
+        break;
+      }
+    }
+    block_end = block_begin;
+  }
+  if (::ftruncate(descriptor_, keep) != 0) {
+    return Status::IoError(fmt::format("truncate the torn last line of {}: {}", description_,
+                                       std::strerror(errno)));
+  }
+  torn_bytes_removed_ = static_cast<uint64_t>(end - keep);
+  return Status::Ok();
 }
 
 LineFile::~LineFile() {

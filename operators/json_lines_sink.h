@@ -18,6 +18,8 @@ class LineFile {
  public:
   enum class Kind { kNone, kFile, kStdout };
   // kNone discards. `truncate` empties an existing file (fresh runs); missing folders are made.
+  // An existing file whose last line was cut off (a kill inside write(), a full disk) loses that
+  // piece: it was never acknowledged, so it is written again whole.
   static Result<std::unique_ptr<LineFile>> Open(Kind kind, const std::string& path, bool truncate);
   ~LineFile();
   LineFile(const LineFile&) = delete;
@@ -29,15 +31,19 @@ class LineFile {
   Status Flush(bool sync);
   // "out/alerts.jsonl", "stdout" or "none".
   const std::string& description() const { return description_; }
+  // Bytes of a cut-off last line removed when the file was opened (0 when it ended whole).
+  uint64_t torn_bytes_removed() const { return torn_bytes_removed_; }
 
  private:
   LineFile(int descriptor, std::string description)
       : descriptor_(descriptor), description_(std::move(description)) {}
   Status WriteOut();
+  Status RepairTornTail();
 
   int descriptor_;  // -1 for kNone
   std::string description_;
   std::string buffer_;
+  uint64_t torn_bytes_removed_ = 0;
 };
 
 struct JsonLinesSinkOptions {

@@ -582,6 +582,18 @@ Result<uint64_t> StateStore::CountOutbox(std::string_view sink) {
   return count;
 }
 
+Result<std::map<std::string, uint64_t>> StateStore::OutboxDepthBySink() {
+  RETURN_IF_ERROR(RequireCurrentFormat("scan outbox"));
+  std::map<std::string, uint64_t> depth;
+  std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(rocksdb::ReadOptions(), outbox_));
+  for (iterator->SeekToFirst(); iterator->Valid(); iterator->Next()) {
+    std::string_view key = ToView(iterator->key());
+    ++depth[std::string(key.substr(0, key.find('/')))];
+  }
+  if (!iterator->status().ok()) return FromRocks(iterator->status(), "scan outbox");
+  return depth;
+}
+
 Status StateStore::ScanRuleState(
     std::string_view rule,
     const std::function<void(std::string_view key, std::string_view value)>& visit) {

@@ -27,6 +27,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -195,6 +196,9 @@ class StateStore {
   // The number of `sink`'s pending entries. A scan of them (cost grows with the depth): for
   // start-up, not for every commit.
   Result<uint64_t> CountOutbox(std::string_view sink);
+  // Entries per sink name over the whole outbox (one scan; for start-up checks: entries of a
+  // sink that a pipeline no longer has are never delivered).
+  Result<std::map<std::string, uint64_t>> OutboxDepthBySink();
   // `rule`'s state in key (bytewise) order: one prefix range scan. InvalidArgument for an invalid
   // rule name.
   Status ScanRuleState(

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -32,6 +33,8 @@ Result<std::unique_ptr<LineFile>> LineFile::Open(Kind kind, const std::string& p
       }
       std::unique_ptr<LineFile> file(new LineFile(descriptor, path));
       RETURN_IF_ERROR(file->RepairTornTail());
+      struct stat info;
+      if (::fstat(descriptor, &info) == 0 && S_ISREG(info.st_mode)) file->flushed_size_ = info.st_size;
       return file;
     }
   }
@@ -91,7 +94,15 @@ Status LineFile::Append(std::string_view line) {
   return Status::Ok();
 }
 
+// Writers of stdout share it across sinks and threads: one lock keeps their lines whole.
+std::mutex& StdoutMutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
 Status LineFile::WriteOut() {
+  std::unique_lock<std::mutex> stdout_lock;
+  if (descriptor_ == 1) stdout_lock = std::unique_lock<std::mutex>(StdoutMutex());
   size_t written = 0;
   while (written < buffer_.size()) {
     ssize_t count = ::write(descriptor_, buffer_.data() + written, buffer_.size() - written);
@@ -111,6 +122,20 @@ Status LineFile::Flush(bool sync) {
   RETURN_IF_ERROR(WriteOut());
   if (sync && descriptor_ > 2 && ::fsync(descriptor_) != 0) {
     return Status::IoError(fmt::format("fsync {}: {}", description_, std::strerror(errno)));
+  }
+  if (flushed_size_ >= 0) {
+    struct stat info;
+    if (::fstat(descriptor_, &info) == 0) flushed_size_ = info.st_size;
+  }
+  return Status::Ok();
+}
+
+Status LineFile::Rollback() {
+  buffer_.clear();
+  if (flushed_size_ < 0) return Status::Ok();  // stdout or none: nothing to cut back
+  if (::ftruncate(descriptor_, flushed_size_) != 0) {
+    return Status::IoError(fmt::format("cut {} back to {} bytes: {}", description_, flushed_size_,
+                                       std::strerror(errno)));
   }
   return Status::Ok();
 }
@@ -137,11 +162,17 @@ class JsonLinesSink final : public Sink {
     DeliveryOutcome outcome;
     for (const OutboxEntry& entry : entries) {
       outcome.error = file_->Append(entry.payload);
-      if (!outcome.error.ok()) return outcome;
+      if (!outcome.error.ok()) break;
     }
     // Acknowledged only once on disk: a crash before this line re-delivers them all.
-    outcome.error = file_->Flush(true);
-    if (outcome.error.ok()) outcome.delivered = entries.size();
+    if (outcome.error.ok()) outcome.error = file_->Flush(true);
+    if (outcome.error.ok()) {
+      outcome.delivered = entries.size();
+    } else {
+      // Nothing of a failed attempt stays behind, so the retry writes each line once.
+      Status rolled_back = file_->Rollback();
+      if (!rolled_back.ok()) outcome.error = outcome.error.WithContext(rolled_back.ToString());
+    }
     return outcome;
   }
 

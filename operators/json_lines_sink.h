@@ -13,7 +13,8 @@
 
 namespace brandpulse {
 
-// Appends lines to a file or stdout through a buffer. One thread at a time.
+// Appends lines to a file or stdout through a buffer. One thread at a time per LineFile; several
+// LineFiles on stdout (alerts and dead letters both there) write whole buffers under one lock.
 class LineFile {
  public:
   enum class Kind { kNone, kFile, kStdout };
@@ -31,6 +32,10 @@ class LineFile {
   Status Flush(bool sync);
   // "out/alerts.jsonl", "stdout" or "none".
   const std::string& description() const { return description_; }
+  // Forgets everything appended since the last successful Flush(): the buffer is dropped and a
+  // file cut back to the size it had then. For a delivery that failed half-way, so that its retry
+  // does not write the same lines twice.
+  Status Rollback();
   // Bytes of a cut-off last line removed when the file was opened (0 when it ended whole).
   uint64_t torn_bytes_removed() const { return torn_bytes_removed_; }
 
@@ -44,6 +49,7 @@ class LineFile {
   std::string description_;
   std::string buffer_;
   uint64_t torn_bytes_removed_ = 0;
+  int64_t flushed_size_ = -1;  // file size after the last successful Flush(); -1 = not a file
 };
 
 struct JsonLinesSinkOptions {

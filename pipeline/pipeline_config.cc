@@ -293,7 +293,6 @@ std::optional<PipelineSpec> LoadPipelineSpec(const std::string& path, Diagnostic
   }
 
   ReadSource(pipeline, registry, context, spec);
-  ReadTransforms(pipeline, registry, context, spec);
 
   if (auto workers = pipeline.Integer("workers", 0, 256)) spec.workers = static_cast<int>(*workers);
   if (spec.workers == 0) spec.workers = std::max(1u, std::thread::hardware_concurrency());
@@ -357,6 +356,8 @@ std::optional<PipelineSpec> LoadPipelineSpec(const std::string& path, Diagnostic
       spec.top_k_window = static_cast<size_t>(found - spec.windows.begin());
     }
   }
+  // After the pipeline's own sections, so readers can check against the windows.
+  ReadTransforms(pipeline, registry, context, spec);
   ReadAlertRules(pipeline, registry, context, spec);
   ReadSinks(pipeline, registry, context, spec);
 

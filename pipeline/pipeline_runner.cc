@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -71,6 +72,7 @@ class PipelineRun {
   Status Commit(bool end_of_input);
   Status WaitForOutboxRoom();
   Status DrainDeliveries();
+  Status ReportGivenUp();
   void ReportProgress(bool force);
   void Notice(const std::string& message) const {
     if (options_.on_notice) options_.on_notice(message);
@@ -111,6 +113,16 @@ class PipelineRun {
   WatermarkTracker watermarks_{spec_.max_out_of_orderness_ms, spec_.idle_timeout_ms};
   std::vector<FiredAlert> fired_;  // alerts of the epoch (rules fire them on batches too)
   RunSummary summary_;
+
+  // Outbox entries a sink refused for good, handed from its delivery thread to the coordinator,
+  // which reports them and writes them to the dead-letter sinks.
+  struct GivenUp {
+    std::string sink;
+    OutboxEntry entry;
+    std::string why;
+  };
+  std::mutex given_up_mutex_;
+  std::vector<GivenUp> given_up_;  // GUARDED_BY(given_up_mutex_)
 };
 
 PipelineRun::~PipelineRun() {
@@ -162,8 +174,13 @@ Status PipelineRun::OpenSinks() {
     if (binding.stream == kAlertsStream) {
       if (summary_.alerts_sink.empty()) summary_.alerts_sink = summary.description;
       OutboxSink outbox{std::move(*sink), nullptr};
-      outbox.delivery = std::make_unique<SinkDelivery>(*outbox.sink, *store_, clock_,
-                                                       delivery_options);
+      std::string sink_name = binding.name;
+      outbox.delivery = std::make_unique<SinkDelivery>(
+          *outbox.sink, *store_, clock_, delivery_options,
+          [this, sink_name](const OutboxEntry& entry, const Status& why) {
+            std::lock_guard lock(given_up_mutex_);
+            given_up_.push_back(GivenUp{sink_name, entry, why.ToString()});
+          });
       // Alerts committed to the outbox but not delivered before a crash go out first.
       RETURN_IF_ERROR(outbox.delivery->LoadLeftovers());
       outbox_sinks_.push_back(std::move(outbox));
@@ -179,6 +196,18 @@ Status PipelineRun::OpenSinks() {
     if (description->empty()) *description = "none";
   }
   for (OutboxSink& sink : outbox_sinks_) sink.delivery->Start();
+  // Entries for a sink this pipeline no longer has (renamed, removed, `type: none`) would wait
+  // forever unseen: say so, with the way to deliver them.
+  ASSIGN_OR_RETURN(auto depth_by_sink, store_->OutboxDepthBySink());
+  for (const auto& [sink, depth] : depth_by_sink) {
+    bool configured = false;
+    for (const OutboxSink& outbox : outbox_sinks_) configured |= outbox.sink->name() == sink;
+    if (configured) continue;
+    Notice(fmt::format("the outbox holds {} undelivered entries for sink '{}', which this pipeline "
+                       "does not have; they stay there until a sink named '{}' is configured "
+                       "(`name: {}` under sinks:)",
+                       depth, sink, sink, sink));
+  }
   return Status::Ok();
 }
 
@@ -279,8 +308,17 @@ Status PipelineRun::MaybeReloadWatchlist() {
 Status PipelineRun::ApplyWatchlist(LoadedWatchlist loaded) {
   std::shared_ptr<const WatchlistBrands> previous = std::move(brands_);
   brands_ = std::make_shared<const WatchlistBrands>(std::move(loaded.compiled));
+  // The transforms first: if they cannot be built (no memory for a scratch), the old watchlist
+  // keeps running and the reload is reported as failed.
+  Status rebuilt = chain_->RebuildForWatchlist(BuildContext());
+  if (!rebuilt.ok()) {
+    brands_ = std::move(previous);
+    ++summary_.watchlist_reload_failures;
+    summary_.last_reload_error = rebuilt.ToString();
+    if (options_.on_reload) options_.on_reload(false, summary_.last_reload_error);
+    return Status::Ok();
+  }
   watchlist_spec_ = std::move(loaded.spec);
-  RETURN_IF_ERROR(chain_->RebuildForWatchlist(BuildContext()));
   // Brands are renumbered; everything kept by brand index follows its brand by id.
   RETURN_IF_ERROR(rules_->OnBrandsChanged(*previous, *brands_));
   closer_->RemapBrands(*previous, *brands_);
@@ -531,6 +569,31 @@ Status PipelineRun::DrainDeliveries() {
   return Status::Ok();
 }
 
+Status PipelineRun::ReportGivenUp() {
+  std::vector<GivenUp> given_up;
+  {
+    std::lock_guard lock(given_up_mutex_);
+    given_up.swap(given_up_);
+  }
+  for (const GivenUp& refused : given_up) {
+    Notice(fmt::format("sink '{}' refused '{}' for good ({}); it goes to the dead letters",
+                       refused.sink, refused.entry.id, refused.why));
+    std::string source = "sink:" + refused.sink;
+    std::string reason = "refused by sink '" + refused.sink + "': " + refused.why;
+    for (SideSink& side : side_sinks_) {
+      if (side.stream != kDeadLetterStream) continue;
+      SideRecord record;
+      record.kind = SideRecord::Kind::kDeadLetter;
+      record.reason = reason;
+      record.source_id = source;
+      record.record = refused.entry.payload;
+      RETURN_IF_ERROR(side.sink->Append(record));
+      RETURN_IF_ERROR(side.sink->Flush());
+    }
+  }
+  return Status::Ok();
+}
+
 void PipelineRun::ReportProgress(bool force) {
   if (!options_.on_progress) return;
   if (!force && clock_.NowMs() - last_progress_ms_ < 1000) return;
@@ -546,6 +609,8 @@ Result<RunSummary> PipelineRun::Run() {
     bool end_of_input = false;
     while (status.ok() && !end_of_input) {
       status = MaybeReloadWatchlist();
+      if (!status.ok()) break;
+      status = ReportGivenUp();
       if (!status.ok()) break;
       status = ReadBatch(end_of_input);
       if (!status.ok()) break;
@@ -567,6 +632,7 @@ Result<RunSummary> PipelineRun::Run() {
   }
   if (scheduler_) scheduler_->Stop();
   if (status.ok()) status = DrainDeliveries();
+  if (status.ok()) status = ReportGivenUp();
   for (OutboxSink& sink : outbox_sinks_) sink.delivery->Stop();
   if (!status.ok()) return status;
   if (store_) RETURN_IF_ERROR(store_->Flush());

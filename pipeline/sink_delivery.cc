@@ -100,31 +100,67 @@ void SinkDelivery::BackOff(uint32_t attempts) {
   }
 }
 
+// Removes `count` entries from the front of the queue once their outbox keys are deleted. Until
+// the delete succeeds they stay queued (and counted against the bound): retried after a back-off,
+// never delivered again by this process.
+bool SinkDelivery::AcknowledgeFront(size_t count, uint32_t& failed_acknowledgements) {
+  Status acknowledged = Acknowledge(count);
+  std::lock_guard lock(mutex_);
+  if (!acknowledged.ok()) {
+    ++stats_.failures;
+    stats_.last_error = acknowledged.WithContext("acknowledge in the outbox").ToString();
+    ++failed_acknowledgements;
+    return false;
+  }
+  failed_acknowledgements = 0;
+  for (size_t index = 0; index < count; ++index) queue_.pop_front();
+  depth_.store(queue_.size(), std::memory_order_release);
+  changed_.notify_all();
+  return true;
+}
+
 void SinkDelivery::Loop() {
   std::vector<OutboxEntry> attempt;
+  size_t unacknowledged = 0;  // entries at the front that the sink took but the outbox still holds
+  uint32_t failed_acknowledgements = 0;
   while (true) {
     {
       std::unique_lock lock(mutex_);
       changed_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
+    }
+    if (unacknowledged > 0) {
+      if (AcknowledgeFront(unacknowledged, failed_acknowledgements)) {
+        unacknowledged = 0;
+      } else {
+        BackOff(failed_acknowledgements);
+      }
+      continue;
+    }
+    {
+      std::lock_guard lock(mutex_);
       size_t count = std::min(queue_.size(), options_.max_entries_per_call);
       attempt.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(count));
     }
     DeliveryOutcome outcome = sink_.Deliver(attempt);
     outcome.delivered = std::min(outcome.delivered, attempt.size());
     if (outcome.delivered > 0) {
-      Status acknowledged = Acknowledge(outcome.delivered);
-      std::lock_guard lock(mutex_);
-      if (!acknowledged.ok()) {
-        // Delivered but still in the outbox: a restart delivers it again (at least once).
-        stats_.last_error = acknowledged.ToString();
+      {
+        std::lock_guard lock(mutex_);
+        stats_.delivered += outcome.delivered;
       }
-      for (size_t index = 0; index < outcome.delivered; ++index) queue_.pop_front();
-      stats_.delivered += outcome.delivered;
-      depth_.store(queue_.size(), std::memory_order_release);
+      if (!AcknowledgeFront(outcome.delivered, failed_acknowledgements)) {
+        unacknowledged = outcome.delivered;
+        BackOff(failed_acknowledgements);
+        continue;
+      }
     }
-    changed_.notify_all();
-    if (outcome.error.ok() || outcome.delivered == attempt.size()) continue;
+    if (outcome.delivered == attempt.size()) continue;
+    // A sink that took less than everything without saying why is treated as failing.
+    if (outcome.error.ok()) {
+      outcome.error = Status::Unavailable(fmt::format(
+          "the sink took {} of {} entries without an error", outcome.delivered, attempt.size()));
+    }
 
     uint32_t attempts = 0;
     bool give_up = false;
@@ -140,13 +176,14 @@ void SinkDelivery::Loop() {
     }
     if (give_up) {
       if (on_given_up_) on_given_up_(refused, outcome.error);
-      Status removed = Acknowledge(1);
-      std::lock_guard lock(mutex_);
-      if (!removed.ok()) stats_.last_error = removed.ToString();
-      queue_.pop_front();
-      ++stats_.given_up;
-      depth_.store(queue_.size(), std::memory_order_release);
-      changed_.notify_all();
+      {
+        std::lock_guard lock(mutex_);
+        ++stats_.given_up;
+      }
+      if (!AcknowledgeFront(1, failed_acknowledgements)) {
+        unacknowledged = 1;
+        BackOff(failed_acknowledgements);
+      }
       continue;
     }
     BackOff(attempts);

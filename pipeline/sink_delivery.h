@@ -37,8 +37,8 @@ struct DeliveryOptions {
 };
 
 struct DeliveryStats {
-  uint64_t delivered = 0;  // acknowledged and removed from the outbox
-  uint64_t failures = 0;   // failed Deliver() calls (each is retried or given up)
+  uint64_t delivered = 0;  // taken by the sink (then removed from the outbox)
+  uint64_t failures = 0;   // failed Deliver() calls and outbox deletes (each is retried)
   uint64_t given_up = 0;   // refused for good after permanent_attempts
   uint64_t depth = 0;      // entries waiting (in the outbox, not acknowledged)
   std::string last_error;  // of the last failure; empty when none yet
@@ -75,6 +75,7 @@ class SinkDelivery {
   // Sleeps for the back-off of `attempts` failures, waking early on Stop().
   void BackOff(uint32_t attempts);
   Status Acknowledge(size_t count);
+  bool AcknowledgeFront(size_t count, uint32_t& failed_acknowledgements);
 
   Sink& sink_;
   StateStore& store_;

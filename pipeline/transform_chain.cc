@@ -11,27 +11,38 @@ Result<std::unique_ptr<TransformChain>> TransformChain::Make(
   chain->transforms_.resize(specs.size());
   for (auto& states : chain->states_) states.resize(specs.size());
   for (size_t index = 0; index < specs.size(); ++index) {
-    RETURN_IF_ERROR(chain->Build(index, context));
+    Built built;
+    RETURN_IF_ERROR(chain->Build(index, context, built));
+    chain->Install(index, std::move(built));
   }
   return chain;
 }
 
-Status TransformChain::Build(size_t index, const TransformBuildContext& context) {
+Status TransformChain::Build(size_t index, const TransformBuildContext& context,
+                             Built& built) const {
   Result<std::unique_ptr<Transform>> transform = specs_[index]->Make(context);
   if (!transform.ok()) {
     return transform.status().WithContext(
         fmt::format("transform {} ({})", index + 1, specs_[index]->type()));
   }
-  transforms_[index] = std::move(*transform);
-  for (auto& states : states_) {
-    Result<std::unique_ptr<TransformState>> state = transforms_[index]->MakeState();
+  built.transform = std::move(*transform);
+  built.states.clear();
+  for (size_t worker = 0; worker < states_.size(); ++worker) {
+    Result<std::unique_ptr<TransformState>> state = built.transform->MakeState();
     if (!state.ok()) {
       return state.status().WithContext(
           fmt::format("transform {} ({}) state", index + 1, specs_[index]->type()));
     }
-    states[index] = std::move(*state);
+    built.states.push_back(std::move(*state));
   }
   return Status::Ok();
+}
+
+void TransformChain::Install(size_t index, Built built) {
+  transforms_[index] = std::move(built.transform);
+  for (size_t worker = 0; worker < states_.size(); ++worker) {
+    states_[worker][index] = std::move(built.states[worker]);
+  }
 }
 
 Status TransformChain::Process(Batch& batch, size_t worker) const {
@@ -47,9 +58,16 @@ Status TransformChain::Process(Batch& batch, size_t worker) const {
 }
 
 Status TransformChain::RebuildForWatchlist(const TransformBuildContext& context) {
+  // All or nothing: everything is built before anything is replaced, so a failure (no memory
+  // for a Hyperscan scratch) leaves the chain as it was.
+  std::vector<std::pair<size_t, Built>> rebuilt;
   for (size_t index = 0; index < specs_.size(); ++index) {
-    if (specs_[index]->uses_watchlist()) RETURN_IF_ERROR(Build(index, context));
+    if (!specs_[index]->uses_watchlist()) continue;
+    Built built;
+    RETURN_IF_ERROR(Build(index, context, built));
+    rebuilt.emplace_back(index, std::move(built));
   }
+  for (auto& [index, built] : rebuilt) Install(index, std::move(built));
   return Status::Ok();
 }
 

@@ -26,8 +26,9 @@ class TransformChain {
   // Runs every transform on `batch` with worker `worker`'s states; the first failure stops the
   // batch and names the transform.
   Status Process(Batch& batch, size_t worker) const;
-  // Builds again the transforms whose spec uses the watchlist (a reload), with fresh states.
-  // REQUIRES: no batch in flight, and every state handed over (no pending deltas).
+  // Builds again the transforms whose spec uses the watchlist (a reload), with fresh states; all
+  // or nothing: on failure the chain is unchanged. REQUIRES: no batch in flight, and every state
+  // handed over (no pending deltas).
   Status RebuildForWatchlist(const TransformBuildContext& context);
   // Every worker's states hand over what the epoch accumulated (engine/transform.h).
   Status HandOver(EpochHandOver& epoch);
@@ -37,7 +38,12 @@ class TransformChain {
  private:
   TransformChain(std::vector<std::shared_ptr<const TransformSpec>> specs, int workers)
       : specs_(std::move(specs)), states_(static_cast<size_t>(workers)) {}
-  Status Build(size_t index, const TransformBuildContext& context);
+  struct Built {
+    std::unique_ptr<Transform> transform;
+    std::vector<std::unique_ptr<TransformState>> states;  // one per worker
+  };
+  Status Build(size_t index, const TransformBuildContext& context, Built& built) const;
+  void Install(size_t index, Built built);
 
   std::vector<std::shared_ptr<const TransformSpec>> specs_;
   std::vector<std::unique_ptr<Transform>> transforms_;

@@ -2,6 +2,9 @@
 // line was cut off (a kill inside write()) repaired on open so the re-sent line is not glued on.
 #include "operators/json_lines_sink.h"
 
+#include <sys/resource.h>
+
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -65,6 +68,35 @@ TEST_F(JsonLinesSinkTest, FileOfOneTornLineBecomesEmptyAndWholeFilesAreKept) {
   Write("{\"a\":1}\n");
   ASSERT_TRUE(Open().ok());
   EXPECT_EQ(ReadFile(path_), "{\"a\":1}\n");
+}
+
+// A delivery that fails half-way (here: the file may not grow past a limit, as on a full disk)
+// leaves nothing behind, so its retry writes every line once.
+TEST_F(JsonLinesSinkTest, FailedDeliveryLeavesNoPartOfItForTheRetryToDuplicate) {
+  auto sink = Open(/*truncate=*/true);
+  ASSERT_TRUE(sink.ok());
+  std::vector<OutboxEntry> first = {{"a", std::string(100, 'a'), 0}};
+  ASSERT_EQ((*sink)->Deliver(first).delivered, 1u);
+  std::vector<OutboxEntry> entries = {{"b", std::string(300, 'b'), 0}, {"c", std::string(300, 'c'), 0}};
+
+  std::signal(SIGXFSZ, SIG_IGN);
+  rlimit previous{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &previous), 0);
+  rlimit small = previous;
+  small.rlim_cur = 400;  // 'a' fits, 'b' only partly
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    DeliveryOutcome failed = (*sink)->Deliver(entries);
+    EXPECT_FALSE(failed.error.ok());
+    EXPECT_EQ(failed.delivered, 0u);
+  }
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &previous), 0);
+  EXPECT_EQ(ReadFile(path_).size(), 101u) << "the failed attempts left nothing";
+
+  DeliveryOutcome recovered = (*sink)->Deliver(entries);
+  EXPECT_TRUE(recovered.error.ok()) << recovered.error.ToString();
+  EXPECT_EQ(ReadFile(path_), std::string(100, 'a') + "\n" + std::string(300, 'b') + "\n" +
+                                 std::string(300, 'c') + "\n");
 }
 
 TEST_F(JsonLinesSinkTest, SideRecordsAreFormattedByTheSink) {

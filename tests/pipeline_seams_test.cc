@@ -165,6 +165,7 @@ struct SinkControl {
   std::atomic<int> failures_left{0};      // transient failures still to give
   std::atomic<bool> down{false};          // fails every call while set
   std::atomic<int> failed_calls{0};
+  std::string refuse_id;  // refused for good (like an HTTP 400) whenever it comes first
   std::mutex mutex;
   std::vector<std::string> delivered_ids;  // in delivery order
 };
@@ -187,8 +188,15 @@ class FlakySink final : public Sink {
       return outcome;
     }
     std::lock_guard lock(control_->mutex);
-    for (const OutboxEntry& entry : entries) control_->delivered_ids.push_back(entry.id);
-    outcome.delivered = entries.size();
+    for (const OutboxEntry& entry : entries) {
+      if (entry.id == control_->refuse_id) {
+        outcome.error = Status::InvalidArgument("400 bad request");
+        outcome.permanent = true;
+        return outcome;
+      }
+      control_->delivered_ids.push_back(entry.id);
+      ++outcome.delivered;
+    }
     return outcome;
   }
 
@@ -434,7 +442,9 @@ TEST_F(SeamsTest, SinkThatFailsThenRecoversLosesNothingAndNeverBlocksIngestion) 
 
 TEST_F(SeamsTest, FullOutboxSlowsIngestionDownAndDropsNothing) {
   std::vector<std::string> reference = ReferenceAlertIds();
-  sink_->failures_left = 20;
+  // The receiver is down until the pipeline says it paused for the full outbox: so the pause
+  // must happen, and ingestion must resume once the receiver is back.
+  sink_->down = true;
   SimulatedClock clock;
   PipelineSpec spec = Spec("bounded", "{type: file, path: firehose.jsonl}", "{type: flaky}", "", "",
                            ", outbox_limit: 2");
@@ -442,14 +452,18 @@ TEST_F(SeamsTest, FullOutboxSlowsIngestionDownAndDropsNothing) {
   options.fresh = true;
   options.clock = &clock;
   std::vector<std::string> notices;
-  options.on_notice = [&](const std::string& message) { notices.push_back(message); };
+  options.on_notice = [&](const std::string& message) {
+    notices.push_back(message);
+    if (message.find("ingestion paused") != std::string::npos) sink_->down = false;
+  };
   Result<RunSummary> run = RunPipeline(spec, options);
   ASSERT_TRUE(run.ok()) << run.status().ToString();
-  EXPECT_GT(run->backpressure_waits, 0u);
+  EXPECT_GE(run->backpressure_waits, 1u);
+  EXPECT_EQ(run->records, records_.size());
   EXPECT_EQ(sink_->delivered_ids, reference);
-  bool said_so = false;
-  for (const std::string& notice : notices) said_so |= notice.find("ingestion paused") != std::string::npos;
-  EXPECT_TRUE(said_so) << "the pipeline says when a full outbox pauses it";
+  bool resumed = false;
+  for (const std::string& notice : notices) resumed |= notice.find("ingestion resumed") != std::string::npos;
+  EXPECT_TRUE(resumed) << "the pipeline says when it goes on";
 }
 
 TEST_F(SeamsTest, UndeliveredAlertsStayInTheOutboxAndGoOutAfterARestart) {
@@ -487,6 +501,33 @@ TEST_F(SeamsTest, UndeliveredAlertsStayInTheOutboxAndGoOutAfterARestart) {
   std::sort(delivered.begin(), delivered.end());
   std::sort(reference.begin(), reference.end());
   EXPECT_EQ(delivered, reference);
+}
+
+TEST_F(SeamsTest, EntryRefusedForGoodGoesToTheDeadLettersAndTheRestIsDelivered) {
+  std::vector<std::string> reference = ReferenceAlertIds();
+  ASSERT_GT(reference.size(), 3u);
+  sink_->refuse_id = reference[2];
+  SimulatedClock clock;
+  PipelineSpec spec = Spec("refused", "{type: file, path: firehose.jsonl}", "{type: flaky}");
+  RunOptions options;
+  options.fresh = true;
+  options.clock = &clock;
+  std::vector<std::string> notices;
+  options.on_notice = [&](const std::string& message) { notices.push_back(message); };
+  Result<RunSummary> run = RunPipeline(spec, options);
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  std::vector<std::string> expected = reference;
+  expected.erase(expected.begin() + 2);
+  EXPECT_EQ(sink_->delivered_ids, expected);
+  EXPECT_EQ(run->sinks[0].given_up, 1u);
+  EXPECT_EQ(run->sinks[0].pending, 0u);
+  std::string dead = ReadFile(work_ / "out-refused" / "dead.jsonl");
+  EXPECT_NE(dead.find("\"reason\":\"refused by sink 'alerts': invalid argument: 400 bad request\""),
+            std::string::npos) << dead.substr(0, 2000);
+  EXPECT_NE(dead.find(reference[2]), std::string::npos) << "the refused alert itself is kept";
+  bool said_so = false;
+  for (const std::string& notice : notices) said_so |= notice.find("refused") != std::string::npos;
+  EXPECT_TRUE(said_so);
 }
 
 TEST_F(SeamsTest, SourceThatLosesAPartitionCommitsItFirst) {

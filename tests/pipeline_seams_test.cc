@@ -618,6 +618,42 @@ sinks:
             std::string::npos) << text;
 }
 
+TEST_F(SeamsTest, SeveralSinksOfAStreamAreNamedAndEachDeliversEverything) {
+  std::vector<std::string> reference = ReferenceAlertIds();
+  PipelineSpec spec = Spec("two", "{type: file, path: firehose.jsonl}",
+                           "[{type: file, path: out-two/a.jsonl}, {type: flaky, name: pager}]");
+  ASSERT_EQ(spec.SinksOf(kAlertsStream).size(), 2u);
+  EXPECT_EQ(spec.SinksOf(kAlertsStream)[0]->name, "alerts");
+  EXPECT_EQ(spec.SinksOf(kAlertsStream)[1]->name, "pager");
+  sink_->failures_left = 5;  // the pager is flaky; the file is not held back by it
+  SimulatedClock clock;
+  RunOptions options;
+  options.fresh = true;
+  options.clock = &clock;
+  Result<RunSummary> run = RunPipeline(spec, options);
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  EXPECT_EQ(sink_->delivered_ids, reference);
+  EXPECT_EQ(Lines(ReadFile(work_ / "out-two" / "a.jsonl")).size(), reference.size());
+
+  fs::path file = work_ / "same-names.yaml";
+  WriteFile(file, fmt::format(R"(source: {{type: file, path: firehose.jsonl}}
+decode: {{format: twitter-v2}}
+watchlist: {}
+state: {{directory: state-names}}
+windows: [{{name: 1m, size: 1m}}]
+sinks:
+  alerts: [{{type: file, path: a.jsonl, name: x}}, {{type: stdout, name: x}}, {{type: file, path: b, name: a/b}}]
+  dead_letter: {{type: fiel, path: dead.jsonl}}
+)", watchlist_path_));
+  Diagnostics diagnostics;
+  EXPECT_FALSE(LoadPipelineSpec(file.string(), diagnostics, registry_).has_value());
+  std::string text = diagnostics.ToString();
+  EXPECT_NE(text.find("two sinks are named 'x'"), std::string::npos) << text;
+  EXPECT_NE(text.find("invalid sink name 'a/b'"), std::string::npos) << text;
+  EXPECT_NE(text.find("'fiel' is not a valid type for sink 'dead_letter' (hint: did you mean 'file'?"),
+            std::string::npos) << text;
+}
+
 TEST_F(SeamsTest, AlertRuleStateIsCommittedWithTheEpochAndRestored) {
   const std::string rule = "  - {name: counter, type: count_closed}";
   PipelineSpec whole = Spec("whole", "{type: file, path: firehose.jsonl}",

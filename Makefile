@@ -4,7 +4,7 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BRANDPULSE := $(BUILD_DIR)/brandpulse
 
-.PHONY: all deps configure build demo test bench bench-full crash-test clean
+.PHONY: all deps configure build demo test bench bench-full crash-test callgrind clean
 
 all: build
 
@@ -34,6 +34,13 @@ bench: build
 # The same plus 100k brands (longer than the 10-minute budget of `make bench`).
 bench-full: build
 	@bash bench/run.sh --full --brandpulse $(BRANDPULSE) --bench $(BUILD_DIR)/bench/brandpulse_bench --out $(BUILD_DIR)/bench/out
+
+# Instruction counts (valgrind callgrind) of the bench's e2e pipeline on its 10k-brand input:
+# repeatable where times are not. A build without AVX-512 (valgrind cannot run it).
+callgrind: deps
+	@cmake -S . -B $(BUILD_DIR)-cg -DCMAKE_BUILD_TYPE=Release -DBRANDPULSE_NATIVE=OFF -DCMAKE_CXX_FLAGS=-march=haswell >/dev/null
+	@cmake --build $(BUILD_DIR)-cg -j $(JOBS) --target brandpulse brandpulse_bench
+	@CG_DATA=$(BUILD_DIR)-cg/callgrind-data bash bench/callgrind.sh $(BUILD_DIR)-cg/brandpulse $(BUILD_DIR)-cg/callgrind
 
 clean:
 	rm -rf $(BUILD_DIR) out

@@ -70,6 +70,9 @@ struct Script {
   // After this many Fill() calls the source reports that `lose` is about to be lost.
   int lose_after_fills = -1;
   uint32_t lose = 1;
+  // Partitions assigned later (not at start): gained after `gain_after_fills` Fill() calls.
+  std::vector<uint32_t> gain;
+  int gain_after_fills = -1;
   // What the runner did, in order, as the source saw it.
   std::mutex mutex;
   std::vector<std::string> events;
@@ -82,7 +85,11 @@ struct Script {
 class ScriptedSource final : public Source {
  public:
   explicit ScriptedSource(std::shared_ptr<Script> script) : script_(std::move(script)) {
-    for (const auto& [partition, records] : script_->records) assigned_.push_back(partition);
+    for (const auto& [partition, records] : script_->records) {
+      if (std::find(script_->gain.begin(), script_->gain.end(), partition) == script_->gain.end()) {
+        assigned_.push_back(partition);
+      }
+    }
   }
   const std::string& id() const override { return id_; }
   std::vector<uint32_t> partitions() const override { return assigned_; }
@@ -92,7 +99,8 @@ class ScriptedSource final : public Source {
   }
   Result<SourceRead> Fill(Batch& batch, size_t max_records) override {
     ++fills_;
-    if (fills_ == script_->lose_after_fills) {
+    if (fills_ == script_->lose_after_fills || fills_ == script_->gain_after_fills) {
+      gaining_ = fills_ == script_->gain_after_fills;
       batch.PadInput();
       return SourceRead::kAssignmentChanged;
     }
@@ -116,12 +124,18 @@ class ScriptedSource final : public Source {
   }
   AssignmentChange TakeAssignmentChange() override {
     std::lock_guard lock(script_->mutex);
+    if (gaining_) {
+      script_->events.push_back("change: gain");
+      for (uint32_t partition : script_->gain) assigned_.push_back(partition);
+      return AssignmentChange{script_->gain, {}};
+    }
     script_->events.push_back(fmt::format("change: lose {}", script_->lose));
     script_->read_before_loss[script_->lose] = next_[script_->lose];
     return AssignmentChange{{}, {script_->lose}};
   }
   Status CompleteAssignmentChange() override {
     std::lock_guard lock(script_->mutex);
+    if (gaining_) return Status::Ok();
     script_->events.push_back(fmt::format("released {}", script_->lose));
     std::erase(assigned_, script_->lose);
     return Status::Ok();
@@ -145,6 +159,7 @@ class ScriptedSource final : public Source {
   std::map<uint32_t, uint64_t> next_;
   size_t turn_ = 0;
   int fills_ = 0;
+  bool gaining_ = false;
 };
 
 class ScriptedSourceSpec final : public SourceSpec {
@@ -565,6 +580,35 @@ TEST_F(SeamsTest, SourceThatLosesAPartitionCommitsItFirst) {
   EXPECT_EQ((*store)->ReadPosition("scripted", 1).value(), std::optional<uint64_t>(read));
   EXPECT_EQ((*store)->ReadPosition("scripted", 0).value(),
             std::optional<uint64_t>(script_->records[0].size()));
+}
+
+// A partition that comes back (a rebalance gives it to this instance again) resumes from its
+// committed position: every record is counted once over both runs.
+TEST_F(SeamsTest, GainedPartitionResumesFromItsCommittedPosition) {
+  for (size_t index = 0; index < records_.size(); ++index) {
+    script_->records[index % 2].push_back(records_[index]);
+  }
+  PipelineSpec spec = Spec("gain", "{type: scripted}", "{type: file, path: out-gain/alerts.jsonl}");
+  RunOptions first;
+  first.fresh = true;
+  first.stop_after_records = records_.size() / 3;  // both partitions part-way, committed
+  Result<RunSummary> started = RunPipeline(spec, first);
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  ASSERT_LT(started->records, records_.size());
+
+  // Restart with only partition 0 assigned; partition 1 arrives after a few batches.
+  script_->gain = {1};
+  script_->gain_after_fills = 5;
+  RunOptions second;
+  Result<RunSummary> finished = RunPipeline(spec, second);
+  ASSERT_TRUE(finished.ok()) << finished.status().ToString();
+  EXPECT_EQ(finished->partitions_gained, 1u);
+  EXPECT_EQ(started->records + finished->records, records_.size())
+      << "each record read once over the two runs";
+  auto store = StateStore::Open(StateOptions{(work_ / "state-gain").string()});
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ((*store)->ReadPosition("scripted", 1).value(),
+            std::optional<uint64_t>(script_->records[1].size()));
 }
 
 TEST_F(SeamsTest, TransformInsertedIntoTheChainAndReloadStillWork) {

@@ -77,21 +77,53 @@ void ReadTransform(YamlMap& pipeline, const YAML::Node& entry, const OperatorReg
 
 void ReadTransforms(YamlMap& pipeline, const OperatorRegistry& registry,
                     const ConfigContext& context, PipelineSpec& spec) {
-  std::vector<std::string> types;
+  std::vector<std::string> types;          // in chain order
+  std::vector<std::string> by_section;     // types that read their top-level section
   YAML::Node chain = pipeline.Child("transforms");
+  Diagnostics& diagnostics = pipeline.diagnostics();
   if (!chain.IsDefined()) {
     for (const std::string& type : kDefaultTransforms) {
       ReadTransform(pipeline, YAML::Node(type), registry, context, spec, types);
+      by_section.push_back(type);
     }
+  } else if (!chain.IsSequence() || chain.size() == 0) {
+    diagnostics.Add(LocationOf(chain, spec.file), "transforms must be a non-empty list",
+                    fmt::format("e.g. transforms: [{}]", JoinTypes(kDefaultTransforms)));
+    for (const std::string& type : registry.TransformTypes()) pipeline.Child(type);  // said enough
     return;
+  } else {
+    const SourceLocation chain_location = LocationOf(chain, spec.file);
+    for (const YAML::Node& entry : chain) {
+      if (entry.IsNull()) {
+        diagnostics.Add(chain_location, "transforms: has an empty entry",
+                        fmt::format("write a type, e.g. transforms: [{}]",
+                                    JoinTypes(kDefaultTransforms)));
+        continue;
+      }
+      const size_t before = types.size();
+      ReadTransform(pipeline, entry, registry, context, spec, types);
+      if (entry.IsScalar() && types.size() > before) by_section.push_back(types.back());
+    }
   }
-  if (!chain.IsSequence() || chain.size() == 0) {
-    pipeline.diagnostics().Add(LocationOf(chain, spec.file), "transforms must be a non-empty list",
-                               fmt::format("e.g. transforms: [{}]", JoinTypes(kDefaultTransforms)));
-    return;
+  // A transform of a kind works on every post once: a second one would decode or count twice.
+  for (size_t index = 0; index < types.size(); ++index) {
+    if (std::find(types.begin(), types.begin() + index, types[index]) != types.begin() + index) {
+      diagnostics.Add(LocationOf(chain, spec.file),
+                      fmt::format("transform '{}' is listed twice", types[index]),
+                      "each transform runs once per post");
+    }
   }
-  for (const YAML::Node& entry : chain) {
-    ReadTransform(pipeline, entry, registry, context, spec, types);
+  // A top-level section of a transform type that no entry read is a mistake, not unknown.
+  for (const std::string& type : registry.TransformTypes()) {
+    if (std::find(by_section.begin(), by_section.end(), type) != by_section.end()) continue;
+    if (!pipeline.Has(type)) continue;
+    YAML::Node unused = pipeline.Child(type);
+    diagnostics.Add(LocationOf(unused, spec.file), fmt::format("'{}:' is not used", type),
+                    std::find(types.begin(), types.end(), type) != types.end()
+                        ? fmt::format("transforms: configures {} in its own entry; move these "
+                                      "options there",
+                                      type)
+                        : fmt::format("transforms: does not list {}", type));
   }
 }
 
@@ -208,6 +240,10 @@ void ReadSinks(YamlMap& pipeline, const OperatorRegistry& registry, const Config
     YAML::Node node = sinks.Child(stream);
     if (!node.IsDefined()) continue;
     std::vector<YAML::Node> entries;
+    if (node.IsSequence() && node.size() == 0) {
+      diagnostics.Add(LocationOf(node, spec.file), fmt::format("sinks.{} is an empty list", stream),
+                      "give it a sink, or {type: none} to discard on purpose");
+    }
     if (node.IsSequence()) {
       for (const YAML::Node& entry : node) entries.push_back(entry);
     } else {

@@ -660,6 +660,26 @@ sinks:
             std::string::npos) << text;
   EXPECT_NE(text.find("unknown transform 'probe2' (hint: did you mean 'probe'?)"),
             std::string::npos) << text;
+
+  // A transform twice would decode or count every post twice; options left at the top level
+  // for a transform configured in its own entry are not silently ignored.
+  WriteFile(file, fmt::format(R"(source: {{type: file, path: firehose.jsonl}}
+decode: {{format: twitter-v2}}
+transforms: [{{type: decode, format: twitter-v2}}, match, match, window]
+watchlist: {}
+state: {{directory: state-bad}}
+windows: [{{name: 1m, size: 1m}}]
+sinks:
+  dead_letter: {{type: file, path: dead.jsonl}}
+)", watchlist_path_));
+  Diagnostics twice;
+  EXPECT_FALSE(LoadPipelineSpec(file.string(), twice, registry_).has_value());
+  text = twice.ToString();
+  EXPECT_NE(text.find("bad-order.yaml:3:13: error: transform 'match' is listed twice"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("bad-order.yaml:2:9: error: 'decode:' is not used (hint: transforms: "
+                      "configures decode in its own entry; move these options there)"),
+            std::string::npos) << text;
 }
 
 TEST_F(SeamsTest, SeveralSinksOfAStreamAreNamedAndEachDeliversEverything) {

@@ -544,15 +544,17 @@ Status PipelineRun::Commit(bool end_of_input) {
 // At the end of a run every committed alert is delivered before the run returns, unless a stop
 // was requested: then what is undelivered stays in the outbox for the next start.
 Status PipelineRun::DrainDeliveries() {
+  // A receiver that stays down keeps the run here (nothing is dropped); every 10 s the operator
+  // is told what is waiting and why, and a stop request leaves it in the outbox.
   for (OutboxSink& sink : outbox_sinks_) {
-    if (sink.delivery->depth() > 0) {
+    while (!sink.delivery->WaitUntilEmpty(options_.stop_requested, 10000)) {
+      if (options_.stop_requested != nullptr && options_.stop_requested->load()) break;
       DeliveryStats stats = sink.delivery->stats();
-      if (!stats.last_error.empty()) {
-        Notice(fmt::format("waiting for sink '{}' to take {} entries (last error: {})",
-                           sink.sink->name(), stats.depth, stats.last_error));
-      }
+      Notice(fmt::format("waiting for sink '{}' to take {} entries{} (stop to keep them in the "
+                         "outbox for the next start)",
+                         sink.sink->name(), stats.depth,
+                         stats.last_error.empty() ? "" : "; last error: " + stats.last_error));
     }
-    sink.delivery->WaitUntilEmpty(options_.stop_requested);
   }
   for (OutboxSink& sink : outbox_sinks_) {
     sink.delivery->Stop();

@@ -63,10 +63,12 @@ bool SinkDelivery::WaitForRoom(const std::atomic<bool>* stop) {
   return true;
 }
 
-bool SinkDelivery::WaitUntilEmpty(const std::atomic<bool>* stop) {
+bool SinkDelivery::WaitUntilEmpty(const std::atomic<bool>* stop, int64_t timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   std::unique_lock lock(mutex_);
   while (!queue_.empty()) {
     if (stop != nullptr && stop->load()) return false;
+    if (timeout_ms >= 0 && std::chrono::steady_clock::now() >= deadline) return false;
     changed_.wait_for(lock, std::chrono::milliseconds(50));
   }
   return true;

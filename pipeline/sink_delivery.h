@@ -63,8 +63,9 @@ class SinkDelivery {
   bool full() const { return depth() >= options_.limit; }
   // Blocks until the outbox is below its limit, or *stop. True when there is room.
   bool WaitForRoom(const std::atomic<bool>* stop);
-  // Blocks until every entry is acknowledged or given up, or *stop. True when empty.
-  bool WaitUntilEmpty(const std::atomic<bool>* stop);
+  // Blocks until every entry is acknowledged or given up, *stop, or `timeout_ms` of wall time
+  // (< 0: no timeout). True when empty.
+  bool WaitUntilEmpty(const std::atomic<bool>* stop, int64_t timeout_ms = -1);
   // Ends the delivery thread after its current attempt; undelivered entries stay in the outbox.
   void Stop();
   DeliveryStats stats() const;

@@ -68,7 +68,7 @@ int Run(const std::string& path, bool fresh, int workers, bool quiet, const std:
     }
   };
   if (!quiet) {
-    options.on_progress = [](const RunProgress& progress) {
+    options.on_progress = [](const RunSummary& progress) {
       std::fprintf(stderr, "  %8.1fs  records %s  posts %s  mentions %s  dead %s  alerts %s\n",
                    progress.seconds, Grouped(progress.records).c_str(),
                    Grouped(progress.posts).c_str(), Grouped(progress.mentions).c_str(),
@@ -103,9 +103,18 @@ int Run(const std::string& path, bool fresh, int workers, bool quiet, const std:
   }
   std::printf("  %-30s %10s %8s\n\n", "total", Grouped(summary.mentions).c_str(),
               Grouped(summary.alerts).c_str());
-  std::printf("alerts:       %s\n", summary.alerts_sink.c_str());
-  std::printf("dead letters: %s\n", summary.dead_letter_sink.c_str());
-  if (summary.late_sink != "none") std::printf("late posts:   %s\n", summary.late_sink.c_str());
+  // A stream is described by its first sink.
+  auto described = [&](std::string_view stream) -> std::string {
+    for (const SinkSummary& sink : summary.sinks) {
+      if (sink.stream == stream) return sink.description;
+    }
+    return "none";
+  };
+  std::printf("alerts:       %s\n", described(kAlertsStream).c_str());
+  std::printf("dead letters: %s\n", described(kDeadLetterStream).c_str());
+  if (described(kLateStream) != "none") {
+    std::printf("late posts:   %s\n", described(kLateStream).c_str());
+  }
   std::printf("state:        %s\n", spec->state_directory.c_str());
   for (const SinkSummary& sink : summary.sinks) {
     if (sink.failures == 0 && sink.pending == 0 && sink.given_up == 0) continue;

@@ -51,14 +51,6 @@ std::vector<std::string> WindowMetricNames() {
   return names;
 }
 
-std::string WindowMetricList() {
-  std::string list;
-  for (const WindowMetricDefinition& metric : Registry().metrics) {
-    list += (list.empty() ? "" : ", ") + metric.name;
-  }
-  return list;
-}
-
 std::optional<uint32_t> RegisterWindowCounter(std::string_view name, std::string_view description,
                                               uint64_t (*count)(const Post&, const Mention&)) {
   MetricRegistry& registry = Registry();

@@ -37,8 +37,6 @@ const WindowMetricDefinition* FindWindowMetric(std::string_view name);
 std::vector<const WindowMetricDefinition*> AllWindowMetrics();
 // Every metric's name, built-ins first, for "did you mean" and hints.
 std::vector<std::string> WindowMetricNames();
-// "mentions, unique_authors, reach, ..." for error hints.
-std::string WindowMetricList();
 
 // A counter window aggregation adds for each (non-own) mention: `count` returns how much
 // (usually 0 or 1). Called by workers: must be pure and must not allocate.

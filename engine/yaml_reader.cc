@@ -24,19 +24,14 @@ size_t EditDistance(std::string_view a, std::string_view b) {
   return previous[b.size()];
 }
 
-std::string DidYouMean(std::string_view word, const std::vector<std::string>& candidates) {
+}  // namespace
+
+std::string DidYouMean(std::string_view word, const std::vector<std::string>& candidates,
+                       std::string_view otherwise) {
   std::string closest = ClosestMatch(word, candidates);
   if (!closest.empty()) return fmt::format("did you mean '{}'?", closest);
-  if (candidates.empty()) return {};
-  std::string list;
-  for (const std::string& candidate : candidates) {
-    if (!list.empty()) list += ", ";
-    list += candidate;
-  }
-  return fmt::format("known keys here: {}", list);
+  return std::string(otherwise);
 }
-
-}  // namespace
 
 std::optional<YAML::Node> LoadYamlText(std::string_view text, const std::string& file,
                                        Diagnostics& diagnostics) {
@@ -191,8 +186,7 @@ std::optional<std::string> YamlMap::Choice(std::string_view key,
   std::optional<std::string> text = String(key, required);
   if (!text) return std::nullopt;
   if (std::find(choices.begin(), choices.end(), *text) != choices.end()) return text;
-  std::string list;
-  for (const std::string& choice : choices) list += (list.empty() ? "" : ", ") + choice;
+  std::string list = fmt::format("{}", fmt::join(choices, ", "));
   std::string closest = ClosestMatch(*text, choices);
   diagnostics_.Add(LocationOf(key),
                    fmt::format("'{}' is not a valid {} for {}", *text, key, context_),
@@ -284,7 +278,11 @@ void YamlMap::CheckNoUnknownKeys() {
     if (std::find(known_keys_.begin(), known_keys_.end(), key) != known_keys_.end()) continue;
     diagnostics_.Add(brandpulse::LocationOf(entry.first, file_),
                      fmt::format("unknown key '{}' in {}", key, context_),
-                     DidYouMean(key, known_keys_));
+                     DidYouMean(key, known_keys_,
+                                      known_keys_.empty()
+                                          ? std::string()
+                                          : fmt::format("known keys here: {}",
+                                                        fmt::join(known_keys_, ", "))));
   }
 }
 

@@ -34,6 +34,9 @@ std::optional<int64_t> ParseDurationMs(std::string_view text);
 
 // The closest candidate within a small edit distance, or empty.
 std::string ClosestMatch(std::string_view word, const std::vector<std::string>& candidates);
+// The hint for a mistyped name: "did you mean 'x'?" for the closest candidate, else `otherwise`.
+std::string DidYouMean(std::string_view word, const std::vector<std::string>& candidates,
+                       std::string_view otherwise);
 
 // Reads one YAML mapping. Every getter declares its key as known; CheckNoUnknownKeys() then
 // reports the keys nobody asked for. Getters return nullopt when the key is absent or wrong

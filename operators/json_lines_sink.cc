@@ -77,7 +77,6 @@ Status LineFile::RepairTornTail() {
     return Status::IoError(fmt::format("truncate the torn last line of {}: {}", description_,
                                        std::strerror(errno)));
   }
-  torn_bytes_removed_ = static_cast<uint64_t>(end - keep);
   return Status::Ok();
 }
 

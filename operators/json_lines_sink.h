@@ -36,8 +36,6 @@ class LineFile {
   // file cut back to the size it had then. For a delivery that failed half-way, so that its retry
   // does not write the same lines twice.
   Status Rollback();
-  // Bytes of a cut-off last line removed when the file was opened (0 when it ended whole).
-  uint64_t torn_bytes_removed() const { return torn_bytes_removed_; }
 
  private:
   LineFile(int descriptor, std::string description)
@@ -48,7 +46,6 @@ class LineFile {
   int descriptor_;  // -1 for kNone
   std::string description_;
   std::string buffer_;
-  uint64_t torn_bytes_removed_ = 0;
   int64_t flushed_size_ = -1;  // file size after the last successful Flush(); -1 = not a file
 };
 

@@ -528,8 +528,7 @@ class Parser {
                             std::find(field->values.begin(), field->values.end(), value) ==
                                 field->values.end())) {
         std::string closest = ClosestMatch(value, field->values);
-        std::string all;
-        for (const std::string& known : field->values) all += (all.empty() ? "" : ", ") + known;
+        std::string all = fmt::format("{}", fmt::join(field->values, ", "));
         Error(token.location,
               value.empty() ? fmt::format("'{}:' needs a value", field->name)
                             : fmt::format("'{}' is not a value of {}:", value, field->name),

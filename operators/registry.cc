@@ -70,10 +70,4 @@ std::vector<std::string> OperatorRegistry::TransformTypes() const { return Types
 std::vector<std::string> OperatorRegistry::SinkTypes() const { return TypesIn(sinks_); }
 std::vector<std::string> OperatorRegistry::AlertRuleTypes() const { return TypesIn(alert_rules_); }
 
-std::string JoinTypes(const std::vector<std::string>& types) {
-  std::string joined;
-  for (const std::string& type : types) joined += (joined.empty() ? "" : ", ") + type;
-  return joined;
-}
-
 }  // namespace brandpulse

@@ -160,7 +160,4 @@ class OperatorRegistry {
 // Registers operators/' built-ins into `registry` (Default() calls it once).
 void RegisterBuiltinOperators(OperatorRegistry& registry);
 
-// "a, b, c" for hints.
-std::string JoinTypes(const std::vector<std::string>& types);
-
 }  // namespace brandpulse

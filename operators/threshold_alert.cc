@@ -108,10 +108,8 @@ Result<std::unique_ptr<AlertRuleSpec>> ReadThresholdRule(const std::string& name
   if (auto window = section.String("window", true)) {
     auto found = std::find(window_names.begin(), window_names.end(), *window);
     if (found == window_names.end()) {
-      std::string closest = ClosestMatch(*window, window_names);
       diagnostics.Add(section.LocationOf("window"), fmt::format("no window named '{}'", *window),
-                      closest.empty() ? "define it under windows:"
-                                      : fmt::format("did you mean '{}'?", closest));
+                      DidYouMean(*window, window_names, "define it under windows:"));
     } else {
       options.window_index = static_cast<uint32_t>(found - window_names.begin());
     }
@@ -120,10 +118,10 @@ Result<std::unique_ptr<AlertRuleSpec>> ReadThresholdRule(const std::string& name
   if (auto metric = section.String("metric")) {
     options.metric = FindWindowMetric(*metric);
     if (options.metric == nullptr) {
-      std::string closest = ClosestMatch(*metric, WindowMetricNames());
+      const std::vector<std::string> metrics = WindowMetricNames();
       diagnostics.Add(section.LocationOf("metric"), fmt::format("unknown metric '{}'", *metric),
-                      closest.empty() ? fmt::format("metrics are {}", WindowMetricList())
-                                      : fmt::format("did you mean '{}'?", closest));
+                      DidYouMean(*metric, metrics,
+                                 fmt::format("metrics are {}", fmt::join(metrics, ", "))));
     }
   }
   if (auto above = section.Integer("above", 0, INT64_MAX, true)) {
@@ -136,12 +134,10 @@ Result<std::unique_ptr<AlertRuleSpec>> ReadThresholdRule(const std::string& name
     if (!brand_ids.empty()) {
       for (const std::string& brand : options.brands) {
         if (std::find(brand_ids.begin(), brand_ids.end(), brand) != brand_ids.end()) continue;
-        std::string closest = ClosestMatch(brand, brand_ids);
         diagnostics.Add(section.LocationOf("brands"),
                         fmt::format("alert rule '{}' names brand '{}', which the watchlist lacks",
                                     name, brand),
-                        closest.empty() ? "add it to the watchlist"
-                                        : fmt::format("did you mean '{}'?", closest));
+                        DidYouMean(brand, brand_ids, "add it to the watchlist"));
       }
     }
   }

@@ -12,7 +12,7 @@ namespace {
 
 class WindowAggregateState final : public TransformState {
  public:
-  std::unordered_map<WindowDeltaKey, WindowMetrics, WindowDeltaKeyHash> deltas;
+  WindowDeltaMap deltas;
   PostTerms terms;
 };
 
@@ -202,11 +202,5 @@ Status WindowAggregate::HandOver(TransformState& state, EpochHandOver& epoch) co
   return Status::Ok();
 }
 
-void WindowAggregate::TakeDeltas(
-    TransformState& state, const std::function<void(const WindowDeltaKey&, WindowMetrics&)>& visit) {
-  auto& deltas = static_cast<WindowAggregateState&>(state).deltas;
-  for (auto& [key, metrics] : deltas) visit(key, metrics);
-  deltas.clear();
-}
 
 }  // namespace brandpulse

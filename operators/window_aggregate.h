@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -46,11 +45,6 @@ class WindowAggregate final : public Transform {
 
   // Merges the worker's deltas into epoch.window_deltas and empties them.
   Status HandOver(TransformState& state, EpochHandOver& epoch) const override;
-
-  // Hands every delta accumulated in `state` to `visit`, then empties it.
-  // REQUIRES: the worker owning `state` is paused (commit barrier).
-  static void TakeDeltas(TransformState& state,
-                         const std::function<void(const WindowDeltaKey&, WindowMetrics&)>& visit);
 
  private:
   Options options_;

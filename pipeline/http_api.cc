@@ -66,7 +66,7 @@ Result<QueryMetric> MetricOf(const ApiParams& params) {
   std::optional<QueryMetric> metric = ParseQueryMetric(name);
   if (!metric) {
     return Status::InvalidArgument(
-        fmt::format("unknown metric '{}' ({})", name, WindowMetricList()));
+        fmt::format("unknown metric '{}' ({})", name, fmt::join(WindowMetricNames(), ", ")));
   }
   return *metric;
 }

@@ -35,10 +35,8 @@ void ReadTransform(YamlMap& pipeline, const YAML::Node& entry, const OperatorReg
   Diagnostics& diagnostics = pipeline.diagnostics();
   const std::vector<std::string> known = registry.TransformTypes();
   auto unknown = [&](const SourceLocation& location, const std::string& type) {
-    std::string closest = ClosestMatch(type, known);
     diagnostics.Add(location, fmt::format("unknown transform '{}'", type),
-                    closest.empty() ? fmt::format("transforms are {}", JoinTypes(known))
-                                    : fmt::format("did you mean '{}'?", closest));
+                    DidYouMean(type, known, fmt::format("transforms are {}", fmt::join(known, ", "))));
   };
   std::string type;
   std::optional<YamlMap> section;
@@ -88,7 +86,7 @@ void ReadTransforms(YamlMap& pipeline, const OperatorRegistry& registry,
     }
   } else if (!chain.IsSequence() || chain.size() == 0) {
     diagnostics.Add(LocationOf(chain, spec.file), "transforms must be a non-empty list",
-                    fmt::format("e.g. transforms: [{}]", JoinTypes(kDefaultTransforms)));
+                    fmt::format("e.g. transforms: [{}]", fmt::join(kDefaultTransforms, ", ")));
     for (const std::string& type : registry.TransformTypes()) pipeline.Child(type);  // said enough
     return;
   } else {
@@ -97,7 +95,7 @@ void ReadTransforms(YamlMap& pipeline, const OperatorRegistry& registry,
       if (entry.IsNull()) {
         diagnostics.Add(chain_location, "transforms: has an empty entry",
                         fmt::format("write a type, e.g. transforms: [{}]",
-                                    JoinTypes(kDefaultTransforms)));
+                                    fmt::join(kDefaultTransforms, ", ")));
         continue;
       }
       const size_t before = types.size();
@@ -174,13 +172,10 @@ void ReadWindows(YamlMap& pipeline, PipelineSpec& spec) {
         const DimensionDefinition* definition = FindDimension(name);
         if (definition == nullptr) {
           std::vector<std::string> known = DimensionNames();
-          std::string closest = ClosestMatch(name, known);
-          std::string all;
-          for (const std::string& known_name : known) all += (all.empty() ? "" : ", ") + known_name;
+          std::string all = fmt::format("dimensions are {}", fmt::join(known, ", "));
+          std::string hint = DidYouMean(name, known, all);
           diagnostics.Add(map.LocationOf("dimensions"), fmt::format("unknown dimension '{}'", name),
-                          closest.empty() ? fmt::format("dimensions are {}", all)
-                                          : fmt::format("did you mean '{}'? (dimensions are {})",
-                                                        closest, all));
+                          hint == all ? all : fmt::format("{} ({})", hint, all));
           continue;
         }
         Dimension dimension = definition->id;

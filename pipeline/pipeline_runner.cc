@@ -169,10 +169,8 @@ Status PipelineRun::OpenSinks() {
     SinkBuildContext context{binding.name, options_.fresh};
     Result<std::unique_ptr<Sink>> sink = binding.spec->Make(context);
     if (!sink.ok()) return sink.status().WithContext(fmt::format("sink '{}'", binding.name));
-    SinkSummary summary{binding.name, binding.stream, (*sink)->description()};
-    summary_.sinks.push_back(summary);
+    summary_.sinks.push_back(SinkSummary{binding.name, binding.stream, (*sink)->description()});
     if (binding.stream == kAlertsStream) {
-      if (summary_.alerts_sink.empty()) summary_.alerts_sink = summary.description;
       OutboxSink outbox{std::move(*sink), nullptr};
       std::string sink_name = binding.name;
       outbox.delivery = std::make_unique<SinkDelivery>(
@@ -185,15 +183,8 @@ Status PipelineRun::OpenSinks() {
       RETURN_IF_ERROR(outbox.delivery->LoadLeftovers());
       outbox_sinks_.push_back(std::move(outbox));
     } else {
-      std::string& description =
-          binding.stream == kDeadLetterStream ? summary_.dead_letter_sink : summary_.late_sink;
-      if (description.empty()) description = summary.description;
       side_sinks_.push_back(SideSink{binding.stream, std::move(*sink)});
     }
-  }
-  for (std::string* description :
-       {&summary_.alerts_sink, &summary_.dead_letter_sink, &summary_.late_sink}) {
-    if (description->empty()) *description = "none";
   }
   for (OutboxSink& sink : outbox_sinks_) sink.delivery->Start();
   // Entries for a sink this pipeline no longer has (renamed, removed, `type: none`) would wait
@@ -600,9 +591,8 @@ void PipelineRun::ReportProgress(bool force) {
   if (!options_.on_progress) return;
   if (!force && clock_.NowMs() - last_progress_ms_ < 1000) return;
   last_progress_ms_ = clock_.NowMs();
-  options_.on_progress(RunProgress{summary_.records, summary_.posts, summary_.mentions,
-                                   summary_.dead_letters, summary_.alerts,
-                                   SecondsSince(started_ms_)});
+  summary_.seconds = SecondsSince(started_ms_);
+  options_.on_progress(summary_);
 }
 
 Result<RunSummary> PipelineRun::Run() {

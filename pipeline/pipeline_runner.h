@@ -19,20 +19,15 @@
 
 namespace brandpulse {
 
-struct RunProgress {
-  uint64_t records = 0;
-  uint64_t posts = 0;
-  uint64_t mentions = 0;
-  uint64_t dead_letters = 0;
-  uint64_t alerts = 0;
-  double seconds = 0;
-};
+
+struct RunSummary;
 
 struct RunOptions {
   bool fresh = false;  // delete the state directory and truncate file sinks first
   int workers = 0;     // > 0 overrides the pipeline's workers
-  // Called on the coordinator thread about once a second.
-  std::function<void(const RunProgress&)> on_progress;
+  // Called on the coordinator thread about once a second, and once at the end, with the run's
+  // figures so far (the summary as it stands).
+  std::function<void(const RunSummary&)> on_progress;
   // Called once on the coordinator thread when the first input is read: how long opening state,
   // compiling the watchlist and seeking to the committed position took (restart-to-resume).
   std::function<void(bool resumed, uint64_t position, double seconds)> on_ready;
@@ -94,14 +89,11 @@ struct RunSummary {
   double commit_seconds = 0;     // coordinator time in commits (workers wait at the barrier)
   uint64_t window_updates = 0;   // window merge operands written to RocksDB  // from start to the first record read (open state, seek, compile)
   std::vector<BrandSummary> brands;
-  std::string alerts_sink;
-  std::string dead_letter_sink;
-  std::string late_sink;
   std::string api_address;  // empty when no API was served
   uint64_t watchlist_reloads = 0;          // watchlists swapped in
   uint64_t watchlist_reload_failures = 0;  // new watchlists that did not compile (old kept)
   std::string last_reload_error;           // file:line:column: what is wrong
-  std::vector<SinkSummary> sinks;
+  std::vector<SinkSummary> sinks;  // in config order; the first of a stream describes it
   uint64_t backpressure_waits = 0;   // commits that waited for a full outbox
   double backpressure_seconds = 0;   // time ingestion was paused by them
   uint64_t partitions_gained = 0;    // assignment changes reported by the source

@@ -33,7 +33,6 @@ void SinkDelivery::Enqueue(std::vector<OutboxEntry> entries) {
   {
     std::lock_guard lock(mutex_);
     for (OutboxEntry& entry : entries) queue_.push_back(std::move(entry));
-    depth_.store(queue_.size(), std::memory_order_release);
   }
   changed_.notify_all();
 }
@@ -45,6 +44,11 @@ void SinkDelivery::Stop() {
   }
   changed_.notify_all();
   if (thread_.joinable()) thread_.join();
+}
+
+uint64_t SinkDelivery::depth() const {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
 }
 
 DeliveryStats SinkDelivery::stats() const {
@@ -116,7 +120,6 @@ bool SinkDelivery::AcknowledgeFront(size_t count, uint32_t& failed_acknowledgeme
   }
   failed_acknowledgements = 0;
   for (size_t index = 0; index < count; ++index) queue_.pop_front();
-  depth_.store(queue_.size(), std::memory_order_release);
   changed_.notify_all();
   return true;
 }

@@ -59,7 +59,7 @@ class SinkDelivery {
   void Start();
   // Entries the last commit wrote to the outbox, in order.
   void Enqueue(std::vector<OutboxEntry> entries);
-  uint64_t depth() const { return depth_.load(std::memory_order_acquire); }
+  uint64_t depth() const;
   bool full() const { return depth() >= options_.limit; }
   // Blocks until the outbox is below its limit, or *stop. True when there is room.
   bool WaitForRoom(const std::atomic<bool>* stop);
@@ -88,8 +88,7 @@ class SinkDelivery {
   std::condition_variable changed_;
   std::deque<OutboxEntry> queue_;  // GUARDED_BY(mutex_); the front is being delivered
   bool stopping_ = false;          // GUARDED_BY(mutex_)
-  DeliveryStats stats_;            // GUARDED_BY(mutex_), but depth below
-  std::atomic<uint64_t> depth_{0};
+  DeliveryStats stats_;            // GUARDED_BY(mutex_); its depth is queue_.size()
   uint64_t jitter_state_ = 0x9E3779B97F4A7C15ull;  // delivery thread only
 };
 

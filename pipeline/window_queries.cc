@@ -165,12 +165,12 @@ WindowTotals TotalsOf(const WindowMetrics& metrics, uint64_t windows) {
   totals.reach = metrics.reach;
   totals.replies = metrics.replies;
   totals.questions = metrics.questions;
-  totals.unique_authors = metrics.authors.Estimate();
   totals.windows = windows;
   for (const WindowMetricDefinition* metric : AllWindowMetrics()) {
-    totals.values.push_back(metric == FindWindowMetric("unique_authors") ? totals.unique_authors
-                                                                         : metric->Value(metrics));
+    totals.values.push_back(metric->Value(metrics));
   }
+  // The sketch's estimate is the costly one: computed once, above, and read back here.
+  totals.unique_authors = totals.Value(FindWindowMetric("unique_authors"));
   return totals;
 }
 

@@ -145,9 +145,10 @@ TEST_F(ExtensionPointsTest, DimensionAndCounterRegisteredByAnOperatorAreKeptInTh
   }
   ASSERT_TRUE(aggregate.Process(batch, *state).ok());
   std::map<std::string, WindowMetrics> windows;
-  WindowAggregate::TakeDeltas(*state, [&](const WindowDeltaKey& key, WindowMetrics& metrics) {
-    windows[DimensionString(key.dimension)].Merge(metrics);
-  });
+  WindowDeltaMap deltas;
+  EpochHandOver epoch{&deltas, nullptr};
+  ASSERT_TRUE(aggregate.HandOver(*state, epoch).ok());
+  for (const auto& [key, metrics] : deltas) windows[DimensionString(key.dimension)].Merge(metrics);
   ASSERT_EQ(windows.size(), 3u);
   EXPECT_EQ(windows[""].mentions, 4u);
   EXPECT_EQ(windows["mood:happy"].mentions, 1u);

@@ -360,9 +360,10 @@ groups:
   std::unique_ptr<TransformState> window_state = window.MakeState().value();
   ASSERT_TRUE(window.Process(batch, *window_state).ok());
   uint64_t mentions = 0;
-  WindowAggregate::TakeDeltas(*window_state, [&](const WindowDeltaKey&, WindowMetrics& metrics) {
-    mentions += metrics.mentions;
-  });
+  WindowDeltaMap deltas;
+  EpochHandOver epoch{&deltas, nullptr};
+  ASSERT_TRUE(window.HandOver(*window_state, epoch).ok());
+  for (const auto& [key, metrics] : deltas) mentions += metrics.mentions;
   EXPECT_EQ(mentions, 1u);
 }
 

@@ -47,9 +47,12 @@ class WindowAggregateTest : public ::testing::Test {
     auto state = aggregate.MakeState().value();
     EXPECT_TRUE(aggregate.Process(batch, *state).ok());
     std::map<Delta, WindowMetrics> deltas;
-    WindowAggregate::TakeDeltas(*state, [&](const WindowDeltaKey& key, WindowMetrics& metrics) {
+    WindowDeltaMap handed_over;
+    EpochHandOver epoch{&handed_over, nullptr};
+    EXPECT_TRUE(aggregate.HandOver(*state, epoch).ok());
+    for (const auto& [key, metrics] : handed_over) {
       deltas[Delta{DimensionString(key.dimension), key.shape_index, key.start_ms}].Merge(metrics);
-    });
+    }
     return deltas;
   }
 

@@ -269,7 +269,7 @@ TEST_F(GeneratedFirehoseTest, FollowModeReadsAppendedDataUntilStopped) {
   RunOptions options;
   options.fresh = true;
   options.stop_requested = &stop;
-  options.on_progress = [&](const RunProgress& progress) { records_seen = progress.records; };
+  options.on_progress = [&](const RunSummary& progress) { records_seen = progress.records; };
   Result<RunSummary> summary = Status::Internal("not run");
   std::thread runner([&] { summary = RunPipeline(spec, options); });
   auto append = [&](size_t begin, size_t end) {

@@ -130,7 +130,7 @@ std::string ClosestMatch(std::string_view word, const std::vector<std::string>& 
 
 YamlMap::YamlMap(YAML::Node node, std::string file, std::string context, Diagnostics& diagnostics)
     : node_(std::move(node)), file_(std::move(file)), context_(std::move(context)),
-      diagnostics_(diagnostics) {
+      diagnostics_(diagnostics), errors_at_start_(diagnostics.size()) {
   if (!node_.IsDefined() || node_.IsNull()) {
     node_ = YAML::Node(YAML::NodeType::Map);
   } else if (!node_.IsMap()) {
@@ -269,6 +269,12 @@ std::optional<std::vector<std::string>> YamlMap::StringList(std::string_view key
     if (auto item = Scalar(key, element)) items.push_back(std::move(*item));
   }
   return items;
+}
+
+Status YamlMap::Finish() {
+  CheckNoUnknownKeys();
+  if (diagnostics_.size() == errors_at_start_) return Status::Ok();
+  return Status::InvalidArgument(fmt::format("{} is invalid", context_));
 }
 
 void YamlMap::CheckNoUnknownKeys() {

@@ -71,6 +71,9 @@ class YamlMap {
 
   // Adds a diagnostic for each key that no getter asked for.
   void CheckNoUnknownKeys();
+  // For a reader done with its section: CheckNoUnknownKeys(), then InvalidArgument when any
+  // problem was reported since this map was made (its own keys or its children's), else Ok.
+  Status Finish();
 
  private:
   YAML::Node Lookup(std::string_view key, bool required);
@@ -82,6 +85,7 @@ class YamlMap {
   Diagnostics& diagnostics_;
   bool valid_ = true;
   std::vector<std::string> known_keys_;
+  size_t errors_at_start_ = 0;  // diagnostics_.size() when the map was made
 };
 
 }  // namespace brandpulse

@@ -66,25 +66,8 @@ std::vector<GeneratedBrand> GeneratedBrandsFrom(const WatchlistSpec& watchlist) 
   return brands;
 }
 
-namespace {
-
-class GeneratorSourceSpec final : public SourceSpec {
- public:
-  explicit GeneratorSourceSpec(GeneratorSpec spec) : spec_(std::move(spec)) {}
-  std::string_view type() const override { return "generator"; }
-  Result<std::unique_ptr<Source>> Make(const SourceBuildContext&) const override {
-    return MakeGeneratorSource(spec_);
-  }
-
- private:
-  GeneratorSpec spec_;
-};
-
-}  // namespace
-
 Result<std::unique_ptr<SourceSpec>> ReadGeneratorSource(YamlMap& map,
                                                         const ConfigContext& context) {
-  const size_t errors_before = map.diagnostics().size();
   GeneratorSpec generator;
   if (auto format_name = map.Choice(
           "format", {"twitter-v1", "twitter-v2", "jetstream", "mastodon", "json"})) {
@@ -99,12 +82,11 @@ Result<std::unique_ptr<SourceSpec>> ReadGeneratorSource(YamlMap& map,
   if (auto value = map.Integer("authors", 1, INT64_MAX)) generator.author_count = *value;
   if (auto value = map.Number("posts_per_second", 0.001, 1e9)) generator.posts_per_second = *value;
   if (auto value = map.DurationMs("max_disorder")) generator.max_disorder_ms = *value;
-  map.CheckNoUnknownKeys();
-  if (map.diagnostics().size() != errors_before) {
-    return Status::InvalidArgument("invalid generator source");
-  }
+  RETURN_IF_ERROR(map.Finish());
   generator.brands = GeneratedBrandsFrom(context.watchlist);
-  return std::unique_ptr<SourceSpec>(std::make_unique<GeneratorSourceSpec>(std::move(generator)));
+  return SourceSpecOf("generator", [generator = std::move(generator)](const SourceBuildContext&) {
+    return MakeGeneratorSource(generator);
+  });
 }
 
 void RegisterGeneratorOperators(OperatorRegistry& registry) {

@@ -182,37 +182,8 @@ Result<std::unique_ptr<Source>> MakeJsonArrayFileSource(const std::string& path,
 }
 
 
-namespace {
-
-class FileSourceSpec final : public SourceSpec {
- public:
-  FileSourceSpec(std::string path, bool follow, std::string array_pointer)
-      : path_(std::move(path)), follow_(follow), array_pointer_(std::move(array_pointer)) {}
-  std::string_view type() const override { return "file"; }
-  Result<std::unique_ptr<Source>> Make(const SourceBuildContext&) const override {
-    if (array_pointer_.empty()) return MakeJsonLinesFileSource(path_, follow_);
-    return MakeJsonArrayFileSource(path_, array_pointer_);
-  }
-
- private:
-  std::string path_;
-  bool follow_;
-  std::string array_pointer_;
-};
-
-class StdinSourceSpec final : public SourceSpec {
- public:
-  std::string_view type() const override { return "stdin"; }
-  Result<std::unique_ptr<Source>> Make(const SourceBuildContext&) const override {
-    return MakeStdinSource();
-  }
-};
-
-}  // namespace
-
 Result<std::unique_ptr<SourceSpec>> ReadFileSource(YamlMap& section, const ConfigContext& context) {
   Diagnostics& diagnostics = section.diagnostics();
-  const size_t errors_before = diagnostics.size();
   std::string path;
   bool follow = false;
   std::string array_pointer;
@@ -230,19 +201,16 @@ Result<std::unique_ptr<SourceSpec>> ReadFileSource(YamlMap& section, const Confi
                       "a JSON document with an array is read whole; use JSON lines to follow");
     }
   }
-  section.CheckNoUnknownKeys();
-  if (diagnostics.size() != errors_before) return Status::InvalidArgument("invalid file source");
-  return std::unique_ptr<SourceSpec>(
-      std::make_unique<FileSourceSpec>(std::move(path), follow, std::move(array_pointer)));
+  RETURN_IF_ERROR(section.Finish());
+  return SourceSpecOf("file", [path, follow, array_pointer](const SourceBuildContext&) {
+    if (array_pointer.empty()) return MakeJsonLinesFileSource(path, follow);
+    return MakeJsonArrayFileSource(path, array_pointer);
+  });
 }
 
 Result<std::unique_ptr<SourceSpec>> ReadStdinSource(YamlMap& section, const ConfigContext&) {
-  const size_t errors_before = section.diagnostics().size();
-  section.CheckNoUnknownKeys();
-  if (section.diagnostics().size() != errors_before) {
-    return Status::InvalidArgument("invalid stdin source");
-  }
-  return std::unique_ptr<SourceSpec>(std::make_unique<StdinSourceSpec>());
+  RETURN_IF_ERROR(section.Finish());
+  return SourceSpecOf("stdin", [](const SourceBuildContext&) { return MakeStdinSource(); });
 }
 
 }  // namespace brandpulse

@@ -20,7 +20,88 @@ std::vector<std::string> TypesIn(const std::map<std::string, Reader, std::less<>
   return types;
 }
 
+class FunctionSourceSpec final : public SourceSpec {
+ public:
+  FunctionSourceSpec(std::string type, SourceMaker make)
+      : type_(std::move(type)), make_(std::move(make)) {}
+  std::string_view type() const override { return type_; }
+  Result<std::unique_ptr<Source>> Make(const SourceBuildContext& context) const override {
+    return make_(context);
+  }
+
+ private:
+  std::string type_;
+  SourceMaker make_;
+};
+
+class FunctionTransformSpec final : public TransformSpec {
+ public:
+  FunctionTransformSpec(std::string type, TransformMaker make, TransformTraits traits)
+      : type_(std::move(type)), make_(std::move(make)), traits_(std::move(traits)) {}
+  std::string_view type() const override { return type_; }
+  bool uses_watchlist() const override { return traits_.uses_watchlist; }
+  std::vector<std::string_view> needs_before() const override { return traits_.needs_before; }
+  Result<std::unique_ptr<Transform>> Make(const TransformBuildContext& context) const override {
+    return make_(context);
+  }
+
+ private:
+  std::string type_;
+  TransformMaker make_;
+  TransformTraits traits_;
+};
+
+class FunctionSinkSpec final : public SinkSpec {
+ public:
+  FunctionSinkSpec(std::string type, SinkMaker make)
+      : type_(std::move(type)), make_(std::move(make)) {}
+  std::string_view type() const override { return type_; }
+  Result<std::unique_ptr<Sink>> Make(const SinkBuildContext& context) const override {
+    return make_(context);
+  }
+
+ private:
+  std::string type_;
+  SinkMaker make_;
+};
+
+class FunctionAlertRuleSpec final : public AlertRuleSpec {
+ public:
+  FunctionAlertRuleSpec(std::string name, std::string type, AlertRuleMaker make)
+      : name_(std::move(name)), type_(std::move(type)), make_(std::move(make)) {}
+  const std::string& name() const override { return name_; }
+  std::string_view type() const override { return type_; }
+  Result<std::unique_ptr<AlertRule>> Make(const RuleBuildContext& context) const override {
+    return make_(context);
+  }
+
+ private:
+  std::string name_;
+  std::string type_;
+  AlertRuleMaker make_;
+};
+
 }  // namespace
+
+std::unique_ptr<SourceSpec> SourceSpecOf(std::string type, SourceMaker make) {
+  return std::make_unique<FunctionSourceSpec>(std::move(type), std::move(make));
+}
+
+std::unique_ptr<TransformSpec> TransformSpecOf(std::string type, TransformMaker make,
+                                               TransformTraits traits) {
+  return std::make_unique<FunctionTransformSpec>(std::move(type), std::move(make),
+                                                 std::move(traits));
+}
+
+std::unique_ptr<SinkSpec> SinkSpecOf(std::string type, SinkMaker make) {
+  return std::make_unique<FunctionSinkSpec>(std::move(type), std::move(make));
+}
+
+std::unique_ptr<AlertRuleSpec> AlertRuleSpecOf(std::string name, std::string type,
+                                               AlertRuleMaker make) {
+  return std::make_unique<FunctionAlertRuleSpec>(std::move(name), std::move(type),
+                                                 std::move(make));
+}
 
 std::string ConfigContext::ResolvePath(const std::string& path) const {
   namespace fs = std::filesystem;

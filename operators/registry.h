@@ -112,6 +112,28 @@ class AlertRuleSpec {
   virtual Result<std::unique_ptr<AlertRule>> Make(const RuleBuildContext& context) const = 0;
 };
 
+// ---- Specs from a function -------------------------------------------------------------------
+
+// Most specs are their options and a function that builds the operator from them: these make
+// such a spec from a lambda that captures the options read from YAML.
+using SourceMaker = std::function<Result<std::unique_ptr<Source>>(const SourceBuildContext&)>;
+using TransformMaker =
+    std::function<Result<std::unique_ptr<Transform>>(const TransformBuildContext&)>;
+using SinkMaker = std::function<Result<std::unique_ptr<Sink>>(const SinkBuildContext&)>;
+using AlertRuleMaker = std::function<Result<std::unique_ptr<AlertRule>>(const RuleBuildContext&)>;
+
+struct TransformTraits {
+  bool uses_watchlist = false;                  // TransformSpec::uses_watchlist
+  std::vector<std::string_view> needs_before;  // TransformSpec::needs_before
+};
+
+std::unique_ptr<SourceSpec> SourceSpecOf(std::string type, SourceMaker make);
+std::unique_ptr<TransformSpec> TransformSpecOf(std::string type, TransformMaker make,
+                                               TransformTraits traits = {});
+std::unique_ptr<SinkSpec> SinkSpecOf(std::string type, SinkMaker make);
+std::unique_ptr<AlertRuleSpec> AlertRuleSpecOf(std::string name, std::string type,
+                                               AlertRuleMaker make);
+
 // ---- The registry ----------------------------------------------------------------------------
 
 // Readers return InvalidArgument after adding at least one diagnostic when the section is wrong.

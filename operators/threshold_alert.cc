@@ -82,25 +82,11 @@ class ThresholdRule final : public AlertRule {
   std::vector<bool> brand_enabled_;  // by brand index
 };
 
-class ThresholdRuleSpec final : public AlertRuleSpec {
- public:
-  explicit ThresholdRuleSpec(ThresholdRuleOptions options) : options_(std::move(options)) {}
-  const std::string& name() const override { return options_.name; }
-  std::string_view type() const override { return "threshold"; }
-  Result<std::unique_ptr<AlertRule>> Make(const RuleBuildContext& context) const override {
-    return MakeThresholdRule(options_, context);
-  }
-
- private:
-  ThresholdRuleOptions options_;
-};
-
 }  // namespace
 
 Result<std::unique_ptr<AlertRuleSpec>> ReadThresholdRule(const std::string& name, YamlMap& section,
                                                          const ConfigContext& context) {
   Diagnostics& diagnostics = section.diagnostics();
-  const size_t errors_before = diagnostics.size();
   ThresholdRuleOptions options;
   options.name = name;
   std::vector<std::string> window_names;
@@ -141,11 +127,10 @@ Result<std::unique_ptr<AlertRuleSpec>> ReadThresholdRule(const std::string& name
       }
     }
   }
-  section.CheckNoUnknownKeys();
-  if (diagnostics.size() != errors_before) {
-    return Status::InvalidArgument(fmt::format("alert rule '{}' is invalid", name));
-  }
-  return std::unique_ptr<AlertRuleSpec>(std::make_unique<ThresholdRuleSpec>(std::move(options)));
+  RETURN_IF_ERROR(section.Finish());
+  return AlertRuleSpecOf(name, "threshold", [options](const RuleBuildContext& context) {
+    return MakeThresholdRule(options, context);
+  });
 }
 
 Result<std::unique_ptr<AlertRule>> MakeThresholdRule(const ThresholdRuleOptions& options,

@@ -162,18 +162,6 @@ class ScriptedSource final : public Source {
   bool gaining_ = false;
 };
 
-class ScriptedSourceSpec final : public SourceSpec {
- public:
-  explicit ScriptedSourceSpec(std::shared_ptr<Script> script) : script_(std::move(script)) {}
-  std::string_view type() const override { return "scripted"; }
-  Result<std::unique_ptr<Source>> Make(const SourceBuildContext&) const override {
-    return std::unique_ptr<Source>(std::make_unique<ScriptedSource>(script_));
-  }
-
- private:
-  std::shared_ptr<Script> script_;
-};
-
 // ---- A sink that fails until told otherwise, and records what it got ---------------------------
 
 struct SinkControl {
@@ -220,18 +208,6 @@ class FlakySink final : public Sink {
   std::shared_ptr<SinkControl> control_;
 };
 
-class FlakySinkSpec final : public SinkSpec {
- public:
-  explicit FlakySinkSpec(std::shared_ptr<SinkControl> control) : control_(std::move(control)) {}
-  std::string_view type() const override { return "flaky"; }
-  Result<std::unique_ptr<Sink>> Make(const SinkBuildContext& context) const override {
-    return std::unique_ptr<Sink>(std::make_unique<FlakySink>(context.name, control_));
-  }
-
- private:
-  std::shared_ptr<SinkControl> control_;
-};
-
 // ---- A transform that only looks (to be inserted anywhere in the chain) ----------------------
 
 std::atomic<uint64_t> posts_seen_by_probe{0};
@@ -245,15 +221,6 @@ class ProbeTransform final : public Transform {
   Status Process(Batch& batch, TransformState&) const override {
     posts_seen_by_probe += batch.posts.size();
     return Status::Ok();
-  }
-};
-
-class ProbeSpec final : public TransformSpec {
- public:
-  std::string_view type() const override { return "probe"; }
-  std::vector<std::string_view> needs_before() const override { return {"decode"}; }
-  Result<std::unique_ptr<Transform>> Make(const TransformBuildContext&) const override {
-    return std::unique_ptr<Transform>(std::make_unique<ProbeTransform>());
   }
 };
 
@@ -281,19 +248,6 @@ class CountingRule final : public AlertRule {
  private:
   std::string name_;
   uint64_t closed_ = 0;
-};
-
-class CountingRuleSpec final : public AlertRuleSpec {
- public:
-  explicit CountingRuleSpec(std::string name) : name_(std::move(name)) {}
-  const std::string& name() const override { return name_; }
-  std::string_view type() const override { return "count_closed"; }
-  Result<std::unique_ptr<AlertRule>> Make(const RuleBuildContext&) const override {
-    return std::unique_ptr<AlertRule>(std::make_unique<CountingRule>(name_));
-  }
-
- private:
-  std::string name_;
 };
 
 class SeamsTest : public ::testing::Test {
@@ -328,24 +282,35 @@ class SeamsTest : public ::testing::Test {
     registry_ = OperatorRegistry::Default();
     registry_.AddSource("scripted", [this](YamlMap& section, const ConfigContext&)
                                         -> Result<std::unique_ptr<SourceSpec>> {
-      section.CheckNoUnknownKeys();
-      return std::unique_ptr<SourceSpec>(std::make_unique<ScriptedSourceSpec>(script_));
+      RETURN_IF_ERROR(section.Finish());
+      return SourceSpecOf("scripted", [script = script_](const SourceBuildContext&) {
+        return Result<std::unique_ptr<Source>>(std::make_unique<ScriptedSource>(script));
+      });
     });
     registry_.AddSink("flaky", [this](YamlMap& section, const ConfigContext&)
                                    -> Result<std::unique_ptr<SinkSpec>> {
-      section.CheckNoUnknownKeys();
-      return std::unique_ptr<SinkSpec>(std::make_unique<FlakySinkSpec>(sink_));
+      RETURN_IF_ERROR(section.Finish());
+      return SinkSpecOf("flaky", [control = sink_](const SinkBuildContext& context) {
+        return Result<std::unique_ptr<Sink>>(std::make_unique<FlakySink>(context.name, control));
+      });
     });
     registry_.AddTransform("probe", [](YamlMap& section, const ConfigContext&)
                                         -> Result<std::unique_ptr<TransformSpec>> {
-      section.CheckNoUnknownKeys();
-      return std::unique_ptr<TransformSpec>(std::make_unique<ProbeSpec>());
+      RETURN_IF_ERROR(section.Finish());
+      return TransformSpecOf(
+          "probe",
+          [](const TransformBuildContext&) {
+            return Result<std::unique_ptr<Transform>>(std::make_unique<ProbeTransform>());
+          },
+          TransformTraits{.needs_before = {"decode"}});
     });
     registry_.AddAlertRule("count_closed", [](const std::string& name, YamlMap& section,
                                               const ConfigContext&)
                                                -> Result<std::unique_ptr<AlertRuleSpec>> {
-      section.CheckNoUnknownKeys();
-      return std::unique_ptr<AlertRuleSpec>(std::make_unique<CountingRuleSpec>(name));
+      RETURN_IF_ERROR(section.Finish());
+      return AlertRuleSpecOf(name, "count_closed", [name](const RuleBuildContext&) {
+        return Result<std::unique_ptr<AlertRule>>(std::make_unique<CountingRule>(name));
+      });
     });
   }
   void TearDown() override { fs::remove_all(work_); }

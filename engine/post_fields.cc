@@ -1,18 +1,12 @@
 #include "engine/post_fields.h"
 
-#include <deque>
-#include <mutex>
+#include "engine/startup_registry.h"
 
 namespace brandpulse {
 namespace {
 
-struct PostFieldRegistry {
-  std::mutex mutex;
-  std::deque<PostFieldDefinition> definitions;  // GUARDED_BY(mutex) while registering
-};
-
-PostFieldRegistry& Registry() {
-  static PostFieldRegistry registry;
+StartupRegistry<PostFieldDefinition>& Fields() {
+  static StartupRegistry<PostFieldDefinition> registry;
   return registry;
 }
 
@@ -20,31 +14,20 @@ PostFieldRegistry& Registry() {
 
 std::optional<uint32_t> RegisterPostField(std::string_view name, PostFieldKind kind,
                                           std::string_view description) {
-  PostFieldRegistry& registry = Registry();
-  std::lock_guard lock(registry.mutex);
-  for (const PostFieldDefinition& definition : registry.definitions) {
-    if (definition.name != name) continue;
-    if (definition.kind != kind) return std::nullopt;
-    return definition.slot;
-  }
-  auto slot = static_cast<uint32_t>(registry.definitions.size());
-  registry.definitions.push_back(
-      PostFieldDefinition{slot, std::string(name), kind, std::string(description)});
-  return slot;
+  auto [index, added] = Fields().AddUnless(
+      [&](const PostFieldDefinition& field) { return field.name == name; },
+      [&](size_t slot) {
+        return PostFieldDefinition{static_cast<uint32_t>(slot), std::string(name), kind,
+                                   std::string(description)};
+      });
+  if (!added && Fields()[index].kind != kind) return std::nullopt;
+  return static_cast<uint32_t>(index);
 }
 
 const PostFieldDefinition* FindPostField(std::string_view name) {
-  for (const PostFieldDefinition& definition : Registry().definitions) {
-    if (definition.name == name) return &definition;
-  }
-  return nullptr;
+  return Fields().Find([&](const PostFieldDefinition& field) { return field.name == name; });
 }
 
-uint32_t PostFieldCount() { return static_cast<uint32_t>(Registry().definitions.size()); }
-
-std::vector<PostFieldDefinition> PostFields() {
-  std::lock_guard lock(Registry().mutex);
-  return {Registry().definitions.begin(), Registry().definitions.end()};
-}
+uint32_t PostFieldCount() { return static_cast<uint32_t>(Fields().size()); }
 
 }  // namespace brandpulse

@@ -37,6 +37,5 @@ std::optional<uint32_t> RegisterPostField(std::string_view name, PostFieldKind k
 const PostFieldDefinition* FindPostField(std::string_view name);
 // Slots in use: the length of every post's field array.
 uint32_t PostFieldCount();
-std::vector<PostFieldDefinition> PostFields();
 
 }  // namespace brandpulse

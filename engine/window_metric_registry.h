@@ -25,6 +25,9 @@ struct WindowMetricDefinition {
   uint64_t (*read)(const WindowMetrics& metrics) = nullptr;
   uint32_t counter_id = UINT32_MAX;
   uint32_t index = 0;  // position in the registry: built-ins first, then counters in order
+  // Counters only: how much window aggregation adds for each (non-own) mention (usually 0 or
+  // 1). Called by workers: must be pure and must not allocate.
+  uint64_t (*count)(const Post& post, const Mention& mention) = nullptr;
 
   uint64_t Value(const WindowMetrics& metrics) const {
     return read != nullptr ? read(metrics) : metrics.Counter(counter_id);
@@ -38,20 +41,13 @@ std::vector<const WindowMetricDefinition*> AllWindowMetrics();
 // Every metric's name, built-ins first, for "did you mean" and hints.
 std::vector<std::string> WindowMetricNames();
 
-// A counter window aggregation adds for each (non-own) mention: `count` returns how much
-// (usually 0 or 1). Called by workers: must be pure and must not allocate.
-struct WindowCounterDefinition {
-  uint32_t id = 0;
-  std::string name;
-  uint64_t (*count)(const Post& post, const Mention& mention) = nullptr;
-};
 
 // Registers a counter and the metric of the same name; returns its id (the same id when the
 // name is registered again with the same function). REQUIRES: start-up, before pipelines load.
 // Ids are part of the stored format: register in a fixed order.
 std::optional<uint32_t> RegisterWindowCounter(std::string_view name, std::string_view description,
                                               uint64_t (*count)(const Post&, const Mention&));
-// Every registered counter, by id.
-std::vector<WindowCounterDefinition> WindowCounters();
+// Every registered counter (the metrics with a `count`), by id.
+std::vector<const WindowMetricDefinition*> WindowCounters();
 
 }  // namespace brandpulse

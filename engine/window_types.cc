@@ -1,11 +1,10 @@
 #include "engine/window_types.h"
 
 #include <algorithm>
-#include <deque>
-#include <mutex>
 
 #include "engine/batch.h"
 #include "engine/hash.h"
+#include "engine/startup_registry.h"
 
 namespace brandpulse {
 namespace {
@@ -52,22 +51,13 @@ bool AuthorOf(const Post&, const Mention& mention, uint64_t& payload) {
 
 void AppendAuthor(uint64_t payload, std::string& out) { out += payload == 1 ? "own" : "customer"; }
 
-struct DimensionRegistry {
-  std::mutex mutex;
-  // A deque: registering one more keeps references to the others valid.
-  std::deque<DimensionDefinition> definitions;  // GUARDED_BY(mutex) while registering
-  DimensionRegistry() {
-    definitions.push_back({Dimension::kLanguage, "lang", "the post's language", LanguageOf,
-                           AppendLanguage});
-    definitions.push_back({Dimension::kPlatform, "platform", "the network the post came from",
-                           PlatformOf, AppendPlatform});
-    definitions.push_back({Dimension::kAuthor, "author", "the brand's own posts vs customers",
-                           AuthorOf, AppendAuthor});
-  }
-};
-
-DimensionRegistry& Registry() {
-  static DimensionRegistry registry;
+StartupRegistry<DimensionDefinition>& Dimensions() {
+  static StartupRegistry<DimensionDefinition> registry{
+      {Dimension::kLanguage, "lang", "the post's language", LanguageOf, AppendLanguage},
+      {Dimension::kPlatform, "platform", "the network the post came from", PlatformOf,
+       AppendPlatform},
+      {Dimension::kAuthor, "author", "the brand's own posts vs customers", AuthorOf, AppendAuthor},
+  };
   return registry;
 }
 
@@ -83,35 +73,29 @@ std::string_view WindowTypeName(WindowType type) {
 }
 
 void RegisterDimension(const DimensionDefinition& definition) {
-  DimensionRegistry& registry = Registry();
-  std::lock_guard lock(registry.mutex);
-  for (const DimensionDefinition& existing : registry.definitions) {
-    if (existing.id == definition.id || existing.name == definition.name) return;  // idempotent
-  }
-  registry.definitions.push_back(definition);
+  // Idempotent: an id or name already registered keeps its first definition.
+  Dimensions().AddUnless(
+      [&](const DimensionDefinition& existing) {
+        return existing.id == definition.id || existing.name == definition.name;
+      },
+      [&](size_t) { return definition; });
 }
 
 const DimensionDefinition* FindDimension(std::string_view name) {
-  for (const DimensionDefinition& definition : Registry().definitions) {
-    if (definition.name == name) return &definition;
-  }
-  return nullptr;
+  return Dimensions().Find([&](const DimensionDefinition& entry) { return entry.name == name; });
 }
 
 const DimensionDefinition& DimensionOf(Dimension id) {
-  for (const DimensionDefinition& definition : Registry().definitions) {
-    if (definition.id == id) return definition;
-  }
-  return Registry().definitions.front();  // unreachable for ids that were registered
+  const DimensionDefinition* found =
+      Dimensions().Find([&](const DimensionDefinition& entry) { return entry.id == id; });
+  return found != nullptr ? *found : Dimensions()[0];  // unregistered ids never reach here
 }
 
 std::string_view DimensionName(Dimension dimension) { return DimensionOf(dimension).name; }
 
 std::vector<std::string> DimensionNames() {
   std::vector<std::string> names;
-  for (const DimensionDefinition& definition : Registry().definitions) {
-    names.emplace_back(definition.name);
-  }
+  for (const DimensionDefinition& definition : Dimensions()) names.emplace_back(definition.name);
   return names;
 }
 

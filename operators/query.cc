@@ -4,32 +4,25 @@
 
 #include <algorithm>
 #include <charconv>
-#include <deque>
-#include <mutex>
 
+#include "engine/startup_registry.h"
 #include "engine/unicode.h"
 #include "engine/yaml_reader.h"
 
 namespace brandpulse {
 namespace {
 
-struct QueryFieldRegistry {
-  std::mutex mutex;
-  std::deque<QueryFieldDefinition> fields;  // GUARDED_BY(mutex) while registering
-};
-
-QueryFieldRegistry& Fields() {
-  static QueryFieldRegistry registry;
+StartupRegistry<QueryFieldDefinition>& Fields() {
+  static StartupRegistry<QueryFieldDefinition> registry;
   return registry;
 }
 
 // The registered field written as `word` ("sentiment:negative"), with its index; nullptr if none.
 const QueryFieldDefinition* FindRegisteredField(std::string_view word, uint32_t& index) {
-  const std::deque<QueryFieldDefinition>& fields = Fields().fields;
-  for (index = 0; index < fields.size(); ++index) {
-    const std::string& name = fields[index].name;
+  for (index = 0; index < Fields().size(); ++index) {
+    const std::string& name = Fields()[index].name;
     if (word.size() > name.size() && word.starts_with(name) && word[name.size()] == ':') {
-      return &fields[index];
+      return &Fields()[index];
     }
   }
   return nullptr;
@@ -666,14 +659,10 @@ std::string FormatQueryNode(const Query& query, uint32_t index) {
 }
 
 void RegisterQueryField(QueryFieldDefinition definition) {
-  QueryFieldRegistry& registry = Fields();
-  std::lock_guard lock(registry.mutex);
-  for (const QueryFieldDefinition& field : registry.fields) {
-    if (field.name == definition.name) return;
-  }
-  registry.fields.push_back(std::move(definition));
+  Fields().AddUnless([&](const QueryFieldDefinition& field) { return field.name == definition.name; },
+                     [&](size_t) { return std::move(definition); });
 }
 
-const QueryFieldDefinition& RegisteredQueryField(uint32_t index) { return Fields().fields[index]; }
+const QueryFieldDefinition& RegisteredQueryField(uint32_t index) { return Fields()[index]; }
 
 }  // namespace brandpulse

@@ -134,8 +134,10 @@ Status WindowAggregate::Process(Batch& batch, TransformState& state) const {
       metrics.AddMention(author_hash, post.author_followers);
       metrics.replies += reply;
       metrics.questions += question;
-      for (const WindowCounterDefinition& counter : counters_) {
-        if (uint64_t count = counter.count(post, mention)) metrics.AddCounter(counter.id, count);
+      for (const WindowMetricDefinition* counter : counters_) {
+        if (uint64_t count = counter->count(post, mention)) {
+          metrics.AddCounter(counter->counter_id, count);
+        }
       }
     };
     bool late = false;

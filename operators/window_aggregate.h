@@ -52,7 +52,7 @@ class WindowAggregate final : public Transform {
   // Per shape, the definitions of its dimensions (looked up once, not per mention).
   std::vector<std::vector<const DimensionDefinition*>> dimensions_of_shape_;
   // Counters other operators registered (engine/window_metric_registry.h); usually none.
-  std::vector<WindowCounterDefinition> counters_;
+  std::vector<const WindowMetricDefinition*> counters_;
 };
 
 // Hashtags and co-occurring terms of a post's text, as the window summaries count them:

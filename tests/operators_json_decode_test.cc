@@ -8,20 +8,15 @@
 #include <gtest/gtest.h>
 
 #include "operators/json_array_records.h"
+#include "tests/test_support.h"
 
 namespace brandpulse {
 namespace {
 
 namespace fs = std::filesystem;
+using brandpulse_test::ReadFile;
 
 const fs::path kFixtures = fs::path(BRANDPULSE_SOURCE_DIR) / "tests" / "fixtures";
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
 
 std::vector<std::string> ReadLines(const fs::path& path) {
   std::vector<std::string> lines;

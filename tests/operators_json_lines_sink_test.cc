@@ -11,18 +11,13 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include "tests/test_support.h"
 
 namespace brandpulse {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
+using brandpulse_test::ReadFile;
 
 class JsonLinesSinkTest : public ::testing::Test {
  protected:

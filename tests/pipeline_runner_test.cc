@@ -17,57 +17,16 @@
 #include "generator/firehose_generator.h"
 #include "generator/generator_source.h"
 #include "operators/watchlist.h"
+#include "tests/test_support.h"
 
 namespace brandpulse {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
-
-void WriteFile(const fs::path& path, std::string_view contents) {
-  std::ofstream out(path, std::ios::binary);
-  out << contents;
-}
-
-fs::path MakeTempDirectory(const std::string& name) {
-  fs::path directory = fs::temp_directory_path() /
-                       fmt::format("brandpulse-{}-{}", name, ::getpid());
-  fs::remove_all(directory);
-  fs::create_directories(directory);
-  return directory;
-}
-
-// Every window in the state store, as "brand dimension size slide start -> encoded metrics".
-// With `exact_parts_only`, term summaries are reduced to the number of terms counted.
-std::map<std::string, std::string> DumpWindows(const std::string& state_directory,
-                                               bool exact_parts_only = false) {
-  std::map<std::string, std::string> windows;
-  auto store = StateStore::Open(StateOptions{state_directory});
-  EXPECT_TRUE(store.ok()) << store.status().ToString();
-  if (!store.ok()) return windows;
-  Status status = (*store)->ScanAllWindows([&](const WindowKey& key, const WindowMetrics& metrics) {
-    std::string encoded;
-    if (exact_parts_only) {
-      WindowMetrics counts = metrics;
-      counts.hashtags = FrequentTerms();
-      counts.terms = FrequentTerms();
-      counts.EncodeTo(encoded);
-      encoded += fmt::format(" {} {}", metrics.hashtags.total(), metrics.terms.total());
-    } else {
-      metrics.EncodeTo(encoded);
-    }
-    windows[fmt::format("{} {} {} {} {}", key.brand_id, key.dimension, key.size_ms, key.slide_ms,
-                        key.start_ms)] = encoded;
-  });
-  EXPECT_TRUE(status.ok()) << status.ToString();
-  return windows;
-}
+using brandpulse_test::ReadFile;
+using brandpulse_test::WriteFile;
+using brandpulse_test::MakeTempDirectory;
+using brandpulse_test::DumpWindows;
 
 PipelineSpec LoadOrDie(const std::string& path) {
   Diagnostics diagnostics;

@@ -22,46 +22,16 @@
 #include "operators/watchlist.h"
 #include "pipeline/pipeline_config.h"
 #include "pipeline/pipeline_runner.h"
+#include "tests/test_support.h"
 
 namespace brandpulse {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
-
-void WriteFile(const fs::path& path, std::string_view contents) {
-  std::ofstream out(path, std::ios::binary);
-  out << contents;
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) lines.push_back(line);
-  }
-  return lines;
-}
-
-std::map<std::string, std::string> DumpWindows(const fs::path& state) {
-  std::map<std::string, std::string> windows;
-  auto store = StateStore::Open(StateOptions{state.string()});
-  EXPECT_TRUE(store.ok()) << store.status().ToString();
-  if (!store.ok()) return windows;
-  EXPECT_TRUE((*store)->ScanAllWindows([&](const WindowKey& key, const WindowMetrics& metrics) {
-    std::string encoded;
-    metrics.EncodeTo(encoded);
-    windows[fmt::format("{} {} {} {} {}", key.brand_id, key.dimension, key.size_ms, key.slide_ms,
-                        key.start_ms)] = encoded;
-  }).ok());
-  return windows;
-}
+using brandpulse_test::ReadFile;
+using brandpulse_test::WriteFile;
+using brandpulse_test::Lines;
+using brandpulse_test::DumpWindows;
 
 // ---- A scripted source: records per partition, an assignment change at a chosen fill --------
 

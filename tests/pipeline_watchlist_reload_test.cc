@@ -17,11 +17,14 @@
 #include "engine/state_store.h"
 #include "generator/firehose_generator.h"
 #include "generator/generator_source.h"
+#include "tests/test_support.h"
 
 namespace brandpulse {
 namespace {
 
 namespace fs = std::filesystem;
+using brandpulse_test::WriteFile;
+using brandpulse_test::DumpWindows;
 
 constexpr const char* kBrands[][2] = {
     {"telenor", "Telenor"}, {"telia", "Telia"}, {"ice", "Ice"}, {"elisa", "Elisa"}, {"dna", "DNA"}};
@@ -34,29 +37,6 @@ std::string WatchlistYaml(bool reversed) {
                         kBrands[index][1]);
   }
   return yaml;
-}
-
-void WriteFile(const fs::path& path, const std::string& text) {
-  fs::path temporary = path.string() + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary);
-    out << text;
-  }
-  fs::rename(temporary, path);  // atomic: the runner never reads half a file
-}
-
-std::map<std::string, std::string> DumpWindows(const fs::path& state) {
-  std::map<std::string, std::string> windows;
-  auto store = StateStore::Open(StateOptions{state.string()});
-  EXPECT_TRUE(store.ok()) << store.status().ToString();
-  if (!store.ok()) return windows;
-  EXPECT_TRUE((*store)->ScanAllWindows([&](const WindowKey& key, const WindowMetrics& metrics) {
-    std::string encoded;
-    metrics.EncodeTo(encoded);
-    windows[fmt::format("{} {} {} {} {}", key.brand_id, key.dimension, key.size_ms, key.slide_ms,
-                        key.start_ms)] = encoded;
-  }).ok());
-  return windows;
 }
 
 class WatchlistReloadTest : public ::testing::Test {

@@ -13,21 +13,16 @@
 #include "pipeline/http_api.h"
 #include "pipeline/pipeline_runner.h"
 #include "generator/firehose_generator.h"
+#include "tests/test_support.h"
 
 namespace brandpulse {
 namespace {
 
 namespace fs = std::filesystem;
+using brandpulse_test::MakeTempDirectory;
 
 constexpr int64_t kMinute = 60'000;
 constexpr int64_t kStart = 1767225600000;  // 2026-01-01T00:00:00Z
-
-fs::path MakeTempDirectory(const std::string& name) {
-  fs::path directory = fs::temp_directory_path() / fmt::format("brandpulse-{}-{}", name, ::getpid());
-  fs::remove_all(directory);
-  fs::create_directories(directory);
-  return directory;
-}
 
 WindowSpec Tumbling(std::string name, int64_t size_ms) {
   WindowSpec window;

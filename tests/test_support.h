@@ -1,0 +1,86 @@
+// Files, temporary folders and state dumps the pipeline and operator tests share.
+#pragma once
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "engine/state_store.h"
+
+namespace brandpulse_test {
+
+namespace fs = std::filesystem;
+
+inline std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
+// Written to a temporary name and renamed: a pipeline watching the file never reads half of it.
+inline void WriteFile(const fs::path& path, std::string_view contents) {
+  fs::path temporary = path.string() + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary);
+    out << contents;
+  }
+  fs::rename(temporary, path);
+}
+
+// The non-empty lines of `text`.
+inline std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
+// An empty folder of this process, named after `name`.
+inline fs::path MakeTempDirectory(const std::string& name) {
+  fs::path directory =
+      fs::temp_directory_path() / fmt::format("brandpulse-{}-{}", name, ::getpid());
+  fs::remove_all(directory);
+  fs::create_directories(directory);
+  return directory;
+}
+
+// Every window in the state store, as "brand dimension size slide start -> encoded metrics".
+// With `exact_parts_only`, term summaries are reduced to the number of terms counted.
+inline std::map<std::string, std::string> DumpWindows(const fs::path& state,
+                                                      bool exact_parts_only = false) {
+  using namespace brandpulse;
+  std::map<std::string, std::string> windows;
+  auto store = StateStore::Open(StateOptions{state.string()});
+  EXPECT_TRUE(store.ok()) << store.status().ToString();
+  if (!store.ok()) return windows;
+  Status status = (*store)->ScanAllWindows([&](const WindowKey& key, const WindowMetrics& metrics) {
+    std::string encoded;
+    if (exact_parts_only) {
+      WindowMetrics counts = metrics;
+      counts.hashtags = FrequentTerms();
+      counts.terms = FrequentTerms();
+      counts.EncodeTo(encoded);
+      encoded += fmt::format(" {} {}", metrics.hashtags.total(), metrics.terms.total());
+    } else {
+      metrics.EncodeTo(encoded);
+    }
+    windows[fmt::format("{} {} {} {} {}", key.brand_id, key.dimension, key.size_ms, key.slide_ms,
+                        key.start_ms)] = encoded;
+  });
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  return windows;
+}
+
+}  // namespace brandpulse_test

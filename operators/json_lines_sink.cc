@@ -34,7 +34,9 @@ Result<std::unique_ptr<LineFile>> LineFile::Open(Kind kind, const std::string& p
       std::unique_ptr<LineFile> file(new LineFile(descriptor, path));
       RETURN_IF_ERROR(file->RepairTornTail());
       struct stat info;
-      if (::fstat(descriptor, &info) == 0 && S_ISREG(info.st_mode)) file->flushed_size_ = info.st_size;
+      if (::fstat(descriptor, &info) == 0 && S_ISREG(info.st_mode)) {
+        file->flushed_size_ = file->written_size_ = info.st_size;
+      }
       return file;
     }
   }
@@ -111,6 +113,7 @@ Status LineFile::WriteOut() {
       return Status::IoError(fmt::format("write {}: {}", description_, std::strerror(errno)));
     }
     written += static_cast<size_t>(count);
+    if (written_size_ >= 0) written_size_ += count;
   }
   buffer_.clear();
   return Status::Ok();
@@ -122,16 +125,14 @@ Status LineFile::Flush(bool sync) {
   if (sync && descriptor_ > 2 && ::fsync(descriptor_) != 0) {
     return Status::IoError(fmt::format("fsync {}: {}", description_, std::strerror(errno)));
   }
-  if (flushed_size_ >= 0) {
-    struct stat info;
-    if (::fstat(descriptor_, &info) == 0) flushed_size_ = info.st_size;
-  }
+  flushed_size_ = written_size_;
   return Status::Ok();
 }
 
 Status LineFile::Rollback() {
   buffer_.clear();
   if (flushed_size_ < 0) return Status::Ok();  // stdout or none: nothing to cut back
+  written_size_ = flushed_size_;
   if (::ftruncate(descriptor_, flushed_size_) != 0) {
     return Status::IoError(fmt::format("cut {} back to {} bytes: {}", description_, flushed_size_,
                                        std::strerror(errno)));

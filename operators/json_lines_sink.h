@@ -46,7 +46,10 @@ class LineFile {
   int descriptor_;  // -1 for kNone
   std::string description_;
   std::string buffer_;
-  int64_t flushed_size_ = -1;  // file size after the last successful Flush(); -1 = not a file
+  // Sizes of a regular file (-1 for stdout and none), kept by counting what this LineFile writes
+  // (the only writer of its file) instead of asking the file system after every flush.
+  int64_t written_size_ = -1;  // after the last write
+  int64_t flushed_size_ = -1;  // after the last successful Flush()
 };
 
 struct JsonLinesSinkOptions {

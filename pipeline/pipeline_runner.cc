@@ -503,7 +503,9 @@ Status PipelineRun::Commit(bool end_of_input) {
   if (max_event_time_ms_ != INT64_MIN) {
     commit.SetMeta(kMaxEventTimeKey, std::to_string(max_event_time_ms_));
   }
-  // Dead letters and late posts reach their sinks before the positions that move past them.
+  // Dead letters and late posts reach their sinks before the positions that move past them
+  // (entries a receiver refused for good join the dead letters here, once an epoch).
+  RETURN_IF_ERROR(ReportGivenUp());
   for (SideSink& side : side_sinks_) RETURN_IF_ERROR(side.sink->Flush());
   RETURN_IF_ERROR(store_->Write(commit));
   watermark_.store(watermark, std::memory_order_release);
@@ -581,7 +583,6 @@ Status PipelineRun::ReportGivenUp() {
       record.source_id = source;
       record.record = refused.entry.payload;
       RETURN_IF_ERROR(side.sink->Append(record));
-      RETURN_IF_ERROR(side.sink->Flush());
     }
   }
   return Status::Ok();
@@ -601,8 +602,6 @@ Result<RunSummary> PipelineRun::Run() {
     bool end_of_input = false;
     while (status.ok() && !end_of_input) {
       status = MaybeReloadWatchlist();
-      if (!status.ok()) break;
-      status = ReportGivenUp();
       if (!status.ok()) break;
       status = ReadBatch(end_of_input);
       if (!status.ok()) break;
@@ -624,7 +623,11 @@ Result<RunSummary> PipelineRun::Run() {
   }
   if (scheduler_) scheduler_->Stop();
   if (status.ok()) status = DrainDeliveries();
+  // Refusals during the final wait: no commit follows, so they are flushed here.
   if (status.ok()) status = ReportGivenUp();
+  for (SideSink& side : side_sinks_) {
+    if (status.ok()) status = side.sink->Flush();
+  }
   for (OutboxSink& sink : outbox_sinks_) sink.delivery->Stop();
   if (!status.ok()) return status;
   if (store_) RETURN_IF_ERROR(store_->Flush());

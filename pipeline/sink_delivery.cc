@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "engine/hash.h"
+
 namespace brandpulse {
 
 SinkDelivery::SinkDelivery(Sink& sink, StateStore& store, Clock& clock, DeliveryOptions options,
@@ -92,10 +94,8 @@ void SinkDelivery::BackOff(uint32_t attempts) {
   for (uint32_t step = 1; step < attempts && backoff < options_.max_backoff_ms; ++step) backoff *= 2;
   backoff = std::min(backoff, options_.max_backoff_ms);
   // Full jitter on the upper half, so many engines restarting together do not retry in step.
-  jitter_state_ ^= jitter_state_ << 13;
-  jitter_state_ ^= jitter_state_ >> 7;
-  jitter_state_ ^= jitter_state_ << 17;
-  backoff = backoff / 2 + static_cast<int64_t>(jitter_state_ % static_cast<uint64_t>(backoff / 2 + 1));
+  const uint64_t jitter = MixBits(++backoffs_);
+  backoff = backoff / 2 + static_cast<int64_t>(jitter % static_cast<uint64_t>(backoff / 2 + 1));
   const int64_t until = clock_.NowMs() + backoff;
   while (clock_.NowMs() < until) {
     {

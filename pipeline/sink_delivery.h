@@ -89,7 +89,7 @@ class SinkDelivery {
   std::deque<OutboxEntry> queue_;  // GUARDED_BY(mutex_); the front is being delivered
   bool stopping_ = false;          // GUARDED_BY(mutex_)
   DeliveryStats stats_;            // GUARDED_BY(mutex_); its depth is queue_.size()
-  uint64_t jitter_state_ = 0x9E3779B97F4A7C15ull;  // delivery thread only
+  uint64_t backoffs_ = 0;  // delivery thread only; seeds the jitter
 };
 
 }  // namespace brandpulse

@@ -170,7 +170,8 @@ WindowTotals TotalsOf(const WindowMetrics& metrics, uint64_t windows) {
     totals.values.push_back(metric->Value(metrics));
   }
   // The sketch's estimate is the costly one: computed once, above, and read back here.
-  totals.unique_authors = totals.Value(FindWindowMetric("unique_authors"));
+  static const WindowMetricDefinition* const kUniqueAuthors = FindWindowMetric("unique_authors");
+  totals.unique_authors = totals.Value(kUniqueAuthors);
   return totals;
 }
 

@@ -29,7 +29,6 @@ class RuleSet {
   Status OnWatermark(RuleContext& context);
   Status Snapshot(StateStore::Commit& commit);
   Status OnBrandsChanged(const BrandDirectory& before, const BrandDirectory& after);
-  size_t size() const { return rules_.size(); }
 
  private:
   std::vector<std::unique_ptr<AlertRule>> rules_;

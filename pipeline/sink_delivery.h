@@ -69,7 +69,6 @@ class SinkDelivery {
   // Ends the delivery thread after its current attempt; undelivered entries stay in the outbox.
   void Stop();
   DeliveryStats stats() const;
-  const Sink& sink() const { return sink_; }
 
  private:
   void Loop();

@@ -33,8 +33,6 @@ class TransformChain {
   // Every worker's states hand over what the epoch accumulated (engine/transform.h).
   Status HandOver(EpochHandOver& epoch);
 
-  size_t size() const { return transforms_.size(); }
-
  private:
   TransformChain(std::vector<std::shared_ptr<const TransformSpec>> specs, int workers)
       : specs_(std::move(specs)), states_(static_cast<size_t>(workers)) {}

@@ -42,7 +42,6 @@ class WindowCloser {
   void RemapBrands(const BrandDirectory& before, const BrandDirectory& after);
 
   const WindowLayout& layout() const { return layout_; }
-  size_t open_count() const { return open_.size(); }
   WindowKey KeyOf(const BrandDirectory& brands, uint32_t brand_index, uint32_t shape_index,
                   DimensionValue dimension, int64_t start_ms) const;
 

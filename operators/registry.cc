@@ -20,18 +20,20 @@ std::vector<std::string> TypesIn(const std::map<std::string, Reader, std::less<>
   return types;
 }
 
-class FunctionSourceSpec final : public SourceSpec {
+// A source or sink spec: its type and the function that builds the operator.
+template <typename Spec, typename Product, typename Context>
+class FunctionSpec final : public Spec {
  public:
-  FunctionSourceSpec(std::string type, SourceMaker make)
-      : type_(std::move(type)), make_(std::move(make)) {}
+  using Maker = std::function<Result<std::unique_ptr<Product>>(const Context&)>;
+  FunctionSpec(std::string type, Maker make) : type_(std::move(type)), make_(std::move(make)) {}
   std::string_view type() const override { return type_; }
-  Result<std::unique_ptr<Source>> Make(const SourceBuildContext& context) const override {
+  Result<std::unique_ptr<Product>> Make(const Context& context) const override {
     return make_(context);
   }
 
  private:
   std::string type_;
-  SourceMaker make_;
+  Maker make_;
 };
 
 class FunctionTransformSpec final : public TransformSpec {
@@ -49,20 +51,6 @@ class FunctionTransformSpec final : public TransformSpec {
   std::string type_;
   TransformMaker make_;
   TransformTraits traits_;
-};
-
-class FunctionSinkSpec final : public SinkSpec {
- public:
-  FunctionSinkSpec(std::string type, SinkMaker make)
-      : type_(std::move(type)), make_(std::move(make)) {}
-  std::string_view type() const override { return type_; }
-  Result<std::unique_ptr<Sink>> Make(const SinkBuildContext& context) const override {
-    return make_(context);
-  }
-
- private:
-  std::string type_;
-  SinkMaker make_;
 };
 
 class FunctionAlertRuleSpec final : public AlertRuleSpec {
@@ -84,7 +72,8 @@ class FunctionAlertRuleSpec final : public AlertRuleSpec {
 }  // namespace
 
 std::unique_ptr<SourceSpec> SourceSpecOf(std::string type, SourceMaker make) {
-  return std::make_unique<FunctionSourceSpec>(std::move(type), std::move(make));
+  return std::make_unique<FunctionSpec<SourceSpec, Source, SourceBuildContext>>(std::move(type),
+                                                                              std::move(make));
 }
 
 std::unique_ptr<TransformSpec> TransformSpecOf(std::string type, TransformMaker make,
@@ -94,7 +83,8 @@ std::unique_ptr<TransformSpec> TransformSpecOf(std::string type, TransformMaker 
 }
 
 std::unique_ptr<SinkSpec> SinkSpecOf(std::string type, SinkMaker make) {
-  return std::make_unique<FunctionSinkSpec>(std::move(type), std::move(make));
+  return std::make_unique<FunctionSpec<SinkSpec, Sink, SinkBuildContext>>(std::move(type),
+                                                                        std::move(make));
 }
 
 std::unique_ptr<AlertRuleSpec> AlertRuleSpecOf(std::string name, std::string type,

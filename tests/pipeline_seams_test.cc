@@ -323,6 +323,23 @@ sinks:
     return spec.value_or(PipelineSpec{});
   }
 
+  // The diagnostics of a pipeline that is wrong in its `transforms` line (line 3) or `sinks`.
+  std::string ConfigErrors(const std::string& transforms, const std::string& sinks) {
+    fs::path file = work_ / "bad-order.yaml";
+    WriteFile(file, fmt::format(R"(source: {{type: file, path: firehose.jsonl}}
+decode: {{format: twitter-v2}}
+{}
+watchlist: {}
+state: {{directory: state-bad}}
+windows: [{{name: 1m, size: 1m}}]
+sinks:
+{}
+)", transforms, watchlist_path_, sinks));
+    Diagnostics diagnostics;
+    EXPECT_FALSE(LoadPipelineSpec(file.string(), diagnostics, registry_).has_value());
+    return diagnostics.ToString();
+  }
+
   // The reference: the same input from a file, alerts to a file.
   std::vector<std::string> ReferenceAlertIds(RunSummary* summary = nullptr) {
     PipelineSpec spec = Spec("reference", "{type: file, path: firehose.jsonl}",
@@ -578,19 +595,8 @@ TEST_F(SeamsTest, TransformInsertedIntoTheChainAndReloadStillWork) {
 }
 
 TEST_F(SeamsTest, TransformChainOrderIsChecked) {
-  fs::path file = work_ / "bad-order.yaml";
-  WriteFile(file, fmt::format(R"(source: {{type: file, path: firehose.jsonl}}
-decode: {{format: twitter-v2}}
-transforms: [decode, window, match, probe2]
-watchlist: {}
-state: {{directory: state-bad}}
-windows: [{{name: 1m, size: 1m}}]
-sinks:
-  dead_letter: {{type: file, path: dead.jsonl}}
-)", watchlist_path_));
-  Diagnostics diagnostics;
-  EXPECT_FALSE(LoadPipelineSpec(file.string(), diagnostics, registry_).has_value());
-  std::string text = diagnostics.ToString();
+  const std::string dead_letter = "  dead_letter: {type: file, path: dead.jsonl}";
+  std::string text = ConfigErrors("transforms: [decode, window, match, probe2]", dead_letter);
   EXPECT_NE(text.find("bad-order.yaml:3:22: error: transform 'window' needs 'match' before it"),
             std::string::npos) << text;
   EXPECT_NE(text.find("unknown transform 'probe2' (hint: did you mean 'probe'?)"),
@@ -598,18 +604,8 @@ sinks:
 
   // A transform twice would decode or count every post twice; options left at the top level
   // for a transform configured in its own entry are not silently ignored.
-  WriteFile(file, fmt::format(R"(source: {{type: file, path: firehose.jsonl}}
-decode: {{format: twitter-v2}}
-transforms: [{{type: decode, format: twitter-v2}}, match, match, window]
-watchlist: {}
-state: {{directory: state-bad}}
-windows: [{{name: 1m, size: 1m}}]
-sinks:
-  dead_letter: {{type: file, path: dead.jsonl}}
-)", watchlist_path_));
-  Diagnostics twice;
-  EXPECT_FALSE(LoadPipelineSpec(file.string(), twice, registry_).has_value());
-  text = twice.ToString();
+  text = ConfigErrors("transforms: [{type: decode, format: twitter-v2}, match, match, window]",
+                      dead_letter);
   EXPECT_NE(text.find("bad-order.yaml:3:13: error: transform 'match' is listed twice"),
             std::string::npos) << text;
   EXPECT_NE(text.find("bad-order.yaml:2:9: error: 'decode:' is not used (hint: transforms: "
@@ -634,19 +630,11 @@ TEST_F(SeamsTest, SeveralSinksOfAStreamAreNamedAndEachDeliversEverything) {
   EXPECT_EQ(sink_->delivered_ids, reference);
   EXPECT_EQ(Lines(ReadFile(work_ / "out-two" / "a.jsonl")).size(), reference.size());
 
-  fs::path file = work_ / "same-names.yaml";
-  WriteFile(file, fmt::format(R"(source: {{type: file, path: firehose.jsonl}}
-decode: {{format: twitter-v2}}
-watchlist: {}
-state: {{directory: state-names}}
-windows: [{{name: 1m, size: 1m}}]
-sinks:
-  alerts: [{{type: file, path: a.jsonl, name: x}}, {{type: stdout, name: x}}, {{type: file, path: b, name: a/b}}]
-  dead_letter: {{type: fiel, path: dead.jsonl}}
-)", watchlist_path_));
-  Diagnostics diagnostics;
-  EXPECT_FALSE(LoadPipelineSpec(file.string(), diagnostics, registry_).has_value());
-  std::string text = diagnostics.ToString();
+  std::string text = ConfigErrors(
+      "",
+      "  alerts: [{type: file, path: a.jsonl, name: x}, {type: stdout, name: x}, "
+      "{type: file, path: b, name: a/b}]\n"
+      "  dead_letter: {type: fiel, path: dead.jsonl}");
   EXPECT_NE(text.find("two sinks are named 'x'"), std::string::npos) << text;
   EXPECT_NE(text.find("invalid sink name 'a/b'"), std::string::npos) << text;
   EXPECT_NE(text.find("'fiel' is not a valid type for sink 'dead_letter' (hint: did you mean 'file'?"),

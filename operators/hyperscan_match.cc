@@ -421,8 +421,12 @@ class HyperscanMatch final : public Transform {
       const Post& post = batch.posts[post_index];
       watchlist_->MatchPost(post, *state.scanner, state.matched);
       for (const MatchedBrand& brand : state.matched) {
-        const bool own_post = !post.author_handle.empty() &&
-                              watchlist_->IsOwnHandle(brand.brand_index, post.author_handle);
+        // Profiles may be written as handles or, for Bluesky, as DIDs (the post's author_id).
+        const bool own_post =
+            (!post.author_handle.empty() &&
+             watchlist_->IsOwnHandle(brand.brand_index, post.author_handle)) ||
+            (post.author_id.starts_with("did:") &&
+             watchlist_->IsOwnHandle(brand.brand_index, post.author_id));
         batch.mentions.push_back(
             Mention{post_index, brand.brand_index, brand.begin, brand.end, own_post});
       }

@@ -117,9 +117,14 @@ Status WindowAggregate::Process(Batch& batch, TransformState& state) const {
   uint32_t terms_post = UINT32_MAX;  // the post whose terms worker.terms holds
   for (const Mention& mention : batch.mentions) {
     const Post& post = batch.posts[mention.post_index];
-    // Unique authors are counted by author id; a post without one counts by handle.
-    uint64_t author_hash =
-        HashBytes(post.author_id.empty() ? post.author_handle : post.author_id);
+    // Unique authors are counted by author id; a post without one counts by handle; a post
+    // with neither is an author of its own (by post id, else text and time), so unknown
+    // authors never collapse into one.
+    const std::string_view author = post.author_id.empty() ? post.author_handle : post.author_id;
+    const uint64_t author_hash =
+        !author.empty() ? HashBytes(author)
+                        : HashBytes(post.id.empty() ? post.text : post.id,
+                                    0x756e6b6e6f776e00ULL ^ static_cast<uint64_t>(post.event_time_ms));
     // The matcher marks posts written by the brand's own handles and profiles: they count
     // only under author:own, never as customer mentions.
     const bool own_post = mention.own_post;

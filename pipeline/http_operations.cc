@@ -11,6 +11,12 @@ namespace brandpulse {
 
 void AddOperationsRoutes(httplib::Server& server, MetricsRegistry& registry,
                          const PipelineMetrics* metrics) {
+  // One request per connection: a browser opens several connections at once and keeps them
+  // idle, and each idle keep-alive connection holds one of the server's few threads until its
+  // timeout (seconds), so the dashboard's parallel requests would queue behind them. Closing
+  // after each answer frees the thread at once; on a local or in-cluster network a new
+  // connection costs far less than that wait.
+  server.set_keep_alive_max_count(1);
   server.Get("/metrics", [&registry](const httplib::Request&, httplib::Response& response) {
     response.set_content(registry.Render(), "text/plain; version=0.0.4; charset=utf-8");
   });

@@ -17,6 +17,9 @@ packages=(
   # benchmark baselines and reporting (bench/): RE2, PCRE2, nlohmann/json, ripgrep, gnuplot,
   # GNU time for peak RSS, bc for the ratios
   libre2-dev libpcre2-dev nlohmann-json3-dev ripgrep gnuplot-nox time bc
+  # operations (docs/operations.md): logs (spdlog), `promtool check metrics` in the tests
+  # (prometheus), the dashboard's end-to-end test in a headless browser (chromium), a pty (script)
+  libspdlog-dev prometheus chromium bsdutils python3
 )
 
 missing=()

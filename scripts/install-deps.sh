@@ -22,6 +22,11 @@ packages=(
   libspdlog-dev prometheus chromium bsdutils python3
 )
 
+# `make fuzz` only (never `make test`, which replays the corpora with g++): clang and libFuzzer.
+if [ "${1:-}" = "--fuzz" ]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
+
 missing=()
 for package in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then

@@ -83,3 +83,9 @@ fuzz:
 
 clean:
 	rm -rf $(BUILD_DIR) out
+
+# The container image (deploy/README.md): debootstrap base + buildah, Debian's archive only. Slow
+# (a full build inside); installs buildah and debootstrap itself, so `make test` does not need them.
+.PHONY: image
+image:
+	@bash deploy/image/build-image.sh

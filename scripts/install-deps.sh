@@ -29,6 +29,10 @@ if [ "${1:-}" = "--fuzz" ]; then
   packages+=(clang libclang-rt-14-dev)
 fi
 
+# deploy/: the manifests test renders with `kubectl kustomize` (Debian's kubernetes-client, kubectl
+# 1.20); a kubectl installed some other way (it owns /usr/bin/kubectl too) is used as it is.
+if ! command -v kubectl >/dev/null 2>&1; then packages+=(kubernetes-client); fi
+
 missing=()
 for package in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then

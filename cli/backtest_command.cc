@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/progress.h"
 #include "operators/file_source.h"
 #include "operators/hyperscan_match.h"
 #include "operators/json_decode.h"
@@ -24,6 +25,7 @@ struct BacktestOptions {
   size_t sample = 3;
   std::string cache_directory;
   std::string jsonl;  // --jsonl: one brandpulse.mention/1 object per post ("-" = stdout)
+  bool quiet = false;  // no progress line (docs/operations.md)
 };
 
 struct ExclusionCount {
@@ -205,6 +207,10 @@ int RunBacktest(const BacktestOptions& options) {
   Batch batch;
   std::vector<MatchedBrand> matched;
   std::vector<uint8_t> excluded_by(watchlist.brand_count(), 0);
+  ProgressLine progress(stderr, options.quiet, "backtest");
+  ProgressFigures progress_figures;
+  progress_figures.total = FileSizeOrZero(options.input);
+  progress_figures.show_alerts = false;
   while (true) {
     batch.Reset();
     Result<SourceRead> read = (*source)->Fill(batch, 2048);
@@ -248,6 +254,7 @@ int RunBacktest(const BacktestOptions& options) {
       for (const MatchedBrand& brand : matched) {
         BrandTally& tally = tallies[brand.brand_index];
         ++tally.matches;
+        ++progress_figures.matches;
         if (!post.author_handle.empty() &&
             watchlist.IsOwnHandle(brand.brand_index, post.author_handle)) {
           ++tally.own_posts;
@@ -374,9 +381,17 @@ int RunBacktest(const BacktestOptions& options) {
         std::fwrite(line.data(), 1, line.size(), jsonl);
       }
     }
+    if (progress.enabled() && !batch.records.empty()) {
+      progress_figures.records = records;
+      progress_figures.position = batch.records.back().end_position;
+      progress_figures.seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      progress.Update(progress_figures);
+    }
     if (*read == SourceRead::kEndOfInput) break;
   }
   if (jsonl != nullptr && jsonl != stdout) std::fclose(jsonl);
+  progress.Finish();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (jsonl == stdout) return 0;  // the JSON lines are the output
@@ -428,6 +443,7 @@ int WriteMentionLines(const std::string& watchlist, const std::string& input,
   options.input = input;
   options.format = format;
   options.jsonl = "-";
+  options.quiet = true;
   return RunBacktest(options);
 }
 
@@ -438,6 +454,7 @@ void RegisterBacktestCommand(CLI::App& app, CliCommands& commands) {
       "Run a watchlist over a recorded firehose: matches, samples and what each exclusion removed.");
   command->add_option("--watchlist,-w", options->watchlist, "Watchlist YAML file")->required();
   command->add_option("--input,-i", options->input, "JSON lines file of posts")->required();
+  command->add_flag("--quiet,-q", options->quiet, "No progress line (there is none when stderr is not a terminal)");
   command->add_option("--sample,-n", options->sample, "Matched posts to show per brand")
       ->capture_default_str();
   command->add_option("--format,-f", options->format,

@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/progress.h"
+#include "engine/log.h"
 #include "pipeline/pipeline_config.h"
 #include "pipeline/pipeline_runner.h"
 
@@ -25,9 +27,11 @@ struct RunArgs {
   bool quiet = false;
   int workers = 0;
   std::string api_listen;
+  std::string metrics_listen;
 };
 
-int Run(const std::string& path, bool fresh, int workers, bool quiet, const std::string& api) {
+int Run(const std::string& path, bool fresh, int workers, bool quiet, const std::string& api,
+        const std::string& metrics_listen) {
   Diagnostics diagnostics;
   std::optional<PipelineSpec> spec = LoadPipelineSpec(path, diagnostics);
   if (!spec) {
@@ -39,43 +43,58 @@ int Run(const std::string& path, bool fresh, int workers, bool quiet, const std:
   std::signal(SIGTERM, OnStopSignal);
   std::signal(SIGHUP, OnReloadSignal);
   RunOptions options;
+  // Log lines go on a line of their own: the progress line is erased first, redrawn after.
+  ProgressLine progress(stderr, quiet, "run");
   options.reload_requested = &reload_requested;
-  options.on_reload = [](bool swapped, const std::string& error) {
+  options.on_reload = [&progress](bool swapped, const std::string& error) {
+    progress.Finish();
     if (swapped) {
-      std::fprintf(stderr, "watchlist reloaded\n");
+      LogInfo("watchlist reloaded");
     } else {
-      std::fprintf(stderr, "watchlist reload failed, the previous one keeps running:\n%s\n",
-                   error.c_str());
+      LogWarn("watchlist reload failed, the previous one keeps running", {{"error", error}});
     }
   };
-  options.on_notice = [](const std::string& message) {
-    std::fprintf(stderr, "%s\n", message.c_str());
+  options.on_notice = [&progress](const std::string& message) {
+    progress.Finish();
+    LogWarn(message);
   };
   options.fresh = fresh;
   options.workers = workers;
   options.stop_requested = &stop_requested;
   options.api_listen = api;
+  options.metrics_listen = metrics_listen;
   options.on_api_ready = [](const std::string& address) {
-    std::fprintf(stderr, "query API on %s/api/v1/ (see docs/api.md)\n", address.c_str());
+    LogInfo("query API listening (docs/api.md)", {{"address", address + "/api/v1/"}});
+    LogInfo("dashboard and metrics (docs/operations.md)",
+            {{"dashboard", address + "/dashboard/"}, {"metrics", address + "/metrics"}});
   };
-  options.on_ready = [](bool resumed, uint64_t position, double seconds) {
+  options.on_metrics_ready = [](const std::string& address) {
+    LogInfo("metrics listening (docs/operations.md)", {{"metrics", address + "/metrics"}});
+  };
+  options.on_ready = [&progress](bool resumed, uint64_t position, double seconds) {
+    progress.Finish();
+    std::string ready_after = fmt::format("{:.3f}", seconds);
     if (resumed) {
-      std::fprintf(stderr, "resumed from committed position %s, ready after %.3f s\n",
-                   Grouped(position).c_str(), seconds);
+      LogInfo("resumed from the committed position",
+              {{"position", std::to_string(position)}, {"ready_seconds", ready_after}});
     } else {
-      std::fprintf(stderr, "no committed position: starting at the beginning, ready after %.3f s\n",
-                   seconds);
+      LogInfo("no committed position: starting at the beginning", {{"ready_seconds", ready_after}});
     }
   };
-  if (!quiet) {
-    options.on_progress = [](const RunSummary& progress) {
-      std::fprintf(stderr, "  %8.1fs  records %s  posts %s  mentions %s  dead %s  alerts %s\n",
-                   progress.seconds, Grouped(progress.records).c_str(),
-                   Grouped(progress.posts).c_str(), Grouped(progress.mentions).c_str(),
-                   Grouped(progress.dead_letters).c_str(), Grouped(progress.alerts).c_str());
+  if (progress.enabled()) {
+    options.on_progress = [&progress](const RunSummary& summary) {
+      ProgressFigures figures;
+      figures.records = summary.records;
+      figures.position = summary.position;
+      figures.total = FileSizeOrZero(summary.input_path);
+      figures.matches = summary.mentions;
+      figures.alerts = summary.alerts;
+      figures.seconds = summary.seconds;
+      progress.Update(figures, 0);
     };
   }
   Result<RunSummary> result = RunPipeline(*spec, options);
+  progress.Finish();
   if (!result.ok()) {
     std::fprintf(stderr, "brandpulse: run failed: %s\n", result.status().ToString().c_str());
     return 1;
@@ -147,12 +166,14 @@ void RegisterRunCommand(CLI::App& app, CliCommands& commands) {
   command->add_flag("--fresh", args->fresh, "Delete the state directory and empty file sinks first");
   command->add_option("--workers", args->workers,
                       "Worker threads (overrides the pipeline; 0 = as configured)");
-  command->add_flag("--quiet,-q", args->quiet, "No progress lines");
+  command->add_flag("--quiet,-q", args->quiet, "No progress line (there is none when stderr is not a terminal)");
   command->add_option("--api", args->api_listen,
                       "Serve the HTTP query API on HOST:PORT while running");
+  command->add_option("--metrics", args->metrics_listen,
+                      "Serve /metrics, /healthz and /readyz on HOST:PORT (also on --api)");
   commands.push_back(CliCommand{command, [args] {
                                   return Run(args->pipeline_path, args->fresh, args->workers,
-                                             args->quiet, args->api_listen);
+                                             args->quiet, args->api_listen, args->metrics_listen);
                                 }});
 }
 

@@ -413,6 +413,14 @@ int RunBacktest(const BacktestOptions& options) {
                     ? fmt::format(", {} own posts", Grouped(tally.own_posts)).c_str()
                     : "");
     for (const std::string& sample : tally.samples) std::printf("    sample: %s\n", sample.c_str());
+    for (const ExclusionCount& exclusion : tally.exclusions) {
+      const uint64_t would_match = tally.matches + exclusion.removed;
+      std::printf("    removed %s (%.1f%% of %s that would match without it) by %s\n",
+                  Grouped(exclusion.removed).c_str(),
+                  would_match > 0 ? 100.0 * static_cast<double>(exclusion.removed) / would_match
+                                  : 0.0,
+                  Grouped(would_match).c_str(), exclusion.label.c_str());
+    }
     // What each entry brought: a term that is an ordinary word shows up here with a sample.
     std::vector<const TermTally*> by_posts;
     for (const TermTally& term : tally.terms) by_posts.push_back(&term);
@@ -421,14 +429,6 @@ int RunBacktest(const BacktestOptions& options) {
     for (const TermTally* term : by_posts) {
       std::printf("    %s: %s matched posts, e.g. %s\n", term->label.c_str(),
                   Grouped(term->posts).c_str(), term->sample.c_str());
-    }
-    for (const ExclusionCount& exclusion : tally.exclusions) {
-      const uint64_t would_match = tally.matches + exclusion.removed;
-      std::printf("    removed %s (%.1f%% of %s that would match without it) by %s\n",
-                  Grouped(exclusion.removed).c_str(),
-                  would_match > 0 ? 100.0 * static_cast<double>(exclusion.removed) / would_match
-                                  : 0.0,
-                  Grouped(would_match).c_str(), exclusion.label.c_str());
     }
   }
   return 0;

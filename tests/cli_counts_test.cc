@@ -78,5 +78,29 @@ TEST_F(CountsCliTest, BacktestWritesOneMentionLinePerMatchedOrExcludedPost) {
   EXPECT_EQ(RunBrandpulse("match -w w.yaml --jsonl", work_).exit_code, 2);
 }
 
+TEST_F(CountsCliTest, ValidateWarnsAboutOrdinaryWordsWithTheRemedies) {
+  std::ofstream(work_ / "names.yaml") << R"(brands:
+  - {id: apple, name: Apple, terms: [apple, iphone]}
+  - {id: posten, name: Posten, terms: [posten]}
+  - {id: shell, name: Shell, terms: ["{Shell}"]}
+  - {id: ice, name: Ice, terms: [ice], exclude: [ice cream]}
+  - {id: telenor, name: Telenor, terms: [telenor]}
+)";
+  CommandResult result = RunBrandpulse("validate names.yaml", work_);
+  EXPECT_EQ(result.exit_code, 0) << "warnings do not fail validation\n" << result.output;
+  EXPECT_NE(result.output.find("names.yaml:2:5: warning: brand 'apple': term 'apple' is an "
+                               "ordinary English word"),
+            std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("'{Apple}' (case-exact)"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("term 'posten' is an ordinary Norwegian word"), std::string::npos)
+      << result.output;
+  // Names, exact terms and terms the brand already narrows are not warned about.
+  EXPECT_EQ(result.output.find("'iphone'"), std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find("'{Shell}'"), std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find("term 'ice'"), std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find("'telenor'"), std::string::npos) << result.output;
+}
+
 }  // namespace
 }  // namespace brandpulse

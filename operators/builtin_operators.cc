@@ -9,6 +9,7 @@
 #include "operators/json_lines_sink.h"
 #include "operators/registry.h"
 #include "operators/threshold_alert.h"
+#include "operators/unanswered_rule.h"  // alert rules (issue 12)
 #include "operators/window_aggregate.h"
 
 namespace brandpulse {
@@ -88,6 +89,8 @@ void RegisterBuiltinOperators(OperatorRegistry& registry) {
   registry.AddSink("none", JsonLinesSinkReader("none", LineFile::Kind::kNone));
 
   registry.AddAlertRule("threshold", ReadThresholdRule);
+  // Alert rules (issue 12).
+  registry.AddAlertRule("unanswered", ReadUnansweredRule);
 }
 
 }  // namespace brandpulse

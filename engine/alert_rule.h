@@ -57,6 +57,8 @@ struct RuleContext {
   const BrandDirectory& brands;
   int64_t watermark_ms;
   std::vector<FiredAlert>& fired;
+  // The last commit of a finite input: what is held for later (grouped alerts) leaves now.
+  bool end_of_input = false;
 };
 
 // Noise control the rule set applies to a rule's alerts (pipeline/rule_set.h, docs/alerts.md).

@@ -94,6 +94,7 @@ void EvidenceKeeper::AddBatch(const Batch& batch, const BrandFilter& filter) {
   }
   for (const auto& [key, post_indices] : newest) {
     std::vector<EvidencePost>& kept = posts_[key.first][key.second];
+    dirty_.insert(key);
     for (uint32_t post_index : post_indices) {
       const Post& post = batch.posts[post_index];
       if (kept.size() < per_bucket_) {
@@ -129,12 +130,55 @@ std::vector<EvidencePost> EvidenceKeeper::Newest(uint32_t brand_index, int64_t f
   return found;
 }
 
-void EvidenceKeeper::DropBefore(int64_t time_ms) {
+void EvidenceKeeper::DropBefore(int64_t time_ms, const BrandDirectory& brands) {
   for (auto& [brand, buckets] : posts_) {
     while (!buckets.empty() && buckets.begin()->first + bucket_ms_ <= time_ms) {
+      if (brand < brands.brand_count()) {
+        dropped_.emplace_back(std::string(brands.brand_info(brand).id), buckets.begin()->first);
+      }
+      dirty_.erase({brand, buckets.begin()->first});
       buckets.erase(buckets.begin());
     }
   }
+}
+
+void EvidenceKeeper::Snapshot(std::string_view rule, const BrandDirectory& brands,
+                              StateStore::Commit& commit) {
+  for (const auto& [brand_id, bucket] : dropped_) {
+    commit.DeleteRuleState(rule, fmt::format("ev/{}\x1f{}", brand_id, bucket));
+  }
+  dropped_.clear();
+  for (const auto& [brand, bucket] : dirty_) {
+    auto found = posts_.find(brand);
+    if (found == posts_.end() || brand >= brands.brand_count()) continue;
+    auto posts = found->second.find(bucket);
+    if (posts == found->second.end()) continue;
+    std::string value;
+    for (const EvidencePost& post : posts->second) post.EncodeTo(value);
+    commit.PutRuleState(rule, fmt::format("ev/{}\x1f{}", brands.brand_info(brand).id, bucket),
+                        value);
+  }
+  dirty_.clear();
+}
+
+bool EvidenceKeeper::Restore(std::string_view key, std::string_view value,
+                             const BrandDirectory& brands) {
+  const size_t separator = key.find('\x1f');
+  if (separator == std::string_view::npos) return false;
+  std::optional<uint32_t> brand = brands.FindBrand(key.substr(0, separator));
+  int64_t bucket = 0;
+  std::string_view start = key.substr(separator + 1);
+  if (std::from_chars(start.data(), start.data() + start.size(), bucket).ec != std::errc()) {
+    return false;
+  }
+  std::vector<EvidencePost> posts;
+  while (!value.empty()) {
+    EvidencePost post;
+    if (!post.DecodeFrom(value)) return false;
+    posts.push_back(std::move(post));
+  }
+  if (brand) posts_[*brand][bucket] = std::move(posts);
+  return true;
 }
 
 void EvidenceKeeper::Remap(const BrandDirectory& before, const BrandDirectory& after) {
@@ -144,6 +188,12 @@ void EvidenceKeeper::Remap(const BrandDirectory& before, const BrandDirectory& a
     if (auto now = after.FindBrand(before.brand_info(index).id)) moved[*now] = std::move(buckets);
   }
   posts_ = std::move(moved);
+  std::set<std::pair<uint32_t, int64_t>> dirty;
+  for (const auto& [index, bucket] : dirty_) {
+    if (index >= before.brand_count()) continue;
+    if (auto now = after.FindBrand(before.brand_info(index).id)) dirty.insert({*now, bucket});
+  }
+  dirty_ = std::move(dirty);
 }
 
 std::vector<std::pair<std::string, uint64_t>> TopTermsOf(const WindowMetrics& metrics, size_t k) {
@@ -214,19 +264,30 @@ WindowRule::WindowRule(RuleCommonOptions common, std::string_view type, uint32_t
       filter_(common_.brands),
       evidence_(common_.evidence,
                 window_.type == WindowType::kTumbling ? window_.size_ms : window_.slide_ms),
-      series_(window_, allowed_lateness_ms) {
+      series_(window_, allowed_lateness_ms),
+      brands_(&brands) {
   filter_.Reset(brands);
 }
 
 Status WindowRule::Restore(StateStore& store, const BrandDirectory& brands) {
+  bool bad_evidence = false;
   RETURN_IF_ERROR(store.ScanRuleState(common_.name, [&](std::string_view key,
                                                          std::string_view value) {
+    if (key.starts_with("ev/")) {
+      if (!evidence_.Restore(key.substr(3), value, brands)) bad_evidence = true;
+      return;
+    }
     if (key != kSeriesStateKey) return;
     int64_t start = 0;
     if (std::from_chars(value.data(), value.data() + value.size(), start).ec == std::errc()) {
       series_.set_next_start_ms(start);
     }
   }));
+  if (bad_evidence) {
+    return Status::Corruption(fmt::format("alert rule '{}': stored evidence does not decode",
+                                          common_.name));
+  }
+  brands_ = &brands;
   return RestoreMore(store, brands);
 }
 
@@ -247,7 +308,7 @@ Status WindowRule::OnWatermark(RuleContext& context) {
   }));
   if (series_.next_start_ms() != before) {
     series_changed_ = true;
-    evidence_.DropBefore(series_.next_start_ms());
+    evidence_.DropBefore(series_.next_start_ms(), context.brands);
   }
   return Status::Ok();
 }
@@ -257,11 +318,13 @@ Status WindowRule::Snapshot(StateStore::Commit& commit) {
     commit.PutRuleState(common_.name, kSeriesStateKey, std::to_string(series_.next_start_ms()));
     series_changed_ = false;
   }
+  if (brands_ != nullptr) evidence_.Snapshot(common_.name, *brands_, commit);
   SnapshotMore(commit);
   return Status::Ok();
 }
 
 Status WindowRule::OnBrandsChanged(const BrandDirectory& before, const BrandDirectory& after) {
+  brands_ = &after;
   filter_.Reset(after);
   evidence_.Remap(before, after);
   series_.Remap(before, after);

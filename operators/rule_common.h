@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -65,11 +66,20 @@ class EvidenceKeeper {
   std::vector<EvidencePost> Newest(uint32_t brand_index, int64_t from_ms, int64_t to_ms,
                                    size_t count) const;
   // Frees buckets that end at or before `time_ms`.
-  void DropBefore(int64_t time_ms);
+  void DropBefore(int64_t time_ms, const BrandDirectory& brands);
   // Brand indexes changed: keep each brand's posts under its new index.
   void Remap(const BrandDirectory& before, const BrandDirectory& after);
 
+  // State, so a window open at a crash shows the same evidence after it: buckets changed since
+  // the last call are written under "ev/<brand id>\x1f<bucket start>", dropped ones deleted.
+  void Snapshot(std::string_view rule, const BrandDirectory& brands, StateStore::Commit& commit);
+  // Reads one stored bucket (key without the "ev/" prefix); false when it does not decode.
+  bool Restore(std::string_view key, std::string_view value, const BrandDirectory& brands);
+
  private:
+  std::set<std::pair<uint32_t, int64_t>> dirty_;  // (brand index, bucket) changed
+  std::vector<std::pair<std::string, int64_t>> dropped_;  // (brand id, bucket) to delete
+  const BrandDirectory* last_brands_ = nullptr;
   uint32_t per_bucket_;
   int64_t bucket_ms_;
   // brand index -> bucket start -> posts (unsorted, at most per_bucket_).
@@ -163,6 +173,7 @@ class WindowRule : public AlertRule {
   BrandFilter filter_;
   EvidenceKeeper evidence_;
   WindowSeries series_;
+  const BrandDirectory* brands_;  // in force (evidence is stored by brand id)
   bool series_changed_ = false;
 };
 

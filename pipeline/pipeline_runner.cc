@@ -479,7 +479,7 @@ Status PipelineRun::Commit(bool end_of_input) {
   if (int64_t tracked = watermarks_.Compute(clock_.NowMs()); tracked != WatermarkTracker::kNone) {
     watermark = std::max(watermark, tracked);
   }
-  RuleContext context{*brands_, watermark, fired_};
+  RuleContext context{*brands_, watermark, fired_, end_of_input};
   ASSIGN_OR_RETURN(watermark,
                    closer_->Close(watermark, end_of_input, deltas, *brands_, *store_, commit,
                                   [&](const ClosedWindow& window) {

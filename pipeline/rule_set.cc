@@ -133,7 +133,7 @@ Status RuleSet::OnWatermark(RuleContext& context) {
   // Groups whose interval the watermark passed leave as one message each.
   for (auto group = groups_.begin(); group != groups_.end();) {
     const auto& [interval, start, brand_id] = group->first;
-    if (start + interval > context.watermark_ms) {
+    if (start + interval > context.watermark_ms && !context.end_of_input) {
       ++group;
       continue;
     }

@@ -10,6 +10,7 @@
 #include "operators/registry.h"
 #include "operators/threshold_alert.h"
 #include "operators/unanswered_rule.h"  // alert rules (issue 12)
+#include "operators/spike_rule.h"
 #include "operators/window_aggregate.h"
 
 namespace brandpulse {
@@ -91,6 +92,7 @@ void RegisterBuiltinOperators(OperatorRegistry& registry) {
   registry.AddAlertRule("threshold", ReadThresholdRule);
   // Alert rules (issue 12).
   registry.AddAlertRule("unanswered", ReadUnansweredRule);
+  registry.AddAlertRule("spike", ReadSpikeRule);
 }
 
 }  // namespace brandpulse

@@ -71,7 +71,7 @@ TEST_P(AlertGoldenTest, ExactAlertsWholeAndAcrossARestart) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, AlertGoldenTest,
-                         ::testing::Values("unanswered", "noise"),
+                         ::testing::Values("unanswered", "noise", "spike"),
                          [](const auto& info) { return info.param; });
 
 TEST(UnansweredCue, QuestionAndComplaintWithoutEnrichment) {

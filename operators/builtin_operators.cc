@@ -11,6 +11,7 @@
 #include "operators/threshold_alert.h"
 #include "operators/unanswered_rule.h"  // alert rules (issue 12)
 #include "operators/spike_rule.h"
+#include "operators/webhook_sink.h"
 #include "operators/window_aggregate.h"
 
 namespace brandpulse {
@@ -88,6 +89,7 @@ void RegisterBuiltinOperators(OperatorRegistry& registry) {
   registry.AddSink("file", JsonLinesSinkReader("file", LineFile::Kind::kFile));
   registry.AddSink("stdout", JsonLinesSinkReader("stdout", LineFile::Kind::kStdout));
   registry.AddSink("none", JsonLinesSinkReader("none", LineFile::Kind::kNone));
+  registry.AddSink("webhook", ReadWebhookSink);  // issue 12
 
   registry.AddAlertRule("threshold", ReadThresholdRule);
   // Alert rules (issue 12).

@@ -9,6 +9,9 @@
 #include "operators/json_lines_sink.h"
 #include "operators/registry.h"
 #include "operators/threshold_alert.h"
+#include "operators/unanswered_rule.h"  // alert rules (issue 12)
+#include "operators/spike_rule.h"
+#include "operators/webhook_sink.h"
 #include "operators/window_aggregate.h"
 
 namespace brandpulse {
@@ -86,8 +89,12 @@ void RegisterBuiltinOperators(OperatorRegistry& registry) {
   registry.AddSink("file", JsonLinesSinkReader("file", LineFile::Kind::kFile));
   registry.AddSink("stdout", JsonLinesSinkReader("stdout", LineFile::Kind::kStdout));
   registry.AddSink("none", JsonLinesSinkReader("none", LineFile::Kind::kNone));
+  registry.AddSink("webhook", ReadWebhookSink);  // issue 12
 
   registry.AddAlertRule("threshold", ReadThresholdRule);
+  // Alert rules (issue 12).
+  registry.AddAlertRule("unanswered", ReadUnansweredRule);
+  registry.AddAlertRule("spike", ReadSpikeRule);
 }
 
 }  // namespace brandpulse

@@ -20,6 +20,8 @@ packages=(
   # operations (docs/operations.md): logs (spdlog), `promtool check metrics` in the tests
   # (prometheus), the dashboard's end-to-end test in a headless browser (chromium), a pty (script)
   libspdlog-dev prometheus chromium bsdutils python3
+  # issue 12: the webhook sink (libcurl) and its HMAC-SHA256 signature (OpenSSL's libcrypto)
+  libcurl4-openssl-dev libssl-dev
   # issue 14: ICU, the independent reference for NFC and UAX #29 word characters in the tests
   libicu-dev
 )

@@ -3,6 +3,7 @@
 // (the watchlist, the windows) or are a plain function of their section.
 #include <fmt/format.h>
 
+#include "operators/enrich_transform.h"
 #include "operators/file_source.h"
 #include "operators/hyperscan_match.h"
 #include "operators/json_decode.h"
@@ -88,6 +89,8 @@ void RegisterBuiltinOperators(OperatorRegistry& registry) {
   registry.AddSink("none", JsonLinesSinkReader("none", LineFile::Kind::kNone));
 
   registry.AddAlertRule("threshold", ReadThresholdRule);
+
+  RegisterEnrichment(registry);  // enrich: post fields, counters, dimensions, query fields
 }
 
 }  // namespace brandpulse

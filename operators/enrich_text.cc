@@ -334,8 +334,7 @@ Result<std::unique_ptr<TextEnricher>> TextEnricher::Make(EnrichOptions options) 
   const List english{cues::kEnglish, std::size(cues::kEnglish)};
   const List norwegian{cues::kNorwegian, std::size(cues::kNorwegian)};
   const List spanish{cues::kSpanish, std::size(cues::kSpanish)};
-  for (auto lists : {std::initializer_list<List>{english, norwegian, spanish},
-                     std::initializer_list<List>{english}, std::initializer_list<List>{norwegian},
+  for (auto lists : {std::initializer_list<List>{english}, std::initializer_list<List>{norwegian},
                      std::initializer_list<List>{spanish}}) {
     auto compiled = CompileCues(lists);
     if (!compiled.ok()) return compiled.status();
@@ -633,7 +632,9 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
 
 void TextEnricher::ScanCues(RuleLanguage language, EnrichScratch& scratch) const {
   scratch.cue_hits_.clear();
-  const size_t database_index = static_cast<size_t>(language);  // kOther = 0 = all languages
+  // One database per language; a post in no known language gets the English cues.
+  const size_t database_index =
+      language == RuleLanguage::kOther ? 0 : static_cast<size_t>(language) - 1;
   const CueDatabase& database = *cues_[database_index];
   struct Context {
     const CueDatabase* database;
@@ -727,6 +728,12 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
     return std::string_view(scratch.normalized_.data() + token.norm_begin, token.norm_length);
   };
 
+  // Brand names are not feelings ("United", "Ice", "Orange").
+  for (const BrandSpan& brand : brands) {
+    for (Token& token : tokens) {
+      if (token.text_begin >= brand.begin && token.text_begin < brand.end) token.valence = 0;
+    }
+  }
   // Clauses: split at sentence marks, commas, ';' and contrast words.
   clauses.assign(1, Clause{});
   size_t contrast_token = SIZE_MAX;

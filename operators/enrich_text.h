@@ -110,7 +110,7 @@ class TextEnricher {
 
   EnrichOptions options_;
   std::unique_ptr<Lexicon> english_, norwegian_, spanish_, emoji_;
-  std::vector<std::unique_ptr<CueDatabase>> cues_;  // by RuleLanguage (kOther: all rules merged)
+  std::vector<std::unique_ptr<CueDatabase>> cues_;  // English, Norwegian, Spanish
 };
 
 }  // namespace brandpulse

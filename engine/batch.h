@@ -41,6 +41,9 @@ struct Mention {
   // Written by one of the brand's own handles or profiles: not a customer mention (window
   // aggregation skips it for `mentions`).
   bool own_post = false;
+  // Enrichment (operators/enrich_transform.h): the sentiment towards this brand in this post,
+  // 0 not enriched, 1 negative, 2 neutral, 3 positive.
+  uint8_t sentiment = 0;
 };
 
 class Batch {

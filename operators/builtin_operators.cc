@@ -3,6 +3,7 @@
 // (the watchlist, the windows) or are a plain function of their section.
 #include <fmt/format.h>
 
+#include "operators/enrich_transform.h"
 #include "operators/file_source.h"
 #include "operators/hyperscan_match.h"
 #include "operators/json_decode.h"
@@ -95,6 +96,8 @@ void RegisterBuiltinOperators(OperatorRegistry& registry) {
   // Alert rules (issue 12).
   registry.AddAlertRule("unanswered", ReadUnansweredRule);
   registry.AddAlertRule("spike", ReadSpikeRule);
+
+  RegisterEnrichment(registry);  // enrich: post fields, counters, dimensions, query fields
 }
 
 }  // namespace brandpulse

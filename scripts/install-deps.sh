@@ -14,6 +14,8 @@ packages=(
   libcpp-httplib-dev
   # real word lists for the synthetic firehose (en, no, es)
   wamerican wnorwegian wspanish
+  # enrichment: language detection (CLD2 with its full tables, issue 13)
+  libcld2-dev
   # benchmark baselines and reporting (bench/): RE2, PCRE2, nlohmann/json, ripgrep, gnuplot,
   # GNU time for peak RSS, bc for the ratios
   libre2-dev libpcre2-dev nlohmann-json3-dev ripgrep gnuplot-nox time bc

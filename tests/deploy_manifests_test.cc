@@ -824,8 +824,8 @@ TEST(DeployManifests, PipelinesValidateAndWriteOnlyToTheirVolumes) {
 
 TEST(DeployManifests, DeployWatchlistIsTheOneInPipelines) {
   // The kustomize base cannot read files outside its folder, so it carries a copy.
-  EXPECT_EQ(ReadFile(kKubernetes / "base" / "watchlists" / "nordic-spanish-telecoms.yaml"),
-            ReadFile(kSource / "pipelines" / "watchlists" / "nordic-spanish-telecoms.yaml"))
+  EXPECT_TRUE(ReadFile(kKubernetes / "base" / "watchlists" / "nordic-spanish-telecoms.yaml") ==
+              ReadFile(kSource / "pipelines" / "watchlists" / "nordic-spanish-telecoms.yaml"))
       << "deploy/kubernetes/base/watchlists/ differs from pipelines/watchlists/: copy it again";
 }
 
@@ -941,20 +941,22 @@ TEST_F(LaptopPod, GrafanaPanelsUseOnlyMetricsTheEngineExports) {
   std::string address = Start("run");
   ASSERT_FALSE(address.empty());
   std::set<std::string> exported;
+  std::set<std::string> documented;  // docs/operations.md's list, when there is one
   std::string source;
-  // Give the pipeline a commit, so per-sink and per-rule series exist.
+  fs::path operations = kSource / "docs" / "operations.md";
+  if (fs::exists(operations)) documented = DocumentedNames(ReadFile(operations));
+  // Give the pipeline a commit, so per-sink and per-reason series exist.
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   httplib::Result scrape = Get(address, "/metrics");
   if (scrape && scrape->status == 200) {
     exported = ExposedNames(scrape->body);
     source = "the live /metrics scrape";
   } else {
-    fs::path operations = kSource / "docs" / "operations.md";
-    if (!fs::exists(operations)) {
+    if (documented.empty()) {
       GTEST_SKIP() << "this binary serves no /metrics and docs/operations.md does not exist "
                       "(issue 15 not merged): no list of exported metrics to compare with";
     }
-    exported = DocumentedNames(ReadFile(operations));
+    exported = documented;
     source = "docs/operations.md (this binary serves no /metrics yet)";
   }
   std::printf("NOTE: dashboard metrics compared with %s (%zu names)\n", source.c_str(),
@@ -963,13 +965,24 @@ TEST_F(LaptopPod, GrafanaPanelsUseOnlyMetricsTheEngineExports) {
   std::vector<std::string> expressions = DashboardExpressions();
   ASSERT_GE(expressions.size(), 10u) << "the dashboard has hardly any queries";
   std::set<std::string> used;
+  std::set<std::string> unseen;  // documented, labelled per event, no series in this short run
   for (const std::string& expression : expressions) {
     for (const std::string& name : MetricNamesIn(expression)) {
       used.insert(name);
+      if (!exported.count(name) && documented.count(name)) {
+        unseen.insert(name);
+        continue;
+      }
       EXPECT_TRUE(exported.count(name))
           << "the dashboard reads `" << name << "`, which " << source << " does not have ("
           << expression << ")";
     }
   }
   EXPECT_GE(used.size(), 10u);
+  // A family whose series are made per event (alerts per rule) has none until the first one.
+  EXPECT_LE(unseen.size(), 2u) << "most of the dashboard should show in a short run's scrape";
+  for (const std::string& name : unseen) {
+    std::printf("NOTE: %s has no series in this short run; docs/operations.md lists it\n",
+                name.c_str());
+  }
 }

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   RegisterGenerateCommand(app, commands);
   RegisterQueryCommand(app, commands);
   RegisterBacktestCommand(app, commands);
+  RegisterDevKafkaCommand(app, commands);
 
   CLI11_PARSE(app, argc, argv);
   for (const CliCommand& command : commands) {

@@ -7,6 +7,8 @@
 #include "operators/hyperscan_match.h"
 #include "operators/json_decode.h"
 #include "operators/json_lines_sink.h"
+#include "operators/kafka_sink.h"
+#include "operators/kafka_source.h"
 #include "operators/registry.h"
 #include "operators/threshold_alert.h"
 #include "operators/window_aggregate.h"
@@ -78,6 +80,7 @@ SinkReader JsonLinesSinkReader(std::string type, LineFile::Kind kind) {
 void RegisterBuiltinOperators(OperatorRegistry& registry) {
   registry.AddSource("file", ReadFileSource);
   registry.AddSource("stdin", ReadStdinSource);
+  registry.AddSource("kafka", ReadKafkaSource);
 
   registry.AddTransform("decode", ReadDecode);
   registry.AddTransform("match", ReadMatch);
@@ -86,6 +89,7 @@ void RegisterBuiltinOperators(OperatorRegistry& registry) {
   registry.AddSink("file", JsonLinesSinkReader("file", LineFile::Kind::kFile));
   registry.AddSink("stdout", JsonLinesSinkReader("stdout", LineFile::Kind::kStdout));
   registry.AddSink("none", JsonLinesSinkReader("none", LineFile::Kind::kNone));
+  registry.AddSink("kafka", ReadKafkaSink);
 
   registry.AddAlertRule("threshold", ReadThresholdRule);
 }

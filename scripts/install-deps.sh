@@ -17,6 +17,8 @@ packages=(
   # benchmark baselines and reporting (bench/): RE2, PCRE2, nlohmann/json, ripgrep, gnuplot,
   # GNU time for peak RSS, bc for the ratios
   libre2-dev libpcre2-dev nlohmann-json3-dev ripgrep gnuplot-nox time bc
+  # Kafka tests, demo and bench: kcat produces the firehose to dev-kafka's mock cluster
+  kcat
 )
 
 missing=()

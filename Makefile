@@ -44,3 +44,8 @@ callgrind: deps
 
 clean:
 	rm -rf $(BUILD_DIR) out
+
+# Kafka (issue 11): the demo through `brandpulse dev-kafka` (a local mock cluster) and kcat.
+.PHONY: demo-kafka
+demo-kafka: build
+	@bash scripts/demo-kafka.sh $(BRANDPULSE)

@@ -16,8 +16,9 @@ bool NameSaysSecret(std::string_view name) {
 }
 
 void LogLine(const rd_kafka_t* client, int level, const char* facility, const char* message) {
-  if (level > 4) return;  // syslog levels: 4 = warning
   const auto* owner = static_cast<const KafkaClientOwner*>(rd_kafka_opaque(client));
+  // syslog levels: 4 = warning. The `debug` property asks for librdkafka's debug lines too.
+  if (level > 4 && (owner == nullptr || !owner->debug_logging())) return;
   std::string text = owner != nullptr ? owner->redactor().Redact(message) : std::string(message);
   std::fprintf(stderr, "kafka %s: %s: %s\n", rd_kafka_name(client), facility, text.c_str());
 }
@@ -121,6 +122,10 @@ Result<rd_kafka_conf_t*> MakeKafkaConf(const KafkaClientOptions& options,
 
 void SetClientOwner(rd_kafka_conf_t* conf, KafkaClientOwner* owner) {
   rd_kafka_conf_set_opaque(conf, owner);
+  char value[16];
+  size_t size = sizeof(value);
+  owner->set_debug_logging(rd_kafka_conf_get(conf, "debug", value, &size) == RD_KAFKA_CONF_OK &&
+                           size > 1);
   rd_kafka_conf_set_log_cb(conf, LogLine);
 }
 

@@ -57,13 +57,16 @@ class KafkaClientOwner {
       : redactor_(std::move(redactor)) {}
   virtual ~KafkaClientOwner() = default;
   const Redactor& redactor() const { return *redactor_; }
+  bool debug_logging() const { return debug_logging_; }
+  void set_debug_logging(bool on) { debug_logging_ = on; }
 
  private:
+  bool debug_logging_ = false;
   std::shared_ptr<const Redactor> redactor_;
 };
 
-// Makes `owner` the conf's opaque and routes librdkafka's log lines (warnings and worse) to
-// stderr through its redactor. `owner` must outlive the client. Before rd_kafka_new().
+// Makes `owner` the conf's opaque and routes librdkafka's log lines (warnings and worse; all
+// of them when the `debug` property is set) to stderr through its redactor. `owner` must outlive the client. Before rd_kafka_new().
 void SetClientOwner(rd_kafka_conf_t* conf, KafkaClientOwner* owner);
 
 }  // namespace brandpulse

@@ -39,9 +39,8 @@ class KafkaSource final : public Source, public KafkaClientOwner {
   ~KafkaSource() override {
     if (consumer_ == nullptr) return;
     if (stash_ != nullptr) rd_kafka_message_destroy(stash_);
-    // The last positions the state holds reach the group even if an async commit was in flight.
-    if (!last_committed_.empty()) CommitToGroup(last_committed_, false).IgnoreError();
-    closing_ = true;  // the rebalance callback now acknowledges the final revoke itself
+    closing_ = true;  // the rebalance callback now commits and acknowledges by itself
+    CommitBeforeClose();
     rd_kafka_consumer_close(consumer_);
     rd_kafka_destroy(consumer_);
   }
@@ -186,13 +185,18 @@ class KafkaSource final : public Source, public KafkaClientOwner {
   Status CompleteAssignmentChange() override {
     if (!pending_revoke_) return Status::Ok();
     PartitionList revoked = std::move(pending_revoke_);
+    // The next owner starts at the group's offsets: they must be the state's before the
+    // partitions go (an earlier commit may have failed while the group was rebalancing).
+    Status committed = CommitRevoked(revoked.list);
     for (int index = 0; index < revoked.list->cnt; ++index) {
       uint32_t partition = static_cast<uint32_t>(revoked.list->elems[index].partition);
       assigned_.erase(partition);
       at_end_.erase(partition);
       last_committed_.erase(partition);
     }
-    return Acknowledge(revoked.list, false);
+    Status acknowledged = Acknowledge(revoked.list, false);
+    RETURN_IF_ERROR(committed);
+    return acknowledged;
   }
 
   Status OnCommitted(const PositionMap& positions) override {
@@ -223,8 +227,15 @@ class KafkaSource final : public Source, public KafkaClientOwner {
   static void OnRebalance(rd_kafka_t* consumer, rd_kafka_resp_err_t err,
                           rd_kafka_topic_partition_list_t* partitions, void* opaque) {
     KafkaSource& self = Of(opaque);
-    if (self.closing_) {  // the final revoke at close: the state is committed already
-      self.Acknowledge(partitions, err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS).IgnoreError();
+    if (self.closing_) {  // at close: the state is committed; hand over what it holds
+      const bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+      if (!assign) {
+        self.CommitRevoked(partitions).IgnoreError();  // reported in the log by librdkafka
+        for (int index = 0; index < partitions->cnt; ++index) {
+          self.last_committed_.erase(static_cast<uint32_t>(partitions->elems[index].partition));
+        }
+      }
+      self.Acknowledge(partitions, assign).IgnoreError();
       return;
     }
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
@@ -344,6 +355,48 @@ class KafkaSource final : public Source, public KafkaClientOwner {
           fmt::format("offset commit of {} to the group: {}", id_, rd_kafka_err2str(err)));
     }
     return Status::Ok();
+  }
+
+  // Sync commit of the state's positions of `revoked` (those the state has).
+  Status CommitRevoked(const rd_kafka_topic_partition_list_t* revoked) {
+    PositionMap positions;
+    for (int index = 0; index < revoked->cnt; ++index) {
+      auto found = last_committed_.find(static_cast<uint32_t>(revoked->elems[index].partition));
+      if (found != last_committed_.end()) positions.insert(*found);
+    }
+    return CommitToGroup(positions, false);
+  }
+
+  // A stopping instance's positions reach the group before it leaves, so whoever takes its
+  // partitions starts where its state ends. A commit refused because the group is rebalancing
+  // is retried while the consumer takes part in the rebalance (records read meanwhile are
+  // dropped: the state does not hold them), for up to 30 s.
+  void CommitBeforeClose() {
+    for (int attempt = 0; attempt < 300 && !last_committed_.empty(); ++attempt) {
+      // Only partitions still assigned to this member: a lost one may have moved on.
+      if (rd_kafka_assignment_lost(consumer_)) return;
+      rd_kafka_topic_partition_list_t* current = nullptr;
+      if (rd_kafka_assignment(consumer_, &current) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+      PartitionList assignment(current);
+      PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(last_committed_.size())));
+      for (const auto& [partition, position] : last_committed_) {
+        if (rd_kafka_topic_partition_list_find(assignment.list, topic_.c_str(),
+                                               static_cast<int32_t>(partition)) == nullptr) {
+          continue;
+        }
+        rd_kafka_topic_partition_list_add(list.list, topic_.c_str(), static_cast<int32_t>(partition))
+            ->offset = static_cast<int64_t>(position);
+      }
+      if (list.list->cnt == 0) return;
+      rd_kafka_resp_err_t err = rd_kafka_commit(consumer_, list.list, 0);
+      if (err != RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS &&
+          err != RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION && err != RD_KAFKA_RESP_ERR__STATE) {
+        return;  // done, or an error waiting cannot fix (fenced out: the group moved on)
+      }
+      if (rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer_, 100)) {
+        rd_kafka_message_destroy(message);
+      }
+    }
   }
 
   void PauseResume(bool pause) {

@@ -6,7 +6,10 @@
 #   2. a run killed with SIGKILL --kills times and restarted on its old state stays exact;
 #   3. the group's committed offsets reach the topic's end offsets (`brandpulse kafka-lag`);
 #   4. no offset reset anywhere (auto.offset.reset=error, and the logs say none happened);
-#   5. alerts reach the alerts topic keyed by brand, dead letters reach theirs.
+#   5. alerts reach the alerts topic keyed by brand, dead letters reach theirs;
+#   6. a second instance joining the group mid-run takes half the partitions (cooperative
+#      rebalance: the first commits them before letting go): per window, mentions and reach
+#      summed over the two instances equal the file run (no post lost, none counted twice).
 #
 #   tests/kafka/kafka-test.sh [--posts N] [--kills N] [--seed N] [--brandpulse PATH] [--work DIR]
 # Exit 0 when all hold; 1 on a difference; 2 on a setup error.
@@ -153,6 +156,55 @@ check_run killed killed
 echo "kafka-test: killed: $done_kills kills with SIGKILL, restarted on the old state; the last run read ${final_records:-?}"
 # The kills landed while consuming: the run that finished had records left to read.
 [ "${final_records% records}" -gt 0 ] 2>/dev/null || fail "killed: every kill came after the input was consumed"
+
+# 6. Two instances following a second topic: a reads the first half; b joins and takes half
+# the partitions (a commits them, then lets go); the second half is produced; both stop
+# gracefully once the group's offsets reach the end.
+control "topic shared 8" >/dev/null
+half=$((posts / 2))
+produce_lines() { awk -v from="$1" -v to="$2" 'NR >= from && NR <= to { print NR "\t" $0 }' "$input" |
+  kcat -P -b "$KAFKA_BROKERS" -t shared -K "	"; }
+produce_lines 1 "$half"
+shared_env=(KAFKA_TOPIC=shared KAFKA_GROUP=shared KAFKA_STOP_AT_END=false KAFKA_COMMIT_EVERY=1000 KAFKA_WORKERS=1)
+mkdir -p "$work/shared-a" "$work/shared-b"
+touch "$work/shared-a/runs.log" "$work/shared-b/runs.log"
+run shared-a tests/kafka/pipeline.yaml "${shared_env[@]}"
+a=$pid
+for _ in $(seq 400); do grep -q gained "$work/shared-a/runs.log" && break; sleep 0.05; done
+sleep 1
+run shared-b tests/kafka/pipeline.yaml "${shared_env[@]}"
+b=$pid
+for _ in $(seq 600); do grep -q '[1-9][0-9]* partition(s) gained' "$work/shared-b/runs.log" && break; sleep 0.05; done
+produce_lines $((half + 1)) "$posts"
+for _ in $(seq 300); do
+  "$brandpulse" kafka-lag --brokers "$KAFKA_BROKERS" --topic shared --group shared >"$work/shared-lag.txt" 2>/dev/null || true
+  grep -q '^total lag 0$' "$work/shared-lag.txt" && break
+  sleep 0.2
+done
+kill -TERM "$a" "$b"
+pid=$a; finish shared-a || true
+pid=$b; finish shared-b || true
+for instance in shared-a shared-b; do
+  "$brandpulse" query dump --state "$work/$instance/state" >"$work/$instance/windows.txt"
+done
+# brand dimension size slide start mentions reach ...: the exact counters, summed per window.
+sum_windows() { awk '{ key = $1 " " $2 " " $3 " " $4 " " $5; m[key] += $6; r[key] += $7 }
+  END { for (k in m) print k, m[k], r[k] }' "$@" | sort; }
+sum_windows "$work/reference/windows.txt" >"$work/reference/sums.txt"
+sum_windows "$work/shared-a/windows.txt" "$work/shared-b/windows.txt" >"$work/shared-sums.txt"
+moved=$(grep -h 'partition(s) gained' "$work/shared-a/runs.log" | grep -vc ' 0 lost' || true)
+b_records=$(grep -o 'workers*: [0-9,]* records' "$work/shared-b/runs.log" | grep -o '[0-9,]* records' | tr -d ', records')
+a_records=$(grep -o 'workers*: [0-9,]* records' "$work/shared-a/runs.log" | grep -o '[0-9,]* records' | tr -d ', records')
+[ "$moved" -ge 1 ] && [ "${b_records:-0}" -gt 0 ] ||
+  fail "shared: no partition moved from a to b ($(grep -h gained "$work/shared-a/runs.log" | tr '\n' ';'))"
+[ $((${a_records:-0} + ${b_records:-0})) -eq "$posts" ] ||
+  fail "shared: a read ${a_records:-?} and b ${b_records:-?} records, not $posts together"
+cmp -s "$work/reference/sums.txt" "$work/shared-sums.txt" ||
+  { fail "shared: mentions/reach summed over a and b differ from the file run";
+    diff "$work/reference/sums.txt" "$work/shared-sums.txt" | head -n 10; }
+if grep -i 'offset reset' "$work/shared-a/runs.log" "$work/shared-b/runs.log"; then fail "shared: an offset reset happened"; fi
+grep -q '^total lag 0$' "$work/shared-lag.txt" || fail "shared: committed offsets are not at the end"
+echo "kafka-test: shared: a read ${a_records:-?} records, b ${b_records:-?} after taking partitions from a; $(wc -l <"$work/shared-sums.txt") windows summed equal the file run"
 
 [ "$failures" -eq 0 ] && echo "kafka-test: all checks passed"
 [ "$failures" -eq 0 ]

@@ -216,6 +216,7 @@ Result<std::unique_ptr<HttpApi>> HttpApi::Start(const HttpApiOptions& options,
   httplib::Server& server = api->impl_->server;
   int threads = std::max(1, options.threads);
   server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  if (options.add_routes) options.add_routes(server);
 
   server.Get("/healthz", [](const httplib::Request&, httplib::Response& response) {
     response.set_content("{\"status\":\"ok\"}", "application/json");

@@ -90,3 +90,8 @@ clean:
 .PHONY: image
 image:
 	@bash deploy/image/build-image.sh
+
+# Kafka (issue 11): the demo through `brandpulse dev-kafka` (a local mock cluster) and kcat.
+.PHONY: demo-kafka
+demo-kafka: build
+	@bash scripts/demo-kafka.sh $(BRANDPULSE)

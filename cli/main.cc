@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   RegisterQueryCommand(app, commands);
   RegisterBacktestCommand(app, commands);
   RegisterEvalEnrichmentCommand(app, commands);
+  RegisterDevKafkaCommand(app, commands);
 
   CLI11_PARSE(app, argc, argv);
   Result<LogLevel> level = ParseLogLevel(log_level);

@@ -8,6 +8,8 @@
 #include "operators/hyperscan_match.h"
 #include "operators/json_decode.h"
 #include "operators/json_lines_sink.h"
+#include "operators/kafka_sink.h"
+#include "operators/kafka_source.h"
 #include "operators/registry.h"
 #include "operators/threshold_alert.h"
 #include "operators/unanswered_rule.h"  // alert rules (issue 12)
@@ -82,6 +84,7 @@ SinkReader JsonLinesSinkReader(std::string type, LineFile::Kind kind) {
 void RegisterBuiltinOperators(OperatorRegistry& registry) {
   registry.AddSource("file", ReadFileSource);
   registry.AddSource("stdin", ReadStdinSource);
+  registry.AddSource("kafka", ReadKafkaSource);
 
   registry.AddTransform("decode", ReadDecode);
   registry.AddTransform("match", ReadMatch);
@@ -91,6 +94,7 @@ void RegisterBuiltinOperators(OperatorRegistry& registry) {
   registry.AddSink("stdout", JsonLinesSinkReader("stdout", LineFile::Kind::kStdout));
   registry.AddSink("none", JsonLinesSinkReader("none", LineFile::Kind::kNone));
   registry.AddSink("webhook", ReadWebhookSink);  // issue 12
+  registry.AddSink("kafka", ReadKafkaSink);
 
   registry.AddAlertRule("threshold", ReadThresholdRule);
   // Alert rules (issue 12).

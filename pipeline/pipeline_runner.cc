@@ -525,7 +525,9 @@ Status PipelineRun::WaitForOutboxRoom() {
     Notice(fmt::format("sink '{}' has {} undelivered entries (limit {}); ingestion paused{}",
                        sink.sink->name(), stats.depth, spec_.outbox_limit,
                        stats.last_error.empty() ? "" : ": " + stats.last_error));
+    source_->Pause();
     bool room = sink.delivery->WaitForRoom(options_.stop_requested);
+    source_->Resume();
     summary_.backpressure_seconds += SecondsSince(paused_ms);
     metrics_->OnBackpressure(SecondsSince(paused_ms));
     if (room) Notice(fmt::format("sink '{}' caught up; ingestion resumed", sink.sink->name()));

@@ -26,6 +26,8 @@ packages=(
   libcurl4-openssl-dev libssl-dev
   # issue 14: ICU, the independent reference for NFC and UAX #29 word characters in the tests
   libicu-dev
+  # Kafka tests, demo and bench: kcat produces the firehose to dev-kafka's mock cluster
+  kcat
 )
 
 # `make fuzz` only (never `make test`, which replays the corpora with g++): clang and libFuzzer.

@@ -36,6 +36,8 @@ void RegisterMatchCommand(CLI::App& app, CliCommands& commands);
 void RegisterGenerateCommand(CLI::App& app, CliCommands& commands);
 void RegisterQueryCommand(CLI::App& app, CliCommands& commands);  // query and serve
 void RegisterBacktestCommand(CLI::App& app, CliCommands& commands);
+void RegisterEvalEnrichmentCommand(CLI::App& app, CliCommands& commands);  // enrichment
+void RegisterDevKafkaCommand(CLI::App& app, CliCommands& commands);  // issue 11
 // issue 14: per-post brandpulse.mention/1 JSON lines of a recorded firehose on stdout (the
 // backtest's matching and exclusion accounting; used by `backtest --jsonl -` and
 // `match --input FILE --jsonl`). Returns the exit code.

@@ -12,6 +12,7 @@
 #include "operators/file_source.h"
 #include "operators/hyperscan_match.h"
 #include "operators/json_decode.h"
+#include "operators/mention_json.h"
 #include "operators/watchlist.h"
 
 namespace brandpulse {
@@ -23,6 +24,7 @@ struct BacktestOptions {
   std::string format = "auto";
   size_t sample = 3;
   std::string cache_directory;
+  std::string jsonl;  // --jsonl: one brandpulse.mention/1 object per post ("-" = stdout)
   bool quiet = false;  // no progress line (docs/operations.md)
 };
 
@@ -31,12 +33,22 @@ struct ExclusionCount {
   uint64_t removed = 0;
 };
 
+// How many matched posts an entry of the brand brought, with a sample: a bad term shows itself
+// in one run.
+struct TermTally {
+  std::string label;  // "term 'apple'", "query term 'ice'"
+  uint64_t posts = 0;
+  std::string sample;
+};
+
 struct BrandTally {
+  std::vector<TermTally> terms;
   uint64_t matches = 0;
   uint64_t own_posts = 0;
   std::vector<std::string> samples;
   std::vector<ExclusionCount> exclusions;
   std::vector<uint32_t> not_nodes;  // query nodes, in the order of exclusions
+  std::vector<bool> negated;        // query nodes under a NOT: their hits are not the brand's terms
 };
 
 // The query's value with node `forced` taken as true (for "what would match without it").
@@ -141,9 +153,17 @@ int RunBacktest(const BacktestOptions& options) {
   for (uint32_t b = 0; b < watchlist.brand_count(); ++b) {
     const BrandSpec& brand = watchlist.brand(b);
     if (brand.query) {
+      tallies[b].negated.assign(brand.query->nodes.size(), false);
       for (uint32_t index = 0; index < brand.query->nodes.size(); ++index) {
         const QueryNode& node = brand.query->nodes[index];
         if (node.op != QueryOp::kNot) continue;
+        std::vector<uint32_t> below = {node.children[0]};
+        while (!below.empty()) {
+          uint32_t child = below.back();
+          below.pop_back();
+          tallies[b].negated[child] = true;
+          for (uint32_t grandchild : brand.query->nodes[child].children) below.push_back(grandchild);
+        }
         tallies[b].exclusions.push_back(
             ExclusionCount{fmt::format("{} (line {}:{})", FormatQueryNode(*brand.query, index),
                                        node.location.line, node.location.column)});
@@ -163,6 +183,22 @@ int RunBacktest(const BacktestOptions& options) {
                  options.format.c_str());
     return 2;
   }
+  std::FILE* jsonl = nullptr;
+  if (!options.jsonl.empty()) {
+    jsonl = options.jsonl == "-" ? stdout : std::fopen(options.jsonl.c_str(), "w");
+    if (jsonl == nullptr) {
+      std::fprintf(stderr, "brandpulse backtest: cannot write %s\n", options.jsonl.c_str());
+      return 1;
+    }
+  }
+  const MentionJsonWriter mention_writer;
+  std::string line;
+  std::vector<MentionTerm> post_terms;
+  std::vector<MentionBrand> post_brands;
+  std::vector<MentionExclusion> post_excluded;
+  std::vector<std::string> exclusion_labels;  // owned text of post_excluded's views
+  std::vector<uint8_t> term_seen;  // per (brand, term) tally: counted once per post
+  std::vector<std::pair<size_t, size_t>> term_ranges;  // per matched brand: its post_terms
   std::unique_ptr<Transform> decode;
   std::unique_ptr<TransformState> decode_state;
   uint64_t records = 0;
@@ -232,6 +268,37 @@ int RunBacktest(const BacktestOptions& options) {
       // Exclusions: what would have matched without each one. Only brands with a hit can
       // change, so explain the text once and look at those.
       std::vector<TermHit> hits = watchlist.ExplainText(post.text, **scanner);
+      post_terms.clear();
+      post_brands.clear();
+      post_excluded.clear();
+      exclusion_labels.clear();
+      // Per matched brand, each accepted entry hit: the term tallies, and the JSON line's terms.
+      term_ranges.clear();
+      for (const MatchedBrand& brand : matched) {
+        BrandTally& tally = tallies[brand.brand_index];
+        term_seen.assign(tally.terms.size(), 0);
+        const size_t first_term = post_terms.size();
+        for (const TermHit& hit : hits) {
+          if (!hit.accepted || hit.brand_index != brand.brand_index ||
+              hit.kind == TermKind::kExclusion ||
+              (hit.kind == TermKind::kQuery && tally.negated[hit.query_node])) {
+            continue;
+          }
+          post_terms.push_back(MentionTerm{hit.term, TermKindName(hit.kind), hit.begin, hit.end});
+          const std::string label = fmt::format("{} '{}'", TermKindName(hit.kind), hit.term);
+          size_t index = 0;
+          while (index < tally.terms.size() && tally.terms[index].label != label) ++index;
+          if (index == tally.terms.size()) {
+            tally.terms.push_back(TermTally{label});
+            term_seen.push_back(0);
+          }
+          if (term_seen[index]++ == 0) {
+            ++tally.terms[index].posts;
+            if (tally.terms[index].sample.empty()) tally.terms[index].sample = OneLine(post.text, 100);
+          }
+        }
+        term_ranges.emplace_back(first_term, post_terms.size());
+      }
       std::fill(excluded_by.begin(), excluded_by.end(), 0);
       std::vector<uint32_t> candidates;
       for (const TermHit& hit : hits) {
@@ -262,6 +329,14 @@ int RunBacktest(const BacktestOptions& options) {
             }
           }
         }
+        if (brand.query) {
+          for (size_t i = 0; i < tally.not_nodes.size(); ++i) {
+            if (!query_true && EvaluateWithout(*brand.query, values, tally.not_nodes[i])) {
+              exclusion_labels.push_back(tally.exclusions[i].label);
+              post_excluded.push_back(MentionExclusion{brand.id, {}});
+            }
+          }
+        }
         if ((excluded_by[b] & 2) != 0 && (plain_hit || query_true)) {
           for (size_t i = tally.not_nodes.size(); i < tally.exclusions.size(); ++i) {
             const std::string& exclusion = brand.exclusions[i - tally.not_nodes.size()];
@@ -269,11 +344,41 @@ int RunBacktest(const BacktestOptions& options) {
               if (hit.accepted && hit.brand_index == b && hit.kind == TermKind::kExclusion &&
                   hit.term == exclusion) {
                 ++tally.exclusions[i].removed;
+                exclusion_labels.push_back(tally.exclusions[i].label);
+                post_excluded.push_back(MentionExclusion{brand.id, {}});
                 break;
               }
             }
           }
         }
+      }
+      if (jsonl != nullptr && (!matched.empty() || !post_excluded.empty())) {
+        for (size_t k = 0; k < matched.size(); ++k) {
+          const MatchedBrand& brand = matched[k];
+          const BrandSpec& spec_brand = watchlist.brand(brand.brand_index);
+          MentionBrand mention;
+          mention.id = spec_brand.id;
+          mention.name = spec_brand.name;
+          mention.group = spec_brand.group;
+          mention.own_post = (!post.author_handle.empty() &&
+                              watchlist.IsOwnHandle(brand.brand_index, post.author_handle)) ||
+                             (post.author_id.starts_with("did:") &&
+                              watchlist.IsOwnHandle(brand.brand_index, post.author_id));
+          mention.terms = std::span<const MentionTerm>(post_terms.data() + term_ranges[k].first,
+                                                       term_ranges[k].second - term_ranges[k].first);
+          post_brands.push_back(mention);
+        }
+        for (size_t i = 0; i < post_excluded.size(); ++i) {
+          post_excluded[i].exclusion = exclusion_labels[i];
+        }
+        line.clear();
+        MentionRecord record;
+        record.post = &post;
+        record.brands = post_brands;
+        record.excluded = post_excluded;
+        mention_writer.Append(record, line);
+        line.push_back('\n');
+        std::fwrite(line.data(), 1, line.size(), jsonl);
       }
     }
     if (progress.enabled() && !batch.records.empty()) {
@@ -285,9 +390,11 @@ int RunBacktest(const BacktestOptions& options) {
     }
     if (*read == SourceRead::kEndOfInput) break;
   }
+  if (jsonl != nullptr && jsonl != stdout) std::fclose(jsonl);
   progress.Finish();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (jsonl == stdout) return 0;  // the JSON lines are the output
 
   std::printf("backtest of %s over %s (%s)\n", options.watchlist.c_str(), options.input.c_str(),
               std::string(DecodeFormatName(format.value_or(DecodeFormat::kTwitterV2))).c_str());
@@ -314,11 +421,31 @@ int RunBacktest(const BacktestOptions& options) {
                                   : 0.0,
                   Grouped(would_match).c_str(), exclusion.label.c_str());
     }
+    // What each entry brought: a term that is an ordinary word shows up here with a sample.
+    std::vector<const TermTally*> by_posts;
+    for (const TermTally& term : tally.terms) by_posts.push_back(&term);
+    std::stable_sort(by_posts.begin(), by_posts.end(),
+                     [](const TermTally* a, const TermTally* b) { return a->posts > b->posts; });
+    for (const TermTally* term : by_posts) {
+      std::printf("    %s: %s matched posts, e.g. %s\n", term->label.c_str(),
+                  Grouped(term->posts).c_str(), term->sample.c_str());
+    }
   }
   return 0;
 }
 
 }  // namespace
+
+int WriteMentionLines(const std::string& watchlist, const std::string& input,
+                      const std::string& format) {
+  BacktestOptions options;
+  options.watchlist = watchlist;
+  options.input = input;
+  options.format = format;
+  options.jsonl = "-";
+  options.quiet = true;
+  return RunBacktest(options);
+}
 
 void RegisterBacktestCommand(CLI::App& app, CliCommands& commands) {
   auto options = std::make_shared<BacktestOptions>();  // shared: the callback outlives this call
@@ -333,6 +460,9 @@ void RegisterBacktestCommand(CLI::App& app, CliCommands& commands) {
   command->add_option("--format,-f", options->format,
                       "auto | twitter-v1 | twitter-v2 | jetstream | mastodon")
       ->capture_default_str();
+  command->add_option("--jsonl", options->jsonl,
+                      "Also write each matched or excluded post as one brandpulse.mention/1 JSON "
+                      "line (docs/schemas.md) to this file; '-' writes only them, to stdout");
   command->add_option("--cache-dir", options->cache_directory,
                       "Hyperscan database cache (default $XDG_CACHE_HOME/brandpulse/hyperscan; "
                       "'none' disables it)");

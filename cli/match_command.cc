@@ -90,6 +90,9 @@ struct MatchArgs {
   std::string watchlist_path;
   std::vector<std::string> texts;
   MatchPostFields fields;
+  std::string input;   // --input: a JSON lines file of posts instead of texts
+  std::string format = "auto";
+  bool jsonl = false;  // --jsonl: one brandpulse.mention/1 line per matched or excluded post
 };
 
 }  // namespace
@@ -99,12 +102,34 @@ void RegisterMatchCommand(CLI::App& app, CliCommands& commands) {
   CLI::App* command =
       app.add_subcommand("match", "Show which brands and terms match a text, and where.");
   command->add_option("--watchlist,-w", args->watchlist_path, "Watchlist YAML file")->required();
-  command->add_option("text", args->texts, "Texts to match")->required();
+  command->add_option("text", args->texts, "Texts to match");
+  command->add_option("--input,-i", args->input,
+                      "A JSON lines file of posts to match instead of texts (with --jsonl)");
+  command->add_option("--format,-f", args->format,
+                      "Format of --input: auto | twitter-v1 | twitter-v2 | jetstream | mastodon")
+      ->capture_default_str();
+  command->add_flag("--jsonl", args->jsonl,
+                    "Write each matched or excluded post of --input as one brandpulse.mention/1 "
+                    "JSON line (docs/schemas.md): id, brands, terms with positions, own post, "
+                    "which exclusion removed which brand");
   command->add_option("--lang", args->fields.language, "The post's language (for lang:)");
   command->add_option("--author", args->fields.author, "The post's author handle (for author:)");
   command->add_option("--reply-to", args->fields.reply_to, "The handle replied to (for reply:)");
   commands.push_back(CliCommand{
-      command, [args] { return Match(args->watchlist_path, args->texts, args->fields); }});
+      command, [args] {
+        if (args->jsonl || !args->input.empty()) {
+          if (!args->jsonl || args->input.empty() || !args->texts.empty()) {
+            std::fprintf(stderr, "brandpulse match: --jsonl goes with --input FILE (and no texts)\n");
+            return 2;
+          }
+          return WriteMentionLines(args->watchlist_path, args->input, args->format);
+        }
+        if (args->texts.empty()) {
+          std::fprintf(stderr, "brandpulse match: give texts to match, or --input FILE --jsonl\n");
+          return 2;
+        }
+        return Match(args->watchlist_path, args->texts, args->fields);
+      }});
 }
 
 }  // namespace brandpulse

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   RegisterGenerateCommand(app, commands);
   RegisterQueryCommand(app, commands);
   RegisterBacktestCommand(app, commands);
+  RegisterEvalEnrichmentCommand(app, commands);
   RegisterDevKafkaCommand(app, commands);
 
   CLI11_PARSE(app, argc, argv);

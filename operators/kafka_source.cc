@@ -185,18 +185,26 @@ class KafkaSource final : public Source, public KafkaClientOwner {
   Status CompleteAssignmentChange() override {
     if (!pending_revoke_) return Status::Ok();
     PartitionList revoked = std::move(pending_revoke_);
-    // The next owner starts at the group's offsets: they must be the state's before the
-    // partitions go (an earlier commit may have failed while the group was rebalancing).
+    // The next owner starts at the group's offsets: they should be the state's before the
+    // partitions go (an earlier commit may have failed while the group was rebalancing). The
+    // group can refuse even this one (a new rebalance already preparing waits for our
+    // unassign, so waiting cannot help): the next owner then reads again what this instance's
+    // state already counted since its last accepted commit. Reported, not fatal.
     Status committed = CommitRevoked(revoked.list);
+    if (!committed.ok()) {
+      async_commit_error_ = fmt::format(
+          "handing over {} partition(s) with the group's offsets behind the state ({}); the next "
+          "owner re-reads up to one commit of records",
+          revoked.list->cnt, committed.message());
+    }
     for (int index = 0; index < revoked.list->cnt; ++index) {
       uint32_t partition = static_cast<uint32_t>(revoked.list->elems[index].partition);
       assigned_.erase(partition);
       at_end_.erase(partition);
-      last_committed_.erase(partition);
+      state_positions_.erase(partition);
+      sent_positions_.erase(partition);
     }
-    Status acknowledged = Acknowledge(revoked.list, false);
-    RETURN_IF_ERROR(committed);
-    return acknowledged;
+    return Acknowledge(revoked.list, false);
   }
 
   Status OnCommitted(const PositionMap& positions) override {
@@ -206,10 +214,11 @@ class KafkaSource final : public Source, public KafkaClientOwner {
     for (const auto& [partition, position] : positions) {
       if (assigned_.contains(partition)) mine[partition] = position;
     }
-    if (mine != last_committed_) {
+    state_positions_ = mine;
+    if (mine != sent_positions_) {
       // Before a revoke the commit must land while the partitions are still ours.
       RETURN_IF_ERROR(CommitToGroup(mine, !pending_revoke_));
-      last_committed_ = std::move(mine);
+      sent_positions_ = std::move(mine);
     }
     if (!previous_error.empty()) return Status::Unavailable(previous_error);
     return Status::Ok();
@@ -232,7 +241,7 @@ class KafkaSource final : public Source, public KafkaClientOwner {
       if (!assign) {
         self.CommitRevoked(partitions).IgnoreError();  // reported in the log by librdkafka
         for (int index = 0; index < partitions->cnt; ++index) {
-          self.last_committed_.erase(static_cast<uint32_t>(partitions->elems[index].partition));
+          self.state_positions_.erase(static_cast<uint32_t>(partitions->elems[index].partition));
         }
       }
       self.Acknowledge(partitions, assign).IgnoreError();
@@ -361,8 +370,8 @@ class KafkaSource final : public Source, public KafkaClientOwner {
   Status CommitRevoked(const rd_kafka_topic_partition_list_t* revoked) {
     PositionMap positions;
     for (int index = 0; index < revoked->cnt; ++index) {
-      auto found = last_committed_.find(static_cast<uint32_t>(revoked->elems[index].partition));
-      if (found != last_committed_.end()) positions.insert(*found);
+      auto found = state_positions_.find(static_cast<uint32_t>(revoked->elems[index].partition));
+      if (found != state_positions_.end()) positions.insert(*found);
     }
     return CommitToGroup(positions, false);
   }
@@ -372,14 +381,14 @@ class KafkaSource final : public Source, public KafkaClientOwner {
   // is retried while the consumer takes part in the rebalance (records read meanwhile are
   // dropped: the state does not hold them), for up to 30 s.
   void CommitBeforeClose() {
-    for (int attempt = 0; attempt < 300 && !last_committed_.empty(); ++attempt) {
+    for (int attempt = 0; attempt < 300 && !state_positions_.empty(); ++attempt) {
       // Only partitions still assigned to this member: a lost one may have moved on.
       if (rd_kafka_assignment_lost(consumer_)) return;
       rd_kafka_topic_partition_list_t* current = nullptr;
       if (rd_kafka_assignment(consumer_, &current) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
       PartitionList assignment(current);
-      PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(last_committed_.size())));
-      for (const auto& [partition, position] : last_committed_) {
+      PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(state_positions_.size())));
+      for (const auto& [partition, position] : state_positions_) {
         if (rd_kafka_topic_partition_list_find(assignment.list, topic_.c_str(),
                                                static_cast<int32_t>(partition)) == nullptr) {
           continue;
@@ -421,7 +430,8 @@ class KafkaSource final : public Source, public KafkaClientOwner {
   std::set<uint32_t> assigned_;   // acknowledged to librdkafka and fetching
   std::set<uint32_t> at_end_;     // assigned partitions whose last record was read
   std::map<uint32_t, uint64_t> seek_positions_;  // for partitions not yet assigned
-  PositionMap last_committed_;    // to the group
+  PositionMap state_positions_;    // of assigned partitions, as the state holds them
+  PositionMap sent_positions_;     // last sent to the group (async: maybe refused later)
   rd_kafka_message_t* stash_ = nullptr;  // read, belongs to the next batch
   // Set by the rebalance callback, taken by TakeAssignmentChange / CompleteAssignmentChange.
   PartitionList pending_assign_;

@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/progress.h"
 #include "operators/file_source.h"
 #include "operators/hyperscan_match.h"
 #include "operators/json_decode.h"
@@ -22,6 +23,7 @@ struct BacktestOptions {
   std::string format = "auto";
   size_t sample = 3;
   std::string cache_directory;
+  bool quiet = false;  // no progress line (docs/operations.md)
 };
 
 struct ExclusionCount {
@@ -169,6 +171,10 @@ int RunBacktest(const BacktestOptions& options) {
   Batch batch;
   std::vector<MatchedBrand> matched;
   std::vector<uint8_t> excluded_by(watchlist.brand_count(), 0);
+  ProgressLine progress(stderr, options.quiet, "backtest");
+  ProgressFigures progress_figures;
+  progress_figures.total = FileSizeOrZero(options.input);
+  progress_figures.show_alerts = false;
   while (true) {
     batch.Reset();
     Result<SourceRead> read = (*source)->Fill(batch, 2048);
@@ -212,6 +218,7 @@ int RunBacktest(const BacktestOptions& options) {
       for (const MatchedBrand& brand : matched) {
         BrandTally& tally = tallies[brand.brand_index];
         ++tally.matches;
+        ++progress_figures.matches;
         if (!post.author_handle.empty() &&
             watchlist.IsOwnHandle(brand.brand_index, post.author_handle)) {
           ++tally.own_posts;
@@ -269,8 +276,16 @@ int RunBacktest(const BacktestOptions& options) {
         }
       }
     }
+    if (progress.enabled() && !batch.records.empty()) {
+      progress_figures.records = records;
+      progress_figures.position = batch.records.back().end_position;
+      progress_figures.seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      progress.Update(progress_figures);
+    }
     if (*read == SourceRead::kEndOfInput) break;
   }
+  progress.Finish();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
@@ -312,6 +327,7 @@ void RegisterBacktestCommand(CLI::App& app, CliCommands& commands) {
       "Run a watchlist over a recorded firehose: matches, samples and what each exclusion removed.");
   command->add_option("--watchlist,-w", options->watchlist, "Watchlist YAML file")->required();
   command->add_option("--input,-i", options->input, "JSON lines file of posts")->required();
+  command->add_flag("--quiet,-q", options->quiet, "No progress line (there is none when stderr is not a terminal)");
   command->add_option("--sample,-n", options->sample, "Matched posts to show per brand")
       ->capture_default_str();
   command->add_option("--format,-f", options->format,

@@ -1,9 +1,11 @@
 // `brandpulse generate`: writes the deterministic synthetic firehose (generator/) as JSON lines.
+#include <chrono>
 #include <cstdio>
 
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/progress.h"
 #include "engine/yaml_reader.h"
 #include "generator/firehose_generator.h"
 #include "generator/generator_source.h"
@@ -19,6 +21,7 @@ struct GenerateArgs {
   std::string watchlist;
   std::string languages = "en,no,es";
   std::string disorder = "10s";
+  bool quiet = false;
 };
 
 int Generate(GenerateArgs& args) {
@@ -67,12 +70,26 @@ int Generate(GenerateArgs& args) {
     return 1;
   }
   std::string record;
+  // On a terminal, a progress line (not when the firehose itself goes to the terminal).
+  ProgressLine progress(stderr, args.quiet || out == stdout, "generate");
+  const auto started = std::chrono::steady_clock::now();
+  ProgressFigures figures;
+  figures.total = generator.count;
+  figures.total_is_records = true;
+  figures.show_matches = false;
+  figures.show_alerts = false;
   while (true) {
     record.clear();
     if (!(*made)->Next(record)) break;
     record.push_back('\n');
     std::fwrite(record.data(), 1, record.size(), out);
+    if (progress.enabled() && (++figures.records & 0x3fff) == 0) {
+      figures.seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      progress.Update(figures);
+    }
   }
+  progress.Finish();
   if (out != stdout) std::fclose(out);
   return 0;
 }
@@ -100,6 +117,7 @@ void RegisterGenerateCommand(CLI::App& app, CliCommands& commands) {
   generate->add_option("--disorder", args->disorder, "Maximum event-time disorder, e.g. 10s")->capture_default_str();
   generate->add_option("--start-ms", generator.start_time_ms, "First event time (epoch ms)")->capture_default_str();
   generate->add_option("--output,-o", args->output_path, "Output file (default stdout)");
+  generate->add_flag("--quiet,-q", args->quiet, "No progress line (there is none when stderr is not a terminal)");
   commands.push_back(CliCommand{generate, [args] { return Generate(*args); }});
 }
 

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "engine/log.h"
 #include "generator/generator_source.h"
 #include "operators/registry.h"
 
@@ -18,6 +19,16 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string(BRANDPULSE_VERSION));
   app.require_subcommand(1);
 
+  // Operations (docs/operations.md): how every command logs. Accepted before or after the
+  // subcommand's name.
+  std::string log_level = "info";
+  std::string log_format = "text";
+  app.add_option("--log-level", log_level, "Log level: trace, debug, info, warn, error, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "warning", "error", "off"}));
+  app.add_option("--log-format", log_format, "Log lines as text, or JSON lines for log shippers")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.fallthrough();
+
   CliCommands commands;
   RegisterRunCommand(app, commands);
   RegisterValidateCommand(app, commands);
@@ -25,8 +36,13 @@ int main(int argc, char** argv) {
   RegisterGenerateCommand(app, commands);
   RegisterQueryCommand(app, commands);
   RegisterBacktestCommand(app, commands);
+  RegisterEvalEnrichmentCommand(app, commands);
+  RegisterDevKafkaCommand(app, commands);
 
   CLI11_PARSE(app, argc, argv);
+  Result<LogLevel> level = ParseLogLevel(log_level);
+  Result<LogFormat> format = ParseLogFormat(log_format);
+  ConfigureLogging(level.ok() ? *level : LogLevel::kInfo, format.ok() ? *format : LogFormat::kText);
   for (const CliCommand& command : commands) {
     if (*command.app) return command.run();
   }

@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/progress.h"
+#include "engine/log.h"
 #include "pipeline/pipeline_config.h"
 #include "pipeline/pipeline_runner.h"
 
@@ -25,9 +27,11 @@ struct RunArgs {
   bool quiet = false;
   int workers = 0;
   std::string api_listen;
+  std::string metrics_listen;
 };
 
-int Run(const std::string& path, bool fresh, int workers, bool quiet, const std::string& api) {
+int Run(const std::string& path, bool fresh, int workers, bool quiet, const std::string& api,
+        const std::string& metrics_listen) {
   Diagnostics diagnostics;
   std::optional<PipelineSpec> spec = LoadPipelineSpec(path, diagnostics);
   if (!spec) {
@@ -39,50 +43,65 @@ int Run(const std::string& path, bool fresh, int workers, bool quiet, const std:
   std::signal(SIGTERM, OnStopSignal);
   std::signal(SIGHUP, OnReloadSignal);
   RunOptions options;
+  // Log lines go on a line of their own: the progress line is erased first, redrawn after.
+  ProgressLine progress(stderr, quiet, "run");
   options.reload_requested = &reload_requested;
-  options.on_reload = [](bool swapped, const std::string& error) {
+  options.on_reload = [&progress](bool swapped, const std::string& error) {
+    progress.Finish();
     if (swapped) {
-      std::fprintf(stderr, "watchlist reloaded\n");
+      LogInfo("watchlist reloaded");
     } else {
-      std::fprintf(stderr, "watchlist reload failed, the previous one keeps running:\n%s\n",
-                   error.c_str());
+      LogWarn("watchlist reload failed, the previous one keeps running", {{"error", error}});
     }
   };
-  options.on_notice = [](const std::string& message) {
-    std::fprintf(stderr, "%s\n", message.c_str());
+  options.on_notice = [&progress](const std::string& message) {
+    progress.Finish();
+    LogWarn(message);
   };
   options.fresh = fresh;
   options.workers = workers;
   options.stop_requested = &stop_requested;
   options.api_listen = api;
+  options.metrics_listen = metrics_listen;
   options.on_api_ready = [](const std::string& address) {
-    std::fprintf(stderr, "query API on %s/api/v1/ (see docs/api.md)\n", address.c_str());
+    LogInfo("query API listening (docs/api.md)", {{"address", address + "/api/v1/"}});
+    LogInfo("dashboard and metrics (docs/operations.md)",
+            {{"dashboard", address + "/dashboard/"}, {"metrics", address + "/metrics"}});
   };
-  options.on_ready = [](bool resumed, uint64_t position, double seconds) {
+  options.on_metrics_ready = [](const std::string& address) {
+    LogInfo("metrics listening (docs/operations.md)", {{"metrics", address + "/metrics"}});
+  };
+  options.on_ready = [&progress](bool resumed, uint64_t position, double seconds) {
+    progress.Finish();
+    std::string ready_after = fmt::format("{:.3f}", seconds);
     if (resumed) {
-      std::fprintf(stderr, "resumed from committed position %s, ready after %.3f s\n",
-                   Grouped(position).c_str(), seconds);
+      LogInfo("resumed from the committed position",
+              {{"position", std::to_string(position)}, {"ready_seconds", ready_after}});
     } else {
-      std::fprintf(stderr, "no committed position: starting at the beginning, ready after %.3f s\n",
-                   seconds);
+      LogInfo("no committed position: starting at the beginning", {{"ready_seconds", ready_after}});
     }
   };
-  if (!quiet) {
-    options.on_progress = [](const RunSummary& progress) {
-      std::fprintf(stderr, "  %8.1fs  records %s  posts %s  mentions %s  dead %s  alerts %s\n",
-                   progress.seconds, Grouped(progress.records).c_str(),
-                   Grouped(progress.posts).c_str(), Grouped(progress.mentions).c_str(),
-                   Grouped(progress.dead_letters).c_str(), Grouped(progress.alerts).c_str());
+  if (progress.enabled()) {
+    options.on_progress = [&progress](const RunSummary& summary) {
+      ProgressFigures figures;
+      figures.records = summary.records;
+      figures.position = summary.position;
+      figures.total = FileSizeOrZero(summary.input_path);
+      figures.matches = summary.mentions;
+      figures.alerts = summary.alerts;
+      figures.seconds = summary.seconds;
+      progress.Update(figures, 0);
     };
   }
   Result<RunSummary> result = RunPipeline(*spec, options);
+  progress.Finish();
   if (!result.ok()) {
     std::fprintf(stderr, "brandpulse: run failed: %s\n", result.status().ToString().c_str());
     return 1;
   }
   const RunSummary& summary = *result;
   double rate = summary.seconds > 0 ? summary.records / summary.seconds : 0;
-  std::printf("\npipeline '%s' finished in %.2f s with %d worker%s: %s records, %s posts/s, %.1f MB/s\n",
+  std::printf("\npipeline '%s' finished in %.2f s with %d worker%s: %s records, %s records/s, %.1f MB/s\n",
               spec->name.c_str(), summary.seconds, summary.workers,
               summary.workers == 1 ? "" : "s", Grouped(summary.records).c_str(),
               Grouped(static_cast<uint64_t>(rate)).c_str(),
@@ -100,13 +119,15 @@ int Run(const std::string& path, bool fresh, int workers, bool quiet, const std:
     std::printf("event times out of range (dead letters): %s (docs/limits.md, time.max_future_skew)\n",
                 Grouped(summary.event_times_refused).c_str());
   }
-  std::printf("\n  %-30s %10s %8s\n", "brand", "mentions", "alerts");
+  // Own posts apart, as the windows keep them (docs/queries.md "Own posts and groups").
+  std::printf("\n  %-30s %10s %9s %8s\n", "brand", "mentions", "own posts", "alerts");
   for (const BrandSummary& brand : summary.brands) {
-    std::printf("  %s %10s %8s\n", PadRight(fmt::format("{} ({})", brand.name, brand.id), 30).c_str(),
-                Grouped(brand.mentions).c_str(), Grouped(brand.alerts).c_str());
+    std::printf("  %s %10s %9s %8s\n", PadRight(fmt::format("{} ({})", brand.name, brand.id), 30).c_str(),
+                Grouped(brand.mentions).c_str(), Grouped(brand.own_posts).c_str(),
+                Grouped(brand.alerts).c_str());
   }
-  std::printf("  %-30s %10s %8s\n\n", "total", Grouped(summary.mentions).c_str(),
-              Grouped(summary.alerts).c_str());
+  std::printf("  %-30s %10s %9s %8s\n\n", "total", Grouped(summary.mentions).c_str(),
+              Grouped(summary.own_posts).c_str(), Grouped(summary.alerts).c_str());
   // A stream is described by its first sink.
   auto described = [&](std::string_view stream) -> std::string {
     for (const SinkSummary& sink : summary.sinks) {
@@ -149,12 +170,14 @@ void RegisterRunCommand(CLI::App& app, CliCommands& commands) {
   command->add_flag("--fresh", args->fresh, "Delete the state directory and empty file sinks first");
   command->add_option("--workers", args->workers,
                       "Worker threads (overrides the pipeline; 0 = as configured)");
-  command->add_flag("--quiet,-q", args->quiet, "No progress lines");
+  command->add_flag("--quiet,-q", args->quiet, "No progress line (there is none when stderr is not a terminal)");
   command->add_option("--api", args->api_listen,
                       "Serve the HTTP query API on HOST:PORT while running");
+  command->add_option("--metrics", args->metrics_listen,
+                      "Serve /metrics, /healthz and /readyz on HOST:PORT (also on --api)");
   commands.push_back(CliCommand{command, [args] {
                                   return Run(args->pipeline_path, args->fresh, args->workers,
-                                             args->quiet, args->api_listen);
+                                             args->quiet, args->api_listen, args->metrics_listen);
                                 }});
 }
 

@@ -684,6 +684,33 @@ Status StateStore::DeleteWindowsEndingBefore(int64_t end_before_ms) {
   return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "delete expired windows");
 }
 
+StateStore::Health StateStore::health() const {
+  Health health;
+  uint64_t value = 0;
+  auto aggregated = [&](const std::string& property) -> uint64_t {
+    return db_->GetAggregatedIntProperty(property, &value) ? value : 0;
+  };
+  health.memtable_bytes = aggregated(rocksdb::DB::Properties::kCurSizeAllMemTables);
+  health.table_readers_bytes = aggregated(rocksdb::DB::Properties::kEstimateTableReadersMem);
+  health.block_cache_bytes = block_cache_ ? block_cache_->GetUsage() : 0;
+  health.write_stopped = aggregated(rocksdb::DB::Properties::kIsWriteStopped) > 0;
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+    std::map<std::string, std::string> stats;
+    if (!db_->GetMapProperty(handle, rocksdb::DB::Properties::kCFStats, &stats)) continue;
+    auto count = [&](const char* key) -> uint64_t {
+      auto found = stats.find(key);
+      if (found == stats.end()) return 0;
+      double number = 0;
+      auto [end, error] = std::from_chars(found->second.data(),
+                                          found->second.data() + found->second.size(), number);
+      return error == std::errc() && number > 0 ? static_cast<uint64_t>(number) : 0;
+    };
+    health.stall_slowdowns += count("io_stalls.total_slowdown");
+    health.stall_stops += count("io_stalls.total_stop");
+  }
+  return health;
+}
+
 Status StateStore::Flush() {
   rocksdb::FlushOptions flush_options;
   flush_options.wait = true;

@@ -215,6 +215,17 @@ class StateStore {
   // series present. See docs/state.md for why range deletions and not a
   // compaction filter.
   Status DeleteWindowsEndingBefore(int64_t end_before_ms);
+  // Memory and write stalls, for metrics (pipeline/metrics.h); summed over column families.
+  // Thread-safe: may be called while another thread writes.
+  struct Health {
+    uint64_t memtable_bytes = 0;       // rocksdb.cur-size-all-mem-tables
+    uint64_t block_cache_bytes = 0;    // rocksdb.block-cache-usage (the shared cache)
+    uint64_t table_readers_bytes = 0;  // rocksdb.estimate-table-readers-mem
+    uint64_t stall_slowdowns = 0;      // writes slowed down (cfstats io_stalls.total_slowdown)
+    uint64_t stall_stops = 0;          // writes stopped (cfstats io_stalls.total_stop)
+    bool write_stopped = false;        // rocksdb.is-write-stopped, now
+  };
+  Health health() const;
   // Memtables of every column family to SST files (tests, shutdown).
   Status Flush();
   // Full manual compaction of every column family: folds merge operands into values and drops

@@ -318,6 +318,7 @@ Result<std::unique_ptr<HttpApi>> HttpApi::Start(const HttpApiOptions& options,
           "application/json");
     };
   };
+  if (options.add_routes) options.add_routes(server);
 
   server.Get("/healthz", [](const httplib::Request&, httplib::Response& response) {
     response.set_content("{\"status\":\"ok\"}", "application/json");

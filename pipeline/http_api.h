@@ -16,6 +16,10 @@
 #include "engine/status.h"
 #include "pipeline/window_queries.h"
 
+namespace httplib {
+class Server;
+}
+
 namespace brandpulse {
 
 // Query parameters of one request: the value of `name`, or empty when absent.
@@ -46,6 +50,10 @@ struct HttpApiOptions {
   size_t max_body_bytes = 64 << 10; // larger request bodies: 413, not read
   // When set, POST /api/v1/reload calls it (a running pipeline reloads its watchlist).
   std::function<void()> on_reload;
+  // When set, called once before the API's own routes are added, to add more (operations:
+  // /metrics, /healthz, /readyz, the dashboard; pipeline/http_operations.h). Routes added here
+  // win over the API's own for the same path.
+  std::function<void(httplib::Server& server)> add_routes;
 };
 
 // Parses "HOST:PORT", ":PORT" or "PORT" (host stays 127.0.0.1).

@@ -14,6 +14,8 @@
 #include "operators/watchlist_brands.h"
 #include "pipeline/batch_scheduler.h"
 #include "pipeline/http_api.h"
+#include "pipeline/http_operations.h"
+#include "pipeline/metrics.h"
 #include "pipeline/rule_set.h"
 #include "pipeline/sink_delivery.h"
 #include "pipeline/transform_chain.h"
@@ -64,6 +66,8 @@ class PipelineRun {
   Status OpenSource();
   Status SeekPartitions(const std::vector<uint32_t>& partitions);
   Status StartApi();
+  Result<std::unique_ptr<HttpApi>> StartListener(const std::string& listen, bool with_queries);
+  void PublishBrands(bool force);
   TransformBuildContext BuildContext() const;
   Status MaybeReloadWatchlist();
   Status ApplyWatchlist(LoadedWatchlist loaded);
@@ -86,6 +90,7 @@ class PipelineRun {
   const int64_t started_ms_;
   int64_t last_progress_ms_;
   int64_t last_commit_ms_;
+  int64_t last_publish_ms_ = INT64_MIN;
   const WindowSettings window_settings_;
 
   std::shared_ptr<const WatchlistSpec> watchlist_spec_;
@@ -100,9 +105,13 @@ class PipelineRun {
   std::unique_ptr<BatchScheduler> scheduler_;
   std::optional<RuleSet> rules_;
   std::unique_ptr<WindowCloser> closer_;
+  // Declared after store_ and the sinks so it lets go of them first; before the listeners so
+  // no request is in flight when it goes.
+  std::unique_ptr<PipelineMetrics> metrics_;
   // Declared after store_ so they stop (no request in flight) before the store closes.
   std::unique_ptr<WindowQueries> queries_;
   std::unique_ptr<HttpApi> api_;
+  std::unique_ptr<HttpApi> metrics_api_;  // --metrics: operations routes only
 
   // Coordinator-only state of the epoch.
   std::optional<LoadedWatchlist> reload_pending_;  // compiled, waiting for a commit boundary
@@ -242,26 +251,69 @@ Status PipelineRun::OpenSource() {
   context.clock = &clock_;
   ASSIGN_OR_RETURN(source_, spec_.source->Make(context));
   capabilities_ = source_->capabilities();
+  // A file source's id is "file:<path>" (a JSON array adds "#<pointer>").
+  if (source_->id().starts_with("file:") && source_->id().find('#') == std::string::npos) {
+    summary_.input_path = source_->id().substr(5);
+  }
   return SeekPartitions(source_->partitions());
 }
 
-Status PipelineRun::StartApi() {
-  if (options_.api_listen.empty()) return Status::Ok();
-  ASSIGN_OR_RETURN(HttpApiOptions api_options, ParseListenAddress(options_.api_listen));
-  queries_ = std::make_unique<WindowQueries>(*store_, spec_);
+// A listener with the operations routes (/metrics, /healthz, /readyz, the dashboard), and the
+// query API when `with_queries`.
+Result<std::unique_ptr<HttpApi>> PipelineRun::StartListener(const std::string& listen,
+                                                           bool with_queries) {
+  ASSIGN_OR_RETURN(HttpApiOptions api_options, ParseListenAddress(listen));
+  MetricsRegistry* registry = options_.metrics_registry != nullptr ? options_.metrics_registry
+                                                                    : &MetricsRegistry::Default();
+  const PipelineMetrics* metrics = metrics_.get();
+  api_options.add_routes = [registry, metrics](httplib::Server& server) {
+    AddOperationsRoutes(server, *registry, metrics);
+  };
+  if (!with_queries) {
+    return HttpApi::Start(api_options, [](const auto&) {
+      return Status::NotFound("the query API is off here: run with --api HOST:PORT to serve it");
+    });
+  }
+  if (!queries_) queries_ = std::make_unique<WindowQueries>(*store_, spec_);
   WindowQueries* queries = queries_.get();
   WatchlistReloader* reloader = reloader_.get();
   api_options.on_reload = [reloader] { reloader->Request(); };
-  ASSIGN_OR_RETURN(api_, HttpApi::Start(api_options, [queries](const auto& use) {
-                     use(*queries);
-                     return Status::Ok();
-                   }));
-  summary_.api_address = api_->address();
-  if (options_.on_api_ready) options_.on_api_ready(summary_.api_address);
+  return HttpApi::Start(api_options, [queries](const auto& use) {
+    use(*queries);
+    return Status::Ok();
+  });
+}
+
+Status PipelineRun::StartApi() {
+  if (!options_.api_listen.empty()) {
+    ASSIGN_OR_RETURN(api_, StartListener(options_.api_listen, true));
+    summary_.api_address = api_->address();
+    if (options_.on_api_ready) options_.on_api_ready(summary_.api_address);
+  }
+  if (!options_.metrics_listen.empty()) {
+    ASSIGN_OR_RETURN(metrics_api_, StartListener(options_.metrics_listen, false));
+    if (options_.on_metrics_ready) options_.on_metrics_ready(metrics_api_->address());
+  }
   return Status::Ok();
 }
 
+// The per-brand figures /metrics and the dashboard show: about once a second.
+void PipelineRun::PublishBrands(bool force) {
+  if (!force && clock_.NowMs() - last_publish_ms_ < 1000) return;
+  last_publish_ms_ = clock_.NowMs();
+  std::vector<BrandFigures> brands;
+  brands.reserve(summary_.brands.size());
+  for (const BrandSummary& brand : summary_.brands) {
+    brands.push_back(BrandFigures{brand.id, brand.name, brand.mentions, brand.alerts});
+  }
+  metrics_->PublishBrands(std::move(brands));
+}
+
 Status PipelineRun::Setup() {
+  metrics_ = std::make_unique<PipelineMetrics>(
+      options_.metrics_registry != nullptr ? *options_.metrics_registry
+                                           : MetricsRegistry::Default(),
+      spec_.name, options_.metrics_top_brands);
   ASSIGN_OR_RETURN(std::shared_ptr<const CompiledWatchlist> compiled,
                    CompiledWatchlist::Make(spec_.watchlist));
   brands_ = std::make_shared<const WatchlistBrands>(std::move(compiled));
@@ -270,7 +322,8 @@ Status PipelineRun::Setup() {
                                                   spec_.watchlist.cache_directory,
                                                   options_.watch_watchlist_file, clock_);
   RETURN_IF_ERROR(OpenState());
-  ASSIGN_OR_RETURN(RuleSet rules, RuleSet::Make(spec_.alert_rules, spec_.windows, *brands_));
+  ASSIGN_OR_RETURN(RuleSet rules, RuleSet::Make(spec_.alert_rules, spec_.windows, *brands_,
+                                                              spec_.allowed_lateness_ms));
   rules_.emplace(std::move(rules));
   RETURN_IF_ERROR(rules_->Restore(*store_, *brands_));
   closer_ = std::make_unique<WindowCloser>(
@@ -293,6 +346,14 @@ Status PipelineRun::Setup() {
     summary_.brands.push_back(BrandSummary{brand.id, brand.name, 0, 0});
   }
   scheduler_->Start();
+  std::vector<std::pair<std::string, SinkDelivery*>> deliveries;
+  for (OutboxSink& sink : outbox_sinks_) {
+    deliveries.emplace_back(sink.sink->name(), sink.delivery.get());
+  }
+  metrics_->AttachSources(store_.get(), std::move(deliveries));
+  PublishBrands(true);
+  // Ready: state restored, watchlist compiled, sinks open, source at its committed position.
+  metrics_->SetReady(true);
   return Status::Ok();
 }
 
@@ -306,6 +367,7 @@ Status PipelineRun::MaybeReloadWatchlist() {
     if (!loaded->error.empty()) {
       ++summary_.watchlist_reload_failures;
       summary_.last_reload_error = loaded->error;
+      metrics_->OnReload(false, loaded->error, 0);
       if (options_.on_reload) options_.on_reload(false, loaded->error);
     } else {
       reload_pending_ = std::move(*loaded);
@@ -329,6 +391,7 @@ Status PipelineRun::ApplyWatchlist(LoadedWatchlist loaded) {
     brands_ = std::move(previous);
     ++summary_.watchlist_reload_failures;
     summary_.last_reload_error = rebuilt.ToString();
+    metrics_->OnReload(false, summary_.last_reload_error, 0);
     if (options_.on_reload) options_.on_reload(false, summary_.last_reload_error);
     return Status::Ok();
   }
@@ -358,21 +421,33 @@ Status PipelineRun::ApplyWatchlist(LoadedWatchlist loaded) {
   for (BrandSummary& brand : gone) summary_.brands.push_back(std::move(brand));
   if (queries_) queries_->SetWatchlist(watchlist_spec_);
   ++summary_.watchlist_reloads;
+  metrics_->OnReload(true, "", brands_->brand_count());
+  PublishBrands(true);
   if (options_.on_reload) options_.on_reload(true, "");
   return Status::Ok();
 }
 
 Status PipelineRun::FinishBatch(Batch& batch) {
+  metrics_->OnBatch(batch);
   summary_.records += batch.size();
   summary_.posts += batch.posts.size();
   summary_.skipped_records += batch.skipped_records;
   summary_.dead_letters += batch.dead_letters.size();
   summary_.late_posts += batch.late_post_indices.size();
-  summary_.mentions += batch.mentions.size();
   summary_.input_bytes += batch.input_bytes.size();
   max_event_time_ms_ = std::max(max_event_time_ms_, batch.max_event_time_ms);
   watermarks_.Observe(batch.partition, batch.max_event_time_ms, clock_.NowMs());
-  for (const Mention& mention : batch.mentions) ++summary_.brands[mention.brand_index].mentions;
+  // As the windows count them: a brand's own posts are not mentions (issue 14).
+  for (const Mention& mention : batch.mentions) {
+    BrandSummary& brand = summary_.brands[mention.brand_index];
+    if (mention.own_post) {
+      ++summary_.own_posts;
+      ++brand.own_posts;
+    } else {
+      ++summary_.mentions;
+      ++brand.mentions;
+    }
+  }
 
   for (SideSink& side : side_sinks_) {
     if (side.stream == kDeadLetterStream) {
@@ -417,6 +492,7 @@ Status PipelineRun::HandleAssignmentChange() {
   AssignmentChange change = source_->TakeAssignmentChange();
   summary_.partitions_gained += change.gained.size();
   summary_.partitions_lost += change.lost.size();
+  metrics_->OnAssignmentChange(change.gained.size(), change.lost.size());
   if (!change.lost.empty()) {
     RETURN_IF_ERROR(Commit(false));
     for (uint32_t partition : change.lost) {
@@ -434,6 +510,7 @@ Status PipelineRun::HandleAssignmentChange() {
 Status PipelineRun::ReadBatch(bool& end_of_input) {
   ASSIGN_OR_RETURN(Batch* batch, scheduler_->Acquire());
   ASSIGN_OR_RETURN(SourceRead read, source_->Fill(*batch, spec_.batch_records));
+  batch->ingest_time_ms = WallClockMs();  // alerts report it (issue 12: ingest-to-alert latency)
   if (!ready_reported_) {
     ready_reported_ = true;
     summary_.resume_seconds = SecondsSince(started_ms_);
@@ -471,8 +548,11 @@ Status PipelineRun::WaitForOutboxRoom() {
     Notice(fmt::format("sink '{}' has {} undelivered entries (limit {}); ingestion paused{}",
                        sink.sink->name(), stats.depth, spec_.outbox_limit,
                        stats.last_error.empty() ? "" : ": " + stats.last_error));
+    source_->Pause();
     bool room = sink.delivery->WaitForRoom(options_.stop_requested);
+    source_->Resume();
     summary_.backpressure_seconds += SecondsSince(paused_ms);
+    metrics_->OnBackpressure(SecondsSince(paused_ms));
     if (room) Notice(fmt::format("sink '{}' caught up; ingestion resumed", sink.sink->name()));
   }
   return Status::Ok();
@@ -494,22 +574,21 @@ Status PipelineRun::Commit(bool end_of_input) {
     ++summary_.window_updates;
   }
   closer_->Track(deltas);
+  const size_t open_before_close = closer_->open_count();
 
   const int64_t previous_watermark = watermark_.load();
   int64_t watermark = previous_watermark;
   if (int64_t tracked = watermarks_.Compute(clock_.NowMs()); tracked != WatermarkTracker::kNone) {
     watermark = std::max(watermark, tracked);
   }
-  RuleContext context{*brands_, watermark, fired_};
+  RuleContext context{*brands_, watermark, fired_, end_of_input};
   ASSIGN_OR_RETURN(watermark,
                    closer_->Close(watermark, end_of_input, deltas, *brands_, *store_, commit,
                                   [&](const ClosedWindow& window) {
                                     return rules_->OnWindowClosed(window, context);
                                   }));
-  if (watermark != previous_watermark) {
-    context.watermark_ms = watermark;
-    RETURN_IF_ERROR(rules_->OnWatermark(context));
-  }
+  context.watermark_ms = watermark;
+  RETURN_IF_ERROR(rules_->OnWatermark(context));
   RETURN_IF_ERROR(rules_->Snapshot(commit));
   for (const FiredAlert& alert : fired_) {
     for (OutboxSink& sink : outbox_sinks_) {
@@ -536,6 +615,9 @@ Status PipelineRun::Commit(bool end_of_input) {
   summary_.event_times_refused = event_time_limits_.rejected.load(std::memory_order_relaxed);
   ++summary_.commits;
   summary_.commit_seconds += SecondsSince(commit_started_ms);
+  metrics_->OnCommit(SecondsSince(commit_started_ms), deltas.size(),
+                     open_before_close - std::min(open_before_close, closer_->open_count()),
+                     closer_->open_count(), watermark, fired_);
   epoch_records_ = 0;
   last_commit_ms_ = clock_.NowMs();
 
@@ -618,6 +700,7 @@ void PipelineRun::ReportProgress(bool force) {
   if (!force && clock_.NowMs() - last_progress_ms_ < 1000) return;
   last_progress_ms_ = clock_.NowMs();
   summary_.seconds = SecondsSince(started_ms_);
+  if (!positions_.empty()) summary_.position = positions_.begin()->second;
   options_.on_progress(summary_);
 }
 
@@ -644,6 +727,7 @@ Result<RunSummary> PipelineRun::Run() {
         }
       }
       ReportProgress(false);
+      PublishBrands(false);
     }
   }
   if (scheduler_) scheduler_->Stop();
@@ -657,6 +741,7 @@ Result<RunSummary> PipelineRun::Run() {
   if (!status.ok()) return status;
   if (store_) RETURN_IF_ERROR(store_->Flush());
   ReportProgress(true);
+  PublishBrands(true);
   summary_.seconds = SecondsSince(started_ms_);
   return summary_;
 }

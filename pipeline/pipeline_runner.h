@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/clock.h"
+#include "engine/metrics.h"
 #include "engine/status.h"
 #include "pipeline/pipeline_config.h"
 
@@ -51,6 +52,17 @@ struct RunOptions {
   // Called on the coordinator thread with something an operator should know while the run goes
   // on: ingestion paused because a sink's outbox is full, resumed, assignment changes.
   std::function<void(const std::string& message)> on_notice;
+
+  // Operations (docs/operations.md). The API listener (api_listen) also serves /metrics,
+  // /healthz, /readyz and the dashboard; `metrics_listen` (HOST:PORT) serves them on a listener
+  // of their own, e.g. when the query API is off.
+  std::string metrics_listen;
+  // Called once the metrics listener listens, with its address (http://host:port).
+  std::function<void(const std::string& address)> on_metrics_ready;
+  // Where the run's metrics go; null = MetricsRegistry::Default() (what /metrics serves).
+  MetricsRegistry* metrics_registry = nullptr;
+  // Brands exported with their own label in brandpulse_brand_mentions_total; the rest: "other".
+  size_t metrics_top_brands = 20;
 };
 
 struct SinkSummary {
@@ -68,6 +80,7 @@ struct BrandSummary {
   std::string id;
   std::string name;
   uint64_t mentions = 0;  // posts mentioning the brand in this run (late ones included)
+  uint64_t own_posts = 0;  // posts by the brand's own handles that match it (not mentions)
   uint64_t alerts = 0;
 };
 
@@ -79,7 +92,8 @@ struct RunSummary {
   uint64_t late_posts = 0;
   // Posts dated outside the allowed event times (docs/limits.md); also among dead_letters.
   uint64_t event_times_refused = 0;
-  uint64_t mentions = 0;
+  uint64_t mentions = 0;   // as the windows count them: own posts excluded
+  uint64_t own_posts = 0;  // matches by a brand's own handles and profiles
   uint64_t alerts = 0;
   uint64_t commits = 0;
   uint64_t input_bytes = 0;
@@ -100,6 +114,9 @@ struct RunSummary {
   double backpressure_seconds = 0;   // time ingestion was paused by them
   uint64_t partitions_gained = 0;    // assignment changes reported by the source
   uint64_t partitions_lost = 0;
+  // Progress (cli/progress.h): where partition 0 stands, and the input file when it is one.
+  uint64_t position = 0;
+  std::string input_path;
 };
 
 // Hot reload: a changed watchlist (file change, *reload_requested, POST /api/v1/reload) is

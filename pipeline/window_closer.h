@@ -42,6 +42,8 @@ class WindowCloser {
   void RemapBrands(const BrandDirectory& before, const BrandDirectory& after);
 
   const WindowLayout& layout() const { return layout_; }
+  // Brand windows with data that have not closed (brandpulse_windows_open).
+  size_t open_count() const { return open_.size(); }
   WindowKey KeyOf(const BrandDirectory& brands, uint32_t brand_index, uint32_t shape_index,
                   DimensionValue dimension, int64_t start_ms) const;
 

@@ -126,7 +126,10 @@ int Dump(const QueryArgs& args) {
     std::fprintf(stderr, "brandpulse query: %s\n", directory.status().ToString().c_str());
     return 2;
   }
-  Result<std::unique_ptr<StateStore>> store = StateStore::Open(StateOptions{*directory});
+  // Read-only: beside a running pipeline, on a read-only directory, and a mistyped --state is
+  // "no state in ..." instead of a new empty database.
+  Result<std::unique_ptr<StateStore>> store =
+      StateStore::Open(StateOptions{*directory, 16ull << 20, /*read_only=*/true});
   if (!store.ok()) {
     std::fprintf(stderr, "brandpulse query: %s\n", store.status().ToString().c_str());
     return 1;

@@ -115,6 +115,10 @@ int Run(const std::string& path, bool fresh, int workers, bool quiet, const std:
               Grouped(summary.dead_letters).c_str(), Grouped(summary.late_posts).c_str(),
               Grouped(summary.commits).c_str(), summary.commit_seconds,
               Grouped(summary.window_updates).c_str());
+  if (summary.event_times_refused > 0) {
+    std::printf("event times out of range (dead letters): %s (docs/limits.md, time.max_future_skew)\n",
+                Grouped(summary.event_times_refused).c_str());
+  }
   // Own posts apart, as the windows keep them (docs/queries.md "Own posts and groups").
   std::printf("\n  %-30s %10s %9s %8s\n", "brand", "mentions", "own posts", "alerts");
   for (const BrandSummary& brand : summary.brands) {

@@ -24,6 +24,9 @@ struct InputRecord {
   // Source position of the byte after this record (file offset, Kafka offset + 1); committing
   // it means "everything up to here is in the state".
   uint64_t end_position = 0;
+  // The source made it a dead letter already (too long: its bytes are a prefix, its reason is in
+  // Batch::dead_letters); decoders skip it.
+  bool refused = false;
 };
 
 // Why a record or post left the normal path. Dead letters keep the original bytes.
@@ -90,6 +93,13 @@ class Batch {
     return input_bytes.size() - records[index].offset;
   }
   void PadInput() { input_bytes.append(kInputPadding, ' '); }
+  // Appends a record the source refuses (kept: `prefix` of its bytes, for the dead-letter
+  // output); `reason` is copied into the arena.
+  void AddRefusedRecord(std::string_view prefix, uint64_t end_position, std::string_view reason) {
+    AddRecord(prefix, end_position);
+    records.back().refused = true;
+    dead_letters.push_back(DeadLetter{static_cast<uint32_t>(records.size() - 1), arena.Copy(reason)});
+  }
 
   // The post's field array (engine/post_fields.h), allocated zeroed on first use.
   PostFieldValue* MutableFields(Post& post) {

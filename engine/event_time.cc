@@ -1,5 +1,13 @@
 #include "engine/event_time.h"
 
+#include <algorithm>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "engine/batch.h"
+#include "engine/json_writer.h"
+
 namespace brandpulse {
 namespace {
 
@@ -104,6 +112,57 @@ std::optional<int64_t> ParseIso8601Ms(std::string_view text) {
   }
   if (position != text.size()) return std::nullopt;
   return Compose(year, month, day, hour, minute, second, millisecond, offset_minutes);
+}
+
+}  // namespace brandpulse
+
+namespace brandpulse {
+namespace {
+
+// ISO-8601 for years 0001..9999, else the number itself (gmtime cannot say, and the sum overflows).
+std::string DescribeTime(int64_t epoch_ms) {
+  constexpr int64_t kYear1 = -62135596800000;
+  constexpr int64_t kYear10000 = 253402300800000;
+  if (epoch_ms < kYear1 || epoch_ms >= kYear10000) return fmt::format("{} ms since 1970", epoch_ms);
+  return FormatIsoTime(epoch_ms);
+}
+
+}  // namespace
+
+void ApplyEventTimeLimits(Batch& batch, EventTimeLimits& limits) {
+  const int64_t oldest = limits.oldest_ms;
+  const int64_t newest = std::min(limits.newest_ms,
+                                  limits.newest_allowed_ms.load(std::memory_order_acquire));
+  size_t kept = 0;
+  size_t refused = 0;
+  int64_t max_event_time = INT64_MIN;
+  for (size_t index = 0; index < batch.posts.size(); ++index) {
+    const Post& post = batch.posts[index];
+    const int64_t time = post.event_time_ms;
+    if (time >= oldest && time <= newest) {
+      max_event_time = std::max(max_event_time, time);
+      if (kept != index) batch.posts[kept] = post;
+      ++kept;
+      continue;
+    }
+    ++refused;
+    std::string reason =
+        time < oldest
+            ? fmt::format("event time {} is before {} (time.min_event_time)", FormatIsoTime(time),
+                          FormatIsoTime(oldest))
+            : fmt::format("event time {} is after the newest allowed {} (time.max_event_time, or "
+                          "time.max_future_skew ahead of the wall clock or the other partitions)",
+                          DescribeTime(time), DescribeTime(newest));
+    batch.dead_letters.push_back(DeadLetter{post.record_index, batch.arena.Copy(reason)});
+  }
+  if (refused == 0) return;
+  batch.posts.resize(kept);
+  batch.max_event_time_ms = max_event_time;
+  std::stable_sort(batch.dead_letters.begin(), batch.dead_letters.end(),
+                   [](const DeadLetter& a, const DeadLetter& b) {
+                     return a.record_index < b.record_index;
+                   });
+  limits.rejected.fetch_add(refused, std::memory_order_relaxed);
 }
 
 }  // namespace brandpulse

@@ -1,5 +1,11 @@
 #include "engine/state_store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
@@ -224,6 +230,46 @@ std::optional<WindowKey> DecodeWindowKey(std::string_view bytes) {
   return key;
 }
 
+namespace {
+
+// RocksDB holds a POSIX write lock (fcntl) on <state>/LOCK while a database is open.
+std::string InUseMessage(const std::string& directory) {
+  return fmt::format(
+      "state {} is in use by another running pipeline (it holds {}/LOCK); stop that pipeline "
+      "first, or give this one another state.directory",
+      directory, directory);
+}
+
+}  // namespace
+
+Status RemoveState(const std::string& directory) {
+  std::error_code error;
+  if (!std::filesystem::exists(directory, error)) return Status::Ok();
+  const std::string lock_path = directory + "/LOCK";
+  int descriptor = ::open(lock_path.c_str(), O_RDWR | O_CLOEXEC);
+  if (descriptor >= 0) {
+    struct flock lock {};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    if (::fcntl(descriptor, F_SETLK, &lock) != 0) {
+      int lock_errno = errno;
+      ::close(descriptor);
+      if (lock_errno == EACCES || lock_errno == EAGAIN) {
+        return Status::IoError(InUseMessage(directory));
+      }
+      return Status::IoError(
+          fmt::format("cannot lock {}: {}", lock_path, std::strerror(lock_errno)));
+    }
+  }
+  // Held until the state is gone: a pipeline starting meanwhile waits for nothing it can use.
+  std::filesystem::remove_all(directory, error);
+  if (descriptor >= 0) ::close(descriptor);
+  if (error) {
+    return Status::IoError(fmt::format("cannot remove state {}: {}", directory, error.message()));
+  }
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<StateStore>> StateStore::Open(const StateOptions& options) {
   if (options.directory.empty()) return Status::InvalidArgument("state directory is empty");
   if (options.read_only && !std::filesystem::exists(options.directory)) {
@@ -345,6 +391,9 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const StateOptions& options
       options.read_only
           ? rocksdb::DB::OpenForReadOnly(db_options, directory, families, &store->handles_, &db)
           : rocksdb::DB::Open(db_options, directory, families, &store->handles_, &db);
+  if (status.IsIOError() && status.ToString().find("lock") != std::string::npos) {
+    return Status::IoError(fmt::format("{} ({})", InUseMessage(directory), status.ToString()));
+  }
   if (!status.ok()) return FromRocks(status, fmt::format("open state {}", directory));
   store->db_.reset(db);
   store->AssignHandles();

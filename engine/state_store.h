@@ -91,6 +91,11 @@ struct StateOptions {
   bool read_only = false;
 };
 
+// Deletes the state in `directory` (a fresh run), holding the store's lock while it does so.
+// IoError, and nothing deleted, while another process has the store open (a running pipeline).
+// Ok when there is nothing to delete.
+Status RemoveState(const std::string& directory);
+
 class StateStore {
  public:
   // Opens the store in options.directory. A directory without a database gets a new one with the

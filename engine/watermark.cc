@@ -38,6 +38,21 @@ int64_t WatermarkTracker::max_event_time_ms() const {
   return newest;
 }
 
+int64_t WatermarkTracker::others_newest_ms() const {
+  int64_t newest = kNone;
+  int64_t second = kNone;
+  for (const auto& [id, partition] : partitions_) {
+    if (partition.max_event_time_ms == kNone) continue;
+    if (partition.max_event_time_ms > newest) {
+      second = newest;
+      newest = partition.max_event_time_ms;
+    } else {
+      second = std::max(second, partition.max_event_time_ms);
+    }
+  }
+  return second;
+}
+
 std::string WatermarkTracker::Encode() const {
   std::string out;
   for (const auto& [id, partition] : partitions_) {

@@ -35,6 +35,10 @@ class WatermarkTracker {
   int64_t Compute(int64_t now_ms) const;
   // Newest event time over all partitions (kNone when none).
   int64_t max_event_time_ms() const;
+  // The newest event time of the partitions other than the one furthest ahead: what no partition
+  // may run ahead of by more than the allowed future skew (engine/event_time.h). kNone with
+  // fewer than two partitions that carried event times.
+  int64_t others_newest_ms() const;
 
   // "partition:max_event_time,..." for the state store's meta family, and back. Restored
   // partitions count as active from `now_ms`.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -46,9 +47,32 @@ std::optional<YAML::Node> LoadYamlText(std::string_view text, const std::string&
 }
 
 std::optional<YAML::Node> LoadYamlFile(const std::string& path, Diagnostics& diagnostics) {
+  // Only regular files: a directory gave ten errors at :0:0, /dev/zero is endless, a FIFO
+  // blocks. File-level errors point at 1:1.
+  std::error_code error;
+  const std::filesystem::file_status status = std::filesystem::status(path, error);
+  if (error || !std::filesystem::exists(status)) {
+    diagnostics.Add(SourceLocation{path, 1, 1}, "cannot open file: it does not exist",
+                    "check the path");
+    return std::nullopt;
+  }
+  if (!std::filesystem::is_regular_file(status)) {
+    diagnostics.Add(SourceLocation{path, 1, 1},
+                    std::filesystem::is_directory(status) ? "is a directory, not a YAML file"
+                                                          : "is not a regular file (a device, FIFO "
+                                                            "or socket)",
+                    "name the YAML file itself");
+    return std::nullopt;
+  }
+  if (std::filesystem::file_size(path, error) > kMaxYamlFileBytes) {
+    diagnostics.Add(SourceLocation{path, 1, 1},
+                    fmt::format("is larger than {} MiB", kMaxYamlFileBytes >> 20),
+                    "a pipeline or watchlist file is small; is this the right file?");
+    return std::nullopt;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    diagnostics.Add(SourceLocation{path, 0, 0}, "cannot open file", "check the path");
+    diagnostics.Add(SourceLocation{path, 1, 1}, "cannot open file", "check the path and its permissions");
     return std::nullopt;
   }
   std::stringstream buffer;
@@ -57,9 +81,10 @@ std::optional<YAML::Node> LoadYamlFile(const std::string& path, Diagnostics& dia
 }
 
 SourceLocation LocationOf(const YAML::Node& node, const std::string& file) {
-  if (!node.IsDefined()) return SourceLocation{file, 0, 0};
+  // Never :0:0 — a node without a position (an empty document, a missing key) is at 1:1.
+  if (!node.IsDefined()) return SourceLocation{file, 1, 1};
   YAML::Mark mark = node.Mark();
-  if (mark.is_null()) return SourceLocation{file, 0, 0};
+  if (mark.is_null()) return SourceLocation{file, 1, 1};
   return SourceLocation{file, mark.line + 1, mark.column + 1};
 }
 
@@ -112,6 +137,7 @@ std::optional<int64_t> ParseDurationMs(std::string_view text) {
   else if (unit == "h") scale = 3600 * 1000;
   else if (unit == "d") scale = 24 * 3600 * 1000;
   else return std::nullopt;
+  if (amount > kMaxDurationMs / scale) return std::nullopt;  // would overflow (or is absurd)
   return amount * scale;
 }
 
@@ -245,7 +271,13 @@ std::optional<int64_t> YamlMap::DurationMs(std::string_view key, bool required) 
   if (!text) return std::nullopt;
   std::optional<int64_t> milliseconds = ParseDurationMs(*text);
   if (!milliseconds) {
-    diagnostics_.Add(LocationOf(key), fmt::format("'{}' is not a duration: '{}'", key, *text),
+    // Digits and a known unit that failed: the number is what is wrong (too large).
+    const size_t unit = text->find_first_not_of("0123456789");
+    const bool number = unit != 0 && !text->empty() &&
+                        ParseDurationMs("1" + text->substr(unit == std::string::npos ? text->size() : unit));
+    diagnostics_.Add(LocationOf(key),
+                     number ? fmt::format("'{}' is too long: '{}' (at most 100 years)", key, *text)
+                            : fmt::format("'{}' is not a duration: '{}'", key, *text),
                      "write e.g. 500ms, 30s, 5m, 1h or 1d");
   }
   return milliseconds;

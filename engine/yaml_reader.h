@@ -30,6 +30,11 @@ std::string SubstituteEnvironment(std::string_view text, const SourceLocation& l
                                   Diagnostics& diagnostics);
 
 // Parses "250ms", "30s", "5m", "1h", "1d" (or a bare integer of seconds) into milliseconds.
+// Longest duration accepted anywhere (100 years): longer ones, and any whose milliseconds would
+// overflow, are refused rather than wrapped around.
+// Largest pipeline or watchlist file read (a big watchlist of 100k brands is a few MiB).
+inline constexpr uintmax_t kMaxYamlFileBytes = 64ull << 20;
+inline constexpr int64_t kMaxDurationMs = 100LL * 366 * 24 * 3600 * 1000;
 std::optional<int64_t> ParseDurationMs(std::string_view text);
 
 // The closest candidate within a small edit distance, or empty.

@@ -45,6 +45,7 @@ class JsonDecode final : public Transform {
   Status Process(Batch& batch, TransformState& state_base) const override {
     auto& state = static_cast<JsonDecodeState&>(state_base);
     for (uint32_t index = 0; index < batch.records.size(); ++index) {
+      if (batch.records[index].refused) continue;  // a dead letter of the source's (too long)
       size_t posts_before = batch.posts.size();
       size_t dead_letters_before = batch.dead_letters.size();
       Reason reason = DecodeRecord(batch, index, state);

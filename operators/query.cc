@@ -119,24 +119,37 @@ class Parser {
     return false;
   }
 
-  SourceLocation LocationAt(size_t offset) const {
-    SourceLocation location = start_;
-    int line = start_.line;
-    size_t line_start = 0;
-    for (size_t i = 0; i < offset && i < text_.size(); ++i) {
-      if (text_[i] == '\n') {
-        ++line;
-        line_start = i + 1;
+  // The location of `offset`. The tokenizer asks for increasing offsets, so a cursor carries the
+  // line and column forward: parsing stays linear in the length of the query.
+  SourceLocation LocationAt(size_t offset) {
+    if (offset < cursor_.offset) cursor_ = Cursor{};
+    for (; cursor_.offset < offset && cursor_.offset < text_.size(); ++cursor_.offset) {
+      const char c = text_[cursor_.offset];
+      if (c == '\n') {
+        ++cursor_.line;
+        cursor_.columns = 0;
+      } else {
+        cursor_.columns += (static_cast<uint8_t>(c) & 0xC0) != 0x80;
       }
     }
-    location.line = line;
-    int columns = 0;
-    for (size_t i = line_start; i < offset; ++i) {
-      columns += (static_cast<uint8_t>(text_[i]) & 0xC0) != 0x80;
-    }
-    location.column = (line == start_.line ? start_.column : indent_) + columns;
+    SourceLocation location = start_;
+    location.line = start_.line + cursor_.line;
+    location.column = (cursor_.line == 0 ? start_.column : indent_) + cursor_.columns;
     return location;
   }
+
+  // Counts one level of nesting for the lifetime of a parse step; false (and one error) past
+  // kMaxQueryDepth.
+  bool Enter(const SourceLocation& location) {
+    if (++depth_ <= kMaxQueryDepth) return true;
+    Error(location, fmt::format("the query is nested deeper than {} levels", kMaxQueryDepth),
+          "flatten it: a OR b OR c and a AND NOT b need no parentheses");
+    return false;
+  }
+  struct Leave {
+    size_t& depth;
+    ~Leave() { --depth; }
+  };
 
   void Error(const SourceLocation& location, std::string message, std::string hint) {
     diagnostics_.Add(location, std::move(message), std::move(hint));
@@ -159,6 +172,13 @@ class Parser {
       Token token;
       token.location = LocationAt(i);
       if (c == '(' || c == ')') {
+        // Refused here already, so a million '(' do not first become a million tokens.
+        open_parentheses_ += c == '(' ? 1 : -1;
+        if (open_parentheses_ > static_cast<int64_t>(kMaxQueryDepth)) {
+          depth_ = kMaxQueryDepth;
+          Enter(token.location);
+          return;
+        }
         token.kind = c == '(' ? TokenKind::kOpen : TokenKind::kClose;
         token.text = std::string(1, c);
         ++i;
@@ -309,6 +329,8 @@ class Parser {
     const Token* token = Peek();
     if (token != nullptr && token->kind == TokenKind::kWord && token->text == "NOT") {
       SourceLocation location = token->location;
+      Leave leave{depth_};
+      if (!Enter(location)) return std::nullopt;
       ++position_;
       if (Peek() == nullptr || Peek()->kind == TokenKind::kClose) {
         Error(location, "NOT has nothing after it", "write NOT followed by a term");
@@ -391,6 +413,8 @@ class Parser {
     ++position_;
     switch (token->kind) {
       case TokenKind::kOpen: {
+        Leave leave{depth_};
+        if (!Enter(token->location)) return std::nullopt;
         if (Peek() != nullptr && Peek()->kind == TokenKind::kClose) {
           Error(token->location, "'()' is empty", "put terms inside or remove it");
           return std::nullopt;
@@ -609,6 +633,13 @@ class Parser {
   std::vector<Token> tokens_;
   size_t position_ = 0;
   std::vector<QueryNode>* nodes_ = nullptr;
+  size_t depth_ = 0;  // levels of nesting being parsed
+  int64_t open_parentheses_ = 0;  // while tokenizing
+  struct Cursor {
+    size_t offset = 0;
+    int line = 0;     // lines after start_.line
+    int columns = 0;  // characters since the line's start
+  } cursor_;
 };
 
 }  // namespace

@@ -90,6 +90,11 @@ struct Query {
   uint32_t root = 0;
 };
 
+// How deep a query may nest: parentheses, NOTs and NEARs each add a level. Deeper queries are
+// refused with the location of the first level too many (no recursion in the parser or in the
+// code that walks a parsed query can then exhaust the stack).
+inline constexpr size_t kMaxQueryDepth = 100;
+
 // Parses `text`, a brand's query as it stands in its file from `start` on (line and column of its
 // first character; a block scalar keeps its line breaks, so later lines count from start.line).
 // `indent` is the column (1-based) where continuation lines start, for column numbers of later

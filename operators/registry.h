@@ -18,6 +18,7 @@
 
 #include "engine/alert_rule.h"
 #include "engine/clock.h"
+#include "engine/event_time.h"
 #include "engine/sink.h"
 #include "engine/source.h"
 #include "engine/status.h"
@@ -70,6 +71,8 @@ struct TransformBuildContext {
   const WindowLayout* layout = nullptr;
   // Written by the coordinator at commit barriers only; read by workers.
   const std::atomic<int64_t>* watermark = nullptr;
+  // Event-time sanity applied right after decoding (engine/event_time.h); null = none.
+  EventTimeLimits* event_time_limits = nullptr;
 };
 
 class TransformSpec {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <unordered_map>
@@ -447,10 +448,28 @@ std::string DefaultWatchlistCacheDirectory() {
 }
 
 std::optional<WatchlistSpec> LoadWatchlist(const std::string& path, Diagnostics& diagnostics) {
+  // A directory aborted (an exception from the stream); a device or FIFO never ends or blocks.
+  std::error_code error;
+  const std::filesystem::file_status status = std::filesystem::status(path, error);
+  if (!error && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+    diagnostics.Add(SourceLocation{path, 1, 1},
+                    std::filesystem::is_directory(status)
+                        ? "is a directory, not a YAML file"
+                        : "is not a regular file (a device, FIFO or socket)",
+                    "name the watchlist file itself");
+    return std::nullopt;
+  }
+  if (!error && std::filesystem::exists(status) &&
+      std::filesystem::file_size(path, error) > kMaxYamlFileBytes) {
+    diagnostics.Add(SourceLocation{path, 1, 1},
+                    fmt::format("is larger than {} MiB", kMaxYamlFileBytes >> 20),
+                    "is this the right file?");
+    return std::nullopt;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     diagnostics.Add(
-        SourceLocation{path, 0, 0}, "cannot open the watchlist file",
+        SourceLocation{path, 1, 1}, "cannot open the watchlist file",
         "check the path (relative paths in a pipeline are relative to the pipeline file)");
     return std::nullopt;
   }

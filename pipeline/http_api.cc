@@ -8,15 +8,59 @@
 #include <httplib.h>
 
 #include "engine/json_writer.h"
+#include "engine/unicode.h"
 #include "engine/yaml_reader.h"
 
 namespace brandpulse {
 namespace {
 
 constexpr int64_t kDefaultLastMs = 3600 * 1000;  // "the last hour" unless told otherwise
+// Times a request may name: 1970-01-01 to 9999-12-31 (farther ones overflow the arithmetic).
+constexpr int64_t kEarliestMs = 0;
+constexpr int64_t kLatestMs = 253402300799999;
+// Longest part of a request's own text an error message repeats.
+constexpr size_t kEchoBytes = 200;
+
+// Text from a request made safe to put in a JSON error: invalid UTF-8 becomes U+FFFD and long
+// text is cut (a 1 MB parameter is not echoed whole).
+std::string Sanitized(std::string_view text) {
+  std::string out;
+  for (size_t position = 0; position < text.size();) {
+    if (out.size() >= kEchoBytes * 4) {
+      out += "…";
+      break;
+    }
+    DecodedCodePoint decoded = DecodeCodePointAt(text, position);
+    if (decoded.code_point == kReplacementCharacter && decoded.length == 1) {
+      out += "\xEF\xBF\xBD";
+    } else {
+      out.append(text.substr(position, decoded.length));
+    }
+    position += decoded.length;
+  }
+  return out;
+}
+
+// A parameter's value as an error message quotes it.
+std::string Echo(std::string_view text) {
+  std::string safe = Sanitized(text.substr(0, kEchoBytes));
+  if (text.size() > kEchoBytes) safe += fmt::format("… ({} bytes)", text.size());
+  return safe;
+}
 
 ApiResponse Error(int http_status, const Status& status) {
-  return ApiResponse{http_status, ErrorToJson(status)};
+  // The same code, its message made safe.
+  std::string message = Sanitized(status.message());
+  Status safe;
+  switch (status.code()) {
+    case StatusCode::kNotFound: safe = Status::NotFound(message); break;
+    case StatusCode::kInvalidArgument: safe = Status::InvalidArgument(message); break;
+    case StatusCode::kIoError: safe = Status::IoError(message); break;
+    case StatusCode::kCorruption: safe = Status::Corruption(message); break;
+    case StatusCode::kUnavailable: safe = Status::Unavailable(message); break;
+    default: safe = Status::Internal(message); break;
+  }
+  return ApiResponse{http_status, ErrorToJson(safe)};
 }
 
 ApiResponse FromStatus(const Status& status) {
@@ -40,7 +84,11 @@ Result<std::pair<int64_t, int64_t>> RangeOf(const WindowQueries& queries, const 
     std::optional<int64_t> value = ParseQueryTime(text, now_ms);
     if (!value) {
       return Status::InvalidArgument(fmt::format(
-          "'{}={}' is not a time (epoch ms, 2026-01-01T00:05:00Z, now, or -15m)", name, text));
+          "'{}={}' is not a time (epoch ms, 2026-01-01T00:05:00Z, now, or -15m)", name, Echo(text)));
+    }
+    if (*value < kEarliestMs || *value > kLatestMs) {
+      return Status::InvalidArgument(fmt::format(
+          "'{}={}' is out of range: times run from 1970-01-01 to 9999-12-31", name, Echo(text)));
     }
     return *value;
   };
@@ -49,11 +97,14 @@ Result<std::pair<int64_t, int64_t>> RangeOf(const WindowQueries& queries, const 
   if (std::string last = params("last"); !last.empty()) {
     std::optional<int64_t> parsed = ParseDurationMs(last);
     if (!parsed || *parsed <= 0) {
-      return Status::InvalidArgument(fmt::format("'last={}' is not a duration (e.g. 15m, 2h)", last));
+      return Status::InvalidArgument(
+          fmt::format("'last={}' is not a duration (e.g. 15m, 2h)", Echo(last)));
     }
     last_ms = *parsed;
   }
-  ASSIGN_OR_RETURN(int64_t from_ms, time_param("from", to_ms - last_ms));
+  // A `last` longer than all time starts at the earliest time (no overflow).
+  const int64_t default_from = last_ms > to_ms - kEarliestMs ? kEarliestMs : to_ms - last_ms;
+  ASSIGN_OR_RETURN(int64_t from_ms, time_param("from", default_from));
   if (from_ms >= to_ms) {
     return Status::InvalidArgument("'from' must be before 'to'");
   }
@@ -66,7 +117,7 @@ Result<QueryMetric> MetricOf(const ApiParams& params) {
   std::optional<QueryMetric> metric = ParseQueryMetric(name);
   if (!metric) {
     return Status::InvalidArgument(
-        fmt::format("unknown metric '{}' ({})", name, fmt::join(WindowMetricNames(), ", ")));
+        fmt::format("unknown metric '{}' ({})", Echo(name), fmt::join(WindowMetricNames(), ", ")));
   }
   return *metric;
 }
@@ -76,7 +127,8 @@ Result<size_t> LimitOf(const ApiParams& params) {
   if (std::string text = params("limit"); !text.empty()) {
     auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), limit);
     if (error != std::errc() || end != text.data() + text.size() || limit == 0 || limit > 10000) {
-      return Status::InvalidArgument(fmt::format("'limit={}' is not a number from 1 to 10000", text));
+      return Status::InvalidArgument(
+          fmt::format("'limit={}' is not a number from 1 to 10000", Echo(text)));
     }
   }
   return limit;
@@ -86,6 +138,19 @@ Result<std::string> Required(const ApiParams& params, std::string_view name) {
   std::string value = params(name);
   if (value.empty()) return Status::InvalidArgument(fmt::format("parameter '{}' is required", name));
   return value;
+}
+
+// NotFound, with the closest id, for a brand the watchlist does not have.
+Status CheckBrand(const WindowQueries& queries, const std::string& brand) {
+  std::shared_ptr<const WatchlistSpec> watchlist = queries.watchlist();
+  std::vector<std::string> ids;
+  for (const BrandSpec& known : watchlist->brands) {
+    if (known.id == brand) return Status::Ok();
+    ids.push_back(known.id);
+  }
+  std::string closest = ClosestMatch(brand, ids);
+  return Status::NotFound(fmt::format("no brand '{}' in the watchlist{}", Echo(brand),
+                                      closest.empty() ? "" : fmt::format(" (did you mean '{}'?)", closest)));
 }
 
 Result<std::string> Brands(const WindowQueries& queries) {
@@ -139,6 +204,7 @@ Result<std::string> Answer(const WindowQueries& queries, std::string_view endpoi
   if (endpoint == "brands") return Brands(queries);
   if (endpoint == "series") {
     ASSIGN_OR_RETURN(std::string brand, Required(params, "brand"));
+    RETURN_IF_ERROR(CheckBrand(queries, brand));
     ASSIGN_OR_RETURN(QueryMetric metric, MetricOf(params));
     ASSIGN_OR_RETURN(auto range, RangeOf(queries, params));
     ASSIGN_OR_RETURN(SeriesAnswer answer, queries.Series(brand, metric, params("window"),
@@ -166,6 +232,7 @@ Result<std::string> Answer(const WindowQueries& queries, std::string_view endpoi
   }
   if (endpoint == "top-terms") {
     ASSIGN_OR_RETURN(std::string brand, Required(params, "brand"));
+    RETURN_IF_ERROR(CheckBrand(queries, brand));
     ASSIGN_OR_RETURN(auto range, RangeOf(queries, params));
     ASSIGN_OR_RETURN(size_t limit, LimitOf(params));
     ASSIGN_OR_RETURN(TermsAnswer answer,
@@ -173,7 +240,7 @@ Result<std::string> Answer(const WindowQueries& queries, std::string_view endpoi
     return TermsToJson(answer);
   }
   return Status::NotFound(fmt::format(
-      "no endpoint '{}' (brands, series, top, share-of-voice, top-terms)", endpoint));
+      "no endpoint '{}' (brands, series, top, share-of-voice, top-terms)", Echo(endpoint)));
 }
 
 }  // namespace
@@ -216,6 +283,41 @@ Result<std::unique_ptr<HttpApi>> HttpApi::Start(const HttpApiOptions& options,
   httplib::Server& server = api->impl_->server;
   int threads = std::max(1, options.threads);
   server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // Hostile and slow clients (docs/limits.md): a connection that sends nothing for
+  // read_timeout, or keeps an idle keep-alive connection, gives its worker back; no request
+  // body past max_body_bytes is read (413 from the headers alone).
+  server.set_read_timeout(std::chrono::milliseconds(options.read_timeout_ms));
+  server.set_write_timeout(std::chrono::milliseconds(options.read_timeout_ms));
+  server.set_keep_alive_timeout(std::max<int64_t>(1, options.idle_timeout_ms / 1000));
+  server.set_keep_alive_max_count(100);
+  server.set_payload_max_length(options.max_body_bytes);
+  // Every error is a JSON body; handlers that set one keep it.
+  server.set_error_handler([](const httplib::Request& request, httplib::Response& response) {
+    if (!response.body.empty()) return;
+    std::string message =
+        response.status == 404   ? fmt::format("no such path: {}", Echo(request.path))
+        : response.status == 405 ? fmt::format("{} is not allowed here", Echo(request.method))
+        : response.status == 413 ? "the request body is too large"
+        : response.status == 414 ? "the request URI is too long"
+                                 : fmt::format("request refused ({})", response.status);
+    Status status = response.status == 404   ? Status::NotFound(message)
+                    : response.status >= 500 ? Status::Internal(message)
+                                             : Status::InvalidArgument(message);
+    response.set_content(ErrorToJson(status) + "\n", "application/json");
+  });
+  // Known paths with the wrong method: 405 with Allow, not 404.
+  auto method_not_allowed = [](const char* allow) {
+    return [allow](const httplib::Request& request, httplib::Response& response) {
+      response.status = 405;
+      response.set_header("Allow", allow);
+      response.set_content(
+          ErrorToJson(Status::InvalidArgument(fmt::format(
+              "{} is not allowed on {} (allowed: {})", Echo(request.method), Echo(request.path),
+              allow))) +
+              "\n",
+          "application/json");
+    };
+  };
   if (options.add_routes) options.add_routes(server);
 
   server.Get("/healthz", [](const httplib::Request&, httplib::Response& response) {
@@ -229,6 +331,7 @@ Result<std::unique_ptr<HttpApi>> HttpApi::Start(const HttpApiOptions& options,
       response.set_content("{\"status\":\"reload requested\"}\n", "application/json");
     });
   }
+  server.Get("/api/v1/reload", method_not_allowed("POST"));
   server.Get(R"(/api/v1/([a-z-]+))", [with_queries](const httplib::Request& request,
                                                      httplib::Response& response) {
     ApiParams params = [&request](std::string_view name) {
@@ -243,6 +346,13 @@ Result<std::unique_ptr<HttpApi>> HttpApi::Start(const HttpApiOptions& options,
     answer.json.push_back('\n');
     response.set_content(answer.json, "application/json");
   });
+
+  for (const char* pattern : {R"(/api/v1/.*)", "/healthz"}) {
+    server.Post(pattern, method_not_allowed("GET"));
+    server.Put(pattern, method_not_allowed("GET"));
+    server.Delete(pattern, method_not_allowed("GET"));
+    server.Patch(pattern, method_not_allowed("GET"));
+  }
 
   int port = options.port;
   bool bound = false;

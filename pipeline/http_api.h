@@ -42,7 +42,12 @@ using WithQueries = std::function<Status(const std::function<void(const WindowQu
 struct HttpApiOptions {
   std::string host = "127.0.0.1";  // localhost by default: exposing it is a deliberate choice
   int port = 8642;                 // 0 = any free port (see HttpApi::port())
-  int threads = 2;
+  // Workers: each request holds one while it is read and answered; a slow client at most
+  // read_timeout_ms per read (docs/limits.md).
+  int threads = 8;
+  int64_t read_timeout_ms = 5000;   // a connection silent this long is closed
+  int64_t idle_timeout_ms = 2000;   // an idle keep-alive connection is closed after this
+  size_t max_body_bytes = 64 << 10; // larger request bodies: 413, not read
   // When set, POST /api/v1/reload calls it (a running pipeline reloads its watchlist).
   std::function<void()> on_reload;
   // When set, called once before the API's own routes are added, to add more (operations:

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/event_time.h"
 #include "engine/yaml_reader.h"
 
 namespace brandpulse {
@@ -336,7 +337,8 @@ std::optional<PipelineSpec> LoadPipelineSpec(const std::string& path, Diagnostic
     if (auto directory = state.String("directory", true)) {
       spec.state_directory = context.ResolvePath(*directory);
     }
-    if (auto megabytes = state.Integer("memory_budget_mb", 16, 1 << 20)) {
+    // At most 128 GiB: RocksDB aborted on budgets of 224 GiB and more (docs/limits.md).
+    if (auto megabytes = state.Integer("memory_budget_mb", 16, 128 << 10)) {
       spec.memory_budget_bytes = static_cast<uint64_t>(*megabytes) << 20;
     }
     if (auto records = state.Integer("commit_every_records", 1, INT64_MAX)) {
@@ -362,6 +364,24 @@ std::optional<PipelineSpec> LoadPipelineSpec(const std::string& path, Diagnostic
     if (auto value = time.DurationMs("max_out_of_orderness")) spec.max_out_of_orderness_ms = *value;
     if (auto value = time.DurationMs("allowed_lateness")) spec.allowed_lateness_ms = *value;
     if (auto value = time.DurationMs("idle_timeout")) spec.idle_timeout_ms = *value;
+    if (auto value = time.DurationMs("max_future_skew")) spec.max_future_skew_ms = *value;
+    for (auto [key, target] : {std::pair{"min_event_time", &spec.min_event_time_ms},
+                               std::pair{"max_event_time", &spec.max_event_time_ms}}) {
+      if (auto text = time.String(key)) {
+        std::optional<int64_t> parsed = ParseIso8601Ms(*text);
+        if (!parsed) {
+          diagnostics.Add(time.LocationOf(key), fmt::format("'{}' is not a time", *text),
+                          "write it like 2000-01-01T00:00:00Z");
+        } else {
+          *target = *parsed;
+        }
+      }
+    }
+    if (spec.min_event_time_ms >= spec.max_event_time_ms) {
+      diagnostics.Add(time.LocationOf("max_event_time"),
+                      "time.max_event_time must be after time.min_event_time",
+                      "the defaults are 2000-01-01T00:00:00Z and 2100-01-01T00:00:00Z");
+    }
     time.CheckNoUnknownKeys();
   }
 

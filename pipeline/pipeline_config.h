@@ -51,6 +51,12 @@ struct PipelineSpec {
   // A partition without input for this long (processing time) stops holding the watermark back;
   // 0 = never (a finite file is one partition that ends).
   int64_t idle_timeout_ms = 0;
+  // Event-time sanity (engine/event_time.h, docs/limits.md): posts dated outside
+  // [min_event_time, max_event_time], or more than max_future_skew ahead of the wall clock (live
+  // sources) or of the other partitions, are dead letters.
+  int64_t min_event_time_ms = 946684800000;   // time.min_event_time: 2000-01-01T00:00:00Z
+  int64_t max_event_time_ms = 4102444800000;  // time.max_event_time: 2100-01-01T00:00:00Z
+  int64_t max_future_skew_ms = 3600 * 1000;   // time.max_future_skew: 1h
   std::vector<WindowSpec> windows;
   // Top hashtags / co-occurring terms kept per brand window (metrics.top_k); 0 = none. They are
   // kept for one window spec (metrics.window, default the first): counting terms is the most

@@ -1,5 +1,6 @@
 #include "pipeline/pipeline_runner.h"
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -120,6 +121,8 @@ class PipelineRun {
   std::atomic<int64_t> watermark_{kNoWatermark};  // read by workers; written at barriers only
   int64_t max_event_time_ms_ = INT64_MIN;
   WatermarkTracker watermarks_{spec_.max_out_of_orderness_ms, spec_.idle_timeout_ms};
+  EventTimeLimits event_time_limits_;  // read by workers; newest_allowed_ms written at barriers
+  void UpdateEventTimeLimits();
   std::vector<FiredAlert> fired_;  // alerts of the epoch (rules fire them on batches too)
   RunSummary summary_;
 
@@ -145,18 +148,34 @@ TransformBuildContext PipelineRun::BuildContext() const {
   context.windows = &window_settings_;
   context.layout = &closer_->layout();
   context.watermark = &watermark_;
+  context.event_time_limits = const_cast<EventTimeLimits*>(&event_time_limits_);
   return context;
 }
 
-Status PipelineRun::OpenState() {
-  if (options_.fresh) {
-    std::error_code error;
-    std::filesystem::remove_all(spec_.state_directory, error);
-    if (error) {
-      return Status::IoError(
-          fmt::format("cannot remove state {}: {}", spec_.state_directory, error.message()));
-    }
+// The newest event time a post may carry until the next barrier (engine/event_time.h).
+void PipelineRun::UpdateEventTimeLimits() {
+  int64_t newest = spec_.max_event_time_ms;
+  const int64_t skew = spec_.max_future_skew_ms;
+  auto plus_skew = [skew](int64_t time) {
+    return time > INT64_MAX - skew ? INT64_MAX : time + skew;
+  };
+  if (!capabilities_.finite) {
+    // The wall clock (the run's Clock is a steady one, for intervals).
+    const int64_t wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+    newest = std::min(newest, plus_skew(wall_ms));
   }
+  if (int64_t others = watermarks_.others_newest_ms(); others != WatermarkTracker::kNone) {
+    newest = std::min(newest, plus_skew(others));
+  }
+  event_time_limits_.newest_allowed_ms.store(newest, std::memory_order_release);
+}
+
+Status PipelineRun::OpenState() {
+  // Under the store's lock: a second `run --fresh` beside a running pipeline deletes nothing
+  // (and, failing here, truncates no output either: sinks open after the state).
+  if (options_.fresh) RETURN_IF_ERROR(RemoveState(spec_.state_directory));
   ASSIGN_OR_RETURN(store_, StateStore::Open(StateOptions{spec_.state_directory,
                                                          spec_.memory_budget_bytes}));
   ASSIGN_OR_RETURN(std::optional<int64_t> watermark, store_->ReadMetaInteger(kWatermarkKey));
@@ -316,6 +335,10 @@ Status PipelineRun::Setup() {
   RETURN_IF_ERROR(OpenSource());
 
   summary_.workers = options_.workers > 0 ? options_.workers : spec_.workers;
+  event_time_limits_.oldest_ms = spec_.min_event_time_ms;
+  event_time_limits_.newest_ms = spec_.max_event_time_ms;
+  event_time_limits_.max_future_skew_ms = spec_.max_future_skew_ms;
+  UpdateEventTimeLimits();
   ASSIGN_OR_RETURN(chain_, TransformChain::Make(spec_.transforms, BuildContext(), summary_.workers));
   scheduler_ = std::make_unique<BatchScheduler>(chain_.get(), summary_.workers,
                                                 [this](Batch& batch) { return FinishBatch(batch); });
@@ -588,6 +611,8 @@ Status PipelineRun::Commit(bool end_of_input) {
   for (SideSink& side : side_sinks_) RETURN_IF_ERROR(side.sink->Flush());
   RETURN_IF_ERROR(store_->Write(commit));
   watermark_.store(watermark, std::memory_order_release);
+  UpdateEventTimeLimits();
+  summary_.event_times_refused = event_time_limits_.rejected.load(std::memory_order_relaxed);
   ++summary_.commits;
   summary_.commit_seconds += SecondsSince(commit_started_ms);
   metrics_->OnCommit(SecondsSince(commit_started_ms), deltas.size(),

@@ -90,6 +90,8 @@ struct RunSummary {
   uint64_t skipped_records = 0;
   uint64_t dead_letters = 0;
   uint64_t late_posts = 0;
+  // Posts dated outside the allowed event times (docs/limits.md); also among dead_letters.
+  uint64_t event_times_refused = 0;
   uint64_t mentions = 0;   // as the windows count them: own posts excluded
   uint64_t own_posts = 0;  // matches by a brand's own handles and profiles
   uint64_t alerts = 0;

@@ -8,6 +8,12 @@ Result<std::unique_ptr<TransformChain>> TransformChain::Make(
     const std::vector<std::shared_ptr<const TransformSpec>>& specs,
     const TransformBuildContext& context, int workers) {
   std::unique_ptr<TransformChain> chain(new TransformChain(specs, workers));
+  chain->event_time_limits_ = context.event_time_limits;
+  // Event times are checked once posts exist: after the decoder (before everything when a
+  // chain has none, e.g. a source that makes posts itself).
+  for (size_t index = 0; index < specs.size(); ++index) {
+    if (specs[index]->type() == "decode") chain->limits_before_ = index + 1;
+  }
   chain->transforms_.resize(specs.size());
   for (auto& states : chain->states_) states.resize(specs.size());
   for (size_t index = 0; index < specs.size(); ++index) {
@@ -48,11 +54,17 @@ void TransformChain::Install(size_t index, Built built) {
 Status TransformChain::Process(Batch& batch, size_t worker) const {
   const std::vector<std::unique_ptr<TransformState>>& states = states_[worker];
   for (size_t index = 0; index < transforms_.size(); ++index) {
+    if (index == limits_before_ && event_time_limits_ != nullptr) {
+      ApplyEventTimeLimits(batch, *event_time_limits_);
+    }
     Status status = transforms_[index]->Process(batch, *states[index]);
     if (!status.ok()) {
       return Status::Internal(
           fmt::format("{} failed: {}", transforms_[index]->name(), status.ToString()));
     }
+  }
+  if (limits_before_ == transforms_.size() && event_time_limits_ != nullptr) {
+    ApplyEventTimeLimits(batch, *event_time_limits_);
   }
   return Status::Ok();
 }

@@ -47,6 +47,8 @@ class TransformChain {
   std::vector<std::unique_ptr<Transform>> transforms_;
   // states_[worker][transform]
   std::vector<std::vector<std::unique_ptr<TransformState>>> states_;
+  EventTimeLimits* event_time_limits_ = nullptr;  // owned by the run
+  size_t limits_before_ = 0;  // the transform before which event times are checked
 };
 
 }  // namespace brandpulse

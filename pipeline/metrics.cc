@@ -201,6 +201,14 @@ void PipelineMetrics::PublishBrands(std::vector<BrandFigures> brands) {
   brands_ = std::move(brands);
 }
 
+void PipelineMetrics::UpdateBrands(
+    const std::function<void(std::vector<BrandFigures>& brands)>& update) {
+  std::lock_guard lock(mutex_);
+  update(brands_);
+  if (!brands_published_) watchlist_brands_.Set(static_cast<double>(brands_.size()));
+  brands_published_ = true;
+}
+
 void PipelineMetrics::SetReady(bool ready) {
   ready_.store(ready, std::memory_order_release);
   ready_gauge_.Set(ready ? 1 : 0);
@@ -337,11 +345,19 @@ std::string PipelineMetrics::StatusJson() const {
   }
   out += "],\"brands\":[";
   std::lock_guard lock(mutex_);
-  for (size_t i = 0; i < brands_.size(); ++i) {
+  std::vector<const BrandFigures*> top;
+  top.reserve(brands_.size());
+  for (const BrandFigures& brand : brands_) top.push_back(&brand);
+  const size_t shown = std::min<size_t>(top.size(), 50);
+  std::partial_sort(top.begin(), top.begin() + shown, top.end(),
+                    [](const BrandFigures* a, const BrandFigures* b) {
+                      return a->mentions != b->mentions ? a->mentions > b->mentions : a->id < b->id;
+                    });
+  for (size_t i = 0; i < shown; ++i) {
     if (i > 0) out.push_back(',');
     out += "{\"brand\":";
-    AppendJsonString(out, brands_[i].id);
-    out += fmt::format(",\"mentions\":{},\"alerts\":{}}}", brands_[i].mentions, brands_[i].alerts);
+    AppendJsonString(out, top[i]->id);
+    out += fmt::format(",\"mentions\":{},\"alerts\":{}}}", top[i]->mentions, top[i]->alerts);
   }
   out += "],\"sinks\":[";
   for (size_t i = 0; i < sinks_.size(); ++i) {

@@ -90,6 +90,7 @@ class PipelineRun {
   int64_t last_progress_ms_;
   int64_t last_commit_ms_;
   int64_t last_publish_ms_ = INT64_MIN;
+  bool brands_changed_ = true;  // ids to publish again (start, reload)
   const WindowSettings window_settings_;
 
   std::shared_ptr<const WatchlistSpec> watchlist_spec_;
@@ -282,12 +283,20 @@ Status PipelineRun::StartApi() {
 void PipelineRun::PublishBrands(bool force) {
   if (!force && clock_.NowMs() - last_publish_ms_ < 1000) return;
   last_publish_ms_ = clock_.NowMs();
-  std::vector<BrandFigures> brands;
-  brands.reserve(summary_.brands.size());
-  for (const BrandSummary& brand : summary_.brands) {
-    brands.push_back(BrandFigures{brand.id, brand.name, brand.mentions, brand.alerts});
-  }
-  metrics_->PublishBrands(std::move(brands));
+  metrics_->UpdateBrands([&](std::vector<BrandFigures>& brands) {
+    const bool same_brands = brands.size() == summary_.brands.size() && !brands_changed_;
+    if (!same_brands) brands.resize(summary_.brands.size());
+    for (size_t i = 0; i < summary_.brands.size(); ++i) {
+      const BrandSummary& brand = summary_.brands[i];
+      if (!same_brands) {
+        brands[i].id = brand.id;
+        brands[i].name = brand.name;
+      }
+      brands[i].mentions = brand.mentions;
+      brands[i].alerts = brand.alerts;
+    }
+  });
+  brands_changed_ = false;
 }
 
 Status PipelineRun::Setup() {
@@ -398,6 +407,7 @@ Status PipelineRun::ApplyWatchlist(LoadedWatchlist loaded) {
   if (queries_) queries_->SetWatchlist(watchlist_spec_);
   ++summary_.watchlist_reloads;
   metrics_->OnReload(true, "", brands_->brand_count());
+  brands_changed_ = true;
   PublishBrands(true);
   if (options_.on_reload) options_.on_reload(true, "");
   return Status::Ok();

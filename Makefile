@@ -5,6 +5,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BRANDPULSE := $(BUILD_DIR)/brandpulse
 
 .PHONY: all deps configure build demo test bench bench-full crash-test callgrind clean
+.PHONY: test-asan test-tsan fuzz
 
 all: build
 
@@ -42,5 +43,49 @@ callgrind: deps
 	@cmake --build $(BUILD_DIR)-cg -j $(JOBS) --target brandpulse brandpulse_bench
 	@CG_DATA=$(BUILD_DIR)-cg/callgrind-data bash bench/callgrind.sh $(BUILD_DIR)-cg/brandpulse $(BUILD_DIR)-cg/callgrind
 
+# --- Sanitizers and fuzzing (docs/testing.md): each in a build directory of its own ----------
+CCACHE_FLAG := $(shell command -v ccache >/dev/null 2>&1 && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:check_initialization_order=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  LSAN_OPTIONS=suppressions=$(CURDIR)/fuzz/sanitizers/lsan.supp \
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/fuzz/sanitizers/tsan.supp
+# The threaded tests make test-tsan builds and runs (the runner, its seams, reloads, the HTTP
+# API beside a running pipeline, match workers, the Kafka source's threads if present).
+TSAN_TESTS ?= pipeline_runner_test pipeline_seams_test pipeline_watchlist_reload_test \
+  pipeline_window_queries_test operators_hyperscan_match_test
+FUZZ_SECONDS ?= 20
+FUZZ_TARGETS ?=
+
+# The whole suite built with AddressSanitizer + UndefinedBehaviorSanitizer (gcc).
+test-asan: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CCACHE_FLAG) \
+	  -DBRANDPULSE_SANITIZE=address,undefined >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@cd build-asan && $(SANITIZER_ENV) ctest --output-on-failure -j $(JOBS) --timeout 900
+
+# The threaded pipeline tests built with ThreadSanitizer (gcc).
+test-tsan: deps
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CCACHE_FLAG) \
+	  -DBRANDPULSE_SANITIZE=thread >/dev/null
+	@cmake --build build-tsan -j $(JOBS) --target brandpulse $(TSAN_TESTS)
+	@cd build-tsan && $(SANITIZER_ENV) ctest --output-on-failure -j $(JOBS) --timeout 900 \
+	  -E '_NOT_BUILT$$|^fuzz_replay_|^crash_test'
+
+# libFuzzer over every target in fuzz/ for FUZZ_SECONDS each (clang, ASan + UBSan); new corpus
+# entries and crash inputs land in build-fuzz/ (fuzz/README.md says what to keep).
+fuzz:
+	@bash scripts/install-deps.sh --fuzz
+	@cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+	  $(CCACHE_FLAG) -DBRANDPULSE_SANITIZE=fuzzer-no-link,address,undefined \
+	  -DBRANDPULSE_FUZZ=ON >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_all
+	@bash fuzz/run.sh --build build-fuzz --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 clean:
 	rm -rf $(BUILD_DIR) out
+
+# The container image (deploy/README.md): debootstrap base + buildah, Debian's archive only. Slow
+# (a full build inside); installs buildah and debootstrap itself, so `make test` does not need them.
+.PHONY: image
+image:
+	@bash deploy/image/build-image.sh

@@ -102,7 +102,7 @@ int Run(const std::string& path, bool fresh, int workers, bool quiet, const std:
   }
   const RunSummary& summary = *result;
   double rate = summary.seconds > 0 ? summary.records / summary.seconds : 0;
-  std::printf("\npipeline '%s' finished in %.2f s with %d worker%s: %s records, %s posts/s, %.1f MB/s\n",
+  std::printf("\npipeline '%s' finished in %.2f s with %d worker%s: %s records, %s records/s, %.1f MB/s\n",
               spec->name.c_str(), summary.seconds, summary.workers,
               summary.workers == 1 ? "" : "s", Grouped(summary.records).c_str(),
               Grouped(static_cast<uint64_t>(rate)).c_str(),
@@ -116,13 +116,15 @@ int Run(const std::string& path, bool fresh, int workers, bool quiet, const std:
               Grouped(summary.dead_letters).c_str(), Grouped(summary.late_posts).c_str(),
               Grouped(summary.commits).c_str(), summary.commit_seconds,
               Grouped(summary.window_updates).c_str());
-  std::printf("\n  %-30s %10s %8s\n", "brand", "mentions", "alerts");
+  // Own posts apart, as the windows keep them (docs/queries.md "Own posts and groups").
+  std::printf("\n  %-30s %10s %9s %8s\n", "brand", "mentions", "own posts", "alerts");
   for (const BrandSummary& brand : summary.brands) {
-    std::printf("  %s %10s %8s\n", PadRight(fmt::format("{} ({})", brand.name, brand.id), 30).c_str(),
-                Grouped(brand.mentions).c_str(), Grouped(brand.alerts).c_str());
+    std::printf("  %s %10s %9s %8s\n", PadRight(fmt::format("{} ({})", brand.name, brand.id), 30).c_str(),
+                Grouped(brand.mentions).c_str(), Grouped(brand.own_posts).c_str(),
+                Grouped(brand.alerts).c_str());
   }
-  std::printf("  %-30s %10s %8s\n\n", "total", Grouped(summary.mentions).c_str(),
-              Grouped(summary.alerts).c_str());
+  std::printf("  %-30s %10s %9s %8s\n\n", "total", Grouped(summary.mentions).c_str(),
+              Grouped(summary.own_posts).c_str(), Grouped(summary.alerts).c_str());
   // A stream is described by its first sink.
   auto described = [&](std::string_view stream) -> std::string {
     for (const SinkSummary& sink : summary.sinks) {

@@ -31,7 +31,8 @@ inline uint64_t HashBytes(std::string_view bytes, uint64_t seed = 0x9e3779b97f4a
     remaining -= 8;
   }
   uint64_t tail = 0;
-  std::memcpy(&tail, data, remaining);
+  // An empty view may have a null data(): memcpy from null is undefined even for 0 bytes.
+  if (remaining > 0) std::memcpy(&tail, data, remaining);
   return MixBits(state ^ tail ^ (static_cast<uint64_t>(remaining) << 56));
 }
 

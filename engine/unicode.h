@@ -29,10 +29,13 @@ DecodedCodePoint DecodeCodePointAt(std::string_view text, size_t position);
 // REQUIRES: 0 < position <= text.size().
 DecodedCodePoint DecodeCodePointBefore(std::string_view text, size_t position);
 
-// Letters, marks and numbers of every script (Unicode 14 general categories L*, M*, N*: Latin
-// with æøåñ and accents, combining marks such as U+0301, Greek, Cyrillic, Arabic, Hebrew, Indic,
-// CJK, Hangul, ...) and '_'. Not punctuation, symbols, emoji (nor their variation selectors,
-// skin tones and keycap marks), joiners, spaces, controls or U+FFFD.
+// Word characters as Unicode word segmentation (UAX #29) sees them: letters (Word_Break ALetter,
+// Hebrew_Letter, Katakana; Latin with æøåñ and accents, Greek, Cyrillic, Arabic, Indic, Hangul,
+// ...), digits (Numeric), combining marks such as U+0301 (Extend), '_' and other connectors
+// (ExtendNumLet), and the letters and digits of the unspaced scripts (CJK, Thai, ...). Not
+// superscripts or subscripts (²), fractions (½), circled numbers, punctuation, symbols, emoji
+// (nor their variation selectors, skin tones and keycap marks), joiners, spaces, controls or
+// U+FFFD.
 bool IsWordCodePoint(uint32_t code_point);
 
 // Scripts written without spaces between words (Han, Hiragana, Katakana, Bopomofo, Yi, Thai,
@@ -58,6 +61,10 @@ void FoldCase(std::string_view text, std::string& folded);
 // ß, œ) are kept: they are letters of their own. Only meaningful on folded code points.
 uint32_t StripAccent(uint32_t code_point);
 
+// True when StripAccent(FoldCodePoint(c)) differs from FoldCodePoint(c) for some character of
+// `text` (it has an accent that matching strips: "telefónica", "Åre"; not "blåbær"'s æ).
+bool HasStrippableAccent(std::string_view text);
+
 // Writes FoldCase(text) with StripAccent() applied into `stripped`, and into `offsets` for each
 // byte of `stripped` the offset in `text` of the byte it came from, plus one final entry
 // text.size() (so offsets has stripped.size() + 1 entries and [offsets[b], offsets[e]) is the
@@ -65,6 +72,20 @@ uint32_t StripAccent(uint32_t code_point);
 // buffers' capacities suffice.
 void FoldAndStripAccents(std::string_view text, std::string& stripped,
                          std::vector<uint32_t>& offsets);
+
+// Canonical composition (NFC) only where it is needed, cheaply. MayNeedComposition is a byte test
+// over `text`: false means no character of it composes with the one before it (ASCII, Latin-1,
+// most Latin text), so it is already composed. ComposeCanonical writes `text` with every
+// character joined to the one before it where Unicode has a primary composite for the pair
+// ("Telefo" U+0301 "nica" -> "Telefónica"; e U+0302 U+0301 -> ế), and into `offsets`, for each
+// byte of `composed`, the offset in `text` of the character it came from, plus a final
+// text.size() (so [offsets[b], offsets[e]) is the original span of composed bytes [b, e)).
+// Returns whether anything was composed. Marks are taken in the order written (no canonical
+// reordering) and a mark that does not compose blocks the ones after it; Hangul jamo are not
+// joined. No allocation once the buffers' capacities suffice.
+bool MayNeedComposition(std::string_view text);
+bool ComposeCanonical(std::string_view text, std::string& composed,
+                      std::vector<uint32_t>& offsets);
 
 // Appends the UTF-8 encoding of `code_point` to `out`.
 void AppendUtf8(uint32_t code_point, std::string& out);

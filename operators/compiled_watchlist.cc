@@ -84,7 +84,7 @@ Result<std::shared_ptr<const CompiledWatchlist>> CompiledWatchlist::Make(
     bool known = owner.kind != TermKind::kQuery &&
                  std::any_of(owners.begin(), owners.end(), [&](const PatternOwner& other) {
                    return other.brand_index == owner.brand_index && other.kind == owner.kind &&
-                          other.verify == owner.verify;
+                          other.verify == owner.verify && other.match_case == owner.match_case;
                  });
     if (!known) owners.push_back(owner);
   };
@@ -107,7 +107,19 @@ Result<std::shared_ptr<const CompiledWatchlist>> CompiledWatchlist::Make(
           return Status::InvalidArgument(
               fmt::format("brand '{}' has an empty {}", brand.id, TermKindName(kind)));
         }
-        add_owner(term, PatternOwner{brand_index, kind, term});
+        // One accent rule for every entry, as for query terms (docs/queries.md): a term without
+        // accents also finds accented text, one with accents finds that spelling, and {Exact}
+        // finds the bytes written.
+        PatternOwner owner{brand_index, kind, term};
+        std::string_view literal = term;
+        if (literal.size() > 2 && literal.front() == '{' && literal.back() == '}') {
+          literal = literal.substr(1, literal.size() - 2);
+          owner.match_case = QueryCase::kExact;
+        } else {
+          owner.match_case = HasStrippableAccent(literal) ? QueryCase::kAccentExact
+                                                          : QueryCase::kLoose;
+        }
+        add_owner(literal, owner);
       }
     }
     for (const std::string& handle : brand.handles) {

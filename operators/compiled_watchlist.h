@@ -120,6 +120,8 @@ class CompiledWatchlist {
     };
     const CompiledWatchlist* owner_ = nullptr;
     hs_scratch* scratch_ = nullptr;
+    std::string composed_;  // the text in NFC when it had something to compose
+    std::vector<uint32_t> composed_offsets_;  // composed byte -> text byte
     std::string folded_;    // FoldCase(text): same offsets as the text
     std::string stripped_;  // folded without accents: what is scanned
     std::vector<uint32_t> offsets_;  // stripped byte -> text byte
@@ -141,6 +143,8 @@ class CompiledWatchlist {
 
   // Appends to `out` every brand mentioned in `text`, each once, in brand index order, with its
   // first accepted hit. A brand with an accepted exclusion hit anywhere in `text` is left out.
+  // Text with combining marks is matched in its canonical composition (NFC); offsets are always
+  // in `text`.
   // `out` is not cleared. No allocation once `scanner` and `out` are warm.
   // REQUIRES: `scanner` was made by this watchlist's MakeScanner(); text.size() < 4 GiB.
   void MatchText(std::string_view text, Scanner& scanner, std::vector<MatchedBrand>& out) const;
@@ -201,6 +205,9 @@ class CompiledWatchlist {
               std::string_view& why_rejected) const;
   bool Evaluate(uint32_t node, const Post& post, Scanner& scanner, bool record) const;
   bool Near(const Node& node, std::string_view text, Scanner& scanner) const;
+  // MatchPost on a post whose text is in NFC (or has nothing to compose).
+  void MatchComposed(const Post& post, Scanner& scanner, std::vector<MatchedBrand>& out) const;
+  std::vector<TermHit> ExplainComposed(std::string_view text, Scanner& scanner) const;
   Status CompileOrLoad(const WatchlistCacheOptions& cache, WatchlistBuildInfo& info);
 
   WatchlistSpec spec_;  // never modified after Make(): owners_ hold views into it

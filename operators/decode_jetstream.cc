@@ -9,6 +9,7 @@ namespace {
 
 struct JetstreamEvent {
   std::string_view did, kind, operation, collection, rkey;
+  std::string_view identity_handle;  // kind "identity": the DID's current handle, if given
   int64_t time_us = 0;
 };
 
@@ -18,6 +19,12 @@ Reason VisitJetstream(Batch& batch, ondemand::object event, JetstreamEvent& jets
     if (key == "did") return ReadString(batch, value, "did", jetstream.did);
     if (key == "kind") return ReadString(batch, value, "kind", jetstream.kind);
     if (key == "time_us") return ReadInteger(batch, value, "time_us", jetstream.time_us);
+    if (key == "identity") {
+      return ForEachFieldOf(batch, value, key, [&](std::string_view field, ondemand::value& v) -> Reason {
+        if (field != "handle") return {};
+        return ReadString(batch, v, "identity.handle", jetstream.identity_handle);
+      });
+    }
     if (key != "commit") return {};
     return ForEachFieldOf(batch, value, key, [&](std::string_view field, ondemand::value& v) -> Reason {
       if (field == "operation") return ReadString(batch, v, "commit.operation", jetstream.operation);
@@ -65,15 +72,23 @@ Reason VisitJetstream(Batch& batch, ondemand::object event, JetstreamEvent& jets
 }  // namespace
 
 Reason JetstreamFormat::Visit(Batch& batch, ondemand::object record, JsonDecodeState& state,
-                              PostDraft& draft, bool& skip) {
+                              PostDraft& draft, bool& skip) const {
   JetstreamEvent event;
   RETURN_IF_REASON(VisitJetstream(batch, record, event, draft));
+  if (event.kind == "identity" && !event.did.empty() && !event.identity_handle.empty()) {
+    handles->Set(event.did, event.identity_handle);
+  }
   if (event.kind != "commit" || event.operation != "create" ||
       event.collection != "app.bsky.feed.post") {
     skip = true;
     return {};
   }
   draft.author_id = event.did;
+  // Posts carry DIDs only: the handle comes from an earlier identity event, when there was one.
+  draft.author_handle = handles->Find(event.did, batch.arena);
+  if (!draft.reply_to_author_id.empty()) {
+    draft.reply_to_handle = handles->Find(draft.reply_to_author_id, batch.arena);
+  }
   std::string id = fmt::format("at://{}/app.bsky.feed.post/{}", event.did, event.rkey);
   draft.id = batch.arena.Copy(id);
   if (draft.time_text.empty() && event.time_us != 0) {

@@ -1,13 +1,27 @@
 // The decode operator's X/Twitter v1.1 format (json_decode_internal.h): tweets from the v1.1
 // streaming and search APIs, with the stream's control messages skipped.
+#include <cstring>
+
 #include "operators/json_decode_internal.h"
 
 namespace brandpulse::decode_internal {
 namespace {
 
 Reason VisitTwitterV1(Batch& batch, ondemand::object tweet, PostDraft& draft, bool& is_notice) {
-  return ForEachField(batch, tweet, [&](std::string_view key, ondemand::value& value) -> Reason {
+  PostDraft retweeted;  // retweeted_status: the whole text the retweet's own text cuts off
+  RETURN_IF_REASON(ForEachField(batch, tweet, [&](std::string_view key, ondemand::value& value) -> Reason {
     std::string_view text;
+    if (key == "retweeted_status") {
+      ondemand::json_type type;
+      if (auto error = value.type().get(type)) return JsonError(batch, error);
+      if (type == ondemand::json_type::null) return {};
+      ondemand::object original;
+      if (type != ondemand::json_type::object || value.get_object().get(original)) {
+        return "field 'retweeted_status' has wrong type: expected object";
+      }
+      bool ignored = false;
+      return VisitTwitterV1(batch, original, retweeted, ignored);
+    }
     if (key == "id_str") return ReadString(batch, value, "id_str", draft.id);
     if (key == "text" || key == "full_text") {
       RETURN_IF_REASON(ReadString(batch, value, key, text));
@@ -42,7 +56,20 @@ Reason VisitTwitterV1(Batch& batch, ondemand::object tweet, PostDraft& draft, bo
       is_notice = true;  // stream control messages, not posts
     }
     return {};
-  });
+  }));
+  if (retweeted.text_priority >= 0 && !retweeted.author_handle.empty()) {
+    // "RT @handle: " + the original's whole text, in the batch's arena.
+    std::string_view handle = retweeted.author_handle;
+    char* out = batch.arena.Allocate(4 + handle.size() + 2 + retweeted.text.size());
+    size_t at = 0;
+    for (std::string_view piece : {std::string_view("RT @"), handle, std::string_view(": "),
+                                   retweeted.text}) {
+      std::memcpy(out + at, piece.data(), piece.size());
+      at += piece.size();
+    }
+    OfferText(draft, std::string_view(out, at), 3);
+  }
+  return {};
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 // The decode operator's X/Twitter v2 format (json_decode_internal.h): pages of tweets with their
 // authors in includes.users, or bare tweet objects.
+#include <cstring>
+
 #include "operators/json_decode_internal.h"
 
 namespace brandpulse::decode_internal {
@@ -8,6 +10,10 @@ namespace {
 Reason VisitTwitterV2TweetField(Batch& batch, std::string_view key, ondemand::value& value,
                                 PostDraft& draft) {
   std::string_view text;
+  // Fields only a tweet has: a users, lists or counts page has none of them.
+  draft.has_tweet_fields |= key == "text" || key == "note_tweet" || key == "author_id" ||
+                            key == "edit_history_tweet_ids" || key == "conversation_id" ||
+                            key == "referenced_tweets" || key == "in_reply_to_user_id";
   if (key == "id") return ReadString(batch, value, "id", draft.id);
   if (key == "text") {
     RETURN_IF_REASON(ReadString(batch, value, "text", text));
@@ -36,6 +42,7 @@ Reason VisitTwitterV2TweetField(Batch& batch, std::string_view key, ondemand::va
         return {};
       }));
       if (type == "replied_to") draft.reply_to_post_id = id;
+      if (type == "retweeted") draft.retweet_of = id;
       return {};
     });
   }
@@ -64,6 +71,18 @@ Reason VisitTwitterV2Page(Batch& batch, ondemand::object page, JsonDecodeState& 
     }
     if (key == "includes") {
       return ForEachFieldOf(batch, value, key, [&](std::string_view inner, ondemand::value& v) -> Reason {
+        if (inner == "tweets") {
+          // The tweets this page's tweets refer to: a retweet's full text is here.
+          return ForEachElementOf(batch, v, "includes.tweets", [&](ondemand::value& tweet_value) -> Reason {
+            PostDraft included;
+            RETURN_IF_REASON(ForEachFieldOf(batch, tweet_value, "includes.tweets", [&](std::string_view field, ondemand::value& t) {
+              return VisitTwitterV2TweetField(batch, field, t, included);
+            }));
+            state.included_tweets.push_back(
+                IncludedTweet{included.id, included.text, included.author_id, included.text_priority});
+            return {};
+          });
+        }
         if (inner != "users") return {};
         return ForEachElementOf(batch, v, "includes.users", [&](ondemand::value& user_value) -> Reason {
           UserEntry user;
@@ -97,8 +116,52 @@ Reason VisitTwitterV2Page(Batch& batch, ondemand::object page, JsonDecodeState& 
 Reason TwitterV2Format::Visit(Batch& batch, ondemand::object record, JsonDecodeState& state,
                               PostDraft& draft, bool& skip) {
   bool has_errors = false;
+  state.included_tweets.clear();
   RETURN_IF_REASON(VisitTwitterV2Page(batch, record, state, draft, has_errors));
-  if (state.drafts.empty() && draft.text_priority < 0 && draft.id.empty()) skip = true;
+  // Pages of users, lists or counts (data without tweet fields) and pages of errors or metadata
+  // alone hold no posts: skipped and counted, not dead letters.
+  std::erase_if(state.drafts, [](const PostDraft& tweet) { return !tweet.has_tweet_fields; });
+  if (state.drafts.empty() && !draft.has_tweet_fields) skip = true;
+  auto username_of = [&](std::string_view author_id) {
+    for (const UserEntry& user : state.users) {
+      if (user.id == author_id) return user.username;
+    }
+    return std::string_view();
+  };
+  // A retweet's text is cut at 140 characters ("RT @x: ... long te…"); the whole text of what it
+  // retweets is in includes.tweets.
+  auto complete_retweet = [&](PostDraft& tweet) {
+    if (tweet.retweet_of.empty()) return;
+    for (const IncludedTweet& original : state.included_tweets) {
+      if (original.id != tweet.retweet_of || original.text_priority < 0) continue;
+      // "RT @handle: " + the whole text, written straight into the batch's arena.
+      std::string_view handle = username_of(original.author_id);
+      std::string_view own = tweet.text;
+      std::string_view own_prefix;
+      if (handle.empty() && own.starts_with("RT @") && own.find(": ") != std::string_view::npos) {
+        own_prefix = own.substr(0, own.find(": ") + 2);
+      }
+      const size_t prefix_size = handle.empty() ? own_prefix.size() : 4 + handle.size() + 2;
+      char* out = batch.arena.Allocate(prefix_size + original.text.size());
+      size_t at = 0;
+      auto append = [&](std::string_view piece) {
+        std::memcpy(out + at, piece.data(), piece.size());
+        at += piece.size();
+      };
+      if (handle.empty()) {
+        append(own_prefix);
+      } else {
+        append("RT @");
+        append(handle);
+        append(": ");
+      }
+      append(original.text);
+      tweet.text = std::string_view(out, at);
+      return;
+    }
+  };
+  complete_retweet(draft);
+  for (PostDraft& tweet : state.drafts) complete_retweet(tweet);
   // A page's tweets name their authors by id only: take handle and followers from its users.
   for (PostDraft& tweet : state.drafts) {
     for (const UserEntry& user : state.users) {

@@ -215,30 +215,26 @@ bool CompiledWatchlist::Accept(const PatternOwner& owner, const Scanner::RawHit&
       }
       break;
   }
-  if (owner.kind == TermKind::kQuery) {
-    // A term edge that is not a word character (an emoji, a '#') needs no boundary there.
-    uint32_t first = DecodeCodePointAt(folded, begin).code_point;
-    uint32_t last = DecodeCodePointBefore(folded, end).code_point;
-    if (IsWordCodePoint(first) && !LeftBoundaryOk(folded, begin)) {
-      why_rejected = "not a whole word: a letter or digit touches it";
-      return false;
-    }
-    if (owner.prefix) {
-      // term*: the word may go on; the hit then ends where the word does.
-      while (end < folded.size()) {
-        DecodedCodePoint next = DecodeCodePointAt(folded, end);
-        if (!IsWordCodePoint(next.code_point) || IsUnspacedScript(next.code_point)) break;
-        end += next.length;
-      }
-      return true;
-    }
-    if (IsWordCodePoint(last) && !RightBoundaryOk(folded, end)) {
-      why_rejected = "not a whole word: a letter or digit touches it";
-      return false;
+  // One whole-word rule for every entry: a term edge that is not a word character (an emoji, a
+  // closing '!') needs no boundary on that side, except a leading '#', '@' or '$': "x@telenor"
+  // (an e-mail address) and "snø#ice" are not the handle or hashtag.
+  uint32_t first = DecodeCodePointAt(folded, begin).code_point;
+  uint32_t last = DecodeCodePointBefore(folded, end).code_point;
+  const bool sigil = first == '#' || first == '@' || first == '$';
+  if ((sigil || IsWordCodePoint(first)) && !LeftBoundaryOk(folded, begin)) {
+    why_rejected = "not a whole word: a letter or digit touches it";
+    return false;
+  }
+  if (owner.prefix) {
+    // term*: the word may go on; the hit then ends where the word does.
+    while (end < folded.size()) {
+      DecodedCodePoint next = DecodeCodePointAt(folded, end);
+      if (!IsWordCodePoint(next.code_point) || IsUnspacedScript(next.code_point)) break;
+      end += next.length;
     }
     return true;
   }
-  if (!IsWholeWordAt(folded, begin, end)) {
+  if (IsWordCodePoint(last) && !RightBoundaryOk(folded, end)) {
     why_rejected = "not a whole word: a letter or digit touches it";
     return false;
   }
@@ -254,6 +250,25 @@ void CompiledWatchlist::MatchText(std::string_view text, Scanner& scanner,
 
 void CompiledWatchlist::MatchPost(const Post& post, Scanner& scanner,
                                   std::vector<MatchedBrand>& out) const {
+  // Decomposed accents ("o" U+0301) are matched as the composed letter: the post is matched in
+  // NFC and the offsets mapped back. Most posts have nothing to compose and skip the copy.
+  if (!MayNeedComposition(post.text) ||
+      !ComposeCanonical(post.text, scanner.composed_, scanner.composed_offsets_)) {
+    MatchComposed(post, scanner, out);
+    return;
+  }
+  Post composed = post;
+  composed.text = scanner.composed_;
+  const size_t first = out.size();
+  MatchComposed(composed, scanner, out);
+  for (size_t i = first; i < out.size(); ++i) {
+    out[i].begin = scanner.composed_offsets_[out[i].begin];
+    out[i].end = scanner.composed_offsets_[out[i].end];
+  }
+}
+
+void CompiledWatchlist::MatchComposed(const Post& post, Scanner& scanner,
+                                      std::vector<MatchedBrand>& out) const {
   const std::string_view text = post.text;
   if (!Scan(text, scanner)) return;
   if (scanner.hits_.empty() && field_brands_.empty()) return;
@@ -332,6 +347,24 @@ void CompiledWatchlist::MatchPost(const Post& post, Scanner& scanner,
 }
 
 std::vector<TermHit> CompiledWatchlist::ExplainText(std::string_view text, Scanner& scanner) const {
+  if (!MayNeedComposition(text) ||
+      !ComposeCanonical(text, scanner.composed_, scanner.composed_offsets_)) {
+    return ExplainComposed(text, scanner);
+  }
+  std::vector<TermHit> explained = ExplainComposed(scanner.composed_, scanner);
+  for (TermHit& hit : explained) {
+    hit.begin = scanner.composed_offsets_[hit.begin];
+    hit.end = scanner.composed_offsets_[hit.end];
+  }
+  for (Scanner::AtomHit& hit : scanner.atom_hits_) {
+    hit.begin = scanner.composed_offsets_[hit.begin];
+    hit.end = scanner.composed_offsets_[hit.end];
+  }
+  return explained;
+}
+
+std::vector<TermHit> CompiledWatchlist::ExplainComposed(std::string_view text,
+                                                        Scanner& scanner) const {
   std::vector<TermHit> explained;
   if (!Scan(text, scanner)) return explained;
   scanner.atom_hits_.clear();
@@ -343,8 +376,6 @@ std::vector<TermHit> CompiledWatchlist::ExplainText(std::string_view text, Scann
       uint32_t end = 0;
       std::string_view why_rejected;
       bool accepted = Accept(owner, hit, text, scanner, begin, end, why_rejected);
-      // A plain entry is accent-exact: another spelling is not a hit of it at all.
-      if (!accepted && owner.kind != TermKind::kQuery && why_rejected == kAccentsDiffer) continue;
       TermHit explained_hit{owner.brand_index, owner.kind, owner.term, 0, begin, end, accepted,
                             why_rejected};
       if (owner.kind == TermKind::kQuery) {
@@ -390,8 +421,12 @@ class HyperscanMatch final : public Transform {
       const Post& post = batch.posts[post_index];
       watchlist_->MatchPost(post, *state.scanner, state.matched);
       for (const MatchedBrand& brand : state.matched) {
-        const bool own_post = !post.author_handle.empty() &&
-                              watchlist_->IsOwnHandle(brand.brand_index, post.author_handle);
+        // Profiles may be written as handles or, for Bluesky, as DIDs (the post's author_id).
+        const bool own_post =
+            (!post.author_handle.empty() &&
+             watchlist_->IsOwnHandle(brand.brand_index, post.author_handle)) ||
+            (post.author_id.starts_with("did:") &&
+             watchlist_->IsOwnHandle(brand.brand_index, post.author_id));
         batch.mentions.push_back(
             Mention{post_index, brand.brand_index, brand.begin, brand.end, own_post});
       }

@@ -4,8 +4,11 @@
 // reused buffer (engine/unicode.h: FoldCase keeps offsets; FoldAndStripAccents keeps a map back
 // to the original bytes, and is skipped when the post has nothing to strip) and scanned once.
 // Each hit is mapped back to the original text, checked for accents and case where the entry
-// asks (plain entries and accented query terms are accent-exact, {Exact} terms byte-exact), and
-// for word boundaries with the Unicode rule of IsWholeWordAt(). Queries are then evaluated on
+// asks (one rule for plain terms, handles, hashtags, exclusions and query terms: an entry with
+// accents is accent-exact, one without finds every accented spelling, {Exact} is byte-exact),
+// and for word boundaries (UAX #29 word characters; an entry edge that is not a word character,
+// such as '#' or '@', needs no boundary there). Text with combining marks is matched in NFC
+// (engine/unicode.h ComposeCanonical; only such posts pay for it). Queries are then evaluated on
 // the post's hit set; NEAR counts words only when both of its sides have a hit.
 //
 // Why not \b in the patterns: Hyperscan rejects \b together with UCP, and ASCII \b treats "å",

@@ -26,6 +26,8 @@ using decode_internal::Reason;
 using decode_internal::SplitPointer;
 using decode_internal::TwitterV1Format;
 using decode_internal::TwitterV2Format;
+using decode_internal::SnowflakeTimeMs;
+using decode_internal::UnescapeTwitterText;
 
 // The operator for one input format (json_decode_internal.h): the format is a template
 // argument, so no record pays for choosing it.
@@ -44,11 +46,16 @@ class JsonDecode final : public Transform {
     auto& state = static_cast<JsonDecodeState&>(state_base);
     for (uint32_t index = 0; index < batch.records.size(); ++index) {
       size_t posts_before = batch.posts.size();
+      size_t dead_letters_before = batch.dead_letters.size();
       Reason reason = DecodeRecord(batch, index, state);
       if (!reason.empty()) {
-        batch.posts.resize(posts_before);  // a record yields posts or a dead letter, not both
+        // A broken record yields a dead letter, not some of its posts. (A page's tweets are
+        // judged one by one in DecodeRecord: a bad tweet is a dead letter of its own.)
+        batch.posts.resize(posts_before);
+        batch.dead_letters.resize(dead_letters_before);
         batch.dead_letters.push_back(DeadLetter{index, reason});
-      } else if (batch.posts.size() == posts_before) {
+      } else if (batch.posts.size() == posts_before &&
+                 batch.dead_letters.size() == dead_letters_before) {
         ++batch.skipped_records;
       }
     }
@@ -82,8 +89,16 @@ class JsonDecode final : public Transform {
     }
     if (skip) return {};
     if (!state.drafts.empty()) {  // a page of several posts (twitter-v2)
+      // Each tweet stands alone: one without text or time is a dead letter naming its id, and
+      // the page's other tweets are still posts.
       for (const PostDraft& post_draft : state.drafts) {
-        RETURN_IF_REASON(EmitPost(batch, index, post_draft));
+        Reason reason = EmitPost(batch, index, post_draft);
+        if (reason.empty()) continue;
+        batch.dead_letters.push_back(DeadLetter{
+            index, post_draft.id.empty()
+                       ? reason
+                       : Formatted(batch, fmt::format("tweet {}: {}", post_draft.id.substr(0, 32),
+                                                      reason))});
       }
       return {};
     }
@@ -105,11 +120,21 @@ class JsonDecode final : public Transform {
                                             draft.time_text.substr(0, 64)));
       }
       post.event_time_ms = *time;
+    } else if (std::optional<int64_t> time = Format::kSnowflakeIds ? SnowflakeTimeMs(draft.id)
+                                                                   : std::nullopt) {
+      // X/Twitter omits created_at unless asked (tweet.fields); the id carries the time.
+      post.event_time_ms = *time;
     } else {
       return Format::kMissingTime;
     }
     StringArena& arena = batch.arena;
-    post.text = draft.html_text ? HtmlToText(draft.text, arena) : arena.Copy(draft.text);
+    if (draft.html_text) {
+      post.text = HtmlToText(draft.text, arena);
+    } else if constexpr (Format::kEscapedText) {
+      post.text = UnescapeTwitterText(draft.text, arena);
+    } else {
+      post.text = arena.Copy(draft.text);
+    }
     post.id = arena.Copy(draft.id);
     post.author_id = arena.Copy(draft.author_id);
     std::string_view handle = draft.author_handle;

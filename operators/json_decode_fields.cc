@@ -1,5 +1,7 @@
 #include "operators/json_decode_fields.h"
 
+#include "operators/json_decode_internal.h"
+
 #include <charconv>
 
 namespace brandpulse::decode_internal {
@@ -173,6 +175,56 @@ std::string_view HtmlToText(std::string_view html, StringArena& arena) {
   }
   while (length > 0 && out[length - 1] == '\n') --length;
   return std::string_view(out, length);
+}
+
+std::string_view UnescapeTwitterText(std::string_view text, StringArena& arena) {
+  if (text.find('&') == std::string_view::npos) return arena.Copy(text);
+  char* out = arena.Allocate(text.size());
+  size_t written = 0;
+  static constexpr std::pair<std::string_view, char> kEntities[] = {
+      {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&#39;", '\''}};
+  for (size_t at = 0; at < text.size();) {
+    if (text[at] == '&') {
+      bool decoded = false;
+      for (const auto& [entity, character] : kEntities) {
+        if (text.compare(at, entity.size(), entity) == 0) {
+          out[written++] = character;
+          at += entity.size();
+          decoded = true;
+          break;
+        }
+      }
+      if (decoded) continue;
+    }
+    out[written++] = text[at++];
+  }
+  return std::string_view(out, written);
+}
+
+std::optional<int64_t> SnowflakeTimeMs(std::string_view id) {
+  uint64_t value = 0;
+  auto [end, error] = std::from_chars(id.data(), id.data() + id.size(), value);
+  if (error != std::errc() || end != id.data() + id.size()) return std::nullopt;
+  // Snowflakes began in November 2010; smaller ids are sequential and carry no time.
+  if (value < (uint64_t{1} << 32)) return std::nullopt;
+  return static_cast<int64_t>(value >> 22) + 1288834974657;
+}
+
+void DidHandles::Set(std::string_view did, std::string_view handle) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto found = handles_.find(did);
+  if (found != handles_.end()) {
+    found->second.assign(handle);
+  } else if (handles_.size() < kMaxEntries) {
+    handles_.emplace(std::string(did), std::string(handle));
+  }
+}
+
+std::string_view DidHandles::Find(std::string_view did, StringArena& arena) const {
+  if (did.empty()) return {};
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto found = handles_.find(did);
+  return found == handles_.end() ? std::string_view() : arena.Copy(found->second);
 }
 
 }  // namespace brandpulse::decode_internal

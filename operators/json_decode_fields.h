@@ -38,7 +38,16 @@ struct PostDraft {
   uint32_t url_count = 0;
   int text_priority = -1;  // which text field won: higher is better (full_text over text)
   bool html_text = false;  // Mastodon content: strip tags when copying
+  // twitter-v2: the object has a field only tweets have (text, author_id, ...); a page whose
+  // data holds users, lists or counts has none, and is not a page of posts.
+  bool has_tweet_fields = false;
+  std::string_view retweet_of;  // twitter-v2: referenced_tweets type "retweeted"
 };
+
+// X/Twitter escapes '&', '<' and '>' in tweet text as &amp;, &lt;, &gt; (v1.1 and v2): copies
+// `text` into the arena with those (and &quot;, &#39;) decoded once. "AT&amp;T" -> "AT&T";
+// "&amp;amp;" -> "&amp;" (the author typed the entity). Never longer than the input.
+std::string_view UnescapeTwitterText(std::string_view text, StringArena& arena);
 
 // Copies `text` into the batch's arena, so the reason outlives the document.
 Reason Formatted(Batch& batch, std::string text);

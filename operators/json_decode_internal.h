@@ -6,6 +6,9 @@
 //
 // A format is a type with:
 //   kPlatform                   the Post::platform of its posts
+//   kSnowflakeIds               ids carry their creation time (X/Twitter): a post without a
+//                               time field takes it from its id
+//   kEscapedText                the text is HTML-escaped (&amp; &lt; &gt;): unescape it
 //   kMissingText, kMissingTime  dead-letter reasons that name the format's own fields
 //   ParseTime(text)             the event time (epoch ms) of a time string; nullopt if unparseable
 //   Visit(batch, record, state, draft, skip)
@@ -15,9 +18,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -35,16 +41,49 @@ struct UserEntry {
   int64_t followers = 0;
 };
 
+// A tweet of a twitter-v2 page's includes.tweets (the full text of what a retweet cut off).
+struct IncludedTweet {
+  std::string_view id, text, author_id;
+  int text_priority = -1;  // note_tweet.text over text
+};
+
 // Per worker, reused for every record.
 class JsonDecodeState final : public TransformState {
  public:
   ondemand::parser parser;
   std::vector<PostDraft> drafts;  // v2 pages hold several tweets
   std::vector<UserEntry> users;
+  std::vector<IncludedTweet> included_tweets;
+};
+
+// The creation time (epoch ms) of an X/Twitter snowflake id: (id >> 22) + 1288834974657; nullopt
+// when `id` is not a number or predates snowflakes.
+std::optional<int64_t> SnowflakeTimeMs(std::string_view id);
+
+// Bluesky DIDs and the handles the stream's identity events gave them, shared by every worker of
+// one decode operator (identity events and posts land on any worker). Bounded: at most
+// kMaxEntries DIDs (about 100 bytes each); when full, new DIDs are not added (known ones still
+// update). Thread-safe.
+class DidHandles {
+ public:
+  static constexpr size_t kMaxEntries = 1 << 20;
+  void Set(std::string_view did, std::string_view handle);
+  // The handle of `did` copied into `arena`, or empty.
+  std::string_view Find(std::string_view did, StringArena& arena) const;
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+  };
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, std::string, Hash, std::equal_to<>> handles_;
 };
 
 // X/Twitter v1.1 tweets and stream notices (decode_twitter_v1.cc).
 struct TwitterV1Format {
+  static constexpr bool kSnowflakeIds = true;
+  static constexpr bool kEscapedText = true;
   static constexpr Platform kPlatform = Platform::kTwitter;
   static constexpr Reason kMissingText = "missing field 'text'";
   static constexpr Reason kMissingTime = "missing field 'created_at'";
@@ -57,6 +96,8 @@ struct TwitterV1Format {
 
 // X/Twitter v2 pages (data, includes.users) and bare tweets (decode_twitter_v2.cc).
 struct TwitterV2Format {
+  static constexpr bool kSnowflakeIds = true;
+  static constexpr bool kEscapedText = true;
   static constexpr Platform kPlatform = Platform::kTwitter;
   static constexpr Reason kMissingText = "missing field 'text'";
   static constexpr Reason kMissingTime = "missing field 'created_at'";
@@ -65,18 +106,26 @@ struct TwitterV2Format {
                       PostDraft& draft, bool& skip);
 };
 
-// Bluesky Jetstream events; only created posts are kept (decode_jetstream.cc).
+// Bluesky Jetstream events; only created posts are kept (decode_jetstream.cc). Identity events
+// that carry a handle teach the format the handle of their DID: later posts by that DID get it
+// as author_handle, and replies to its posts as reply_to_handle.
 struct JetstreamFormat {
+  static constexpr bool kSnowflakeIds = false;
+  static constexpr bool kEscapedText = false;
   static constexpr Platform kPlatform = Platform::kBluesky;
   static constexpr Reason kMissingText = "missing field 'commit.record.text'";
   static constexpr Reason kMissingTime = "missing field 'commit.record.createdAt'";
   static std::optional<int64_t> ParseTime(std::string_view text) { return ParseIso8601Ms(text); }
-  static Reason Visit(Batch& batch, ondemand::object record, JsonDecodeState& state,
-                      PostDraft& draft, bool& skip);
+  Reason Visit(Batch& batch, ondemand::object record, JsonDecodeState& state, PostDraft& draft,
+               bool& skip) const;
+
+  std::shared_ptr<DidHandles> handles = std::make_shared<DidHandles>();
 };
 
 // Mastodon statuses (decode_mastodon.cc).
 struct MastodonFormat {
+  static constexpr bool kSnowflakeIds = false;
+  static constexpr bool kEscapedText = false;
   static constexpr Platform kPlatform = Platform::kMastodon;
   static constexpr Reason kMissingText = "missing field 'content'";
   static constexpr Reason kMissingTime = "missing field 'created_at'";
@@ -107,6 +156,8 @@ std::optional<std::vector<std::string>> SplitPointer(std::string_view pointer);
 // Any JSON, each Post field read from where its JSON pointer (DecodeSpec::field_pointers) says.
 class JsonPointerFormat {
  public:
+  static constexpr bool kSnowflakeIds = false;
+  static constexpr bool kEscapedText = false;
   static constexpr Platform kPlatform = Platform::kGeneric;
   static constexpr Reason kMissingText = "missing field 'text'";
   static constexpr Reason kMissingTime = "missing event time field";

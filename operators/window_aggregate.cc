@@ -4,6 +4,7 @@
 #include <array>
 
 #include "engine/hash.h"
+#include "engine/social_entities.h"
 #include "engine/unicode.h"
 #include "engine/window_metric_registry.h"
 
@@ -57,14 +58,26 @@ bool TextAsks(std::string_view text) {
 void PostTerms::Extract(std::string_view text, bool words) {
   tokens.clear();
   if (!words && text.find('#') == std::string_view::npos &&
-      text.find('$') == std::string_view::npos) {
+      text.find('$') == std::string_view::npos &&
+      text.find("\xEF\xBC\x83") == std::string_view::npos) {  // ＃
     return;
   }
   FoldCase(text, folded);
+  // Hashtags and cashtags by twitter-text's rules (engine/social_entities.h): "#1" and "$10" are
+  // not tags, "＃タグ" and "#il·lusió" are. Offsets in `folded` are those in `text`.
+  entities.clear();
+  ExtractSocialEntities(text, entities);
   std::string_view view = folded;
   size_t position = 0;
+  size_t next_entity = 0;
   bool in_url = false;  // from "://" back to the last space, up to the next space
   while (position < view.size()) {
+    if (next_entity < entities.size() && position >= entities[next_entity].begin) {
+      const SocialEntity& entity = entities[next_entity++];
+      tokens.push_back(Token{entity.begin, entity.end, true});
+      position = std::max<size_t>(position, entity.end);
+      continue;
+    }
     DecodedCodePoint point = DecodeCodePointAt(view, position);
     if (!IsWordCodePoint(point.code_point)) {
       if (point.code_point == ' ' || point.code_point == '\n' || point.code_point == '\t') {
@@ -86,11 +99,8 @@ void PostTerms::Extract(std::string_view text, bool words) {
     if (view.substr(position, 3) == "://") in_url = true;
     if (in_url) continue;
     char before = begin > 0 ? view[begin - 1] : ' ';
-    if (before == '@') continue;  // a handle
-    if (before == '#' || before == '$') {
-      tokens.push_back(Token{static_cast<uint32_t>(begin - 1), static_cast<uint32_t>(position), true});
-      continue;
-    }
+    // A handle, or what follows a '#'/'$' that is not a tag ("#1", "$10", "x#y").
+    if (before == '@' || before == '#' || before == '$') continue;
     if (!words || characters < 3 || digits_only) continue;
     std::string_view word = view.substr(begin, position - begin);
     if (IsStopWord(word)) continue;
@@ -117,9 +127,14 @@ Status WindowAggregate::Process(Batch& batch, TransformState& state) const {
   uint32_t terms_post = UINT32_MAX;  // the post whose terms worker.terms holds
   for (const Mention& mention : batch.mentions) {
     const Post& post = batch.posts[mention.post_index];
-    // Unique authors are counted by author id; a post without one counts by handle.
-    uint64_t author_hash =
-        HashBytes(post.author_id.empty() ? post.author_handle : post.author_id);
+    // Unique authors are counted by author id; a post without one counts by handle; a post
+    // with neither is an author of its own (by post id, else text and time), so unknown
+    // authors never collapse into one.
+    const std::string_view author = post.author_id.empty() ? post.author_handle : post.author_id;
+    const uint64_t author_hash =
+        !author.empty() ? HashBytes(author)
+                        : HashBytes(post.id.empty() ? post.text : post.id,
+                                    0x756e6b6e6f776e00ULL ^ static_cast<uint64_t>(post.event_time_ms));
     // The matcher marks posts written by the brand's own handles and profiles: they count
     // only under author:own, never as customer mentions.
     const bool own_post = mention.own_post;

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/social_entities.h"
 #include "engine/transform.h"
 #include "engine/window_metric_registry.h"
 #include "engine/window_metrics.h"
@@ -67,6 +68,7 @@ struct PostTerms {
     bool hashtag = false;
   };
   std::vector<Token> tokens;
+  std::vector<SocialEntity> entities;  // reused: the text's hashtags and cashtags
   // With `words` false only hashtags and cashtags are kept (and a text without '#' or '$' costs
   // one memchr pass).
   void Extract(std::string_view text, bool words = true);

@@ -420,11 +420,20 @@ Status PipelineRun::FinishBatch(Batch& batch) {
   summary_.skipped_records += batch.skipped_records;
   summary_.dead_letters += batch.dead_letters.size();
   summary_.late_posts += batch.late_post_indices.size();
-  summary_.mentions += batch.mentions.size();
   summary_.input_bytes += batch.input_bytes.size();
   max_event_time_ms_ = std::max(max_event_time_ms_, batch.max_event_time_ms);
   watermarks_.Observe(batch.partition, batch.max_event_time_ms, clock_.NowMs());
-  for (const Mention& mention : batch.mentions) ++summary_.brands[mention.brand_index].mentions;
+  // As the windows count them: a brand's own posts are not mentions (issue 14).
+  for (const Mention& mention : batch.mentions) {
+    BrandSummary& brand = summary_.brands[mention.brand_index];
+    if (mention.own_post) {
+      ++summary_.own_posts;
+      ++brand.own_posts;
+    } else {
+      ++summary_.mentions;
+      ++brand.mentions;
+    }
+  }
 
   for (SideSink& side : side_sinks_) {
     if (side.stream == kDeadLetterStream) {

@@ -80,6 +80,7 @@ struct BrandSummary {
   std::string id;
   std::string name;
   uint64_t mentions = 0;  // posts mentioning the brand in this run (late ones included)
+  uint64_t own_posts = 0;  // posts by the brand's own handles that match it (not mentions)
   uint64_t alerts = 0;
 };
 
@@ -89,7 +90,8 @@ struct RunSummary {
   uint64_t skipped_records = 0;
   uint64_t dead_letters = 0;
   uint64_t late_posts = 0;
-  uint64_t mentions = 0;
+  uint64_t mentions = 0;   // as the windows count them: own posts excluded
+  uint64_t own_posts = 0;  // matches by a brand's own handles and profiles
   uint64_t alerts = 0;
   uint64_t commits = 0;
   uint64_t input_bytes = 0;

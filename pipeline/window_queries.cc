@@ -15,6 +15,14 @@
 namespace brandpulse {
 namespace {
 
+// Query ranges are clamped to ±2^60 ms (±36 million years) before any arithmetic: window starts,
+// ends and steps then stay far from int64 overflow whatever `from` and `to` a client sends.
+constexpr int64_t kQueryTimeLimitMs = int64_t{1} << 60;
+
+int64_t ClampQueryTime(int64_t time_ms) {
+  return std::clamp(time_ms, -kQueryTimeLimitMs, kQueryTimeLimitMs);
+}
+
 std::optional<int64_t> ParseInteger(std::string_view text) {
   int64_t value = 0;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -69,8 +77,9 @@ std::optional<int64_t> ParseQueryTime(std::string_view text, int64_t now_ms) {
   if (text == "now") return now_ms;
   if (text.front() == '-') {
     std::optional<int64_t> ago = ParseDurationMs(text.substr(1));
-    if (!ago) return std::nullopt;
-    return now_ms - *ago;
+    int64_t time_ms = 0;
+    if (!ago || __builtin_sub_overflow(now_ms, *ago, &time_ms)) return std::nullopt;
+    return time_ms;
   }
   if (std::optional<int64_t> epoch_ms = ParseInteger(text)) return epoch_ms;
   return ParseUtcTime(text);
@@ -138,8 +147,8 @@ CoveredRange WindowQueries::Cover(const WindowSpec& window, std::string_view dim
   range.window = window.name;
   range.dimension = std::string(dimension);
   range.size_ms = window.size_ms;
-  range.from_ms = WindowStart(from_ms, step_ms);
-  range.to_ms = std::max(range.from_ms, WindowStart(to_ms - 1, step_ms) + step_ms);
+  range.from_ms = WindowStart(ClampQueryTime(from_ms), step_ms);
+  range.to_ms = std::max(range.from_ms, WindowStart(ClampQueryTime(to_ms) - 1, step_ms) + step_ms);
   return range;
 }
 
@@ -217,16 +226,24 @@ Result<SeriesAnswer> WindowQueries::Series(std::string_view brand_id, QueryMetri
   RETURN_IF_ERROR(store_.ScanSeries(
       series, answer.range.from_ms - window->size_ms + every, answer.range.to_ms,
       [&](const WindowKey& key, const WindowMetrics& metrics) { buckets[key.start_ms] = metrics; }));
-  for (int64_t end = answer.range.from_ms + every; end <= answer.range.to_ms; end += every) {
+  // Steps without a bucket are skipped in one jump, so the work follows the stored buckets, not
+  // the width of the range (a range of years at a 1-minute step would be millions of steps).
+  int64_t end = answer.range.from_ms + every;
+  while (end <= answer.range.to_ms) {
+    auto it = buckets.lower_bound(end - window->size_ms);
+    if (it == buckets.end()) break;
+    if (it->first >= end) {  // the next bucket lies past this step: go to the first step holding it
+      end = WindowStart(it->first, every) + every;
+      continue;
+    }
     WindowMetrics merged;
     uint64_t windows = 0;
-    for (auto it = buckets.lower_bound(end - window->size_ms); it != buckets.end() && it->first < end;
-         ++it) {
+    for (; it != buckets.end() && it->first < end; ++it) {
       merged.Merge(it->second);
       ++windows;
     }
-    if (windows == 0) continue;
     answer.points.push_back(SeriesPoint{end - window->size_ms, end, TotalsOf(merged, windows)});
+    end += every;
   }
   return answer;
 }

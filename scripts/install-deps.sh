@@ -20,7 +20,18 @@ packages=(
   # operations (docs/operations.md): logs (spdlog), `promtool check metrics` in the tests
   # (prometheus), the dashboard's end-to-end test in a headless browser (chromium), a pty (script)
   libspdlog-dev prometheus chromium bsdutils python3
+  # issue 14: ICU, the independent reference for NFC and UAX #29 word characters in the tests
+  libicu-dev
 )
+
+# `make fuzz` only (never `make test`, which replays the corpora with g++): clang and libFuzzer.
+if [ "${1:-}" = "--fuzz" ]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
+
+# deploy/: the manifests test renders with `kubectl kustomize` (Debian's kubernetes-client, kubectl
+# 1.20); a kubectl installed some other way (it owns /usr/bin/kubectl too) is used as it is.
+if ! command -v kubectl >/dev/null 2>&1; then packages+=(kubernetes-client); fi
 
 missing=()
 for package in "${packages[@]}"; do

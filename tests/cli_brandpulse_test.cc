@@ -125,6 +125,11 @@ TEST(CliGenerateAndRunTest, GeneratedFirehoseRunsEndToEnd) {
   CommandResult run = RunBrandpulse("run pipeline.yaml --fresh --quiet", work);
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("5,000 records"), std::string::npos) << run.output;
+  // The rate is of records (posts, dead letters and skipped records alike), and own posts are
+  // counted apart from mentions, as the windows count them.
+  EXPECT_NE(run.output.find(" records/s"), std::string::npos) << run.output;
+  EXPECT_EQ(run.output.find("posts/s"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("own posts"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("Telenor (telenor)"), std::string::npos) << run.output;
   std::ifstream alerts(work / "alerts.jsonl");
   std::string first_alert;

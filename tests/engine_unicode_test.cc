@@ -1,6 +1,9 @@
 // UTF-8 decoding on good and bad bytes, the word and unspaced-script classes, the
 // length-preserving case fold, and the whole-word rule the matcher relies on.
 #include <gtest/gtest.h>
+#include <unicode/normalizer2.h>
+#include <unicode/uchar.h>
+#include <unicode/unistr.h>
 
 #include <string>
 #include <vector>
@@ -178,6 +181,86 @@ TEST(UnicodeWordTest, PunctuationSymbolsEmojiAndSpacesAreNot) {
                          0xE000u /*private use*/}) {
     EXPECT_FALSE(IsWordCodePoint(other)) << std::hex << other;
   }
+}
+
+TEST(UnicodeWordTest, SuperscriptsFractionsAndCircledNumbersAreNotWordCharacters) {
+  // UAX #29: "MOVISTAR²" and "movistar½" end their word before the sign.
+  for (uint32_t other : {0xB2u /*²*/, 0xB3u /*³*/, 0xB9u /*¹*/, 0xBCu /*¼*/, 0xBDu /*½*/,
+                         0xBEu /*¾*/, 0x2070u /*⁰*/, 0x2075u /*⁵*/, 0x2082u /*₂*/,
+                         0x2153u /*⅓*/, 0x2460u /*①*/, 0x2776u /*❶*/}) {
+    EXPECT_FALSE(IsWordCodePoint(other)) << std::hex << other;
+  }
+  EXPECT_TRUE(IsWordCodePoint(0x2160u)) << "Ⅰ (Roman numeral) is a letter (ALetter)";
+  EXPECT_TRUE(IsWordCodePoint(0x2071u)) << "ⁱ (superscript i) is a letter (Lm)";
+  EXPECT_TRUE(IsWholeWordAt("MOVISTAR²", 0, 8));
+  EXPECT_TRUE(IsWholeWordAt("movistar½ precio", 0, 8));
+}
+
+// Every assigned code point agrees with ICU's Word_Break property (the rule in unicode.h).
+TEST(UnicodeWordTest, AgreesWithIcuWordBreakOnEveryAssignedCodePoint) {
+  auto icu_word = [](UChar32 c) {
+    if ((c >= 0xFE00 && c <= 0xFE0F) || (c >= 0xE0100 && c <= 0xE01EF) ||
+        (c >= 0x20D0 && c <= 0x20FF) || (c >= 0x1F000 && c <= 0x1FAFF)) {
+      return false;
+    }
+    if (c == '_') return true;
+    switch (u_getIntPropertyValue(c, UCHAR_WORD_BREAK)) {
+      case U_WB_ALETTER:
+      case U_WB_HEBREW_LETTER:
+      case U_WB_NUMERIC:
+      case U_WB_KATAKANA:
+      case U_WB_EXTENDNUMLET:
+        return true;
+      case U_WB_EXTEND:
+        if ((U_GET_GC_MASK(c) & U_GC_M_MASK) != 0) return true;
+        [[fallthrough]];
+      default:
+        return IsUnspacedScript(static_cast<uint32_t>(c)) &&
+               (U_GET_GC_MASK(c) & (U_GC_L_MASK | U_GC_M_MASK | U_GC_N_MASK)) != 0;
+    }
+  };
+  size_t checked = 0;
+  for (UChar32 c = 0x80; c < 0x110000; ++c) {
+    if (u_charType(c) == U_UNASSIGNED) continue;
+    ASSERT_EQ(IsWordCodePoint(static_cast<uint32_t>(c)), icu_word(c)) << std::hex << c;
+    ++checked;
+  }
+  EXPECT_GT(checked, 140000u);
+}
+
+// ComposeCanonical agrees with ICU's NFC on decomposed Latin, Greek, Cyrillic and kana, and maps
+// every composed byte back to where its character started.
+TEST(UnicodeComposeTest, AgreesWithIcuNfcAndKeepsOffsets) {
+  UErrorCode error = U_ZERO_ERROR;
+  const icu::Normalizer2* nfc = icu::Normalizer2::getNFCInstance(error);
+  ASSERT_TRUE(U_SUCCESS(error));
+  std::string composed;
+  std::vector<uint32_t> offsets;
+  for (std::string_view text :
+       {"Telefo\u0301nica", "El Corte Ingle\u0301s", "Espan\u0303a y Pen\u0303a",
+        "bla\u030Abær og A\u030Are", "Vie\u0323\u0302t Nam", "e\u0302\u0301", "\u0391\u0301\u03B8\u03B7\u0301\u03BD\u03B1",
+        "\u0438\u0306\u043E\u0434", "\u304B\u3099", "x\u0301y", "\u0301start", "\xff\u0301",
+        "plain ascii", "ya compuesto: Telefónica"}) {
+    icu::UnicodeString normalized = nfc->normalize(
+        icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(), text.size())), error);
+    std::string expected;
+    normalized.toUTF8String(expected);
+    const bool changed = ComposeCanonical(text, composed, offsets);
+    if (text != "\xff\u0301") {
+      EXPECT_EQ(composed, expected) << text;
+    }
+    EXPECT_EQ(changed, composed != text) << text;
+    ASSERT_EQ(offsets.size(), composed.size() + 1) << text;
+    EXPECT_EQ(offsets.back(), text.size());
+    for (size_t i = 0; i + 1 < offsets.size(); ++i) EXPECT_LE(offsets[i], offsets[i + 1]) << text;
+  }
+  EXPECT_TRUE(ComposeCanonical("Telefo\u0301nica", composed, offsets));
+  EXPECT_EQ(composed, "Telefónica");
+  EXPECT_EQ(offsets[5], 5u);  // both bytes of ó come from the o
+  EXPECT_EQ(offsets[6], 5u);
+  EXPECT_EQ(offsets[7], 8u);  // n follows the combining mark
+  EXPECT_TRUE(MayNeedComposition("Telefo\u0301nica"));
+  EXPECT_FALSE(MayNeedComposition("Telefónica, blåbær og Ærlig"));
 }
 
 TEST(UnicodeWordTest, UnspacedScripts) {

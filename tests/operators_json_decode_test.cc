@@ -304,3 +304,116 @@ TEST(JsonDecodeUrlTest, TwitterLinksAreDecodedExpandedAndSpaceSeparated) {
 
 }  // namespace
 }  // namespace brandpulse
+
+namespace brandpulse {
+namespace {
+
+// Issue 14: real payloads decoded whole.
+
+TEST(JsonDecodeTest, V2TweetsWithoutCreatedAtTakeTheirTimeFromTheSnowflakeId) {
+  // The v2 API omits created_at unless tweet.fields asks for it.
+  Decoded decoded(Preset(DecodeFormat::kTwitterV2),
+                  {R"({"data":[{"id":"1445880548472328192","text":"hello","author_id":"1",)"
+                   R"("edit_history_tweet_ids":["1445880548472328192"]}]})",
+                   R"({"id":"1212092628029698048","text":"bare tweet"})"});
+  ASSERT_TRUE(decoded.batch.dead_letters.empty()) << decoded.ReasonFor(0) << decoded.ReasonFor(1);
+  ASSERT_EQ(decoded.batch.posts.size(), 2u);
+  // (1445880548472328192 >> 22) + 1288834974657 = 2021-10-06T22:36:00.574Z
+  EXPECT_EQ(decoded.batch.posts[0].event_time_ms, (1445880548472328192LL >> 22) + 1288834974657LL);
+  EXPECT_EQ(decoded.batch.posts[0].event_time_ms, 1633559760574LL);
+  EXPECT_EQ(decoded.batch.posts[1].event_time_ms, (1212092628029698048LL >> 22) + 1288834974657LL);
+}
+
+TEST(JsonDecodeTest, ABadTweetIsADeadLetterOfItsOwnNamingItsId) {
+  Decoded decoded(Preset(DecodeFormat::kTwitterV2),
+                  {R"({"data":[{"id":"1445880548472328192","text":"good one","author_id":"1"},)"
+                   R"({"id":"1445880548472328193","author_id":"2"},)"
+                   R"({"id":"1445880548472328194","text":"late","created_at":"yesterday"}]})"});
+  ASSERT_EQ(decoded.batch.posts.size(), 1u) << "the good tweet of the page is still a post";
+  EXPECT_EQ(decoded.batch.posts[0].text, "good one");
+  ASSERT_EQ(decoded.batch.dead_letters.size(), 2u);
+  EXPECT_EQ(decoded.batch.dead_letters[0].reason, "tweet 1445880548472328193: missing field 'text'");
+  EXPECT_EQ(decoded.batch.dead_letters[1].reason,
+            "tweet 1445880548472328194: unparseable event time 'yesterday'");
+  EXPECT_EQ(decoded.batch.skipped_records, 0u);
+}
+
+TEST(JsonDecodeTest, PagesWithoutTweetsAreSkippedAndCounted) {
+  Decoded decoded(Preset(DecodeFormat::kTwitterV2),
+                  {R"({"data":[{"id":"12","name":"Twitter Dev","username":"TwitterDev",)"
+                   R"("created_at":"2013-12-14T04:35:55.000Z"}]})",  // users
+                   R"({"data":{"id":"84839422","name":"Official Twitter Accounts"}})",  // a list
+                   R"({"data":[{"end":"2021-06-17T00:00:00.000Z","start":"2021-06-16T00:00:00.000Z",)"
+                   R"("tweet_count":7}],"meta":{"total_tweet_count":7}})",  // counts
+                   R"({"meta":{"result_count":0}})"});
+  EXPECT_TRUE(decoded.batch.dead_letters.empty()) << decoded.ReasonFor(0);
+  EXPECT_TRUE(decoded.batch.posts.empty());
+  EXPECT_EQ(decoded.batch.skipped_records, 4u);
+}
+
+TEST(JsonDecodeTest, TwitterTextIsHtmlUnescaped) {
+  Decoded v2(Preset(DecodeFormat::kTwitterV2),
+             {R"({"data":{"id":"1445880548472328192","text":"AT&amp;T vs P&amp;G: 1 &lt; 2 &gt; 0, &amp;amp;"}})"});
+  ASSERT_EQ(v2.batch.posts.size(), 1u);
+  EXPECT_EQ(v2.batch.posts[0].text, "AT&T vs P&G: 1 < 2 > 0, &amp;");
+  Decoded v1(Preset(DecodeFormat::kTwitterV1),
+             {R"({"id_str":"1","created_at":"Wed Oct 10 20:19:24 +0000 2018","text":"H&amp;M &amp; Q&amp;A"})"});
+  ASSERT_EQ(v1.batch.posts.size(), 1u);
+  EXPECT_EQ(v1.batch.posts[0].text, "H&M & Q&A");
+}
+
+TEST(JsonDecodeTest, RetweetsAreMatchedOnTheWholeTextTheyRetweet) {
+  Decoded v2(Preset(DecodeFormat::kTwitterV2),
+             {R"({"data":[{"id":"1445880548472328195","author_id":"10",)"
+              R"("text":"RT @kpopnews: Big news for fans of the band, the tour starts #twi…",)"
+              R"("referenced_tweets":[{"type":"retweeted","id":"1445880548472328100"}]}],)"
+              R"("includes":{"users":[{"id":"10","username":"fan"},{"id":"11","username":"kpopnews"}],)"
+              R"("tweets":[{"id":"1445880548472328100","author_id":"11",)"
+              R"("text":"Big news for fans of the band, the tour starts #twitterblue &amp; more"}]}})"});
+  ASSERT_EQ(v2.batch.posts.size(), 1u) << v2.ReasonFor(0);
+  EXPECT_EQ(v2.batch.posts[0].text,
+            "RT @kpopnews: Big news for fans of the band, the tour starts #twitterblue & more");
+  EXPECT_EQ(v2.batch.posts[0].author_handle, "fan");
+  Decoded v1(Preset(DecodeFormat::kTwitterV1),
+             {R"({"id_str":"5","created_at":"Wed Oct 10 20:19:24 +0000 2018","text":"RT @orig: short…",)"
+              R"("user":{"id_str":"9","screen_name":"fan"},"retweeted_status":{"id_str":"4",)"
+              R"("created_at":"Wed Oct 10 20:00:00 +0000 2018","text":"short…","truncated":true,)"
+              R"("extended_tweet":{"full_text":"short but the whole text &amp; more"},)"
+              R"("user":{"id_str":"8","screen_name":"orig"}}})"});
+  ASSERT_EQ(v1.batch.posts.size(), 1u) << v1.ReasonFor(0);
+  EXPECT_EQ(v1.batch.posts[0].text, "RT @orig: short but the whole text & more");
+  EXPECT_EQ(v1.batch.posts[0].author_handle, "fan");
+  EXPECT_EQ(v1.batch.posts[0].id, "5");
+}
+
+TEST(JsonDecodeTest, JetstreamResolvesDidsToHandlesFromIdentityEventsAndReadsReplies) {
+  Decoded decoded(
+      Preset(DecodeFormat::kJetstream),
+      {R"({"did":"did:plc:brand","time_us":1779719009000000,"kind":"identity",)"
+       R"("identity":{"did":"did:plc:brand","handle":"telenor.no","seq":1,"time":"2026-05-25T14:23:29.950Z"}})",
+       R"({"did":"did:plc:customer","time_us":1779719009100000,"kind":"identity",)"
+       R"("identity":{"did":"did:plc:customer","handle":"kari.bsky.social","seq":2,"time":"2026-05-25T14:23:30.000Z"}})",
+       R"({"did":"did:plc:brand","time_us":1779719010000000,"kind":"commit","commit":{"rev":"r",)"
+       R"("operation":"create","collection":"app.bsky.feed.post","rkey":"3abc","record":{)"
+       R"("$type":"app.bsky.feed.post","createdAt":"2026-05-25T14:24:00.000Z","langs":["no"],)"
+       R"("text":"Beklager, vi ser på saken!","reply":{"root":{"cid":"c1",)"
+       R"("uri":"at://did:plc:customer/app.bsky.feed.post/3root"},"parent":{"cid":"c2",)"
+       R"("uri":"at://did:plc:customer/app.bsky.feed.post/3parent"}}}}})",
+       R"({"did":"did:plc:unknown","time_us":1779719011000000,"kind":"commit","commit":{"rev":"r",)"
+       R"("operation":"create","collection":"app.bsky.feed.post","rkey":"3def","record":{)"
+       R"("$type":"app.bsky.feed.post","createdAt":"2026-05-25T14:25:00.000Z","text":"hei"}}})"});
+  ASSERT_TRUE(decoded.batch.dead_letters.empty()) << decoded.ReasonFor(2);
+  ASSERT_EQ(decoded.batch.posts.size(), 2u);
+  EXPECT_EQ(decoded.batch.skipped_records, 2u) << "identity events are not posts";
+  const Post& reply = decoded.batch.posts[0];
+  EXPECT_EQ(reply.author_id, "did:plc:brand");
+  EXPECT_EQ(reply.author_handle, "telenor.no");
+  EXPECT_EQ(reply.reply_to_post_id, "at://did:plc:customer/app.bsky.feed.post/3parent");
+  EXPECT_EQ(reply.reply_to_author_id, "did:plc:customer");
+  EXPECT_EQ(reply.reply_to_handle, "kari.bsky.social");
+  EXPECT_EQ(decoded.batch.posts[1].author_handle, "") << "no identity event: no handle";
+  EXPECT_EQ(decoded.batch.posts[1].author_id, "did:plc:unknown");
+}
+
+}  // namespace
+}  // namespace brandpulse

@@ -2,9 +2,16 @@
 // accent-stripped text, then query evaluation on the hit set) against a reference written
 // plainly: decode the text into code points, try every term at every position comparing code
 // point by code point, count words by walking the text, evaluate the query tree recursively.
-// Random queries and posts mix Norwegian, Spanish, CJK and emoji text. Every failure prints the
-// seed; BRANDPULSE_TEST_SEED=<seed> reruns it.
+// Random queries and posts mix Norwegian, Spanish, CJK and emoji text. The reference takes NFC
+// and word characters (UAX #29 Word_Break) from ICU, not from engine/unicode.h. Plain entries
+// (terms, handles, hashtags, exclusions) are checked the same way: one accent rule everywhere.
+// Every failure prints the seed; BRANDPULSE_TEST_SEED=<seed> reruns it.
 #include <gtest/gtest.h>
+#include <unicode/normalizer2.h>
+#include <unicode/uchar.h>
+#include <unicode/unistr.h>
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -38,10 +45,42 @@ std::vector<CodePoint> Decode(std::string_view text) {
 
 bool IsMark(uint32_t c) { return c >= 0x300 && c <= 0x36F; }
 
+std::string Nfc(std::string_view text) {
+  UErrorCode error = U_ZERO_ERROR;
+  const icu::Normalizer2* nfc = icu::Normalizer2::getNFCInstance(error);
+  icu::UnicodeString normalized =
+      nfc->normalize(icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(), text.size())), error);
+  std::string out;
+  normalized.toUTF8String(out);
+  return U_SUCCESS(error) ? out : std::string(text);
+}
+
+// A word character by UAX #29 (ICU's Word_Break property), plus the letters and digits of the
+// unspaced scripts, minus emoji parts: docs/queries.md's definition, from another source.
+bool IsWord(uint32_t c) {
+  if ((c >= 0xFE00 && c <= 0xFE0F) || (c >= 0x20D0 && c <= 0x20FF) || (c >= 0x1F000 && c <= 0x1FAFF)) {
+    return false;
+  }
+  switch (u_getIntPropertyValue(static_cast<UChar32>(c), UCHAR_WORD_BREAK)) {
+    case U_WB_ALETTER:
+    case U_WB_HEBREW_LETTER:
+    case U_WB_NUMERIC:
+    case U_WB_KATAKANA:
+    case U_WB_EXTENDNUMLET:
+      return true;
+    case U_WB_EXTEND:
+      if ((U_GET_GC_MASK(static_cast<UChar32>(c)) & U_GC_M_MASK) != 0) return true;
+      [[fallthrough]];
+    default:
+      return IsUnspacedScript(c) &&
+             (U_GET_GC_MASK(static_cast<UChar32>(c)) & (U_GC_L_MASK | U_GC_M_MASK | U_GC_N_MASK)) != 0;
+  }
+}
+
 // The one-sided whole-word rule, written from its description: a letter or digit of a spaced
 // script must not touch the hit, unless one of the two characters is of an unspaced script.
 bool Touches(uint32_t outside, uint32_t inside) {
-  return IsWordCodePoint(outside) && !IsUnspacedScript(outside) && !IsUnspacedScript(inside);
+  return IsWord(outside) && !IsUnspacedScript(outside) && !IsUnspacedScript(inside);
 }
 
 struct Span {
@@ -72,7 +111,7 @@ std::vector<Span> ReferenceFind(const std::vector<CodePoint>& text, const QueryN
         while (k > 0 && at < text.size() && IsMark(text[at].value)) ++at;  // marks are dropped
       }
       if (term.single_wildcards && pattern[k].value == '?') {
-        if (at >= text.size() || !IsWordCodePoint(text[at].value) || IsMark(text[at].value)) {
+        if (at >= text.size() || !IsWord(text[at].value) || IsMark(text[at].value)) {
           ok = false;
           break;
         }
@@ -92,16 +131,15 @@ std::vector<Span> ReferenceFind(const std::vector<CodePoint>& text, const QueryN
     }
     const uint32_t first = FoldCodePoint(pattern.front().value);
     const uint32_t last = FoldCodePoint(pattern.back().value);
-    if (IsWordCodePoint(first) && start > 0 &&
-        Touches(text[start - 1].value, text[start].value)) {
+    const bool sigil = first == '#' || first == '@' || first == '$';
+    if ((IsWord(first) || sigil) && start > 0 && Touches(text[start - 1].value, text[start].value)) {
       continue;
     }
     if (term.prefix) {
-      while (end < text.size() && IsWordCodePoint(text[end].value) &&
-             !IsUnspacedScript(text[end].value)) {
+      while (end < text.size() && IsWord(text[end].value) && !IsUnspacedScript(text[end].value)) {
         ++end;
       }
-    } else if (IsWordCodePoint(last) && end < text.size() &&
+    } else if (IsWord(last) && end < text.size() &&
                Touches(text[end].value, text[end - 1].value)) {
       continue;
     }
@@ -113,11 +151,11 @@ std::vector<Span> ReferenceFind(const std::vector<CodePoint>& text, const QueryN
 class Reference {
  public:
   Reference(const Query& query, const Post& post) : query_(query), post_(post) {
-    text_ = Decode(post.text);
+    text_ = Decode(Nfc(post.text));
     // Words: runs of word characters; an unspaced-script character is a word by itself.
     bool in_word = false;
     for (uint32_t i = 0; i < text_.size(); ++i) {
-      bool word = IsWordCodePoint(FoldCodePoint(text_[i].value));
+      bool word = IsWord(text_[i].value);
       bool unspaced = word && IsUnspacedScript(text_[i].value);
       if (word && (!in_word || unspaced)) word_starts_.push_back(i);
       in_word = word && !unspaced;
@@ -203,10 +241,11 @@ const std::vector<std::string> kWords = {
     "telenor", "telia",  "ice",     "mobil",     "dekning", "blåbær", "søt",    "mør",
     "hytta",   "nett",   "telefónica", "telefonica", "móvil", "movil", "señal", "niño",
     "movistar", "orange", "apple",  "iphone",    "ソニー",   "索尼",    "新型",    "🍎",
-    "🔥",      "#telenor", "@telia_norge", "$tel", "arena",  "cream",  "å",      "øl"};
+    "🔥",      "#telenor", "@telia_norge", "$tel", "arena",  "cream",  "å",      "øl",
+    "#telefónica", "#movil", "@señal_es", "movistar²", "inglés", "ingles", "corte"};
 const std::vector<std::string> kFiller = {"og",  "y",   "la",  "er",   "the", "på", "de",
                                           "の",  "电视", "🙂",   "...",  "!",   "¿",  "5g",
-                                          "x",   "ab",  "Ærlig", "æ",  "ñ"};
+                                          "x",   "ab",  "Ærlig", "æ",  "ñ", "½", "²", "MOVISTAR²"};
 
 class Generator {
  public:
@@ -382,6 +421,117 @@ TEST(QueryDifferentialTest, CompiledMatchingAgreesWithTheReference) {
   }
   // The generator must make the test meaningful: plenty of posts match something.
   EXPECT_GT(matches, 500u);
+}
+
+// Plain entries follow the rule of query terms: `telefonica` finds "Telefónica", an exclusion
+// without accents removes the accented phrase, `#telefonica` finds "#Telefónica", {X} is exact.
+bool ReferencePlainFound(const std::vector<CodePoint>& text, const std::string& entry) {
+  QueryNode node;
+  node.op = QueryOp::kTerm;
+  if (entry.size() > 2 && entry.front() == '{' && entry.back() == '}') {
+    node.text = entry.substr(1, entry.size() - 2);
+    node.match_case = QueryCase::kExact;
+  } else {
+    node.text = entry;
+    bool accented = false;
+    for (const CodePoint& c : Decode(entry)) {
+      accented |= StripAccent(FoldCodePoint(c.value)) != FoldCodePoint(c.value);
+    }
+    node.match_case = accented ? QueryCase::kAccentExact : QueryCase::kLoose;
+  }
+  return !ReferenceFind(text, node).empty();
+}
+
+TEST(QueryDifferentialTest, PlainEntriesFollowTheSameRule) {
+  const uint64_t seed = TestSeed();
+  SCOPED_TRACE(::testing::Message() << "seed " << seed << " (BRANDPULSE_TEST_SEED=" << seed
+                                    << " reruns it)");
+  Generator generator(seed);
+  constexpr int kRounds = 6;
+  constexpr int kBrands = 60;
+  constexpr int kPosts = 600;
+  auto word = [&](bool plain_only) {
+    for (;;) {
+      const std::string& w = kWords[generator.Below(kWords.size())];
+      if (!plain_only || (w[0] != '#' && w[0] != '@' && w[0] != '$')) return w;
+    }
+  };
+  size_t matches = 0;
+  size_t excluded = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    WatchlistSpec spec;
+    spec.path = "generated";
+    for (int b = 0; b < kBrands; ++b) {
+      BrandSpec brand;
+      brand.id = "p" + std::to_string(b);
+      for (size_t i = 0, n = 1 + generator.Below(2); i < n; ++i) {
+        switch (generator.Below(4)) {
+          case 0:
+            brand.terms.push_back(word(true) + " " + word(true));
+            break;
+          case 1:
+            brand.terms.push_back("{" + generator.Variant(word(true)) + "}");
+            break;
+          default:
+            brand.terms.push_back(word(false));
+        }
+      }
+      if (generator.Below(2) == 0) brand.hashtags.push_back("#" + word(true));
+      if (generator.Below(3) == 0) brand.handles.push_back("@" + word(true) + "_es");
+      if (generator.Below(2) == 0) {
+        brand.exclusions.push_back(generator.Below(2) ? word(true) + " " + word(true) : word(true));
+      }
+      if (generator.Below(3) == 0) {
+        Diagnostics diagnostics;
+        std::string text = generator.Query(2);
+        brand.query = ParseQuery(text, SourceLocation{"generated", 1, 1}, 1, diagnostics);
+        ASSERT_TRUE(brand.query) << text << "\n" << diagnostics.ToString();
+      }
+      spec.brands.push_back(std::move(brand));
+    }
+    auto compiled = CompiledWatchlist::Make(spec);
+    ASSERT_TRUE(compiled.ok()) << compiled.status().ToString();
+    auto scanner = (*compiled)->MakeScanner();
+    ASSERT_TRUE(scanner.ok());
+    std::vector<MatchedBrand> out;
+    for (int i = 0; i < kPosts; ++i) {
+      Post post;
+      std::string text = generator.Text();
+      if (generator.Below(4) == 0) text += " " + generator.Variant("@" + word(true) + "_es");
+      if (generator.Below(4) == 0) text += " #" + generator.Variant(word(true));
+      post.text = text;
+      post.language = generator.Below(2) ? "no" : "es";
+      out.clear();
+      (*compiled)->MatchPost(post, **scanner, out);
+      std::set<uint32_t> actual;
+      for (const MatchedBrand& brand : out) actual.insert(brand.brand_index);
+      const std::vector<CodePoint> reference_text = Decode(Nfc(text));
+      for (uint32_t b = 0; b < spec.brands.size(); ++b) {
+        const BrandSpec& brand = spec.brands[b];
+        bool found = false;
+        for (const auto* list : {&brand.terms, &brand.hashtags, &brand.handles}) {
+          for (const std::string& entry : *list) found |= ReferencePlainFound(reference_text, entry);
+        }
+        if (!found && brand.query) found = Reference(*brand.query, post).Evaluate(brand.query->root);
+        bool removed = false;
+        for (const std::string& entry : brand.exclusions) {
+          removed |= ReferencePlainFound(reference_text, entry);
+        }
+        const bool expected = found && !removed;
+        ASSERT_EQ(actual.count(b) == 1, expected)
+            << "round " << round << " post " << i << "\ntext: \"" << text << "\"\nterms: "
+            << fmt::format("{}", fmt::join(brand.terms, " | ")) << "\nhashtags: "
+            << fmt::format("{}", fmt::join(brand.hashtags, " | ")) << "\nhandles: "
+            << fmt::format("{}", fmt::join(brand.handles, " | ")) << "\nexclude: "
+            << fmt::format("{}", fmt::join(brand.exclusions, " | "))
+            << "\nquery: " << (brand.query ? brand.query->source : "");
+        matches += expected;
+        excluded += found && removed;
+      }
+    }
+  }
+  EXPECT_GT(matches, 500u);
+  EXPECT_GT(excluded, 20u);
 }
 
 }  // namespace

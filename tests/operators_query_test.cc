@@ -237,7 +237,7 @@ TEST(QueryMatchTest, AccentsAndCase) {
   EXPECT_EQ(Matches(*watchlist, "Telefónica sube"), "loose accented");
   EXPECT_EQ(Matches(*watchlist, "TELEFÓNICA"), "loose accented");
   EXPECT_EQ(Matches(*watchlist, "telefonica sube"), "loose");
-  EXPECT_EQ(Matches(*watchlist, "Telefo\u0301nica (NFD)"), "loose");
+  EXPECT_EQ(Matches(*watchlist, "Telefo\u0301nica (NFD)"), "loose accented") << "matched in NFC";
   EXPECT_EQ(Matches(*watchlist, "Telefónicas"), "");
   EXPECT_EQ(Matches(*watchlist, "BT broadband"), "exact");
   EXPECT_EQ(Matches(*watchlist, "bt broadband, Bt"), "");
@@ -365,6 +365,59 @@ groups:
   ASSERT_TRUE(window.HandOver(*window_state, epoch).ok());
   for (const auto& [key, metrics] : deltas) mentions += metrics.mentions;
   EXPECT_EQ(mentions, 1u);
+}
+
+// Bluesky posts carry DIDs: a profile written as a DID makes the brand's posts own posts, and
+// posts without any author are authors of their own in the unique-author count.
+TEST(QueryWatchlistTest, ProfilesAsDidsAndUnknownAuthors) {
+  auto watchlist = CompileYaml(R"(brands:
+  - id: telenor
+    terms: [telenor]
+    handles: ["@telenor.no"]
+    profiles: {bluesky: "did:plc:brand"}
+)");
+  ASSERT_NE(watchlist, nullptr);
+  Result<std::unique_ptr<Transform>> match = MakeHyperscanMatch(watchlist);
+  ASSERT_TRUE(match.ok());
+  std::unique_ptr<TransformState> state = (*match)->MakeState().value();
+  Batch batch;
+  Post by_did;
+  by_did.text = "Telenor svarer deg i innboksen";
+  by_did.author_id = "did:plc:brand";  // no identity event seen: no handle
+  Post by_handle = by_did;
+  by_handle.author_id = "did:plc:other";
+  by_handle.author_handle = "telenor.no";
+  Post anonymous_a;
+  anonymous_a.text = "Telenor er nede";
+  anonymous_a.id = "a";
+  Post anonymous_b = anonymous_a;
+  anonymous_b.id = "b";
+  batch.posts = {by_did, by_handle, anonymous_a, anonymous_b};
+  ASSERT_TRUE((*match)->Process(batch, *state).ok());
+  ASSERT_EQ(batch.mentions.size(), 4u);
+  EXPECT_TRUE(batch.mentions[0].own_post) << "a profile written as a DID";
+  EXPECT_TRUE(batch.mentions[1].own_post);
+  EXPECT_FALSE(batch.mentions[2].own_post);
+
+  std::atomic<int64_t> watermark{INT64_MIN};
+  WindowAggregate::Options options;
+  WindowSpec one_minute;
+  one_minute.size_ms = 60000;
+  options.layout = MakeWindowLayout({one_minute});
+  WindowAggregate window(std::move(options), &watermark);
+  std::unique_ptr<TransformState> window_state = window.MakeState().value();
+  ASSERT_TRUE(window.Process(batch, *window_state).ok());
+  WindowDeltaMap deltas;
+  EpochHandOver epoch{&deltas, nullptr};
+  ASSERT_TRUE(window.HandOver(*window_state, epoch).ok());
+  uint64_t mentions = 0;
+  double authors = 0;
+  for (const auto& [key, metrics] : deltas) {
+    mentions += metrics.mentions;
+    authors += static_cast<double>(metrics.authors.Estimate());
+  }
+  EXPECT_EQ(mentions, 2u);
+  EXPECT_NEAR(authors, 2.0, 0.01) << "two posts without authors are two authors, not one";
 }
 
 TEST(QueryWatchlistTest, GroupsFromBothPlacesAndUnknownMembers) {

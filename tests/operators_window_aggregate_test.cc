@@ -210,5 +210,20 @@ TEST(PostTermsTest, WithoutWordsOnlyHashtagsAndCashtags) {
   EXPECT_TRUE(terms.tokens.empty());
 }
 
+// Hashtags and cashtags by twitter-text's rules (engine/social_entities.h).
+TEST(PostTermsTest, HashtagsAndCashtagsFollowTwitterText) {
+  PostTerms terms;
+  terms.Extract("On the #16 bus, $10 off $AAPL x$MSFT ＃テレノール #il·lusió "
+                "http://twitter.com/#anchor #max#min",
+                false);
+  std::vector<std::string> seen;
+  for (const auto& token : terms.tokens) seen.emplace_back(terms.View(token));
+  EXPECT_EQ(seen, (std::vector<std::string>{"$aapl", "＃テレノール", "#il·lusió"}));
+  terms.Extract("On the #16 bus with #1 fans");
+  seen.clear();
+  for (const auto& token : terms.tokens) seen.emplace_back(terms.View(token));
+  EXPECT_EQ(seen, (std::vector<std::string>{"bus", "fans"}));
+}
+
 }  // namespace
 }  // namespace brandpulse

@@ -16,6 +16,8 @@ namespace {
 
 constexpr size_t kMaxReasonLabels = 32;
 constexpr size_t kMaxRuleLabels = 64;
+constexpr std::string_view kDeadLettersHelp = "Records sent to the dead-letter stream, by reason";
+constexpr std::string_view kAlertsHelp = "Alerts committed to the outbox, by rule";
 
 double WallSeconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -84,6 +86,8 @@ PipelineMetrics::PipelineMetrics(MetricsRegistry& registry, std::string pipeline
       start_time_(registry.GetGauge("brandpulse_start_time_seconds",
                                     "When the running pipeline started (Unix time)")) {
   start_time_.Set(started_seconds_);
+  registry.DescribeCounterFamily("brandpulse_dead_letters_total", kDeadLettersHelp);
+  registry.DescribeCounterFamily("brandpulse_alerts_total", kAlertsHelp);
   ready_gauge_.Set(0);
   registry.GetGauge("brandpulse_build_info", "The running build (value 1)",
                     {{"version", BRANDPULSE_METRICS_VERSION}, {"pipeline", pipeline_name_}})
@@ -108,9 +112,8 @@ MetricCounter& PipelineMetrics::DeadLettersFor(std::string_view reason) {
   if (found != dead_letters_by_reason_.end()) return *found->second;
   std::string label = dead_letters_by_reason_.size() < kMaxReasonLabels ? ReasonLabel(reason)
                                                                          : std::string("other");
-  MetricCounter& counter = registry_.GetCounter(
-      "brandpulse_dead_letters_total", "Records sent to the dead-letter stream, by reason",
-      {{"reason", label}});
+  MetricCounter& counter =
+      registry_.GetCounter("brandpulse_dead_letters_total", kDeadLettersHelp, {{"reason", label}});
   dead_letters_by_reason_.emplace(std::string(reason), &counter);
   return counter;
 }
@@ -119,8 +122,8 @@ MetricCounter& PipelineMetrics::AlertsFor(std::string_view rule) {
   auto found = alerts_by_rule_.find(rule);
   if (found != alerts_by_rule_.end()) return *found->second;
   std::string label = alerts_by_rule_.size() < kMaxRuleLabels ? std::string(rule) : "other";
-  MetricCounter& counter = registry_.GetCounter(
-      "brandpulse_alerts_total", "Alerts committed to the outbox, by rule", {{"rule", label}});
+  MetricCounter& counter =
+      registry_.GetCounter("brandpulse_alerts_total", kAlertsHelp, {{"rule", label}});
   alerts_by_rule_.emplace(std::string(rule), &counter);
   return counter;
 }
@@ -183,6 +186,10 @@ void PipelineMetrics::OnReload(bool swapped, const std::string& error, size_t br
   if (swapped) watchlist_brands_.Set(static_cast<double>(brand_count));
   std::lock_guard lock(mutex_);
   if (!swapped) last_reload_error_ = RedactSecrets(error);
+}
+
+void PipelineMetrics::DeclareRules(const std::vector<std::string>& names) {
+  for (const std::string& name : names) AlertsFor(name);
 }
 
 void PipelineMetrics::OnBackpressure(double seconds) {

@@ -62,6 +62,8 @@ class PipelineMetrics {
   void OnCommit(double seconds, uint64_t window_updates, uint64_t windows_closed,
                 uint64_t windows_open, int64_t watermark_ms, const std::vector<FiredAlert>& alerts);
   void OnReload(bool swapped, const std::string& error, size_t brand_count);
+  // The pipeline's alert rules: each gets its brandpulse_alerts_total series at 0 from the start.
+  void DeclareRules(const std::vector<std::string>& names);
   void OnBackpressure(double seconds);
   void OnAssignmentChange(size_t gained, size_t lost);
   // The run's per-brand counters (call about once a second, not per batch). `update` runs

@@ -314,6 +314,9 @@ Status PipelineRun::Setup() {
   RETURN_IF_ERROR(OpenState());
   ASSIGN_OR_RETURN(RuleSet rules, RuleSet::Make(spec_.alert_rules, spec_.windows, *brands_));
   rules_.emplace(std::move(rules));
+  std::vector<std::string> rule_names;
+  for (const auto& rule : spec_.alert_rules) rule_names.push_back(rule->name());
+  metrics_->DeclareRules(rule_names);
   RETURN_IF_ERROR(rules_->Restore(*store_, *brands_));
   closer_ = std::make_unique<WindowCloser>(
       spec_.windows, spec_.allowed_lateness_ms,

@@ -68,6 +68,7 @@ TEST(MetricsRegistryTest, RendersCountersGaugesHistogramsAndCollectorsInTextForm
   latency.Observe(0.05);
   latency.Observe(0.5);
   latency.Observe(7);
+  registry.DescribeCounterFamily("demo_events_total", "Events, by kind (none yet)");
   MetricsCollectorHandle handle = registry.AddCollector([](MetricsWriter& writer) {
     writer.Gauge("demo_depth", "Depth", {{"sink", "a"}}, 4);
   });
@@ -82,6 +83,8 @@ TEST(MetricsRegistryTest, RendersCountersGaugesHistogramsAndCollectorsInTextForm
   EXPECT_EQ(SampleValue(text, "demo_latency_seconds_sum"), 7.55);
   EXPECT_EQ(SampleValue(text, "demo_depth{sink=\"a\"}"), 4);
   EXPECT_NE(text.find("# TYPE demo_latency_seconds histogram\n"), std::string::npos);
+  // A described family is listed before anything happened.
+  EXPECT_NE(text.find("# TYPE demo_events_total counter\n"), std::string::npos) << text;
   // One HELP and TYPE per family, before its samples.
   EXPECT_EQ(text.find("# TYPE demo_requests_total counter"),
             text.rfind("# TYPE demo_requests_total counter"));

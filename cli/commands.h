@@ -36,5 +36,7 @@ void RegisterMatchCommand(CLI::App& app, CliCommands& commands);
 void RegisterGenerateCommand(CLI::App& app, CliCommands& commands);
 void RegisterQueryCommand(CLI::App& app, CliCommands& commands);  // query and serve
 void RegisterBacktestCommand(CLI::App& app, CliCommands& commands);
+void RegisterEvalEnrichmentCommand(CLI::App& app, CliCommands& commands);  // enrichment
+void RegisterDevKafkaCommand(CLI::App& app, CliCommands& commands);  // issue 11
 
 }  // namespace brandpulse

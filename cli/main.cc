@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
   RegisterGenerateCommand(app, commands);
   RegisterQueryCommand(app, commands);
   RegisterBacktestCommand(app, commands);
+  RegisterEvalEnrichmentCommand(app, commands);
+  RegisterDevKafkaCommand(app, commands);
 
   CLI11_PARSE(app, argc, argv);
   Result<LogLevel> level = ParseLogLevel(log_level);

@@ -21,12 +21,24 @@
 
 namespace brandpulse {
 
+enum class AlertSeverity : uint8_t { kInfo = 0, kWarning = 1, kCritical = 2 };
+
+// One alert a rule fired. The payload is written by operators/alert_json.h (schema
+// brandpulse.alert/1, docs/schemas.md); the other members are what the rule set's noise control
+// (cooldown, de-duplication, grouping) and the latency measure read without parsing it.
 struct FiredAlert {
-  // Stable: the same alert after a restart has the same id ("<rule>/<brand>/<window start>");
-  // receivers de-duplicate on it, and it is the outbox key after the sink's name.
+  // Stable: the same alert after a restart has the same id ("<rule>/<brand>/<key>", the key made
+  // of event-time facts only); receivers de-duplicate on it, and it is the outbox key after the
+  // sink's name.
   std::string id;
   std::string payload;  // one JSON object, no newline
   uint32_t brand_index = 0;
+  AlertSeverity severity = AlertSeverity::kWarning;
+  // The event time the alert is about: its newest post's, or its window's end when it has no
+  // post (silence). Cooldown and grouping intervals are measured in it, so they survive restarts.
+  int64_t event_time_ms = 0;
+  // Wall-clock ms (Unix epoch) when the engine read the newest post behind the alert; 0 unknown.
+  int64_t ingest_time_ms = 0;
 };
 
 // A brand's window whose metrics are final (the watermark passed its end plus the allowed
@@ -45,11 +57,26 @@ struct RuleContext {
   const BrandDirectory& brands;
   int64_t watermark_ms;
   std::vector<FiredAlert>& fired;
+  // The last commit of a finite input: what is held for later (grouped alerts) leaves now.
+  bool end_of_input = false;
+};
+
+// Noise control the rule set applies to a rule's alerts (pipeline/rule_set.h, docs/alerts.md).
+// Intervals are of event time, so the same input gives the same alerts after a restart.
+struct AlertNoiseOptions {
+  // After an alert for a brand, the rule's next alerts for that brand whose event time is less
+  // than this later are dropped (counted, not delivered). 0 = none.
+  int64_t cooldown_ms = 0;
+  // Alerts of rules with the same group interval, for one brand, whose event times fall in one
+  // interval [k·interval, (k+1)·interval) are delivered as one brandpulse.alert_group/1 message
+  // once the watermark passes the interval's end. 0 = each alert on its own.
+  int64_t group_interval_ms = 0;
 };
 
 class AlertRule {
  public:
   virtual ~AlertRule() = default;
+  virtual AlertNoiseOptions noise() const { return {}; }
   // The rule's name from the pipeline file; unique, and the prefix of its stored state.
   virtual const std::string& name() const = 0;
 
@@ -65,7 +92,9 @@ class AlertRule {
   virtual Status OnWindowClosed(const ClosedWindow& window, RuleContext& context) {
     return Status::Ok();
   }
-  // The watermark advanced to context.watermark_ms (event-time timers fire here).
+  // Once per commit, after the windows the watermark closed were shown: the watermark is
+  // context.watermark_ms (it may not have moved). Event-time timers fire here, and rules that
+  // evaluate every window of a series (silence included) evaluate the ones now final.
   virtual Status OnWatermark(RuleContext& context) { return Status::Ok(); }
   // Writes what changed since the last snapshot into the epoch's commit.
   virtual Status Snapshot(StateStore::Commit& commit) { return Status::Ok(); }

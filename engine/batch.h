@@ -41,6 +41,9 @@ struct Mention {
   // Written by one of the brand's own handles or profiles: not a customer mention (window
   // aggregation skips it for `mentions`).
   bool own_post = false;
+  // Enrichment (operators/enrich_transform.h): the sentiment towards this brand in this post,
+  // 0 not enriched, 1 negative, 2 neutral, 3 positive.
+  uint8_t sentiment = 0;
 };
 
 class Batch {
@@ -63,6 +66,7 @@ class Batch {
     skipped_records = 0;
     late_posts = 0;
     max_event_time_ms = INT64_MIN;
+    ingest_time_ms = 0;
   }
 
   // Appends one record; keeps kInputPadding readable bytes after the last one.
@@ -114,6 +118,9 @@ class Batch {
   uint32_t skipped_records = 0;  // decoded fine but not a post (e.g. a Bluesky like event)
   uint32_t late_posts = 0;
   int64_t max_event_time_ms = INT64_MIN;
+  // Wall-clock ms (Unix epoch) when the runner read the batch from its source; 0 when not set.
+  // Alerts report it as their newest post's ingest time (latency = emit or delivery − this).
+  int64_t ingest_time_ms = 0;
 };
 
 }  // namespace brandpulse

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 
 namespace brandpulse {
@@ -35,5 +36,13 @@ class SimulatedClock final : public Clock {
  private:
   std::atomic<int64_t> now_ms_;
 };
+
+// Wall-clock milliseconds since the Unix epoch, for times reported to people and receivers
+// (an alert's ingest and emit times), never for timers.
+inline int64_t WallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace brandpulse

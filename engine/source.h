@@ -64,6 +64,10 @@ class Source {
   // Called after every commit with the positions now durable (Kafka: commit them to the group
   // too, so its tools show lag). Errors are reported, never fatal to the commit already made.
   virtual Status OnCommitted(const PositionMap& positions) { return Status::Ok(); }
+  // Backpressure: the engine will not call Fill() for a while (a sink's outbox is full). A
+  // source that fetches ahead (Kafka) stops fetching until Resume(); no record is dropped.
+  virtual void Pause() {}
+  virtual void Resume() {}
 };
 
 }  // namespace brandpulse

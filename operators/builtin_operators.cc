@@ -3,12 +3,18 @@
 // (the watchlist, the windows) or are a plain function of their section.
 #include <fmt/format.h>
 
+#include "operators/enrich_transform.h"
 #include "operators/file_source.h"
 #include "operators/hyperscan_match.h"
 #include "operators/json_decode.h"
 #include "operators/json_lines_sink.h"
+#include "operators/kafka_sink.h"
+#include "operators/kafka_source.h"
 #include "operators/registry.h"
 #include "operators/threshold_alert.h"
+#include "operators/unanswered_rule.h"  // alert rules (issue 12)
+#include "operators/spike_rule.h"
+#include "operators/webhook_sink.h"
 #include "operators/window_aggregate.h"
 
 namespace brandpulse {
@@ -78,6 +84,7 @@ SinkReader JsonLinesSinkReader(std::string type, LineFile::Kind kind) {
 void RegisterBuiltinOperators(OperatorRegistry& registry) {
   registry.AddSource("file", ReadFileSource);
   registry.AddSource("stdin", ReadStdinSource);
+  registry.AddSource("kafka", ReadKafkaSource);
 
   registry.AddTransform("decode", ReadDecode);
   registry.AddTransform("match", ReadMatch);
@@ -86,8 +93,15 @@ void RegisterBuiltinOperators(OperatorRegistry& registry) {
   registry.AddSink("file", JsonLinesSinkReader("file", LineFile::Kind::kFile));
   registry.AddSink("stdout", JsonLinesSinkReader("stdout", LineFile::Kind::kStdout));
   registry.AddSink("none", JsonLinesSinkReader("none", LineFile::Kind::kNone));
+  registry.AddSink("webhook", ReadWebhookSink);  // issue 12
+  registry.AddSink("kafka", ReadKafkaSink);
 
   registry.AddAlertRule("threshold", ReadThresholdRule);
+  // Alert rules (issue 12).
+  registry.AddAlertRule("unanswered", ReadUnansweredRule);
+  registry.AddAlertRule("spike", ReadSpikeRule);
+
+  RegisterEnrichment(registry);  // enrich: post fields, counters, dimensions, query fields
 }
 
 }  // namespace brandpulse

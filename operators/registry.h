@@ -102,6 +102,9 @@ class SinkSpec {
 struct RuleBuildContext {
   const std::vector<WindowSpec>* windows = nullptr;
   const BrandDirectory* brands = nullptr;  // the watchlist in force at start
+  // When windows are final (time.allowed_lateness): rules that evaluate every window of a
+  // series, silence included, need the windows' close times.
+  int64_t allowed_lateness_ms = 60000;
 };
 
 class AlertRuleSpec {

@@ -1,26 +1,30 @@
-// The threshold rule (`type: threshold`): fires once per brand window whose final value of a
-// metric (any metric of engine/window_metric_registry.h) is above a limit. Windows are final
-// when they close, so a window fires at most once, with exact numbers.
+// The threshold rule (`type: threshold`): for each final brand window of a window spec, fires
+// when a metric (any metric of engine/window_metric_registry.h: mentions, unique_authors, reach,
+// replies, questions, registered counters) is above or below a limit. A brand with no mention in
+// a window has value 0 there, so `below` also fires on silence. docs/alerts.md.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/window_metric_registry.h"
 #include "operators/registry.h"
+#include "operators/rule_common.h"
 
 namespace brandpulse {
 
 struct ThresholdRuleOptions {
-  std::string name;
+  RuleCommonOptions common;
   uint32_t window_index = 0;  // into the pipeline's windows
   const WindowMetricDefinition* metric = nullptr;
-  uint64_t above = 0;               // fires when the metric > above
-  std::vector<std::string> brands;  // brand ids; empty = every brand
+  std::optional<uint64_t> above;  // fires when the metric > above
+  std::optional<uint64_t> below;  // fires when the metric < below
 };
 
-// Reads a `type: threshold` entry of `alerts:` (window, metric, above, brands).
+// Reads a `type: threshold` entry of `alerts:` (window, metric, above or below, brands, and the
+// keys every rule has: evidence, cooldown, group_interval).
 Result<std::unique_ptr<AlertRuleSpec>> ReadThresholdRule(const std::string& name, YamlMap& section,
                                                          const ConfigContext& context);
 

@@ -312,7 +312,8 @@ Status PipelineRun::Setup() {
                                                   spec_.watchlist.cache_directory,
                                                   options_.watch_watchlist_file, clock_);
   RETURN_IF_ERROR(OpenState());
-  ASSIGN_OR_RETURN(RuleSet rules, RuleSet::Make(spec_.alert_rules, spec_.windows, *brands_));
+  ASSIGN_OR_RETURN(RuleSet rules, RuleSet::Make(spec_.alert_rules, spec_.windows, *brands_,
+                                                              spec_.allowed_lateness_ms));
   rules_.emplace(std::move(rules));
   std::vector<std::string> rule_names;
   for (const auto& rule : spec_.alert_rules) rule_names.push_back(rule->name());
@@ -499,6 +500,7 @@ Status PipelineRun::HandleAssignmentChange() {
 Status PipelineRun::ReadBatch(bool& end_of_input) {
   ASSIGN_OR_RETURN(Batch* batch, scheduler_->Acquire());
   ASSIGN_OR_RETURN(SourceRead read, source_->Fill(*batch, spec_.batch_records));
+  batch->ingest_time_ms = WallClockMs();  // alerts report it (issue 12: ingest-to-alert latency)
   if (!ready_reported_) {
     ready_reported_ = true;
     summary_.resume_seconds = SecondsSince(started_ms_);
@@ -536,7 +538,9 @@ Status PipelineRun::WaitForOutboxRoom() {
     Notice(fmt::format("sink '{}' has {} undelivered entries (limit {}); ingestion paused{}",
                        sink.sink->name(), stats.depth, spec_.outbox_limit,
                        stats.last_error.empty() ? "" : ": " + stats.last_error));
+    source_->Pause();
     bool room = sink.delivery->WaitForRoom(options_.stop_requested);
+    source_->Resume();
     summary_.backpressure_seconds += SecondsSince(paused_ms);
     metrics_->OnBackpressure(SecondsSince(paused_ms));
     if (room) Notice(fmt::format("sink '{}' caught up; ingestion resumed", sink.sink->name()));
@@ -567,16 +571,14 @@ Status PipelineRun::Commit(bool end_of_input) {
   if (int64_t tracked = watermarks_.Compute(clock_.NowMs()); tracked != WatermarkTracker::kNone) {
     watermark = std::max(watermark, tracked);
   }
-  RuleContext context{*brands_, watermark, fired_};
+  RuleContext context{*brands_, watermark, fired_, end_of_input};
   ASSIGN_OR_RETURN(watermark,
                    closer_->Close(watermark, end_of_input, deltas, *brands_, *store_, commit,
                                   [&](const ClosedWindow& window) {
                                     return rules_->OnWindowClosed(window, context);
                                   }));
-  if (watermark != previous_watermark) {
-    context.watermark_ms = watermark;
-    RETURN_IF_ERROR(rules_->OnWatermark(context));
-  }
+  context.watermark_ms = watermark;
+  RETURN_IF_ERROR(rules_->OnWatermark(context));
   RETURN_IF_ERROR(rules_->Snapshot(commit));
   for (const FiredAlert& alert : fired_) {
     for (OutboxSink& sink : outbox_sinks_) {

@@ -1,10 +1,21 @@
 // RuleSet: the pipeline's alert rules, built from their specs, called in config order, and only
-// with the inputs each one watches (engine/alert_rule.h).
+// with the inputs each one watches (engine/alert_rule.h). It also applies noise control to what
+// the rules fire (docs/alerts.md), in event time so that a restart gives the same alerts:
+// - de-duplication: an alert id already fired is dropped (ids are stable, so a window or post
+//   seen again after a reload or a replay does not alert twice);
+// - cooldown per rule and brand: after an alert, the rule's next alerts for the brand within
+//   `cooldown` of event time are dropped;
+// - grouping: alerts of rules with a `group_interval` are held per brand and interval and leave
+//   as one brandpulse.alert_group/1 message once the watermark passes the interval's end.
+// What it keeps (last alert time per rule and brand, recent ids, held groups) is state in the
+// `rules` column family under the name "~noise", committed with the epoch.
 //
 // Thread safety: the coordinator only.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/alert_rule.h"
@@ -12,11 +23,17 @@
 
 namespace brandpulse {
 
+struct NoiseStats {
+  uint64_t duplicates = 0;     // dropped: same id fired before
+  uint64_t cooled_down = 0;    // dropped: within the rule's cooldown for the brand
+  uint64_t grouped = 0;        // alerts delivered inside a group message
+};
+
 class RuleSet {
  public:
   static Result<RuleSet> Make(const std::vector<std::shared_ptr<const AlertRuleSpec>>& specs,
                               const std::vector<WindowSpec>& windows,
-                              const BrandDirectory& brands);
+                              const BrandDirectory& brands, int64_t allowed_lateness_ms = 60000);
 
   bool WatchesWindow(uint32_t window_index) const {
     return window_index < watched_windows_.size() && watched_windows_[window_index];
@@ -26,14 +43,35 @@ class RuleSet {
   Status Restore(StateStore& store, const BrandDirectory& brands);
   Status OnBatch(const Batch& batch, RuleContext& context);
   Status OnWindowClosed(const ClosedWindow& window, RuleContext& context);
+  // Also releases held groups whose interval the watermark passed.
   Status OnWatermark(RuleContext& context);
   Status Snapshot(StateStore::Commit& commit);
   Status OnBrandsChanged(const BrandDirectory& before, const BrandDirectory& after);
 
+  const NoiseStats& noise_stats() const { return noise_stats_; }
+
  private:
+  // Applies noise control to context.fired[first..]: drops, holds for grouping, or keeps.
+  void Filter(size_t rule_index, size_t first, RuleContext& context);
+
   std::vector<std::unique_ptr<AlertRule>> rules_;
   std::vector<bool> watched_windows_;  // by window index: some rule watches it
   bool watches_batches_ = false;
+
+  // Noise state, keyed by ids (not indexes): survives reloads and restarts.
+  std::map<std::string, int64_t> last_fired_;  // "<rule>\x1f<brand id>" -> event time
+  std::map<std::string, int64_t> recent_ids_;  // alert id -> event time (pruned by age)
+  struct HeldGroup {
+    std::string brand_id;
+    std::string brand_name;
+    std::vector<FiredAlert> alerts;
+  };
+  // (interval ms, interval start, brand id) -> alerts held until the watermark passes the end.
+  std::map<std::tuple<int64_t, int64_t, std::string>, HeldGroup> groups_;
+  bool noise_changed_ = false;
+  std::vector<std::string> deleted_keys_;
+  int64_t longest_cooldown_ms_ = 0;
+  NoiseStats noise_stats_;
 };
 
 }  // namespace brandpulse

@@ -57,7 +57,9 @@ reference_seconds=$(awk -v a="$start" -v b="$(now)" 'BEGIN { printf "%.2f", b - 
 # By default the delays spread the kills over the run: their expected sum is below the reference
 # run's duration, so the run is still going when the last kill is due.
 if [ "$max_delay" = auto ]; then
-  ready=$(grep -o 'ready after [0-9.]* s' "$work/reference/runs.log" | awk '{print $3}')
+  # The run logs its start-up time as "ready after N s" or, structured, "ready_seconds=N".
+  ready=$({ grep -oE 'ready after [0-9.]+ s|ready_seconds=[0-9.]+' "$work/reference/runs.log" || true; } |
+          head -1 | grep -oE '[0-9.]+' || true)
   max_delay=$(awk -v t="$reference_seconds" -v r="${ready:-0}" -v k="$kills" \
     'BEGIN { printf "%.3f", 2 * r + 1.6 * (t - r) / (k + 1) }')
 fi

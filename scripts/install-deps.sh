@@ -14,14 +14,20 @@ packages=(
   libcpp-httplib-dev
   # real word lists for the synthetic firehose (en, no, es)
   wamerican wnorwegian wspanish
+  # enrichment: language detection (CLD2 with its full tables, issue 13)
+  libcld2-dev
   # benchmark baselines and reporting (bench/): RE2, PCRE2, nlohmann/json, ripgrep, gnuplot,
   # GNU time for peak RSS, bc for the ratios
   libre2-dev libpcre2-dev nlohmann-json3-dev ripgrep gnuplot-nox time bc
   # operations (docs/operations.md): logs (spdlog), `promtool check metrics` in the tests
   # (prometheus), the dashboard's end-to-end test in a headless browser (chromium), a pty (script)
   libspdlog-dev prometheus chromium bsdutils python3
+  # issue 12: the webhook sink (libcurl) and its HMAC-SHA256 signature (OpenSSL's libcrypto)
+  libcurl4-openssl-dev libssl-dev
   # issue 14: ICU, the independent reference for NFC and UAX #29 word characters in the tests
   libicu-dev
+  # Kafka tests, demo and bench: kcat produces the firehose to dev-kafka's mock cluster
+  kcat
 )
 
 # `make fuzz` only (never `make test`, which replays the corpora with g++): clang and libFuzzer.

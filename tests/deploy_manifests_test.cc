@@ -416,7 +416,8 @@ class LaptopPod : public ::testing::Test {
       }
     }
     process_ = Spawn(argv, env_, root_, name);
-    std::regex announced(R"(query API on http://([0-9.]+:[0-9]+)/)");
+    // "query API on http://ADDRESS/api/v1/", or the structured log's address=http://ADDRESS/api/v1/
+    std::regex announced(R"(http://([0-9.]+:[0-9]+)/api/v1/)");
     for (int i = 0; i < 500 && process_.pid > 0; ++i) {
       std::smatch match;
       std::string log = ReadFile(process_.stderr_path);
@@ -429,6 +430,13 @@ class LaptopPod : public ::testing::Test {
     }
     ADD_FAILURE() << "the API never came up: " << ReadFile(process_.stderr_path);
     return "";
+  }
+
+  // The run reported itself ready (its source at the committed position).
+  bool Ready() const {
+    std::string log = ReadFile(process_.stderr_path);
+    return log.find("ready after") != std::string::npos ||
+           log.find("ready_seconds") != std::string::npos;
   }
 
   Rendered rendered_;
@@ -510,34 +518,34 @@ std::set<std::string> MetricNamesIn(const std::string& expression) {
   return names;
 }
 
-// Every PromQL expression of the dashboard: panel targets (rows nest panels) and the
-// `label_values(metric, label)` / query variables of its templating.
+// Every PromQL expression of the dashboard: panel targets' `expr` (rows nest panels) and the
+// metric of each query variable's `label_values(metric, label)`.
 void CollectExpressions(simdjson::dom::element element, std::vector<std::string>& expressions) {
   if (element.is_array()) {
     for (simdjson::dom::element item : element.get_array()) CollectExpressions(item, expressions);
-  } else if (element.is_object()) {
-    for (auto [key, value] : element.get_object()) {
-      if ((key == "expr" || key == "query") && value.is_string()) {
-        std::string text(value.get_string().value());
-        std::smatch match;
-        if (std::regex_search(text, match, std::regex(R"(label_values\(\s*([^,)]+))"))) {
-          text = match[1].str();
-        }
-        if (key == "expr" || text.find("label_values") == std::string::npos) {
-          expressions.push_back(text);
-        }
-      } else if (key == "query" && value.is_object()) {
-        std::string_view query;
-        if (value["query"].get(query) == simdjson::SUCCESS) {
-          std::string text(query);
-          std::smatch match;
-          if (std::regex_search(text, match, std::regex(R"(label_values\(\s*([^,)]+))"))) {
-            expressions.push_back(match[1].str());
-          }
-        }
-      } else {
-        CollectExpressions(value, expressions);
-      }
+    return;
+  }
+  if (!element.is_object()) return;
+  std::string_view type;
+  if (element["type"].get(type) == simdjson::SUCCESS && type == "query") {
+    std::string_view query;
+    if (element["query"].get(query) != simdjson::SUCCESS &&
+        element["query"]["query"].get(query) != simdjson::SUCCESS) {
+      query = {};
+    }
+    std::string text(query);
+    std::smatch match;
+    if (std::regex_search(text, match, std::regex(R"(label_values\(\s*([^,)]+))"))) {
+      expressions.push_back(match[1].str());
+    } else if (!text.empty()) {
+      expressions.push_back(text);
+    }
+  }
+  for (auto [key, value] : element.get_object()) {
+    if (key == "expr" && value.is_string()) {
+      expressions.emplace_back(value.get_string().value());
+    } else if (key != "query") {
+      CollectExpressions(value, expressions);
     }
   }
 }
@@ -709,12 +717,13 @@ TEST(DeployManifests, ArgsUseFlagsTheBinaryHasAndTheServicePort) {
     EXPECT_EQ(args[0], "run");
     CommandResult help = Shell(fmt::format("{} {} --help", Quoted(BRANDPULSE_BINARY), args[0]));
     ASSERT_EQ(help.exit_code, 0) << help.out;
+    help.out += Shell(fmt::format("{} --help", Quoted(BRANDPULSE_BINARY))).out;  // global options
     for (const std::string& arg : args) {
       if (arg.rfind("-", 0) != 0) continue;
       std::string flag = arg.substr(0, arg.find('='));
       EXPECT_TRUE(std::regex_search(help.out, std::regex("(^|[ ,])" + flag + "([ ,=]|$)",
                                                          std::regex::multiline)))
-          << "`brandpulse " << args[0] << " --help` has no " << flag;
+          << "neither `brandpulse " << args[0] << " --help` nor `brandpulse --help` has " << flag;
     }
     std::string api = FlagValue(args, "--api");
     ASSERT_FALSE(api.empty()) << "the container serves no API (--api)";
@@ -815,8 +824,8 @@ TEST(DeployManifests, PipelinesValidateAndWriteOnlyToTheirVolumes) {
 
 TEST(DeployManifests, DeployWatchlistIsTheOneInPipelines) {
   // The kustomize base cannot read files outside its folder, so it carries a copy.
-  EXPECT_EQ(ReadFile(kKubernetes / "base" / "watchlists" / "nordic-spanish-telecoms.yaml"),
-            ReadFile(kSource / "pipelines" / "watchlists" / "nordic-spanish-telecoms.yaml"))
+  EXPECT_TRUE(ReadFile(kKubernetes / "base" / "watchlists" / "nordic-spanish-telecoms.yaml") ==
+              ReadFile(kSource / "pipelines" / "watchlists" / "nordic-spanish-telecoms.yaml"))
       << "deploy/kubernetes/base/watchlists/ differs from pipelines/watchlists/: copy it again";
 }
 
@@ -902,7 +911,7 @@ TEST_F(LaptopPod, SigtermCommitsAndTheNextStartResumes) {
   std::string address = Start("first");
   ASSERT_FALSE(address.empty());
   // Let it read some of the input, then stop it the way the kubelet does.
-  for (int i = 0; i < 200 && ReadFile(process_.stderr_path).find("ready after") == std::string::npos; ++i) {
+  for (int i = 0; i < 200 && !Ready(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -920,10 +929,11 @@ TEST_F(LaptopPod, SigtermCommitsAndTheNextStartResumes) {
   Start("second");
   std::optional<int> exited;
   for (int i = 0; i < 200 && !exited; ++i) {
-    if (ReadFile(process_.stderr_path).find("ready after") != std::string::npos) break;
+    if (Ready()) break;
     exited = WaitExit(process_.pid, 0.025);
   }
-  EXPECT_NE(ReadFile(process_.stderr_path).find("resumed from committed position"), std::string::npos)
+  // "resumed from committed position N" (plain) or "resumed from the committed position" (log).
+  EXPECT_NE(ReadFile(process_.stderr_path).find("resumed from"), std::string::npos)
       << ReadFile(process_.stderr_path);
 }
 
@@ -931,20 +941,22 @@ TEST_F(LaptopPod, GrafanaPanelsUseOnlyMetricsTheEngineExports) {
   std::string address = Start("run");
   ASSERT_FALSE(address.empty());
   std::set<std::string> exported;
+  std::set<std::string> documented;  // docs/operations.md's list, when there is one
   std::string source;
-  // Give the pipeline a commit, so per-sink and per-rule series exist.
+  fs::path operations = kSource / "docs" / "operations.md";
+  if (fs::exists(operations)) documented = DocumentedNames(ReadFile(operations));
+  // Give the pipeline a commit, so per-sink and per-reason series exist.
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   httplib::Result scrape = Get(address, "/metrics");
   if (scrape && scrape->status == 200) {
     exported = ExposedNames(scrape->body);
     source = "the live /metrics scrape";
   } else {
-    fs::path operations = kSource / "docs" / "operations.md";
-    if (!fs::exists(operations)) {
+    if (documented.empty()) {
       GTEST_SKIP() << "this binary serves no /metrics and docs/operations.md does not exist "
                       "(issue 15 not merged): no list of exported metrics to compare with";
     }
-    exported = DocumentedNames(ReadFile(operations));
+    exported = documented;
     source = "docs/operations.md (this binary serves no /metrics yet)";
   }
   std::printf("NOTE: dashboard metrics compared with %s (%zu names)\n", source.c_str(),
@@ -953,13 +965,24 @@ TEST_F(LaptopPod, GrafanaPanelsUseOnlyMetricsTheEngineExports) {
   std::vector<std::string> expressions = DashboardExpressions();
   ASSERT_GE(expressions.size(), 10u) << "the dashboard has hardly any queries";
   std::set<std::string> used;
+  std::set<std::string> unseen;  // documented, labelled per event, no series in this short run
   for (const std::string& expression : expressions) {
     for (const std::string& name : MetricNamesIn(expression)) {
       used.insert(name);
+      if (!exported.count(name) && documented.count(name)) {
+        unseen.insert(name);
+        continue;
+      }
       EXPECT_TRUE(exported.count(name))
           << "the dashboard reads `" << name << "`, which " << source << " does not have ("
           << expression << ")";
     }
   }
   EXPECT_GE(used.size(), 10u);
+  // A family whose series are made per event (alerts per rule) has none until the first one.
+  EXPECT_LE(unseen.size(), 2u) << "most of the dashboard should show in a short run's scrape";
+  for (const std::string& name : unseen) {
+    std::printf("NOTE: %s has no series in this short run; docs/operations.md lists it\n",
+                name.c_str());
+  }
 }

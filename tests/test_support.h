@@ -83,4 +83,36 @@ inline std::map<std::string, std::string> DumpWindows(const fs::path& state,
   return windows;
 }
 
+// Alerts (docs/schemas.md) with their wall-clock times ("newest_post_ingest_time", "emitted_at")
+// replaced by "*": everything else in an alert is a function of the input, so two runs over the
+// same input compare equal after this.
+inline std::string StripAlertTimes(const std::string& alerts) {
+  std::string out;
+  out.reserve(alerts.size());
+  size_t at = 0;
+  while (at < alerts.size()) {
+    size_t found = std::string::npos;
+    size_t key_length = 0;
+    for (std::string_view key : {std::string_view("\"newest_post_ingest_time\":"),
+                                 std::string_view("\"emitted_at\":")}) {
+      size_t position = alerts.find(key, at);
+      if (position < found) {
+        found = position;
+        key_length = key.size();
+      }
+    }
+    if (found == std::string::npos) {
+      out.append(alerts, at, std::string::npos);
+      break;
+    }
+    out.append(alerts, at, found + key_length - at);
+    size_t value = found + key_length;
+    size_t end = alerts[value] == '"' ? alerts.find('"', value + 1) + 1 : alerts.find_first_of(",}", value);
+    out += "\"*\"";
+    at = end;
+  }
+  return out;
+}
+
 }  // namespace brandpulse_test
+

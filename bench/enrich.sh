@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# bench/enrich.sh: what enrichment (the `enrich` transform) costs in a pipeline. 10,000 brands,
+# 100,000 generated twitter-v2 posts at two mention shares; `brandpulse run` (1 worker) without
+# and with `enrich` after `match`, 3 runs each, median of the processing time (the run's
+# "finished in" minus its "ready after" start-up). Cost per enriched post = extra time / posts
+# that matched a brand (enrich runs on those only); share = extra time / pipeline time with
+# enrichment. Also the per-post cost of Enrich() alone, from eval-enrichment on VADER's tweets.
+# Usage: bash bench/enrich.sh [--brandpulse build/brandpulse] [--bench build/bench/brandpulse_bench]
+#        [--out build/bench-enrich] [--posts 100000]
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+brandpulse="$root/build/brandpulse"
+bench="$root/build/bench/brandpulse_bench"
+out="$root/build/bench-enrich"
+posts=100000
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --brandpulse) brandpulse="$2"; shift 2 ;;
+    --bench) bench="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    --posts) posts="$2"; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+mkdir -p "$out"
+watchlist="$out/watchlist-10000.yaml"
+[ -f "$watchlist" ] || "$bench" watchlist --brands-file "$root/bench/data/brands.txt" --count 10000 \
+  --out "$watchlist" >/dev/null
+
+run_once() {  # input transforms -> processing seconds, matched posts
+  local input="$1" transforms="$2" dir="$out/run"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  cat > "$dir/pipeline.yaml" <<EOF
+name: bench-enrich
+source: {type: file, path: $input, follow: false}
+decode: {format: twitter-v2}
+transforms: [$transforms]
+watchlist: $watchlist
+workers: 1
+batch_records: 1024
+state: {directory: $dir/state, memory_budget_mb: 256, commit_every_records: 50000, retention: 7d}
+windows: [{name: 5m, size: 5m}, {name: 1h, size: 1h}]
+sinks:
+  alerts: {type: file, path: $dir/alerts.jsonl}
+  dead_letter: {type: file, path: $dir/dead.jsonl}
+  late: {type: file, path: $dir/late.jsonl}
+EOF
+  local log
+  log=$("$brandpulse" run "$dir/pipeline.yaml" --fresh 2>&1)
+  local ready finished total
+  ready=$(echo "$log" | sed -n 's/.*ready after \([0-9.]*\) s.*/\1/p' | head -1)
+  finished=$(echo "$log" | sed -n "s/.*finished in \([0-9.]*\) s.*/\1/p" | head -1)
+  total=$(echo "$log" | awk '$1 == "total" {gsub(",", "", $2); print $2}' | head -1)
+  echo "$(echo "$finished - ${ready:-0}" | bc -l) $total"
+}
+
+median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+
+echo "| mention share | posts | mentions | without enrich s | with enrich s | extra s | µs per enriched post¹ | share of pipeline time |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+for share in 0.05 0.20; do
+  input="$out/posts-$share.jsonl"
+  [ -f "$input" ] || "$brandpulse" generate -w "$watchlist" -n "$posts" -f twitter-v2 \
+    --mention-share "$share" --authors 50000 --seed 7 -o "$input" >/dev/null
+  base=() enriched=() mentions=0
+  for _ in 1 2 3; do
+    read -r seconds mentions < <(run_once "$input" "decode, match, window")
+    base+=("$seconds")
+    read -r seconds mentions < <(run_once "$input" "decode, match, enrich, window")
+    enriched+=("$seconds")
+  done
+  b=$(median3 "${base[@]}")
+  e=$(median3 "${enriched[@]}")
+  extra=$(echo "$e - $b" | bc -l)
+  per_post=$(echo "$extra * 1000000 / $mentions" | bc -l)
+  share_of=$(echo "100 * $extra / $e" | bc -l)
+  printf '| %s | %s | %s | %.3f | %.3f | %.3f | %.2f | %.1f%% |\n' "$share" "$posts" "$mentions" \
+    "$b" "$e" "$extra" "$per_post" "$share_of"
+done
+echo
+echo "¹ per mention (a post naming two brands is enriched once): an upper bound per enriched post."
+"$brandpulse" eval-enrichment "$root/tests/fixtures/enrichment/vader_tweets.tsv" | grep '^time:' |
+  sed 's/^time: /Enrich() alone on VADER'"'"'s 4,200 tweets: /'

@@ -1,0 +1,932 @@
+#include "operators/enrich_text.h"
+
+#include <hs/hs.h>
+#include <malloc.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+
+#include <cld2/public/compact_lang_det.h>
+#include <cld2/public/encodings.h>
+#include <fmt/format.h>
+
+#include "engine/enrichment_fields.h"
+#include "operators/enrich_cues.h"
+
+namespace brandpulse {
+
+namespace cues = enrichment_cues;
+
+struct Token {
+  uint32_t norm_begin = 0;  // in EnrichScratch::normalized_
+  uint32_t norm_length = 0;
+  uint32_t text_begin = 0;  // in the original text
+  uint16_t clause = 0;
+  uint8_t kind = 0;  // kWord, kEmoji, kPunct
+  bool caps = false;
+  bool elongated = false;
+  float valence = 0;
+};
+
+struct Clause {
+  double score = 0;
+  bool signal = false;   // a sentiment word or cue in it
+  bool negated = false;  // a negation word in it
+};
+
+namespace {
+
+enum TokenKind : uint8_t { kWord = 0, kEmoji = 1, kPunct = 2 };
+
+// ---- Word lists of the rules -----------------------------------------------------------------
+
+bool In(std::string_view word, std::initializer_list<std::string_view> list) {
+  for (std::string_view item : list) {
+    if (item == word) return true;
+  }
+  return false;
+}
+
+bool IsNegator(RuleLanguage language, std::string_view word) {
+  switch (language) {
+    case RuleLanguage::kEnglish:
+      return In(word, {"not", "no", "never", "nor", "neither", "cannot", "ain't", "isn't", "don't",
+                       "doesn't", "didn't", "can't", "won't", "wasn't", "aren't", "couldn't",
+                       "wouldn't", "shouldn't", "haven't", "hasn't", "dont", "doesnt", "didnt",
+                       "cant", "wont", "isnt", "wasnt", "arent", "couldnt", "wouldnt"});
+    case RuleLanguage::kNorwegian:
+      return In(word, {"ikke", "ikkje", "aldri", "ingen", "inga", "ingenting", "inkje", "verken"});
+    case RuleLanguage::kSpanish:
+      return In(word, {"no", "nunca", "jamás", "ni", "tampoco", "nada", "sin", "ningún", "ninguna",
+                       "nadie"});
+    case RuleLanguage::kOther:
+      return In(word, {"not", "never", "ikke", "ikkje", "aldri", "nunca"});
+  }
+  return false;
+}
+
+bool IsBooster(RuleLanguage language, std::string_view word) {
+  switch (language) {
+    case RuleLanguage::kEnglish:
+      return In(word, {"very", "really", "so", "super", "extremely", "totally", "absolutely",
+                       "incredibly", "too", "way", "such", "completely", "seriously", "truly",
+                       "highly", "honestly", "actually"});
+    case RuleLanguage::kNorwegian:
+      return In(word, {"veldig", "svært", "utrolig", "skikkelig", "helt", "heilt", "så", "altfor",
+                       "virkelig", "verkeleg", "særs", "mye", "mykje", "faktisk"});
+    case RuleLanguage::kSpanish:
+      return In(word, {"muy", "super", "súper", "tan", "demasiado", "realmente", "bastante",
+                       "totalmente", "mucho", "muchísimo", "re"});
+    case RuleLanguage::kOther:
+      return false;
+  }
+  return false;
+}
+
+bool IsContrast(RuleLanguage language, std::string_view word) {
+  switch (language) {
+    case RuleLanguage::kEnglish: return In(word, {"but", "however", "although"});
+    case RuleLanguage::kNorwegian: return In(word, {"men"});
+    case RuleLanguage::kSpanish: return In(word, {"pero", "aunque"});
+    case RuleLanguage::kOther: return false;
+  }
+  return false;
+}
+
+// A brand right after one of these, in a post that switches, is the one left behind…
+bool IsComparisonThan(std::string_view word) {
+  return In(word, {"than", "enn", "que"});
+}
+bool IsComparative(std::string_view word) {
+  return In(word, {"better", "bedre", "betre", "mejor", "cheaper", "faster", "billigere", "raskere"});
+}
+
+bool IsSwitchSource(std::string_view word) {
+  return In(word, {"from", "left", "leaving", "quit", "ditched", "traded", "goodbye", "fra", "frå",
+                   "forlater", "de", "del", "dejo", "dejé", "deje", "adiós", "adios", "cancelo"});
+}
+// …and a brand after one of these is the one switched to.
+bool IsSwitchTarget(std::string_view word) {
+  return In(word, {"to", "for", "hello", "til", "a", "al", "por", "hola", "con", "prefiero",
+                   "prefer"});
+}
+
+constexpr std::string_view kEmoticons[] = {":)", ":-)", ":(", ":-(", ":D", ":-D", ":P", ";)", ";-)",
+                                           ":/", ":-/", "<3", ":'(", "xD", "XD", ":o", "=)", ":|"};
+constexpr float kEmoticonValence[] = {2.0f, 2.0f, -1.9f, -1.9f, 2.3f, 2.3f, 1.4f, 1.6f, 1.6f,
+                                      -1.4f, -1.4f, 2.7f, -2.2f, 2.0f, 2.0f, -0.4f, 2.0f, -0.9f};
+
+// ---- UTF-8 -----------------------------------------------------------------------------------
+
+// Decodes one code point at `i` (valid UTF-8 expected; anything else counts as one byte U+FFFD).
+uint32_t Decode(std::string_view text, size_t i, size_t& length) {
+  const auto byte = static_cast<unsigned char>(text[i]);
+  auto continuation = [&](size_t k) -> int {
+    if (i + k >= text.size()) return -1;
+    const auto next = static_cast<unsigned char>(text[i + k]);
+    return (next & 0xC0) == 0x80 ? (next & 0x3F) : -1;
+  };
+  if (byte < 0x80) { length = 1; return byte; }
+  if ((byte & 0xE0) == 0xC0) {
+    const int c1 = continuation(1);
+    if (c1 >= 0) { length = 2; return ((byte & 0x1F) << 6) | c1; }
+  } else if ((byte & 0xF0) == 0xE0) {
+    const int c1 = continuation(1), c2 = c1 >= 0 ? continuation(2) : -1;
+    if (c2 >= 0) { length = 3; return ((byte & 0x0F) << 12) | (c1 << 6) | c2; }
+  } else if ((byte & 0xF8) == 0xF0) {
+    const int c1 = continuation(1), c2 = c1 >= 0 ? continuation(2) : -1,
+              c3 = c2 >= 0 ? continuation(3) : -1;
+    if (c3 >= 0) { length = 4; return ((byte & 0x07) << 18) | (c1 << 12) | (c2 << 6) | c3; }
+  }
+  length = 1;
+  return 0xFFFD;
+}
+
+void Encode(uint32_t cp, std::string& out) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+bool IsLetter(uint32_t cp) {
+  if (cp < 0x80) return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9');
+  if (cp == 0xD7 || cp == 0xF7) return false;
+  if (cp >= 0xC0 && cp <= 0x24F) return true;  // Latin-1 and Latin Extended-A/B
+  if (cp >= 0x370 && cp < 0x2000) return true;  // Greek, Cyrillic, … (as letters, no rules)
+  if (cp >= 0x3040 && cp < 0xA000) return true;  // CJK
+  if (cp >= 0xAC00 && cp < 0xD7B0) return true;  // Hangul
+  return false;
+}
+
+bool IsUpper(uint32_t cp) {
+  return (cp >= 'A' && cp <= 'Z') || (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7);
+}
+bool IsLower(uint32_t cp) {
+  return (cp >= 'a' && cp <= 'z') || (cp >= 0xDF && cp <= 0xFF && cp != 0xF7);
+}
+uint32_t ToLower(uint32_t cp) {
+  if (IsUpper(cp)) return cp + 0x20;
+  if (cp >= 0x100 && cp <= 0x17F && (cp % 2) == 0) return cp + 1;  // Latin Extended-A pairs
+  return cp;
+}
+
+// Emoji and pictographs (not variation selectors, joiners or skin tones).
+bool IsEmoji(uint32_t cp) {
+  if (cp == 0xFE0F || cp == 0x200D || (cp >= 0x1F3FB && cp <= 0x1F3FF)) return false;
+  return (cp >= 0x1F000 && cp < 0x1FB00) || (cp >= 0x2190 && cp < 0x2C00) || cp == 0x3030 ||
+         cp == 0x303D || cp == 0x3297 || cp == 0x3299;
+}
+
+}  // namespace
+
+// ---- Lexicons --------------------------------------------------------------------------------
+
+struct TextEnricher::Lexicon {
+  std::vector<std::pair<std::string_view, float>> entries;  // sorted; views into static text
+
+  explicit Lexicon(std::string_view text) {
+    size_t position = 0;
+    while (position < text.size()) {
+      size_t end = text.find('\n', position);
+      if (end == std::string_view::npos) end = text.size();
+      std::string_view line = text.substr(position, end - position);
+      position = end + 1;
+      const size_t tab = line.find('\t');
+      if (tab == std::string_view::npos || tab == 0) continue;
+      entries.emplace_back(line.substr(0, tab),
+                           std::strtof(std::string(line.substr(tab + 1)).c_str(), nullptr));
+    }
+    std::sort(entries.begin(), entries.end());
+  }
+
+  float Find(std::string_view word) const {
+    auto found = std::lower_bound(entries.begin(), entries.end(), word,
+                                  [](const auto& entry, std::string_view key) { return entry.first < key; });
+    return found != entries.end() && found->first == word ? found->second : 0.0f;
+  }
+  bool Has(std::string_view word) const {
+    auto found = std::lower_bound(entries.begin(), entries.end(), word,
+                                  [](const auto& entry, std::string_view key) { return entry.first < key; });
+    return found != entries.end() && found->first == word;
+  }
+};
+
+namespace {
+constexpr std::string_view kEnglishLexicon =
+#include "operators/enrichment/lexicon_en.inc"
+    ;
+constexpr std::string_view kNorwegianLexicon =
+#include "operators/enrichment/lexicon_no.inc"
+    ;
+constexpr std::string_view kSpanishLexicon =
+#include "operators/enrichment/lexicon_es.inc"
+    ;
+constexpr std::string_view kEmojiLexicon =
+#include "operators/enrichment/lexicon_emoji.inc"
+    ;
+}  // namespace
+
+// ---- Cue databases ---------------------------------------------------------------------------
+
+struct TextEnricher::CueDatabase {
+  hs_database_t* database = nullptr;
+  std::vector<cues::Cue> cue_of_id;
+  ~CueDatabase() { hs_free_database(database); }
+};
+
+namespace {
+
+Result<std::unique_ptr<TextEnricher::CueDatabase>> CompileCues(
+    std::initializer_list<std::pair<const cues::CuePattern*, size_t>> lists) {
+  auto compiled = std::make_unique<TextEnricher::CueDatabase>();
+  std::vector<const char*> expressions;
+  std::vector<unsigned> flags, ids;
+  for (const auto& [patterns, count] : lists) {
+    for (size_t i = 0; i < count; ++i) {
+      ids.push_back(static_cast<unsigned>(expressions.size()));
+      expressions.push_back(patterns[i].regex);
+      flags.push_back(HS_FLAG_UTF8 | HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL);
+      compiled->cue_of_id.push_back(patterns[i].cue);
+    }
+  }
+  hs_compile_error_t* error = nullptr;
+  if (hs_compile_multi(expressions.data(), flags.data(), ids.data(),
+                       static_cast<unsigned>(expressions.size()), HS_MODE_BLOCK, nullptr,
+                       &compiled->database, &error) != HS_SUCCESS) {
+    std::string message = fmt::format("enrich: cue pattern {} does not compile: {}",
+                                      error->expression, error->message);
+    hs_free_compile_error(error);
+    return Status::Internal(message);
+  }
+  return compiled;
+}
+
+}  // namespace
+
+// ---- Scratch ---------------------------------------------------------------------------------
+
+EnrichScratch::EnrichScratch()
+    : tokens_(new std::vector<Token>()), clauses_(new std::vector<Clause>()) {
+  normalized_.reserve(1024);
+  tokens_->reserve(256);
+  clauses_->reserve(32);
+  cue_hits_.reserve(64);
+}
+
+EnrichScratch::~EnrichScratch() {
+  delete tokens_;
+  delete clauses_;
+  for (hs_scratch* scratch : hs_scratch_) hs_free_scratch(scratch);
+}
+
+// ---- TextEnricher ----------------------------------------------------------------------------
+
+std::string_view SentimentClassName(SentimentClass sentiment) {
+  switch (sentiment) {
+    case SentimentClass::kNegative: return "negative";
+    case SentimentClass::kNeutral: return "neutral";
+    case SentimentClass::kPositive: return "positive";
+    case SentimentClass::kNone: return "";
+  }
+  return "";
+}
+
+std::string_view TextEnricher::Cld2Version() { return CLD2::DetectLanguageVersion(); }
+
+TextEnricher::~TextEnricher() = default;
+
+Result<std::unique_ptr<TextEnricher>> TextEnricher::Make(EnrichOptions options) {
+  // Without the full tables (libcld2_full linked before libcld2) nynorsk is never detected.
+  const std::string_view version = Cld2Version();
+  if (version.find("20140204") == std::string_view::npos) {
+    return Status::Internal(fmt::format(
+        "enrich: CLD2 runs with its small tables ({}); link -lcld2_full before -lcld2", version));
+  }
+  // CLD2 allocates ≈170 KB per call; above glibc's default mmap threshold every call would map
+  // and unmap it (24–70 µs). Serving it from the heap, and not trimming it back, costs ≈2.5 µs.
+  static std::once_flag malloc_tuned;
+  std::call_once(malloc_tuned, [] {
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  });
+
+  std::unique_ptr<TextEnricher> enricher(new TextEnricher());
+  enricher->options_ = options;
+  enricher->english_ = std::make_unique<Lexicon>(kEnglishLexicon);
+  enricher->norwegian_ = std::make_unique<Lexicon>(kNorwegianLexicon);
+  enricher->spanish_ = std::make_unique<Lexicon>(kSpanishLexicon);
+  enricher->emoji_ = std::make_unique<Lexicon>(kEmojiLexicon);
+  using List = std::pair<const cues::CuePattern*, size_t>;
+  const List english{cues::kEnglish, std::size(cues::kEnglish)};
+  const List norwegian{cues::kNorwegian, std::size(cues::kNorwegian)};
+  const List spanish{cues::kSpanish, std::size(cues::kSpanish)};
+  for (auto lists : {std::initializer_list<List>{english}, std::initializer_list<List>{norwegian},
+                     std::initializer_list<List>{spanish}}) {
+    auto compiled = CompileCues(lists);
+    if (!compiled.ok()) return compiled.status();
+    enricher->cues_.push_back(std::move(compiled).value());
+  }
+  return enricher;
+}
+
+Status TextEnricher::Prepare(EnrichScratch& scratch) const {
+  for (hs_scratch* allocated : scratch.hs_scratch_) hs_free_scratch(allocated);
+  scratch.hs_scratch_.assign(cues_.size(), nullptr);
+  for (size_t i = 0; i < cues_.size(); ++i) {
+    if (hs_alloc_scratch(cues_[i]->database, &scratch.hs_scratch_[i]) != HS_SUCCESS) {
+      return Status::Internal("enrich: cannot allocate a Hyperscan scratch");
+    }
+  }
+  return Status::Ok();
+}
+
+// ---- Language --------------------------------------------------------------------------------
+
+namespace {
+
+bool IsAsciiLetters(std::string_view code) {
+  if (code.size() < 2 || code.size() > 3) return false;
+  for (char c : code) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) return false;
+  }
+  return true;
+}
+
+char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+
+bool EqualsCaseless(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (Lower(a[i]) != Lower(b[i])) return false;
+  }
+  return true;
+}
+
+// The language codes enrichment reports: static strings, so a post field can view them.
+std::string_view StaticCode(std::string_view code) {
+  static constexpr std::string_view kKnown[] = {
+      "en", "no", "es", "da", "sv", "de", "fr", "it", "pt", "nl", "fi", "is", "pl", "ru", "ja",
+      "zh", "ko", "ar", "tr", "ca", "gl", "eu", "et", "lv", "lt", "cs", "sk", "hu", "ro", "el",
+      "uk", "he", "hi", "id", "ms", "tl", "vi", "th", "fa", "ur", "bg", "hr", "sr", "sl", "ga",
+      "cy", "af", "sw", "fo"};
+  for (std::string_view known : kKnown) {
+    if (EqualsCaseless(known, code)) return known;
+  }
+  return "und";
+}
+
+RuleLanguage RuleLanguageOf(std::string_view code) {
+  if (code == "en") return RuleLanguage::kEnglish;
+  // Danish and Swedish detections of short Scandinavian posts are mostly Norwegian here, and
+  // their sentiment words are close enough for the Norwegian rules.
+  if (code == "no" || code == "da" || code == "sv") return RuleLanguage::kNorwegian;
+  if (code == "es" || code == "ca" || code == "gl") return RuleLanguage::kSpanish;
+  return RuleLanguage::kOther;
+}
+
+}  // namespace
+
+void TextEnricher::DetectLanguage(std::string_view text, std::string_view payload_language,
+                                  EnrichScratch& scratch, TextEnrichment& out) const {
+  out.language = "und";
+  out.variant = {};
+  // The payload tag's primary subtag: "en-US" → "en", "nb" → "no" with variant "nb".
+  std::string_view primary = payload_language.substr(0, payload_language.find_first_of("-_"));
+  std::string_view payload_variant;
+  if (EqualsCaseless(primary, "nb")) payload_variant = "nb";
+  if (EqualsCaseless(primary, "nn")) payload_variant = "nn";
+  if (!payload_variant.empty()) primary = "no";
+  const std::string_view payload_code =
+      IsAsciiLetters(primary) ? StaticCode(primary) : std::string_view("und");
+
+  CLD2::Language hint = CLD2::UNKNOWN_LANGUAGE;
+  if (payload_code == "en") hint = CLD2::ENGLISH;
+  if (payload_code == "no") hint = payload_variant == "nn" ? CLD2::NORWEGIAN_N : CLD2::NORWEGIAN;
+  if (payload_code == "es") hint = CLD2::SPANISH;
+  if (payload_code == "da") hint = CLD2::DANISH;
+  if (payload_code == "sv") hint = CLD2::SWEDISH;
+
+  const bool trust_payload = options_.trust_payload_language && payload_code != "und";
+  if (trust_payload && (payload_code != "no" || !payload_variant.empty())) {
+    out.language = payload_code;
+    out.variant = payload_variant;
+    return;
+  }
+  if (text.empty()) return;
+  // @handles, #tags and links are names, not language: CLD2 reads "@Movistar llevo 6 horas sin
+  // internet" as English with them.
+  std::string& plain = scratch.plain_;
+  plain.clear();
+  for (size_t i = 0; i < text.size();) {
+    const bool word_start = i == 0 || text[i - 1] == ' ' || text[i - 1] == '\n';
+    if (word_start && (text[i] == '@' || text[i] == '#' || text.substr(i, 4) == "http")) {
+      while (i < text.size() && text[i] != ' ' && text[i] != '\n') ++i;
+      continue;
+    }
+    plain.push_back(text[i]);
+    ++i;
+  }
+  CLD2::Language top3[3];
+  int percent3[3];
+  int text_bytes = 0;
+  bool reliable = false;
+  const CLD2::Language detected = CLD2::DetectLanguageSummary(
+      plain.data(), static_cast<int>(plain.size()), true, "", CLD2::UNKNOWN_ENCODING, hint, top3,
+      percent3, &text_bytes, &reliable);
+  if (trust_payload) {  // payload "no": CLD2 only tells the variant
+    out.language = payload_code;
+    if (detected == CLD2::NORWEGIAN_N) out.variant = "nn";
+    else if (detected == CLD2::NORWEGIAN) out.variant = "nb";
+    return;
+  }
+  // Too little text (a few letters between emoji and links) or no confident guess: unsure.
+  if (detected == CLD2::UNKNOWN_LANGUAGE || text_bytes < 6 || (!reliable && percent3[0] < 50)) {
+    return;
+  }
+  switch (detected) {
+    case CLD2::ENGLISH: out.language = "en"; break;
+    case CLD2::NORWEGIAN: out.language = "no"; out.variant = "nb"; break;
+    case CLD2::NORWEGIAN_N: out.language = "no"; out.variant = "nn"; break;
+    case CLD2::SPANISH: out.language = "es"; break;
+    default: out.language = StaticCode(CLD2::LanguageCode(detected)); break;
+  }
+}
+
+// ---- Tokens ----------------------------------------------------------------------------------
+
+// When CLD2 is unsure (short posts, names, emoji): the rules whose words the post uses most.
+RuleLanguage TextEnricher::VoteLanguage(const EnrichScratch& scratch) const {
+  int english = 0, norwegian = 0, spanish = 0;
+  for (const Token& token : *scratch.tokens_) {
+    if (token.kind != kWord) continue;
+    const std::string_view word(scratch.normalized_.data() + token.norm_begin, token.norm_length);
+    english += In(word, {"the", "and", "is", "my", "to", "for", "it", "you", "of", "i", "this",
+                         "was", "with", "not", "again"}) * 2 + english_->Has(word);
+    norwegian += In(word, {"og", "er", "jeg", "eg", "ikke", "ikkje", "på", "med", "til", "det",
+                           "har", "som", "en", "ein", "av", "for", "meg", "min", "dere"}) * 2 +
+                 norwegian_->Has(word);
+    spanish += In(word, {"el", "la", "de", "que", "y", "en", "mi", "por", "me", "los", "las",
+                         "un", "una", "es", "con", "del", "se", "lo"}) * 2 +
+               spanish_->Has(word);
+  }
+  if (english == 0 && norwegian == 0 && spanish == 0) return RuleLanguage::kOther;
+  if (english >= norwegian && english >= spanish) return RuleLanguage::kEnglish;
+  return norwegian >= spanish ? RuleLanguage::kNorwegian : RuleLanguage::kSpanish;
+}
+
+double TextEnricher::Valence(RuleLanguage language, std::string_view word) const {
+  switch (language) {
+    case RuleLanguage::kEnglish: return english_->Find(word);
+    case RuleLanguage::kNorwegian: return norwegian_->Find(word);
+    case RuleLanguage::kSpanish: return spanish_->Find(word);
+    case RuleLanguage::kOther: {
+      // Unknown language: the first lexicon that knows the word.
+      if (english_->Has(word)) return english_->Find(word);
+      if (norwegian_->Has(word)) return norwegian_->Find(word);
+      return spanish_->Find(word);
+    }
+  }
+  return 0;
+}
+
+void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
+                            EnrichScratch& scratch) const {
+  std::string& normalized = scratch.normalized_;
+  std::vector<Token>& tokens = *scratch.tokens_;
+  normalized.assign(1, ' ');
+  tokens.clear();
+
+  auto add_punct = [&](char mark, uint32_t text_begin) {
+    Token token;
+    token.kind = kPunct;
+    token.norm_begin = static_cast<uint32_t>(normalized.size());
+    token.norm_length = 1;
+    token.text_begin = text_begin;
+    normalized.push_back(mark);
+    normalized.push_back(' ');
+    tokens.push_back(token);
+  };
+
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t length = 1;
+    const uint32_t cp = Decode(text, i, length);
+    // Emoticons stand alone between spaces.
+    if ((i == 0 || text[i - 1] == ' ') && (cp == ':' || cp == ';' || cp == '<' || cp == 'x' ||
+                                            cp == 'X' || cp == '=')) {
+      bool found = false;
+      for (size_t e = 0; e < std::size(kEmoticons); ++e) {
+        const std::string_view emoticon = kEmoticons[e];
+        if (text.substr(i, emoticon.size()) == emoticon &&
+            (i + emoticon.size() == text.size() || text[i + emoticon.size()] == ' ')) {
+          Token token;
+          token.kind = kEmoji;
+          token.text_begin = static_cast<uint32_t>(i);
+          token.norm_begin = static_cast<uint32_t>(normalized.size());
+          token.norm_length = 1;
+          token.valence = kEmoticonValence[e];
+          normalized.append(":) ", 3);  // patterns see every emoticon alike
+          token.norm_length = 2;
+          tokens.push_back(token);
+          i += emoticon.size();
+          found = true;
+          break;
+        }
+      }
+      if (found) continue;
+    }
+    if (IsLetter(cp) || cp == '@' || cp == '#' || cp == '$') {
+      // A word: letters, digits, inner apostrophes and '&' (AT&T); '-' splits.
+      Token token;
+      token.kind = kWord;
+      token.text_begin = static_cast<uint32_t>(i);
+      token.norm_begin = static_cast<uint32_t>(normalized.size());
+      int letters = 0, upper = 0, lower = 0;
+      uint32_t previous = 0;
+      int run = 0;
+      size_t j = i;
+      while (j < text.size()) {
+        size_t l = 1;
+        uint32_t c = Decode(text, j, l);
+        if (c == 0x2019) c = '\'';
+        const bool inner = (c == '\'' || c == '&') && j + l < text.size() && j > i;
+        if (!(IsLetter(c) || (j == i && (c == '@' || c == '#' || c == '$')) || inner)) break;
+        if (IsLetter(c) && c > '9') {
+          ++letters;
+          if (IsUpper(c)) ++upper;
+          if (IsLower(c)) ++lower;
+        }
+        const uint32_t folded = ToLower(c);
+        run = folded == previous ? run + 1 : 1;
+        previous = folded;
+        if (run <= 2) Encode(folded, normalized);
+        if (run == 3) token.elongated = true;
+        j += l;
+      }
+      token.norm_length = static_cast<uint32_t>(normalized.size() - token.norm_begin);
+      token.caps = letters >= 2 && upper == letters && lower == 0;
+      if (token.elongated) {
+        // "soooo" was kept as "soo": the lexicon may know it with one letter ("so", "lento").
+        std::string_view kept(normalized.data() + token.norm_begin, token.norm_length);
+        if (!english_->Has(kept) && !norwegian_->Has(kept) && !spanish_->Has(kept)) {
+          std::string collapsed;
+          uint32_t last = 0;
+          for (size_t k = 0; k < kept.size();) {
+            size_t l = 1;
+            const uint32_t c = Decode(kept, k, l);
+            if (c != last) Encode(c, collapsed);
+            last = c;
+            k += l;
+          }
+          normalized.resize(token.norm_begin);
+          normalized.append(collapsed);
+          token.norm_length = static_cast<uint32_t>(collapsed.size());
+        }
+      }
+      normalized.push_back(' ');
+      tokens.push_back(token);
+      i = j;
+      continue;
+    }
+    if (IsEmoji(cp)) {
+      Token token;
+      token.kind = kEmoji;
+      token.text_begin = static_cast<uint32_t>(i);
+      token.norm_begin = static_cast<uint32_t>(normalized.size());
+      normalized.append(text.substr(i, length));
+      token.norm_length = static_cast<uint32_t>(length);
+      token.valence = emoji_->Find(text.substr(i, length));
+      normalized.push_back(' ');
+      tokens.push_back(token);
+      i += length;
+      continue;
+    }
+    switch (cp) {
+      case '?': case 0xBF: add_punct('?', static_cast<uint32_t>(i)); break;
+      case '!': case 0xA1: add_punct('!', static_cast<uint32_t>(i)); break;
+      case '.': case 0x2026: add_punct('.', static_cast<uint32_t>(i)); break;
+      case ',': add_punct(',', static_cast<uint32_t>(i)); break;
+      case ';': case ':': add_punct(';', static_cast<uint32_t>(i)); break;
+      case '\n': add_punct('.', static_cast<uint32_t>(i)); break;
+      case '"': case 0x201C: case 0x201D: case '*': add_punct('"', static_cast<uint32_t>(i)); break;
+      default: break;  // spaces, other symbols, U+FFFD: dropped
+    }
+    i += length;
+  }
+  (void)language;
+}
+
+void TextEnricher::ScanCues(RuleLanguage language, EnrichScratch& scratch) const {
+  scratch.cue_hits_.clear();
+  // One database per language; a post in no known language gets the English cues.
+  const size_t database_index =
+      language == RuleLanguage::kOther ? 0 : static_cast<size_t>(language) - 1;
+  const CueDatabase& database = *cues_[database_index];
+  struct Context {
+    const CueDatabase* database;
+    const std::vector<Token>* tokens;
+    std::vector<uint32_t>* hits;
+  } context{&database, scratch.tokens_, &scratch.cue_hits_};
+  auto on_match = [](unsigned int id, unsigned long long, unsigned long long to, unsigned int,
+                     void* data) -> int {
+    auto* context = static_cast<Context*>(data);
+    // The token the match ends in (or the last one before `to`).
+    const auto& tokens = *context->tokens;
+    auto after = std::upper_bound(tokens.begin(), tokens.end(), static_cast<uint32_t>(to),
+                                  [](uint32_t offset, const Token& token) {
+                                    return offset <= token.norm_begin;
+                                  });
+    const uint32_t token_index =
+        after == tokens.begin() ? 0 : static_cast<uint32_t>(after - tokens.begin() - 1);
+    context->hits->push_back((static_cast<uint32_t>(context->database->cue_of_id[id]) << 24) |
+                             token_index);
+    return 0;
+  };
+  hs_scan(database.database, scratch.normalized_.data(),
+          static_cast<unsigned>(scratch.normalized_.size()), 0, scratch.hs_scratch_[database_index],
+          on_match, &context);
+}
+
+void TextEnricher::ScoreTokens(RuleLanguage language, EnrichScratch& scratch) const {
+  std::vector<Token>& tokens = *scratch.tokens_;
+  auto word = [&](const Token& token) {
+    return std::string_view(scratch.normalized_.data() + token.norm_begin, token.norm_length);
+  };
+  int words = 0, caps_words = 0;
+  for (const Token& token : tokens) {
+    if (token.kind != kWord) continue;
+    ++words;
+    if (token.caps) ++caps_words;
+  }
+  const bool shouting_differs = caps_words > 0 && caps_words < words;
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    Token& token = tokens[t];
+    if (token.kind != kWord) continue;
+    double valence = Valence(language, word(token));
+    if (valence == 0) continue;
+    const double sign = valence > 0 ? 1 : -1;
+    if (token.caps && shouting_differs) valence += sign * 0.733;
+    if (token.elongated) valence += sign * 0.293;
+    bool negated = false;
+    for (size_t back = 1; back <= 3 && back <= t; ++back) {
+      const Token& before = tokens[t - back];
+      if (before.kind == kPunct) break;
+      if (before.kind != kWord) continue;
+      if (IsBooster(language, word(before))) valence += sign * 0.293 * (1.0 - 0.05 * (back - 1));
+      // "can't believe how good" praises.
+      if (IsNegator(language, word(before)) &&
+          !(back >= 2 && In(word(tokens[t - back + 1]), {"believe", "creer", "tro"}))) {
+        negated = true;
+      }
+    }
+    // Norwegian puts the negation after the verb: "liker ikke", "er det ikkje".
+    if (language == RuleLanguage::kNorwegian) {
+      for (size_t ahead = 1; ahead <= 2 && t + ahead < tokens.size(); ++ahead) {
+        const Token& after = tokens[t + ahead];
+        if (after.kind != kWord) break;
+        if (IsNegator(language, word(after))) negated = true;
+      }
+    }
+    if (negated) valence *= -0.74;
+    token.valence = static_cast<float>(valence);
+  }
+}
+
+namespace {
+
+double Compound(double sum) { return sum / std::sqrt(sum * sum + 15.0); }
+
+}  // namespace
+
+void TextEnricher::Enrich(std::string_view text, std::string_view payload_language,
+                          const std::vector<BrandSpan>& brands, EnrichScratch& scratch,
+                          TextEnrichment& out) const {
+  DetectLanguage(text, payload_language, scratch, out);
+  RuleLanguage language = RuleLanguageOf(out.language);
+  Tokenize(text, language, scratch);
+  if (language == RuleLanguage::kOther) language = VoteLanguage(scratch);
+  ScoreTokens(language, scratch);
+  ScanCues(language, scratch);
+
+  std::vector<Token>& tokens = *scratch.tokens_;
+  std::vector<Clause>& clauses = *scratch.clauses_;
+  auto word = [&](const Token& token) {
+    return std::string_view(scratch.normalized_.data() + token.norm_begin, token.norm_length);
+  };
+
+  // Brand names are not feelings ("United", "Ice", "Orange").
+  for (const BrandSpan& brand : brands) {
+    for (Token& token : tokens) {
+      if (token.text_begin >= brand.begin && token.text_begin < brand.end) token.valence = 0;
+    }
+  }
+  // Clauses: split at sentence marks, commas, ';' and contrast words.
+  clauses.assign(1, Clause{});
+  size_t contrast_token = SIZE_MAX;
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    Token& token = tokens[t];
+    const bool splits = (token.kind == kPunct && word(token) != "\"") ||
+                        (token.kind == kWord && IsContrast(language, word(token)));
+    if (splits && t > 0 && tokens[t - 1].clause == clauses.size() - 1 &&
+        !(tokens[t - 1].kind == kPunct)) {
+      clauses.push_back(Clause{});
+    }
+    token.clause = static_cast<uint16_t>(clauses.size() - 1);
+    if (token.kind == kWord && IsContrast(language, word(token)) && contrast_token == SIZE_MAX) {
+      contrast_token = t;
+    }
+  }
+
+  // Words someone else said ("we value your loyalty") are not the writer's feelings.
+  bool quoted = false;
+  for (Token& token : tokens) {
+    if (token.kind == kPunct && word(token) == "\"") quoted = !quoted;
+    else if (quoted) token.valence = 0;
+  }
+
+  // Cues: intents, and what they say about sentiment.
+  uint32_t cue_mask = 0;
+  for (uint32_t hit : scratch.cue_hits_) cue_mask |= 1u << (hit >> 24);
+  const bool sarcastic = (cue_mask & (1u << cues::kSarcasm)) != 0;
+  if (sarcastic) {
+    // "Great, another outage", "Thanks for losing my bag": the praise words mean the opposite.
+    for (Token& token : tokens) {
+      if (token.valence > 0) token.valence *= -0.5f;
+    }
+  }
+
+  // Whole-post sum: before a contrast word counts half, after it one and a half.
+  double sum = 0;
+  int signals = 0;
+  int exclamations = 0, questions = 0;
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    const Token& token = tokens[t];
+    if (token.kind == kPunct) {
+      if (word(token) == "!") ++exclamations;
+      if (word(token) == "?") ++questions;
+    }
+    if (token.kind == kWord && IsNegator(language, word(token))) clauses[token.clause].negated = true;
+    if (token.valence == 0) continue;
+    double valence = token.valence;
+    if (contrast_token != SIZE_MAX) valence *= t < contrast_token ? 0.5 : 1.5;
+    sum += valence;
+    ++signals;
+    clauses[token.clause].score += token.valence;
+    clauses[token.clause].signal = true;
+  }
+
+  const double lexicon_sum = sum;
+  constexpr double kLexiconSays = 1.0, kCueLean = 0.3;
+  int complaint_cues = 0;
+  for (uint32_t hit : scratch.cue_hits_) {
+    if (!options_.intents_feed_sentiment) break;
+    const auto cue = static_cast<cues::Cue>(hit >> 24);
+    const uint32_t token_index = hit & 0xFFFFFF;
+    double weight = 0;
+    if (cue == cues::kComplaint) {
+      // Complaints are negative without a sentiment word ("waited two weeks for the parcel");
+      // where the words already say how the writer feels, a cue only leans.
+      weight = complaint_cues == 0 ? -2.2 : complaint_cues == 1 ? -1.2 : 0;
+      if (lexicon_sum > kLexiconSays) weight *= kCueLean;
+      ++complaint_cues;
+    }
+    if (cue == cues::kSarcasm) weight = -3.0;
+    if (cue == cues::kChurn) weight = -1.2;
+    if (cue == cues::kPraise) weight = 1.2;
+    if (weight != 0) {
+      sum += weight;
+      ++signals;
+      if (token_index < tokens.size()) {
+        Clause& clause = clauses[tokens[token_index].clause];
+        clause.score += weight;
+        clause.signal = true;
+      }
+    }
+  }
+  if (exclamations > 0 && sum != 0) sum += (sum > 0 ? 1 : -1) * 0.292 * std::min(exclamations, 4);
+  // A question or a request for help without complaint or praise asks more than it feels.
+  const uint32_t feeling_cues =
+      (1u << cues::kComplaint) | (1u << cues::kSarcasm) | (1u << cues::kPraise);
+  if ((questions > 0 || (cue_mask & (1u << cues::kSupport))) && !(cue_mask & feeling_cues)) {
+    sum *= 0.3;
+  }
+
+  const double compound = Compound(sum);
+  out.score = compound;
+  constexpr double kThreshold = 0.2;
+  if (compound >= kThreshold) out.sentiment = SentimentClass::kPositive;
+  else if (compound <= -kThreshold) out.sentiment = SentimentClass::kNegative;
+  else out.sentiment = SentimentClass::kNeutral;
+
+  // Confidence: distance from the nearest boundary, damped for little evidence and unknown text.
+  double confidence = out.sentiment == SentimentClass::kNeutral
+                          ? 1.0 - std::fabs(compound) / kThreshold
+                          : std::min(1.0, (std::fabs(compound) - kThreshold) / 0.5 + 0.5);
+  if (signals == 0) confidence = 0.5;
+  if (tokens.empty()) confidence = 0.1;
+  if (out.language == "und") confidence *= 0.5;
+  out.confidence = static_cast<int>(std::lround(std::clamp(confidence, 0.0, 1.0) * 1000));
+
+  // Intents.
+  using namespace enrichment;
+  uint32_t intents = 0;
+  if (cue_mask & (1u << cues::kSupport)) intents |= kIntentSupport;
+  if ((questions > 0 || (cue_mask & (1u << cues::kQuestion))) && !(intents & kIntentSupport)) {
+    intents |= kIntentQuestion;
+  }
+  const bool complaint_cue = (cue_mask & ((1u << cues::kComplaint) | (1u << cues::kSarcasm))) != 0;
+  const bool churn_only = (cue_mask & (1u << cues::kChurn)) && !complaint_cue;
+  if (out.sentiment == SentimentClass::kNegative && !churn_only) intents |= kIntentComplaint;
+  if (out.sentiment == SentimentClass::kPositive &&
+      ((cue_mask & (1u << cues::kPraise)) || compound >= 0.4)) {
+    intents |= kIntentPraise;
+  }
+  if (cue_mask & (1u << cues::kPurchase)) intents |= kIntentPurchase;
+  if (cue_mask & (1u << cues::kChurn)) intents |= kIntentChurn;
+  out.intents = intents;
+
+  // Towards each brand: what a switch or a comparison says about it, else the clause it
+  // stands in.
+  out.brand_sentiment.clear();
+  const bool switches = (cue_mask & (1u << cues::kChurn)) != 0;
+  auto token_of = [&](uint32_t offset) {
+    auto at = std::upper_bound(tokens.begin(), tokens.end(), offset,
+                               [](uint32_t value, const Token& token) {
+                                 return value < token.text_begin;
+                               });
+    return at == tokens.begin() ? size_t{0} : static_cast<size_t>(at - tokens.begin() - 1);
+  };
+  auto label_of = [&](double score) {
+    const double value = Compound(score);
+    return value >= kThreshold    ? SentimentClass::kPositive
+           : value <= -kThreshold ? SentimentClass::kNegative
+                                  : SentimentClass::kNeutral;
+  };
+  for (size_t b = 0; b < brands.size(); ++b) {
+    SentimentClass label = out.sentiment;
+    if (tokens.empty() || brands.size() < 2) {
+      out.brand_sentiment.push_back(label);
+      continue;
+    }
+    const size_t index = token_of(brands[b].begin);
+    const size_t own_clause = tokens[index].clause;
+    bool decided = false;
+    for (size_t back = 1; back <= 3 && back <= index && !decided; ++back) {
+      const Token& before = tokens[index - back];
+      if (before.kind != kWord) break;
+      const std::string_view marker = word(before);
+      if (IsComparisonThan(marker)) {
+        // "better than B": B comes off worse.
+        for (size_t k = tokens[index].clause == own_clause ? 0 : index; k < index; ++k) {
+          if (tokens[k].clause == own_clause && IsComparative(word(tokens[k]))) {
+            label = SentimentClass::kNegative;
+            decided = true;
+          }
+        }
+      } else if (switches && IsSwitchSource(marker)) {
+        label = SentimentClass::kNegative;
+        decided = true;
+      } else if (switches && IsSwitchTarget(marker)) {
+        label = SentimentClass::kPositive;
+        decided = true;
+      }
+    }
+    if (!decided) {
+      // The brand's own clause; when it says nothing, the clauses after it up to the next brand.
+      size_t clause = own_clause;
+      auto has_other_brand = [&](size_t clause_index) {
+        for (size_t other = 0; other < brands.size(); ++other) {
+          if (other != b && tokens[token_of(brands[other].begin)].clause == clause_index) {
+            return true;
+          }
+        }
+        return false;
+      };
+      while (!clauses[clause].signal && clause + 1 < clauses.size() && !has_other_brand(clause + 1)) {
+        ++clause;
+      }
+      if (clauses[clause].signal) {
+        label = label_of(clauses[clause].score);
+      } else if (clauses[own_clause].negated) {
+        label = SentimentClass::kNegative;  // "Elkjøp hadde ikke varen"
+      }
+    }
+    out.brand_sentiment.push_back(label);
+  }
+}
+
+}  // namespace brandpulse

@@ -1,0 +1,116 @@
+// Enrichment of one post's text: its language (payload or CLD2 with its full tables), its
+// sentiment (rules over curated lexicons, per language: negation in each language's word order,
+// boosters, caps, elongation, emoji, emoticons, "but"/"men"/"pero"), its intents (one Hyperscan
+// database of cue phrases per language over the post's normalised words), and the sentiment
+// towards each brand it names (the clause around the brand; "switched from A to B").
+//
+// TextEnricher is immutable after Make() and shared by every worker; everything a call writes
+// lives in the caller's EnrichScratch, which is reused so that a warm call does not allocate
+// (CLD2 itself allocates ≈170 KB per call: Make() raises glibc's mmap and trim thresholds once,
+// so those allocations come from the heap instead of mmap/munmap per call).
+// docs/enrichment.md describes the rules and their measured accuracy.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/status.h"
+
+struct hs_database;
+struct hs_scratch;
+
+namespace brandpulse {
+
+enum class SentimentClass : uint8_t { kNone = 0, kNegative = 1, kNeutral = 2, kPositive = 3 };
+std::string_view SentimentClassName(SentimentClass sentiment);  // "negative", …, "" for kNone
+
+// Languages with rules. Everything else is scored with all three lexicons and no language rules.
+enum class RuleLanguage : uint8_t { kOther = 0, kEnglish, kNorwegian, kSpanish };
+
+struct BrandSpan {
+  uint32_t begin = 0;  // byte offsets of the brand's first hit in the text
+  uint32_t end = 0;
+};
+
+struct TextEnrichment {
+  std::string_view language = "und";  // "en", "no", "es", another ISO code, or "und" (static)
+  std::string_view variant;           // "nb" / "nn" for Norwegian when known, else empty
+  SentimentClass sentiment = SentimentClass::kNeutral;
+  int confidence = 0;  // 0…1000
+  double score = 0;    // compound score, −1…+1
+  uint32_t intents = 0;  // enrichment::IntentBit mask
+  std::vector<SentimentClass> brand_sentiment;  // one per BrandSpan given, same order
+};
+
+struct EnrichOptions {
+  // false: always run CLD2 (the payload language is still a hint).
+  bool trust_payload_language = true;
+  // Customer posts: complaint, churn, praise and sarcasm cues move the sentiment ("waited two
+  // weeks" is negative without a sentiment word). false scores the words alone (general text).
+  bool intents_feed_sentiment = true;
+};
+
+struct Token;
+struct Clause;
+
+// Per-worker buffers. Not thread-safe; one per worker.
+class EnrichScratch {
+ public:
+  EnrichScratch();
+  ~EnrichScratch();
+  EnrichScratch(const EnrichScratch&) = delete;
+  EnrichScratch& operator=(const EnrichScratch&) = delete;
+
+ private:
+  friend class TextEnricher;
+  std::string plain_;       // the text without @handles, #tags and links, for CLD2
+  std::string normalized_;  // " word word ? emoji " : lowercased, de-elongated tokens
+  std::vector<Token>* tokens_;
+  std::vector<Clause>* clauses_;
+  std::vector<uint32_t> cue_hits_;  // (cue class << 24) | token index
+  std::vector<hs_scratch*> hs_scratch_;  // per language database
+};
+
+class TextEnricher {
+ public:
+  // Builds lexicons and cue databases; checks that CLD2's full tables are linked.
+  static Result<std::unique_ptr<TextEnricher>> Make(EnrichOptions options = {});
+  ~TextEnricher();
+
+  // Allocates `scratch`'s per-database Hyperscan scratch (once per worker).
+  Status Prepare(EnrichScratch& scratch) const;
+
+  // Enriches `text` (valid UTF-8). `payload_language` is the post's own tag or empty. `brands`
+  // are the spans of the brands the post names (may be empty). Never fails on any input: empty
+  // or symbol-only text gives "und", neutral, low confidence.
+  void Enrich(std::string_view text, std::string_view payload_language,
+              const std::vector<BrandSpan>& brands, EnrichScratch& scratch,
+              TextEnrichment& out) const;
+
+  // The language part alone (CLD2 with the payload language as hint).
+  void DetectLanguage(std::string_view text, std::string_view payload_language,
+                      EnrichScratch& scratch, TextEnrichment& out) const;
+
+  // CLD2's version string (names the table build, "… - 20140204" for the full tables).
+  static std::string_view Cld2Version();
+
+  struct Lexicon;
+  struct CueDatabase;
+
+ private:
+  TextEnricher() = default;
+  void Tokenize(std::string_view text, RuleLanguage language, EnrichScratch& scratch) const;
+  void ScanCues(RuleLanguage language, EnrichScratch& scratch) const;
+  void ScoreTokens(RuleLanguage language, EnrichScratch& scratch) const;
+  double Valence(RuleLanguage language, std::string_view word) const;
+  RuleLanguage VoteLanguage(const EnrichScratch& scratch) const;
+
+  EnrichOptions options_;
+  std::unique_ptr<Lexicon> english_, norwegian_, spanish_, emoji_;
+  std::vector<std::unique_ptr<CueDatabase>> cues_;  // English, Norwegian, Spanish
+};
+
+}  // namespace brandpulse

@@ -1,0 +1,132 @@
+#include "operators/kafka_client.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include <fmt/format.h>
+
+namespace brandpulse {
+namespace {
+
+bool NameSaysSecret(std::string_view name) {
+  for (std::string_view word : {"password", "secret", "key", "token", "jaas", "credential"}) {
+    if (name.find(word) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+void LogLine(const rd_kafka_t* client, int level, const char* facility, const char* message) {
+  const auto* owner = static_cast<const KafkaClientOwner*>(rd_kafka_opaque(client));
+  // syslog levels: 4 = warning. The `debug` property asks for librdkafka's debug lines too.
+  if (level > 4 && (owner == nullptr || !owner->debug_logging())) return;
+  std::string text = owner != nullptr ? owner->redactor().Redact(message) : std::string(message);
+  std::fprintf(stderr, "kafka %s: %s: %s\n", rd_kafka_name(client), facility, text.c_str());
+}
+
+}  // namespace
+
+void Redactor::AddSecret(std::string value) {
+  if (value.empty()) return;
+  secrets_.push_back(std::move(value));
+  std::sort(secrets_.begin(), secrets_.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+}
+
+std::string Redactor::Redact(std::string_view text) const {
+  std::string out(text);
+  for (const std::string& secret : secrets_) {
+    for (size_t at = out.find(secret); at != std::string::npos; at = out.find(secret, at + 3)) {
+      out.replace(at, secret.size(), "***");
+    }
+  }
+  return out;
+}
+
+std::optional<KafkaClientOptions> ReadKafkaClientOptions(YamlMap& section) {
+  Diagnostics& diagnostics = section.diagnostics();
+  KafkaClientOptions options;
+  auto redactor = std::make_shared<Redactor>();
+  bool ok = true;
+  if (auto brokers = section.String("brokers")) options.brokers = *brokers;
+  YAML::Node properties = section.Child("properties");
+  if (properties.IsDefined() && !properties.IsNull()) {
+    if (!properties.IsMap()) {
+      diagnostics.Add(section.LocationOf("properties"),
+                      "properties must be a mapping of librdkafka property to value",
+                      "e.g. properties: {security.protocol: SASL_SSL}");
+      ok = false;
+    } else {
+      for (const auto& entry : properties) {
+        std::string name = entry.first.as<std::string>();
+        SourceLocation location = LocationOf(entry.second, section.file());
+        if (!entry.second.IsScalar()) {
+          diagnostics.Add(location, fmt::format("property '{}' must be a single value", name));
+          ok = false;
+          continue;
+        }
+        const std::string raw = entry.second.Scalar();
+        std::string value = SubstituteEnvironment(raw, location, diagnostics);
+        if (raw.find("${") != std::string::npos || NameSaysSecret(name)) redactor->AddSecret(value);
+        options.properties[name] = std::move(value);
+      }
+    }
+  }
+  if (options.brokers.empty() && !options.properties.contains("bootstrap.servers")) {
+    diagnostics.Add(section.LocationOf("brokers"), "a Kafka section needs brokers",
+                    "brokers: host:9092 (or `brandpulse dev-kafka` prints one)");
+    ok = false;
+  }
+  options.redactor = std::move(redactor);
+  if (!ok) return std::nullopt;
+  return options;
+}
+
+Result<rd_kafka_conf_t*> MakeKafkaConf(const KafkaClientOptions& options,
+                                       const std::map<std::string, std::string>& defaults,
+                                       const std::map<std::string, std::string>& forced) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char error[512];
+  auto set = [&](const std::string& name, const std::string& value) -> Status {
+    if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), error, sizeof(error)) !=
+        RD_KAFKA_CONF_OK) {
+      return Status::InvalidArgument(
+          fmt::format("Kafka property '{}': {}", name, options.redactor->Redact(error)));
+    }
+    return Status::Ok();
+  };
+  Status status = Status::Ok();
+  for (const auto& [name, value] : defaults) {
+    if (status.ok()) status = set(name, value);
+  }
+  if (status.ok() && !options.brokers.empty()) status = set("bootstrap.servers", options.brokers);
+  for (const auto& [name, value] : options.properties) {
+    if (!status.ok()) break;
+    auto required = forced.find(name);
+    if (required != forced.end() && required->second != value) {
+      status = Status::InvalidArgument(fmt::format(
+          "Kafka property '{}' must be '{}' here (brandpulse depends on it)", name,
+          required->second));
+      break;
+    }
+    status = set(name, value);
+  }
+  for (const auto& [name, value] : forced) {
+    if (status.ok()) status = set(name, value);
+  }
+  if (!status.ok()) {
+    rd_kafka_conf_destroy(conf);
+    return status;
+  }
+  return conf;
+}
+
+void SetClientOwner(rd_kafka_conf_t* conf, KafkaClientOwner* owner) {
+  rd_kafka_conf_set_opaque(conf, owner);
+  char value[16];
+  size_t size = sizeof(value);
+  owner->set_debug_logging(rd_kafka_conf_get(conf, "debug", value, &size) == RD_KAFKA_CONF_OK &&
+                           size > 1);
+  rd_kafka_conf_set_log_cb(conf, LogLine);
+}
+
+}  // namespace brandpulse

@@ -1,0 +1,72 @@
+// What the Kafka source and sink share: their common YAML keys (`brokers`, `properties`), the
+// librdkafka configuration built from them, and redaction of secrets from everything librdkafka
+// says (errors, logs). Any librdkafka property passes through `properties:`; values may use
+// ${ENV_VAR} (yaml_reader substitutes them), which is how secrets come in: never from files.
+//
+// Thread safety: KafkaClientOptions is immutable once read; Redactor is immutable and shared.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <librdkafka/rdkafka.h>
+
+#include "engine/status.h"
+#include "engine/yaml_reader.h"
+
+namespace brandpulse {
+
+// Replaces every secret value in a text with "***". Secrets: values that came from the
+// environment, and values of properties whose name says they are one (password, secret, key,
+// token, jaas, credentials), even when written in the file.
+class Redactor {
+ public:
+  void AddSecret(std::string value);
+  std::string Redact(std::string_view text) const;
+
+ private:
+  std::vector<std::string> secrets_;  // longest first, so a secret inside another is covered
+};
+
+struct KafkaClientOptions {
+  std::string brokers;                            // bootstrap.servers
+  std::map<std::string, std::string> properties;  // passed to librdkafka as written
+  std::shared_ptr<const Redactor> redactor;
+};
+
+// Reads `brokers` (required unless properties set bootstrap.servers) and `properties:` (a map
+// of librdkafka property → scalar). Adds diagnostics; nullopt when wrong.
+std::optional<KafkaClientOptions> ReadKafkaClientOptions(YamlMap& section);
+
+// A librdkafka configuration with `defaults` first, then the user's properties (which win),
+// then `forced` (what the engine's guarantees depend on; a user value that differs is an
+// error). Errors name the property, never its value.
+Result<rd_kafka_conf_t*> MakeKafkaConf(const KafkaClientOptions& options,
+                                       const std::map<std::string, std::string>& defaults,
+                                       const std::map<std::string, std::string>& forced);
+
+// The opaque of every client brandpulse makes: its callbacks find their owner (a source or a
+// sink derives from this) and the redactor through it.
+class KafkaClientOwner {
+ public:
+  explicit KafkaClientOwner(std::shared_ptr<const Redactor> redactor)
+      : redactor_(std::move(redactor)) {}
+  virtual ~KafkaClientOwner() = default;
+  const Redactor& redactor() const { return *redactor_; }
+  bool debug_logging() const { return debug_logging_; }
+  void set_debug_logging(bool on) { debug_logging_ = on; }
+
+ private:
+  bool debug_logging_ = false;
+  std::shared_ptr<const Redactor> redactor_;
+};
+
+// Makes `owner` the conf's opaque and routes librdkafka's log lines (warnings and worse; all
+// of them when the `debug` property is set) to stderr through its redactor. `owner` must outlive the client. Before rd_kafka_new().
+void SetClientOwner(rd_kafka_conf_t* conf, KafkaClientOwner* owner);
+
+}  // namespace brandpulse

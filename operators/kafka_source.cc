@@ -1,0 +1,461 @@
+#include "operators/kafka_source.h"
+
+#include <algorithm>
+#include <atomic>
+#include <set>
+
+#include <fmt/format.h>
+
+namespace brandpulse {
+namespace {
+
+constexpr int kPollTimeoutMs = 100;
+
+// Owns a librdkafka partition list.
+struct PartitionList {
+  rd_kafka_topic_partition_list_t* list = nullptr;
+  PartitionList() = default;
+  explicit PartitionList(rd_kafka_topic_partition_list_t* owned) : list(owned) {}
+  PartitionList(PartitionList&& other) noexcept : list(other.list) { other.list = nullptr; }
+  PartitionList& operator=(PartitionList&& other) noexcept {
+    std::swap(list, other.list);
+    return *this;
+  }
+  ~PartitionList() {
+    if (list != nullptr) rd_kafka_topic_partition_list_destroy(list);
+  }
+  explicit operator bool() const { return list != nullptr; }
+};
+
+class KafkaSource final : public Source, public KafkaClientOwner {
+ public:
+  explicit KafkaSource(const KafkaSourceOptions& options)
+      : KafkaClientOwner(options.client.redactor),
+        id_("kafka:" + options.topic),
+        topic_(options.topic),
+        stop_at_end_(options.stop_at_end),
+        start_at_end_(options.start_at_end) {}
+
+  ~KafkaSource() override {
+    if (consumer_ == nullptr) return;
+    if (stash_ != nullptr) rd_kafka_message_destroy(stash_);
+    closing_ = true;  // the rebalance callback now commits and acknowledges by itself
+    CommitBeforeClose();
+    rd_kafka_consumer_close(consumer_);
+    rd_kafka_destroy(consumer_);
+  }
+
+  Status Open(const KafkaSourceOptions& options) {
+    const std::map<std::string, std::string> defaults = {
+        {"partition.assignment.strategy", "cooperative-sticky"},
+        {"enable.partition.eof", "true"},
+        {"fetch.wait.max.ms", "100"},
+        {"client.id", "brandpulse"},
+    };
+    const std::map<std::string, std::string> forced = {
+        {"enable.auto.commit", "false"},        // offsets commit after the state, never before
+        {"enable.auto.offset.store", "false"},  // the engine says what is committed
+        {"group.id", options.group},
+    };
+    ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, MakeKafkaConf(options.client, defaults, forced));
+    SetClientOwner(conf, this);
+    rd_kafka_conf_set_rebalance_cb(conf, &KafkaSource::OnRebalance);
+    rd_kafka_conf_set_offset_commit_cb(conf, &KafkaSource::OnOffsetCommit);
+    rd_kafka_conf_set_error_cb(conf, &KafkaSource::OnError);
+    char error[512];
+    consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof(error));
+    if (consumer_ == nullptr) {
+      rd_kafka_conf_destroy(conf);
+      return Status::InvalidArgument(
+          fmt::format("Kafka consumer for {}: {}", id_, redactor().Redact(error)));
+    }
+    rd_kafka_poll_set_consumer(consumer_);
+    PartitionList subscription(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(subscription.list, topic_.c_str(), RD_KAFKA_PARTITION_UA);
+    if (rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer_, subscription.list)) {
+      return Status::Unavailable(fmt::format("subscribe to {}: {}", id_, rd_kafka_err2str(err)));
+    }
+    return Status::Ok();
+  }
+
+  const std::string& id() const override { return id_; }
+  SourceCapabilities capabilities() const override {
+    return SourceCapabilities{.resumable = true, .finite = stop_at_end_};
+  }
+  std::vector<uint32_t> partitions() const override {
+    return std::vector<uint32_t>(assigned_.begin(), assigned_.end());
+  }
+
+  Status Seek(uint32_t partition, uint64_t position) override {
+    if (assigned_.contains(partition)) {
+      // Already fetching: move the fetcher.
+      PartitionList list(rd_kafka_topic_partition_list_new(1));
+      rd_kafka_topic_partition_list_add(list.list, topic_.c_str(), static_cast<int32_t>(partition))
+          ->offset = static_cast<int64_t>(position);
+      if (rd_kafka_error_t* error = rd_kafka_seek_partitions(consumer_, list.list, 10000)) {
+        Status status = Status::Unavailable(fmt::format("seek {} partition {} to {}: {}", id_,
+                                                        partition, position,
+                                                        rd_kafka_error_string(error)));
+        rd_kafka_error_destroy(error);
+        return status;
+      }
+      return Status::Ok();
+    }
+    seek_positions_[partition] = position;  // applied when the partition is assigned
+    return Status::Ok();
+  }
+
+  Result<SourceRead> Fill(Batch& batch, size_t max_records) override {
+    RETURN_IF_ERROR(ApplyPendingAssign());
+    if (!fatal_.empty()) return Status::Unavailable(fatal_);
+    SourceRead read = SourceRead::kHaveData;
+    while (batch.size() < max_records) {
+      if (change_ready_) {
+        read = SourceRead::kAssignmentChanged;
+        break;
+      }
+      rd_kafka_message_t* message = stash_;
+      stash_ = nullptr;
+      if (message == nullptr) {
+        message = rd_kafka_consumer_poll(consumer_, batch.empty() ? kPollTimeoutMs : 0);
+      }
+      if (message == nullptr) {
+        if (change_ready_) read = SourceRead::kAssignmentChanged;
+        break;
+      }
+      if (change_ready_) {  // the poll ran the rebalance callback and then gave a record
+        stash_ = message;
+        read = SourceRead::kAssignmentChanged;
+        break;
+      }
+      const uint32_t partition = static_cast<uint32_t>(message->partition);
+      if (message->err) {
+        Status status = HandleEvent(*message);
+        rd_kafka_message_destroy(message);
+        RETURN_IF_ERROR(status);
+        continue;
+      }
+      if (!assigned_.contains(partition)) {  // left over from before an unassign
+        rd_kafka_message_destroy(message);
+        continue;
+      }
+      if (!batch.empty() && partition != batch.partition) {
+        stash_ = message;  // a batch holds one partition
+        break;
+      }
+      batch.partition = partition;
+      at_end_.erase(partition);
+      batch.AddRecord(std::string_view(static_cast<const char*>(message->payload), message->len),
+                      static_cast<uint64_t>(message->offset) + 1);
+      rd_kafka_message_destroy(message);
+    }
+    batch.PadInput();
+    if (!fatal_.empty()) return Status::Unavailable(fatal_);
+    if (read == SourceRead::kAssignmentChanged) return read;
+    if (stop_at_end_ && stash_ == nullptr && !assigned_.empty() &&
+        at_end_.size() == assigned_.size()) {
+      return SourceRead::kEndOfInput;
+    }
+    return batch.empty() ? SourceRead::kNoDataYet : SourceRead::kHaveData;
+  }
+
+  AssignmentChange TakeAssignmentChange() override {
+    AssignmentChange change;
+    if (pending_revoke_) {
+      for (int index = 0; index < pending_revoke_.list->cnt; ++index) {
+        change.lost.push_back(static_cast<uint32_t>(pending_revoke_.list->elems[index].partition));
+      }
+      if (stash_ != nullptr &&
+          std::find(change.lost.begin(), change.lost.end(), stash_->partition) !=
+              change.lost.end()) {
+        rd_kafka_message_destroy(stash_);
+        stash_ = nullptr;
+      }
+    }
+    if (pending_assign_) {
+      for (int index = 0; index < pending_assign_.list->cnt; ++index) {
+        change.gained.push_back(static_cast<uint32_t>(pending_assign_.list->elems[index].partition));
+      }
+      assign_after_seeks_ = true;
+    }
+    change_ready_ = false;
+    return change;
+  }
+
+  Status CompleteAssignmentChange() override {
+    if (!pending_revoke_) return Status::Ok();
+    PartitionList revoked = std::move(pending_revoke_);
+    // The next owner starts at the group's offsets: they must be the state's before the
+    // partitions go (an earlier commit may have failed while the group was rebalancing).
+    Status committed = CommitRevoked(revoked.list);
+    for (int index = 0; index < revoked.list->cnt; ++index) {
+      uint32_t partition = static_cast<uint32_t>(revoked.list->elems[index].partition);
+      assigned_.erase(partition);
+      at_end_.erase(partition);
+      last_committed_.erase(partition);
+    }
+    Status acknowledged = Acknowledge(revoked.list, false);
+    RETURN_IF_ERROR(committed);
+    return acknowledged;
+  }
+
+  Status OnCommitted(const PositionMap& positions) override {
+    std::string previous_error = std::move(async_commit_error_);
+    async_commit_error_.clear();
+    PositionMap mine;
+    for (const auto& [partition, position] : positions) {
+      if (assigned_.contains(partition)) mine[partition] = position;
+    }
+    if (mine != last_committed_) {
+      // Before a revoke the commit must land while the partitions are still ours.
+      RETURN_IF_ERROR(CommitToGroup(mine, !pending_revoke_));
+      last_committed_ = std::move(mine);
+    }
+    if (!previous_error.empty()) return Status::Unavailable(previous_error);
+    return Status::Ok();
+  }
+
+  void Pause() override { PauseResume(true); }
+  void Resume() override { PauseResume(false); }
+
+ private:
+  static KafkaSource& Of(void* opaque) {
+    return *static_cast<KafkaSource*>(static_cast<KafkaClientOwner*>(opaque));
+  }
+
+  // Runs inside rd_kafka_consumer_poll (our thread): records the change for Fill() to report.
+  static void OnRebalance(rd_kafka_t* consumer, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+    KafkaSource& self = Of(opaque);
+    if (self.closing_) {  // at close: the state is committed; hand over what it holds
+      const bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+      if (!assign) {
+        self.CommitRevoked(partitions).IgnoreError();  // reported in the log by librdkafka
+        for (int index = 0; index < partitions->cnt; ++index) {
+          self.last_committed_.erase(static_cast<uint32_t>(partitions->elems[index].partition));
+        }
+      }
+      self.Acknowledge(partitions, assign).IgnoreError();
+      return;
+    }
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      self.pending_assign_ = PartitionList(rd_kafka_topic_partition_list_copy(partitions));
+    } else {
+      // Revoked (or an error: everything we hold is to be given up).
+      self.pending_revoke_ = PartitionList(rd_kafka_topic_partition_list_copy(partitions));
+    }
+    self.change_ready_ = true;
+    (void)consumer;
+  }
+
+  static void OnOffsetCommit(rd_kafka_t*, rd_kafka_resp_err_t err,
+                             rd_kafka_topic_partition_list_t*, void* opaque) {
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET) return;
+    Of(opaque).async_commit_error_ =
+        fmt::format("offset commit to the group failed: {}", rd_kafka_err2str(err));
+  }
+
+  static void OnError(rd_kafka_t* consumer, int err, const char* reason, void* opaque) {
+    KafkaSource& self = Of(opaque);
+    if (err != RD_KAFKA_RESP_ERR__FATAL) return;  // transient: librdkafka retries by itself
+    char text[512];
+    rd_kafka_fatal_error(consumer, text, sizeof(text));
+    self.fatal_ = fmt::format("{}: fatal Kafka error: {}", self.id_,
+                              self.redactor().Redact(text[0] ? text : reason));
+  }
+
+  // Tells librdkafka the application took (or gave up) `partitions`.
+  Status Acknowledge(rd_kafka_topic_partition_list_t* partitions, bool assign) {
+    const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(consumer_)) == "COOPERATIVE";
+    if (cooperative) {
+      rd_kafka_error_t* error = assign ? rd_kafka_incremental_assign(consumer_, partitions)
+                                       : rd_kafka_incremental_unassign(consumer_, partitions);
+      if (error != nullptr) {
+        Status status = Status::Unavailable(
+            fmt::format("{}: {}", id_, redactor().Redact(rd_kafka_error_string(error))));
+        rd_kafka_error_destroy(error);
+        return status;
+      }
+      return Status::Ok();
+    }
+    // An eager strategy chosen in properties: whole assignments.
+    if (rd_kafka_resp_err_t err = rd_kafka_assign(consumer_, assign ? partitions : nullptr)) {
+      return Status::Unavailable(fmt::format("{}: assign: {}", id_, rd_kafka_err2str(err)));
+    }
+    return Status::Ok();
+  }
+
+  // Gained partitions start fetching once the runner has said where (Seek) they resume.
+  Status ApplyPendingAssign() {
+    if (!assign_after_seeks_) return Status::Ok();
+    assign_after_seeks_ = false;
+    PartitionList gained = std::move(pending_assign_);
+    // Partitions the state has no position for resume at the group's committed offset; with
+    // none there either (a new group), at `start_at`. auto.offset.reset then only ever acts
+    // on a position that fell out of the topic.
+    PartitionList committed(rd_kafka_topic_partition_list_copy(gained.list));
+    if (committed.list->cnt > 0) {
+      if (rd_kafka_resp_err_t err = rd_kafka_committed(consumer_, committed.list, 30000)) {
+        return Status::Unavailable(fmt::format("{}: reading the group's committed offsets: {}",
+                                               id_, rd_kafka_err2str(err)));
+      }
+    }
+    for (int index = 0; index < gained.list->cnt; ++index) {
+      rd_kafka_topic_partition_t& element = gained.list->elems[index];
+      uint32_t partition = static_cast<uint32_t>(element.partition);
+      auto seek = seek_positions_.find(partition);
+      if (seek != seek_positions_.end()) {
+        element.offset = static_cast<int64_t>(seek->second);
+        seek_positions_.erase(seek);
+      } else if (committed.list->elems[index].offset >= 0) {
+        element.offset = committed.list->elems[index].offset;
+      } else {
+        element.offset = start_at_end_ ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+      }
+      assigned_.insert(partition);
+    }
+    return Acknowledge(gained.list, true);
+  }
+
+  Status HandleEvent(const rd_kafka_message_t& message) {
+    switch (message.err) {
+      case RD_KAFKA_RESP_ERR__PARTITION_EOF:
+        if (assigned_.contains(static_cast<uint32_t>(message.partition))) {
+          at_end_.insert(static_cast<uint32_t>(message.partition));
+        }
+        return Status::Ok();
+      case RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET:
+      case RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE:
+        // The position is gone from the topic (retention, or a consumer that fell behind):
+        // records would be skipped. With auto.offset.reset=error the run stops here.
+        return Status::Unavailable(fmt::format(
+            "{} partition {}: offset reset ({}); records between the committed position and the "
+            "topic's start would be skipped",
+            id_, message.partition, redactor().Redact(rd_kafka_message_errstr(&message))));
+      case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+      case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+      case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+        return Status::Unavailable(fmt::format(
+            "{}: {}", id_, redactor().Redact(rd_kafka_message_errstr(&message))));
+      default:
+        return Status::Ok();  // transient (a broker down, a leader moving): librdkafka retries
+    }
+  }
+
+  Status CommitToGroup(const PositionMap& positions, bool async) {
+    if (positions.empty()) return Status::Ok();
+    PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(positions.size())));
+    for (const auto& [partition, position] : positions) {
+      rd_kafka_topic_partition_list_add(list.list, topic_.c_str(), static_cast<int32_t>(partition))
+          ->offset = static_cast<int64_t>(position);
+    }
+    rd_kafka_resp_err_t err = rd_kafka_commit(consumer_, list.list, async ? 1 : 0);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return Status::Unavailable(
+          fmt::format("offset commit of {} to the group: {}", id_, rd_kafka_err2str(err)));
+    }
+    return Status::Ok();
+  }
+
+  // Sync commit of the state's positions of `revoked` (those the state has).
+  Status CommitRevoked(const rd_kafka_topic_partition_list_t* revoked) {
+    PositionMap positions;
+    for (int index = 0; index < revoked->cnt; ++index) {
+      auto found = last_committed_.find(static_cast<uint32_t>(revoked->elems[index].partition));
+      if (found != last_committed_.end()) positions.insert(*found);
+    }
+    return CommitToGroup(positions, false);
+  }
+
+  // A stopping instance's positions reach the group before it leaves, so whoever takes its
+  // partitions starts where its state ends. A commit refused because the group is rebalancing
+  // is retried while the consumer takes part in the rebalance (records read meanwhile are
+  // dropped: the state does not hold them), for up to 30 s.
+  void CommitBeforeClose() {
+    for (int attempt = 0; attempt < 300 && !last_committed_.empty(); ++attempt) {
+      // Only partitions still assigned to this member: a lost one may have moved on.
+      if (rd_kafka_assignment_lost(consumer_)) return;
+      rd_kafka_topic_partition_list_t* current = nullptr;
+      if (rd_kafka_assignment(consumer_, &current) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+      PartitionList assignment(current);
+      PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(last_committed_.size())));
+      for (const auto& [partition, position] : last_committed_) {
+        if (rd_kafka_topic_partition_list_find(assignment.list, topic_.c_str(),
+                                               static_cast<int32_t>(partition)) == nullptr) {
+          continue;
+        }
+        rd_kafka_topic_partition_list_add(list.list, topic_.c_str(), static_cast<int32_t>(partition))
+            ->offset = static_cast<int64_t>(position);
+      }
+      if (list.list->cnt == 0) return;
+      rd_kafka_resp_err_t err = rd_kafka_commit(consumer_, list.list, 0);
+      if (err != RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS &&
+          err != RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION && err != RD_KAFKA_RESP_ERR__STATE) {
+        return;  // done, or an error waiting cannot fix (fenced out: the group moved on)
+      }
+      if (rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer_, 100)) {
+        rd_kafka_message_destroy(message);
+      }
+    }
+  }
+
+  void PauseResume(bool pause) {
+    if (assigned_.empty()) return;
+    PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(assigned_.size())));
+    for (uint32_t partition : assigned_) {
+      rd_kafka_topic_partition_list_add(list.list, topic_.c_str(), static_cast<int32_t>(partition));
+    }
+    // Errors here only mean a partition left meanwhile; the next assignment settles it.
+    if (pause) {
+      rd_kafka_pause_partitions(consumer_, list.list);
+    } else {
+      rd_kafka_resume_partitions(consumer_, list.list);
+    }
+  }
+
+  const std::string id_;
+  const std::string topic_;
+  const bool stop_at_end_;
+  const bool start_at_end_;
+  rd_kafka_t* consumer_ = nullptr;
+  std::set<uint32_t> assigned_;   // acknowledged to librdkafka and fetching
+  std::set<uint32_t> at_end_;     // assigned partitions whose last record was read
+  std::map<uint32_t, uint64_t> seek_positions_;  // for partitions not yet assigned
+  PositionMap last_committed_;    // to the group
+  rd_kafka_message_t* stash_ = nullptr;  // read, belongs to the next batch
+  // Set by the rebalance callback, taken by TakeAssignmentChange / CompleteAssignmentChange.
+  PartitionList pending_assign_;
+  PartitionList pending_revoke_;
+  bool change_ready_ = false;
+  bool assign_after_seeks_ = false;
+  bool closing_ = false;
+  std::string async_commit_error_;
+  std::string fatal_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Source>> MakeKafkaSource(const KafkaSourceOptions& options) {
+  auto source = std::make_unique<KafkaSource>(options);
+  RETURN_IF_ERROR(source->Open(options));
+  return std::unique_ptr<Source>(std::move(source));
+}
+
+Result<std::unique_ptr<SourceSpec>> ReadKafkaSource(YamlMap& section, const ConfigContext&) {
+  KafkaSourceOptions options;
+  std::optional<KafkaClientOptions> client = ReadKafkaClientOptions(section);
+  if (auto topic = section.String("topic", true)) options.topic = *topic;
+  if (auto group = section.String("group", true)) options.group = *group;
+  if (auto stop = section.Boolean("stop_at_end")) options.stop_at_end = *stop;
+  if (auto start = section.Choice("start_at", {"beginning", "end"})) {
+    options.start_at_end = *start == "end";
+  }
+  RETURN_IF_ERROR(section.Finish());
+  if (!client) return Status::InvalidArgument("invalid kafka source");
+  options.client = *std::move(client);
+  return SourceSpecOf("kafka", [options](const SourceBuildContext&) {
+    return MakeKafkaSource(options);
+  });
+}
+
+}  // namespace brandpulse

@@ -1,0 +1,48 @@
+// `source: {type: kafka}`: one topic read by a consumer group (librdkafka's high-level consumer,
+// cooperative-sticky assignment). Each Kafka partition is a source partition; a record's
+// position is its offset + 1, Kafka's own "next offset" convention, so the engine's committed
+// positions are the offsets to commit.
+//
+// Offsets live in the state store with the windows (the runner commits them in the same
+// WriteBatch); on assignment the runner seeks each gained partition to its stored position, and
+// a partition without one starts at the group's committed offset, else at `start_at`.
+// `auto.offset.reset` then only acts when a position is no longer in the topic (set it to
+// `error` to stop instead of skipping).
+// After every state commit the same positions are committed to the group (OnCommitted), so
+// consumer-group tools show real lag; auto-commit is off and cannot be turned on.
+//
+// Rebalances map onto the source role's assignment protocol (engine/source.h): librdkafka's
+// rebalance callback only records the change; Fill() returns kAssignmentChanged; revoked
+// partitions stay assigned until the runner has committed their last batches
+// (CompleteAssignmentChange → incremental_unassign); gained partitions are incrementally
+// assigned at the positions the runner gave to Seek().
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "engine/source.h"
+#include "operators/kafka_client.h"
+#include "operators/registry.h"
+
+namespace brandpulse {
+
+struct KafkaSourceOptions {
+  KafkaClientOptions client;
+  std::string topic;
+  std::string group;
+  // Ends the run when every assigned partition has reached its end (a bounded replay, like
+  // `kcat -e`), instead of following the topic forever.
+  bool stop_at_end = false;
+  // Where a partition starts that neither the state nor the group has a position for (a new
+  // group): its first record (default) or its end.
+  bool start_at_end = false;
+};
+
+Result<std::unique_ptr<Source>> MakeKafkaSource(const KafkaSourceOptions& options);
+
+// `source: {type: kafka, brokers, topic, group, start_at, stop_at_end, properties: {...}}`.
+Result<std::unique_ptr<SourceSpec>> ReadKafkaSource(YamlMap& section, const ConfigContext& context);
+
+}  // namespace brandpulse

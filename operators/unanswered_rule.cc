@@ -1,0 +1,455 @@
+#include "operators/unanswered_rule.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "engine/enrichment_fields.h"
+#include "engine/json_writer.h"
+#include "engine/varint.h"
+#include "operators/watchlist_brands.h"
+
+namespace brandpulse {
+namespace {
+
+constexpr uint32_t kQuestionBit = enrichment::kIntentQuestion;
+constexpr uint32_t kComplaintBit = enrichment::kIntentComplaint;
+
+// Lower-cases ASCII letters into `out` (reused); other bytes are kept.
+void FoldAscii(std::string_view text, std::string& out) {
+  out.assign(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+}
+
+std::string FoldHandle(std::string_view handle) {
+  if (handle.starts_with("@")) handle.remove_prefix(1);
+  std::string folded;
+  FoldAscii(handle, folded);
+  return folded;
+}
+
+// '@handle' in folded text, not followed by a handle character.
+bool NamesHandle(std::string_view folded_text, std::string_view folded_handle) {
+  size_t at = 0;
+  while ((at = folded_text.find(folded_handle, at)) != std::string_view::npos) {
+    const size_t end = at + folded_handle.size();
+    const bool after_ok = end == folded_text.size() ||
+                          !(std::isalnum(static_cast<unsigned char>(folded_text[end])) ||
+                            folded_text[end] == '_');
+    if (at > 0 && folded_text[at - 1] == '@' && after_ok) return true;
+    at = end;
+  }
+  return false;
+}
+
+void PutString(std::string& out, std::string_view text) {
+  AppendVarint(out, text.size());
+  out.append(text);
+}
+bool GetString(std::string_view& in, std::string& text) {
+  uint64_t length = 0;
+  if (!ReadVarint(in, length) || length > in.size()) return false;
+  text.assign(in.substr(0, length));
+  in.remove_prefix(length);
+  return true;
+}
+
+std::string FormatMinutes(int64_t ms) {
+  if (ms % 3600000 == 0) return fmt::format("{} h", ms / 3600000);
+  if (ms % 60000 == 0) return fmt::format("{} min", ms / 60000);
+  return fmt::format("{} s", ms / 1000);
+}
+
+class UnansweredRule final : public AlertRule {
+ public:
+  UnansweredRule(UnansweredRuleOptions options, const BrandDirectory& brands)
+      : options_(std::move(options)), filter_(options_.common.brands) {
+    if (const PostFieldDefinition* intents = FindPostField(enrichment::kIntentsField)) {
+      intents_slot_ = intents->slot;
+    }
+    IndexBrands(brands);
+  }
+
+  const std::string& name() const override { return options_.common.name; }
+  AlertNoiseOptions noise() const override { return options_.common.noise; }
+  bool WatchesBatches() const override { return true; }
+
+  Status Restore(StateStore& store, const BrandDirectory&) override {
+    Status bad;
+    RETURN_IF_ERROR(store.ScanRuleState(name(), [&](std::string_view key, std::string_view value) {
+      if (!key.starts_with("open/")) return;
+      key.remove_prefix(5);
+      const size_t separator = key.find('\x1f');
+      if (separator == std::string_view::npos) return;
+      Inquiry inquiry;
+      if (!Decode(value, inquiry)) {
+        bad = Status::Corruption(fmt::format("open inquiry '{}' does not decode", key));
+        return;
+      }
+      Key id{std::string(key.substr(0, separator)), std::string(key.substr(separator + 1))};
+      Open(id, std::move(inquiry), /*dirty=*/false);
+    }));
+    return bad;
+  }
+
+  Status OnBatch(const Batch& batch, RuleContext& context) override {
+    size_t mention = 0;
+    for (uint32_t post_index = 0; post_index < batch.posts.size(); ++post_index) {
+      const Post& post = batch.posts[post_index];
+      const size_t first_mention = mention;
+      while (mention < batch.mentions.size() && batch.mentions[mention].post_index == post_index) {
+        ++mention;
+      }
+      if (CloseAnswered(post, context)) continue;  // a brand profile's post is not an inquiry
+      addressed_.clear();
+      if (!post.reply_to_handle.empty()) {
+        auto owners = handles_.find(FoldHandle(post.reply_to_handle));
+        if (owners != handles_.end()) {
+          for (const Profile& profile : owners->second) addressed_.push_back(profile);
+        }
+      }
+      if (!post.reply_to_post_id.empty()) {
+        auto own = own_posts_.find(std::string(post.reply_to_post_id));
+        if (own != own_posts_.end()) addressed_.push_back(own->second);
+      }
+      if (mention > first_mention) {
+        FoldAscii(post.text, folded_text_);
+        for (size_t m = first_mention; m < mention; ++m) {
+          const uint32_t brand = batch.mentions[m].brand_index;
+          bool found = false;
+          if (brand < brand_profiles_.size()) {
+            for (const Profile& profile : brand_profiles_[brand]) {
+              if (NamesHandle(folded_text_, profile.folded)) {
+                addressed_.push_back(profile);
+                found = true;
+                break;
+              }
+            }
+          }
+          if (!found && options_.include_named) addressed_.push_back(Profile{brand, "", "", ""});
+        }
+      }
+      if (addressed_.empty()) continue;
+      const uint32_t cue = CueOf(post);
+      if (!Wanted(cue)) continue;
+      for (const Profile& profile : addressed_) {
+        if (!filter_.enabled(profile.brand_index)) continue;
+        Key key{std::string(context.brands.brand_info(profile.brand_index).id),
+                std::string(post.id)};
+        if (open_.count(key) != 0 || post.id.empty()) continue;  // one inquiry per brand and post
+        Inquiry inquiry;
+        inquiry.post = EvidencePost::Of(post, batch.ingest_time_ms);
+        inquiry.handle = profile.handle;
+        inquiry.profile = profile.profile;
+        inquiry.cue = cue;
+        inquiry.deadline_ms = post.event_time_ms + options_.within_ms;
+        inquiry.author_handle = FoldHandle(post.author_handle);
+        Open(key, std::move(inquiry), true);
+      }
+      // Bounded: past max_open, the earliest deadline fires now.
+      while (open_.size() > options_.max_open) Fire(deadlines_.begin()->second, "capacity", context);
+    }
+    return Status::Ok();
+  }
+
+  Status OnWatermark(RuleContext& context) override {
+    while (!deadlines_.empty() && deadlines_.begin()->first <= context.watermark_ms) {
+      Fire(deadlines_.begin()->second, "deadline", context);
+    }
+    return Status::Ok();
+  }
+
+  Status Snapshot(StateStore::Commit& commit) override {
+    for (const Key& key : dirty_) {
+      const std::string state_key = fmt::format("open/{}\x1f{}", key.first, key.second);
+      auto found = open_.find(key);
+      if (found == open_.end()) {
+        commit.DeleteRuleState(name(), state_key);
+      } else {
+        std::string value;
+        Encode(found->second, value);
+        commit.PutRuleState(name(), state_key, value);
+      }
+    }
+    dirty_.clear();
+    return Status::Ok();
+  }
+
+  Status OnBrandsChanged(const BrandDirectory&, const BrandDirectory& after) override {
+    IndexBrands(after);
+    return Status::Ok();
+  }
+
+ private:
+  using Key = std::pair<std::string, std::string>;  // brand id, post id
+  struct Profile {
+    uint32_t brand_index = 0;
+    std::string folded;   // handle without '@', lower case
+    std::string handle;   // as in the watchlist, with '@'
+    std::string profile;  // the profile's name (`profiles:`), or ""
+  };
+  struct Inquiry {
+    EvidencePost post;
+    std::string handle;
+    std::string profile;
+    uint32_t cue = 0;
+    int64_t deadline_ms = 0;
+    std::string author_handle;  // folded
+  };
+
+  static void Encode(const Inquiry& inquiry, std::string& out) {
+    inquiry.post.EncodeTo(out);
+    PutString(out, inquiry.handle);
+    PutString(out, inquiry.profile);
+    AppendVarint(out, inquiry.cue);
+    AppendVarint(out, static_cast<uint64_t>(inquiry.deadline_ms));
+    PutString(out, inquiry.author_handle);
+  }
+  static bool Decode(std::string_view in, Inquiry& inquiry) {
+    uint64_t cue = 0;
+    uint64_t deadline = 0;
+    if (!inquiry.post.DecodeFrom(in) || !GetString(in, inquiry.handle) ||
+        !GetString(in, inquiry.profile) || !ReadVarint(in, cue) || !ReadVarint(in, deadline) ||
+        !GetString(in, inquiry.author_handle) || !in.empty()) {
+      return false;
+    }
+    inquiry.cue = static_cast<uint32_t>(cue);
+    inquiry.deadline_ms = static_cast<int64_t>(deadline);
+    return true;
+  }
+
+  void IndexBrands(const BrandDirectory& brands) {
+    filter_.Reset(brands);
+    handles_.clear();
+    brand_profiles_.assign(brands.brand_count(), {});
+    const auto* watchlist = dynamic_cast<const WatchlistBrands*>(&brands);
+    if (watchlist == nullptr) return;  // a directory without handles: replies to own posts only
+    const CompiledWatchlist& compiled = *watchlist->compiled();
+    for (uint32_t brand = 0; brand < compiled.brand_count(); ++brand) {
+      const BrandSpec& spec = compiled.brand(brand);
+      for (const std::string& handle : spec.handles) {
+        Profile profile{brand, FoldHandle(handle), handle, ""};
+        for (const auto& [profile_name, profile_handle] : spec.profiles) {
+          if (FoldHandle(profile_handle) == profile.folded) profile.profile = profile_name;
+        }
+        handles_[profile.folded].push_back(profile);
+        brand_profiles_[brand].push_back(std::move(profile));
+      }
+    }
+  }
+
+  uint32_t CueOf(const Post& post) const {
+    if (intents_slot_) {
+      if (const PostFieldValue* intents = FieldOf(post, *intents_slot_)) {
+        return static_cast<uint32_t>(intents->number) & (kQuestionBit | kComplaintBit);
+      }
+    }
+    return CheapInquiryCue(post.text);
+  }
+
+  bool Wanted(uint32_t cue) const {
+    switch (options_.cue) {
+      case InquiryCue::kAny:
+        return true;
+      case InquiryCue::kQuestion:
+        return (cue & kQuestionBit) != 0;
+      case InquiryCue::kComplaint:
+        return (cue & kComplaintBit) != 0;
+      case InquiryCue::kQuestionOrComplaint:
+        return cue != 0;
+    }
+    return false;
+  }
+
+  // A post by one of a brand's handles: remembered (a reply to it addresses the brand), and it
+  // closes the brand's open inquiries it replies to (the post itself, or its author's).
+  bool CloseAnswered(const Post& post, RuleContext& context) {
+    if (post.author_handle.empty()) return false;
+    auto owners = handles_.find(FoldHandle(post.author_handle));
+    if (owners == handles_.end()) return false;
+    for (const Profile& profile : owners->second) {
+      if (!post.id.empty()) RememberOwnPost(std::string(post.id), profile);
+      const std::string brand_id(context.brands.brand_info(profile.brand_index).id);
+      if (!post.reply_to_post_id.empty()) Close({brand_id, std::string(post.reply_to_post_id)});
+      if (!post.reply_to_handle.empty()) {
+        const std::string author = FoldHandle(post.reply_to_handle);
+        auto [begin, end] = by_author_.equal_range({brand_id, author});
+        std::vector<std::string> post_ids;
+        for (auto it = begin; it != end; ++it) post_ids.push_back(it->second);
+        for (const std::string& post_id : post_ids) Close({brand_id, post_id});
+      }
+    }
+    return true;
+  }
+
+  void RememberOwnPost(std::string id, const Profile& profile) {
+    if (own_posts_.emplace(id, profile).second) {
+      own_post_order_.push_back(std::move(id));
+      if (own_post_order_.size() > 100000) {
+        own_posts_.erase(own_post_order_.front());
+        own_post_order_.erase(own_post_order_.begin());
+      }
+    }
+  }
+
+  void Open(const Key& key, Inquiry inquiry, bool dirty) {
+    deadlines_.insert({inquiry.deadline_ms, key});
+    by_author_.insert({{key.first, inquiry.author_handle}, key.second});
+    open_[key] = std::move(inquiry);
+    if (dirty) dirty_.insert(key);
+  }
+
+  // Removes an open inquiry; returns it (nullopt when it was not open).
+  std::optional<Inquiry> Take(const Key& key) {
+    auto found = open_.find(key);
+    if (found == open_.end()) return std::nullopt;
+    Inquiry inquiry = std::move(found->second);
+    open_.erase(found);
+    deadlines_.erase({inquiry.deadline_ms, key});
+    auto [begin, end] = by_author_.equal_range({key.first, inquiry.author_handle});
+    for (auto it = begin; it != end; ++it) {
+      if (it->second == key.second) {
+        by_author_.erase(it);
+        break;
+      }
+    }
+    dirty_.insert(key);
+    return inquiry;
+  }
+
+  void Close(const Key& key) { Take(key); }
+
+  void Fire(Key key, std::string_view reason, RuleContext& context) {
+    std::optional<Inquiry> inquiry = Take(key);
+    if (!inquiry) return;
+    std::optional<uint32_t> brand_index = context.brands.FindBrand(key.first);
+    if (!brand_index) return;  // the brand left the watchlist: no alerts for it
+    const int64_t age_ms = reason == "deadline"
+                               ? options_.within_ms
+                               : std::max<int64_t>(0, context.watermark_ms - inquiry->post.event_time_ms);
+    AlertContent content;
+    content.rule = name();
+    content.type = "unanswered";
+    content.brand = context.brands.brand_info(*brand_index);
+    const bool complaint = (inquiry->cue & kComplaintBit) != 0;
+    content.severity = complaint ? AlertSeverity::kCritical : AlertSeverity::kWarning;
+    const std::string who = inquiry->post.author_handle.empty()
+                                ? fmt::format("author {}", inquiry->post.author_id)
+                                : "@" + inquiry->post.author_handle;
+    const std::string asked = complaint ? "complained to" : "asked";
+    content.summary = fmt::format(
+        "{} {} {} {} ago and no {} profile answered", who, asked,
+        inquiry->handle.empty() ? std::string(content.brand.name) : inquiry->handle,
+        FormatMinutes(age_ms), content.brand.name);
+    content.metric = "age_seconds";
+    content.observed = static_cast<double>(age_ms / 1000);
+    content.expected = static_cast<double>(options_.within_ms / 1000);
+    std::string& details = content.details_json;
+    details = "{";
+    AppendJsonKey(details, "post_id", true);
+    AppendJsonString(details, inquiry->post.post_id);
+    AppendJsonKey(details, "author_id");
+    AppendJsonString(details, inquiry->post.author_id);
+    AppendJsonKey(details, "author_handle");
+    AppendJsonString(details, inquiry->post.author_handle);
+    AppendJsonKey(details, "asked_at");
+    AppendJsonString(details, FormatIsoTime(inquiry->post.event_time_ms));
+    details += fmt::format(",\"age_seconds\":{}", age_ms / 1000);
+    AppendJsonKey(details, "addressed_profile");
+    AppendJsonString(details, inquiry->profile);
+    AppendJsonKey(details, "addressed_handle");
+    AppendJsonString(details, inquiry->handle);
+    AppendJsonKey(details, "cue");
+    AppendJsonString(details, (inquiry->cue & kQuestionBit) != 0 && complaint ? "question,complaint"
+                              : complaint                                      ? "complaint"
+                              : (inquiry->cue & kQuestionBit) != 0             ? "question"
+                                                                               : "none");
+    AppendJsonKey(details, "reason");
+    AppendJsonString(details, reason);
+    details.push_back('}');
+    content.evidence.push_back(std::move(inquiry->post));
+    context.fired.push_back(
+        MakeAlert(fmt::format("{}/{}/{}", name(), key.first, key.second), *brand_index, content));
+  }
+
+  UnansweredRuleOptions options_;
+  BrandFilter filter_;
+  std::optional<uint32_t> intents_slot_;
+  std::unordered_map<std::string, std::vector<Profile>> handles_;  // folded handle -> owners
+  std::vector<std::vector<Profile>> brand_profiles_;               // by brand index
+  std::unordered_map<std::string, Profile> own_posts_;  // recent own post ids (not stored)
+  std::vector<std::string> own_post_order_;
+  std::map<Key, Inquiry> open_;
+  std::set<std::pair<int64_t, Key>> deadlines_;
+  std::multimap<std::pair<std::string, std::string>, std::string> by_author_;  // (brand, author) -> post
+  std::set<Key> dirty_;
+  std::vector<Profile> addressed_;  // scratch
+  std::string folded_text_;         // scratch
+};
+
+}  // namespace
+
+uint32_t CheapInquiryCue(std::string_view text) {
+  uint32_t cue = 0;
+  if (text.find('?') != std::string_view::npos || text.find("\xC2\xBF") != std::string_view::npos) {
+    cue |= kQuestionBit;
+  }
+  static constexpr std::string_view kComplaints[] = {
+      "not working",  "doesn't work", "does not work", "isn't working", "still waiting",
+      "no answer",    "no response",  "unacceptable",  "worst",         "terrible",
+      "outage",       "refund",       "complaint",     "fungerer ikke", "virker ikke",
+      "no funciona",  "reclamaci",    "queja"};
+  std::string folded;
+  FoldAscii(text, folded);
+  for (std::string_view phrase : kComplaints) {
+    if (folded.find(phrase) != std::string::npos) {
+      cue |= kComplaintBit;
+      break;
+    }
+  }
+  return cue;
+}
+
+Result<std::unique_ptr<AlertRuleSpec>> ReadUnansweredRule(const std::string& name,
+                                                          YamlMap& section,
+                                                          const ConfigContext& context) {
+  UnansweredRuleOptions options;
+  ReadRuleCommon(name, section, context, options.common);
+  if (auto within = section.DurationMs("within", true)) {
+    options.within_ms = *within;
+    if (*within <= 0) {
+      section.diagnostics().Add(section.LocationOf("within"), "within must be positive",
+                                "e.g. within: 30m");
+    }
+  }
+  if (auto cue = section.Choice("cue", {"question_or_complaint", "question", "complaint", "any"})) {
+    options.cue = *cue == "question"    ? InquiryCue::kQuestion
+                  : *cue == "complaint" ? InquiryCue::kComplaint
+                  : *cue == "any"       ? InquiryCue::kAny
+                                        : InquiryCue::kQuestionOrComplaint;
+  }
+  if (auto named = section.Boolean("include_named")) options.include_named = *named;
+  if (auto limit = section.Integer("max_open", 1, 100000000)) {
+    options.max_open = static_cast<uint64_t>(*limit);
+  }
+  RETURN_IF_ERROR(section.Finish());
+  return AlertRuleSpecOf(name, "unanswered", [options](const RuleBuildContext& context) {
+    return MakeUnansweredRule(options, context);
+  });
+}
+
+Result<std::unique_ptr<AlertRule>> MakeUnansweredRule(const UnansweredRuleOptions& options,
+                                                      const RuleBuildContext& context) {
+  if (context.brands == nullptr) {
+    return Status::InvalidArgument(
+        fmt::format("alert rule '{}' cannot be built", options.common.name));
+  }
+  return std::unique_ptr<AlertRule>(std::make_unique<UnansweredRule>(options, *context.brands));
+}
+
+}  // namespace brandpulse

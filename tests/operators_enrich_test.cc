@@ -1,0 +1,237 @@
+// Enrichment: language (CLD2 full tables, payload tags), sentiment rules per language, intents,
+// sentiment towards each brand, bad input, and the `enrich` transform's fields and counters.
+#include <gtest/gtest.h>
+
+#include "engine/enrichment_fields.h"
+#include "engine/window_metric_registry.h"
+#include "engine/window_types.h"
+#include "operators/enrich_text.h"
+#include "operators/query.h"
+#include "operators/registry.h"
+
+namespace brandpulse {
+namespace {
+
+using namespace enrichment;
+
+class EnrichTextTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto made = TextEnricher::Make();
+    ASSERT_TRUE(made.ok()) << made.status().ToString();
+    enricher_ = std::move(made).value().release();
+    scratch_ = new EnrichScratch();
+    ASSERT_TRUE(enricher_->Prepare(*scratch_).ok());
+  }
+  static void TearDownTestSuite() {
+    delete scratch_;
+    delete enricher_;
+  }
+
+  TextEnrichment Enrich(std::string_view text, std::string_view payload = "",
+                        std::vector<BrandSpan> brands = {}) {
+    TextEnrichment out;
+    enricher_->Enrich(text, payload, brands, *scratch_, out);
+    return out;
+  }
+  // Spans of `names` (first occurrence each) in `text`.
+  static std::vector<BrandSpan> Spans(std::string_view text, std::vector<std::string_view> names) {
+    std::vector<BrandSpan> spans;
+    for (std::string_view name : names) {
+      const size_t at = text.find(name);
+      EXPECT_NE(at, std::string_view::npos) << name;
+      spans.push_back({static_cast<uint32_t>(at), static_cast<uint32_t>(at + name.size())});
+    }
+    return spans;
+  }
+
+  static TextEnricher* enricher_;
+  static EnrichScratch* scratch_;
+};
+TextEnricher* EnrichTextTest::enricher_ = nullptr;
+EnrichScratch* EnrichTextTest::scratch_ = nullptr;
+
+TEST_F(EnrichTextTest, RunsWithCld2FullTables) {
+  EXPECT_NE(TextEnricher::Cld2Version().find("20140204"), std::string_view::npos)
+      << TextEnricher::Cld2Version();
+}
+
+TEST_F(EnrichTextTest, DetectsLanguagesAndNorwegianVariants) {
+  EXPECT_EQ(Enrich("My internet has been down for six hours and nobody answers the phone").language, "en");
+  EXPECT_EQ(Enrich("Llevo seis horas sin internet y nadie contesta al teléfono").language, "es");
+  TextEnrichment bokmal = Enrich("Jeg har ventet på pakken i to uker og ingen svarer på telefonen");
+  EXPECT_EQ(bokmal.language, "no");
+  EXPECT_EQ(bokmal.variant, "nb");
+  TextEnrichment nynorsk = Enrich("Eg har venta på pakken i to veker og ingen svarar på telefonen");
+  EXPECT_EQ(nynorsk.language, "no");
+  EXPECT_EQ(nynorsk.variant, "nn");
+}
+
+TEST_F(EnrichTextTest, PayloadLanguageIsKeptAndNorwegianTagsMapToNo) {
+  EXPECT_EQ(Enrich("ok", "es").language, "es");
+  TextEnrichment nynorsk = Enrich("ok", "nn");
+  EXPECT_EQ(nynorsk.language, "no");
+  EXPECT_EQ(nynorsk.variant, "nn");
+  EXPECT_EQ(Enrich("Telenor er bra", "nb-NO").variant, "nb");
+  // Not a language: detected instead.
+  EXPECT_EQ(Enrich("This is an English sentence about my phone bill", "und").language, "en");
+}
+
+TEST_F(EnrichTextTest, NegationInEachLanguagesWordOrder) {
+  EXPECT_EQ(Enrich("I like the new app").sentiment, SentimentClass::kPositive);
+  EXPECT_EQ(Enrich("I don't like the new app at all").sentiment, SentimentClass::kNegative);
+  EXPECT_EQ(Enrich("Jeg liker den nye appen", "nb").sentiment, SentimentClass::kPositive);
+  EXPECT_EQ(Enrich("Jeg liker ikke den nye appen", "nb").sentiment, SentimentClass::kNegative);
+  EXPECT_EQ(Enrich("Eg likar ikkje den nye appen", "nn").sentiment, SentimentClass::kNegative);
+  EXPECT_EQ(Enrich("Me gusta la nueva app", "es").sentiment, SentimentClass::kPositive);
+  EXPECT_EQ(Enrich("No me gusta la nueva app", "es").sentiment, SentimentClass::kNegative);
+  EXPECT_EQ(Enrich("not bad at all, the new app is actually pretty good").sentiment,
+            SentimentClass::kPositive);
+}
+
+TEST_F(EnrichTextTest, ComplaintsWithoutSentimentWordsAreNegative) {
+  TextEnrichment waited = Enrich("Ventet på pakken i to uker", "nb");
+  EXPECT_EQ(waited.sentiment, SentimentClass::kNegative);
+  EXPECT_TRUE(waited.intents & kIntentComplaint);
+  EXPECT_EQ(Enrich("Iberia canceló mi vuelo", "es").sentiment, SentimentClass::kNegative);
+  EXPECT_EQ(Enrich("Great, another outage from Xfinity. Love paying for nothing").sentiment,
+            SentimentClass::kNegative);
+}
+
+TEST_F(EnrichTextTest, EmojiEmoticonsCapsAndElongation) {
+  EXPECT_EQ(Enrich("😍😍😍").sentiment, SentimentClass::kPositive);
+  EXPECT_EQ(Enrich("😡😡").sentiment, SentimentClass::kNegative);
+  EXPECT_EQ(Enrich("new phone :)").sentiment, SentimentClass::kPositive);
+  TextEnrichment plain = Enrich("the app is good");
+  TextEnrichment shouted = Enrich("the app is GOOD");
+  TextEnrichment long_word = Enrich("the app is goooood");
+  EXPECT_GT(shouted.score, plain.score);
+  EXPECT_GT(long_word.score, plain.score);
+}
+
+TEST_F(EnrichTextTest, Intents) {
+  EXPECT_TRUE(Enrich("Does Spotify Family include Hulu?").intents & kIntentQuestion);
+  EXPECT_TRUE(Enrich("@Xfinity please DM me, need help setting up my modem").intents & kIntentSupport);
+  EXPECT_TRUE(Enrich("Thinking of getting the iPhone from Apple this spring").intents & kIntentPurchase);
+  EXPECT_TRUE(Enrich("I'm done with Comcast. Cancelling tomorrow.").intents & kIntentChurn);
+  EXPECT_TRUE(Enrich("Tusen takk til Norwegian, dere var fantastiske!", "nb").intents & kIntentPraise);
+  EXPECT_TRUE(Enrich("¿Cómo cambio el PIN de la tarjeta?", "es").intents & kIntentSupport);
+  EXPECT_EQ(Enrich("Heading to the airport tomorrow").intents, 0u);
+}
+
+TEST_F(EnrichTextTest, SentimentTowardsEachBrand) {
+  const std::string_view switched = "Telia is bad, switched to Telenor and love it";
+  TextEnrichment out = Enrich(switched, "", Spans(switched, {"Telia", "Telenor"}));
+  ASSERT_EQ(out.brand_sentiment.size(), 2u);
+  EXPECT_EQ(out.brand_sentiment[0], SentimentClass::kNegative);
+  EXPECT_EQ(out.brand_sentiment[1], SentimentClass::kPositive);
+
+  const std::string_view bytter = "Bytter fra Telia til Ice, mye bedre dekning";
+  out = Enrich(bytter, "nb", Spans(bytter, {"Telia", "Ice"}));
+  EXPECT_EQ(out.brand_sentiment[0], SentimentClass::kNegative);
+  EXPECT_EQ(out.brand_sentiment[1], SentimentClass::kPositive);
+
+  const std::string_view cambio = "Me cambio de Movistar a Digi, pago la mitad";
+  out = Enrich(cambio, "es", Spans(cambio, {"Movistar", "Digi"}));
+  EXPECT_EQ(out.brand_sentiment[0], SentimentClass::kNegative);
+  EXPECT_EQ(out.brand_sentiment[1], SentimentClass::kPositive);
+
+  const std::string_view contrast = "Delta was great but United lost my bag";
+  out = Enrich(contrast, "", Spans(contrast, {"Delta", "United"}));
+  EXPECT_EQ(out.brand_sentiment[0], SentimentClass::kPositive);
+  EXPECT_EQ(out.brand_sentiment[1], SentimentClass::kNegative);
+}
+
+TEST_F(EnrichTextTest, BadInputIsUndeterminedNeutralAndUnsure) {
+  const std::string replacement = "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD";
+  const std::string invalid = "caf\xC3 \xFF\xFE";  // not valid UTF-8: must not crash either
+  for (const std::string& text :
+       {std::string(""), std::string("🙂🙂🙂🙂"), std::string("https://t.co/abc https://x.com/y"),
+        replacement, invalid, std::string("!!! ??? ..."), std::string(2000, 'a')}) {
+    TextEnrichment out = Enrich(text, "", {{0, 0}, {0, 0}});
+    EXPECT_EQ(out.language, "und") << text;
+    EXPECT_LE(out.confidence, 500) << text;
+    if (text.find("🙂") == std::string::npos) {
+      EXPECT_EQ(out.sentiment, SentimentClass::kNeutral) << text;
+    }
+    EXPECT_EQ(out.brand_sentiment.size(), 2u);
+  }
+  // Mixed scripts: something defined, never a crash.
+  TextEnrichment mixed = Enrich("Telenor это 最高 مرحبا ok");
+  EXPECT_FALSE(mixed.language.empty());
+}
+
+// The transform, through the registry as a pipeline builds it.
+TEST(EnrichTransformTest, SetsPostFieldsMentionSentimentAndCounters) {
+  OperatorRegistry& registry = OperatorRegistry::Default();
+  const TransformReader* reader = registry.FindTransform(kTransformType);
+  ASSERT_NE(reader, nullptr);
+  YAML::Node node = YAML::Load("{posts: matched}");
+  Diagnostics diagnostics;
+  YamlMap section(node, "pipeline.yaml", "enrich", diagnostics);
+  WatchlistSpec watchlist;
+  std::vector<WindowSpec> windows;
+  const std::string file = "pipeline.yaml";
+  auto spec = (*reader)(section, ConfigContext{file, watchlist, windows});
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  auto transform = (*spec)->Make(TransformBuildContext{});
+  ASSERT_TRUE(transform.ok()) << transform.status().ToString();
+  auto state = (*transform)->MakeState();
+  ASSERT_TRUE(state.ok());
+
+  Batch batch;
+  const std::string texts[] = {"Telia is bad, switched to Telenor and love it",
+                               "Telenor has nice weather today", "no brand here at all, terrible"};
+  for (const std::string& text : texts) {
+    Post post;
+    post.text = text;
+    batch.posts.push_back(post);
+  }
+  batch.mentions.push_back(Mention{0, 0, 0, 5});
+  batch.mentions.push_back(Mention{0, 1, 26, 33});
+  batch.mentions.push_back(Mention{1, 1, 0, 7});
+  ASSERT_TRUE((*transform)->Process(batch, **state).ok());
+
+  const uint32_t sentiment = FindPostField(kSentimentField)->slot;
+  const uint32_t language = FindPostField(kLanguageField)->slot;
+  ASSERT_NE(FieldOf(batch.posts[0], sentiment), nullptr);
+  EXPECT_EQ(FieldOf(batch.posts[0], language)->text, "en");
+  EXPECT_EQ(batch.posts[0].language, "en");
+  EXPECT_EQ(batch.mentions[0].sentiment, static_cast<uint8_t>(SentimentClass::kNegative));
+  EXPECT_EQ(batch.mentions[1].sentiment, static_cast<uint8_t>(SentimentClass::kPositive));
+  EXPECT_EQ(FieldOf(batch.posts[2], sentiment), nullptr) << "posts: matched skips unmatched posts";
+
+  const WindowMetricDefinition* negative = FindWindowMetric(kNegativeCounter);
+  const WindowMetricDefinition* positive = FindWindowMetric(kPositiveCounter);
+  ASSERT_NE(negative, nullptr);
+  ASSERT_NE(positive, nullptr);
+  EXPECT_EQ(negative->count(batch.posts[0], batch.mentions[0]), 1u);
+  EXPECT_EQ(positive->count(batch.posts[0], batch.mentions[1]), 1u);
+  for (std::string_view name : {kNeutralCounter, kQuestionCounter, kComplaintCounter, kPraiseCounter,
+                                kPurchaseCounter, kChurnCounter, kSupportCounter}) {
+    EXPECT_NE(FindWindowMetric(name), nullptr) << name;
+  }
+  EXPECT_NE(FindDimension("sentiment"), nullptr);
+  EXPECT_NE(FindDimension("intent"), nullptr);
+  std::string slice;
+  uint64_t payload = 0;
+  ASSERT_TRUE(FindDimension("sentiment")->value_of(batch.posts[0], batch.mentions[1], payload));
+  FindDimension("sentiment")->append_value(payload, slice);
+  EXPECT_EQ(slice, "positive");
+}
+
+TEST(EnrichTransformTest, UnknownOptionValueIsAnError) {
+  const TransformReader* reader = OperatorRegistry::Default().FindTransform(kTransformType);
+  ASSERT_NE(reader, nullptr);
+  YAML::Node node = YAML::Load("{posts: some}");
+  Diagnostics diagnostics;
+  YamlMap section(node, "pipeline.yaml", "enrich", diagnostics);
+  WatchlistSpec watchlist;
+  std::vector<WindowSpec> windows;
+  const std::string file = "pipeline.yaml";
+  auto spec = (*reader)(section, ConfigContext{file, watchlist, windows});
+  EXPECT_FALSE(spec.ok());
+}
+
+}  // namespace
+}  // namespace brandpulse

@@ -1,0 +1,227 @@
+// The Kafka sink and the Kafka client configuration against `brandpulse dev-kafka` (librdkafka's
+// mock cluster) running in its own process: an outbox entry counts as delivered only once Kafka
+// acknowledged it (brokers down → nothing delivered, the entries stay; brokers up → delivered,
+// keyed by brand); side records are acknowledged by Flush(); secrets from the environment never
+// appear in errors.
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "operators/kafka_sink.h"
+#include "operators/kafka_source.h"
+#include "tests/test_support.h"
+
+namespace brandpulse {
+namespace {
+
+namespace fs = std::filesystem;
+using brandpulse_test::MakeTempDirectory;
+using brandpulse_test::ReadFile;
+
+// `brandpulse dev-kafka` in a child process, stopped with the fixture.
+class DevKafka {
+ public:
+  explicit DevKafka(const fs::path& directory) : control_(directory / "control.sock") {
+    fs::path bootstrap_file = directory / "bootstrap";
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::execl(BRANDPULSE_BINARY, BRANDPULSE_BINARY, "dev-kafka", "--brokers", "3", "--topic",
+              "alerts:2", "--topic", "late:1", "--control", control_.c_str(), "--bootstrap-file",
+              bootstrap_file.c_str(), static_cast<char*>(nullptr));
+      std::_Exit(127);
+    }
+    for (int attempt = 0; attempt < 100 && !fs::exists(bootstrap_file); ++attempt) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    bootstrap_ = ReadFile(bootstrap_file);
+    while (!bootstrap_.empty() && bootstrap_.back() == '\n') bootstrap_.pop_back();
+  }
+  ~DevKafka() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  const std::string& bootstrap() const { return bootstrap_; }
+
+  // One fault command; the cluster's reply.
+  std::string Command(const std::string& line) {
+    int socket = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::snprintf(address.sun_path, sizeof(address.sun_path), "%s", control_.c_str());
+    if (::connect(socket, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+      ::close(socket);
+      return "cannot connect";
+    }
+    std::string text = line + "\n";
+    EXPECT_EQ(::write(socket, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+    char reply[256] = {};
+    ssize_t count = ::read(socket, reply, sizeof(reply) - 1);
+    ::close(socket);
+    std::string result(reply, count > 0 ? static_cast<size_t>(count) : 0);
+    while (!result.empty() && result.back() == '\n') result.pop_back();
+    return result;
+  }
+
+ private:
+  fs::path control_;
+  pid_t pid_ = -1;
+  std::string bootstrap_;
+};
+
+// Every record of a topic as "key value", read with kcat (a separate Kafka client).
+std::vector<std::string> TopicRecords(const std::string& bootstrap, const std::string& topic) {
+  std::string command = fmt::format(
+      "kcat -C -b '{}' -t {} -o beginning -e -q -f '%k %s\\n' 2>/dev/null", bootstrap, topic);
+  std::string output;
+  std::FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return {};
+  char buffer[4096];
+  size_t count;
+  while ((count = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, count);
+  ::pclose(pipe);
+  return brandpulse_test::Lines(output);
+}
+
+KafkaClientOptions Client(const std::string& bootstrap) {
+  KafkaClientOptions client;
+  client.brokers = bootstrap;
+  client.redactor = std::make_shared<Redactor>();
+  return client;
+}
+
+OutboxEntry Alert(const std::string& brand, int number) {
+  std::string id = fmt::format("rule/{}/{}", brand, number);
+  return OutboxEntry{id, fmt::format(R"({{"alert_id":"{}","brand":"{}","n":{}}})", id, brand, number), 0};
+}
+
+class KafkaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (std::system("command -v kcat >/dev/null") != 0) GTEST_SKIP() << "kcat is not installed";
+    directory_ = MakeTempDirectory("kafka");
+    cluster_ = std::make_unique<DevKafka>(directory_);
+    ASSERT_FALSE(cluster_->bootstrap().empty()) << "dev-kafka did not start";
+  }
+  fs::path directory_;
+  std::unique_ptr<DevKafka> cluster_;
+};
+
+TEST_F(KafkaTest, OutboxEntriesAreDeliveredOnlyOnceKafkaAcknowledgedThem) {
+  KafkaSinkOptions options;
+  options.client = Client(cluster_->bootstrap());
+  options.topic = "alerts";
+  options.delivery_timeout_ms = 3000;
+  auto sink = MakeKafkaSink(options, "alerts-topic");
+  ASSERT_TRUE(sink.ok()) << sink.status().ToString();
+
+  std::vector<OutboxEntry> first = {Alert("telenor", 1), Alert("telia", 2), Alert("telenor", 3)};
+  DeliveryOutcome delivered = (*sink)->Deliver(first);
+  EXPECT_EQ(delivered.delivered, 3u) << delivered.error.ToString();
+  EXPECT_TRUE(delivered.error.ok());
+
+  // Every broker down: nothing is acknowledged, so nothing counts as delivered.
+  ASSERT_EQ(cluster_->Command("broker down -1"), "ok");
+  std::vector<OutboxEntry> second = {Alert("ice", 4), Alert("telia", 5)};
+  DeliveryOutcome refused = (*sink)->Deliver(second);
+  EXPECT_EQ(refused.delivered, 0u);
+  EXPECT_FALSE(refused.error.ok());
+  EXPECT_FALSE(refused.permanent);  // retried after a back-off
+
+  // Brokers back: a retry (as the delivery thread makes them, after a back-off) delivers them
+  // once the client has reconnected.
+  ASSERT_EQ(cluster_->Command("broker up -1"), "ok");
+  DeliveryOutcome retried;
+  for (int attempt = 0; attempt < 8 && retried.delivered < 2; ++attempt) {
+    retried = (*sink)->Deliver(second);
+  }
+  EXPECT_EQ(retried.delivered, 2u) << retried.error.ToString();
+
+  std::vector<std::string> records = TopicRecords(cluster_->bootstrap(), "alerts");
+  std::set<std::string> ids;
+  for (const std::string& record : records) {
+    // Keyed by brand: the key is the payload's brand.
+    std::string key = record.substr(0, record.find(' '));
+    EXPECT_NE(record.find(fmt::format(R"("brand":"{}")", key)), std::string::npos) << record;
+    ids.insert(std::string(JsonStringField(record.substr(record.find(' ') + 1), "alert_id")));
+  }
+  std::set<std::string> expected;
+  for (const auto& entry : first) expected.insert(entry.id);
+  for (const auto& entry : second) expected.insert(entry.id);
+  EXPECT_EQ(ids, expected);
+}
+
+TEST_F(KafkaTest, SideRecordsAreAcknowledgedByFlush) {
+  KafkaSinkOptions options;
+  options.client = Client(cluster_->bootstrap());
+  options.topic = "late";
+  auto sink = MakeKafkaSink(options, "late");
+  ASSERT_TRUE(sink.ok()) << sink.status().ToString();
+  for (int index = 0; index < 50; ++index) {
+    std::string post_id = fmt::format("post-{}", index);
+    SideRecord record;
+    record.kind = SideRecord::Kind::kLatePost;
+    record.reason = "late";
+    record.source_id = "kafka:posts";
+    record.position = index + 1;
+    record.record = R"({"text":"hello"})";
+    record.post_id = post_id;
+    ASSERT_TRUE((*sink)->Append(record).ok());
+  }
+  ASSERT_TRUE((*sink)->Flush().ok());
+  std::vector<std::string> records = TopicRecords(cluster_->bootstrap(), "late");
+  ASSERT_EQ(records.size(), 50u);
+  EXPECT_EQ(records[0].substr(0, records[0].find(' ')).rfind("post-", 0), 0u);  // keyed by post id
+}
+
+TEST(KafkaConfigTest, SecretsFromTheEnvironmentNeverAppearInErrors) {
+  ::setenv("BRANDPULSE_TEST_KAFKA_SECRET", "hunter2-do-not-print", 1);
+  fs::path directory = MakeTempDirectory("kafka-config");
+  brandpulse_test::WriteFile(directory / "source.yaml", R"(
+brokers: 127.0.0.1:1
+topic: posts
+group: g
+properties:
+  sasl.mechanisms: ${BRANDPULSE_TEST_KAFKA_SECRET}
+  security.protocol: SASL_PLAINTEXT
+)");
+  Diagnostics diagnostics;
+  auto node = LoadYamlFile((directory / "source.yaml").string(), diagnostics);
+  ASSERT_TRUE(node.has_value());
+  YamlMap section(*node, (directory / "source.yaml").string(), "source", diagnostics);
+  WatchlistSpec watchlist;
+  std::vector<WindowSpec> windows;
+  ConfigContext context{(directory / "source.yaml").string(), watchlist, windows};
+  auto spec = ReadKafkaSource(section, context);
+  ASSERT_TRUE(spec.ok()) << diagnostics.ToString();
+  auto source = (*spec)->Make(SourceBuildContext{});
+  ASSERT_FALSE(source.ok());  // librdkafka rejects the mechanism
+  EXPECT_EQ(source.status().ToString().find("hunter2"), std::string::npos)
+      << source.status().ToString();
+  EXPECT_NE(source.status().ToString().find("***"), std::string::npos)
+      << source.status().ToString();
+}
+
+TEST(KafkaConfigTest, AutoCommitCannotBeTurnedOn) {
+  KafkaSourceOptions options;
+  options.client = Client("127.0.0.1:1");
+  options.client.properties["enable.auto.commit"] = "true";
+  options.topic = "posts";
+  options.group = "g";
+  auto source = MakeKafkaSource(options);
+  ASSERT_FALSE(source.ok());
+  EXPECT_NE(source.status().ToString().find("enable.auto.commit"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace brandpulse

@@ -63,22 +63,25 @@ int Run(const std::string& path, bool fresh, int workers, bool quiet, const std:
   options.stop_requested = &stop_requested;
   options.api_listen = api;
   options.metrics_listen = metrics_listen;
+  // The address is in the message (not only a field): tests and deploy/ read
+  // "query API on http://HOST:PORT/" from the log.
   options.on_api_ready = [](const std::string& address) {
-    LogInfo("query API listening (docs/api.md)", {{"address", address + "/api/v1/"}});
-    LogInfo("dashboard and metrics (docs/operations.md)",
-            {{"dashboard", address + "/dashboard/"}, {"metrics", address + "/metrics"}});
+    LogInfo(fmt::format("query API on {}/api/v1/ (see docs/api.md)", address));
+    LogInfo(fmt::format("dashboard on {}/dashboard/, metrics on {}/metrics (see docs/operations.md)",
+                        address, address));
   };
   options.on_metrics_ready = [](const std::string& address) {
-    LogInfo("metrics listening (docs/operations.md)", {{"metrics", address + "/metrics"}});
+    LogInfo(fmt::format("metrics on {}/metrics, probes on /healthz and /readyz", address));
   };
   options.on_ready = [&progress](bool resumed, uint64_t position, double seconds) {
     progress.Finish();
-    std::string ready_after = fmt::format("{:.3f}", seconds);
+    // scripts/crash-test.sh reads "ready after N s" from these lines.
     if (resumed) {
-      LogInfo("resumed from the committed position",
-              {{"position", std::to_string(position)}, {"ready_seconds", ready_after}});
+      LogInfo(fmt::format("resumed from committed position {}, ready after {:.3f} s",
+                          Grouped(position), seconds));
     } else {
-      LogInfo("no committed position: starting at the beginning", {{"ready_seconds", ready_after}});
+      LogInfo(fmt::format("no committed position: starting at the beginning, ready after {:.3f} s",
+                          seconds));
     }
   };
   if (progress.enabled()) {

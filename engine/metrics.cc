@@ -98,6 +98,10 @@ class FamilyWriter final : public MetricsWriter {
     family.samples.push_back(fmt::format("{}_count{} {}", name, LabelText(labels), cumulative));
   }
 
+  void Describe(std::string_view name, std::string_view type, std::string_view help) {
+    Get(name, type, help);
+  }
+
   std::string Text() const {
     std::string out;
     for (const auto& [name, family] : families_) {
@@ -209,6 +213,11 @@ MetricHistogram& MetricsRegistry::GetHistogram(std::string_view name, std::strin
   return *instrument.histogram;
 }
 
+void MetricsRegistry::DescribeCounterFamily(std::string_view name, std::string_view help) {
+  std::lock_guard lock(mutex_);
+  described_counters_.emplace(std::string(name), std::string(help));
+}
+
 MetricsCollectorHandle MetricsRegistry::AddCollector(Collector collect) {
   std::lock_guard lock(mutex_);
   uint64_t id = next_collector_id_++;
@@ -224,6 +233,7 @@ void MetricsRegistry::RemoveCollector(uint64_t id) {
 std::string MetricsRegistry::Render() const {
   FamilyWriter writer;
   std::lock_guard lock(mutex_);
+  for (const auto& [name, help] : described_counters_) writer.Describe(name, "counter", help);
   for (const auto& [key, instrument] : instruments_) {
     switch (instrument->kind) {
       case Kind::kCounter:

@@ -116,6 +116,10 @@ class MetricsRegistry {
   MetricHistogram& GetHistogram(std::string_view name, std::string_view help,
                                 std::vector<double> bounds, const MetricLabels& labels = {});
 
+  // A labelled family whose series appear only when something happens (dead letters by reason):
+  // its HELP and TYPE are listed from the start, so dashboards and tests see the name exist.
+  void DescribeCounterFamily(std::string_view name, std::string_view help);
+
   using Collector = std::function<void(MetricsWriter& writer)>;
   [[nodiscard]] MetricsCollectorHandle AddCollector(Collector collect);
 
@@ -142,6 +146,7 @@ class MetricsRegistry {
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<Instrument>> instruments_;  // GUARDED_BY(mutex_)
   std::map<uint64_t, Collector> collectors_;                         // GUARDED_BY(mutex_)
+  std::map<std::string, std::string> described_counters_;            // GUARDED_BY(mutex_)
   uint64_t next_collector_id_ = 1;                                   // GUARDED_BY(mutex_)
 };
 

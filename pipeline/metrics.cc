@@ -16,6 +16,8 @@ namespace {
 
 constexpr size_t kMaxReasonLabels = 32;
 constexpr size_t kMaxRuleLabels = 64;
+constexpr std::string_view kDeadLettersHelp = "Records sent to the dead-letter stream, by reason";
+constexpr std::string_view kAlertsHelp = "Alerts committed to the outbox, by rule";
 
 double WallSeconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -84,6 +86,8 @@ PipelineMetrics::PipelineMetrics(MetricsRegistry& registry, std::string pipeline
       start_time_(registry.GetGauge("brandpulse_start_time_seconds",
                                     "When the running pipeline started (Unix time)")) {
   start_time_.Set(started_seconds_);
+  registry.DescribeCounterFamily("brandpulse_dead_letters_total", kDeadLettersHelp);
+  registry.DescribeCounterFamily("brandpulse_alerts_total", kAlertsHelp);
   ready_gauge_.Set(0);
   registry.GetGauge("brandpulse_build_info", "The running build (value 1)",
                     {{"version", BRANDPULSE_METRICS_VERSION}, {"pipeline", pipeline_name_}})
@@ -108,9 +112,8 @@ MetricCounter& PipelineMetrics::DeadLettersFor(std::string_view reason) {
   if (found != dead_letters_by_reason_.end()) return *found->second;
   std::string label = dead_letters_by_reason_.size() < kMaxReasonLabels ? ReasonLabel(reason)
                                                                          : std::string("other");
-  MetricCounter& counter = registry_.GetCounter(
-      "brandpulse_dead_letters_total", "Records sent to the dead-letter stream, by reason",
-      {{"reason", label}});
+  MetricCounter& counter =
+      registry_.GetCounter("brandpulse_dead_letters_total", kDeadLettersHelp, {{"reason", label}});
   dead_letters_by_reason_.emplace(std::string(reason), &counter);
   return counter;
 }
@@ -119,8 +122,8 @@ MetricCounter& PipelineMetrics::AlertsFor(std::string_view rule) {
   auto found = alerts_by_rule_.find(rule);
   if (found != alerts_by_rule_.end()) return *found->second;
   std::string label = alerts_by_rule_.size() < kMaxRuleLabels ? std::string(rule) : "other";
-  MetricCounter& counter = registry_.GetCounter(
-      "brandpulse_alerts_total", "Alerts committed to the outbox, by rule", {{"rule", label}});
+  MetricCounter& counter =
+      registry_.GetCounter("brandpulse_alerts_total", kAlertsHelp, {{"rule", label}});
   alerts_by_rule_.emplace(std::string(rule), &counter);
   return counter;
 }
@@ -185,6 +188,10 @@ void PipelineMetrics::OnReload(bool swapped, const std::string& error, size_t br
   if (!swapped) last_reload_error_ = RedactSecrets(error);
 }
 
+void PipelineMetrics::DeclareRules(const std::vector<std::string>& names) {
+  for (const std::string& name : names) AlertsFor(name);
+}
+
 void PipelineMetrics::OnBackpressure(double seconds) {
   backpressure_waits_.Add();
   backpressure_seconds_.fetch_add(seconds, std::memory_order_relaxed);
@@ -199,6 +206,14 @@ void PipelineMetrics::PublishBrands(std::vector<BrandFigures> brands) {
   std::lock_guard lock(mutex_);
   if (brands_.empty()) watchlist_brands_.Set(static_cast<double>(brands.size()));
   brands_ = std::move(brands);
+}
+
+void PipelineMetrics::UpdateBrands(
+    const std::function<void(std::vector<BrandFigures>& brands)>& update) {
+  std::lock_guard lock(mutex_);
+  update(brands_);
+  if (!brands_published_) watchlist_brands_.Set(static_cast<double>(brands_.size()));
+  brands_published_ = true;
 }
 
 void PipelineMetrics::SetReady(bool ready) {
@@ -337,11 +352,19 @@ std::string PipelineMetrics::StatusJson() const {
   }
   out += "],\"brands\":[";
   std::lock_guard lock(mutex_);
-  for (size_t i = 0; i < brands_.size(); ++i) {
+  std::vector<const BrandFigures*> top;
+  top.reserve(brands_.size());
+  for (const BrandFigures& brand : brands_) top.push_back(&brand);
+  const size_t shown = std::min<size_t>(top.size(), 50);
+  std::partial_sort(top.begin(), top.begin() + shown, top.end(),
+                    [](const BrandFigures* a, const BrandFigures* b) {
+                      return a->mentions != b->mentions ? a->mentions > b->mentions : a->id < b->id;
+                    });
+  for (size_t i = 0; i < shown; ++i) {
     if (i > 0) out.push_back(',');
     out += "{\"brand\":";
-    AppendJsonString(out, brands_[i].id);
-    out += fmt::format(",\"mentions\":{},\"alerts\":{}}}", brands_[i].mentions, brands_[i].alerts);
+    AppendJsonString(out, top[i]->id);
+    out += fmt::format(",\"mentions\":{},\"alerts\":{}}}", top[i]->mentions, top[i]->alerts);
   }
   out += "],\"sinks\":[";
   for (size_t i = 0; i < sinks_.size(); ++i) {

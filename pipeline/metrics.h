@@ -62,10 +62,15 @@ class PipelineMetrics {
   void OnCommit(double seconds, uint64_t window_updates, uint64_t windows_closed,
                 uint64_t windows_open, int64_t watermark_ms, const std::vector<FiredAlert>& alerts);
   void OnReload(bool swapped, const std::string& error, size_t brand_count);
+  // The pipeline's alert rules: each gets its brandpulse_alerts_total series at 0 from the start.
+  void DeclareRules(const std::vector<std::string>& names);
   void OnBackpressure(double seconds);
   void OnAssignmentChange(size_t gained, size_t lost);
-  // The run's per-brand counters (copied; call about once a second, not per batch).
+  // The run's per-brand counters (call about once a second, not per batch). `update` runs
+  // under the lock with the published figures: it overwrites the counts, and rewrites ids and
+  // names only when the brands changed (so 100,000 brands cost no string copies a second).
   void PublishBrands(std::vector<BrandFigures> brands);
+  void UpdateBrands(const std::function<void(std::vector<BrandFigures>& brands)>& update);
   // Ready: state restored, watchlist compiled, sinks open, input opened (/readyz).
   void SetReady(bool ready);
   // Scrape-time values read from these (RocksDB memory and stalls, outbox depth per sink).
@@ -75,7 +80,8 @@ class PipelineMetrics {
 
   // --- any thread ---
   bool ready() const { return ready_.load(std::memory_order_acquire); }
-  // The dashboard's figures: {"pipeline","ready","uptime_seconds","records",...}.
+  // The dashboard's figures: {"pipeline","ready","uptime_seconds","records",...}; "brands" holds
+  // the 50 with the most mentions.
   std::string StatusJson() const;
   // Alerts with sequence > after, oldest first: {"alerts":[{"sequence","id","alert"}],"last":N}.
   std::string AlertsJson(uint64_t after) const;
@@ -136,6 +142,7 @@ class PipelineMetrics {
   // Shared with HTTP threads.
   mutable std::mutex mutex_;
   std::vector<BrandFigures> brands_;          // GUARDED_BY(mutex_)
+  bool brands_published_ = false;             // GUARDED_BY(mutex_)
   std::deque<AlertFeedEntry> alert_feed_;     // GUARDED_BY(mutex_)
   uint64_t alert_sequence_ = 0;               // GUARDED_BY(mutex_)
   std::string last_reload_error_;             // GUARDED_BY(mutex_)

@@ -91,6 +91,7 @@ class PipelineRun {
   int64_t last_progress_ms_;
   int64_t last_commit_ms_;
   int64_t last_publish_ms_ = INT64_MIN;
+  bool brands_changed_ = true;  // ids to publish again (start, reload)
   const WindowSettings window_settings_;
 
   std::shared_ptr<const WatchlistSpec> watchlist_spec_;
@@ -301,12 +302,20 @@ Status PipelineRun::StartApi() {
 void PipelineRun::PublishBrands(bool force) {
   if (!force && clock_.NowMs() - last_publish_ms_ < 1000) return;
   last_publish_ms_ = clock_.NowMs();
-  std::vector<BrandFigures> brands;
-  brands.reserve(summary_.brands.size());
-  for (const BrandSummary& brand : summary_.brands) {
-    brands.push_back(BrandFigures{brand.id, brand.name, brand.mentions, brand.alerts});
-  }
-  metrics_->PublishBrands(std::move(brands));
+  metrics_->UpdateBrands([&](std::vector<BrandFigures>& brands) {
+    const bool same_brands = brands.size() == summary_.brands.size() && !brands_changed_;
+    if (!same_brands) brands.resize(summary_.brands.size());
+    for (size_t i = 0; i < summary_.brands.size(); ++i) {
+      const BrandSummary& brand = summary_.brands[i];
+      if (!same_brands) {
+        brands[i].id = brand.id;
+        brands[i].name = brand.name;
+      }
+      brands[i].mentions = brand.mentions;
+      brands[i].alerts = brand.alerts;
+    }
+  });
+  brands_changed_ = false;
 }
 
 Status PipelineRun::Setup() {
@@ -325,6 +334,9 @@ Status PipelineRun::Setup() {
   ASSIGN_OR_RETURN(RuleSet rules, RuleSet::Make(spec_.alert_rules, spec_.windows, *brands_,
                                                               spec_.allowed_lateness_ms));
   rules_.emplace(std::move(rules));
+  std::vector<std::string> rule_names;
+  for (const auto& rule : spec_.alert_rules) rule_names.push_back(rule->name());
+  metrics_->DeclareRules(rule_names);
   RETURN_IF_ERROR(rules_->Restore(*store_, *brands_));
   closer_ = std::make_unique<WindowCloser>(
       spec_.windows, spec_.allowed_lateness_ms,
@@ -422,6 +434,7 @@ Status PipelineRun::ApplyWatchlist(LoadedWatchlist loaded) {
   if (queries_) queries_->SetWatchlist(watchlist_spec_);
   ++summary_.watchlist_reloads;
   metrics_->OnReload(true, "", brands_->brand_count());
+  brands_changed_ = true;
   PublishBrands(true);
   if (options_.on_reload) options_.on_reload(true, "");
   return Status::Ok();

@@ -79,7 +79,7 @@ TEST_F(OperationsCliTest, JsonLogsAreOneObjectPerLineAndLevelsFilter) {
   ASSERT_GE(lines.size(), 2u) << ReadFile(work_ / "err.txt");
   std::regex object(R"re(^\{"ts":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","level":"(info|warning|error|debug)","msg":"[^"]+"(,"[a-z_]+":"[^"]*")*\}$)re");
   for (const std::string& line : lines) EXPECT_TRUE(std::regex_match(line, object)) << line;
-  EXPECT_NE(ReadFile(work_ / "err.txt").find("\"dashboard\":\"http://127.0.0.1:"), std::string::npos);
+  EXPECT_NE(ReadFile(work_ / "err.txt").find("\"msg\":\"dashboard on http://127.0.0.1:"), std::string::npos);
   // The summary still goes to stdout.
   EXPECT_NE(ReadFile(work_ / "out.txt").find("pipeline 'cli' finished"), std::string::npos);
 

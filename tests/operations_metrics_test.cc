@@ -68,6 +68,7 @@ TEST(MetricsRegistryTest, RendersCountersGaugesHistogramsAndCollectorsInTextForm
   latency.Observe(0.05);
   latency.Observe(0.5);
   latency.Observe(7);
+  registry.DescribeCounterFamily("demo_events_total", "Events, by kind (none yet)");
   MetricsCollectorHandle handle = registry.AddCollector([](MetricsWriter& writer) {
     writer.Gauge("demo_depth", "Depth", {{"sink", "a"}}, 4);
   });
@@ -82,6 +83,8 @@ TEST(MetricsRegistryTest, RendersCountersGaugesHistogramsAndCollectorsInTextForm
   EXPECT_EQ(SampleValue(text, "demo_latency_seconds_sum"), 7.55);
   EXPECT_EQ(SampleValue(text, "demo_depth{sink=\"a\"}"), 4);
   EXPECT_NE(text.find("# TYPE demo_latency_seconds histogram\n"), std::string::npos);
+  // A described family is listed before anything happened.
+  EXPECT_NE(text.find("# TYPE demo_events_total counter\n"), std::string::npos) << text;
   // One HELP and TYPE per family, before its samples.
   EXPECT_EQ(text.find("# TYPE demo_requests_total counter"),
             text.rfind("# TYPE demo_requests_total counter"));
@@ -326,6 +329,62 @@ TEST_F(RunningPipelineTest, MetricsMoveWhileRunningAndPassPromtool) {
   if (!HavePromtool()) GTEST_SKIP() << "promtool not installed (Debian package prometheus)";
   auto [code, said] = PromtoolCheck(second, work_);
   EXPECT_EQ(code, 0) << said << "\n" << second;
+}
+
+TEST_F(RunningPipelineTest, WatchlistReloadsAndTheLastErrorAreExported) {
+  std::string original = ReadFile(fs::path(BRANDPULSE_SOURCE_DIR) /
+                                  "pipelines/watchlists/nordic-spanish-telecoms.yaml");
+  WriteFile(work_ / "watchlist.yaml", original);
+  std::string pipeline = ReadFile(work_ / "pipeline.yaml");
+  size_t at = pipeline.find("watchlist: ");
+  pipeline.replace(at, pipeline.find('\n', at) - at, "watchlist: watchlist.yaml");
+  WriteFile(work_ / "pipeline.yaml", pipeline);
+  Diagnostics diagnostics;
+  std::optional<PipelineSpec> spec = LoadPipelineSpec((work_ / "pipeline.yaml").string(), diagnostics);
+  ASSERT_TRUE(spec.has_value()) << diagnostics.ToString();
+  std::atomic<bool> stop{false};
+  std::atomic<int> port{0};
+  std::atomic<int> reloads{0};
+  RunOptions options;
+  options.fresh = true;
+  options.stop_requested = &stop;
+  options.watch_watchlist_file = false;
+  options.api_listen = "127.0.0.1:0";
+  options.on_api_ready = [&](const std::string& address) {
+    port = std::stoi(address.substr(address.rfind(':') + 1));
+  };
+  options.on_reload = [&](bool, const std::string&) { ++reloads; };
+  Result<RunSummary> summary = Status::Internal("not run");
+  std::thread runner([&] { summary = RunPipeline(*spec, options); });
+  for (int i = 0; i < 200 && port.load() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_NE(port.load(), 0);
+  httplib::Client client("127.0.0.1", port.load());
+  auto reload_and_wait = [&](int count) {
+    client.Post("/api/v1/reload", "", "text/plain");
+    for (int i = 0; i < 300 && reloads.load() < count; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(reloads.load(), count);
+    return client.Get("/metrics")->body;
+  };
+  std::string before = client.Get("/metrics")->body;
+  WriteFile(work_ / "watchlist.yaml", "brands:\n  - id: broken\n    terms: [\n");
+  std::string failed = reload_and_wait(1);
+  std::string status = client.Get("/ops/status")->body;
+  WriteFile(work_ / "watchlist.yaml", original);
+  std::string swapped = reload_and_wait(2);
+  stop = true;
+  runner.join();
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  const std::string kFailures = "brandpulse_watchlist_reloads_total{result=\"failure\"}";
+  const std::string kSuccesses = "brandpulse_watchlist_reloads_total{result=\"success\"}";
+  EXPECT_EQ(SampleValue(failed, kFailures) - SampleValue(before, kFailures), 1);
+  EXPECT_EQ(SampleValue(failed, "brandpulse_watchlist_last_reload_failed"), 1);
+  EXPECT_GT(SampleValue(failed, "brandpulse_watchlist_last_reload_timestamp_seconds"), 1.6e9);
+  EXPECT_NE(status.find("\"last_reload_error\":\""), std::string::npos);
+  EXPECT_NE(status.find("watchlist.yaml:"), std::string::npos) << status;  // file:line:column
+  EXPECT_EQ(SampleValue(swapped, kSuccesses) - SampleValue(before, kSuccesses), 1);
+  EXPECT_EQ(SampleValue(swapped, "brandpulse_watchlist_last_reload_failed"), 0);
 }
 
 TEST_F(RunningPipelineTest, MetricsListenerServesWithoutTheQueryApi) {

@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <set>
 
 #include <fmt/format.h>
+
+#include "engine/metrics.h"
 
 namespace brandpulse {
 namespace {
@@ -37,6 +40,7 @@ class KafkaSource final : public Source, public KafkaClientOwner {
         start_at_end_(options.start_at_end) {}
 
   ~KafkaSource() override {
+    metrics_.Reset();  // the collector reads the consumer: stop it first
     if (consumer_ == nullptr) return;
     if (stash_ != nullptr) rd_kafka_message_destroy(stash_);
     closing_ = true;  // the rebalance callback now commits and acknowledges by itself
@@ -75,6 +79,8 @@ class KafkaSource final : public Source, public KafkaClientOwner {
     if (rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer_, subscription.list)) {
       return Status::Unavailable(fmt::format("subscribe to {}: {}", id_, rd_kafka_err2str(err)));
     }
+    metrics_ = MetricsRegistry::Default().AddCollector(
+        [this](MetricsWriter& writer) { CollectMetrics(writer); });
     return Status::Ok();
   }
 
@@ -215,6 +221,10 @@ class KafkaSource final : public Source, public KafkaClientOwner {
       if (assigned_.contains(partition)) mine[partition] = position;
     }
     state_positions_ = mine;
+    {
+      std::lock_guard<std::mutex> lock(metrics_mutex_);
+      committed_for_metrics_ = mine;
+    }
     if (mine != sent_positions_) {
       // Before a revoke the commit must land while the partitions are still ours.
       RETURN_IF_ERROR(CommitToGroup(mine, !pending_revoke_));
@@ -247,6 +257,13 @@ class KafkaSource final : public Source, public KafkaClientOwner {
       self.Acknowledge(partitions, assign).IgnoreError();
       return;
     }
+    static MetricCounter& assigned = MetricsRegistry::Default().GetCounter(
+        "brandpulse_kafka_rebalances_total", "Consumer group rebalances that reached this instance",
+        {{"kind", "assign"}});
+    static MetricCounter& revoked = MetricsRegistry::Default().GetCounter(
+        "brandpulse_kafka_rebalances_total", "Consumer group rebalances that reached this instance",
+        {{"kind", "revoke"}});
+    (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? assigned : revoked).Add();
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       self.pending_assign_ = PartitionList(rd_kafka_topic_partition_list_copy(partitions));
     } else {
@@ -408,6 +425,39 @@ class KafkaSource final : public Source, public KafkaClientOwner {
     }
   }
 
+  // At scrape time, on the HTTP thread: the assignment from librdkafka (thread-safe), the end
+  // offsets it cached from its last fetches (no broker call), and the positions of the last state
+  // commit. Lag = records between the committed position and the partition's end, the figure
+  // Kafka's consumer-group tools show once the group commit lands.
+  void CollectMetrics(MetricsWriter& writer) {
+    rd_kafka_topic_partition_list_t* current = nullptr;
+    if (rd_kafka_assignment(consumer_, &current) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    PartitionList assignment(current);
+    writer.Gauge("brandpulse_kafka_assigned_partitions", "Partitions assigned to this instance",
+                 {{"topic", topic_}}, assignment.list->cnt);
+    PositionMap committed;
+    {
+      std::lock_guard<std::mutex> lock(metrics_mutex_);
+      committed = committed_for_metrics_;
+    }
+    for (int index = 0; index < assignment.list->cnt; ++index) {
+      const int32_t partition = assignment.list->elems[index].partition;
+      int64_t low = 0;
+      int64_t high = 0;
+      if (rd_kafka_get_watermark_offsets(consumer_, topic_.c_str(), partition, &low, &high) !=
+              RD_KAFKA_RESP_ERR_NO_ERROR ||
+          high < 0) {
+        continue;  // no fetch answered yet: the end is unknown
+      }
+      auto position = committed.find(static_cast<uint32_t>(partition));
+      const int64_t from = position != committed.end() ? static_cast<int64_t>(position->second) : low;
+      writer.Gauge("brandpulse_kafka_consumer_lag_records",
+                   "Records between the state's committed position and the partition's end",
+                   {{"topic", topic_}, {"partition", std::to_string(partition)}},
+                   static_cast<double>(std::max<int64_t>(0, high - from)));
+    }
+  }
+
   void PauseResume(bool pause) {
     if (assigned_.empty()) return;
     PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(assigned_.size())));
@@ -441,6 +491,9 @@ class KafkaSource final : public Source, public KafkaClientOwner {
   bool closing_ = false;
   std::string async_commit_error_;
   std::string fatal_;
+  std::mutex metrics_mutex_;
+  PositionMap committed_for_metrics_;  // state_positions_ as the scrape thread may read it
+  MetricsCollectorHandle metrics_;
 };
 
 }  // namespace

@@ -16,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/metrics.h"
 #include "operators/kafka_sink.h"
 #include "operators/kafka_source.h"
 #include "tests/test_support.h"
@@ -182,6 +183,63 @@ TEST_F(KafkaTest, SideRecordsAreAcknowledgedByFlush) {
   std::vector<std::string> records = TopicRecords(cluster_->bootstrap(), "late");
   ASSERT_EQ(records.size(), 50u);
   EXPECT_EQ(records[0].substr(0, records[0].find(' ')).rfind("post-", 0), 0u);  // keyed by post id
+}
+
+// What /metrics shows of a Kafka source: its assignment, the rebalances that reached it, and per
+// partition the records between the state's committed position and the partition's end.
+TEST_F(KafkaTest, MetricsShowAssignmentRebalancesAndLag) {
+  KafkaSinkOptions sink_options;
+  sink_options.client = Client(cluster_->bootstrap());
+  sink_options.topic = "alerts";
+  sink_options.delivery_timeout_ms = 3000;
+  auto sink = MakeKafkaSink(sink_options, "alerts-topic");
+  ASSERT_TRUE(sink.ok()) << sink.status().ToString();
+  std::vector<OutboxEntry> alerts;
+  for (int number = 0; number < 6; ++number) alerts.push_back(Alert(number % 2 ? "telia" : "telenor", number));
+  ASSERT_EQ((*sink)->Deliver(alerts).delivered, alerts.size());
+
+  KafkaSourceOptions options;
+  options.client = Client(cluster_->bootstrap());
+  options.topic = "alerts";
+  options.group = "metrics-test";
+  auto source = MakeKafkaSource(options);
+  ASSERT_TRUE(source.ok()) << source.status().ToString();
+  PositionMap read_to;
+  size_t records = 0;
+  Batch batch;
+  for (int attempt = 0; attempt < 300 && records < alerts.size(); ++attempt) {
+    batch.Reset();
+    auto read = (*source)->Fill(batch, 100);
+    ASSERT_TRUE(read.ok()) << read.status().ToString();
+    if (*read == SourceRead::kAssignmentChanged) {
+      (*source)->TakeAssignmentChange();
+      ASSERT_TRUE((*source)->CompleteAssignmentChange().ok());
+      continue;
+    }
+    for (const InputRecord& record : batch.records) read_to[batch.partition] = record.end_position;
+    records += batch.records.size();
+  }
+  ASSERT_EQ(records, alerts.size());
+  ASSERT_EQ(read_to.size(), 2u);
+  // The state holds all but the last record of the first partition.
+  PositionMap committed = read_to;
+  committed.begin()->second -= 1;
+  ASSERT_TRUE((*source)->OnCommitted(committed).ok());
+
+  std::string metrics = MetricsRegistry::Default().Render();
+  EXPECT_NE(metrics.find("brandpulse_kafka_assigned_partitions{topic=\"alerts\"} 2"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("brandpulse_kafka_rebalances_total{kind=\"assign\"} 1"), std::string::npos)
+      << metrics;
+  double lag = 0;
+  int lag_lines = 0;
+  for (const std::string& line : brandpulse_test::Lines(metrics)) {
+    if (line.rfind("brandpulse_kafka_consumer_lag_records{", 0) != 0) continue;
+    lag += std::stod(line.substr(line.rfind(' ') + 1));
+    ++lag_lines;
+  }
+  EXPECT_EQ(lag_lines, 2) << metrics;
+  EXPECT_EQ(lag, 1.0) << metrics;
 }
 
 TEST(KafkaConfigTest, SecretsFromTheEnvironmentNeverAppearInErrors) {

@@ -5,8 +5,10 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include <fmt/format.h>
+
 #include <gtest/gtest.h>
 
 #include "operators/query.h"
@@ -93,7 +95,7 @@ TEST(HardeningQueryTest, ReloadWithADeepQueryKeepsTheOldWatchlistRunning) {
   }
   brandpulse_test::WriteFile(work / "in.jsonl", input);
   brandpulse_test::WriteFile(work / "pipeline.yaml", R"(name: deep
-source: {type: file, path: in.jsonl}
+source: {type: file, path: in.jsonl, follow: true}
 decode: {format: twitter-v2}
 watchlist: watchlist.yaml
 workers: 1
@@ -112,16 +114,32 @@ sinks:
       work / "watchlist.yaml",
       "brands:\n  - id: telenor\n    query: '" + std::string(50'000, '(') + "telenor" +
           std::string(50'000, ')') + "'\n");
+  // The input is followed, so the run lasts until the reload has been answered (it compiles in
+  // the background) and every record was read; then it is stopped.
   std::atomic<bool> reload{true};
+  std::atomic<bool> stop{false};
+  std::atomic<bool> reload_answered{false};
+  std::atomic<uint64_t> records_seen{0};
   std::string error;
   RunOptions options;
   options.fresh = true;
   options.reload_requested = &reload;
+  options.stop_requested = &stop;
   options.watch_watchlist_file = false;
   options.on_reload = [&](bool swapped, const std::string& message) {
     if (!swapped) error = message;
+    reload_answered = true;
   };
-  Result<RunSummary> run = RunPipeline(*spec, options);
+  options.on_progress = [&](const RunSummary& progress) { records_seen = progress.records; };
+  std::optional<Result<RunSummary>> result;
+  std::thread runner([&] { result.emplace(RunPipeline(*spec, options)); });
+  for (int i = 0; i < 600 && !(reload_answered && records_seen >= 3000); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  stop = true;
+  runner.join();
+  ASSERT_TRUE(result.has_value());
+  Result<RunSummary>& run = *result;
   ASSERT_TRUE(run.ok()) << run.status().ToString();
   EXPECT_EQ(run->watchlist_reload_failures, 1u);
   EXPECT_NE(error.find("watchlist.yaml:3:"), std::string::npos) << error.substr(0, 300);

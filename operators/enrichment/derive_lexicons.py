@@ -2,7 +2,7 @@
 """Derives the lexicons enrichment compiles in (lexicon_*.inc) from their sources.
 
 Run from the repository root with the source folder of VADER and AFINN (see SOURCES.md):
-    python3 operators/enrichment/derive_lexicons.py /work/shared/data/sentiment
+    python3 operators/enrichment/derive_lexicons.py DIR  (DIR: a copy of the sources listed in SOURCES.md)
 The outputs are committed; the build does not run this.
 
 - en: VADER's lexicon (MIT), mean valence, then curated_en.tsv on top.

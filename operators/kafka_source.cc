@@ -30,6 +30,12 @@ struct PartitionList {
   explicit operator bool() const { return list != nullptr; }
 };
 
+MetricCounter& RebalanceCounter(const char* kind) {
+  return MetricsRegistry::Default().GetCounter(
+      "brandpulse_kafka_rebalances_total", "Consumer group rebalances that reached this instance",
+      {{"kind", kind}});
+}
+
 class KafkaSource final : public Source, public KafkaClientOwner {
  public:
   explicit KafkaSource(const KafkaSourceOptions& options)
@@ -257,13 +263,9 @@ class KafkaSource final : public Source, public KafkaClientOwner {
       self.Acknowledge(partitions, assign).IgnoreError();
       return;
     }
-    static MetricCounter& assigned = MetricsRegistry::Default().GetCounter(
-        "brandpulse_kafka_rebalances_total", "Consumer group rebalances that reached this instance",
-        {{"kind", "assign"}});
-    static MetricCounter& revoked = MetricsRegistry::Default().GetCounter(
-        "brandpulse_kafka_rebalances_total", "Consumer group rebalances that reached this instance",
-        {{"kind", "revoke"}});
-    (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? assigned : revoked).Add();
+    const bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+    static MetricCounter* rebalances[2] = {&RebalanceCounter("revoke"), &RebalanceCounter("assign")};
+    rebalances[assign]->Add();
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       self.pending_assign_ = PartitionList(rd_kafka_topic_partition_list_copy(partitions));
     } else {

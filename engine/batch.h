@@ -70,6 +70,7 @@ class Batch {
     late_posts = 0;
     max_event_time_ms = INT64_MIN;
     ingest_time_ms = 0;
+    input_identity.clear();
   }
 
   // Appends one record; keeps kInputPadding readable bytes after the last one.
@@ -128,6 +129,10 @@ class Batch {
   uint32_t skipped_records = 0;  // decoded fine but not a post (e.g. a Bluesky like event)
   uint32_t late_posts = 0;
   int64_t max_event_time_ms = INT64_MIN;
+  // Which instance of the input the records' positions are offsets into, as the source writes it
+  // (a followed file: device, inode and a hash of its first bytes); stored beside the committed
+  // position and handed back to Source::SeekIdentified. Empty for sources without the notion.
+  std::string input_identity;
   // Wall-clock ms (Unix epoch) when the runner read the batch from its source; 0 when not set.
   // Alerts report it as their newest post's ingest time (latency = emit or delivery − this).
   int64_t ingest_time_ms = 0;

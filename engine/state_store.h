@@ -71,6 +71,13 @@ std::optional<WindowKey> DecodeWindowKey(std::string_view bytes);
 inline constexpr std::string_view kWatermarkKey = "watermark";           // decimal epoch ms
 inline constexpr std::string_view kMaxEventTimeKey = "max_event_time";   // decimal epoch ms
 inline constexpr std::string_view kPartitionTimesKey = "partition_max_event_times";
+// "input_identity/<source id>/<partition>": Batch::input_identity at the committed position (a
+// followed file: "device:inode:prefix bytes:prefix hash"), so a restart can tell a rotated,
+// truncated or rewritten file from the one the position is in.
+inline std::string InputIdentityKey(std::string_view source_id, uint32_t partition) {
+  return std::string("input_identity/").append(source_id).append("/").append(
+      std::to_string(partition));
+}
 // Decimal state format version (docs/state.md), written when a store is created or migrated.
 inline constexpr std::string_view kStateFormatKey = "state_format";
 

@@ -119,6 +119,7 @@ class PipelineRun {
   int64_t epoch_records_ = 0;
   bool ready_reported_ = false;  // on_ready was called
   PositionMap positions_;  // partition → position after its last finished batch
+  std::map<uint32_t, std::string> input_identities_;  // partition → Batch::input_identity there
   std::atomic<int64_t> watermark_{kNoWatermark};  // read by workers; written at barriers only
   int64_t max_event_time_ms_ = INT64_MIN;
   WatermarkTracker watermarks_{spec_.max_out_of_orderness_ms, spec_.idle_timeout_ms};
@@ -242,7 +243,12 @@ Status PipelineRun::SeekPartitions(const std::vector<uint32_t>& partitions) {
       summary_.resumed_position = *position;
     }
     positions_[partition] = *position;
-    RETURN_IF_ERROR(source_->Seek(partition, *position));
+    // Issue 16: the identity of the input the position is in (a followed file may have been
+    // rotated or truncated while the pipeline was stopped).
+    ASSIGN_OR_RETURN(std::optional<std::string> identity,
+                     store_->ReadMeta(InputIdentityKey(source_->id(), partition)));
+    if (identity) input_identities_[partition] = *identity;
+    RETURN_IF_ERROR(source_->SeekIdentified(partition, *position, identity.value_or("")));
   }
   return Status::Ok();
 }
@@ -496,6 +502,7 @@ Status PipelineRun::FinishBatch(Batch& batch) {
     RETURN_IF_ERROR(rules_->OnBatch(batch, context));
   }
   positions_[batch.partition] = batch.records.back().end_position;
+  if (!batch.input_identity.empty()) input_identities_[batch.partition] = batch.input_identity;
   return Status::Ok();
 }
 
@@ -510,6 +517,7 @@ Status PipelineRun::HandleAssignmentChange() {
     RETURN_IF_ERROR(Commit(false));
     for (uint32_t partition : change.lost) {
       positions_.erase(partition);
+      input_identities_.erase(partition);
       watermarks_.Forget(partition);
     }
   }
@@ -611,6 +619,9 @@ Status PipelineRun::Commit(bool end_of_input) {
   if (capabilities_.resumable) {
     for (const auto& [partition, position] : positions_) {
       commit.SetPosition(source_->id(), partition, position);
+    }
+    for (const auto& [partition, identity] : input_identities_) {
+      commit.SetMeta(InputIdentityKey(source_->id(), partition), identity);
     }
   }
   commit.SetMeta(kWatermarkKey, std::to_string(watermark));

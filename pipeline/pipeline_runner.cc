@@ -1,5 +1,7 @@
 #include "pipeline/pipeline_runner.h"
 
+#include <sys/statvfs.h>
+
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -9,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/log.h"
 #include "engine/state_store.h"
 #include "engine/watermark.h"
 #include "operators/watchlist_brands.h"
@@ -76,6 +79,7 @@ class PipelineRun {
   Status FinishBatch(Batch& batch);
   Status Commit(bool end_of_input);
   Status WaitForOutboxRoom();
+  Status WaitForStateSpace();
   Status DrainDeliveries();
   Status ReportGivenUp();
   void ReportProgress(bool force);
@@ -633,7 +637,18 @@ Status PipelineRun::Commit(bool end_of_input) {
   // (entries a receiver refused for good join the dead letters here, once an epoch).
   RETURN_IF_ERROR(ReportGivenUp());
   for (SideSink& side : side_sinks_) RETURN_IF_ERROR(side.sink->Flush());
-  RETURN_IF_ERROR(store_->Write(commit));
+  RETURN_IF_ERROR(WaitForStateSpace());
+  Status written = store_->Write(commit);
+  if (!written.ok() && store_->out_of_space()) {
+    // RocksDB itself found the disk full (the reserve was not enough): its Resume() aborts on
+    // an assertion in Debian's build after a failed WAL write, so the run ends here, cleanly.
+    return Status::IoError(fmt::format(
+        "state directory {} is full: {}; everything committed before is kept, a rerun resumes "
+        "from there once there is space (state.min_free_mb keeps a reserve so that a full disk "
+        "pauses the run instead)",
+        spec_.state_directory, written.message()));
+  }
+  RETURN_IF_ERROR(written);
   watermark_.store(watermark, std::memory_order_release);
   UpdateEventTimeLimits();
   summary_.event_times_refused = event_time_limits_.rejected.load(std::memory_order_relaxed);
@@ -662,6 +677,49 @@ Status PipelineRun::Commit(bool end_of_input) {
   if (!end_of_input && watermark != kNoWatermark && watermark > INT64_MIN + spec_.retention_ms) {
     RETURN_IF_ERROR(store_->DeleteWindowsEndingBefore(watermark - spec_.retention_ms));
   }
+  return Status::Ok();
+}
+
+// Free space on the state's file system, or nullopt when it cannot be told.
+std::optional<uint64_t> FreeBytes(const std::string& directory) {
+  struct statvfs info;
+  if (::statvfs(directory.c_str(), &info) != 0) return std::nullopt;
+  return static_cast<uint64_t>(info.f_bavail) * info.f_frsize;
+}
+
+// The state's disk is (nearly) full (issue 16): nothing more is read — the coordinator waits
+// here with the epoch's commit in hand, nothing is written, what was committed stays — and
+// the commit goes on by itself once state.min_free_mb is free again (checked every second). A
+// stop request ends the wait with an error that says so; a rerun resumes from the last commit.
+Status PipelineRun::WaitForStateSpace() {
+  const uint64_t reserve = spec_.state_min_free_bytes;
+  if (reserve == 0) return Status::Ok();
+  std::optional<uint64_t> free = FreeBytes(spec_.state_directory);
+  if (!free || *free >= reserve) return Status::Ok();
+  const std::string& directory = spec_.state_directory;
+  Notice(fmt::format("state directory {} is full: {:.1f} MiB free, below state.min_free_mb "
+                     "({} MiB); ingestion paused until there is space (stop to exit; a rerun "
+                     "resumes from the last commit)",
+                     directory, *free / 1048576.0, reserve >> 20));
+  LogError("state directory is full: ingestion paused until space returns",
+           {{"state", directory}, {"free_bytes", std::to_string(*free)},
+            {"min_free_bytes", std::to_string(reserve)}});
+  ++summary_.state_full_pauses;
+  while (true) {
+    for (int waited = 0; waited < 1000; waited += 50) {
+      if (options_.stop_requested != nullptr && options_.stop_requested->load()) {
+        return Status::IoError(fmt::format(
+            "stopped while the state directory {} was full ({} bytes free, state.min_free_mb is "
+            "{}); everything committed before is kept, a rerun resumes from there",
+            directory, free.value_or(0), reserve >> 20));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    free = FreeBytes(directory);
+    if (!free || *free >= reserve) break;
+  }
+  Notice(fmt::format("state directory {} has space again; ingestion resumed", directory));
+  LogInfo("state directory has space again: ingestion resumed", {{"state", directory}});
   return Status::Ok();
 }
 

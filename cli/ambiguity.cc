@@ -299,8 +299,16 @@ WordFacts LookUpWord(const std::string& term) {
       std::find(facts.name_in.begin(), facts.name_in.end(), "English") != facts.name_in.end()) {
     facts.name_in.clear();
   }
+  // SCOWL: how common the English word is. Up to size 70 (a large dictionary) it is an English
+  // word even when the smaller word list and Hunspell lack it; the size is shown only for English.
+  const bool english = std::find(facts.ordinary_in.begin(), facts.ordinary_in.end(), "English") !=
+                       facts.ordinary_in.end();
   if (auto size = sources.english_size.find(key); size != sources.english_size.end()) {
-    facts.english_size = size->second;
+    if (!english && size->second <= 70) {
+      facts.ordinary_in.insert(facts.ordinary_in.begin(), "English");
+      facts.name_in.clear();
+    }
+    if (english || size->second <= 70) facts.english_size = size->second;
   }
   return facts;
 }

@@ -185,11 +185,14 @@ void PrintWarning(const std::string& path, const Warned& warned, const WordFacts
   }
   const std::string lower = Lowercased(warned.term);
   std::vector<std::string> hints;
+  // Anywhere in the post first: a short post is one context, and on the labelled set NEAR/4 held
+  // back real posts whose context word was five to ten words away (docs/queries.md).
   hints.push_back(fmt::format(
-      "put the name in a query with words that go with the brand: '{} NEAR/4 (word OR word)' "
-      "(its products, services, complaints), and its unambiguous forms (handles, hashtags, "
-      "domain, full name) as terms",
-      lower));
+      "put the name in a query with words that go with the brand, anywhere in the post: '{} AND "
+      "(word OR word)' (its products, services, complaints; '{} NEAR/5 (...)' when the other "
+      "meaning shares them), and its unambiguous forms (handles, hashtags, domain, full name) "
+      "as terms",
+      lower, lower));
   // Languages the word is not ordinary in: there the bare name may be enough.
   std::vector<std::string> clear_in;
   for (const Language& language : LoadSources().languages) {

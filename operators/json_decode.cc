@@ -158,6 +158,11 @@ class JsonDecode final : public Transform {
       post.urls = std::string_view(out, size);
     }
     post.author_followers = draft.followers;
+    if (draft.edited) {
+      post.edit_of = post.id;
+    } else if (!draft.edit_of.empty() && draft.edit_of != draft.id) {
+      post.edit_of = arena.Copy(draft.edit_of);
+    }
     batch.posts.push_back(post);
     return {};
   }

@@ -24,8 +24,8 @@ namespace {
 Result<std::unique_ptr<TransformSpec>> ReadDecode(YamlMap& section, const ConfigContext&) {
   std::optional<DecodeSpec> decode = ReadDecodeSpec(section);
   if (!decode) return Status::InvalidArgument("invalid decode section");
-  return TransformSpecOf("decode", [decode = *std::move(decode)](const TransformBuildContext&) {
-    return MakeJsonDecode(decode);
+  return TransformSpecOf("decode", [decode = *std::move(decode)](const TransformBuildContext& context) {
+    return MakeJsonDecode(decode, context.store);  // jetstream's DID map persists (issue 14)
   });
 }
 

@@ -411,3 +411,52 @@ TEST(DedupTest, ConfigurationMistakesAreReportedWhereTheyAre) {
 
 }  // namespace
 }  // namespace brandpulse
+
+namespace brandpulse {
+namespace {
+
+// Issue 14, item 2: the Jetstream DID → handle map is committed with the epoch, so a post after a
+// restart still knows its author's handle (here: the brand's own, so it is an own post).
+TEST(DidHandlesTest, HandlesLearntBeforeARestartAreKnownAfterIt) {
+  fs::path work = MakeTempDirectory("did-handles");
+  WriteFile(work / "watchlist.yaml", "brands:\n  - {id: telenor, terms: [telenor], handles: [\"@telenor.no\"]}\n");
+  const std::string pipeline = (work / "pipeline.yaml").string();
+  WriteFile(pipeline,
+            "name: did-handles\n"
+            "source: {type: file, path: events.jsonl}\n"
+            "decode: {format: jetstream}\n"
+            "watchlist: watchlist.yaml\n"
+            "workers: 1\n"
+            "state: {directory: state, commit_every_records: 1}\n"
+            "windows:\n  - {name: 1h, size: 1h, dimensions: [author]}\n"
+            "sinks:\n  dead_letter: {type: file, path: out/dead.jsonl}\n");
+  const std::string identity =
+      R"({"did":"did:plc:brand","time_us":1779719009000000,"kind":"identity",)"
+      R"("identity":{"did":"did:plc:brand","handle":"telenor.no","seq":1,"time":"2026-05-25T14:23:29.950Z"}})";
+  const std::string post =
+      R"({"did":"did:plc:brand","time_us":1779719010000000,"kind":"commit","commit":{"rev":"r",)"
+      R"("operation":"create","collection":"app.bsky.feed.post","rkey":"3abc","record":{)"
+      R"("$type":"app.bsky.feed.post","createdAt":"2026-05-25T14:24:00.000Z","text":"Telenor svarer"}}})";
+  auto run = [&](bool fresh) {
+    Diagnostics diagnostics;
+    std::optional<PipelineSpec> spec = LoadPipelineSpec(pipeline, diagnostics);
+    EXPECT_TRUE(spec.has_value()) << diagnostics.ToString();
+    RunOptions options;
+    options.fresh = fresh;
+    options.watch_watchlist_file = false;
+    return RunPipeline(*spec, options);
+  };
+  WriteFile(work / "events.jsonl", identity + "\n");
+  Result<RunSummary> first = run(true);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  WriteFile(work / "events.jsonl", identity + "\n" + post + "\n");
+  Result<RunSummary> second = run(false);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_TRUE(second->resumed);
+  EXPECT_EQ(second->records, 1u);
+  EXPECT_EQ(second->own_posts, 1u);  // the handle came back from the state
+  EXPECT_EQ(second->mentions, 0u);
+}
+
+}  // namespace
+}  // namespace brandpulse

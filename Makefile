@@ -27,6 +27,7 @@ test: build
 # Exactness under crashes, long form: 2M posts, 25 SIGKILLs at random points (~1 minute).
 crash-test: build
 	@bash scripts/crash-test.sh --kills 25 --posts 2000000 --brandpulse $(BRANDPULSE)
+	@bash scripts/crash-test.sh --kills 25 --posts 1000000 --replay --brandpulse $(BRANDPULSE) --work build/crash-test-dedup
 
 # Benchmarks side by side (bench/README.md): writes bench/RESULTS.md and bench/results.png.
 bench: build

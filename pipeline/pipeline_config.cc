@@ -308,7 +308,8 @@ std::optional<PipelineSpec> LoadPipelineSpec(const std::string& path, Diagnostic
   spec.file = path;
   YamlMap pipeline(*root, path, "pipeline", diagnostics);
   if (!pipeline.valid()) return std::nullopt;
-  const ConfigContext context{spec.file, spec.watchlist, spec.windows};
+  const ConfigContext context{spec.file, spec.watchlist, spec.windows, &spec.transforms,
+                              &spec.notes};
 
   spec.name = pipeline.String("name").value_or(fs::path(path).stem().string());
 

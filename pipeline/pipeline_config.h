@@ -68,6 +68,9 @@ struct PipelineSpec {
   bool co_terms = false;
   size_t top_k_window = 0;  // index into windows
   std::vector<std::shared_ptr<const AlertRuleSpec>> alert_rules;
+  // Not errors, but what the user should know (a sentiment_shift rule without enrichment):
+  // `validate` prints them as "file:line:column: note: ...".
+  std::vector<Diagnostic> notes;
   std::vector<SinkBinding> sinks;
   // Outbox entries (undelivered alerts) per sink past which the pipeline slows down
   // (state.outbox_limit); it never drops.

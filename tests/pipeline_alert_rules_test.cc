@@ -71,8 +71,69 @@ TEST_P(AlertGoldenTest, ExactAlertsWholeAndAcrossARestart) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, AlertGoldenTest,
-                         ::testing::Values("unanswered", "noise", "spike"),
+                         ::testing::Values("unanswered", "noise", "spike", "share_of_voice",
+                                           "sentiment_shift", "viral_post"),
                          [](const auto& info) { return info.param; });
+
+// The new rule types' mistakes: each at file:line:column, with "did you mean" where a name is
+// close; and a sentiment_shift rule without enrichment validates with a note saying so.
+TEST(AlertRuleValidation, ShareSentimentViralErrorsAndTheEnrichmentNote) {
+  fs::path work = MakeTempDirectory("alert-rule-validation");
+  brandpulse_test::WriteFile(work / "watchlist.yaml",
+                             "brands:\n"
+                             "  - {id: acme, name: Acme, terms: [acme], group: widgets}\n"
+                             "  - {id: globex, name: Globex, terms: [globex], group: widgets}\n"
+                             "  - {id: solo, name: Solo, terms: [solo]}\n");
+  const std::string head =
+      "name: v\nsource: {type: file, path: in.jsonl}\nwatchlist: watchlist.yaml\n"
+      "state: {directory: state}\nwindows:\n  - {name: 1h, size: 1h}\n"
+      "decode: {format: json, fields: {id: /id, text: /text, event_time: /ts}}\n"
+      "sinks: {alerts: {type: file, path: a.jsonl}, dead_letter: {type: file, path: d.jsonl}}\n"
+      "alerts:\n";
+  brandpulse_test::WriteFile(
+      work / "bad.yaml",
+      head +
+          "  - {name: a, type: share_of_voice, window: 1h, chnage: 10}\n"
+          "  - {name: b, type: share_of_voice, window: 1h, change: 10, brands: [solo]}\n"
+          "  - {name: c, type: sentiment_shift, window: 1hh, margin: 10}\n"
+          "  - {name: d, type: viral_post, within: 10m}\n"
+          "  - {name: e, type: viral_post, replies: 5, withn: 10m}\n"
+          "  - {name: f, type: share_of_voice, window: 1h, change: 10, direction: upward}\n");
+  Diagnostics diagnostics;
+  EXPECT_FALSE(LoadPipelineSpec((work / "bad.yaml").string(), diagnostics).has_value() &&
+               diagnostics.empty());
+  const std::string text = diagnostics.ToString();
+  const std::string file = (work / "bad.yaml").string();
+  for (const std::string& expected : {
+           file + ":10:49: error: unknown key 'chnage' in alert rule (hint: did you mean 'change'?)",
+           file + ":10:5: error: alert rule 'a' needs change, above or below",
+           file + ":11:69: error: alert rule 'b': brand 'solo' is in no competitor group",
+           file + ":12:46: error: no window named '1hh' (hint: did you mean '1h'?)",
+           file + ":13:5: error: alert rule 'd' needs replies or reach",
+           file + ":14:45: error: unknown key 'withn' in alert rule (hint: did you mean 'within'?)",
+           file + ":15:72: error: 'upward' is not a valid direction"}) {
+    EXPECT_NE(text.find(expected), std::string::npos) << "missing: " << expected << "\n" << text;
+  }
+
+  brandpulse_test::WriteFile(work / "off.yaml",
+                             head + "  - {name: mood, type: sentiment_shift, window: 1h}\n");
+  Diagnostics off;
+  std::optional<PipelineSpec> spec = LoadPipelineSpec((work / "off.yaml").string(), off);
+  ASSERT_TRUE(spec.has_value()) << off.ToString();
+  EXPECT_TRUE(off.empty()) << off.ToString();
+  ASSERT_EQ(spec->notes.size(), 1u);
+  EXPECT_NE(spec->notes[0].message.find("enrichment is off"), std::string::npos);
+  EXPECT_EQ(spec->notes[0].location.line, 10);
+
+  brandpulse_test::WriteFile(work / "on.yaml",
+                             head + "  - {name: mood, type: sentiment_shift, window: 1h}\n"
+                                    "transforms: [decode, match, enrich, window]\n");
+  Diagnostics on;
+  spec = LoadPipelineSpec((work / "on.yaml").string(), on);
+  ASSERT_TRUE(spec.has_value()) << on.ToString();
+  EXPECT_TRUE(spec->notes.empty());
+  fs::remove_all(work);
+}
 
 TEST(UnansweredCue, QuestionAndComplaintWithoutEnrichment) {
   EXPECT_EQ(CheapInquiryCue("why is it down?"), 1u);

@@ -232,7 +232,7 @@ void ReadSinks(YamlMap& pipeline, const OperatorRegistry& registry, const Config
   if (!sinks.valid()) return;
   Diagnostics& diagnostics = pipeline.diagnostics();
   std::set<std::string> names;
-  for (std::string_view stream : {kAlertsStream, kDeadLetterStream, kLateStream}) {
+  for (std::string_view stream : {kAlertsStream, kDeadLetterStream, kLateStream, kMentionsStream}) {
     YAML::Node node = sinks.Child(stream);
     if (!node.IsDefined()) continue;
     std::vector<YAML::Node> entries;

@@ -23,10 +23,12 @@ namespace brandpulse {
 inline constexpr std::string_view kAlertsStream = "alerts";
 inline constexpr std::string_view kDeadLetterStream = "dead_letter";
 inline constexpr std::string_view kLateStream = "late";
+// issue 12: every matched post as brandpulse.mention/1, through the sink's outbox like alerts.
+inline constexpr std::string_view kMentionsStream = "mentions";
 
 // One sink of one stream. Specs are shared (not copied) so a PipelineSpec stays copyable.
 struct SinkBinding {
-  std::string stream;  // kAlertsStream, kDeadLetterStream, kLateStream
+  std::string stream;  // kAlertsStream, kDeadLetterStream, kLateStream, kMentionsStream
   std::string name;    // unique; the outbox key prefix: the stream's name for its first sink
   std::shared_ptr<const SinkSpec> spec;
   SourceLocation location;

@@ -11,6 +11,7 @@
 
 #include "engine/state_store.h"
 #include "engine/watermark.h"
+#include "operators/mention_stream.h"  // issue 12: the mentions stream
 #include "operators/watchlist_brands.h"
 #include "pipeline/batch_scheduler.h"
 #include "pipeline/http_api.h"
@@ -34,10 +35,11 @@ struct SideSink {
   std::unique_ptr<Sink> sink;
 };
 
-// A sink of the alerts stream and its delivery thread.
+// A sink of the alerts (or mentions) stream and its delivery thread.
 struct OutboxSink {
   std::unique_ptr<Sink> sink;
   std::unique_ptr<SinkDelivery> delivery;
+  std::string stream = std::string(kAlertsStream);
 };
 
 // One run of a pipeline: owns the run's parts and drives them. Each part owns its own state:
@@ -125,6 +127,9 @@ class PipelineRun {
   EventTimeLimits event_time_limits_;  // read by workers; newest_allowed_ms written at barriers
   void UpdateEventTimeLimits();
   std::vector<FiredAlert> fired_;  // alerts of the epoch (rules fire them on batches too)
+  // The mentions stream (issue 12), when a sink takes it: the epoch's mention records.
+  std::optional<MentionStream> mention_stream_;
+  std::vector<OutboxEntry> epoch_mentions_;
   RunSummary summary_;
 
   // Outbox entries a sink refused for good, handed from its delivery thread to the coordinator,
@@ -199,8 +204,9 @@ Status PipelineRun::OpenSinks() {
     Result<std::unique_ptr<Sink>> sink = binding.spec->Make(context);
     if (!sink.ok()) return sink.status().WithContext(fmt::format("sink '{}'", binding.name));
     summary_.sinks.push_back(SinkSummary{binding.name, binding.stream, (*sink)->description()});
-    if (binding.stream == kAlertsStream) {
-      OutboxSink outbox{std::move(*sink), nullptr};
+    if (binding.stream == kAlertsStream || binding.stream == kMentionsStream) {
+      OutboxSink outbox{std::move(*sink), nullptr, binding.stream};
+      if (binding.stream == kMentionsStream) mention_stream_.emplace();
       std::string sink_name = binding.name;
       outbox.delivery = std::make_unique<SinkDelivery>(
           *outbox.sink, *store_, clock_, delivery_options,
@@ -491,6 +497,7 @@ Status PipelineRun::FinishBatch(Batch& batch) {
       }
     }
   }
+  if (mention_stream_) mention_stream_->AppendBatch(batch, *brands_, epoch_mentions_);
   if (rules_->WatchesBatches()) {
     RuleContext context{*brands_, watermark_.load(), fired_};
     RETURN_IF_ERROR(rules_->OnBatch(batch, context));
@@ -603,10 +610,14 @@ Status PipelineRun::Commit(bool end_of_input) {
   context.watermark_ms = watermark;
   RETURN_IF_ERROR(rules_->OnWatermark(context));
   RETURN_IF_ERROR(rules_->Snapshot(commit));
-  for (const FiredAlert& alert : fired_) {
-    for (OutboxSink& sink : outbox_sinks_) {
-      commit.PutOutbox(sink.sink->name(), alert.id, alert.payload);
+  for (OutboxSink& sink : outbox_sinks_) {
+    if (sink.stream == kMentionsStream) {
+      for (const OutboxEntry& mention : epoch_mentions_) {
+        commit.PutOutbox(sink.sink->name(), mention.id, mention.payload);
+      }
+      continue;
     }
+    for (const FiredAlert& alert : fired_) commit.PutOutbox(sink.sink->name(), alert.id, alert.payload);
   }
   if (capabilities_.resumable) {
     for (const auto& [partition, position] : positions_) {
@@ -639,11 +650,16 @@ Status PipelineRun::Commit(bool end_of_input) {
   summary_.alerts += fired_.size();
   for (OutboxSink& sink : outbox_sinks_) {
     std::vector<OutboxEntry> entries;
-    entries.reserve(fired_.size());
-    for (const FiredAlert& alert : fired_) entries.push_back(OutboxEntry{alert.id, alert.payload, 0});
+    if (sink.stream == kMentionsStream) {
+      entries = epoch_mentions_;
+    } else {
+      entries.reserve(fired_.size());
+      for (const FiredAlert& alert : fired_) entries.push_back(OutboxEntry{alert.id, alert.payload, 0});
+    }
     sink.delivery->Enqueue(std::move(entries));
   }
   fired_.clear();
+  epoch_mentions_.clear();
   if (capabilities_.resumable) {
     Status told = source_->OnCommitted(positions_);
     if (!told.ok()) Notice(fmt::format("source {}: {}", source_->id(), told.ToString()));

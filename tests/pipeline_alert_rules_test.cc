@@ -5,6 +5,7 @@
 // a restart; a restart may deliver an alert again, never a different one).
 #include <cstdlib>
 #include <filesystem>
+#include <regex>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -35,6 +36,11 @@ std::set<std::string> LineSet(const std::string& text) {
   return std::set<std::string>(lines.begin(), lines.end());
 }
 
+// Mention records carry the wall-clock time the engine read the post: compared as "*".
+std::string StripIngestTimes(const std::string& mentions) {
+  return std::regex_replace(mentions, std::regex(R"("ingest_time":"[^"]*")"), R"("ingest_time":"*")");
+}
+
 class AlertGoldenTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(AlertGoldenTest, ExactAlertsWholeAndAcrossARestart) {
@@ -52,6 +58,13 @@ TEST_P(AlertGoldenTest, ExactAlertsWholeAndAcrossARestart) {
   Result<RunSummary> whole = RunPipeline(spec, options);
   ASSERT_TRUE(whole.ok()) << whole.status().ToString();
   EXPECT_EQ(StripAlertTimes(ReadFile(work / "out" / "alerts.jsonl")), expected);
+  // A case with a mentions sink (sinks.mentions) also checks the mention records: one per post
+  // that names a brand, exact.
+  const std::string expected_mentions =
+      fs::exists(golden / "expected_mentions.jsonl") ? ReadFile(golden / "expected_mentions.jsonl") : "";
+  if (!expected_mentions.empty()) {
+    EXPECT_EQ(StripIngestTimes(ReadFile(work / "out" / "mentions.jsonl")), expected_mentions);
+  }
 
   for (size_t stop : {records / 3, records / 2, 2 * records / 3}) {
     SCOPED_TRACE(fmt::format("stopped after {} records", stop));
@@ -66,6 +79,11 @@ TEST_P(AlertGoldenTest, ExactAlertsWholeAndAcrossARestart) {
     ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
     EXPECT_EQ(LineSet(StripAlertTimes(ReadFile(work / fmt::format("out-{}", stop) / "alerts.jsonl"))),
               LineSet(expected));
+    if (!expected_mentions.empty()) {  // at least once: a restart may deliver a record again
+      EXPECT_EQ(LineSet(StripIngestTimes(
+                    ReadFile(work / fmt::format("out-{}", stop) / "mentions.jsonl"))),
+                LineSet(expected_mentions));
+    }
   }
   fs::remove_all(work);
 }

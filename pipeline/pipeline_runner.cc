@@ -130,6 +130,7 @@ class PipelineRun {
   // The mentions stream (issue 12), when a sink takes it: the epoch's mention records.
   std::optional<MentionStream> mention_stream_;
   std::vector<OutboxEntry> epoch_mentions_;
+  std::vector<InquiryObservation> inquiries_;  // the epoch's, for the response-time metrics
   RunSummary summary_;
 
   // Outbox entries a sink refused for good, handed from its delivery thread to the coordinator,
@@ -500,6 +501,7 @@ Status PipelineRun::FinishBatch(Batch& batch) {
   if (mention_stream_) mention_stream_->AppendBatch(batch, *brands_, epoch_mentions_);
   if (rules_->WatchesBatches()) {
     RuleContext context{*brands_, watermark_.load(), fired_};
+    context.inquiries = &inquiries_;
     RETURN_IF_ERROR(rules_->OnBatch(batch, context));
   }
   positions_[batch.partition] = batch.records.back().end_position;
@@ -601,7 +603,7 @@ Status PipelineRun::Commit(bool end_of_input) {
   if (int64_t tracked = watermarks_.Compute(clock_.NowMs()); tracked != WatermarkTracker::kNone) {
     watermark = std::max(watermark, tracked);
   }
-  RuleContext context{*brands_, watermark, fired_, end_of_input};
+  RuleContext context{*brands_, watermark, fired_, end_of_input, &inquiries_};
   ASSIGN_OR_RETURN(watermark,
                    closer_->Close(watermark, end_of_input, deltas, *brands_, *store_, commit,
                                   [&](const ClosedWindow& window) {
@@ -610,6 +612,8 @@ Status PipelineRun::Commit(bool end_of_input) {
   context.watermark_ms = watermark;
   RETURN_IF_ERROR(rules_->OnWatermark(context));
   RETURN_IF_ERROR(rules_->Snapshot(commit));
+  metrics_->OnInquiries(inquiries_, *brands_);  // issue 12: response-time metrics
+  inquiries_.clear();
   for (OutboxSink& sink : outbox_sinks_) {
     if (sink.stream == kMentionsStream) {
       for (const OutboxEntry& mention : epoch_mentions_) {

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/metrics.h"
 #include "operators/unanswered_rule.h"
 #include "pipeline/pipeline_config.h"
 #include "pipeline/pipeline_runner.h"
@@ -150,6 +151,54 @@ TEST(AlertRuleValidation, ShareSentimentViralErrorsAndTheEnrichmentNote) {
   spec = LoadPipelineSpec((work / "on.yaml").string(), on);
   ASSERT_TRUE(spec.has_value()) << on.ToString();
   EXPECT_TRUE(spec->notes.empty());
+  fs::remove_all(work);
+}
+
+// The value of one sample ("name{labels}") in a text exposition, or -1 when absent.
+double SampleValue(const std::string& text, const std::string& sample) {
+  size_t at = 0;
+  while ((at = text.find(sample + " ", at)) != std::string::npos) {
+    if (at == 0 || text[at - 1] == '\n') return std::stod(text.substr(at + sample.size() + 1));
+    at += sample.size();
+  }
+  return -1;
+}
+
+// Response-time metrics of the `unanswered` golden case (its README): q1 to Telenor's support
+// profile answered after 120 s; q2 to @telenor_norge and q3 to @telia_norge unanswered.
+TEST(ResponseTimeMetrics, InquiriesAnsweredUnansweredAndTheResponseTimeHistogram) {
+  const fs::path golden = fs::path(BRANDPULSE_SOURCE_DIR) / "tests" / "alert_golden" / "unanswered";
+  fs::path work = MakeTempDirectory("response-time-metrics");
+  setenv("BRANDPULSE_TEST_STATE", (work / "state").c_str(), 1);
+  setenv("BRANDPULSE_TEST_OUT", (work / "out").c_str(), 1);
+  PipelineSpec spec = LoadOrDie(golden / "pipeline.yaml");
+  MetricsRegistry registry;
+  RunOptions options;
+  options.fresh = true;
+  options.metrics_registry = &registry;
+  Result<RunSummary> run = RunPipeline(spec, options);
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  const std::string text = registry.Render();
+  const std::string support = R"({brand="telenor",profile="support"})";
+  const std::string norge = R"({brand="telenor",profile="@telenor_norge"})";
+  const std::string telia = R"({brand="telia",profile="@telia_norge"})";
+  EXPECT_EQ(SampleValue(text, "brandpulse_inquiries_total" + support), 1) << text;
+  EXPECT_EQ(SampleValue(text, "brandpulse_inquiries_answered_total" + support), 1);
+  EXPECT_EQ(SampleValue(text, "brandpulse_inquiries_unanswered_total" + support), 0);
+  EXPECT_EQ(SampleValue(text, "brandpulse_response_time_seconds_sum" + support), 120);
+  EXPECT_EQ(SampleValue(text, "brandpulse_response_time_seconds_count" + support), 1);
+  EXPECT_EQ(SampleValue(text, R"(brandpulse_response_time_seconds_bucket{brand="telenor",profile="support",le="60"})"), 0);
+  EXPECT_EQ(SampleValue(text, R"(brandpulse_response_time_seconds_bucket{brand="telenor",profile="support",le="120"})"), 1);
+  EXPECT_EQ(SampleValue(text, "brandpulse_inquiries_total" + norge), 1);
+  EXPECT_EQ(SampleValue(text, "brandpulse_inquiries_unanswered_total" + norge), 1);
+  EXPECT_EQ(SampleValue(text, "brandpulse_inquiries_answered_total" + norge), 0);
+  EXPECT_EQ(SampleValue(text, "brandpulse_inquiries_total" + telia), 1);
+  EXPECT_EQ(SampleValue(text, "brandpulse_inquiries_unanswered_total" + telia), 1);
+  if (std::system("command -v promtool >/dev/null 2>&1") == 0) {
+    brandpulse_test::WriteFile(work / "scrape.txt", text);
+    EXPECT_EQ(std::system(fmt::format("promtool check metrics < '{}'", (work / "scrape.txt").string()).c_str()), 0)
+        << text;
+  }
   fs::remove_all(work);
 }
 

@@ -209,8 +209,12 @@ Status PipelineRun::OpenSinks() {
       OutboxSink outbox{std::move(*sink), nullptr, binding.stream};
       if (binding.stream == kMentionsStream) mention_stream_.emplace();
       std::string sink_name = binding.name;
+      // A webhook sends one request per entry, each up to its timeout: one entry per call, so a
+      // stop (and the end of a run) waits for one slow request, not for 512 of them (issue 12).
+      DeliveryOptions sink_options = delivery_options;
+      if (binding.spec->type() == "webhook") sink_options.max_entries_per_call = 1;
       outbox.delivery = std::make_unique<SinkDelivery>(
-          *outbox.sink, *store_, clock_, delivery_options,
+          *outbox.sink, *store_, clock_, sink_options,
           [this, sink_name](const OutboxEntry& entry, const Status& why) {
             std::lock_guard lock(given_up_mutex_);
             given_up_.push_back(GivenUp{sink_name, entry, why.ToString()});

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   if (log == nullptr) return 1;
   FILE* time_log = time_log_path.empty() ? nullptr : std::fopen(time_log_path.c_str(), "a");
   httplib::Server server;
+  server.set_tcp_nodelay(true);  // answers leave at once (Nagle would hold each ~40 ms)
   server.Post("/hook", [&](const httplib::Request& request, httplib::Response& response) {
     if (time_log != nullptr) {
       const long long arrival_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

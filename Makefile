@@ -96,3 +96,12 @@ image:
 .PHONY: demo-kafka
 demo-kafka: build
 	@bash scripts/demo-kafka.sh $(BRANDPULSE)
+
+# Alerts (issue 12): the webhook fault test's long form (more posts, four kill cycles: receiver
+# down / 503 / slow, engine SIGKILLed twice a cycle) and the ingest → alert latency benchmark.
+.PHONY: webhook-fault-test alert-latency
+webhook-fault-test: build
+	@cd $(BUILD_DIR)/tests && BRANDPULSE_FAULT_POSTS=20000 BRANDPULSE_FAULT_CYCLES=4 \
+	  BRANDPULSE_FAULT_INGEST_POSTS=100000 ./alert_webhook_fault_test
+alert-latency: build
+	@bash bench/alert-latency.sh --build $(BUILD_DIR)

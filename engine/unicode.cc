@@ -825,13 +825,22 @@ uint32_t ComposePair(uint32_t first, uint32_t second) {
 
 bool MayNeedComposition(std::string_view text) {
   // Lead bytes of every code point that is the second half of a pair: U+0300..U+037F (CC, CD),
-  // Arabic U+0653..0655 (D9), Indic vowel signs (E0), Myanmar/Balinese (E1), kana voicing marks
-  // U+3099/309A (E3) and the supplementary-plane Brahmic scripts (F0).
+  // Arabic U+0653..0655 (D9), Indic vowel signs (E0), Myanmar/Balinese/Hangul jamo (E1); and the
+  // whole sequence where a lead byte is shared with common text: the kana voicing marks
+  // U+3099/309A (E3 82 99/9A, not the rest of kana and CJK punctuation) and the supplementary-plane
+  // Brahmic scripts U+11000..U+11FFF (F0 91, not emoji, F0 9F). Every emoji or kana post took the
+  // composing copy before (bench/RESULTS.md, "Cost of issue 14's changes").
+  const auto* bytes = reinterpret_cast<const uint8_t*>(text.data());
+  const size_t size = text.size();
   bool may = false;
-  for (char c : text) {
-    const auto byte = static_cast<uint8_t>(c);
+  for (size_t i = 0; i < size; ++i) {
+    const uint8_t byte = bytes[i];
+    const uint8_t next = i + 1 < size ? bytes[i + 1] : 0;
+    const uint8_t third = i + 2 < size ? bytes[i + 2] : 0;
     may |= static_cast<uint8_t>(byte - 0xCC) <= 1 || byte == 0xD9 ||
-           static_cast<uint8_t>(byte - 0xE0) <= 1 || byte == 0xE3 || byte == 0xF0;
+           static_cast<uint8_t>(byte - 0xE0) <= 1 ||
+           (byte == 0xE3 && next == 0x82 && static_cast<uint8_t>(third - 0x99) <= 1) ||
+           (byte == 0xF0 && next == 0x91);
   }
   return may;
 }

@@ -57,6 +57,11 @@ int Validate(const std::vector<std::string>& paths) {
       what = "pipeline";
       std::optional<PipelineSpec> spec = LoadPipelineSpec(path, diagnostics);
       if (spec && diagnostics.empty()) {
+        for (const Diagnostic& note : spec->notes) {  // issue 12: e.g. enrichment is off
+          std::printf("%s:%d:%d: note: %s (hint: %s)\n", note.location.file.c_str(),
+                      note.location.line, note.location.column, note.message.c_str(),
+                      note.hint.c_str());
+        }
         Result<std::shared_ptr<const CompiledWatchlist>> compiled =
             CompiledWatchlist::Make(spec->watchlist);
         if (!compiled.ok()) {

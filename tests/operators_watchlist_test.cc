@@ -173,7 +173,7 @@ TEST(WatchlistErrorTest, EntriesThatCannotMatchAsWholeWords) {
             "it contains a space, and handles and hashtags are one word (hint: write it as posts "
             "do, e.g. '@telenor_norge')\n");
   EXPECT_EQ(Errors("brands:\n  - {id: a, terms: [\"tele\\u0007nor\"]}\n"),
-            "w.yaml:2:21: error: brand 'a' term 'tele\anor' cannot match as a whole word: it "
+            "w.yaml:2:21: error: brand 'a' term 'tele\\x07nor' cannot match as a whole word: it "
             "contains a control character" +
                 hint);
   EXPECT_EQ(Errors("brands:\n  - {id: a, terms: [\"tele\xffnor\"]}\n"),

@@ -15,6 +15,9 @@
 #include "operators/unanswered_rule.h"  // alert rules (issue 12)
 #include "operators/spike_rule.h"
 #include "operators/webhook_sink.h"
+#include "operators/share_of_voice_rule.h"
+#include "operators/sentiment_shift_rule.h"
+#include "operators/viral_post_rule.h"
 #include "operators/window_aggregate.h"
 #include "operators/dedup.h"
 
@@ -102,6 +105,9 @@ void RegisterBuiltinOperators(OperatorRegistry& registry) {
   // Alert rules (issue 12).
   registry.AddAlertRule("unanswered", ReadUnansweredRule);
   registry.AddAlertRule("spike", ReadSpikeRule);
+  registry.AddAlertRule("share_of_voice", ReadShareOfVoiceRule);
+  registry.AddAlertRule("sentiment_shift", ReadSentimentShiftRule);
+  registry.AddAlertRule("viral_post", ReadViralPostRule);
 
   RegisterEnrichment(registry);  // enrich: post fields, counters, dimensions, query fields
 }

@@ -30,6 +30,7 @@
 namespace brandpulse {
 
 class CompiledWatchlist;
+class TransformSpec;
 
 // What a reader may consult besides its own section. References live during the read only.
 struct ConfigContext {
@@ -38,6 +39,10 @@ struct ConfigContext {
   const std::vector<WindowSpec>& windows;  // window names for rules
   // A path as written in the pipeline file, resolved against the file's folder.
   std::string ResolvePath(const std::string& path) const;
+  // issue 12: the pipeline's transforms, read before its alert rules (nullptr when unknown), so a
+  // rule can tell that what it reads is off; and where it says so (`validate` prints notes).
+  const std::vector<std::shared_ptr<const TransformSpec>>* transforms = nullptr;
+  std::vector<Diagnostic>* notes = nullptr;
 };
 
 // ---- Sources ---------------------------------------------------------------------------------

@@ -232,7 +232,7 @@ void ReadSinks(YamlMap& pipeline, const OperatorRegistry& registry, const Config
   if (!sinks.valid()) return;
   Diagnostics& diagnostics = pipeline.diagnostics();
   std::set<std::string> names;
-  for (std::string_view stream : {kAlertsStream, kDeadLetterStream, kLateStream}) {
+  for (std::string_view stream : {kAlertsStream, kDeadLetterStream, kLateStream, kMentionsStream}) {
     YAML::Node node = sinks.Child(stream);
     if (!node.IsDefined()) continue;
     std::vector<YAML::Node> entries;
@@ -308,7 +308,8 @@ std::optional<PipelineSpec> LoadPipelineSpec(const std::string& path, Diagnostic
   spec.file = path;
   YamlMap pipeline(*root, path, "pipeline", diagnostics);
   if (!pipeline.valid()) return std::nullopt;
-  const ConfigContext context{spec.file, spec.watchlist, spec.windows};
+  const ConfigContext context{spec.file, spec.watchlist, spec.windows, &spec.transforms,
+                              &spec.notes};
 
   spec.name = pipeline.String("name").value_or(fs::path(path).stem().string());
 

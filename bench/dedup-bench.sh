@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/dedup-bench.sh [--brandpulse PATH] [--posts N] [--repeat N] [--work DIR] [--callgrind-posts N]
 #                      [--callgrind-brandpulse PATH (a build without AVX-512, e.g. build-cg/brandpulse;
-#                       `make callgrind` makes one; default: skip callgrind)]
+#                       `make callgrind` makes one; default: skip callgrind)] [--callgrind-only]
 #
 # The cost of post-id de-duplication (issue 14, docs/state.md "De-duplication"): one
 # `brandpulse run` pipeline (file source, twitter-v2 decode, match against 1,000 brands of
@@ -25,6 +25,7 @@ repeat=3
 work=build/dedup-bench
 cg_posts=20000
 cg_brandpulse=
+times=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --brandpulse) brandpulse=$2; shift 2 ;;
@@ -33,6 +34,7 @@ while [ $# -gt 0 ]; do
     --repeat) repeat=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --callgrind-posts) cg_posts=$2; shift 2 ;;
+    --callgrind-only) times=0; shift ;;
     *) echo "dedup-bench: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -64,6 +66,9 @@ time: {max_out_of_orderness: 30s, allowed_lateness: 1m}
 windows:
   - {name: 5m, size: 5m, dimensions: [lang]}
   - {name: 1h, size: 1h}
+sinks:
+  dead_letter: {type: file, path: $work/out-$1/dead.jsonl}
+  late: {type: file, path: $work/out-$1/late.jsonl}
 EOF
   # An unused section is an error: drop dedup: when the chain does not list it.
   case "$3" in *dedup*) ;; *) sed -i '/^dedup:/d' "$work/$1.yaml" ;; esac
@@ -79,6 +84,7 @@ run_once() {
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
+if [ "$times" = 1 ]; then
 echo "## Post-id de-duplication (issue 14)"
 echo
 echo "\`bash bench/dedup-bench.sh --posts $posts --repeat $repeat\` on $(date -u +%Y-%m-%d), $(nproc) cores, load average $(cut -d' ' -f1 /proc/loadavg) at the start."
@@ -102,6 +108,7 @@ for input in clean replayed; do
     echo "| $input | $workers | $plain | $dedup | $ratio | $plain_mentions | $dedup_mentions |"
   done
 done
+fi
 
 if [ -n "$cg_brandpulse" ] && command -v valgrind >/dev/null; then
   pipeline cg-plain "$work/callgrind.jsonl" "decode, match, window" 1

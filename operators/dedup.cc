@@ -20,9 +20,14 @@ namespace brandpulse {
 
 // ---- DedupTable -------------------------------------------------------------------------------
 
-DedupTable::DedupTable(uint64_t bytes) {
-  size_t slots = 16;
+uint64_t DedupTable::BytesFor(uint64_t bytes) {
+  uint64_t slots = 16;
   while (slots * 2 * sizeof(Entry) <= bytes) slots *= 2;
+  return slots * sizeof(Entry);
+}
+
+DedupTable::DedupTable(uint64_t bytes) {
+  const size_t slots = BytesFor(bytes) / sizeof(Entry);
   slots_.assign(slots, Entry{});
   mask_ = slots - 1;
 }
@@ -606,7 +611,7 @@ class DedupSpec final : public TransformSpec {
   Result<std::unique_ptr<Transform>> Make(const TransformBuildContext& context) const override {
     return MakeDedup(options_, context);
   }
-  uint64_t memory_bytes() const override { return DedupTable(options_.memory_bytes).bytes(); }
+  uint64_t memory_bytes() const override { return DedupTable::BytesFor(options_.memory_bytes); }
 
  private:
   DedupOptions options_;

@@ -49,6 +49,8 @@ class DedupTable {
   };
   // The largest table whose slots fit in `bytes` (a power of two, at least 16 slots).
   explicit DedupTable(uint64_t bytes);
+  // The slots' bytes of DedupTable(bytes), without making it.
+  static uint64_t BytesFor(uint64_t bytes);
 
   // The slot holding `hash`, or nullopt.
   std::optional<size_t> Find(uint64_t hash) const;

@@ -14,10 +14,15 @@
 
 #include "engine/enrichment_fields.h"
 #include "operators/enrich_cues.h"
+#include "operators/enrich_words.h"
 
 namespace brandpulse {
 
 namespace cues = enrichment_cues;
+
+namespace {
+const enrich_words::WordInfo kNoWord{};
+}  // namespace
 
 struct Token {
   uint32_t norm_begin = 0;  // in EnrichScratch::normalized_
@@ -28,6 +33,7 @@ struct Token {
   bool caps = false;
   bool elongated = false;
   float valence = 0;
+  const enrich_words::WordInfo* info = &kNoWord;  // the word's entry (an empty one for others)
 };
 
 struct Clause {
@@ -40,77 +46,97 @@ namespace {
 
 enum TokenKind : uint8_t { kWord = 0, kEmoji = 1, kPunct = 2 };
 
-// ---- Word lists of the rules -----------------------------------------------------------------
+// ---- Word lists of the rules (into the word table at Make(); enrich_words.h) -------------------
 
-bool In(std::string_view word, std::initializer_list<std::string_view> list) {
-  for (std::string_view item : list) {
-    if (item == word) return true;
-  }
-  return false;
-}
+using enrich_words::WordFlag;
+using enrich_words::WordInfo;
+using List = std::initializer_list<std::string_view>;
 
-bool IsNegator(RuleLanguage language, std::string_view word) {
-  switch (language) {
-    case RuleLanguage::kEnglish:
-      return In(word, {"not", "no", "never", "nor", "neither", "cannot", "ain't", "isn't", "don't",
-                       "doesn't", "didn't", "can't", "won't", "wasn't", "aren't", "couldn't",
-                       "wouldn't", "shouldn't", "haven't", "hasn't", "dont", "doesnt", "didnt",
-                       "cant", "wont", "isnt", "wasnt", "arent", "couldnt", "wouldnt"});
-    case RuleLanguage::kNorwegian:
-      return In(word, {"ikke", "ikkje", "aldri", "ingen", "inga", "ingenting", "inkje", "verken"});
-    case RuleLanguage::kSpanish:
-      return In(word, {"no", "nunca", "jamás", "ni", "tampoco", "nada", "sin", "ningún", "ninguna",
-                       "nadie"});
-    case RuleLanguage::kOther:
-      return In(word, {"not", "never", "ikke", "ikkje", "aldri", "nunca"});
-  }
-  return false;
-}
+struct FlaggedList {
+  WordFlag flag;
+  RuleLanguage language;  // for per-language flags; kOther otherwise
+  List words;
+};
 
-bool IsBooster(RuleLanguage language, std::string_view word) {
-  switch (language) {
-    case RuleLanguage::kEnglish:
-      return In(word, {"very", "really", "so", "super", "extremely", "totally", "absolutely",
-                       "incredibly", "too", "way", "such", "completely", "seriously", "truly",
-                       "highly", "honestly", "actually"});
-    case RuleLanguage::kNorwegian:
-      return In(word, {"veldig", "svært", "utrolig", "skikkelig", "helt", "heilt", "så", "altfor",
-                       "virkelig", "verkeleg", "særs", "mye", "mykje", "faktisk"});
-    case RuleLanguage::kSpanish:
-      return In(word, {"muy", "super", "súper", "tan", "demasiado", "realmente", "bastante",
-                       "totalmente", "mucho", "muchísimo", "re"});
-    case RuleLanguage::kOther:
-      return false;
-  }
-  return false;
-}
+const FlaggedList kFlaggedLists[] = {
+    {enrich_words::kNegator, RuleLanguage::kEnglish,
+     {"not", "no", "never", "nor", "neither", "cannot", "ain't", "isn't", "don't", "doesn't",
+      "didn't", "can't", "won't", "wasn't", "aren't", "couldn't", "wouldn't", "shouldn't",
+      "haven't", "hasn't", "dont", "doesnt", "didnt", "cant", "wont", "isnt", "wasnt", "arent",
+      "couldnt", "wouldnt"}},
+    {enrich_words::kNegator, RuleLanguage::kNorwegian,
+     {"ikke", "ikkje", "aldri", "ingen", "inga", "ingenting", "inkje", "verken"}},
+    {enrich_words::kNegator, RuleLanguage::kSpanish,
+     {"no", "nunca", "jamás", "ni", "tampoco", "nada", "sin", "ningún", "ninguna", "nadie"}},
+    {enrich_words::kNegator, RuleLanguage::kOther, {"not", "never", "ikke", "ikkje", "aldri", "nunca"}},
+    {enrich_words::kBooster, RuleLanguage::kEnglish,
+     {"very", "really", "so", "super", "extremely", "totally", "absolutely", "incredibly", "too",
+      "way", "such", "completely", "seriously", "truly", "highly", "honestly", "actually"}},
+    {enrich_words::kBooster, RuleLanguage::kNorwegian,
+     {"veldig", "svært", "utrolig", "skikkelig", "helt", "heilt", "så", "altfor", "virkelig",
+      "verkeleg", "særs", "mye", "mykje", "faktisk"}},
+    {enrich_words::kBooster, RuleLanguage::kSpanish,
+     {"muy", "super", "súper", "tan", "demasiado", "realmente", "bastante", "totalmente", "mucho",
+      "muchísimo", "re"}},
+    {enrich_words::kContrast, RuleLanguage::kEnglish, {"but", "however", "although"}},
+    {enrich_words::kContrast, RuleLanguage::kNorwegian, {"men"}},
+    {enrich_words::kContrast, RuleLanguage::kSpanish, {"pero", "aunque"}},
+    {enrich_words::kBelieve, RuleLanguage::kOther, {"believe", "creer", "tro"}},
+    // A brand right after "than" with a comparative before it comes off worse.
+    {enrich_words::kThan, RuleLanguage::kOther, {"than", "enn", "que"}},
+    {enrich_words::kComparative, RuleLanguage::kOther,
+     {"better", "bedre", "betre", "mejor", "cheaper", "faster", "billigere", "raskere"}},
+    // A brand right after one of these, in a post that switches, is the one left behind…
+    {enrich_words::kSwitchSource, RuleLanguage::kOther,
+     {"from", "left", "leaving", "quit", "ditched", "traded", "goodbye", "fra", "frå", "forlater",
+      "de", "del", "dejo", "dejé", "deje", "adiós", "adios", "cancelo"}},
+    // …and a brand after one of these is the one switched to.
+    {enrich_words::kSwitchTarget, RuleLanguage::kOther,
+     {"to", "for", "hello", "til", "a", "al", "por", "hola", "con", "prefiero", "prefer"}},
+    // Function words that tell an unsure post's language (VoteLanguage).
+    {enrich_words::kVoteEnglish, RuleLanguage::kOther,
+     {"the", "and", "is", "my", "to", "for", "it", "you", "of", "i", "this", "was", "with", "not",
+      "again"}},
+    {enrich_words::kVoteNorwegian, RuleLanguage::kOther,
+     {"og", "er", "jeg", "eg", "ikke", "ikkje", "på", "med", "til", "det", "har", "som", "en",
+      "ein", "av", "for", "meg", "min", "dere"}},
+    {enrich_words::kVoteSpanish, RuleLanguage::kOther,
+     {"el", "la", "de", "que", "y", "en", "mi", "por", "me", "los", "las", "un", "una", "es",
+      "con", "del", "se", "lo"}},
+};
 
-bool IsContrast(RuleLanguage language, std::string_view word) {
-  switch (language) {
-    case RuleLanguage::kEnglish: return In(word, {"but", "however", "although"});
-    case RuleLanguage::kNorwegian: return In(word, {"men"});
-    case RuleLanguage::kSpanish: return In(word, {"pero", "aunque"});
-    case RuleLanguage::kOther: return false;
-  }
-  return false;
-}
+// Nynorsk forms and their bokmål counterparts: frequent function words and endings that only
+// one written standard uses. A post tagged plain `no` gets its variant from these (CLD2 with a
+// Norwegian hint calls nearly every such post bokmål, and costs more than the whole rest).
+struct NynorskPair {
+  std::string_view nynorsk, bokmal;
+};
+constexpr NynorskPair kNynorskPairs[] = {
+    {"ikkje", "ikke"},     {"eg", "jeg"},          {"kva", "hva"},         {"korleis", "hvordan"},
+    {"kvifor", "hvorfor"}, {"kor", "hvor"},        {"frå", "fra"},         {"berre", "bare"},
+    {"eit", "et"},         {"heile", "hele"},      {"mykje", "mye"},       {"noko", "noe"},
+    {"nokon", "noen"},     {"nokre", "noen"},      {"meir", "mer"},        {"fekk", "fikk"},
+    {"vore", "vært"},      {"hjå", "hos"},         {"dei", "de"},          {"sjølv", "selv"},
+    {"kvar", "hver"},      {"sidan", "siden"},     {"enno", "ennå"},       {"framleis", "fortsatt"},
+    {"attende", "tilbake"}, {"verkeleg", "virkelig"}, {"heilt", "helt"},   {"likar", "liker"},
+    {"dårleg", "dårlig"},  {"nøgd", "fornøyd"},    {"veke", "uke"},        {"veker", "uker"},
+    {"dagar", "dager"},    {"timar", "timer"},     {"gonger", "ganger"},   {"månader", "måneder"},
+    {"seier", "sier"},     {"gjer", "gjør"},       {"gjere", "gjøre"},     {"ho", "hun"},
+    {"vere", "være"},      {"kome", "komme"},      {"kjem", "kommer"},     {"dykk", "dere"},
+    {"deira", "deres"},    {"utan", "uten"},       {"inkje", "ingenting"}, {"svarar", "svarer"},
+    {"heime", "hjemme"},   {"skule", "skole"},     {"fyrste", "første"},   {"pengane", "pengene"},
+    {"teneste", "tjeneste"}, {"tenesta", "tjenesten"}, {"trur", "tror"},   {"veit", "vet"},
+    {"gjev", "gir"},       {"tek", "tar"},         {"sjå", "se"},          {"byte", "bytte"},
+    {"ein", "en"},         {"utanfor", "utenfor"}, {"straumen", "strømmen"}, {"førre", "forrige"},
+    {"månad", "måned"},    {"seint", "sent"},      {"steig", "steg"},      {"tilsett", "ansatt"},
+    {"dykkar", "deres"},   {"hennar", "hennes"},   {"medan", "mens"},      {"difor", "derfor"},
+    {"kvarandre", "hverandre"}, {"sjølvsagt", "selvfølgelig"}, {"eigen", "egen"}, {"eige", "eget"},
+    {"veg", "vei"},        {"gong", "gang"},       {"hugse", "huske"},     {"spurde", "spurte"},
+    {"vart", "ble"},
+};
 
-// A brand right after one of these, in a post that switches, is the one left behind…
-bool IsComparisonThan(std::string_view word) {
-  return In(word, {"than", "enn", "que"});
-}
-bool IsComparative(std::string_view word) {
-  return In(word, {"better", "bedre", "betre", "mejor", "cheaper", "faster", "billigere", "raskere"});
-}
-
-bool IsSwitchSource(std::string_view word) {
-  return In(word, {"from", "left", "leaving", "quit", "ditched", "traded", "goodbye", "fra", "frå",
-                   "forlater", "de", "del", "dejo", "dejé", "deje", "adiós", "adios", "cancelo"});
-}
-// …and a brand after one of these is the one switched to.
-bool IsSwitchTarget(std::string_view word) {
-  return In(word, {"to", "for", "hello", "til", "a", "al", "por", "hola", "con", "prefiero",
-                   "prefer"});
+bool Has(const WordInfo* info, WordFlag flag, RuleLanguage language = RuleLanguage::kOther) {
+  return (info->flags & enrich_words::ForLanguage(flag, static_cast<uint8_t>(language))) != 0;
 }
 
 constexpr std::string_view kEmoticons[] = {":)", ":-)", ":(", ":-(", ":D", ":-D", ":P", ";)", ";-)",
@@ -195,35 +221,27 @@ bool IsEmoji(uint32_t cp) {
 
 // ---- Lexicons --------------------------------------------------------------------------------
 
-struct TextEnricher::Lexicon {
-  std::vector<std::pair<std::string_view, float>> entries;  // sorted; views into static text
+namespace {
 
-  explicit Lexicon(std::string_view text) {
-    size_t position = 0;
-    while (position < text.size()) {
-      size_t end = text.find('\n', position);
-      if (end == std::string_view::npos) end = text.size();
-      std::string_view line = text.substr(position, end - position);
-      position = end + 1;
-      const size_t tab = line.find('\t');
-      if (tab == std::string_view::npos || tab == 0) continue;
-      entries.emplace_back(line.substr(0, tab),
-                           std::strtof(std::string(line.substr(tab + 1)).c_str(), nullptr));
-    }
-    std::sort(entries.begin(), entries.end());
+// Adds a lexicon's `word<TAB>valence` lines to the table under `language` (kOther: emoji).
+void AddLexicon(enrich_words::WordTable& table, std::string_view text, RuleLanguage language,
+                uint32_t membership_flag) {
+  size_t position = 0;
+  while (position < text.size()) {
+    size_t end = text.find('\n', position);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(position, end - position);
+    position = end + 1;
+    const size_t tab = line.find('\t');
+    if (tab == std::string_view::npos || tab == 0) continue;
+    WordInfo& info = table.Add(line.substr(0, tab));
+    info.valence[static_cast<size_t>(language)] =
+        std::strtof(std::string(line.substr(tab + 1)).c_str(), nullptr);
+    info.flags |= membership_flag;
   }
+}
 
-  float Find(std::string_view word) const {
-    auto found = std::lower_bound(entries.begin(), entries.end(), word,
-                                  [](const auto& entry, std::string_view key) { return entry.first < key; });
-    return found != entries.end() && found->first == word ? found->second : 0.0f;
-  }
-  bool Has(std::string_view word) const {
-    auto found = std::lower_bound(entries.begin(), entries.end(), word,
-                                  [](const auto& entry, std::string_view key) { return entry.first < key; });
-    return found != entries.end() && found->first == word;
-  }
-};
+}  // namespace
 
 namespace {
 constexpr std::string_view kEnglishLexicon =
@@ -326,10 +344,31 @@ Result<std::unique_ptr<TextEnricher>> TextEnricher::Make(EnrichOptions options) 
 
   std::unique_ptr<TextEnricher> enricher(new TextEnricher());
   enricher->options_ = options;
-  enricher->english_ = std::make_unique<Lexicon>(kEnglishLexicon);
-  enricher->norwegian_ = std::make_unique<Lexicon>(kNorwegianLexicon);
-  enricher->spanish_ = std::make_unique<Lexicon>(kSpanishLexicon);
-  enricher->emoji_ = std::make_unique<Lexicon>(kEmojiLexicon);
+  enricher->words_ = std::make_unique<enrich_words::WordTable>();
+  enrich_words::WordTable& words = *enricher->words_;
+  AddLexicon(words, kEnglishLexicon, RuleLanguage::kEnglish, enrich_words::kInEnglishLexicon);
+  AddLexicon(words, kNorwegianLexicon, RuleLanguage::kNorwegian, enrich_words::kInNorwegianLexicon);
+  AddLexicon(words, kSpanishLexicon, RuleLanguage::kSpanish, enrich_words::kInSpanishLexicon);
+  for (const FlaggedList& list : kFlaggedLists) {
+    for (std::string_view word : list.words) {
+      words.Add(word).flags |=
+          enrich_words::ForLanguage(list.flag, static_cast<uint8_t>(list.language));
+    }
+  }
+  for (const NynorskPair& pair : kNynorskPairs) {
+    words.Add(pair.nynorsk).flags |= enrich_words::kNynorsk;
+    words.Add(pair.bokmal).flags |= enrich_words::kBokmal;
+  }
+  words.ForEach([](WordInfo& info) {
+    // A post in no language with rules: the first lexicon that knows the word.
+    info.valence[0] = (info.flags & enrich_words::kInEnglishLexicon)     ? info.valence[1]
+                      : (info.flags & enrich_words::kInNorwegianLexicon) ? info.valence[2]
+                                                                         : info.valence[3];
+  });
+  words.Seal();
+  enricher->emoji_ = std::make_unique<enrich_words::WordTable>();
+  AddLexicon(*enricher->emoji_, kEmojiLexicon, RuleLanguage::kOther, 0);
+  enricher->emoji_->Seal();
   using List = std::pair<const cues::CuePattern*, size_t>;
   const List english{cues::kEnglish, std::size(cues::kEnglish)};
   const List norwegian{cues::kNorwegian, std::size(cues::kNorwegian)};
@@ -421,7 +460,8 @@ void TextEnricher::DetectLanguage(std::string_view text, std::string_view payloa
   if (payload_code == "sv") hint = CLD2::SWEDISH;
 
   const bool trust_payload = options_.trust_payload_language && payload_code != "und";
-  if (trust_payload && (payload_code != "no" || !payload_variant.empty())) {
+  if (trust_payload) {
+    // A plain `no` leaves the variant to the word vote after tokenising (Enrich).
     out.language = payload_code;
     out.variant = payload_variant;
     return;
@@ -447,12 +487,6 @@ void TextEnricher::DetectLanguage(std::string_view text, std::string_view payloa
   const CLD2::Language detected = CLD2::DetectLanguageSummary(
       plain.data(), static_cast<int>(plain.size()), true, "", CLD2::UNKNOWN_ENCODING, hint, top3,
       percent3, &text_bytes, &reliable);
-  if (trust_payload) {  // payload "no": CLD2 only tells the variant
-    out.language = payload_code;
-    if (detected == CLD2::NORWEGIAN_N) out.variant = "nn";
-    else if (detected == CLD2::NORWEGIAN) out.variant = "nb";
-    return;
-  }
   // Too little text (a few letters between emoji and links) or no confident guess: unsure.
   if (detected == CLD2::UNKNOWN_LANGUAGE || text_bytes < 6 || (!reliable && percent3[0] < 50)) {
     return;
@@ -473,34 +507,35 @@ RuleLanguage TextEnricher::VoteLanguage(const EnrichScratch& scratch) const {
   int english = 0, norwegian = 0, spanish = 0;
   for (const Token& token : *scratch.tokens_) {
     if (token.kind != kWord) continue;
-    const std::string_view word(scratch.normalized_.data() + token.norm_begin, token.norm_length);
-    english += In(word, {"the", "and", "is", "my", "to", "for", "it", "you", "of", "i", "this",
-                         "was", "with", "not", "again"}) * 2 + english_->Has(word);
-    norwegian += In(word, {"og", "er", "jeg", "eg", "ikke", "ikkje", "på", "med", "til", "det",
-                           "har", "som", "en", "ein", "av", "for", "meg", "min", "dere"}) * 2 +
-                 norwegian_->Has(word);
-    spanish += In(word, {"el", "la", "de", "que", "y", "en", "mi", "por", "me", "los", "las",
-                         "un", "una", "es", "con", "del", "se", "lo"}) * 2 +
-               spanish_->Has(word);
+    const uint32_t flags = token.info->flags;
+    english += ((flags & enrich_words::kVoteEnglish) != 0) * 2 +
+               ((flags & enrich_words::kInEnglishLexicon) != 0);
+    norwegian += ((flags & enrich_words::kVoteNorwegian) != 0) * 2 +
+                 ((flags & enrich_words::kInNorwegianLexicon) != 0);
+    spanish += ((flags & enrich_words::kVoteSpanish) != 0) * 2 +
+               ((flags & enrich_words::kInSpanishLexicon) != 0);
   }
   if (english == 0 && norwegian == 0 && spanish == 0) return RuleLanguage::kOther;
   if (english >= norwegian && english >= spanish) return RuleLanguage::kEnglish;
   return norwegian >= spanish ? RuleLanguage::kNorwegian : RuleLanguage::kSpanish;
 }
 
-double TextEnricher::Valence(RuleLanguage language, std::string_view word) const {
-  switch (language) {
-    case RuleLanguage::kEnglish: return english_->Find(word);
-    case RuleLanguage::kNorwegian: return norwegian_->Find(word);
-    case RuleLanguage::kSpanish: return spanish_->Find(word);
-    case RuleLanguage::kOther: {
-      // Unknown language: the first lexicon that knows the word.
-      if (english_->Has(word)) return english_->Find(word);
-      if (norwegian_->Has(word)) return norwegian_->Find(word);
-      return spanish_->Find(word);
+// Bokmål or nynorsk, for a post tagged plain `no`: the standard more of its distinctive word
+// forms belong to; bokmål (nine in ten Norwegian writers) when they tie.
+std::string_view TextEnricher::VoteNorwegianVariant(const EnrichScratch& scratch) const {
+  int nynorsk = 0, bokmal = 0;
+  for (const Token& token : *scratch.tokens_) {
+    if (token.kind != kWord) continue;
+    nynorsk += (token.info->flags & enrich_words::kNynorsk) != 0;
+    bokmal += (token.info->flags & enrich_words::kBokmal) != 0;
+    // Adjectives in -leg/-lege are nynorsk ("dårleg", "hyggelege"), in -lig/-lige bokmål.
+    const std::string_view word(scratch.normalized_.data() + token.norm_begin, token.norm_length);
+    if (word.size() > 5) {
+      nynorsk += word.ends_with("leg") || word.ends_with("lege");
+      bokmal += word.ends_with("lig") || word.ends_with("lige");
     }
   }
-  return 0;
+  return nynorsk > bokmal ? std::string_view("nn") : bokmal > nynorsk ? std::string_view("nb") : std::string_view();
 }
 
 void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
@@ -582,21 +617,28 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
       if (token.elongated) {
         // "soooo" was kept as "soo": the lexicon may know it with one letter ("so", "lento").
         std::string_view kept(normalized.data() + token.norm_begin, token.norm_length);
-        if (!english_->Has(kept) && !norwegian_->Has(kept) && !spanish_->Has(kept)) {
-          std::string collapsed;
-          uint32_t last = 0;
+        if (!(words_->Find(kept).flags & enrich_words::kInAnyLexicon)) {
+          // In place: the collapsed word is never longer than the kept one.
+          char* const begin = normalized.data() + token.norm_begin;
+          size_t write = 0;
+          size_t last_begin = 0, last_length = 0;
           for (size_t k = 0; k < kept.size();) {
             size_t l = 1;
-            const uint32_t c = Decode(kept, k, l);
-            if (c != last) Encode(c, collapsed);
-            last = c;
+            Decode(kept, k, l);
+            const bool repeat = last_length == l && std::memcmp(begin + last_begin, kept.data() + k, l) == 0;
+            if (!repeat) {
+              std::memmove(begin + write, kept.data() + k, l);
+              last_begin = write;
+              last_length = l;
+              write += l;
+            }
             k += l;
           }
-          normalized.resize(token.norm_begin);
-          normalized.append(collapsed);
-          token.norm_length = static_cast<uint32_t>(collapsed.size());
+          normalized.resize(token.norm_begin + write);
+          token.norm_length = static_cast<uint32_t>(write);
         }
       }
+      token.info = &words_->Find(std::string_view(normalized.data() + token.norm_begin, token.norm_length));
       normalized.push_back(' ');
       tokens.push_back(token);
       i = j;
@@ -609,7 +651,7 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
       token.norm_begin = static_cast<uint32_t>(normalized.size());
       normalized.append(text.substr(i, length));
       token.norm_length = static_cast<uint32_t>(length);
-      token.valence = emoji_->Find(text.substr(i, length));
+      token.valence = emoji_->Find(text.substr(i, length)).valence[0];
       normalized.push_back(' ');
       tokens.push_back(token);
       i += length;
@@ -663,9 +705,6 @@ void TextEnricher::ScanCues(RuleLanguage language, EnrichScratch& scratch) const
 
 void TextEnricher::ScoreTokens(RuleLanguage language, EnrichScratch& scratch) const {
   std::vector<Token>& tokens = *scratch.tokens_;
-  auto word = [&](const Token& token) {
-    return std::string_view(scratch.normalized_.data() + token.norm_begin, token.norm_length);
-  };
   int words = 0, caps_words = 0;
   for (const Token& token : tokens) {
     if (token.kind != kWord) continue;
@@ -676,7 +715,7 @@ void TextEnricher::ScoreTokens(RuleLanguage language, EnrichScratch& scratch) co
   for (size_t t = 0; t < tokens.size(); ++t) {
     Token& token = tokens[t];
     if (token.kind != kWord) continue;
-    double valence = Valence(language, word(token));
+    double valence = token.info->valence[static_cast<size_t>(language)];
     if (valence == 0) continue;
     const double sign = valence > 0 ? 1 : -1;
     if (token.caps && shouting_differs) valence += sign * 0.733;
@@ -686,10 +725,12 @@ void TextEnricher::ScoreTokens(RuleLanguage language, EnrichScratch& scratch) co
       const Token& before = tokens[t - back];
       if (before.kind == kPunct) break;
       if (before.kind != kWord) continue;
-      if (IsBooster(language, word(before))) valence += sign * 0.293 * (1.0 - 0.05 * (back - 1));
+      if (Has(before.info, enrich_words::kBooster, language)) {
+        valence += sign * 0.293 * (1.0 - 0.05 * (back - 1));
+      }
       // "can't believe how good" praises.
-      if (IsNegator(language, word(before)) &&
-          !(back >= 2 && In(word(tokens[t - back + 1]), {"believe", "creer", "tro"}))) {
+      if (Has(before.info, enrich_words::kNegator, language) &&
+          !(back >= 2 && Has(tokens[t - back + 1].info, enrich_words::kBelieve))) {
         negated = true;
       }
     }
@@ -698,7 +739,7 @@ void TextEnricher::ScoreTokens(RuleLanguage language, EnrichScratch& scratch) co
       for (size_t ahead = 1; ahead <= 2 && t + ahead < tokens.size(); ++ahead) {
         const Token& after = tokens[t + ahead];
         if (after.kind != kWord) break;
-        if (IsNegator(language, word(after))) negated = true;
+        if (Has(after.info, enrich_words::kNegator, language)) negated = true;
       }
     }
     if (negated) valence *= -0.74;
@@ -719,6 +760,15 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
   RuleLanguage language = RuleLanguageOf(out.language);
   Tokenize(text, language, scratch);
   if (language == RuleLanguage::kOther) language = VoteLanguage(scratch);
+  const std::string_view primary = payload_language.substr(0, payload_language.find_first_of("-_"));
+  const bool tagged_variant = EqualsCaseless(primary, "nb") || EqualsCaseless(primary, "nn");
+  if (out.language == "no" && !tagged_variant) {
+    // Bokmål or nynorsk: the distinctive word forms when they tell (better than CLD2, which
+    // also is not asked for a tagged post), else CLD2's variant, else bokmål.
+    const std::string_view voted = VoteNorwegianVariant(scratch);
+    if (!voted.empty()) out.variant = voted;
+    else if (out.variant.empty()) out.variant = "nb";
+  }
   ScoreTokens(language, scratch);
   ScanCues(language, scratch);
 
@@ -740,13 +790,14 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
   for (size_t t = 0; t < tokens.size(); ++t) {
     Token& token = tokens[t];
     const bool splits = (token.kind == kPunct && word(token) != "\"") ||
-                        (token.kind == kWord && IsContrast(language, word(token)));
+                        (token.kind == kWord && Has(token.info, enrich_words::kContrast, language));
     if (splits && t > 0 && tokens[t - 1].clause == clauses.size() - 1 &&
         !(tokens[t - 1].kind == kPunct)) {
       clauses.push_back(Clause{});
     }
     token.clause = static_cast<uint16_t>(clauses.size() - 1);
-    if (token.kind == kWord && IsContrast(language, word(token)) && contrast_token == SIZE_MAX) {
+    if (token.kind == kWord && Has(token.info, enrich_words::kContrast, language) &&
+        contrast_token == SIZE_MAX) {
       contrast_token = t;
     }
   }
@@ -779,7 +830,9 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
       if (word(token) == "!") ++exclamations;
       if (word(token) == "?") ++questions;
     }
-    if (token.kind == kWord && IsNegator(language, word(token))) clauses[token.clause].negated = true;
+    if (token.kind == kWord && Has(token.info, enrich_words::kNegator, language)) {
+      clauses[token.clause].negated = true;
+    }
     if (token.valence == 0) continue;
     double valence = token.valence;
     if (contrast_token != SIZE_MAX) valence *= t < contrast_token ? 0.5 : 1.5;
@@ -888,19 +941,18 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
     for (size_t back = 1; back <= 3 && back <= index && !decided; ++back) {
       const Token& before = tokens[index - back];
       if (before.kind != kWord) break;
-      const std::string_view marker = word(before);
-      if (IsComparisonThan(marker)) {
+      if (Has(before.info, enrich_words::kThan)) {
         // "better than B": B comes off worse.
         for (size_t k = tokens[index].clause == own_clause ? 0 : index; k < index; ++k) {
-          if (tokens[k].clause == own_clause && IsComparative(word(tokens[k]))) {
+          if (tokens[k].clause == own_clause && Has(tokens[k].info, enrich_words::kComparative)) {
             label = SentimentClass::kNegative;
             decided = true;
           }
         }
-      } else if (switches && IsSwitchSource(marker)) {
+      } else if (switches && Has(before.info, enrich_words::kSwitchSource)) {
         label = SentimentClass::kNegative;
         decided = true;
-      } else if (switches && IsSwitchTarget(marker)) {
+      } else if (switches && Has(before.info, enrich_words::kSwitchTarget)) {
         label = SentimentClass::kPositive;
         decided = true;
       }

@@ -23,6 +23,9 @@ struct hs_database;
 struct hs_scratch;
 
 namespace brandpulse {
+namespace enrich_words {
+class WordTable;
+}
 
 enum class SentimentClass : uint8_t { kNone = 0, kNegative = 1, kNeutral = 2, kPositive = 3 };
 std::string_view SentimentClassName(SentimentClass sentiment);  // "negative", …, "" for kNone
@@ -90,14 +93,14 @@ class TextEnricher {
               const std::vector<BrandSpan>& brands, EnrichScratch& scratch,
               TextEnrichment& out) const;
 
-  // The language part alone (CLD2 with the payload language as hint).
+  // The language part alone: a trustworthy payload tag, else CLD2 with the tag as hint. A plain
+  // `no` tag leaves the variant empty (Enrich() votes it from the words).
   void DetectLanguage(std::string_view text, std::string_view payload_language,
                       EnrichScratch& scratch, TextEnrichment& out) const;
 
   // CLD2's version string (names the table build, "… - 20140204" for the full tables).
   static std::string_view Cld2Version();
 
-  struct Lexicon;
   struct CueDatabase;
 
  private:
@@ -105,11 +108,12 @@ class TextEnricher {
   void Tokenize(std::string_view text, RuleLanguage language, EnrichScratch& scratch) const;
   void ScanCues(RuleLanguage language, EnrichScratch& scratch) const;
   void ScoreTokens(RuleLanguage language, EnrichScratch& scratch) const;
-  double Valence(RuleLanguage language, std::string_view word) const;
   RuleLanguage VoteLanguage(const EnrichScratch& scratch) const;
+  std::string_view VoteNorwegianVariant(const EnrichScratch& scratch) const;
 
   EnrichOptions options_;
-  std::unique_ptr<Lexicon> english_, norwegian_, spanish_, emoji_;
+  std::unique_ptr<enrich_words::WordTable> words_;  // lexicons and the rules' word lists
+  std::unique_ptr<enrich_words::WordTable> emoji_;  // emoji valences
   std::vector<std::unique_ptr<CueDatabase>> cues_;  // English, Norwegian, Spanish
 };
 

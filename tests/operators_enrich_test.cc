@@ -73,6 +73,12 @@ TEST_F(EnrichTextTest, PayloadLanguageIsKeptAndNorwegianTagsMapToNo) {
   EXPECT_EQ(nynorsk.language, "no");
   EXPECT_EQ(nynorsk.variant, "nn");
   EXPECT_EQ(Enrich("Telenor er bra", "nb-NO").variant, "nb");
+  // A plain `no` tag: the variant comes from the words (CLD2 with a Norwegian hint called
+  // nearly every nynorsk post bokmål).
+  EXPECT_EQ(Enrich("Eg har venta på pakken i to veker og ingen svarar", "no").variant, "nn");
+  EXPECT_EQ(Enrich("Kvifor er appen så treg i dag?", "no").variant, "nn");
+  EXPECT_EQ(Enrich("Jeg har ventet på pakken i to uker og ingen svarer", "no").variant, "nb");
+  EXPECT_EQ(Enrich("Telenor er bra", "no").variant, "nb");  // nothing tells: bokmål
   // Not a language: detected instead.
   EXPECT_EQ(Enrich("This is an English sentence about my phone bill", "und").language, "en");
 }

@@ -170,22 +170,24 @@ uint32_t Decode(std::string_view text, size_t i, size_t& length) {
   return 0xFFFD;
 }
 
-void Encode(uint32_t cp, std::string& out) {
+// Writes `cp` as UTF-8 at `out`; returns the end.
+char* EncodeTo(uint32_t cp, char* out) {
   if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
+    *out++ = static_cast<char>(cp);
   } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    *out++ = static_cast<char>(0xC0 | (cp >> 6));
+    *out++ = static_cast<char>(0x80 | (cp & 0x3F));
   } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    *out++ = static_cast<char>(0xE0 | (cp >> 12));
+    *out++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    *out++ = static_cast<char>(0x80 | (cp & 0x3F));
   } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    *out++ = static_cast<char>(0xF0 | (cp >> 18));
+    *out++ = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    *out++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    *out++ = static_cast<char>(0x80 | (cp & 0x3F));
   }
+  return out;
 }
 
 bool IsLetter(uint32_t cp) {
@@ -542,24 +544,39 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
                             EnrichScratch& scratch) const {
   std::string& normalized = scratch.normalized_;
   std::vector<Token>& tokens = *scratch.tokens_;
-  normalized.assign(1, ' ');
   tokens.clear();
+  // Written through a pointer into a buffer sized once: no input byte makes more than two bytes
+  // of normalised text (a one-letter word and its space, a mark and its space), plus the
+  // leading space. The string keeps its capacity, so a warm call does not allocate.
+  normalized.resize(2 * text.size() + 2);
+  char* const base = normalized.data();
+  char* out = base;
+  *out++ = ' ';
+  auto offset = [&] { return static_cast<uint32_t>(out - base); };
 
   auto add_punct = [&](char mark, uint32_t text_begin) {
     Token token;
     token.kind = kPunct;
-    token.norm_begin = static_cast<uint32_t>(normalized.size());
+    token.norm_begin = offset();
     token.norm_length = 1;
     token.text_begin = text_begin;
-    normalized.push_back(mark);
-    normalized.push_back(' ');
+    *out++ = mark;
+    *out++ = ' ';
     tokens.push_back(token);
+  };
+  auto next = [&](size_t at, size_t& length) -> uint32_t {
+    const auto byte = static_cast<unsigned char>(text[at]);
+    if (byte < 0x80) {
+      length = 1;
+      return byte;
+    }
+    return Decode(text, at, length);
   };
 
   size_t i = 0;
   while (i < text.size()) {
     size_t length = 1;
-    const uint32_t cp = Decode(text, i, length);
+    const uint32_t cp = next(i, length);
     // Emoticons stand alone between spaces.
     if ((i == 0 || text[i - 1] == ' ') && (cp == ':' || cp == ';' || cp == '<' || cp == 'x' ||
                                             cp == 'X' || cp == '=')) {
@@ -571,11 +588,11 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
           Token token;
           token.kind = kEmoji;
           token.text_begin = static_cast<uint32_t>(i);
-          token.norm_begin = static_cast<uint32_t>(normalized.size());
-          token.norm_length = 1;
+          token.norm_begin = offset();
+          token.norm_length = 2;  // patterns see every emoticon alike
           token.valence = kEmoticonValence[e];
-          normalized.append(":) ", 3);  // patterns see every emoticon alike
-          token.norm_length = 2;
+          std::memcpy(out, ":) ", 3);
+          out += 3;
           tokens.push_back(token);
           i += emoticon.size();
           found = true;
@@ -589,18 +606,19 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
       Token token;
       token.kind = kWord;
       token.text_begin = static_cast<uint32_t>(i);
-      token.norm_begin = static_cast<uint32_t>(normalized.size());
+      token.norm_begin = offset();
       int letters = 0, upper = 0, lower = 0;
       uint32_t previous = 0;
       int run = 0;
       size_t j = i;
       while (j < text.size()) {
         size_t l = 1;
-        uint32_t c = Decode(text, j, l);
+        uint32_t c = next(j, l);
         if (c == 0x2019) c = '\'';
         const bool inner = (c == '\'' || c == '&') && j + l < text.size() && j > i;
-        if (!(IsLetter(c) || (j == i && (c == '@' || c == '#' || c == '$')) || inner)) break;
-        if (IsLetter(c) && c > '9') {
+        const bool letter = IsLetter(c);
+        if (!(letter || (j == i && (c == '@' || c == '#' || c == '$')) || inner)) break;
+        if (letter && c > '9') {
           ++letters;
           if (IsUpper(c)) ++upper;
           if (IsLower(c)) ++lower;
@@ -608,24 +626,25 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
         const uint32_t folded = ToLower(c);
         run = folded == previous ? run + 1 : 1;
         previous = folded;
-        if (run <= 2) Encode(folded, normalized);
+        if (run <= 2) out = EncodeTo(folded, out);
         if (run == 3) token.elongated = true;
         j += l;
       }
-      token.norm_length = static_cast<uint32_t>(normalized.size() - token.norm_begin);
+      token.norm_length = offset() - token.norm_begin;
       token.caps = letters >= 2 && upper == letters && lower == 0;
       if (token.elongated) {
         // "soooo" was kept as "soo": the lexicon may know it with one letter ("so", "lento").
-        std::string_view kept(normalized.data() + token.norm_begin, token.norm_length);
+        std::string_view kept(base + token.norm_begin, token.norm_length);
         if (!(words_->Find(kept).flags & enrich_words::kInAnyLexicon)) {
           // In place: the collapsed word is never longer than the kept one.
-          char* const begin = normalized.data() + token.norm_begin;
+          char* const begin = base + token.norm_begin;
           size_t write = 0;
           size_t last_begin = 0, last_length = 0;
           for (size_t k = 0; k < kept.size();) {
             size_t l = 1;
             Decode(kept, k, l);
-            const bool repeat = last_length == l && std::memcmp(begin + last_begin, kept.data() + k, l) == 0;
+            const bool repeat =
+                last_length == l && std::memcmp(begin + last_begin, kept.data() + k, l) == 0;
             if (!repeat) {
               std::memmove(begin + write, kept.data() + k, l);
               last_begin = write;
@@ -634,12 +653,12 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
             }
             k += l;
           }
-          normalized.resize(token.norm_begin + write);
+          out = begin + write;
           token.norm_length = static_cast<uint32_t>(write);
         }
       }
-      token.info = &words_->Find(std::string_view(normalized.data() + token.norm_begin, token.norm_length));
-      normalized.push_back(' ');
+      token.info = &words_->Find(std::string_view(base + token.norm_begin, token.norm_length));
+      *out++ = ' ';
       tokens.push_back(token);
       i = j;
       continue;
@@ -648,11 +667,12 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
       Token token;
       token.kind = kEmoji;
       token.text_begin = static_cast<uint32_t>(i);
-      token.norm_begin = static_cast<uint32_t>(normalized.size());
-      normalized.append(text.substr(i, length));
+      token.norm_begin = offset();
+      std::memcpy(out, text.data() + i, length);
+      out += length;
       token.norm_length = static_cast<uint32_t>(length);
       token.valence = emoji_->Find(text.substr(i, length)).valence[0];
-      normalized.push_back(' ');
+      *out++ = ' ';
       tokens.push_back(token);
       i += length;
       continue;
@@ -669,6 +689,7 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
     }
     i += length;
   }
+  normalized.resize(offset());
   (void)language;
 }
 

@@ -38,6 +38,7 @@ struct Token {
 
 struct Clause {
   double score = 0;
+  double words = 0;      // the part of `score` from sentiment words
   bool signal = false;   // a sentiment word or cue in it
   bool negated = false;  // a negation word in it
 };
@@ -305,6 +306,7 @@ EnrichScratch::EnrichScratch()
   tokens_->reserve(256);
   clauses_->reserve(32);
   cue_hits_.reserve(64);
+  brand_repeats_.reserve(16);
 }
 
 EnrichScratch::~EnrichScratch() {
@@ -860,6 +862,7 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
     sum += valence;
     ++signals;
     clauses[token.clause].score += token.valence;
+    clauses[token.clause].words += token.valence;
     clauses[token.clause].signal = true;
   }
 
@@ -871,22 +874,29 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
     const auto cue = static_cast<cues::Cue>(hit >> 24);
     const uint32_t token_index = hit & 0xFFFFFF;
     double weight = 0;
+    double clause_weight = 0;  // towards the brands of the cue's clause
+    const size_t clause_index = token_index < tokens.size() ? tokens[token_index].clause : 0;
     if (cue == cues::kComplaint) {
       // Complaints are negative without a sentiment word ("waited two weeks for the parcel");
-      // where the words already say how the writer feels, a cue only leans.
+      // where the words already say how the writer feels, a cue only leans. For the clause,
+      // only its own words count: "Foodora kom aldri, Wolt leverte raskt" is a complaint
+      // about Foodora whatever the post says about Wolt.
       weight = complaint_cues == 0 ? -2.2 : complaint_cues == 1 ? -1.2 : 0;
+      clause_weight = weight;
       if (lexicon_sum > kLexiconSays) weight *= kCueLean;
+      if (clauses[clause_index].words > kLexiconSays) clause_weight *= kCueLean;
       ++complaint_cues;
     }
     if (cue == cues::kSarcasm) weight = -3.0;
     if (cue == cues::kChurn) weight = -1.2;
     if (cue == cues::kPraise) weight = 1.2;
-    if (weight != 0) {
+    if (cue != cues::kComplaint) clause_weight = weight;
+    if (weight != 0 || clause_weight != 0) {
       sum += weight;
-      ++signals;
+      if (weight != 0) ++signals;
       if (token_index < tokens.size()) {
-        Clause& clause = clauses[tokens[token_index].clause];
-        clause.score += weight;
+        Clause& clause = clauses[clause_index];
+        clause.score += clause_weight;
         clause.signal = true;
       }
     }
@@ -950,6 +960,9 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
            : value <= -kThreshold ? SentimentClass::kNegative
                                   : SentimentClass::kNeutral;
   };
+  // Where else the post names the brand ("Foodora kom aldri, Wolt leverte raskt. Takk Wolt"):
+  // `match` reports the first hit only, so later ones are found by the brand's words.
+  std::vector<uint32_t>& repeats = scratch.brand_repeats_;
   for (size_t b = 0; b < brands.size(); ++b) {
     SentimentClass label = out.sentiment;
     if (tokens.empty() || brands.size() < 2) {
@@ -957,30 +970,47 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
       continue;
     }
     const size_t index = token_of(brands[b].begin);
-    const size_t own_clause = tokens[index].clause;
-    bool decided = false;
-    for (size_t back = 1; back <= 3 && back <= index && !decided; ++back) {
-      const Token& before = tokens[index - back];
-      if (before.kind != kWord) break;
-      if (Has(before.info, enrich_words::kThan)) {
-        // "better than B": B comes off worse.
-        for (size_t k = tokens[index].clause == own_clause ? 0 : index; k < index; ++k) {
-          if (tokens[k].clause == own_clause && Has(tokens[k].info, enrich_words::kComparative)) {
-            label = SentimentClass::kNegative;
-            decided = true;
-          }
-        }
-      } else if (switches && Has(before.info, enrich_words::kSwitchSource)) {
-        label = SentimentClass::kNegative;
-        decided = true;
-      } else if (switches && Has(before.info, enrich_words::kSwitchTarget)) {
-        label = SentimentClass::kPositive;
-        decided = true;
+    size_t brand_end = index;  // one past the brand's last token
+    while (brand_end < tokens.size() && tokens[brand_end].text_begin < brands[b].end) ++brand_end;
+    const size_t brand_length = std::max<size_t>(brand_end - index, 1);
+    repeats.clear();
+    for (size_t t = index + brand_length; t + brand_length <= tokens.size(); ++t) {
+      bool same = true;
+      for (size_t k = 0; k < brand_length && same; ++k) {
+        same = tokens[t + k].kind == kWord && word(tokens[t + k]) == word(tokens[index + k]);
+      }
+      if (same) {
+        repeats.push_back(static_cast<uint32_t>(t));
+        t += brand_length - 1;
       }
     }
+    bool decided = false;
+    // What a switch or a comparison says about the brand, at its first place or a later one.
+    auto marked = [&](size_t at) {
+      const size_t at_clause = tokens[at].clause;
+      for (size_t back = 1; back <= 3 && back <= at && !decided; ++back) {
+        const Token& before = tokens[at - back];
+        if (before.kind != kWord) break;
+        if (Has(before.info, enrich_words::kThan)) {
+          // "better than B": B comes off worse.
+          for (size_t k = 0; k < at; ++k) {
+            if (tokens[k].clause == at_clause && Has(tokens[k].info, enrich_words::kComparative)) {
+              label = SentimentClass::kNegative;
+              decided = true;
+            }
+          }
+        } else if (switches && Has(before.info, enrich_words::kSwitchSource)) {
+          label = SentimentClass::kNegative;
+          decided = true;
+        } else if (switches && Has(before.info, enrich_words::kSwitchTarget)) {
+          label = SentimentClass::kPositive;
+          decided = true;
+        }
+      }
+    };
+    marked(index);
+    for (size_t r = 0; r < repeats.size() && !decided; ++r) marked(repeats[r]);
     if (!decided) {
-      // The brand's own clause; when it says nothing, the clauses after it up to the next brand.
-      size_t clause = own_clause;
       auto has_other_brand = [&](size_t clause_index) {
         for (size_t other = 0; other < brands.size(); ++other) {
           if (other != b && tokens[token_of(brands[other].begin)].clause == clause_index) {
@@ -989,11 +1019,28 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
         }
         return false;
       };
+      // The brand's own clause; when it says nothing, the clauses after it up to the next brand.
+      const size_t own_clause = tokens[index].clause;
+      size_t clause = own_clause;
       while (!clauses[clause].signal && clause + 1 < clauses.size() && !has_other_brand(clause + 1)) {
         ++clause;
       }
-      if (clauses[clause].signal) {
-        label = label_of(clauses[clause].score);
+      bool signal = clauses[clause].signal;
+      double score = signal ? clauses[clause].score : 0;
+      // And the clauses of its later places that name no other brand.
+      size_t counted = clause;
+      for (uint32_t at : repeats) {
+        const size_t repeat_clause = tokens[at].clause;
+        if (repeat_clause == counted || !clauses[repeat_clause].signal ||
+            has_other_brand(repeat_clause)) {
+          continue;
+        }
+        score += clauses[repeat_clause].score;
+        signal = true;
+        counted = repeat_clause;
+      }
+      if (signal) {
+        label = label_of(score);
       } else if (clauses[own_clause].negated) {
         label = SentimentClass::kNegative;  // "Elkjøp hadde ikke varen"
       }

@@ -74,6 +74,7 @@ class EnrichScratch {
   std::vector<Token>* tokens_;
   std::vector<Clause>* clauses_;
   std::vector<uint32_t> cue_hits_;  // (cue class << 24) | token index
+  std::vector<uint32_t> brand_repeats_;  // token indexes where a brand is named again
   std::vector<hs_scratch*> hs_scratch_;  // per language database
 };
 

@@ -23,10 +23,12 @@ namespace brandpulse {
 inline constexpr std::string_view kAlertsStream = "alerts";
 inline constexpr std::string_view kDeadLetterStream = "dead_letter";
 inline constexpr std::string_view kLateStream = "late";
+// issue 12: every matched post as brandpulse.mention/1, through the sink's outbox like alerts.
+inline constexpr std::string_view kMentionsStream = "mentions";
 
 // One sink of one stream. Specs are shared (not copied) so a PipelineSpec stays copyable.
 struct SinkBinding {
-  std::string stream;  // kAlertsStream, kDeadLetterStream, kLateStream
+  std::string stream;  // kAlertsStream, kDeadLetterStream, kLateStream, kMentionsStream
   std::string name;    // unique; the outbox key prefix: the stream's name for its first sink
   std::shared_ptr<const SinkSpec> spec;
   SourceLocation location;
@@ -68,6 +70,9 @@ struct PipelineSpec {
   bool co_terms = false;
   size_t top_k_window = 0;  // index into windows
   std::vector<std::shared_ptr<const AlertRuleSpec>> alert_rules;
+  // Not errors, but what the user should know (a sentiment_shift rule without enrichment):
+  // `validate` prints them as "file:line:column: note: ...".
+  std::vector<Diagnostic> notes;
   std::vector<SinkBinding> sinks;
   // Outbox entries (undelivered alerts) per sink past which the pipeline slows down
   // (state.outbox_limit); it never drops.

@@ -338,14 +338,6 @@ Result<std::unique_ptr<TextEnricher>> TextEnricher::Make(EnrichOptions options) 
     return Status::Internal(fmt::format(
         "enrich: CLD2 runs with its small tables ({}); link -lcld2_full before -lcld2", version));
   }
-  // CLD2 allocates ≈170 KB per call; above glibc's default mmap threshold every call would map
-  // and unmap it (24–70 µs). Serving it from the heap, and not trimming it back, costs ≈2.5 µs.
-  static std::once_flag malloc_tuned;
-  std::call_once(malloc_tuned, [] {
-    mallopt(M_MMAP_THRESHOLD, 4 << 20);
-    mallopt(M_TRIM_THRESHOLD, 64 << 20);
-  });
-
   std::unique_ptr<TextEnricher> enricher(new TextEnricher());
   enricher->options_ = options;
   enricher->words_ = std::make_unique<enrich_words::WordTable>();
@@ -484,6 +476,16 @@ void TextEnricher::DetectLanguage(std::string_view text, std::string_view payloa
     plain.push_back(text[i]);
     ++i;
   }
+  // CLD2 allocates ≈170 KB per call; above glibc's default mmap threshold every call would map
+  // and unmap it (24–70 µs). Serving it from the heap, and not trimming it back, costs ≈2.5 µs.
+  // Only once CLD2 is really needed: process-wide, every free of a heap chunk ≥ 64 KB then
+  // consolidates malloc's fastbins, which cost a pipeline of tagged posts (which never call
+  // CLD2) more than all of enrichment (bench/RESULTS.md, Enrichment).
+  static std::once_flag malloc_tuned;
+  std::call_once(malloc_tuned, [] {
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  });
   CLD2::Language top3[3];
   int percent3[3];
   int text_bytes = 0;

@@ -6,8 +6,9 @@
 //
 // TextEnricher is immutable after Make() and shared by every worker; everything a call writes
 // lives in the caller's EnrichScratch, which is reused so that a warm call does not allocate
-// (CLD2 itself allocates ≈170 KB per call: Make() raises glibc's mmap and trim thresholds once,
-// so those allocations come from the heap instead of mmap/munmap per call).
+// (CLD2 itself allocates ≈170 KB per call: its first call raises glibc's mmap and trim
+// thresholds, process-wide, so those allocations come from the heap instead of mmap/munmap per
+// call; a post with a trustworthy payload tag never calls CLD2).
 // docs/enrichment.md describes the rules and their measured accuracy.
 #pragma once
 

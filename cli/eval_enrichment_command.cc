@@ -123,9 +123,13 @@ std::string ScoresJson(const Scores& scores) {
   }
   return fmt::format(
       "{{\"n\": {}, \"sentiment_accuracy\": {}, \"sentiment_macro_f1\": {}, \"language_accuracy\": {}, "
-      "\"confusion\": {{{}}}, \"intents\": {{{}}}}}",
+      "{}\"confusion\": {{{}}}, \"intents\": {{{}}}}}",
       scores.n, Round3(scores.Accuracy()), Round3(scores.MacroF1()),
       Round3(scores.n == 0 ? 0.0 : static_cast<double>(scores.language_right) / scores.n),
+      scores.variant_n == 0
+          ? std::string()
+          : fmt::format("\"variant_accuracy\": {}, ",
+                        Round3(static_cast<double>(scores.variant_right) / scores.variant_n)),
       confusion, intents);
 }
 

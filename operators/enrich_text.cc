@@ -361,10 +361,13 @@ Result<std::unique_ptr<TextEnricher>> TextEnricher::Make(EnrichOptions options) 
                       : (info.flags & enrich_words::kInNorwegianLexicon) ? info.valence[2]
                                                                          : info.valence[3];
   });
-  words.Seal();
+  if (!words.Seal()) {
+    return Status::Internal(fmt::format("enrich: more than {} distinct words in the lexicons",
+                                        enrich_words::WordTable::kMaxEntries));
+  }
   enricher->emoji_ = std::make_unique<enrich_words::WordTable>();
   AddLexicon(*enricher->emoji_, kEmojiLexicon, RuleLanguage::kOther, 0);
-  enricher->emoji_->Seal();
+  if (!enricher->emoji_->Seal()) return Status::Internal("enrich: too many emoji");
   using List = std::pair<const cues::CuePattern*, size_t>;
   const List english{cues::kEnglish, std::size(cues::kEnglish)};
   const List norwegian{cues::kNorwegian, std::size(cues::kNorwegian)};

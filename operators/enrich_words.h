@@ -53,8 +53,10 @@ class WordTable {
   void ForEach(Visit visit) {
     for (Entry& entry : entries_) visit(entry.info);
   }
-  // After the last Add: sizes the slot array.
-  void Seal();
+  // After the last Add: sizes the slot array. False when there are more words than a slot can
+  // name (kMaxEntries).
+  bool Seal();
+  static constexpr uint32_t kMaxEntries = (1u << 15) - 1;
   // The word's entry, or an empty one.
   const WordInfo& Find(std::string_view word) const;
 
@@ -68,7 +70,9 @@ class WordTable {
 
   std::vector<Entry> entries_;
   std::unordered_map<std::string_view, uint32_t> building_;  // word → entry, until Seal()
-  std::vector<uint64_t> slots_;  // (hash's high 32 bits << 32) | (entry index + 1); 0 is empty
+  // 4 bytes a slot, so that the table stays in cache beside the other stages' data: the hash's
+  // top 17 bits << 15 | (entry index + 1); 0 is empty.
+  std::vector<uint32_t> slots_;
   uint64_t mask_ = 0;
   WordInfo empty_;
 };

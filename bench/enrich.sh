@@ -5,8 +5,10 @@
 # "finished in" minus its "ready after" start-up). Cost per enriched post = extra time / posts
 # that matched a brand (enrich runs on those only); share = extra time / pipeline time with
 # enrichment. Also the per-post cost of Enrich() alone, from eval-enrichment on VADER's tweets.
+# With --baseline OTHER_BRANDPULSE, each round also runs OTHER_BRANDPULSE's enrich (the same
+# input and base pipeline; e.g. a build of the previous commit), side by side in one run.
 # Usage: bash bench/enrich.sh [--brandpulse build/brandpulse] [--bench build/bench/brandpulse_bench]
-#        [--out build/bench-enrich] [--posts 100000]
+#        [--out build/bench-enrich] [--posts 100000] [--baseline OTHER_BRANDPULSE]
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,12 +16,14 @@ brandpulse="$root/build/brandpulse"
 bench="$root/build/bench/brandpulse_bench"
 out="$root/build/bench-enrich"
 posts=100000
+baseline=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --brandpulse) brandpulse="$2"; shift 2 ;;
     --bench) bench="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --posts) posts="$2"; shift 2 ;;
+    --baseline) baseline="$2"; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -28,8 +32,8 @@ watchlist="$out/watchlist-10000.yaml"
 [ -f "$watchlist" ] || "$bench" watchlist --brands-file "$root/bench/data/brands.txt" --count 10000 \
   --out "$watchlist" >/dev/null
 
-run_once() {  # input transforms -> processing seconds, matched posts
-  local input="$1" transforms="$2" dir="$out/run"
+run_once() {  # input transforms [binary] -> processing seconds, matched posts
+  local input="$1" transforms="$2" binary="${3:-$brandpulse}" dir="$out/run"
   rm -rf "$dir"
   mkdir -p "$dir"
   cat > "$dir/pipeline.yaml" <<EOF
@@ -48,7 +52,7 @@ sinks:
   late: {type: file, path: $dir/late.jsonl}
 EOF
   local log
-  log=$("$brandpulse" run "$dir/pipeline.yaml" --fresh 2>&1)
+  log=$("$binary" run "$dir/pipeline.yaml" --fresh 2>&1)
   local ready finished total
   ready=$(echo "$log" | sed -n 's/.*ready after \([0-9.]*\) s.*/\1/p' | head -1)
   finished=$(echo "$log" | sed -n "s/.*finished in \([0-9.]*\) s.*/\1/p" | head -1)
@@ -58,26 +62,34 @@ EOF
 
 median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 
-echo "| mention share | posts | mentions | without enrich s | with enrich s | extra s | µs per enriched post¹ | share of pipeline time |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| mention share | posts | mentions | build | without enrich s | with enrich s | extra s | µs per enriched post¹ | share of pipeline time |"
+echo "|---:|---:|---:|---|---:|---:|---:|---:|---:|"
 for share in 0.05 0.20; do
   input="$out/posts-$share.jsonl"
   [ -f "$input" ] || "$brandpulse" generate -w "$watchlist" -n "$posts" -f twitter-v2 \
     --mention-share "$share" --authors 50000 --seed 7 -o "$input" >/dev/null
-  base=() enriched=() mentions=0
-  for _ in 1 2 3; do
+  base=() enriched=() old=() mentions=0
+  for _ in 1 2 3; do  # interleaved, so that a change of load hits every variant alike
     read -r seconds mentions < <(run_once "$input" "decode, match, window")
     base+=("$seconds")
     read -r seconds mentions < <(run_once "$input" "decode, match, enrich, window")
     enriched+=("$seconds")
+    if [ -n "$baseline" ]; then
+      read -r seconds mentions < <(run_once "$input" "decode, match, enrich, window" "$baseline")
+      old+=("$seconds")
+    fi
   done
   b=$(median3 "${base[@]}")
-  e=$(median3 "${enriched[@]}")
-  extra=$(echo "$e - $b" | bc -l)
-  per_post=$(echo "$extra * 1000000 / $mentions" | bc -l)
-  share_of=$(echo "100 * $extra / $e" | bc -l)
-  printf '| %s | %s | %s | %.3f | %.3f | %.3f | %.2f | %.1f%% |\n' "$share" "$posts" "$mentions" \
-    "$b" "$e" "$extra" "$per_post" "$share_of"
+  row() {  # label, median seconds with enrich
+    local extra per_post share_of
+    extra=$(echo "$2 - $b" | bc -l)
+    per_post=$(echo "$extra * 1000000 / $mentions" | bc -l)
+    share_of=$(echo "100 * $extra / $2" | bc -l)
+    printf '| %s | %s | %s | %s | %.3f | %.3f | %.3f | %.2f | %.1f%% |\n' "$share" "$posts" "$mentions" \
+      "$1" "$b" "$2" "$extra" "$per_post" "$share_of"
+  }
+  [ -n "$baseline" ] && row baseline "$(median3 "${old[@]}")"
+  row this "$(median3 "${enriched[@]}")"
 done
 echo
 echo "¹ per mention (a post naming two brands is enriched once): an upper bound per enriched post."

@@ -123,9 +123,13 @@ std::string ScoresJson(const Scores& scores) {
   }
   return fmt::format(
       "{{\"n\": {}, \"sentiment_accuracy\": {}, \"sentiment_macro_f1\": {}, \"language_accuracy\": {}, "
-      "\"confusion\": {{{}}}, \"intents\": {{{}}}}}",
+      "{}\"confusion\": {{{}}}, \"intents\": {{{}}}}}",
       scores.n, Round3(scores.Accuracy()), Round3(scores.MacroF1()),
       Round3(scores.n == 0 ? 0.0 : static_cast<double>(scores.language_right) / scores.n),
+      scores.variant_n == 0
+          ? std::string()
+          : fmt::format("\"variant_accuracy\": {}, ",
+                        Round3(static_cast<double>(scores.variant_right) / scores.variant_n)),
       confusion, intents);
 }
 
@@ -156,7 +160,27 @@ size_t FindCaseless(std::string_view text, std::string_view name) {
   return std::string_view::npos;
 }
 
-int EvalEnrichment(const std::string& path, bool as_json, bool show_errors, bool words_only) {
+// The payload tag a post would carry when the labelled language is given as its tag: bokmål and
+// nynorsk posts as plain "no", as most platforms tag them (the variant is left to the engine).
+std::string_view PayloadOf(const std::string& language, bool payload_language) {
+  if (!payload_language) return {};
+  if (language == "nb" || language == "nn") return "no";
+  return language;
+}
+
+// One line per post: everything Enrich() decided (to compare two builds line by line).
+void PrintPrediction(int line_number, const TextEnrichment& result) {
+  std::printf("%d\t%.*s\t%.*s\t%s\t%.6f\t%d\t%u\t", line_number,
+              static_cast<int>(result.language.size()), result.language.data(),
+              static_cast<int>(result.variant.size()), result.variant.data(),
+              kClassCodes[ClassIndex(result.sentiment)], result.score, result.confidence,
+              result.intents);
+  for (SentimentClass brand : result.brand_sentiment) std::printf("%s ", kClassCodes[ClassIndex(brand)]);
+  std::printf("\n");
+}
+
+int EvalEnrichment(const std::string& path, bool as_json, bool show_errors, bool words_only,
+                   bool show_predictions, bool payload_language) {
   std::ifstream file(path);
   if (!file) {
     std::fprintf(stderr, "brandpulse: cannot read %s\n", path.c_str());
@@ -204,7 +228,8 @@ int EvalEnrichment(const std::string& path, bool as_json, bool show_errors, bool
         labels.emplace_back(brand, item.substr(equals + 1));
         spans.push_back({static_cast<uint32_t>(at), static_cast<uint32_t>(at + brand.size())});
       }
-      (*enricher)->Enrich(text, "", spans, scratch, result);
+      (*enricher)->Enrich(text, PayloadOf(language, payload_language), spans, scratch, result);
+      if (show_predictions) PrintPrediction(line_number, result);
       if (show_errors) {
         std::string got;
         for (size_t b = 0; b < labels.size(); ++b) {
@@ -253,8 +278,9 @@ int EvalEnrichment(const std::string& path, bool as_json, bool show_errors, bool
     }
     spans.clear();
     const int64_t started = ThreadCpuNs();
-    (*enricher)->Enrich(fields[3], "", spans, scratch, result);
+    (*enricher)->Enrich(fields[3], PayloadOf(language, payload_language), spans, scratch, result);
     enrich_ns += ThreadCpuNs() - started;
+    if (show_predictions) PrintPrediction(line_number, result);
     Scores& scores = by_language[language];
     ++scores.n;
     if (show_errors) {
@@ -353,13 +379,23 @@ void RegisterEvalEnrichmentCommand(CLI::App& app, CliCommands& commands) {
   auto as_json = std::make_shared<bool>(false);
   auto show_errors = std::make_shared<bool>(false);
   auto words_only = std::make_shared<bool>(false);
+  auto show_predictions = std::make_shared<bool>(false);
+  auto payload_language = std::make_shared<bool>(false);
   command->add_option("file", *path, "lang<TAB>sentiment<TAB>intents<TAB>text lines")->required();
   command->add_flag("--json", *as_json, "one JSON object instead of the text report");
   command->add_flag("--errors", *show_errors, "also print every post scored differently from its label");
   command->add_flag("--words-only", *words_only,
                     "sentiment from the words alone, without intent cues (general, non-customer text)");
-  commands.push_back({command, [path, as_json, show_errors, words_only] {
-                        return EvalEnrichment(*path, *as_json, *show_errors, *words_only);
+  command->add_flag("--predictions", *show_predictions,
+                    "also print, per post, line number, language, variant, sentiment, score, "
+                    "confidence, intent bits and the sentiment towards each brand");
+  command->add_flag("--payload-language", *payload_language,
+                    "give the engine the labelled language as the post's payload tag (nb and nn "
+                    "as \"no\"), as a platform's tag would be; by default it detects it");
+  commands.push_back({command, [path, as_json, show_errors, words_only, show_predictions,
+                                payload_language] {
+                        return EvalEnrichment(*path, *as_json, *show_errors, *words_only,
+                                              *show_predictions, *payload_language);
                       }});
 }
 

@@ -14,10 +14,15 @@
 
 #include "engine/enrichment_fields.h"
 #include "operators/enrich_cues.h"
+#include "operators/enrich_words.h"
 
 namespace brandpulse {
 
 namespace cues = enrichment_cues;
+
+namespace {
+const enrich_words::WordInfo kNoWord{};
+}  // namespace
 
 struct Token {
   uint32_t norm_begin = 0;  // in EnrichScratch::normalized_
@@ -28,10 +33,12 @@ struct Token {
   bool caps = false;
   bool elongated = false;
   float valence = 0;
+  const enrich_words::WordInfo* info = &kNoWord;  // the word's entry (an empty one for others)
 };
 
 struct Clause {
   double score = 0;
+  double words = 0;      // the part of `score` from sentiment words
   bool signal = false;   // a sentiment word or cue in it
   bool negated = false;  // a negation word in it
 };
@@ -40,77 +47,97 @@ namespace {
 
 enum TokenKind : uint8_t { kWord = 0, kEmoji = 1, kPunct = 2 };
 
-// ---- Word lists of the rules -----------------------------------------------------------------
+// ---- Word lists of the rules (into the word table at Make(); enrich_words.h) -------------------
 
-bool In(std::string_view word, std::initializer_list<std::string_view> list) {
-  for (std::string_view item : list) {
-    if (item == word) return true;
-  }
-  return false;
-}
+using enrich_words::WordFlag;
+using enrich_words::WordInfo;
+using List = std::initializer_list<std::string_view>;
 
-bool IsNegator(RuleLanguage language, std::string_view word) {
-  switch (language) {
-    case RuleLanguage::kEnglish:
-      return In(word, {"not", "no", "never", "nor", "neither", "cannot", "ain't", "isn't", "don't",
-                       "doesn't", "didn't", "can't", "won't", "wasn't", "aren't", "couldn't",
-                       "wouldn't", "shouldn't", "haven't", "hasn't", "dont", "doesnt", "didnt",
-                       "cant", "wont", "isnt", "wasnt", "arent", "couldnt", "wouldnt"});
-    case RuleLanguage::kNorwegian:
-      return In(word, {"ikke", "ikkje", "aldri", "ingen", "inga", "ingenting", "inkje", "verken"});
-    case RuleLanguage::kSpanish:
-      return In(word, {"no", "nunca", "jamás", "ni", "tampoco", "nada", "sin", "ningún", "ninguna",
-                       "nadie"});
-    case RuleLanguage::kOther:
-      return In(word, {"not", "never", "ikke", "ikkje", "aldri", "nunca"});
-  }
-  return false;
-}
+struct FlaggedList {
+  WordFlag flag;
+  RuleLanguage language;  // for per-language flags; kOther otherwise
+  List words;
+};
 
-bool IsBooster(RuleLanguage language, std::string_view word) {
-  switch (language) {
-    case RuleLanguage::kEnglish:
-      return In(word, {"very", "really", "so", "super", "extremely", "totally", "absolutely",
-                       "incredibly", "too", "way", "such", "completely", "seriously", "truly",
-                       "highly", "honestly", "actually"});
-    case RuleLanguage::kNorwegian:
-      return In(word, {"veldig", "svært", "utrolig", "skikkelig", "helt", "heilt", "så", "altfor",
-                       "virkelig", "verkeleg", "særs", "mye", "mykje", "faktisk"});
-    case RuleLanguage::kSpanish:
-      return In(word, {"muy", "super", "súper", "tan", "demasiado", "realmente", "bastante",
-                       "totalmente", "mucho", "muchísimo", "re"});
-    case RuleLanguage::kOther:
-      return false;
-  }
-  return false;
-}
+const FlaggedList kFlaggedLists[] = {
+    {enrich_words::kNegator, RuleLanguage::kEnglish,
+     {"not", "no", "never", "nor", "neither", "cannot", "ain't", "isn't", "don't", "doesn't",
+      "didn't", "can't", "won't", "wasn't", "aren't", "couldn't", "wouldn't", "shouldn't",
+      "haven't", "hasn't", "dont", "doesnt", "didnt", "cant", "wont", "isnt", "wasnt", "arent",
+      "couldnt", "wouldnt"}},
+    {enrich_words::kNegator, RuleLanguage::kNorwegian,
+     {"ikke", "ikkje", "aldri", "ingen", "inga", "ingenting", "inkje", "verken"}},
+    {enrich_words::kNegator, RuleLanguage::kSpanish,
+     {"no", "nunca", "jamás", "ni", "tampoco", "nada", "sin", "ningún", "ninguna", "nadie"}},
+    {enrich_words::kNegator, RuleLanguage::kOther, {"not", "never", "ikke", "ikkje", "aldri", "nunca"}},
+    {enrich_words::kBooster, RuleLanguage::kEnglish,
+     {"very", "really", "so", "super", "extremely", "totally", "absolutely", "incredibly", "too",
+      "way", "such", "completely", "seriously", "truly", "highly", "honestly", "actually"}},
+    {enrich_words::kBooster, RuleLanguage::kNorwegian,
+     {"veldig", "svært", "utrolig", "skikkelig", "helt", "heilt", "så", "altfor", "virkelig",
+      "verkeleg", "særs", "mye", "mykje", "faktisk"}},
+    {enrich_words::kBooster, RuleLanguage::kSpanish,
+     {"muy", "super", "súper", "tan", "demasiado", "realmente", "bastante", "totalmente", "mucho",
+      "muchísimo", "re"}},
+    {enrich_words::kContrast, RuleLanguage::kEnglish, {"but", "however", "although"}},
+    {enrich_words::kContrast, RuleLanguage::kNorwegian, {"men"}},
+    {enrich_words::kContrast, RuleLanguage::kSpanish, {"pero", "aunque"}},
+    {enrich_words::kBelieve, RuleLanguage::kOther, {"believe", "creer", "tro"}},
+    // A brand right after "than" with a comparative before it comes off worse.
+    {enrich_words::kThan, RuleLanguage::kOther, {"than", "enn", "que"}},
+    {enrich_words::kComparative, RuleLanguage::kOther,
+     {"better", "bedre", "betre", "mejor", "cheaper", "faster", "billigere", "raskere"}},
+    // A brand right after one of these, in a post that switches, is the one left behind…
+    {enrich_words::kSwitchSource, RuleLanguage::kOther,
+     {"from", "left", "leaving", "quit", "ditched", "traded", "goodbye", "fra", "frå", "forlater",
+      "de", "del", "dejo", "dejé", "deje", "adiós", "adios", "cancelo"}},
+    // …and a brand after one of these is the one switched to.
+    {enrich_words::kSwitchTarget, RuleLanguage::kOther,
+     {"to", "for", "hello", "til", "a", "al", "por", "hola", "con", "prefiero", "prefer"}},
+    // Function words that tell an unsure post's language (VoteLanguage).
+    {enrich_words::kVoteEnglish, RuleLanguage::kOther,
+     {"the", "and", "is", "my", "to", "for", "it", "you", "of", "i", "this", "was", "with", "not",
+      "again"}},
+    {enrich_words::kVoteNorwegian, RuleLanguage::kOther,
+     {"og", "er", "jeg", "eg", "ikke", "ikkje", "på", "med", "til", "det", "har", "som", "en",
+      "ein", "av", "for", "meg", "min", "dere"}},
+    {enrich_words::kVoteSpanish, RuleLanguage::kOther,
+     {"el", "la", "de", "que", "y", "en", "mi", "por", "me", "los", "las", "un", "una", "es",
+      "con", "del", "se", "lo"}},
+};
 
-bool IsContrast(RuleLanguage language, std::string_view word) {
-  switch (language) {
-    case RuleLanguage::kEnglish: return In(word, {"but", "however", "although"});
-    case RuleLanguage::kNorwegian: return In(word, {"men"});
-    case RuleLanguage::kSpanish: return In(word, {"pero", "aunque"});
-    case RuleLanguage::kOther: return false;
-  }
-  return false;
-}
+// Nynorsk forms and their bokmål counterparts: frequent function words and endings that only
+// one written standard uses. A post tagged plain `no` gets its variant from these (CLD2 with a
+// Norwegian hint calls nearly every such post bokmål, and costs more than the whole rest).
+struct NynorskPair {
+  std::string_view nynorsk, bokmal;
+};
+constexpr NynorskPair kNynorskPairs[] = {
+    {"ikkje", "ikke"},     {"eg", "jeg"},          {"kva", "hva"},         {"korleis", "hvordan"},
+    {"kvifor", "hvorfor"}, {"kor", "hvor"},        {"frå", "fra"},         {"berre", "bare"},
+    {"eit", "et"},         {"heile", "hele"},      {"mykje", "mye"},       {"noko", "noe"},
+    {"nokon", "noen"},     {"nokre", "noen"},      {"meir", "mer"},        {"fekk", "fikk"},
+    {"vore", "vært"},      {"hjå", "hos"},         {"dei", "de"},          {"sjølv", "selv"},
+    {"kvar", "hver"},      {"sidan", "siden"},     {"enno", "ennå"},       {"framleis", "fortsatt"},
+    {"attende", "tilbake"}, {"verkeleg", "virkelig"}, {"heilt", "helt"},   {"likar", "liker"},
+    {"dårleg", "dårlig"},  {"nøgd", "fornøyd"},    {"veke", "uke"},        {"veker", "uker"},
+    {"dagar", "dager"},    {"timar", "timer"},     {"gonger", "ganger"},   {"månader", "måneder"},
+    {"seier", "sier"},     {"gjer", "gjør"},       {"gjere", "gjøre"},     {"ho", "hun"},
+    {"vere", "være"},      {"kome", "komme"},      {"kjem", "kommer"},     {"dykk", "dere"},
+    {"deira", "deres"},    {"utan", "uten"},       {"inkje", "ingenting"}, {"svarar", "svarer"},
+    {"heime", "hjemme"},   {"skule", "skole"},     {"fyrste", "første"},   {"pengane", "pengene"},
+    {"teneste", "tjeneste"}, {"tenesta", "tjenesten"}, {"trur", "tror"},   {"veit", "vet"},
+    {"gjev", "gir"},       {"tek", "tar"},         {"sjå", "se"},          {"byte", "bytte"},
+    {"ein", "en"},         {"utanfor", "utenfor"}, {"straumen", "strømmen"}, {"førre", "forrige"},
+    {"månad", "måned"},    {"seint", "sent"},      {"steig", "steg"},      {"tilsett", "ansatt"},
+    {"dykkar", "deres"},   {"hennar", "hennes"},   {"medan", "mens"},      {"difor", "derfor"},
+    {"kvarandre", "hverandre"}, {"sjølvsagt", "selvfølgelig"}, {"eigen", "egen"}, {"eige", "eget"},
+    {"veg", "vei"},        {"gong", "gang"},       {"hugse", "huske"},     {"spurde", "spurte"},
+    {"vart", "ble"},
+};
 
-// A brand right after one of these, in a post that switches, is the one left behind…
-bool IsComparisonThan(std::string_view word) {
-  return In(word, {"than", "enn", "que"});
-}
-bool IsComparative(std::string_view word) {
-  return In(word, {"better", "bedre", "betre", "mejor", "cheaper", "faster", "billigere", "raskere"});
-}
-
-bool IsSwitchSource(std::string_view word) {
-  return In(word, {"from", "left", "leaving", "quit", "ditched", "traded", "goodbye", "fra", "frå",
-                   "forlater", "de", "del", "dejo", "dejé", "deje", "adiós", "adios", "cancelo"});
-}
-// …and a brand after one of these is the one switched to.
-bool IsSwitchTarget(std::string_view word) {
-  return In(word, {"to", "for", "hello", "til", "a", "al", "por", "hola", "con", "prefiero",
-                   "prefer"});
+bool Has(const WordInfo* info, WordFlag flag, RuleLanguage language = RuleLanguage::kOther) {
+  return (info->flags & enrich_words::ForLanguage(flag, static_cast<uint8_t>(language))) != 0;
 }
 
 constexpr std::string_view kEmoticons[] = {":)", ":-)", ":(", ":-(", ":D", ":-D", ":P", ";)", ";-)",
@@ -144,22 +171,24 @@ uint32_t Decode(std::string_view text, size_t i, size_t& length) {
   return 0xFFFD;
 }
 
-void Encode(uint32_t cp, std::string& out) {
+// Writes `cp` as UTF-8 at `out`; returns the end.
+char* EncodeTo(uint32_t cp, char* out) {
   if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
+    *out++ = static_cast<char>(cp);
   } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    *out++ = static_cast<char>(0xC0 | (cp >> 6));
+    *out++ = static_cast<char>(0x80 | (cp & 0x3F));
   } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    *out++ = static_cast<char>(0xE0 | (cp >> 12));
+    *out++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    *out++ = static_cast<char>(0x80 | (cp & 0x3F));
   } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    *out++ = static_cast<char>(0xF0 | (cp >> 18));
+    *out++ = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    *out++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    *out++ = static_cast<char>(0x80 | (cp & 0x3F));
   }
+  return out;
 }
 
 bool IsLetter(uint32_t cp) {
@@ -195,35 +224,27 @@ bool IsEmoji(uint32_t cp) {
 
 // ---- Lexicons --------------------------------------------------------------------------------
 
-struct TextEnricher::Lexicon {
-  std::vector<std::pair<std::string_view, float>> entries;  // sorted; views into static text
+namespace {
 
-  explicit Lexicon(std::string_view text) {
-    size_t position = 0;
-    while (position < text.size()) {
-      size_t end = text.find('\n', position);
-      if (end == std::string_view::npos) end = text.size();
-      std::string_view line = text.substr(position, end - position);
-      position = end + 1;
-      const size_t tab = line.find('\t');
-      if (tab == std::string_view::npos || tab == 0) continue;
-      entries.emplace_back(line.substr(0, tab),
-                           std::strtof(std::string(line.substr(tab + 1)).c_str(), nullptr));
-    }
-    std::sort(entries.begin(), entries.end());
+// Adds a lexicon's `word<TAB>valence` lines to the table under `language` (kOther: emoji).
+void AddLexicon(enrich_words::WordTable& table, std::string_view text, RuleLanguage language,
+                uint32_t membership_flag) {
+  size_t position = 0;
+  while (position < text.size()) {
+    size_t end = text.find('\n', position);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(position, end - position);
+    position = end + 1;
+    const size_t tab = line.find('\t');
+    if (tab == std::string_view::npos || tab == 0) continue;
+    WordInfo& info = table.Add(line.substr(0, tab));
+    info.valence[static_cast<size_t>(language)] =
+        std::strtof(std::string(line.substr(tab + 1)).c_str(), nullptr);
+    info.flags |= membership_flag;
   }
+}
 
-  float Find(std::string_view word) const {
-    auto found = std::lower_bound(entries.begin(), entries.end(), word,
-                                  [](const auto& entry, std::string_view key) { return entry.first < key; });
-    return found != entries.end() && found->first == word ? found->second : 0.0f;
-  }
-  bool Has(std::string_view word) const {
-    auto found = std::lower_bound(entries.begin(), entries.end(), word,
-                                  [](const auto& entry, std::string_view key) { return entry.first < key; });
-    return found != entries.end() && found->first == word;
-  }
-};
+}  // namespace
 
 namespace {
 constexpr std::string_view kEnglishLexicon =
@@ -285,6 +306,7 @@ EnrichScratch::EnrichScratch()
   tokens_->reserve(256);
   clauses_->reserve(32);
   cue_hits_.reserve(64);
+  brand_repeats_.reserve(16);
 }
 
 EnrichScratch::~EnrichScratch() {
@@ -316,20 +338,36 @@ Result<std::unique_ptr<TextEnricher>> TextEnricher::Make(EnrichOptions options) 
     return Status::Internal(fmt::format(
         "enrich: CLD2 runs with its small tables ({}); link -lcld2_full before -lcld2", version));
   }
-  // CLD2 allocates ≈170 KB per call; above glibc's default mmap threshold every call would map
-  // and unmap it (24–70 µs). Serving it from the heap, and not trimming it back, costs ≈2.5 µs.
-  static std::once_flag malloc_tuned;
-  std::call_once(malloc_tuned, [] {
-    mallopt(M_MMAP_THRESHOLD, 4 << 20);
-    mallopt(M_TRIM_THRESHOLD, 64 << 20);
-  });
-
   std::unique_ptr<TextEnricher> enricher(new TextEnricher());
   enricher->options_ = options;
-  enricher->english_ = std::make_unique<Lexicon>(kEnglishLexicon);
-  enricher->norwegian_ = std::make_unique<Lexicon>(kNorwegianLexicon);
-  enricher->spanish_ = std::make_unique<Lexicon>(kSpanishLexicon);
-  enricher->emoji_ = std::make_unique<Lexicon>(kEmojiLexicon);
+  enricher->words_ = std::make_unique<enrich_words::WordTable>();
+  enrich_words::WordTable& words = *enricher->words_;
+  AddLexicon(words, kEnglishLexicon, RuleLanguage::kEnglish, enrich_words::kInEnglishLexicon);
+  AddLexicon(words, kNorwegianLexicon, RuleLanguage::kNorwegian, enrich_words::kInNorwegianLexicon);
+  AddLexicon(words, kSpanishLexicon, RuleLanguage::kSpanish, enrich_words::kInSpanishLexicon);
+  for (const FlaggedList& list : kFlaggedLists) {
+    for (std::string_view word : list.words) {
+      words.Add(word).flags |=
+          enrich_words::ForLanguage(list.flag, static_cast<uint8_t>(list.language));
+    }
+  }
+  for (const NynorskPair& pair : kNynorskPairs) {
+    words.Add(pair.nynorsk).flags |= enrich_words::kNynorsk;
+    words.Add(pair.bokmal).flags |= enrich_words::kBokmal;
+  }
+  words.ForEach([](WordInfo& info) {
+    // A post in no language with rules: the first lexicon that knows the word.
+    info.valence[0] = (info.flags & enrich_words::kInEnglishLexicon)     ? info.valence[1]
+                      : (info.flags & enrich_words::kInNorwegianLexicon) ? info.valence[2]
+                                                                         : info.valence[3];
+  });
+  if (!words.Seal()) {
+    return Status::Internal(fmt::format("enrich: more than {} distinct words in the lexicons",
+                                        enrich_words::WordTable::kMaxEntries));
+  }
+  enricher->emoji_ = std::make_unique<enrich_words::WordTable>();
+  AddLexicon(*enricher->emoji_, kEmojiLexicon, RuleLanguage::kOther, 0);
+  if (!enricher->emoji_->Seal()) return Status::Internal("enrich: too many emoji");
   using List = std::pair<const cues::CuePattern*, size_t>;
   const List english{cues::kEnglish, std::size(cues::kEnglish)};
   const List norwegian{cues::kNorwegian, std::size(cues::kNorwegian)};
@@ -421,7 +459,8 @@ void TextEnricher::DetectLanguage(std::string_view text, std::string_view payloa
   if (payload_code == "sv") hint = CLD2::SWEDISH;
 
   const bool trust_payload = options_.trust_payload_language && payload_code != "und";
-  if (trust_payload && (payload_code != "no" || !payload_variant.empty())) {
+  if (trust_payload) {
+    // A plain `no` leaves the variant to the word vote after tokenising (Enrich).
     out.language = payload_code;
     out.variant = payload_variant;
     return;
@@ -440,6 +479,16 @@ void TextEnricher::DetectLanguage(std::string_view text, std::string_view payloa
     plain.push_back(text[i]);
     ++i;
   }
+  // CLD2 allocates ≈170 KB per call; above glibc's default mmap threshold every call would map
+  // and unmap it (24–70 µs). Serving it from the heap, and not trimming it back, costs ≈2.5 µs.
+  // Only once CLD2 is really needed: process-wide, every free of a heap chunk ≥ 64 KB then
+  // consolidates malloc's fastbins, which cost a pipeline of tagged posts (which never call
+  // CLD2) more than all of enrichment (bench/RESULTS.md, Enrichment).
+  static std::once_flag malloc_tuned;
+  std::call_once(malloc_tuned, [] {
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  });
   CLD2::Language top3[3];
   int percent3[3];
   int text_bytes = 0;
@@ -447,12 +496,6 @@ void TextEnricher::DetectLanguage(std::string_view text, std::string_view payloa
   const CLD2::Language detected = CLD2::DetectLanguageSummary(
       plain.data(), static_cast<int>(plain.size()), true, "", CLD2::UNKNOWN_ENCODING, hint, top3,
       percent3, &text_bytes, &reliable);
-  if (trust_payload) {  // payload "no": CLD2 only tells the variant
-    out.language = payload_code;
-    if (detected == CLD2::NORWEGIAN_N) out.variant = "nn";
-    else if (detected == CLD2::NORWEGIAN) out.variant = "nb";
-    return;
-  }
   // Too little text (a few letters between emoji and links) or no confident guess: unsure.
   if (detected == CLD2::UNKNOWN_LANGUAGE || text_bytes < 6 || (!reliable && percent3[0] < 50)) {
     return;
@@ -473,58 +516,74 @@ RuleLanguage TextEnricher::VoteLanguage(const EnrichScratch& scratch) const {
   int english = 0, norwegian = 0, spanish = 0;
   for (const Token& token : *scratch.tokens_) {
     if (token.kind != kWord) continue;
-    const std::string_view word(scratch.normalized_.data() + token.norm_begin, token.norm_length);
-    english += In(word, {"the", "and", "is", "my", "to", "for", "it", "you", "of", "i", "this",
-                         "was", "with", "not", "again"}) * 2 + english_->Has(word);
-    norwegian += In(word, {"og", "er", "jeg", "eg", "ikke", "ikkje", "på", "med", "til", "det",
-                           "har", "som", "en", "ein", "av", "for", "meg", "min", "dere"}) * 2 +
-                 norwegian_->Has(word);
-    spanish += In(word, {"el", "la", "de", "que", "y", "en", "mi", "por", "me", "los", "las",
-                         "un", "una", "es", "con", "del", "se", "lo"}) * 2 +
-               spanish_->Has(word);
+    const uint32_t flags = token.info->flags;
+    english += ((flags & enrich_words::kVoteEnglish) != 0) * 2 +
+               ((flags & enrich_words::kInEnglishLexicon) != 0);
+    norwegian += ((flags & enrich_words::kVoteNorwegian) != 0) * 2 +
+                 ((flags & enrich_words::kInNorwegianLexicon) != 0);
+    spanish += ((flags & enrich_words::kVoteSpanish) != 0) * 2 +
+               ((flags & enrich_words::kInSpanishLexicon) != 0);
   }
   if (english == 0 && norwegian == 0 && spanish == 0) return RuleLanguage::kOther;
   if (english >= norwegian && english >= spanish) return RuleLanguage::kEnglish;
   return norwegian >= spanish ? RuleLanguage::kNorwegian : RuleLanguage::kSpanish;
 }
 
-double TextEnricher::Valence(RuleLanguage language, std::string_view word) const {
-  switch (language) {
-    case RuleLanguage::kEnglish: return english_->Find(word);
-    case RuleLanguage::kNorwegian: return norwegian_->Find(word);
-    case RuleLanguage::kSpanish: return spanish_->Find(word);
-    case RuleLanguage::kOther: {
-      // Unknown language: the first lexicon that knows the word.
-      if (english_->Has(word)) return english_->Find(word);
-      if (norwegian_->Has(word)) return norwegian_->Find(word);
-      return spanish_->Find(word);
+// Bokmål or nynorsk, for a post tagged plain `no`: the standard more of its distinctive word
+// forms belong to; bokmål (nine in ten Norwegian writers) when they tie.
+std::string_view TextEnricher::VoteNorwegianVariant(const EnrichScratch& scratch) const {
+  int nynorsk = 0, bokmal = 0;
+  for (const Token& token : *scratch.tokens_) {
+    if (token.kind != kWord) continue;
+    nynorsk += (token.info->flags & enrich_words::kNynorsk) != 0;
+    bokmal += (token.info->flags & enrich_words::kBokmal) != 0;
+    // Adjectives in -leg/-lege are nynorsk ("dårleg", "hyggelege"), in -lig/-lige bokmål.
+    const std::string_view word(scratch.normalized_.data() + token.norm_begin, token.norm_length);
+    if (word.size() > 5) {
+      nynorsk += word.ends_with("leg") || word.ends_with("lege");
+      bokmal += word.ends_with("lig") || word.ends_with("lige");
     }
   }
-  return 0;
+  return nynorsk > bokmal ? std::string_view("nn") : bokmal > nynorsk ? std::string_view("nb") : std::string_view();
 }
 
 void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
                             EnrichScratch& scratch) const {
   std::string& normalized = scratch.normalized_;
   std::vector<Token>& tokens = *scratch.tokens_;
-  normalized.assign(1, ' ');
   tokens.clear();
+  // Written through a pointer into a buffer sized once: no input byte makes more than two bytes
+  // of normalised text (a one-letter word and its space, a mark and its space), plus the
+  // leading space. The string keeps its capacity, so a warm call does not allocate.
+  normalized.resize(2 * text.size() + 2);
+  char* const base = normalized.data();
+  char* out = base;
+  *out++ = ' ';
+  auto offset = [&] { return static_cast<uint32_t>(out - base); };
 
   auto add_punct = [&](char mark, uint32_t text_begin) {
     Token token;
     token.kind = kPunct;
-    token.norm_begin = static_cast<uint32_t>(normalized.size());
+    token.norm_begin = offset();
     token.norm_length = 1;
     token.text_begin = text_begin;
-    normalized.push_back(mark);
-    normalized.push_back(' ');
+    *out++ = mark;
+    *out++ = ' ';
     tokens.push_back(token);
+  };
+  auto next = [&](size_t at, size_t& length) -> uint32_t {
+    const auto byte = static_cast<unsigned char>(text[at]);
+    if (byte < 0x80) {
+      length = 1;
+      return byte;
+    }
+    return Decode(text, at, length);
   };
 
   size_t i = 0;
   while (i < text.size()) {
     size_t length = 1;
-    const uint32_t cp = Decode(text, i, length);
+    const uint32_t cp = next(i, length);
     // Emoticons stand alone between spaces.
     if ((i == 0 || text[i - 1] == ' ') && (cp == ':' || cp == ';' || cp == '<' || cp == 'x' ||
                                             cp == 'X' || cp == '=')) {
@@ -536,11 +595,11 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
           Token token;
           token.kind = kEmoji;
           token.text_begin = static_cast<uint32_t>(i);
-          token.norm_begin = static_cast<uint32_t>(normalized.size());
-          token.norm_length = 1;
+          token.norm_begin = offset();
+          token.norm_length = 2;  // patterns see every emoticon alike
           token.valence = kEmoticonValence[e];
-          normalized.append(":) ", 3);  // patterns see every emoticon alike
-          token.norm_length = 2;
+          std::memcpy(out, ":) ", 3);
+          out += 3;
           tokens.push_back(token);
           i += emoticon.size();
           found = true;
@@ -554,18 +613,19 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
       Token token;
       token.kind = kWord;
       token.text_begin = static_cast<uint32_t>(i);
-      token.norm_begin = static_cast<uint32_t>(normalized.size());
+      token.norm_begin = offset();
       int letters = 0, upper = 0, lower = 0;
       uint32_t previous = 0;
       int run = 0;
       size_t j = i;
       while (j < text.size()) {
         size_t l = 1;
-        uint32_t c = Decode(text, j, l);
+        uint32_t c = next(j, l);
         if (c == 0x2019) c = '\'';
         const bool inner = (c == '\'' || c == '&') && j + l < text.size() && j > i;
-        if (!(IsLetter(c) || (j == i && (c == '@' || c == '#' || c == '$')) || inner)) break;
-        if (IsLetter(c) && c > '9') {
+        const bool letter = IsLetter(c);
+        if (!(letter || (j == i && (c == '@' || c == '#' || c == '$')) || inner)) break;
+        if (letter && c > '9') {
           ++letters;
           if (IsUpper(c)) ++upper;
           if (IsLower(c)) ++lower;
@@ -573,31 +633,39 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
         const uint32_t folded = ToLower(c);
         run = folded == previous ? run + 1 : 1;
         previous = folded;
-        if (run <= 2) Encode(folded, normalized);
+        if (run <= 2) out = EncodeTo(folded, out);
         if (run == 3) token.elongated = true;
         j += l;
       }
-      token.norm_length = static_cast<uint32_t>(normalized.size() - token.norm_begin);
+      token.norm_length = offset() - token.norm_begin;
       token.caps = letters >= 2 && upper == letters && lower == 0;
       if (token.elongated) {
         // "soooo" was kept as "soo": the lexicon may know it with one letter ("so", "lento").
-        std::string_view kept(normalized.data() + token.norm_begin, token.norm_length);
-        if (!english_->Has(kept) && !norwegian_->Has(kept) && !spanish_->Has(kept)) {
-          std::string collapsed;
-          uint32_t last = 0;
+        std::string_view kept(base + token.norm_begin, token.norm_length);
+        if (!(words_->Find(kept).flags & enrich_words::kInAnyLexicon)) {
+          // In place: the collapsed word is never longer than the kept one.
+          char* const begin = base + token.norm_begin;
+          size_t write = 0;
+          size_t last_begin = 0, last_length = 0;
           for (size_t k = 0; k < kept.size();) {
             size_t l = 1;
-            const uint32_t c = Decode(kept, k, l);
-            if (c != last) Encode(c, collapsed);
-            last = c;
+            Decode(kept, k, l);
+            const bool repeat =
+                last_length == l && std::memcmp(begin + last_begin, kept.data() + k, l) == 0;
+            if (!repeat) {
+              std::memmove(begin + write, kept.data() + k, l);
+              last_begin = write;
+              last_length = l;
+              write += l;
+            }
             k += l;
           }
-          normalized.resize(token.norm_begin);
-          normalized.append(collapsed);
-          token.norm_length = static_cast<uint32_t>(collapsed.size());
+          out = begin + write;
+          token.norm_length = static_cast<uint32_t>(write);
         }
       }
-      normalized.push_back(' ');
+      token.info = &words_->Find(std::string_view(base + token.norm_begin, token.norm_length));
+      *out++ = ' ';
       tokens.push_back(token);
       i = j;
       continue;
@@ -606,11 +674,12 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
       Token token;
       token.kind = kEmoji;
       token.text_begin = static_cast<uint32_t>(i);
-      token.norm_begin = static_cast<uint32_t>(normalized.size());
-      normalized.append(text.substr(i, length));
+      token.norm_begin = offset();
+      std::memcpy(out, text.data() + i, length);
+      out += length;
       token.norm_length = static_cast<uint32_t>(length);
-      token.valence = emoji_->Find(text.substr(i, length));
-      normalized.push_back(' ');
+      token.valence = emoji_->Find(text.substr(i, length)).valence[0];
+      *out++ = ' ';
       tokens.push_back(token);
       i += length;
       continue;
@@ -627,6 +696,7 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
     }
     i += length;
   }
+  normalized.resize(offset());
   (void)language;
 }
 
@@ -663,9 +733,6 @@ void TextEnricher::ScanCues(RuleLanguage language, EnrichScratch& scratch) const
 
 void TextEnricher::ScoreTokens(RuleLanguage language, EnrichScratch& scratch) const {
   std::vector<Token>& tokens = *scratch.tokens_;
-  auto word = [&](const Token& token) {
-    return std::string_view(scratch.normalized_.data() + token.norm_begin, token.norm_length);
-  };
   int words = 0, caps_words = 0;
   for (const Token& token : tokens) {
     if (token.kind != kWord) continue;
@@ -676,7 +743,7 @@ void TextEnricher::ScoreTokens(RuleLanguage language, EnrichScratch& scratch) co
   for (size_t t = 0; t < tokens.size(); ++t) {
     Token& token = tokens[t];
     if (token.kind != kWord) continue;
-    double valence = Valence(language, word(token));
+    double valence = token.info->valence[static_cast<size_t>(language)];
     if (valence == 0) continue;
     const double sign = valence > 0 ? 1 : -1;
     if (token.caps && shouting_differs) valence += sign * 0.733;
@@ -686,10 +753,12 @@ void TextEnricher::ScoreTokens(RuleLanguage language, EnrichScratch& scratch) co
       const Token& before = tokens[t - back];
       if (before.kind == kPunct) break;
       if (before.kind != kWord) continue;
-      if (IsBooster(language, word(before))) valence += sign * 0.293 * (1.0 - 0.05 * (back - 1));
+      if (Has(before.info, enrich_words::kBooster, language)) {
+        valence += sign * 0.293 * (1.0 - 0.05 * (back - 1));
+      }
       // "can't believe how good" praises.
-      if (IsNegator(language, word(before)) &&
-          !(back >= 2 && In(word(tokens[t - back + 1]), {"believe", "creer", "tro"}))) {
+      if (Has(before.info, enrich_words::kNegator, language) &&
+          !(back >= 2 && Has(tokens[t - back + 1].info, enrich_words::kBelieve))) {
         negated = true;
       }
     }
@@ -698,7 +767,7 @@ void TextEnricher::ScoreTokens(RuleLanguage language, EnrichScratch& scratch) co
       for (size_t ahead = 1; ahead <= 2 && t + ahead < tokens.size(); ++ahead) {
         const Token& after = tokens[t + ahead];
         if (after.kind != kWord) break;
-        if (IsNegator(language, word(after))) negated = true;
+        if (Has(after.info, enrich_words::kNegator, language)) negated = true;
       }
     }
     if (negated) valence *= -0.74;
@@ -719,6 +788,15 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
   RuleLanguage language = RuleLanguageOf(out.language);
   Tokenize(text, language, scratch);
   if (language == RuleLanguage::kOther) language = VoteLanguage(scratch);
+  const std::string_view primary = payload_language.substr(0, payload_language.find_first_of("-_"));
+  const bool tagged_variant = EqualsCaseless(primary, "nb") || EqualsCaseless(primary, "nn");
+  if (out.language == "no" && !tagged_variant) {
+    // Bokmål or nynorsk: the distinctive word forms when they tell (better than CLD2, which
+    // also is not asked for a tagged post), else CLD2's variant, else bokmål.
+    const std::string_view voted = VoteNorwegianVariant(scratch);
+    if (!voted.empty()) out.variant = voted;
+    else if (out.variant.empty()) out.variant = "nb";
+  }
   ScoreTokens(language, scratch);
   ScanCues(language, scratch);
 
@@ -740,13 +818,14 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
   for (size_t t = 0; t < tokens.size(); ++t) {
     Token& token = tokens[t];
     const bool splits = (token.kind == kPunct && word(token) != "\"") ||
-                        (token.kind == kWord && IsContrast(language, word(token)));
+                        (token.kind == kWord && Has(token.info, enrich_words::kContrast, language));
     if (splits && t > 0 && tokens[t - 1].clause == clauses.size() - 1 &&
         !(tokens[t - 1].kind == kPunct)) {
       clauses.push_back(Clause{});
     }
     token.clause = static_cast<uint16_t>(clauses.size() - 1);
-    if (token.kind == kWord && IsContrast(language, word(token)) && contrast_token == SIZE_MAX) {
+    if (token.kind == kWord && Has(token.info, enrich_words::kContrast, language) &&
+        contrast_token == SIZE_MAX) {
       contrast_token = t;
     }
   }
@@ -779,13 +858,16 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
       if (word(token) == "!") ++exclamations;
       if (word(token) == "?") ++questions;
     }
-    if (token.kind == kWord && IsNegator(language, word(token))) clauses[token.clause].negated = true;
+    if (token.kind == kWord && Has(token.info, enrich_words::kNegator, language)) {
+      clauses[token.clause].negated = true;
+    }
     if (token.valence == 0) continue;
     double valence = token.valence;
     if (contrast_token != SIZE_MAX) valence *= t < contrast_token ? 0.5 : 1.5;
     sum += valence;
     ++signals;
     clauses[token.clause].score += token.valence;
+    clauses[token.clause].words += token.valence;
     clauses[token.clause].signal = true;
   }
 
@@ -797,22 +879,29 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
     const auto cue = static_cast<cues::Cue>(hit >> 24);
     const uint32_t token_index = hit & 0xFFFFFF;
     double weight = 0;
+    double clause_weight = 0;  // towards the brands of the cue's clause
+    const size_t clause_index = token_index < tokens.size() ? tokens[token_index].clause : 0;
     if (cue == cues::kComplaint) {
       // Complaints are negative without a sentiment word ("waited two weeks for the parcel");
-      // where the words already say how the writer feels, a cue only leans.
+      // where the words already say how the writer feels, a cue only leans. For the clause,
+      // only its own words count: "Foodora kom aldri, Wolt leverte raskt" is a complaint
+      // about Foodora whatever the post says about Wolt.
       weight = complaint_cues == 0 ? -2.2 : complaint_cues == 1 ? -1.2 : 0;
+      clause_weight = weight;
       if (lexicon_sum > kLexiconSays) weight *= kCueLean;
+      if (clauses[clause_index].words > kLexiconSays) clause_weight *= kCueLean;
       ++complaint_cues;
     }
     if (cue == cues::kSarcasm) weight = -3.0;
     if (cue == cues::kChurn) weight = -1.2;
     if (cue == cues::kPraise) weight = 1.2;
-    if (weight != 0) {
+    if (cue != cues::kComplaint) clause_weight = weight;
+    if (weight != 0 || clause_weight != 0) {
       sum += weight;
-      ++signals;
+      if (weight != 0) ++signals;
       if (token_index < tokens.size()) {
-        Clause& clause = clauses[tokens[token_index].clause];
-        clause.score += weight;
+        Clause& clause = clauses[clause_index];
+        clause.score += clause_weight;
         clause.signal = true;
       }
     }
@@ -876,6 +965,9 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
            : value <= -kThreshold ? SentimentClass::kNegative
                                   : SentimentClass::kNeutral;
   };
+  // Where else the post names the brand ("Foodora kom aldri, Wolt leverte raskt. Takk Wolt"):
+  // `match` reports the first hit only, so later ones are found by the brand's words.
+  std::vector<uint32_t>& repeats = scratch.brand_repeats_;
   for (size_t b = 0; b < brands.size(); ++b) {
     SentimentClass label = out.sentiment;
     if (tokens.empty() || brands.size() < 2) {
@@ -883,31 +975,47 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
       continue;
     }
     const size_t index = token_of(brands[b].begin);
-    const size_t own_clause = tokens[index].clause;
-    bool decided = false;
-    for (size_t back = 1; back <= 3 && back <= index && !decided; ++back) {
-      const Token& before = tokens[index - back];
-      if (before.kind != kWord) break;
-      const std::string_view marker = word(before);
-      if (IsComparisonThan(marker)) {
-        // "better than B": B comes off worse.
-        for (size_t k = tokens[index].clause == own_clause ? 0 : index; k < index; ++k) {
-          if (tokens[k].clause == own_clause && IsComparative(word(tokens[k]))) {
-            label = SentimentClass::kNegative;
-            decided = true;
-          }
-        }
-      } else if (switches && IsSwitchSource(marker)) {
-        label = SentimentClass::kNegative;
-        decided = true;
-      } else if (switches && IsSwitchTarget(marker)) {
-        label = SentimentClass::kPositive;
-        decided = true;
+    size_t brand_end = index;  // one past the brand's last token
+    while (brand_end < tokens.size() && tokens[brand_end].text_begin < brands[b].end) ++brand_end;
+    const size_t brand_length = std::max<size_t>(brand_end - index, 1);
+    repeats.clear();
+    for (size_t t = index + brand_length; t + brand_length <= tokens.size(); ++t) {
+      bool same = true;
+      for (size_t k = 0; k < brand_length && same; ++k) {
+        same = tokens[t + k].kind == kWord && word(tokens[t + k]) == word(tokens[index + k]);
+      }
+      if (same) {
+        repeats.push_back(static_cast<uint32_t>(t));
+        t += brand_length - 1;
       }
     }
+    bool decided = false;
+    // What a switch or a comparison says about the brand, at its first place or a later one.
+    auto marked = [&](size_t at) {
+      const size_t at_clause = tokens[at].clause;
+      for (size_t back = 1; back <= 3 && back <= at && !decided; ++back) {
+        const Token& before = tokens[at - back];
+        if (before.kind != kWord) break;
+        if (Has(before.info, enrich_words::kThan)) {
+          // "better than B": B comes off worse.
+          for (size_t k = 0; k < at; ++k) {
+            if (tokens[k].clause == at_clause && Has(tokens[k].info, enrich_words::kComparative)) {
+              label = SentimentClass::kNegative;
+              decided = true;
+            }
+          }
+        } else if (switches && Has(before.info, enrich_words::kSwitchSource)) {
+          label = SentimentClass::kNegative;
+          decided = true;
+        } else if (switches && Has(before.info, enrich_words::kSwitchTarget)) {
+          label = SentimentClass::kPositive;
+          decided = true;
+        }
+      }
+    };
+    marked(index);
+    for (size_t r = 0; r < repeats.size() && !decided; ++r) marked(repeats[r]);
     if (!decided) {
-      // The brand's own clause; when it says nothing, the clauses after it up to the next brand.
-      size_t clause = own_clause;
       auto has_other_brand = [&](size_t clause_index) {
         for (size_t other = 0; other < brands.size(); ++other) {
           if (other != b && tokens[token_of(brands[other].begin)].clause == clause_index) {
@@ -916,11 +1024,28 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
         }
         return false;
       };
+      // The brand's own clause; when it says nothing, the clauses after it up to the next brand.
+      const size_t own_clause = tokens[index].clause;
+      size_t clause = own_clause;
       while (!clauses[clause].signal && clause + 1 < clauses.size() && !has_other_brand(clause + 1)) {
         ++clause;
       }
-      if (clauses[clause].signal) {
-        label = label_of(clauses[clause].score);
+      bool signal = clauses[clause].signal;
+      double score = signal ? clauses[clause].score : 0;
+      // And the clauses of its later places that name no other brand.
+      size_t counted = clause;
+      for (uint32_t at : repeats) {
+        const size_t repeat_clause = tokens[at].clause;
+        if (repeat_clause == counted || !clauses[repeat_clause].signal ||
+            has_other_brand(repeat_clause)) {
+          continue;
+        }
+        score += clauses[repeat_clause].score;
+        signal = true;
+        counted = repeat_clause;
+      }
+      if (signal) {
+        label = label_of(score);
       } else if (clauses[own_clause].negated) {
         label = SentimentClass::kNegative;  // "Elkjøp hadde ikke varen"
       }

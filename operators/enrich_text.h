@@ -6,8 +6,9 @@
 //
 // TextEnricher is immutable after Make() and shared by every worker; everything a call writes
 // lives in the caller's EnrichScratch, which is reused so that a warm call does not allocate
-// (CLD2 itself allocates ≈170 KB per call: Make() raises glibc's mmap and trim thresholds once,
-// so those allocations come from the heap instead of mmap/munmap per call).
+// (CLD2 itself allocates ≈170 KB per call: its first call raises glibc's mmap and trim
+// thresholds, process-wide, so those allocations come from the heap instead of mmap/munmap per
+// call; a post with a trustworthy payload tag never calls CLD2).
 // docs/enrichment.md describes the rules and their measured accuracy.
 #pragma once
 
@@ -23,6 +24,9 @@ struct hs_database;
 struct hs_scratch;
 
 namespace brandpulse {
+namespace enrich_words {
+class WordTable;
+}
 
 enum class SentimentClass : uint8_t { kNone = 0, kNegative = 1, kNeutral = 2, kPositive = 3 };
 std::string_view SentimentClassName(SentimentClass sentiment);  // "negative", …, "" for kNone
@@ -71,6 +75,7 @@ class EnrichScratch {
   std::vector<Token>* tokens_;
   std::vector<Clause>* clauses_;
   std::vector<uint32_t> cue_hits_;  // (cue class << 24) | token index
+  std::vector<uint32_t> brand_repeats_;  // token indexes where a brand is named again
   std::vector<hs_scratch*> hs_scratch_;  // per language database
 };
 
@@ -90,14 +95,14 @@ class TextEnricher {
               const std::vector<BrandSpan>& brands, EnrichScratch& scratch,
               TextEnrichment& out) const;
 
-  // The language part alone (CLD2 with the payload language as hint).
+  // The language part alone: a trustworthy payload tag, else CLD2 with the tag as hint. A plain
+  // `no` tag leaves the variant empty (Enrich() votes it from the words).
   void DetectLanguage(std::string_view text, std::string_view payload_language,
                       EnrichScratch& scratch, TextEnrichment& out) const;
 
   // CLD2's version string (names the table build, "… - 20140204" for the full tables).
   static std::string_view Cld2Version();
 
-  struct Lexicon;
   struct CueDatabase;
 
  private:
@@ -105,11 +110,12 @@ class TextEnricher {
   void Tokenize(std::string_view text, RuleLanguage language, EnrichScratch& scratch) const;
   void ScanCues(RuleLanguage language, EnrichScratch& scratch) const;
   void ScoreTokens(RuleLanguage language, EnrichScratch& scratch) const;
-  double Valence(RuleLanguage language, std::string_view word) const;
   RuleLanguage VoteLanguage(const EnrichScratch& scratch) const;
+  std::string_view VoteNorwegianVariant(const EnrichScratch& scratch) const;
 
   EnrichOptions options_;
-  std::unique_ptr<Lexicon> english_, norwegian_, spanish_, emoji_;
+  std::unique_ptr<enrich_words::WordTable> words_;  // lexicons and the rules' word lists
+  std::unique_ptr<enrich_words::WordTable> emoji_;  // emoji valences
   std::vector<std::unique_ptr<CueDatabase>> cues_;  // English, Norwegian, Spanish
 };
 

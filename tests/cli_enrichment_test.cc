@@ -54,9 +54,24 @@ TEST(CliEvalEnrichmentTest, FrozenTestPartDoesNotRegress) {
 TEST(CliEvalEnrichmentTest, PerBrandFrozenPartDoesNotRegress) {
   CommandResult result = RunBrandpulse("eval-enrichment --json brands_frozen_test.tsv", kFixtures);
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  // Reached: 0.655 (below the 0.75 target; docs/enrichment.md lists the errors).
-  EXPECT_GE(Figure(result.output, "brands", "accuracy"), 0.63);
+  // Reached: 0.741 (0.655 before the clause-scoped complaint cue and the later places of a
+  // brand; the 0.75 target is not met; docs/enrichment.md lists the errors).
+  EXPECT_GE(Figure(result.output, "brands", "accuracy"), 0.72);
   EXPECT_EQ(Figure(result.output, "brands", "n"), 58);
+  CommandResult tune = RunBrandpulse("eval-enrichment --json brands_tune.tsv", kFixtures);
+  ASSERT_EQ(tune.exit_code, 0) << tune.output;
+  EXPECT_GE(Figure(tune.output, "brands", "accuracy"), 0.84);  // reached 0.861
+}
+
+TEST(CliEvalEnrichmentTest, NorwegianVariantOfPlainNoTagsDoesNotRegress) {
+  // Posts tagged plain "no": the variant comes from the words (CLD2 with a Norwegian hint
+  // called every nynorsk post bokmål: 0.667 over nb + nn, 0.000 on nn).
+  CommandResult result =
+      RunBrandpulse("eval-enrichment --json --payload-language posts_frozen_test.tsv", kFixtures);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_GE(Figure(result.output, "no", "variant_accuracy"), 0.90);  // reached 0.926
+  EXPECT_GE(Figure(result.output, "nn", "variant_accuracy"), 0.70);  // reached 0.758
+  EXPECT_GE(Figure(result.output, "no", "language_accuracy"), 1.0);
 }
 
 TEST(CliEvalEnrichmentTest, VaderTweetsDoNotRegress) {

@@ -73,6 +73,12 @@ TEST_F(EnrichTextTest, PayloadLanguageIsKeptAndNorwegianTagsMapToNo) {
   EXPECT_EQ(nynorsk.language, "no");
   EXPECT_EQ(nynorsk.variant, "nn");
   EXPECT_EQ(Enrich("Telenor er bra", "nb-NO").variant, "nb");
+  // A plain `no` tag: the variant comes from the words (CLD2 with a Norwegian hint called
+  // nearly every nynorsk post bokmål).
+  EXPECT_EQ(Enrich("Eg har venta på pakken i to veker og ingen svarar", "no").variant, "nn");
+  EXPECT_EQ(Enrich("Kvifor er appen så treg i dag?", "no").variant, "nn");
+  EXPECT_EQ(Enrich("Jeg har ventet på pakken i to uker og ingen svarer", "no").variant, "nb");
+  EXPECT_EQ(Enrich("Telenor er bra", "no").variant, "nb");  // nothing tells: bokmål
   // Not a language: detected instead.
   EXPECT_EQ(Enrich("This is an English sentence about my phone bill", "und").language, "en");
 }
@@ -140,6 +146,19 @@ TEST_F(EnrichTextTest, SentimentTowardsEachBrand) {
   out = Enrich(contrast, "", Spans(contrast, {"Delta", "United"}));
   EXPECT_EQ(out.brand_sentiment[0], SentimentClass::kPositive);
   EXPECT_EQ(out.brand_sentiment[1], SentimentClass::kNegative);
+
+  // A complaint cue counts fully in its own clause even when the post's words are positive
+  // elsewhere (the post as a whole only leans).
+  const std::string_view leaned = "Foodora kom aldri, Wolt leverte raskt";
+  out = Enrich(leaned, "nb", Spans(leaned, {"Foodora", "Wolt"}));
+  EXPECT_EQ(out.brand_sentiment[0], SentimentClass::kNegative);
+  EXPECT_EQ(out.brand_sentiment[1], SentimentClass::kPositive);
+
+  // A brand named again later: the clauses of its later places count too.
+  const std::string_view again = "Delta lost my bag, United waited 2 hours with me. Thank you United";
+  out = Enrich(again, "en", Spans(again, {"Delta", "United"}));
+  EXPECT_EQ(out.brand_sentiment[0], SentimentClass::kNegative);
+  EXPECT_EQ(out.brand_sentiment[1], SentimentClass::kPositive);
 }
 
 TEST_F(EnrichTextTest, BadInputIsUndeterminedNeutralAndUnsure) {

@@ -1,0 +1,80 @@
+// What enrichment's rules know about one normalised word (its valence in each language's
+// lexicon, and whether it is a negator, a booster, a contrast word, a switch marker, … in which
+// language), in one flat open-addressing hash table: a post's words are looked up once each,
+// while tokenising, and every rule after that reads the token's WordInfo.
+//
+// Keys are views of static text (the lexicons compiled into the binary and the rules' string
+// literals); the table is built once by TextEnricher::Make and only read afterwards.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace brandpulse::enrich_words {
+
+// Flags of a word. Per-language flags take four bits, one per RuleLanguage value
+// (kOther = 0, kEnglish = 1, kNorwegian = 2, kSpanish = 3): `flag << language`.
+enum WordFlag : uint32_t {
+  kInEnglishLexicon = 1u << 0,
+  kInNorwegianLexicon = 1u << 1,
+  kInSpanishLexicon = 1u << 2,
+  kNegator = 1u << 3,      // ×4 languages: bits 3–6
+  kBooster = 1u << 7,      // bits 7–10
+  kContrast = 1u << 11,    // bits 11–14
+  kBelieve = 1u << 15,     // "can't believe how good": a negator before it does not negate
+  kThan = 1u << 16,        // "than", "enn", "que"
+  kComparative = 1u << 17, // "better", "bedre", "mejor", …
+  kSwitchSource = 1u << 18,  // "from", "fra", "de", …: the brand after it is left behind
+  kSwitchTarget = 1u << 19,  // "to", "til", "a", …: the brand after it is switched to
+  kVoteEnglish = 1u << 20,   // function words that tell the language of an unsure post
+  kVoteNorwegian = 1u << 21,
+  kVoteSpanish = 1u << 22,
+  kNynorsk = 1u << 23,       // forms only nynorsk writes ("ikkje", "eg", "kva")
+  kBokmal = 1u << 24,        // their bokmål counterparts ("ikke", "jeg", "hva")
+};
+inline constexpr uint32_t kInAnyLexicon = kInEnglishLexicon | kInNorwegianLexicon | kInSpanishLexicon;
+
+constexpr uint32_t ForLanguage(WordFlag flag, uint8_t language) { return static_cast<uint32_t>(flag) << language; }
+
+struct WordInfo {
+  // By RuleLanguage; [0] (other languages) is the first lexicon that knows the word: English,
+  // Norwegian, Spanish.
+  float valence[4] = {0, 0, 0, 0};
+  uint32_t flags = 0;
+};
+
+class WordTable {
+ public:
+  // The entry of `word`, created empty when absent (building only).
+  WordInfo& Add(std::string_view word);
+  template <typename Visit>
+  void ForEach(Visit visit) {
+    for (Entry& entry : entries_) visit(entry.info);
+  }
+  // After the last Add: sizes the slot array. False when there are more words than a slot can
+  // name (kMaxEntries).
+  bool Seal();
+  static constexpr uint32_t kMaxEntries = (1u << 15) - 1;
+  // The word's entry, or an empty one.
+  const WordInfo& Find(std::string_view word) const;
+
+ private:
+  struct Entry {
+    std::string_view word;
+    WordInfo info;
+  };
+  static uint64_t Hash(std::string_view word);
+  void Insert(uint32_t entry_index);
+
+  std::vector<Entry> entries_;
+  std::unordered_map<std::string_view, uint32_t> building_;  // word → entry, until Seal()
+  // 4 bytes a slot, so that the table stays in cache beside the other stages' data: the hash's
+  // top 17 bits << 15 | (entry index + 1); 0 is empty.
+  std::vector<uint32_t> slots_;
+  uint64_t mask_ = 0;
+  WordInfo empty_;
+};
+
+}  // namespace brandpulse::enrich_words

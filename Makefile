@@ -27,6 +27,7 @@ test: build
 # Exactness under crashes, long form: 2M posts, 25 SIGKILLs at random points (~1 minute).
 crash-test: build
 	@bash scripts/crash-test.sh --kills 25 --posts 2000000 --brandpulse $(BRANDPULSE)
+	@bash scripts/crash-test.sh --kills 25 --posts 1000000 --replay --brandpulse $(BRANDPULSE) --work build/crash-test-dedup
 
 # Benchmarks side by side (bench/README.md): writes bench/RESULTS.md and bench/results.png.
 bench: build
@@ -49,10 +50,15 @@ SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:check_initia
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   LSAN_OPTIONS=suppressions=$(CURDIR)/fuzz/sanitizers/lsan.supp \
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/fuzz/sanitizers/tsan.supp
-# The threaded tests make test-tsan builds and runs (the runner, its seams, reloads, the HTTP
-# API beside a running pipeline, match workers, the Kafka source's threads if present).
+# The threaded tests make test-tsan builds and runs: every test binary that runs a pipeline (its
+# match workers, sink delivery thread, background watchlist compile, HTTP API) or threads of its
+# own, and the Kafka source against a mock cluster; brandpulse and webhook_receiver are the
+# processes some of them start.
 TSAN_TESTS ?= pipeline_runner_test pipeline_seams_test pipeline_watchlist_reload_test \
-  pipeline_window_queries_test operators_hyperscan_match_test
+  pipeline_window_queries_test pipeline_alert_rules_test operators_hyperscan_match_test \
+  operators_webhook_sink_test operators_kafka_test operations_metrics_test engine_state_store_test \
+  hardening_http_test hardening_query_test hardening_disk_full_test hardening_event_time_test
+TSAN_PROGRAMS := brandpulse webhook_receiver
 FUZZ_SECONDS ?= 20
 FUZZ_TARGETS ?=
 
@@ -68,7 +74,7 @@ test-asan: deps
 test-tsan: deps
 	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="-O1 -g1" $(CCACHE_FLAG) \
 	  -DBRANDPULSE_SANITIZE=thread >/dev/null
-	@cmake --build build-tsan -j $(JOBS) --target $(TSAN_TESTS)
+	@cmake --build build-tsan -j $(JOBS) --target $(TSAN_PROGRAMS) $(TSAN_TESTS)
 	@cd build-tsan && $(SANITIZER_ENV) ctest --output-on-failure -j $(JOBS) --timeout 900 \
 	  -E '_NOT_BUILT$$|^fuzz_replay_|^crash_test'
 

@@ -143,6 +143,10 @@ class StateStore {
     // Every key of `rule` written before this commit or earlier in it (one range deletion);
     // PutRuleState calls added after it in the same commit survive.
     void DeleteAllRuleState(std::string_view rule);
+    // Keys of `rule` in [from_key, to_key) (one range deletion; issue 14: the de-duplication
+    // set expires its oldest ids with it). Operations after it in the commit survive.
+    void DeleteRuleStateRange(std::string_view rule, std::string_view from_key,
+                              std::string_view to_key);
     // Operations added since the commit was made or last written.
     size_t operation_count() const { return operation_count_; }
 
@@ -209,6 +213,10 @@ class StateStore {
   Status ScanRuleState(
       std::string_view rule,
       const std::function<void(std::string_view key, std::string_view value)>& visit);
+
+  // One key of `rule`'s state (a point read; issue 14: the earlier version of an edited post).
+  // nullopt when absent; InvalidArgument for an invalid rule name.
+  Result<std::optional<std::string>> ReadRuleState(std::string_view rule, std::string_view key);
 
   // Retention: deletes every window whose end (start + size) <= end_before_ms, in every series,
   // atomically, with one range deletion per series that has expired windows. Cost: one seek per

@@ -20,7 +20,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -128,17 +130,34 @@ Server& TheServer() {
 }
 
 // The bytes the server sent back, or nullopt when it neither answered nor closed in time.
+//
+// Each call is one connection, and this side closes first (the half-close that tells the server
+// the request is complete), so every call leaves one client socket in TIME_WAIT for 60 s: at
+// ~1,000 executions a second that is more than the 28k ephemeral ports of one source address
+// (SO_LINGER 0 does not help: the TIME_WAIT starts when the server's FIN arrives, before close;
+// one kept-alive connection cannot carry arbitrary bytes). So the client binds a different
+// loopback source address each call, 127.1.0.0 to 127.1.255.255 in turn (all of 127/8 is the
+// loopback interface): 65,536 addresses × 28k ports leave the TIME_WAITs no way to run out.
 std::optional<std::string> Exchange(int port, std::string_view request) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  FUZZ_CHECK(fd >= 0, "socket");
+  FUZZ_CHECK(fd >= 0, fmt::format("socket: {}", std::strerror(errno)));
   timeval timeout{10, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  static uint32_t next_source = 0;
+  sockaddr_in source{};
+  source.sin_family = AF_INET;
+  source.sin_addr.s_addr = htonl(0x7F010000u | (next_source++ & 0xFFFFu));  // 127.1.x.y
+  const int no_port_yet = 1;  // the port is chosen at connect(), against the whole 4-tuple
+  ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &no_port_yet, sizeof no_port_yet);
+  FUZZ_CHECK(::bind(fd, reinterpret_cast<sockaddr*>(&source), sizeof source) == 0,
+             fmt::format("bind: {}", std::strerror(errno)));
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<uint16_t>(port));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  FUZZ_CHECK(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0, "connect");
+  FUZZ_CHECK(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0,
+             fmt::format("connect: {}", std::strerror(errno)));
   size_t sent = 0;
   while (sent < request.size()) {
     ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);

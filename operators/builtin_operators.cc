@@ -19,6 +19,7 @@
 #include "operators/sentiment_shift_rule.h"
 #include "operators/viral_post_rule.h"
 #include "operators/window_aggregate.h"
+#include "operators/dedup.h"
 
 namespace brandpulse {
 namespace {
@@ -26,8 +27,8 @@ namespace {
 Result<std::unique_ptr<TransformSpec>> ReadDecode(YamlMap& section, const ConfigContext&) {
   std::optional<DecodeSpec> decode = ReadDecodeSpec(section);
   if (!decode) return Status::InvalidArgument("invalid decode section");
-  return TransformSpecOf("decode", [decode = *std::move(decode)](const TransformBuildContext&) {
-    return MakeJsonDecode(decode);
+  return TransformSpecOf("decode", [decode = *std::move(decode)](const TransformBuildContext& context) {
+    return MakeJsonDecode(decode, context.store);  // jetstream's DID map persists (issue 14)
   });
 }
 
@@ -92,6 +93,7 @@ void RegisterBuiltinOperators(OperatorRegistry& registry) {
   registry.AddTransform("decode", ReadDecode);
   registry.AddTransform("match", ReadMatch);
   registry.AddTransform("window", ReadWindow);
+  registry.AddTransform("dedup", ReadDedup);  // issue 14: post-id de-duplication
 
   registry.AddSink("file", JsonLinesSinkReader("file", LineFile::Kind::kFile));
   registry.AddSink("stdout", JsonLinesSinkReader("stdout", LineFile::Kind::kStdout));

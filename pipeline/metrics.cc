@@ -86,6 +86,18 @@ PipelineMetrics::PipelineMetrics(MetricsRegistry& registry, std::string pipeline
       start_time_(registry.GetGauge("brandpulse_start_time_seconds",
                                     "When the running pipeline started (Unix time)")) {
   start_time_.Set(started_seconds_);
+  duplicates_dropped_ = &registry.GetCounter(
+      "brandpulse_duplicates_dropped_total",
+      "Posts not counted because their id was counted already within the dedup horizon");
+  edits_applied_ = &registry.GetCounter(
+      "brandpulse_edits_applied_total",
+      "Edits that replaced the counted version of a post in windows still open");
+  edits_late_ = &registry.GetCounter(
+      "brandpulse_edits_late_total",
+      "Edits of a counted post whose windows had closed (sent to the late stream)");
+  dedup_evicted_ = &registry.GetCounter(
+      "brandpulse_dedup_evicted_total",
+      "Post ids the full de-duplication set forgot before their horizon (oldest first)");
   registry.DescribeCounterFamily("brandpulse_dead_letters_total", kDeadLettersHelp);
   registry.DescribeCounterFamily("brandpulse_alerts_total", kAlertsHelp);
   ready_gauge_.Set(0);
@@ -144,6 +156,10 @@ void PipelineMetrics::OnBatch(const Batch& batch) {
     previous = mention.post_index;
   }
   posts_matched_.Add(matched);
+  duplicates_dropped_->Add(batch.duplicates_dropped);
+  edits_applied_->Add(batch.edits_applied);
+  edits_late_->Add(batch.edits_late);
+  dedup_evicted_->Add(batch.dedup_evicted);
   for (const DeadLetter& dead_letter : batch.dead_letters) DeadLettersFor(dead_letter.reason).Add();
 
   run_.records.fetch_add(batch.size(), std::memory_order_relaxed);

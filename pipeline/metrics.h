@@ -136,6 +136,11 @@ class PipelineMetrics {
   MetricGauge& ready_gauge_;
   MetricGauge& start_time_;
   std::atomic<bool> ready_{false};
+  // De-duplication (issue 14, operators/dedup.h); set in the constructor.
+  MetricCounter* duplicates_dropped_ = nullptr;
+  MetricCounter* edits_applied_ = nullptr;
+  MetricCounter* edits_late_ = nullptr;
+  MetricCounter* dedup_evicted_ = nullptr;
 
   // This run's figures (the registry's counters are the process's, over every run).
   struct RunFigures {

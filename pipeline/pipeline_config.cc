@@ -410,6 +410,17 @@ std::optional<PipelineSpec> LoadPipelineSpec(const std::string& path, Diagnostic
   }
   // After the pipeline's own sections, so readers can check against the windows.
   ReadTransforms(pipeline, registry, context, spec);
+  // Issue 14: memory transforms hold themselves (dedup.memory_mb) is part of the state budget;
+  // RocksDB keeps at least half of it.
+  uint64_t claimed = 0;
+  for (const auto& transform : spec.transforms) claimed += transform->memory_bytes();
+  if (claimed > spec.memory_budget_bytes / 2) {
+    diagnostics.Add(state.valid() ? state.LocationOf("memory_budget_mb") : pipeline.Location(),
+                    fmt::format("transforms hold {} MiB (dedup.memory_mb), more than half of "
+                                "state.memory_budget_mb ({} MiB)",
+                                claimed >> 20, spec.memory_budget_bytes >> 20),
+                    "raise state.memory_budget_mb or lower dedup.memory_mb");
+  }
   ReadAlertRules(pipeline, registry, context, spec);
   ReadSinks(pipeline, registry, context, spec);
 

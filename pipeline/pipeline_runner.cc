@@ -104,6 +104,8 @@ class PipelineRun {
   std::vector<SideSink> side_sinks_;
   std::vector<OutboxSink> outbox_sinks_;
   std::unique_ptr<WatchlistReloader> reloader_;
+  // Objects transforms keep across watchlist reloads (TransformBuildContext::run_objects).
+  mutable std::map<std::string, std::shared_ptr<void>, std::less<>> run_objects_;
   std::unique_ptr<TransformChain> chain_;
   std::unique_ptr<BatchScheduler> scheduler_;
   std::optional<RuleSet> rules_;
@@ -156,6 +158,9 @@ TransformBuildContext PipelineRun::BuildContext() const {
   context.layout = &closer_->layout();
   context.watermark = &watermark_;
   context.event_time_limits = const_cast<EventTimeLimits*>(&event_time_limits_);
+  // Issue 14: transforms with state of their own (dedup) read it back and keep it across reloads.
+  context.store = store_.get();
+  context.run_objects = &run_objects_;
   return context;
 }
 
@@ -183,8 +188,13 @@ Status PipelineRun::OpenState() {
   // Under the store's lock: a second `run --fresh` beside a running pipeline deletes nothing
   // (and, failing here, truncates no output either: sinks open after the state).
   if (options_.fresh) RETURN_IF_ERROR(RemoveState(spec_.state_directory));
-  ASSIGN_OR_RETURN(store_, StateStore::Open(StateOptions{spec_.state_directory,
-                                                         spec_.memory_budget_bytes}));
+  // Memory that transforms hold themselves (the de-duplication set) comes out of the budget;
+  // the pipeline reader keeps it at most half of it (issue 14).
+  uint64_t claimed = 0;
+  for (const auto& transform : spec_.transforms) claimed += transform->memory_bytes();
+  const uint64_t rocksdb_budget =
+      spec_.memory_budget_bytes - std::min(claimed, spec_.memory_budget_bytes / 2);
+  ASSIGN_OR_RETURN(store_, StateStore::Open(StateOptions{spec_.state_directory, rocksdb_budget}));
   ASSIGN_OR_RETURN(std::optional<int64_t> watermark, store_->ReadMetaInteger(kWatermarkKey));
   if (watermark) watermark_.store(*watermark);
   ASSIGN_OR_RETURN(std::optional<int64_t> max_event_time,
@@ -458,6 +468,9 @@ Status PipelineRun::FinishBatch(Batch& batch) {
   summary_.skipped_records += batch.skipped_records;
   summary_.dead_letters += batch.dead_letters.size();
   summary_.late_posts += batch.late_post_indices.size();
+  summary_.duplicates_dropped += batch.duplicates_dropped;
+  summary_.edits_applied += batch.edits_applied;
+  summary_.edits_late += batch.edits_late;
   summary_.input_bytes += batch.input_bytes.size();
   max_event_time_ms_ = std::max(max_event_time_ms_, batch.max_event_time_ms);
   watermarks_.Observe(batch.partition, batch.max_event_time_ms, clock_.NowMs());
@@ -470,6 +483,17 @@ Status PipelineRun::FinishBatch(Batch& batch) {
     } else {
       ++summary_.mentions;
       ++brand.mentions;
+    }
+  }
+  // An edit that replaced an earlier version took that version's mentions back (issue 14).
+  for (const Retraction& retraction : batch.retractions) {
+    BrandSummary& brand = summary_.brands[retraction.brand_index];
+    // (Counted in an earlier run when this run resumed: nothing of this run to take back.)
+    uint64_t& total = retraction.own_post ? summary_.own_posts : summary_.mentions;
+    uint64_t& of_brand = retraction.own_post ? brand.own_posts : brand.mentions;
+    if (total > 0 && of_brand > 0) {
+      --total;
+      --of_brand;
     }
   }
 

@@ -95,6 +95,11 @@ struct RunSummary {
   uint64_t mentions = 0;   // as the windows count them: own posts excluded
   uint64_t own_posts = 0;  // matches by a brand's own handles and profiles
   uint64_t alerts = 0;
+  // De-duplication (issue 14, operators/dedup.h): posts whose id was counted already, edits
+  // that replaced an earlier version in open windows, edits that came after it closed.
+  uint64_t duplicates_dropped = 0;
+  uint64_t edits_applied = 0;
+  uint64_t edits_late = 0;
   uint64_t commits = 0;
   uint64_t input_bytes = 0;
   int workers = 0;

@@ -100,6 +100,7 @@ class Batch {
     late_posts = 0;
     max_event_time_ms = INT64_MIN;
     ingest_time_ms = 0;
+    input_identity.clear();
   }
 
   // Appends one record; keeps kInputPadding readable bytes after the last one.
@@ -160,6 +161,10 @@ class Batch {
   uint32_t skipped_records = 0;  // decoded fine but not a post (e.g. a Bluesky like event)
   uint32_t late_posts = 0;
   int64_t max_event_time_ms = INT64_MIN;
+  // Which instance of the input the records' positions are offsets into, as the source writes it
+  // (a followed file: device, inode and a hash of its first bytes); stored beside the committed
+  // position and handed back to Source::SeekIdentified. Empty for sources without the notion.
+  std::string input_identity;
   // De-duplication (operators/dedup.h): posts dropped because their id was counted already,
   // edits that replaced an earlier version in open windows, edits that came after it closed.
   uint32_t duplicates_dropped = 0;

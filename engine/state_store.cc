@@ -550,7 +550,14 @@ Status StateStore::Write(Commit& commit, bool sync) {
   if (commit.batch_->Count() == 0) return Status::Ok();
   rocksdb::WriteOptions write_options;
   write_options.sync = sync;
-  RETURN_IF_ERROR(FromRocks(db_->Write(write_options, commit.batch_.get()), "commit state"));
+  rocksdb::Status written = db_->Write(write_options, commit.batch_.get());
+  // A full disk: RocksDB reports it as NoSpace, or later as its background error that began as
+  // one.
+  const bool no_space =
+      !written.ok() &&
+      (written.IsNoSpace() || written.ToString().find("No space left") != std::string::npos);
+  out_of_space_.store(no_space, std::memory_order_relaxed);
+  RETURN_IF_ERROR(FromRocks(written, "commit state"));
   commit.batch_->Clear();
   commit.operation_count_ = 0;
   return Status::Ok();

@@ -342,6 +342,9 @@ std::optional<PipelineSpec> LoadPipelineSpec(const std::string& path, Diagnostic
     if (auto megabytes = state.Integer("memory_budget_mb", 16, 128 << 10)) {
       spec.memory_budget_bytes = static_cast<uint64_t>(*megabytes) << 20;
     }
+    if (auto megabytes = state.Integer("min_free_mb", 0, 1 << 20)) {
+      spec.state_min_free_bytes = static_cast<uint64_t>(*megabytes) << 20;
+    }
     if (auto records = state.Integer("commit_every_records", 1, INT64_MAX)) {
       spec.commit_every_records = *records;
     }

@@ -46,6 +46,9 @@ struct PipelineSpec {
   std::string state_directory;  // absolute
   uint64_t memory_budget_bytes = 256ull << 20;
   int64_t commit_every_records = 50000;
+  // Issue 16: below this much free space on the state's file system a commit waits (ingestion
+  // paused) until there is more; 0 turns the check off. docs/limits.md.
+  uint64_t state_min_free_bytes = 64ull << 20;
   int64_t commit_interval_ms = 1000;  // in follow mode, when input pauses
   int64_t retention_ms = 7 * 24 * 3600 * 1000LL;  // windows ending this long before the watermark are deleted
   int64_t max_out_of_orderness_ms = 30000;

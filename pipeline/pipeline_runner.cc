@@ -1,5 +1,7 @@
 #include "pipeline/pipeline_runner.h"
 
+#include <sys/statvfs.h>
+
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -9,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/log.h"
 #include "engine/state_store.h"
 #include "engine/watermark.h"
 #include "operators/mention_stream.h"  // issue 12: the mentions stream
@@ -78,6 +81,7 @@ class PipelineRun {
   Status FinishBatch(Batch& batch);
   Status Commit(bool end_of_input);
   Status WaitForOutboxRoom();
+  Status WaitForStateSpace();
   Status DrainDeliveries();
   Status ReportGivenUp();
   void ReportProgress(bool force);
@@ -123,6 +127,7 @@ class PipelineRun {
   int64_t epoch_records_ = 0;
   bool ready_reported_ = false;  // on_ready was called
   PositionMap positions_;  // partition → position after its last finished batch
+  std::map<uint32_t, std::string> input_identities_;  // partition → Batch::input_identity there
   std::atomic<int64_t> watermark_{kNoWatermark};  // read by workers; written at barriers only
   int64_t max_event_time_ms_ = INT64_MIN;
   WatermarkTracker watermarks_{spec_.max_out_of_orderness_ms, spec_.idle_timeout_ms};
@@ -263,7 +268,12 @@ Status PipelineRun::SeekPartitions(const std::vector<uint32_t>& partitions) {
       summary_.resumed_position = *position;
     }
     positions_[partition] = *position;
-    RETURN_IF_ERROR(source_->Seek(partition, *position));
+    // Issue 16: the identity of the input the position is in (a followed file may have been
+    // rotated or truncated while the pipeline was stopped).
+    ASSIGN_OR_RETURN(std::optional<std::string> identity,
+                     store_->ReadMeta(InputIdentityKey(source_->id(), partition)));
+    if (identity) input_identities_[partition] = *identity;
+    RETURN_IF_ERROR(source_->SeekIdentified(partition, *position, identity.value_or("")));
   }
   return Status::Ok();
 }
@@ -533,6 +543,7 @@ Status PipelineRun::FinishBatch(Batch& batch) {
     RETURN_IF_ERROR(rules_->OnBatch(batch, context));
   }
   positions_[batch.partition] = batch.records.back().end_position;
+  if (!batch.input_identity.empty()) input_identities_[batch.partition] = batch.input_identity;
   return Status::Ok();
 }
 
@@ -547,6 +558,7 @@ Status PipelineRun::HandleAssignmentChange() {
     RETURN_IF_ERROR(Commit(false));
     for (uint32_t partition : change.lost) {
       positions_.erase(partition);
+      input_identities_.erase(partition);
       watermarks_.Forget(partition);
     }
   }
@@ -655,6 +667,9 @@ Status PipelineRun::Commit(bool end_of_input) {
     for (const auto& [partition, position] : positions_) {
       commit.SetPosition(source_->id(), partition, position);
     }
+    for (const auto& [partition, identity] : input_identities_) {
+      commit.SetMeta(InputIdentityKey(source_->id(), partition), identity);
+    }
   }
   commit.SetMeta(kWatermarkKey, std::to_string(watermark));
   commit.SetMeta(kPartitionTimesKey, watermarks_.Encode());
@@ -665,7 +680,18 @@ Status PipelineRun::Commit(bool end_of_input) {
   // (entries a receiver refused for good join the dead letters here, once an epoch).
   RETURN_IF_ERROR(ReportGivenUp());
   for (SideSink& side : side_sinks_) RETURN_IF_ERROR(side.sink->Flush());
-  RETURN_IF_ERROR(store_->Write(commit));
+  RETURN_IF_ERROR(WaitForStateSpace());
+  Status written = store_->Write(commit);
+  if (!written.ok() && store_->out_of_space()) {
+    // RocksDB itself found the disk full (the reserve was not enough): its Resume() aborts on
+    // an assertion in Debian's build after a failed WAL write, so the run ends here, cleanly.
+    return Status::IoError(fmt::format(
+        "state directory {} is full: {}; everything committed before is kept, a rerun resumes "
+        "from there once there is space (state.min_free_mb keeps a reserve so that a full disk "
+        "pauses the run instead)",
+        spec_.state_directory, written.message()));
+  }
+  RETURN_IF_ERROR(written);
   watermark_.store(watermark, std::memory_order_release);
   UpdateEventTimeLimits();
   summary_.event_times_refused = event_time_limits_.rejected.load(std::memory_order_relaxed);
@@ -699,6 +725,49 @@ Status PipelineRun::Commit(bool end_of_input) {
   if (!end_of_input && watermark != kNoWatermark && watermark > INT64_MIN + spec_.retention_ms) {
     RETURN_IF_ERROR(store_->DeleteWindowsEndingBefore(watermark - spec_.retention_ms));
   }
+  return Status::Ok();
+}
+
+// Free space on the state's file system, or nullopt when it cannot be told.
+std::optional<uint64_t> FreeBytes(const std::string& directory) {
+  struct statvfs info;
+  if (::statvfs(directory.c_str(), &info) != 0) return std::nullopt;
+  return static_cast<uint64_t>(info.f_bavail) * info.f_frsize;
+}
+
+// The state's disk is (nearly) full (issue 16): nothing more is read — the coordinator waits
+// here with the epoch's commit in hand, nothing is written, what was committed stays — and
+// the commit goes on by itself once state.min_free_mb is free again (checked every second). A
+// stop request ends the wait with an error that says so; a rerun resumes from the last commit.
+Status PipelineRun::WaitForStateSpace() {
+  const uint64_t reserve = spec_.state_min_free_bytes;
+  if (reserve == 0) return Status::Ok();
+  std::optional<uint64_t> free = FreeBytes(spec_.state_directory);
+  if (!free || *free >= reserve) return Status::Ok();
+  const std::string& directory = spec_.state_directory;
+  Notice(fmt::format("state directory {} is full: {:.1f} MiB free, below state.min_free_mb "
+                     "({} MiB); ingestion paused until there is space (stop to exit; a rerun "
+                     "resumes from the last commit)",
+                     directory, *free / 1048576.0, reserve >> 20));
+  LogError("state directory is full: ingestion paused until space returns",
+           {{"state", directory}, {"free_bytes", std::to_string(*free)},
+            {"min_free_bytes", std::to_string(reserve)}});
+  ++summary_.state_full_pauses;
+  while (true) {
+    for (int waited = 0; waited < 1000; waited += 50) {
+      if (options_.stop_requested != nullptr && options_.stop_requested->load()) {
+        return Status::IoError(fmt::format(
+            "stopped while the state directory {} was full ({} bytes free, state.min_free_mb is "
+            "{}); everything committed before is kept, a rerun resumes from there",
+            directory, free.value_or(0), reserve >> 20));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    free = FreeBytes(directory);
+    if (!free || *free >= reserve) break;
+  }
+  Notice(fmt::format("state directory {} has space again; ingestion resumed", directory));
+  LogInfo("state directory has space again: ingestion resumed", {{"state", directory}});
   return Status::Ok();
 }
 

@@ -117,6 +117,7 @@ struct RunSummary {
   std::vector<SinkSummary> sinks;  // in config order; the first of a stream describes it
   uint64_t backpressure_waits = 0;   // commits that waited for a full outbox
   double backpressure_seconds = 0;   // time ingestion was paused by them
+  uint64_t state_full_pauses = 0;    // commits that waited for space on the state's disk
   uint64_t partitions_gained = 0;    // assignment changes reported by the source
   uint64_t partitions_lost = 0;
   // Progress (cli/progress.h): where partition 0 stands, and the input file when it is one.

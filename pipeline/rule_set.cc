@@ -12,6 +12,8 @@ namespace brandpulse {
 namespace {
 
 constexpr std::string_view kNoiseState = "~noise";
+// De-duplication ids: "<alert id>" -> event ms, one key each, written incrementally.
+constexpr std::string_view kNoiseIdsState = "~noise-ids";
 // De-duplication remembers ids this long (event time) and at most this many.
 constexpr int64_t kRecentIdsMs = 24 * 3600 * 1000LL;
 constexpr size_t kRecentIdsLimit = 100000;
@@ -59,17 +61,25 @@ Result<RuleSet> RuleSet::Make(const std::vector<std::shared_ptr<const AlertRuleS
   return set;
 }
 
-// Noise state keys: "last/<rule>\x1f<brand>" -> event ms; "id/<alert id>" -> event ms;
+// Noise state keys: "last/<rule>\x1f<brand>" -> event ms; ("id/<alert id>" -> event ms: the
+// earlier layout, read and moved to kNoiseIdsState);
 // "group/<interval>/<start>/<brand>" -> brand name and the held alerts.
 Status RuleSet::Restore(StateStore& store, const BrandDirectory& brands) {
   for (auto& rule : rules_) RETURN_IF_ERROR(rule->Restore(store, brands).WithContext(rule->name()));
   Status bad;
+  RETURN_IF_ERROR(store.ScanRuleState(kNoiseIdsState, [&](std::string_view key,
+                                                           std::string_view value) {
+    if (auto time = ParseInt(value)) recent_ids_[std::string(key)] = *time;
+  }));
   RETURN_IF_ERROR(store.ScanRuleState(kNoiseState, [&](std::string_view key,
                                                         std::string_view value) {
     if (key.starts_with("last/")) {
       if (auto time = ParseInt(value)) last_fired_[std::string(key.substr(5))] = *time;
-    } else if (key.starts_with("id/")) {
-      if (auto time = ParseInt(value)) recent_ids_[std::string(key.substr(3))] = *time;
+    } else if (key.starts_with("id/")) {  // the earlier layout: moved to kNoiseIdsState
+      if (auto time = ParseInt(value)) {
+        recent_ids_[std::string(key.substr(3))] = *time;
+        ids_put_.insert(std::string(key.substr(3)));
+      }
     } else if (key.starts_with("group/")) {
       std::string_view rest = key.substr(6);
       const size_t slash1 = rest.find('/');
@@ -151,6 +161,8 @@ Status RuleSet::OnWatermark(RuleContext& context) {
   // De-duplication forgets ids older than its horizon.
   for (auto id = recent_ids_.begin(); id != recent_ids_.end();) {
     if (id->second + kRecentIdsMs < context.watermark_ms) {
+      ids_put_.erase(id->first);
+      ids_deleted_.insert(id->first);
       id = recent_ids_.erase(id);
       noise_changed_ = true;
     } else {
@@ -172,10 +184,14 @@ void RuleSet::Filter(size_t rule_index, size_t first, RuleContext& context) {
       ++noise_stats_.duplicates;
       continue;
     }
+    ids_put_.insert(alert.id);
+    ids_deleted_.erase(alert.id);
     if (recent_ids_.size() > kRecentIdsLimit) {
       // Forget the oldest id (by event time) to stay bounded.
       auto oldest = std::min_element(recent_ids_.begin(), recent_ids_.end(),
                                      [](const auto& a, const auto& b) { return a.second < b.second; });
+      ids_put_.erase(oldest->first);
+      ids_deleted_.insert(oldest->first);
       recent_ids_.erase(oldest);
     }
     const BrandInfo brand = context.brands.brand_info(alert.brand_index);
@@ -205,15 +221,19 @@ void RuleSet::Filter(size_t rule_index, size_t first, RuleContext& context) {
 
 Status RuleSet::Snapshot(StateStore::Commit& commit) {
   for (auto& rule : rules_) RETURN_IF_ERROR(rule->Snapshot(commit));
+  for (const std::string& id : ids_deleted_) commit.DeleteRuleState(kNoiseIdsState, id);
+  for (const std::string& id : ids_put_) {
+    auto found = recent_ids_.find(id);
+    if (found != recent_ids_.end()) commit.PutRuleState(kNoiseIdsState, id, std::to_string(found->second));
+  }
+  ids_deleted_.clear();
+  ids_put_.clear();
   if (!noise_changed_) return Status::Ok();
   noise_changed_ = false;
   // Small (bounded above): rewritten whole when it changed.
   commit.DeleteAllRuleState(kNoiseState);
   for (const auto& [key, time] : last_fired_) {
     commit.PutRuleState(kNoiseState, "last/" + key, std::to_string(time));
-  }
-  for (const auto& [id, time] : recent_ids_) {
-    commit.PutRuleState(kNoiseState, "id/" + id, std::to_string(time));
   }
   for (const auto& [key, group] : groups_) {
     const auto& [interval, start, brand_id] = key;

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -61,6 +62,11 @@ class RuleSet {
   // Noise state, keyed by ids (not indexes): survives reloads and restarts.
   std::map<std::string, int64_t> last_fired_;  // "<rule>\x1f<brand id>" -> event time
   std::map<std::string, int64_t> recent_ids_;  // alert id -> event time (pruned by age)
+  // Ids added / forgotten since the last snapshot: the ids are stored one key each and written
+  // incrementally (rewriting up to 100,000 of them every commit made one alert per post
+  // quadratic).
+  std::set<std::string> ids_put_;
+  std::set<std::string> ids_deleted_;
   struct HeldGroup {
     std::string brand_id;
     std::string brand_name;

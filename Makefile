@@ -27,6 +27,7 @@ test: build
 # Exactness under crashes, long form: 2M posts, 25 SIGKILLs at random points (~1 minute).
 crash-test: build
 	@bash scripts/crash-test.sh --kills 25 --posts 2000000 --brandpulse $(BRANDPULSE)
+	@bash scripts/crash-test.sh --kills 25 --posts 1000000 --replay --brandpulse $(BRANDPULSE) --work build/crash-test-dedup
 
 # Benchmarks side by side (bench/README.md): writes bench/RESULTS.md and bench/results.png.
 bench: build
@@ -100,3 +101,12 @@ image:
 .PHONY: demo-kafka
 demo-kafka: build
 	@bash scripts/demo-kafka.sh $(BRANDPULSE)
+
+# Alerts (issue 12): the webhook fault test's long form (more posts, four kill cycles: receiver
+# down / 503 / slow, engine SIGKILLed twice a cycle) and the ingest → alert latency benchmark.
+.PHONY: webhook-fault-test alert-latency
+webhook-fault-test: build
+	@cd $(BUILD_DIR)/tests && BRANDPULSE_FAULT_POSTS=20000 BRANDPULSE_FAULT_CYCLES=4 \
+	  BRANDPULSE_FAULT_INGEST_POSTS=100000 ./alert_webhook_fault_test
+alert-latency: build
+	@bash bench/alert-latency.sh --build $(BUILD_DIR)

@@ -47,6 +47,12 @@ struct BrandTally {
   uint64_t own_posts = 0;
   std::vector<std::string> samples;
   std::vector<ExclusionCount> exclusions;
+  // Posts where the brand's name (its id or name: written as a query term) was found but the
+  // query was false and no exclusion removed it: what the query's context (NEAR, AND, lang:)
+  // held back, the recall side of a narrowed ordinary word.
+  uint64_t held_back = 0;
+  std::vector<std::string> held_back_samples;
+  std::vector<bool> name_node;  // query terms that are the brand's id or name ("apple")
   std::vector<uint32_t> not_nodes;  // query nodes, in the order of exclusions
   std::vector<bool> negated;        // query nodes under a NOT: their hits are not the brand's terms
 };
@@ -154,6 +160,17 @@ int RunBacktest(const BacktestOptions& options) {
     const BrandSpec& brand = watchlist.brand(b);
     if (brand.query) {
       tallies[b].negated.assign(brand.query->nodes.size(), false);
+      tallies[b].name_node.assign(brand.query->nodes.size(), false);
+      auto lowercased = [](std::string text) {
+        for (char& c : text) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+        return text;
+      };
+      for (uint32_t index = 0; index < brand.query->nodes.size(); ++index) {
+        const QueryNode& node = brand.query->nodes[index];
+        tallies[b].name_node[index] =
+            node.op == QueryOp::kTerm && (lowercased(node.text) == lowercased(brand.name) ||
+                                          lowercased(node.text) == brand.id);
+      }
       for (uint32_t index = 0; index < brand.query->nodes.size(); ++index) {
         const QueryNode& node = brand.query->nodes[index];
         if (node.op != QueryOp::kNot) continue;
@@ -329,12 +346,24 @@ int RunBacktest(const BacktestOptions& options) {
             }
           }
         }
+        const size_t excluded_before = post_excluded.size();
         if (brand.query) {
           for (size_t i = 0; i < tally.not_nodes.size(); ++i) {
             if (!query_true && EvaluateWithout(*brand.query, values, tally.not_nodes[i])) {
               exclusion_labels.push_back(tally.exclusions[i].label);
               post_excluded.push_back(MentionExclusion{brand.id, {}});
             }
+          }
+        }
+        if (brand.query && !query_true && !plain_hit && post_excluded.size() == excluded_before &&
+            (excluded_by[b] & 2) == 0 &&
+            std::any_of(hits.begin(), hits.end(), [&](const TermHit& hit) {
+              return hit.accepted && hit.brand_index == b && hit.kind == TermKind::kQuery &&
+                     !tally.negated[hit.query_node] && tally.name_node[hit.query_node];
+            })) {
+          ++tally.held_back;
+          if (tally.held_back_samples.size() < options.sample) {
+            tally.held_back_samples.push_back(OneLine(post.text, 100));
           }
         }
         if ((excluded_by[b] & 2) != 0 && (plain_hit || query_true)) {
@@ -420,6 +449,14 @@ int RunBacktest(const BacktestOptions& options) {
                   would_match > 0 ? 100.0 * static_cast<double>(exclusion.removed) / would_match
                                   : 0.0,
                   Grouped(would_match).c_str(), exclusion.label.c_str());
+    }
+    if (tally.held_back > 0) {
+      std::printf("    held back %s posts that hold the name without the query's context (check "
+                  "them for missed mentions):\n",
+                  Grouped(tally.held_back).c_str());
+      for (const std::string& sample : tally.held_back_samples) {
+        std::printf("      held back: %s\n", sample.c_str());
+      }
     }
     // What each entry brought: a term that is an ordinary word shows up here with a sample.
     std::vector<const TermTally*> by_posts;

@@ -38,6 +38,7 @@ void RegisterQueryCommand(CLI::App& app, CliCommands& commands);  // query and s
 void RegisterBacktestCommand(CLI::App& app, CliCommands& commands);
 void RegisterEvalEnrichmentCommand(CLI::App& app, CliCommands& commands);  // enrichment
 void RegisterDevKafkaCommand(CLI::App& app, CliCommands& commands);  // issue 11
+void RegisterScoreCommand(CLI::App& app, CliCommands& commands);  // issue 14: precision/recall on labelled posts
 // issue 14: per-post brandpulse.mention/1 JSON lines of a recorded firehose on stdout (the
 // backtest's matching and exclusion accounting; used by `backtest --jsonl -` and
 // `match --input FILE --jsonl`). Returns the exit code.

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   RegisterBacktestCommand(app, commands);
   RegisterEvalEnrichmentCommand(app, commands);
   RegisterDevKafkaCommand(app, commands);
+  RegisterScoreCommand(app, commands);  // issue 14 (precision tools)
 
   CLI11_PARSE(app, argc, argv);
   Result<LogLevel> level = ParseLogLevel(log_level);

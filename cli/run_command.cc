@@ -122,6 +122,12 @@ int Run(const std::string& path, bool fresh, int workers, bool quiet, const std:
     std::printf("event times out of range (dead letters): %s (docs/limits.md, time.max_future_skew)\n",
                 Grouped(summary.event_times_refused).c_str());
   }
+  // Issue 14: what the dedup transform did (docs/state.md "De-duplication").
+  if (summary.duplicates_dropped + summary.edits_applied + summary.edits_late > 0) {
+    std::printf("duplicates dropped %s   edits applied %s   edits late %s\n",
+                Grouped(summary.duplicates_dropped).c_str(), Grouped(summary.edits_applied).c_str(),
+                Grouped(summary.edits_late).c_str());
+  }
   // Own posts apart, as the windows keep them (docs/queries.md "Own posts and groups").
   std::printf("\n  %-30s %10s %9s %8s\n", "brand", "mentions", "own posts", "alerts");
   for (const BrandSummary& brand : summary.brands) {

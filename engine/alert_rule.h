@@ -52,6 +52,18 @@ struct ClosedWindow {
   const WindowMetrics* metrics = nullptr;
 };
 
+// What the unanswered rule saw of an inquiry (a question or complaint addressed to a brand), for
+// the response-time metrics (pipeline/metrics.h, docs/operations.md).
+struct InquiryObservation {
+  enum class Kind : uint8_t { kOpened, kAnswered, kUnanswered };
+  Kind kind = Kind::kOpened;
+  uint32_t brand_index = 0;
+  // The brand profile it was addressed to: the watchlist's profile name, else the handle
+  // ("@telenor_norge"), else "" (named the brand without addressing it).
+  std::string profile;
+  int64_t response_ms = 0;  // kAnswered: the answer's event time minus the inquiry's
+};
+
 // What a rule may read besides its input, and where its alerts go. Valid during the call.
 struct RuleContext {
   const BrandDirectory& brands;
@@ -59,6 +71,8 @@ struct RuleContext {
   std::vector<FiredAlert>& fired;
   // The last commit of a finite input: what is held for later (grouped alerts) leaves now.
   bool end_of_input = false;
+  // Where inquiry observations go (the runner hands them to its metrics); null = not wanted.
+  std::vector<InquiryObservation>* inquiries = nullptr;
 };
 
 // Noise control the rule set applies to a rule's alerts (pipeline/rule_set.h, docs/alerts.md).

@@ -49,6 +49,31 @@ struct Mention {
   uint8_t sentiment = 0;
 };
 
+// De-duplication (operators/dedup.h): the contribution of an earlier version of an edited post,
+// to be taken back out of the windows it was counted in (window aggregation subtracts it from
+// every window that is still open). Dimension payloads and counter values are those the earlier
+// version was counted with; the arrays live in the batch's arena.
+struct RetractedDimension {
+  uint8_t dimension = 0;  // a Dimension id (engine/window_types.h)
+  uint64_t payload = 0;
+};
+struct RetractedCounter {
+  uint32_t id = 0;  // a registered window counter (engine/window_metric_registry.h)
+  uint64_t value = 0;
+};
+struct Retraction {
+  uint32_t brand_index = 0;
+  bool own_post = false;
+  bool reply = false;
+  bool question = false;
+  int64_t event_time_ms = 0;
+  int64_t followers = 0;
+  const RetractedDimension* dimensions = nullptr;
+  uint32_t dimension_count = 0;
+  const RetractedCounter* counters = nullptr;
+  uint32_t counter_count = 0;
+};
+
 class Batch {
  public:
   Batch() = default;
@@ -65,11 +90,17 @@ class Batch {
     dead_letters.clear();
     mentions.clear();
     late_post_indices.clear();
+    retractions.clear();
+    duplicates_dropped = 0;
+    edits_applied = 0;
+    edits_late = 0;
+    dedup_evicted = 0;
     arena.Reset();
     skipped_records = 0;
     late_posts = 0;
     max_event_time_ms = INT64_MIN;
     ingest_time_ms = 0;
+    input_identity.clear();
   }
 
   // Appends one record; keeps kInputPadding readable bytes after the last one.
@@ -124,10 +155,22 @@ class Batch {
   std::vector<DeadLetter> dead_letters;
   std::vector<Mention> mentions;
   std::vector<uint32_t> late_post_indices;  // posts too late for a window they mention a brand in
+  // Earlier versions of edited posts to take out of open windows (operators/dedup.h).
+  std::vector<Retraction> retractions;
   StringArena arena;
   uint32_t skipped_records = 0;  // decoded fine but not a post (e.g. a Bluesky like event)
   uint32_t late_posts = 0;
   int64_t max_event_time_ms = INT64_MIN;
+  // Which instance of the input the records' positions are offsets into, as the source writes it
+  // (a followed file: device, inode and a hash of its first bytes); stored beside the committed
+  // position and handed back to Source::SeekIdentified. Empty for sources without the notion.
+  std::string input_identity;
+  // De-duplication (operators/dedup.h): posts dropped because their id was counted already,
+  // edits that replaced an earlier version in open windows, edits that came after it closed.
+  uint32_t duplicates_dropped = 0;
+  uint32_t edits_applied = 0;
+  uint32_t edits_late = 0;
+  uint32_t dedup_evicted = 0;  // ids the full set forgot to make room (oldest first)
   // Wall-clock ms (Unix epoch) when the runner read the batch from its source; 0 when not set.
   // Alerts report it as their newest post's ingest time (latency = emit or delivery − this).
   int64_t ingest_time_ms = 0;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/status.h"
@@ -19,9 +20,14 @@ struct Diagnostic {
   std::string message;
   std::string hint;  // may be empty
 
-  // "file:line:column: error: message (hint: ...)"
+  // "file:line:column: error: message (hint: ...)"; line and column at least 1. Message and
+  // hint pass through PrintableMessage.
   std::string ToString() const;
 };
+
+// `text` safe to print: control bytes (a NUL would end a C string) as \xNN, and a quoted value
+// ('...') longer than 200 bytes cut to its first 200 bytes + "… (N bytes)".
+std::string PrintableMessage(std::string_view text);
 
 // Collects every problem found while reading a config, so `validate` can print them all.
 class Diagnostics {

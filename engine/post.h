@@ -26,6 +26,11 @@ struct Post {
   // Expanded link URLs in the post (X/Twitter entities.urls), separated by single spaces;
   // empty when none or the format does not carry them yet (Bluesky, Mastodon).
   std::string_view urls;
+  // An edit (issue 14, operators/dedup.h): the id of the post it edits — the first version's id,
+  // so every version of a post has one key. Mastodon: a status with `edited_at` (its own id);
+  // Bluesky Jetstream: a commit with `operation: update` (its at:// URI); X v2: the first of
+  // `edit_history_tweet_ids` when it is not the tweet's own id. Empty when not an edit.
+  std::string_view edit_of;
   int64_t event_time_ms = 0;         // milliseconds since the Unix epoch, UTC
   int64_t author_followers = 0;      // reach; 0 when unknown
   Platform platform = Platform::kUnknown;

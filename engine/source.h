@@ -54,6 +54,13 @@ class Source {
   virtual std::vector<uint32_t> partitions() const { return {0}; }
   // Continues `partition` after a committed position. REQUIRES: capabilities().resumable.
   virtual Status Seek(uint32_t partition, uint64_t position) = 0;
+  // Seek() with the identity stored beside the position (Batch::input_identity of the batch that
+  // ended there; empty if none was stored): a source whose input can be replaced under the same
+  // name (a followed file: rotated, truncated, rewritten) checks that it is still the same input
+  // and otherwise starts the new one from its beginning. REQUIRES: capabilities().resumable.
+  virtual Status SeekIdentified(uint32_t partition, uint64_t position, std::string_view identity) {
+    return Seek(partition, position);
+  }
   // Appends up to `max_records` records of one partition to `batch` (which must be empty), sets
   // batch.partition, and pads it.
   virtual Result<SourceRead> Fill(Batch& batch, size_t max_records) = 0;

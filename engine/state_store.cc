@@ -530,6 +530,16 @@ void StateStore::Commit::DeleteAllRuleState(std::string_view rule) {
   ++operation_count_;
 }
 
+void StateStore::Commit::DeleteRuleStateRange(std::string_view rule, std::string_view from_key,
+                                              std::string_view to_key) {
+  if (!EncodeRuleKey(rule, from_key)) return;
+  std::string from = key_scratch_;
+  EncodeRuleKey(rule, to_key);
+  --operation_count_;  // one operation, two keys encoded
+  Record(FromRocks(batch_->DeleteRange(store_->rules_, from, key_scratch_),
+                   "delete rule state range"));
+}
+
 Status StateStore::Write(Commit& commit, bool sync) {
   if (commit.store_ != this) {
     return Status::InvalidArgument("commit was made by another state store");
@@ -540,7 +550,14 @@ Status StateStore::Write(Commit& commit, bool sync) {
   if (commit.batch_->Count() == 0) return Status::Ok();
   rocksdb::WriteOptions write_options;
   write_options.sync = sync;
-  RETURN_IF_ERROR(FromRocks(db_->Write(write_options, commit.batch_.get()), "commit state"));
+  rocksdb::Status written = db_->Write(write_options, commit.batch_.get());
+  // A full disk: RocksDB reports it as NoSpace, or later as its background error that began as
+  // one.
+  const bool no_space =
+      !written.ok() &&
+      (written.IsNoSpace() || written.ToString().find("No space left") != std::string::npos);
+  out_of_space_.store(no_space, std::memory_order_relaxed);
+  RETURN_IF_ERROR(FromRocks(written, "commit state"));
   commit.batch_->Clear();
   commit.operation_count_ = 0;
   return Status::Ok();
@@ -566,6 +583,20 @@ Result<std::optional<std::string>> StateStore::ReadMeta(std::string_view key) {
   rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), meta_, ToSlice(key), &value);
   if (status.IsNotFound()) return std::optional<std::string>();
   RETURN_IF_ERROR(FromRocks(status, "read meta"));
+  return std::optional<std::string>(std::move(value));
+}
+
+Result<std::optional<std::string>> StateStore::ReadRuleState(std::string_view rule,
+                                                             std::string_view key) {
+  RETURN_IF_ERROR(CheckRuleName(rule));
+  RETURN_IF_ERROR(RequireCurrentFormat("read rule state"));
+  std::string full(rule);
+  full.push_back('\0');
+  full.append(key);
+  std::string value;
+  rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), rules_, ToSlice(full), &value);
+  if (status.IsNotFound()) return std::optional<std::string>();
+  RETURN_IF_ERROR(FromRocks(status, fmt::format("read rule state of {}", rule)));
   return std::optional<std::string>(std::move(value));
 }
 

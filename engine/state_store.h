@@ -25,6 +25,7 @@
 // made it. RocksDB's own background threads (flush, compaction) are internal.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -71,6 +72,13 @@ std::optional<WindowKey> DecodeWindowKey(std::string_view bytes);
 inline constexpr std::string_view kWatermarkKey = "watermark";           // decimal epoch ms
 inline constexpr std::string_view kMaxEventTimeKey = "max_event_time";   // decimal epoch ms
 inline constexpr std::string_view kPartitionTimesKey = "partition_max_event_times";
+// "input_identity/<source id>/<partition>": Batch::input_identity at the committed position (a
+// followed file: "device:inode:prefix bytes:prefix hash"), so a restart can tell a rotated,
+// truncated or rewritten file from the one the position is in.
+inline std::string InputIdentityKey(std::string_view source_id, uint32_t partition) {
+  return std::string("input_identity/").append(source_id).append("/").append(
+      std::to_string(partition));
+}
 // Decimal state format version (docs/state.md), written when a store is created or migrated.
 inline constexpr std::string_view kStateFormatKey = "state_format";
 
@@ -143,6 +151,10 @@ class StateStore {
     // Every key of `rule` written before this commit or earlier in it (one range deletion);
     // PutRuleState calls added after it in the same commit survive.
     void DeleteAllRuleState(std::string_view rule);
+    // Keys of `rule` in [from_key, to_key) (one range deletion; issue 14: the de-duplication
+    // set expires its oldest ids with it). Operations after it in the commit survive.
+    void DeleteRuleStateRange(std::string_view rule, std::string_view from_key,
+                              std::string_view to_key);
     // Operations added since the commit was made or last written.
     size_t operation_count() const { return operation_count_; }
 
@@ -173,6 +185,11 @@ class StateStore {
   // made by another store, and on a read-only store of format 2; the error of RocksDB otherwise
   // (a read-only store refuses every write).
   Status Write(Commit& commit, bool sync = false);
+  // True when the last Write() failed because the disk is full (RocksDB's NoSpace, or its
+  // background error after one). Nothing of that commit was applied; the store must not be
+  // written again in this process (DB::Resume after a failed WAL write aborts on an assertion in
+  // Debian's librocksdb 7.8): close it, and reopen once there is space.
+  bool out_of_space() const { return out_of_space_.load(std::memory_order_relaxed); }
 
   Result<std::optional<uint64_t>> ReadPosition(std::string_view source_id, uint32_t partition);
   Result<std::optional<std::string>> ReadMeta(std::string_view key);
@@ -209,6 +226,10 @@ class StateStore {
   Status ScanRuleState(
       std::string_view rule,
       const std::function<void(std::string_view key, std::string_view value)>& visit);
+
+  // One key of `rule`'s state (a point read; issue 14: the earlier version of an edited post).
+  // nullopt when absent; InvalidArgument for an invalid rule name.
+  Result<std::optional<std::string>> ReadRuleState(std::string_view rule, std::string_view key);
 
   // Retention: deletes every window whose end (start + size) <= end_before_ms, in every series,
   // atomically, with one range deletion per series that has expired windows. Cost: one seek per
@@ -251,6 +272,7 @@ class StateStore {
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // owned; destroyed before db_ closes
   rocksdb::ColumnFamilyHandle* windows_ = nullptr;
   rocksdb::ColumnFamilyHandle* positions_ = nullptr;
+  std::atomic<bool> out_of_space_{false};  // the last Write() found the disk full (any thread)
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
   rocksdb::ColumnFamilyHandle* outbox_ = nullptr;
   rocksdb::ColumnFamilyHandle* rules_ = nullptr;  // null only in a read-only format-2 store

@@ -823,17 +823,50 @@ uint32_t ComposePair(uint32_t first, uint32_t second) {
 
 }  // namespace
 
-bool MayNeedComposition(std::string_view text) {
-  // Lead bytes of every code point that is the second half of a pair: U+0300..U+037F (CC, CD),
-  // Arabic U+0653..0655 (D9), Indic vowel signs (E0), Myanmar/Balinese (E1), kana voicing marks
-  // U+3099/309A (E3) and the supplementary-plane Brahmic scripts (F0).
-  bool may = false;
-  for (char c : text) {
-    const auto byte = static_cast<uint8_t>(c);
-    may |= static_cast<uint8_t>(byte - 0xCC) <= 1 || byte == 0xD9 ||
-           static_cast<uint8_t>(byte - 0xE0) <= 1 || byte == 0xE3 || byte == 0xF0;
+namespace {
+
+// Whether the character whose UTF-8 starts (or continues) at bytes[i] can be the second half of a
+// composition pair: U+0300..U+037F (CC, CD), Arabic U+0653..0655 (D9), Indic vowel signs (E0),
+// Myanmar/Balinese/Hangul jamo (E1); and, where the lead byte is shared with common text, the
+// whole sequence: the kana voicing marks U+3099/309A (E3 82 99/9A, not the rest of kana and CJK
+// punctuation) and the supplementary-plane Brahmic scripts U+11000..U+11FFF (F0 91, not emoji,
+// F0 9F).
+bool MayBeSecondHalfAt(const uint8_t* bytes, size_t i, size_t size) {
+  const uint8_t byte = bytes[i];
+  if (static_cast<uint8_t>(byte - 0xCC) <= 1 || byte == 0xD9 ||
+      static_cast<uint8_t>(byte - 0xE0) <= 1) {
+    return true;
   }
-  return may;
+  if (byte == 0xE3) {
+    return i + 2 < size && bytes[i + 1] == 0x82 && static_cast<uint8_t>(bytes[i + 2] - 0x99) <= 1;
+  }
+  return byte == 0xF0 && i + 1 < size && bytes[i + 1] == 0x91;
+}
+
+}  // namespace
+
+bool MayNeedComposition(std::string_view text) {
+  // 16 bytes at a time: only a block holding a byte >= 0xCC (a lead byte of U+0300 and up) is
+  // looked at byte by byte. Every emoji or kana post took the composing copy before this test
+  // looked past the lead byte (bench/RESULTS.md, "Cost of issue 14's changes").
+  const auto* bytes = reinterpret_cast<const uint8_t*>(text.data());
+  const size_t size = text.size();
+  size_t i = 0;
+  for (; i + 16 <= size; i += 16) {
+    ByteVector block;
+    std::memcpy(&block, bytes + i, 16);
+    const auto high = block >= static_cast<uint8_t>(0xCC);
+    uint64_t halves[2];
+    std::memcpy(halves, &high, 16);
+    if ((halves[0] | halves[1]) == 0) continue;
+    for (size_t j = i; j < i + 16; ++j) {
+      if (MayBeSecondHalfAt(bytes, j, size)) return true;
+    }
+  }
+  for (; i < size; ++i) {
+    if (MayBeSecondHalfAt(bytes, i, size)) return true;
+  }
+  return false;
 }
 
 bool ComposeCanonical(std::string_view text, std::string& composed,

@@ -15,7 +15,11 @@
 #include "operators/unanswered_rule.h"  // alert rules (issue 12)
 #include "operators/spike_rule.h"
 #include "operators/webhook_sink.h"
+#include "operators/share_of_voice_rule.h"
+#include "operators/sentiment_shift_rule.h"
+#include "operators/viral_post_rule.h"
 #include "operators/window_aggregate.h"
+#include "operators/dedup.h"
 
 namespace brandpulse {
 namespace {
@@ -23,8 +27,8 @@ namespace {
 Result<std::unique_ptr<TransformSpec>> ReadDecode(YamlMap& section, const ConfigContext&) {
   std::optional<DecodeSpec> decode = ReadDecodeSpec(section);
   if (!decode) return Status::InvalidArgument("invalid decode section");
-  return TransformSpecOf("decode", [decode = *std::move(decode)](const TransformBuildContext&) {
-    return MakeJsonDecode(decode);
+  return TransformSpecOf("decode", [decode = *std::move(decode)](const TransformBuildContext& context) {
+    return MakeJsonDecode(decode, context.store);  // jetstream's DID map persists (issue 14)
   });
 }
 
@@ -89,6 +93,7 @@ void RegisterBuiltinOperators(OperatorRegistry& registry) {
   registry.AddTransform("decode", ReadDecode);
   registry.AddTransform("match", ReadMatch);
   registry.AddTransform("window", ReadWindow);
+  registry.AddTransform("dedup", ReadDedup);  // issue 14: post-id de-duplication
 
   registry.AddSink("file", JsonLinesSinkReader("file", LineFile::Kind::kFile));
   registry.AddSink("stdout", JsonLinesSinkReader("stdout", LineFile::Kind::kStdout));
@@ -100,6 +105,9 @@ void RegisterBuiltinOperators(OperatorRegistry& registry) {
   // Alert rules (issue 12).
   registry.AddAlertRule("unanswered", ReadUnansweredRule);
   registry.AddAlertRule("spike", ReadSpikeRule);
+  registry.AddAlertRule("share_of_voice", ReadShareOfVoiceRule);
+  registry.AddAlertRule("sentiment_shift", ReadSentimentShiftRule);
+  registry.AddAlertRule("viral_post", ReadViralPostRule);
 
   RegisterEnrichment(registry);  // enrich: post fields, counters, dimensions, query fields
 }

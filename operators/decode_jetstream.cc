@@ -78,7 +78,8 @@ Reason JetstreamFormat::Visit(Batch& batch, ondemand::object record, JsonDecodeS
   if (event.kind == "identity" && !event.did.empty() && !event.identity_handle.empty()) {
     handles->Set(event.did, event.identity_handle);
   }
-  if (event.kind != "commit" || event.operation != "create" ||
+  // An `update` commit replaces the record at the same URI: an edit of that post.
+  if (event.kind != "commit" || (event.operation != "create" && event.operation != "update") ||
       event.collection != "app.bsky.feed.post") {
     skip = true;
     return {};
@@ -91,6 +92,7 @@ Reason JetstreamFormat::Visit(Batch& batch, ondemand::object record, JsonDecodeS
   }
   std::string id = fmt::format("at://{}/app.bsky.feed.post/{}", event.did, event.rkey);
   draft.id = batch.arena.Copy(id);
+  draft.edited = event.operation == "update";
   if (draft.time_text.empty() && event.time_us != 0) {
     draft.time_number = event.time_us / 1000;
     draft.has_time_number = true;

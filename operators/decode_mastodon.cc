@@ -13,6 +13,12 @@ Reason VisitMastodon(Batch& batch, ondemand::object status, PostDraft& draft) {
     if (key == "in_reply_to_id") return ReadString(batch, value, key, draft.reply_to_post_id);
     if (key == "in_reply_to_account_id") return ReadString(batch, value, key, draft.reply_to_author_id);
     if (key == "language") return ReadString(batch, value, "language", draft.language);
+    if (key == "edited_at") {  // set on a status.update event's payload: an edit of status `id`
+      std::string_view edited_at;
+      RETURN_IF_REASON(ReadString(batch, value, "edited_at", edited_at));
+      draft.edited = !edited_at.empty();
+      return {};
+    }
     if (key == "content") {
       RETURN_IF_REASON(ReadString(batch, value, "content", text));
       OfferText(draft, text, 0);

@@ -15,6 +15,12 @@ Reason VisitTwitterV2TweetField(Batch& batch, std::string_view key, ondemand::va
                             key == "edit_history_tweet_ids" || key == "conversation_id" ||
                             key == "referenced_tweets" || key == "in_reply_to_user_id";
   if (key == "id") return ReadString(batch, value, "id", draft.id);
+  if (key == "edit_history_tweet_ids") {  // oldest first: the first is the original tweet
+    return ForEachElementOf(batch, value, key, [&](ondemand::value& element) -> Reason {
+      if (!draft.edit_of.empty()) return {};
+      return ReadString(batch, element, "edit_history_tweet_ids", draft.edit_of);
+    });
+  }
   if (key == "text") {
     RETURN_IF_REASON(ReadString(batch, value, "text", text));
     OfferText(draft, text, 0);

@@ -66,6 +66,14 @@ class JsonDecode final : public Transform {
     return Status::Ok();
   }
 
+  // Jetstream: the DID → handle map learnt this epoch goes into the epoch's commit (issue 14).
+  Status HandOver(TransformState&, EpochHandOver& epoch) const override {
+    if constexpr (std::is_same_v<Format, JetstreamFormat>) {
+      format_.handles->WriteChanges(epoch.commit);
+    }
+    return Status::Ok();
+  }
+
  private:
   Reason DecodeRecord(Batch& batch, uint32_t index, JsonDecodeState& state) const {
     std::string_view bytes = batch.RecordBytes(index);
@@ -158,6 +166,11 @@ class JsonDecode final : public Transform {
       post.urls = std::string_view(out, size);
     }
     post.author_followers = draft.followers;
+    if (draft.edited) {
+      post.edit_of = post.id;
+    } else if (!draft.edit_of.empty() && draft.edit_of != draft.id) {
+      post.edit_of = arena.Copy(draft.edit_of);
+    }
     batch.posts.push_back(post);
     return {};
   }
@@ -236,12 +249,20 @@ std::optional<DecodeSpec> ReadDecodeSpec(YamlMap& map) {
 }
 
 Result<std::unique_ptr<Transform>> MakeJsonDecode(const DecodeSpec& spec) {
+  return MakeJsonDecode(spec, nullptr);
+}
+
+Result<std::unique_ptr<Transform>> MakeJsonDecode(const DecodeSpec& spec, StateStore* store) {
   // The pointers are checked whatever the format, though only json reads them.
   ASSIGN_OR_RETURN(JsonPointerFormat json, JsonPointerFormat::Make(spec.field_pointers));
   switch (spec.format) {
     case DecodeFormat::kTwitterV1: return MakeDecode(TwitterV1Format{});
     case DecodeFormat::kTwitterV2: return MakeDecode(TwitterV2Format{});
-    case DecodeFormat::kJetstream: return MakeDecode(JetstreamFormat{});
+    case DecodeFormat::kJetstream: {
+      JetstreamFormat format;
+      if (store != nullptr) RETURN_IF_ERROR(format.handles->Load(*store));
+      return MakeDecode(std::move(format));
+    }
     case DecodeFormat::kMastodon: return MakeDecode(MastodonFormat{});
     case DecodeFormat::kJson: break;
   }

@@ -38,5 +38,10 @@ std::optional<DecodeSpec> ReadDecodeSpec(YamlMap& map);
 // json_decode_internal.h), so records do not pay for choosing it. InvalidArgument for a field
 // pointer with an unknown field name or a malformed pointer.
 Result<std::unique_ptr<Transform>> MakeJsonDecode(const DecodeSpec& spec);
+// The same with the run's state (issue 14): the jetstream format reads its DID → handle map from
+// `store` (owner kDidHandlesOwner in the `rules` family) and writes what it learns into each
+// epoch's commit. `store` may be null (no persistence).
+Result<std::unique_ptr<Transform>> MakeJsonDecode(const DecodeSpec& spec, StateStore* store);
+inline constexpr std::string_view kDidHandlesOwner = "transform/did-handles";
 
 }  // namespace brandpulse

@@ -214,10 +214,29 @@ void DidHandles::Set(std::string_view did, std::string_view handle) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto found = handles_.find(did);
   if (found != handles_.end()) {
+    if (found->second == handle) return;
     found->second.assign(handle);
   } else if (handles_.size() < kMaxEntries) {
     handles_.emplace(std::string(did), std::string(handle));
+  } else {
+    return;
   }
+  changed_.emplace_back(std::string(did), std::string(handle));
+}
+
+Status DidHandles::Load(StateStore& store) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return store.ScanRuleState(kDidHandlesOwner, [&](std::string_view did, std::string_view handle) {
+    if (handles_.size() < kMaxEntries) handles_.insert_or_assign(std::string(did), std::string(handle));
+  });
+}
+
+void DidHandles::WriteChanges(StateStore::Commit* commit) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (commit != nullptr) {
+    for (const auto& [did, handle] : changed_) commit->PutRuleState(kDidHandlesOwner, did, handle);
+  }
+  changed_.clear();
 }
 
 std::string_view DidHandles::Find(std::string_view did, StringArena& arena) const {

@@ -42,6 +42,11 @@ struct PostDraft {
   // data holds users, lists or counts has none, and is not a page of posts.
   bool has_tweet_fields = false;
   std::string_view retweet_of;  // twitter-v2: referenced_tweets type "retweeted"
+  // Edits (Post::edit_of): `edited` when the payload says this version is an edit of the post
+  // with the same id (Mastodon `edited_at`, Jetstream `update`); `edit_of` the first version's
+  // id when the format names it (X v2 edit_history_tweet_ids[0]; an original names itself).
+  bool edited = false;
+  std::string_view edit_of;
 };
 
 // X/Twitter escapes '&', '<' and '>' in tweet text as &amp;, &lt;, &gt; (v1.1 and v2): copies

@@ -31,6 +31,7 @@
 #include "engine/post.h"
 #include "engine/status.h"
 #include "engine/transform.h"
+#include "operators/json_decode.h"
 #include "operators/json_decode_fields.h"
 
 namespace brandpulse::decode_internal {
@@ -64,14 +65,23 @@ std::optional<int64_t> SnowflakeTimeMs(std::string_view id);
 // one decode operator (identity events and posts land on any worker). Bounded: at most
 // kMaxEntries DIDs (about 100 bytes each); when full, new DIDs are not added (known ones still
 // update). Thread-safe.
+//
+// Persisted (issue 14): the handles learnt during an epoch are written into the epoch's commit
+// (`rules` column family, owner kDidHandlesOwner, key DID, value handle) and read back when the
+// operator is made, so handles survive a restart exactly as far as the committed positions go.
 class DidHandles {
  public:
   static constexpr size_t kMaxEntries = 1 << 20;
   void Set(std::string_view did, std::string_view handle);
   // The handle of `did` copied into `arena`, or empty.
   std::string_view Find(std::string_view did, StringArena& arena) const;
+  // Reads the committed map (at most kMaxEntries DIDs, in key order).
+  Status Load(StateStore& store);
+  // Moves the DIDs set since the last call into `commit` (nothing is written when it is null).
+  void WriteChanges(StateStore::Commit* commit);
 
  private:
+  std::vector<std::pair<std::string, std::string>> changed_;  // GUARDED_BY(mutex_)
   struct Hash {
     using is_transparent = void;
     size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }

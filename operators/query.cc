@@ -49,6 +49,17 @@ bool HasAccent(std::string_view text) {
   return false;
 }
 
+// Every byte part of a UTF-8 character (a lone 0x9c is not; it would print as a term that does
+// not parse again).
+bool IsValidUtf8(std::string_view text) {
+  for (size_t position = 0; position < text.size();) {
+    DecodedCodePoint decoded = DecodeCodePointAt(text, position);
+    if (decoded.code_point == kReplacementCharacter && decoded.length == 1) return false;
+    position += decoded.length;
+  }
+  return true;
+}
+
 bool HasMatchableCharacter(std::string_view text) {
   for (size_t position = 0; position < text.size();) {
     DecodedCodePoint decoded = DecodeCodePointAt(text, position);
@@ -194,7 +205,11 @@ class Parser {
         token.kind = c == '"' ? TokenKind::kPhrase : TokenKind::kExact;
         token.text = NormalizeSpaces(text_.substr(i + 1, end - i - 1));
         i = end + 1;
-        if (token.text.empty() || !HasMatchableCharacter(token.text)) {
+        if (!IsValidUtf8(token.text)) {
+          Error(token.location,
+                fmt::format("{} is not valid UTF-8", c == '"' ? "the phrase" : "'{...}'"),
+                "save the watchlist as UTF-8");
+        } else if (token.text.empty() || !HasMatchableCharacter(token.text)) {
           Error(token.location,
                 fmt::format("{} holds nothing to find", c == '"' ? "the phrase" : "'{...}'"),
                 "put words inside, or remove it");
@@ -601,14 +616,10 @@ class Parser {
         return std::nullopt;
       }
     }
-    for (size_t position = 0; position < text.size();) {
-      DecodedCodePoint decoded = DecodeCodePointAt(text, position);
-      if (decoded.code_point == kReplacementCharacter && decoded.length == 1) {
-        Error(token.location, fmt::format("'{}' is not valid UTF-8", word),
-              "save the watchlist as UTF-8");
-        return std::nullopt;
-      }
-      position += decoded.length;
+    if (!IsValidUtf8(text)) {
+      Error(token.location, fmt::format("'{}' is not valid UTF-8", word),
+            "save the watchlist as UTF-8");
+      return std::nullopt;
     }
     if (!HasMatchableCharacter(text)) {
       Error(token.location, fmt::format("'{}' has nothing to find", word),

@@ -30,6 +30,7 @@
 namespace brandpulse {
 
 class CompiledWatchlist;
+class TransformSpec;
 
 // What a reader may consult besides its own section. References live during the read only.
 struct ConfigContext {
@@ -38,6 +39,10 @@ struct ConfigContext {
   const std::vector<WindowSpec>& windows;  // window names for rules
   // A path as written in the pipeline file, resolved against the file's folder.
   std::string ResolvePath(const std::string& path) const;
+  // issue 12: the pipeline's transforms, read before its alert rules (nullptr when unknown), so a
+  // rule can tell that what it reads is off; and where it says so (`validate` prints notes).
+  const std::vector<std::shared_ptr<const TransformSpec>>* transforms = nullptr;
+  std::vector<Diagnostic>* notes = nullptr;
 };
 
 // ---- Sources ---------------------------------------------------------------------------------
@@ -73,6 +78,13 @@ struct TransformBuildContext {
   const std::atomic<int64_t>* watermark = nullptr;
   // Event-time sanity applied right after decoding (engine/event_time.h); null = none.
   EventTimeLimits* event_time_limits = nullptr;
+  // Issue 14 (de-duplication). The run's durable state: a transform that keeps state of its own
+  // reads it back here at start and writes it through EpochHandOver::commit. Null when there is
+  // no store (bench, backtest): such a transform then keeps its state in memory only.
+  StateStore* store = nullptr;
+  // Objects that outlive a watchlist reload: a transform rebuilt after a reload finds what its
+  // predecessor kept under its own key (the de-duplication set). Owned by the run; null = none.
+  std::map<std::string, std::shared_ptr<void>, std::less<>>* run_objects = nullptr;
 };
 
 class TransformSpec {
@@ -84,6 +96,9 @@ class TransformSpec {
   // Transform types that must come earlier in the chain (match needs decoded posts).
   virtual std::vector<std::string_view> needs_before() const { return {}; }
   virtual Result<std::unique_ptr<Transform>> Make(const TransformBuildContext& context) const = 0;
+  // Memory the transform holds outside RocksDB that is taken out of state.memory_budget_mb
+  // (the de-duplication set): the runner gives RocksDB the budget minus the sum of these.
+  virtual uint64_t memory_bytes() const { return 0; }
 };
 
 // ---- Sinks -----------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 #include "operators/rule_common.h"
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 
 #include <fmt/format.h>
 
+#include "engine/varint.h"
 #include "engine/window_metric_registry.h"
 
 namespace brandpulse {
@@ -79,6 +81,7 @@ void EvidenceKeeper::AddBatch(const Batch& batch, const BrandFilter& filter) {
   std::map<std::pair<uint32_t, int64_t>, std::vector<uint32_t>> newest;
   for (const Mention& mention : batch.mentions) {
     if (mention.own_post || !filter.enabled(mention.brand_index)) continue;
+    if (sentiment_filter_ != 0 && mention.sentiment != sentiment_filter_) continue;
     const Post& post = batch.posts[mention.post_index];
     const int64_t bucket =
         post.event_time_ms - ((post.event_time_ms % bucket_ms_) + bucket_ms_) % bucket_ms_;
@@ -252,6 +255,24 @@ void WindowSeries::Remap(const BrandDirectory& before, const BrandDirectory& aft
     }
     brands = std::move(moved);
   }
+}
+
+std::string PointsBaseline::Encode() const {
+  std::string value;
+  AppendVarint(value, windows);
+  AppendVarint(value, std::bit_cast<uint64_t>(mean));
+  AppendVarint(value, in_episode ? 1 : 0);
+  return value;
+}
+
+bool PointsBaseline::Decode(std::string_view value) {
+  uint64_t mean_bits = 0, episode = 0;
+  if (!ReadVarint(value, windows) || !ReadVarint(value, mean_bits) || !ReadVarint(value, episode)) {
+    return false;
+  }
+  mean = std::bit_cast<double>(mean_bits);
+  in_episode = episode != 0;
+  return true;
 }
 
 WindowRule::WindowRule(RuleCommonOptions common, std::string_view type, uint32_t window_index,

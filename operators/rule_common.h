@@ -60,6 +60,9 @@ class EvidenceKeeper {
  public:
   EvidenceKeeper(uint32_t per_bucket, int64_t bucket_ms)
       : per_bucket_(per_bucket), bucket_ms_(bucket_ms < 1 ? 1 : bucket_ms) {}
+  // Keep only mentions whose sentiment towards the brand is `sentiment` (Mention::sentiment,
+  // 1 negative): sentiment_shift shows the negative posts, not just the newest.
+  void set_sentiment_filter(uint8_t sentiment) { sentiment_filter_ = sentiment; }
   // Every non-own mention of an enabled brand in `batch`.
   void AddBatch(const Batch& batch, const BrandFilter& filter);
   // Up to `count` newest posts of the brand with event time in [from_ms, to_ms), newest first.
@@ -82,6 +85,7 @@ class EvidenceKeeper {
   const BrandDirectory* last_brands_ = nullptr;
   uint32_t per_bucket_;
   int64_t bucket_ms_;
+  uint8_t sentiment_filter_ = 0;  // 0 = any
   // brand index -> bucket start -> posts (unsorted, at most per_bucket_).
   std::map<uint32_t, std::map<int64_t, std::vector<EvidencePost>>> posts_;
 };
@@ -125,6 +129,22 @@ class WindowSeries {
   int64_t lateness_ms_;
   int64_t next_start_ms_ = INT64_MIN;
   std::map<int64_t, std::map<uint32_t, WindowMetrics>> pending_;  // start -> brand -> metrics
+};
+
+// A share in points (0..100) of one brand against its exponentially weighted baseline, with the
+// episode flag that gives one alert per episode (hysteresis). The state of share_of_voice and
+// sentiment_shift, kept per brand id under "p/<brand id>" in the rule's state.
+struct PointsBaseline {
+  uint64_t windows = 0;  // windows that updated the baseline
+  double mean = 0;       // points
+  bool in_episode = false;
+
+  // The first window sets the baseline; later ones move it by alpha of the difference.
+  void Add(double points, double alpha) {
+    mean = windows++ == 0 ? points : mean + alpha * (points - mean);
+  }
+  std::string Encode() const;
+  bool Decode(std::string_view value);
 };
 
 // Window rules' state key for the series position.

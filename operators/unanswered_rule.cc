@@ -149,6 +149,11 @@ class UnansweredRule final : public AlertRule {
         inquiry.cue = cue;
         inquiry.deadline_ms = post.event_time_ms + options_.within_ms;
         inquiry.author_handle = FoldHandle(post.author_handle);
+        if (context.inquiries != nullptr) {
+          context.inquiries->push_back(InquiryObservation{InquiryObservation::Kind::kOpened,
+                                                          profile.brand_index,
+                                                          ProfileLabel(inquiry), 0});
+        }
         Open(key, std::move(inquiry), true);
       }
       // Bounded: past max_open, the earliest deadline fires now.
@@ -275,13 +280,17 @@ class UnansweredRule final : public AlertRule {
     for (const Profile& profile : owners->second) {
       if (!post.id.empty()) RememberOwnPost(std::string(post.id), profile);
       const std::string brand_id(context.brands.brand_info(profile.brand_index).id);
-      if (!post.reply_to_post_id.empty()) Close({brand_id, std::string(post.reply_to_post_id)});
+      if (!post.reply_to_post_id.empty()) {
+        Close({brand_id, std::string(post.reply_to_post_id)}, profile.brand_index, post, context);
+      }
       if (!post.reply_to_handle.empty()) {
         const std::string author = FoldHandle(post.reply_to_handle);
         auto [begin, end] = by_author_.equal_range({brand_id, author});
         std::vector<std::string> post_ids;
         for (auto it = begin; it != end; ++it) post_ids.push_back(it->second);
-        for (const std::string& post_id : post_ids) Close({brand_id, post_id});
+        for (const std::string& post_id : post_ids) {
+          Close({brand_id, post_id}, profile.brand_index, post, context);
+        }
       }
     }
     return true;
@@ -322,13 +331,29 @@ class UnansweredRule final : public AlertRule {
     return inquiry;
   }
 
-  void Close(const Key& key) { Take(key); }
+  // An answer from one of the brand's profiles: the inquiry closes, and its response time is
+  // observed (the answer's event time minus the question's).
+  void Close(const Key& key, uint32_t brand_index, const Post& answer, RuleContext& context) {
+    std::optional<Inquiry> inquiry = Take(key);
+    if (!inquiry || context.inquiries == nullptr) return;
+    context.inquiries->push_back(InquiryObservation{
+        InquiryObservation::Kind::kAnswered, brand_index, ProfileLabel(*inquiry),
+        std::max<int64_t>(0, answer.event_time_ms - inquiry->post.event_time_ms)});
+  }
+
+  static std::string ProfileLabel(const Inquiry& inquiry) {
+    return !inquiry.profile.empty() ? inquiry.profile : inquiry.handle;
+  }
 
   void Fire(Key key, std::string_view reason, RuleContext& context) {
     std::optional<Inquiry> inquiry = Take(key);
     if (!inquiry) return;
     std::optional<uint32_t> brand_index = context.brands.FindBrand(key.first);
     if (!brand_index) return;  // the brand left the watchlist: no alerts for it
+    if (context.inquiries != nullptr) {
+      context.inquiries->push_back(InquiryObservation{InquiryObservation::Kind::kUnanswered,
+                                                      *brand_index, ProfileLabel(*inquiry), 0});
+    }
     const int64_t age_ms = reason == "deadline"
                                ? options_.within_ms
                                : std::max<int64_t>(0, context.watermark_ms - inquiry->post.event_time_ms);

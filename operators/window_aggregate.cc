@@ -200,7 +200,53 @@ Status WindowAggregate::Process(Batch& batch, TransformState& state) const {
       batch.late_post_indices.push_back(mention.post_index);
     }
   }
+  if (!batch.retractions.empty()) Retract(batch, deltas, watermark);
   return Status::Ok();
+}
+
+// Issue 14: an edit replaced an earlier version (operators/dedup.h). Its contribution leaves
+// every window that is still open; counts are unsigned and wrap, so the delta may read
+// "minus one" until it is merged with the value it corrects (exact modulo 2^64, as every merge
+// is). Unique authors and term summaries cannot be taken back (docs/state.md says so); a
+// closed window keeps the earlier version (the edit is late there too).
+void WindowAggregate::Retract(const Batch& batch, WindowDeltaMap& deltas, int64_t watermark) const {
+  for (const Retraction& retraction : batch.retractions) {
+    auto take_back = [&](WindowMetrics& metrics) {
+      metrics.mentions -= 1;
+      if (retraction.followers > 0) metrics.reach -= static_cast<uint64_t>(retraction.followers);
+      metrics.replies -= retraction.reply;
+      metrics.questions -= retraction.question;
+      for (uint32_t i = 0; i < retraction.counter_count; ++i) {
+        metrics.AddCounter(retraction.counters[i].id, 0 - retraction.counters[i].value);
+      }
+    };
+    for (uint32_t shape_index = 0; shape_index < options_.layout.shapes.size(); ++shape_index) {
+      const WindowShape& shape = options_.layout.shapes[shape_index];
+      const int64_t step = shape.slide_ms > 0 ? shape.slide_ms : shape.size_ms;
+      const int64_t windows = shape.size_ms / step;
+      const int64_t last_start = WindowStart(retraction.event_time_ms, step);
+      for (int64_t k = 0; k < windows; ++k) {
+        const int64_t start = last_start - k * step;
+        if (WindowCloseTime(start, shape.size_ms, options_.allowed_lateness_ms) <= watermark) continue;
+        if (retraction.own_post) {
+          if (std::find(shape.dimensions.begin(), shape.dimensions.end(), Dimension::kAuthor) !=
+              shape.dimensions.end()) {
+            take_back(deltas[WindowDeltaKey{retraction.brand_index, shape_index, kOwnPost, start}]);
+          }
+          continue;
+        }
+        take_back(deltas[WindowDeltaKey{retraction.brand_index, shape_index, kBrandTotal, start}]);
+        for (const DimensionDefinition* dimension : dimensions_of_shape_[shape_index]) {
+          for (uint32_t i = 0; i < retraction.dimension_count; ++i) {
+            if (retraction.dimensions[i].dimension != static_cast<uint8_t>(dimension->id)) continue;
+            take_back(deltas[WindowDeltaKey{
+                retraction.brand_index, shape_index,
+                PackDimension(dimension->id, retraction.dimensions[i].payload), start}]);
+          }
+        }
+      }
+    }
+  }
 }
 
 Status WindowAggregate::HandOver(TransformState& state, EpochHandOver& epoch) const {

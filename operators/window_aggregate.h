@@ -48,6 +48,9 @@ class WindowAggregate final : public Transform {
   Status HandOver(TransformState& state, EpochHandOver& epoch) const override;
 
  private:
+  // Subtracts batch.retractions (earlier versions of edited posts) from the open windows.
+  void Retract(const Batch& batch, WindowDeltaMap& deltas, int64_t watermark) const;
+
   Options options_;
   const std::atomic<int64_t>* watermark_;
   // Per shape, the definitions of its dimensions (looked up once, not per mention).

@@ -86,6 +86,18 @@ PipelineMetrics::PipelineMetrics(MetricsRegistry& registry, std::string pipeline
       start_time_(registry.GetGauge("brandpulse_start_time_seconds",
                                     "When the running pipeline started (Unix time)")) {
   start_time_.Set(started_seconds_);
+  duplicates_dropped_ = &registry.GetCounter(
+      "brandpulse_duplicates_dropped_total",
+      "Posts not counted because their id was counted already within the dedup horizon");
+  edits_applied_ = &registry.GetCounter(
+      "brandpulse_edits_applied_total",
+      "Edits that replaced the counted version of a post in windows still open");
+  edits_late_ = &registry.GetCounter(
+      "brandpulse_edits_late_total",
+      "Edits of a counted post whose windows had closed (sent to the late stream)");
+  dedup_evicted_ = &registry.GetCounter(
+      "brandpulse_dedup_evicted_total",
+      "Post ids the full de-duplication set forgot before their horizon (oldest first)");
   registry.DescribeCounterFamily("brandpulse_dead_letters_total", kDeadLettersHelp);
   registry.DescribeCounterFamily("brandpulse_alerts_total", kAlertsHelp);
   ready_gauge_.Set(0);
@@ -144,6 +156,10 @@ void PipelineMetrics::OnBatch(const Batch& batch) {
     previous = mention.post_index;
   }
   posts_matched_.Add(matched);
+  duplicates_dropped_->Add(batch.duplicates_dropped);
+  edits_applied_->Add(batch.edits_applied);
+  edits_late_->Add(batch.edits_late);
+  dedup_evicted_->Add(batch.dedup_evicted);
   for (const DeadLetter& dead_letter : batch.dead_letters) DeadLettersFor(dead_letter.reason).Add();
 
   run_.records.fetch_add(batch.size(), std::memory_order_relaxed);
@@ -186,6 +202,52 @@ void PipelineMetrics::OnReload(bool swapped, const std::string& error, size_t br
   if (swapped) watchlist_brands_.Set(static_cast<double>(brand_count));
   std::lock_guard lock(mutex_);
   if (!swapped) last_reload_error_ = RedactSecrets(error);
+}
+
+// issue 12: response times. Label pairs are bounded like rule labels: a watchlist's brands ×
+// profiles could be large, and a series never disappears once made.
+constexpr size_t kMaxInquiryLabels = 256;
+
+PipelineMetrics::InquirySeries& PipelineMetrics::InquirySeriesFor(std::string_view brand,
+                                                                  std::string_view profile) {
+  std::pair<std::string, std::string> key{std::string(brand), std::string(profile)};
+  auto found = inquiry_series_.find(key);
+  if (found != inquiry_series_.end()) return found->second;
+  MetricLabels labels{{"brand", key.first}, {"profile", key.second.empty() ? "named" : key.second}};
+  if (inquiry_series_.size() >= kMaxInquiryLabels) labels = {{"brand", "other"}, {"profile", "other"}};
+  InquirySeries series{
+      &registry_.GetCounter("brandpulse_inquiries_total",
+                            "Questions and complaints addressed to a brand (unanswered rules)", labels),
+      &registry_.GetCounter("brandpulse_inquiries_answered_total",
+                            "Inquiries a brand profile answered before the rule's deadline", labels),
+      &registry_.GetCounter("brandpulse_inquiries_unanswered_total",
+                            "Inquiries no brand profile answered within the rule's deadline", labels),
+      &registry_.GetHistogram(
+          "brandpulse_response_time_seconds",
+          "Event time from an inquiry to the brand's first answer",
+          {30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400}, labels)};
+  return inquiry_series_.emplace(std::move(key), series).first->second;
+}
+
+void PipelineMetrics::OnInquiries(const std::vector<InquiryObservation>& observations,
+                                  const BrandDirectory& brands) {
+  for (const InquiryObservation& observation : observations) {
+    if (observation.brand_index >= brands.brand_count()) continue;
+    InquirySeries& series =
+        InquirySeriesFor(brands.brand_info(observation.brand_index).id, observation.profile);
+    switch (observation.kind) {
+      case InquiryObservation::Kind::kOpened:
+        series.opened->Add();
+        break;
+      case InquiryObservation::Kind::kAnswered:
+        series.answered->Add();
+        series.response_seconds->Observe(static_cast<double>(observation.response_ms) / 1000.0);
+        break;
+      case InquiryObservation::Kind::kUnanswered:
+        series.unanswered->Add();
+        break;
+    }
+  }
 }
 
 void PipelineMetrics::DeclareRules(const std::vector<std::string>& names) {

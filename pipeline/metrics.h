@@ -65,6 +65,9 @@ class PipelineMetrics {
   // The pipeline's alert rules: each gets its brandpulse_alerts_total series at 0 from the start.
   void DeclareRules(const std::vector<std::string>& names);
   void OnBackpressure(double seconds);
+  // issue 12: inquiries the unanswered rules saw — opened, answered (with the response time),
+  // unanswered — per brand and profile (at most 256 pairs get labels, then "other").
+  void OnInquiries(const std::vector<InquiryObservation>& observations, const BrandDirectory& brands);
   void OnAssignmentChange(size_t gained, size_t lost);
   // The run's per-brand counters (call about once a second, not per batch). `update` runs
   // under the lock with the published figures: it overwrites the counts, and rewrites ids and
@@ -93,6 +96,13 @@ class PipelineMetrics {
  private:
   MetricCounter& DeadLettersFor(std::string_view reason);
   MetricCounter& AlertsFor(std::string_view rule);
+  struct InquirySeries {  // issue 12
+    MetricCounter* opened;
+    MetricCounter* answered;
+    MetricCounter* unanswered;
+    MetricHistogram* response_seconds;
+  };
+  InquirySeries& InquirySeriesFor(std::string_view brand, std::string_view profile);
   void CollectScrapeTime(MetricsWriter& writer);
 
   MetricsRegistry& registry_;
@@ -126,6 +136,11 @@ class PipelineMetrics {
   MetricGauge& ready_gauge_;
   MetricGauge& start_time_;
   std::atomic<bool> ready_{false};
+  // De-duplication (issue 14, operators/dedup.h); set in the constructor.
+  MetricCounter* duplicates_dropped_ = nullptr;
+  MetricCounter* edits_applied_ = nullptr;
+  MetricCounter* edits_late_ = nullptr;
+  MetricCounter* dedup_evicted_ = nullptr;
 
   // This run's figures (the registry's counters are the process's, over every run).
   struct RunFigures {
@@ -138,6 +153,7 @@ class PipelineMetrics {
   // Coordinator-only caches (a lookup without the registry's lock; no allocation on a hit).
   std::map<std::string, MetricCounter*, std::less<>> dead_letters_by_reason_;
   std::map<std::string, MetricCounter*, std::less<>> alerts_by_rule_;
+  std::map<std::pair<std::string, std::string>, InquirySeries> inquiry_series_;  // issue 12
 
   // Shared with HTTP threads.
   mutable std::mutex mutex_;

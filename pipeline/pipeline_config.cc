@@ -232,7 +232,7 @@ void ReadSinks(YamlMap& pipeline, const OperatorRegistry& registry, const Config
   if (!sinks.valid()) return;
   Diagnostics& diagnostics = pipeline.diagnostics();
   std::set<std::string> names;
-  for (std::string_view stream : {kAlertsStream, kDeadLetterStream, kLateStream}) {
+  for (std::string_view stream : {kAlertsStream, kDeadLetterStream, kLateStream, kMentionsStream}) {
     YAML::Node node = sinks.Child(stream);
     if (!node.IsDefined()) continue;
     std::vector<YAML::Node> entries;
@@ -308,7 +308,8 @@ std::optional<PipelineSpec> LoadPipelineSpec(const std::string& path, Diagnostic
   spec.file = path;
   YamlMap pipeline(*root, path, "pipeline", diagnostics);
   if (!pipeline.valid()) return std::nullopt;
-  const ConfigContext context{spec.file, spec.watchlist, spec.windows};
+  const ConfigContext context{spec.file, spec.watchlist, spec.windows, &spec.transforms,
+                              &spec.notes};
 
   spec.name = pipeline.String("name").value_or(fs::path(path).stem().string());
 
@@ -340,6 +341,9 @@ std::optional<PipelineSpec> LoadPipelineSpec(const std::string& path, Diagnostic
     // At most 128 GiB: RocksDB aborted on budgets of 224 GiB and more (docs/limits.md).
     if (auto megabytes = state.Integer("memory_budget_mb", 16, 128 << 10)) {
       spec.memory_budget_bytes = static_cast<uint64_t>(*megabytes) << 20;
+    }
+    if (auto megabytes = state.Integer("min_free_mb", 0, 1 << 20)) {
+      spec.state_min_free_bytes = static_cast<uint64_t>(*megabytes) << 20;
     }
     if (auto records = state.Integer("commit_every_records", 1, INT64_MAX)) {
       spec.commit_every_records = *records;
@@ -409,6 +413,17 @@ std::optional<PipelineSpec> LoadPipelineSpec(const std::string& path, Diagnostic
   }
   // After the pipeline's own sections, so readers can check against the windows.
   ReadTransforms(pipeline, registry, context, spec);
+  // Issue 14: memory transforms hold themselves (dedup.memory_mb) is part of the state budget;
+  // RocksDB keeps at least half of it.
+  uint64_t claimed = 0;
+  for (const auto& transform : spec.transforms) claimed += transform->memory_bytes();
+  if (claimed > spec.memory_budget_bytes / 2) {
+    diagnostics.Add(state.valid() ? state.LocationOf("memory_budget_mb") : pipeline.Location(),
+                    fmt::format("transforms hold {} MiB (dedup.memory_mb), more than half of "
+                                "state.memory_budget_mb ({} MiB)",
+                                claimed >> 20, spec.memory_budget_bytes >> 20),
+                    "raise state.memory_budget_mb or lower dedup.memory_mb");
+  }
   ReadAlertRules(pipeline, registry, context, spec);
   ReadSinks(pipeline, registry, context, spec);
 

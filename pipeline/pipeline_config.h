@@ -23,10 +23,12 @@ namespace brandpulse {
 inline constexpr std::string_view kAlertsStream = "alerts";
 inline constexpr std::string_view kDeadLetterStream = "dead_letter";
 inline constexpr std::string_view kLateStream = "late";
+// issue 12: every matched post as brandpulse.mention/1, through the sink's outbox like alerts.
+inline constexpr std::string_view kMentionsStream = "mentions";
 
 // One sink of one stream. Specs are shared (not copied) so a PipelineSpec stays copyable.
 struct SinkBinding {
-  std::string stream;  // kAlertsStream, kDeadLetterStream, kLateStream
+  std::string stream;  // kAlertsStream, kDeadLetterStream, kLateStream, kMentionsStream
   std::string name;    // unique; the outbox key prefix: the stream's name for its first sink
   std::shared_ptr<const SinkSpec> spec;
   SourceLocation location;
@@ -44,6 +46,9 @@ struct PipelineSpec {
   std::string state_directory;  // absolute
   uint64_t memory_budget_bytes = 256ull << 20;
   int64_t commit_every_records = 50000;
+  // Issue 16: below this much free space on the state's file system a commit waits (ingestion
+  // paused) until there is more; 0 turns the check off. docs/limits.md.
+  uint64_t state_min_free_bytes = 64ull << 20;
   int64_t commit_interval_ms = 1000;  // in follow mode, when input pauses
   int64_t retention_ms = 7 * 24 * 3600 * 1000LL;  // windows ending this long before the watermark are deleted
   int64_t max_out_of_orderness_ms = 30000;
@@ -68,6 +73,9 @@ struct PipelineSpec {
   bool co_terms = false;
   size_t top_k_window = 0;  // index into windows
   std::vector<std::shared_ptr<const AlertRuleSpec>> alert_rules;
+  // Not errors, but what the user should know (a sentiment_shift rule without enrichment):
+  // `validate` prints them as "file:line:column: note: ...".
+  std::vector<Diagnostic> notes;
   std::vector<SinkBinding> sinks;
   // Outbox entries (undelivered alerts) per sink past which the pipeline slows down
   // (state.outbox_limit); it never drops.

@@ -1,5 +1,7 @@
 #include "pipeline/pipeline_runner.h"
 
+#include <sys/statvfs.h>
+
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -9,8 +11,10 @@
 
 #include <fmt/format.h>
 
+#include "engine/log.h"
 #include "engine/state_store.h"
 #include "engine/watermark.h"
+#include "operators/mention_stream.h"  // issue 12: the mentions stream
 #include "operators/watchlist_brands.h"
 #include "pipeline/batch_scheduler.h"
 #include "pipeline/http_api.h"
@@ -34,10 +38,11 @@ struct SideSink {
   std::unique_ptr<Sink> sink;
 };
 
-// A sink of the alerts stream and its delivery thread.
+// A sink of the alerts (or mentions) stream and its delivery thread.
 struct OutboxSink {
   std::unique_ptr<Sink> sink;
   std::unique_ptr<SinkDelivery> delivery;
+  std::string stream = std::string(kAlertsStream);
 };
 
 // One run of a pipeline: owns the run's parts and drives them. Each part owns its own state:
@@ -76,6 +81,7 @@ class PipelineRun {
   Status FinishBatch(Batch& batch);
   Status Commit(bool end_of_input);
   Status WaitForOutboxRoom();
+  Status WaitForStateSpace();
   Status DrainDeliveries();
   Status ReportGivenUp();
   void ReportProgress(bool force);
@@ -102,6 +108,8 @@ class PipelineRun {
   std::vector<SideSink> side_sinks_;
   std::vector<OutboxSink> outbox_sinks_;
   std::unique_ptr<WatchlistReloader> reloader_;
+  // Objects transforms keep across watchlist reloads (TransformBuildContext::run_objects).
+  mutable std::map<std::string, std::shared_ptr<void>, std::less<>> run_objects_;
   std::unique_ptr<TransformChain> chain_;
   std::unique_ptr<BatchScheduler> scheduler_;
   std::optional<RuleSet> rules_;
@@ -119,12 +127,17 @@ class PipelineRun {
   int64_t epoch_records_ = 0;
   bool ready_reported_ = false;  // on_ready was called
   PositionMap positions_;  // partition → position after its last finished batch
+  std::map<uint32_t, std::string> input_identities_;  // partition → Batch::input_identity there
   std::atomic<int64_t> watermark_{kNoWatermark};  // read by workers; written at barriers only
   int64_t max_event_time_ms_ = INT64_MIN;
   WatermarkTracker watermarks_{spec_.max_out_of_orderness_ms, spec_.idle_timeout_ms};
   EventTimeLimits event_time_limits_;  // read by workers; newest_allowed_ms written at barriers
   void UpdateEventTimeLimits();
   std::vector<FiredAlert> fired_;  // alerts of the epoch (rules fire them on batches too)
+  // The mentions stream (issue 12), when a sink takes it: the epoch's mention records.
+  std::optional<MentionStream> mention_stream_;
+  std::vector<OutboxEntry> epoch_mentions_;
+  std::vector<InquiryObservation> inquiries_;  // the epoch's, for the response-time metrics
   RunSummary summary_;
 
   // Outbox entries a sink refused for good, handed from its delivery thread to the coordinator,
@@ -150,6 +163,9 @@ TransformBuildContext PipelineRun::BuildContext() const {
   context.layout = &closer_->layout();
   context.watermark = &watermark_;
   context.event_time_limits = const_cast<EventTimeLimits*>(&event_time_limits_);
+  // Issue 14: transforms with state of their own (dedup) read it back and keep it across reloads.
+  context.store = store_.get();
+  context.run_objects = &run_objects_;
   return context;
 }
 
@@ -177,8 +193,13 @@ Status PipelineRun::OpenState() {
   // Under the store's lock: a second `run --fresh` beside a running pipeline deletes nothing
   // (and, failing here, truncates no output either: sinks open after the state).
   if (options_.fresh) RETURN_IF_ERROR(RemoveState(spec_.state_directory));
-  ASSIGN_OR_RETURN(store_, StateStore::Open(StateOptions{spec_.state_directory,
-                                                         spec_.memory_budget_bytes}));
+  // Memory that transforms hold themselves (the de-duplication set) comes out of the budget;
+  // the pipeline reader keeps it at most half of it (issue 14).
+  uint64_t claimed = 0;
+  for (const auto& transform : spec_.transforms) claimed += transform->memory_bytes();
+  const uint64_t rocksdb_budget =
+      spec_.memory_budget_bytes - std::min(claimed, spec_.memory_budget_bytes / 2);
+  ASSIGN_OR_RETURN(store_, StateStore::Open(StateOptions{spec_.state_directory, rocksdb_budget}));
   ASSIGN_OR_RETURN(std::optional<int64_t> watermark, store_->ReadMetaInteger(kWatermarkKey));
   if (watermark) watermark_.store(*watermark);
   ASSIGN_OR_RETURN(std::optional<int64_t> max_event_time,
@@ -199,11 +220,16 @@ Status PipelineRun::OpenSinks() {
     Result<std::unique_ptr<Sink>> sink = binding.spec->Make(context);
     if (!sink.ok()) return sink.status().WithContext(fmt::format("sink '{}'", binding.name));
     summary_.sinks.push_back(SinkSummary{binding.name, binding.stream, (*sink)->description()});
-    if (binding.stream == kAlertsStream) {
-      OutboxSink outbox{std::move(*sink), nullptr};
+    if (binding.stream == kAlertsStream || binding.stream == kMentionsStream) {
+      OutboxSink outbox{std::move(*sink), nullptr, binding.stream};
+      if (binding.stream == kMentionsStream) mention_stream_.emplace();
       std::string sink_name = binding.name;
+      // A webhook sends one request per entry, each up to its timeout: one entry per call, so a
+      // stop (and the end of a run) waits for one slow request, not for 512 of them (issue 12).
+      DeliveryOptions sink_options = delivery_options;
+      if (binding.spec->type() == "webhook") sink_options.max_entries_per_call = 1;
       outbox.delivery = std::make_unique<SinkDelivery>(
-          *outbox.sink, *store_, clock_, delivery_options,
+          *outbox.sink, *store_, clock_, sink_options,
           [this, sink_name](const OutboxEntry& entry, const Status& why) {
             std::lock_guard lock(given_up_mutex_);
             given_up_.push_back(GivenUp{sink_name, entry, why.ToString()});
@@ -242,7 +268,12 @@ Status PipelineRun::SeekPartitions(const std::vector<uint32_t>& partitions) {
       summary_.resumed_position = *position;
     }
     positions_[partition] = *position;
-    RETURN_IF_ERROR(source_->Seek(partition, *position));
+    // Issue 16: the identity of the input the position is in (a followed file may have been
+    // rotated or truncated while the pipeline was stopped).
+    ASSIGN_OR_RETURN(std::optional<std::string> identity,
+                     store_->ReadMeta(InputIdentityKey(source_->id(), partition)));
+    if (identity) input_identities_[partition] = *identity;
+    RETURN_IF_ERROR(source_->SeekIdentified(partition, *position, identity.value_or("")));
   }
   return Status::Ok();
 }
@@ -447,6 +478,9 @@ Status PipelineRun::FinishBatch(Batch& batch) {
   summary_.skipped_records += batch.skipped_records;
   summary_.dead_letters += batch.dead_letters.size();
   summary_.late_posts += batch.late_post_indices.size();
+  summary_.duplicates_dropped += batch.duplicates_dropped;
+  summary_.edits_applied += batch.edits_applied;
+  summary_.edits_late += batch.edits_late;
   summary_.input_bytes += batch.input_bytes.size();
   max_event_time_ms_ = std::max(max_event_time_ms_, batch.max_event_time_ms);
   watermarks_.Observe(batch.partition, batch.max_event_time_ms, clock_.NowMs());
@@ -459,6 +493,17 @@ Status PipelineRun::FinishBatch(Batch& batch) {
     } else {
       ++summary_.mentions;
       ++brand.mentions;
+    }
+  }
+  // An edit that replaced an earlier version took that version's mentions back (issue 14).
+  for (const Retraction& retraction : batch.retractions) {
+    BrandSummary& brand = summary_.brands[retraction.brand_index];
+    // (Counted in an earlier run when this run resumed: nothing of this run to take back.)
+    uint64_t& total = retraction.own_post ? summary_.own_posts : summary_.mentions;
+    uint64_t& of_brand = retraction.own_post ? brand.own_posts : brand.mentions;
+    if (total > 0 && of_brand > 0) {
+      --total;
+      --of_brand;
     }
   }
 
@@ -491,11 +536,14 @@ Status PipelineRun::FinishBatch(Batch& batch) {
       }
     }
   }
+  if (mention_stream_) mention_stream_->AppendBatch(batch, *brands_, epoch_mentions_);
   if (rules_->WatchesBatches()) {
     RuleContext context{*brands_, watermark_.load(), fired_};
+    context.inquiries = &inquiries_;
     RETURN_IF_ERROR(rules_->OnBatch(batch, context));
   }
   positions_[batch.partition] = batch.records.back().end_position;
+  if (!batch.input_identity.empty()) input_identities_[batch.partition] = batch.input_identity;
   return Status::Ok();
 }
 
@@ -510,6 +558,7 @@ Status PipelineRun::HandleAssignmentChange() {
     RETURN_IF_ERROR(Commit(false));
     for (uint32_t partition : change.lost) {
       positions_.erase(partition);
+      input_identities_.erase(partition);
       watermarks_.Forget(partition);
     }
   }
@@ -594,7 +643,7 @@ Status PipelineRun::Commit(bool end_of_input) {
   if (int64_t tracked = watermarks_.Compute(clock_.NowMs()); tracked != WatermarkTracker::kNone) {
     watermark = std::max(watermark, tracked);
   }
-  RuleContext context{*brands_, watermark, fired_, end_of_input};
+  RuleContext context{*brands_, watermark, fired_, end_of_input, &inquiries_};
   ASSIGN_OR_RETURN(watermark,
                    closer_->Close(watermark, end_of_input, deltas, *brands_, *store_, commit,
                                   [&](const ClosedWindow& window) {
@@ -603,14 +652,23 @@ Status PipelineRun::Commit(bool end_of_input) {
   context.watermark_ms = watermark;
   RETURN_IF_ERROR(rules_->OnWatermark(context));
   RETURN_IF_ERROR(rules_->Snapshot(commit));
-  for (const FiredAlert& alert : fired_) {
-    for (OutboxSink& sink : outbox_sinks_) {
-      commit.PutOutbox(sink.sink->name(), alert.id, alert.payload);
+  metrics_->OnInquiries(inquiries_, *brands_);  // issue 12: response-time metrics
+  inquiries_.clear();
+  for (OutboxSink& sink : outbox_sinks_) {
+    if (sink.stream == kMentionsStream) {
+      for (const OutboxEntry& mention : epoch_mentions_) {
+        commit.PutOutbox(sink.sink->name(), mention.id, mention.payload);
+      }
+      continue;
     }
+    for (const FiredAlert& alert : fired_) commit.PutOutbox(sink.sink->name(), alert.id, alert.payload);
   }
   if (capabilities_.resumable) {
     for (const auto& [partition, position] : positions_) {
       commit.SetPosition(source_->id(), partition, position);
+    }
+    for (const auto& [partition, identity] : input_identities_) {
+      commit.SetMeta(InputIdentityKey(source_->id(), partition), identity);
     }
   }
   commit.SetMeta(kWatermarkKey, std::to_string(watermark));
@@ -622,7 +680,18 @@ Status PipelineRun::Commit(bool end_of_input) {
   // (entries a receiver refused for good join the dead letters here, once an epoch).
   RETURN_IF_ERROR(ReportGivenUp());
   for (SideSink& side : side_sinks_) RETURN_IF_ERROR(side.sink->Flush());
-  RETURN_IF_ERROR(store_->Write(commit));
+  RETURN_IF_ERROR(WaitForStateSpace());
+  Status written = store_->Write(commit);
+  if (!written.ok() && store_->out_of_space()) {
+    // RocksDB itself found the disk full (the reserve was not enough): its Resume() aborts on
+    // an assertion in Debian's build after a failed WAL write, so the run ends here, cleanly.
+    return Status::IoError(fmt::format(
+        "state directory {} is full: {}; everything committed before is kept, a rerun resumes "
+        "from there once there is space (state.min_free_mb keeps a reserve so that a full disk "
+        "pauses the run instead)",
+        spec_.state_directory, written.message()));
+  }
+  RETURN_IF_ERROR(written);
   watermark_.store(watermark, std::memory_order_release);
   UpdateEventTimeLimits();
   summary_.event_times_refused = event_time_limits_.rejected.load(std::memory_order_relaxed);
@@ -639,11 +708,16 @@ Status PipelineRun::Commit(bool end_of_input) {
   summary_.alerts += fired_.size();
   for (OutboxSink& sink : outbox_sinks_) {
     std::vector<OutboxEntry> entries;
-    entries.reserve(fired_.size());
-    for (const FiredAlert& alert : fired_) entries.push_back(OutboxEntry{alert.id, alert.payload, 0});
+    if (sink.stream == kMentionsStream) {
+      entries = epoch_mentions_;
+    } else {
+      entries.reserve(fired_.size());
+      for (const FiredAlert& alert : fired_) entries.push_back(OutboxEntry{alert.id, alert.payload, 0});
+    }
     sink.delivery->Enqueue(std::move(entries));
   }
   fired_.clear();
+  epoch_mentions_.clear();
   if (capabilities_.resumable) {
     Status told = source_->OnCommitted(positions_);
     if (!told.ok()) Notice(fmt::format("source {}: {}", source_->id(), told.ToString()));
@@ -651,6 +725,49 @@ Status PipelineRun::Commit(bool end_of_input) {
   if (!end_of_input && watermark != kNoWatermark && watermark > INT64_MIN + spec_.retention_ms) {
     RETURN_IF_ERROR(store_->DeleteWindowsEndingBefore(watermark - spec_.retention_ms));
   }
+  return Status::Ok();
+}
+
+// Free space on the state's file system, or nullopt when it cannot be told.
+std::optional<uint64_t> FreeBytes(const std::string& directory) {
+  struct statvfs info;
+  if (::statvfs(directory.c_str(), &info) != 0) return std::nullopt;
+  return static_cast<uint64_t>(info.f_bavail) * info.f_frsize;
+}
+
+// The state's disk is (nearly) full (issue 16): nothing more is read — the coordinator waits
+// here with the epoch's commit in hand, nothing is written, what was committed stays — and
+// the commit goes on by itself once state.min_free_mb is free again (checked every second). A
+// stop request ends the wait with an error that says so; a rerun resumes from the last commit.
+Status PipelineRun::WaitForStateSpace() {
+  const uint64_t reserve = spec_.state_min_free_bytes;
+  if (reserve == 0) return Status::Ok();
+  std::optional<uint64_t> free = FreeBytes(spec_.state_directory);
+  if (!free || *free >= reserve) return Status::Ok();
+  const std::string& directory = spec_.state_directory;
+  Notice(fmt::format("state directory {} is full: {:.1f} MiB free, below state.min_free_mb "
+                     "({} MiB); ingestion paused until there is space (stop to exit; a rerun "
+                     "resumes from the last commit)",
+                     directory, *free / 1048576.0, reserve >> 20));
+  LogError("state directory is full: ingestion paused until space returns",
+           {{"state", directory}, {"free_bytes", std::to_string(*free)},
+            {"min_free_bytes", std::to_string(reserve)}});
+  ++summary_.state_full_pauses;
+  while (true) {
+    for (int waited = 0; waited < 1000; waited += 50) {
+      if (options_.stop_requested != nullptr && options_.stop_requested->load()) {
+        return Status::IoError(fmt::format(
+            "stopped while the state directory {} was full ({} bytes free, state.min_free_mb is "
+            "{}); everything committed before is kept, a rerun resumes from there",
+            directory, free.value_or(0), reserve >> 20));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    free = FreeBytes(directory);
+    if (!free || *free >= reserve) break;
+  }
+  Notice(fmt::format("state directory {} has space again; ingestion resumed", directory));
+  LogInfo("state directory has space again: ingestion resumed", {{"state", directory}});
   return Status::Ok();
 }
 

@@ -95,6 +95,11 @@ struct RunSummary {
   uint64_t mentions = 0;   // as the windows count them: own posts excluded
   uint64_t own_posts = 0;  // matches by a brand's own handles and profiles
   uint64_t alerts = 0;
+  // De-duplication (issue 14, operators/dedup.h): posts whose id was counted already, edits
+  // that replaced an earlier version in open windows, edits that came after it closed.
+  uint64_t duplicates_dropped = 0;
+  uint64_t edits_applied = 0;
+  uint64_t edits_late = 0;
   uint64_t commits = 0;
   uint64_t input_bytes = 0;
   int workers = 0;
@@ -112,6 +117,7 @@ struct RunSummary {
   std::vector<SinkSummary> sinks;  // in config order; the first of a stream describes it
   uint64_t backpressure_waits = 0;   // commits that waited for a full outbox
   double backpressure_seconds = 0;   // time ingestion was paused by them
+  uint64_t state_full_pauses = 0;    // commits that waited for space on the state's disk
   uint64_t partitions_gained = 0;    // assignment changes reported by the source
   uint64_t partitions_lost = 0;
   // Progress (cli/progress.h): where partition 0 stands, and the input file when it is one.

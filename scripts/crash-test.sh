@@ -7,6 +7,12 @@
 #
 #   scripts/crash-test.sh [--kills N] [--posts N] [--seed N] [--workers N] [--brandpulse PATH]
 #                         [--work DIR] [--max-delay SECONDS (default: spread over the run)]
+#                         [--replay]
+# --replay (issue 14): the input replays posts as a reconnecting firehose does (every 10,000th
+# line, the 1,500 lines before it again) and the pipeline de-duplicates (tests/crash/
+# pipeline-dedup.yaml). Besides reference and crashed runs over that input, a third,
+# uninterrupted run over the input WITHOUT replays must give the same windows: every replayed
+# post, across every kill -9, is counted once.
 # Exit 0 when identical; 1 on any difference (the diff is printed); 2 on a setup error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +24,7 @@ workers=2
 brandpulse=build/brandpulse
 work=build/crash-test
 max_delay=auto
+replay=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --kills) kills=$2; shift 2 ;;
@@ -27,6 +34,7 @@ while [ $# -gt 0 ]; do
     --brandpulse) brandpulse=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --max-delay) max_delay=$2; shift 2 ;;
+    --replay) replay=1; shift ;;
     *) echo "crash-test: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -40,11 +48,21 @@ export CRASH_INPUT=$input CRASH_WORKERS=$workers
 "$brandpulse" generate --watchlist pipelines/watchlists/nordic-spanish-telecoms.yaml \
   --format twitter-v2 --count "$posts" --seed "$seed" --mention-share 0.08 \
   --malformed-share 0.001 --rate 400 --disorder 20s --output "$input"
+pipeline=tests/crash/pipeline.yaml
+if [ "$replay" = 1 ]; then
+  pipeline=tests/crash/pipeline-dedup.yaml
+  clean_input=$input
+  input=$work/firehose-replayed.jsonl
+  awk '{ lines[NR % 1500] = $0; print } NR % 10000 == 0 && NR >= 1500 {
+         for (i = NR - 1499; i <= NR; i++) print lines[i % 1500] }' "$clean_input" >"$input"
+  export CRASH_INPUT=$input
+  echo "crash-test: replayed input: $(wc -l <"$input") lines for $(wc -l <"$clean_input") posts"
+fi
 echo "crash-test: $posts posts ($(du -h "$input" | cut -f1)), $workers workers, at least $kills kills"
 
 run() {  # run <dir>: one pipeline run into <dir>, in the background; sets $pid
   CRASH_STATE=$work/$1/state CRASH_OUT=$work/$1/out \
-    "$brandpulse" run tests/crash/pipeline.yaml --quiet >>"$work/$1/runs.log" 2>&1 &
+    "$brandpulse" run "$pipeline" --quiet >>"$work/$1/runs.log" 2>&1 &
   pid=$!
 }
 
@@ -128,6 +146,21 @@ resume_times=$(grep -o 'resumed .* ready after [0-9.]* s' "$work/crashed/runs.lo
 resume_summary=$(echo "$resume_times" | awk 'NF { n++; s += $1; if ($1 > m) m = $1 }
   END { if (n) printf "%d resumes reported, mean %.3f s, max %.3f s", n, s / n, m; else print "no resume reported" }')
 
+if [ "$replay" = 1 ]; then
+  # The truth: the same posts without replays, uninterrupted.
+  mkdir -p "$work/clean/out"
+  CRASH_INPUT=$clean_input CRASH_STATE=$work/clean/state CRASH_OUT=$work/clean/out \
+    "$brandpulse" run "$pipeline" --quiet >>"$work/clean/runs.log" 2>&1 ||
+    { echo "crash-test: the run without replays failed" >&2; cat "$work/clean/runs.log" >&2; exit 2; }
+  "$brandpulse" query dump --state "$work/clean/state" >"$work/clean/windows.txt"
+  replay_differences=0
+  if ! diff -u "$work/clean/windows.txt" "$work/crashed/windows.txt" >"$work/replay.diff"; then
+    replay_differences=$(grep -c '^[-+][^-+]' "$work/replay.diff" || true)
+    head -n 40 "$work/replay.diff"
+  fi
+  echo "crash-test: replayed input vs the same posts without replays: differences $replay_differences"
+  differences=$((differences + replay_differences))
+fi
 echo "crash-test: kills $done_kills, posts $posts, windows $windows, differences $differences"
 echo "crash-test: alerts $(wc -l <"$work/reference/alert-ids.txt") in the reference; missing $missing_alerts, unexpected $extra_alerts, re-delivered $duplicate_alerts"
 echo "crash-test: dead letters $(wc -l <"$work/reference/dead-letters.txt") in the reference; differing as sets: $dead_letter_differences"

@@ -26,6 +26,9 @@ packages=(
   libcurl4-openssl-dev libssl-dev
   # issue 14: ICU, the independent reference for NFC and UAX #29 word characters in the tests
   libicu-dev
+  # issue 14 (precision tools): validate's ambiguity warnings: inflected forms and names from
+  # Hunspell's en/nb/es dictionaries, English word frequency classes from SCOWL
+  libhunspell-dev hunspell-en-us hunspell-no hunspell-es scowl
   # Kafka tests, demo and bench: kcat produces the firehose to dev-kafka's mock cluster
   kcat
 )

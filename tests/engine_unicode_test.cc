@@ -4,6 +4,7 @@
 #include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
 #include <unicode/unistr.h>
+#include <unicode/unorm2.h>
 
 #include <string>
 #include <vector>
@@ -261,6 +262,23 @@ TEST(UnicodeComposeTest, AgreesWithIcuNfcAndKeepsOffsets) {
   EXPECT_EQ(offsets[7], 8u);  // n follows the combining mark
   EXPECT_TRUE(MayNeedComposition("Telefo\u0301nica"));
   EXPECT_FALSE(MayNeedComposition("Telefónica, blåbær og Ærlig"));
+}
+
+// The byte test lets emoji, kana and CJK posts skip the composing copy, but never misses a
+// character that can compose with the one before it (ICU: NFC_Quick_Check = Maybe).
+TEST(UnicodeComposeTest, EmojiAndKanaSkipTheCopyButEverySecondHalfIsSeen) {
+  EXPECT_FALSE(MayNeedComposition("Telenor \U0001F642\U0001F525 #5G"));
+  EXPECT_FALSE(MayNeedComposition("\u30BD\u30CB\u30FC\u306E\u65B0\u578B\u304C\u51FA\u305F"));
+  EXPECT_TRUE(MayNeedComposition("\u304B\u3099"));
+  uint32_t checked = 0;
+  for (UChar32 c = 0; c <= 0x10FFFF; ++c) {
+    if (u_getIntPropertyValue(c, UCHAR_NFC_QUICK_CHECK) != UNORM_MAYBE) continue;
+    std::string text = "a";
+    icu::UnicodeString(c).toUTF8String(text);
+    ASSERT_TRUE(MayNeedComposition(text)) << std::hex << c;
+    ++checked;
+  }
+  EXPECT_GT(checked, 100u);
 }
 
 TEST(UnicodeWordTest, UnspacedScripts) {

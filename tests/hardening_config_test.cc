@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "pipeline/pipeline_config.h"
+#include "tests/cli_test_support.h"
 #include "tests/test_support.h"
 
 namespace brandpulse {
@@ -71,6 +72,43 @@ TEST_F(HardeningConfigTest, HugeDurationsAreRefusedNotWrapped) {
   errors = Errors("", "watchlist.yaml", ", allowed_lateness: 99999999999999999999s");
   EXPECT_NE(errors.find("'allowed_lateness' is too long"), std::string::npos) << errors;
   EXPECT_EQ(Errors(", retention: 3650d"), "");
+}
+
+// Validation messages as they are printed (`brandpulse validate`): a NUL in a value no longer ends
+// the message, a 1 MB term is echoed by its first 200 bytes and its length, and a problem without
+// a place points at the file's start, not at :0:0.
+std::string Validate(const fs::path& directory, const std::string& file) {
+  return brandpulse_cli_test::RunBrandpulse("validate " + file, directory).output;
+}
+
+TEST_F(HardeningConfigTest, ValidationMessagesWithANulByteAreNotCut) {
+  brandpulse_test::WriteFile(work_ / "nul.yaml",
+                             std::string("brands:\n  - id: \"a\\0b\"\n    terms: [\"te\\0st\"]\n"));
+  const std::string output = Validate(work_, "nul.yaml");
+  EXPECT_NE(output.find("nul.yaml:2:9: error: brand id 'a\\x00b'"), std::string::npos) << output;
+  EXPECT_NE(output.find("'te\\x00st'"), std::string::npos) << output;
+  EXPECT_EQ(output.find('\0'), std::string::npos);
+}
+
+TEST_F(HardeningConfigTest, AOneMegabyteTermIsEchoedByItsFirst200Bytes) {
+  brandpulse_test::WriteFile(work_ / "long.yaml", "brands:\n  - id: a\n    terms: [\"" +
+                                                      std::string(1'000'000, 'x') + "\"]\n");
+  const std::string output = Validate(work_, "long.yaml");
+  EXPECT_LT(output.size(), 2000u) << output.substr(0, 2000);
+  EXPECT_NE(output.find(std::string(200, 'x') + "\u2026 (1000000 bytes)'"), std::string::npos)
+      << output.substr(0, 2000);
+  EXPECT_EQ(output.find(":0:0"), std::string::npos) << output.substr(0, 2000);
+  EXPECT_NE(output.find("long.yaml:1:1: error:"), std::string::npos) << output.substr(0, 2000);
+}
+
+TEST(PrintableMessageTest, QuotedValuesAreCutOnACharacterBoundary) {
+  // 199 ASCII bytes, then a two-byte character across the 200-byte cut.
+  const std::string value = std::string(199, 'a') + "\xc3\xb8" + std::string(50, 'b');
+  EXPECT_EQ(PrintableMessage("term '" + value + "' is long"),
+            "term '" + std::string(199, 'a') + "\u2026 (251 bytes)' is long");
+  EXPECT_EQ(PrintableMessage("short 'ok' and a\ttab"), "short 'ok' and a\ttab");
+  EXPECT_EQ(PrintableMessage(std::string("bell\a and \x7f\0!", 13)),
+            "bell\\x07 and \\x7f\\x00!");
 }
 
 }  // namespace

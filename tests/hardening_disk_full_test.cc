@@ -1,14 +1,18 @@
 // A full disk under the state directory and under the output files (issue 16): a real tmpfs of
-// a few MiB mounted for the test (root only; skipped otherwise). The run stops with a message
-// naming the state and the cause instead of aborting, keeps what it committed, and a rerun after
-// space returns finishes with the same windows as a run that never ran out of space. Output
+// a few MiB mounted for the test (root only; skipped otherwise). The run pauses with a message
+// naming the state and the cause instead of aborting, keeps what it committed, resumes by itself
+// when space returns (or, stopped while it waits, returns an error and a rerun resumes), and
+// finishes with the same windows as a run that never ran out of space. Output
 // files never keep half a line.
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -77,7 +81,7 @@ TEST_F(DiskFullTest, OutputFileOnAFullDiskKeepsWholeLines) {
   }
 }
 
-TEST_F(DiskFullTest, FullStateStopsWithAMessageAndResumesWhenSpaceReturns) {
+TEST_F(DiskFullTest, FullStatePausesSaysSoAndResumesByItselfWhenSpaceReturns) {
   brandpulse_test::WriteFile(work_ / "watchlist.yaml",
                              "brands:\n  - id: telenor\n    terms: [Telenor]\n  - id: telia\n"
                              "    terms: [Telia]\n");
@@ -101,19 +105,20 @@ TEST_F(DiskFullTest, FullStateStopsWithAMessageAndResumesWhenSpaceReturns) {
       record.clear();
     }
   }
-  auto spec_for = [&](const std::string& state) {
+  auto spec_for = [&](const std::string& state, int min_free_mb) {
     brandpulse_test::WriteFile(work_ / "p.yaml", fmt::format(R"(name: full
 source: {{type: file, path: in.jsonl}}
 decode: {{format: twitter-v2}}
 watchlist: watchlist.yaml
 workers: 1
-state: {{directory: {}, commit_every_records: 2000, memory_budget_mb: 16, watchlist_cache: none}}
+state: {{directory: {}, commit_every_records: 2000, memory_budget_mb: 16, watchlist_cache: none,
+        min_free_mb: {}}}
 windows:
   - {{name: 1m, size: 1m, dimensions: [lang, author]}}
 metrics: {{co_terms: true, top_k: 50}}
 sinks:
   dead_letter: {{type: file, path: dead.jsonl}}
-)", state));
+)", state, min_free_mb));
     Diagnostics config_diagnostics;
     std::optional<PipelineSpec> spec =
         LoadPipelineSpec((work_ / "p.yaml").string(), config_diagnostics);
@@ -122,22 +127,69 @@ sinks:
   };
   RunOptions fresh;
   fresh.fresh = true;
-  Result<RunSummary> reference = RunPipeline(spec_for((work_ / "reference").string()), fresh);
+  Result<RunSummary> reference = RunPipeline(spec_for((work_ / "reference").string(), 0), fresh);
   ASSERT_TRUE(reference.ok()) << reference.status().ToString();
+  const auto reference_windows = brandpulse_test::DumpWindows(work_ / "reference");
 
-  PipelineSpec small = spec_for((small_ / "state").string());
-  Result<RunSummary> full = RunPipeline(small, fresh);  // must return, not abort
-  ASSERT_FALSE(full.ok()) << "the state fit in 3 MiB; the test needs more input";
-  EXPECT_NE(full.status().ToString().find("No space left"), std::string::npos)
-      << full.status().ToString();
-  std::printf("full disk: %s\n", full.status().ToString().c_str());
+  // 1. No reserve: RocksDB itself runs out of space. The run must return (not abort) with a
+  // message naming the state and the cause; a rerun once there is space finishes the same.
+  {
+    PipelineSpec small = spec_for((small_ / "state-a").string(), 0);
+    Result<RunSummary> full = RunPipeline(small, fresh);
+    ASSERT_FALSE(full.ok()) << "the state fit in 3 MiB; the test needs more input";
+    const std::string message = full.status().ToString();
+    EXPECT_NE(message.find("No space left"), std::string::npos) << message;
+    EXPECT_NE(message.find("is full"), std::string::npos) << message;
+    EXPECT_NE(message.find("a rerun resumes"), std::string::npos) << message;
+    std::printf("RocksDB out of space: %s\n", message.c_str());
+    Resize("256m");
+    Result<RunSummary> rerun = RunPipeline(small, RunOptions{});
+    ASSERT_TRUE(rerun.ok()) << rerun.status().ToString();
+    EXPECT_EQ(brandpulse_test::DumpWindows(small_ / "state-a"), reference_windows);
+    fs::remove_all(small_ / "state-a");
+  }
 
-  Resize("256m");
+  // 2. With a reserve (state.min_free_mb): below it the run pauses and says so, writing nothing.
+  // Stopped while it waits, it returns an error that says so.
+  Resize("8m");
+  PipelineSpec small = spec_for((small_ / "state-b").string(), 6);
+  std::atomic<bool> stop{false};
+  std::string full_notice;
+  RunOptions stopping = fresh;
+  stopping.stop_requested = &stop;
+  stopping.on_notice = [&](const std::string& message) {
+    if (message.find("is full") == std::string::npos) return;
+    full_notice = message;
+    stop = true;
+  };
+  Result<RunSummary> stopped = RunPipeline(small, stopping);
+  ASSERT_FALSE(stopped.ok()) << "the state fit in 2 MiB; the test needs more input";
+  EXPECT_NE(stopped.status().ToString().find("stopped while the state directory"),
+            std::string::npos)
+      << stopped.status().ToString();
+  EXPECT_NE(full_notice.find("ingestion paused"), std::string::npos) << full_notice;
+
+  // Rerun: it pauses again, and when space returns a second later (the operator deletes
+  // something) it resumes by itself and finishes with the windows of a run that never ran out.
+  std::thread grow;
+  int full_notices = 0;
+  bool resumed_notice = false;
   RunOptions resume;
+  resume.on_notice = [&](const std::string& message) {
+    if (message.find("has space again") != std::string::npos) resumed_notice = true;
+    if (message.find("is full") == std::string::npos || full_notices++ > 0) return;
+    grow = std::thread([this] {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      Resize("256m");
+    });
+  };
   Result<RunSummary> resumed = RunPipeline(small, resume);
+  if (grow.joinable()) grow.join();
   ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
-  EXPECT_EQ(brandpulse_test::DumpWindows(small_ / "state"),
-            brandpulse_test::DumpWindows(work_ / "reference"));
+  EXPECT_EQ(full_notices, 1);
+  EXPECT_TRUE(resumed_notice);
+  EXPECT_EQ(resumed->state_full_pauses, 1u);
+  EXPECT_EQ(brandpulse_test::DumpWindows(small_ / "state-b"), reference_windows);
 }
 
 }  // namespace

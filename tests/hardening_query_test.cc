@@ -41,6 +41,18 @@ TEST(HardeningQueryTest, DeepParenthesesAreRefusedWithALocation) {
   }
 }
 
+TEST(HardeningQueryTest, InvalidUtf8InsideAPhraseOrBracesIsRefused) {
+  // The first make-fuzz finding (fuzz/corpus/query/regression-phrase-with-invalid-utf8): the
+  // phrase was accepted, and its canonical form, with the bytes as a bare term, did not parse.
+  std::string errors = ParseErrors("\"telenor n\n\x9crge\"~3 AND la!g:no");
+  EXPECT_NE(errors.find("w.yaml:3:12: error: the phrase is not valid UTF-8"), std::string::npos)
+      << errors;
+  errors = ParseErrors("telenor OR {B\xffT}");
+  EXPECT_NE(errors.find("w.yaml:3:23: error: '{...}' is not valid UTF-8"), std::string::npos)
+      << errors;
+  EXPECT_EQ(ParseErrors("\"telenor n\xc3\xb8rge\"~3"), "");  // real UTF-8 stays fine
+}
+
 TEST(HardeningQueryTest, ChainedNotsAreRefused) {
   std::string text = "telenor AND ";
   for (int i = 0; i < 40'000; ++i) text += "NOT ";

@@ -5,10 +5,12 @@
 // a restart; a restart may deliver an alert again, never a different one).
 #include <cstdlib>
 #include <filesystem>
+#include <regex>
 #include <set>
 
 #include <gtest/gtest.h>
 
+#include "engine/metrics.h"
 #include "operators/unanswered_rule.h"
 #include "pipeline/pipeline_config.h"
 #include "pipeline/pipeline_runner.h"
@@ -35,6 +37,11 @@ std::set<std::string> LineSet(const std::string& text) {
   return std::set<std::string>(lines.begin(), lines.end());
 }
 
+// Mention records carry the wall-clock time the engine read the post: compared as "*".
+std::string StripIngestTimes(const std::string& mentions) {
+  return std::regex_replace(mentions, std::regex(R"("ingest_time":"[^"]*")"), R"("ingest_time":"*")");
+}
+
 class AlertGoldenTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(AlertGoldenTest, ExactAlertsWholeAndAcrossARestart) {
@@ -52,6 +59,13 @@ TEST_P(AlertGoldenTest, ExactAlertsWholeAndAcrossARestart) {
   Result<RunSummary> whole = RunPipeline(spec, options);
   ASSERT_TRUE(whole.ok()) << whole.status().ToString();
   EXPECT_EQ(StripAlertTimes(ReadFile(work / "out" / "alerts.jsonl")), expected);
+  // A case with a mentions sink (sinks.mentions) also checks the mention records: one per post
+  // that names a brand, exact.
+  const std::string expected_mentions =
+      fs::exists(golden / "expected_mentions.jsonl") ? ReadFile(golden / "expected_mentions.jsonl") : "";
+  if (!expected_mentions.empty()) {
+    EXPECT_EQ(StripIngestTimes(ReadFile(work / "out" / "mentions.jsonl")), expected_mentions);
+  }
 
   for (size_t stop : {records / 3, records / 2, 2 * records / 3}) {
     SCOPED_TRACE(fmt::format("stopped after {} records", stop));
@@ -66,13 +80,127 @@ TEST_P(AlertGoldenTest, ExactAlertsWholeAndAcrossARestart) {
     ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
     EXPECT_EQ(LineSet(StripAlertTimes(ReadFile(work / fmt::format("out-{}", stop) / "alerts.jsonl"))),
               LineSet(expected));
+    if (!expected_mentions.empty()) {  // at least once: a restart may deliver a record again
+      EXPECT_EQ(LineSet(StripIngestTimes(
+                    ReadFile(work / fmt::format("out-{}", stop) / "mentions.jsonl"))),
+                LineSet(expected_mentions));
+    }
   }
   fs::remove_all(work);
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, AlertGoldenTest,
-                         ::testing::Values("unanswered", "noise", "spike"),
+                         ::testing::Values("unanswered", "noise", "spike", "share_of_voice",
+                                           "sentiment_shift", "viral_post"),
                          [](const auto& info) { return info.param; });
+
+// The new rule types' mistakes: each at file:line:column, with "did you mean" where a name is
+// close; and a sentiment_shift rule without enrichment validates with a note saying so.
+TEST(AlertRuleValidation, ShareSentimentViralErrorsAndTheEnrichmentNote) {
+  fs::path work = MakeTempDirectory("alert-rule-validation");
+  brandpulse_test::WriteFile(work / "watchlist.yaml",
+                             "brands:\n"
+                             "  - {id: acme, name: Acme, terms: [acme], group: widgets}\n"
+                             "  - {id: globex, name: Globex, terms: [globex], group: widgets}\n"
+                             "  - {id: solo, name: Solo, terms: [solo]}\n");
+  const std::string head =
+      "name: v\nsource: {type: file, path: in.jsonl}\nwatchlist: watchlist.yaml\n"
+      "state: {directory: state}\nwindows:\n  - {name: 1h, size: 1h}\n"
+      "decode: {format: json, fields: {id: /id, text: /text, event_time: /ts}}\n"
+      "sinks: {alerts: {type: file, path: a.jsonl}, dead_letter: {type: file, path: d.jsonl}}\n"
+      "alerts:\n";
+  brandpulse_test::WriteFile(
+      work / "bad.yaml",
+      head +
+          "  - {name: a, type: share_of_voice, window: 1h, chnage: 10}\n"
+          "  - {name: b, type: share_of_voice, window: 1h, change: 10, brands: [solo]}\n"
+          "  - {name: c, type: sentiment_shift, window: 1hh, margin: 10}\n"
+          "  - {name: d, type: viral_post, within: 10m}\n"
+          "  - {name: e, type: viral_post, replies: 5, withn: 10m}\n"
+          "  - {name: f, type: share_of_voice, window: 1h, change: 10, direction: upward}\n");
+  Diagnostics diagnostics;
+  EXPECT_FALSE(LoadPipelineSpec((work / "bad.yaml").string(), diagnostics).has_value() &&
+               diagnostics.empty());
+  const std::string text = diagnostics.ToString();
+  const std::string file = (work / "bad.yaml").string();
+  for (const std::string& expected : {
+           file + ":10:49: error: unknown key 'chnage' in alert rule (hint: did you mean 'change'?)",
+           file + ":10:5: error: alert rule 'a' needs change, above or below",
+           file + ":11:69: error: alert rule 'b': brand 'solo' is in no competitor group",
+           file + ":12:46: error: no window named '1hh' (hint: did you mean '1h'?)",
+           file + ":13:5: error: alert rule 'd' needs replies or reach",
+           file + ":14:45: error: unknown key 'withn' in alert rule (hint: did you mean 'within'?)",
+           file + ":15:72: error: 'upward' is not a valid direction"}) {
+    EXPECT_NE(text.find(expected), std::string::npos) << "missing: " << expected << "\n" << text;
+  }
+
+  brandpulse_test::WriteFile(work / "off.yaml",
+                             head + "  - {name: mood, type: sentiment_shift, window: 1h}\n");
+  Diagnostics off;
+  std::optional<PipelineSpec> spec = LoadPipelineSpec((work / "off.yaml").string(), off);
+  ASSERT_TRUE(spec.has_value()) << off.ToString();
+  EXPECT_TRUE(off.empty()) << off.ToString();
+  ASSERT_EQ(spec->notes.size(), 1u);
+  EXPECT_NE(spec->notes[0].message.find("enrichment is off"), std::string::npos);
+  EXPECT_EQ(spec->notes[0].location.line, 10);
+
+  brandpulse_test::WriteFile(work / "on.yaml",
+                             head + "  - {name: mood, type: sentiment_shift, window: 1h}\n"
+                                    "transforms: [decode, match, enrich, window]\n");
+  Diagnostics on;
+  spec = LoadPipelineSpec((work / "on.yaml").string(), on);
+  ASSERT_TRUE(spec.has_value()) << on.ToString();
+  EXPECT_TRUE(spec->notes.empty());
+  fs::remove_all(work);
+}
+
+// The value of one sample ("name{labels}") in a text exposition, or -1 when absent.
+double SampleValue(const std::string& text, const std::string& sample) {
+  size_t at = 0;
+  while ((at = text.find(sample + " ", at)) != std::string::npos) {
+    if (at == 0 || text[at - 1] == '\n') return std::stod(text.substr(at + sample.size() + 1));
+    at += sample.size();
+  }
+  return -1;
+}
+
+// Response-time metrics of the `unanswered` golden case (its README): q1 to Telenor's support
+// profile answered after 120 s; q2 to @telenor_norge and q3 to @telia_norge unanswered.
+TEST(ResponseTimeMetrics, InquiriesAnsweredUnansweredAndTheResponseTimeHistogram) {
+  const fs::path golden = fs::path(BRANDPULSE_SOURCE_DIR) / "tests" / "alert_golden" / "unanswered";
+  fs::path work = MakeTempDirectory("response-time-metrics");
+  setenv("BRANDPULSE_TEST_STATE", (work / "state").c_str(), 1);
+  setenv("BRANDPULSE_TEST_OUT", (work / "out").c_str(), 1);
+  PipelineSpec spec = LoadOrDie(golden / "pipeline.yaml");
+  MetricsRegistry registry;
+  RunOptions options;
+  options.fresh = true;
+  options.metrics_registry = &registry;
+  Result<RunSummary> run = RunPipeline(spec, options);
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  const std::string text = registry.Render();
+  const std::string support = R"({brand="telenor",profile="support"})";
+  const std::string norge = R"({brand="telenor",profile="@telenor_norge"})";
+  const std::string telia = R"({brand="telia",profile="@telia_norge"})";
+  EXPECT_EQ(SampleValue(text, "brandpulse_inquiries_total" + support), 1) << text;
+  EXPECT_EQ(SampleValue(text, "brandpulse_inquiries_answered_total" + support), 1);
+  EXPECT_EQ(SampleValue(text, "brandpulse_inquiries_unanswered_total" + support), 0);
+  EXPECT_EQ(SampleValue(text, "brandpulse_response_time_seconds_sum" + support), 120);
+  EXPECT_EQ(SampleValue(text, "brandpulse_response_time_seconds_count" + support), 1);
+  EXPECT_EQ(SampleValue(text, R"(brandpulse_response_time_seconds_bucket{brand="telenor",profile="support",le="60"})"), 0);
+  EXPECT_EQ(SampleValue(text, R"(brandpulse_response_time_seconds_bucket{brand="telenor",profile="support",le="120"})"), 1);
+  EXPECT_EQ(SampleValue(text, "brandpulse_inquiries_total" + norge), 1);
+  EXPECT_EQ(SampleValue(text, "brandpulse_inquiries_unanswered_total" + norge), 1);
+  EXPECT_EQ(SampleValue(text, "brandpulse_inquiries_answered_total" + norge), 0);
+  EXPECT_EQ(SampleValue(text, "brandpulse_inquiries_total" + telia), 1);
+  EXPECT_EQ(SampleValue(text, "brandpulse_inquiries_unanswered_total" + telia), 1);
+  if (std::system("command -v promtool >/dev/null 2>&1") == 0) {
+    brandpulse_test::WriteFile(work / "scrape.txt", text);
+    EXPECT_EQ(std::system(fmt::format("promtool check metrics < '{}'", (work / "scrape.txt").string()).c_str()), 0)
+        << text;
+  }
+  fs::remove_all(work);
+}
 
 TEST(UnansweredCue, QuestionAndComplaintWithoutEnrichment) {
   EXPECT_EQ(CheapInquiryCue("why is it down?"), 1u);

@@ -1,0 +1,112 @@
+// De-duplication (issue 14): each post id counts once per brand within a horizon. Firehose
+// reconnects and at-least-once producers replay posts; the Mastodon sample holds 7 events for 4
+// statuses. The `dedup` transform sits between `match` and `window`:
+//
+//   - A post whose key (platform + id; an edit's key is the id of the post it edits) was counted
+//     already loses its mentions: it is a duplicate, counted in Batch::duplicates_dropped.
+//   - An edit (Post::edit_of) of a counted post replaces the counted version: the earlier
+//     version's contribution goes into Batch::retractions (window aggregation subtracts it from
+//     every window that is still open) and the edit is counted at the first version's event
+//     time. When every window holding that time has closed, the edit goes to the late output
+//     instead and changes nothing. An edit whose text equals the counted version's is a replay.
+//   - Only posts that mention a brand (or edit one that did) enter the set: a post that counts
+//     nowhere cannot be counted twice.
+//
+// The set is bounded twice: by `horizon` (event time: ids older than watermark − horizon are
+// forgotten) and by `memory_mb` (a flat table; when it is full the oldest eighth of the ids, by
+// event time, is evicted and counted). Its memory is taken out of state.memory_budget_mb.
+//
+// Exactness. The set's changes of an epoch are written into the epoch's one WriteBatch (the
+// `rules` column family under the owner "transform/dedup": key = event time + id hash, value =
+// the counted version's contribution), so after a kill -9 the set is the one that goes with the
+// committed positions and windows. Decisions are made in batch order (a worker waits for the
+// batches before its own to pass this transform; decode and match still run in parallel), so
+// results are the same for any number of workers. docs/state.md, "De-duplication".
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "engine/status.h"
+#include "engine/yaml_reader.h"
+#include "operators/registry.h"
+
+namespace brandpulse {
+
+// A set of 64-bit id hashes with the event time of each, in one flat array: open addressing
+// with linear probing, at most half full. Why flat: one cache line per lookup, no allocation
+// after construction, no per-entry pointers (16 bytes per slot, 32 per id at the load limit),
+// and it walks in one pass for expiry. Hash 0 marks an empty slot (callers never pass 0).
+// Not thread-safe.
+class DedupTable {
+ public:
+  struct Entry {
+    uint64_t hash = 0;
+    int64_t event_ms = 0;
+  };
+  // The largest table whose slots fit in `bytes` (a power of two, at least 16 slots).
+  explicit DedupTable(uint64_t bytes);
+
+  // The slot holding `hash`, or nullopt.
+  std::optional<size_t> Find(uint64_t hash) const;
+  // REQUIRES: `hash` absent and size() < limit().
+  void Insert(uint64_t hash, int64_t event_ms);
+  Entry& at(size_t slot) { return slots_[slot]; }
+  // Removes every entry for which `remove(entry)` is true, calling `removed(entry)` for each;
+  // one pass, backward-shift deletion (no tombstones). Returns how many were removed.
+  template <typename Remove, typename Removed>
+  size_t EraseIf(Remove&& remove, Removed&& removed);
+  // The smallest event time t such that at least `count` entries have event_ms <= t (count >= 1,
+  // REQUIRES size() >= count). Depends only on the set of entries, not on their slots, so the
+  // same set evicts the same ids before and after a restart.
+  int64_t EventTimeRank(size_t count) const;
+
+  size_t size() const { return size_; }
+  size_t limit() const { return slots_.size() / 2; }
+  size_t capacity() const { return slots_.size(); }
+  uint64_t bytes() const { return slots_.size() * sizeof(Entry); }
+
+ private:
+  void EraseSlot(size_t slot);
+  std::vector<Entry> slots_;
+  size_t mask_ = 0;
+  size_t size_ = 0;
+};
+
+template <typename Remove, typename Removed>
+size_t DedupTable::EraseIf(Remove&& remove, Removed&& removed) {
+  size_t erased = 0;
+  // A backward shift may move a later entry into the slot just emptied, or (at the wrap) an
+  // entry from the start into the end: the slot is looked at again until it keeps its entry.
+  for (size_t slot = 0; slot < slots_.size(); ++slot) {
+    while (slots_[slot].hash != 0 && remove(slots_[slot])) {
+      removed(slots_[slot]);
+      EraseSlot(slot);
+      ++erased;
+    }
+  }
+  return erased;
+}
+
+struct DedupOptions {
+  int64_t horizon_ms = 48LL * 3600 * 1000;
+  uint64_t memory_bytes = 16ull << 20;
+};
+
+// The owner name of the set's keys in the `rules` column family ('/' is not allowed in a rule
+// name, so no alert rule can collide with it).
+inline constexpr std::string_view kDedupStateOwner = "transform/dedup";
+
+// Builds the transform; the set itself lives in context.run_objects (it survives watchlist
+// reloads) and is loaded from context.store on the first Make of a run.
+Result<std::unique_ptr<Transform>> MakeDedup(const DedupOptions& options,
+                                             const TransformBuildContext& context);
+
+// The `dedup` transform's reader: `horizon` (a duration, at least the largest window),
+// `memory_mb` (1 to 65536).
+Result<std::unique_ptr<TransformSpec>> ReadDedup(YamlMap& section, const ConfigContext& context);
+
+}  // namespace brandpulse

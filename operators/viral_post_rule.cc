@@ -1,0 +1,377 @@
+#include "operators/viral_post_rule.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "engine/json_writer.h"
+#include "engine/log.h"
+#include "engine/social_entities.h"
+#include "engine/varint.h"
+
+namespace brandpulse {
+namespace {
+
+void PutString(std::string& out, std::string_view text) {
+  AppendVarint(out, text.size());
+  out.append(text);
+}
+
+bool TakeString(std::string_view& in, std::string& text) {
+  uint64_t size = 0;
+  if (!ReadVarint(in, size) || size > in.size()) return false;
+  text.assign(in.substr(0, size));
+  in.remove_prefix(size);
+  return true;
+}
+
+std::string FormatMinutes(int64_t ms) {
+  if (ms < 60000) return fmt::format("{} s", ms / 1000);
+  if (ms < 3600000) return fmt::format("{} min", ms / 60000);
+  return fmt::format("{:.1f} h", static_cast<double>(ms) / 3600000.0);
+}
+
+// A post being watched, and what its replies did so far.
+struct Tracked {
+  EvidencePost post;
+  int64_t author_followers = 0;
+  std::vector<std::string> brand_ids;  // the enabled brands it names (non-own mentions)
+  bool fired = false;
+  uint64_t total_replies = 0;
+  std::vector<int64_t> reply_times;     // sorted; those within `within` of the newest
+  std::vector<EvidencePost> replies;    // the newest few, newest first
+
+  std::string Encode() const {
+    std::string out;
+    post.EncodeTo(out);
+    AppendVarint(out, static_cast<uint64_t>(author_followers));
+    AppendVarint(out, brand_ids.size());
+    for (const std::string& id : brand_ids) PutString(out, id);
+    AppendVarint(out, fired ? 1 : 0);
+    AppendVarint(out, total_replies);
+    AppendVarint(out, reply_times.size());
+    for (int64_t time : reply_times) AppendVarint(out, static_cast<uint64_t>(time));
+    AppendVarint(out, replies.size());
+    for (const EvidencePost& reply : replies) reply.EncodeTo(out);
+    return out;
+  }
+  bool Decode(std::string_view in) {
+    uint64_t followers = 0, count = 0, flag = 0;
+    if (!post.DecodeFrom(in) || !ReadVarint(in, followers) || !ReadVarint(in, count)) return false;
+    author_followers = static_cast<int64_t>(followers);
+    brand_ids.resize(count);
+    for (std::string& id : brand_ids) {
+      if (!TakeString(in, id)) return false;
+    }
+    if (!ReadVarint(in, flag) || !ReadVarint(in, total_replies) || !ReadVarint(in, count)) {
+      return false;
+    }
+    fired = flag != 0;
+    reply_times.resize(count);
+    for (int64_t& time : reply_times) {
+      uint64_t value = 0;
+      if (!ReadVarint(in, value)) return false;
+      time = static_cast<int64_t>(value);
+    }
+    if (!ReadVarint(in, count)) return false;
+    replies.resize(count);
+    for (EvidencePost& reply : replies) {
+      if (!reply.DecodeFrom(in)) return false;
+    }
+    return true;
+  }
+};
+
+class ViralPostRule final : public AlertRule {
+ public:
+  ViralPostRule(ViralPostRuleOptions options, const RuleBuildContext& context)
+      : options_(std::move(options)), filter_(options_.common.brands) {
+    filter_.Reset(*context.brands);
+  }
+
+  const std::string& name() const override { return options_.common.name; }
+  AlertNoiseOptions noise() const override { return options_.common.noise; }
+  bool WatchesBatches() const override { return true; }
+
+  Status Restore(StateStore& store, const BrandDirectory&) override {
+    bool bad = false;
+    RETURN_IF_ERROR(store.ScanRuleState(name(), [&](std::string_view key, std::string_view value) {
+      if (!key.starts_with("t/")) return;
+      std::string post_id(key.substr(2));
+      Tracked tracked;
+      if (!tracked.Decode(value)) {
+        bad = true;
+        return;
+      }
+      by_time_.insert({tracked.post.event_time_ms, post_id});
+      tracked_.emplace(std::move(post_id), std::move(tracked));
+    }));
+    if (bad) {
+      return Status::Corruption(fmt::format("alert rule '{}': stored tracked post does not decode", name()));
+    }
+    return Status::Ok();
+  }
+
+  Status OnBatch(const Batch& batch, RuleContext& context) override {
+    // Posts about an enabled brand start being tracked.
+    for (const Mention& mention : batch.mentions) {
+      if (mention.own_post || !filter_.enabled(mention.brand_index)) continue;
+      const Post& post = batch.posts[mention.post_index];
+      if (post.id.empty() || post.event_time_ms + options_.track_for_ms <= context.watermark_ms) {
+        continue;
+      }
+      const std::string_view brand_id = context.brands.brand_info(mention.brand_index).id;
+      auto found = tracked_.find(std::string(post.id));
+      if (found == tracked_.end()) {
+        Tracked fresh;
+        fresh.post = EvidencePost::Of(post, batch.ingest_time_ms);
+        fresh.author_followers = post.author_followers;
+        found = tracked_.emplace(std::string(post.id), std::move(fresh)).first;
+        by_time_.insert({post.event_time_ms, found->first});
+        Evict();
+        found = tracked_.find(std::string(post.id));
+        if (found == tracked_.end()) continue;  // older than everything kept at capacity
+      }
+      Tracked& tracked = found->second;
+      if (std::find(tracked.brand_ids.begin(), tracked.brand_ids.end(), brand_id) !=
+          tracked.brand_ids.end()) {
+        continue;
+      }
+      tracked.brand_ids.emplace_back(brand_id);
+      dirty_.insert(found->first);
+      if (options_.reach && !tracked.fired && tracked.author_followers >= *options_.reach) {
+        tracked.fired = true;
+        Fire(found->first, tracked, "reach", static_cast<double>(tracked.author_followers),
+             static_cast<double>(*options_.reach), tracked.post.event_time_ms, context);
+      }
+    }
+    // Replies to tracked posts.
+    if (!options_.replies) return Status::Ok();
+    for (const Post& post : batch.posts) {
+      if (post.reply_to_post_id.empty() || post.reply_to_post_id == post.id) continue;
+      auto found = tracked_.find(std::string(post.reply_to_post_id));
+      if (found == tracked_.end()) continue;
+      Tracked& tracked = found->second;
+      ++tracked.total_replies;
+      dirty_.insert(found->first);
+      if (tracked.fired) continue;
+      AddReply(tracked, post, batch.ingest_time_ms);
+      const uint64_t most = MostRepliesWithin(tracked.reply_times);
+      if (most >= *options_.replies) {
+        tracked.fired = true;
+        Fire(found->first, tracked, "replies", static_cast<double>(most),
+             static_cast<double>(*options_.replies), post.event_time_ms, context);
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status OnWatermark(RuleContext& context) override {
+    while (!by_time_.empty() &&
+           by_time_.begin()->first + options_.track_for_ms <= context.watermark_ms) {
+      Forget(by_time_.begin()->second);
+    }
+    return Status::Ok();
+  }
+
+  Status Snapshot(StateStore::Commit& commit) override {
+    for (const std::string& post_id : forgotten_) commit.DeleteRuleState(name(), "t/" + post_id);
+    forgotten_.clear();
+    for (const std::string& post_id : dirty_) {
+      auto found = tracked_.find(post_id);
+      if (found != tracked_.end()) commit.PutRuleState(name(), "t/" + post_id, found->second.Encode());
+    }
+    dirty_.clear();
+    return Status::Ok();
+  }
+
+  Status OnBrandsChanged(const BrandDirectory&, const BrandDirectory& after) override {
+    filter_.Reset(after);  // tracked posts keep brand ids, which do not change
+    return Status::Ok();
+  }
+
+ private:
+  void AddReply(Tracked& tracked, const Post& reply, int64_t ingest_time_ms) {
+    std::vector<int64_t>& times = tracked.reply_times;
+    times.insert(std::upper_bound(times.begin(), times.end(), reply.event_time_ms), reply.event_time_ms);
+    // Only replies within `within` of the newest can still make a burst with later ones.
+    const int64_t oldest_useful = times.back() - options_.within_ms;
+    times.erase(times.begin(), std::lower_bound(times.begin(), times.end(), oldest_useful));
+    if (options_.common.evidence > 1) {
+      EvidencePost kept = EvidencePost::Of(reply, ingest_time_ms);
+      auto place = std::find_if(tracked.replies.begin(), tracked.replies.end(), [&](const auto& other) {
+        return other.event_time_ms < kept.event_time_ms;
+      });
+      tracked.replies.insert(place, std::move(kept));
+      if (tracked.replies.size() > options_.common.evidence - 1) {
+        tracked.replies.resize(options_.common.evidence - 1);
+      }
+    }
+  }
+
+  // The most reply times in any span [t, t + within] (times sorted).
+  uint64_t MostRepliesWithin(const std::vector<int64_t>& times) const {
+    uint64_t most = 0;
+    size_t first = 0;
+    for (size_t last = 0; last < times.size(); ++last) {
+      while (times[last] - times[first] > options_.within_ms) ++first;
+      most = std::max<uint64_t>(most, last - first + 1);
+    }
+    return most;
+  }
+
+  void Evict() {
+    while (tracked_.size() > options_.max_tracked && !by_time_.empty()) {
+      ++evicted_;
+      if (evicted_ == 1 || evicted_ % 10000 == 0) {
+        const std::string count = std::to_string(evicted_);
+        LogWarn("viral_post rule at max_tracked: oldest tracked posts forgotten",
+                {{"rule", name()}, {"forgotten", count}});
+      }
+      Forget(by_time_.begin()->second);
+    }
+  }
+
+  void Forget(std::string post_id) {
+    auto found = tracked_.find(post_id);
+    if (found != tracked_.end()) {
+      by_time_.erase({found->second.post.event_time_ms, post_id});
+      tracked_.erase(found);
+    }
+    dirty_.erase(post_id);
+    forgotten_.push_back(std::move(post_id));
+  }
+
+  void Fire(const std::string& post_id, const Tracked& tracked, std::string_view reason,
+            double observed, double limit, int64_t tipped_at_ms, RuleContext& context) {
+    // Hashtags of the post and its kept replies: what the conversation is about.
+    std::map<std::string, uint64_t> tags;
+    std::vector<SocialEntity> entities;
+    auto count_tags = [&](const EvidencePost& post) {
+      entities.clear();
+      ExtractSocialEntities(post.text, entities);
+      for (const SocialEntity& entity : entities) {
+        ++tags[std::string(post.text.substr(entity.begin, entity.end - entity.begin))];
+      }
+    };
+    count_tags(tracked.post);
+    for (const EvidencePost& reply : tracked.replies) count_tags(reply);
+    std::vector<std::pair<std::string, uint64_t>> top(tags.begin(), tags.end());
+    std::stable_sort(top.begin(), top.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    if (top.size() > 5) top.resize(5);
+
+    const int64_t age_ms = std::max<int64_t>(0, tipped_at_ms - tracked.post.event_time_ms);
+    const std::string who = tracked.post.author_handle.empty()
+                                ? fmt::format("author {}", tracked.post.author_id)
+                                : "@" + tracked.post.author_handle;
+    for (const std::string& brand_id : tracked.brand_ids) {
+      std::optional<uint32_t> brand = context.brands.FindBrand(brand_id);
+      if (!brand || !filter_.enabled(*brand)) continue;
+      AlertContent content;
+      content.rule = name();
+      content.type = "viral_post";
+      content.brand = context.brands.brand_info(*brand);
+      content.metric = reason == "replies" ? "replies" : "reach";
+      content.observed = observed;
+      content.expected = limit;
+      content.severity = observed >= 2 * limit ? AlertSeverity::kCritical : AlertSeverity::kWarning;
+      content.event_time_ms = tipped_at_ms;
+      content.summary =
+          reason == "replies"
+              ? fmt::format("A post by {} about {} got {} replies within {} ({} after it was "
+                            "written; limit {})",
+                            who, content.brand.name, observed, FormatMinutes(options_.within_ms),
+                            FormatMinutes(age_ms), limit)
+              : fmt::format("{} ({} followers, limit {}) wrote about {}", who, observed, limit,
+                            content.brand.name);
+      if (options_.common.evidence > 0) {
+        content.evidence.push_back(tracked.post);
+        for (const EvidencePost& reply : tracked.replies) content.evidence.push_back(reply);
+      }
+      content.top_terms = top;
+      std::string& details = content.details_json;
+      details = "{";
+      AppendJsonKey(details, "reason", true);
+      AppendJsonString(details, reason);
+      AppendJsonKey(details, "post_id");
+      AppendJsonString(details, post_id);
+      AppendJsonKey(details, "author_id");
+      AppendJsonString(details, tracked.post.author_id);
+      AppendJsonKey(details, "author_handle");
+      AppendJsonString(details, tracked.post.author_handle);
+      AppendJsonKey(details, "link");
+      if (tracked.post.link.empty()) {
+        details += "null";
+      } else {
+        AppendJsonString(details, tracked.post.link);
+      }
+      AppendJsonKey(details, "posted_at");
+      AppendJsonString(details, FormatIsoTime(tracked.post.event_time_ms));
+      AppendJsonKey(details, "age_seconds");
+      details += std::to_string(age_ms / 1000);
+      AppendJsonKey(details, "replies_seen");
+      details += std::to_string(tracked.total_replies);
+      AppendJsonKey(details, "within_seconds");
+      details += std::to_string(options_.within_ms / 1000);
+      AppendJsonKey(details, "author_followers");
+      details += std::to_string(tracked.author_followers);
+      details += "}";
+      context.fired.push_back(
+          MakeAlert(fmt::format("{}/{}/{}", name(), brand_id, post_id), *brand, content));
+    }
+  }
+
+  ViralPostRuleOptions options_;
+  BrandFilter filter_;
+  std::unordered_map<std::string, Tracked> tracked_;   // by post id
+  std::set<std::pair<int64_t, std::string>> by_time_;  // (post event time, post id)
+  std::set<std::string> dirty_;
+  std::vector<std::string> forgotten_;
+  uint64_t evicted_ = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<AlertRuleSpec>> ReadViralPostRule(const std::string& name, YamlMap& section,
+                                                         const ConfigContext& context) {
+  ViralPostRuleOptions options;
+  ReadRuleCommon(name, section, context, options.common);
+  if (auto replies = section.Integer("replies", 1, INT64_MAX)) options.replies = *replies;
+  if (auto within = section.DurationMs("within")) options.within_ms = *within;
+  if (auto reach = section.Integer("reach", 1, INT64_MAX)) options.reach = *reach;
+  if (auto track_for = section.DurationMs("track_for")) options.track_for_ms = *track_for;
+  if (auto max_tracked = section.Integer("max_tracked", 1, 100000000)) {
+    options.max_tracked = static_cast<uint64_t>(*max_tracked);
+  }
+  if (!section.Has("replies") && !section.Has("reach")) {
+    section.diagnostics().Add(
+        section.Location(), fmt::format("alert rule '{}' needs replies or reach", name),
+        "e.g. replies: 50 with within: 10m (fires when one post gets 50 replies in 10 minutes) "
+        "or reach: 1000000 (an author with a million followers)");
+  }
+  if (options.within_ms <= 0) {
+    section.diagnostics().Add(section.LocationOf("within"), "within must be positive", "e.g. within: 10m");
+  }
+  if (options.track_for_ms < options.within_ms) {
+    section.diagnostics().Add(section.LocationOf("track_for"),
+                              "track_for is shorter than within",
+                              "a post must be tracked at least as long as one burst lasts");
+  }
+  RETURN_IF_ERROR(section.Finish());
+  return AlertRuleSpecOf(name, "viral_post", [options](const RuleBuildContext& context) {
+    return MakeViralPostRule(options, context);
+  });
+}
+
+Result<std::unique_ptr<AlertRule>> MakeViralPostRule(const ViralPostRuleOptions& options,
+                                                     const RuleBuildContext& context) {
+  if (context.brands == nullptr) {
+    return Status::InvalidArgument(fmt::format("alert rule '{}' cannot be built", options.common.name));
+  }
+  return std::unique_ptr<AlertRule>(std::make_unique<ViralPostRule>(options, context));
+}
+
+}  // namespace brandpulse

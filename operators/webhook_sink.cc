@@ -127,39 +127,31 @@ class WebhookSink final : public Sink {
 };
 
 // The string at `key`, or "" when absent or not a string.
-template <typename Object>
-std::string_view StringAt(Object& object, std::string_view key) {
+std::string_view StringAt(simdjson::dom::element object, std::string_view key) {
   std::string_view value;
   if (object[key].get_string().get(value) != simdjson::SUCCESS) return {};
   return value;
 }
 
-void AppendSlackAlert(simdjson::ondemand::object alert, std::string& text) {
-  // Fields in schema order (an on-demand object is read forwards).
-  const std::string severity(StringAt(alert, "severity"));
-  const std::string brand_name(StringAt(alert, "brand_name"));
-  const std::string type(StringAt(alert, "type"));
-  const std::string rule(StringAt(alert, "rule"));
-  const std::string summary(StringAt(alert, "summary"));
-  text += fmt::format("*[{}] {}* — {} (`{}`)\n{}\n", severity, brand_name, type, rule, summary);
-  simdjson::ondemand::array evidence;
-  if (alert["evidence"].get_array().get(evidence) == simdjson::SUCCESS) {
-    for (auto item : evidence) {
-      simdjson::ondemand::object post;
-      if (item.get_object().get(post) != simdjson::SUCCESS) continue;
-      std::string post_text(StringAt(post, "text"));
-      if (post_text.size() > 280) {  // cut on a character boundary: the message stays UTF-8
-        size_t cut = 280;
-        while (cut > 0 && (static_cast<uint8_t>(post_text[cut]) & 0xC0) == 0x80) --cut;
-        post_text.resize(cut);
-        post_text += "…";
-      }
-      const std::string author(StringAt(post, "author_handle"));
-      std::string_view link;
-      const bool has_link = post["link"].get_string().get(link) == simdjson::SUCCESS;
-      text += fmt::format("> {} — @{}{}\n", post_text, author,
-                          has_link ? fmt::format(" <{}|open>", link) : "");
+void AppendSlackAlert(simdjson::dom::element alert, std::string& text) {
+  text += fmt::format("*[{}] {}* — {} (`{}`)\n{}\n", StringAt(alert, "severity"),
+                      StringAt(alert, "brand_name"), StringAt(alert, "type"),
+                      StringAt(alert, "rule"), StringAt(alert, "summary"));
+  simdjson::dom::array evidence;
+  if (alert["evidence"].get_array().get(evidence) != simdjson::SUCCESS) return;
+  for (simdjson::dom::element post : evidence) {
+    if (!post.is_object()) continue;
+    std::string post_text(StringAt(post, "text"));
+    if (post_text.size() > 280) {  // cut on a character boundary: the message stays UTF-8
+      size_t cut = 280;
+      while (cut > 0 && (static_cast<uint8_t>(post_text[cut]) & 0xC0) == 0x80) --cut;
+      post_text.resize(cut);
+      post_text += "…";
     }
+    std::string_view link;
+    const bool has_link = post["link"].get_string().get(link) == simdjson::SUCCESS;
+    text += fmt::format("> {} — @{}{}\n", post_text, StringAt(post, "author_handle"),
+                        has_link ? fmt::format(" <{}|open>", link) : "");
   }
 }
 
@@ -176,29 +168,28 @@ std::string WebhookSignature(std::string_view secret, std::string_view body) {
 }
 
 std::string SlackMessage(std::string_view payload) {
-  simdjson::ondemand::parser parser;
-  simdjson::padded_string padded(payload);
-  simdjson::ondemand::document document;
-  if (parser.iterate(padded).get(document) != simdjson::SUCCESS) return std::string(payload);
-  std::string_view schema;
-  if (document["schema"].get_string().get(schema) != simdjson::SUCCESS) return std::string(payload);
+  // The DOM API, not On-Demand: a message is read by key in any order and the document is
+  // looked at twice (its schema, then its body); On-Demand allows neither (its debug checks
+  // abort on the second look). One alert per call, off the ingestion path.
+  simdjson::dom::parser parser;
+  simdjson::dom::element document;
+  if (parser.parse(payload).get(document) != simdjson::SUCCESS || !document.is_object()) {
+    return std::string(payload);
+  }
+  const std::string_view schema = StringAt(document, "schema");
   std::string text;
   if (schema.starts_with("brandpulse.alert_group/")) {
-    const std::string brand_name(StringAt(document, "brand_name"));
     uint64_t count = 0;
     if (document["count"].get_uint64().get(count) != simdjson::SUCCESS) count = 0;
-    text += fmt::format("*{} alerts for {}*\n", count, brand_name);
-    simdjson::ondemand::array alerts;
+    text += fmt::format("*{} alerts for {}*\n", count, StringAt(document, "brand_name"));
+    simdjson::dom::array alerts;
     if (document["alerts"].get_array().get(alerts) == simdjson::SUCCESS) {
-      for (auto item : alerts) {
-        simdjson::ondemand::object alert;
-        if (item.get_object().get(alert) == simdjson::SUCCESS) AppendSlackAlert(alert, text);
+      for (simdjson::dom::element alert : alerts) {
+        if (alert.is_object()) AppendSlackAlert(alert, text);
       }
     }
   } else if (schema.starts_with("brandpulse.alert/")) {
-    simdjson::ondemand::object alert;
-    if (document.get_object().get(alert) != simdjson::SUCCESS) return std::string(payload);
-    AppendSlackAlert(alert, text);
+    AppendSlackAlert(document, text);
   } else {
     return std::string(payload);
   }

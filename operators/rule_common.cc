@@ -376,4 +376,27 @@ std::string WindowRule::WindowAlertId(const BrandDirectory& brands, uint32_t bra
   return fmt::format("{}/{}/{}", common_.name, brands.brand_info(brand_index).id, start_ms);
 }
 
+PointsBaseline& BrandPointsBaselines::Update(const std::string& brand_id) {
+  dirty_.insert(brand_id);
+  return baselines_[brand_id];
+}
+
+Status BrandPointsBaselines::Restore(StateStore& store, std::string_view rule_name) {
+  bool bad = false;
+  RETURN_IF_ERROR(store.ScanRuleState(rule_name, [&](std::string_view key, std::string_view value) {
+    if (key.starts_with("p/") && !baselines_[std::string(key.substr(2))].Decode(value)) bad = true;
+  }));
+  if (bad) {
+    return Status::Corruption(fmt::format("alert rule '{}': stored baseline does not decode", rule_name));
+  }
+  return Status::Ok();
+}
+
+void BrandPointsBaselines::Snapshot(StateStore::Commit& commit, std::string_view rule_name) {
+  for (const std::string& brand_id : dirty_) {
+    commit.PutRuleState(rule_name, "p/" + brand_id, baselines_[brand_id].Encode());
+  }
+  dirty_.clear();
+}
+
 }  // namespace brandpulse

@@ -10,6 +10,7 @@
 #include <set>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/alert_rule.h"
@@ -145,6 +146,21 @@ struct PointsBaseline {
   }
   std::string Encode() const;
   bool Decode(std::string_view value);
+};
+
+// One PointsBaseline per brand id, stored in the rule's state as "p/<brand id>"; only the
+// baselines touched since the last snapshot are written. Shared by share_of_voice and
+// sentiment_shift.
+class BrandPointsBaselines {
+ public:
+  // The baseline of `brand_id`, created empty on first use and written by the next Snapshot.
+  PointsBaseline& Update(const std::string& brand_id);
+  Status Restore(StateStore& store, std::string_view rule_name);
+  void Snapshot(StateStore::Commit& commit, std::string_view rule_name);
+
+ private:
+  std::unordered_map<std::string, PointsBaseline> baselines_;
+  std::set<std::string> dirty_;  // ordered: the commit writes keys in order
 };
 
 // Window rules' state key for the series position.

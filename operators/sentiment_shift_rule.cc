@@ -38,7 +38,7 @@ class SentimentShiftRule final : public WindowRule {
       if (classified == 0 || classified < options_.min_count) continue;
       const double share = 100.0 * static_cast<double>(negative) / static_cast<double>(classified);
       const std::string brand_id(context.brands.brand_info(brand).id);
-      PointsBaseline& baseline = baselines_[brand_id];
+      PointsBaseline& baseline = baselines_.Update(brand_id);
       const bool warm = baseline.windows >= options_.warmup;
       const double shift = share - baseline.mean;
       if (baseline.in_episode) {
@@ -48,28 +48,15 @@ class SentimentShiftRule final : public WindowRule {
         Fire(final, brand, *metrics, negative, classified, share, shift, baseline, context);
       }
       baseline.Add(share, options_.alpha);
-      dirty_.insert(brand_id);
     }
     return Status::Ok();
   }
 
   Status RestoreMore(StateStore& store, const BrandDirectory&) override {
-    bool bad = false;
-    RETURN_IF_ERROR(store.ScanRuleState(name(), [&](std::string_view key, std::string_view value) {
-      if (key.starts_with("p/") && !baselines_[std::string(key.substr(2))].Decode(value)) bad = true;
-    }));
-    if (bad) {
-      return Status::Corruption(fmt::format("alert rule '{}': stored baseline does not decode", name()));
-    }
-    return Status::Ok();
+    return baselines_.Restore(store, name());
   }
 
-  void SnapshotMore(StateStore::Commit& commit) override {
-    for (const std::string& brand_id : dirty_) {
-      commit.PutRuleState(name(), "p/" + brand_id, baselines_[brand_id].Encode());
-    }
-    dirty_.clear();
-  }
+  void SnapshotMore(StateStore::Commit& commit) override { baselines_.Snapshot(commit, name()); }
 
  private:
   bool Shifted(double shift, bool warm, double margin_scale) const {
@@ -122,8 +109,7 @@ class SentimentShiftRule final : public WindowRule {
   const WindowMetricDefinition* negative_;
   const WindowMetricDefinition* neutral_;
   const WindowMetricDefinition* positive_;
-  std::unordered_map<std::string, PointsBaseline> baselines_;  // by brand id
-  std::set<std::string> dirty_;
+  BrandPointsBaselines baselines_;
 };
 
 }  // namespace

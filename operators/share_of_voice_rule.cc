@@ -43,7 +43,7 @@ class ShareOfVoiceRule final : public WindowRule {
       const uint64_t value = ValueOf(final, brand);
       const double share = 100.0 * static_cast<double>(value) / static_cast<double>(total);
       const std::string brand_id(info.id);
-      PointsBaseline& baseline = baselines_[brand_id];
+      PointsBaseline& baseline = baselines_.Update(brand_id);
       const bool warm = baseline.windows >= options_.warmup;
       const double change = share - baseline.mean;
       std::string_view reason = Reason(share, change, warm, 1.0);
@@ -54,28 +54,15 @@ class ShareOfVoiceRule final : public WindowRule {
         Fire(final, brand, reason, share, change, value, total, baseline, context);
       }
       baseline.Add(share, options_.alpha);
-      dirty_.insert(brand_id);
     }
     return Status::Ok();
   }
 
   Status RestoreMore(StateStore& store, const BrandDirectory&) override {
-    bool bad = false;
-    RETURN_IF_ERROR(store.ScanRuleState(name(), [&](std::string_view key, std::string_view value) {
-      if (key.starts_with("p/") && !baselines_[std::string(key.substr(2))].Decode(value)) bad = true;
-    }));
-    if (bad) {
-      return Status::Corruption(fmt::format("alert rule '{}': stored baseline does not decode", name()));
-    }
-    return Status::Ok();
+    return baselines_.Restore(store, name());
   }
 
-  void SnapshotMore(StateStore::Commit& commit) override {
-    for (const std::string& brand_id : dirty_) {
-      commit.PutRuleState(name(), "p/" + brand_id, baselines_[brand_id].Encode());
-    }
-    dirty_.clear();
-  }
+  void SnapshotMore(StateStore::Commit& commit) override { baselines_.Snapshot(commit, name()); }
 
  private:
   uint64_t ValueOf(const WindowSeries::Final& final, uint32_t brand) const {
@@ -157,8 +144,7 @@ class ShareOfVoiceRule final : public WindowRule {
   }
 
   ShareOfVoiceRuleOptions options_;
-  std::unordered_map<std::string, PointsBaseline> baselines_;  // by brand id
-  std::set<std::string> dirty_;
+  BrandPointsBaselines baselines_;
 };
 
 }  // namespace

@@ -36,6 +36,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using brandpulse_test::Lines;
+using brandpulse_test::LoopbackPortAnswers;
 using brandpulse_test::MakeTempDirectory;
 using brandpulse_test::ReadFile;
 using brandpulse_test::WriteFile;
@@ -45,17 +46,6 @@ constexpr char kSecret[] = "fault-test-secret";
 uint64_t EnvOr(const char* name, uint64_t fallback) {
   const char* value = std::getenv(name);
   return value != nullptr && *value != '\0' ? std::strtoull(value, nullptr, 10) : fallback;
-}
-
-bool PortAnswers(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool up = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-  close(fd);
-  return up;
 }
 
 // A child process (argv[0] is the program), stdout and stderr to `output`; SIGKILLed when
@@ -104,7 +94,7 @@ std::unique_ptr<Child> StartReceiver(int port, const fs::path& work, std::vector
                                    "--secret", kSecret};
   args.insert(args.end(), flags.begin(), flags.end());
   auto child = std::make_unique<Child>(args, work / "receiver.out");
-  for (int i = 0; i < 250 && !PortAnswers(port); ++i) {
+  for (int i = 0; i < 250 && !LoopbackPortAnswers(port); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return child;

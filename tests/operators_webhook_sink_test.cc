@@ -46,14 +46,7 @@ class Receiver {
     }
     // Ready when the port answers.
     for (int i = 0; i < 250; ++i) {
-      int fd = socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in address{};
-      address.sin_family = AF_INET;
-      address.sin_port = htons(static_cast<uint16_t>(port));
-      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      const bool up = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-      close(fd);
-      if (up) return;
+      if (brandpulse_test::LoopbackPortAnswers(port)) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }

@@ -1,6 +1,9 @@
 // Files, temporary folders and state dumps the pipeline and operator tests share.
 #pragma once
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -48,6 +51,18 @@ inline std::vector<std::string> Lines(const std::string& text) {
 }
 
 // An empty folder of this process, named after `name`.
+// True when something accepts a TCP connection on 127.0.0.1:`port` (a child server is up).
+inline bool LoopbackPortAnswers(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool up = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+  close(fd);
+  return up;
+}
+
 inline fs::path MakeTempDirectory(const std::string& name) {
   fs::path directory =
       fs::temp_directory_path() / fmt::format("brandpulse-{}-{}", name, ::getpid());

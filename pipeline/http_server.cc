@@ -308,7 +308,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
     return Status::IoError(fmt::format("cannot listen on {}:{} (not an address here)",
                                        options.host, options.port));
   }
-  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+  // poll(), not epoll: epoll is edge-triggered in libmicrohttpd 0.9.75, and a client that
+  // half-closes right after its request was only noticed at the idle timeout.
+  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
   if (found->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
   const int threads = std::max(1, options.threads);
   const int max_connections = std::max(1, options.max_connections);

@@ -384,5 +384,17 @@ TEST_F(HardeningHttpTest, OversizedBodiesAndHeadersAreRefusedAndNotHeld) {
   EXPECT_EQ(answer->status, 200);
 }
 
+TEST_F(HardeningHttpTest, AHalfClosedClientIsAnsweredAndItsConnectionClosedAtOnce) {
+  // A client that sends its request and shuts down its side (what load balancers' probes and
+  // fuzzers do) must not hold the connection until the idle timeout.
+  int fd = Connect("GET /api/v1/brands HTTP/1.1\r\nHost: x\r\n\r\n");
+  ::shutdown(fd, SHUT_WR);
+  bool closed = false;
+  std::string response = ReadUntilClosed(fd, std::chrono::milliseconds(1000), &closed);
+  ::close(fd);
+  EXPECT_TRUE(response.starts_with("HTTP/1.1 200")) << response.substr(0, 200);
+  EXPECT_TRUE(closed) << "still open 1 s after the answer";
+}
+
 }  // namespace
 }  // namespace brandpulse

@@ -370,6 +370,16 @@ TEST_F(HardeningHttpTest, OversizedBodiesAndHeadersAreRefusedAndNotHeld) {
   EXPECT_LT(chunks_taken, 64) << "the server read a 64 MiB chunked body";
   EXPECT_TRUE(response.empty() || response.starts_with("HTTP/1.1 413")) << response.substr(0, 300);
   EXPECT_TRUE(closed);
+  // A 20 KB URI and 20 KB of headers: JSON 414 and 431.
+  auto long_uri = Client().Get("/api/v1/top?metric=" + std::string(20000, 'u'));
+  ASSERT_TRUE(long_uri);
+  EXPECT_EQ(long_uri->status, 414);
+  EXPECT_TRUE(IsJsonError(long_uri->body)) << long_uri->body;
+  httplib::Client client = Client();
+  auto big_headers = client.Get("/api/v1/brands", {{"X-Big", std::string(40000, 'h')}});
+  ASSERT_TRUE(big_headers);
+  EXPECT_EQ(big_headers->status, 431);
+  EXPECT_TRUE(IsJsonError(big_headers->body)) << big_headers->body;
   // 1 MiB of headers: refused, not buffered.
   fd = Connect("");
   SendWhileAccepted(fd, "GET /api/v1/brands HTTP/1.1\r\nHost: x\r\nX-Big: " +

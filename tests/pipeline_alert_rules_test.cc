@@ -94,7 +94,8 @@ TEST_P(AlertGoldenTest, ExactAlertsWholeAndAcrossARestart) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, AlertGoldenTest,
                          ::testing::Values("unanswered", "noise", "spike", "share_of_voice",
-                                           "sentiment_shift", "viral_post", "response_times"),
+                                           "sentiment_shift", "viral_post", "response_times",
+                                           "viral_public"),
                          [](const auto& info) { return info.param; });
 
 // The new rule types' mistakes: each at file:line:column, with "did you mean" where a name is
@@ -131,7 +132,7 @@ TEST(AlertRuleValidation, ShareSentimentViralErrorsAndTheEnrichmentNote) {
            file + ":10:5: error: alert rule 'a' needs change, above or below",
            file + ":11:69: error: alert rule 'b': brand 'solo' is in no competitor group",
            file + ":12:46: error: no window named '1hh' (hint: did you mean '1h'?)",
-           file + ":13:5: error: alert rule 'd' needs replies or reach",
+           file + ":13:5: error: alert rule 'd' needs replies, reposts, quotes, likes or reach",
            file + ":14:45: error: unknown key 'withn' in alert rule (hint: did you mean 'within'?)",
            file + ":15:72: error: 'upward' is not a valid direction"}) {
     EXPECT_NE(text.find(expected), std::string::npos) << "missing: " << expected << "\n" << text;

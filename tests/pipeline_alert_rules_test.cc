@@ -317,6 +317,32 @@ TEST(ResponseTimeWindows, CountsAndQuantilesPerWindowExactAcrossRestartsAndWorke
   fs::remove_all(work);
 }
 
+// The mentions stream (tests/alert_golden/mentions/README.md, by hand): every accepted hit of
+// each brand with its kind and offsets, and the brands an `exclude:` entry or a query's NOT
+// branch removed; exact whole, the same set at least once after a stop and resume.
+TEST(MentionsStream, EveryHitPerBrandAndWhatExclusionsRemoved) {
+  const fs::path golden = fs::path(BRANDPULSE_SOURCE_DIR) / "tests" / "alert_golden" / "mentions";
+  const std::string expected = ReadFile(golden / "expected_mentions.jsonl");
+  ASSERT_FALSE(expected.empty());
+  fs::path work = MakeTempDirectory("mentions-stream");
+  setenv("BRANDPULSE_TEST_STATE", (work / "state").c_str(), 1);
+  setenv("BRANDPULSE_TEST_OUT", (work / "out").c_str(), 1);
+  RunOptions options;
+  options.fresh = true;
+  ASSERT_TRUE(RunPipeline(LoadOrDie(golden / "pipeline.yaml"), options).ok());
+  EXPECT_EQ(StripIngestTimes(ReadFile(work / "out" / "mentions.jsonl")), expected);
+
+  setenv("BRANDPULSE_TEST_STATE", (work / "state-2").c_str(), 1);
+  setenv("BRANDPULSE_TEST_OUT", (work / "out-2").c_str(), 1);
+  PipelineSpec split = LoadOrDie(golden / "pipeline.yaml");
+  RunOptions first = options;
+  first.stop_after_records = 3;
+  ASSERT_TRUE(RunPipeline(split, first).ok());
+  ASSERT_TRUE(RunPipeline(split, RunOptions{}).ok());
+  EXPECT_EQ(LineSet(StripIngestTimes(ReadFile(work / "out-2" / "mentions.jsonl"))), LineSet(expected));
+  fs::remove_all(work);
+}
+
 TEST(UnansweredCue, QuestionAndComplaintWithoutEnrichment) {
   EXPECT_EQ(CheapInquiryCue("why is it down?"), 1u);
   EXPECT_EQ(CheapInquiryCue("¿funciona la red"), 1u);

@@ -121,7 +121,8 @@ TEST(AlertRuleValidation, ShareSentimentViralErrorsAndTheEnrichmentNote) {
           "  - {name: c, type: sentiment_shift, window: 1hh, margin: 10}\n"
           "  - {name: d, type: viral_post, within: 10m}\n"
           "  - {name: e, type: viral_post, replies: 5, withn: 10m}\n"
-          "  - {name: f, type: share_of_voice, window: 1h, change: 10, direction: upward}\n");
+          "  - {name: f, type: share_of_voice, window: 1h, change: 10, direction: upward}\n"
+          "  - {name: g, type: share_of_voice, window: 1h, change: 10, group: widget}\n");
   Diagnostics diagnostics;
   EXPECT_FALSE(LoadPipelineSpec((work / "bad.yaml").string(), diagnostics).has_value() &&
                diagnostics.empty());
@@ -134,7 +135,8 @@ TEST(AlertRuleValidation, ShareSentimentViralErrorsAndTheEnrichmentNote) {
            file + ":12:46: error: no window named '1hh' (hint: did you mean '1h'?)",
            file + ":13:5: error: alert rule 'd' needs replies, reposts, quotes, likes or reach",
            file + ":14:45: error: unknown key 'withn' in alert rule (hint: did you mean 'within'?)",
-           file + ":15:72: error: 'upward' is not a valid direction"}) {
+           file + ":15:72: error: 'upward' is not a valid direction",
+           file + ":16:68: error: alert rule 'g': no competitor group named 'widget' (hint: did you mean 'widgets'?)"}) {
     EXPECT_NE(text.find(expected), std::string::npos) << "missing: " << expected << "\n" << text;
   }
 

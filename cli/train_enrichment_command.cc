@@ -210,6 +210,7 @@ int TrainEnrichment(const std::string& path, const std::string& out_path, int fo
   constexpr double kWordsMustGain = 0.01;
   Model::TrainOptions train_options;
   train_options.iterations = iterations;
+  train_options.balance_classes = getenv("BALANCE") != nullptr;
   constexpr double kStrengths[] = {1e-4, 3e-4, 1e-3, 3e-3, 1e-2};
   double best_objective[2] = {-1, -1};
   CrossValidation best[2];

@@ -56,6 +56,14 @@ void Model::Train(const std::vector<Sample>& samples, const TrainOptions& option
   std::vector<double> dense_gradient(dense.size()), hashed_gradient(hashed.size());
   std::vector<double> dense_square(dense.size(), 0.0), hashed_square(hashed.size(), 0.0);
   const double scale = 1.0 / static_cast<double>(samples.size());
+  double class_weight[3] = {1, 1, 1};
+  if (options.balance_classes) {
+    int count[3] = {};
+    for (const Sample& sample : samples) ++count[sample.sentiment];
+    for (int c = 0; c < 3; ++c) {
+      class_weight[c] = count[c] == 0 ? 1.0 : static_cast<double>(samples.size()) / (3.0 * count[c]);
+    }
+  }
   for (int iteration = 0; iteration < options.iterations; ++iteration) {
     std::fill(dense_gradient.begin(), dense_gradient.end(), 0.0);
     std::fill(hashed_gradient.begin(), hashed_gradient.end(), 0.0);
@@ -84,6 +92,7 @@ void Model::Train(const std::vector<Sample>& samples, const TrainOptions& option
       for (int c = 0; c < 3; ++c) {
         error[c] = std::exp(logits[c] - top) / total - (c == sample.sentiment ? 1.0 : 0.0);
       }
+      for (int c = 0; c < 3; ++c) error[c] *= class_weight[sample.sentiment];
       for (int i = 0; i < kHeads - kIntentHead; ++i) {
         const double probability = 1.0 / (1.0 + std::exp(-logits[kIntentHead + i]));
         error[kIntentHead + i] = probability - ((sample.intents >> i) & 1u);

@@ -46,7 +46,8 @@ enum Dense : uint8_t {
   kEmoji,             // emoji/emoticon valence sum, squashed
   kRuleIntentFirst,   // + intent bit index (6): the rules' intents
   kNoSentimentWords = kRuleIntentFirst + 6,
-  kLength,            // tokens / 32, at most 1
+  // No length feature: in the labelled posts complaints are the long ones, and a model that
+  // learnt "long is negative" called a third of VADER's positive tweets negative.
   kDense,
 };
 
@@ -97,6 +98,9 @@ class Model {
     double l2 = 1e-3;
     int iterations = 300;
     double learning_rate = 0.3;
+    // Weigh each sentiment class's posts by n / (3 × the class's posts): macro-F1 counts the
+    // classes alike, and the classes' shares differ between sets.
+    bool balance_classes = false;
   };
   void Train(const std::vector<Sample>& samples, const TrainOptions& options);
 

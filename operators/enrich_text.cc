@@ -594,6 +594,13 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
 
   size_t i = 0;
   while (i < text.size()) {
+    // Links are addresses, not the writer's words ("http://url_removed", ".../lost-and-found").
+    if ((i == 0 || text[i - 1] == ' ' || text[i - 1] == '\n' || text[i - 1] == '(') &&
+        (text.substr(i, 7) == "http://" || text.substr(i, 8) == "https://" ||
+         text.substr(i, 4) == "www.")) {
+      while (i < text.size() && text[i] != ' ' && text[i] != '\n') ++i;
+      continue;
+    }
     size_t length = 1;
     const uint32_t cp = next(i, length);
     // Emoticons stand alone between spaces.
@@ -999,7 +1006,6 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
     dense[enrich_model::kEmoji] = static_cast<float>(Compound(emoji_sum));
     for (int bit = 0; bit < 6; ++bit) dense[enrich_model::kRuleIntentFirst + bit] = (intents >> bit) & 1u;
     dense[enrich_model::kNoSentimentWords] = signals == 0;
-    dense[enrich_model::kLength] = std::min(1.0f, static_cast<float>(tokens.size()) / 32.0f);
     features.language = model_language;
     features.hashes.clear();
     const bool hash_words = options_.keep_features || model_->buckets() != 0;

@@ -127,31 +127,15 @@ CrossValidation CrossValidate(const std::vector<Labelled>& posts, int folds, uin
 // What the model is chosen on: sentiment macro-F1, question and complaint F1 over all posts.
 double Objective(const Tally& tally) { return tally.Figure(0) + tally.Figure(1) + tally.Figure(2); }
 
-int TrainEnrichment(const std::string& path, const std::string& out_path, int folds,
-                    uint32_t buckets, int iterations, double margin) {
+// Reads labelled post lines of `path` and runs the rules over them (features and the rules'
+// decisions). Returns 0 or the exit code of an error already printed.
+int ReadLabelled(const std::string& path, const TextEnricher& enricher, EnrichScratch& scratch,
+                 int folds, std::vector<Labelled>& posts) {
   std::ifstream file(path);
   if (!file) {
     std::fprintf(stderr, "brandpulse: cannot read %s\n", path.c_str());
     return 2;
   }
-  if (folds < 2 || buckets == 0 || (buckets & (buckets - 1)) != 0) {
-    std::fprintf(stderr, "brandpulse: --folds must be at least 2 and --buckets a power of two\n");
-    return 2;
-  }
-  EnrichOptions options;
-  options.use_model = false;  // the rules' own findings are the model's features
-  options.keep_features = true;
-  auto enricher = TextEnricher::Make(options);
-  if (!enricher.ok()) {
-    std::fprintf(stderr, "brandpulse: %s\n", enricher.status().ToString().c_str());
-    return 1;
-  }
-  EnrichScratch scratch;
-  if (Status status = (*enricher)->Prepare(scratch); !status.ok()) {
-    std::fprintf(stderr, "brandpulse: %s\n", status.ToString().c_str());
-    return 1;
-  }
-  std::vector<Labelled> posts;
   std::map<std::string, int> seen_per_language;  // folds: every k-th post of each language
   std::string line;
   int line_number = 0;
@@ -192,7 +176,7 @@ int TrainEnrichment(const std::string& path, const std::string& out_path, int fo
       post.intents |= 1u << (at - std::begin(kIntentCodes));
     }
     // As eval-enrichment scores it: the language detected, not told.
-    (*enricher)->Enrich(fields[3], {}, no_brands, scratch, result);
+    enricher.Enrich(fields[3], {}, no_brands, scratch, result);
     post.features = scratch.features();
     post.rule_sentiment = ClassOf(scratch.rule_sentiment());
     post.rule_intents = scratch.rule_intents();
@@ -203,6 +187,34 @@ int TrainEnrichment(const std::string& path, const std::string& out_path, int fo
     std::fprintf(stderr, "brandpulse: %s has no labelled posts\n", path.c_str());
     return 2;
   }
+  return 0;
+}
+
+int TrainEnrichment(const std::string& path, const std::string& out_path, int folds,
+                    uint32_t buckets, int iterations, double margin, bool balance_classes,
+                    const std::string& check_path) {
+  if (folds < 2 || buckets == 0 || (buckets & (buckets - 1)) != 0) {
+    std::fprintf(stderr, "brandpulse: --folds must be at least 2 and --buckets a power of two\n");
+    return 2;
+  }
+  EnrichOptions options;
+  options.use_model = false;  // the rules' own findings are the model's features
+  options.keep_features = true;
+  auto enricher = TextEnricher::Make(options);
+  if (!enricher.ok()) {
+    std::fprintf(stderr, "brandpulse: %s\n", enricher.status().ToString().c_str());
+    return 1;
+  }
+  EnrichScratch scratch;
+  if (Status status = (*enricher)->Prepare(scratch); !status.ok()) {
+    std::fprintf(stderr, "brandpulse: %s\n", status.ToString().c_str());
+    return 1;
+  }
+  std::vector<Labelled> posts, check;
+  if (int code = ReadLabelled(path, **enricher, scratch, folds, posts); code != 0) return code;
+  if (!check_path.empty()) {
+    if (int code = ReadLabelled(check_path, **enricher, scratch, folds, check); code != 0) return code;
+  }
 
   // The regularisation strength with the best held-out figures, without and with the words.
   // The words (thousands of weights from a few hundred posts) must beat the rules' features
@@ -210,7 +222,7 @@ int TrainEnrichment(const std::string& path, const std::string& out_path, int fo
   constexpr double kWordsMustGain = 0.01;
   Model::TrainOptions train_options;
   train_options.iterations = iterations;
-  train_options.balance_classes = getenv("BALANCE") != nullptr;
+  train_options.balance_classes = balance_classes;
   constexpr double kStrengths[] = {1e-4, 3e-4, 1e-3, 3e-3, 1e-2};
   double best_objective[2] = {-1, -1};
   CrossValidation best[2];
@@ -241,11 +253,12 @@ int TrainEnrichment(const std::string& path, const std::string& out_path, int fo
   Model model(model_buckets);
   model.Train(all, train_options);
   std::string report = fmt::format(
-      "# Trained by `brandpulse train-enrichment {} --folds {} --buckets {} --iterations {} --margin {}`\n"
+      "# Trained by `brandpulse train-enrichment {} --folds {} --buckets {} --iterations {} --margin {}{}{}`\n"
       "# on {} posts; {} (held-out sentiment macro-F1 + Q F1 + C F1: {:.3f} words, {:.3f} without),\n"
       "# l2 {} chosen by {}-fold cross-validation. Held-out figures per rule language\n"
       "# (model / rules on the same posts; the rules were tuned on them), and who decides:\n",
-      path, folds, buckets, iterations, margin, posts.size(),
+      path, folds, buckets, iterations, margin, balance_classes ? " --balance-classes" : "",
+      check_path.empty() ? std::string() : " --check " + check_path, posts.size(),
       with_words ? "with words" : "the rules' features only", best_objective[1], best_objective[0],
       train_options.l2, folds);
   for (int language = 1; language < enrich_model::kLanguages; ++language) {
@@ -261,6 +274,28 @@ int TrainEnrichment(const std::string& path, const std::string& out_path, int fo
     }
     model.set_uses(static_cast<uint8_t>(language), uses);
     report += row + "\n";
+  }
+  // The independent check set: a language's sentiment stays with the rules when the trained
+  // model does worse on it (its posts are never fitted on; they only veto).
+  if (!check.empty()) {
+    Tally with_model[enrich_model::kLanguages], with_rules[enrich_model::kLanguages];
+    for (const Labelled& post : check) {
+      with_model[post.features.language].Add(post.sentiment, post.intents, Predict(model, post.features));
+      with_rules[post.features.language].Add(post.sentiment, post.intents,
+                                             Prediction{post.rule_sentiment, post.rule_intents});
+    }
+    for (int language = 1; language < enrich_model::kLanguages; ++language) {
+      if (with_model[language].n < 50) continue;
+      const double model_f1 = with_model[language].Figure(0), rules_f1 = with_rules[language].Figure(0);
+      const bool veto = model_f1 < rules_f1 && (model.uses(static_cast<uint8_t>(language)) & enrich_model::kUseSentiment);
+      report += fmt::format("# check {} {} (n {}): sentiment macro-F1 model {:.3f} / rules {:.3f}{}\n",
+                            check_path, kLanguageNames[language], with_model[language].n, model_f1,
+                            rules_f1, veto ? ": the rules keep the sentiment" : "");
+      if (veto) {
+        model.set_uses(static_cast<uint8_t>(language),
+                       model.uses(static_cast<uint8_t>(language)) & ~enrich_model::kUseSentiment);
+      }
+    }
   }
   std::printf("%s", report.c_str());
   const std::string text = fmt::format(
@@ -290,6 +325,8 @@ void RegisterTrainEnrichmentCommand(CLI::App& app, CliCommands& commands) {
   auto buckets = std::make_shared<uint32_t>(4096);
   auto iterations = std::make_shared<int>(300);
   auto margin = std::make_shared<double>(0.0);
+  auto balance_classes = std::make_shared<bool>(false);
+  auto check_path = std::make_shared<std::string>();
   command->add_option("file", *path, "labelled posts: lang<TAB>sentiment<TAB>intents<TAB>text")->required();
   command->add_option("--out", *out_path, "the model file to write (operators/enrichment/model_v1.inc)")->required();
   command->add_option("--folds", *folds, "cross-validation folds (every k-th post of each language)");
@@ -297,8 +334,14 @@ void RegisterTrainEnrichmentCommand(CLI::App& app, CliCommands& commands) {
   command->add_option("--iterations", *iterations, "full-batch training steps");
   command->add_option("--margin", *margin,
                       "the model decides a head only when its held-out figure beats the rules' by more");
+  command->add_flag("--balance-classes", *balance_classes,
+                    "weigh the sentiment classes' posts alike (n / (3 × the class's posts))");
+  command->add_option("--check", *check_path,
+                      "labelled posts of another kind, never fitted on: a language's sentiment "
+                      "stays with the rules when the model does worse on them");
   commands.push_back({command, [=] {
-                        return TrainEnrichment(*path, *out_path, *folds, *buckets, *iterations, *margin);
+                        return TrainEnrichment(*path, *out_path, *folds, *buckets, *iterations,
+                                               *margin, *balance_classes, *check_path);
                       }});
 }
 

@@ -96,14 +96,16 @@ struct Tally {
   int Gold(int group) const { return group == 0 ? n : tp[group - 1] + fn[group - 1]; }
 };
 
+// Held-out predictions: each post predicted by the model trained on the other folds.
 struct CrossValidation {
-  Tally model[enrich_model::kLanguages], rules[enrich_model::kLanguages];
-  Tally model_all, rules_all;
+  std::vector<Prediction> held_out;  // per post
+  Tally model_all;
 };
 
 CrossValidation CrossValidate(const std::vector<Labelled>& posts, int folds, uint32_t buckets,
                               const Model::TrainOptions& options) {
   CrossValidation result;
+  result.held_out.resize(posts.size());
   for (int fold = 0; fold < folds; ++fold) {
     std::vector<Model::Sample> training;
     for (const Labelled& post : posts) {
@@ -111,14 +113,10 @@ CrossValidation CrossValidate(const std::vector<Labelled>& posts, int folds, uin
     }
     Model model(buckets);
     model.Train(training, options);
-    for (const Labelled& post : posts) {
-      if (post.fold != fold) continue;
-      const Prediction got = Predict(model, post.features);
-      const Prediction rules{post.rule_sentiment, post.rule_intents};
-      result.model[post.features.language].Add(post.sentiment, post.intents, got);
-      result.rules[post.features.language].Add(post.sentiment, post.intents, rules);
-      result.model_all.Add(post.sentiment, post.intents, got);
-      result.rules_all.Add(post.sentiment, post.intents, rules);
+    for (size_t p = 0; p < posts.size(); ++p) {
+      if (posts[p].fold != fold) continue;
+      result.held_out[p] = Predict(model, posts[p].features);
+      result.model_all.Add(posts[p].sentiment, posts[p].intents, result.held_out[p]);
     }
   }
   return result;
@@ -247,7 +245,6 @@ int TrainEnrichment(const std::string& path, const std::string& out_path, int fo
   train_options.l2 = best_l2[with_words];
   const uint32_t model_buckets = with_words ? buckets : 0;
 
-  // Per language and head: the model where it beat the rules on the held-out folds.
   std::vector<Model::Sample> all;
   for (const Labelled& post : posts) all.push_back({&post.features, post.sentiment, post.intents});
   Model model(model_buckets);
@@ -255,28 +252,15 @@ int TrainEnrichment(const std::string& path, const std::string& out_path, int fo
   std::string report = fmt::format(
       "# Trained by `brandpulse train-enrichment {} --folds {} --buckets {} --iterations {} --margin {}{}{}`\n"
       "# on {} posts; {} (held-out sentiment macro-F1 + Q F1 + C F1: {:.3f} words, {:.3f} without),\n"
-      "# l2 {} chosen by {}-fold cross-validation. Held-out figures per rule language\n"
-      "# (model / rules on the same posts; the rules were tuned on them), and who decides:\n",
+      "# l2 {} chosen by {}-fold cross-validation.\n",
       path, folds, buckets, iterations, margin, balance_classes ? " --balance-classes" : "",
       check_path.empty() ? std::string() : " --check " + check_path, posts.size(),
       with_words ? "with words" : "the rules' features only", best_objective[1], best_objective[0],
       train_options.l2, folds);
-  for (int language = 1; language < enrich_model::kLanguages; ++language) {
-    uint32_t uses = 0;
-    std::string row = fmt::format("#   {} (n {}):", kLanguageNames[language], best[with_words].model[language].n);
-    for (int group = 0; group < kHeadGroups; ++group) {
-      const double with_model = best[with_words].model[language].Figure(group);
-      const double with_rules = best[with_words].rules[language].Figure(group);
-      const bool use = best[with_words].model[language].Gold(group) > 0 && with_model > with_rules + margin;
-      if (use) uses |= group == 0 ? enrich_model::kUseSentiment : enrich_model::UseIntent(group - 1);
-      row += fmt::format(" {} {:.3f}/{:.3f}{}", kHeadNames[group], with_model, with_rules,
-                         use ? " model" : "");
-    }
-    model.set_uses(static_cast<uint8_t>(language), uses);
-    report += row + "\n";
-  }
+
   // The independent check set: a language's sentiment stays with the rules when the trained
   // model does worse on it (its posts are never fitted on; they only veto).
+  bool veto[enrich_model::kLanguages] = {};
   if (!check.empty()) {
     Tally with_model[enrich_model::kLanguages], with_rules[enrich_model::kLanguages];
     for (const Labelled& post : check) {
@@ -287,15 +271,55 @@ int TrainEnrichment(const std::string& path, const std::string& out_path, int fo
     for (int language = 1; language < enrich_model::kLanguages; ++language) {
       if (with_model[language].n < 50) continue;
       const double model_f1 = with_model[language].Figure(0), rules_f1 = with_rules[language].Figure(0);
-      const bool veto = model_f1 < rules_f1 && (model.uses(static_cast<uint8_t>(language)) & enrich_model::kUseSentiment);
+      veto[language] = model_f1 < rules_f1;
       report += fmt::format("# check {} {} (n {}): sentiment macro-F1 model {:.3f} / rules {:.3f}{}\n",
                             check_path, kLanguageNames[language], with_model[language].n, model_f1,
-                            rules_f1, veto ? ": the rules keep the sentiment" : "");
-      if (veto) {
-        model.set_uses(static_cast<uint8_t>(language),
-                       model.uses(static_cast<uint8_t>(language)) & ~enrich_model::kUseSentiment);
-      }
+                            rules_f1, veto[language] ? ": the rules keep the sentiment" : "");
     }
+  }
+
+  // Per language and head: the model where it beat the rules on the held-out folds. First the
+  // sentiment; the rules' complaint and praise then follow the sentiment chosen, and each intent
+  // head is compared with that.
+  report += "# Held-out figures per rule language (model / rules on the same posts; the rules were\n"
+            "# tuned on them), and who decides:\n";
+  const std::vector<Prediction>& held_out = best[with_words].held_out;
+  for (int language = 1; language < enrich_model::kLanguages; ++language) {
+    Tally model_tally, rules_tally;
+    for (size_t p = 0; p < posts.size(); ++p) {
+      if (posts[p].features.language != language) continue;
+      model_tally.Add(posts[p].sentiment, posts[p].intents, held_out[p]);
+      rules_tally.Add(posts[p].sentiment, posts[p].intents,
+                      Prediction{posts[p].rule_sentiment, posts[p].rule_intents});
+    }
+    uint32_t uses = 0;
+    std::string row = fmt::format("#   {} (n {}):", kLanguageNames[language], model_tally.n);
+    const double sentiment_model = model_tally.Figure(0), sentiment_rules = rules_tally.Figure(0);
+    const bool use_sentiment = sentiment_model > sentiment_rules + margin && !veto[language];
+    if (use_sentiment) uses |= enrich_model::kUseSentiment;
+    row += fmt::format(" sentiment {:.3f}/{:.3f}{}", sentiment_model, sentiment_rules,
+                       use_sentiment ? " model" : veto[language] ? " vetoed" : "");
+    // The rules' intents as they come out beside the chosen sentiment.
+    Tally baseline;
+    for (size_t p = 0; p < posts.size(); ++p) {
+      if (posts[p].features.language != language) continue;
+      Prediction rules{posts[p].rule_sentiment, posts[p].rule_intents};
+      if (use_sentiment) {
+        rules.sentiment = held_out[p].sentiment;
+        rules.intents = (rules.intents & ~enrich_model::kSentimentIntents) |
+                        enrich_model::RuleSentimentIntents(posts[p].features, rules.sentiment);
+      }
+      baseline.Add(posts[p].sentiment, posts[p].intents, rules);
+    }
+    for (int group = 1; group < kHeadGroups; ++group) {
+      const double with_model = model_tally.Figure(group), with_rules = baseline.Figure(group);
+      const bool use = model_tally.Gold(group) > 0 && with_model > with_rules + margin;
+      if (use) uses |= enrich_model::UseIntent(group - 1);
+      row += fmt::format(" {} {:.3f}/{:.3f}{}", kHeadNames[group], with_model, with_rules,
+                         use ? " model" : "");
+    }
+    model.set_uses(static_cast<uint8_t>(language), uses);
+    report += row + "\n";
   }
   std::printf("%s", report.c_str());
   const std::string text = fmt::format(

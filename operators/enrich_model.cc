@@ -24,6 +24,18 @@ uint32_t TokenHash(std::string_view token, uint8_t language) {
   return static_cast<uint32_t>(hash ^ (hash >> 32));
 }
 
+uint32_t RuleSentimentIntents(const Features& features, int sentiment) {
+  // Cue classes in enrichment_cues::Cue order: question, complaint, praise, purchase, churn,
+  // support, sarcasm.
+  const float* cue = features.dense + kCueFirst;
+  const bool complaint_cue = cue[1] != 0 || cue[6] != 0;
+  const bool churn_only = cue[4] != 0 && !complaint_cue;
+  uint32_t bits = 0;
+  if (sentiment == 0 && !churn_only) bits |= 2u;
+  if (sentiment == 2 && (cue[2] != 0 || features.dense[kRuleCompound] >= 0.4f)) bits |= 4u;
+  return bits;
+}
+
 Model::Model(uint32_t buckets)
     : buckets_(buckets),
       bucket_mask_(buckets == 0 ? 0 : buckets - 1),

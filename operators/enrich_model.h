@@ -67,6 +67,14 @@ inline uint32_t PairHash(uint32_t first, uint32_t second) {
   return static_cast<uint32_t>(mixed >> 29);
 }
 
+// The rules' complaint and praise bits (enrichment::IntentBit) for a post whose sentiment class is
+// `sentiment` (0 negative, 1 neutral, 2 positive), read from its features: complaint = negative
+// unless the post only announces leaving; praise = positive with a praise cue or clearly positive
+// (the rules' compound ≥ 0.4). Where the model decides the sentiment and the rules the intent,
+// the rules follow the model's sentiment.
+inline constexpr uint32_t kSentimentIntents = 2u | 4u;  // complaint, praise
+uint32_t RuleSentimentIntents(const Features& features, int sentiment);
+
 // Which heads the model decides, per rule language: bit 0 the sentiment, bit 1 + i intent i.
 inline constexpr uint32_t kUseSentiment = 1;
 inline constexpr uint32_t UseIntent(int intent_index) { return 1u << (1 + intent_index); }

@@ -1036,6 +1036,8 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
                         : best == 2 ? SentimentClass::kPositive
                                     : SentimentClass::kNeutral;
         out.score = probability[2] - probability[0];
+        out.intents = (out.intents & ~enrich_model::kSentimentIntents) |
+                      enrich_model::RuleSentimentIntents(features, best);
         double model_confidence = probability[best];
         if (out.language == "und") model_confidence *= 0.5;
         out.confidence = static_cast<int>(std::lround(model_confidence * 1000));

@@ -1,5 +1,8 @@
 // Enrichment: language (CLD2 full tables, payload tags), sentiment rules per language, intents,
 // sentiment towards each brand, bad input, and the `enrich` transform's fields and counters.
+#include <algorithm>
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include "engine/enrichment_fields.h"
@@ -83,7 +86,20 @@ TEST_F(EnrichTextTest, PayloadLanguageIsKeptAndNorwegianTagsMapToNo) {
   EXPECT_EQ(Enrich("This is an English sentence about my phone bill", "und").language, "en");
 }
 
+// The rules' negation (the model reads the rules' scores; it calls the mild "Jeg liker den nye
+// appen" neutral, as most such posts of the tuning part are labelled).
 TEST_F(EnrichTextTest, NegationInEachLanguagesWordOrder) {
+  EnrichOptions rules_only;
+  rules_only.use_model = false;
+  auto made = TextEnricher::Make(rules_only);
+  ASSERT_TRUE(made.ok());
+  EnrichScratch scratch;
+  ASSERT_TRUE((*made)->Prepare(scratch).ok());
+  auto Enrich = [&](std::string_view text, std::string_view payload = "") {
+    TextEnrichment out;
+    (*made)->Enrich(text, payload, {}, scratch, out);
+    return out;
+  };
   EXPECT_EQ(Enrich("I like the new app").sentiment, SentimentClass::kPositive);
   EXPECT_EQ(Enrich("I don't like the new app at all").sentiment, SentimentClass::kNegative);
   EXPECT_EQ(Enrich("Jeg liker den nye appen", "nb").sentiment, SentimentClass::kPositive);
@@ -254,3 +270,58 @@ TEST(EnrichTransformTest, UnknownOptionValueIsAnError) {
 
 }  // namespace
 }  // namespace brandpulse
+
+namespace enrich_model_test {
+
+using brandpulse::enrich_model::Features;
+using brandpulse::enrich_model::Model;
+
+TEST(EnrichModelTest, ParseNamesTheBadLine) {
+  auto short_row = Model::Parse("brandpulse-enrichment-model 1\nbuckets 4\nd 0 1 2\n");
+  ASSERT_FALSE(short_row.ok());
+  EXPECT_NE(short_row.status().ToString().find("line 3"), std::string::npos)
+      << short_row.status().ToString();
+  auto future = Model::Parse("brandpulse-enrichment-model 9\nbuckets 4\n");
+  ASSERT_FALSE(future.ok());
+  EXPECT_NE(future.status().ToString().find("format version 1"), std::string::npos);
+  auto not_power = Model::Parse("brandpulse-enrichment-model 1\nbuckets 6\n");
+  EXPECT_FALSE(not_power.ok());
+  EXPECT_FALSE(Model::Parse("").ok());
+}
+
+// Trained on two opposite posts, the model separates them, and its text form scores the same.
+TEST(EnrichModelTest, TrainsSerialisesAndScoresTheSame) {
+  Features negative, positive;
+  negative.dense[brandpulse::enrich_model::kBias] = positive.dense[brandpulse::enrich_model::kBias] = 1;
+  negative.dense[brandpulse::enrich_model::kNegativeWords] = 0.8f;
+  positive.dense[brandpulse::enrich_model::kPositiveWords] = 0.8f;
+  negative.language = positive.language = 2;
+  negative.hashes = {brandpulse::enrich_model::TokenHash("dårlig", 2)};
+  positive.hashes = {brandpulse::enrich_model::TokenHash("bra", 2)};
+  Model model(16);
+  model.Train({{&negative, 0, 2u}, {&positive, 2, 4u}}, {});
+  float a[brandpulse::enrich_model::kHeads], b[brandpulse::enrich_model::kHeads];
+  model.Score(negative, a);
+  EXPECT_GT(a[0], a[2]);
+  EXPECT_GT(a[brandpulse::enrich_model::kIntentHead + 1], 0);  // complaint
+  model.Score(positive, b);
+  EXPECT_GT(b[2], b[0]);
+  EXPECT_GT(b[brandpulse::enrich_model::kIntentHead + 2], 0);  // praise
+  auto parsed = Model::Parse(model.Serialize("# test\n"));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  parsed->Score(negative, b);
+  for (int h = 0; h < brandpulse::enrich_model::kHeads; ++h) EXPECT_NEAR(a[h], b[h], 1e-2 * std::max(1.0f, std::fabs(a[h])));
+}
+
+TEST(EnrichModelTest, ShippedModelLoadsAndDecidesSomewhere) {
+  auto shipped = Model::Parse(brandpulse::TextEnricher::ShippedModel());
+  ASSERT_TRUE(shipped.ok()) << shipped.status().ToString();
+  uint32_t any = 0;
+  for (uint8_t language = 0; language < brandpulse::enrich_model::kLanguages; ++language) {
+    any |= shipped->uses(language);
+  }
+  EXPECT_NE(any, 0u);
+  EXPECT_EQ(shipped->uses(0), 0u);  // no training posts in other languages: the rules there
+}
+
+}  // namespace enrich_model_test

@@ -83,6 +83,17 @@ const FlaggedList kFlaggedLists[] = {
     {enrich_words::kContrast, RuleLanguage::kNorwegian, {"men"}},
     {enrich_words::kContrast, RuleLanguage::kSpanish, {"pero", "aunque"}},
     {enrich_words::kBelieve, RuleLanguage::kOther, {"believe", "creer", "tro"}},
+    // Two brands set against each other without "but": each side is its own clause ("Netflix
+    // keeps raising prices while Hulu just works"). Only the per-brand clauses; the whole
+    // post's sum does not weigh the sides as for "but".
+    {enrich_words::kClauseBreak, RuleLanguage::kOther, {"while", "whereas", "mens", "medan", "mientras"}},
+    // "instead of B", "i stedet for B", "en vez de B": B was not chosen, which says nothing bad
+    // about it.
+    {enrich_words::kInsteadOf, RuleLanguage::kOther, {"instead", "stedet", "staden", "vez", "lugar"}},
+    // "fixed it in 20 min", "en 2 minutos", "på 20 min": speed, not a wait.
+    {enrich_words::kWithin, RuleLanguage::kOther, {"in", "en", "på"}},
+    {enrich_words::kShortTime, RuleLanguage::kOther,
+     {"min", "mins", "minute", "minutes", "minuto", "minutos", "minutt", "minutter"}},
     // A brand right after "than" with a comparative before it comes off worse.
     {enrich_words::kThan, RuleLanguage::kOther, {"than", "enn", "que"}},
     {enrich_words::kComparative, RuleLanguage::kOther,
@@ -837,7 +848,8 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
   for (size_t t = 0; t < tokens.size(); ++t) {
     Token& token = tokens[t];
     const bool splits = (token.kind == kPunct && word(token) != "\"") ||
-                        (token.kind == kWord && Has(token.info, enrich_words::kContrast, language));
+                        (token.kind == kWord && (Has(token.info, enrich_words::kContrast, language) ||
+                                                 Has(token.info, enrich_words::kClauseBreak)));
     if (splits && t > 0 && tokens[t - 1].clause == clauses.size() - 1 &&
         !(tokens[t - 1].kind == kPunct)) {
       clauses.push_back(Clause{});
@@ -856,6 +868,16 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
     else if (quoted) token.valence = 0;
   }
 
+  // A duration is a complaint cue ("waited 3 hours"), except a few minutes after "in": "fixed it
+  // in 20 min" praises the speed.
+  auto within_minutes = [&](size_t t) {
+    return t >= 2 && t < tokens.size() && Has(tokens[t].info, enrich_words::kShortTime) &&
+           tokens[t - 1].kind == kWord && Has(tokens[t - 2].info, enrich_words::kWithin);
+  };
+  std::erase_if(scratch.cue_hits_, [&](uint32_t hit) {
+    const size_t at = hit & 0xFFFFFF;
+    return (hit >> 24) == cues::kComplaint && (within_minutes(at) || (at >= 1 && within_minutes(at - 1)));
+  });
   // Cues: intents, and what they say about sentiment.
   uint32_t cue_mask = 0;
   for (uint32_t hit : scratch.cue_hits_) cue_mask |= 1u << (hit >> 24);
@@ -1095,6 +1117,12 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
     // What a switch or a comparison says about the brand, at its first place or a later one.
     auto marked = [&](size_t at) {
       const size_t at_clause = tokens[at].clause;
+      if (at >= 2 && tokens[at - 1].kind == kWord && tokens[at - 2].kind == kWord &&
+          Has(tokens[at - 2].info, enrich_words::kInsteadOf)) {
+        label = SentimentClass::kNeutral;
+        decided = true;
+        return;
+      }
       for (size_t back = 1; back <= 3 && back <= at && !decided; ++back) {
         const Token& before = tokens[at - back];
         if (before.kind != kWord) break;

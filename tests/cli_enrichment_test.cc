@@ -40,7 +40,7 @@ TEST(CliEvalEnrichmentTest, FrozenTestPartDoesNotRegress) {
   const std::string& json = result.output;
   // Reached on the frozen part with the trained model (operators/enrichment/model_v1.inc):
   // macro-F1 en 0.847 (rules: VADER's tweets vetoed the model), no 0.913, es 0.847, nn 0.973;
-  // question F1 en 0.941, nb 0.857, es 0.875; complaint F1 en 0.863, nb 0.867, es 0.854 (the
+  // question F1 en 0.941, nb 0.857, es 0.875; complaint F1 en 0.851, nb 0.867, es 0.854 (the
   // rules alone: no 0.843, es 0.815; complaint nb 0.800, es 0.835).
   EXPECT_GE(Figure(json, "en", "sentiment_macro_f1"), 0.84);
   EXPECT_GE(Figure(json, "no", "sentiment_macro_f1"), 0.90);
@@ -58,7 +58,7 @@ TEST(CliEvalEnrichmentTest, FrozenTestPartDoesNotRegress) {
   ASSERT_NE(all, std::string::npos);
   const std::string all_part = json.substr(all);
   EXPECT_GE(Figure(all_part, "Q", "f1"), 0.89);  // reached 0.901
-  EXPECT_GE(Figure(all_part, "C", "f1"), 0.86);  // reached 0.872
+  EXPECT_GE(Figure(all_part, "C", "f1"), 0.86);  // reached 0.868
   EXPECT_GE(Figure(all_part, "P", "f1"), 0.88);
   EXPECT_GE(Figure(json, "all", "language_accuracy"), 0.90);
   EXPECT_EQ(Figure(json, "all", "n"), 315);
@@ -73,7 +73,8 @@ TEST(CliEvalEnrichmentTest, PerBrandFrozenPartDoesNotRegress) {
   EXPECT_EQ(Figure(result.output, "brands", "n"), 58);
   CommandResult tune = RunBrandpulse("eval-enrichment --json brands_tune.tsv", kFixtures);
   ASSERT_EQ(tune.exit_code, 0) << tune.output;
-  EXPECT_GE(Figure(tune.output, "brands", "accuracy"), 0.84);  // reached 0.861
+  // Reached 0.885 (0.861 before "while"/"mens"/"mientras" split clauses and "instead of B").
+  EXPECT_GE(Figure(tune.output, "brands", "accuracy"), 0.87);
 }
 
 TEST(CliEvalEnrichmentTest, NorwegianVariantOfPlainNoTagsDoesNotRegress) {

@@ -177,6 +177,31 @@ TEST_F(EnrichTextTest, SentimentTowardsEachBrand) {
   EXPECT_EQ(out.brand_sentiment[1], SentimentClass::kPositive);
 }
 
+// Two brands set against each other with "while"/"mens"/"mientras" are two clauses; a brand
+// after "instead of"/"i stedet for"/"en vez de" was only not chosen. (Both neutral/neutral and
+// positive/positive before.)
+TEST_F(EnrichTextTest, WhileSplitsClausesAndInsteadOfIsNeutral) {
+  const std::string_view rivals = "Netflix keeps raising prices while Hulu just works";
+  TextEnrichment out = Enrich(rivals, "en", Spans(rivals, {"Netflix", "Hulu"}));
+  EXPECT_EQ(out.brand_sentiment[0], SentimentClass::kNegative);
+  EXPECT_EQ(out.brand_sentiment[1], SentimentClass::kPositive);
+  const std::string_view instead = "Bestilte fra Komplett i stedet for Elkjøp, kom dagen etter. Supert";
+  out = Enrich(instead, "no", Spans(instead, {"Komplett", "Elkjøp"}));
+  EXPECT_EQ(out.brand_sentiment[0], SentimentClass::kPositive);
+  EXPECT_EQ(out.brand_sentiment[1], SentimentClass::kNeutral);
+}
+
+// A few minutes after "in"/"en"/"på" is speed, not a wait (a duration was a complaint cue).
+TEST_F(EnrichTextTest, FixedInMinutesIsNotAComplaint) {
+  const TextEnrichment fast = Enrich("Vueling me solucionó la reserva en 2 minutos", "es");
+  EXPECT_EQ(fast.sentiment, SentimentClass::kPositive);
+  EXPECT_TRUE(fast.intents & kIntentPraise);
+  EXPECT_FALSE(fast.intents & kIntentComplaint);
+  const TextEnrichment slow = Enrich("Llevo 40 minutos esperando a Vueling", "es");
+  EXPECT_EQ(slow.sentiment, SentimentClass::kNegative);
+  EXPECT_TRUE(slow.intents & kIntentComplaint);
+}
+
 TEST_F(EnrichTextTest, BadInputIsUndeterminedNeutralAndUnsure) {
   const std::string replacement = "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD";
   const std::string invalid = "caf\xC3 \xFF\xFE";  // not valid UTF-8: must not crash either

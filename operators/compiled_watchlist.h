@@ -123,10 +123,11 @@ class CompiledWatchlist {
     std::string composed_;  // the text in NFC when it had something to compose
     std::vector<uint32_t> composed_offsets_;  // composed byte -> text byte
     std::string folded_;    // FoldCase(text): same offsets as the text
-    std::string stripped_;  // folded without accents: what is scanned
+    std::string stripped_;  // folded without accents: what is scanned when it differs
     std::vector<uint32_t> offsets_;  // stripped byte -> text byte
-    bool identity_offsets_ = true;   // nothing to strip: folded_ was scanned, offsets are equal
-    std::vector<RawHit> hits_;  // in stripped offsets
+    // Nothing to strip: the text itself was scanned (caselessly), offsets are equal.
+    bool identity_offsets_ = true;
+    std::vector<RawHit> hits_;  // in stripped offsets (text offsets when identity_offsets_)
     std::vector<AtomHit> atom_hits_;
     std::vector<uint8_t> node_hit_;  // by query node: a term node was found
     std::vector<uint32_t> words_before_;  // by text byte: words starting before it (for NEAR)
@@ -194,8 +195,18 @@ class CompiledWatchlist {
     uint32_t first_owner;  // owners_[first_owner, first_owner + owner_count)
     uint32_t owner_count;
   };
+  // One literal of the database: a pattern's folded, stripped text or one of its case variants
+  // (same byte length, so pattern_lengths_ holds for every literal of the pattern).
+  struct ScanLiteral {
+    std::string bytes;
+    uint32_t pattern;
+  };
 
   CompiledWatchlist() = default;
+  // Appends `folded` and every spelling of it with its non-ASCII letters in another case, as
+  // literals of `pattern`; false (nothing appended) when there would be more than 64.
+  static bool AppendCaseVariants(const std::string& folded, uint32_t pattern,
+                                 std::vector<ScanLiteral>& out);
   // Folds `text` into the scanner and fills scanner.hits_ (in Hyperscan's order: by end).
   // False when the scan failed (scanner.status_ says why).
   bool Scan(std::string_view text, Scanner& scanner) const;
@@ -213,6 +224,13 @@ class CompiledWatchlist {
   WatchlistSpec spec_;  // never modified after Make(): owners_ hold views into it
   std::vector<Pattern> patterns_;
   std::vector<uint32_t> pattern_lengths_;  // by pattern id, read in the match callback
+  // What the database is compiled from (HS_FLAG_CASELESS, ids = pattern ids): every pattern,
+  // and, for a pattern with non-ASCII letters, each spelling of them in other cases (Æ for æ,
+  // Σ and ς for σ). So a text with nothing to strip is scanned as it is, without folding.
+  std::vector<ScanLiteral> scan_literals_;
+  // False when some pattern has too many case variants to list: every text is then folded and
+  // stripped before the scan (the database holds only the folded literals).
+  bool raw_scan_ok_ = true;
   std::vector<PatternOwner> owners_;
   std::vector<std::string> verify_texts_;
   std::vector<Node> nodes_;             // every brand's query, one after the other

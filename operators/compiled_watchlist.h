@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,8 @@ struct hs_database;
 struct hs_scratch;
 
 namespace brandpulse {
+
+struct HitFinderSlot;  // hyperscan_match.cc
 
 enum class TermKind : uint8_t { kTerm, kHandle, kHashtag, kExclusion, kQuery };
 // "term", "handle", "hashtag", "exclusion", "query term".
@@ -104,6 +107,11 @@ class CompiledWatchlist {
     // Hyperscan error). Matches found by a failed scan are incomplete.
     const Status& status() const { return status_; }
 
+    // For differential tests and benchmarks: when true, every text is folded and stripped
+    // before the scan (the path texts with accents take) instead of being scanned as it is.
+    // Results must not change.
+    void set_always_fold_and_strip(bool always) { always_fold_and_strip_ = always; }
+
    private:
     friend class CompiledWatchlist;
     struct RawHit {
@@ -120,6 +128,8 @@ class CompiledWatchlist {
     };
     const CompiledWatchlist* owner_ = nullptr;
     hs_scratch* scratch_ = nullptr;
+    bool always_fold_and_strip_ = false;
+    const HitFinderSlot* finder_ = nullptr;  // MatchTextWithFinder: replaces hs_scan
     std::string composed_;  // the text in NFC when it had something to compose
     std::vector<uint32_t> composed_offsets_;  // composed byte -> text byte
     std::string folded_;    // FoldCase(text): same offsets as the text
@@ -151,6 +161,23 @@ class CompiledWatchlist {
   void MatchText(std::string_view text, Scanner& scanner, std::vector<MatchedBrand>& out) const;
   // Same for a whole post: queries may also look at its author, language and reply-to handle.
   void MatchPost(const Post& post, Scanner& scanner, std::vector<MatchedBrand>& out) const;
+
+  // For baselines (bench/) that find the literals with another engine and must keep exactly
+  // this matcher's rules. pattern_literal(id): pattern id's literal (folded, accents stripped).
+  // MatchTextWithFinder: MatchText with `find` in place of Hyperscan. `find(scanned, raw,
+  // hits)` appends to `hits` every occurrence {pattern id, begin, end} of every literal in
+  // `scanned`, which is the text itself when `raw` is true (then compare ASCII caselessly and
+  // other letters by FoldCodePoint) or else its FoldAndStripAccents() form. Allocates.
+  struct FoundHit {
+    uint32_t pattern;
+    uint32_t begin;
+    uint32_t end;
+  };
+  using HitFinder =
+      std::function<void(std::string_view scanned, bool raw, std::vector<FoundHit>& hits)>;
+  std::string_view pattern_literal(uint32_t id) const { return patterns_[id].folded; }
+  void MatchTextWithFinder(std::string_view text, Scanner& scanner, const HitFinder& find,
+                           std::vector<MatchedBrand>& out) const;
 
   // The value of every node of the brand's query for `post` (indices as in its Query::nodes),
   // after a MatchPost/ExplainText of the same post with the same scanner. Empty when the brand

@@ -64,6 +64,11 @@ bool HasStrippableCharacter(std::string_view text) {
 
 }  // namespace
 
+struct HitFinderSlot {
+  const CompiledWatchlist::HitFinder& find;
+  std::vector<CompiledWatchlist::FoundHit>& found;
+};
+
 CompiledWatchlist::Scanner::~Scanner() {
   if (scratch_ != nullptr) hs_free_scratch(scratch_);
 }
@@ -114,13 +119,27 @@ bool CompiledWatchlist::Scan(std::string_view text, Scanner& scanner) const {
   }
   // Most posts have no accent to strip: the text itself is scanned (the database is caseless
   // and holds the other cases of non-ASCII letters). Otherwise the folded, stripped text is.
-  const bool strip = !raw_scan_ok_ || HasStrippableCharacter(text);
+  const bool strip =
+      !raw_scan_ok_ || scanner.always_fold_and_strip_ || HasStrippableCharacter(text);
   scanner.identity_offsets_ = !strip;
   if (strip) FoldAndStripAccents(text, scanner.stripped_, scanner.offsets_);
   // The folded text is only read to judge hits (Accept) and to count words (NEAR).
   auto fold_if_needed = [&] {
     if (!scanner.hits_.empty() || !field_brands_.empty()) FoldCase(text, scanner.folded_);
   };
+  if (scanner.finder_ != nullptr) {
+    std::vector<FoundHit>& found = scanner.finder_->found;
+    found.clear();
+    scanner.finder_->find(strip ? std::string_view(scanner.stripped_) : text, !strip, found);
+    std::sort(found.begin(), found.end(), [](const FoundHit& a, const FoundHit& b) {
+      return std::tie(a.end, a.pattern) < std::tie(b.end, b.pattern);
+    });
+    for (const FoundHit& hit : found) {
+      scanner.hits_.push_back(Scanner::RawHit{hit.pattern, hit.begin, hit.end});
+    }
+    fold_if_needed();
+    return true;
+  }
   if (text.empty() || database_ == nullptr) {
     fold_if_needed();
     return true;
@@ -295,6 +314,16 @@ void CompiledWatchlist::MatchText(std::string_view text, Scanner& scanner,
   Post post;
   post.text = text;
   MatchPost(post, scanner, out);
+}
+
+void CompiledWatchlist::MatchTextWithFinder(std::string_view text, Scanner& scanner,
+                                            const HitFinder& find,
+                                            std::vector<MatchedBrand>& out) const {
+  std::vector<FoundHit> found;
+  HitFinderSlot slot{find, found};
+  scanner.finder_ = &slot;
+  MatchText(text, scanner, out);
+  scanner.finder_ = nullptr;
 }
 
 void CompiledWatchlist::MatchPost(const Post& post, Scanner& scanner,

@@ -314,6 +314,7 @@ Result<std::unique_ptr<HttpApi>> HttpApi::Start(const HttpApiOptions& options,
   server_options.read_timeout_ms = options.read_timeout_ms;
   server_options.idle_timeout_ms = options.idle_timeout_ms;
   server_options.request_deadline_ms = options.request_deadline_ms;
+  server_options.max_uri_bytes = options.max_uri_bytes;
   server_options.max_header_bytes = options.max_header_bytes;
   server_options.max_body_bytes = options.max_body_bytes;
   ASSIGN_OR_RETURN(std::unique_ptr<HttpServer> server,

@@ -46,7 +46,8 @@ struct HttpApiOptions {
   int64_t read_timeout_ms = 5000;       // a connection silent this long is closed
   int64_t idle_timeout_ms = 2000;       // an idle keep-alive connection is closed after this
   int64_t request_deadline_ms = 10000;  // a whole request, however steadily it trickles
-  size_t max_header_bytes = 32 << 10;   // request line + headers: 414/431 past it
+  size_t max_uri_bytes = 8 << 10;       // path + query: 414 past it
+  size_t max_header_bytes = 32 << 10;   // request line + headers: 431 past it
   size_t max_body_bytes = 64 << 10;     // larger request bodies: 413, not read
   // When set, POST /api/v1/reload calls it (a running pipeline reloads its watchlist).
   std::function<void()> on_reload;

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -232,6 +233,29 @@ struct HttpServer::Impl {
       *request_context = state;
       MHD_set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT,
                                 TimeoutSeconds(options.read_timeout_ms));
+      // Heads past our limits but inside libmicrohttpd's pool (twice max_header_bytes) get a
+      // JSON answer; only larger ones get libmicrohttpd's own.
+      size_t uri_bytes = std::strlen(url);
+      MHD_get_connection_values_n(
+          connection, MHD_GET_ARGUMENT_KIND,
+          [](void* cls, MHD_ValueKind, const char*, size_t key_size, const char*,
+             size_t value_size) -> MHD_Result {
+            *static_cast<size_t*>(cls) += key_size + value_size + 2;
+            return MHD_YES;
+          },
+          &uri_bytes);
+      if (uri_bytes > options.max_uri_bytes) {
+        return Refuse(connection, state, 414,
+                      fmt::format("the request URI is too long: {} bytes, at most {}", uri_bytes,
+                                  options.max_uri_bytes));
+      }
+      const MHD_ConnectionInfo* head =
+          MHD_get_connection_info(connection, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+      if (head != nullptr && head->header_size > options.max_header_bytes) {
+        return Refuse(connection, state, 431,
+                      fmt::format("the request line and headers are too large: {} bytes, at most {}",
+                                  head->header_size, options.max_header_bytes));
+      }
       const int open = impl->open.load();
       if (open > options.max_connections) {
         return Refuse(connection, state, 503,
@@ -308,7 +332,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
     return Status::IoError(fmt::format("cannot listen on {}:{} (not an address here)",
                                        options.host, options.port));
   }
-  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+  // poll(), not epoll: epoll is edge-triggered in libmicrohttpd 0.9.75, and a client that
+  // half-closes right after its request was only noticed at the idle timeout.
+  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
   if (found->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
   const int threads = std::max(1, options.threads);
   const int max_connections = std::max(1, options.max_connections);
@@ -321,7 +347,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
       static_cast<unsigned int>(max_connections + kBusyAnswerReserve),
       MHD_OPTION_LISTEN_BACKLOG_SIZE, static_cast<unsigned int>(128),
       MHD_OPTION_CONNECTION_TIMEOUT, TimeoutSeconds(options.read_timeout_ms),
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(std::max<size_t>(4096, options.max_header_bytes)),
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+      static_cast<size_t>(std::max<size_t>(8192, 2 * options.max_header_bytes)),
       MHD_OPTION_NOTIFY_CONNECTION, &Impl::OnConnection, &impl,
       MHD_OPTION_NOTIFY_COMPLETED, &Impl::OnCompleted, &impl,
       MHD_OPTION_END);

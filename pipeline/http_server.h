@@ -11,8 +11,9 @@
 //     keep-alive requests), and `request_deadline_ms` bounds a whole request from its first
 //     byte (or the end of the previous one) to the end of its answer, however steadily it
 //     trickles;
-//   - size: the request line and headers fit in `max_header_bytes` (libmicrohttpd answers 414 or
-//     431 past it); a body longer than `max_body_bytes` is refused with 413 — from
+//   - size: a URI longer than `max_uri_bytes` gets 414, a request head (line + headers) longer
+//     than `max_header_bytes` 431, both JSON (past twice that, libmicrohttpd's own short 414/431
+//     — it buffers no more); a body longer than `max_body_bytes` is refused with 413 — from
 //     Content-Length alone, before any of it is read, or as soon as a chunked body passes it.
 // Handlers run on the server's `threads` workers and must answer quickly (every route here reads
 // committed state or the metrics registry).
@@ -97,7 +98,8 @@ struct HttpServerOptions {
   int64_t read_timeout_ms = 5000;      // no byte for this long: the connection is closed
   int64_t idle_timeout_ms = 2000;      // an idle keep-alive connection is closed after this
   int64_t request_deadline_ms = 10000; // a whole request, first byte to last byte answered
-  size_t max_header_bytes = 32 << 10;  // request line + headers (libmicrohttpd's memory pool)
+  size_t max_uri_bytes = 8 << 10;      // path + query: 414 past it
+  size_t max_header_bytes = 32 << 10;  // request line + headers: 431 past it
   size_t max_body_bytes = 64 << 10;    // larger request bodies: 413, not read
 };
 

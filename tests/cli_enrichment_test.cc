@@ -123,8 +123,8 @@ TEST(CliTrainEnrichmentTest, RetrainingReproducesTheShippedModel) {
   fs::create_directories(work);
   const fs::path out = work / "model.inc";
   CommandResult trained = RunBrandpulse(
-      "train-enrichment tests/fixtures/enrichment/posts_tune.tsv --check "
-      "tests/fixtures/enrichment/vader_tweets.tsv --out " + out.string(),
+      fmt::format("train-enrichment tests/fixtures/enrichment/posts_tune.tsv --check "
+                  "tests/fixtures/enrichment/vader_tweets.tsv --out {}", out.string()),
       fs::path(BRANDPULSE_SOURCE_DIR));
   ASSERT_EQ(trained.exit_code, 0) << trained.output;
   auto lines = [](const fs::path& path) {

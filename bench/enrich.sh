@@ -120,8 +120,9 @@ EOF
     done
   done
   n=$(wc -l < "$out/cg-posts.jsonl")
-  enrich_ir=$(callgrind_annotate --inclusive=yes "$out/callgrind.enrich-posts.out" 2>/dev/null |
-    grep -m1 'TextEnricher::Enrich(' | awk '{gsub(",", "", $1); print $1}')
+  callgrind_annotate --inclusive=yes --threshold=100 "$out/callgrind.enrich-posts.out" \
+    > "$out/callgrind.enrich-posts.txt" 2>/dev/null
+  enrich_ir=$(awk '/TextEnricher::Enrich\(/ {gsub(",", "", $1); print $1; exit}' "$out/callgrind.enrich-posts.txt")
   base_run=$((ir[base-posts] - ir[base-one]))
   enrich_run=$((ir[enrich-posts] - ir[enrich-one]))
   echo "| pipeline ($n input lines, 20% matching, 10k brands) | Ir | Ir minus the 1-line run |"

@@ -2,13 +2,21 @@
 # bench/enrich.sh: what enrichment (the `enrich` transform) costs in a pipeline. 10,000 brands,
 # 100,000 generated twitter-v2 posts at two mention shares; `brandpulse run` (1 worker) without
 # and with `enrich` after `match`, 3 runs each, median of the processing time (the run's
-# "finished in" minus its "ready after" start-up). Cost per enriched post = extra time / posts
+# "finished in" minus its "ready after" start-up), and the best of the 3; the load average at
+# the start of each round is printed below the table. Cost per enriched post = extra time / posts
 # that matched a brand (enrich runs on those only); share = extra time / pipeline time with
 # enrichment. Also the per-post cost of Enrich() alone, from eval-enrichment on VADER's tweets.
 # With --baseline OTHER_BRANDPULSE, each round also runs OTHER_BRANDPULSE's enrich (the same
 # input and base pipeline; e.g. a build of the previous commit), side by side in one run.
+# With --callgrind BINARY (a build valgrind can run: no AVX-512, e.g. `make callgrind`'s
+# build-cg/brandpulse), instead: instruction counts (callgrind Ir, stable under load) of the same
+# two pipelines on the first --callgrind-lines posts (default 5,000; one per line) of the 20%
+# input, minus a 1-line run of each (start-up), with the watchlist cache warmed natively and
+# under valgrind first (the compile is not counted); enrichment's share = (Ir with − Ir
+# without) / Ir with, and Enrich()'s own inclusive Ir.
 # Usage: bash bench/enrich.sh [--brandpulse build/brandpulse] [--bench build/bench/brandpulse_bench]
 #        [--out build/bench-enrich] [--posts 100000] [--baseline OTHER_BRANDPULSE]
+#        [--callgrind HASWELL_BRANDPULSE [--callgrind-lines 5000]]
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +25,8 @@ bench="$root/build/bench/brandpulse_bench"
 out="$root/build/bench-enrich"
 posts=100000
 baseline=""
+callgrind=""
+callgrind_posts=5000
 while [ $# -gt 0 ]; do
   case "$1" in
     --brandpulse) brandpulse="$2"; shift 2 ;;
@@ -24,6 +34,8 @@ while [ $# -gt 0 ]; do
     --out) out="$2"; shift 2 ;;
     --posts) posts="$2"; shift 2 ;;
     --baseline) baseline="$2"; shift 2 ;;
+    --callgrind) callgrind="$2"; shift 2 ;;
+    --callgrind-lines) callgrind_posts="$2"; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -60,7 +72,72 @@ EOF
   echo "$(echo "$finished - ${ready:-0}" | bc -l) $total"
 }
 
+if [ -n "$callgrind" ]; then
+  command -v valgrind >/dev/null || { echo "enrich.sh: --callgrind needs valgrind" >&2; exit 2; }
+  input="$out/posts-0.20.jsonl"
+  [ -f "$input" ] || "$callgrind" generate -w "$watchlist" -n "$posts" -f twitter-v2 \
+    --mention-share 0.20 --authors 50000 --seed 7 -o "$input" >/dev/null
+  head -n "$callgrind_posts" "$input" > "$out/cg-posts.jsonl"
+  head -n 1 "$input" > "$out/cg-one.jsonl"
+  export XDG_CACHE_HOME="$out/cg-cache"
+  mkdir -p "$XDG_CACHE_HOME"
+  cg_run() {  # name input transforms [valgrind…]
+    local name="$1" input="$2" transforms="$3" dir="$out/cg-$1"
+    shift 3
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    cat > "$dir/pipeline.yaml" <<EOF
+name: bench-enrich
+source: {type: file, path: $input, follow: false}
+decode: {format: twitter-v2}
+transforms: [$transforms]
+watchlist: $watchlist
+workers: 1
+batch_records: 1024
+state: {directory: $dir/state, memory_budget_mb: 256, commit_every_records: 50000, retention: 7d}
+windows: [{name: 5m, size: 5m}, {name: 1h, size: 1h}]
+sinks:
+  alerts: {type: file, path: $dir/alerts.jsonl}
+  dead_letter: {type: file, path: $dir/dead.jsonl}
+  late: {type: file, path: $dir/late.jsonl}
+EOF
+    "$@" "$callgrind" run "$dir/pipeline.yaml" --fresh -q > "$dir/stdout" 2> "$dir/stderr" ||
+      { echo "enrich.sh: $name failed, see $dir/stderr" >&2; exit 4; }
+  }
+  # Warm the watchlist cache natively and under valgrind (its key includes the CPU features).
+  cg_run warm "$out/cg-one.jsonl" "decode, match, enrich, window"
+  cg_run warm "$out/cg-one.jsonl" "decode, match, enrich, window" valgrind --tool=callgrind \
+    --callgrind-out-file=/dev/null --log-file="$out/cg-warm.log"
+  declare -A ir
+  for variant in base enrich; do
+    transforms="decode, match, window"
+    [ "$variant" = enrich ] && transforms="decode, match, enrich, window"
+    for size in one posts; do
+      cg_run "$variant-$size" "$out/cg-$size.jsonl" "$transforms" nice -n 10 valgrind \
+        --tool=callgrind --callgrind-out-file="$out/callgrind.$variant-$size.out" \
+        --log-file="$out/cg-$variant-$size.log"
+      ir[$variant-$size]=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$out/cg-$variant-$size.log")
+    done
+  done
+  n=$(wc -l < "$out/cg-posts.jsonl")
+  callgrind_annotate --inclusive=yes --threshold=100 "$out/callgrind.enrich-posts.out" \
+    > "$out/callgrind.enrich-posts.txt" 2>/dev/null
+  enrich_ir=$(awk '/TextEnricher::Enrich\(/ {gsub(",", "", $1); print $1; exit}' "$out/callgrind.enrich-posts.txt")
+  base_run=$((ir[base-posts] - ir[base-one]))
+  enrich_run=$((ir[enrich-posts] - ir[enrich-one]))
+  echo "| pipeline ($n input lines, 20% matching, 10k brands) | Ir | Ir minus the 1-line run |"
+  echo "|---|---:|---:|"
+  echo "| decode, match, window | ${ir[base-posts]} | $base_run |"
+  echo "| decode, match, enrich, window | ${ir[enrich-posts]} | $enrich_run |"
+  echo
+  echo "enrichment's share of the pipeline's instructions: $(echo "scale=1; 100 * ($enrich_run - $base_run) / $enrich_run" | bc -l)%"
+  echo "TextEnricher::Enrich inclusive: ${enrich_ir:-?} Ir ($(echo "scale=1; 100 * ${enrich_ir:-0} / $enrich_run" | bc -l)% of the enrich pipeline's)"
+  exit 0
+fi
+
 median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+best3() { printf '%s\n' "$@" | sort -g | head -1; }
+loads=()  # the load average at the start of each round: the machine is shared
 
 echo "| mention share | posts | mentions | build | without enrich s | with enrich s | extra s | µs per enriched post¹ | share of pipeline time |"
 echo "|---:|---:|---:|---|---:|---:|---:|---:|---:|"
@@ -69,7 +146,8 @@ for share in 0.05 0.20; do
   [ -f "$input" ] || "$brandpulse" generate -w "$watchlist" -n "$posts" -f twitter-v2 \
     --mention-share "$share" --authors 50000 --seed 7 -o "$input" >/dev/null
   base=() enriched=() old=() mentions=0
-  for _ in 1 2 3; do  # interleaved, so that a change of load hits every variant alike
+  for round in 1 2 3; do  # interleaved, so that a change of load hits every variant alike
+    loads+=("share $share round $round: load average $(cut -d' ' -f1-3 /proc/loadavg)")
     read -r seconds mentions < <(run_once "$input" "decode, match, window")
     base+=("$seconds")
     read -r seconds mentions < <(run_once "$input" "decode, match, enrich, window")
@@ -79,8 +157,7 @@ for share in 0.05 0.20; do
       old+=("$seconds")
     fi
   done
-  b=$(median3 "${base[@]}")
-  row() {  # label, median seconds with enrich
+  row() {  # label, seconds with enrich (b: seconds without)
     local extra per_post share_of
     extra=$(echo "$2 - $b" | bc -l)
     per_post=$(echo "$extra * 1000000 / $mentions" | bc -l)
@@ -88,9 +165,15 @@ for share in 0.05 0.20; do
     printf '| %s | %s | %s | %s | %.3f | %.3f | %.3f | %.2f | %.1f%% |\n' "$share" "$posts" "$mentions" \
       "$1" "$b" "$2" "$extra" "$per_post" "$share_of"
   }
-  [ -n "$baseline" ] && row baseline "$(median3 "${old[@]}")"
-  row this "$(median3 "${enriched[@]}")"
+  b=$(median3 "${base[@]}")
+  [ -n "$baseline" ] && row "baseline, median of 3" "$(median3 "${old[@]}")"
+  row "this, median of 3" "$(median3 "${enriched[@]}")"
+  b=$(best3 "${base[@]}")
+  [ -n "$baseline" ] && row "baseline, best of 3" "$(best3 "${old[@]}")"
+  row "this, best of 3" "$(best3 "${enriched[@]}")"
 done
+echo
+printf '%s\n' "${loads[@]}"
 echo
 echo "¹ per mention (a post naming two brands is enriched once): an upper bound per enriched post."
 "$brandpulse" eval-enrichment "$root/tests/fixtures/enrichment/vader_tweets.tsv" | grep '^time:' |

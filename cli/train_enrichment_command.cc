@@ -254,7 +254,7 @@ int TrainEnrichment(const std::string& path, const std::string& out_path, int fo
       "# on {} posts; {} (held-out sentiment macro-F1 + Q F1 + C F1: {:.3f} words, {:.3f} without),\n"
       "# l2 {} chosen by {}-fold cross-validation.\n",
       path, folds, buckets, iterations, margin, balance_classes ? " --balance-classes" : "",
-      check_path.empty() ? std::string() : " --check " + check_path, posts.size(),
+      check_path.empty() ? std::string() : fmt::format(" --check {}", check_path), posts.size(),
       with_words ? "with words" : "the rules' features only", best_objective[1], best_objective[0],
       train_options.l2, folds);
 

@@ -93,7 +93,8 @@ const FlaggedList kFlaggedLists[] = {
     // "fixed it in 20 min", "en 2 minutos", "på 20 min": speed, not a wait.
     {enrich_words::kWithin, RuleLanguage::kOther, {"in", "en", "på"}},
     {enrich_words::kShortTime, RuleLanguage::kOther,
-     {"min", "mins", "minute", "minutes", "minuto", "minutos", "minutt", "minutter"}},
+     {"min", "mins", "minute", "minutes", "minuto", "minutos", "minutt", "minutter",
+      "day", "día", "dag"}},  // singular days: "in a day", "en un día", "på ein dag"
     // A brand right after "than" with a comparative before it comes off worse.
     {enrich_words::kThan, RuleLanguage::kOther, {"than", "enn", "que"}},
     {enrich_words::kComparative, RuleLanguage::kOther,
@@ -955,6 +956,13 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
     }
   }
   if (exclamations > 0 && sum != 0) sum += (sum > 0 ? 1 : -1) * 0.292 * std::min(exclamations, 4);
+  // Speed praises the brand of its clause ("Glovo perdió mi pedido, Uber Eats me lo trajo en 20
+  // minutos"); only the clause: as a post, "arrived in 20 min" is mostly a plain fact.
+  for (size_t t = 2; t < tokens.size(); ++t) {
+    if (!within_minutes(t)) continue;
+    clauses[tokens[t].clause].score += 1.2;
+    clauses[tokens[t].clause].signal = true;
+  }
   // A question or a request for help without complaint or praise asks more than it feels.
   const uint32_t feeling_cues =
       (1u << cues::kComplaint) | (1u << cues::kSarcasm) | (1u << cues::kPraise);

@@ -191,6 +191,18 @@ TEST_F(EnrichTextTest, WhileSplitsClausesAndInsteadOfIsNeutral) {
   EXPECT_EQ(out.brand_sentiment[1], SentimentClass::kNeutral);
 }
 
+// Speed praises the brand of its clause (both brands were negative before).
+TEST_F(EnrichTextTest, SpeedPraisesTheBrandOfItsClause) {
+  const std::string_view norwegian = "Foodora mistet bestillingen, Wolt kom på 15 minutter";
+  TextEnrichment out = Enrich(norwegian, "no", Spans(norwegian, {"Foodora", "Wolt"}));
+  EXPECT_EQ(out.brand_sentiment[0], SentimentClass::kNegative);
+  EXPECT_EQ(out.brand_sentiment[1], SentimentClass::kPositive);
+  const std::string_view english = "Glovo lost my order, Uber Eats brought it in 20 minutes";
+  out = Enrich(english, "en", Spans(english, {"Glovo", "Uber Eats"}));
+  EXPECT_EQ(out.brand_sentiment[0], SentimentClass::kNegative);
+  EXPECT_EQ(out.brand_sentiment[1], SentimentClass::kPositive);
+}
+
 // A few minutes after "in"/"en"/"på" is speed, not a wait (a duration was a complaint cue).
 TEST_F(EnrichTextTest, FixedInMinutesIsNotAComplaint) {
   const TextEnrichment fast = Enrich("Vueling me solucionó la reserva en 2 minutos", "es");

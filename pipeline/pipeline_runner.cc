@@ -299,8 +299,8 @@ Result<std::unique_ptr<HttpApi>> PipelineRun::StartListener(const std::string& l
   MetricsRegistry* registry = options_.metrics_registry != nullptr ? options_.metrics_registry
                                                                     : &MetricsRegistry::Default();
   const PipelineMetrics* metrics = metrics_.get();
-  api_options.add_routes = [registry, metrics](httplib::Server& server) {
-    AddOperationsRoutes(server, *registry, metrics);
+  api_options.add_routes = [registry, metrics](HttpRoutes& routes) {
+    AddOperationsRoutes(routes, *registry, metrics);
   };
   if (!with_queries) {
     return HttpApi::Start(api_options, [](const auto&) {

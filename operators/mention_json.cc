@@ -87,7 +87,8 @@ void AppendIntentNames(uint64_t intents, std::string& out) {
 MentionJsonWriter::MentionJsonWriter()
     : language_slot_(SlotOf(enrichment::kLanguageField)),
       sentiment_slot_(SlotOf(enrichment::kSentimentField)),
-      intents_slot_(SlotOf(enrichment::kIntentsField)) {}
+      intents_slot_(SlotOf(enrichment::kIntentsField)),
+      public_slots_(RegisterPublicMetricFields()) {}
 
 void MentionJsonWriter::Append(const MentionRecord& record, std::string& out) const {
   const Post& post = *record.post;
@@ -178,6 +179,27 @@ void MentionJsonWriter::Append(const MentionRecord& record, std::string& out) co
     out.push_back('}');
   }
   out.push_back(']');
+  // Public metrics (issue 12, operators/public_metrics.h), when the payload had them.
+  bool any_count = false;
+  for (auto [key, slot] : {std::pair<std::string_view, uint32_t>{"likes", public_slots_.likes},
+                           {"reposts", public_slots_.reposts},
+                           {"replies", public_slots_.replies},
+                           {"quotes", public_slots_.quotes}}) {
+    const int64_t count = PublicCount(post, slot);
+    if (count < 0) continue;
+    out += any_count ? "," : ",\"public_metrics\":{";
+    fmt::format_to(std::back_inserter(out), "\"{}\":{}", key, count);
+    any_count = true;
+  }
+  if (any_count) out.push_back('}');
+  if (std::string_view id = PublicText(post, public_slots_.repost_of); !id.empty()) {
+    AppendJsonKey(out, "repost_of");
+    AppendJsonString(out, id);
+  }
+  if (std::string_view id = PublicText(post, public_slots_.quote_of); !id.empty()) {
+    AppendJsonKey(out, "quote_of");
+    AppendJsonString(out, id);
+  }
   if (language_slot_) {
     if (const PostFieldValue* value = FieldOf(post, *language_slot_)) {
       AppendJsonKey(out, "lang");

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "engine/post.h"
+#include "operators/public_metrics.h"
 
 namespace brandpulse {
 
@@ -72,6 +73,7 @@ class MentionJsonWriter {
   std::optional<uint32_t> language_slot_;
   std::optional<uint32_t> sentiment_slot_;
   std::optional<uint32_t> intents_slot_;
+  const PublicMetricSlots& public_slots_;  // issue 12: public metrics, repost_of, quote_of
 };
 
 // The intent names of a bitmask of enrichment::IntentBit, in bit order ("question", …), as a

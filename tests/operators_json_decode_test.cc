@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "operators/json_array_records.h"
+#include "operators/mention_json.h"
 #include "operators/public_metrics.h"
 #include "tests/test_support.h"
 
@@ -461,6 +462,13 @@ TEST(JsonDecodePublicMetricsTest, XV1V2AndMastodonCountsRepostsAndQuotes) {
   EXPECT_EQ(PublicCount(*v2_retweet, slots.reposts), 22);
   EXPECT_EQ(PublicCount(*v2_retweet, slots.replies), 1);
   EXPECT_EQ(PublicCount(*v2_retweet, slots.quotes), 0);
+  // The mention record (docs/schemas.md) carries them.
+  MentionRecord record;
+  record.post = v2_retweet;
+  std::string json;
+  MentionJsonWriter().Append(record, json);
+  EXPECT_NE(json.find(R"("public_metrics":{"likes":20,"reposts":22,"replies":1,"quotes":0},"repost_of":")"),
+            std::string::npos) << json;
   const Post* v2_quote = PostWithId(v2.batch, "1440714027773030407");
   ASSERT_NE(v2_quote, nullptr);
   EXPECT_EQ(PublicText(*v2_quote, slots.quote_of), "1440637197250486275");

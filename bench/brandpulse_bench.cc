@@ -489,15 +489,13 @@ EngineResult RunRe2Set(const Input& input) {
   if (!scanner.ok()) Die(scanner.status().ToString());
   std::vector<int> matched;
   std::string folded;
-  CompiledWatchlist::HitFinder find = [&](std::string_view scanned, bool raw,
+  CompiledWatchlist::HitFinder find = [&](std::string_view scanned, bool /*raw*/,
                                           std::vector<CompiledWatchlist::FoundHit>& hits) {
     matched.clear();
     if (!set.Match(scanned, &matched)) return;
-    std::string_view search = scanned;
-    if (raw) {
-      FoldCase(scanned, folded);
-      search = folded;
-    }
+    // Candidates are searched for in the folded text (the literals are folded).
+    FoldCase(scanned, folded);
+    const std::string_view search = folded;
     for (int candidate : matched) {
       const std::string_view literal = watchlist.pattern_literal(static_cast<uint32_t>(candidate));
       for (size_t at = search.find(literal); at != std::string_view::npos;
@@ -955,14 +953,11 @@ int MatchCostCommand(const std::map<std::string, std::string>& flags) {
       if (set->Add(RE2::QuoteMeta(watchlist.pattern_literal(id)), &error) < 0) Die(error);
     }
     if (!set->Compile()) Die("RE2::Set::Compile failed");
-    find = [&](std::string_view scanned, bool raw, std::vector<CompiledWatchlist::FoundHit>& hits) {
+    find = [&](std::string_view scanned, bool /*raw*/, std::vector<CompiledWatchlist::FoundHit>& hits) {
       matched.clear();
       if (!set->Match(scanned, &matched)) return;
-      std::string_view search = scanned;
-      if (raw) {
-        FoldCase(scanned, folded);
-        search = folded;
-      }
+      FoldCase(scanned, folded);
+      const std::string_view search = folded;
       for (int candidate : matched) {
         const std::string_view literal = watchlist.pattern_literal(static_cast<uint32_t>(candidate));
         for (size_t at = search.find(literal); at != std::string_view::npos;

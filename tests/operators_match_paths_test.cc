@@ -242,3 +242,23 @@ TEST(MatchPaths, CaseVariantsAndAccents) {
 
 }  // namespace
 }  // namespace brandpulse
+
+namespace brandpulse {
+namespace {
+
+// The matcher judges hits on the text as written, not on its fold: that is only right because
+// case never changes whether a character is a word character, an unspaced-script character or
+// a combining mark that an unaccented term takes. Checked for every code point.
+TEST(MatchPaths, CaseDoesNotChangeWhatTheBoundaryCheckSees) {
+  for (uint32_t code_point = 0; code_point <= 0x10FFFF; ++code_point) {
+    if (code_point >= 0xD800 && code_point <= 0xDFFF) continue;
+    const uint32_t folded = FoldCodePoint(code_point);
+    if (folded == code_point) continue;
+    ASSERT_EQ(IsWordCodePoint(code_point), IsWordCodePoint(folded)) << std::hex << code_point;
+    ASSERT_EQ(IsUnspacedScript(code_point), IsUnspacedScript(folded)) << std::hex << code_point;
+    ASSERT_NE(StripAccent(folded), 0u) << std::hex << code_point;
+  }
+}
+
+}  // namespace
+}  // namespace brandpulse

@@ -256,6 +256,10 @@ struct Input {
   std::vector<std::string_view> records;  // lines
   std::vector<std::string> texts;         // decoded post texts, in order
   std::vector<std::string> folded_texts;
+  // Each text with its accents stripped (FoldAndStripAccents) when it has any, else as it is:
+  // what the literal-only baselines (pcre2-alt, re2-per-brand, rg) search, so that a term
+  // without accents finds accented text as brandpulse's does (docs/queries.md).
+  std::vector<std::string> accentless_texts;
   std::vector<uint64_t> text_record_bytes;  // bytes of the record each post came from
   DecodeSpec decode_spec;
   WatchlistSpec watchlist;
@@ -602,7 +606,7 @@ EngineResult RunPcre2(const Input& input) {
   pcre2_match_data* data = pcre2_match_data_create(1, nullptr);
   std::vector<uint64_t> hashes;
   auto one = [&](size_t i) {
-    const std::string& text = input.texts[i];
+    const std::string& text = input.accentless_texts[i];
     bool any = false;
     for (pcre2_code* code : codes) {
       if (pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0, 0, data,
@@ -647,7 +651,7 @@ EngineResult RunRe2PerBrand(const Input& input) {
   auto one = [&](size_t i) {
     brands.clear();
     for (uint32_t b = 0; b < regexes.size(); ++b) {
-      if (RE2::PartialMatch(input.texts[i], *regexes[b])) brands.push_back(b);
+      if (RE2::PartialMatch(input.accentless_texts[i], *regexes[b])) brands.push_back(b);
     }
     hashes.push_back(HashBrands(brands));
   };
@@ -683,6 +687,8 @@ EngineResult RunNaive(const Input& input) {
   std::vector<uint64_t> hashes;
   std::vector<uint32_t> brands;
   size_t record = 0;
+  std::string stripped;
+  std::vector<uint32_t> stripped_offsets;
   auto one = [&](size_t) {
     std::string text;
     while (record < input.records.size()) {
@@ -697,6 +703,11 @@ EngineResult RunNaive(const Input& input) {
       if (found == node->end()) found = node->find("text");
       if (found == node->end() || !found->is_string()) continue;
       text = found->get<std::string>();
+      // brandpulse's accent rule for these unaccented terms: they also find accented text.
+      if (HasStrippableAccent(text)) {
+        FoldAndStripAccents(text, stripped, stripped_offsets);
+        text = stripped;
+      }
       break;
     }
     brands.clear();
@@ -913,6 +924,11 @@ void LoadInput(const std::map<std::string, std::string>& flags, Input& input) {
         input.texts.emplace_back(post.text);
         input.text_record_bytes.push_back(batch.records[post.record_index].length + 1);
         FoldCase(post.text, input.folded_texts.emplace_back());
+        std::string& accentless = input.accentless_texts.emplace_back(post.text);
+        if (HasStrippableAccent(post.text)) {
+          std::vector<uint32_t> offsets;
+          FoldAndStripAccents(post.text, accentless, offsets);
+        }
       }
     }
   }
@@ -1001,7 +1017,7 @@ int CompareCommand(const std::map<std::string, std::string>& flags) {
                input.raw.size() / 1e6);
   if (flags.count("texts-out")) {
     std::string texts;
-    for (const std::string& text : input.texts) {
+    for (const std::string& text : input.accentless_texts) {
       for (char c : text) texts.push_back(c == '\n' || c == '\r' ? ' ' : c);
       texts.push_back('\n');
     }

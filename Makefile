@@ -43,6 +43,9 @@ callgrind: deps
 	@cmake -S . -B $(BUILD_DIR)-cg -DCMAKE_BUILD_TYPE=Release -DBRANDPULSE_NATIVE=OFF -DCMAKE_CXX_FLAGS=-march=haswell >/dev/null
 	@cmake --build $(BUILD_DIR)-cg -j $(JOBS) --target brandpulse brandpulse_bench
 	@CG_DATA=$(BUILD_DIR)-cg/callgrind-data bash bench/callgrind.sh $(BUILD_DIR)-cg/brandpulse $(BUILD_DIR)-cg/callgrind
+	@# The matching stage alone (issue 17): match, match-folded and re2-set on the first 3,000 posts.
+	@head -n 3000 $(BUILD_DIR)-cg/callgrind-data/main.jsonl > $(BUILD_DIR)-cg/callgrind/main-3000.jsonl
+	@bash bench/matcher-cost.sh $(BUILD_DIR)-cg/bench/brandpulse_bench $(BUILD_DIR)-cg/callgrind-data/watchlist-10000.yaml $(BUILD_DIR)-cg/callgrind/main-3000.jsonl | tee $(BUILD_DIR)-cg/callgrind/matcher-cost.tsv
 
 # --- Sanitizers and fuzzing (docs/testing.md): each in a build directory of its own ----------
 CCACHE_FLAG := $(shell command -v ccache >/dev/null 2>&1 && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)

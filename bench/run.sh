@@ -48,8 +48,16 @@ compare() {  # label watchlist input format engines budget [extra...] ; appends 
   shift 6
   log "compare $label ($engines)"
   "$bench" compare --label "$label" --watchlist "$wl" --input "$input" --format "$format" \
-    --engines "$engines" --budget "$budget" --work-dir "$out/work-$label" "$@" \
-    | tail -n +2 >> "$out/results.tsv"
+    --engines "$engines" --budget "$budget" --work-dir "$out/work-$label" "$@" > "$out/compare.tmp"
+  # The 1-minute load average when the comparison ended, beside its figures (column 15).
+  local load
+  load=$(cut -d' ' -f1 /proc/loadavg)
+  tail -n +2 "$out/compare.tmp" | awk -v load="$load" '{print $0 "\t" load}' >> "$out/results.tsv"
+}
+realistic_watchlist() {  # count -> path (accents, queries, NEAR, wildcards: brandpulse_bench --realistic)
+  local path="$out/watchlist-realistic-$1.yaml"
+  [ -f "$path" ] || "$bench" watchlist --brands-file "$brands" --count "$1" --realistic 1 --out "$path"
+  echo "$path"
 }
 ripgrep() {  # label texts patterns expected-flags max-seconds
   local label=$1 texts=$2 patterns=$3 expected=$4
@@ -83,8 +91,8 @@ ripgrep() {  # label texts patterns expected-flags max-seconds
   local sampled=no
   [ "$take" -lt "$lines" ] && sampled=yes
   awk -v l="$label" -v n="$take" -v s="$seconds" -v b="$bytes" -v sm="$sampled" -v c="$got" 'BEGIN {
-    printf "%s\trg\t%d\t%s\t%.4f\t%.0f\t%.1f\t%.0f\t0\t-\t-\tlines equal (%d) on %d\tripgrep %s, rg -F -i -w -c -f patterns over the extracted texts (one line each; MB/s over text bytes)\n",
-      l, n, sm, s, n / s, b / s / 1e6, 1e9 * s / n, c, n, "'"$(rg --version | head -1 | cut -d' ' -f2)"'" }' \
+    printf "%s\trg\t%d\t%s\t%.4f\t%.0f\t%.1f\t%.0f\t0\t-\t-\tlines equal (%d) on %d\tripgrep %s, rg -F -i -w -c -f patterns over the extracted texts (one line each; MB/s over text bytes)\t%.0f\t%s\n",
+      l, n, sm, s, n / s, b / s / 1e6, 1e9 * s / n, c, n, "'"$(rg --version | head -1 | cut -d' ' -f2)"'", n / s, "'"$(cut -d' ' -f1 /proc/loadavg)"'" }' \
     >> "$out/results.tsv"
 }
 
@@ -98,6 +106,9 @@ if [ "$mode" = smoke ]; then
   ripgrep smoke "$out/texts.txt" "$out/patterns.txt" "$out/expected.txt" 2
   input1=$(generate smoke-v1 "$wl" 300 twitter-v1 0.2 500)
   compare smoke-v1 "$wl" "$input1" twitter-v1 match,decode,naive-std-regex,e2e-1 0.2 --repeat 1
+  wlr=$(realistic_watchlist 300)
+  input2=$(generate smoke-realistic "$wlr" 1500 twitter-v2 0.2 500)
+  compare smoke-realistic "$wlr" "$input2" twitter-v2 match,re2-set,match-folded,e2e-1 0.2 --repeat 1
   log "smoke: all engines agree ($(wc -l < "$out/results.tsv") rows)"
   exit 0
 fi
@@ -141,6 +152,17 @@ v1_input=$(generate v1 "$wl10k" 30000 twitter-v1 0.05 50000)
 compare format-v1 "$wl10k" "$v1_input" twitter-v1 decode,hs-scan,e2e-1 2
 v2_input=$(generate v2 "$wl10k" 30000 twitter-v2 0.05 50000)
 compare format-v2 "$wl10k" "$v2_input" twitter-v2 decode,hs-scan,e2e-1 2
+
+# 4b. Realistic watchlist (10k brands: a third accented, boolean queries, NEAR, wildcards,
+# exclusions, hashtags, handles): RE2::Set with the matcher's own rules, 5% and 20% inserted
+# mentions, and full v1.1 tweets.
+wlr=$(realistic_watchlist 10000)
+input=$(generate realistic-0.05 "$wlr" 50000 twitter-v2 0.05 50000)
+compare realistic-0.05 "$wlr" "$input" twitter-v2 decode,re2-set,match-folded,e2e-1 2
+input=$(generate realistic-0.20 "$wlr" 50000 twitter-v2 0.20 50000)
+compare realistic-0.20 "$wlr" "$input" twitter-v2 re2-set 2
+input=$(generate realistic-v1 "$wlr" 30000 twitter-v1 0.05 50000)
+compare realistic-v1 "$wlr" "$input" twitter-v1 decode,re2-set,e2e-1 2
 
 # 5. Memory: `brandpulse run` (1 worker) under /usr/bin/time -v, as brands and authors grow.
 : > "$out/memory.tsv"

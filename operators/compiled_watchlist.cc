@@ -250,7 +250,7 @@ const std::unordered_map<uint32_t, std::vector<uint32_t>>& OtherCases() {
   return *other_cases;
 }
 
-constexpr size_t kMaxCaseVariants = 64;
+constexpr size_t kMaxCaseVariants = 256;
 
 }  // namespace
 

@@ -132,8 +132,9 @@ class CompiledWatchlist {
     const HitFinderSlot* finder_ = nullptr;  // MatchTextWithFinder: replaces hs_scan
     std::string composed_;  // the text in NFC when it had something to compose
     std::vector<uint32_t> composed_offsets_;  // composed byte -> text byte
-    std::string folded_;    // FoldCase(text): same offsets as the text
-    std::string stripped_;  // folded without accents: what is scanned when it differs
+    // The text with its accents stripped (not folded: the database is caseless); scanned
+    // instead of the text when they differ.
+    std::string stripped_;
     std::vector<uint32_t> offsets_;  // stripped byte -> text byte
     // Nothing to strip: the text itself was scanned (caselessly), offsets are equal.
     bool identity_offsets_ = true;
@@ -166,8 +167,8 @@ class CompiledWatchlist {
   // this matcher's rules. pattern_literal(id): pattern id's literal (folded, accents stripped).
   // MatchTextWithFinder: MatchText with `find` in place of Hyperscan. `find(scanned, raw,
   // hits)` appends to `hits` every occurrence {pattern id, begin, end} of every literal in
-  // `scanned`, which is the text itself when `raw` is true (then compare ASCII caselessly and
-  // other letters by FoldCodePoint) or else its FoldAndStripAccents() form. Allocates.
+  // `scanned` in any case (as FoldCase() folds), which is the text itself when `raw` is true,
+  // or else the text with its accents stripped (FoldAndStripAccents() up to case). Allocates.
   struct FoundHit {
     uint32_t pattern;
     uint32_t begin;
@@ -231,7 +232,7 @@ class CompiledWatchlist {
 
   CompiledWatchlist() = default;
   // Appends `folded` and every spelling of it with its non-ASCII letters in another case, as
-  // literals of `pattern`; false (nothing appended) when there would be more than 64.
+  // literals of `pattern`; false (nothing appended) when there would be more than 256.
   static bool AppendCaseVariants(const std::string& folded, uint32_t pattern,
                                  std::vector<ScanLiteral>& out);
   // Folds `text` into the scanner and fills scanner.hits_ (in Hyperscan's order: by end).
@@ -255,8 +256,9 @@ class CompiledWatchlist {
   // and, for a pattern with non-ASCII letters, each spelling of them in other cases (Æ for æ,
   // Σ and ς for σ). So a text with nothing to strip is scanned as it is, without folding.
   std::vector<ScanLiteral> scan_literals_;
-  // False when some pattern has too many case variants to list: every text is then folded and
-  // stripped before the scan (the database holds only the folded literals).
+  // False when some pattern has too many case variants to list (over 256: a long Greek or
+  // Cyrillic word): every text that is not ASCII is then folded and stripped before the scan
+  // (the database holds only the folded literals).
   bool raw_scan_ok_ = true;
   std::vector<PatternOwner> owners_;
   std::vector<std::string> verify_texts_;

@@ -32,6 +32,12 @@ bool IsCandidateLead(uint8_t byte) {
   return static_cast<uint8_t>(byte - 0xC3) <= 2 || static_cast<uint8_t>(byte - 0xCC) <= 1;
 }
 
+bool IsAscii(std::string_view text) {
+  uint8_t any = 0;
+  for (char c : text) any |= static_cast<uint8_t>(c);
+  return any < 0x80;
+}
+
 bool HasStrippableCharacter(std::string_view text) {
   const auto* bytes = reinterpret_cast<const uint8_t*>(text.data());
   const size_t size = text.size();
@@ -60,6 +66,94 @@ bool HasStrippableCharacter(std::string_view text) {
     if (IsCandidateLead(bytes[i]) && IsStrippableAt(text, i)) return true;
   }
   return false;
+}
+
+// FoldAndStripAccents() without the fold, for the caseless database: every character that
+// loses an accent when folded and stripped is written as its base letter (ASCII; a combining
+// mark is dropped), every other byte is copied. Byte for byte the result is FoldAndStripAccents'
+// up to case, with the same `offsets` (stripped byte -> text byte, plus a final text.size()).
+void StripAccentsForScan(std::string_view text, std::string& stripped,
+                         std::vector<uint32_t>& offsets) {
+  stripped.resize(text.size());
+  offsets.resize(text.size() + 1);
+  const auto* in = reinterpret_cast<const uint8_t*>(text.data());
+  auto* out = reinterpret_cast<uint8_t*>(stripped.data());
+  uint32_t* out_offsets = offsets.data();
+  const size_t size = text.size();
+  size_t written = 0;
+  size_t position = 0;
+  while (position < size) {
+#if defined(__SSE2__)
+    // Sixteen ASCII bytes at a time: copied, with their offsets.
+    while (position + 16 <= size) {
+      const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + position));
+      if (_mm_movemask_epi8(chunk) != 0) break;
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + written), chunk);
+      const __m128i base = _mm_set1_epi32(static_cast<int>(position));
+      auto* target = reinterpret_cast<__m128i*>(out_offsets + written);
+      _mm_storeu_si128(target, _mm_add_epi32(base, _mm_setr_epi32(0, 1, 2, 3)));
+      _mm_storeu_si128(target + 1, _mm_add_epi32(base, _mm_setr_epi32(4, 5, 6, 7)));
+      _mm_storeu_si128(target + 2, _mm_add_epi32(base, _mm_setr_epi32(8, 9, 10, 11)));
+      _mm_storeu_si128(target + 3, _mm_add_epi32(base, _mm_setr_epi32(12, 13, 14, 15)));
+      position += 16;
+      written += 16;
+    }
+    if (position >= size) break;
+#endif
+    const uint8_t byte = in[position];
+    if (byte < 0x80 || !IsCandidateLead(byte)) {
+      out[written] = byte;
+      out_offsets[written++] = static_cast<uint32_t>(position++);
+      continue;
+    }
+    const DecodedCodePoint decoded = DecodeCodePointAt(text, position);
+    const uint32_t folded = FoldCodePoint(decoded.code_point);
+    const uint32_t base = StripAccent(folded);
+    if (base == folded) {  // kept (a letter of its own, or an invalid byte): copied
+      for (uint32_t i = 0; i < decoded.length; ++i) {
+        out[written] = in[position + i];
+        out_offsets[written++] = static_cast<uint32_t>(position + i);
+      }
+    } else if (base != 0) {  // an accented letter: its base letter (ASCII)
+      out[written] = static_cast<uint8_t>(base);
+      out_offsets[written++] = static_cast<uint32_t>(position);
+    }  // else a combining mark: dropped
+    position += decoded.length;
+  }
+  out_offsets[written] = static_cast<uint32_t>(size);
+  stripped.resize(written);
+  offsets.resize(written + 1);
+}
+
+// Whether a character of the text is a character of a folded pattern in another case (same
+// length and the same code point once folded; an invalid byte only equals itself).
+bool SameFolded(DecodedCodePoint text_char, DecodedCodePoint pattern_char) {
+  return text_char.length == pattern_char.length &&
+         FoldCodePoint(text_char.code_point) == pattern_char.code_point;
+}
+
+// Whether `text` folds to `folded` (FoldCase(text) == folded), without a copy.
+bool FoldsTo(std::string_view text, std::string_view folded) {
+  if (text.size() != folded.size()) return false;
+  for (size_t position = 0; position < text.size();) {
+    const uint8_t byte = static_cast<uint8_t>(text[position]);
+    if (byte < 0x80) {
+      const uint8_t lower = byte >= 'A' && byte <= 'Z' ? byte + 32 : byte;
+      if (lower != static_cast<uint8_t>(folded[position])) return false;
+      ++position;
+      continue;
+    }
+    const DecodedCodePoint a = DecodeCodePointAt(text, position);
+    if (a.code_point == kReplacementCharacter && a.length == 1) {  // invalid: copied by FoldCase
+      if (text[position] != folded[position]) return false;
+      ++position;
+      continue;
+    }
+    const DecodedCodePoint b = DecodeCodePointAt(folded, position);
+    if (!SameFolded(a, b)) return false;
+    position += a.length;
+  }
+  return true;
 }
 
 }  // namespace
@@ -93,7 +187,6 @@ Result<std::unique_ptr<CompiledWatchlist::Scanner>> CompiledWatchlist::MakeScann
   scanner->query_brands_.reserve(std::min<size_t>(spec_.brands.size(), 64));
   scanner->hits_.reserve(64);
   scanner->atom_hits_.reserve(64);
-  scanner->folded_.reserve(512);
   scanner->stripped_.reserve(512);
   scanner->offsets_.reserve(513);
   scanner->words_before_.reserve(513);
@@ -119,14 +212,13 @@ bool CompiledWatchlist::Scan(std::string_view text, Scanner& scanner) const {
   }
   // Most posts have no accent to strip: the text itself is scanned (the database is caseless
   // and holds the other cases of non-ASCII letters). Otherwise the folded, stripped text is.
-  const bool strip =
-      !raw_scan_ok_ || scanner.always_fold_and_strip_ || HasStrippableCharacter(text);
+  // Without the case variants of every pattern (raw_scan_ok_ false), only ASCII text is
+  // scanned as it is; other text is also folded.
+  const bool strip = scanner.always_fold_and_strip_ ||
+                     (raw_scan_ok_ ? HasStrippableCharacter(text) : !IsAscii(text));
   scanner.identity_offsets_ = !strip;
-  if (strip) FoldAndStripAccents(text, scanner.stripped_, scanner.offsets_);
-  // The folded text is only read to judge hits (Accept) and to count words (NEAR).
-  auto fold_if_needed = [&] {
-    if (!scanner.hits_.empty() || !field_brands_.empty()) FoldCase(text, scanner.folded_);
-  };
+  if (strip && raw_scan_ok_) StripAccentsForScan(text, scanner.stripped_, scanner.offsets_);
+  if (strip && !raw_scan_ok_) FoldAndStripAccents(text, scanner.stripped_, scanner.offsets_);
   if (scanner.finder_ != nullptr) {
     std::vector<FoundHit>& found = scanner.finder_->found;
     found.clear();
@@ -137,11 +229,9 @@ bool CompiledWatchlist::Scan(std::string_view text, Scanner& scanner) const {
     for (const FoundHit& hit : found) {
       scanner.hits_.push_back(Scanner::RawHit{hit.pattern, hit.begin, hit.end});
     }
-    fold_if_needed();
     return true;
   }
   if (text.empty() || database_ == nullptr) {
-    fold_if_needed();
     return true;
   }
   const std::string_view scanned = strip ? std::string_view(scanner.stripped_) : text;
@@ -166,7 +256,6 @@ bool CompiledWatchlist::Scan(std::string_view text, Scanner& scanner) const {
     }
     return false;
   }
-  fold_if_needed();
   return true;
 }
 
@@ -191,23 +280,23 @@ bool RightBoundaryOk(std::string_view text, size_t end) {
 
 namespace {
 
-// Matches `pattern` ('?' = one letter or digit) against `text` ending at `end` (backwards) and
-// returns where it starts, or -1.
+// Matches `pattern` (folded; '?' = one letter or digit) against `text` in any case, ending at
+// `end` (backwards), and returns where it starts, or -1.
 int64_t MatchBackward(std::string_view text, size_t end, std::string_view pattern) {
   size_t at = end;
   size_t k = pattern.size();
   while (k > 0) {
+    if (at == 0) return -1;
+    const DecodedCodePoint before = DecodeCodePointBefore(text, at);
     if (pattern[k - 1] == '?') {
-      if (at == 0) return -1;
-      DecodedCodePoint before = DecodeCodePointBefore(text, at);
       if (!IsWordCodePoint(before.code_point)) return -1;
-      at -= before.length;
       --k;
     } else {
-      if (at == 0 || text[at - 1] != pattern[k - 1]) return -1;
-      --at;
-      --k;
+      const DecodedCodePoint want = DecodeCodePointBefore(pattern, k);
+      if (!SameFolded(before, want)) return -1;
+      k -= want.length;
     }
+    at -= before.length;
   }
   return static_cast<int64_t>(at);
 }
@@ -215,16 +304,18 @@ int64_t MatchBackward(std::string_view text, size_t end, std::string_view patter
 // The same forwards from `begin`; returns where the match ends, or -1.
 int64_t MatchForward(std::string_view text, size_t begin, std::string_view pattern) {
   size_t at = begin;
-  for (size_t k = 0; k < pattern.size(); ++k) {
+  for (size_t k = 0; k < pattern.size();) {
+    if (at >= text.size()) return -1;
+    const DecodedCodePoint next = DecodeCodePointAt(text, at);
     if (pattern[k] == '?') {
-      if (at >= text.size()) return -1;
-      DecodedCodePoint next = DecodeCodePointAt(text, at);
       if (!IsWordCodePoint(next.code_point)) return -1;
-      at += next.length;
+      ++k;
     } else {
-      if (at >= text.size() || text[at] != pattern[k]) return -1;
-      ++at;
+      const DecodedCodePoint want = DecodeCodePointAt(pattern, k);
+      if (!SameFolded(next, want)) return -1;
+      k += want.length;
     }
+    at += next.length;
   }
   return static_cast<int64_t>(at);
 }
@@ -239,7 +330,7 @@ bool CompiledWatchlist::Accept(const PatternOwner& owner, const Scanner::RawHit&
     // The scan found the term's longest fixed run; the rest, with its '?', must be around it.
     const std::string_view term = verify_texts_[owner.verify];
     const std::string_view stripped =
-        scanner.identity_offsets_ ? std::string_view(scanner.folded_) : scanner.stripped_;
+        scanner.identity_offsets_ ? text : std::string_view(scanner.stripped_);
     const size_t anchor_end = owner.anchor_offset + (hit.end - hit.begin);
     int64_t start = MatchBackward(stripped, hit.begin, term.substr(0, owner.anchor_offset));
     int64_t finish = start < 0 ? -1 : MatchForward(stripped, hit.end, term.substr(anchor_end));
@@ -257,12 +348,14 @@ bool CompiledWatchlist::Accept(const PatternOwner& owner, const Scanner::RawHit&
   end = identity ? hit.end : scanner.offsets_[hit.end - 1] + 1;
   const uint32_t next_kept = identity ? hit.end : scanner.offsets_[hit.end];
   while (end < next_kept && (static_cast<uint8_t>(text[end]) & 0xC0) == 0x80) ++end;
-  const std::string_view folded = scanner.folded_;
+  // Case does not change whether a character is a word character or a mark (engine_unicode_test
+  // checks every code point), so the text itself is judged.
+  const std::string_view folded = text;
   if (owner.match_case == QueryCase::kLoose) {
     // An unaccented term takes the accents written as combining marks after its last letter.
     while (end < next_kept) {
-      DecodedCodePoint mark = DecodeCodePointAt(folded, end);
-      if (StripAccent(mark.code_point) != 0) break;
+      DecodedCodePoint mark = DecodeCodePointAt(text, end);
+      if (StripAccent(FoldCodePoint(mark.code_point)) != 0) break;
       end += mark.length;
     }
   }
@@ -271,7 +364,7 @@ bool CompiledWatchlist::Accept(const PatternOwner& owner, const Scanner::RawHit&
     case QueryCase::kLoose:
       break;
     case QueryCase::kAccentExact:
-      if (folded.substr(begin, end - begin) != verify) {
+      if (!FoldsTo(text.substr(begin, end - begin), verify)) {
         why_rejected = kAccentsDiffer;
         return false;
       }

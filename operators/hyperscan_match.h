@@ -1,27 +1,26 @@
 // The `match` operator. Every term, handle, hashtag and exclusion of every brand, and every term
-// of every brand's query (operators/query.h, docs/queries.md), is compiled into ONE Hyperscan
-// literal database over case-folded, accent-stripped bytes. A post's text is folded once into a
-// reused buffer (engine/unicode.h: FoldCase keeps offsets; FoldAndStripAccents keeps a map back
-// to the original bytes, and is skipped when the post has nothing to strip) and scanned once.
-// Each hit is mapped back to the original text, checked for accents and case where the entry
-// asks (one rule for plain terms, handles, hashtags, exclusions and query terms: an entry with
-// accents is accent-exact, one without finds every accented spelling, {Exact} is byte-exact),
-// and for word boundaries (UAX #29 word characters; an entry edge that is not a word character,
-// such as '#' or '@', needs no boundary there). Text with combining marks is matched in NFC
-// (engine/unicode.h ComposeCanonical; only such posts pay for it). Queries are then evaluated on
-// the post's hit set; NEAR counts words only when both of its sides have a hit.
+// of every brand's query (operators/query.h, docs/queries.md), is one pattern of ONE Hyperscan
+// literal database, compiled HS_FLAG_CASELESS from the folded, accent-stripped literal plus the
+// spellings of its non-ASCII letters in their other cases ("Æ" for "æ"; a pattern with over 256
+// such spellings makes non-ASCII posts fold first). A post with no accent to strip (most: ASCII,
+// emoji, æ/ø, Greek) is scanned as it is, without any copy; a post with one (é, å, a combining
+// mark) is scanned with those letters replaced by their base letter (StripAccentsForScan, a
+// copy with a map back to the original bytes). Each hit is then judged on the original text:
+// accents and case where the entry asks (one rule for plain terms, handles, hashtags,
+// exclusions and query terms: an entry with accents is accent-exact, one without finds every
+// accented spelling, {Exact} is byte-exact), and word boundaries (UAX #29 word characters,
+// which case does not change; an entry edge that is not a word character, such as '#' or '@',
+// needs no boundary there). Text with combining marks is matched in NFC (engine/unicode.h
+// ComposeCanonical; only such posts pay for it). Queries are then evaluated on the post's hit
+// set; NEAR counts words only when both of its sides have a hit.
 //
 // Why not \b in the patterns: Hyperscan rejects \b together with UCP, and ASCII \b treats "å",
 // "ñ" and "ó" as non-word bytes; measured on 10k patterns, \b also doubles scan cost and costs
 // ~80x compile time. Why no HS_FLAG_SINGLEMATCH: a first hit that the boundary check rejects
 // ("Telenorsk") must not hide a valid later one ("... Telenor").
 //
-// Measured on the demo watchlist (14 brands, 2 with queries, 221 patterns; 2-core VM shared with
-// other builds, load ~4; generated en/no/es posts of ~123 bytes): compile ~8 ms, database ~97 KB,
-// MatchPost ~1.0-1.5 us per post (the same loop on the code before queries: 0.37-0.52 us; the
-// difference is mostly the accent-stripping pass, which most Norwegian/Spanish posts need).
-// 1,000 brands with queries: 9,002 patterns, compile 0.17 s, 568 KB; 10,000: 90,002 patterns,
-// compile 3.5 s, 4.9 MB, load from the cache 23-35 ms.
+// Cost (callgrind, bench/matcher-cost.sh, the bench's 10k-brand watchlist and generated posts):
+// see bench/RESULTS.md "Instruction counts of the matching stage".
 #pragma once
 
 #include <memory>

@@ -63,7 +63,7 @@ bool CompiledWatchlist::Near(const Node& node, std::string_view text, Scanner& s
   if (!scanner.words_ready_) {
     // words_before_[i]: how many words start before byte i. A word is a run of word characters;
     // each character of an unspaced script (Han, kana, Thai, ...) is a word of its own.
-    const std::string_view folded = scanner.folded_;
+    const std::string_view folded = text;  // case does not change which characters are words
     scanner.words_before_.resize(text.size() + 1);
     uint32_t* words_before = scanner.words_before_.data();
     uint32_t words = 0;

@@ -56,15 +56,23 @@ SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:check_initia
 # processes some of them start.
 TSAN_TESTS ?= pipeline_runner_test pipeline_seams_test pipeline_watchlist_reload_test \
   pipeline_window_queries_test pipeline_alert_rules_test operators_hyperscan_match_test \
-  operators_webhook_sink_test operators_kafka_test operations_metrics_test engine_state_store_test \
+  operators_webhook_sink_test operations_metrics_test engine_state_store_test \
   hardening_http_test hardening_query_test hardening_disk_full_test hardening_event_time_test
 TSAN_PROGRAMS := brandpulse webhook_receiver
+# Not under TSan: librdkafka starts its threads with C11 thrd_create, which the TSan runtimes of
+# gcc 12 and clang 14 do not intercept, so the first malloc on a librdkafka thread of an
+# instrumented process dereferences a null thread cache (SEGV). operators_kafka_test (the sink in
+# the test process, dev-kafka in a child) and the kafka_test script cannot run; docs/testing.md.
+TSAN_EXCLUDED := ^KafkaTest\.|^kafka_test$$
+# make fuzz: seconds per target (9 targets), the nice level, and which targets (default all).
 FUZZ_SECONDS ?= 20
+FUZZ_NICE ?= 10
 FUZZ_TARGETS ?=
 
-# The whole suite built with AddressSanitizer + UndefinedBehaviorSanitizer (gcc).
+# The whole suite built with AddressSanitizer + UndefinedBehaviorSanitizer (gcc, -O1 -g1 like
+# TSan: quicker to build than -O2 -g on a shared machine, assertions on, line numbers in reports).
 test-asan: deps
-	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CCACHE_FLAG) \
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="-O1 -g1" $(CCACHE_FLAG) \
 	  -DBRANDPULSE_SANITIZE=address,undefined >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && $(SANITIZER_ENV) ctest --output-on-failure -j $(JOBS) --timeout 900
@@ -76,9 +84,10 @@ test-tsan: deps
 	  -DBRANDPULSE_SANITIZE=thread >/dev/null
 	@cmake --build build-tsan -j $(JOBS) --target $(TSAN_PROGRAMS) $(TSAN_TESTS)
 	@cd build-tsan && $(SANITIZER_ENV) ctest --output-on-failure -j $(JOBS) --timeout 900 \
-	  -E '_NOT_BUILT$$|^fuzz_replay_|^crash_test'
+	  -E '_NOT_BUILT$$|^fuzz_replay_|^crash_test|$(TSAN_EXCLUDED)'
 
-# libFuzzer over every target in fuzz/ for FUZZ_SECONDS each (clang, ASan + UBSan); new corpus
+# libFuzzer over every target in fuzz/ for FUZZ_SECONDS each, one after the other under
+# nice -n FUZZ_NICE (clang, ASan + UBSan); new corpus
 # entries and crash inputs land in build-fuzz/ (fuzz/README.md says what to keep).
 fuzz:
 	@bash scripts/install-deps.sh --fuzz
@@ -86,7 +95,7 @@ fuzz:
 	  $(CCACHE_FLAG) -DBRANDPULSE_SANITIZE=fuzzer-no-link,address,undefined \
 	  -DBRANDPULSE_FUZZ=ON >/dev/null
 	@cmake --build build-fuzz -j $(JOBS) --target fuzz_all
-	@bash fuzz/run.sh --build build-fuzz --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	@bash fuzz/run.sh --build build-fuzz --seconds $(FUZZ_SECONDS) --nice $(FUZZ_NICE) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf $(BUILD_DIR) out

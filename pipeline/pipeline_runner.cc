@@ -22,6 +22,7 @@
 #include "pipeline/http_operations.h"
 #include "pipeline/metrics.h"
 #include "pipeline/rule_set.h"
+#include "operators/response_times.h"  // issue 12
 #include "pipeline/sink_delivery.h"
 #include "pipeline/transform_chain.h"
 #include "pipeline/watchlist_reloader.h"
@@ -311,8 +312,8 @@ Result<std::unique_ptr<HttpApi>> PipelineRun::StartListener(const std::string& l
   MetricsRegistry* registry = options_.metrics_registry != nullptr ? options_.metrics_registry
                                                                     : &MetricsRegistry::Default();
   const PipelineMetrics* metrics = metrics_.get();
-  api_options.add_routes = [registry, metrics](httplib::Server& server) {
-    AddOperationsRoutes(server, *registry, metrics);
+  api_options.add_routes = [registry, metrics](HttpRoutes& routes) {
+    AddOperationsRoutes(routes, *registry, metrics);
   };
   if (!with_queries) {
     return HttpApi::Start(api_options, [](const auto&) {
@@ -658,6 +659,10 @@ Status PipelineRun::Commit(bool end_of_input) {
   WindowDeltaMap deltas;
   EpochHandOver epoch{&deltas, &commit};
   RETURN_IF_ERROR(chain_->HandOver(epoch));
+  // issue 12: the inquiries the rules opened and answered while the epoch's batches were read
+  // become window counters (response times), under the watermark those batches saw.
+  AddInquiryWindowDeltas(inquiries_, closer_->layout(), spec_.allowed_lateness_ms,
+                         watermark_.load(), deltas);
   summary_.window_updates += deltas.size();
   const size_t delta_count = deltas.size();
   closer_->Track(deltas);

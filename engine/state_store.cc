@@ -31,11 +31,6 @@ namespace {
 
 constexpr uint64_t kMinimumMemoryBudget = 8ull << 20;
 constexpr size_t kWindowKeySuffixSize = 1 + 8 + 8 + 8;  // 0x00, size, slide, start
-// Operands of one key kept unmerged in the memtable before a write folds them into a value:
-// bounds what a read must fold (a key with 100k operands took 5.9 ms to read,
-// PERFORMANCE-NOTES.md). Pipelines pre-aggregate per commit, so a key gets one operand per
-// commit and the limit is rarely reached.
-constexpr size_t kMaxSuccessiveMerges = 64;
 
 // Window metrics add up: counts sum, sketches take the register-wise maximum, term counts sum
 // (exactly: term summaries are only bounded when their window closes, by a Put). That is
@@ -333,7 +328,10 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const StateOptions& options
   // windows gets the write buffers: the other families take a few bytes per commit.
   rocksdb::ColumnFamilyOptions windows_options = family_options(write_buffer_bytes / 2);
   windows_options.merge_operator = store->merge_operator_;
-  windows_options.max_successive_merges = kMaxSuccessiveMerges;
+  // No max_successive_merges (issue 17): with it every Merge() counted the key's operands in the
+  // memtable (a lookup per operand written, 426 instructions per post on the bench). Pipelines
+  // pre-aggregate per commit, so a key gets one operand per commit; flushes fold them, and the
+  // runner reads no window on the commit path (pipeline/window_closer.h keeps totals in memory).
   rocksdb::ColumnFamilyOptions small_options =
       family_options(std::clamp<uint64_t>(write_buffer_bytes / 16, 1ull << 20, 8ull << 20));
 

@@ -43,6 +43,10 @@ class Transform {
   virtual Status HandOver(TransformState& state, EpochHandOver& epoch) const {
     return Status::Ok();
   }
+  // True when Process() reads state earlier commits wrote (TransformBuildContext::store). The
+  // runner writes an epoch's commit while the next epoch runs (issue 17); for a chain with such
+  // a transform it waits for that write before the next epoch starts.
+  virtual bool ReadsCommittedState() const { return false; }
 };
 
 }  // namespace brandpulse

@@ -22,7 +22,7 @@ void WindowMetrics::AddCounter(uint32_t id, uint64_t value) {
   if (found != counters.end() && found->id == id) {
     found->value += value;
   } else {
-    counters.insert(found, WindowCounter{id, value});
+    counters.InsertAt(static_cast<size_t>(found - counters.begin()), WindowCounter{id, value});
   }
 }
 
@@ -33,7 +33,7 @@ uint64_t WindowMetrics::Counter(uint32_t id) const {
   return 0;
 }
 
-void WindowMetrics::MergeCounters(const std::vector<WindowCounter>& other) {
+void WindowMetrics::MergeCounters(const CounterList& other) {
   for (const WindowCounter& counter : other) AddCounter(counter.id, counter.value);
 }
 

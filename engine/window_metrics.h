@@ -28,6 +28,43 @@ struct WindowCounter {
   bool operator==(const WindowCounter&) const = default;
 };
 
+// A window's registered counters, sorted by id. Up to kInline of them live inside the value, so
+// a window delta that enrichment's sentiment and intent counters reach allocates nothing for
+// them (issue 17); more spill to the heap.
+class CounterList {
+ public:
+  static constexpr size_t kInline = 12;
+  const WindowCounter* begin() const { return heap_.empty() ? inline_ : heap_.data(); }
+  const WindowCounter* end() const { return begin() + size(); }
+  WindowCounter* begin() { return heap_.empty() ? inline_ : heap_.data(); }
+  WindowCounter* end() { return begin() + size(); }
+  size_t size() const { return heap_.empty() ? inline_size_ : heap_.size(); }
+  bool empty() const { return size() == 0; }
+  // Inserts `counter` before position `index` (<= size()).
+  void InsertAt(size_t index, WindowCounter counter) {
+    if (heap_.empty() && inline_size_ < kInline) {
+      std::copy_backward(inline_ + index, inline_ + inline_size_, inline_ + inline_size_ + 1);
+      inline_[index] = counter;
+      ++inline_size_;
+      return;
+    }
+    if (heap_.empty()) {
+      heap_.assign(inline_, inline_ + inline_size_);
+      inline_size_ = 0;
+    }
+    heap_.insert(heap_.begin() + static_cast<std::ptrdiff_t>(index), counter);
+  }
+  void push_back(WindowCounter counter) { InsertAt(size(), counter); }
+  bool operator==(const CounterList& other) const {
+    return std::equal(begin(), end(), other.begin(), other.end());
+  }
+
+ private:
+  WindowCounter inline_[kInline];
+  uint32_t inline_size_ = 0;
+  std::vector<WindowCounter> heap_;  // all of them once there are more than kInline
+};
+
 struct WindowMetrics {
   uint64_t mentions = 0;
   uint64_t reach = 0;   // sum of the mentioning authors' followers (per mention, not per author)
@@ -41,7 +78,7 @@ struct WindowMetrics {
   FrequentTerms terms;
   // Registered counters (sentiment classes, intents, ...), sorted by id; empty in pipelines
   // whose operators register none.
-  std::vector<WindowCounter> counters;
+  CounterList counters;
 
   // `author_hash` is HashBytes of the author's stable id. Unknown or negative follower counts
   // add no reach.
@@ -88,7 +125,7 @@ struct WindowMetrics {
   }
 
  private:
-  void MergeCounters(const std::vector<WindowCounter>& other);
+  void MergeCounters(const CounterList& other);
 };
 
 }  // namespace brandpulse

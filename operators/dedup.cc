@@ -196,6 +196,8 @@ class Dedup final : public Transform {
 
   Status Process(Batch& batch, TransformState& state) const override;
   Status HandOver(TransformState& state, EpochHandOver& epoch) const override;
+  // An edit's earlier version is read from the store (Earlier()).
+  bool ReadsCommittedState() const override { return store_ != nullptr; }
 
  private:
   int64_t Cutoff(int64_t watermark) const {

@@ -50,6 +50,8 @@ class LineFile {
   // (the only writer of its file) instead of asking the file system after every flush.
   int64_t written_size_ = -1;  // after the last write
   int64_t flushed_size_ = -1;  // after the last successful Flush()
+  // After the last fsync; no size at first, so the first Flush(true) always syncs.
+  int64_t synced_size_ = -2;
 };
 
 struct JsonLinesSinkOptions {

@@ -7,7 +7,12 @@
 #include <iterator>
 #include <unordered_map>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/hash.h"
 #include "engine/unicode.h"
+#include "engine/varint.h"
 #include "engine/yaml_reader.h"
 
 namespace brandpulse {
@@ -226,6 +231,8 @@ void ReadQuery(YamlMap& map, std::string_view yaml_text, const std::string& cont
   }
   auto [start, indent] = ScalarTextStart(value, yaml_text, map.file());
   brand.query = ParseQuery(value.Scalar(), start, indent, map.diagnostics());
+  brand.query_start = start;
+  brand.query_indent = indent;
 }
 
 void ReadProfiles(YamlMap& map, const std::string& context, BrandSpec& brand,
@@ -447,6 +454,192 @@ std::string DefaultWatchlistCacheDirectory() {
   return {};
 }
 
+namespace {
+
+// --- The parse cache (see LoadWatchlist in watchlist.h) ---------------------------------------
+
+constexpr std::string_view kSpecCacheMagic = "brandpulse watchlist spec 1\n";
+
+std::string SpecCacheDirectory() {
+  if (const char* setting = std::getenv("BRANDPULSE_WATCHLIST_SPEC_CACHE");
+      setting != nullptr && std::string_view(setting) == "off") {
+    return {};
+  }
+  std::string hyperscan = DefaultWatchlistCacheDirectory();  // .../brandpulse/hyperscan
+  if (hyperscan.empty()) return {};
+  return std::filesystem::path(hyperscan).parent_path().string() + "/watchlist-spec";
+}
+
+// Names the cache file and, inside it, the exact key (checked on load).
+std::string SpecCacheKey(const std::string& path, std::string_view text) {
+  struct stat binary {};
+  if (::stat("/proc/self/exe", &binary) != 0) return {};
+  return fmt::format("{:016x}{:016x}-{}-{}-{}.{}-{}", HashBytes(text),
+                     HashBytes(text, 0x5bd1e9955bd1e995ULL), text.size(), binary.st_size,
+                     binary.st_mtim.tv_sec, binary.st_mtim.tv_nsec, path);
+}
+
+void PutString(std::string& out, std::string_view text) {
+  AppendVarint(out, text.size());
+  out.append(text);
+}
+void PutStrings(std::string& out, const std::vector<std::string>& texts) {
+  AppendVarint(out, texts.size());
+  for (const std::string& text : texts) PutString(out, text);
+}
+void PutLocation(std::string& out, const SourceLocation& location) {
+  AppendVarint(out, static_cast<uint64_t>(std::max(location.line, 0)));
+  AppendVarint(out, static_cast<uint64_t>(std::max(location.column, 0)));
+}
+
+bool GetString(std::string_view& in, std::string& text) {
+  uint64_t size = 0;
+  if (!ReadVarint(in, size) || size > in.size()) return false;
+  text.assign(in.substr(0, size));
+  in.remove_prefix(size);
+  return true;
+}
+bool GetCount(std::string_view& in, uint64_t& count) {
+  return ReadVarint(in, count) && count <= in.size();  // each element takes at least a byte
+}
+bool GetStrings(std::string_view& in, std::vector<std::string>& texts) {
+  uint64_t count = 0;
+  if (!GetCount(in, count)) return false;
+  texts.resize(count);
+  for (std::string& text : texts) {
+    if (!GetString(in, text)) return false;
+  }
+  return true;
+}
+bool GetLocation(std::string_view& in, const std::string& file, SourceLocation& location) {
+  uint64_t line = 0, column = 0;
+  if (!ReadVarint(in, line) || !ReadVarint(in, column) || line > INT32_MAX || column > INT32_MAX) {
+    return false;
+  }
+  location = SourceLocation{file, static_cast<int>(line), static_cast<int>(column)};
+  return true;
+}
+
+std::string EncodeSpec(const std::string& key, const WatchlistSpec& spec) {
+  std::string out(kSpecCacheMagic);
+  PutString(out, key);
+  AppendVarint(out, spec.brands.size());
+  for (const BrandSpec& brand : spec.brands) {
+    PutString(out, brand.id);
+    PutString(out, brand.name);
+    PutString(out, brand.group);
+    PutStrings(out, brand.terms);
+    PutStrings(out, brand.handles);
+    PutStrings(out, brand.hashtags);
+    PutStrings(out, brand.exclusions);
+    AppendVarint(out, brand.profiles.size());
+    for (const auto& [name, handle] : brand.profiles) {
+      PutString(out, name);
+      PutString(out, handle);
+    }
+    PutLocation(out, brand.location);
+    out.push_back(brand.query ? '\1' : '\0');
+    if (brand.query) {
+      PutString(out, brand.query->source);
+      PutLocation(out, brand.query_start);
+      AppendVarint(out, static_cast<uint64_t>(std::max(brand.query_indent, 0)));
+    }
+  }
+  AppendVarint(out, spec.groups.size());
+  for (const CompetitorGroup& group : spec.groups) {
+    PutString(out, group.name);
+    PutStrings(out, group.brand_ids);
+  }
+  return out;
+}
+
+// nullopt when the bytes are not a complete cache entry for `key` (then the file is parsed).
+std::optional<WatchlistSpec> DecodeSpec(std::string_view in, const std::string& key,
+                                        const std::string& path) {
+  if (!in.starts_with(kSpecCacheMagic)) return std::nullopt;
+  in.remove_prefix(kSpecCacheMagic.size());
+  std::string stored_key;
+  if (!GetString(in, stored_key) || stored_key != key) return std::nullopt;
+  WatchlistSpec spec;
+  spec.path = path;
+  uint64_t brands = 0;
+  if (!GetCount(in, brands)) return std::nullopt;
+  spec.brands.resize(brands);
+  for (BrandSpec& brand : spec.brands) {
+    uint64_t profiles = 0;
+    if (!GetString(in, brand.id) || !GetString(in, brand.name) || !GetString(in, brand.group) ||
+        !GetStrings(in, brand.terms) || !GetStrings(in, brand.handles) ||
+        !GetStrings(in, brand.hashtags) || !GetStrings(in, brand.exclusions) ||
+        !GetCount(in, profiles)) {
+      return std::nullopt;
+    }
+    brand.profiles.resize(profiles);
+    for (auto& [name, handle] : brand.profiles) {
+      if (!GetString(in, name) || !GetString(in, handle)) return std::nullopt;
+    }
+    if (!GetLocation(in, path, brand.location) || in.empty()) return std::nullopt;
+    const bool has_query = in.front() == '\1';
+    in.remove_prefix(1);
+    if (has_query) {
+      std::string source;
+      uint64_t indent = 0;
+      if (!GetString(in, source) || !GetLocation(in, path, brand.query_start) ||
+          !ReadVarint(in, indent) || indent > INT32_MAX) {
+        return std::nullopt;
+      }
+      brand.query_indent = static_cast<int>(indent);
+      Diagnostics ignored;  // it parsed without any when the entry was written
+      brand.query = ParseQuery(source, brand.query_start, brand.query_indent, ignored);
+      if (!brand.query || ignored.size() != 0) return std::nullopt;
+    }
+  }
+  uint64_t groups = 0;
+  if (!GetCount(in, groups)) return std::nullopt;
+  spec.groups.resize(groups);
+  for (CompetitorGroup& group : spec.groups) {
+    if (!GetString(in, group.name) || !GetStrings(in, group.brand_ids)) return std::nullopt;
+  }
+  if (!in.empty()) return std::nullopt;
+  return spec;
+}
+
+std::string SpecCacheFile(const std::string& directory, const std::string& key) {
+  // The key holds the path: the file is named by a hash of the whole key.
+  return fmt::format("{}/{:016x}.spec", directory, HashBytes(key));
+}
+
+std::optional<WatchlistSpec> LoadCachedSpec(const std::string& directory, const std::string& key,
+                                            const std::string& path) {
+  std::ifstream in(SpecCacheFile(directory, key), std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return DecodeSpec(bytes, key, path);
+}
+
+// Best effort: a cache that cannot be written is no error (the next start parses again).
+void StoreCachedSpec(const std::string& directory, const std::string& key,
+                     const WatchlistSpec& spec) {
+  std::error_code error;
+  std::filesystem::create_directories(directory, error);
+  if (error) return;
+  const std::string file = SpecCacheFile(directory, key);
+  const std::string temporary = fmt::format("{}.{}.tmp", file, ::getpid());
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    const std::string bytes = EncodeSpec(key, spec);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out.good()) {
+      out.close();
+      std::filesystem::remove(temporary, error);
+      return;
+    }
+  }
+  std::filesystem::rename(temporary, file, error);  // atomic: readers see all of it or none
+  if (error) std::filesystem::remove(temporary, error);
+}
+
+}  // namespace
+
 std::optional<WatchlistSpec> LoadWatchlist(const std::string& path, Diagnostics& diagnostics) {
   // A directory aborted (an exception from the stream); a device or FIFO never ends or blocks.
   std::error_code error;
@@ -474,7 +667,19 @@ std::optional<WatchlistSpec> LoadWatchlist(const std::string& path, Diagnostics&
     return std::nullopt;
   }
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return ParseWatchlist(text, path, diagnostics);
+  // ${ENV} substitution makes the spec depend on more than the bytes: such files are parsed.
+  const std::string directory =
+      text.find("${") == std::string::npos ? SpecCacheDirectory() : std::string();
+  const std::string key = directory.empty() ? std::string() : SpecCacheKey(path, text);
+  if (!key.empty()) {
+    if (std::optional<WatchlistSpec> cached = LoadCachedSpec(directory, key, path)) return cached;
+  }
+  const size_t diagnostics_before = diagnostics.size();
+  std::optional<WatchlistSpec> spec = ParseWatchlist(text, path, diagnostics);
+  if (spec && !key.empty() && diagnostics.size() == diagnostics_before) {
+    StoreCachedSpec(directory, key, *spec);
+  }
+  return spec;
 }
 
 }  // namespace brandpulse

@@ -47,6 +47,10 @@ struct BrandSpec {
   // handles are also in `handles`.
   std::vector<std::pair<std::string, std::string>> profiles;
   std::optional<Query> query;  // the `query` key, parsed
+  // Where the query's text starts and its continuation indent (ParseQuery's `start`, `indent`):
+  // the parse cache (LoadWatchlist) keeps the text and parses it again from there.
+  SourceLocation query_start;
+  int query_indent = 0;
   SourceLocation location;              // of the brand's mapping
 };
 
@@ -76,6 +80,14 @@ std::string DefaultWatchlistCacheDirectory();
 // match as a whole word (no letter or digit, starts with a combining mark, invalid UTF-8, a
 // control character, white space inside a handle or hashtag), and an exclusion equal to one of
 // the brand's own terms. Returns nullopt when it added any diagnostic.
+//
+// Parse cache (issue 17: yaml-cpp took ~1 s for 10k brands): a file that loaded without any
+// diagnostic and uses no ${ENV} substitution is kept, decoded, under
+// $XDG_CACHE_HOME/brandpulse/watchlist-spec (else ~/.cache/...), keyed by its path, its bytes
+// (two 64-bit hashes and the length) and this binary (size and modification time). The same
+// file read again by the same binary is decoded from there instead of parsed: the spec is the
+// same (queries are parsed again from their text). A file with any problem is never cached, so
+// its diagnostics are always the parser's. BRANDPULSE_WATCHLIST_SPEC_CACHE=off turns it off.
 std::optional<WatchlistSpec> LoadWatchlist(const std::string& path, Diagnostics& diagnostics);
 // Same for YAML text in memory; `file_name` names it in diagnostics.
 std::optional<WatchlistSpec> ParseWatchlist(std::string_view yaml_text,

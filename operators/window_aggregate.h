@@ -61,8 +61,9 @@ class WindowAggregate final : public Transform {
 
 // Hashtags and co-occurring terms of a post's text, as the window summaries count them:
 // case-folded words of at least 3 characters that are not stop words (en, no, es), numbers,
-// handles or parts of URLs; hashtags with their '#'. Words overlapping [skip_begin, skip_end)
-// (the brand's own hit) are left out. Views point into `folded`, which must outlive them.
+// handles or parts of URLs; hashtags with their '#'. Views point into `folded`, which must
+// outlive them; with words, token offsets are those in the text (the caller leaves out words
+// overlapping the brand's own hit), without, `folded` holds only the folded tags.
 struct PostTerms {
   std::string folded;
   struct Token {
@@ -72,6 +73,7 @@ struct PostTerms {
   };
   std::vector<Token> tokens;
   std::vector<SocialEntity> entities;  // reused: the text's hashtags and cashtags
+  std::string entity_folded_;          // reused: one tag folded (hashtags only)
   // With `words` false only hashtags and cashtags are kept (and a text without '#' or '$' costs
   // one memchr pass).
   void Extract(std::string_view text, bool words = true);

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -81,6 +82,7 @@ class PipelineRun {
   Status HandleAssignmentChange();
   Status FinishBatch(Batch& batch);
   Status Commit(bool end_of_input);
+  Status FinishWrite();
   Status WaitForOutboxRoom();
   Status WaitForStateSpace();
   Status DrainDeliveries();
@@ -141,6 +143,16 @@ class PipelineRun {
   std::vector<InquiryObservation> inquiries_;  // the epoch's, for the response-time metrics
   RunSummary summary_;
 
+  // The epoch whose commit is being written while the next epoch runs (at most one; issue 17).
+  // Its outbox entries go to the sinks' delivery threads only once it is written; the source is
+  // told its positions when the coordinator collects it (FinishWrite).
+  struct InFlightWrite {
+    std::future<Status> written;
+    PositionMap positions;
+  };
+  std::optional<InFlightWrite> in_flight_write_;
+  bool chain_reads_committed_state_ = false;
+
   // Outbox entries a sink refused for good, handed from its delivery thread to the coordinator,
   // which reports them and writes them to the dead-letter sinks.
   struct GivenUp {
@@ -153,6 +165,7 @@ class PipelineRun {
 };
 
 PipelineRun::~PipelineRun() {
+  if (in_flight_write_) in_flight_write_->written.wait();  // it uses the store and the sinks
   if (scheduler_) scheduler_->Stop();
   for (OutboxSink& sink : outbox_sinks_) sink.delivery->Stop();
 }
@@ -384,6 +397,7 @@ Status PipelineRun::Setup() {
   event_time_limits_.max_future_skew_ms = spec_.max_future_skew_ms;
   UpdateEventTimeLimits();
   ASSIGN_OR_RETURN(chain_, TransformChain::Make(spec_.transforms, BuildContext(), summary_.workers));
+  chain_reads_committed_state_ = chain_->ReadsCommittedState();
   scheduler_ = std::make_unique<BatchScheduler>(chain_.get(), summary_.workers,
                                                 [this](Batch& batch) { return FinishBatch(batch); });
   for (const BrandSpec& brand : spec_.watchlist.brands) {
@@ -420,6 +434,8 @@ Status PipelineRun::MaybeReloadWatchlist() {
   if (reload_pending_ && epoch_records_ == 0 && scheduler_->in_flight() == 0) {
     LoadedWatchlist pending = std::move(*reload_pending_);
     reload_pending_.reset();
+    // Rules and transforms rebuilt for the new brands may read state: all of it written first.
+    RETURN_IF_ERROR(FinishWrite());
     RETURN_IF_ERROR(ApplyWatchlist(std::move(pending)));
   }
   return Status::Ok();
@@ -557,6 +573,7 @@ Status PipelineRun::HandleAssignmentChange() {
   metrics_->OnAssignmentChange(change.gained.size(), change.lost.size());
   if (!change.lost.empty()) {
     RETURN_IF_ERROR(Commit(false));
+    RETURN_IF_ERROR(FinishWrite());  // durable before the partitions are let go
     for (uint32_t partition : change.lost) {
       positions_.erase(partition);
       input_identities_.erase(partition);
@@ -571,6 +588,11 @@ Status PipelineRun::HandleAssignmentChange() {
 }
 
 Status PipelineRun::ReadBatch(bool& end_of_input) {
+  // A write that ended: the source hears of it now, not only at the next commit (a quiet input).
+  if (in_flight_write_ &&
+      in_flight_write_->written.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+    RETURN_IF_ERROR(FinishWrite());
+  }
   ASSIGN_OR_RETURN(Batch* batch, scheduler_->Acquire());
   ASSIGN_OR_RETURN(SourceRead read, source_->Fill(*batch, spec_.batch_records));
   batch->ingest_time_ms = WallClockMs();  // alerts report it (issue 12: ingest-to-alert latency)
@@ -621,6 +643,13 @@ Status PipelineRun::WaitForOutboxRoom() {
   return Status::Ok();
 }
 
+// The epoch's commit. The barrier (every worker idle) covers only what must see the whole
+// epoch at once: the hand-over of the workers' deltas, the watermark, closing windows (from the
+// totals the closer keeps in memory) and the alert rules. The WriteBatch is then finished and
+// written on another thread while the workers go on with the next epoch (issue 17): the window
+// merges are encoded there, RocksDB writes positions, windows, rule state and outbox in one
+// WriteBatch as before, and only then are the outbox entries handed to the sinks' delivery
+// threads. One write is in flight at a time: the next commit waits for it before its own.
 Status PipelineRun::Commit(bool end_of_input) {
   RETURN_IF_ERROR(scheduler_->Drain());
   RETURN_IF_ERROR(WaitForOutboxRoom());
@@ -634,12 +663,8 @@ Status PipelineRun::Commit(bool end_of_input) {
   // become window counters (response times), under the watermark those batches saw.
   AddInquiryWindowDeltas(inquiries_, closer_->layout(), spec_.allowed_lateness_ms,
                          watermark_.load(), deltas);
-  for (const auto& [key, delta] : deltas) {
-    commit.MergeWindow(
-        closer_->KeyOf(*brands_, key.brand_index, key.shape_index, key.dimension, key.start_ms),
-        delta);
-    ++summary_.window_updates;
-  }
+  summary_.window_updates += deltas.size();
+  const size_t delta_count = deltas.size();
   closer_->Track(deltas);
   const size_t open_before_close = closer_->open_count();
 
@@ -648,12 +673,18 @@ Status PipelineRun::Commit(bool end_of_input) {
   if (int64_t tracked = watermarks_.Compute(clock_.NowMs()); tracked != WatermarkTracker::kNone) {
     watermark = std::max(watermark, tracked);
   }
+  // Sliding windows read their earlier buckets, a rejoined brand its stored value.
+  if (closer_->ReadsStore()) RETURN_IF_ERROR(FinishWrite());
   RuleContext context{*brands_, watermark, fired_, end_of_input, &inquiries_};
+  std::vector<WindowDeltaKey> replaced;
   ASSIGN_OR_RETURN(watermark,
                    closer_->Close(watermark, end_of_input, deltas, *brands_, *store_, commit,
                                   [&](const ClosedWindow& window) {
                                     return rules_->OnWindowClosed(window, context);
-                                  }));
+                                  },
+                                  replaced));
+  // Those windows were written whole (PutWindow): their deltas are in the value already.
+  for (const WindowDeltaKey& key : replaced) deltas.erase(key);
   context.watermark_ms = watermark;
   RETURN_IF_ERROR(rules_->OnWatermark(context));
   RETURN_IF_ERROR(rules_->Snapshot(commit));
@@ -685,32 +716,12 @@ Status PipelineRun::Commit(bool end_of_input) {
   // (entries a receiver refused for good join the dead letters here, once an epoch).
   RETURN_IF_ERROR(ReportGivenUp());
   for (SideSink& side : side_sinks_) RETURN_IF_ERROR(side.sink->Flush());
+  // The previous epoch's write first: commits apply in order, one at a time.
+  RETURN_IF_ERROR(FinishWrite());
   RETURN_IF_ERROR(WaitForStateSpace());
-  Status written = store_->Write(commit);
-  if (!written.ok() && store_->out_of_space()) {
-    // RocksDB itself found the disk full (the reserve was not enough): its Resume() aborts on
-    // an assertion in Debian's build after a failed WAL write, so the run ends here, cleanly.
-    return Status::IoError(fmt::format(
-        "state directory {} is full: {}; everything committed before is kept, a rerun resumes "
-        "from there once there is space (state.min_free_mb keeps a reserve so that a full disk "
-        "pauses the run instead)",
-        spec_.state_directory, written.message()));
-  }
-  RETURN_IF_ERROR(written);
-  watermark_.store(watermark, std::memory_order_release);
-  UpdateEventTimeLimits();
-  summary_.event_times_refused = event_time_limits_.rejected.load(std::memory_order_relaxed);
-  ++summary_.commits;
-  summary_.commit_seconds += SecondsSince(commit_started_ms);
-  metrics_->OnCommit(SecondsSince(commit_started_ms), deltas.size(),
-                     open_before_close - std::min(open_before_close, closer_->open_count()),
-                     closer_->open_count(), watermark, fired_);
-  epoch_records_ = 0;
-  last_commit_ms_ = clock_.NowMs();
 
-  // Committed: the alerts are in the outbox; each sink's thread delivers them from here.
-  for (const FiredAlert& alert : fired_) ++summary_.brands[alert.brand_index].alerts;
-  summary_.alerts += fired_.size();
+  // What the write hands on once it is durable: the outbox entries, per sink.
+  std::vector<std::pair<SinkDelivery*, std::vector<OutboxEntry>>> deliveries;
   for (OutboxSink& sink : outbox_sinks_) {
     std::vector<OutboxEntry> entries;
     if (sink.stream == kMentionsStream) {
@@ -719,16 +730,76 @@ Status PipelineRun::Commit(bool end_of_input) {
       entries.reserve(fired_.size());
       for (const FiredAlert& alert : fired_) entries.push_back(OutboxEntry{alert.id, alert.payload, 0});
     }
-    sink.delivery->Enqueue(std::move(entries));
+    deliveries.emplace_back(sink.delivery.get(), std::move(entries));
   }
+  // Retention only when some stored window can expire (the closer knows their end times).
+  std::optional<int64_t> expire_before;
+  if (!end_of_input && watermark != kNoWatermark && watermark > INT64_MIN + spec_.retention_ms &&
+      closer_->ExpireBefore(watermark - spec_.retention_ms)) {
+    expire_before = watermark - spec_.retention_ms;
+  }
+  in_flight_write_.emplace();
+  in_flight_write_->positions = positions_;
+  in_flight_write_->written = std::async(
+      std::launch::async,
+      [store = store_.get(), closer = closer_.get(), brands = brands_, commit = std::move(commit),
+       deltas = std::move(deltas), deliveries = std::move(deliveries), expire_before,
+       directory = spec_.state_directory]() mutable -> Status {
+        for (const auto& [key, delta] : deltas) {
+          commit.MergeWindow(closer->KeyOf(*brands, key.brand_index, key.shape_index,
+                                           key.dimension, key.start_ms),
+                             delta);
+        }
+        Status written = store->Write(commit);
+        if (!written.ok() && store->out_of_space()) {
+          // RocksDB itself found the disk full (the reserve was not enough): its Resume() aborts
+          // on an assertion in Debian's build after a failed WAL write, so the run ends here.
+          return Status::IoError(fmt::format(
+              "state directory {} is full: {}; everything committed before is kept, a rerun "
+              "resumes from there once there is space (state.min_free_mb keeps a reserve so that "
+              "a full disk pauses the run instead)",
+              directory, written.message()));
+        }
+        RETURN_IF_ERROR(written);
+        // Committed: the entries are in the outbox; each sink's thread delivers them from here.
+        for (auto& [delivery, entries] : deliveries) delivery->Enqueue(std::move(entries));
+        if (expire_before) RETURN_IF_ERROR(store->DeleteWindowsEndingBefore(*expire_before));
+        return Status::Ok();
+      });
+
+  // The next epoch's workers see the new watermark (results do not depend on the write).
+  watermark_.store(watermark, std::memory_order_release);
+  UpdateEventTimeLimits();
+  summary_.event_times_refused = event_time_limits_.rejected.load(std::memory_order_relaxed);
+  summary_.commit_seconds += SecondsSince(commit_started_ms);
+  metrics_->OnCommit(SecondsSince(commit_started_ms), delta_count,
+                     open_before_close - std::min(open_before_close, closer_->open_count()),
+                     closer_->open_count(), watermark, fired_);
+  epoch_records_ = 0;
+  last_commit_ms_ = clock_.NowMs();
+  for (const FiredAlert& alert : fired_) ++summary_.brands[alert.brand_index].alerts;
+  summary_.alerts += fired_.size();
   fired_.clear();
   epoch_mentions_.clear();
+  // A transform that reads committed state (dedup) must see this epoch's; the end of the input
+  // is the last commit.
+  if (chain_reads_committed_state_ || end_of_input) RETURN_IF_ERROR(FinishWrite());
+  return Status::Ok();
+}
+
+// Waits for the commit in flight, if any; once it is durable the source is told its positions.
+Status PipelineRun::FinishWrite() {
+  if (!in_flight_write_) return Status::Ok();
+  const int64_t waited_from_ms = clock_.NowMs();
+  Status written = in_flight_write_->written.get();
+  PositionMap positions = std::move(in_flight_write_->positions);
+  in_flight_write_.reset();
+  summary_.commit_seconds += SecondsSince(waited_from_ms);
+  RETURN_IF_ERROR(written);
+  ++summary_.commits;
   if (capabilities_.resumable) {
-    Status told = source_->OnCommitted(positions_);
+    Status told = source_->OnCommitted(positions);
     if (!told.ok()) Notice(fmt::format("source {}: {}", source_->id(), told.ToString()));
-  }
-  if (!end_of_input && watermark != kNoWatermark && watermark > INT64_MIN + spec_.retention_ms) {
-    RETURN_IF_ERROR(store_->DeleteWindowsEndingBefore(watermark - spec_.retention_ms));
   }
   return Status::Ok();
 }
@@ -866,6 +937,8 @@ Result<RunSummary> PipelineRun::Run() {
     }
   }
   if (scheduler_) scheduler_->Stop();
+  // The last commit's write (a stop, an error or stop_after_records left the loop after it).
+  if (Status finished = FinishWrite(); status.ok()) status = finished;
   if (status.ok()) status = DrainDeliveries();
   // Refusals during the final wait: no commit follows, so they are flushed here.
   if (status.ok()) status = ReportGivenUp();

@@ -4,7 +4,13 @@
 // (a barrier), and writes all window deltas, the source position, the watermark and the alerts
 // of windows that closed (with the alert rules' state) in ONE RocksDB WriteBatch. A restart resumes from that position, so
 // nothing is lost or counted twice. Epoch boundaries depend only on the input, so results are
-// identical for any number of workers (see docs/architecture.md).
+// identical for any number of workers (see docs/architecture.md). The barrier covers only the
+// hand-over, the watermark, window closing and the rules: the WriteBatch is written on another
+// thread while the next epoch runs (one write in flight), and alerts reach the sinks' delivery
+// threads only once it is written.
+//
+// RunSummary::commit_seconds: the coordinator's time in commits (the barrier's work, and waits
+// for the write before it).
 #pragma once
 
 #include <atomic>
@@ -108,7 +114,7 @@ struct RunSummary {
   double seconds = 0;
   double resume_seconds = 0;
   double commit_seconds = 0;     // coordinator time in commits (workers wait at the barrier)
-  uint64_t window_updates = 0;   // window merge operands written to RocksDB  // from start to the first record read (open state, seek, compile)
+  uint64_t window_updates = 0;   // window deltas handed over (merge operands written to RocksDB)
   std::vector<BrandSummary> brands;
   std::string api_address;  // empty when no API was served
   uint64_t watchlist_reloads = 0;          // watchlists swapped in

@@ -92,4 +92,11 @@ Status TransformChain::HandOver(EpochHandOver& epoch) {
   return Status::Ok();
 }
 
+bool TransformChain::ReadsCommittedState() const {
+  for (const auto& transform : transforms_) {
+    if (transform->ReadsCommittedState()) return true;
+  }
+  return false;
+}
+
 }  // namespace brandpulse

@@ -32,6 +32,8 @@ class TransformChain {
   Status RebuildForWatchlist(const TransformBuildContext& context);
   // Every worker's states hand over what the epoch accumulated (engine/transform.h).
   Status HandOver(EpochHandOver& epoch);
+  // Some transform reads what earlier commits wrote (Transform::ReadsCommittedState).
+  bool ReadsCommittedState() const;
 
  private:
   TransformChain(std::vector<std::shared_ptr<const TransformSpec>> specs, int workers)

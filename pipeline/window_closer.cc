@@ -9,7 +9,11 @@ WindowCloser::WindowCloser(const std::vector<WindowSpec>& windows, int64_t allow
     : windows_(windows),
       allowed_lateness_ms_(allowed_lateness_ms),
       watches_(std::move(watches)),
-      layout_(MakeWindowLayout(windows)) {}
+      layout_(MakeWindowLayout(windows)) {
+  for (uint32_t index = 0; index < windows_.size(); ++index) {
+    if (windows_[index].type == WindowType::kSliding && watches_(index)) sliding_watched_ = true;
+  }
+}
 
 WindowKey WindowCloser::KeyOf(const BrandDirectory& brands, uint32_t brand_index,
                               uint32_t shape_index, DimensionValue dimension,
@@ -21,7 +25,8 @@ WindowKey WindowCloser::KeyOf(const BrandDirectory& brands, uint32_t brand_index
 
 Status WindowCloser::Restore(StateStore& store, const BrandDirectory& brands,
                              int64_t watermark_ms) {
-  return store.ScanAllWindows([&](const WindowKey& key, const WindowMetrics&) {
+  return store.ScanAllWindows([&](const WindowKey& key, const WindowMetrics& metrics) {
+    stored_ends_.insert(key.start_ms + key.size_ms);
     if (!key.dimension.empty()) return;
     std::optional<uint32_t> brand = brands.FindBrand(key.brand_id);
     if (!brand) return;  // a brand removed from the watchlist keeps its history, gets no alerts
@@ -31,35 +36,62 @@ Status WindowCloser::Restore(StateStore& store, const BrandDirectory& brands,
         continue;
       }
       int64_t close_time = WindowCloseTime(key.start_ms, key.size_ms, allowed_lateness_ms_);
-      if (close_time > watermark_ms) open_.insert(OpenWindow{close_time, shape, *brand, key.start_ms});
+      if (close_time > watermark_ms) {
+        open_[OpenWindow{close_time, shape, *brand, key.start_ms}] = Total{metrics, true};
+      }
     }
   });
 }
 
 void WindowCloser::Track(const WindowDeltaMap& deltas) {
+  int64_t last_end = INT64_MIN;  // deltas of an epoch mostly share a few ends
   for (const auto& [key, delta] : deltas) {
+    const int64_t size_ms = layout_.shapes[key.shape_index].size_ms;
+    if (const int64_t end = key.start_ms + size_ms; end != last_end) {
+      stored_ends_.insert(end);
+      last_end = end;
+    }
     if (key.dimension != kBrandTotal) continue;
-    int64_t close_time =
-        WindowCloseTime(key.start_ms, layout_.shapes[key.shape_index].size_ms, allowed_lateness_ms_);
-    open_.insert(OpenWindow{close_time, key.shape_index, key.brand_index, key.start_ms});
+    int64_t close_time = WindowCloseTime(key.start_ms, size_ms, allowed_lateness_ms_);
+    auto [entry, inserted] =
+        open_.try_emplace(OpenWindow{close_time, key.shape_index, key.brand_index, key.start_ms});
+    if (inserted && joined_brands_.count(key.brand_index) > 0) {
+      entry->second.complete = false;
+      ++incomplete_open_;
+    }
+    // The delta joins the total; an incomplete total keeps only this epoch's (see Close).
+    if (entry->second.complete) entry->second.metrics.Merge(delta);
   }
+}
+
+bool WindowCloser::ExpireBefore(int64_t end_before_ms) {
+  if (stored_ends_.empty() || *stored_ends_.begin() > end_before_ms) return false;
+  stored_ends_.erase(stored_ends_.begin(), stored_ends_.upper_bound(end_before_ms));
+  return true;
 }
 
 Result<int64_t> WindowCloser::Close(int64_t watermark_ms, bool end_of_input,
                                     const WindowDeltaMap& deltas, const BrandDirectory& brands,
                                     StateStore& store, StateStore::Commit& commit,
-                                    const ClosedCallback& on_closed) {
-  while (!open_.empty() && (end_of_input || open_.begin()->close_time_ms <= watermark_ms)) {
-    OpenWindow window = *open_.begin();
-    open_.erase(open_.begin());
+                                    const ClosedCallback& on_closed,
+                                    std::vector<WindowDeltaKey>& replaced) {
+  while (!open_.empty() && (end_of_input || open_.begin()->first.close_time_ms <= watermark_ms)) {
+    auto node = open_.extract(open_.begin());
+    const OpenWindow window = node.key();
+    WindowMetrics total = std::move(node.mapped().metrics);
     watermark_ms = std::max(watermark_ms, window.close_time_ms);
+    const WindowDeltaKey delta_key{window.brand_index, window.shape_index, kBrandTotal,
+                                   window.start_ms};
     WindowKey key = KeyOf(brands, window.brand_index, window.shape_index, kBrandTotal,
                           window.start_ms);
-    ASSIGN_OR_RETURN(std::optional<WindowMetrics> stored, store.ReadWindow(key));
-    WindowMetrics total = stored ? std::move(*stored) : WindowMetrics{};
-    auto delta = deltas.find(
-        WindowDeltaKey{window.brand_index, window.shape_index, kBrandTotal, window.start_ms});
-    if (delta != deltas.end()) total.Merge(delta->second);
+    if (!node.mapped().complete) {
+      // A brand a reload added: what was stored before it (re)joined, plus this epoch's delta.
+      --incomplete_open_;
+      ASSIGN_OR_RETURN(std::optional<WindowMetrics> stored, store.ReadWindow(key));
+      total = stored ? std::move(*stored) : WindowMetrics{};
+      auto delta = deltas.find(delta_key);
+      if (delta != deltas.end()) total.Merge(delta->second);
+    }
     RETURN_IF_ERROR(Evaluate(window, total, deltas, brands, store, on_closed));
     // Term counts are exact while a window is open (so they do not depend on where commits
     // fall); once it is final they are bounded, once, and the stored value replaced.
@@ -67,6 +99,7 @@ Result<int64_t> WindowCloser::Close(int64_t watermark_ms, bool end_of_input,
                                     total.hashtags.size() > total.term_capacity)) {
       total.ShrinkTerms();
       commit.PutWindow(key, total);
+      if (deltas.count(delta_key) > 0) replaced.push_back(delta_key);
     }
   }
   return watermark_ms;
@@ -111,14 +144,28 @@ Status WindowCloser::Evaluate(const OpenWindow& window, const WindowMetrics& clo
 }
 
 void WindowCloser::RemapBrands(const BrandDirectory& before, const BrandDirectory& after) {
-  std::set<OpenWindow> open = std::move(open_);
+  std::map<OpenWindow, Total> open = std::move(open_);
   open_.clear();
-  for (OpenWindow window : open) {
-    std::optional<uint32_t> now = after.FindBrand(before.brand_info(window.brand_index).id);
+  incomplete_open_ = 0;
+  for (auto& [key, total] : open) {
+    std::optional<uint32_t> now = after.FindBrand(before.brand_info(key.brand_index).id);
     if (!now) continue;
+    OpenWindow window = key;
     window.brand_index = *now;
-    open_.insert(window);
+    if (!total.complete) ++incomplete_open_;
+    open_.emplace(window, std::move(total));
   }
+  // Brands that were not in `before`: their windows may hold values from before they left.
+  std::set<uint32_t> joined;
+  for (uint32_t brand : joined_brands_) {
+    if (brand < before.brand_count()) {
+      if (std::optional<uint32_t> now = after.FindBrand(before.brand_info(brand).id)) joined.insert(*now);
+    }
+  }
+  for (uint32_t brand = 0; brand < after.brand_count(); ++brand) {
+    if (!before.FindBrand(after.brand_info(brand).id)) joined.insert(brand);
+  }
+  joined_brands_ = std::move(joined);
 }
 
 }  // namespace brandpulse

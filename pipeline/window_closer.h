@@ -1,14 +1,21 @@
 // WindowCloser: knows which brand windows are open and closes them when the watermark passes
-// their close time (engine/window_types.h: WindowCloseTime). Closing reads the window's final
-// metrics (stored value + this epoch's delta), shows them to the alert rules that watch the
-// window's spec (a sliding spec sees the merge of its buckets), and bounds the term summaries
-// once, in the closing commit. Dimension windows are written, not evaluated.
+// their close time (engine/window_types.h: WindowCloseTime). It keeps each open brand window's
+// total in memory (the stored value at start-up plus every delta since: exactly what RocksDB
+// holds, issue 17), so closing reads nothing from the store: it shows the final metrics to the
+// alert rules that watch the window's spec (a sliding spec sees the merge of its buckets, read
+// from the store) and bounds the term summaries once, in the closing commit. Dimension windows
+// are written, not evaluated. A window of a brand that a reload brought (back) may have a stored
+// value from before: it is read at close (ReadsStore()).
+//
+// It also knows the end times of the windows the store may hold, so the runner's retention scans
+// only when some window can expire (ExpireBefore).
 //
 // Thread safety: the coordinator only.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <set>
 #include <vector>
 
@@ -30,14 +37,23 @@ class WindowCloser {
   // Start: every stored brand window of this pipeline's shapes that the watermark has not
   // closed is open. Windows of brands no longer in the watchlist stay closed (no alerts).
   Status Restore(StateStore& store, const BrandDirectory& brands, int64_t watermark_ms);
-  // This epoch's deltas opened (or kept open) these windows.
+  // This epoch's deltas opened (or kept open) these windows; their totals take the deltas.
   void Track(const WindowDeltaMap& deltas);
   // Closes every open window whose close time is <= watermark_ms, or all of them at the end of
   // a finite input; returns the watermark to store (at the end: the last close time, so a later
-  // run over appended input treats those windows as final).
+  // run over appended input treats those windows as final). A closed window whose term
+  // summaries had to be bounded is written with PutWindow (its total includes this epoch's
+  // delta), and its key is added to `replaced`: the caller must not merge that delta again.
+  // Reads the store only when ReadsStore() (every earlier commit must be written by then).
   Result<int64_t> Close(int64_t watermark_ms, bool end_of_input, const WindowDeltaMap& deltas,
                         const BrandDirectory& brands, StateStore& store, StateStore::Commit& commit,
-                        const ClosedCallback& on_closed);
+                        const ClosedCallback& on_closed, std::vector<WindowDeltaKey>& replaced);
+  // True when Close() may read the store: a watched sliding spec (its earlier buckets), or an
+  // open window whose total lacks a stored value (a brand a reload added).
+  bool ReadsStore() const { return sliding_watched_ || incomplete_open_ > 0; }
+  // Retention: true when some window the store may hold ends at or before `end_before_ms`
+  // (then the caller deletes them: StateStore::DeleteWindowsEndingBefore); forgets those ends.
+  bool ExpireBefore(int64_t end_before_ms);
   // A reload renumbered the brands; windows of brands that left are dropped (as after a restart).
   void RemapBrands(const BrandDirectory& before, const BrandDirectory& after);
 
@@ -56,6 +72,11 @@ class WindowCloser {
     int64_t start_ms;
     auto operator<=>(const OpenWindow&) const = default;
   };
+  // An open window's total; `complete` is false when a stored value may be missing from it.
+  struct Total {
+    WindowMetrics metrics;
+    bool complete = true;
+  };
   Status Evaluate(const OpenWindow& window, const WindowMetrics& closed,
                   const WindowDeltaMap& deltas, const BrandDirectory& brands, StateStore& store,
                   const ClosedCallback& on_closed);
@@ -64,7 +85,13 @@ class WindowCloser {
   const int64_t allowed_lateness_ms_;
   std::function<bool(uint32_t)> watches_;
   WindowLayout layout_;
-  std::set<OpenWindow> open_;
+  std::map<OpenWindow, Total> open_;
+  size_t incomplete_open_ = 0;  // open_ entries with complete == false
+  bool sliding_watched_ = false;
+  // Brands a reload added: their windows may have stored values the totals lack.
+  std::set<uint32_t> joined_brands_;
+  // Distinct end times (start + size) of windows the store may hold, with any brand and dimension.
+  std::set<int64_t> stored_ends_;
 };
 
 }  // namespace brandpulse

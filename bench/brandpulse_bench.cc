@@ -3,16 +3,18 @@
 // reports posts, seconds and per-post match sets through a pipe, and the parent checks every
 // engine's matches against brandpulse's before it prints any figure. A mismatch exits 3.
 //
-//   brandpulse_bench watchlist --brands-file F --count N --out W.yaml
+//   brandpulse_bench watchlist --brands-file F --count N --out W.yaml [--realistic 1]
 //       N brands from the plain list F (one title a line); past its end, deterministic synthetic
-//       variants "<title> <suffix>" (see bench/README.md).
+//       variants "<title> <suffix>" (see bench/README.md). --realistic 1: with accents, queries,
+//       NEAR, wildcards, exclusions, hashtags and handles (RealisticBrand()).
 //   brandpulse_bench compare --watchlist W.yaml --input I.jsonl --format twitter-v2
 //       [--engines all|a,b,...] [--budget SECONDS] [--repeat 3] [--texts-out T] [--patterns-out P]
 //       [--expected-out E] [--work-dir D] [--label L]
 //       Prints one TSV line per engine (see kHeader) to stdout; progress to stderr.
 //
-// Engines: read, decode, hs-scan, match, re2-set, pcre2-alt, re2-per-brand, naive-std-regex,
-// e2e-1, e2e-2. Engines marked "sampled" run on a prefix of the posts sized to --budget seconds
+// Engines: read, decode, hs-scan, match, re2-set, match-folded, pcre2-alt, re2-per-brand,
+// naive-std-regex, e2e-1, e2e-2 (hs-scan, pcre2-alt, re2-per-brand and naive-std-regex only on a
+// watchlist of one plain term per brand). Engines marked "sampled" run on a prefix of the posts sized to --budget seconds
 // and are checked on that prefix.
 #include <fcntl.h>
 #include <hs/hs.h>
@@ -114,6 +116,83 @@ std::string YamlQuote(std::string_view text) {
   return quoted;
 }
 
+// --realistic 1: the shapes real watchlists have, deterministically from the brand index.
+// A third of the brands are written with accents (accent-exact: "Ábbott" does not find
+// "abbott"); every fourth has a boolean query, every fifth a NEAR, every sixth a '*' or '?'
+// wildcard, every seventh exclusions, every ninth a hashtag and a handle. Every brand keeps
+// its name in terms: so the generator can insert it. Names with characters a query would read
+// as syntax get terms only.
+std::string Accented(const std::string& name, size_t index) {
+  // The first vowel or 'n' gets an accent; which one depends on the index.
+  static const char* const kA[] = {"á", "à", "â", "ä", "å"};
+  static const char* const kE[] = {"é", "è", "ê", "ë"};
+  static const char* const kO[] = {"ó", "ò", "ô", "ö"};
+  static const char* const kU[] = {"ú", "ü"};
+  static const char* const kI[] = {"í", "ï"};
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    std::string accent;
+    switch (c) {
+      case 'a': accent = kA[index % std::size(kA)]; break;
+      case 'e': accent = kE[index % std::size(kE)]; break;
+      case 'o': accent = kO[index % std::size(kO)]; break;
+      case 'u': accent = kU[index % std::size(kU)]; break;
+      case 'i': accent = kI[index % std::size(kI)]; break;
+      case 'n': accent = "ñ"; break;
+      default: break;
+    }
+    if (!accent.empty()) return name.substr(0, i) + accent + name.substr(i + 1);
+  }
+  return name;
+}
+
+bool QuerySafe(const std::string& name) {
+  if (name.size() < 4) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ' ';
+    if (!ok) return false;
+  }
+  return name.front() != ' ' && name.back() != ' ';
+}
+
+std::string FirstWord(const std::string& name) { return name.substr(0, name.find(' ')); }
+
+std::string RealisticBrand(const std::string& name, size_t i) {
+  std::string yaml;
+  const bool accented = i % 3 == 0 && Accented(name, i) != name;
+  const std::string term = accented ? Accented(name, i) : name;
+  yaml += "    terms: [" + YamlQuote(term) + "]\n";
+  const std::string word = FirstWord(name);
+  if (QuerySafe(name)) {
+    std::string query;
+    if (i % 4 == 1) {
+      query = "\"" + name + " store\" OR (\"" + name + "\" AND (price OR buy OR precio OR pris)) OR "
+              "(\"" + name + "\" AND NOT (job OR jobs OR hiring))";
+    } else if (i % 5 == 2) {
+      query = "(\"" + name + "\" NEAR/3 (app OR service OR servicio OR tjeneste)) OR \"" + name + " support\"";
+    } else if (i % 6 == 3 && word.size() >= 4) {
+      if (i % 12 == 3) {
+        query = word + "* AND (new OR nueva OR ny)";
+      } else {
+        std::string wild = word;
+        wild[wild.size() / 2] = '?';
+        query = "\"" + name + "\" OR (" + wild + " AND (review OR opinión OR anmeldelse))";
+      }
+    }
+    if (!query.empty()) yaml += "    query: " + YamlQuote(query) + "\n";
+  }
+  if (i % 7 == 4) {
+    yaml += "    exclude: [" + YamlQuote(name + " jobs") + ", " + YamlQuote(name + " careers") + "]\n";
+  }
+  if (i % 9 == 5 && QuerySafe(word)) {
+    std::string tag;
+    for (char c : word) tag.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    yaml += "    hashtags: [" + YamlQuote("#" + tag + "fans") + "]\n";
+    yaml += "    handles: [" + YamlQuote("@" + tag + "_official") + "]\n";
+  }
+  return yaml;
+}
+
 int WatchlistCommand(const std::map<std::string, std::string>& flags) {
   std::vector<std::string> titles;
   std::istringstream lines(ReadFile(Flag(flags, "brands-file")));
@@ -121,6 +200,7 @@ int WatchlistCommand(const std::map<std::string, std::string>& flags) {
     if (!line.empty() && line[0] != '#') titles.push_back(line);
   }
   size_t count = std::stoul(Flag(flags, "count"));
+  const bool realistic = Flag(flags, "realistic", "0") == "1";
   size_t variants = std::size(kVariantSuffixes) + 1;
   if (count > titles.size() * variants) Die("too many brands for the list and its variants");
   std::string yaml = "# Generated by brandpulse_bench watchlist from bench/data/brands.txt\nbrands:\n";
@@ -130,6 +210,11 @@ int WatchlistCommand(const std::map<std::string, std::string>& flags) {
     if (round > 0) term += std::string(" ") + kVariantSuffixes[round - 1];
     char id[32];
     std::snprintf(id, sizeof id, "b%06zu", i);
+    if (realistic) {
+      yaml += std::string("  - id: ") + id + "\n    name: " + YamlQuote(term) + "\n" +
+              RealisticBrand(term, i);
+      continue;
+    }
     yaml += std::string("  - id: ") + id + "\n    name: " + YamlQuote(term) +
             "\n    terms: [" + YamlQuote(term) + "]\n";
   }
@@ -173,7 +258,10 @@ struct Input {
   std::vector<uint64_t> text_record_bytes;  // bytes of the record each post came from
   DecodeSpec decode_spec;
   WatchlistSpec watchlist;
-  std::vector<std::string> terms;  // per brand: its one term (terms[0])
+  std::vector<std::string> terms;  // per brand: its first term (terms[0])
+  // Every brand is one plain term: the engines that only know literals (hs-scan, pcre2-alt,
+  // re2-per-brand, naive-std-regex, rg) can run; others need the matcher's own rules.
+  bool one_term_per_brand = true;
   std::string watchlist_path;
   std::string work_dir;
   double budget = 3;
@@ -367,47 +455,63 @@ EngineResult RunMatch(const Input& input) {
   }
   result.posts = input.texts.size();
   result.bytes = BytesOf(input, result.posts);
-  result.note = "CompiledWatchlist::MatchText: fold + Hyperscan + Unicode word check";
+  result.note = "CompiledWatchlist::MatchText: caseless Hyperscan on the raw text (folded and "
+                "stripped first when it has accents) + Unicode word, accent and query checks";
   return result;
 }
 
-// RE2::Set over the same caseless literals (Unicode word classes in 10k Set patterns make RE2's
-// Set compile fail), then the same whole-word check as brandpulse on each candidate brand: fold
-// the text once, find the folded term, IsWholeWordAt(). RE2::Set reports which patterns matched,
-// not where, so the check searches again for each candidate.
+// RE2::Set in place of Hyperscan, with exactly brandpulse's rules: CompiledWatchlist's
+// literals (folded, accents stripped) in one caseless Set, run on the text the matcher would
+// scan (the text itself, or its folded and stripped form when it has accents to strip); RE2::Set
+// says which literals occur, not where, so each candidate is searched for again in the folded
+// text; the hits then go through the matcher's own word, accent, case and query checks
+// (CompiledWatchlist::MatchTextWithFinder).
 EngineResult RunRe2Set(const Input& input) {
   EngineResult result;
+  auto compiled = CompiledWatchlist::Make(input.watchlist);
+  if (!compiled.ok()) Die(compiled.status().ToString());
+  const CompiledWatchlist& watchlist = **compiled;
   RE2::Options options;
   options.set_max_mem(int64_t{4} << 30);
   options.set_case_sensitive(false);
   options.set_log_errors(false);
-  std::vector<std::string> folded_terms = FoldedTerms(input);
   Clock::time_point start = Clock::now();
   RE2::Set set(options, RE2::UNANCHORED);
-  for (const std::string& term : input.terms) {
+  for (uint32_t id = 0; id < watchlist.pattern_count(); ++id) {
     std::string error;
-    if (set.Add(EscapeRegex(term), &error) < 0) Die("RE2::Set::Add: " + error);
+    if (set.Add(RE2::QuoteMeta(watchlist.pattern_literal(id)), &error) < 0) {
+      Die("RE2::Set::Add: " + error);
+    }
   }
   if (!set.Compile()) Die("RE2::Set::Compile failed");
   result.compile_seconds = Seconds(start);
+  auto scanner = watchlist.MakeScanner();
+  if (!scanner.ok()) Die(scanner.status().ToString());
   std::vector<int> matched;
-  std::vector<uint32_t> brands;
   std::string folded;
-  auto one = [&](size_t i) {
-    const std::string& text = input.texts[i];
+  CompiledWatchlist::HitFinder find = [&](std::string_view scanned, bool raw,
+                                          std::vector<CompiledWatchlist::FoundHit>& hits) {
     matched.clear();
-    brands.clear();
-    if (!set.Match(text, &matched)) return;
-    FoldCase(text, folded);
+    if (!set.Match(scanned, &matched)) return;
+    std::string_view search = scanned;
+    if (raw) {
+      FoldCase(scanned, folded);
+      search = folded;
+    }
     for (int candidate : matched) {
-      const std::string& term = folded_terms[candidate];
-      for (size_t at = folded.find(term); at != std::string::npos; at = folded.find(term, at + 1)) {
-        if (IsWholeWordAt(folded, at, at + term.size())) {
-          brands.push_back(static_cast<uint32_t>(candidate));
-          break;
-        }
+      const std::string_view literal = watchlist.pattern_literal(static_cast<uint32_t>(candidate));
+      for (size_t at = search.find(literal); at != std::string_view::npos;
+           at = search.find(literal, at + 1)) {
+        hits.push_back({static_cast<uint32_t>(candidate), static_cast<uint32_t>(at),
+                        static_cast<uint32_t>(at + literal.size())});
       }
     }
+  };
+  std::vector<MatchedBrand> out;
+  std::vector<uint32_t> brands;
+  auto one = [&](size_t i) {
+    out.clear();
+    watchlist.MatchTextWithFinder(input.texts[i], **scanner, find, out);
   };
   // RE2::Set builds its DFA lazily: warm it on the whole input first (untimed), as a long-running
   // engine would be.
@@ -417,12 +521,44 @@ EngineResult RunRe2Set(const Input& input) {
   });
   for (size_t i = 0; i < input.texts.size(); ++i) {
     one(i);
+    brands.clear();
+    for (const MatchedBrand& match : out) brands.push_back(match.brand_index);
     result.post_hashes.push_back(HashBrands(brands));
   }
   result.posts = input.texts.size();
   result.bytes = BytesOf(input, result.posts);
-  result.note = "RE2::Set of caseless literals (max_mem 4 GiB, DFA warmed) + fold + the same "
-                "IsWholeWordAt check on candidates";
+  result.note = "RE2::Set (caseless, max_mem 4 GiB, DFA warmed) of the matcher's literals in place of "
+                "Hyperscan, then the matcher's own word/accent/query checks on the hits";
+  return result;
+}
+
+// MatchText with every text folded and stripped before the scan: the matcher before issue 17
+// (the same database), to show what scanning raw text saves. Checked against match.
+EngineResult RunMatchFolded(const Input& input) {
+  EngineResult result;
+  auto compiled = CompiledWatchlist::Make(input.watchlist);
+  if (!compiled.ok()) Die(compiled.status().ToString());
+  auto scanner = (*compiled)->MakeScanner();
+  if (!scanner.ok()) Die(scanner.status().ToString());
+  (*scanner)->set_always_fold_and_strip(true);
+  std::vector<MatchedBrand> out;
+  result.seconds = MedianSeconds(input.repeat, [&] {
+    for (const std::string& text : input.texts) {
+      out.clear();
+      (*compiled)->MatchText(text, **scanner, out);
+    }
+  });
+  std::vector<uint32_t> brands;
+  for (const std::string& text : input.texts) {
+    out.clear();
+    (*compiled)->MatchText(text, **scanner, out);
+    brands.clear();
+    for (const MatchedBrand& match : out) brands.push_back(match.brand_index);
+    result.post_hashes.push_back(HashBrands(brands));
+  }
+  result.posts = input.texts.size();
+  result.bytes = BytesOf(input, result.posts);
+  result.note = "MatchText with every text folded and stripped before the scan (the path before issue 17)";
   return result;
 }
 
@@ -725,15 +861,13 @@ constexpr const char* kHeader =
     "label\tengine\tposts\tsampled\tseconds\tposts_per_s\tmb_per_s\tns_per_post\tcompile_s\t"
     "rss_mib\tengine_rss_mib\tcheck\tnote";
 
-int CompareCommand(const std::map<std::string, std::string>& flags) {
-  Input input;
+// Reads the watchlist and the input and extracts the post texts with the decode operator.
+void LoadInput(const std::map<std::string, std::string>& flags, Input& input) {
   input.path = Flag(flags, "input");
   input.watchlist_path = Flag(flags, "watchlist");
   input.work_dir = Flag(flags, "work-dir", "/tmp/brandpulse-bench");
   input.budget = std::stod(Flag(flags, "budget", "3"));
   input.repeat = std::stoi(Flag(flags, "repeat", "3"));
-  std::string label = Flag(flags, "label", "run");
-  std::string engines_flag = Flag(flags, "engines", "all");
   std::string format_name = Flag(flags, "format", "twitter-v2");
   std::string decode_yaml = "format: " + format_name + "\n";
   {
@@ -744,12 +878,13 @@ int CompareCommand(const std::map<std::string, std::string>& flags) {
   std::optional<WatchlistSpec> watchlist = LoadWatchlist(input.watchlist_path, diagnostics);
   if (!watchlist) Die("watchlist " + input.watchlist_path + " invalid");
   input.watchlist = *watchlist;
+  if (flags.count("cache")) input.watchlist.cache_directory = flags.at("cache");
   for (const BrandSpec& brand : input.watchlist.brands) {
     if (brand.terms.size() != 1 || !brand.handles.empty() || !brand.hashtags.empty() ||
-        !brand.exclusions.empty()) {
-      Die("the bench expects exactly one term per brand (brand " + brand.id + ")");
+        !brand.exclusions.empty() || brand.query) {
+      input.one_term_per_brand = false;
     }
-    input.terms.push_back(brand.terms[0]);
+    input.terms.push_back(brand.terms.empty() ? std::string() : brand.terms[0]);
   }
   input.decode_spec.format = format_name == "twitter-v1"   ? DecodeFormat::kTwitterV1
                              : format_name == "twitter-v2" ? DecodeFormat::kTwitterV2
@@ -777,6 +912,89 @@ int CompareCommand(const std::map<std::string, std::string>& flags) {
       }
     }
   }
+}
+
+// matchcost: one engine's matching pass over the posts, not forked and not timed, for
+// callgrind (bench/matcher-cost.sh collects MeasuredPass only). A first pass warms the scanner
+// (and RE2's lazily built DFA); the second is measured.
+__attribute__((noinline)) void MeasuredPass(const std::function<void()>& pass) { pass(); }
+
+int MatchCostCommand(const std::map<std::string, std::string>& flags) {
+  Input input;
+  LoadInput(flags, input);
+  const std::string engine = Flag(flags, "engine");
+  auto compiled = CompiledWatchlist::Make(input.watchlist);
+  if (!compiled.ok()) Die(compiled.status().ToString());
+  const CompiledWatchlist& watchlist = **compiled;
+  auto scanner = watchlist.MakeScanner();
+  if (!scanner.ok()) Die(scanner.status().ToString());
+  std::vector<MatchedBrand> out;
+  uint64_t mentions = 0;
+  std::function<void()> pass;
+  std::unique_ptr<RE2::Set> set;
+  std::vector<int> matched;
+  std::string folded;
+  CompiledWatchlist::HitFinder find;
+  if (engine == "match" || engine == "match-folded") {
+    (*scanner)->set_always_fold_and_strip(engine == "match-folded");
+    pass = [&] {
+      for (const std::string& text : input.texts) {
+        out.clear();
+        watchlist.MatchText(text, **scanner, out);
+        mentions += out.size();
+      }
+    };
+  } else if (engine == "re2-set") {
+    RE2::Options options;
+    options.set_max_mem(int64_t{4} << 30);
+    options.set_case_sensitive(false);
+    options.set_log_errors(false);
+    set = std::make_unique<RE2::Set>(options, RE2::UNANCHORED);
+    for (uint32_t id = 0; id < watchlist.pattern_count(); ++id) {
+      std::string error;
+      if (set->Add(RE2::QuoteMeta(watchlist.pattern_literal(id)), &error) < 0) Die(error);
+    }
+    if (!set->Compile()) Die("RE2::Set::Compile failed");
+    find = [&](std::string_view scanned, bool raw, std::vector<CompiledWatchlist::FoundHit>& hits) {
+      matched.clear();
+      if (!set->Match(scanned, &matched)) return;
+      std::string_view search = scanned;
+      if (raw) {
+        FoldCase(scanned, folded);
+        search = folded;
+      }
+      for (int candidate : matched) {
+        const std::string_view literal = watchlist.pattern_literal(static_cast<uint32_t>(candidate));
+        for (size_t at = search.find(literal); at != std::string_view::npos;
+             at = search.find(literal, at + 1)) {
+          hits.push_back({static_cast<uint32_t>(candidate), static_cast<uint32_t>(at),
+                          static_cast<uint32_t>(at + literal.size())});
+        }
+      }
+    };
+    pass = [&] {
+      for (const std::string& text : input.texts) {
+        out.clear();
+        watchlist.MatchTextWithFinder(text, **scanner, find, out);
+        mentions += out.size();
+      }
+    };
+  } else {
+    Die("matchcost engines: match, match-folded, re2-set");
+  }
+  pass();
+  mentions = 0;
+  MeasuredPass(pass);
+  std::printf("%s\tposts %zu\tmentions %llu\n", engine.c_str(), input.texts.size(),
+              static_cast<unsigned long long>(mentions));
+  return 0;
+}
+
+int CompareCommand(const std::map<std::string, std::string>& flags) {
+  Input input;
+  LoadInput(flags, input);
+  std::string label = Flag(flags, "label", "run");
+  std::string engines_flag = Flag(flags, "engines", "all");
   std::fprintf(stderr, "[%s] %zu records, %zu posts, %zu brands, %.1f MB\n", label.c_str(),
                input.records.size(), input.texts.size(), input.terms.size(),
                input.raw.size() / 1e6);
@@ -800,6 +1018,7 @@ int CompareCommand(const std::map<std::string, std::string>& flags) {
       {"hs-scan", [&] { return RunHyperscanScan(input); }},
       {"match", [&] { return RunMatch(input); }},
       {"re2-set", [&] { return RunRe2Set(input); }},
+      {"match-folded", [&] { return RunMatchFolded(input); }},
       {"pcre2-alt", [&] { return RunPcre2(input); }},
       {"re2-per-brand", [&] { return RunRe2PerBrand(input); }},
       {"naive-std-regex", [&] { return RunNaive(input); }},
@@ -807,11 +1026,23 @@ int CompareCommand(const std::map<std::string, std::string>& flags) {
       {"e2e-2", [&] { return RunEndToEnd(input, 2); }},
   };
   std::vector<std::string> wanted;
+  const std::vector<std::string> literal_only = {"hs-scan", "pcre2-alt", "re2-per-brand",
+                                                  "naive-std-regex"};
+  auto is_literal_only = [&](const std::string& name) {
+    return std::find(literal_only.begin(), literal_only.end(), name) != literal_only.end();
+  };
   if (engines_flag == "all") {
-    for (auto& [name, body] : all) wanted.push_back(name);
+    for (auto& [name, body] : all) {
+      if (input.one_term_per_brand || !is_literal_only(name)) wanted.push_back(name);
+    }
   } else {
     std::istringstream list(engines_flag);
-    for (std::string name; std::getline(list, name, ',');) wanted.push_back(name);
+    for (std::string name; std::getline(list, name, ',');) {
+      if (!input.one_term_per_brand && is_literal_only(name)) {
+        Die(name + " only runs on a watchlist of one plain term per brand");
+      }
+      wanted.push_back(name);
+    }
   }
   if (std::find(wanted.begin(), wanted.end(), "match") == wanted.end()) {
     wanted.insert(wanted.begin(), "match");  // the reference for every check
@@ -903,5 +1134,6 @@ int main(int argc, char** argv) {
   auto flags = ParseFlags(argc, argv, 2);
   if (command == "watchlist") return WatchlistCommand(flags);
   if (command == "compare") return CompareCommand(flags);
+  if (command == "matchcost") return MatchCostCommand(flags);
   Die("unknown command " + command);
 }

@@ -13,6 +13,7 @@
 #include "operators/hyperscan_match.h"
 #include "operators/json_decode.h"
 #include "operators/mention_json.h"
+#include "operators/mention_stream.h"  // EvaluateQueryWithout, shared with the mentions stream
 #include "operators/watchlist.h"
 
 namespace brandpulse {
@@ -56,34 +57,6 @@ struct BrandTally {
   std::vector<uint32_t> not_nodes;  // query nodes, in the order of exclusions
   std::vector<bool> negated;        // query nodes under a NOT: their hits are not the brand's terms
 };
-
-// The query's value with node `forced` taken as true (for "what would match without it").
-bool EvaluateWithout(const Query& query, const std::vector<bool>& values, uint32_t forced) {
-  std::vector<bool> value(values.begin(), values.end());
-  for (uint32_t index = 0; index < query.nodes.size(); ++index) {
-    const QueryNode& node = query.nodes[index];
-    if (index == forced) {
-      value[index] = true;
-      continue;
-    }
-    switch (node.op) {
-      case QueryOp::kNot:
-        value[index] = !value[node.children[0]];
-        break;
-      case QueryOp::kAnd:
-        value[index] = std::all_of(node.children.begin(), node.children.end(),
-                                   [&](uint32_t child) { return value[child]; });
-        break;
-      case QueryOp::kOr:
-        value[index] = std::any_of(node.children.begin(), node.children.end(),
-                                   [&](uint32_t child) { return value[child]; });
-        break;
-      default:
-        break;  // terms, fields and NEAR keep their values
-    }
-  }
-  return value[query.root];
-}
 
 std::string OneLine(std::string_view text, size_t limit) {
   std::string out;
@@ -341,7 +314,7 @@ int RunBacktest(const BacktestOptions& options) {
           values = watchlist.ExplainQuery(b, post, **scanner);
           query_true = values[brand.query->root];
           for (size_t i = 0; i < tally.not_nodes.size(); ++i) {
-            if (!query_true && EvaluateWithout(*brand.query, values, tally.not_nodes[i])) {
+            if (!query_true && EvaluateQueryWithout(*brand.query, values, tally.not_nodes[i])) {
               ++tally.exclusions[i].removed;
             }
           }
@@ -349,7 +322,7 @@ int RunBacktest(const BacktestOptions& options) {
         const size_t excluded_before = post_excluded.size();
         if (brand.query) {
           for (size_t i = 0; i < tally.not_nodes.size(); ++i) {
-            if (!query_true && EvaluateWithout(*brand.query, values, tally.not_nodes[i])) {
+            if (!query_true && EvaluateQueryWithout(*brand.query, values, tally.not_nodes[i])) {
               exclusion_labels.push_back(tally.exclusions[i].label);
               post_excluded.push_back(MentionExclusion{brand.id, {}});
             }

@@ -37,6 +37,7 @@ void RegisterGenerateCommand(CLI::App& app, CliCommands& commands);
 void RegisterQueryCommand(CLI::App& app, CliCommands& commands);  // query and serve
 void RegisterBacktestCommand(CLI::App& app, CliCommands& commands);
 void RegisterEvalEnrichmentCommand(CLI::App& app, CliCommands& commands);  // enrichment
+void RegisterTrainEnrichmentCommand(CLI::App& app, CliCommands& commands);  // enrichment's model
 void RegisterDevKafkaCommand(CLI::App& app, CliCommands& commands);  // issue 11
 void RegisterScoreCommand(CLI::App& app, CliCommands& commands);  // issue 14: precision/recall on labelled posts
 // issue 14: per-post brandpulse.mention/1 JSON lines of a recorded firehose on stdout (the

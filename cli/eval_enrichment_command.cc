@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <map>
 
 #include <fmt/format.h>
@@ -180,7 +181,8 @@ void PrintPrediction(int line_number, const TextEnrichment& result) {
 }
 
 int EvalEnrichment(const std::string& path, bool as_json, bool show_errors, bool words_only,
-                   bool show_predictions, bool payload_language) {
+                   bool show_predictions, bool payload_language, bool rules_only,
+                   const std::string& model_path) {
   std::ifstream file(path);
   if (!file) {
     std::fprintf(stderr, "brandpulse: cannot read %s\n", path.c_str());
@@ -188,7 +190,17 @@ int EvalEnrichment(const std::string& path, bool as_json, bool show_errors, bool
   }
   EnrichOptions options;
   options.intents_feed_sentiment = !words_only;
-  auto enricher = TextEnricher::Make(options);
+  options.use_model = !rules_only;
+  std::string model_text;
+  if (!model_path.empty()) {
+    std::ifstream model_file(model_path, std::ios::binary);
+    if (!model_file) {
+      std::fprintf(stderr, "brandpulse: cannot read %s\n", model_path.c_str());
+      return 2;
+    }
+    model_text.assign(std::istreambuf_iterator<char>(model_file), std::istreambuf_iterator<char>());
+  }
+  auto enricher = TextEnricher::Make(options, model_text);
   if (!enricher.ok()) {
     std::fprintf(stderr, "brandpulse: %s\n", enricher.status().ToString().c_str());
     return 1;
@@ -381,6 +393,8 @@ void RegisterEvalEnrichmentCommand(CLI::App& app, CliCommands& commands) {
   auto words_only = std::make_shared<bool>(false);
   auto show_predictions = std::make_shared<bool>(false);
   auto payload_language = std::make_shared<bool>(false);
+  auto rules_only = std::make_shared<bool>(false);
+  auto model_path = std::make_shared<std::string>();
   command->add_option("file", *path, "lang<TAB>sentiment<TAB>intents<TAB>text lines")->required();
   command->add_flag("--json", *as_json, "one JSON object instead of the text report");
   command->add_flag("--errors", *show_errors, "also print every post scored differently from its label");
@@ -392,10 +406,15 @@ void RegisterEvalEnrichmentCommand(CLI::App& app, CliCommands& commands) {
   command->add_flag("--payload-language", *payload_language,
                     "give the engine the labelled language as the post's payload tag (nb and nn "
                     "as \"no\"), as a platform's tag would be; by default it detects it");
+  command->add_flag("--rules-only", *rules_only,
+                    "the rules alone, without the linear model (operators/enrich_model.h)");
+  command->add_option("--model", *model_path,
+                      "a model file written by train-enrichment instead of the shipped one");
   commands.push_back({command, [path, as_json, show_errors, words_only, show_predictions,
-                                payload_language] {
+                                payload_language, rules_only, model_path] {
                         return EvalEnrichment(*path, *as_json, *show_errors, *words_only,
-                                              *show_predictions, *payload_language);
+                                              *show_predictions, *payload_language, *rules_only,
+                                              *model_path);
                       }});
 }
 

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   RegisterQueryCommand(app, commands);
   RegisterBacktestCommand(app, commands);
   RegisterEvalEnrichmentCommand(app, commands);
+  RegisterTrainEnrichmentCommand(app, commands);  // issue 13 (enrichment's linear model)
   RegisterDevKafkaCommand(app, commands);
   RegisterScoreCommand(app, commands);  // issue 14 (precision tools)
 

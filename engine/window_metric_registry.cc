@@ -37,7 +37,9 @@ std::vector<const WindowMetricDefinition*> AllWindowMetrics() {
 
 std::vector<std::string> WindowMetricNames() {
   std::vector<std::string> names;
-  for (const WindowMetricDefinition& metric : Metrics()) names.push_back(metric.name);
+  for (const WindowMetricDefinition& metric : Metrics()) {
+    if (metric.listed) names.push_back(metric.name);
+  }
   return names;
 }
 
@@ -54,6 +56,35 @@ std::optional<uint32_t> RegisterWindowCounter(std::string_view name, std::string
   // The same name again must be the same counter; a built-in's name is taken.
   if (!added && metric.count != count) return std::nullopt;
   return metric.counter_id;
+}
+
+std::optional<uint32_t> RegisterOwnedWindowCounter(std::string_view name,
+                                                   std::string_view description, bool listed) {
+  auto [index, added] = Metrics().AddUnless(
+      [&](const WindowMetricDefinition& metric) { return metric.name == name; },
+      [&](size_t next) {
+        auto index = static_cast<uint32_t>(next);
+        WindowMetricDefinition metric{std::string(name), std::string(description), nullptr,
+                                      index - kBuiltInMetrics, index, nullptr};
+        metric.listed = listed;
+        return metric;
+      });
+  const WindowMetricDefinition& metric = Metrics()[index];
+  if (!added && (metric.count != nullptr || metric.read != nullptr)) return std::nullopt;
+  return metric.counter_id;
+}
+
+std::optional<uint32_t> RegisterDerivedWindowMetric(std::string_view name,
+                                                    std::string_view description,
+                                                    uint64_t (*read)(const WindowMetrics&)) {
+  auto [index, added] = Metrics().AddUnless(
+      [&](const WindowMetricDefinition& metric) { return metric.name == name; },
+      [&](size_t next) {
+        return WindowMetricDefinition{std::string(name), std::string(description), read,
+                                      UINT32_MAX, static_cast<uint32_t>(next), nullptr};
+      });
+  if (!added && Metrics()[index].read != read) return std::nullopt;
+  return static_cast<uint32_t>(index);
 }
 
 std::vector<const WindowMetricDefinition*> WindowCounters() {

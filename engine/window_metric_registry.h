@@ -28,6 +28,9 @@ struct WindowMetricDefinition {
   // Counters only: how much window aggregation adds for each (non-own) mention (usually 0 or
   // 1). Called by workers: must be pure and must not allocate.
   uint64_t (*count)(const Post& post, const Mention& mention) = nullptr;
+  // false: left out of WindowMetricNames() (hints, the dashboard's list) but found by name —
+  // the buckets of a histogram whose quantiles are the listed metrics (issue 12).
+  bool listed = true;
 
   uint64_t Value(const WindowMetrics& metrics) const {
     return read != nullptr ? read(metrics) : metrics.Counter(counter_id);
@@ -47,6 +50,17 @@ std::vector<std::string> WindowMetricNames();
 // Ids are part of the stored format: register in a fixed order.
 std::optional<uint32_t> RegisterWindowCounter(std::string_view name, std::string_view description,
                                               uint64_t (*count)(const Post&, const Mention&));
+// issue 12: a counter that no per-mention `count` feeds — its owner adds deltas to the windows
+// itself (the response-time histogram, operators/response_times.h); window aggregation skips it.
+// Same id rules as RegisterWindowCounter.
+std::optional<uint32_t> RegisterOwnedWindowCounter(std::string_view name,
+                                                   std::string_view description, bool listed);
+// issue 12: a metric computed from a window's values (a quantile of a histogram kept in
+// counters); read-only, stores nothing. nullopt when the name is taken by something else.
+std::optional<uint32_t> RegisterDerivedWindowMetric(std::string_view name,
+                                                    std::string_view description,
+                                                    uint64_t (*read)(const WindowMetrics&));
+
 // Every registered counter (the metrics with a `count`), by id.
 std::vector<const WindowMetricDefinition*> WindowCounters();
 

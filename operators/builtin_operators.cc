@@ -20,6 +20,8 @@
 #include "operators/viral_post_rule.h"
 #include "operators/window_aggregate.h"
 #include "operators/dedup.h"
+#include "operators/public_metrics.h"  // issue 12
+#include "operators/response_times.h"  // issue 12
 
 namespace brandpulse {
 namespace {
@@ -110,6 +112,8 @@ void RegisterBuiltinOperators(OperatorRegistry& registry) {
   registry.AddAlertRule("viral_post", ReadViralPostRule);
 
   RegisterEnrichment(registry);  // enrich: post fields, counters, dimensions, query fields
+  RegisterResponseTimeMetrics();  // issue 12: after enrichment's counters (ids are stored)
+  RegisterPublicMetricFields();   // issue 12: like/repost/reply/quote counts the decoders set
 }
 
 }  // namespace brandpulse

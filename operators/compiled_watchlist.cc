@@ -196,7 +196,6 @@ Result<std::shared_ptr<const CompiledWatchlist>> CompiledWatchlist::Make(
     return Status::InvalidArgument("the watchlist has no terms, handles or hashtags");
   }
   // Flatten the owners, pattern by pattern, so the hot loop reads one contiguous array.
-  uint64_t hash = HashBytes("brandpulse-patterns-v1");
   for (uint32_t id = 0; id < compiled->patterns_.size(); ++id) {
     Pattern& pattern = compiled->patterns_[id];
     pattern.first_owner = static_cast<uint32_t>(compiled->owners_.size());
@@ -204,12 +203,97 @@ Result<std::shared_ptr<const CompiledWatchlist>> CompiledWatchlist::Make(
     compiled->owners_.insert(compiled->owners_.end(), owners_by_pattern[id].begin(),
                              owners_by_pattern[id].end());
     compiled->pattern_lengths_.push_back(static_cast<uint32_t>(pattern.folded.size()));
-    hash = MixBits(hash ^ HashBytes(pattern.folded, id + 1));
+  }
+  // The database's literals: each pattern, plus the case variants of its non-ASCII letters
+  // (ASCII case is the database's HS_FLAG_CASELESS), so text without accents to strip is
+  // scanned raw. A watchlist with a pattern of too many variants scans folded text only.
+  compiled->raw_scan_ok_ = true;
+  for (uint32_t id = 0; id < compiled->patterns_.size() && compiled->raw_scan_ok_; ++id) {
+    compiled->raw_scan_ok_ = AppendCaseVariants(compiled->patterns_[id].folded, id,
+                                                compiled->scan_literals_);
+  }
+  if (!compiled->raw_scan_ok_) {
+    compiled->scan_literals_.clear();
+    for (uint32_t id = 0; id < compiled->patterns_.size(); ++id) {
+      compiled->scan_literals_.push_back(ScanLiteral{compiled->patterns_[id].folded, id});
+    }
+  }
+  uint64_t hash = HashBytes("brandpulse-patterns-v2-caseless");
+  for (uint32_t index = 0; index < compiled->scan_literals_.size(); ++index) {
+    const ScanLiteral& literal = compiled->scan_literals_[index];
+    hash = MixBits(hash ^ HashBytes(literal.bytes, literal.pattern + 1));
   }
   compiled->pattern_set_hash_ = hash;
   WatchlistBuildInfo local_info;
   RETURN_IF_ERROR(compiled->CompileOrLoad(cache, info != nullptr ? *info : local_info));
   return std::shared_ptr<const CompiledWatchlist>(std::move(compiled));
+}
+
+namespace {
+
+// Every code point, by its fold, that folds to it with the same UTF-8 length (FoldCodePoint
+// changes nothing outside these ranges; engine/unicode.cc).
+const std::unordered_map<uint32_t, std::vector<uint32_t>>& OtherCases() {
+  static const auto* other_cases = [] {
+    auto* map = new std::unordered_map<uint32_t, std::vector<uint32_t>>();
+    auto add_range = [&](uint32_t first, uint32_t last) {
+      for (uint32_t code_point = first; code_point <= last; ++code_point) {
+        const uint32_t folded = FoldCodePoint(code_point);
+        if (folded != code_point) (*map)[folded].push_back(code_point);
+      }
+    };
+    add_range(0x80, 0x7FF);
+    add_range(0x1E00, 0x1FFF);
+    add_range(0xFF21, 0xFF5A);
+    return map;
+  }();
+  return *other_cases;
+}
+
+constexpr size_t kMaxCaseVariants = 64;
+
+}  // namespace
+
+bool CompiledWatchlist::AppendCaseVariants(const std::string& folded, uint32_t pattern,
+                                           std::vector<ScanLiteral>& out) {
+  if (std::all_of(folded.begin(), folded.end(),
+                  [](char c) { return static_cast<uint8_t>(c) < 0x80; })) {
+    out.push_back(ScanLiteral{folded, pattern});
+    return true;
+  }
+  // Per character of `folded`: its spellings (itself first, then its other cases).
+  std::vector<std::vector<std::string>> choices;
+  size_t variants = 1;
+  for (size_t position = 0; position < folded.size();) {
+    const DecodedCodePoint decoded = DecodeCodePointAt(folded, position);
+    std::vector<std::string>& spellings = choices.emplace_back();
+    spellings.push_back(folded.substr(position, decoded.length));
+    if (decoded.length > 1 && decoded.code_point != kReplacementCharacter) {
+      const auto& other_cases = OtherCases();
+      auto found = other_cases.find(decoded.code_point);
+      if (found != other_cases.end()) {
+        for (uint32_t other : found->second) {
+          std::string spelling;
+          AppendUtf8(other, spelling);
+          if (spelling.size() == decoded.length) spellings.push_back(spelling);
+        }
+      }
+    }
+    variants *= spellings.size();
+    if (variants > kMaxCaseVariants) return false;
+    position += decoded.length;
+  }
+  for (size_t n = 0; n < variants; ++n) {
+    std::string literal;
+    literal.reserve(folded.size());
+    size_t rest = n;
+    for (size_t i = 0; i < choices.size(); ++i) {
+      literal += choices[i][rest % choices[i].size()];
+      rest /= choices[i].size();
+    }
+    out.push_back(ScanLiteral{std::move(literal), pattern});
+  }
+  return true;
 }
 
 bool CompiledWatchlist::IsOwnHandle(uint32_t brand_index, std::string_view handle) const {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,8 @@ struct hs_database;
 struct hs_scratch;
 
 namespace brandpulse {
+
+struct HitFinderSlot;  // hyperscan_match.cc
 
 enum class TermKind : uint8_t { kTerm, kHandle, kHashtag, kExclusion, kQuery };
 // "term", "handle", "hashtag", "exclusion", "query term".
@@ -104,6 +107,11 @@ class CompiledWatchlist {
     // Hyperscan error). Matches found by a failed scan are incomplete.
     const Status& status() const { return status_; }
 
+    // For differential tests and benchmarks: when true, every text is folded and stripped
+    // before the scan (the path texts with accents take) instead of being scanned as it is.
+    // Results must not change.
+    void set_always_fold_and_strip(bool always) { always_fold_and_strip_ = always; }
+
    private:
     friend class CompiledWatchlist;
     struct RawHit {
@@ -120,13 +128,16 @@ class CompiledWatchlist {
     };
     const CompiledWatchlist* owner_ = nullptr;
     hs_scratch* scratch_ = nullptr;
+    bool always_fold_and_strip_ = false;
+    const HitFinderSlot* finder_ = nullptr;  // MatchTextWithFinder: replaces hs_scan
     std::string composed_;  // the text in NFC when it had something to compose
     std::vector<uint32_t> composed_offsets_;  // composed byte -> text byte
     std::string folded_;    // FoldCase(text): same offsets as the text
-    std::string stripped_;  // folded without accents: what is scanned
+    std::string stripped_;  // folded without accents: what is scanned when it differs
     std::vector<uint32_t> offsets_;  // stripped byte -> text byte
-    bool identity_offsets_ = true;   // nothing to strip: folded_ was scanned, offsets are equal
-    std::vector<RawHit> hits_;  // in stripped offsets
+    // Nothing to strip: the text itself was scanned (caselessly), offsets are equal.
+    bool identity_offsets_ = true;
+    std::vector<RawHit> hits_;  // in stripped offsets (text offsets when identity_offsets_)
     std::vector<AtomHit> atom_hits_;
     std::vector<uint8_t> node_hit_;  // by query node: a term node was found
     std::vector<uint32_t> words_before_;  // by text byte: words starting before it (for NEAR)
@@ -150,6 +161,23 @@ class CompiledWatchlist {
   void MatchText(std::string_view text, Scanner& scanner, std::vector<MatchedBrand>& out) const;
   // Same for a whole post: queries may also look at its author, language and reply-to handle.
   void MatchPost(const Post& post, Scanner& scanner, std::vector<MatchedBrand>& out) const;
+
+  // For baselines (bench/) that find the literals with another engine and must keep exactly
+  // this matcher's rules. pattern_literal(id): pattern id's literal (folded, accents stripped).
+  // MatchTextWithFinder: MatchText with `find` in place of Hyperscan. `find(scanned, raw,
+  // hits)` appends to `hits` every occurrence {pattern id, begin, end} of every literal in
+  // `scanned`, which is the text itself when `raw` is true (then compare ASCII caselessly and
+  // other letters by FoldCodePoint) or else its FoldAndStripAccents() form. Allocates.
+  struct FoundHit {
+    uint32_t pattern;
+    uint32_t begin;
+    uint32_t end;
+  };
+  using HitFinder =
+      std::function<void(std::string_view scanned, bool raw, std::vector<FoundHit>& hits)>;
+  std::string_view pattern_literal(uint32_t id) const { return patterns_[id].folded; }
+  void MatchTextWithFinder(std::string_view text, Scanner& scanner, const HitFinder& find,
+                           std::vector<MatchedBrand>& out) const;
 
   // The value of every node of the brand's query for `post` (indices as in its Query::nodes),
   // after a MatchPost/ExplainText of the same post with the same scanner. Empty when the brand
@@ -194,8 +222,18 @@ class CompiledWatchlist {
     uint32_t first_owner;  // owners_[first_owner, first_owner + owner_count)
     uint32_t owner_count;
   };
+  // One literal of the database: a pattern's folded, stripped text or one of its case variants
+  // (same byte length, so pattern_lengths_ holds for every literal of the pattern).
+  struct ScanLiteral {
+    std::string bytes;
+    uint32_t pattern;
+  };
 
   CompiledWatchlist() = default;
+  // Appends `folded` and every spelling of it with its non-ASCII letters in another case, as
+  // literals of `pattern`; false (nothing appended) when there would be more than 64.
+  static bool AppendCaseVariants(const std::string& folded, uint32_t pattern,
+                                 std::vector<ScanLiteral>& out);
   // Folds `text` into the scanner and fills scanner.hits_ (in Hyperscan's order: by end).
   // False when the scan failed (scanner.status_ says why).
   bool Scan(std::string_view text, Scanner& scanner) const;
@@ -213,6 +251,13 @@ class CompiledWatchlist {
   WatchlistSpec spec_;  // never modified after Make(): owners_ hold views into it
   std::vector<Pattern> patterns_;
   std::vector<uint32_t> pattern_lengths_;  // by pattern id, read in the match callback
+  // What the database is compiled from (HS_FLAG_CASELESS, ids = pattern ids): every pattern,
+  // and, for a pattern with non-ASCII letters, each spelling of them in other cases (Æ for æ,
+  // Σ and ς for σ). So a text with nothing to strip is scanned as it is, without folding.
+  std::vector<ScanLiteral> scan_literals_;
+  // False when some pattern has too many case variants to list: every text is then folded and
+  // stripped before the scan (the database holds only the folded literals).
+  bool raw_scan_ok_ = true;
   std::vector<PatternOwner> owners_;
   std::vector<std::string> verify_texts_;
   std::vector<Node> nodes_;             // every brand's query, one after the other

@@ -51,12 +51,28 @@ Reason VisitTwitterV1(Batch& batch, ondemand::object tweet, PostDraft& draft, bo
     if (key == "in_reply_to_status_id_str") return ReadString(batch, value, key, draft.reply_to_post_id);
     if (key == "in_reply_to_user_id_str") return ReadString(batch, value, key, draft.reply_to_author_id);
     if (key == "in_reply_to_screen_name") return ReadString(batch, value, key, draft.reply_to_handle);
+    // Public metrics (issue 12, operators/public_metrics.h).
+    if (key == "favorite_count") return ReadInteger(batch, value, key, draft.like_count);
+    if (key == "retweet_count") return ReadInteger(batch, value, key, draft.repost_count);
+    if (key == "reply_count") return ReadInteger(batch, value, key, draft.reply_count);
+    if (key == "quote_count") return ReadInteger(batch, value, key, draft.quote_count);
+    if (key == "quoted_status_id_str") return ReadString(batch, value, key, draft.quote_of);
     if (key == "delete" || key == "scrub_geo" || key == "limit" || key == "status_withheld" ||
         key == "user_withheld" || key == "disconnect" || key == "warning") {
       is_notice = true;  // stream control messages, not posts
     }
     return {};
   }));
+  if (!retweeted.id.empty()) {
+    // A retweet's own counts are the original's retweet count and 0 likes: the original's
+    // object has the real ones (issue 12).
+    draft.retweet_of = retweeted.id;
+    draft.like_count = retweeted.like_count;
+    draft.repost_count = retweeted.repost_count;
+    draft.reply_count = retweeted.reply_count;
+    draft.quote_count = retweeted.quote_count;
+    draft.counts_from_original = true;
+  }
   if (retweeted.text_priority >= 0 && !retweeted.author_handle.empty()) {
     // "RT @handle: " + the original's whole text, in the batch's arena.
     std::string_view handle = retweeted.author_handle;

@@ -38,6 +38,7 @@ Reason VisitTwitterV2TweetField(Batch& batch, std::string_view key, ondemand::va
   if (key == "entities") return ReadUrlEntities(batch, value, "entities", draft);
   if (key == "created_at") return ReadString(batch, value, "created_at", draft.time_text);
   if (key == "lang") return ReadString(batch, value, "lang", draft.language);
+  if (key == "public_metrics") return ReadPublicMetrics(batch, value, key, draft);  // issue 12
   if (key == "in_reply_to_user_id") return ReadString(batch, value, key, draft.reply_to_author_id);
   if (key == "referenced_tweets") {
     return ForEachElementOf(batch, value, key, [&](ondemand::value& element) -> Reason {
@@ -49,6 +50,7 @@ Reason VisitTwitterV2TweetField(Batch& batch, std::string_view key, ondemand::va
       }));
       if (type == "replied_to") draft.reply_to_post_id = id;
       if (type == "retweeted") draft.retweet_of = id;
+      if (type == "quoted") draft.quote_of = id;
       return {};
     });
   }
@@ -86,6 +88,11 @@ Reason VisitTwitterV2Page(Batch& batch, ondemand::object page, JsonDecodeState& 
             }));
             state.included_tweets.push_back(
                 IncludedTweet{included.id, included.text, included.author_id, included.text_priority});
+            IncludedTweet& kept = state.included_tweets.back();
+            kept.like_count = included.like_count;
+            kept.repost_count = included.repost_count;
+            kept.reply_count = included.reply_count;
+            kept.quote_count = included.quote_count;
             return {};
           });
         }
@@ -167,6 +174,23 @@ Reason TwitterV2Format::Visit(Batch& batch, ondemand::object record, JsonDecodeS
       return;
     }
   };
+  // A retweet's own public_metrics are the original's retweet count and 0 likes: its counts are
+  // the original's from includes.tweets, or none (issue 12, operators/public_metrics.h).
+  auto original_counts = [&](PostDraft& tweet) {
+    if (tweet.retweet_of.empty()) return;
+    tweet.like_count = tweet.repost_count = tweet.reply_count = tweet.quote_count = -1;
+    for (const IncludedTweet& original : state.included_tweets) {
+      if (original.id != tweet.retweet_of) continue;
+      tweet.like_count = original.like_count;
+      tweet.repost_count = original.repost_count;
+      tweet.reply_count = original.reply_count;
+      tweet.quote_count = original.quote_count;
+      tweet.counts_from_original = true;
+      return;
+    }
+  };
+  original_counts(draft);
+  for (PostDraft& tweet : state.drafts) original_counts(tweet);
   complete_retweet(draft);
   for (PostDraft& tweet : state.drafts) complete_retweet(tweet);
   // A page's tweets name their authors by id only: take handle and followers from its users.

@@ -83,6 +83,17 @@ const FlaggedList kFlaggedLists[] = {
     {enrich_words::kContrast, RuleLanguage::kNorwegian, {"men"}},
     {enrich_words::kContrast, RuleLanguage::kSpanish, {"pero", "aunque"}},
     {enrich_words::kBelieve, RuleLanguage::kOther, {"believe", "creer", "tro"}},
+    // Two brands set against each other without "but": each side is its own clause ("Netflix
+    // keeps raising prices while Hulu just works"). Only the per-brand clauses; the whole
+    // post's sum does not weigh the sides as for "but".
+    {enrich_words::kClauseBreak, RuleLanguage::kOther, {"while", "whereas", "mens", "medan", "mientras"}},
+    // "instead of B", "i stedet for B", "en vez de B": B was not chosen, which says nothing bad
+    // about it.
+    {enrich_words::kInsteadOf, RuleLanguage::kOther, {"instead", "stedet", "staden", "vez", "lugar"}},
+    // "fixed it in 20 min", "en 2 minutos", "på 20 min": speed, not a wait.
+    {enrich_words::kWithin, RuleLanguage::kOther, {"in", "en", "på"}},
+    {enrich_words::kShortTime, RuleLanguage::kOther,
+     {"min", "mins", "minute", "minutes", "minuto", "minutos", "minutt", "minutter"}},
     // A brand right after "than" with a comparative before it comes off worse.
     {enrich_words::kThan, RuleLanguage::kOther, {"than", "enn", "que"}},
     {enrich_words::kComparative, RuleLanguage::kOther,
@@ -259,6 +270,9 @@ constexpr std::string_view kSpanishLexicon =
 constexpr std::string_view kEmojiLexicon =
 #include "operators/enrichment/lexicon_emoji.inc"
     ;
+constexpr std::string_view kShippedModel =
+#include "operators/enrichment/model_v1.inc"
+    ;
 }  // namespace
 
 // ---- Cue databases ---------------------------------------------------------------------------
@@ -307,6 +321,7 @@ EnrichScratch::EnrichScratch()
   clauses_->reserve(32);
   cue_hits_.reserve(64);
   brand_repeats_.reserve(16);
+  features_.hashes.reserve(512);
 }
 
 EnrichScratch::~EnrichScratch() {
@@ -329,9 +344,12 @@ std::string_view SentimentClassName(SentimentClass sentiment) {
 
 std::string_view TextEnricher::Cld2Version() { return CLD2::DetectLanguageVersion(); }
 
+std::string_view TextEnricher::ShippedModel() { return kShippedModel; }
+
 TextEnricher::~TextEnricher() = default;
 
-Result<std::unique_ptr<TextEnricher>> TextEnricher::Make(EnrichOptions options) {
+Result<std::unique_ptr<TextEnricher>> TextEnricher::Make(EnrichOptions options,
+                                                         std::string_view model_text) {
   // Without the full tables (libcld2_full linked before libcld2) nynorsk is never detected.
   const std::string_view version = Cld2Version();
   if (version.find("20140204") == std::string_view::npos) {
@@ -377,6 +395,11 @@ Result<std::unique_ptr<TextEnricher>> TextEnricher::Make(EnrichOptions options) 
     auto compiled = CompileCues(lists);
     if (!compiled.ok()) return compiled.status();
     enricher->cues_.push_back(std::move(compiled).value());
+  }
+  if (options.use_model) {
+    auto model = enrich_model::Model::Parse(model_text.empty() ? kShippedModel : model_text);
+    if (!model.ok()) return model.status();
+    enricher->model_ = std::make_unique<enrich_model::Model>(std::move(model).value());
   }
   return enricher;
 }
@@ -582,6 +605,13 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
 
   size_t i = 0;
   while (i < text.size()) {
+    // Links are addresses, not the writer's words ("http://url_removed", ".../lost-and-found").
+    if ((i == 0 || text[i - 1] == ' ' || text[i - 1] == '\n' || text[i - 1] == '(') &&
+        (text.substr(i, 7) == "http://" || text.substr(i, 8) == "https://" ||
+         text.substr(i, 4) == "www.")) {
+      while (i < text.size() && text[i] != ' ' && text[i] != '\n') ++i;
+      continue;
+    }
     size_t length = 1;
     const uint32_t cp = next(i, length);
     // Emoticons stand alone between spaces.
@@ -818,7 +848,8 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
   for (size_t t = 0; t < tokens.size(); ++t) {
     Token& token = tokens[t];
     const bool splits = (token.kind == kPunct && word(token) != "\"") ||
-                        (token.kind == kWord && Has(token.info, enrich_words::kContrast, language));
+                        (token.kind == kWord && (Has(token.info, enrich_words::kContrast, language) ||
+                                                 Has(token.info, enrich_words::kClauseBreak)));
     if (splits && t > 0 && tokens[t - 1].clause == clauses.size() - 1 &&
         !(tokens[t - 1].kind == kPunct)) {
       clauses.push_back(Clause{});
@@ -837,6 +868,16 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
     else if (quoted) token.valence = 0;
   }
 
+  // A duration is a complaint cue ("waited 3 hours"), except a few minutes after "in": "fixed it
+  // in 20 min" praises the speed.
+  auto within_minutes = [&](size_t t) {
+    return t >= 2 && t < tokens.size() && Has(tokens[t].info, enrich_words::kShortTime) &&
+           tokens[t - 1].kind == kWord && Has(tokens[t - 2].info, enrich_words::kWithin);
+  };
+  std::erase_if(scratch.cue_hits_, [&](uint32_t hit) {
+    const size_t at = hit & 0xFFFFFF;
+    return (hit >> 24) == cues::kComplaint && (within_minutes(at) || (at >= 1 && within_minutes(at - 1)));
+  });
   // Cues: intents, and what they say about sentiment.
   uint32_t cue_mask = 0;
   for (uint32_t hit : scratch.cue_hits_) cue_mask |= 1u << (hit >> 24);
@@ -852,6 +893,8 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
   double sum = 0;
   int signals = 0;
   int exclamations = 0, questions = 0;
+  double positive_words = 0, negative_words = 0, emoji_sum = 0;
+  bool negation = false, shouting = false;
   for (size_t t = 0; t < tokens.size(); ++t) {
     const Token& token = tokens[t];
     if (token.kind == kPunct) {
@@ -860,8 +903,13 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
     }
     if (token.kind == kWord && Has(token.info, enrich_words::kNegator, language)) {
       clauses[token.clause].negated = true;
+      negation = true;
     }
+    shouting = shouting || token.caps;
     if (token.valence == 0) continue;
+    if (token.kind == kEmoji) emoji_sum += token.valence;
+    else if (token.valence > 0) positive_words += token.valence;
+    else negative_words -= token.valence;
     double valence = token.valence;
     if (contrast_token != SIZE_MAX) valence *= t < contrast_token ? 0.5 : 1.5;
     sum += valence;
@@ -947,6 +995,82 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
   if (cue_mask & (1u << cues::kPurchase)) intents |= kIntentPurchase;
   if (cue_mask & (1u << cues::kChurn)) intents |= kIntentChurn;
   out.intents = intents;
+  scratch.rule_sentiment_ = out.sentiment;
+  scratch.rule_intents_ = intents;
+
+  // The model, where it beat the rules for this language (enrich_model.h): the rules' findings
+  // and the post's words and word pairs, one dot product per head.
+  const uint8_t model_language = static_cast<uint8_t>(language);
+  const uint32_t model_uses = model_ != nullptr && options_.intents_feed_sentiment
+                                  ? model_->uses(model_language)
+                                  : 0;
+  if (model_uses != 0 || options_.keep_features) {
+    enrich_model::Features& features = scratch.features_;
+    float* dense = features.dense;
+    auto squash = [](double value) { return static_cast<float>(value / (value + 2.0)); };
+    std::fill(dense, dense + enrich_model::kDense, 0.0f);
+    dense[enrich_model::kBias] = 1;
+    dense[enrich_model::kRuleCompound] = static_cast<float>(compound);
+    dense[enrich_model::kWordsCompound] = static_cast<float>(Compound(lexicon_sum));
+    dense[enrich_model::kPositiveWords] = squash(positive_words);
+    dense[enrich_model::kNegativeWords] = squash(negative_words);
+    dense[enrich_model::kRuleNegative] = out.sentiment == SentimentClass::kNegative;
+    dense[enrich_model::kRulePositive] = out.sentiment == SentimentClass::kPositive;
+    for (int cue = 0; cue < cues::kCueCount; ++cue) {
+      dense[enrich_model::kCueFirst + cue] = (cue_mask >> cue) & 1u;
+    }
+    dense[enrich_model::kManyComplaintCues] = complaint_cues >= 2;
+    dense[enrich_model::kQuestionMark] = questions > 0;
+    dense[enrich_model::kExclamation] = exclamations > 0;
+    dense[enrich_model::kNegation] = negation;
+    dense[enrich_model::kContrast] = contrast_token != SIZE_MAX;
+    dense[enrich_model::kShouting] = shouting;
+    dense[enrich_model::kEmoji] = static_cast<float>(Compound(emoji_sum));
+    for (int bit = 0; bit < 6; ++bit) dense[enrich_model::kRuleIntentFirst + bit] = (intents >> bit) & 1u;
+    dense[enrich_model::kNoSentimentWords] = signals == 0;
+    features.language = model_language;
+    features.hashes.clear();
+    const bool hash_words = options_.keep_features || model_->buckets() != 0;
+    uint32_t previous = enrich_model::TokenHash("^", model_language);  // the post's start
+    for (size_t t = 0; t < tokens.size() && hash_words; ++t) {
+      const Token& token = tokens[t];
+      std::string_view text_of = word(token);
+      // Handles and tags name accounts, not feelings; numbers count as one word.
+      if (token.kind == kWord && (text_of[0] == '@' || text_of[0] == '#')) continue;
+      if (token.kind == kWord && text_of[0] >= '0' && text_of[0] <= '9') text_of = "0";
+      const uint32_t hash = enrich_model::TokenHash(text_of, model_language);
+      features.hashes.push_back(hash);
+      features.hashes.push_back(enrich_model::PairHash(previous, hash));
+      previous = hash;
+    }
+    if (model_uses != 0) {
+      float logits[enrich_model::kHeads];
+      model_->Score(features, logits);
+      if (model_uses & enrich_model::kUseSentiment) {
+        const float top = std::max({logits[0], logits[1], logits[2]});
+        double probability[3], total = 0;
+        for (int c = 0; c < 3; ++c) total += probability[c] = std::exp(logits[c] - top);
+        for (double& p : probability) p /= total;
+        const int best = logits[0] >= logits[1] && logits[0] >= logits[2] ? 0
+                         : logits[2] > logits[1]                          ? 2
+                                                                          : 1;
+        out.sentiment = best == 0   ? SentimentClass::kNegative
+                        : best == 2 ? SentimentClass::kPositive
+                                    : SentimentClass::kNeutral;
+        out.score = probability[2] - probability[0];
+        out.intents = (out.intents & ~enrich_model::kSentimentIntents) |
+                      enrich_model::RuleSentimentIntents(features, best);
+        double model_confidence = probability[best];
+        if (out.language == "und") model_confidence *= 0.5;
+        out.confidence = static_cast<int>(std::lround(model_confidence * 1000));
+      }
+      for (int bit = 0; bit < 6; ++bit) {
+        if (!(model_uses & enrich_model::UseIntent(bit))) continue;
+        const bool on = logits[enrich_model::kIntentHead + bit] > 0;
+        out.intents = on ? out.intents | (1u << bit) : out.intents & ~(1u << bit);
+      }
+    }
+  }
 
   // Towards each brand: what a switch or a comparison says about it, else the clause it
   // stands in.
@@ -993,6 +1117,12 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
     // What a switch or a comparison says about the brand, at its first place or a later one.
     auto marked = [&](size_t at) {
       const size_t at_clause = tokens[at].clause;
+      if (at >= 2 && tokens[at - 1].kind == kWord && tokens[at - 2].kind == kWord &&
+          Has(tokens[at - 2].info, enrich_words::kInsteadOf)) {
+        label = SentimentClass::kNeutral;
+        decided = true;
+        return;
+      }
       for (size_t back = 1; back <= 3 && back <= at && !decided; ++back) {
         const Token& before = tokens[at - back];
         if (before.kind != kWord) break;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "engine/status.h"
+#include "operators/enrich_model.h"
 
 struct hs_database;
 struct hs_scratch;
@@ -55,6 +56,13 @@ struct EnrichOptions {
   // Customer posts: complaint, churn, praise and sarcasm cues move the sentiment ("waited two
   // weeks" is negative without a sentiment word). false scores the words alone (general text).
   bool intents_feed_sentiment = true;
+  // The shipped linear model (enrich_model.h, operators/enrichment/model_v1.inc) decides the
+  // sentiment and intents where its file says it beat the rules, for customer posts
+  // (intents_feed_sentiment). false: the rules alone.
+  bool use_model = true;
+  // Fill EnrichScratch::features() for every post (training); otherwise only where the model
+  // is used.
+  bool keep_features = false;
 };
 
 struct Token;
@@ -68,6 +76,12 @@ class EnrichScratch {
   EnrichScratch(const EnrichScratch&) = delete;
   EnrichScratch& operator=(const EnrichScratch&) = delete;
 
+  // What the model read of the last post (filled when the model decides something for its
+  // language, or always with EnrichOptions::keep_features), and the rules' own decision.
+  const enrich_model::Features& features() const { return features_; }
+  SentimentClass rule_sentiment() const { return rule_sentiment_; }
+  uint32_t rule_intents() const { return rule_intents_; }
+
  private:
   friend class TextEnricher;
   std::string plain_;       // the text without @handles, #tags and links, for CLD2
@@ -77,12 +91,20 @@ class EnrichScratch {
   std::vector<uint32_t> cue_hits_;  // (cue class << 24) | token index
   std::vector<uint32_t> brand_repeats_;  // token indexes where a brand is named again
   std::vector<hs_scratch*> hs_scratch_;  // per language database
+  enrich_model::Features features_;
+  SentimentClass rule_sentiment_ = SentimentClass::kNeutral;
+  uint32_t rule_intents_ = 0;
 };
 
 class TextEnricher {
  public:
   // Builds lexicons and cue databases; checks that CLD2's full tables are linked.
-  static Result<std::unique_ptr<TextEnricher>> Make(EnrichOptions options = {});
+  // `model_text` replaces the shipped model (the text format of enrich_model.h; empty: the
+  // shipped one).
+  static Result<std::unique_ptr<TextEnricher>> Make(EnrichOptions options = {},
+                                                    std::string_view model_text = {});
+  // The model compiled into the binary (operators/enrichment/model_v1.inc).
+  static std::string_view ShippedModel();
   ~TextEnricher();
 
   // Allocates `scratch`'s per-database Hyperscan scratch (once per worker).
@@ -117,6 +139,7 @@ class TextEnricher {
   std::unique_ptr<enrich_words::WordTable> words_;  // lexicons and the rules' word lists
   std::unique_ptr<enrich_words::WordTable> emoji_;  // emoji valences
   std::vector<std::unique_ptr<CueDatabase>> cues_;  // English, Norwegian, Spanish
+  std::unique_ptr<enrich_model::Model> model_;  // null: rules only
 };
 
 }  // namespace brandpulse

@@ -220,6 +220,7 @@ Result<std::unique_ptr<TransformSpec>> ReadEnrich(YamlMap& section, const Config
     options.text.trust_payload_language = *language == "payload";
   }
   if (auto feed = section.Boolean("intents_feed_sentiment")) options.text.intents_feed_sentiment = *feed;
+  if (auto model = section.Boolean("model")) options.text.use_model = *model;
   RETURN_IF_ERROR(section.Finish());
   TransformTraits traits;
   traits.needs_before = {options.matched_only ? std::string_view("match") : std::string_view("decode")};

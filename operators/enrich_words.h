@@ -33,6 +33,10 @@ enum WordFlag : uint32_t {
   kVoteSpanish = 1u << 22,
   kNynorsk = 1u << 23,       // forms only nynorsk writes ("ikkje", "eg", "kva")
   kBokmal = 1u << 24,        // their bokmål counterparts ("ikke", "jeg", "hva")
+  kClauseBreak = 1u << 25,   // "while", "mens", "mientras": a new clause for the per-brand rules
+  kWithin = 1u << 27,        // "in", "en", "på" before a duration: "fixed it in 20 min"
+  kShortTime = 1u << 28,     // "min", "minutes", "minutos", "minutter", …
+  kInsteadOf = 1u << 26,     // "instead (of)", "(i) stedet (for)", "(en) vez (de)", "(en) lugar (de)"
 };
 inline constexpr uint32_t kInAnyLexicon = kInEnglishLexicon | kInNorwegianLexicon | kInSpanishLexicon;
 

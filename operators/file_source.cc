@@ -491,54 +491,97 @@ class JsonLinesSource final : public Source {
   std::string rotated_name_;     // where a file rotated while stopped was found
 };
 
-// Records cut from a whole file held in memory (the elements of an array, or a file of JSON
-// documents); positions are record counts.
-class JsonRecordsSource final : public Source {
+// Records streamed out of one JSON document — the elements of the array at a pointer — or out
+// of a file of JSON documents (operators/json_array_records.h): memory stays at about
+// max_record_bytes plus a read buffer however large the file. Positions are record counts; a
+// restart reads the file again from its start and skips that many records.
+class JsonStreamSource final : public Source {
  public:
-  struct Record {
-    std::string bytes;    // the record, or the prefix of a refused one
-    std::string refused;  // the reason, when refused
-  };
-  JsonRecordsSource(std::string id, std::vector<Record> records)
-      : id_(std::move(id)), records_(std::move(records)) {}
+  // `array_pointer` empty with `documents`: concatenated documents (or one array of them).
+  JsonStreamSource(std::string id, std::string path, int descriptor, std::string array_pointer,
+                   bool documents, size_t max_record_bytes)
+      : id_(std::move(id)),
+        path_(std::move(path)),
+        descriptor_(descriptor),
+        array_pointer_(std::move(array_pointer)),
+        documents_(documents),
+        max_record_bytes_(max_record_bytes) {}
+  ~JsonStreamSource() override {
+    if (descriptor_ >= 0) ::close(descriptor_);
+  }
+
+  // Reads up to the first record; InvalidArgument when there is no array at the pointer.
+  Status Open() {
+    if (::lseek(descriptor_, 0, SEEK_SET) < 0) {
+      return Status::IoError(fmt::format("seek {}: {}", path_, std::strerror(errno)));
+    }
+    reader_ = std::make_unique<JsonArrayReader>(
+        [this](char* into, size_t capacity) -> Result<size_t> {
+          while (true) {
+            ssize_t count = ::read(descriptor_, into, capacity);
+            if (count >= 0) return static_cast<size_t>(count);
+            if (errno != EINTR) {
+              return Status::IoError(fmt::format("read {}: {}", path_, std::strerror(errno)));
+            }
+          }
+        },
+        max_record_bytes_);
+    next_ = 0;
+    ended_ = false;
+    Status found = documents_ ? reader_->StartDocuments() : reader_->FindArray(array_pointer_);
+    if (!found.ok() && found.code() == StatusCode::kInvalidArgument) {
+      return Status::InvalidArgument(fmt::format("{}: cannot read the array at '{}': {}", path_,
+                                                 array_pointer_, found.message()));
+    }
+    return found;
+  }
 
   const std::string& id() const override { return id_; }
 
   Status Seek(uint32_t partition, uint64_t position) override {
     if (partition != 0) return Status::InvalidArgument(fmt::format("{} has one partition", id_));
-    next_ = std::min<uint64_t>(position, records_.size());
+    if (position < next_) RETURN_IF_ERROR(Open());
+    while (next_ < position && !ended_) {
+      ASSIGN_OR_RETURN(bool more, reader_->Skip());
+      if (!more) {
+        ended_ = true;
+        break;
+      }
+      ++next_;
+    }
     return Status::Ok();
   }
 
   Result<SourceRead> Fill(Batch& batch, size_t max_records) override {
-    while (batch.size() < max_records && next_ < records_.size()) {
-      const Record& record = records_[next_];
-      if (record.refused.empty()) {
-        batch.AddRecord(record.bytes, next_ + 1);
-      } else {
-        batch.AddRefusedRecord(record.bytes, next_ + 1, record.refused);
+    JsonArrayReader::Element element;
+    while (batch.size() < max_records && !ended_) {
+      ASSIGN_OR_RETURN(bool more, reader_->Next(element));
+      if (!more) {
+        ended_ = true;
+        break;
       }
       ++next_;
+      if (element.refused.empty()) {
+        batch.AddRecord(element.bytes, next_);
+      } else {
+        batch.AddRefusedRecord(element.bytes, next_, element.refused);
+      }
     }
     batch.PadInput();
-    return next_ == records_.size() ? SourceRead::kEndOfInput : SourceRead::kHaveData;
+    return ended_ ? SourceRead::kEndOfInput : SourceRead::kHaveData;
   }
 
  private:
   std::string id_;
-  std::vector<Record> records_;
-  uint64_t next_ = 0;
+  std::string path_;
+  int descriptor_;
+  std::string array_pointer_;
+  bool documents_;
+  size_t max_record_bytes_;
+  std::unique_ptr<JsonArrayReader> reader_;
+  uint64_t next_ = 0;  // records handed on (the position)
+  bool ended_ = false;
 };
-
-constexpr size_t kRefusedPrefixBytes = 256;
-
-JsonRecordsSource::Record RecordOf(std::string_view bytes, size_t max_record_bytes) {
-  if (bytes.size() <= max_record_bytes) return {std::string(bytes), {}};
-  return {std::string(bytes.substr(0, std::min(kRefusedPrefixBytes, max_record_bytes))),
-          fmt::format("record of {} bytes is longer than max_record_bytes ({}); it begins with the "
-                      "bytes kept here",
-                      bytes.size(), max_record_bytes)};
-}
 
 // Opens `path` for reading if it is a regular file: /dev/zero would be read until memory runs
 // out and a FIFO blocks forever (stdin is the source for pipes).
@@ -562,71 +605,6 @@ Result<int> OpenRegularFile(const std::string& path) {
   return descriptor;
 }
 
-Result<std::string> ReadWholeFile(const std::string& path) {
-  ASSIGN_OR_RETURN(int descriptor, OpenRegularFile(path));
-  std::string contents;
-  char block[1 << 16];
-  while (true) {
-    ssize_t count = ::read(descriptor, block, sizeof(block));
-    if (count < 0 && errno == EINTR) continue;
-    if (count < 0) {
-      int error = errno;
-      ::close(descriptor);
-      return Status::IoError(fmt::format("read {}: {}", path, std::strerror(error)));
-    }
-    if (count == 0) break;
-    contents.append(block, static_cast<size_t>(count));
-  }
-  ::close(descriptor);
-  return contents;
-}
-
-// Splits concatenated JSON documents (pretty-printed or not, any white space between them):
-// counts brackets outside strings, so nesting depth costs nothing. A top-level value that is not
-// an object or array, or an unterminated last document, is one record the decoder refuses.
-std::vector<std::string_view> SplitDocuments(std::string_view text) {
-  std::vector<std::string_view> documents;
-  size_t i = 0;
-  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (i < text.size()) {
-    while (i < text.size() && is_space(text[i])) ++i;
-    if (i == text.size()) break;
-    if (i == 0 && text.substr(0, 3) == "\xEF\xBB\xBF") {  // a byte-order mark
-      i = 3;
-      continue;
-    }
-    const size_t begin = i;
-    if (text[i] != '{' && text[i] != '[') {
-      while (i < text.size() && !is_space(text[i]) && text[i] != '{' && text[i] != '[') ++i;
-      documents.push_back(text.substr(begin, i - begin));
-      continue;
-    }
-    int64_t depth = 0;
-    bool in_string = false;
-    for (; i < text.size(); ++i) {
-      const char c = text[i];
-      if (in_string) {
-        if (c == '\\') {
-          ++i;
-        } else if (c == '"') {
-          in_string = false;
-        }
-      } else if (c == '"') {
-        in_string = true;
-      } else if (c == '{' || c == '[') {
-        ++depth;
-      } else if (c == '}' || c == ']') {
-        if (--depth == 0) {
-          ++i;
-          break;
-        }
-      }
-    }
-    documents.push_back(text.substr(begin, std::min(i, text.size()) - begin));
-  }
-  return documents;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Source>> MakeJsonLinesFileSource(const std::string& path, bool follow,
@@ -644,38 +622,21 @@ Result<std::unique_ptr<Source>> MakeStdinSource(size_t max_record_bytes) {
 Result<std::unique_ptr<Source>> MakeJsonArrayFileSource(const std::string& path,
                                                         const std::string& array_pointer,
                                                         size_t max_record_bytes) {
-  ASSIGN_OR_RETURN(std::string document, ReadWholeFile(path));
-  std::vector<JsonRecordsSource::Record> records;
-  Status status = ForEachArrayElement(document, array_pointer, [&](std::string_view element) {
-    records.push_back(RecordOf(element, max_record_bytes));
-  });
-  if (!status.ok()) {
-    return Status::InvalidArgument(
-        fmt::format("{}: cannot read the array at '{}': {}", path, array_pointer, status.message()));
-  }
-  return std::unique_ptr<Source>(std::make_unique<JsonRecordsSource>(
-      "file:" + path + "#" + array_pointer, std::move(records)));
+  ASSIGN_OR_RETURN(int descriptor, OpenRegularFile(path));
+  auto source = std::make_unique<JsonStreamSource>("file:" + path + "#" + array_pointer, path,
+                                                   descriptor, array_pointer, false,
+                                                   max_record_bytes);
+  RETURN_IF_ERROR(source->Open());
+  return std::unique_ptr<Source>(std::move(source));
 }
 
 Result<std::unique_ptr<Source>> MakeJsonDocumentsFileSource(const std::string& path,
                                                             size_t max_record_bytes) {
-  ASSIGN_OR_RETURN(std::string document, ReadWholeFile(path));
-  std::vector<std::string_view> documents = SplitDocuments(document);
-  std::vector<JsonRecordsSource::Record> records;
-  if (documents.size() == 1 && documents[0].starts_with('[') && documents[0].ends_with(']')) {
-    // One array: its elements are the records.
-    Status status = ForEachArrayElement(documents[0], "", [&](std::string_view element) {
-      records.push_back(RecordOf(element, max_record_bytes));
-    });
-    if (!status.ok()) {
-      return Status::InvalidArgument(
-          fmt::format("{}: cannot read the array: {}", path, status.message()));
-    }
-  } else {
-    for (std::string_view text : documents) records.push_back(RecordOf(text, max_record_bytes));
-  }
-  return std::unique_ptr<Source>(std::make_unique<JsonRecordsSource>(
-      "file:" + path, std::move(records)));
+  ASSIGN_OR_RETURN(int descriptor, OpenRegularFile(path));
+  auto source = std::make_unique<JsonStreamSource>("file:" + path, path, descriptor, "", true,
+                                                   max_record_bytes);
+  RETURN_IF_ERROR(source->Open());
+  return std::unique_ptr<Source>(std::move(source));
 }
 
 Result<std::unique_ptr<SourceSpec>> ReadFileSource(YamlMap& section, const ConfigContext& context) {

@@ -1,5 +1,5 @@
 // Sources of raw records: JSON lines from a file (optionally followed like `tail -f`) or stdin,
-// the elements of one JSON document's array. (The synthetic firehose is generator/.)
+// the elements of one JSON document's array, or a file of JSON documents. (The synthetic firehose is generator/.)
 #pragma once
 
 #include <memory>
@@ -23,15 +23,17 @@ Result<std::unique_ptr<Source>> MakeJsonLinesFileSource(
     const std::string& path, bool follow, size_t max_record_bytes = kDefaultMaxRecordBytes);
 // JSON lines on standard input. Cannot seek: a restart does not resume stdin.
 Result<std::unique_ptr<Source>> MakeStdinSource(size_t max_record_bytes = kDefaultMaxRecordBytes);
-// Reads the whole file as one JSON document; each element of the array at `array_pointer`
-// (e.g. "/statuses" in a v1.1 search response) is a record, elements longer than
-// max_record_bytes dead letters. Positions are element counts.
+// The elements of the array at `array_pointer` (e.g. "/statuses" in a v1.1 search response) of
+// one JSON document, streamed (operators/json_array_records.h): memory is about
+// max_record_bytes plus a read buffer, however large the file. Longer elements, and a malformed
+// or truncated tail, are dead letters with the reason. InvalidArgument at start when the
+// document has no array there. Positions are element counts.
 Result<std::unique_ptr<Source>> MakeJsonArrayFileSource(
     const std::string& path, const std::string& array_pointer,
     size_t max_record_bytes = kDefaultMaxRecordBytes);
 // A file of JSON documents (`records: documents`): concatenated objects, pretty-printed or not,
-// each a record; a file that is one array gives its elements. Read whole; positions are record
-// counts.
+// each a record; a file that begins with an array gives its elements. Streamed like the above;
+// positions are record counts.
 Result<std::unique_ptr<Source>> MakeJsonDocumentsFileSource(
     const std::string& path, size_t max_record_bytes = kDefaultMaxRecordBytes);
 

@@ -1,6 +1,9 @@
 #include "operators/hyperscan_match.h"
 
 #include <hs/hs.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <algorithm>
 #include <limits>
@@ -16,7 +19,55 @@ constexpr uint8_t kExcluded = 2;
 constexpr uint8_t kQueryTrue = 4;
 constexpr std::string_view kAccentsDiffer = "the accents differ";
 
+// Whether `text` has a character that FoldAndStripAccents changes beyond its case: a letter of
+// U+00C0..U+017F with an accent (lead bytes C3..C5) or a combining mark (CC, CD). Sixteen bytes
+// at a time; only candidate lead bytes are decoded.
+bool IsStrippableAt(std::string_view text, size_t position) {
+  const DecodedCodePoint decoded = DecodeCodePointAt(text, position);
+  const uint32_t folded = FoldCodePoint(decoded.code_point);
+  return StripAccent(folded) != folded;
+}
+
+bool IsCandidateLead(uint8_t byte) {
+  return static_cast<uint8_t>(byte - 0xC3) <= 2 || static_cast<uint8_t>(byte - 0xCC) <= 1;
+}
+
+bool HasStrippableCharacter(std::string_view text) {
+  const auto* bytes = reinterpret_cast<const uint8_t*>(text.data());
+  const size_t size = text.size();
+  size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i c3 = _mm_set1_epi8(static_cast<char>(0xC3));
+  const __m128i c4 = _mm_set1_epi8(static_cast<char>(0xC4));
+  const __m128i c5 = _mm_set1_epi8(static_cast<char>(0xC5));
+  const __m128i cc = _mm_set1_epi8(static_cast<char>(0xCC));
+  const __m128i cd = _mm_set1_epi8(static_cast<char>(0xCD));
+  for (; i + 16 <= size; i += 16) {
+    const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + i));
+    if (_mm_movemask_epi8(chunk) == 0) continue;  // ASCII
+    const __m128i leads =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(chunk, c3), _mm_cmpeq_epi8(chunk, c4)),
+                     _mm_or_si128(_mm_cmpeq_epi8(chunk, c5),
+                                  _mm_or_si128(_mm_cmpeq_epi8(chunk, cc),
+                                               _mm_cmpeq_epi8(chunk, cd))));
+    for (unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(leads)); mask != 0;
+         mask &= mask - 1) {
+      if (IsStrippableAt(text, i + static_cast<size_t>(__builtin_ctz(mask)))) return true;
+    }
+  }
+#endif
+  for (; i < size; ++i) {
+    if (IsCandidateLead(bytes[i]) && IsStrippableAt(text, i)) return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+struct HitFinderSlot {
+  const CompiledWatchlist::HitFinder& find;
+  std::vector<CompiledWatchlist::FoundHit>& found;
+};
 
 CompiledWatchlist::Scanner::~Scanner() {
   if (scratch_ != nullptr) hs_free_scratch(scratch_);
@@ -66,18 +117,34 @@ bool CompiledWatchlist::Scan(std::string_view text, Scanner& scanner) const {
     }
     return false;
   }
-  FoldCase(text, scanner.folded_);
-  // Accents to strip live in U+00C0..U+017F (lead bytes C3..C5) and U+0300..U+036F (CC, CD).
-  // Most posts have none: then the stripped text is the folded text, offset for offset.
-  bool may_strip = false;
-  for (char c : text) {
-    const auto byte = static_cast<uint8_t>(c);
-    may_strip |= static_cast<uint8_t>(byte - 0xC3) <= 2 || static_cast<uint8_t>(byte - 0xCC) <= 1;
+  // Most posts have no accent to strip: the text itself is scanned (the database is caseless
+  // and holds the other cases of non-ASCII letters). Otherwise the folded, stripped text is.
+  const bool strip =
+      !raw_scan_ok_ || scanner.always_fold_and_strip_ || HasStrippableCharacter(text);
+  scanner.identity_offsets_ = !strip;
+  if (strip) FoldAndStripAccents(text, scanner.stripped_, scanner.offsets_);
+  // The folded text is only read to judge hits (Accept) and to count words (NEAR).
+  auto fold_if_needed = [&] {
+    if (!scanner.hits_.empty() || !field_brands_.empty()) FoldCase(text, scanner.folded_);
+  };
+  if (scanner.finder_ != nullptr) {
+    std::vector<FoundHit>& found = scanner.finder_->found;
+    found.clear();
+    scanner.finder_->find(strip ? std::string_view(scanner.stripped_) : text, !strip, found);
+    std::sort(found.begin(), found.end(), [](const FoundHit& a, const FoundHit& b) {
+      return std::tie(a.end, a.pattern) < std::tie(b.end, b.pattern);
+    });
+    for (const FoundHit& hit : found) {
+      scanner.hits_.push_back(Scanner::RawHit{hit.pattern, hit.begin, hit.end});
+    }
+    fold_if_needed();
+    return true;
   }
-  scanner.identity_offsets_ = !may_strip;
-  if (may_strip) FoldAndStripAccents(text, scanner.stripped_, scanner.offsets_);
-  if (text.empty() || database_ == nullptr) return true;
-  const std::string& scanned = may_strip ? scanner.stripped_ : scanner.folded_;
+  if (text.empty() || database_ == nullptr) {
+    fold_if_needed();
+    return true;
+  }
+  const std::string_view scanned = strip ? std::string_view(scanner.stripped_) : text;
   struct Context {
     const uint32_t* pattern_lengths;
     std::vector<Scanner::RawHit>* hits;
@@ -99,6 +166,7 @@ bool CompiledWatchlist::Scan(std::string_view text, Scanner& scanner) const {
     }
     return false;
   }
+  fold_if_needed();
   return true;
 }
 
@@ -246,6 +314,16 @@ void CompiledWatchlist::MatchText(std::string_view text, Scanner& scanner,
   Post post;
   post.text = text;
   MatchPost(post, scanner, out);
+}
+
+void CompiledWatchlist::MatchTextWithFinder(std::string_view text, Scanner& scanner,
+                                            const HitFinder& find,
+                                            std::vector<MatchedBrand>& out) const {
+  std::vector<FoundHit> found;
+  HitFinderSlot slot{find, found};
+  scanner.finder_ = &slot;
+  MatchText(text, scanner, out);
+  scanner.finder_ = nullptr;
 }
 
 void CompiledWatchlist::MatchPost(const Post& post, Scanner& scanner,

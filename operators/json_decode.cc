@@ -1,4 +1,5 @@
 #include "operators/json_decode.h"
+#include "operators/public_metrics.h"  // issue 12
 
 #include <cstring>
 #include <optional>
@@ -171,11 +172,38 @@ class JsonDecode final : public Transform {
     } else if (!draft.edit_of.empty() && draft.edit_of != draft.id) {
       post.edit_of = arena.Copy(draft.edit_of);
     }
+    SetPublicMetrics(batch, draft, post);
     batch.posts.push_back(post);
     return {};
   }
 
+  // Issue 12 (operators/public_metrics.h): only posts whose payload has them get the fields.
+  void SetPublicMetrics(Batch& batch, const PostDraft& draft, Post& post) const {
+    if (draft.like_count < 0 && draft.repost_count < 0 && draft.reply_count < 0 &&
+        draft.quote_count < 0 && draft.retweet_of.empty() && draft.quote_of.empty()) {
+      return;
+    }
+    PostFieldValue* fields = batch.MutableFields(post);
+    auto number = [&](uint32_t slot, int64_t value) {
+      if (value < 0) return;
+      fields[slot].number = value;
+      fields[slot].present = true;
+    };
+    auto text = [&](uint32_t slot, std::string_view value) {
+      if (value.empty()) return;
+      fields[slot].text = batch.arena.Copy(value);
+      fields[slot].present = true;
+    };
+    number(public_slots_.likes, draft.like_count);
+    number(public_slots_.reposts, draft.repost_count);
+    number(public_slots_.replies, draft.reply_count);
+    number(public_slots_.quotes, draft.quote_count);
+    text(public_slots_.repost_of, draft.retweet_of);
+    text(public_slots_.quote_of, draft.quote_of);
+  }
+
   Format format_;
+  const PublicMetricSlots& public_slots_ = RegisterPublicMetricFields();
 };
 
 template <typename Format>

@@ -71,6 +71,19 @@ Reason ReadTime(Batch& batch, ondemand::value& value, std::string_view field, Po
   return ReadString(batch, value, field, draft.time_text);
 }
 
+Reason ReadPublicMetrics(Batch& batch, ondemand::value& value, std::string_view field,
+                         PostDraft& draft) {
+  return ForEachFieldOf(batch, value, field, [&](std::string_view key, ondemand::value& v) -> Reason {
+    if (key == "like_count") return ReadInteger(batch, v, "public_metrics.like_count", draft.like_count);
+    if (key == "retweet_count") {
+      return ReadInteger(batch, v, "public_metrics.retweet_count", draft.repost_count);
+    }
+    if (key == "reply_count") return ReadInteger(batch, v, "public_metrics.reply_count", draft.reply_count);
+    if (key == "quote_count") return ReadInteger(batch, v, "public_metrics.quote_count", draft.quote_count);
+    return {};
+  });
+}
+
 Reason ReadUrlEntities(Batch& batch, ondemand::value& entities, std::string_view field,
                        PostDraft& draft) {
   return ForEachFieldOf(batch, entities, field, [&](std::string_view key, ondemand::value& v) -> Reason {

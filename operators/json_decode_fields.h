@@ -47,7 +47,18 @@ struct PostDraft {
   // id when the format names it (X v2 edit_history_tweet_ids[0]; an original names itself).
   bool edited = false;
   std::string_view edit_of;
+  // Public metrics (issue 12, operators/public_metrics.h): -1 = not in the payload.
+  int64_t like_count = -1, repost_count = -1, reply_count = -1, quote_count = -1;
+  std::string_view quote_of;  // the quoted post's id
+  // Reposts: the reposted post's counts when the payload holds its object (X and Mastodon give
+  // a repost the original's retweet count and 0 likes of its own).
+  bool counts_from_original = false;
 };
+
+// Reads a public-metrics object's counts into `draft` (X v2 public_metrics: like_count,
+// retweet_count, reply_count, quote_count; other keys ignored).
+Reason ReadPublicMetrics(Batch& batch, ondemand::value& value, std::string_view field,
+                         PostDraft& draft);
 
 // X/Twitter escapes '&', '<' and '>' in tweet text as &amp;, &lt;, &gt; (v1.1 and v2): copies
 // `text` into the arena with those (and &quot;, &#39;) decoded once. "AT&amp;T" -> "AT&T";

@@ -46,6 +46,7 @@ struct UserEntry {
 struct IncludedTweet {
   std::string_view id, text, author_id;
   int text_priority = -1;  // note_tweet.text over text
+  int64_t like_count = -1, repost_count = -1, reply_count = -1, quote_count = -1;  // issue 12
 };
 
 // Per worker, reused for every record.

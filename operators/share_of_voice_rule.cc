@@ -1,10 +1,12 @@
 #include "operators/share_of_voice_rule.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 #include <unordered_map>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "engine/json_writer.h"
 
@@ -27,6 +29,20 @@ class ShareOfVoiceRule final : public WindowRule {
  protected:
   Status EvaluateWindow(const WindowSeries::Final& final, RuleContext& context) override {
     const BrandDirectory& brands = context.brands;
+    if (!options_.group.empty()) {  // one named group: its members against their total
+      members_.clear();
+      uint64_t total = 0;
+      for (const std::string& id : options_.members) {
+        if (std::optional<uint32_t> brand = brands.FindBrand(id)) {
+          members_.push_back(*brand);
+          total += ValueOf(final, *brand);
+        }
+      }
+      for (uint32_t brand : members_) {
+        if (filter_.enabled(brand)) Evaluate(final, brand, options_.group, total, context);
+      }
+      return Status::Ok();
+    }
     // The group totals of this window.
     std::unordered_map<std::string_view, uint64_t> totals;
     for (uint32_t brand = 0; brand < brands.brand_count(); ++brand) {
@@ -38,24 +54,28 @@ class ShareOfVoiceRule final : public WindowRule {
       if (!filter_.enabled(brand)) continue;
       const BrandInfo info = brands.brand_info(brand);
       if (info.group.empty()) continue;
-      const uint64_t total = totals[info.group];
-      if (total == 0 || total < options_.min_count) continue;
-      const uint64_t value = ValueOf(final, brand);
-      const double share = 100.0 * static_cast<double>(value) / static_cast<double>(total);
-      const std::string brand_id(info.id);
-      PointsBaseline& baseline = baselines_.Update(brand_id);
-      const bool warm = baseline.windows >= options_.warmup;
-      const double change = share - baseline.mean;
-      std::string_view reason = Reason(share, change, warm, 1.0);
-      if (baseline.in_episode) {
-        if (Reason(share, change, warm, 0.5).empty()) baseline.in_episode = false;
-      } else if (!reason.empty()) {
-        baseline.in_episode = true;
-        Fire(final, brand, reason, share, change, value, total, baseline, context);
-      }
-      baseline.Add(share, options_.alpha);
+      Evaluate(final, brand, info.group, totals[info.group], context);
     }
     return Status::Ok();
+  }
+
+  void Evaluate(const WindowSeries::Final& final, uint32_t brand, std::string_view group,
+                uint64_t total, RuleContext& context) {
+    if (total == 0 || total < options_.min_count) return;
+    const uint64_t value = ValueOf(final, brand);
+    const double share = 100.0 * static_cast<double>(value) / static_cast<double>(total);
+    const std::string brand_id(context.brands.brand_info(brand).id);
+    PointsBaseline& baseline = baselines_.Update(brand_id);
+    const bool warm = baseline.windows >= options_.warmup;
+    const double change = share - baseline.mean;
+    std::string_view reason = Reason(share, change, warm, 1.0);
+    if (baseline.in_episode) {
+      if (Reason(share, change, warm, 0.5).empty()) baseline.in_episode = false;
+    } else if (!reason.empty()) {
+      baseline.in_episode = true;
+      Fire(final, brand, group, reason, share, change, value, total, baseline, context);
+    }
+    baseline.Add(share, options_.alpha);
   }
 
   Status RestoreMore(StateStore& store, const BrandDirectory&) override {
@@ -84,7 +104,8 @@ class ShareOfVoiceRule final : public WindowRule {
     return {};
   }
 
-  void Fire(const WindowSeries::Final& final, uint32_t brand, std::string_view reason,
+  void Fire(const WindowSeries::Final& final, uint32_t brand, std::string_view group,
+            std::string_view reason,
             double share, double change, uint64_t value, uint64_t total,
             const PointsBaseline& baseline, RuleContext& context) {
     const BrandDirectory& brands = context.brands;
@@ -102,12 +123,12 @@ class ShareOfVoiceRule final : public WindowRule {
       content.summary = fmt::format(
           "{}'s share of voice in {} {} to {:.1f}% from its usual {:.1f}% ({:+.1f} points; {} of "
           "{} {} in {} window)",
-          content.brand.name, content.brand.group, change > 0 ? "rose" : "fell", share,
+          content.brand.name, group, change > 0 ? "rose" : "fell", share,
           baseline.mean, change, value, total, options_.metric->name, window_.name);
     } else {
       content.summary = fmt::format(
           "{}'s share of voice in {} is {:.1f}%, {} the {} of {}% ({} of {} {} in {} window)",
-          content.brand.name, content.brand.group, share, reason == "above" ? "above" : "below",
+          content.brand.name, group, share, reason == "above" ? "above" : "below",
           reason == "above" ? "limit" : "minimum", JsonNumber(content.expected), value, total,
           options_.metric->name, window_.name);
     }
@@ -116,7 +137,7 @@ class ShareOfVoiceRule final : public WindowRule {
     AppendJsonKey(details, "reason", true);
     AppendJsonString(details, reason);
     AppendJsonKey(details, "group");
-    AppendJsonString(details, content.brand.group);
+    AppendJsonString(details, group);
     AppendJsonKey(details, "share");
     details += JsonNumber(share);
     AppendJsonKey(details, "baseline_share");
@@ -134,7 +155,10 @@ class ShareOfVoiceRule final : public WindowRule {
     bool first = true;
     for (uint32_t other = 0; other < brands.brand_count(); ++other) {
       const BrandInfo info = brands.brand_info(other);
-      if (info.group != content.brand.group) continue;
+      const bool member = options_.group.empty()
+                              ? info.group == group
+                              : std::find(members_.begin(), members_.end(), other) != members_.end();
+      if (!member) continue;
       AppendJsonKey(details, info.id, first);
       first = false;
       details += std::to_string(ValueOf(final, other));
@@ -145,6 +169,7 @@ class ShareOfVoiceRule final : public WindowRule {
 
   ShareOfVoiceRuleOptions options_;
   BrandPointsBaselines baselines_;
+  std::vector<uint32_t> members_;  // the named group's brand indexes (this window)
 };
 
 }  // namespace
@@ -175,24 +200,48 @@ Result<std::unique_ptr<AlertRuleSpec>> ReadShareOfVoiceRule(const std::string& n
                     "e.g. change: 10 (fires when the brand's share moves by more than 10 points "
                     "against its baseline) or above: 50 (points)");
   }
-  // A share is within a competitor group: the brands it watches need one.
-  std::vector<std::string> grouped;
-  for (const BrandSpec& brand : context.watchlist.brands) {
-    if (!brand.group.empty()) grouped.push_back(brand.id);
-  }
-  if (!context.watchlist.brands.empty() && grouped.empty()) {
-    diagnostics.Add(section.Location(),
-                    fmt::format("alert rule '{}': no brand of the watchlist is in a competitor group",
-                                name),
-                    "give brands a group: in the watchlist (e.g. group: nordic-telecom)");
-  }
-  for (const std::string& id : options.common.brands) {
-    for (const BrandSpec& brand : context.watchlist.brands) {
-      if (brand.id == id && brand.group.empty()) {
+  if (auto group = section.String("group")) {
+    // A named competitor group: a top-level `groups:` entry or a brand's `group:`.
+    std::vector<std::string> names;
+    for (const CompetitorGroup& known : context.watchlist.groups) {
+      names.push_back(known.name);
+      if (known.name == *group) options.members = known.brand_ids;
+    }
+    options.group = *group;
+    if (options.members.empty() && !context.watchlist.brands.empty()) {
+      diagnostics.Add(section.LocationOf("group"),
+                      fmt::format("alert rule '{}': no competitor group named '{}'", name, *group),
+                      names.empty() ? "define it under groups: in the watchlist"
+                                    : DidYouMean(*group, names, "define it under groups: in the watchlist"));
+    }
+    for (const std::string& id : options.common.brands) {
+      if (!options.members.empty() &&
+          std::find(options.members.begin(), options.members.end(), id) == options.members.end()) {
         diagnostics.Add(section.LocationOf("brands"),
-                        fmt::format("alert rule '{}': brand '{}' is in no competitor group", name, id),
-                        grouped.empty() ? "give it a group: in the watchlist"
-                                        : DidYouMean(id, grouped, "give it a group: in the watchlist"));
+                        fmt::format("alert rule '{}': brand '{}' is not in group '{}'", name, id, *group),
+                        fmt::format("its members: {}", fmt::join(options.members, ", ")));
+      }
+    }
+  } else {
+    // A share is within a competitor group: the brands it watches need one.
+    std::vector<std::string> grouped;
+    for (const BrandSpec& brand : context.watchlist.brands) {
+      if (!brand.group.empty()) grouped.push_back(brand.id);
+    }
+    if (!context.watchlist.brands.empty() && grouped.empty()) {
+      diagnostics.Add(section.Location(),
+                      fmt::format("alert rule '{}': no brand of the watchlist is in a competitor group",
+                                  name),
+                      "give brands a group: in the watchlist (e.g. group: nordic-telecom)");
+    }
+    for (const std::string& id : options.common.brands) {
+      for (const BrandSpec& brand : context.watchlist.brands) {
+        if (brand.id == id && brand.group.empty()) {
+          diagnostics.Add(section.LocationOf("brands"),
+                          fmt::format("alert rule '{}': brand '{}' is in no competitor group", name, id),
+                          grouped.empty() ? "give it a group: in the watchlist"
+                                          : DidYouMean(id, grouped, "give it a group: in the watchlist"));
+        }
       }
     }
   }

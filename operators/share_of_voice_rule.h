@@ -8,11 +8,16 @@
 // alert the brand is in an episode until no condition holds (`change` read at half its value):
 // one move, one alert, whose id is the episode's first window. Baselines and episodes are rule
 // state (`rules` column family, "p/<brand id>"), exact across restarts. docs/alerts.md.
+//
+// With `group: <name>` the competitor set is that named group of the watchlist instead — a
+// top-level `groups:` entry (a brand may be in several) or a brand `group:` value — and the rule
+// reports on its members.
 #pragma once
 
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "operators/registry.h"
 #include "operators/rule_common.h"
@@ -32,6 +37,9 @@ struct ShareOfVoiceRuleOptions {
   uint64_t min_count = 10;  // the group's total in the window
   double alpha = 0.3;
   uint32_t warmup = 3;  // baseline windows before `change` may fire
+  // A named competitor group (`group:`); empty = each brand's own `group:`.
+  std::string group;
+  std::vector<std::string> members;  // its brand ids, watchlist order
 };
 
 Result<std::unique_ptr<AlertRuleSpec>> ReadShareOfVoiceRule(const std::string& name,

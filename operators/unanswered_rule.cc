@@ -150,14 +150,22 @@ class UnansweredRule final : public AlertRule {
         inquiry.deadline_ms = post.event_time_ms + options_.within_ms;
         inquiry.author_handle = FoldHandle(post.author_handle);
         if (context.inquiries != nullptr) {
-          context.inquiries->push_back(InquiryObservation{InquiryObservation::Kind::kOpened,
-                                                          profile.brand_index,
-                                                          ProfileLabel(inquiry), 0});
+          InquiryObservation opened{InquiryObservation::Kind::kOpened, profile.brand_index,
+                                    ProfileLabel(inquiry), 0};
+          opened.event_time_ms = post.event_time_ms;
+          context.inquiries->push_back(std::move(opened));
         }
         Open(key, std::move(inquiry), true);
       }
       // Bounded: past max_open, the earliest deadline fires now.
-      while (open_.size() > options_.max_open) Fire(deadlines_.begin()->second, "capacity", context);
+      // Inquiries only tracked for their answer's time after their alert go first.
+      while (open_.size() > options_.max_open) {
+        if (!horizons_.empty()) {
+          Take(horizons_.begin()->second);
+        } else {
+          Fire(deadlines_.begin()->second, "capacity", context);
+        }
+      }
     }
     return Status::Ok();
   }
@@ -165,6 +173,10 @@ class UnansweredRule final : public AlertRule {
   Status OnWatermark(RuleContext& context) override {
     while (!deadlines_.empty() && deadlines_.begin()->first <= context.watermark_ms) {
       Fire(deadlines_.begin()->second, "deadline", context);
+    }
+    // Past the answer horizon an alerted inquiry's answer is no longer measured.
+    while (!horizons_.empty() && horizons_.begin()->first <= context.watermark_ms) {
+      Take(horizons_.begin()->second);
     }
     return Status::Ok();
   }
@@ -205,6 +217,9 @@ class UnansweredRule final : public AlertRule {
     uint32_t cue = 0;
     int64_t deadline_ms = 0;
     std::string author_handle;  // folded
+    // Its alert fired: tracked only to measure a late answer, until horizon_ms.
+    bool alerted = false;
+    int64_t horizon_ms = 0;
   };
 
   static void Encode(const Inquiry& inquiry, std::string& out) {
@@ -214,14 +229,26 @@ class UnansweredRule final : public AlertRule {
     AppendVarint(out, inquiry.cue);
     AppendVarint(out, static_cast<uint64_t>(inquiry.deadline_ms));
     PutString(out, inquiry.author_handle);
+    if (inquiry.alerted) {  // optional tail: state written before it decodes as not alerted
+      out.push_back('\x01');
+      AppendVarint(out, static_cast<uint64_t>(inquiry.horizon_ms));
+    }
   }
   static bool Decode(std::string_view in, Inquiry& inquiry) {
     uint64_t cue = 0;
     uint64_t deadline = 0;
     if (!inquiry.post.DecodeFrom(in) || !GetString(in, inquiry.handle) ||
         !GetString(in, inquiry.profile) || !ReadVarint(in, cue) || !ReadVarint(in, deadline) ||
-        !GetString(in, inquiry.author_handle) || !in.empty()) {
+        !GetString(in, inquiry.author_handle)) {
       return false;
+    }
+    if (!in.empty()) {
+      uint64_t horizon = 0;
+      if (in[0] != '\x01') return false;
+      in.remove_prefix(1);
+      if (!ReadVarint(in, horizon) || !in.empty()) return false;
+      inquiry.alerted = true;
+      inquiry.horizon_ms = static_cast<int64_t>(horizon);
     }
     inquiry.cue = static_cast<uint32_t>(cue);
     inquiry.deadline_ms = static_cast<int64_t>(deadline);
@@ -307,7 +334,11 @@ class UnansweredRule final : public AlertRule {
   }
 
   void Open(const Key& key, Inquiry inquiry, bool dirty) {
-    deadlines_.insert({inquiry.deadline_ms, key});
+    if (inquiry.alerted) {
+      horizons_.insert({inquiry.horizon_ms, key});
+    } else {
+      deadlines_.insert({inquiry.deadline_ms, key});
+    }
     by_author_.insert({{key.first, inquiry.author_handle}, key.second});
     open_[key] = std::move(inquiry);
     if (dirty) dirty_.insert(key);
@@ -319,7 +350,11 @@ class UnansweredRule final : public AlertRule {
     if (found == open_.end()) return std::nullopt;
     Inquiry inquiry = std::move(found->second);
     open_.erase(found);
-    deadlines_.erase({inquiry.deadline_ms, key});
+    if (inquiry.alerted) {
+      horizons_.erase({inquiry.horizon_ms, key});
+    } else {
+      deadlines_.erase({inquiry.deadline_ms, key});
+    }
     auto [begin, end] = by_author_.equal_range({key.first, inquiry.author_handle});
     for (auto it = begin; it != end; ++it) {
       if (it->second == key.second) {
@@ -333,12 +368,24 @@ class UnansweredRule final : public AlertRule {
 
   // An answer from one of the brand's profiles: the inquiry closes, and its response time is
   // observed (the answer's event time minus the question's).
+  // An answer written after the deadline does not take back the alert, whether or not the
+  // watermark had reached the deadline when the answer was read: the alert fires first (same
+  // alert, same id, whatever the batch and commit boundaries), then the late answer is measured.
   void Close(const Key& key, uint32_t brand_index, const Post& answer, RuleContext& context) {
+    auto open = open_.find(key);
+    if (open == open_.end()) return;
+    if (!open->second.alerted && answer.event_time_ms > open->second.deadline_ms) {
+      Fire(key, "deadline", context);
+    }
     std::optional<Inquiry> inquiry = Take(key);
     if (!inquiry || context.inquiries == nullptr) return;
-    context.inquiries->push_back(InquiryObservation{
+    if (inquiry->alerted && answer.event_time_ms > inquiry->horizon_ms) return;  // past the horizon
+    InquiryObservation answered{
         InquiryObservation::Kind::kAnswered, brand_index, ProfileLabel(*inquiry),
-        std::max<int64_t>(0, answer.event_time_ms - inquiry->post.event_time_ms)});
+        std::max<int64_t>(0, answer.event_time_ms - inquiry->post.event_time_ms)};
+    answered.event_time_ms = answer.event_time_ms;
+    answered.after_deadline = inquiry->alerted;
+    context.inquiries->push_back(std::move(answered));
   }
 
   static std::string ProfileLabel(const Inquiry& inquiry) {
@@ -397,9 +444,16 @@ class UnansweredRule final : public AlertRule {
     AppendJsonKey(details, "reason");
     AppendJsonString(details, reason);
     details.push_back('}');
-    content.evidence.push_back(std::move(inquiry->post));
+    content.evidence.push_back(inquiry->post);
     context.fired.push_back(
         MakeAlert(fmt::format("{}/{}/{}", name(), key.first, key.second), *brand_index, content));
+    // Still tracked, so an answer after the deadline is measured (not alerted again).
+    const int64_t horizon_ms = inquiry->post.event_time_ms + options_.answer_horizon_ms;
+    if (reason == "deadline" && options_.answer_horizon_ms > options_.within_ms) {
+      inquiry->alerted = true;
+      inquiry->horizon_ms = horizon_ms;
+      Open(key, std::move(*inquiry), true);
+    }
   }
 
   UnansweredRuleOptions options_;
@@ -410,7 +464,8 @@ class UnansweredRule final : public AlertRule {
   std::unordered_map<std::string, Profile> own_posts_;  // recent own post ids (not stored)
   std::vector<std::string> own_post_order_;
   std::map<Key, Inquiry> open_;
-  std::set<std::pair<int64_t, Key>> deadlines_;
+  std::set<std::pair<int64_t, Key>> deadlines_;  // not yet alerted: the alert's timer
+  std::set<std::pair<int64_t, Key>> horizons_;   // alerted: when their answer stops counting
   std::multimap<std::pair<std::string, std::string>, std::string> by_author_;  // (brand, author) -> post
   std::set<Key> dirty_;
   std::vector<Profile> addressed_;  // scratch
@@ -462,6 +517,16 @@ Result<std::unique_ptr<AlertRuleSpec>> ReadUnansweredRule(const std::string& nam
   if (auto limit = section.Integer("max_open", 1, 100000000)) {
     options.max_open = static_cast<uint64_t>(*limit);
   }
+  if (auto horizon = section.DurationMs("answer_horizon")) {
+    options.answer_horizon_ms = *horizon;
+    options.horizon_set = true;
+    if (*horizon < options.within_ms) {
+      section.diagnostics().Add(section.LocationOf("answer_horizon"),
+                                "answer_horizon must be at least within",
+                                "e.g. answer_horizon: 24h (answers are measured until then)");
+    }
+  }
+  if (!options.horizon_set) options.answer_horizon_ms = std::max(options.answer_horizon_ms, options.within_ms);
   RETURN_IF_ERROR(section.Finish());
   return AlertRuleSpecOf(name, "unanswered", [options](const RuleBuildContext& context) {
     return MakeUnansweredRule(options, context);

@@ -14,6 +14,11 @@
 // event-time timer fired by the watermark), in the `rules` column family, committed with the
 // epoch: exact across restarts. Bounded by `max_open` per rule; past it the inquiry with the
 // earliest deadline fires early (marked "capacity": nothing is dropped silently).
+//
+// Response times (operators/response_times.h): every inquiry opened and every first answer is
+// reported through RuleContext::inquiries with its event time. An inquiry whose alert fired stays
+// tracked (no second alert) until `answer_horizon` after it was written, so a late answer is still
+// measured; past max_open these tracked-after-alert inquiries are forgotten first (oldest first).
 #pragma once
 
 #include <memory>
@@ -32,6 +37,10 @@ struct UnansweredRuleOptions {
   InquiryCue cue = InquiryCue::kQuestionOrComplaint;
   bool include_named = false;
   uint64_t max_open = 100000;
+  // How long after an inquiry its first answer is still measured (the response-time metrics),
+  // also after its alert fired; at least within_ms. Default 24 h.
+  int64_t answer_horizon_ms = 24 * 3600 * 1000;
+  bool horizon_set = false;  // `answer_horizon` given (else it is max(24 h, within))
 };
 
 Result<std::unique_ptr<AlertRuleSpec>> ReadUnansweredRule(const std::string& name,

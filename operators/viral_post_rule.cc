@@ -11,6 +11,7 @@
 #include "engine/log.h"
 #include "engine/social_entities.h"
 #include "engine/varint.h"
+#include "operators/public_metrics.h"
 
 namespace brandpulse {
 namespace {
@@ -43,6 +44,27 @@ struct Tracked {
   uint64_t total_replies = 0;
   std::vector<int64_t> reply_times;     // sorted; those within `within` of the newest
   std::vector<EvidencePost> replies;    // the newest few, newest first
+  // Issue 12: reposts and quotes seen in the stream (times as reply_times), and the most the
+  // payloads reported in records read within `within` of the post (-1: none reported).
+  uint64_t total_reposts = 0, total_quotes = 0;
+  std::vector<int64_t> repost_times, quote_times;
+  int64_t payload_likes = -1, payload_reposts = -1, payload_replies = -1, payload_quotes = -1;
+
+  static void PutTimes(std::string& out, const std::vector<int64_t>& times) {
+    AppendVarint(out, times.size());
+    for (int64_t time : times) AppendVarint(out, static_cast<uint64_t>(time));
+  }
+  static bool TakeTimes(std::string_view& in, std::vector<int64_t>& times) {
+    uint64_t count = 0;
+    if (!ReadVarint(in, count) || count > in.size()) return false;
+    times.resize(count);
+    for (int64_t& time : times) {
+      uint64_t value = 0;
+      if (!ReadVarint(in, value)) return false;
+      time = static_cast<int64_t>(value);
+    }
+    return true;
+  }
 
   std::string Encode() const {
     std::string out;
@@ -56,6 +78,15 @@ struct Tracked {
     for (int64_t time : reply_times) AppendVarint(out, static_cast<uint64_t>(time));
     AppendVarint(out, replies.size());
     for (const EvidencePost& reply : replies) reply.EncodeTo(out);
+    // Tail (issue 12); state written before it decodes with none of it.
+    AppendVarint(out, 1);
+    AppendVarint(out, total_reposts);
+    AppendVarint(out, total_quotes);
+    PutTimes(out, repost_times);
+    PutTimes(out, quote_times);
+    for (int64_t count : {payload_likes, payload_reposts, payload_replies, payload_quotes}) {
+      AppendVarint(out, static_cast<uint64_t>(count + 1));
+    }
     return out;
   }
   bool Decode(std::string_view in) {
@@ -81,14 +112,26 @@ struct Tracked {
     for (EvidencePost& reply : replies) {
       if (!reply.DecodeFrom(in)) return false;
     }
-    return true;
+    if (in.empty()) return true;
+    uint64_t version = 0;
+    if (!ReadVarint(in, version) || version != 1 || !ReadVarint(in, total_reposts) ||
+        !ReadVarint(in, total_quotes) || !TakeTimes(in, repost_times) || !TakeTimes(in, quote_times)) {
+      return false;
+    }
+    for (int64_t* count : {&payload_likes, &payload_reposts, &payload_replies, &payload_quotes}) {
+      uint64_t value = 0;
+      if (!ReadVarint(in, value)) return false;
+      *count = static_cast<int64_t>(value) - 1;
+    }
+    return in.empty();
   }
 };
 
 class ViralPostRule final : public AlertRule {
  public:
   ViralPostRule(ViralPostRuleOptions options, const RuleBuildContext& context)
-      : options_(std::move(options)), filter_(options_.common.brands) {
+      : options_(std::move(options)), filter_(options_.common.brands),
+        slots_(RegisterPublicMetricFields()) {
     filter_.Reset(*context.brands);
   }
 
@@ -123,6 +166,7 @@ class ViralPostRule final : public AlertRule {
       if (post.id.empty() || post.event_time_ms + options_.track_for_ms <= context.watermark_ms) {
         continue;
       }
+      if (!PublicText(post, slots_.repost_of).empty()) continue;  // counts for what it reposts
       const std::string_view brand_id = context.brands.brand_info(mention.brand_index).id;
       auto found = tracked_.find(std::string(post.id));
       if (found == tracked_.end()) {
@@ -147,23 +191,57 @@ class ViralPostRule final : public AlertRule {
         Fire(found->first, tracked, "reach", static_cast<double>(tracked.author_followers),
              static_cast<double>(*options_.reach), tracked.post.event_time_ms, context);
       }
+      // The post's own record: its payload's counts, read as of when it was written (checked
+      // once every brand it names is known).
+      ObservePayload(tracked, post, post.event_time_ms);
+      own_records_.emplace_back(found->first, post.event_time_ms);
     }
-    // Replies to tracked posts.
-    if (!options_.replies) return Status::Ok();
+    for (const auto& [post_id, at_ms] : own_records_) {
+      auto found = tracked_.find(post_id);
+      if (found != tracked_.end()) Check(found->first, found->second, at_ms, context);
+    }
+    own_records_.clear();
+    // Replies, reposts and quotes of tracked posts.
+    if (tracked_.empty()) return Status::Ok();
     for (const Post& post : batch.posts) {
-      if (post.reply_to_post_id.empty() || post.reply_to_post_id == post.id) continue;
-      auto found = tracked_.find(std::string(post.reply_to_post_id));
-      if (found == tracked_.end()) continue;
-      Tracked& tracked = found->second;
-      ++tracked.total_replies;
-      dirty_.insert(found->first);
-      if (tracked.fired) continue;
-      AddReply(tracked, post, batch.ingest_time_ms);
-      const uint64_t most = MostRepliesWithin(tracked.reply_times);
-      if (most >= *options_.replies) {
-        tracked.fired = true;
-        Fire(found->first, tracked, "replies", static_cast<double>(most),
-             static_cast<double>(*options_.replies), post.event_time_ms, context);
+      if (!post.reply_to_post_id.empty() && post.reply_to_post_id != post.id) {
+        auto found = tracked_.find(std::string(post.reply_to_post_id));
+        if (found != tracked_.end()) {
+          Tracked& tracked = found->second;
+          ++tracked.total_replies;
+          dirty_.insert(found->first);
+          if (!tracked.fired) {
+            AddReply(tracked, post, batch.ingest_time_ms);
+            Check(found->first, tracked, post.event_time_ms, context);
+          }
+        }
+      }
+      const std::string_view repost_of = PublicText(post, slots_.repost_of);
+      if (!repost_of.empty() && repost_of != post.id) {
+        auto found = tracked_.find(std::string(repost_of));
+        if (found != tracked_.end()) {
+          Tracked& tracked = found->second;
+          ++tracked.total_reposts;
+          dirty_.insert(found->first);
+          if (!tracked.fired) {
+            AddTime(tracked.repost_times, post.event_time_ms);
+            ObservePayload(tracked, post, post.event_time_ms);  // the original's counts
+            Check(found->first, tracked, post.event_time_ms, context);
+          }
+        }
+      }
+      const std::string_view quote_of = PublicText(post, slots_.quote_of);
+      if (!quote_of.empty() && quote_of != post.id) {
+        auto found = tracked_.find(std::string(quote_of));
+        if (found != tracked_.end()) {
+          Tracked& tracked = found->second;
+          ++tracked.total_quotes;
+          dirty_.insert(found->first);
+          if (!tracked.fired) {
+            AddTime(tracked.quote_times, post.event_time_ms);
+            Check(found->first, tracked, post.event_time_ms, context);
+          }
+        }
       }
     }
     return Status::Ok();
@@ -194,12 +272,58 @@ class ViralPostRule final : public AlertRule {
   }
 
  private:
-  void AddReply(Tracked& tracked, const Post& reply, int64_t ingest_time_ms) {
-    std::vector<int64_t>& times = tracked.reply_times;
-    times.insert(std::upper_bound(times.begin(), times.end(), reply.event_time_ms), reply.event_time_ms);
-    // Only replies within `within` of the newest can still make a burst with later ones.
+  void AddTime(std::vector<int64_t>& times, int64_t time) const {
+    times.insert(std::upper_bound(times.begin(), times.end(), time), time);
+    // Only times within `within` of the newest can still make a burst with later ones.
     const int64_t oldest_useful = times.back() - options_.within_ms;
     times.erase(times.begin(), std::lower_bound(times.begin(), times.end(), oldest_useful));
+  }
+
+  // A record carrying the tracked post's public metrics, read at `observed_at` (event time):
+  // counted when that is within `within` of the post being written.
+  void ObservePayload(Tracked& tracked, const Post& record, int64_t observed_at) {
+    if (observed_at - tracked.post.event_time_ms > options_.within_ms) return;
+    auto keep = [&](int64_t& most, uint32_t slot) {
+      const int64_t count = PublicCount(record, slot);
+      if (count > most) {
+        most = count;
+        dirty_.insert(std::string(tracked.post.post_id));
+      }
+    };
+    keep(tracked.payload_likes, slots_.likes);
+    keep(tracked.payload_reposts, slots_.reposts);
+    keep(tracked.payload_replies, slots_.replies);
+    keep(tracked.payload_quotes, slots_.quotes);
+  }
+
+  // Fires the first limit reached, in the order replies, reposts, quotes, likes: the stream's
+  // count within any `within`, or the payload's count when larger.
+  void Check(const std::string& post_id, Tracked& tracked, int64_t at_ms, RuleContext& context) {
+    if (tracked.fired) return;
+    struct Limit {
+      const std::optional<uint64_t>& limit;
+      std::string_view reason;
+      uint64_t seen;
+      int64_t payload;
+    };
+    const Limit limits[] = {
+        {options_.replies, "replies", MostRepliesWithin(tracked.reply_times), tracked.payload_replies},
+        {options_.reposts, "reposts", MostRepliesWithin(tracked.repost_times), tracked.payload_reposts},
+        {options_.quotes, "quotes", MostRepliesWithin(tracked.quote_times), tracked.payload_quotes},
+        {options_.likes, "likes", 0, tracked.payload_likes}};
+    for (const Limit& limit : limits) {
+      if (!limit.limit) continue;
+      const uint64_t value = std::max<uint64_t>(limit.seen, static_cast<uint64_t>(std::max<int64_t>(0, limit.payload)));
+      if (value < *limit.limit) continue;
+      tracked.fired = true;
+      Fire(post_id, tracked, limit.reason, static_cast<double>(value),
+           static_cast<double>(*limit.limit), at_ms, context);
+      return;
+    }
+  }
+
+  void AddReply(Tracked& tracked, const Post& reply, int64_t ingest_time_ms) {
+    AddTime(tracked.reply_times, reply.event_time_ms);
     if (options_.common.evidence > 1) {
       EvidencePost kept = EvidencePost::Of(reply, ingest_time_ms);
       auto place = std::find_if(tracked.replies.begin(), tracked.replies.end(), [&](const auto& other) {
@@ -274,17 +398,17 @@ class ViralPostRule final : public AlertRule {
       content.rule = name();
       content.type = "viral_post";
       content.brand = context.brands.brand_info(*brand);
-      content.metric = reason == "replies" ? "replies" : "reach";
+      content.metric = reason;  // a literal: replies, reposts, quotes, likes, reach
       content.observed = observed;
       content.expected = limit;
       content.severity = observed >= 2 * limit ? AlertSeverity::kCritical : AlertSeverity::kWarning;
       content.event_time_ms = tipped_at_ms;
       content.summary =
-          reason == "replies"
-              ? fmt::format("A post by {} about {} got {} replies within {} ({} after it was "
+          reason != "reach"
+              ? fmt::format("A post by {} about {} got {} {} within {} ({} after it was "
                             "written; limit {})",
-                            who, content.brand.name, observed, FormatMinutes(options_.within_ms),
-                            FormatMinutes(age_ms), limit)
+                            who, content.brand.name, observed, reason,
+                            FormatMinutes(options_.within_ms), FormatMinutes(age_ms), limit)
               : fmt::format("{} ({} followers, limit {}) wrote about {}", who, observed, limit,
                             content.brand.name);
       if (options_.common.evidence > 0) {
@@ -318,6 +442,23 @@ class ViralPostRule final : public AlertRule {
       details += std::to_string(options_.within_ms / 1000);
       AppendJsonKey(details, "author_followers");
       details += std::to_string(tracked.author_followers);
+      // Issue 12: reposts and quotes seen in the stream; the payload's counts when it had some.
+      details += fmt::format(",\"reposts_seen\":{},\"quotes_seen\":{}", tracked.total_reposts,
+                             tracked.total_quotes);
+      if (tracked.payload_likes >= 0 || tracked.payload_reposts >= 0 ||
+          tracked.payload_replies >= 0 || tracked.payload_quotes >= 0) {
+        details += ",\"public_metrics\":{";
+        bool first = true;
+        for (auto [key, count] : {std::pair<std::string_view, int64_t>{"likes", tracked.payload_likes},
+                                  {"reposts", tracked.payload_reposts},
+                                  {"replies", tracked.payload_replies},
+                                  {"quotes", tracked.payload_quotes}}) {
+          if (count < 0) continue;
+          details += fmt::format("{}\"{}\":{}", first ? "" : ",", key, count);
+          first = false;
+        }
+        details += "}";
+      }
       details += "}";
       context.fired.push_back(
           MakeAlert(fmt::format("{}/{}/{}", name(), brand_id, post_id), *brand, content));
@@ -326,6 +467,8 @@ class ViralPostRule final : public AlertRule {
 
   ViralPostRuleOptions options_;
   BrandFilter filter_;
+  const PublicMetricSlots& slots_;
+  std::vector<std::pair<std::string, int64_t>> own_records_;  // scratch: tracked posts read now
   std::unordered_map<std::string, Tracked> tracked_;   // by post id
   std::set<std::pair<int64_t, std::string>> by_time_;  // (post event time, post id)
   std::set<std::string> dirty_;
@@ -340,15 +483,20 @@ Result<std::unique_ptr<AlertRuleSpec>> ReadViralPostRule(const std::string& name
   ViralPostRuleOptions options;
   ReadRuleCommon(name, section, context, options.common);
   if (auto replies = section.Integer("replies", 1, INT64_MAX)) options.replies = *replies;
+  if (auto reposts = section.Integer("reposts", 1, INT64_MAX)) options.reposts = *reposts;
+  if (auto quotes = section.Integer("quotes", 1, INT64_MAX)) options.quotes = *quotes;
+  if (auto likes = section.Integer("likes", 1, INT64_MAX)) options.likes = *likes;
   if (auto within = section.DurationMs("within")) options.within_ms = *within;
   if (auto reach = section.Integer("reach", 1, INT64_MAX)) options.reach = *reach;
   if (auto track_for = section.DurationMs("track_for")) options.track_for_ms = *track_for;
   if (auto max_tracked = section.Integer("max_tracked", 1, 100000000)) {
     options.max_tracked = static_cast<uint64_t>(*max_tracked);
   }
-  if (!section.Has("replies") && !section.Has("reach")) {
+  if (!section.Has("replies") && !section.Has("reach") && !section.Has("reposts") &&
+      !section.Has("quotes") && !section.Has("likes")) {
     section.diagnostics().Add(
-        section.Location(), fmt::format("alert rule '{}' needs replies or reach", name),
+        section.Location(),
+        fmt::format("alert rule '{}' needs replies, reposts, quotes, likes or reach", name),
         "e.g. replies: 50 with within: 10m (fires when one post gets 50 replies in 10 minutes) "
         "or reach: 1000000 (an author with a million followers)");
   }

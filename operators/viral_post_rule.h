@@ -1,23 +1,24 @@
 // The viral-post rule (`type: viral_post`): one post about a brand (a non-own mention of an
-// enabled brand) that takes off. What the decoders give today: the replies seen in the stream
-// (a post whose reply_to_post_id is the tracked post's id, in every input format) and the
-// author's reach (followers). It fires when
-//   - `replies`: the post got at least that many replies within any `within` of event time
-//     (the replies' own event times, so out-of-order input counts the same), or
+// enabled brand) that takes off. It fires when, for one tracked post,
+//   - `replies`, `reposts`, `quotes`: at least that many replies / reposts / quotes within any
+//     `within` of event time, seen in the stream (posts whose reply_to_post_id, repost_of or
+//     quote_of is the tracked post's id, each by its own event time, so out-of-order input counts
+//     the same) — or reported by the payload's public metrics (operators/public_metrics.h) in a
+//     record read within `within` of the post being written (the post's own record, or a repost
+//     carrying the original's counts);
+//   - `likes`: the payload reports at least that many likes within `within` of the post;
 //   - `reach`: its author has at least that many followers (fires when the post is read).
 // One post, one alert per brand it names: id "<rule>/<brand id>/<post id>". The alert carries the
 // post and its newest replies as evidence, the hashtags of both as top terms, the counts and
-// the post's age when it tipped.
+// the post's age when it tipped. Reposts are not tracked as posts of their own (they count for
+// the post they repost).
 //
-// State: the tracked posts (the post, the brands, the recent reply times, counts, whether it
-// fired), keyed by post id in the `rules` column family, committed with the epoch: exact across
-// restarts. A post is tracked for `track_for` of event time after it was written; bounded by
-// `max_tracked` per rule (past it the oldest post is forgotten and counted in the log).
-// Replies read before the post they answer are not counted (the post is not tracked yet).
-//
-// Not read yet: the payloads' public metrics (like/repost/quote counts in X v2 `public_metrics`,
-// Mastodon `reblogs_count`) and quotes/reposts seen in the stream — the decoders do not put
-// them in Post (docs/alerts.md).
+// State: the tracked posts (the post, the brands, the recent reply/repost/quote times, counts,
+// the payload's counts, whether it fired), keyed by post id in the `rules` column family,
+// committed with the epoch: exact across restarts. A post is tracked for `track_for` of event time
+// after it was written; bounded by `max_tracked` per rule (past it the oldest post is forgotten
+// and counted in the log). Replies, reposts and quotes read before the post are not counted (the
+// post is not tracked yet).
 #pragma once
 
 #include <memory>
@@ -32,6 +33,9 @@ namespace brandpulse {
 struct ViralPostRuleOptions {
   RuleCommonOptions common;
   std::optional<uint64_t> replies;
+  std::optional<uint64_t> reposts;  // issue 12: public metrics and reposts seen in the stream
+  std::optional<uint64_t> quotes;
+  std::optional<uint64_t> likes;
   int64_t within_ms = 10 * 60 * 1000;
   std::optional<int64_t> reach;
   int64_t track_for_ms = 24 * 3600 * 1000LL;

@@ -84,14 +84,15 @@ Status CompiledWatchlist::CompileOrLoad(const WatchlistCacheOptions& cache,
   std::vector<const char*> expressions;
   std::vector<size_t> lengths;
   std::vector<unsigned> ids;
-  for (uint32_t id = 0; id < patterns_.size(); ++id) {
-    expressions.push_back(patterns_[id].folded.data());
-    lengths.push_back(patterns_[id].folded.size());
-    ids.push_back(id);
+  for (const ScanLiteral& literal : scan_literals_) {
+    expressions.push_back(literal.bytes.data());
+    lengths.push_back(literal.bytes.size());
+    ids.push_back(literal.pattern);
   }
-  // Case-sensitive on folded bytes, and no SINGLEMATCH: the callback keeps every hit because
-  // the boundary check may reject an early one and accept a later one.
-  std::vector<unsigned> flags(ids.size(), 0);
+  // Caseless for ASCII (non-ASCII cases are literals of their own, scan_literals_), and no
+  // SINGLEMATCH: the callback keeps every hit because the boundary check may reject an early
+  // one and accept a later one.
+  std::vector<unsigned> flags(ids.size(), HS_FLAG_CASELESS);
   hs_compile_error_t* error = nullptr;
   hs_error_t status = hs_compile_lit_multi(expressions.data(), flags.data(), ids.data(),
                                            lengths.data(), static_cast<unsigned>(ids.size()),
@@ -100,8 +101,9 @@ Status CompiledWatchlist::CompileOrLoad(const WatchlistCacheOptions& cache,
     std::string message = error != nullptr ? error->message : "unknown error";
     int expression = error != nullptr ? error->expression : -1;
     if (error != nullptr) hs_free_compile_error(error);
-    if (expression >= 0 && static_cast<size_t>(expression) < patterns_.size()) {
-      const PatternOwner& owner = owners_[patterns_[expression].first_owner];
+    if (expression >= 0 && static_cast<size_t>(expression) < scan_literals_.size()) {
+      const PatternOwner& owner =
+          owners_[patterns_[scan_literals_[expression].pattern].first_owner];
       return Status::InvalidArgument(fmt::format("brand '{}' {} '{}': Hyperscan: {}",
                                                  spec_.brands[owner.brand_index].id,
                                                  TermKindName(owner.kind), owner.term, message));

@@ -2,10 +2,8 @@
 
 #include <charconv>
 #include <chrono>
-#include <thread>
 
 #include <fmt/format.h>
-#include <httplib.h>
 
 #include "engine/json_writer.h"
 #include "engine/unicode.h"
@@ -271,113 +269,63 @@ Result<HttpApiOptions> ParseListenAddress(std::string_view text) {
   return options;
 }
 
-struct HttpApi::Impl {
-  httplib::Server server;
-  std::thread thread;
-};
-
 Result<std::unique_ptr<HttpApi>> HttpApi::Start(const HttpApiOptions& options,
                                                 WithQueries with_queries) {
-  std::unique_ptr<HttpApi> api(new HttpApi());
-  api->impl_ = std::make_unique<Impl>();
-  httplib::Server& server = api->impl_->server;
-  int threads = std::max(1, options.threads);
-  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  // Hostile and slow clients (docs/limits.md): a connection that sends nothing for
-  // read_timeout, or keeps an idle keep-alive connection, gives its worker back; no request
-  // body past max_body_bytes is read (413 from the headers alone).
-  server.set_read_timeout(std::chrono::milliseconds(options.read_timeout_ms));
-  server.set_write_timeout(std::chrono::milliseconds(options.read_timeout_ms));
-  server.set_keep_alive_timeout(std::max<int64_t>(1, options.idle_timeout_ms / 1000));
-  server.set_keep_alive_max_count(100);
-  server.set_payload_max_length(options.max_body_bytes);
-  // Every error is a JSON body; handlers that set one keep it.
-  server.set_error_handler([](const httplib::Request& request, httplib::Response& response) {
-    if (!response.body.empty()) return;
-    std::string message =
-        response.status == 404   ? fmt::format("no such path: {}", Echo(request.path))
-        : response.status == 405 ? fmt::format("{} is not allowed here", Echo(request.method))
-        : response.status == 413 ? "the request body is too large"
-        : response.status == 414 ? "the request URI is too long"
-                                 : fmt::format("request refused ({})", response.status);
-    Status status = response.status == 404   ? Status::NotFound(message)
-                    : response.status >= 500 ? Status::Internal(message)
-                                             : Status::InvalidArgument(message);
-    response.set_content(ErrorToJson(status) + "\n", "application/json");
-  });
-  // Known paths with the wrong method: 405 with Allow, not 404.
-  auto method_not_allowed = [](const char* allow) {
-    return [allow](const httplib::Request& request, httplib::Response& response) {
-      response.status = 405;
-      response.set_header("Allow", allow);
-      response.set_content(
-          ErrorToJson(Status::InvalidArgument(fmt::format(
-              "{} is not allowed on {} (allowed: {})", Echo(request.method), Echo(request.path),
-              allow))) +
-              "\n",
-          "application/json");
-    };
-  };
-  if (options.add_routes) options.add_routes(server);
+  HttpRoutes routes;
+  if (options.add_routes) options.add_routes(routes);
 
-  server.Get("/healthz", [](const httplib::Request&, httplib::Response& response) {
-    response.set_content("{\"status\":\"ok\"}", "application/json");
+  routes.Get("/healthz", [](const HttpRequest&, HttpResponse& response) {
+    response.SetContent("{\"status\":\"ok\"}", "application/json");
   });
   if (options.on_reload) {
-    server.Post("/api/v1/reload", [on_reload = options.on_reload](const httplib::Request&,
-                                                                   httplib::Response& response) {
+    routes.Post("/api/v1/reload", [on_reload = options.on_reload](const HttpRequest&,
+                                                                   HttpResponse& response) {
       on_reload();
       response.status = 202;  // compiled off the hot path, swapped at the next commit
-      response.set_content("{\"status\":\"reload requested\"}\n", "application/json");
+      response.SetContent("{\"status\":\"reload requested\"}\n", "application/json");
     });
   }
-  server.Get("/api/v1/reload", method_not_allowed("POST"));
-  server.Get(R"(/api/v1/([a-z-]+))", [with_queries](const httplib::Request& request,
-                                                     httplib::Response& response) {
-    ApiParams params = [&request](std::string_view name) {
-      return request.get_param_value(std::string(name).c_str());
-    };
+  // GET on the reload path is a wrong method, not an unknown endpoint.
+  routes.Get("/api/v1/reload", [](const HttpRequest& request, HttpResponse& response) {
+    response.status = 405;
+    response.SetHeader("Allow", "POST");
+    response.SetContent(HttpErrorJson(405, fmt::format("{} is not allowed on {} (allowed: POST)",
+                                                       Echo(request.method), Echo(request.path))),
+                        "application/json");
+  });
+  routes.Get(R"(/api/v1/(.*))", [with_queries](const HttpRequest& request,
+                                                HttpResponse& response) {
+    ApiParams params = [&request](std::string_view name) { return request.Param(name); };
     ApiResponse answer;
     Status status = with_queries([&](const WindowQueries& queries) {
-      answer = AnswerApiRequest(queries, request.matches[1].str(), params);
+      answer = AnswerApiRequest(queries, request.matches[1], params);
     });
     if (!status.ok()) answer = FromStatus(status);
     response.status = answer.http_status;
     answer.json.push_back('\n');
-    response.set_content(answer.json, "application/json");
+    response.SetContent(std::move(answer.json), "application/json");
   });
 
-  for (const char* pattern : {R"(/api/v1/.*)", "/healthz"}) {
-    server.Post(pattern, method_not_allowed("GET"));
-    server.Put(pattern, method_not_allowed("GET"));
-    server.Delete(pattern, method_not_allowed("GET"));
-    server.Patch(pattern, method_not_allowed("GET"));
-  }
-
-  int port = options.port;
-  bool bound = false;
-  if (port == 0) {
-    port = server.bind_to_any_port(options.host.c_str());
-    bound = port > 0;
-  } else {
-    bound = server.bind_to_port(options.host.c_str(), port);
-  }
-  if (!bound) {
-    return Status::IoError(fmt::format("cannot listen on {}:{} (in use, or not an address here)",
-                                       options.host, options.port));
-  }
+  HttpServerOptions server_options;
+  server_options.host = options.host;
+  server_options.port = options.port;
+  server_options.threads = options.threads;
+  server_options.max_connections = options.max_connections;
+  server_options.read_timeout_ms = options.read_timeout_ms;
+  server_options.idle_timeout_ms = options.idle_timeout_ms;
+  server_options.request_deadline_ms = options.request_deadline_ms;
+  server_options.max_header_bytes = options.max_header_bytes;
+  server_options.max_body_bytes = options.max_body_bytes;
+  ASSIGN_OR_RETURN(std::unique_ptr<HttpServer> server,
+                   HttpServer::Start(server_options, std::move(routes)));
+  std::unique_ptr<HttpApi> api(new HttpApi());
+  api->server_ = std::move(server);
   api->host_ = options.host;
-  api->port_ = port;
-  api->impl_->thread = std::thread([&server] { server.listen_after_bind(); });
   return api;
 }
 
-HttpApi::~HttpApi() {
-  if (!impl_) return;
-  impl_->server.stop();
-  if (impl_->thread.joinable()) impl_->thread.join();
-}
+HttpApi::~HttpApi() = default;
 
-std::string HttpApi::address() const { return fmt::format("http://{}:{}", host_, port_); }
+std::string HttpApi::address() const { return fmt::format("http://{}:{}", host_, port()); }
 
 }  // namespace brandpulse

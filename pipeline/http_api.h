@@ -14,11 +14,8 @@
 #include <string_view>
 
 #include "engine/status.h"
+#include "pipeline/http_server.h"
 #include "pipeline/window_queries.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace brandpulse {
 
@@ -42,18 +39,21 @@ using WithQueries = std::function<Status(const std::function<void(const WindowQu
 struct HttpApiOptions {
   std::string host = "127.0.0.1";  // localhost by default: exposing it is a deliberate choice
   int port = 8642;                 // 0 = any free port (see HttpApi::port())
-  // Workers: each request holds one while it is read and answered; a slow client at most
-  // read_timeout_ms per read (docs/limits.md).
-  int threads = 8;
-  int64_t read_timeout_ms = 5000;   // a connection silent this long is closed
-  int64_t idle_timeout_ms = 2000;   // an idle keep-alive connection is closed after this
-  size_t max_body_bytes = 64 << 10; // larger request bodies: 413, not read
+  // Hostile and slow clients (docs/limits.md, pipeline/http_server.h): the server is
+  // event-driven, so a waiting connection holds no worker; these bound what one can take.
+  int threads = 4;                      // workers that run handlers
+  int max_connections = 256;            // open connections; past it 503
+  int64_t read_timeout_ms = 5000;       // a connection silent this long is closed
+  int64_t idle_timeout_ms = 2000;       // an idle keep-alive connection is closed after this
+  int64_t request_deadline_ms = 10000;  // a whole request, however steadily it trickles
+  size_t max_header_bytes = 32 << 10;   // request line + headers: 414/431 past it
+  size_t max_body_bytes = 64 << 10;     // larger request bodies: 413, not read
   // When set, POST /api/v1/reload calls it (a running pipeline reloads its watchlist).
   std::function<void()> on_reload;
   // When set, called once before the API's own routes are added, to add more (operations:
   // /metrics, /healthz, /readyz, the dashboard; pipeline/http_operations.h). Routes added here
   // win over the API's own for the same path.
-  std::function<void(httplib::Server& server)> add_routes;
+  std::function<void(HttpRoutes& routes)> add_routes;
 };
 
 // Parses "HOST:PORT", ":PORT" or "PORT" (host stays 127.0.0.1).
@@ -63,19 +63,17 @@ class HttpApi {
  public:
   // Binds and starts serving on a background thread. IoError when the address cannot be bound.
   static Result<std::unique_ptr<HttpApi>> Start(const HttpApiOptions& options, WithQueries with_queries);
-  ~HttpApi();  // stops accepting, finishes requests in flight, joins
+  ~HttpApi();  // stops accepting, closes every connection, joins
   HttpApi(const HttpApi&) = delete;
   HttpApi& operator=(const HttpApi&) = delete;
 
-  int port() const { return port_; }
+  int port() const { return server_->port(); }
   std::string address() const;
 
  private:
-  struct Impl;
   HttpApi() = default;
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<HttpServer> server_;
   std::string host_;
-  int port_ = 0;
 };
 
 }  // namespace brandpulse

@@ -9,17 +9,14 @@
 #pragma once
 
 #include "engine/metrics.h"
+#include "pipeline/http_server.h"
 #include "pipeline/metrics.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace brandpulse {
 
 // `metrics` is the running pipeline's (null when there is none: then /readyz is 503 and the
 // /ops routes 404). Both must outlive the server's requests.
-void AddOperationsRoutes(httplib::Server& server, MetricsRegistry& registry,
+void AddOperationsRoutes(HttpRoutes& routes, MetricsRegistry& registry,
                          const PipelineMetrics* metrics);
 
 }  // namespace brandpulse

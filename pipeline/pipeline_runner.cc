@@ -21,6 +21,7 @@
 #include "pipeline/http_operations.h"
 #include "pipeline/metrics.h"
 #include "pipeline/rule_set.h"
+#include "operators/response_times.h"  // issue 12
 #include "pipeline/sink_delivery.h"
 #include "pipeline/transform_chain.h"
 #include "pipeline/watchlist_reloader.h"
@@ -298,8 +299,8 @@ Result<std::unique_ptr<HttpApi>> PipelineRun::StartListener(const std::string& l
   MetricsRegistry* registry = options_.metrics_registry != nullptr ? options_.metrics_registry
                                                                     : &MetricsRegistry::Default();
   const PipelineMetrics* metrics = metrics_.get();
-  api_options.add_routes = [registry, metrics](httplib::Server& server) {
-    AddOperationsRoutes(server, *registry, metrics);
+  api_options.add_routes = [registry, metrics](HttpRoutes& routes) {
+    AddOperationsRoutes(routes, *registry, metrics);
   };
   if (!with_queries) {
     return HttpApi::Start(api_options, [](const auto&) {
@@ -629,6 +630,10 @@ Status PipelineRun::Commit(bool end_of_input) {
   WindowDeltaMap deltas;
   EpochHandOver epoch{&deltas, &commit};
   RETURN_IF_ERROR(chain_->HandOver(epoch));
+  // issue 12: the inquiries the rules opened and answered while the epoch's batches were read
+  // become window counters (response times), under the watermark those batches saw.
+  AddInquiryWindowDeltas(inquiries_, closer_->layout(), spec_.allowed_lateness_ms,
+                         watermark_.load(), deltas);
   for (const auto& [key, delta] : deltas) {
     commit.MergeWindow(
         closer_->KeyOf(*brands_, key.brand_index, key.shape_index, key.dimension, key.start_ms),

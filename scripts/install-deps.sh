@@ -12,6 +12,9 @@ packages=(
   libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   # the HTTP query API (server) and its tests (client)
   libcpp-httplib-dev
+  # issue 16: the HTTP listener itself (pipeline/http_server.*): GNU libmicrohttpd is
+  # event-driven, so trickling or idle clients hold no worker thread
+  libmicrohttpd-dev
   # real word lists for the synthetic firehose (en, no, es)
   wamerican wnorwegian wspanish
   # enrichment: language detection (CLD2 with its full tables, issue 13)

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <sstream>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -36,16 +38,27 @@ TEST(CliEvalEnrichmentTest, FrozenTestPartDoesNotRegress) {
       RunBrandpulse("eval-enrichment --json posts_frozen_test.tsv", kFixtures);
   ASSERT_EQ(result.exit_code, 0) << result.output;
   const std::string& json = result.output;
-  // Reached on the frozen part: en 0.847, no 0.843, es 0.815 macro-F1; Q 0.905, C 0.851 F1.
-  EXPECT_GE(Figure(json, "en", "sentiment_macro_f1"), 0.82);
-  EXPECT_GE(Figure(json, "no", "sentiment_macro_f1"), 0.82);
-  EXPECT_GE(Figure(json, "es", "sentiment_macro_f1"), 0.79);
-  EXPECT_GE(Figure(json, "nn", "sentiment_macro_f1"), 0.80);
+  // Reached on the frozen part with the trained model (operators/enrichment/model_v1.inc):
+  // macro-F1 en 0.847 (rules: VADER's tweets vetoed the model), no 0.913, es 0.847, nn 0.973;
+  // question F1 en 0.941, nb 0.857, es 0.875; complaint F1 en 0.851, nb 0.867, es 0.854 (the
+  // rules alone: no 0.843, es 0.815; complaint nb 0.800, es 0.835).
+  EXPECT_GE(Figure(json, "en", "sentiment_macro_f1"), 0.84);
+  EXPECT_GE(Figure(json, "no", "sentiment_macro_f1"), 0.90);
+  EXPECT_GE(Figure(json, "es", "sentiment_macro_f1"), 0.84);
+  EXPECT_GE(Figure(json, "nn", "sentiment_macro_f1"), 0.95);
+  // Question and complaint per language: the 0.85.
+  for (const char* language : {"en", "nb", "nn", "es"}) {
+    const size_t at = json.find(std::string("\"") + language + "\": {");
+    ASSERT_NE(at, std::string::npos) << language;
+    const std::string part = json.substr(at);
+    EXPECT_GE(Figure(part, "Q", "f1"), 0.85) << language;
+    EXPECT_GE(Figure(part, "C", "f1"), 0.85) << language;
+  }
   const size_t all = json.find("\"all\": {");
   ASSERT_NE(all, std::string::npos);
   const std::string all_part = json.substr(all);
-  EXPECT_GE(Figure(all_part, "Q", "f1"), 0.88);
-  EXPECT_GE(Figure(all_part, "C", "f1"), 0.83);
+  EXPECT_GE(Figure(all_part, "Q", "f1"), 0.89);  // reached 0.901
+  EXPECT_GE(Figure(all_part, "C", "f1"), 0.86);  // reached 0.868
   EXPECT_GE(Figure(all_part, "P", "f1"), 0.88);
   EXPECT_GE(Figure(json, "all", "language_accuracy"), 0.90);
   EXPECT_EQ(Figure(json, "all", "n"), 315);
@@ -60,7 +73,8 @@ TEST(CliEvalEnrichmentTest, PerBrandFrozenPartDoesNotRegress) {
   EXPECT_EQ(Figure(result.output, "brands", "n"), 58);
   CommandResult tune = RunBrandpulse("eval-enrichment --json brands_tune.tsv", kFixtures);
   ASSERT_EQ(tune.exit_code, 0) << tune.output;
-  EXPECT_GE(Figure(tune.output, "brands", "accuracy"), 0.84);  // reached 0.861
+  // Reached 0.885 (0.861 before "while"/"mens"/"mientras" split clauses and "instead of B").
+  EXPECT_GE(Figure(tune.output, "brands", "accuracy"), 0.87);
 }
 
 TEST(CliEvalEnrichmentTest, NorwegianVariantOfPlainNoTagsDoesNotRegress) {
@@ -77,10 +91,62 @@ TEST(CliEvalEnrichmentTest, NorwegianVariantOfPlainNoTagsDoesNotRegress) {
 TEST(CliEvalEnrichmentTest, VaderTweetsDoNotRegress) {
   CommandResult customer = RunBrandpulse("eval-enrichment --json vader_tweets.tsv", kFixtures);
   ASSERT_EQ(customer.exit_code, 0) << customer.output;
-  EXPECT_GE(Figure(customer.output, "all", "sentiment_macro_f1"), 0.66);  // reached 0.680
+  // 0.680 until links stopped being words ("http://url_removed" made "removed" a complaint).
+  EXPECT_GE(Figure(customer.output, "all", "sentiment_macro_f1"), 0.70);  // reached 0.706
   CommandResult words = RunBrandpulse("eval-enrichment --json --words-only vader_tweets.tsv", kFixtures);
   ASSERT_EQ(words.exit_code, 0) << words.output;
-  EXPECT_GE(Figure(words.output, "all", "sentiment_macro_f1"), 0.70);  // reached 0.714
+  EXPECT_GE(Figure(words.output, "all", "sentiment_macro_f1"), 0.71);  // reached 0.717
+}
+
+// The model decides only where it beat the rules: on the frozen part, where it decides it
+// must not be worse than the rules alone, and for Norwegian sentiment it is clearly better.
+TEST(CliEvalEnrichmentTest, ModelBeatsTheRulesWhereItDecides) {
+  CommandResult model = RunBrandpulse("eval-enrichment --json posts_frozen_test.tsv", kFixtures);
+  CommandResult rules =
+      RunBrandpulse("eval-enrichment --json --rules-only posts_frozen_test.tsv", kFixtures);
+  ASSERT_EQ(model.exit_code, 0) << model.output;
+  ASSERT_EQ(rules.exit_code, 0) << rules.output;
+  EXPECT_GE(Figure(model.output, "no", "sentiment_macro_f1"),
+            Figure(rules.output, "no", "sentiment_macro_f1") + 0.05);  // 0.913 vs 0.843
+  EXPECT_GE(Figure(model.output, "es", "sentiment_macro_f1"),
+            Figure(rules.output, "es", "sentiment_macro_f1") + 0.02);  // 0.847 vs 0.815
+  EXPECT_GE(Figure(model.output, "all", "sentiment_macro_f1"),
+            Figure(rules.output, "all", "sentiment_macro_f1"));
+}
+
+// `train-enrichment` reproduces the shipped model from the tuning part (same choices, same
+// weights to within the printed precision), so the model file is not a hand-made artefact.
+TEST(CliTrainEnrichmentTest, RetrainingReproducesTheShippedModel) {
+  fs::path work = fs::temp_directory_path() / fmt::format("brandpulse-train-{}", ::getpid());
+  fs::create_directories(work);
+  const fs::path out = work / "model.inc";
+  CommandResult trained = RunBrandpulse(
+      "train-enrichment tests/fixtures/enrichment/posts_tune.tsv --check "
+      "tests/fixtures/enrichment/vader_tweets.tsv --out " + out.string(),
+      fs::path(BRANDPULSE_SOURCE_DIR));
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  auto lines = [](const fs::path& path) {
+    std::vector<std::string> result;
+    std::ifstream file(path);
+    for (std::string line; std::getline(file, line);) result.push_back(line);
+    return result;
+  };
+  const std::vector<std::string> shipped =
+      lines(fs::path(BRANDPULSE_SOURCE_DIR) / "operators" / "enrichment" / "model_v1.inc");
+  const std::vector<std::string> again = lines(out);
+  ASSERT_EQ(again.size(), shipped.size());
+  for (size_t i = 0; i < shipped.size(); ++i) {
+    if (shipped[i].rfind("d ", 0) != 0) {
+      EXPECT_EQ(again[i], shipped[i]) << "line " << i + 1;  // header, choices, `use` masks
+      continue;
+    }
+    std::istringstream a(again[i].substr(2)), b(shipped[i].substr(2));
+    for (double x, y; b >> y;) {
+      ASSERT_TRUE(a >> x) << again[i];
+      EXPECT_NEAR(x, y, 2e-3 * std::max(1.0, std::fabs(y))) << "line " << i + 1;
+    }
+  }
+  fs::remove_all(work);
 }
 
 TEST(CliEvalEnrichmentTest, TextReportAndBadLinesNamePlace) {

@@ -7,9 +7,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -56,6 +59,11 @@ class HardeningHttpTest : public ::testing::Test {
     queries_ = std::make_unique<WindowQueries>(*store_, spec_);
     HttpApiOptions options;
     options.port = 0;
+    Restart(options);
+  }
+  // (Re)starts the API with `options` (port 0: a free one).
+  void Restart(HttpApiOptions options) {
+    api_.reset();
     options.on_reload = [] {};
     auto api = HttpApi::Start(options, [this](const auto& use) {
       use(*queries_);
@@ -193,6 +201,187 @@ TEST_F(HardeningHttpTest, ExtremeRangesAreRefused) {
       EXPECT_TRUE(IsJsonError(answer->body)) << answer->body;
     }
   }
+}
+
+// Resident memory of this process (the server runs in it), in KiB.
+long RssKib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+// Reads what the server sends until it closes or `limit` passes; `closed` tells which.
+std::string ReadUntilClosed(int fd, std::chrono::milliseconds limit, bool* closed) {
+  timeval timeout{0, 100'000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  std::string response;
+  char buffer[4096];
+  *closed = false;
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    ssize_t count = ::recv(fd, buffer, sizeof(buffer), 0);
+    if (count > 0) {
+      response.append(buffer, static_cast<size_t>(count));
+    } else if (count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      *closed = true;
+      break;
+    }
+  }
+  return response;
+}
+
+// Sends `bytes` until the server stops taking them (it may refuse and close early); gives up on
+// a send blocked for 2 s.
+bool SendWhileAccepted(int fd, const std::string& bytes) {
+  timeval timeout{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  size_t sent = 0;
+  while (sent < bytes.size()) {
+    ssize_t count = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (count <= 0) return false;
+    sent += static_cast<size_t>(count);
+  }
+  return true;
+}
+
+// Sends one byte a second on each of `fds` (one request line, trickled) until `stop`.
+class Trickler {
+ public:
+  explicit Trickler(std::vector<int> fds) : fds_(std::move(fds)) {
+    thread_ = std::thread([this] {
+      const std::string request = "GET /api/v1/brands HTTP/1.1\r\nHost: trickle\r\nX-Slow: ";
+      size_t at = 0;
+      while (!stop_.load()) {
+        for (int fd : fds_) {
+          char byte = at < request.size() ? request[at] : 'x';
+          ::send(fd, &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+        ++at;
+        for (int i = 0; i < 10 && !stop_.load(); ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+      }
+    });
+  }
+  ~Trickler() {
+    stop_ = true;
+    thread_.join();
+    for (int fd : fds_) ::close(fd);
+  }
+
+ private:
+  std::vector<int> fds_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+TEST_F(HardeningHttpTest, TricklingAndIdleClientsDoNotDelayANormalOne) {
+  // 64 clients that send one byte a second (never silent long enough for a read timeout) and
+  // 64 that connect and send nothing. With a pool of threads that each hold a connection until
+  // its request is read, the normal request below waited behind them.
+  std::vector<int> trickling;
+  for (int i = 0; i < 64; ++i) trickling.push_back(Connect(""));
+  Trickler trickler(trickling);
+  std::vector<int> idle;
+  for (int i = 0; i < 64; ++i) idle.push_back(Connect(""));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a byte or two each
+  for (int round = 0; round < 3; ++round) {
+    httplib::Client client("127.0.0.1", api_->port());
+    client.set_connection_timeout(2, 0);
+    client.set_read_timeout(2, 0);
+    const auto start = std::chrono::steady_clock::now();
+    auto answer = client.Get("/api/v1/series?brand=acme&window=1m");
+    const auto took = std::chrono::steady_clock::now() - start;
+    ASSERT_TRUE(answer) << "no answer within 2 s beside 64 trickling and 64 idle clients";
+    EXPECT_EQ(answer->status, 200) << answer->body;
+    EXPECT_LT(took, std::chrono::milliseconds(1000));
+  }
+  for (int fd : idle) ::close(fd);
+}
+
+TEST_F(HardeningHttpTest, ATricklingRequestIsCutAtItsDeadline) {
+  HttpApiOptions options;
+  options.port = 0;
+  options.request_deadline_ms = 1500;
+  Restart(options);
+  int fd = Connect("");
+  const auto start = std::chrono::steady_clock::now();
+  bool closed = false;
+  {
+    Trickler trickler({::dup(fd)});
+    ReadUntilClosed(fd, std::chrono::seconds(6), &closed);
+  }
+  const auto took = std::chrono::steady_clock::now() - start;
+  ::close(fd);
+  EXPECT_TRUE(closed) << "a client trickling a byte a second kept its connection for 6 s";
+  EXPECT_GE(took, std::chrono::milliseconds(1400));
+  EXPECT_LT(took, std::chrono::milliseconds(3500));
+}
+
+TEST_F(HardeningHttpTest, PastTheConnectionLimitRequestsGetA503) {
+  HttpApiOptions options;
+  options.port = 0;
+  options.max_connections = 16;
+  Restart(options);
+  std::vector<int> idle;
+  for (int i = 0; i < 16; ++i) idle.push_back(Connect(""));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  int fd = Connect("GET /api/v1/brands HTTP/1.1\r\nHost: x\r\n\r\n");
+  bool closed = false;
+  std::string response = ReadUntilClosed(fd, std::chrono::seconds(5), &closed);
+  ::close(fd);
+  EXPECT_TRUE(response.starts_with("HTTP/1.1 503")) << response;
+  EXPECT_NE(response.find("Retry-After: 1"), std::string::npos) << response;
+  EXPECT_NE(response.find("{\"error\":\"the server is busy"), std::string::npos) << response;
+  EXPECT_TRUE(closed);
+  // Once the idle ones are gone, it answers again.
+  for (int idle_fd : idle) ::close(idle_fd);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto answer = Client().Get("/api/v1/brands");
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 200);
+}
+
+TEST_F(HardeningHttpTest, OversizedBodiesAndHeadersAreRefusedAndNotHeld) {
+  const long before = RssKib();
+  // 1 GB announced, 64 MiB actually sent as fast as the socket takes it: 413 from the headers,
+  // the connection closed, and the bytes never held.
+  int fd = Connect("POST /api/v1/reload HTTP/1.1\r\nHost: x\r\nContent-Length: 1073741824\r\n\r\n");
+  std::string chunk(1 << 20, 'a');
+  for (int i = 0; i < 64 && SendWhileAccepted(fd, chunk); ++i) {
+  }
+  bool closed = false;
+  std::string response = ReadUntilClosed(fd, std::chrono::seconds(5), &closed);
+  ::close(fd);
+  EXPECT_TRUE(response.starts_with("HTTP/1.1 413")) << response.substr(0, 300);
+  EXPECT_NE(response.find("{\"error\":\"the request body is too large"), std::string::npos);
+  EXPECT_TRUE(closed);
+  // A chunked body has no length to refuse up front: once it passes the limit the connection
+  // is closed (libmicrohttpd cannot answer in the middle of a body), and nothing is kept.
+  fd = Connect("POST /api/v1/reload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+  const std::string one_chunk = fmt::format("{:x}\r\n{}\r\n", chunk.size(), chunk);
+  int chunks_taken = 0;
+  while (chunks_taken < 64 && SendWhileAccepted(fd, one_chunk)) ++chunks_taken;
+  response = ReadUntilClosed(fd, std::chrono::seconds(5), &closed);
+  ::close(fd);
+  EXPECT_LT(chunks_taken, 64) << "the server read a 64 MiB chunked body";
+  EXPECT_TRUE(response.empty() || response.starts_with("HTTP/1.1 413")) << response.substr(0, 300);
+  EXPECT_TRUE(closed);
+  // 1 MiB of headers: refused, not buffered.
+  fd = Connect("");
+  SendWhileAccepted(fd, "GET /api/v1/brands HTTP/1.1\r\nHost: x\r\nX-Big: " +
+                            std::string(1 << 20, 'b') + "\r\n\r\n");
+  response = ReadUntilClosed(fd, std::chrono::seconds(5), &closed);
+  ::close(fd);
+  EXPECT_TRUE(response.starts_with("HTTP/1.1 4")) << response.substr(0, 300);
+  EXPECT_TRUE(closed);
+  EXPECT_LT(RssKib() - before, 16 * 1024) << "the server held what it refused";
+  auto answer = Client().Get("/api/v1/brands");
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 200);
 }
 
 }  // namespace

@@ -129,11 +129,12 @@ TEST(PipelineMetricsTest, DeadLetterReasonsDropDetailsAfterTheColon) {
 TEST(OperationsRoutesTest, ReadyzIs503UntilThePipelineIsReady) {
   MetricsRegistry registry;
   PipelineMetrics metrics(registry, "health");
-  httplib::Server server;
-  AddOperationsRoutes(server, registry, &metrics);
-  int port = server.bind_to_any_port("127.0.0.1");
+  HttpRoutes routes;
+  AddOperationsRoutes(routes, registry, &metrics);
+  auto server = HttpServer::Start(HttpServerOptions{}, std::move(routes));
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  int port = (*server)->port();
   ASSERT_GT(port, 0);
-  std::thread thread([&] { server.listen_after_bind(); });
   httplib::Client client("127.0.0.1", port);
   auto healthz = client.Get("/healthz");
   ASSERT_TRUE(healthz);
@@ -155,8 +156,6 @@ TEST(OperationsRoutesTest, ReadyzIs503UntilThePipelineIsReady) {
   EXPECT_GT(chart->body.size(), 10000u);
   EXPECT_EQ(client.Get("/dashboard/nope.js")->status, 404);
   EXPECT_EQ(client.Get("/ops/alerts?after=x")->status, 400);
-  server.stop();
-  thread.join();
 }
 
 TEST(LogTest, SecretsAreMaskedInTextAndJsonLines) {

@@ -1,5 +1,8 @@
 // Enrichment: language (CLD2 full tables, payload tags), sentiment rules per language, intents,
 // sentiment towards each brand, bad input, and the `enrich` transform's fields and counters.
+#include <algorithm>
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include "engine/enrichment_fields.h"
@@ -83,7 +86,20 @@ TEST_F(EnrichTextTest, PayloadLanguageIsKeptAndNorwegianTagsMapToNo) {
   EXPECT_EQ(Enrich("This is an English sentence about my phone bill", "und").language, "en");
 }
 
+// The rules' negation (the model reads the rules' scores; it calls the mild "Jeg liker den nye
+// appen" neutral, as most such posts of the tuning part are labelled).
 TEST_F(EnrichTextTest, NegationInEachLanguagesWordOrder) {
+  EnrichOptions rules_only;
+  rules_only.use_model = false;
+  auto made = TextEnricher::Make(rules_only);
+  ASSERT_TRUE(made.ok());
+  EnrichScratch scratch;
+  ASSERT_TRUE((*made)->Prepare(scratch).ok());
+  auto Enrich = [&](std::string_view text, std::string_view payload = "") {
+    TextEnrichment out;
+    (*made)->Enrich(text, payload, {}, scratch, out);
+    return out;
+  };
   EXPECT_EQ(Enrich("I like the new app").sentiment, SentimentClass::kPositive);
   EXPECT_EQ(Enrich("I don't like the new app at all").sentiment, SentimentClass::kNegative);
   EXPECT_EQ(Enrich("Jeg liker den nye appen", "nb").sentiment, SentimentClass::kPositive);
@@ -159,6 +175,31 @@ TEST_F(EnrichTextTest, SentimentTowardsEachBrand) {
   out = Enrich(again, "en", Spans(again, {"Delta", "United"}));
   EXPECT_EQ(out.brand_sentiment[0], SentimentClass::kNegative);
   EXPECT_EQ(out.brand_sentiment[1], SentimentClass::kPositive);
+}
+
+// Two brands set against each other with "while"/"mens"/"mientras" are two clauses; a brand
+// after "instead of"/"i stedet for"/"en vez de" was only not chosen. (Both neutral/neutral and
+// positive/positive before.)
+TEST_F(EnrichTextTest, WhileSplitsClausesAndInsteadOfIsNeutral) {
+  const std::string_view rivals = "Netflix keeps raising prices while Hulu just works";
+  TextEnrichment out = Enrich(rivals, "en", Spans(rivals, {"Netflix", "Hulu"}));
+  EXPECT_EQ(out.brand_sentiment[0], SentimentClass::kNegative);
+  EXPECT_EQ(out.brand_sentiment[1], SentimentClass::kPositive);
+  const std::string_view instead = "Bestilte fra Komplett i stedet for Elkjøp, kom dagen etter. Supert";
+  out = Enrich(instead, "no", Spans(instead, {"Komplett", "Elkjøp"}));
+  EXPECT_EQ(out.brand_sentiment[0], SentimentClass::kPositive);
+  EXPECT_EQ(out.brand_sentiment[1], SentimentClass::kNeutral);
+}
+
+// A few minutes after "in"/"en"/"på" is speed, not a wait (a duration was a complaint cue).
+TEST_F(EnrichTextTest, FixedInMinutesIsNotAComplaint) {
+  const TextEnrichment fast = Enrich("Vueling me solucionó la reserva en 2 minutos", "es");
+  EXPECT_EQ(fast.sentiment, SentimentClass::kPositive);
+  EXPECT_TRUE(fast.intents & kIntentPraise);
+  EXPECT_FALSE(fast.intents & kIntentComplaint);
+  const TextEnrichment slow = Enrich("Llevo 40 minutos esperando a Vueling", "es");
+  EXPECT_EQ(slow.sentiment, SentimentClass::kNegative);
+  EXPECT_TRUE(slow.intents & kIntentComplaint);
 }
 
 TEST_F(EnrichTextTest, BadInputIsUndeterminedNeutralAndUnsure) {
@@ -254,3 +295,58 @@ TEST(EnrichTransformTest, UnknownOptionValueIsAnError) {
 
 }  // namespace
 }  // namespace brandpulse
+
+namespace enrich_model_test {
+
+using brandpulse::enrich_model::Features;
+using brandpulse::enrich_model::Model;
+
+TEST(EnrichModelTest, ParseNamesTheBadLine) {
+  auto short_row = Model::Parse("brandpulse-enrichment-model 1\nbuckets 4\nd 0 1 2\n");
+  ASSERT_FALSE(short_row.ok());
+  EXPECT_NE(short_row.status().ToString().find("line 3"), std::string::npos)
+      << short_row.status().ToString();
+  auto future = Model::Parse("brandpulse-enrichment-model 9\nbuckets 4\n");
+  ASSERT_FALSE(future.ok());
+  EXPECT_NE(future.status().ToString().find("format version 1"), std::string::npos);
+  auto not_power = Model::Parse("brandpulse-enrichment-model 1\nbuckets 6\n");
+  EXPECT_FALSE(not_power.ok());
+  EXPECT_FALSE(Model::Parse("").ok());
+}
+
+// Trained on two opposite posts, the model separates them, and its text form scores the same.
+TEST(EnrichModelTest, TrainsSerialisesAndScoresTheSame) {
+  Features negative, positive;
+  negative.dense[brandpulse::enrich_model::kBias] = positive.dense[brandpulse::enrich_model::kBias] = 1;
+  negative.dense[brandpulse::enrich_model::kNegativeWords] = 0.8f;
+  positive.dense[brandpulse::enrich_model::kPositiveWords] = 0.8f;
+  negative.language = positive.language = 2;
+  negative.hashes = {brandpulse::enrich_model::TokenHash("dårlig", 2)};
+  positive.hashes = {brandpulse::enrich_model::TokenHash("bra", 2)};
+  Model model(16);
+  model.Train({{&negative, 0, 2u}, {&positive, 2, 4u}}, {});
+  float a[brandpulse::enrich_model::kHeads], b[brandpulse::enrich_model::kHeads];
+  model.Score(negative, a);
+  EXPECT_GT(a[0], a[2]);
+  EXPECT_GT(a[brandpulse::enrich_model::kIntentHead + 1], 0);  // complaint
+  model.Score(positive, b);
+  EXPECT_GT(b[2], b[0]);
+  EXPECT_GT(b[brandpulse::enrich_model::kIntentHead + 2], 0);  // praise
+  auto parsed = Model::Parse(model.Serialize("# test\n"));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  parsed->Score(negative, b);
+  for (int h = 0; h < brandpulse::enrich_model::kHeads; ++h) EXPECT_NEAR(a[h], b[h], 1e-2 * std::max(1.0f, std::fabs(a[h])));
+}
+
+TEST(EnrichModelTest, ShippedModelLoadsAndDecidesSomewhere) {
+  auto shipped = Model::Parse(brandpulse::TextEnricher::ShippedModel());
+  ASSERT_TRUE(shipped.ok()) << shipped.status().ToString();
+  uint32_t any = 0;
+  for (uint8_t language = 0; language < brandpulse::enrich_model::kLanguages; ++language) {
+    any |= shipped->uses(language);
+  }
+  EXPECT_NE(any, 0u);
+  EXPECT_EQ(shipped->uses(0), 0u);  // no training posts in other languages: the rules there
+}
+
+}  // namespace enrich_model_test

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "operators/json_array_records.h"
+#include "operators/public_metrics.h"
 #include "tests/test_support.h"
 
 namespace brandpulse {
@@ -413,6 +414,80 @@ TEST(JsonDecodeTest, JetstreamResolvesDidsToHandlesFromIdentityEventsAndReadsRep
   EXPECT_EQ(reply.reply_to_handle, "kari.bsky.social");
   EXPECT_EQ(decoded.batch.posts[1].author_handle, "") << "no identity event: no handle";
   EXPECT_EQ(decoded.batch.posts[1].author_id, "did:plc:unknown");
+}
+
+}  // namespace
+}  // namespace brandpulse
+
+namespace brandpulse {
+namespace {
+
+// Issue 12 (operators/public_metrics.h): the payloads' engagement counts and what a post reposts
+// or quotes, as registered post fields, from real posts. A repost's counts are the original's
+// (X gives a retweet the original's retweet count and 0 likes of its own).
+const Post* PostWithId(const Batch& batch, std::string_view id) {
+  for (const Post& post : batch.posts) {
+    if (post.id == id) return &post;
+  }
+  return nullptr;
+}
+
+TEST(JsonDecodePublicMetricsTest, XV1V2AndMastodonCountsRepostsAndQuotes) {
+  const PublicMetricSlots& slots = RegisterPublicMetricFields();
+  Decoded v1(Preset(DecodeFormat::kTwitterV1), StatusesOf(kFixtures / "twitter-v1" / "twitter.json"));
+  const Post* retweet = PostWithId(v1.batch, "505874922023837696");
+  ASSERT_NE(retweet, nullptr);
+  EXPECT_EQ(PublicText(*retweet, slots.repost_of), "505864943636197376");
+  EXPECT_EQ(PublicCount(*retweet, slots.likes), 42);   // the original's, not the retweet's 0
+  EXPECT_EQ(PublicCount(*retweet, slots.reposts), 82);
+  EXPECT_EQ(PublicCount(*retweet, slots.replies), -1);  // 2014 search payloads have no reply_count
+  const Post* own = PostWithId(v1.batch, "505874924095815681");
+  ASSERT_NE(own, nullptr);
+  EXPECT_EQ(PublicCount(*own, slots.likes), 0);
+  EXPECT_EQ(PublicText(*own, slots.repost_of), "");
+
+  Decoded official(Preset(DecodeFormat::kTwitterV1),
+                   ReadLines(kFixtures / "twitter-v1" / "original_format_examples.json"));
+  const Post* quote = PostWithId(official.batch, "872836479608733696");
+  ASSERT_NE(quote, nullptr);
+  EXPECT_EQ(PublicText(*quote, slots.quote_of), "872836379595620353");
+  EXPECT_EQ(PublicCount(*quote, slots.quotes), 0);
+
+  Decoded v2(Preset(DecodeFormat::kTwitterV2), ReadLines(kFixtures / "twitter-v2" / "brexit.jsonl"));
+  const Post* v2_retweet = PostWithId(v2.batch, "1440716856763977732");
+  ASSERT_NE(v2_retweet, nullptr);
+  EXPECT_FALSE(PublicText(*v2_retweet, slots.repost_of).empty());
+  EXPECT_EQ(PublicCount(*v2_retweet, slots.likes), 20);  // includes.tweets' original, not 0
+  EXPECT_EQ(PublicCount(*v2_retweet, slots.reposts), 22);
+  EXPECT_EQ(PublicCount(*v2_retweet, slots.replies), 1);
+  EXPECT_EQ(PublicCount(*v2_retweet, slots.quotes), 0);
+  const Post* v2_quote = PostWithId(v2.batch, "1440714027773030407");
+  ASSERT_NE(v2_quote, nullptr);
+  EXPECT_EQ(PublicText(*v2_quote, slots.quote_of), "1440637197250486275");
+  EXPECT_EQ(PublicCount(*v2_quote, slots.reposts), 3);
+  EXPECT_EQ(PublicCount(*v2_quote, slots.replies), 1);
+  EXPECT_EQ(PublicCount(*v2_quote, slots.likes), 1);
+
+  const std::string status = ReadFile(kFixtures / "mastodon" / "Status_example.json");
+  Decoded mastodon(Preset(DecodeFormat::kMastodon),
+                   {status, R"({"id":"9","created_at":"2019-12-08T04:00:00.000Z","content":"",)"
+                            R"("favourites_count":0,"reblogs_count":0,"replies_count":0,)"
+                            R"("account":{"id":"7","acct":"fan"},"reblog":)" + status + "}"});
+  ASSERT_EQ(mastodon.batch.posts.size(), 2u) << mastodon.ReasonFor(1);
+  const Post& gargron = mastodon.batch.posts[0];
+  EXPECT_EQ(PublicCount(gargron, slots.likes), 11);
+  EXPECT_EQ(PublicCount(gargron, slots.reposts), 6);
+  EXPECT_EQ(PublicCount(gargron, slots.replies), 5);
+  EXPECT_EQ(PublicCount(gargron, slots.quotes), -1);  // Mastodon has no quote count
+  const Post& reblog = mastodon.batch.posts[1];
+  EXPECT_EQ(PublicText(reblog, slots.repost_of), "103270115826048975");
+  EXPECT_EQ(PublicCount(reblog, slots.likes), 11);
+
+  // Jetstream's events carry no counts.
+  Decoded jetstream(Preset(DecodeFormat::kJetstream),
+                    ReadLines(kFixtures / "bluesky-jetstream" / "golden_v1.jsonl"));
+  ASSERT_GT(jetstream.batch.posts.size(), 0u);
+  for (const Post& post : jetstream.batch.posts) EXPECT_EQ(PublicCount(post, slots.likes), -1);
 }
 
 }  // namespace

@@ -14,6 +14,9 @@
 #include "operators/unanswered_rule.h"
 #include "pipeline/pipeline_config.h"
 #include "pipeline/pipeline_runner.h"
+#include "pipeline/http_api.h"
+#include "pipeline/window_queries.h"
+#include "tests/cli_test_support.h"
 #include "tests/test_support.h"
 
 namespace brandpulse {
@@ -91,7 +94,8 @@ TEST_P(AlertGoldenTest, ExactAlertsWholeAndAcrossARestart) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, AlertGoldenTest,
                          ::testing::Values("unanswered", "noise", "spike", "share_of_voice",
-                                           "sentiment_shift", "viral_post"),
+                                           "sentiment_shift", "viral_post", "response_times",
+                                           "viral_public"),
                          [](const auto& info) { return info.param; });
 
 // The new rule types' mistakes: each at file:line:column, with "did you mean" where a name is
@@ -117,7 +121,8 @@ TEST(AlertRuleValidation, ShareSentimentViralErrorsAndTheEnrichmentNote) {
           "  - {name: c, type: sentiment_shift, window: 1hh, margin: 10}\n"
           "  - {name: d, type: viral_post, within: 10m}\n"
           "  - {name: e, type: viral_post, replies: 5, withn: 10m}\n"
-          "  - {name: f, type: share_of_voice, window: 1h, change: 10, direction: upward}\n");
+          "  - {name: f, type: share_of_voice, window: 1h, change: 10, direction: upward}\n"
+          "  - {name: g, type: share_of_voice, window: 1h, change: 10, group: widget}\n");
   Diagnostics diagnostics;
   EXPECT_FALSE(LoadPipelineSpec((work / "bad.yaml").string(), diagnostics).has_value() &&
                diagnostics.empty());
@@ -128,9 +133,10 @@ TEST(AlertRuleValidation, ShareSentimentViralErrorsAndTheEnrichmentNote) {
            file + ":10:5: error: alert rule 'a' needs change, above or below",
            file + ":11:69: error: alert rule 'b': brand 'solo' is in no competitor group",
            file + ":12:46: error: no window named '1hh' (hint: did you mean '1h'?)",
-           file + ":13:5: error: alert rule 'd' needs replies or reach",
+           file + ":13:5: error: alert rule 'd' needs replies, reposts, quotes, likes or reach",
            file + ":14:45: error: unknown key 'withn' in alert rule (hint: did you mean 'within'?)",
-           file + ":15:72: error: 'upward' is not a valid direction"}) {
+           file + ":15:72: error: 'upward' is not a valid direction",
+           file + ":16:68: error: alert rule 'g': no competitor group named 'widget' (hint: did you mean 'widgets'?)"}) {
     EXPECT_NE(text.find(expected), std::string::npos) << "missing: " << expected << "\n" << text;
   }
 
@@ -199,6 +205,143 @@ TEST(ResponseTimeMetrics, InquiriesAnsweredUnansweredAndTheResponseTimeHistogram
     EXPECT_EQ(std::system(fmt::format("promtool check metrics < '{}'", (work / "scrape.txt").string()).c_str()), 0)
         << text;
   }
+  fs::remove_all(work);
+}
+
+// Every committed window, encoded, by key: two runs that stored the same windows compare equal.
+std::map<std::string, std::string> AllWindows(const fs::path& state) {
+  std::map<std::string, std::string> windows;
+  auto store = StateStore::Open(StateOptions{state.string()});
+  EXPECT_TRUE(store.ok()) << store.status().ToString();
+  if (!store.ok()) return windows;
+  EXPECT_TRUE((*store)->ScanAllWindows([&](const WindowKey& key, const WindowMetrics& metrics) {
+    std::string encoded;
+    metrics.EncodeTo(encoded);
+    windows[fmt::format("{}/{}/{}/{}/{}", key.brand_id, key.dimension, key.size_ms, key.slide_ms,
+                        key.start_ms)] = encoded;
+  }).ok());
+  return windows;
+}
+
+// Response times as window metrics (tests/alert_golden/response_times/README.md, by hand): per
+// window, inquiries opened, first answers, late answers (after `within`, still measured after
+// the alert) and the median / p90 of the response time — read through WindowQueries, the HTTP
+// API's handler and `brandpulse query`; the stored windows are the same, byte for byte, whole,
+// resumed after a stop at every third record, and with 2 workers.
+TEST(ResponseTimeWindows, CountsAndQuantilesPerWindowExactAcrossRestartsAndWorkers) {
+  const fs::path golden =
+      fs::path(BRANDPULSE_SOURCE_DIR) / "tests" / "alert_golden" / "response_times";
+  fs::path work = MakeTempDirectory("response-time-windows");
+  setenv("BRANDPULSE_TEST_STATE", (work / "state").c_str(), 1);
+  setenv("BRANDPULSE_TEST_OUT", (work / "out").c_str(), 1);
+  setenv("BRANDPULSE_TEST_WORKERS", "1", 1);
+  PipelineSpec spec = LoadOrDie(golden / "pipeline.yaml");
+  RunOptions options;
+  options.fresh = true;
+  MetricsRegistry registry;
+  options.metrics_registry = &registry;
+  ASSERT_TRUE(RunPipeline(spec, options).ok());
+  // The late answer (r3, 390 s, after the alert) is measured.
+  EXPECT_EQ(SampleValue(registry.Render(),
+                        R"(brandpulse_inquiries_answered_total{brand="telenor",profile="@telenor_norge"})"),
+            1);
+  const std::map<std::string, std::string> whole = AllWindows(work / "state");
+  {
+    auto store = StateStore::Open(StateOptions{(work / "state").string()});
+    ASSERT_TRUE(store.ok());
+    WindowQueries queries(**store, spec);
+    auto value = [&](const SeriesAnswer& answer, int64_t start_s, std::string_view metric) -> int64_t {
+      for (const SeriesPoint& point : answer.points) {
+        if (point.start_ms == 1767225600000 + start_s * 1000) {
+          return static_cast<int64_t>(point.totals.Value(*ParseQueryMetric(metric)));
+        }
+      }
+      return -1;
+    };
+    auto series = [&](std::string_view metric, std::string_view window) {
+      Result<SeriesAnswer> answer = queries.Series("telenor", *ParseQueryMetric(metric), window, "",
+                                                   1767225600000, 1767225600000 + 3600000);
+      EXPECT_TRUE(answer.ok()) << answer.status().ToString();
+      return answer.ok() ? *answer : SeriesAnswer{};
+    };
+    SeriesAnswer inquiries = series("inquiries", "1m");
+    EXPECT_EQ(value(inquiries, 0, "inquiries"), 3);
+    EXPECT_EQ(value(inquiries, 60, "inquiries_answered"), 1);
+    EXPECT_EQ(value(inquiries, 60, "response_time_p50_seconds"), 120);   // r1: 100 s in (90, 120]
+    EXPECT_EQ(value(inquiries, 120, "inquiries_answered"), 1);           // r2: 120 s
+    EXPECT_EQ(value(inquiries, 360, "inquiries_answered"), 1);           // r3: 390 s, late
+    EXPECT_EQ(value(inquiries, 360, "inquiries_answered_late"), 1);
+    EXPECT_EQ(value(inquiries, 360, "response_time_p90_seconds"), 420);  // in (300, 420]
+    SeriesAnswer hour = series("inquiries", "1h");
+    EXPECT_EQ(value(hour, 0, "inquiries"), 3);
+    EXPECT_EQ(value(hour, 0, "inquiries_answered"), 3);
+    EXPECT_EQ(value(hour, 0, "inquiries_answered_late"), 1);
+    EXPECT_EQ(value(hour, 0, "response_time_p50_seconds"), 120);
+    EXPECT_EQ(value(hour, 0, "response_time_p90_seconds"), 420);
+    ApiResponse api = AnswerApiRequest(queries, "series", [](std::string_view name) -> std::string {
+      if (name == "brand") return "telenor";
+      if (name == "window") return "1h";
+      if (name == "metric") return "response_time_p90_seconds";
+      if (name == "from") return "2026-01-01T00:00:00Z";
+      if (name == "to") return "2026-01-01T01:00:00Z";
+      return "";
+    });
+    EXPECT_NE(api.json.find("\"value\":420"), std::string::npos) << api.json;
+  }
+  brandpulse_cli_test::CommandResult cli = brandpulse_cli_test::RunBrandpulse(
+      "query series -p pipeline.yaml -b telenor -w 1h -m response_time_p50_seconds "
+      "--from 2026-01-01T00:00:00Z --to 2026-01-01T01:00:00Z",
+      golden, fmt::format("BRANDPULSE_TEST_STATE='{}' BRANDPULSE_TEST_OUT='{}'",
+                          (work / "state").string(), (work / "out").string()));
+  EXPECT_EQ(cli.exit_code, 0) << cli.output;
+  EXPECT_NE(cli.output.find("\"value\":120"), std::string::npos) << cli.output;
+
+  for (size_t stop : {3, 5, 7}) {
+    SCOPED_TRACE(fmt::format("stopped after {} records", stop));
+    const fs::path state = work / fmt::format("state-{}", stop);
+    setenv("BRANDPULSE_TEST_STATE", state.c_str(), 1);
+    PipelineSpec split = LoadOrDie(golden / "pipeline.yaml");
+    RunOptions first = options;
+    first.metrics_registry = nullptr;
+    first.stop_after_records = stop;
+    ASSERT_TRUE(RunPipeline(split, first).ok());
+    ASSERT_TRUE(RunPipeline(split, RunOptions{}).ok());
+    EXPECT_EQ(AllWindows(state), whole);
+  }
+  setenv("BRANDPULSE_TEST_STATE", (work / "state-2-workers").c_str(), 1);
+  setenv("BRANDPULSE_TEST_WORKERS", "2", 1);
+  PipelineSpec two = LoadOrDie(golden / "pipeline.yaml");
+  RunOptions fresh;
+  fresh.fresh = true;
+  ASSERT_TRUE(RunPipeline(two, fresh).ok());
+  EXPECT_EQ(AllWindows(work / "state-2-workers"), whole);
+  unsetenv("BRANDPULSE_TEST_WORKERS");
+  fs::remove_all(work);
+}
+
+// The mentions stream (tests/alert_golden/mentions/README.md, by hand): every accepted hit of
+// each brand with its kind and offsets, and the brands an `exclude:` entry or a query's NOT
+// branch removed; exact whole, the same set at least once after a stop and resume.
+TEST(MentionsStream, EveryHitPerBrandAndWhatExclusionsRemoved) {
+  const fs::path golden = fs::path(BRANDPULSE_SOURCE_DIR) / "tests" / "alert_golden" / "mentions";
+  const std::string expected = ReadFile(golden / "expected_mentions.jsonl");
+  ASSERT_FALSE(expected.empty());
+  fs::path work = MakeTempDirectory("mentions-stream");
+  setenv("BRANDPULSE_TEST_STATE", (work / "state").c_str(), 1);
+  setenv("BRANDPULSE_TEST_OUT", (work / "out").c_str(), 1);
+  RunOptions options;
+  options.fresh = true;
+  ASSERT_TRUE(RunPipeline(LoadOrDie(golden / "pipeline.yaml"), options).ok());
+  EXPECT_EQ(StripIngestTimes(ReadFile(work / "out" / "mentions.jsonl")), expected);
+
+  setenv("BRANDPULSE_TEST_STATE", (work / "state-2").c_str(), 1);
+  setenv("BRANDPULSE_TEST_OUT", (work / "out-2").c_str(), 1);
+  PipelineSpec split = LoadOrDie(golden / "pipeline.yaml");
+  RunOptions first = options;
+  first.stop_after_records = 3;
+  ASSERT_TRUE(RunPipeline(split, first).ok());
+  ASSERT_TRUE(RunPipeline(split, RunOptions{}).ok());
+  EXPECT_EQ(LineSet(StripIngestTimes(ReadFile(work / "out-2" / "mentions.jsonl"))), LineSet(expected));
   fs::remove_all(work);
 }
 

@@ -66,7 +66,8 @@ TSAN_PROGRAMS := brandpulse webhook_receiver
 # gcc 12 and clang 14 do not intercept, so the first malloc on a librdkafka thread of an
 # instrumented process dereferences a null thread cache (SEGV). operators_kafka_test (the sink in
 # the test process, dev-kafka in a child) and the kafka_test script cannot run; docs/testing.md.
-TSAN_EXCLUDED := ^KafkaTest\.|^kafka_test$$
+# bench_smoke needs brandpulse_bench, which test-tsan does not build.
+TSAN_EXCLUDED := ^KafkaTest\.|^kafka_test$$|^bench_smoke$$
 # make fuzz: seconds per target (9 targets), the nice level, and which targets (default all).
 FUZZ_SECONDS ?= 20
 FUZZ_NICE ?= 10

@@ -158,6 +158,7 @@ Reason TwitterV2Format::Visit(Batch& batch, ondemand::object record, JsonDecodeS
       char* out = batch.arena.Allocate(prefix_size + original.text.size());
       size_t at = 0;
       auto append = [&](std::string_view piece) {
+        if (piece.empty()) return;  // an empty view may hold nullptr: memcpy must not get it
         std::memcpy(out + at, piece.data(), piece.size());
         at += piece.size();
       };

@@ -664,10 +664,18 @@ std::string FormatQueryNode(const Query& query, uint32_t index) {
   const QueryNode& node = query.nodes[index];
   switch (node.op) {
     case QueryOp::kTerm: {
+      // Quoted when bare it would read as something else: several words, or an operator (a
+      // phrase "NEAR/or norge" holds the word NEAR/or; make fuzz) or a field. A prefix term
+      // cannot be quoted and reads back as a term anyway.
+      std::string_view bare = node.text;
+      const bool reads_as_syntax = bare == "AND" || bare == "OR" || bare == "NOT" ||
+                                   bare.starts_with("NEAR/") ||
+                                   bare.find(':') != std::string_view::npos;
+      const bool quote =
+          bare.find(' ') != std::string_view::npos || (reads_as_syntax && !node.prefix);
       std::string text = node.match_case == QueryCase::kExact ? fmt::format("{{{}}}", node.text)
-                         : node.text.find(' ') != std::string::npos
-                             ? fmt::format("\"{}\"", node.text)
-                             : node.text;
+                         : quote ? fmt::format("\"{}\"", node.text)
+                                 : node.text;
       return node.prefix ? text + "*" : text;
     }
     case QueryOp::kField: {

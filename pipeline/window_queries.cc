@@ -113,6 +113,8 @@ Result<const WindowSpec*> WindowQueries::FindWindow(std::string_view name) const
 
 Status WindowQueries::CheckDimension(const WindowSpec& window, std::string_view dimension) const {
   if (dimension.empty()) return Status::Ok();
+  // Echoed into the answer: a value that is not UTF-8 would make it invalid JSON (make fuzz).
+  if (!IsValidUtf8(dimension)) return Status::InvalidArgument("the dimension is not valid UTF-8");
   std::string_view kind = dimension.substr(0, dimension.find(':'));
   for (Dimension declared : window.dimensions) {
     if (DimensionName(declared) == kind && dimension.size() > kind.size() + 1) return Status::Ok();

@@ -84,10 +84,16 @@ Status CompiledWatchlist::CompileOrLoad(const WatchlistCacheOptions& cache,
   std::vector<const char*> expressions;
   std::vector<size_t> lengths;
   std::vector<unsigned> ids;
-  for (const ScanLiteral& literal : scan_literals_) {
+  std::vector<size_t> literal_of;  // expression index -> scan_literals_ index
+  for (size_t index = 0; index < scan_literals_.size(); ++index) {
+    const ScanLiteral& literal = scan_literals_[index];
+    // A term that folds to nothing (a query term "..") can never match, and Hyperscan reads
+    // out of bounds on a zero-length literal (found by the watchlist fuzzer under ASan).
+    if (literal.bytes.empty()) continue;
     expressions.push_back(literal.bytes.data());
     lengths.push_back(literal.bytes.size());
     ids.push_back(literal.pattern);
+    literal_of.push_back(index);
   }
   // Caseless for ASCII (non-ASCII cases are literals of their own, scan_literals_), and no
   // SINGLEMATCH: the callback keeps every hit because the boundary check may reject an early
@@ -101,9 +107,9 @@ Status CompiledWatchlist::CompileOrLoad(const WatchlistCacheOptions& cache,
     std::string message = error != nullptr ? error->message : "unknown error";
     int expression = error != nullptr ? error->expression : -1;
     if (error != nullptr) hs_free_compile_error(error);
-    if (expression >= 0 && static_cast<size_t>(expression) < scan_literals_.size()) {
+    if (expression >= 0 && static_cast<size_t>(expression) < literal_of.size()) {
       const PatternOwner& owner =
-          owners_[patterns_[scan_literals_[expression].pattern].first_owner];
+          owners_[patterns_[scan_literals_[literal_of[expression]].pattern].first_owner];
       return Status::InvalidArgument(fmt::format("brand '{}' {} '{}': Hyperscan: {}",
                                                  spec_.brands[owner.brand_index].id,
                                                  TermKindName(owner.kind), owner.term, message));

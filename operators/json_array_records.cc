@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "engine/unicode.h"
+
 namespace brandpulse {
 namespace {
 
@@ -15,24 +17,6 @@ constexpr size_t kMaxKeyBytes = 4096;  // longer object keys never match a point
 bool IsSpace(int c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 // Bytes that cannot begin a value: a value "starting" with one is a malformed structure.
 bool IsStructural(int c) { return c == ',' || c == ':' || c == ']' || c == '}'; }
-
-void AppendUtf8(std::string& out, uint32_t code_point) {
-  if (code_point < 0x80) {
-    out.push_back(static_cast<char>(code_point));
-  } else if (code_point < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (code_point >> 6)));
-    out.push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
-  } else if (code_point < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (code_point >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((code_point >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (code_point >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((code_point >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((code_point >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
-  }
-}
 
 // The text of a JSON string's contents with its escapes decoded (for comparing object keys
 // with pointer tokens); a bad escape is kept as written, so it matches nothing real.
@@ -80,7 +64,7 @@ std::string Unescape(std::string_view raw) {
             i += 6;
           }
         }
-        AppendUtf8(out, code_point);
+        AppendUtf8(code_point, out);
         break;
       }
       default: out.push_back(c); break;  // \" \\ \/ (and anything else, kept)

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/split_fields.h"
 #include "engine/enrichment_fields.h"
 #include "operators/enrich_text.h"
 
@@ -134,18 +135,6 @@ std::string ScoresJson(const Scores& scores) {
       confusion, intents);
 }
 
-std::vector<std::string_view> Split(std::string_view text, char separator) {
-  std::vector<std::string_view> parts;
-  size_t start = 0;
-  while (true) {
-    const size_t end = text.find(separator, start);
-    parts.push_back(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
-    if (end == std::string_view::npos) break;
-    start = end + 1;
-  }
-  return parts;
-}
-
 // Case-insensitive ASCII search for a brand name in the text.
 size_t FindCaseless(std::string_view text, std::string_view name) {
   for (size_t i = 0; i + name.size() <= text.size(); ++i) {
@@ -221,14 +210,14 @@ int EvalEnrichment(const std::string& path, bool as_json, bool show_errors, bool
     ++line_number;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty() || line[0] == '#') continue;
-    std::vector<std::string_view> fields = Split(line, '\t');
+    std::vector<std::string_view> fields = SplitFields(line, '\t');
     const std::string language(fields[0]);
     if (fields.size() == 3 && fields[1].find('=') != std::string_view::npos) {
       // Per-brand line.
       const std::string_view text = fields[2];
       std::vector<std::pair<std::string_view, std::string_view>> labels;
       spans.clear();
-      for (std::string_view item : Split(fields[1], ';')) {
+      for (std::string_view item : SplitFields(fields[1], ';')) {
         const size_t equals = item.find('=');
         const std::string_view brand = item.substr(0, equals);
         const size_t at = FindCaseless(text, brand);
@@ -276,7 +265,7 @@ int EvalEnrichment(const std::string& path, bool as_json, bool show_errors, bool
       return 2;
     }
     uint32_t gold_intents = 0;
-    for (std::string_view code : Split(fields[2], ' ')) {
+    for (std::string_view code : SplitFields(fields[2], ' ')) {
       if (code.empty()) continue;
       bool known = false;
       for (int i = 0; i < 6; ++i) {

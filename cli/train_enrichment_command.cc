@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/split_fields.h"
 #include "engine/enrichment_fields.h"
 #include "operators/enrich_model.h"
 #include "operators/enrich_text.h"
@@ -143,13 +144,7 @@ int ReadLabelled(const std::string& path, const TextEnricher& enricher, EnrichSc
     ++line_number;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty() || line[0] == '#') continue;
-    std::vector<std::string_view> fields;
-    for (size_t start = 0;;) {
-      const size_t tab = line.find('\t', start);
-      fields.push_back(std::string_view(line).substr(start, tab == std::string::npos ? std::string::npos : tab - start));
-      if (tab == std::string::npos) break;
-      start = tab + 1;
-    }
+    const std::vector<std::string_view> fields = SplitFields(line, '\t');
     if (fields.size() == 3) continue;  // a per-brand line
     if (fields.size() != 4) {
       std::fprintf(stderr, "%s:%d:1: expected 4 tab-separated fields (lang, sentiment, intents, text)\n",

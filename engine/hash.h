@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <string_view>
 
 namespace brandpulse {
@@ -35,5 +36,12 @@ inline uint64_t HashBytes(std::string_view bytes, uint64_t seed = 0x9e3779b97f4a
   if (remaining > 0) std::memcpy(&tail, data, remaining);
   return MixBits(state ^ tail ^ (static_cast<uint64_t>(remaining) << 56));
 }
+
+// Hash for unordered containers keyed by std::string that are looked up by std::string_view
+// (with std::equal_to<>): a lookup with a view into a post does not build a string.
+struct TransparentStringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+};
 
 }  // namespace brandpulse

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "engine/event_time.h"
+#include "engine/hash.h"
 #include "engine/post.h"
 #include "engine/status.h"
 #include "engine/transform.h"
@@ -83,12 +84,8 @@ class DidHandles {
 
  private:
   std::vector<std::pair<std::string, std::string>> changed_;  // GUARDED_BY(mutex_)
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
-  };
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, std::string, Hash, std::equal_to<>> handles_;
+  std::unordered_map<std::string, std::string, TransparentStringHash, std::equal_to<>> handles_;
 };
 
 // X/Twitter v1.1 tweets and stream notices (decode_twitter_v1.cc).

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/hash.h"
 #include "engine/json_writer.h"
 #include "engine/log.h"
 #include "engine/social_entities.h"
@@ -168,7 +169,7 @@ class ViralPostRule final : public AlertRule {
       }
       if (!PublicText(post, slots_.repost_of).empty()) continue;  // counts for what it reposts
       const std::string_view brand_id = context.brands.brand_info(mention.brand_index).id;
-      auto found = tracked_.find(std::string(post.id));
+      auto found = tracked_.find(post.id);
       if (found == tracked_.end()) {
         Tracked fresh;
         fresh.post = EvidencePost::Of(post, batch.ingest_time_ms);
@@ -176,7 +177,7 @@ class ViralPostRule final : public AlertRule {
         found = tracked_.emplace(std::string(post.id), std::move(fresh)).first;
         by_time_.insert({post.event_time_ms, found->first});
         Evict();
-        found = tracked_.find(std::string(post.id));
+        found = tracked_.find(post.id);
         if (found == tracked_.end()) continue;  // older than everything kept at capacity
       }
       Tracked& tracked = found->second;
@@ -205,7 +206,7 @@ class ViralPostRule final : public AlertRule {
     if (tracked_.empty()) return Status::Ok();
     for (const Post& post : batch.posts) {
       if (!post.reply_to_post_id.empty() && post.reply_to_post_id != post.id) {
-        auto found = tracked_.find(std::string(post.reply_to_post_id));
+        auto found = tracked_.find(post.reply_to_post_id);
         if (found != tracked_.end()) {
           Tracked& tracked = found->second;
           ++tracked.total_replies;
@@ -218,7 +219,7 @@ class ViralPostRule final : public AlertRule {
       }
       const std::string_view repost_of = PublicText(post, slots_.repost_of);
       if (!repost_of.empty() && repost_of != post.id) {
-        auto found = tracked_.find(std::string(repost_of));
+        auto found = tracked_.find(repost_of);
         if (found != tracked_.end()) {
           Tracked& tracked = found->second;
           ++tracked.total_reposts;
@@ -232,7 +233,7 @@ class ViralPostRule final : public AlertRule {
       }
       const std::string_view quote_of = PublicText(post, slots_.quote_of);
       if (!quote_of.empty() && quote_of != post.id) {
-        auto found = tracked_.find(std::string(quote_of));
+        auto found = tracked_.find(quote_of);
         if (found != tracked_.end()) {
           Tracked& tracked = found->second;
           ++tracked.total_quotes;
@@ -469,7 +470,7 @@ class ViralPostRule final : public AlertRule {
   BrandFilter filter_;
   const PublicMetricSlots& slots_;
   std::vector<std::pair<std::string, int64_t>> own_records_;  // scratch: tracked posts read now
-  std::unordered_map<std::string, Tracked> tracked_;   // by post id
+  std::unordered_map<std::string, Tracked, TransparentStringHash, std::equal_to<>> tracked_;   // by post id
   std::set<std::pair<int64_t, std::string>> by_time_;  // (post event time, post id)
   std::set<std::string> dirty_;
   std::vector<std::string> forgotten_;

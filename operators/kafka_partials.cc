@@ -202,6 +202,13 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
   Result<bool> TakeChange(std::set<uint32_t>& owned) override {
     if (!changed_) return false;
     changed_ = false;
+    // A rebalance that left this member's partitions as they were (librdkafka calls back with
+    // empty lists) changes nothing: the partitions read on (a partition taken away and given
+    // back in between restarts at its beginning, and the merge log skips what it applied).
+    const bool first = !seen_;
+    seen_ = true;
+    if (!first && owned_ == taken_) return false;
+    taken_ = owned_;
     // Every owned partition is read again from its beginning, those kept through the change
     // too (records delivered before this seek are dropped by librdkafka).
     std::vector<uint32_t> kept(owned_.begin(), owned_.end());
@@ -266,6 +273,8 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
   const std::string topic_;
   rd_kafka_t* consumer_ = nullptr;
   std::set<uint32_t> owned_;
+  std::set<uint32_t> taken_;  // owned_ at the last change handed to the caller
+  bool seen_ = false;         // a first assignment (maybe empty) was handed to the caller
   bool changed_ = false;
   bool closing_ = false;
 };

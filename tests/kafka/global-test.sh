@@ -55,7 +55,7 @@ control() { python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.co
 input=$work/firehose.jsonl
 "$brandpulse" generate --watchlist pipelines/watchlists/nordic-spanish-telecoms.yaml \
   --format twitter-v2 --count "$posts" --seed "$seed" --mention-share 0.08 \
-  --malformed-share 0.001 --rate 400 --disorder 20s --output "$input"
+  --malformed-share 0.001 --rate ${rate:-10} --disorder 20s --output "$input"
 awk '{ print NR "\t" $0 }' "$input" | kcat -P -b "$KAFKA_BROKERS" -t posts -X batch.num.messages=100 -K "	"
 echo "global-test: $posts posts produced to 8 partitions on 3 brokers"
 
@@ -83,7 +83,7 @@ wait_for() {  # wait_for <file> <pattern> <tenths of a second>
 }
 
 # The reference: the same posts from a file, one process.
-run reference tests/kafka/file-pipeline.yaml KAFKA_COMMIT_EVERY=1000
+run reference tests/kafka/global-file-pipeline.yaml KAFKA_COMMIT_EVERY=1000
 finish reference || exit 1
 "$brandpulse" query dump --state "$work/reference/state" >"$work/reference/windows.txt"
 grep -o '"alert_id":"[^"]*"' "$work/reference/out/alerts.jsonl" | sort -u >"$work/reference/alert-ids.txt" || true

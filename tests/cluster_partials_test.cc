@@ -50,7 +50,9 @@ TEST(PartialsCodec, PreparedAndMarkerRoundTrip) {
   prepared.windows.push_back(PartialWindow{"movistar", 2, 0x0102030405ULL, -300000, Mentions(9)});
   std::string bytes;
   EncodePrepared(prepared, bytes);
-  ASSERT_EQ(*PartialsKindOf(bytes), PartialsKind::kPrepared);
+  Result<PartialsKind> kind = PartialsKindOf(bytes);
+  ASSERT_TRUE(kind.ok());
+  EXPECT_EQ(*kind, PartialsKind::kPrepared);
   Result<PreparedPartials> decoded = DecodePrepared(bytes);
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   EXPECT_EQ(decoded->epoch, prepared.epoch);
@@ -69,8 +71,12 @@ TEST(PartialsCodec, PreparedAndMarkerRoundTrip) {
 
   std::string marker;
   EncodeMarker(prepared.epoch, marker);
-  ASSERT_EQ(*PartialsKindOf(marker), PartialsKind::kMarker);
-  EXPECT_EQ(*DecodeMarker(marker), prepared.epoch);
+  Result<PartialsKind> marker_kind = PartialsKindOf(marker);
+  ASSERT_TRUE(marker_kind.ok());
+  EXPECT_EQ(*marker_kind, PartialsKind::kMarker);
+  Result<EpochId> marker_epoch = DecodeMarker(marker);
+  ASSERT_TRUE(marker_epoch.ok());
+  EXPECT_EQ(*marker_epoch, prepared.epoch);
 
   // Truncated or trailing bytes are refused, never half-read.
   for (size_t cut = 0; cut < bytes.size(); ++cut) {

@@ -3,7 +3,8 @@
 # processes: `brandpulse dev-kafka` (3 brokers, posts:8, partials:4), kcat producing a generated
 # firehose, and brandpulse instances with a `cluster:` section sharing one consumer group.
 #   a starts alone; b joins while a consumes (source and partials partitions move: a rebalance
-#   on both groups); a is killed with SIGKILL and restarted on its old state; both run to the
+#   on both groups); b is frozen (SIGSTOP) past its session timeout and resumed; a is killed
+#   with SIGKILL and restarted on its old state; both run to the
 #   end of the topic (stop_at_end); then c, on a fresh disk, runs alone: it takes every source
 #   partition (at its end) and every partials partition, replays the partials, closes every
 #   window and exits.
@@ -89,16 +90,24 @@ finish reference || exit 1
 grep -o '"alert_id":"[^"]*"' "$work/reference/out/alerts.jsonl" | sort -u >"$work/reference/alert-ids.txt" || true
 [ -s "$work/reference/windows.txt" ] || { echo "global-test: the reference has no windows" >&2; exit 2; }
 
-# Slow consumption (brokers answer 100 ms late, small fetches, short epochs) so that b joins and
-# the kill lands while a consumes.
-control "rtt -1 50" >/dev/null
+# Slow consumption (brokers answer 100 ms late, small fetches, short epochs) so that b joins, the
+# freeze and the kill land while the instances consume.
+control "rtt -1 100" >/dev/null
 common=(KAFKA_GROUP=global KAFKA_COMMIT_EVERY=1000 KAFKA_WORKERS=1 KAFKA_FETCH_BYTES=8192)
 run a tests/kafka/global-pipeline.yaml "${common[@]}"
 a=$pid
 wait_for "$work/a/runs.log" "epoch .* committed" 300 || fail "a committed no epoch"
 run b tests/kafka/global-pipeline.yaml "${common[@]}"
 b=$pid
-wait_for "$work/b/runs.log" "epoch .* committed" 300 || fail "b committed no epoch"
+wait_for "$work/b/runs.log" "[1-9] partition(s) gained" 300 || fail "b gained no partition"
+sleep 0.7  # (mid-epoch: b has read records it has not committed)
+# b frozen past its session timeout (6 s): a takes its partitions and redoes their ranges with
+# other boundaries; b wakes up with an epoch in hand, its offset commit is refused (fenced), so
+# its partials never get a marker.
+kill -STOP "$b"
+sleep 9
+kill -CONT "$b"
+echo "global-test: b frozen with SIGSTOP for 9 s (session timeout 6 s), then resumed"
 sleep 1
 if kill -0 "$a" 2>/dev/null; then
   kill -KILL "$a"
@@ -134,6 +143,9 @@ if grep -h 'cluster: epochs committed' "$work"/{a,b,c}/runs.log | grep -v ' 0 co
 fi
 moved=$(grep -h 'partials partitions gained' "$work"/a/runs.log "$work"/b/runs.log | grep -vc 'lost \[\]' || true)
 [ "$moved" -ge 1 ] || fail "no partials partition moved between a and b"
+abandoned=$(cat "$work"/{a,b}/runs.log | grep -c 'abandoned (' || true)
+b_fenced=$(grep -c 'abandoned (' "$work/b/runs.log" || true)
+echo "global-test: $abandoned epoch(s) abandoned by a and b, $b_fenced by b after its freeze (offset commit refused: fenced or rebalancing)"
 grep -h 'partials restored' "$work"/{a,b,c}/runs.log | sed 's/^/global-test: /' | tail -n 4
 echo "global-test: $(wc -l <"$work/c/windows.txt") windows, $(wc -l <"$work/alert-ids.txt") alert ids, $(tail -n 1 "$work/lag.txt")"
 

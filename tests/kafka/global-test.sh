@@ -12,19 +12,26 @@
 # ids of a, b and c together equal the file run's; committed offsets at the end offsets; no
 # offset reset; the merger refused nothing (no conflicts).
 #
-#   tests/kafka/global-test.sh [--posts N] [--seed N] [--brandpulse PATH] [--work DIR]
+#   tests/kafka/global-test.sh [--posts N] [--seed N] [--commit-every N] [--rate POSTS_PER_S]
+#                              [--brandpulse PATH] [--work DIR]
+# c's "partials restored" line is the restore time of every partials partition from scratch
+# against the bytes replayed (more epochs: --commit-every smaller; more windows: --rate smaller).
 # Exit 0 when all hold; 1 on a difference; 2 on a setup error.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 posts=20000
 seed=11
+commit_every=1000
+rate=10
 brandpulse=build/brandpulse
 work=build/global-test
 while [ $# -gt 0 ]; do
   case "$1" in
     --posts) posts=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
+    --commit-every) commit_every=$2; shift 2 ;;
+    --rate) rate=$2; shift 2 ;;
     --brandpulse) brandpulse=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     *) echo "global-test: unknown argument $1" >&2; exit 2 ;;
@@ -56,7 +63,7 @@ control() { python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.co
 input=$work/firehose.jsonl
 "$brandpulse" generate --watchlist pipelines/watchlists/nordic-spanish-telecoms.yaml \
   --format twitter-v2 --count "$posts" --seed "$seed" --mention-share 0.08 \
-  --malformed-share 0.001 --rate ${rate:-10} --disorder 20s --output "$input"
+  --malformed-share 0.001 --rate "$rate" --disorder 20s --output "$input"
 awk '{ print NR "\t" $0 }' "$input" | kcat -P -b "$KAFKA_BROKERS" -t posts -X batch.num.messages=100 -K "	"
 echo "global-test: $posts posts produced to 8 partitions on 3 brokers"
 
@@ -84,7 +91,7 @@ wait_for() {  # wait_for <file> <pattern> <tenths of a second>
 }
 
 # The reference: the same posts from a file, one process.
-run reference tests/kafka/global-file-pipeline.yaml KAFKA_COMMIT_EVERY=1000
+run reference tests/kafka/global-file-pipeline.yaml KAFKA_COMMIT_EVERY=$commit_every
 finish reference || exit 1
 "$brandpulse" query dump --state "$work/reference/state" >"$work/reference/windows.txt"
 grep -o '"alert_id":"[^"]*"' "$work/reference/out/alerts.jsonl" | sort -u >"$work/reference/alert-ids.txt" || true
@@ -93,7 +100,7 @@ grep -o '"alert_id":"[^"]*"' "$work/reference/out/alerts.jsonl" | sort -u >"$wor
 # Slow consumption (brokers answer 100 ms late, small fetches, short epochs) so that b joins, the
 # freeze and the kill land while the instances consume.
 control "rtt -1 100" >/dev/null
-common=(KAFKA_GROUP=global KAFKA_COMMIT_EVERY=1000 KAFKA_WORKERS=1 KAFKA_FETCH_BYTES=8192)
+common=(KAFKA_GROUP=global KAFKA_COMMIT_EVERY=$commit_every KAFKA_WORKERS=1 KAFKA_FETCH_BYTES=8192)
 run a tests/kafka/global-pipeline.yaml "${common[@]}"
 a=$pid
 wait_for "$work/a/runs.log" "epoch .* committed" 300 || fail "a committed no epoch"
@@ -123,7 +130,7 @@ pid=$b; finish b || true
 control "rtt -1 0" >/dev/null
 
 # c: alone, fresh disk; takes everything and closes every window.
-run c tests/kafka/global-pipeline.yaml KAFKA_GROUP=global KAFKA_COMMIT_EVERY=1000
+run c tests/kafka/global-pipeline.yaml KAFKA_GROUP=global KAFKA_COMMIT_EVERY=$commit_every
 finish c || true
 
 "$brandpulse" query dump --state "$work/c/state" >"$work/c/windows.txt"

@@ -6,6 +6,9 @@
 #include "operators/partials_codec.h"
 #include "pipeline/cluster_merge_log.h"
 #include "pipeline/cluster_runtime.h"
+#include "pipeline/cluster_spec.h"
+#include "pipeline/pipeline_config.h"
+#include "test_support.h"
 
 namespace brandpulse {
 namespace {
@@ -210,6 +213,52 @@ TEST(PartialsMergeLog, WatermarkWaitsForEverySourcePartition) {
   log.OnMarker(b2.epoch, applied);
   EXPECT_EQ(log.Watermark(1000), 19000) << "min over partitions 0 and 1; the empty one is at its end";
   EXPECT_FALSE(log.GlobalEnd());
+}
+
+// The `cluster:` section: read into PipelineSpec::cluster; absent, nothing changes; refused on a
+// source that is not Kafka and with the per-instance dedup transform.
+std::string LoadErrors(const std::string& source, const std::string& transforms,
+                       const std::string& cluster, std::shared_ptr<const ClusterSpec>* out = nullptr) {
+  std::filesystem::path work = brandpulse_test::MakeTempDirectory("cluster-config");
+  brandpulse_test::WriteFile(work / "watchlist.yaml", "brands:\n  - id: a\n    terms: [a]\n");
+  brandpulse_test::WriteFile(work / "p.yaml",
+                             "source: " + source + "\ndecode: {format: twitter-v2}\n" + transforms +
+                                 "watchlist: watchlist.yaml\nstate: {directory: s}\n"
+                                 "windows:\n  - {name: 1m, size: 1m}\nsinks:\n  dead_letter: {type: none}\n" + cluster);
+  Diagnostics diagnostics;
+  std::optional<PipelineSpec> spec = LoadPipelineSpec((work / "p.yaml").string(), diagnostics);
+  if (spec && out != nullptr) *out = spec->cluster;
+  std::filesystem::remove_all(work);
+  return diagnostics.ToString();
+}
+
+TEST(ClusterConfig, SectionReadAndChecked) {
+  const std::string kafka = "{type: kafka, brokers: b:9092, topic: posts, group: g}";
+  std::shared_ptr<const ClusterSpec> cluster;
+  EXPECT_EQ(LoadErrors(kafka, "", "", &cluster), "");
+  EXPECT_EQ(cluster, nullptr) << "no cluster: section, no cluster";
+  EXPECT_EQ(LoadErrors(kafka, "",
+                       "cluster: {partials_topic: partials, brokers: b:9092, merge_group: m, "
+                       "delivery_timeout: 5s}\n",
+                       &cluster),
+            "");
+  ASSERT_NE(cluster, nullptr);
+  EXPECT_EQ(cluster->partials_topic, "partials");
+  EXPECT_EQ(cluster->merge_group, "m");
+  EXPECT_EQ(cluster->delivery_timeout_ms, 5000);
+  EXPECT_NE(LoadErrors(kafka, "", "cluster: {brokers: b:9092}\n").find("partials_topic"),
+            std::string::npos);
+  EXPECT_NE(LoadErrors("{type: stdin}", "", "cluster: {partials_topic: p, brokers: b:9092}\n")
+                .find("needs a Kafka source"),
+            std::string::npos);
+  EXPECT_NE(LoadErrors(kafka, "transforms: [decode, match, dedup, window]\n",
+                       "cluster: {partials_topic: p, brokers: b:9092}\n")
+                .find("dedup"),
+            std::string::npos);
+  EXPECT_NE(LoadErrors(kafka, "", "cluster: {partials_topic: p, brokers: b:9092, partials: 3}\n")
+                .find("partials"),
+            std::string::npos)
+      << "unknown keys are reported";
 }
 
 }  // namespace

@@ -136,6 +136,7 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
       : KafkaClientOwner(client.redactor), topic_(std::move(topic)) {}
   ~KafkaPartialsConsumer() override {
     if (consumer_ == nullptr) return;
+    if (stash_ != nullptr) rd_kafka_message_destroy(stash_);
     closing_ = true;
     rd_kafka_consumer_close(consumer_);
     rd_kafka_destroy(consumer_);
@@ -175,13 +176,24 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
   }
 
   Status Poll(int timeout_ms, size_t max_records, const RecordVisitor& record) override {
+    if (changed_) return Status::Ok();  // the caller takes the change first
     for (size_t count = 0; count < max_records; ++count) {
-      rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer_, count == 0 ? timeout_ms : 0);
+      rd_kafka_message_t* message = stash_;
+      stash_ = nullptr;
+      if (message == nullptr) {
+        message = rd_kafka_consumer_poll(consumer_, count == 0 ? timeout_ms : 0);
+      }
       if (message == nullptr) return Status::Ok();
+      if (changed_) {
+        // The poll ran the rebalance callback, then gave a record of the new assignment: it
+        // belongs after the caller's reset.
+        stash_ = message;
+        return Status::Ok();
+      }
       Status status = Status::Ok();
       const uint32_t partition = static_cast<uint32_t>(message->partition);
       if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (owned_.contains(partition) && !changed_) {
+        if (owned_.contains(partition)) {
           status = record(partition, message->offset,
                           std::string_view(static_cast<const char*>(message->payload), message->len));
         }
@@ -194,7 +206,6 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
       }
       rd_kafka_message_destroy(message);
       RETURN_IF_ERROR(status);
-      if (changed_) return Status::Ok();  // the caller resets before reading on
     }
     return Status::Ok();
   }
@@ -209,22 +220,6 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
     seen_ = true;
     if (!first && owned_ == taken_) return false;
     taken_ = owned_;
-    // Every owned partition is read again from its beginning, those kept through the change
-    // too (records delivered before this seek are dropped by librdkafka).
-    std::vector<uint32_t> kept(owned_.begin(), owned_.end());
-    if (!kept.empty()) {
-      PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(kept.size())));
-      for (uint32_t partition : kept) {
-        rd_kafka_topic_partition_list_add(list.list, topic_.c_str(), static_cast<int32_t>(partition))
-            ->offset = RD_KAFKA_OFFSET_BEGINNING;
-      }
-      if (rd_kafka_error_t* error = rd_kafka_seek_partitions(consumer_, list.list, 10000)) {
-        Status status = Status::Unavailable(fmt::format("partials topic {}: seek: {}", topic_,
-                                                        rd_kafka_error_string(error)));
-        rd_kafka_error_destroy(error);
-        return status;
-      }
-    }
     owned = owned_;
     return true;
   }
@@ -263,11 +258,40 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
       rd_kafka_error_t* error = assign ? rd_kafka_incremental_assign(consumer, partitions)
                                        : rd_kafka_incremental_unassign(consumer, partitions);
       if (error != nullptr) rd_kafka_error_destroy(error);
+      if (!self.closing_ && partitions->cnt > 0) self.RestartKept(consumer, partitions, assign);
     } else {
+      // An eager strategy chosen in properties: whole assignments, each from the beginning.
       rd_kafka_assign(consumer, assign ? partitions : nullptr);
       if (!assign) self.owned_.clear();
     }
+    if (self.stash_ != nullptr) {  // read before the change
+      rd_kafka_message_destroy(self.stash_);
+      self.stash_ = nullptr;
+    }
     if (!self.closing_) self.changed_ = true;
+  }
+
+  // The caller rebuilds its merged state from the beginning of every owned partition after a
+  // change: the partitions kept through it are given up and taken again at their beginning
+  // (librdkafka drops what it had fetched of them before).
+  void RestartKept(rd_kafka_t* consumer, const rd_kafka_topic_partition_list_t* changed,
+                   bool assigned) {
+    PartitionList kept(rd_kafka_topic_partition_list_new(static_cast<int>(owned_.size()) + 1));
+    for (uint32_t partition : owned_) {
+      if (assigned && rd_kafka_topic_partition_list_find(changed, topic_.c_str(),
+                                                         static_cast<int32_t>(partition)) != nullptr) {
+        continue;  // just assigned: starts at its beginning already
+      }
+      rd_kafka_topic_partition_list_add(kept.list, topic_.c_str(), static_cast<int32_t>(partition))
+          ->offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    if (kept.list->cnt == 0) return;
+    if (rd_kafka_error_t* error = rd_kafka_incremental_unassign(consumer, kept.list)) {
+      rd_kafka_error_destroy(error);
+    }
+    if (rd_kafka_error_t* error = rd_kafka_incremental_assign(consumer, kept.list)) {
+      rd_kafka_error_destroy(error);
+    }
   }
 
   const std::string topic_;
@@ -275,6 +299,7 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
   std::set<uint32_t> owned_;
   std::set<uint32_t> taken_;  // owned_ at the last change handed to the caller
   bool seen_ = false;         // a first assignment (maybe empty) was handed to the caller
+  rd_kafka_message_t* stash_ = nullptr;  // read after a change, before the caller took it
   bool changed_ = false;
   bool closing_ = false;
 };

@@ -135,6 +135,7 @@ class PipelineRun {
   std::unique_ptr<ClusterRuntime> cluster_;
   std::optional<int64_t> cluster_committed_watermark_;
   int64_t cluster_end_wait_started_ms_ = INT64_MIN;
+  uint64_t cluster_late_deltas_ = 0;  // merged deltas of windows already closed here
 
   // Coordinator-only state of the epoch.
   std::optional<LoadedWatchlist> reload_pending_;  // compiled, waiting for a commit boundary
@@ -697,7 +698,6 @@ Status PipelineRun::Commit(bool end_of_input) {
   if (int64_t tracked = watermarks_.Compute(clock_.NowMs()); tracked != WatermarkTracker::kNone) {
     watermark = std::max(watermark, tracked);
   }
-  const int64_t local_watermark = watermark;  // issue 11: what this instance's posts are late by
   if (cluster_) {
     cluster_committed_watermark_ = cluster_->Watermark();
     watermark = cluster_committed_watermark_.value_or(kNoWatermark);
@@ -797,7 +797,10 @@ Status PipelineRun::Commit(bool end_of_input) {
       });
 
   // The next epoch's workers see the new watermark (results do not depend on the write).
-  watermark_.store(cluster_ ? local_watermark : watermark, std::memory_order_release);
+  // Issue 11: with `cluster:` no post is late where it is read (an instance's own partitions,
+  // read again after an abandoned epoch or a move, say nothing about the global watermark); the
+  // merger closes windows by the merged one.
+  watermark_.store(cluster_ ? kNoWatermark : watermark, std::memory_order_release);
   UpdateEventTimeLimits();
   summary_.event_times_refused = event_time_limits_.rejected.load(std::memory_order_relaxed);
   summary_.commit_seconds += SecondsSince(commit_started_ms);
@@ -968,7 +971,10 @@ Result<RunSummary> PipelineRun::Run() {
     }
   }
   if (scheduler_) scheduler_->Stop();
-  if (cluster_) Notice(cluster_->Summary());
+  if (cluster_) {
+    Notice(fmt::format("{}; {} merged window delta(s) late (window already closed)",
+                       cluster_->Summary(), cluster_late_deltas_));
+  }
   // The last commit's write (a stop, an error or stop_after_records left the loop after it).
   if (Status finished = FinishWrite(); status.ok()) status = finished;
   if (status.ok()) status = DrainDeliveries();
@@ -998,8 +1004,8 @@ Status PipelineRun::StartCluster() {
                                                   [this](const std::string& message) {
                                                     Notice(message);
                                                   }));
-  // Lateness here is judged by this instance's own partitions; the stored watermark is the
-  // merged one of an earlier ownership.
+  // No post is late where it is read (see Commit); the stored watermark is the merged one of
+  // an earlier ownership.
   watermark_.store(kNoWatermark);
   watermarks_ = WatermarkTracker{spec_.max_out_of_orderness_ms, spec_.idle_timeout_ms};
   // What the store holds is merged state of partials partitions this instance may no longer
@@ -1052,6 +1058,20 @@ Status PipelineRun::ClusterEpoch(WindowDeltaMap& deltas) {
     }
   }
   deltas = cluster_->TakeMerged(*brands_);
+  // A delta for a window this merger already closed (input more disordered than the allowed
+  // lateness) is late: left out, as a late post is in one process, and counted.
+  if (cluster_committed_watermark_) {
+    for (auto it = deltas.begin(); it != deltas.end();) {
+      const int64_t size_ms = closer_->layout().shapes[it->first.shape_index].size_ms;
+      if (WindowCloseTime(it->first.start_ms, size_ms, spec_.allowed_lateness_ms) <=
+          *cluster_committed_watermark_) {
+        ++cluster_late_deltas_;
+        it = deltas.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
   return Status::Ok();
 }
 

@@ -148,6 +148,10 @@ grep -h 'cluster: epochs committed' "$work"/{a,b,c}/runs.log | sed 's/^/global-t
 if grep -h 'cluster: epochs committed' "$work"/{a,b,c}/runs.log | grep -v ' 0 conflict(s)'; then
   fail "the merger refused epochs (conflicts)"
 fi
+if grep -h 'cluster: epochs committed' "$work"/{a,b,c}/runs.log | grep -v '; 0 merged window delta(s) late'; then
+  fail "a merger found deltas of windows it had closed"
+fi
+cat "$work"/{a,b,c}/out/late.jsonl | grep -q . && fail "posts went to the late sink (nothing is late here)"
 moved=$(grep -h 'partials partitions gained' "$work"/a/runs.log "$work"/b/runs.log | grep -vc 'lost \[\]' || true)
 [ "$moved" -ge 1 ] || fail "no partials partition moved between a and b"
 abandoned=$(cat "$work"/{a,b}/runs.log | grep -c 'abandoned (' || true)

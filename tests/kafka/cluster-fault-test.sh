@@ -20,6 +20,8 @@
 #   - the feeder delivered every post, and the mock dropped no record (start offsets 0);
 #   - the group's committed offsets are at the topic's end offsets (`brandpulse kafka-lag`);
 #   - no offset reset in any log (auto.offset.reset=error);
+#   - every post the file run matched left some instance's mentions stream (by post id), and no
+#     other post did;
 #   - --mode per-instance (today): per window, mentions and reach summed over the instances'
 #     states are never below the file run (lost 0); how many are above it ("counted twice":
 #     each instance's state covers only the partitions it read, docs/cluster.md) is a figure;
@@ -29,10 +31,12 @@
 # It prints the figures (kills, freezes, rebalances, broker faults, posts, lost, counted twice,
 # failover times) and writes them to <work>/figures.txt.
 #
-#   tests/kafka/cluster-fault-test.sh [--mode per-instance|global] [--long] [--posts N]
-#       [--partitions N] [--rate N] [--seed N] [--brandpulse PATH] [--work DIR]
-# --long: more posts and partitions, slower feeding (`make cluster-test`).
-# Exit 0 when all hold; 1 on a failed check; 2 on a setup error.
+#   tests/kafka/cluster-fault-test.sh [--mode per-instance|global] [--long] [--cycles N]
+#       [--posts N] [--partitions N] [--rate N] [--seed N] [--brandpulse PATH] [--work DIR]
+# --long (`make cluster-test`): 48,000 posts, 12 partitions, and the middle of the schedule (B
+# killed and restarted, C frozen and resumed) three times.
+# Exit 0 when all hold; 1 on a failed check; 2 on a setup error; 3 when the mock cluster itself
+# died (librdkafka 2.0.2's mock can abort on an assertion; see the schedule).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -43,11 +47,12 @@ rate=250          # posts/s the feeder produces while it has budget
 seed=22
 brandpulse=build/brandpulse
 work=build/cluster-fault-test
-long=0
+cycles=1          # kill/restart + freeze/resume cycles in the middle of the schedule
 while [ $# -gt 0 ]; do
   case "$1" in
     --mode) mode=$2; shift 2 ;;
-    --long) long=1; posts=48000; partitions=12; shift ;;
+    --long) posts=48000; partitions=12; cycles=3; shift ;;
+    --cycles) cycles=$2; shift 2 ;;
     --posts) posts=$2; shift 2 ;;
     --partitions) partitions=$2; shift 2 ;;
     --rate) rate=$2; shift 2 ;;
@@ -101,7 +106,13 @@ for _ in $(seq 100); do [ -s "$work/bootstrap" ] && break; sleep 0.1; done
 export KAFKA_BROKERS
 KAFKA_BROKERS=$(cat "$work/bootstrap")
 broker_faults=0
+mock_alive() {  # exits 3 when dev-kafka is gone (the mock aborted): nothing after it can be checked
+  kill -0 "$cluster_pid" 2>/dev/null && return 0
+  echo "cluster-fault-test: dev-kafka (librdkafka's mock cluster) died: $(tail -n 1 "$work/dev-kafka.log")" >&2
+  exit 3
+}
 control() {  # control <command>: one dev-kafka command; fails the test on an error reply
+  mock_alive
   python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall((sys.argv[2]+"\n").encode()); r=s.recv(200).decode().strip(); sys.exit(r != "ok" and r)' \
     "$work/control.sock" "$1" || { echo "cluster-fault-test: dev-kafka refused '$1'" >&2; exit 2; }
   echo "$(date -u +%H:%M:%S.%N | cut -c1-12) $1" >>"$work/faults.log"
@@ -161,7 +172,7 @@ feed() {  # feed <posts>: let the feeder produce that many more
   [ "$fed" -le "$posts" ] || fed=$posts
   echo "$fed" >"$work/budget.tmp" && mv "$work/budget.tmp" "$work/budget"
 }
-slice=$((posts / 10))
+slice=$((posts / (8 + 2 * cycles)))
 
 # --- instances ---------------------------------------------------------------------------------
 failures=0
@@ -214,6 +225,7 @@ gained_since() {  # gained_since <since> <name>...
 wait_assigned() {  # wait_assigned <name> <timeout s>: until its current run holds a partition
   local deadline=$(( $(date +%s) + $2 ))
   while [ "$(held "$1")" -le 0 ]; do
+    mock_alive
     [ "$(date +%s)" -lt "$deadline" ] || { fail "$1 got no partition within $2 s"; return 1; }
     kill -0 "${pid[$1]}" 2>/dev/null || { fail "$1 exited"; tail -n 15 "$work/$1/runs.log"; return 1; }
     sleep 0.1
@@ -232,6 +244,7 @@ failover() {  # failover <since> <held> <timeout s> <survivor>...
       return
     fi
     [ "$(date +%s)" -lt "$deadline" ] || { echo "none"; return; }
+    kill -0 "$cluster_pid" 2>/dev/null || { echo "none"; return; }
     sleep 0.2
   done
 }
@@ -251,6 +264,7 @@ wait_all_assigned() {  # wait_all_assigned <timeout s> <name>...
       steady=0
     fi
     last_notices=$notices
+    mock_alive
     [ "$(date +%s)" -lt "$deadline" ] || { say "after $1 s the instances hold $total of $partitions partitions"; return 0; }
     sleep 0.2
   done
@@ -263,6 +277,7 @@ graceful=0
 failover_kill=none
 failover_stop=none
 failover_term=none
+rejoin_sigcont=none
 feed "$slice"
 start A
 wait_assigned A 60
@@ -277,63 +292,75 @@ fault "error fetch 4 NOT_LEADER_FOR_PARTITION"
 wait_all_assigned 30 A B
 say "2 instances: A $(held A), B $(held B); leaders of partitions 0 and 1 moved, 4 Fetch errors"
 
+# Group-level faults (a broker down, the coordinator moving) only while the group is steady: the
+# mock (librdkafka 2.0.2) aborts on `!member->resp` in rd_kafka_mock_cgrp_member_sync_set when a
+# member that lost its coordinator sends SyncGroup again while its first one still waits.
 feed "$slice"
 start C
 wait_assigned C 60
+wait_all_assigned 30 A B C
 fault "broker down 2"
+fault "error produce 4 NOT_LEADER_FOR_PARTITION"
 sleep 3
 fault "broker up 2"
+wait_all_assigned 30 A B C
 fault "coordinator $group 3"
-fault "error produce 4 NOT_LEADER_FOR_PARTITION"
 wait_all_assigned 30 A B C
 say "3 instances: A $(held A), B $(held B), C $(held C); broker 2 was down 3 s, coordinator moved, 4 Produce errors"
 
-# kill -9 B while it consumes; its partitions move after the session timeout; B restarts on its
-# old state. OffsetCommit errors are queued just before, so commits are refused around it.
-feed "$slice"
-sleep 1
-fault "error offsetcommit 3 REBALANCE_IN_PROGRESS NOT_COORDINATOR"
-held_b=$(held B)
-killed_at=$(now)
-stop B KILL
-kills=$((kills + 1))
-failover_kill=$(failover "$killed_at" "$held_b" 40 A C)
-say "B (holding $held_b) killed with SIGKILL; A and C had its partitions after $failover_kill s"
-start B
-wait_assigned B 60
-# A delayed Produce on the leader of partition 2 (moved to broker 1 first): the feeder's request
-# times out after 2 s and is sent again; the mock appends both.
-fault "leader posts 2 1"
-fault "delay 1 produce 1 5000"
-feed "$slice"
-wait_all_assigned 30 A B C
-say "B restarted on its old state: A $(held A), B $(held B), C $(held C); a Produce to broker 1 delayed 5 s"
+# The middle, --cycles times (1; 3 in the long form): B killed and restarted, C frozen and resumed.
+for ((cycle = 1; cycle <= cycles; cycle++)); do
+  # kill -9 B while it consumes; its partitions move after the session timeout; B restarts on its
+  # old state. OffsetCommit errors are queued just before, so commits are refused around it
+  # (not NOT_COORDINATOR: see the mock's abort above).
+  feed "$slice"
+  sleep 1
+  fault "error offsetcommit 3 REBALANCE_IN_PROGRESS"
+  held_b=$(held B)
+  killed_at=$(now)
+  stop B KILL
+  kills=$((kills + 1))
+  took=$(failover "$killed_at" "$held_b" 40 A C)
+  failover_kill="${failover_kill#none} $took"
+  say "B (holding $held_b) killed with SIGKILL; A and C had its partitions after $took s"
+  start B
+  wait_assigned B 60
+  # A delayed Produce on the leader of partition 2 (moved to broker 1 first): the feeder's request
+  # times out after 3 s and is sent again; the mock appends both.
+  fault "leader posts 2 1"
+  fault "delay 1 produce 1 5000"
+  feed "$slice"
+  wait_all_assigned 30 A B C
+  say "B restarted on its old state: A $(held A), B $(held B), C $(held C); a Produce to broker 1 delayed 5 s"
 
-# C frozen past its session timeout: its partitions move; it wakes up fenced and rejoins.
-feed "$slice"
-sleep 1
-held_c=$(held C)
-frozen_at=$(now)
-kill -STOP "${pid[C]}"
-freezes=$((freezes + 1))
-failover_stop=$(failover "$frozen_at" "$held_c" 40 A B)
-sleep_more=$(awk -v a="$frozen_at" -v b="$(now)" -v s="$session_s" 'BEGIN { d = s + 3 - (b - a); print (d > 0 ? d : 0) }')
-sleep "$sleep_more"
-resumed_at=$(now)
-kill -CONT "${pid[C]}"
-say "C (holding $held_c) frozen for $(awk -v a="$frozen_at" -v b="$resumed_at" 'BEGIN { printf "%.1f", b - a }') s; A and B had its partitions after $failover_stop s"
-# Woken up, C finds itself out of the group (its partitions lost) and joins again.
-rejoin_sigcont=none
-for _ in $(seq 200); do
-  read -r got last < <(gained_since "$resumed_at" C)
-  if [ "$got" -gt 0 ]; then
-    rejoin_sigcont=$(awk -v a="$resumed_at" -v b="$last" 'BEGIN { printf "%.1f", b - a }')
-    break
-  fi
-  sleep 0.2
+  # C frozen past its session timeout: its partitions move; it wakes up fenced and rejoins.
+  feed "$slice"
+  sleep 1
+  held_c=$(held C)
+  frozen_at=$(now)
+  kill -STOP "${pid[C]}"
+  freezes=$((freezes + 1))
+  took=$(failover "$frozen_at" "$held_c" 40 A B)
+  failover_stop="${failover_stop#none} $took"
+  sleep_more=$(awk -v a="$frozen_at" -v b="$(now)" -v s="$session_s" 'BEGIN { d = s + 3 - (b - a); print (d > 0 ? d : 0) }')
+  sleep "$sleep_more"
+  resumed_at=$(now)
+  kill -CONT "${pid[C]}"
+  say "C (holding $held_c) frozen for $(awk -v a="$frozen_at" -v b="$resumed_at" 'BEGIN { printf "%.1f", b - a }') s; A and B had its partitions after $took s"
+  # Woken up, C finds itself out of the group (its partitions lost) and joins again.
+  took=none
+  for _ in $(seq 200); do
+    read -r got last < <(gained_since "$resumed_at" C)
+    if [ "$got" -gt 0 ]; then
+      took=$(awk -v a="$resumed_at" -v b="$last" 'BEGIN { printf "%.1f", b - a }')
+      break
+    fi
+    sleep 0.2
+  done
+  rejoin_sigcont="${rejoin_sigcont#none} $took"
+  wait_all_assigned 40 A B C
+  say "C resumed: it held partitions again after $took s; A $(held A), B $(held B), C $(held C)"
 done
-wait_all_assigned 40 A B C
-say "C resumed: it held partitions again after $rejoin_sigcont s; A $(held A), B $(held B), C $(held C)"
 
 # 3 → 2: A stops gracefully (commits, leaves the group).
 feed "$slice"
@@ -379,6 +406,7 @@ for _ in $(seq 300); do
 done
 stop D TERM
 graceful=$((graceful + 1))
+mock_alive
 lag || true
 if ! grep -q '^total lag 0$' "$work/lag.txt"; then
   fail "the group's committed offsets are not at the end offsets"
@@ -457,6 +485,18 @@ else
 fi
 same_alerts=$(comm -12 "$work/reference/alert-ids.txt" "$work/alert-ids.txt" | wc -l)
 
+# The mentions streams, by post id: every post the file run matched must have left some instance
+# (delivery is at least once, so repeats are fine), and no other post.
+mention_ids() { cat "$@" | { grep -ao '^{"schema":"brandpulse.mention/1","post_id":"[^"]*"' || true; } | cut -d'"' -f8 | sort -u; }
+mention_ids "$work/reference/out/mentions.jsonl" >"$work/reference/mention-ids.txt"
+mention_ids "$work"/{A,B,C,D}/out/mentions.jsonl >"$work/mention-ids.txt"
+missing_mentions=$(comm -23 "$work/reference/mention-ids.txt" "$work/mention-ids.txt" | wc -l)
+extra_mentions=$(comm -13 "$work/reference/mention-ids.txt" "$work/mention-ids.txt" | wc -l)
+[ -s "$work/reference/mention-ids.txt" ] || fail "the file run wrote no mentions"
+[ "$missing_mentions" -eq 0 ] || { fail "$missing_mentions matched posts never left any instance (mentions streams)";
+  comm -23 "$work/reference/mention-ids.txt" "$work/mention-ids.txt" | head -n 5; }
+[ "$extra_mentions" -eq 0 ] || fail "$extra_mentions posts in the instances' mentions streams are not in the file run's"
+
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 {
   echo "mode $mode"
@@ -471,21 +511,23 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "assignment_changes $rebalances"
   echo "broker_faults $broker_faults"
   echo "refused_commit_notices $refused_commits"
+  echo "matched_posts_file_run $(wc -l <"$work/reference/mention-ids.txt")"
+  echo "matched_posts_missing_from_streams $missing_mentions"
   echo "mentions_lost $lost"
   echo "mentions_counted_twice $twice"
   echo "alert_ids_file_run $(wc -l <"$work/reference/alert-ids.txt")"
   echo "alert_ids_instances $(wc -l <"$work/alert-ids.txt")"
   echo "alert_ids_in_both $same_alerts"
   echo "alert_ids_on_topic $alert_ids_topic"
-  echo "failover_sigkill_s $failover_kill"
-  echo "failover_sigstop_s $failover_stop"
+  echo "failover_sigkill_s" $failover_kill
+  echo "failover_sigstop_s" $failover_stop
   echo "failover_sigterm_s $failover_term"
-  echo "rejoin_after_sigcont_s $rejoin_sigcont"
+  echo "rejoin_after_sigcont_s" $rejoin_sigcont
   echo "load $load"
 } >"$work/figures.txt"
 say "figures ($work/figures.txt):"
 sed 's/^/  /' "$work/figures.txt"
-for value in "$failover_kill" "$failover_stop" "$failover_term"; do
+for value in $failover_kill $failover_stop $failover_term; do
   [ "$value" != none ] || fail "a failover did not complete (see the figures)"
 done
 [ "$failures" -eq 0 ] && say "all checks passed ($mode)"

@@ -472,6 +472,11 @@ sum_windows "$work"/{A,B,C,D}/windows.txt >"$work/sums.txt"
 read -r lost twice < <(join -a1 -a2 -e 0 -o 0,1.2,2.2 "$work/reference/sums.txt" "$work/sums.txt" |
   awk '{ d = $3 - $2; if (d < 0) l -= d; else t += d } END { print l + 0, t + 0 }')
 if [ "$mode" = global ]; then
+  # The mergers' own account at the end of each run (docs/cluster.md): conflicts and merged
+  # deltas that came late must be none.
+  bad=$(cat "${logs[@]}" | grep -a 'cluster: epochs committed' | grep -avE ' 0 conflict\(s\),.* 0 merged window delta\(s\) late' || true)
+  [ -z "$bad" ] || { fail "a merger reports conflicts or late deltas"; echo "$bad" | head -n 5; }
+  grep -aq 'cluster: global end reached' "$work/D/runs.log" || fail "the final instance did not reach the global end"
   # Global windows: the final instance holds every merged window; byte for byte the file run's.
   if ! cmp -s "$work/reference/windows.txt" "$work/D/windows.txt"; then
     fail "the final instance's windows differ from the file run's"
@@ -498,6 +503,13 @@ extra_mentions=$(comm -13 "$work/reference/mention-ids.txt" "$work/mention-ids.t
 [ "$extra_mentions" -eq 0 ] || fail "$extra_mentions posts in the instances' mentions streams are not in the file run's"
 
 load=$(cut -d' ' -f1-3 /proc/loadavg)
+# Global mode: epochs committed / abandoned over every run, and the partials restores (each
+# reset of a merger replays its partials partitions: seconds against bytes replayed).
+epochs() { cat "${logs[@]}" | grep -ao "cluster: epochs committed [0-9]*, abandoned [0-9]*" |
+  awk '{ c += $4; a += $6 } END { printf "%d committed, %d abandoned", c, a }'; }
+restores() { cat "${logs[@]}" | grep -ao 'cluster: partials restored: [0-9]* record(s), [0-9]* bytes, [0-9]* epoch(s) applied in [0-9.]* s' |
+  awk '{ n++; s = $(NF - 1); b = $6; if (s > ms) { ms = s; mb = b } if (b > xb) { xb = b; xs = s } }
+    END { if (n) printf "%d restores; slowest %.3f s (%d bytes); largest %d bytes (%.3f s)", n, ms, mb, xb, xs; else print "none" }'; }
 {
   echo "mode $mode"
   echo "posts $posts"
@@ -522,6 +534,8 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "failover_sigkill_s" $failover_kill
   echo "failover_sigstop_s" $failover_stop
   echo "failover_sigterm_s $failover_term"
+  [ "$mode" = global ] && echo "epochs $(epochs)"
+  [ "$mode" = global ] && echo "partials_restores $(restores)"
   echo "rejoin_after_sigcont_s" $rejoin_sigcont
   echo "load $load"
 } >"$work/figures.txt"

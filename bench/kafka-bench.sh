@@ -14,7 +14,7 @@
 # sections not run are kept) and prints them.
 #
 #   bench/kafka-bench.sh [--sections throughput,failover,restore] [--posts N] [--partitions N]
-#       [--repeat N] [--restore-sizes N,N,...] [--brandpulse PATH] [--work DIR]
+#       [--repeat N] [--restore-sizes N,N,...] [--restore-rates N,N] [--brandpulse PATH] [--work DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 posts=200000
@@ -24,11 +24,14 @@ work=build/kafka-bench
 sections=throughput,failover,restore
 repeat=3
 restore_sizes=25000,100000,400000,1600000
+restore_rates=400,4   # posts per second of event time in the restore inputs (each rate × each
+                      # size): a lower rate spreads the same posts over more windows (a larger state)
 while [ $# -gt 0 ]; do
   case "$1" in
     --sections) sections=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
     --restore-sizes) restore_sizes=$2; shift 2 ;;
+    --restore-rates) restore_rates=$2; shift 2 ;;
     --posts) posts=$2; shift 2 ;;
     --partitions) partitions=$2; shift 2 ;;
     --brandpulse) brandpulse=$2; shift 2 ;;
@@ -47,22 +50,25 @@ trap cleanup EXIT
 now() { date +%s.%N; }
 seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
-"$brandpulse" dev-kafka --brokers 3 --topic "posts:$partitions" --topic alerts:2 --topic dead-letters:1 \
-  --control "$work/control.sock" --bootstrap-file "$work/bootstrap" </dev/null >"$work/dev-kafka.log" 2>&1 &
-cluster_pid=$!
-for _ in $(seq 100); do [ -s "$work/bootstrap" ] && break; sleep 0.1; done
-export KAFKA_BROKERS
-KAFKA_BROKERS=$(cat "$work/bootstrap")
-"$brandpulse" generate --watchlist pipelines/watchlists/nordic-spanish-telecoms.yaml \
-  --format twitter-v2 --count "$posts" --seed 5 --mention-share 0.08 --malformed-share 0.001 \
-  --rate 400 --disorder 20s --output "$work/firehose.jsonl"
-bytes=$(stat -c %s "$work/firehose.jsonl")
-awk '{ print NR "\t" $0 }' "$work/firehose.jsonl" | kcat -P -b "$KAFKA_BROKERS" -t posts -K "	"
-on_topic=0
-for ((p = 0; p < partitions; p++)); do
-  on_topic=$((on_topic + $(kcat -Q -b "$KAFKA_BROKERS" -t "posts:$p:-1" | awk '{ print $NF }')))
-done
-[ "$on_topic" -eq "$posts" ] || { echo "kafka-bench: $on_topic of $posts posts on the topic" >&2; exit 2; }
+# The cluster and the topic: only the throughput and failover sections read them.
+if [[ ",$sections," == *",throughput,"* || ",$sections," == *",failover,"* ]]; then
+  "$brandpulse" dev-kafka --brokers 3 --topic "posts:$partitions" --topic alerts:2 --topic dead-letters:1 \
+    --control "$work/control.sock" --bootstrap-file "$work/bootstrap" </dev/null >"$work/dev-kafka.log" 2>&1 &
+  cluster_pid=$!
+  for _ in $(seq 100); do [ -s "$work/bootstrap" ] && break; sleep 0.1; done
+  export KAFKA_BROKERS
+  KAFKA_BROKERS=$(cat "$work/bootstrap")
+  "$brandpulse" generate --watchlist pipelines/watchlists/nordic-spanish-telecoms.yaml \
+    --format twitter-v2 --count "$posts" --seed 5 --mention-share 0.08 --malformed-share 0.001 \
+    --rate 400 --disorder 20s --output "$work/firehose.jsonl"
+  bytes=$(stat -c %s "$work/firehose.jsonl")
+  awk '{ print NR "\t" $0 }' "$work/firehose.jsonl" | kcat -P -b "$KAFKA_BROKERS" -t posts -K "	"
+  on_topic=0
+  for ((p = 0; p < partitions; p++)); do
+    on_topic=$((on_topic + $(kcat -Q -b "$KAFKA_BROKERS" -t "posts:$p:-1" | awk '{ print $NF }')))
+  done
+  [ "$on_topic" -eq "$posts" ] || { echo "kafka-bench: $on_topic of $posts posts on the topic" >&2; exit 2; }
+fi
 
 run_instance() {  # run_instance <name> <group>: background; sets $pid
   mkdir -p "$work/$1/out"
@@ -139,8 +145,7 @@ failover() {  # failover <signal> <name>: "<seconds from the signal to the survi
   stopped_at=$(now)
   kill -"$signal" "$a"
   taken_at=$(wait_gained "$work/$name-b.log" "$before" 60)
-  [ "$signal" = STOP ] && kill -CONT "$a"
-  [ "$signal" = KILL ] || kill -TERM "$a"
+  if [ "$signal" = STOP ]; then kill -CONT "$a"; kill -TERM "$a"; fi
   wait "$a" 2>/dev/null || true
   kill -TERM "$b"
   wait "$b" 2>/dev/null || true
@@ -181,21 +186,23 @@ if wanted restore; then
 {
   echo "### Restore on old state against state size"
   echo
-  echo "Written $stamp, by \`bash bench/kafka-bench.sh --sections restore --restore-sizes $restore_sizes --repeat $repeat\`."
+  echo "Written $stamp, by \`bash bench/kafka-bench.sh --sections restore --restore-sizes $restore_sizes --restore-rates $restore_rates --repeat $repeat\`."
   echo "bench/kafka-restore-pipeline.yaml (tests/kafka/cluster-file-pipeline.yaml's rules and de-duplication,"
   echo "plus a 5-minute window by author, so the state grows with the input) over a generated file of N posts;"
   echo "then restarts on that state. \"ready after\" is the run's own report (RocksDB open, rule state, window"
   echo "closer and de-duplication set read back); a Kafka instance then joins the group (~3 s on the mock)."
   echo
-  echo "| posts | state on disk (MiB) | windows (query dump lines) | ready after, median s | each restart: s (load) |"
-  echo "|---:|---:|---:|---:|---|"
+  echo "| posts | event time (h) | state on disk (MiB) | windows (query dump lines) | ready after, median s | each restart: s (load) |"
+  echo "|---:|---:|---:|---:|---:|---|"
   IFS=, read -r -a sizes <<<"$restore_sizes"
+  IFS=, read -r -a rates <<<"$restore_rates"
+  for restore_rate in "${rates[@]}"; do
   for size in "${sizes[@]}"; do
-    dir=$work/restore-$size
+    dir=$work/restore-$size-$restore_rate
     mkdir -p "$dir/out"
     "$brandpulse" generate --watchlist pipelines/watchlists/nordic-spanish-telecoms.yaml \
       --format twitter-v2 --count "$size" --seed 9 --mention-share 0.10 --malformed-share 0.001 \
-      --rate 400 --disorder 20s --output "$dir/input.jsonl"
+      --rate "$restore_rate" --disorder 20s --output "$dir/input.jsonl"
     KAFKA_INPUT=$dir/input.jsonl KAFKA_STATE=$dir/state KAFKA_OUT=$dir/out \
       "$brandpulse" run bench/kafka-restore-pipeline.yaml --quiet >"$dir/build.log" 2>&1
     results=()
@@ -212,8 +219,10 @@ if wanted restore; then
     windows=$("$brandpulse" query dump --state "$dir/state" | wc -l)
     middle=$(printf '%s\n' "${results[@]}" | awk '{ print $1 }' | median)
     each=$(printf '%s\n' "${results[@]}" | awk '{ printf "%s%s (%s)", (NR > 1 ? ", " : ""), $1, $2 }')
-    echo "| $size | $(du -sm "$dir/state" | cut -f1) | $windows | $middle | $each |"
+    hours=$(awk -v n="$size" -v r="$restore_rate" 'BEGIN { printf "%.1f", n / r / 3600 }')
+    echo "| $size | $hours | $(du -sm "$dir/state" | cut -f1) | $windows | $middle | $each |"
     rm -f "$dir/input.jsonl"
+  done
   done
 } >"$work/section-restore.md"
 fi

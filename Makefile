@@ -123,3 +123,11 @@ webhook-fault-test: build
 	  BRANDPULSE_FAULT_INGEST_POSTS=100000 ./alert_webhook_fault_test
 alert-latency: build
 	@bash bench/alert-latency.sh --build $(BUILD_DIR)
+
+# Kafka cluster fault test (issue 11), long form: more posts and partitions, the same schedule of
+# SIGTERM, SIGKILL + restart, SIGSTOP/SIGCONT, a fresh disk and broker faults (tests/kafka/).
+# CLUSTER_TEST_MODE=global once global windows are on: windows and alert ids must equal a file run.
+CLUSTER_TEST_MODE ?= per-instance
+.PHONY: cluster-test
+cluster-test: build
+	@bash tests/kafka/cluster-fault-test.sh --long --mode $(CLUSTER_TEST_MODE) --brandpulse $(BRANDPULSE) --work $(BUILD_DIR)/cluster-test

@@ -398,8 +398,10 @@ class UnansweredRule final : public AlertRule {
     std::optional<uint32_t> brand_index = context.brands.FindBrand(key.first);
     if (!brand_index) return;  // the brand left the watchlist: no alerts for it
     if (context.inquiries != nullptr) {
-      context.inquiries->push_back(InquiryObservation{InquiryObservation::Kind::kUnanswered,
-                                                      *brand_index, ProfileLabel(*inquiry), 0});
+      InquiryObservation unanswered{InquiryObservation::Kind::kUnanswered, *brand_index,
+                                    ProfileLabel(*inquiry), 0};
+      unanswered.event_time_ms = inquiry->post.event_time_ms;  // counts in the inquiry's window
+      context.inquiries->push_back(std::move(unanswered));
     }
     const int64_t age_ms = reason == "deadline"
                                ? options_.within_ms

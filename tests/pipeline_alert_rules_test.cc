@@ -15,6 +15,7 @@
 #include "pipeline/pipeline_config.h"
 #include "pipeline/pipeline_runner.h"
 #include "pipeline/http_api.h"
+#include "pipeline/window_closer.h"
 #include "pipeline/window_queries.h"
 #include "tests/cli_test_support.h"
 #include "tests/test_support.h"
@@ -122,7 +123,8 @@ TEST(AlertRuleValidation, ShareSentimentViralErrorsAndTheEnrichmentNote) {
           "  - {name: d, type: viral_post, within: 10m}\n"
           "  - {name: e, type: viral_post, replies: 5, withn: 10m}\n"
           "  - {name: f, type: share_of_voice, window: 1h, change: 10, direction: upward}\n"
-          "  - {name: g, type: share_of_voice, window: 1h, change: 10, group: widget}\n");
+          "  - {name: g, type: share_of_voice, window: 1h, change: 10, group: widget}\n"
+          "  - {name: h, type: threshold, window: 1h, metric: inquiries_unanswered, above: 5}\n");
   Diagnostics diagnostics;
   EXPECT_FALSE(LoadPipelineSpec((work / "bad.yaml").string(), diagnostics).has_value() &&
                diagnostics.empty());
@@ -136,7 +138,8 @@ TEST(AlertRuleValidation, ShareSentimentViralErrorsAndTheEnrichmentNote) {
            file + ":13:5: error: alert rule 'd' needs replies, reposts, quotes, likes or reach",
            file + ":14:45: error: unknown key 'withn' in alert rule (hint: did you mean 'within'?)",
            file + ":15:72: error: 'upward' is not a valid direction",
-           file + ":16:68: error: alert rule 'g': no competitor group named 'widget' (hint: did you mean 'widgets'?)"}) {
+           file + ":16:68: error: alert rule 'g': no competitor group named 'widget' (hint: did you mean 'widgets'?)",
+           file + ":17:52: error: metric 'inquiries_unanswered' cannot be read by a window rule"}) {
     EXPECT_NE(text.find(expected), std::string::npos) << "missing: " << expected << "\n" << text;
   }
 
@@ -258,9 +261,10 @@ TEST(ResponseTimeWindows, CountsAndQuantilesPerWindowExactAcrossRestartsAndWorke
       }
       return -1;
     };
-    auto series = [&](std::string_view metric, std::string_view window) {
-      Result<SeriesAnswer> answer = queries.Series("telenor", *ParseQueryMetric(metric), window, "",
-                                                   1767225600000, 1767225600000 + 3600000);
+    auto series = [&](std::string_view metric, std::string_view window,
+                      std::string_view dimension = "") {
+      Result<SeriesAnswer> answer = queries.Series("telenor", *ParseQueryMetric(metric), window,
+                                                   dimension, 1767225600000, 1767225600000 + 3600000);
       EXPECT_TRUE(answer.ok()) << answer.status().ToString();
       return answer.ok() ? *answer : SeriesAnswer{};
     };
@@ -278,6 +282,23 @@ TEST(ResponseTimeWindows, CountsAndQuantilesPerWindowExactAcrossRestartsAndWorke
     EXPECT_EQ(value(hour, 0, "inquiries_answered_late"), 1);
     EXPECT_EQ(value(hour, 0, "response_time_p50_seconds"), 120);
     EXPECT_EQ(value(hour, 0, "response_time_p90_seconds"), 420);
+    // Unanswered (q3, deadline 140 s), in the inquiry's window: the 1m window at 0 was final
+    // (closed at 65 s) when q3 went unanswered, and takes the count all the same.
+    EXPECT_EQ(value(inquiries, 0, "inquiries_unanswered"), 1);
+    EXPECT_EQ(value(inquiries, 60, "inquiries_unanswered"), 0);
+    EXPECT_EQ(value(hour, 0, "inquiries_unanswered"), 1);
+    // Per profile (the 1h window keeps `dimensions: [profile]`): q1 and q2 to profile support,
+    // q3 to the handle @telenor_norge.
+    SeriesAnswer support = series("inquiries", "1h", "profile:support");
+    EXPECT_EQ(value(support, 0, "inquiries"), 2);
+    EXPECT_EQ(value(support, 0, "inquiries_answered"), 2);
+    EXPECT_EQ(value(support, 0, "inquiries_unanswered"), 0);
+    EXPECT_EQ(value(support, 0, "response_time_p90_seconds"), 120);
+    SeriesAnswer handle = series("inquiries", "1h", "profile:@telenor_norge");
+    EXPECT_EQ(value(handle, 0, "inquiries"), 1);
+    EXPECT_EQ(value(handle, 0, "inquiries_unanswered"), 1);
+    EXPECT_EQ(value(handle, 0, "inquiries_answered_late"), 1);
+    EXPECT_EQ(value(handle, 0, "response_time_p50_seconds"), 420);
     ApiResponse api = AnswerApiRequest(queries, "series", [](std::string_view name) -> std::string {
       if (name == "brand") return "telenor";
       if (name == "window") return "1h";
@@ -316,6 +337,56 @@ TEST(ResponseTimeWindows, CountsAndQuantilesPerWindowExactAcrossRestartsAndWorke
   ASSERT_TRUE(RunPipeline(two, fresh).ok());
   EXPECT_EQ(AllWindows(work / "state-2-workers"), whole);
   unsetenv("BRANDPULSE_TEST_WORKERS");
+  fs::remove_all(work);
+}
+
+// An inquiry found unanswered after its window closed adds its count to that final window (the
+// runner merges it into the store), and the window closer must not reopen the window for it: a
+// reopened window would be shown to the rules again, with only that count in it (a `below` rule
+// would fire on a window that had mentions).
+TEST(UnansweredInFinalWindows, TheCloserDoesNotReopenAFinalWindow) {
+  class OneBrand final : public BrandDirectory {
+   public:
+    uint32_t brand_count() const override { return 1; }
+    BrandInfo brand_info(uint32_t) const override { return BrandInfo{"acme", "Acme", ""}; }
+    std::optional<uint32_t> FindBrand(std::string_view id) const override {
+      return id == "acme" ? std::optional<uint32_t>(0) : std::nullopt;
+    }
+  };
+  fs::path work = MakeTempDirectory("closer-final");
+  auto store = StateStore::Open(StateOptions{(work / "state").string()});
+  ASSERT_TRUE(store.ok());
+  WindowSpec minute;
+  minute.name = "1m";
+  minute.size_ms = 60000;
+  const std::vector<WindowSpec> windows{minute};
+  OneBrand brands;
+  WindowCloser closer(windows, 0, [](uint32_t) { return true; });
+  ASSERT_TRUE(closer.Restore(**store, brands, INT64_MIN).ok());
+  WindowDeltaMap deltas;
+  deltas[WindowDeltaKey{0, 0, kBrandTotal, 0}].AddMention(1, 10);
+  closer.Track(deltas);
+  int shown = 0;
+  auto count = [&](const ClosedWindow&) {
+    ++shown;
+    return Status::Ok();
+  };
+  std::vector<WindowDeltaKey> replaced;
+  StateStore::Commit commit = (*store)->NewCommit();
+  ASSERT_TRUE(closer.Close(60000, false, deltas, brands, **store, commit, count, replaced).ok());
+  EXPECT_EQ(shown, 1);
+  // Later: the window's inquiry went unanswered (a counter delta for the final window).
+  WindowDeltaMap late;
+  late[WindowDeltaKey{0, 0, kBrandTotal, 0}].AddCounter(0, 1);
+  closer.Track(late);
+  EXPECT_EQ(closer.open_count(), 0u);
+  ASSERT_TRUE(closer.Close(120000, false, late, brands, **store, commit, count, replaced).ok());
+  EXPECT_EQ(shown, 1);
+  // The same after a restart: the restored watermark makes the window final.
+  WindowCloser restarted(windows, 0, [](uint32_t) { return true; });
+  ASSERT_TRUE(restarted.Restore(**store, brands, 120000).ok());
+  restarted.Track(late);
+  EXPECT_EQ(restarted.open_count(), 0u);
   fs::remove_all(work);
 }
 

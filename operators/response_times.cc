@@ -148,7 +148,12 @@ void AddInquiryWindowDeltas(std::span<const InquiryObservation> observations,
       for (int64_t k = 0; k < windows; ++k) {
         const int64_t start = last_start - k * step;
         if (unanswered) {
-          // A final window still takes it (merged into the store); a deleted one does not.
+          // A final window still takes it (merged into the store); a deleted one does not, nor
+          // one that was final when the inquiry was read (it did not count the inquiry).
+          if (WindowCloseTime(start, shape.size_ms, allowed_lateness_ms) <=
+              observation.opened_under_watermark_ms) {
+            continue;
+          }
           if (retention_ms > 0 && watermark_ms > INT64_MIN + retention_ms &&
               start + shape.size_ms <= watermark_ms - retention_ms) {
             continue;

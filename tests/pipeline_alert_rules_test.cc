@@ -390,6 +390,52 @@ TEST(UnansweredInFinalWindows, TheCloserDoesNotReopenAFinalWindow) {
   fs::remove_all(work);
 }
 
+// viral_post with only `reach` decides when the post is read and tracks nothing; it gives the
+// same alerts as the tracking path (the same rule with a replies limit no post reaches), and both
+// give one alert per brand the post names (before, a post naming two brands alerted the first).
+TEST(ViralPostReach, OneAlertPerBrandWithOrWithoutTracking) {
+  fs::path work = MakeTempDirectory("viral-reach");
+  brandpulse_test::WriteFile(work / "watchlist.yaml",
+                             "brands:\n"
+                             "  - {id: acme, name: Acme, terms: [acme]}\n"
+                             "  - {id: globex, name: Globex, terms: [globex]}\n");
+  brandpulse_test::WriteFile(
+      work / "in.jsonl",
+      "{\"id\":\"p1\",\"ts\":1767225600000,\"author\":\"star\",\"followers\":500000,\"text\":\"acme and globex\"}\n"
+      "{\"id\":\"p2\",\"ts\":1767225601000,\"author\":\"kari\",\"followers\":10,\"text\":\"acme again\"}\n"
+      "{\"id\":\"p3\",\"ts\":1767225602000,\"author\":\"nova\",\"followers\":200000,\"text\":\"globex!\"}\n"
+      "{\"id\":\"p1\",\"ts\":1767225600000,\"author\":\"star\",\"followers\":500000,\"text\":\"acme and globex\"}\n");
+  auto run = [&](std::string_view rule, std::string_view tag) {
+    const std::string pipeline = fmt::format(
+        "name: v\nsource: {{type: file, path: in.jsonl}}\nwatchlist: watchlist.yaml\n"
+        "state: {{directory: state-{0}}}\nwindows:\n  - {{name: 1h, size: 1h}}\n"
+        "decode: {{format: json, fields: {{id: /id, text: /text, author_id: /author, "
+        "author_handle: /author, event_time: /ts, author_followers: /followers}}}}\n"
+        "sinks: {{alerts: {{type: file, path: a-{0}.jsonl}}, dead_letter: {{type: file, path: d-{0}.jsonl}}}}\n"
+        "alerts:\n  - {1}\n",
+        tag, rule);
+    brandpulse_test::WriteFile(work / fmt::format("{}.yaml", tag), pipeline);
+    RunOptions options;
+    options.fresh = true;
+    Result<RunSummary> summary = RunPipeline(LoadOrDie(work / fmt::format("{}.yaml", tag)), options);
+    EXPECT_TRUE(summary.ok()) << summary.status().ToString();
+    return StripAlertTimes(ReadFile(work / fmt::format("a-{}.jsonl", tag)));
+  };
+  const std::string reach_only = run("{name: viral, type: viral_post, reach: 100000}", "reach");
+  const std::string tracked =
+      run("{name: viral, type: viral_post, reach: 100000, replies: 1000000}", "tracked");
+  EXPECT_EQ(reach_only, tracked);
+  std::set<std::string> ids;
+  for (const std::string& line : Lines(reach_only)) {
+    const size_t at = line.find("\"alert_id\":\"");
+    ASSERT_NE(at, std::string::npos) << line;
+    ids.insert(line.substr(at + 12, line.find('"', at + 12) - at - 12));
+  }
+  EXPECT_EQ(ids, (std::set<std::string>{"viral/acme/p1", "viral/globex/p1", "viral/globex/p3"}));
+  EXPECT_EQ(Lines(reach_only).size(), 3u);  // p1 read again: the same ids, dropped
+  fs::remove_all(work);
+}
+
 // The mentions stream (tests/alert_golden/mentions/README.md, by hand): every accepted hit of
 // each brand with its kind and offsets, and the brands an `exclude:` entry or a query's NOT
 // branch removed; exact whole, the same set at least once after a stop and resume.

@@ -390,6 +390,59 @@ TEST(UnansweredInFinalWindows, TheCloserDoesNotReopenAFinalWindow) {
   fs::remove_all(work);
 }
 
+// An inquiry read after its window was final is not counted there (a late post), so it is not
+// counted as unanswered there either: inquiries_unanswered never exceeds inquiries. Its open
+// windows count both.
+TEST(UnansweredInFinalWindows, ALateInquiryCountsInNeitherWhereItWasLate) {
+  fs::path work = MakeTempDirectory("unanswered-late");
+  brandpulse_test::WriteFile(work / "watchlist.yaml",
+                             "brands:\n"
+                             "  - {id: acme, name: Acme, terms: [acme], handles: [\"@acme_help\"]}\n");
+  // t (s after 2026-01-01): a0 at 0, a1 at 200 (the watermark passes 1m @ 0's close at 60), then
+  // q at 10 — a question to @acme_help, late for 1m @ 0 but not for 1h @ 0 — and z at 1000.
+  brandpulse_test::WriteFile(
+      work / "in.jsonl",
+      "{\"id\":\"a0\",\"ts\":1767225600000,\"author\":\"x\",\"text\":\"acme\"}\n"
+      "{\"id\":\"a1\",\"ts\":1767225800000,\"author\":\"y\",\"text\":\"acme\"}\n"
+      "{\"id\":\"q\",\"ts\":1767225610000,\"author\":\"kari\",\"reply_to\":\"acme_help\",\"text\":\"acme why?\"}\n"
+      "{\"id\":\"z\",\"ts\":1767226600000,\"author\":\"z\",\"text\":\"acme\"}\n");
+  brandpulse_test::WriteFile(
+      work / "pipeline.yaml",
+      "name: v\nsource: {type: file, path: in.jsonl}\nwatchlist: watchlist.yaml\n"
+      "batch_records: 1\nstate: {directory: state, commit_every_records: 1}\n"
+      "time: {max_out_of_orderness: 0s, allowed_lateness: 0s}\n"
+      "windows:\n  - {name: 1m, size: 1m}\n  - {name: 1h, size: 1h}\n"
+      "decode: {format: json, fields: {id: /id, text: /text, author_id: /author, "
+      "author_handle: /author, event_time: /ts, reply_to_handle: /reply_to}}\n"
+      "sinks: {alerts: {type: file, path: a.jsonl}, dead_letter: {type: file, path: d.jsonl}}\n"
+      "alerts:\n  - {name: sla, type: unanswered, within: 1m}\n");
+  PipelineSpec spec = LoadOrDie(work / "pipeline.yaml");
+  RunOptions options;
+  options.fresh = true;
+  ASSERT_TRUE(RunPipeline(spec, options).ok());
+  EXPECT_NE(ReadFile(work / "a.jsonl").find("sla/acme/q"), std::string::npos);  // it alerts
+  auto store = StateStore::Open(StateOptions{(work / "state").string()});
+  ASSERT_TRUE(store.ok());
+  WindowQueries queries(**store, spec);
+  auto value = [&](std::string_view window, std::string_view metric) -> int64_t {
+    Result<SeriesAnswer> answer = queries.Series("acme", *ParseQueryMetric(metric), window, "",
+                                                 1767225600000, 1767225600000 + 60000);
+    EXPECT_TRUE(answer.ok()) << answer.status().ToString();
+    if (!answer.ok()) return -1;
+    for (const SeriesPoint& point : answer->points) {
+      if (point.start_ms == 1767225600000) {
+        return static_cast<int64_t>(point.totals.Value(*ParseQueryMetric(metric)));
+      }
+    }
+    return -1;
+  };
+  EXPECT_EQ(value("1m", "inquiries"), 0);
+  EXPECT_EQ(value("1m", "inquiries_unanswered"), 0);
+  EXPECT_EQ(value("1h", "inquiries"), 1);
+  EXPECT_EQ(value("1h", "inquiries_unanswered"), 1);
+  fs::remove_all(work);
+}
+
 // viral_post with only `reach` decides when the post is read and tracks nothing; it gives the
 // same alerts as the tracking path (the same rule with a replies limit no post reaches), and both
 // give one alert per brand the post names (before, a post naming two brands alerted the first).

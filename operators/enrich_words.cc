@@ -2,16 +2,6 @@
 
 namespace brandpulse::enrich_words {
 
-uint64_t WordTable::Hash(std::string_view word) {
-  // FNV-1a: words are short (5–8 bytes), so a byte loop is as fast as anything wider.
-  uint64_t hash = 0xcbf29ce484222325ull;
-  for (char c : word) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 0x100000001b3ull;
-  }
-  return hash;
-}
-
 WordInfo& WordTable::Add(std::string_view word) {
   auto [at, added] = building_.try_emplace(word, static_cast<uint32_t>(entries_.size()));
   if (added) entries_.push_back(Entry{word, WordInfo{}});
@@ -36,9 +26,8 @@ void WordTable::Insert(uint32_t entry_index) {
   slots_[slot] = static_cast<uint32_t>(hash >> 47) << 15 | (entry_index + 1);
 }
 
-const WordInfo& WordTable::Find(std::string_view word) const {
+const WordInfo& WordTable::Find(std::string_view word, uint64_t hash) const {
   if (slots_.empty()) return empty_;
-  const uint64_t hash = Hash(word);
   const uint32_t tag = static_cast<uint32_t>(hash >> 47);
   for (uint64_t slot = hash & mask_;; slot = (slot + 1) & mask_) {
     const uint32_t value = slots_[slot];

@@ -230,12 +230,19 @@ uint32_t ToLower(uint32_t cp) {
 // ToLower's range checks: kAsciiLetter (IsLetter: letters and digits), kAsciiAlpha (a letter,
 // counted for caps), kAsciiUpper, kAsciiLower.
 enum AsciiClass : uint8_t { kAsciiLetter = 1, kAsciiAlpha = 2, kAsciiUpper = 4, kAsciiLower = 8 };
+
 constexpr auto kAsciiClasses = [] {
   std::array<uint8_t, 128> classes{};
   for (int c = '0'; c <= '9'; ++c) classes[c] = kAsciiLetter;
   for (int c = 'a'; c <= 'z'; ++c) classes[c] = kAsciiLetter | kAsciiAlpha | kAsciiLower;
   for (int c = 'A'; c <= 'Z'; ++c) classes[c] = kAsciiLetter | kAsciiAlpha | kAsciiUpper;
   return classes;
+}();
+constexpr auto kAsciiCaseCount = [] {
+  std::array<uint64_t, 128> counts{};  // 32-bit halves: no text offset reaches 2^32
+  for (int c = 'A'; c <= 'Z'; ++c) counts[c] = 1;
+  for (int c = 'a'; c <= 'z'; ++c) counts[c] = uint64_t{1} << 32;
+  return counts;
 }();
 
 // Emoji and pictographs (not variation selectors, joiners or skin tones).
@@ -669,6 +676,7 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
       int run = 0;
       // The word table's hash of the normalised bytes, computed as they are written.
       uint64_t hash = enrich_words::WordTable::kHashSeed;
+      uint64_t ascii_cases = 0;  // ASCII upper-case letters in the low 32 bits, lower-case above
       size_t j = i;
       while (j < text.size()) {
         const auto byte = static_cast<unsigned char>(text[j]);
@@ -680,9 +688,8 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
             const bool inner = (c == '\'' || c == '&') && j + 1 < text.size() && j > i;
             if (!((j == i && (c == '@' || c == '#' || c == '$')) || inner)) break;
           }
-          letters += (classes & kAsciiAlpha) != 0;
-          upper += (classes & kAsciiUpper) != 0;
-          lower += (classes & kAsciiLower) != 0;
+          // An ASCII letter is upper or lower case: one add counts either.
+          ascii_cases += kAsciiCaseCount[byte];
           const uint32_t folded = (classes & kAsciiUpper) ? c + 0x20 : c;
           run = folded == previous ? run + 1 : 1;
           previous = folded;
@@ -719,6 +726,9 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
         j += l;
       }
       token.norm_length = offset() - token.norm_begin;
+      upper += static_cast<int>(ascii_cases & 0xFFFFFFFF);
+      lower += static_cast<int>(ascii_cases >> 32);
+      letters += static_cast<int>((ascii_cases & 0xFFFFFFFF) + (ascii_cases >> 32));
       token.caps = letters >= 2 && upper == letters && lower == 0;
       std::string_view kept(base + token.norm_begin, token.norm_length);
       const WordInfo* info = &words_->Find(kept, hash);

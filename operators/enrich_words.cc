@@ -1,10 +1,22 @@
 #include "operators/enrich_words.h"
 
+#include <cstring>
+
 namespace brandpulse::enrich_words {
 
 WordInfo& WordTable::Add(std::string_view word) {
   auto [at, added] = building_.try_emplace(word, static_cast<uint32_t>(entries_.size()));
-  if (added) entries_.push_back(Entry{word, WordInfo{}});
+  if (added) {
+    Entry entry;
+    if (word.size() <= kInlineKey) {
+      entry.length = static_cast<uint8_t>(word.size());
+      std::memcpy(entry.key, word.data(), word.size());
+    } else {
+      entry.length = kLongKey;
+    }
+    entries_.push_back(entry);
+    words_.push_back(word);
+  }
   return entries_[at->second].info;
 }
 
@@ -20,7 +32,7 @@ bool WordTable::Seal() {
 }
 
 void WordTable::Insert(uint32_t entry_index) {
-  const uint64_t hash = Hash(entries_[entry_index].word);
+  const uint64_t hash = Hash(words_[entry_index]);
   uint64_t slot = hash & mask_;
   while (slots_[slot] != 0) slot = (slot + 1) & mask_;
   slots_[slot] = static_cast<uint32_t>(hash >> 47) << 15 | (entry_index + 1);
@@ -33,8 +45,15 @@ const WordInfo& WordTable::Find(std::string_view word, uint64_t hash) const {
     const uint32_t value = slots_[slot];
     if (value == 0) return empty_;
     if ((value >> 15) == tag) {
-      const Entry& entry = entries_[(value & kMaxEntries) - 1];
-      if (entry.word == word) return entry.info;
+      const uint32_t index = (value & kMaxEntries) - 1;
+      const Entry& entry = entries_[index];
+      if (word.size() <= kInlineKey) {
+        if (entry.length == word.size() && std::memcmp(entry.key, word.data(), word.size()) == 0) {
+          return entry.info;
+        }
+      } else if (entry.length == kLongKey && words_[index] == word) {
+        return entry.info;
+      }
     }
   }
 }

@@ -79,13 +79,19 @@ class WordTable {
   }
 
  private:
-  struct Entry {
-    std::string_view word;
+  // 32 bytes, two to a cache line: a found word touches its slot and its entry, not also the
+  // lexicon text its key views (the word itself when it fits in `key`).
+  static constexpr size_t kInlineKey = 11;
+  static constexpr uint8_t kLongKey = 0xFF;  // `length` of a longer word: compare words_[entry]
+  struct alignas(32) Entry {
     WordInfo info;
+    uint8_t length = 0;
+    char key[kInlineKey] = {};
   };
   void Insert(uint32_t entry_index);
 
   std::vector<Entry> entries_;
+  std::vector<std::string_view> words_;  // by entry: each entry's word
   std::unordered_map<std::string_view, uint32_t> building_;  // word → entry, until Seal()
   // 4 bytes a slot, so that the table stays in cache beside the other stages' data: the hash's
   // top 17 bits << 15 | (entry index + 1); 0 is empty.

@@ -1023,6 +1023,13 @@ int CompareCommand(const std::map<std::string, std::string>& flags) {
     }
     WriteFile(flags.at("texts-out"), texts);
   }
+  if (flags.count("terms-out")) {  // brand id TAB its first term: the DuckDB peer's brand table
+    std::string terms;
+    for (size_t i = 0; i < input.terms.size(); ++i) {
+      terms += input.watchlist.brands[i].id + "\t" + input.terms[i] + "\n";
+    }
+    WriteFile(flags.at("terms-out"), terms);
+  }
   if (flags.count("patterns-out")) {
     std::string patterns;
     for (const std::string& term : input.terms) patterns += term + "\n";

@@ -955,8 +955,11 @@ int MatchCostCommand(const std::map<std::string, std::string>& flags) {
   std::vector<int> matched;
   std::string folded;
   CompiledWatchlist::HitFinder find;
-  if (engine == "match" || engine == "match-folded") {
+  if (engine == "match" || engine == "match-folded" || engine == "match-every-term") {
     (*scanner)->set_always_fold_and_strip(engine == "match-folded");
+    // match-every-term: every query term judged on every hit (no lazy terms), as before
+    // issue 17's round two; the same results.
+    (*scanner)->set_judge_every_query_term(engine == "match-every-term");
     pass = [&] {
       for (const std::string& text : input.texts) {
         out.clear();
@@ -997,7 +1000,7 @@ int MatchCostCommand(const std::map<std::string, std::string>& flags) {
       }
     };
   } else {
-    Die("matchcost engines: match, match-folded, re2-set");
+    Die("matchcost engines: match, match-folded, match-every-term, re2-set");
   }
   pass();
   mentions = 0;

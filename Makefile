@@ -31,10 +31,12 @@ crash-test: build
 
 # Benchmarks side by side (bench/README.md): writes bench/RESULTS.md and bench/results.png.
 bench: build
+	@bash scripts/install-deps.sh --bench
 	@bash bench/run.sh --brandpulse $(BRANDPULSE) --bench $(BUILD_DIR)/bench/brandpulse_bench --out $(BUILD_DIR)/bench/out
 
 # The same plus 100k brands (longer than the 10-minute budget of `make bench`).
 bench-full: build
+	@bash scripts/install-deps.sh --bench
 	@bash bench/run.sh --full --brandpulse $(BRANDPULSE) --bench $(BUILD_DIR)/bench/brandpulse_bench --out $(BUILD_DIR)/bench/out
 
 # Instruction counts (valgrind callgrind) of the bench's e2e pipeline on its 10k-brand input:

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <cstdlib>
+#include <cstring>
 #include <set>
 
 #include <fmt/format.h>
@@ -36,12 +38,13 @@ MetricCounter& RebalanceCounter(const char* kind) {
       {{"kind", kind}});
 }
 
-class KafkaSource final : public Source, public KafkaClientOwner {
+class KafkaSource final : public Source, public KafkaGroupSource, public KafkaClientOwner {
  public:
   explicit KafkaSource(const KafkaSourceOptions& options)
       : KafkaClientOwner(options.client.redactor),
         id_("kafka:" + options.topic),
         topic_(options.topic),
+        group_(options.group),
         stop_at_end_(options.stop_at_end),
         start_at_end_(options.start_at_end) {}
 
@@ -50,7 +53,7 @@ class KafkaSource final : public Source, public KafkaClientOwner {
     if (consumer_ == nullptr) return;
     if (stash_ != nullptr) rd_kafka_message_destroy(stash_);
     closing_ = true;  // the rebalance callback now commits and acknowledges by itself
-    CommitBeforeClose();
+    if (own_commits_) CommitBeforeClose();
     rd_kafka_consumer_close(consumer_);
     rd_kafka_destroy(consumer_);
   }
@@ -100,6 +103,12 @@ class KafkaSource final : public Source, public KafkaClientOwner {
 
   Status Seek(uint32_t partition, uint64_t position) override {
     if (assigned_.contains(partition)) {
+      // A record read ahead of the new position belongs to the old one.
+      if (stash_ != nullptr && static_cast<uint32_t>(stash_->partition) == partition) {
+        rd_kafka_message_destroy(stash_);
+        stash_ = nullptr;
+      }
+      at_end_.erase(partition);
       // Already fetching: move the fetcher.
       PartitionList list(rd_kafka_topic_partition_list_new(1));
       rd_kafka_topic_partition_list_add(list.list, topic_.c_str(), static_cast<int32_t>(partition))
@@ -202,7 +211,7 @@ class KafkaSource final : public Source, public KafkaClientOwner {
     // group can refuse even this one (a new rebalance already preparing waits for our
     // unassign, so waiting cannot help): the next owner then reads again what this instance's
     // state already counted since its last accepted commit. Reported, not fatal.
-    Status committed = CommitRevoked(revoked.list);
+    Status committed = own_commits_ ? CommitRevoked(revoked.list) : Status::Ok();
     if (!committed.ok()) {
       async_commit_error_ = fmt::format(
           "handing over {} partition(s) with the group's offsets behind the state ({}); the next "
@@ -220,6 +229,7 @@ class KafkaSource final : public Source, public KafkaClientOwner {
   }
 
   Status OnCommitted(const PositionMap& positions) override {
+    if (!own_commits_) return Status::Ok();
     std::string previous_error = std::move(async_commit_error_);
     async_commit_error_.clear();
     PositionMap mine;
@@ -240,6 +250,73 @@ class KafkaSource final : public Source, public KafkaClientOwner {
     return Status::Ok();
   }
 
+  // KafkaGroupSource (the cluster's epoch protocol).
+  void DisableOwnCommits() override { own_commits_ = false; }
+  const std::string& group() const override { return group_; }
+  bool AtEnd(uint32_t partition) const override {
+    return at_end_.contains(partition) &&
+           (stash_ == nullptr || static_cast<uint32_t>(stash_->partition) != partition);
+  }
+
+  Status CommitEpoch(const PositionMap& positions, const std::string& metadata) override {
+    if (positions.empty()) return Status::Ok();
+    PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(positions.size())));
+    for (const auto& [partition, position] : positions) {
+      rd_kafka_topic_partition_t* element = rd_kafka_topic_partition_list_add(
+          list.list, topic_.c_str(), static_cast<int32_t>(partition));
+      element->offset = static_cast<int64_t>(position);
+      element->metadata = malloc(metadata.size());  // freed with the list
+      memcpy(element->metadata, metadata.data(), metadata.size());
+      element->metadata_size = metadata.size();
+    }
+    rd_kafka_resp_err_t err = rd_kafka_commit(consumer_, list.list, 0);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return Status::Unavailable(
+          fmt::format("offset commit of {} to the group: {}", id_, rd_kafka_err2str(err)));
+    }
+    return Status::Ok();
+  }
+
+  Result<std::map<uint32_t, std::pair<int64_t, std::string>>> Committed(
+      const std::vector<uint32_t>& partitions) override {
+    std::map<uint32_t, std::pair<int64_t, std::string>> committed;
+    if (partitions.empty()) return committed;
+    PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+    for (uint32_t partition : partitions) {
+      rd_kafka_topic_partition_list_add(list.list, topic_.c_str(), static_cast<int32_t>(partition));
+    }
+    if (rd_kafka_resp_err_t err = rd_kafka_committed(consumer_, list.list, 30000)) {
+      return Status::Unavailable(fmt::format("{}: reading the group's committed offsets: {}", id_,
+                                             rd_kafka_err2str(err)));
+    }
+    for (int index = 0; index < list.list->cnt; ++index) {
+      const rd_kafka_topic_partition_t& element = list.list->elems[index];
+      std::string metadata;
+      if (element.metadata != nullptr && element.metadata_size > 0) {
+        metadata.assign(static_cast<const char*>(element.metadata), element.metadata_size);
+      }
+      committed[static_cast<uint32_t>(element.partition)] = {element.offset, std::move(metadata)};
+    }
+    return committed;
+  }
+
+  Result<uint32_t> PartitionCount() override {
+    rd_kafka_topic_t* topic = rd_kafka_topic_new(consumer_, topic_.c_str(), nullptr);
+    if (topic == nullptr) return Status::Unavailable(fmt::format("{}: no topic handle", id_));
+    const rd_kafka_metadata_t* metadata = nullptr;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(consumer_, 0, topic, &metadata, 10000);
+    rd_kafka_topic_destroy(topic);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return Status::Unavailable(fmt::format("{}: metadata: {}", id_, rd_kafka_err2str(err)));
+    }
+    uint32_t count = metadata->topic_cnt > 0 && metadata->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR
+                         ? static_cast<uint32_t>(metadata->topics[0].partition_cnt)
+                         : 0;
+    rd_kafka_metadata_destroy(metadata);
+    if (count == 0) return Status::Unavailable(fmt::format("{}: the topic has no partitions", id_));
+    return count;
+  }
+
   void Pause() override { PauseResume(true); }
   void Resume() override { PauseResume(false); }
 
@@ -255,7 +332,7 @@ class KafkaSource final : public Source, public KafkaClientOwner {
     if (self.closing_) {  // at close: the state is committed; hand over what it holds
       const bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
       if (!assign) {
-        self.CommitRevoked(partitions).IgnoreError();  // reported in the log by librdkafka
+        if (self.own_commits_) self.CommitRevoked(partitions).IgnoreError();  // logged by librdkafka
         for (int index = 0; index < partitions->cnt; ++index) {
           self.state_positions_.erase(static_cast<uint32_t>(partitions->elems[index].partition));
         }
@@ -476,6 +553,8 @@ class KafkaSource final : public Source, public KafkaClientOwner {
 
   const std::string id_;
   const std::string topic_;
+  const std::string group_;
+  bool own_commits_ = true;  // false in cluster mode: only CommitEpoch commits
   const bool stop_at_end_;
   const bool start_at_end_;
   rd_kafka_t* consumer_ = nullptr;

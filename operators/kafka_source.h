@@ -42,6 +42,28 @@ struct KafkaSourceOptions {
 
 Result<std::unique_ptr<Source>> MakeKafkaSource(const KafkaSourceOptions& options);
 
+// What the cluster's epoch protocol (pipeline/cluster_runtime.h, docs/cluster.md "Global
+// windows") needs of a Kafka source beyond the source role; the runner finds it with
+// dynamic_cast. Coordinator thread only, like the source.
+class KafkaGroupSource {
+ public:
+  virtual ~KafkaGroupSource() = default;
+  // From now on offsets reach the group only through CommitEpoch (no commit after each state
+  // commit, at a revoke or at close): the group's offsets are the cluster's commit points.
+  virtual void DisableOwnCommits() = 0;
+  // Commits `positions` to the group synchronously with `metadata` on every partition. A member
+  // that was fenced (its session timed out, the group moved on) is refused by the coordinator.
+  virtual Status CommitEpoch(const PositionMap& positions, const std::string& metadata) = 0;
+  // The group's committed offset (-1: none) and its metadata, per partition.
+  virtual Result<std::map<uint32_t, std::pair<int64_t, std::string>>> Committed(
+      const std::vector<uint32_t>& partitions) = 0;
+  // Partitions of the topic (from the cluster's metadata).
+  virtual Result<uint32_t> PartitionCount() = 0;
+  // The partition's last record was read and nothing of it is held back.
+  virtual bool AtEnd(uint32_t partition) const = 0;
+  virtual const std::string& group() const = 0;
+};
+
 // `source: {type: kafka, brokers, topic, group, start_at, stop_at_end, properties: {...}}`.
 Result<std::unique_ptr<SourceSpec>> ReadKafkaSource(YamlMap& section, const ConfigContext& context);
 

@@ -8,6 +8,7 @@
 
 #include "engine/event_time.h"
 #include "engine/yaml_reader.h"
+#include "pipeline/cluster_spec.h"  // issue 11
 
 namespace brandpulse {
 namespace {
@@ -426,6 +427,7 @@ std::optional<PipelineSpec> LoadPipelineSpec(const std::string& path, Diagnostic
   }
   ReadAlertRules(pipeline, registry, context, spec);
   ReadSinks(pipeline, registry, context, spec);
+  ReadClusterSection(pipeline, spec);  // issue 11: global windows
 
   pipeline.CheckNoUnknownKeys();
   if (diagnostics.size() != errors_before) return std::nullopt;

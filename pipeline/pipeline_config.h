@@ -34,6 +34,8 @@ struct SinkBinding {
   SourceLocation location;
 };
 
+struct ClusterSpec;  // pipeline/cluster_spec.h
+
 struct PipelineSpec {
   std::string file;  // the pipeline YAML, as given
   std::string name;
@@ -80,6 +82,9 @@ struct PipelineSpec {
   // Outbox entries (undelivered alerts) per sink past which the pipeline slows down
   // (state.outbox_limit); it never drops.
   uint64_t outbox_limit = 100000;
+  // Issue 11: `cluster:` (global windows across instances, pipeline/cluster_spec.h); null
+  // without it.
+  std::shared_ptr<const ClusterSpec> cluster;
 
   // The window operator's settings, as the registry's build context takes them.
   WindowSettings window_settings() const {

@@ -18,6 +18,7 @@
 #include "operators/mention_stream.h"  // issue 12: the mentions stream
 #include "operators/watchlist_brands.h"
 #include "pipeline/batch_scheduler.h"
+#include "pipeline/cluster_runtime.h"  // issue 11: global windows
 #include "pipeline/http_api.h"
 #include "pipeline/http_operations.h"
 #include "pipeline/metrics.h"
@@ -88,6 +89,12 @@ class PipelineRun {
   Status DrainDeliveries();
   Status ReportGivenUp();
   void ReportProgress(bool force);
+  // Issue 11: global windows across instances (`cluster:`; the definitions are at the end).
+  Status StartCluster();
+  Status ClusterPoll();
+  Status ClusterEpoch(WindowDeltaMap& deltas);
+  Status ClusterEnd(bool& end_of_input);
+  Status ResetMergedState();
   void Notice(const std::string& message) const {
     if (options_.on_notice) options_.on_notice(message);
   }
@@ -124,6 +131,11 @@ class PipelineRun {
   std::unique_ptr<WindowQueries> queries_;
   std::unique_ptr<HttpApi> api_;
   std::unique_ptr<HttpApi> metrics_api_;  // --metrics: operations routes only
+  // Issue 11: null without `cluster:` (pipeline/cluster_runtime.h).
+  std::unique_ptr<ClusterRuntime> cluster_;
+  std::optional<int64_t> cluster_committed_watermark_;
+  int64_t cluster_end_wait_started_ms_ = INT64_MIN;
+  uint64_t cluster_late_deltas_ = 0;  // merged deltas of windows already closed here
 
   // Coordinator-only state of the epoch.
   std::optional<LoadedWatchlist> reload_pending_;  // compiled, waiting for a commit boundary
@@ -273,6 +285,14 @@ Status PipelineRun::OpenSinks() {
 
 Status PipelineRun::SeekPartitions(const std::vector<uint32_t>& partitions) {
   if (!capabilities_.resumable) return Status::Ok();  // stdin starts where it is
+  if (cluster_) {  // issue 11: at the group's commit points, not the state's positions
+    ASSIGN_OR_RETURN(PositionMap positions, cluster_->SeekGained(partitions));
+    for (const auto& [partition, position] : positions) {
+      positions_[partition] = position;
+      RETURN_IF_ERROR(source_->Seek(partition, position));
+    }
+    return Status::Ok();
+  }
   for (uint32_t partition : partitions) {
     ASSIGN_OR_RETURN(std::optional<uint64_t> position,
                      store_->ReadPosition(source_->id(), partition));
@@ -390,6 +410,7 @@ Status PipelineRun::Setup() {
   RETURN_IF_ERROR(OpenSinks());
   RETURN_IF_ERROR(closer_->Restore(*store_, *brands_, watermark_.load()));
   RETURN_IF_ERROR(OpenSource());
+  if (spec_.cluster) RETURN_IF_ERROR(StartCluster());
 
   summary_.workers = options_.workers > 0 ? options_.workers : spec_.workers;
   event_time_limits_.oldest_ms = spec_.min_event_time_ms;
@@ -500,6 +521,7 @@ Status PipelineRun::FinishBatch(Batch& batch) {
   summary_.edits_late += batch.edits_late;
   summary_.input_bytes += batch.input_bytes.size();
   max_event_time_ms_ = std::max(max_event_time_ms_, batch.max_event_time_ms);
+  if (cluster_) cluster_->ObserveBatch(batch.partition, batch.max_event_time_ms);
   watermarks_.Observe(batch.partition, batch.max_event_time_ms, clock_.NowMs());
   // As the windows count them: a brand's own posts are not mentions (issue 14).
   for (const Mention& mention : batch.mentions) {
@@ -579,6 +601,7 @@ Status PipelineRun::HandleAssignmentChange() {
       input_identities_.erase(partition);
       watermarks_.Forget(partition);
     }
+    if (cluster_) cluster_->ForgetLost(change.lost);
   }
   RETURN_IF_ERROR(source_->CompleteAssignmentChange());
   RETURN_IF_ERROR(SeekPartitions(change.gained));
@@ -664,6 +687,8 @@ Status PipelineRun::Commit(bool end_of_input) {
   AddInquiryWindowDeltas(inquiries_, closer_->layout(), spec_.allowed_lateness_ms,
                          watermark_.load(), spec_.retention_ms, deltas);
   const size_t batch_inquiries = inquiries_.size();
+  // Issue 11: these deltas go to the partials topic; the merged ones take their place.
+  if (cluster_) RETURN_IF_ERROR(ClusterEpoch(deltas));
   summary_.window_updates += deltas.size();
   const size_t delta_count = deltas.size();
   closer_->Track(deltas);
@@ -673,6 +698,10 @@ Status PipelineRun::Commit(bool end_of_input) {
   int64_t watermark = previous_watermark;
   if (int64_t tracked = watermarks_.Compute(clock_.NowMs()); tracked != WatermarkTracker::kNone) {
     watermark = std::max(watermark, tracked);
+  }
+  if (cluster_) {
+    cluster_committed_watermark_ = cluster_->Watermark();
+    watermark = cluster_committed_watermark_.value_or(kNoWatermark);
   }
   // Sliding windows read their earlier buckets, a rejoined brand its stored value.
   if (closer_->ReadsStore()) RETURN_IF_ERROR(FinishWrite());
@@ -709,7 +738,7 @@ Status PipelineRun::Commit(bool end_of_input) {
     }
     for (const FiredAlert& alert : fired_) commit.PutOutbox(sink.sink->name(), alert.id, alert.payload);
   }
-  if (capabilities_.resumable) {
+  if (capabilities_.resumable && !cluster_) {  // a cluster's positions are the group's
     for (const auto& [partition, position] : positions_) {
       commit.SetPosition(source_->id(), partition, position);
     }
@@ -778,7 +807,10 @@ Status PipelineRun::Commit(bool end_of_input) {
       });
 
   // The next epoch's workers see the new watermark (results do not depend on the write).
-  watermark_.store(watermark, std::memory_order_release);
+  // Issue 11: with `cluster:` no post is late where it is read (an instance's own partitions,
+  // read again after an abandoned epoch or a move, say nothing about the global watermark); the
+  // merger closes windows by the merged one.
+  watermark_.store(cluster_ ? kNoWatermark : watermark, std::memory_order_release);
   UpdateEventTimeLimits();
   summary_.event_times_refused = event_time_limits_.rejected.load(std::memory_order_relaxed);
   summary_.commit_seconds += SecondsSince(commit_started_ms);
@@ -927,8 +959,10 @@ Result<RunSummary> PipelineRun::Run() {
     while (status.ok() && !end_of_input) {
       status = MaybeReloadWatchlist();
       if (!status.ok()) break;
+      if (cluster_ && !(status = ClusterPoll()).ok()) break;
       status = ReadBatch(end_of_input);
       if (!status.ok()) break;
+      if (cluster_ && end_of_input && !(status = ClusterEnd(end_of_input)).ok()) break;
       bool stop = options_.stop_requested != nullptr && options_.stop_requested->load();
       if (end_of_input) {
         status = Commit(true);
@@ -947,6 +981,10 @@ Result<RunSummary> PipelineRun::Run() {
     }
   }
   if (scheduler_) scheduler_->Stop();
+  if (cluster_) {
+    Notice(fmt::format("{}; {} merged window delta(s) late (window already closed)",
+                       cluster_->Summary(), cluster_late_deltas_));
+  }
   // The last commit's write (a stop, an error or stop_after_records left the loop after it).
   if (Status finished = FinishWrite(); status.ok()) status = finished;
   if (status.ok()) status = DrainDeliveries();
@@ -962,6 +1000,109 @@ Result<RunSummary> PipelineRun::Run() {
   PublishBrands(true);
   summary_.seconds = SecondsSince(started_ms_);
   return summary_;
+}
+
+// ---- Issue 11: global windows across instances (pipeline/cluster_runtime.h, docs/cluster.md) ----
+// With `cluster:` the epoch's window deltas are published as partials instead of being merged
+// here; the windows, the window closer and the window rules of this instance are those of the
+// partials partitions it owns in the merge group, rebuilt from the partials topic whenever that
+// ownership changes.
+
+Status PipelineRun::StartCluster() {
+  ASSIGN_OR_RETURN(cluster_, ClusterRuntime::Make(*spec_.cluster, *source_, spec_.watchlist,
+                                                  spec_.max_out_of_orderness_ms,
+                                                  [this](const std::string& message) {
+                                                    Notice(message);
+                                                  }));
+  // No post is late where it is read (see Commit); the stored watermark is the merged one of
+  // an earlier ownership.
+  watermark_.store(kNoWatermark);
+  watermarks_ = WatermarkTracker{spec_.max_out_of_orderness_ms, spec_.idle_timeout_ms};
+  // What the store holds is merged state of partials partitions this instance may no longer
+  // own: it is rebuilt from the partials topic once the merge group assigns partitions.
+  return ResetMergedState();
+}
+
+Status PipelineRun::ResetMergedState() {
+  RETURN_IF_ERROR(FinishWrite());
+  RETURN_IF_ERROR(store_->DeleteWindowsEndingBefore(INT64_MAX));
+  StateStore::Commit wipe = store_->NewCommit();
+  for (const auto& rule : spec_.alert_rules) wipe.DeleteAllRuleState(rule->name());
+  wipe.DeleteAllRuleState("~noise");
+  wipe.DeleteAllRuleState("~noise-ids");
+  RETURN_IF_ERROR(store_->Write(wipe));
+  closer_->Clear();
+  ASSIGN_OR_RETURN(RuleSet rules, RuleSet::Make(spec_.alert_rules, spec_.windows, *brands_,
+                                                spec_.allowed_lateness_ms));
+  rules_.emplace(std::move(rules));
+  cluster_committed_watermark_.reset();
+  return Status::Ok();
+}
+
+// Between batches: the merge consumer's records, a reset after its assignment changed, and a
+// commit of merged windows (or of a merged watermark that moved) when the input is quiet.
+Status PipelineRun::ClusterPoll() {
+  bool reset = false;
+  RETURN_IF_ERROR(cluster_->Poll(0, reset));
+  if (reset) RETURN_IF_ERROR(ResetMergedState());
+  if (epoch_records_ == 0 && clock_.NowMs() - last_commit_ms_ >= spec_.commit_interval_ms &&
+      (cluster_->has_merged() || cluster_->Watermark() != cluster_committed_watermark_)) {
+    RETURN_IF_ERROR(Commit(false));
+  }
+  return Status::Ok();
+}
+
+// In Commit(): publishes this epoch's deltas (an abandoned epoch's partitions are read again
+// from where it started) and replaces them with the windows merged since the last commit.
+Status PipelineRun::ClusterEpoch(WindowDeltaMap& deltas) {
+  if (!deltas.empty() || epoch_records_ > 0 || cluster_->EndChanged(positions_)) {
+    ASSIGN_OR_RETURN(std::optional<PositionMap> back,
+                     cluster_->PublishEpoch(deltas, *brands_, positions_,
+                                            static_cast<uint64_t>(epoch_records_)));
+    if (back) {
+      for (const auto& [partition, position] : *back) {
+        positions_[partition] = position;
+        watermarks_.Forget(partition);
+        RETURN_IF_ERROR(source_->Seek(partition, position));
+      }
+    }
+  }
+  deltas = cluster_->TakeMerged(*brands_);
+  // A delta for a window this merger already closed (input more disordered than the allowed
+  // lateness) is late: left out, as a late post is in one process, and counted.
+  if (cluster_committed_watermark_) {
+    for (auto it = deltas.begin(); it != deltas.end();) {
+      const int64_t size_ms = closer_->layout().shapes[it->first.shape_index].size_ms;
+      if (WindowCloseTime(it->first.start_ms, size_ms, spec_.allowed_lateness_ms) <=
+          *cluster_committed_watermark_) {
+        ++cluster_late_deltas_;
+        it = deltas.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+// The source is at its end (stop_at_end): the run ends once its last epoch is published and
+// every partials partition it owns is read to its end and says every source partition is at its
+// end; until then `end_of_input` is cleared and the loop goes on.
+Status PipelineRun::ClusterEnd(bool& end_of_input) {
+  if (epoch_records_ > 0 || cluster_->EndChanged(positions_)) RETURN_IF_ERROR(Commit(false));
+  bool reset = false;
+  RETURN_IF_ERROR(cluster_->Poll(50, reset));
+  if (reset) RETURN_IF_ERROR(ResetMergedState());
+  if (cluster_end_wait_started_ms_ == INT64_MIN) cluster_end_wait_started_ms_ = clock_.NowMs();
+  // The merge group may not have assigned anything yet (joins take seconds): wait for it.
+  const bool assigned = cluster_->owns_partials() || cluster_->assignment_seen() ||
+                        clock_.NowMs() - cluster_end_wait_started_ms_ > 30000;
+  ASSIGN_OR_RETURN(bool ready, cluster_->ReadyToClose());
+  end_of_input = assigned && ready;
+  if (end_of_input && cluster_->owns_partials()) {
+    Notice("cluster: global end reached; closing every window");
+  }
+  return Status::Ok();
 }
 
 }  // namespace

@@ -147,6 +147,13 @@ Status WindowCloser::Evaluate(const OpenWindow& window, const WindowMetrics& clo
   return Status::Ok();
 }
 
+void WindowCloser::Clear() {
+  open_.clear();
+  incomplete_open_ = 0;
+  joined_brands_.clear();
+  stored_ends_.clear();
+}
+
 void WindowCloser::RemapBrands(const BrandDirectory& before, const BrandDirectory& after) {
   std::map<OpenWindow, Total> open = std::move(open_);
   open_.clear();

@@ -57,6 +57,9 @@ class WindowCloser {
   // Retention: true when some window the store may hold ends at or before `end_before_ms`
   // (then the caller deletes them: StateStore::DeleteWindowsEndingBefore); forgets those ends.
   bool ExpireBefore(int64_t end_before_ms);
+  // Forgets every open window and stored end (issue 11: a cluster's merger wiped its merged
+  // windows and rebuilds them from the partials topic).
+  void Clear();
   // A reload renumbered the brands; windows of brands that left are dropped (as after a restart).
   void RemapBrands(const BrandDirectory& before, const BrandDirectory& after);
 

@@ -1,0 +1,325 @@
+#include "operators/kafka_partials.h"
+
+#include <map>
+
+#include <fmt/format.h>
+
+namespace brandpulse {
+namespace {
+
+struct PartitionList {
+  rd_kafka_topic_partition_list_t* list = nullptr;
+  explicit PartitionList(rd_kafka_topic_partition_list_t* owned) : list(owned) {}
+  PartitionList(const PartitionList&) = delete;
+  ~PartitionList() {
+    if (list != nullptr) rd_kafka_topic_partition_list_destroy(list);
+  }
+};
+
+class KafkaPartialsProducer final : public PartialsProducer, public KafkaClientOwner {
+ public:
+  KafkaPartialsProducer(const KafkaClientOptions& client, std::string topic)
+      : KafkaClientOwner(client.redactor), topic_(std::move(topic)) {}
+  ~KafkaPartialsProducer() override {
+    if (producer_ == nullptr) return;
+    rd_kafka_flush(producer_, 10000);
+    if (topic_handle_ != nullptr) rd_kafka_topic_destroy(topic_handle_);
+    rd_kafka_destroy(producer_);
+  }
+
+  Status Open(const KafkaClientOptions& client, int delivery_timeout_ms) {
+    const std::map<std::string, std::string> defaults = {
+        {"linger.ms", "1"},
+        {"client.id", "brandpulse-partials"},
+        {"message.max.bytes", "4000000"},
+    };
+    const std::map<std::string, std::string> forced = {
+        {"enable.idempotence", "true"},
+        {"message.timeout.ms", std::to_string(delivery_timeout_ms)},
+    };
+    ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, MakeKafkaConf(client, defaults, forced));
+    SetClientOwner(conf, this);
+    rd_kafka_conf_set_dr_msg_cb(conf, &KafkaPartialsProducer::OnDelivery);
+    char error[512];
+    producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
+    if (producer_ == nullptr) {
+      rd_kafka_conf_destroy(conf);
+      return Status::InvalidArgument(fmt::format("Kafka producer for partials topic {}: {}",
+                                                 topic_, redactor().Redact(error)));
+    }
+    topic_handle_ = rd_kafka_topic_new(producer_, topic_.c_str(), nullptr);
+    return Status::Ok();
+  }
+
+  Result<uint32_t> PartitionCount() override {
+    const rd_kafka_metadata_t* metadata = nullptr;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(producer_, 0, topic_handle_, &metadata, 10000);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return Status::Unavailable(
+          fmt::format("partials topic {}: metadata: {}", topic_, rd_kafka_err2str(err)));
+    }
+    uint32_t count = metadata->topic_cnt > 0 && metadata->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR
+                         ? static_cast<uint32_t>(metadata->topics[0].partition_cnt)
+                         : 0;
+    rd_kafka_metadata_destroy(metadata);
+    if (count == 0) {
+      return Status::Unavailable(fmt::format(
+          "partials topic {} does not exist or has no partitions (create it first)", topic_));
+    }
+    return count;
+  }
+
+  Status ProduceAndWait(std::string_view key,
+                        const std::vector<std::pair<uint32_t, std::string>>& records) override {
+    acknowledged_ = 0;
+    failed_ = 0;
+    last_error_.clear();
+    size_t produced = 0;
+    for (const auto& [partition, value] : records) {
+      rd_kafka_resp_err_t err = rd_kafka_producev(
+          producer_, RD_KAFKA_V_RKT(topic_handle_),
+          RD_KAFKA_V_PARTITION(static_cast<int32_t>(partition)),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        rd_kafka_poll(producer_, 100);
+        err = rd_kafka_producev(
+            producer_, RD_KAFKA_V_RKT(topic_handle_),
+            RD_KAFKA_V_PARTITION(static_cast<int32_t>(partition)),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY | RD_KAFKA_MSG_F_BLOCK),
+            RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+            RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_END);
+      }
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_flush(producer_, 30000);
+        return Status::Unavailable(fmt::format("produce to {} partition {}: {}", topic_,
+                                               partition, rd_kafka_err2str(err)));
+      }
+      ++produced;
+    }
+    // flush() serves the delivery reports until every record has one (or the timeout).
+    while (acknowledged_ + failed_ < produced) {
+      rd_kafka_flush(producer_, 1000);
+      if (rd_kafka_outq_len(producer_) == 0 && acknowledged_ + failed_ < produced) break;
+    }
+    if (failed_ > 0 || acknowledged_ < produced) {
+      return Status::Unavailable(fmt::format("{} of {} partials record(s) not acknowledged: {}",
+                                             produced - acknowledged_, produced,
+                                             redactor().Redact(last_error_)));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
+    auto& self = *static_cast<KafkaPartialsProducer*>(static_cast<KafkaClientOwner*>(opaque));
+    if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      ++self.acknowledged_;
+    } else {
+      ++self.failed_;
+      self.last_error_ = rd_kafka_err2str(message->err);
+    }
+  }
+
+  const std::string topic_;
+  rd_kafka_t* producer_ = nullptr;
+  rd_kafka_topic_t* topic_handle_ = nullptr;
+  size_t acknowledged_ = 0;
+  size_t failed_ = 0;
+  std::string last_error_;
+};
+
+class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientOwner {
+ public:
+  KafkaPartialsConsumer(const KafkaClientOptions& client, std::string topic)
+      : KafkaClientOwner(client.redactor), topic_(std::move(topic)) {}
+  ~KafkaPartialsConsumer() override {
+    if (consumer_ == nullptr) return;
+    if (stash_ != nullptr) rd_kafka_message_destroy(stash_);
+    closing_ = true;
+    rd_kafka_consumer_close(consumer_);
+    rd_kafka_destroy(consumer_);
+  }
+
+  Status Open(const KafkaClientOptions& client, const std::string& group) {
+    const std::map<std::string, std::string> defaults = {
+        {"partition.assignment.strategy", "cooperative-sticky"},
+        {"fetch.wait.max.ms", "50"},
+        {"client.id", "brandpulse-merge"},
+        {"auto.offset.reset", "error"},
+    };
+    const std::map<std::string, std::string> forced = {
+        {"enable.auto.commit", "false"},  // a merger replays; it never commits offsets
+        {"enable.auto.offset.store", "false"},
+        {"enable.partition.eof", "false"},
+        {"group.id", group},
+    };
+    ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, MakeKafkaConf(client, defaults, forced));
+    SetClientOwner(conf, this);
+    rd_kafka_conf_set_rebalance_cb(conf, &KafkaPartialsConsumer::OnRebalance);
+    char error[512];
+    consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof(error));
+    if (consumer_ == nullptr) {
+      rd_kafka_conf_destroy(conf);
+      return Status::InvalidArgument(
+          fmt::format("Kafka merge consumer for {}: {}", topic_, redactor().Redact(error)));
+    }
+    rd_kafka_poll_set_consumer(consumer_);
+    PartitionList subscription(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(subscription.list, topic_.c_str(), RD_KAFKA_PARTITION_UA);
+    if (rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer_, subscription.list)) {
+      return Status::Unavailable(
+          fmt::format("subscribe to partials topic {}: {}", topic_, rd_kafka_err2str(err)));
+    }
+    return Status::Ok();
+  }
+
+  Status Poll(int timeout_ms, size_t max_records, const RecordVisitor& record) override {
+    if (changed_) return Status::Ok();  // the caller takes the change first
+    for (size_t count = 0; count < max_records; ++count) {
+      rd_kafka_message_t* message = stash_;
+      stash_ = nullptr;
+      if (message == nullptr) {
+        message = rd_kafka_consumer_poll(consumer_, count == 0 ? timeout_ms : 0);
+      }
+      if (message == nullptr) return Status::Ok();
+      if (changed_) {
+        // The poll ran the rebalance callback, then gave a record of the new assignment: it
+        // belongs after the caller's reset.
+        stash_ = message;
+        return Status::Ok();
+      }
+      Status status = Status::Ok();
+      const uint32_t partition = static_cast<uint32_t>(message->partition);
+      if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (owned_.contains(partition)) {
+          status = record(partition, message->offset,
+                          std::string_view(static_cast<const char*>(message->payload), message->len));
+        }
+      } else if (message->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+                 message->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+        status = Status::Unavailable(fmt::format(
+            "partials topic {} partition {}: offset reset ({}): the partition no longer holds "
+            "its beginning, a merger cannot replay it",
+            topic_, message->partition, rd_kafka_message_errstr(message)));
+      }
+      rd_kafka_message_destroy(message);
+      RETURN_IF_ERROR(status);
+    }
+    return Status::Ok();
+  }
+
+  Result<bool> TakeChange(std::set<uint32_t>& owned) override {
+    if (!changed_) return false;
+    changed_ = false;
+    // A rebalance that left this member's partitions as they were (librdkafka calls back with
+    // empty lists) changes nothing: the partitions read on (a partition taken away and given
+    // back in between restarts at its beginning, and the merge log skips what it applied).
+    const bool first = !seen_;
+    seen_ = true;
+    if (!first && owned_ == taken_) return false;
+    taken_ = owned_;
+    owned = owned_;
+    return true;
+  }
+
+  Result<std::map<uint32_t, int64_t>> EndOffsets(int timeout_ms) override {
+    std::map<uint32_t, int64_t> ends;
+    for (uint32_t partition : owned_) {
+      int64_t low = 0;
+      int64_t high = 0;
+      if (rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+              consumer_, topic_.c_str(), static_cast<int32_t>(partition), &low, &high, timeout_ms)) {
+        return Status::Unavailable(fmt::format("partials topic {} partition {}: end offset: {}",
+                                               topic_, partition, rd_kafka_err2str(err)));
+      }
+      ends[partition] = high;
+    }
+    return ends;
+  }
+
+ private:
+  static void OnRebalance(rd_kafka_t* consumer, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+    auto& self = *static_cast<KafkaPartialsConsumer*>(static_cast<KafkaClientOwner*>(opaque));
+    const bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+    const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(consumer)) == "COOPERATIVE";
+    for (int index = 0; index < partitions->cnt; ++index) {
+      const uint32_t partition = static_cast<uint32_t>(partitions->elems[index].partition);
+      if (assign) {
+        partitions->elems[index].offset = RD_KAFKA_OFFSET_BEGINNING;
+        self.owned_.insert(partition);
+      } else {
+        self.owned_.erase(partition);
+      }
+    }
+    if (cooperative) {
+      rd_kafka_error_t* error = assign ? rd_kafka_incremental_assign(consumer, partitions)
+                                       : rd_kafka_incremental_unassign(consumer, partitions);
+      if (error != nullptr) rd_kafka_error_destroy(error);
+      if (!self.closing_ && partitions->cnt > 0) self.RestartKept(consumer, partitions, assign);
+    } else {
+      // An eager strategy chosen in properties: whole assignments, each from the beginning.
+      rd_kafka_assign(consumer, assign ? partitions : nullptr);
+      if (!assign) self.owned_.clear();
+    }
+    if (self.stash_ != nullptr) {  // read before the change
+      rd_kafka_message_destroy(self.stash_);
+      self.stash_ = nullptr;
+    }
+    if (!self.closing_) self.changed_ = true;
+  }
+
+  // The caller rebuilds its merged state from the beginning of every owned partition after a
+  // change: the partitions kept through it are given up and taken again at their beginning
+  // (librdkafka drops what it had fetched of them before).
+  void RestartKept(rd_kafka_t* consumer, const rd_kafka_topic_partition_list_t* changed,
+                   bool assigned) {
+    PartitionList kept(rd_kafka_topic_partition_list_new(static_cast<int>(owned_.size()) + 1));
+    for (uint32_t partition : owned_) {
+      if (assigned && rd_kafka_topic_partition_list_find(changed, topic_.c_str(),
+                                                         static_cast<int32_t>(partition)) != nullptr) {
+        continue;  // just assigned: starts at its beginning already
+      }
+      rd_kafka_topic_partition_list_add(kept.list, topic_.c_str(), static_cast<int32_t>(partition))
+          ->offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    if (kept.list->cnt == 0) return;
+    if (rd_kafka_error_t* error = rd_kafka_incremental_unassign(consumer, kept.list)) {
+      rd_kafka_error_destroy(error);
+    }
+    if (rd_kafka_error_t* error = rd_kafka_incremental_assign(consumer, kept.list)) {
+      rd_kafka_error_destroy(error);
+    }
+  }
+
+  const std::string topic_;
+  rd_kafka_t* consumer_ = nullptr;
+  std::set<uint32_t> owned_;
+  std::set<uint32_t> taken_;  // owned_ at the last change handed to the caller
+  bool seen_ = false;         // a first assignment (maybe empty) was handed to the caller
+  rd_kafka_message_t* stash_ = nullptr;  // read after a change, before the caller took it
+  bool changed_ = false;
+  bool closing_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<PartialsProducer>> PartialsProducer::Make(const KafkaClientOptions& client,
+                                                                 const std::string& topic,
+                                                                 int delivery_timeout_ms) {
+  auto producer = std::make_unique<KafkaPartialsProducer>(client, topic);
+  RETURN_IF_ERROR(producer->Open(client, delivery_timeout_ms));
+  return std::unique_ptr<PartialsProducer>(std::move(producer));
+}
+
+Result<std::unique_ptr<PartialsConsumer>> PartialsConsumer::Make(const KafkaClientOptions& client,
+                                                                 const std::string& topic,
+                                                                 const std::string& group) {
+  auto consumer = std::make_unique<KafkaPartialsConsumer>(client, topic);
+  RETURN_IF_ERROR(consumer->Open(client, group));
+  return std::unique_ptr<PartialsConsumer>(std::move(consumer));
+}
+
+}  // namespace brandpulse

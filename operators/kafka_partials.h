@@ -1,0 +1,56 @@
+// The Kafka clients of a cluster's global windows (docs/cluster.md, "Global windows"): a
+// producer of partials records to chosen partitions of the partials topic that waits for every
+// acknowledgement, and the merge consumer, a member of the merge group on the partials topic
+// that reads its partitions from the beginning (it never commits offsets: a merger always
+// rebuilds its state by replaying, see pipeline/cluster_runtime.h).
+//
+// Thread safety: one thread (the pipeline's coordinator) each.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "operators/kafka_client.h"
+
+namespace brandpulse {
+
+class PartialsProducer {
+ public:
+  virtual ~PartialsProducer() = default;
+  // An idempotent producer (acks=all); `delivery_timeout_ms` bounds one record's delivery.
+  static Result<std::unique_ptr<PartialsProducer>> Make(const KafkaClientOptions& client,
+                                                        const std::string& topic,
+                                                        int delivery_timeout_ms);
+  virtual Result<uint32_t> PartitionCount() = 0;
+  // Produces each (partition, value) with `key` and waits until Kafka acknowledged all of them;
+  // Unavailable when any was not (the records that were may stay in the topic).
+  virtual Status ProduceAndWait(std::string_view key,
+                                const std::vector<std::pair<uint32_t, std::string>>& records) = 0;
+};
+
+class PartialsConsumer {
+ public:
+  virtual ~PartialsConsumer() = default;
+  static Result<std::unique_ptr<PartialsConsumer>> Make(const KafkaClientOptions& client,
+                                                        const std::string& topic,
+                                                        const std::string& group);
+  // Reads what has arrived (waiting up to `timeout_ms` for the first record), at most
+  // `max_records`, handing each record of an owned partition to `record`.
+  using RecordVisitor =
+      std::function<Status(uint32_t partition, int64_t offset, std::string_view value)>;
+  virtual Status Poll(int timeout_ms, size_t max_records, const RecordVisitor& record) = 0;
+  // True once after the group changed this member's partitions: `owned` is then the new set,
+  // and every owned partition is read again from its beginning.
+  virtual Result<bool> TakeChange(std::set<uint32_t>& owned) = 0;
+  // Each owned partition's end offset (asks the brokers).
+  virtual Result<std::map<uint32_t, int64_t>> EndOffsets(int timeout_ms) = 0;
+};
+
+}  // namespace brandpulse

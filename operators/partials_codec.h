@@ -1,0 +1,79 @@
+// Partials: what an instance of a cluster publishes per epoch so that the owners of the partials
+// partitions can merge every instance's windows exactly (docs/cluster.md, "Global windows").
+//
+// Two kinds of records go to the partials topic, both produced by the pre-aggregating instance:
+// - a *prepared* record per partials partition and epoch: the epoch's id, the source partitions'
+//   position ranges [start, end) with their newest event time and whether they were at their end,
+//   and the epoch's window deltas of the brands that map to that partials partition;
+// - a *commit marker* per partials partition: only the epoch id, produced after the epoch's
+//   source offsets were committed to the consumer group (a generation-fenced commit).
+// Mergers apply a prepared record only once they saw its marker (PartialsMergeLog).
+//
+// Encoding (all integers varints, signed ones zigzag):
+//   prepared: 'P' 0x01 nonce(8 bytes BE) seq count_of_source_partitions
+//             n × (partition start end zigzag(max_event_time) at_end_byte)
+//             m × (len brand_id  shape_index  dimension  zigzag(start_ms)  len window_value)
+//   marker:   'M' 0x01 nonce(8 bytes BE) seq
+// window_value is WindowMetrics::EncodeTo (docs/state.md). Shape indexes and dimension values are
+// those of the pipeline's window layout: every instance of a cluster runs the same pipeline.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/status.h"
+#include "engine/window_metrics.h"
+
+namespace brandpulse {
+
+// An epoch of one instance: `nonce` is drawn at the instance's start, `seq` counts its epochs.
+struct EpochId {
+  uint64_t nonce = 0;
+  uint64_t seq = 0;
+  auto operator<=>(const EpochId&) const = default;
+  std::string ToString() const;                              // "<16 hex>:<seq>"
+  static std::optional<EpochId> Parse(std::string_view text);  // of ToString()
+};
+
+// One source partition's part of an epoch.
+struct SourceRange {
+  uint32_t partition = 0;
+  uint64_t start = 0;  // the position the epoch started from (Kafka: next offset)
+  uint64_t end = 0;    // the position after its last record (== start: no records)
+  int64_t max_event_time_ms = INT64_MIN;  // newest event time up to `end` this owner saw
+  bool at_end = false;  // the partition's end was reached at `end`
+  bool operator==(const SourceRange&) const = default;
+};
+
+struct PartialWindow {
+  std::string brand_id;
+  uint32_t shape_index = 0;
+  uint64_t dimension = 0;
+  int64_t start_ms = 0;
+  WindowMetrics metrics;
+};
+
+struct PreparedPartials {
+  EpochId epoch;
+  uint32_t source_partition_count = 0;  // partitions of the source topic
+  std::vector<SourceRange> ranges;
+  std::vector<PartialWindow> windows;
+};
+
+enum class PartialsKind { kPrepared, kMarker };
+
+void EncodePrepared(const PreparedPartials& prepared, std::string& out);
+void EncodeMarker(const EpochId& epoch, std::string& out);
+// The kind of an encoded record; Corruption for anything else.
+Result<PartialsKind> PartialsKindOf(std::string_view bytes);
+Result<PreparedPartials> DecodePrepared(std::string_view bytes);
+Result<EpochId> DecodeMarker(std::string_view bytes);
+
+// The partials partition of a brand (or of a share-of-voice group: pass the group's key), a
+// stable hash so that every instance sends it to the same one.
+uint32_t PartialsPartitionOf(std::string_view key, uint32_t partition_count);
+
+}  // namespace brandpulse

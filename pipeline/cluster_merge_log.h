@@ -1,0 +1,82 @@
+// PartialsMergeLog: the merger's decisions for ONE partials partition, a pure function of the
+// records read from it in order (docs/cluster.md, "Global windows"). Nothing here does I/O, so
+// the decisions are unit-tested with hand-made duplicated, out-of-order and fenced records
+// (tests/cluster_partials_test.cc).
+//
+// Rules:
+// - A prepared record is only buffered; it is applied once its commit marker was read (a marker
+//   is produced only after the epoch's generation-fenced offset commit was accepted, so the
+//   partials of a frozen or fenced member, whose commit was refused, are never applied).
+// - A marked epoch is applied as a whole when every source range in it starts exactly at the
+//   partition's applied position (then the applied position moves to the range's end). If every
+//   range is already covered (end <= applied), the epoch is a copy of something applied: skipped.
+//   If some range starts past the applied position (a gap: an earlier committed epoch's marker is
+//   still to come), the epoch waits. A mix of covered and fresh ranges, or a range overlapping
+//   the applied position with other boundaries, cannot happen when the group's commits are
+//   fenced; such an epoch is refused and counted (`conflicts`).
+// - Duplicated records (the mock's idempotent producer duplicates batches) and re-published
+//   markers are harmless: the same id is applied once, and a covered range is never applied.
+// - Watermark: min over ALL partitions of the source topic of (newest event time − out-of-
+//   orderness), none until every partition has reported an event time or its end. Global end:
+//   every source partition's newest applied range says it was at its end.
+//
+// Thread safety: one thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "operators/partials_codec.h"
+
+namespace brandpulse {
+
+struct MergeLogStats {
+  uint64_t prepared = 0;         // prepared records read
+  uint64_t markers = 0;          // markers read
+  uint64_t applied = 0;          // epochs applied
+  uint64_t covered = 0;          // marked epochs skipped: every range already applied
+  uint64_t duplicates = 0;       // records read again (same epoch id)
+  uint64_t conflicts = 0;        // refused: partly covered or overlapping ranges
+};
+
+class PartialsMergeLog {
+ public:
+  struct Progress {
+    uint64_t applied = 0;  // position up to which this source partition's records are applied
+    int64_t max_event_time_ms = INT64_MIN;
+    bool at_end = false;
+    bool reported = false;  // some applied epoch had a range of it
+  };
+
+  // Each call appends the epochs that became applicable, in the order they must be applied.
+  void OnPrepared(PreparedPartials prepared, std::vector<PreparedPartials>& apply);
+  void OnMarker(const EpochId& epoch, std::vector<PreparedPartials>& apply);
+
+  // Newest event time − `max_out_of_orderness_ms` of the slowest source partition; nullopt until
+  // every partition of the source topic reported (an event time, or its end).
+  std::optional<int64_t> Watermark(int64_t max_out_of_orderness_ms) const;
+  // Every source partition is at its end (after the epochs applied so far).
+  bool GlobalEnd() const;
+  // Prepared records still waiting for a marker (never committed, or not yet).
+  size_t pending() const { return pending_.size() + waiting_.size(); }
+  const MergeLogStats& stats() const { return stats_; }
+  const std::map<uint32_t, Progress>& progress() const { return progress_; }
+
+ private:
+  enum class Fit { kFresh, kCovered, kGap, kConflict };
+  Fit Classify(const PreparedPartials& prepared) const;
+  void ApplyReady(std::vector<PreparedPartials>& apply);
+
+  std::map<EpochId, PreparedPartials> pending_;  // prepared, no marker yet
+  std::map<EpochId, PreparedPartials> waiting_;  // marked, waiting for an earlier epoch (gap)
+  std::set<EpochId> marked_early_;                // marker read before its prepared record
+  std::set<EpochId> done_;                        // applied, skipped or refused
+  std::map<uint32_t, Progress> progress_;
+  uint32_t source_partition_count_ = 0;
+  MergeLogStats stats_;
+};
+
+}  // namespace brandpulse

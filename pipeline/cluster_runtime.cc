@@ -1,0 +1,399 @@
+#include "pipeline/cluster_runtime.h"
+
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+
+namespace brandpulse {
+namespace {
+
+std::string PartitionsText(const std::set<uint32_t>& partitions) {
+  std::string text = "[";
+  for (uint32_t partition : partitions) {
+    if (text.size() > 1) text += ",";
+    text += std::to_string(partition);
+  }
+  return text + "]";
+}
+
+// Markers are small and must arrive: a few attempts before the run gives up (a restart then
+// re-publishes them from the group's offset metadata).
+constexpr int kMarkerAttempts = 5;
+
+}  // namespace
+
+std::map<std::string, std::string> PartialsKeys(const WatchlistSpec& watchlist) {
+  std::map<std::string, std::string> parent;
+  for (const BrandSpec& brand : watchlist.brands) parent[brand.id] = brand.id;
+  std::function<std::string(const std::string&)> root = [&](const std::string& id) {
+    std::string at = id;
+    while (parent[at] != at) at = parent[at];
+    return at;
+  };
+  for (const CompetitorGroup& group : watchlist.groups) {
+    for (size_t index = 1; index < group.brand_ids.size(); ++index) {
+      std::string a = root(group.brand_ids[0]);
+      std::string b = root(group.brand_ids[index]);
+      if (a == b) continue;
+      // The smaller id is the root: the key does not depend on the order of the groups.
+      if (b < a) std::swap(a, b);
+      parent[b] = a;
+    }
+  }
+  std::map<std::string, std::string> keys;
+  for (const BrandSpec& brand : watchlist.brands) keys[brand.id] = root(brand.id);
+  return keys;
+}
+
+ClusterRuntime::ClusterRuntime(const ClusterSpec& spec, Source& source, KafkaGroupSource& group,
+                               int64_t max_out_of_orderness_ms, Notice notice)
+    : spec_(spec),
+      source_(source),
+      group_(group),
+      max_out_of_orderness_ms_(max_out_of_orderness_ms),
+      notice_(std::move(notice)) {}
+
+Result<std::unique_ptr<ClusterRuntime>> ClusterRuntime::Make(const ClusterSpec& spec,
+                                                             Source& source,
+                                                             const WatchlistSpec& watchlist,
+                                                             int64_t max_out_of_orderness_ms,
+                                                             Notice notice) {
+  auto* group = dynamic_cast<KafkaGroupSource*>(&source);
+  if (group == nullptr) return Status::InvalidArgument("cluster: needs a Kafka source");
+  std::unique_ptr<ClusterRuntime> runtime(
+      new ClusterRuntime(spec, source, *group, max_out_of_orderness_ms, std::move(notice)));
+  group->DisableOwnCommits();
+  runtime->keys_ = PartialsKeys(watchlist);
+  std::random_device random;
+  runtime->nonce_ = (static_cast<uint64_t>(random()) << 32) ^ random() ^
+                    static_cast<uint64_t>(
+                        std::chrono::steady_clock::now().time_since_epoch().count());
+  ASSIGN_OR_RETURN(runtime->producer_,
+                   PartialsProducer::Make(spec.client, spec.partials_topic,
+                                          static_cast<int>(spec.delivery_timeout_ms)));
+  ASSIGN_OR_RETURN(runtime->partials_partitions_, runtime->producer_->PartitionCount());
+  ASSIGN_OR_RETURN(runtime->source_partitions_, group->PartitionCount());
+  const std::string merge_group =
+      spec.merge_group.empty() ? group->group() + ".merge" : spec.merge_group;
+  ASSIGN_OR_RETURN(runtime->consumer_,
+                   PartialsConsumer::Make(spec.client, spec.partials_topic, merge_group));
+  return runtime;
+}
+
+// --- source side ---
+
+Result<PositionMap> ClusterRuntime::SeekGained(const std::vector<uint32_t>& gained) {
+  PositionMap positions;
+  if (gained.empty()) return positions;
+  // The group coordinator may be moving (a broker down): a few tries before the run gives up.
+  Result<std::map<uint32_t, std::pair<int64_t, std::string>>> read = group_.Committed(gained);
+  for (int attempt = 1; attempt < 4 && !read.ok(); ++attempt) {
+    notice_(fmt::format("cluster: reading the group's committed offsets: {}; retrying",
+                        read.status().message()));
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    read = group_.Committed(gained);
+  }
+  ASSIGN_OR_RETURN(auto committed, std::move(read));
+  std::set<EpochId> epochs;
+  for (uint32_t partition : gained) {
+    uint64_t position = 0;
+    auto found = committed.find(partition);
+    if (found != committed.end()) {
+      if (found->second.first >= 0) position = static_cast<uint64_t>(found->second.first);
+      if (std::optional<EpochId> epoch = EpochId::Parse(found->second.second)) {
+        epochs.insert(*epoch);
+        notice_(fmt::format("cluster: re-published the marker of epoch {} (source partition {})",
+                            epoch->ToString(), partition));
+      }
+    }
+    positions[partition] = position;
+    epoch_start_[partition] = position;
+    newest_.erase(partition);
+    published_at_end_.erase(partition);
+  }
+  RETURN_IF_ERROR(RepublishMarkers(epochs));
+  return positions;
+}
+
+Status ClusterRuntime::RepublishMarkers(const std::set<EpochId>& epochs) {
+  for (const EpochId& epoch : epochs) {
+    std::string marker;
+    EncodeMarker(epoch, marker);
+    std::vector<std::pair<uint32_t, std::string>> records;
+    for (uint32_t partition = 0; partition < partials_partitions_; ++partition) {
+      records.emplace_back(partition, marker);
+    }
+    Status produced;
+    for (int attempt = 0; attempt < kMarkerAttempts; ++attempt) {
+      produced = producer_->ProduceAndWait(epoch.ToString(), records);
+      if (produced.ok()) break;
+    }
+    RETURN_IF_ERROR(produced.WithContext("cluster: marker of epoch " + epoch.ToString()));
+    ++markers_republished_;
+  }
+  return Status::Ok();
+}
+
+void ClusterRuntime::ForgetLost(const std::vector<uint32_t>& lost) {
+  for (uint32_t partition : lost) {
+    epoch_start_.erase(partition);
+    newest_.erase(partition);
+    published_at_end_.erase(partition);
+  }
+}
+
+void ClusterRuntime::ObserveBatch(uint32_t partition, int64_t max_event_time_ms) {
+  auto [entry, inserted] = newest_.try_emplace(partition, max_event_time_ms);
+  if (!inserted) entry->second = std::max(entry->second, max_event_time_ms);
+}
+
+bool ClusterRuntime::EndChanged(const PositionMap& positions) const {
+  for (const auto& [partition, start] : epoch_start_) {
+    auto at = positions.find(partition);
+    if (at != positions.end() && at->second != start) return true;
+    if (group_.AtEnd(partition) != published_at_end_.contains(partition)) return true;
+  }
+  return false;
+}
+
+Result<std::optional<PositionMap>> ClusterRuntime::PublishEpoch(const WindowDeltaMap& deltas,
+                                                                const BrandDirectory& brands,
+                                                                const PositionMap& positions,
+                                                                uint64_t records) {
+  if (epoch_start_.empty() && deltas.empty()) return std::optional<PositionMap>();
+  const EpochId epoch{nonce_, ++seq_};
+  const std::string epoch_text = epoch.ToString();
+  std::vector<PreparedPartials> prepared(partials_partitions_);
+  PositionMap ends;
+  std::set<uint32_t> at_end;
+  for (const auto& [partition, start] : epoch_start_) {
+    SourceRange range;
+    range.partition = partition;
+    range.start = start;
+    auto at = positions.find(partition);
+    range.end = at != positions.end() ? std::max(at->second, start) : start;
+    auto newest = newest_.find(partition);
+    range.max_event_time_ms = newest != newest_.end() ? newest->second : INT64_MIN;
+    range.at_end = group_.AtEnd(partition);
+    if (range.at_end) at_end.insert(partition);
+    ends[partition] = range.end;
+    for (PreparedPartials& one : prepared) one.ranges.push_back(range);
+  }
+  for (uint32_t index = 0; index < partials_partitions_; ++index) {
+    prepared[index].epoch = epoch;
+    prepared[index].source_partition_count = source_partitions_;
+  }
+  for (const auto& [key, delta] : deltas) {
+    PartialWindow window;
+    window.brand_id = std::string(brands.brand_info(key.brand_index).id);
+    window.shape_index = key.shape_index;
+    window.dimension = key.dimension;
+    window.start_ms = key.start_ms;
+    window.metrics = delta;
+    auto found = keys_.find(window.brand_id);
+    const std::string& partition_key = found != keys_.end() ? found->second : window.brand_id;
+    prepared[PartialsPartitionOf(partition_key, partials_partitions_)].windows.push_back(
+        std::move(window));
+  }
+  std::vector<std::pair<uint32_t, std::string>> encoded;
+  for (uint32_t index = 0; index < partials_partitions_; ++index) {
+    std::string value;
+    EncodePrepared(prepared[index], value);
+    encoded.emplace_back(index, std::move(value));
+  }
+  auto abandon = [&](const Status& why) -> std::optional<PositionMap> {
+    ++epochs_abandoned_;
+    PositionMap back = epoch_start_;
+    std::string where;
+    for (const auto& [partition, position] : back) {
+      where += fmt::format("{}{}@{}", where.empty() ? "" : ",", partition, position);
+      newest_.erase(partition);  // read again: the event times come back with the records
+    }
+    notice_(fmt::format("cluster: epoch {} abandoned ({}); source partitions sought back: {}",
+                        epoch_text, why.message(), where));
+    return back;
+  };
+  // 1. Prepared partials, acknowledged by Kafka.
+  if (Status produced = producer_->ProduceAndWait(epoch_text, encoded); !produced.ok()) {
+    return abandon(produced);
+  }
+  // 2. The commit point: a generation-fenced offset commit naming the epoch.
+  if (Status committed = group_.CommitEpoch(ends, epoch_text); !committed.ok()) {
+    return abandon(committed);
+  }
+  // 3. The markers.
+  RETURN_IF_ERROR(RepublishMarkers({epoch}));
+  --markers_republished_;  // (counted as republished by the helper)
+  ++epochs_committed_;
+  epoch_start_ = ends;
+  published_at_end_ = std::move(at_end);
+  notice_(fmt::format("cluster: epoch {} committed: {} record(s) from {} source partition(s)",
+                      epoch_text, records, ends.size()));
+  return std::optional<PositionMap>();
+}
+
+// --- merge side ---
+
+Status ClusterRuntime::Poll(int timeout_ms, bool& reset) {
+  std::set<uint32_t> owned;
+  ASSIGN_OR_RETURN(bool changed, consumer_->TakeChange(owned));
+  if (changed) {
+    assignment_seen_ = true;
+    std::set<uint32_t> gained;
+    std::set<uint32_t> lost;
+    for (uint32_t partition : owned) {
+      if (!owned_.contains(partition)) gained.insert(partition);
+    }
+    for (uint32_t partition : owned_) {
+      if (!owned.contains(partition)) lost.insert(partition);
+    }
+    for (const auto& [partition, log] : logs_) {
+      const MergeLogStats& stats = log.stats();
+      totals_.prepared += stats.prepared;
+      totals_.markers += stats.markers;
+      totals_.applied += stats.applied;
+      totals_.covered += stats.covered;
+      totals_.duplicates += stats.duplicates;
+      totals_.conflicts += stats.conflicts;
+    }
+    owned_ = std::move(owned);
+    logs_.clear();
+    next_offset_.clear();
+    merged_.clear();
+    merged_watermark_.reset();
+    for (uint32_t partition : owned_) logs_[partition];
+    restoring_ = true;
+    restore_started_ = last_restore_check_ = std::chrono::steady_clock::now();
+    restore_records_ = 0;
+    restore_bytes_ = 0;
+    reset = true;
+    notice_(fmt::format("cluster: partials partitions gained {} lost {}; merged state reset, "
+                        "replaying {}",
+                        PartitionsText(gained), PartitionsText(lost), PartitionsText(owned_)));
+  }
+  RETURN_IF_ERROR(consumer_->Poll(timeout_ms, 20000,
+                                  [this](uint32_t partition, int64_t offset, std::string_view value) {
+                                    return OnRecord(partition, offset, value);
+                                  }));
+  if (restoring_) RETURN_IF_ERROR(CheckRestored());
+  return Status::Ok();
+}
+
+Status ClusterRuntime::OnRecord(uint32_t partition, int64_t offset, std::string_view value) {
+  auto log = logs_.find(partition);
+  if (log == logs_.end()) return Status::Ok();
+  next_offset_[partition] = offset + 1;
+  if (restoring_) {
+    ++restore_records_;
+    restore_bytes_ += value.size();
+  }
+  std::vector<PreparedPartials> apply;
+  Result<PartialsKind> kind = PartialsKindOf(value);
+  if (!kind.ok()) {
+    ++corrupt_records_;
+    return Status::Ok();
+  }
+  if (*kind == PartialsKind::kMarker) {
+    Result<EpochId> epoch = DecodeMarker(value);
+    if (!epoch.ok()) {
+      ++corrupt_records_;
+      return Status::Ok();
+    }
+    log->second.OnMarker(*epoch, apply);
+  } else {
+    Result<PreparedPartials> prepared = DecodePrepared(value);
+    if (!prepared.ok()) {
+      ++corrupt_records_;
+      return Status::Ok();
+    }
+    log->second.OnPrepared(std::move(*prepared), apply);
+  }
+  for (PreparedPartials& epoch : apply) {
+    for (PartialWindow& window : epoch.windows) merged_.push_back(std::move(window));
+  }
+  return Status::Ok();
+}
+
+Status ClusterRuntime::CheckRestored() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_restore_check_ < std::chrono::milliseconds(100)) return Status::Ok();
+  last_restore_check_ = now;
+  ASSIGN_OR_RETURN(auto ends, consumer_->EndOffsets(5000));
+  for (const auto& [partition, end] : ends) {
+    auto read = next_offset_.find(partition);
+    if (end > 0 && (read == next_offset_.end() || read->second < end)) return Status::Ok();
+  }
+  restoring_ = false;
+  uint64_t applied = 0;
+  for (const auto& [partition, log] : logs_) applied += log.stats().applied;
+  notice_(fmt::format("cluster: partials restored: {} record(s), {} bytes, {} epoch(s) applied "
+                      "in {:.3f} s (partitions {})",
+                      restore_records_, restore_bytes_, applied,
+                      std::chrono::duration<double>(now - restore_started_).count(),
+                      PartitionsText(owned_)));
+  return Status::Ok();
+}
+
+WindowDeltaMap ClusterRuntime::TakeMerged(const BrandDirectory& brands) {
+  WindowDeltaMap deltas;
+  for (PartialWindow& window : merged_) {
+    std::optional<uint32_t> brand = brands.FindBrand(window.brand_id);
+    if (!brand) {
+      ++unknown_brand_windows_;
+      continue;
+    }
+    WindowDeltaKey key{*brand, window.shape_index, window.dimension, window.start_ms};
+    auto [entry, inserted] = deltas.try_emplace(key, std::move(window.metrics));
+    if (!inserted) entry->second.Merge(window.metrics);
+  }
+  merged_.clear();
+  return deltas;
+}
+
+std::optional<int64_t> ClusterRuntime::Watermark() {
+  if (owned_.empty()) return merged_watermark_;
+  std::optional<int64_t> slowest;
+  for (const auto& [partition, log] : logs_) {
+    std::optional<int64_t> watermark = log.Watermark(max_out_of_orderness_ms_);
+    if (!watermark) return merged_watermark_;
+    slowest = slowest ? std::min(*slowest, *watermark) : *watermark;
+  }
+  if (slowest && (!merged_watermark_ || *slowest > *merged_watermark_)) merged_watermark_ = slowest;
+  return merged_watermark_;
+}
+
+Result<bool> ClusterRuntime::ReadyToClose() {
+  if (owned_.empty()) return true;
+  for (const auto& [partition, log] : logs_) {
+    if (!log.GlobalEnd()) return false;
+  }
+  ASSIGN_OR_RETURN(auto ends, consumer_->EndOffsets(5000));
+  for (const auto& [partition, end] : ends) {
+    auto read = next_offset_.find(partition);
+    if (end > 0 && (read == next_offset_.end() || read->second < end)) return false;
+  }
+  return true;
+}
+
+std::string ClusterRuntime::Summary() const {
+  MergeLogStats stats = totals_;
+  uint64_t pending = 0;
+  for (const auto& [partition, log] : logs_) {
+    stats.prepared += log.stats().prepared;
+    stats.markers += log.stats().markers;
+    stats.applied += log.stats().applied;
+    stats.covered += log.stats().covered;
+    stats.duplicates += log.stats().duplicates;
+    stats.conflicts += log.stats().conflicts;
+    pending += log.pending();
+  }
+  return fmt::format(
+      "cluster: epochs committed {}, abandoned {}, markers re-published {}; merger: applied {} "
+      "epoch(s), skipped {} covered, {} duplicate record(s), {} conflict(s), {} never committed "
+      "(pending), {} corrupt record(s), {} window(s) of unknown brands",
+      epochs_committed_, epochs_abandoned_, markers_republished_, stats.applied, stats.covered,
+      stats.duplicates, stats.conflicts, pending, corrupt_records_, unknown_brand_windows_);
+}
+
+}  // namespace brandpulse

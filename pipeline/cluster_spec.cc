@@ -1,0 +1,48 @@
+#include "pipeline/cluster_spec.h"
+
+#include <fmt/format.h>
+
+#include "pipeline/pipeline_config.h"
+
+namespace brandpulse {
+
+void ReadClusterSection(YamlMap& pipeline, PipelineSpec& spec) {
+  if (!pipeline.Has("cluster")) return;
+  Diagnostics& diagnostics = pipeline.diagnostics();
+  YamlMap section(pipeline.Child("cluster"), spec.file, "cluster", diagnostics);
+  if (!section.valid()) return;
+  auto cluster = std::make_shared<ClusterSpec>();
+  bool ok = true;
+  if (auto topic = section.String("partials_topic", true)) {
+    cluster->partials_topic = *topic;
+  } else {
+    ok = false;
+  }
+  if (auto group = section.String("merge_group")) cluster->merge_group = *group;
+  if (auto timeout = section.DurationMs("delivery_timeout")) {
+    cluster->delivery_timeout_ms = *timeout;
+  }
+  std::optional<KafkaClientOptions> client = ReadKafkaClientOptions(section);
+  section.CheckNoUnknownKeys();
+  if (!client) return;
+  cluster->client = *std::move(client);
+  if (spec.source && spec.source->type() != "kafka") {
+    diagnostics.Add(section.Location(),
+                    fmt::format("cluster: needs a Kafka source (this one is '{}')",
+                                spec.source->type()),
+                    "global windows merge the partials of instances sharing a consumer group");
+    ok = false;
+  }
+  for (const auto& transform : spec.transforms) {
+    if (transform->type() == "dedup") {
+      diagnostics.Add(section.Location(),
+                      "cluster: cannot be used with the dedup transform yet",
+                      "its id set is per instance: an abandoned epoch would drop posts it "
+                      "remembered (docs/cluster.md, what is not built)");
+      ok = false;
+    }
+  }
+  if (ok) spec.cluster = std::move(cluster);
+}
+
+}  // namespace brandpulse

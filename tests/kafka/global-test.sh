@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Exact global windows across instances (issue 11, docs/cluster.md "Global windows"), with real
+# processes: `brandpulse dev-kafka` (3 brokers, posts:8, partials:4), kcat producing a generated
+# firehose, and brandpulse instances with a `cluster:` section sharing one consumer group.
+#   a starts alone; b joins while a consumes (source and partials partitions move: a rebalance
+#   on both groups); b is frozen (SIGSTOP) past its session timeout and resumed; a is killed
+#   with SIGKILL and restarted on its old state; both run to the
+#   end of the topic (stop_at_end); then c, on a fresh disk, runs alone: it takes every source
+#   partition (at its end) and every partials partition, replays the partials, closes every
+#   window and exits.
+# Checks: c's windows equal a single-process file run's byte for byte (`query dump`); the alert
+# ids of a, b and c together equal the file run's; committed offsets at the end offsets; no
+# offset reset; the merger refused nothing (no conflicts).
+#
+#   tests/kafka/global-test.sh [--posts N] [--seed N] [--commit-every N] [--rate POSTS_PER_S]
+#                              [--brandpulse PATH] [--work DIR]
+# c's "partials restored" line is the restore time of every partials partition from scratch
+# against the bytes replayed (more epochs: --commit-every smaller; more windows: --rate smaller).
+# Exit 0 when all hold; 1 on a difference; 2 on a setup error.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+posts=20000
+seed=11
+commit_every=1000
+rate=10
+brandpulse=build/brandpulse
+work=build/global-test
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --posts) posts=$2; shift 2 ;;
+    --seed) seed=$2; shift 2 ;;
+    --commit-every) commit_every=$2; shift 2 ;;
+    --rate) rate=$2; shift 2 ;;
+    --brandpulse) brandpulse=$2; shift 2 ;;
+    --work) work=$2; shift 2 ;;
+    *) echo "global-test: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+command -v kcat >/dev/null || { echo "global-test: kcat is missing (scripts/install-deps.sh)" >&2; exit 2; }
+[ -x "$brandpulse" ] || { echo "global-test: $brandpulse is not built" >&2; exit 2; }
+brandpulse=$(cd "$(dirname "$brandpulse")" && pwd)/$(basename "$brandpulse")
+rm -rf "$work"
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+
+cluster_pid=
+cleanup() {
+  [ -n "$cluster_pid" ] && kill "$cluster_pid" 2>/dev/null || true
+  jobs -p | xargs -r kill -KILL 2>/dev/null || true
+}
+trap cleanup EXIT
+
+"$brandpulse" dev-kafka --brokers 3 --topic posts:8 --topic partials:4 \
+  --control "$work/control.sock" --bootstrap-file "$work/bootstrap" </dev/null >"$work/dev-kafka.log" 2>&1 &
+cluster_pid=$!
+for _ in $(seq 100); do [ -s "$work/bootstrap" ] && break; sleep 0.1; done
+[ -s "$work/bootstrap" ] || { echo "global-test: dev-kafka did not start" >&2; cat "$work/dev-kafka.log" >&2; exit 2; }
+export KAFKA_BROKERS
+KAFKA_BROKERS=$(cat "$work/bootstrap")
+control() { python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall((sys.argv[2]+"\n").encode()); r=s.recv(200).decode().strip(); print(r); sys.exit(r != "ok")' "$work/control.sock" "$1"; }
+
+input=$work/firehose.jsonl
+"$brandpulse" generate --watchlist pipelines/watchlists/nordic-spanish-telecoms.yaml \
+  --format twitter-v2 --count "$posts" --seed "$seed" --mention-share 0.08 \
+  --malformed-share 0.001 --rate "$rate" --disorder 20s --output "$input"
+awk '{ print NR "\t" $0 }' "$input" | kcat -P -b "$KAFKA_BROKERS" -t posts -X batch.num.messages=100 -K "	"
+echo "global-test: $posts posts produced to 8 partitions on 3 brokers"
+
+failures=0
+fail() { echo "global-test: FAIL: $*"; failures=$((failures + 1)); }
+run() {  # run <name> <pipeline> [extra env...]: in the background; sets $pid
+  local name=$1 pipeline=$2
+  shift 2
+  mkdir -p "$work/$name/out"
+  touch "$work/$name/runs.log"
+  env KAFKA_INPUT="$input" KAFKA_STATE="$work/$name/state" KAFKA_OUT="$work/$name/out" "$@" \
+    stdbuf -oL -eL "$brandpulse" run "$pipeline" --quiet >>"$work/$name/runs.log" 2>&1 &
+  pid=$!
+}
+finish() {  # finish <name>: waits for $pid
+  if ! wait "$pid"; then
+    fail "run $1 failed:"
+    tail -n 20 "$work/$1/runs.log"
+    return 1
+  fi
+}
+wait_for() {  # wait_for <file> <pattern> <tenths of a second>
+  for _ in $(seq "$3"); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  return 1
+}
+
+# The reference: the same posts from a file, one process.
+run reference tests/kafka/global-file-pipeline.yaml KAFKA_COMMIT_EVERY=$commit_every
+finish reference || exit 1
+"$brandpulse" query dump --state "$work/reference/state" >"$work/reference/windows.txt"
+grep -o '"alert_id":"[^"]*"' "$work/reference/out/alerts.jsonl" | sort -u >"$work/reference/alert-ids.txt" || true
+[ -s "$work/reference/windows.txt" ] || { echo "global-test: the reference has no windows" >&2; exit 2; }
+
+# Slow consumption (brokers answer 100 ms late, small fetches, short epochs) so that b joins, the
+# freeze and the kill land while the instances consume.
+control "rtt -1 100" >/dev/null
+common=(KAFKA_GROUP=global KAFKA_COMMIT_EVERY=$commit_every KAFKA_WORKERS=1 KAFKA_FETCH_BYTES=8192)
+run a tests/kafka/global-pipeline.yaml "${common[@]}"
+a=$pid
+wait_for "$work/a/runs.log" "epoch .* committed" 300 || fail "a committed no epoch"
+run b tests/kafka/global-pipeline.yaml "${common[@]}"
+b=$pid
+wait_for "$work/b/runs.log" "[1-9] partition(s) gained" 300 || fail "b gained no partition"
+sleep 0.7  # (mid-epoch: b has read records it has not committed)
+# b frozen past its session timeout (6 s): a takes its partitions and redoes their ranges with
+# other boundaries; b wakes up with an epoch in hand, its offset commit is refused (fenced), so
+# its partials never get a marker.
+kill -STOP "$b"
+sleep 9
+kill -CONT "$b"
+echo "global-test: b frozen with SIGSTOP for 9 s (session timeout 6 s), then resumed"
+sleep 1
+if kill -0 "$a" 2>/dev/null; then
+  kill -KILL "$a"
+  wait "$a" 2>/dev/null || true
+  echo "global-test: a killed with SIGKILL; restarting it on its old state"
+  run a tests/kafka/global-pipeline.yaml "${common[@]}"
+  a=$pid
+else
+  fail "a finished before it could be killed"
+fi
+pid=$a; finish a || true
+pid=$b; finish b || true
+control "rtt -1 0" >/dev/null
+
+# c: alone, fresh disk; takes everything and closes every window.
+run c tests/kafka/global-pipeline.yaml KAFKA_GROUP=global KAFKA_COMMIT_EVERY=$commit_every
+finish c || true
+
+"$brandpulse" query dump --state "$work/c/state" >"$work/c/windows.txt"
+if ! cmp -s "$work/reference/windows.txt" "$work/c/windows.txt"; then
+  fail "c: merged windows differ from the single-process run"
+  diff "$work/reference/windows.txt" "$work/c/windows.txt" | head -n 10
+fi
+cat "$work"/{a,b,c}/out/alerts.jsonl 2>/dev/null | grep -o '"alert_id":"[^"]*"' | sort -u >"$work/alert-ids.txt" || true
+cmp -s "$work/reference/alert-ids.txt" "$work/alert-ids.txt" ||
+  { fail "alert ids of a, b and c differ from the single-process run"; diff "$work/reference/alert-ids.txt" "$work/alert-ids.txt" | head; }
+"$brandpulse" kafka-lag --brokers "$KAFKA_BROKERS" --topic posts --group global >"$work/lag.txt"
+grep -q '^total lag 0$' "$work/lag.txt" || { fail "committed offsets are not at the end offsets"; cat "$work/lag.txt"; }
+if grep -i 'offset reset' "$work"/{a,b,c}/runs.log; then fail "an offset reset happened"; fi
+grep -h 'cluster: epochs committed' "$work"/{a,b,c}/runs.log | sed 's/^/global-test: /'
+if grep -h 'cluster: epochs committed' "$work"/{a,b,c}/runs.log | grep -v ' 0 conflict(s)'; then
+  fail "the merger refused epochs (conflicts)"
+fi
+if grep -h 'cluster: epochs committed' "$work"/{a,b,c}/runs.log | grep -v '; 0 merged window delta(s) late'; then
+  fail "a merger found deltas of windows it had closed"
+fi
+cat "$work"/{a,b,c}/out/late.jsonl | grep -q . && fail "posts went to the late sink (nothing is late here)"
+moved=$(grep -h 'partials partitions gained' "$work"/a/runs.log "$work"/b/runs.log | grep -vc 'lost \[\]' || true)
+[ "$moved" -ge 1 ] || fail "no partials partition moved between a and b"
+abandoned=$(cat "$work"/{a,b}/runs.log | grep -c 'abandoned (' || true)
+b_fenced=$(grep -c 'abandoned (' "$work/b/runs.log" || true)
+echo "global-test: $abandoned epoch(s) abandoned by a and b, $b_fenced by b after its freeze (offset commit refused: fenced or rebalancing)"
+grep -h 'partials restored' "$work"/{a,b,c}/runs.log | sed 's/^/global-test: /' | tail -n 4
+echo "global-test: $(wc -l <"$work/c/windows.txt") windows, $(wc -l <"$work/alert-ids.txt") alert ids, $(tail -n 1 "$work/lag.txt")"
+
+[ "$failures" -eq 0 ] && echo "global-test: all checks passed"
+[ "$failures" -eq 0 ]

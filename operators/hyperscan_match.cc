@@ -88,7 +88,12 @@ void StripAccentsForScan(std::string_view text, std::string& stripped,
     // Sixteen ASCII bytes at a time: copied, with their offsets.
     while (position + 16 <= size) {
       const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + position));
-      if (_mm_movemask_epi8(chunk) != 0) break;
+      const unsigned high = static_cast<unsigned>(_mm_movemask_epi8(chunk));
+      // The ASCII bytes before the first non-ASCII one (all 16 when there is none) are copied
+      // with their offsets. The stores may go past them, but never past the buffers' ends
+      // (written <= position and position + 16 <= size); the bytes past the run are rewritten.
+      const size_t run = high == 0 ? 16 : static_cast<size_t>(__builtin_ctz(high));
+      if (run == 0) break;
       _mm_storeu_si128(reinterpret_cast<__m128i*>(out + written), chunk);
       const __m128i base = _mm_set1_epi32(static_cast<int>(position));
       auto* target = reinterpret_cast<__m128i*>(out_offsets + written);
@@ -96,8 +101,9 @@ void StripAccentsForScan(std::string_view text, std::string& stripped,
       _mm_storeu_si128(target + 1, _mm_add_epi32(base, _mm_setr_epi32(4, 5, 6, 7)));
       _mm_storeu_si128(target + 2, _mm_add_epi32(base, _mm_setr_epi32(8, 9, 10, 11)));
       _mm_storeu_si128(target + 3, _mm_add_epi32(base, _mm_setr_epi32(12, 13, 14, 15)));
-      position += 16;
-      written += 16;
+      position += run;
+      written += run;
+      if (run < 16) break;
     }
     if (position >= size) break;
 #endif

@@ -242,10 +242,15 @@ void CheckResponses(std::string_view bytes) {
     size_t length = 0;
     size_t at = head.find("Content-Length: ");
     if (at != std::string_view::npos) length = std::strtoull(head.data() + at + 16, nullptr, 10);
+    // An answer to HEAD has the Content-Length of the GET answer and no body: what follows its
+    // head is the next answer, or nothing (a JSON body never starts with a status line).
+    std::string_view after_head = bytes.substr(head_end + 4);
+    const bool bodiless = after_head.empty() || after_head.starts_with("HTTP/1.1 ");
+    if (bodiless) length = 0;
     std::string_view body = bytes.substr(head_end + 4, length);
     // A compressed body (the client asked for gzip) is not JSON text; the in-process half checks
     // the same answers uncompressed.
-    if (head.find("Content-Type: application/json") != std::string_view::npos &&
+    if (!bodiless && head.find("Content-Type: application/json") != std::string_view::npos &&
         head.find("Content-Encoding: ") == std::string_view::npos) {
       CheckJson(body, head);
     }

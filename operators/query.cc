@@ -530,14 +530,25 @@ class Parser {
     for (const auto& [prefix, field] : fields) {
       if (!word.starts_with(prefix)) continue;
       std::string value = word.substr(prefix.size());
+      // Lowercase first, so that "HTTPS://" is a scheme too; what is stripped below is stripped
+      // until none is left, so the canonical form (FormatQueryNode) reads back the same value
+      // ("site:http://https://x" was x after one reading and https://x after another; make fuzz).
+      for (char& c : value) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+      }
       const bool handle_field = field == QueryField::kAuthor || field == QueryField::kReplyTo;
       if (handle_field && value.starts_with("@")) value.erase(0, 1);
       if (field == QueryField::kSite) {
         std::string_view host = value;
-        for (std::string_view scheme : {"https://", "http://"}) {
-          if (host.starts_with(scheme)) host.remove_prefix(scheme.size());
+        for (bool stripped = true; stripped;) {
+          stripped = false;
+          for (std::string_view part : {"https://", "http://", "www."}) {
+            if (host.starts_with(part)) {
+              host.remove_prefix(part.size());
+              stripped = true;
+            }
+          }
         }
-        if (host.starts_with("www.")) host.remove_prefix(4);
         while (host.ends_with("/")) host.remove_suffix(1);
         value = std::string(host);
       }
@@ -548,9 +559,6 @@ class Parser {
               : field == QueryField::kUrl    ? "write url:telenor.no/5g"
                                              : "write author:telenor_norge");
         return std::nullopt;
-      }
-      for (char& c : value) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
       }
       QueryNode node;
       node.op = QueryOp::kField;
@@ -704,7 +712,11 @@ std::string FormatQueryNode(const Query& query, uint32_t index) {
                               : node.field == QueryField::kUrl      ? "url:"
                               : node.field == QueryField::kSite     ? "site:"
                                                                     : "reply:";
-      return fmt::format("{}{}", name, node.text);
+      // One '@' before a handle is dropped when read, so a handle that itself starts with '@'
+      // ("reply:@@x" is the handle "@x") is written with one more (make fuzz).
+      const bool handle = node.field == QueryField::kAuthor || node.field == QueryField::kReplyTo;
+      return fmt::format("{}{}{}", name, handle && node.text.starts_with('@') ? "@" : "",
+                         node.text);
     }
     case QueryOp::kNot:
       return fmt::format("NOT {}", FormatQueryNode(query, node.children[0]));

@@ -190,6 +190,20 @@ TEST(HardeningQueryTest, CanonicalFormOfPhraseWordsWithSyntaxParsesBack) {
   EXPECT_EQ(Canonical("\"telenor (arena)\"~2"), "telenor NEAR/2 \"(arena)\"");
   EXPECT_EQ(Canonical("\"tel* norge\"~3"), "\"tel*\" NEAR/3 norge");
   EXPECT_EQ(Canonical("telenor OR (//abc*)"), "(telenor OR (//abc*))");
+  // Field values (make fuzz, 14:21): one '@' before a handle is dropped when read, and a site's
+  // scheme and "www." are stripped until none is left, after lowercasing.
+  for (const std::string& text :
+       {std::string("reply:@@-~@x"), std::string("author:@@@telenor"),
+        std::string("site:http://https://telenor.no"), std::string("site:HTTPS://WWW.telenor.no/"),
+        std::string("site:www.www.telenor.no")}) {
+    SCOPED_TRACE(text);
+    const std::string canonical = Canonical(text);
+    ASSERT_EQ(canonical.find("rejected"), std::string::npos) << canonical;
+    EXPECT_EQ(Canonical(canonical), canonical);
+  }
+  EXPECT_EQ(Canonical("reply:@@x"), "reply:@@x");
+  EXPECT_EQ(Canonical("reply:@x"), "reply:x");
+  EXPECT_EQ(Canonical("site:HTTPS://WWW.Telenor.no/"), "site:telenor.no");
   // Still bare where bare reads back the same.
   EXPECT_EQ(Canonical("colo?r OR te?e* OR telen*"), "(colo?r OR te?e* OR telen*)");
 }

@@ -31,10 +31,12 @@ crash-test: build
 
 # Benchmarks side by side (bench/README.md): writes bench/RESULTS.md and bench/results.png.
 bench: build
+	@bash scripts/install-deps.sh --bench
 	@bash bench/run.sh --brandpulse $(BRANDPULSE) --bench $(BUILD_DIR)/bench/brandpulse_bench --out $(BUILD_DIR)/bench/out
 
 # The same plus 100k brands (longer than the 10-minute budget of `make bench`).
 bench-full: build
+	@bash scripts/install-deps.sh --bench
 	@bash bench/run.sh --full --brandpulse $(BRANDPULSE) --bench $(BUILD_DIR)/bench/brandpulse_bench --out $(BUILD_DIR)/bench/out
 
 # Instruction counts (valgrind callgrind) of the bench's e2e pipeline on its 10k-brand input:
@@ -123,3 +125,11 @@ webhook-fault-test: build
 	  BRANDPULSE_FAULT_INGEST_POSTS=100000 ./alert_webhook_fault_test
 alert-latency: build
 	@bash bench/alert-latency.sh --build $(BUILD_DIR)
+
+# Kafka cluster fault test (issue 11), long form: more posts and partitions, the same schedule of
+# SIGTERM, SIGKILL + restart, SIGSTOP/SIGCONT, a fresh disk and broker faults (tests/kafka/).
+# CLUSTER_TEST_MODE=global once global windows are on: windows and alert ids must equal a file run.
+CLUSTER_TEST_MODE ?= per-instance
+.PHONY: cluster-test
+cluster-test: build
+	@bash tests/kafka/cluster-fault-test.sh --long --mode $(CLUSTER_TEST_MODE) --brandpulse $(BRANDPULSE) --work $(BUILD_DIR)/cluster-test

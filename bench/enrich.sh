@@ -8,15 +8,21 @@
 # enrichment. Also the per-post cost of Enrich() alone, from eval-enrichment on VADER's tweets.
 # With --baseline OTHER_BRANDPULSE, each round also runs OTHER_BRANDPULSE's enrich (the same
 # input and base pipeline; e.g. a build of the previous commit), side by side in one run.
+# Each run also gives its CPU time (user + sys, bash `time`) minus that of a 1-line run of the same
+# pipeline and binary (start-up: the enrich start-up compiles its cue databases): on a shared
+# machine the CPU share is steadier than the wall share, which counts the waits for a core.
 # With --callgrind BINARY (a build valgrind can run: no AVX-512, e.g. `make callgrind`'s
-# build-cg/brandpulse), instead: instruction counts (callgrind Ir, stable under load) of the same
-# two pipelines on the first --callgrind-lines posts (default 5,000; one per line) of the 20%
-# input, minus a 1-line run of each (start-up), with the watchlist cache warmed natively and
-# under valgrind first (the compile is not counted); enrichment's share = (Ir with − Ir
-# without) / Ir with, and Enrich()'s own inclusive Ir.
+# build-cg/brandpulse), after the times, in the same run: instruction counts (callgrind Ir,
+# stable under load) of the same two pipelines on the first --callgrind-lines posts (default
+# 5,000; one per line) of the 20% input, minus a 1-line run of each (start-up), with the watchlist
+# cache warmed natively and under valgrind first (the compile is not counted); enrichment's
+# share = (Ir with − Ir without) / Ir with, and Enrich()'s own inclusive Ir. With
+# --callgrind-baseline OTHER_HASWELL_BRANDPULSE the same for that binary, side by side;
+# --callgrind-only skips the times.
 # Usage: bash bench/enrich.sh [--brandpulse build/brandpulse] [--bench build/bench/brandpulse_bench]
 #        [--out build/bench-enrich] [--posts 100000] [--baseline OTHER_BRANDPULSE]
-#        [--callgrind HASWELL_BRANDPULSE [--callgrind-lines 5000]]
+#        [--callgrind HASWELL_BRANDPULSE [--callgrind-lines 5000]
+#         [--callgrind-baseline OTHER_HASWELL_BRANDPULSE] [--callgrind-only]]
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +33,8 @@ posts=100000
 baseline=""
 callgrind=""
 callgrind_posts=5000
+callgrind_baseline=""
+callgrind_only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --brandpulse) brandpulse="$2"; shift 2 ;;
@@ -36,6 +44,8 @@ while [ $# -gt 0 ]; do
     --baseline) baseline="$2"; shift 2 ;;
     --callgrind) callgrind="$2"; shift 2 ;;
     --callgrind-lines) callgrind_posts="$2"; shift 2 ;;
+    --callgrind-baseline) callgrind_baseline="$2"; shift 2 ;;
+    --callgrind-only) callgrind_only=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -64,17 +74,22 @@ sinks:
   late: {type: file, path: $dir/late.jsonl}
 EOF
   local log
-  log=$("$binary" run "$dir/pipeline.yaml" --fresh 2>&1)
-  local ready finished total
+  # CPU seconds (user + sys) of the whole process, from bash's `time`: unlike the wall time, a
+  # busy machine does not add its waits for a core.
+  log=$( { TIMEFORMAT='cpu %U %S'; time "$binary" run "$dir/pipeline.yaml" --fresh; } 2>&1)
+  local ready finished total cpu
   ready=$(echo "$log" | sed -n 's/.*ready after \([0-9.]*\) s.*/\1/p' | head -1)
   finished=$(echo "$log" | sed -n "s/.*finished in \([0-9.]*\) s.*/\1/p" | head -1)
   total=$(echo "$log" | awk '$1 == "total" {gsub(",", "", $2); print $2}' | head -1)
-  echo "$(echo "$finished - ${ready:-0}" | bc -l) $total"
+  cpu=$(echo "$log" | awk '$1 == "cpu" {print $2 + $3}' | tail -1)
+  echo "$(echo "${finished:-0} - ${ready:-0}" | bc -l) ${total:-0} $cpu"
 }
 
-if [ -n "$callgrind" ]; then
+callgrind_part() {  # BINARY LABEL: the instruction counts (see the header)
+  local callgrind="$1" label="$2" out="$out/cg-$2"
+  mkdir -p "$out"
   command -v valgrind >/dev/null || { echo "enrich.sh: --callgrind needs valgrind" >&2; exit 2; }
-  input="$out/posts-0.20.jsonl"
+  local input="$root_out/posts-0.20.jsonl"
   [ -f "$input" ] || "$callgrind" generate -w "$watchlist" -n "$posts" -f twitter-v2 \
     --mention-share 0.20 --authors 50000 --seed 7 -o "$input" >/dev/null
   head -n "$callgrind_posts" "$input" > "$out/cg-posts.jsonl"
@@ -125,6 +140,7 @@ EOF
   enrich_ir=$(awk '/TextEnricher::Enrich\(/ {gsub(",", "", $1); print $1; exit}' "$out/callgrind.enrich-posts.txt")
   base_run=$((ir[base-posts] - ir[base-one]))
   enrich_run=$((ir[enrich-posts] - ir[enrich-one]))
+  echo "callgrind, $label ($callgrind), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "| pipeline ($n input lines, 20% matching, 10k brands) | Ir | Ir minus the 1-line run |"
   echo "|---|---:|---:|"
   echo "| decode, match, window | ${ir[base-posts]} | $base_run |"
@@ -132,6 +148,16 @@ EOF
   echo
   echo "enrichment's share of the pipeline's instructions: $(echo "scale=1; 100 * ($enrich_run - $base_run) / $enrich_run" | bc -l)%"
   echo "TextEnricher::Enrich inclusive: ${enrich_ir:-?} Ir ($(echo "scale=1; 100 * ${enrich_ir:-0} / $enrich_run" | bc -l)% of the enrich pipeline's)"
+  echo
+}
+root_out="$out"
+run_callgrind() {
+  [ -n "$callgrind" ] || return 0
+  callgrind_part "$callgrind" this
+  [ -z "$callgrind_baseline" ] || callgrind_part "$callgrind_baseline" baseline
+}
+if [ -n "$callgrind_only" ]; then
+  run_callgrind
   exit 0
 fi
 
@@ -139,42 +165,51 @@ median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 best3() { printf '%s\n' "$@" | sort -g | head -1; }
 loads=()  # the load average at the start of each round: the machine is shared
 
-echo "| mention share | posts | mentions | build | without enrich s | with enrich s | extra s | µs per enriched post¹ | share of pipeline time |"
-echo "|---:|---:|---:|---|---:|---:|---:|---:|---:|"
+echo "| mention share | posts | mentions | build | without enrich s | with enrich s | extra s | µs per enriched post¹ | share of pipeline time | CPU s without² | CPU s with² | µs CPU per enriched post | share of pipeline CPU |"
+echo "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for share in 0.05 0.20; do
   input="$out/posts-$share.jsonl"
   [ -f "$input" ] || "$brandpulse" generate -w "$watchlist" -n "$posts" -f twitter-v2 \
     --mention-share "$share" --authors 50000 --seed 7 -o "$input" >/dev/null
-  base=() enriched=() old=() mentions=0
+  head -n 1 "$input" > "$out/one-$share.jsonl"
+  base=() enriched=() old=() base_cpu=() enriched_cpu=() old_cpu=() mentions=0
   for round in 1 2 3; do  # interleaved, so that a change of load hits every variant alike
     loads+=("share $share round $round: load average $(cut -d' ' -f1-3 /proc/loadavg)")
-    read -r seconds mentions < <(run_once "$input" "decode, match, window")
-    base+=("$seconds")
-    read -r seconds mentions < <(run_once "$input" "decode, match, enrich, window")
-    enriched+=("$seconds")
-    if [ -n "$baseline" ]; then
-      read -r seconds mentions < <(run_once "$input" "decode, match, enrich, window" "$baseline")
-      old+=("$seconds")
-    fi
+    variants=("decode, match, window|$brandpulse|base" "decode, match, enrich, window|$brandpulse|enriched")
+    [ -n "$baseline" ] && variants+=("decode, match, enrich, window|$baseline|old")
+    for variant in "${variants[@]}"; do
+      IFS='|' read -r transforms binary name <<< "$variant"
+      read -r seconds mentions cpu < <(run_once "$input" "$transforms" "$binary")
+      read -r _ _ cpu_one < <(run_once "$out/one-$share.jsonl" "$transforms" "$binary")
+      eval "$name+=(\"\$seconds\")"
+      eval "${name}_cpu+=(\"\$(echo \"\$cpu - \$cpu_one\" | bc -l)\")"
+    done
   done
-  row() {  # label, seconds with enrich (b: seconds without)
-    local extra per_post share_of
+  row() {  # label, seconds with enrich, CPU seconds with enrich (b, bc: without)
+    local extra per_post share_of extra_cpu per_post_cpu share_cpu
     extra=$(echo "$2 - $b" | bc -l)
     per_post=$(echo "$extra * 1000000 / $mentions" | bc -l)
     share_of=$(echo "100 * $extra / $2" | bc -l)
-    printf '| %s | %s | %s | %s | %.3f | %.3f | %.3f | %.2f | %.1f%% |\n' "$share" "$posts" "$mentions" \
-      "$1" "$b" "$2" "$extra" "$per_post" "$share_of"
+    extra_cpu=$(echo "$3 - $bc" | bc -l)
+    per_post_cpu=$(echo "$extra_cpu * 1000000 / $mentions" | bc -l)
+    share_cpu=$(echo "100 * $extra_cpu / $3" | bc -l)
+    printf '| %s | %s | %s | %s | %.3f | %.3f | %.3f | %.2f | %.1f%% | %.3f | %.3f | %.2f | %.1f%% |\n' \
+      "$share" "$posts" "$mentions" "$1" "$b" "$2" "$extra" "$per_post" "$share_of" "$bc" "$3" \
+      "$per_post_cpu" "$share_cpu"
   }
-  b=$(median3 "${base[@]}")
-  [ -n "$baseline" ] && row "baseline, median of 3" "$(median3 "${old[@]}")"
-  row "this, median of 3" "$(median3 "${enriched[@]}")"
-  b=$(best3 "${base[@]}")
-  [ -n "$baseline" ] && row "baseline, best of 3" "$(best3 "${old[@]}")"
-  row "this, best of 3" "$(best3 "${enriched[@]}")"
+  b=$(median3 "${base[@]}") bc=$(median3 "${base_cpu[@]}")
+  [ -n "$baseline" ] && row "baseline, median of 3" "$(median3 "${old[@]}")" "$(median3 "${old_cpu[@]}")"
+  row "this, median of 3" "$(median3 "${enriched[@]}")" "$(median3 "${enriched_cpu[@]}")"
+  b=$(best3 "${base[@]}") bc=$(best3 "${base_cpu[@]}")
+  [ -n "$baseline" ] && row "baseline, best of 3" "$(best3 "${old[@]}")" "$(best3 "${old_cpu[@]}")"
+  row "this, best of 3" "$(best3 "${enriched[@]}")" "$(best3 "${enriched_cpu[@]}")"
 done
 echo
 printf '%s\n' "${loads[@]}"
 echo
 echo "¹ per mention (a post naming two brands is enriched once): an upper bound per enriched post."
+echo "² user + sys of the process minus those of a 1-line run of the same pipeline (start-up)."
 "$brandpulse" eval-enrichment "$root/tests/fixtures/enrichment/vader_tweets.tsv" | grep '^time:' |
-  sed 's/^time: /Enrich() alone on VADER'"'"'s 4,200 tweets: /'
+  sed 's/^time: /Enrich() alone on VADER'"'"'s 4,200 tweets (CLD2 on every post): /'
+echo
+run_callgrind

@@ -96,6 +96,38 @@ ripgrep() {  # label texts patterns expected-flags max-seconds
     >> "$out/results.tsv"
 }
 
+# The DuckDB peer (issue 17 item 4, bench/duckdb/peer.mjs): per-brand 5-minute counts of the same
+# JSON lines at 1 and 2 threads, its counts checked against the windows brandpulse stored in the
+# e2e-1 run (`brandpulse query dump`) before its time is written. Rows duckdb-1 and duckdb-2.
+# Without Node.js/npm or the npm registry there is no row, and RESULTS.md says why.
+duckdb_peer() {  # label input e2e-state-directory
+  local label=$1 input=$2 state=$3 dir="$out/duckdb" why
+  rm -f "$out/duckdb-skipped.txt"
+  if ! why=$(bash "$here/duckdb/install.sh" "$dir"); then
+    log "duckdb: $why"
+    echo "$why" > "$out/duckdb-skipped.txt"
+    return 0
+  fi
+  "$brandpulse" query dump --state "$state" > "$out/duckdb-ours.txt"
+  local bytes threads line load
+  bytes=$(wc -c < "$input")
+  for threads in 1 2; do
+    log "duckdb $threads thread(s)"
+    # peer.mjs exits 3 with CHECK FAILED when a count differs: set -e ends the bench there.
+    /usr/bin/time -f '%M' -o "$dir/rss-$threads.txt" node "$dir/peer.mjs" --input "$input" \
+      --terms "$out/terms.tsv" --ours "$out/duckdb-ours.txt" --threads "$threads" --repeat 3 \
+      --counts-out "$dir/counts-$threads.tsv" > "$dir/line-$threads.txt"
+    line=$(cat "$dir/line-$threads.txt")
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    echo "$line" | awk -F'\t' -v l="$label" -v t="$threads" -v b="$bytes" -v load="$load" \
+      -v rss="$(tail -1 "$dir/rss-$threads.txt")" \
+      -v version="$(node -e "console.log(require('$dir/node_modules/@duckdb/node-api/package.json').version)")" '{
+      printf "%s\tduckdb-%s\t%d\tno\t%.4f\t%.0f\t%.1f\t%.0f\t0\t%.0f\t-\t%s\tDuckDB (npm @duckdb/node-api %s, %s thread(s)): read_json of the JSON lines, lower, strip_accents, words on Unicode non-word characters, %s, hash join on the brand table, distinct (post, brand) per 5-minute window; time of the whole query (brand table included)\t%.0f\t%s\n",
+        l, t, $1, $2, $1 / $2, b / $2 / 1e6, 1e9 * $2 / $1, rss / 1024, $5, version, t, $6, $1 / $3, load }' \
+      >> "$out/results.tsv"
+  done
+}
+
 : > "$out/results.tsv"
 
 if [ "$mode" = smoke ]; then
@@ -118,8 +150,10 @@ posts=100000
 wl10k=$(watchlist 10000)
 main_input=$(generate main "$wl10k" $posts twitter-v2 0.05 50000)
 compare main "$wl10k" "$main_input" twitter-v2 all 3 \
-  --texts-out "$out/texts.txt" --patterns-out "$out/patterns.txt" --expected-out "$out/expected.txt"
+  --texts-out "$out/texts.txt" --patterns-out "$out/patterns.txt" --expected-out "$out/expected.txt" \
+  --terms-out "$out/terms.tsv"
 ripgrep main "$out/texts.txt" "$out/patterns.txt" "$out/expected.txt" 15
+duckdb_peer main "$main_input" "$out/work-main/e2e-1/state"
 
 : > "$out/compile.tsv"
 # 2. Brands: 1k, 10k, 50k (100k with --full): compile time and posts/s.

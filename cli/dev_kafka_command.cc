@@ -354,7 +354,8 @@ struct KafkaLagArgs {
   std::string group;
 };
 
-// Per partition: the group's committed offset, the topic's end offset and the lag between.
+// Per partition: the group's committed offset, the topic's end offset, the lag between, and the
+// partition's start offset.
 int KafkaLag(const KafkaLagArgs& args) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char error[512];
@@ -390,7 +391,9 @@ int KafkaLag(const KafkaLagArgs& args) {
       status = 1;
     }
     int64_t total_lag = 0;
-    std::printf("partition committed end lag\n");
+    // `start` (the partition's first offset) above 0 means records were dropped (retention; the
+    // mock keeps only ~5 MiB per partition): a consumer that had not read them skipped them.
+    std::printf("partition committed end lag start\n");
     for (int index = 0; status == 0 && index < list->cnt; ++index) {
       int64_t low = 0;
       int64_t high = 0;
@@ -404,8 +407,9 @@ int KafkaLag(const KafkaLagArgs& args) {
       int64_t committed = list->elems[index].offset;
       int64_t lag = committed >= 0 ? high - committed : high - low;
       total_lag += lag;
-      std::printf("%d %lld %lld %lld\n", index, static_cast<long long>(committed),
-                  static_cast<long long>(high), static_cast<long long>(lag));
+      std::printf("%d %lld %lld %lld %lld\n", index, static_cast<long long>(committed),
+                  static_cast<long long>(high), static_cast<long long>(lag),
+                  static_cast<long long>(low));
     }
     if (status == 0) std::printf("total lag %lld\n", static_cast<long long>(total_lag));
     rd_kafka_topic_partition_list_destroy(list);

@@ -63,10 +63,13 @@ struct InquiryObservation {
   std::string profile;
   int64_t response_ms = 0;  // kAnswered: the answer's event time minus the inquiry's
   // The event time the observation is counted at in the windows (operators/response_times.h):
-  // kOpened the inquiry's, kAnswered the answer's.
+  // kOpened and kUnanswered the inquiry's, kAnswered the answer's.
   int64_t event_time_ms = 0;
   // kAnswered: the answer came after the rule's `within` (its alert had fired).
   bool after_deadline = false;
+  // kUnanswered: the watermark its kOpened was counted under; windows already final then did not
+  // count the inquiry, and do not count it as unanswered either.
+  int64_t opened_under_watermark_ms = INT64_MIN;
 };
 
 // What a rule may read besides its input, and where its alerts go. Valid during the call.

@@ -4,23 +4,29 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <utility>
 
 #include <fmt/format.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include "engine/log.h"
 #include "engine/state_store_internal.h"
 
 namespace brandpulse {
@@ -31,6 +37,47 @@ namespace {
 
 constexpr uint64_t kMinimumMemoryBudget = 8ull << 20;
 constexpr size_t kWindowKeySuffixSize = 1 + 8 + 8 + 8;  // 0x00, size, slide, start
+
+// RocksDB resumes by itself from a full disk (its SstFileManager polls the free space and calls
+// Resume on a background thread) and from retryable I/O errors. After a failed WAL append that
+// resume can leave the failed log writer in place, and the next write, from any of our threads,
+// then aborts on an assertion in Debian's librocksdb 7.8 (`sync_without_flush_called_`,
+// WritableFileWriter). So the store never resumes in place: after a write error it refuses
+// writes (StateStore::ApplyBatch) until it is closed and opened again.
+// RocksDB's info log (the LOG file in the state directory) goes to our log instead, errors only.
+// On a full disk, once an append to LOG had failed, the next line RocksDB logged — the one that
+// reports the failed commit — aborted on the same assertion in Debian's librocksdb 7.8 (gdb:
+// ErrorHandler::HandleKnownErrors → EnvLogger::Logv → WritableFileWriter::Append). Our log
+// (stderr) needs no space on the state's disk.
+class StateLogger final : public rocksdb::Logger {
+ public:
+  explicit StateLogger(std::string directory)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::ERROR_LEVEL), directory_(std::move(directory)) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel() || level == rocksdb::InfoLogLevel::HEADER_LEVEL) return;
+    char line[1024];
+    const int length = std::vsnprintf(line, sizeof line, format, ap);
+    if (length < 0) return;
+    LogError("rocksdb error", {{"state", directory_}, {"message", line}});
+  }
+
+ private:
+  std::string directory_;
+};
+
+class NoAutomaticResume final : public rocksdb::EventListener {
+ public:
+  const char* Name() const override { return "brandpulse.no_automatic_resume"; }
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/, rocksdb::Status bg_error,
+                            bool* auto_recovery) override {
+    bg_error.PermitUncheckedError();
+    *auto_recovery = false;
+  }
+};
 
 // Window metrics add up: counts sum, sketches take the register-wise maximum, term counts sum
 // (exactly: term summaries are only bounded when their window closes, by a Put). That is
@@ -343,6 +390,10 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const StateOptions& options
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 3;
   db_options.max_log_file_size = 16ull << 20;
+  db_options.info_log = std::make_shared<StateLogger>(directory);
+  // No resume in place after a write error (NoAutomaticResume says why); a reopen resumes.
+  db_options.listeners.push_back(std::make_shared<NoAutomaticResume>());
+  db_options.max_bgerror_resume_count = 0;
 
   const std::map<std::string, rocksdb::ColumnFamilyOptions> known = {
       {rocksdb::kDefaultColumnFamilyName, small_options},
@@ -548,14 +599,7 @@ Status StateStore::Write(Commit& commit, bool sync) {
   if (commit.batch_->Count() == 0) return Status::Ok();
   rocksdb::WriteOptions write_options;
   write_options.sync = sync;
-  rocksdb::Status written = db_->Write(write_options, commit.batch_.get());
-  // A full disk: RocksDB reports it as NoSpace, or later as its background error that began as
-  // one.
-  const bool no_space =
-      !written.ok() &&
-      (written.IsNoSpace() || written.ToString().find("No space left") != std::string::npos);
-  out_of_space_.store(no_space, std::memory_order_relaxed);
-  RETURN_IF_ERROR(FromRocks(written, "commit state"));
+  RETURN_IF_ERROR(ApplyBatch(write_options, *commit.batch_, "commit state"));
   commit.batch_->Clear();
   commit.operation_count_ = 0;
   return Status::Ok();
@@ -710,7 +754,39 @@ Status StateStore::DeleteWindowsEndingBefore(int64_t end_before_ms) {
   }
   RETURN_IF_ERROR(FromRocks(iterator->status(), "scan windows for retention"));
   if (batch.Count() == 0) return Status::Ok();
-  return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "delete expired windows");
+  return ApplyBatch(rocksdb::WriteOptions(), batch, "delete expired windows");
+}
+
+Status StateStore::ApplyBatch(const rocksdb::WriteOptions& options, rocksdb::WriteBatch& batch,
+                              std::string_view what) {
+  RETURN_IF_ERROR(WriteFailure());
+  rocksdb::Status written = db_->Write(options, &batch);
+  if (written.ok()) {
+    out_of_space_.store(false, std::memory_order_relaxed);
+    return Status::Ok();
+  }
+  Status status = FromRocks(written, what);
+  if (!written.IsIOError()) return status;  // nothing reached the disk: the store is fine
+  // A full disk: RocksDB reports it as NoSpace, or later as its background error that began as
+  // one.
+  const bool no_space =
+      written.IsNoSpace() || written.ToString().find("No space left") != std::string::npos;
+  std::lock_guard lock(write_failure_mutex_);
+  if (!write_failed_.load(std::memory_order_relaxed)) {
+    write_failure_ = status;
+    out_of_space_.store(no_space, std::memory_order_relaxed);
+    write_failed_.store(true, std::memory_order_release);
+  }
+  return status;
+}
+
+Status StateStore::WriteFailure() const {
+  if (!write_failed_.load(std::memory_order_acquire)) return Status::Ok();
+  std::lock_guard lock(write_failure_mutex_);
+  return Status::IoError(fmt::format(
+      "state {} takes no more writes after a write error ({}); nothing was lost that a write "
+      "acknowledged: restart once the cause is fixed",
+      directory_, write_failure_.message()));
 }
 
 StateStore::Health StateStore::health() const {
@@ -743,6 +819,7 @@ StateStore::Health StateStore::health() const {
 Status StateStore::Flush() {
   rocksdb::FlushOptions flush_options;
   flush_options.wait = true;
+  RETURN_IF_ERROR(WriteFailure());
   return FromRocks(db_->Flush(flush_options, handles_), "flush state");
 }
 
@@ -750,6 +827,7 @@ Status StateStore::Compact() {
   rocksdb::CompactRangeOptions compact_options;
   // Rewrite the bottom level too, so merge operands and range deletions are fully folded.
   compact_options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  RETURN_IF_ERROR(WriteFailure());
   for (rocksdb::ColumnFamilyHandle* handle : handles_) {
     RETURN_IF_ERROR(FromRocks(db_->CompactRange(compact_options, handle, nullptr, nullptr),
                               fmt::format("compact {}", handle->GetName())));

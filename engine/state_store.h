@@ -30,6 +30,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,6 +46,7 @@ struct ColumnFamilyOptions;
 class DB;
 class MergeOperator;
 class WriteBatch;
+struct WriteOptions;
 }  // namespace rocksdb
 
 namespace brandpulse {
@@ -185,10 +187,16 @@ class StateStore {
   // made by another store, and on a read-only store of format 2; the error of RocksDB otherwise
   // (a read-only store refuses every write).
   Status Write(Commit& commit, bool sync = false);
-  // True when the last Write() failed because the disk is full (RocksDB's NoSpace, or its
-  // background error after one). Nothing of that commit was applied; the store must not be
-  // written again in this process (DB::Resume after a failed WAL write aborts on an assertion in
-  // Debian's librocksdb 7.8): close it, and reopen once there is space.
+  //
+  // After the first write that fails with an I/O error (a full disk, EIO), from any thread, the
+  // store takes no more writes: Write, DeleteWindowsEndingBefore, Flush and Compact return an
+  // IoError naming that first error, and RocksDB does not resume by itself either. Resuming in
+  // place after a failed WAL append aborts on an assertion in Debian's librocksdb 7.8; a reopen
+  // (the next run) replays the WAL and goes on from the last acknowledged write.
+  //
+  // True when the write that stopped the store (or the last Write() before that) found the disk
+  // full (RocksDB's NoSpace, or its background error after one). Nothing of that commit was
+  // applied: close the store, and reopen once there is space.
   bool out_of_space() const { return out_of_space_.load(std::memory_order_relaxed); }
 
   Result<std::optional<uint64_t>> ReadPosition(std::string_view source_id, uint32_t partition);
@@ -264,6 +272,11 @@ class StateStore {
   Status MigrateFromFormat2(const rocksdb::ColumnFamilyOptions& rules_options);
   // InvalidArgument unless the outbox and rules families are in this build's format.
   Status RequireCurrentFormat(std::string_view what) const;
+  // Every write goes through here: refused after an earlier I/O error, latched on a new one.
+  Status ApplyBatch(const rocksdb::WriteOptions& options, rocksdb::WriteBatch& batch,
+                    std::string_view what);
+  // Ok, or the IoError that says the store stopped taking writes, and why.
+  Status WriteFailure() const;
 
   // Declared before db_ so they are destroyed after it: the options RocksDB keeps refer to them.
   std::shared_ptr<rocksdb::MergeOperator> merge_operator_;  // shared: RocksDB's options hold it
@@ -273,6 +286,9 @@ class StateStore {
   rocksdb::ColumnFamilyHandle* windows_ = nullptr;
   rocksdb::ColumnFamilyHandle* positions_ = nullptr;
   std::atomic<bool> out_of_space_{false};  // the last Write() found the disk full (any thread)
+  std::atomic<bool> write_failed_{false};   // a write failed with an I/O error: no more writes
+  mutable std::mutex write_failure_mutex_;  // guards write_failure_
+  Status write_failure_;                    // that first error
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
   rocksdb::ColumnFamilyHandle* outbox_ = nullptr;
   rocksdb::ColumnFamilyHandle* rules_ = nullptr;  // null only in a read-only format-2 store

@@ -49,6 +49,8 @@ Result<std::shared_ptr<const CompiledWatchlist>> CompiledWatchlist::Make(
   std::string folded;
   std::string stripped;
   std::vector<uint32_t> offsets;
+  uint32_t added_pattern = 0;  // the pattern add_owner() gave its owner to
+  std::vector<uint32_t> node_pattern;  // by global query node (kTerm): its pattern
   auto add_owner = [&](std::string_view term, PatternOwner owner) {
     FoldAndStripAccents(term, stripped, offsets);
     FoldCase(term, folded);
@@ -80,6 +82,7 @@ Result<std::shared_ptr<const CompiledWatchlist>> CompiledWatchlist::Make(
       owners_by_pattern.emplace_back();
       compiled->patterns_.push_back(Pattern{stripped, 0, 0});
     }
+    added_pattern = entry->second;
     std::vector<PatternOwner>& owners = owners_by_pattern[entry->second];
     bool known = owner.kind != TermKind::kQuery &&
                  std::any_of(owners.begin(), owners.end(), [&](const PatternOwner& other) {
@@ -132,6 +135,7 @@ Result<std::shared_ptr<const CompiledWatchlist>> CompiledWatchlist::Make(
     compiled->query_offset_[brand_index] = offset;
     compiled->query_root_[brand_index] = offset + query.root;
     bool reads_fields = false;
+    node_pattern.resize(offset + query.nodes.size(), 0);
     for (uint32_t index = 0; index < query.nodes.size(); ++index) {
       const QueryNode& node = query.nodes[index];
       Node compiled_node{node.op, node.field, node.registered_field, node.near_ordered, false,
@@ -151,6 +155,7 @@ Result<std::shared_ptr<const CompiledWatchlist>> CompiledWatchlist::Make(
         owner.single_wildcards = node.single_wildcards;
         owner.node = offset + index;
         add_owner(node.text, owner);
+        node_pattern[offset + index] = added_pattern;
       }
       compiled->nodes_.push_back(std::move(compiled_node));
     }
@@ -195,6 +200,93 @@ Result<std::shared_ptr<const CompiledWatchlist>> CompiledWatchlist::Make(
   if (owners_by_pattern.empty() && compiled->field_brands_.empty()) {
     return Status::InvalidArgument("the watchlist has no terms, handles or hashtags");
   }
+  // Trigger terms (LazyOwner): for a query that needs a hit to be true, a set of its term
+  // nodes of which at least one is hit whenever it is true. Its other terms are lazy: judged
+  // only for a post where a trigger term was accepted, so a post with "price" alone does not
+  // judge and evaluate the thousands of queries that list "price" as context. A query that
+  // reads fields, or may be true without any hit (NOT alone), keeps every term eager.
+  std::vector<uint8_t> lazy_node(compiled->nodes_.size(), 0);
+  {
+    std::vector<uint8_t> reads_fields(compiled->spec_.brands.size(), 0);
+    for (uint32_t brand_index : compiled->field_brands_) reads_fields[brand_index] = 1;
+    // What judging a set of terms on each of their hits costs: the owners of their patterns.
+    auto cost = [&](const std::vector<uint32_t>& terms) {
+      size_t owners = 0;
+      for (uint32_t node : terms) owners += owners_by_pattern[node_pattern[node]].size();
+      return owners;
+    };
+    // Appends node's triggers to `out`; false when node may be true without any hit.
+    auto triggers = [&](auto& self, uint32_t index, std::vector<uint32_t>& out) -> bool {
+      const Node& node = compiled->nodes_[index];
+      switch (node.op) {
+        case QueryOp::kTerm:
+          out.push_back(index);
+          return true;
+        case QueryOp::kField:
+        case QueryOp::kNot:
+          return false;
+        case QueryOp::kOr:  // true only when a child is: every child's triggers
+          for (uint32_t i = 0; i < node.child_count; ++i) {
+            if (!self(self, compiled->children_[node.first_child + i], out)) return false;
+          }
+          return true;
+        case QueryOp::kAnd: {  // true only when every child is: the cheapest child's triggers
+          std::vector<uint32_t> best;
+          std::vector<uint32_t> candidate;
+          size_t best_cost = SIZE_MAX;
+          for (uint32_t i = 0; i < node.child_count; ++i) {
+            candidate.clear();
+            if (!self(self, compiled->children_[node.first_child + i], candidate)) continue;
+            const size_t candidate_cost = cost(candidate);
+            if (candidate_cost < best_cost) {
+              best_cost = candidate_cost;
+              best.swap(candidate);
+            }
+          }
+          if (best_cost == SIZE_MAX) return false;
+          out.insert(out.end(), best.begin(), best.end());
+          return true;
+        }
+        case QueryOp::kNear: {  // true only with a hit on each side: the cheaper side's terms
+          const auto first = compiled->near_terms_.begin() + node.first_term;
+          std::vector<uint32_t> left(first, first + node.left_terms);
+          std::vector<uint32_t> right(first + node.left_terms,
+                                      first + node.left_terms + node.right_terms);
+          const std::vector<uint32_t>& side = cost(left) <= cost(right) ? left : right;
+          out.insert(out.end(), side.begin(), side.end());
+          return true;
+        }
+      }
+      return false;
+    };
+    std::vector<uint32_t> trigger_nodes;
+    for (uint32_t brand_index = 0; brand_index < compiled->spec_.brands.size(); ++brand_index) {
+      if (compiled->query_root_[brand_index] == kNoQuery || reads_fields[brand_index]) continue;
+      trigger_nodes.clear();
+      if (!triggers(triggers, compiled->query_root_[brand_index], trigger_nodes)) continue;
+      const uint32_t first = compiled->query_offset_[brand_index];
+      const uint32_t last = first + static_cast<uint32_t>(
+                                        compiled->spec_.brands[brand_index].query->nodes.size());
+      for (uint32_t node = first; node < last; ++node) {
+        lazy_node[node] = compiled->nodes_[node].op == QueryOp::kTerm ? 1 : 0;
+      }
+      for (uint32_t node : trigger_nodes) lazy_node[node] = 0;
+    }
+  }
+  auto is_lazy = [&](const PatternOwner& owner) {
+    return owner.kind == TermKind::kQuery && lazy_node[owner.node] != 0;
+  };
+  compiled->lazy_first_.assign(compiled->spec_.brands.size() + 1, 0);
+  for (const std::vector<PatternOwner>& owners : owners_by_pattern) {
+    for (const PatternOwner& owner : owners) {
+      if (is_lazy(owner)) ++compiled->lazy_first_[owner.brand_index + 1];
+    }
+  }
+  for (size_t i = 1; i < compiled->lazy_first_.size(); ++i) {
+    compiled->lazy_first_[i] += compiled->lazy_first_[i - 1];
+  }
+  compiled->lazy_owners_.resize(compiled->lazy_first_.back());
+  std::vector<uint32_t> lazy_cursor(compiled->lazy_first_.begin(), compiled->lazy_first_.end() - 1);
   // Flatten the owners, pattern by pattern, so the hot loop reads one contiguous array.
   for (uint32_t id = 0; id < compiled->patterns_.size(); ++id) {
     Pattern& pattern = compiled->patterns_[id];
@@ -202,6 +294,15 @@ Result<std::shared_ptr<const CompiledWatchlist>> CompiledWatchlist::Make(
     pattern.owner_count = static_cast<uint32_t>(owners_by_pattern[id].size());
     compiled->owners_.insert(compiled->owners_.end(), owners_by_pattern[id].begin(),
                              owners_by_pattern[id].end());
+    pattern.first_eager = static_cast<uint32_t>(compiled->eager_owners_.size());
+    for (const PatternOwner& owner : owners_by_pattern[id]) {
+      if (is_lazy(owner)) {
+        compiled->lazy_owners_[lazy_cursor[owner.brand_index]++] = LazyOwner{id, owner};
+      } else {
+        compiled->eager_owners_.push_back(owner);
+      }
+    }
+    pattern.eager_count = static_cast<uint32_t>(compiled->eager_owners_.size()) - pattern.first_eager;
     compiled->pattern_lengths_.push_back(static_cast<uint32_t>(pattern.folded.size()));
   }
   // The database's literals: each pattern, plus the case variants of its non-ASCII letters

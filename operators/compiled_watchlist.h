@@ -111,6 +111,10 @@ class CompiledWatchlist {
     // before the scan (the path texts with accents take) instead of being scanned as it is.
     // Results must not change.
     void set_always_fold_and_strip(bool always) { always_fold_and_strip_ = always; }
+    // For differential tests: when true, every query term is judged on every hit of its
+    // literal (no lazy terms, see LazyOwner), as before issue 17's round two. Results must
+    // not change.
+    void set_judge_every_query_term(bool every) { judge_every_query_term_ = every; }
 
    private:
     friend class CompiledWatchlist;
@@ -129,6 +133,7 @@ class CompiledWatchlist {
     const CompiledWatchlist* owner_ = nullptr;
     hs_scratch* scratch_ = nullptr;
     bool always_fold_and_strip_ = false;
+    bool judge_every_query_term_ = false;
     const HitFinderSlot* finder_ = nullptr;  // MatchTextWithFinder: replaces hs_scan
     std::string composed_;  // the text in NFC when it had something to compose
     std::vector<uint32_t> composed_offsets_;  // composed byte -> text byte
@@ -222,6 +227,18 @@ class CompiledWatchlist {
     std::string folded;
     uint32_t first_owner;  // owners_[first_owner, first_owner + owner_count)
     uint32_t owner_count;
+    // The owners MatchPost judges on every hit: eager_owners_[first_eager, + eager_count).
+    uint32_t first_eager = 0;
+    uint32_t eager_count = 0;
+  };
+  // A query term judged only once its brand's query has a hit on one of its trigger terms
+  // (a term the query cannot be true without: in "X" AND (price OR buy), "X"). Shared context
+  // words ("price", "app", "new") are owned by thousands of queries; judging each of those
+  // owners and evaluating each query on every such hit was most of the realistic watchlist's
+  // matching cost.
+  struct LazyOwner {
+    uint32_t pattern;
+    PatternOwner owner;
   };
   // One literal of the database: a pattern's folded, stripped text or one of its case variants
   // (same byte length, so pattern_lengths_ holds for every literal of the pattern).
@@ -261,6 +278,11 @@ class CompiledWatchlist {
   // (the database holds only the folded literals).
   bool raw_scan_ok_ = true;
   std::vector<PatternOwner> owners_;
+  // owners_ without the lazy query terms, pattern by pattern (Pattern::first_eager).
+  std::vector<PatternOwner> eager_owners_;
+  // Lazy query terms by brand: lazy_owners_[lazy_first_[b], lazy_first_[b + 1]).
+  std::vector<LazyOwner> lazy_owners_;
+  std::vector<uint32_t> lazy_first_;
   std::vector<std::string> verify_texts_;
   std::vector<Node> nodes_;             // every brand's query, one after the other
   std::vector<uint32_t> children_;

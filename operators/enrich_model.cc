@@ -40,17 +40,31 @@ Model::Model(uint32_t buckets)
     : buckets_(buckets),
       bucket_mask_(buckets == 0 ? 0 : buckets - 1),
       dense_(static_cast<size_t>(kDenseRows) * kHeads, 0.0f),
-      hashed_(static_cast<size_t>(buckets) * kHeads, 0.0f) {}
+      hashed_(static_cast<size_t>(buckets) * kHeads, 0.0f) {
+  CombineRows();
+}
+
+void Model::CombineRows() {
+  combined_.assign(static_cast<size_t>(kLanguages) * kDense * kHeads, 0.0f);
+  for (int language = 0; language < kLanguages; ++language) {
+    for (int f = 0; f < kDense; ++f) {
+      const float* shared = dense_.data() + static_cast<size_t>(f) * kHeads;
+      const float* own = dense_.data() + static_cast<size_t>(kDense * (1 + language) + f) * kHeads;
+      float* sum = combined_.data() + (static_cast<size_t>(language) * kDense + f) * kHeads;
+      for (int h = 0; h < kHeads; ++h) sum[h] = shared[h] + own[h];
+    }
+  }
+}
 
 void Model::Score(const Features& features, float out[kHeads]) const {
   for (int h = 0; h < kHeads; ++h) out[h] = 0;
-  const int language_row = kDense * (1 + features.language);
+  // The shared row plus the language's own, summed once at load (the same float sum as here).
+  const float* rows = combined_.data() + static_cast<size_t>(features.language) * kDense * kHeads;
   for (int f = 0; f < kDense; ++f) {
     const float value = features.dense[f];
     if (value == 0) continue;
-    const float* shared = dense_.data() + static_cast<size_t>(f) * kHeads;
-    const float* own = dense_.data() + static_cast<size_t>(language_row + f) * kHeads;
-    for (int h = 0; h < kHeads; ++h) out[h] += value * (shared[h] + own[h]);
+    const float* row = rows + static_cast<size_t>(f) * kHeads;
+    for (int h = 0; h < kHeads; ++h) out[h] += value * row[h];
   }
   if (buckets_ == 0) return;
   for (uint32_t hash : features.hashes) {
@@ -62,7 +76,10 @@ void Model::Score(const Features& features, float out[kHeads]) const {
 void Model::Train(const std::vector<Sample>& samples, const TrainOptions& options) {
   std::fill(dense_.begin(), dense_.end(), 0.0f);
   std::fill(hashed_.begin(), hashed_.end(), 0.0f);
-  if (samples.empty()) return;
+  if (samples.empty()) {
+    CombineRows();
+    return;
+  }
   // Double precision while learning; the model keeps floats.
   std::vector<double> dense(dense_.size(), 0.0), hashed(hashed_.size(), 0.0);
   std::vector<double> dense_gradient(dense.size()), hashed_gradient(hashed.size());
@@ -137,6 +154,7 @@ void Model::Train(const std::vector<Sample>& samples, const TrainOptions& option
     step(hashed, hashed_gradient, hashed_square, 0);
   }
   for (size_t k = 0; k < dense.size(); ++k) dense_[k] = static_cast<float>(dense[k]);
+  CombineRows();
   for (size_t k = 0; k < hashed.size(); ++k) hashed_[k] = static_cast<float>(hashed[k]);
 }
 
@@ -236,6 +254,7 @@ Result<Model> Model::Parse(std::string_view text) {
   if (!have_version || !have_buckets) {
     return Status::InvalidArgument("enrichment model: no version or buckets line");
   }
+  model.CombineRows();
   return model;
 }
 

@@ -120,6 +120,10 @@ class Model {
   uint32_t bucket_mask_;
   uint32_t use_[kLanguages] = {};
   std::vector<float> dense_;   // kDense × (1 + kLanguages) rows of kHeads
+  // Per language, kDense rows of kHeads: the shared row plus the language's own (Score reads one
+  // row per feature instead of two). Rebuilt by CombineRows after Parse and Train.
+  std::vector<float> combined_;
+  void CombineRows();
   std::vector<float> hashed_;  // buckets rows of kHeads
 };
 

@@ -4,6 +4,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <mutex>
@@ -224,6 +225,25 @@ uint32_t ToLower(uint32_t cp) {
   if (cp >= 0x100 && cp <= 0x17F && (cp % 2) == 0) return cp + 1;  // Latin Extended-A pairs
   return cp;
 }
+
+// What the word loop needs of an ASCII byte, in one load instead of IsLetter/IsUpper/IsLower/
+// ToLower's range checks: kAsciiLetter (IsLetter: letters and digits), kAsciiAlpha (a letter,
+// counted for caps), kAsciiUpper, kAsciiLower.
+enum AsciiClass : uint8_t { kAsciiLetter = 1, kAsciiAlpha = 2, kAsciiUpper = 4, kAsciiLower = 8 };
+
+constexpr auto kAsciiClasses = [] {
+  std::array<uint8_t, 128> classes{};
+  for (int c = '0'; c <= '9'; ++c) classes[c] = kAsciiLetter;
+  for (int c = 'a'; c <= 'z'; ++c) classes[c] = kAsciiLetter | kAsciiAlpha | kAsciiLower;
+  for (int c = 'A'; c <= 'Z'; ++c) classes[c] = kAsciiLetter | kAsciiAlpha | kAsciiUpper;
+  return classes;
+}();
+constexpr auto kAsciiCaseCount = [] {
+  std::array<uint64_t, 128> counts{};  // 32-bit halves: no text offset reaches 2^32
+  for (int c = 'A'; c <= 'Z'; ++c) counts[c] = 1;
+  for (int c = 'a'; c <= 'z'; ++c) counts[c] = uint64_t{1} << 32;
+  return counts;
+}();
 
 // Emoji and pictographs (not variation selectors, joiners or skin tones).
 bool IsEmoji(uint32_t cp) {
@@ -606,8 +626,14 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
 
   size_t i = 0;
   while (i < text.size()) {
+    // A space is dropped (below) and starts nothing: the most common byte, skipped first.
+    if (text[i] == ' ') {
+      ++i;
+      continue;
+    }
     // Links are addresses, not the writer's words ("http://url_removed", ".../lost-and-found").
-    if ((i == 0 || text[i - 1] == ' ' || text[i - 1] == '\n' || text[i - 1] == '(') &&
+    if ((text[i] == 'h' || text[i] == 'w') &&
+        (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\n' || text[i - 1] == '(') &&
         (text.substr(i, 7) == "http://" || text.substr(i, 8) == "https://" ||
          text.substr(i, 4) == "www.")) {
       while (i < text.size() && text[i] != ' ' && text[i] != '\n') ++i;
@@ -648,10 +674,35 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
       int letters = 0, upper = 0, lower = 0;
       uint32_t previous = 0;
       int run = 0;
+      // The word table's hash of the normalised bytes, computed as they are written.
+      uint64_t hash = enrich_words::WordTable::kHashSeed;
+      uint64_t ascii_cases = 0;  // ASCII upper-case letters in the low 32 bits, lower-case above
       size_t j = i;
       while (j < text.size()) {
+        const auto byte = static_cast<unsigned char>(text[j]);
+        if (byte < 0x80) {
+          // ASCII: the same decisions as below, from one table load.
+          const uint8_t classes = kAsciiClasses[byte];
+          const uint32_t c = byte;
+          if (!(classes & kAsciiLetter)) {
+            const bool inner = (c == '\'' || c == '&') && j + 1 < text.size() && j > i;
+            if (!((j == i && (c == '@' || c == '#' || c == '$')) || inner)) break;
+          }
+          // An ASCII letter is upper or lower case: one add counts either.
+          ascii_cases += kAsciiCaseCount[byte];
+          const uint32_t folded = (classes & kAsciiUpper) ? c + 0x20 : c;
+          run = folded == previous ? run + 1 : 1;
+          previous = folded;
+          if (run <= 2) {
+            *out++ = static_cast<char>(folded);
+            hash = enrich_words::WordTable::HashByte(hash, static_cast<unsigned char>(folded));
+          }
+          if (run == 3) token.elongated = true;
+          ++j;
+          continue;
+        }
         size_t l = 1;
-        uint32_t c = next(j, l);
+        uint32_t c = Decode(text, j, l);
         if (c == 0x2019) c = '\'';
         const bool inner = (c == '\'' || c == '&') && j + l < text.size() && j > i;
         const bool letter = IsLetter(c);
@@ -664,16 +715,26 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
         const uint32_t folded = ToLower(c);
         run = folded == previous ? run + 1 : 1;
         previous = folded;
-        if (run <= 2) out = EncodeTo(folded, out);
+        if (run <= 2) {
+          char* const written = out;
+          out = EncodeTo(folded, out);
+          for (const char* p = written; p < out; ++p) {
+            hash = enrich_words::WordTable::HashByte(hash, static_cast<unsigned char>(*p));
+          }
+        }
         if (run == 3) token.elongated = true;
         j += l;
       }
       token.norm_length = offset() - token.norm_begin;
+      upper += static_cast<int>(ascii_cases & 0xFFFFFFFF);
+      lower += static_cast<int>(ascii_cases >> 32);
+      letters += static_cast<int>((ascii_cases & 0xFFFFFFFF) + (ascii_cases >> 32));
       token.caps = letters >= 2 && upper == letters && lower == 0;
+      std::string_view kept(base + token.norm_begin, token.norm_length);
+      const WordInfo* info = &words_->Find(kept, hash);
       if (token.elongated) {
         // "soooo" was kept as "soo": the lexicon may know it with one letter ("so", "lento").
-        std::string_view kept(base + token.norm_begin, token.norm_length);
-        if (!(words_->Find(kept).flags & enrich_words::kInAnyLexicon)) {
+        if (!(info->flags & enrich_words::kInAnyLexicon)) {
           // In place: the collapsed word is never longer than the kept one.
           char* const begin = base + token.norm_begin;
           size_t write = 0;
@@ -693,9 +754,10 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
           }
           out = begin + write;
           token.norm_length = static_cast<uint32_t>(write);
+          info = &words_->Find(std::string_view(base + token.norm_begin, token.norm_length));
         }
       }
-      token.info = &words_->Find(std::string_view(base + token.norm_begin, token.norm_length));
+      token.info = info;
       *out++ = ' ';
       tokens.push_back(token);
       i = j;
@@ -895,9 +957,10 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
   int signals = 0;
   int exclamations = 0, questions = 0;
   double positive_words = 0, negative_words = 0, emoji_sum = 0;
-  bool negation = false, shouting = false;
+  bool negation = false, shouting = false, has_words = false;
   for (size_t t = 0; t < tokens.size(); ++t) {
     const Token& token = tokens[t];
+    has_words = has_words || token.kind == kWord;
     if (token.kind == kPunct) {
       if (word(token) == "!") ++exclamations;
       if (word(token) == "?") ++questions;
@@ -1070,6 +1133,9 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
                       enrich_model::RuleSentimentIntents(features, best);
         double model_confidence = probability[best];
         if (out.language == "und") model_confidence *= 0.5;
+        // Without a single word (empty, only links, emoji, marks or U+FFFD) the model reads
+        // little more than its bias: no surer than the rules' damped confidence.
+        if (!has_words) model_confidence = std::min(model_confidence, out.confidence / 1000.0);
         out.confidence = static_cast<int>(std::lround(model_confidence * 1000));
       }
       for (int bit = 0; bit < 6; ++bit) {

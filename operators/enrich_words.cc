@@ -1,20 +1,22 @@
 #include "operators/enrich_words.h"
 
-namespace brandpulse::enrich_words {
+#include <cstring>
 
-uint64_t WordTable::Hash(std::string_view word) {
-  // FNV-1a: words are short (5–8 bytes), so a byte loop is as fast as anything wider.
-  uint64_t hash = 0xcbf29ce484222325ull;
-  for (char c : word) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 0x100000001b3ull;
-  }
-  return hash;
-}
+namespace brandpulse::enrich_words {
 
 WordInfo& WordTable::Add(std::string_view word) {
   auto [at, added] = building_.try_emplace(word, static_cast<uint32_t>(entries_.size()));
-  if (added) entries_.push_back(Entry{word, WordInfo{}});
+  if (added) {
+    Entry entry;
+    if (word.size() <= kInlineKey) {
+      entry.length = static_cast<uint8_t>(word.size());
+      std::memcpy(entry.key, word.data(), word.size());
+    } else {
+      entry.length = kLongKey;
+    }
+    entries_.push_back(entry);
+    words_.push_back(word);
+  }
   return entries_[at->second].info;
 }
 
@@ -30,22 +32,28 @@ bool WordTable::Seal() {
 }
 
 void WordTable::Insert(uint32_t entry_index) {
-  const uint64_t hash = Hash(entries_[entry_index].word);
+  const uint64_t hash = Hash(words_[entry_index]);
   uint64_t slot = hash & mask_;
   while (slots_[slot] != 0) slot = (slot + 1) & mask_;
   slots_[slot] = static_cast<uint32_t>(hash >> 47) << 15 | (entry_index + 1);
 }
 
-const WordInfo& WordTable::Find(std::string_view word) const {
+const WordInfo& WordTable::Find(std::string_view word, uint64_t hash) const {
   if (slots_.empty()) return empty_;
-  const uint64_t hash = Hash(word);
   const uint32_t tag = static_cast<uint32_t>(hash >> 47);
   for (uint64_t slot = hash & mask_;; slot = (slot + 1) & mask_) {
     const uint32_t value = slots_[slot];
     if (value == 0) return empty_;
     if ((value >> 15) == tag) {
-      const Entry& entry = entries_[(value & kMaxEntries) - 1];
-      if (entry.word == word) return entry.info;
+      const uint32_t index = (value & kMaxEntries) - 1;
+      const Entry& entry = entries_[index];
+      if (word.size() <= kInlineKey) {
+        if (entry.length == word.size() && std::memcmp(entry.key, word.data(), word.size()) == 0) {
+          return entry.info;
+        }
+      } else if (entry.length == kLongKey && words_[index] == word) {
+        return entry.info;
+      }
     }
   }
 }

@@ -62,17 +62,36 @@ class WordTable {
   bool Seal();
   static constexpr uint32_t kMaxEntries = (1u << 15) - 1;
   // The word's entry, or an empty one.
-  const WordInfo& Find(std::string_view word) const;
+  const WordInfo& Find(std::string_view word) const { return Find(word, Hash(word)); }
+  // The same, with `hash` == Hash(word) already computed (the tokeniser hashes the bytes as it
+  // writes them: HashByte from kHashSeed over every byte of the word).
+  const WordInfo& Find(std::string_view word, uint64_t hash) const;
+
+  // FNV-1a: words are short (5–8 bytes), so a byte loop is as fast as anything wider.
+  static constexpr uint64_t kHashSeed = 0xcbf29ce484222325ull;
+  static constexpr uint64_t HashByte(uint64_t hash, unsigned char byte) {
+    return (hash ^ byte) * 0x100000001b3ull;
+  }
+  static uint64_t Hash(std::string_view word) {
+    uint64_t hash = kHashSeed;
+    for (char c : word) hash = HashByte(hash, static_cast<unsigned char>(c));
+    return hash;
+  }
 
  private:
-  struct Entry {
-    std::string_view word;
+  // 32 bytes, two to a cache line: a found word touches its slot and its entry, not also the
+  // lexicon text its key views (the word itself when it fits in `key`).
+  static constexpr size_t kInlineKey = 11;
+  static constexpr uint8_t kLongKey = 0xFF;  // `length` of a longer word: compare words_[entry]
+  struct alignas(32) Entry {
     WordInfo info;
+    uint8_t length = 0;
+    char key[kInlineKey] = {};
   };
-  static uint64_t Hash(std::string_view word);
   void Insert(uint32_t entry_index);
 
   std::vector<Entry> entries_;
+  std::vector<std::string_view> words_;  // by entry: each entry's word
   std::unordered_map<std::string_view, uint32_t> building_;  // word → entry, until Seal()
   // 4 bytes a slot, so that the table stays in cache beside the other stages' data: the hash's
   // top 17 bits << 15 | (entry index + 1); 0 is empty.

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <span>
 #include <tuple>
 
 #include "engine/unicode.h"
@@ -445,10 +446,14 @@ void CompiledWatchlist::MatchComposed(const Post& post, Scanner& scanner,
   if (scanner.hits_.empty() && field_brands_.empty()) return;
   scanner.atom_hits_.clear();
   std::string_view why_rejected;
+  const bool every = scanner.judge_every_query_term_;
   for (const Scanner::RawHit& hit : scanner.hits_) {
     const Pattern& pattern = patterns_[hit.pattern];
-    for (uint32_t i = 0; i < pattern.owner_count; ++i) {
-      const PatternOwner& owner = owners_[pattern.first_owner + i];
+    const PatternOwner* owners = every ? &owners_[pattern.first_owner]
+                                       : eager_owners_.data() + pattern.first_eager;
+    const uint32_t owner_count = every ? pattern.owner_count : pattern.eager_count;
+    for (uint32_t i = 0; i < owner_count; ++i) {
+      const PatternOwner& owner = owners[i];
       uint32_t begin = 0;
       uint32_t end = 0;
       if (!Accept(owner, hit, text, scanner, begin, end, why_rejected)) continue;
@@ -473,6 +478,21 @@ void CompiledWatchlist::MatchComposed(const Post& post, Scanner& scanner,
           std::tie(begin, end) < std::tie(first.begin, first.end)) {
         first = MatchedBrand{owner.brand_index, begin, end};
         flags |= kMatched;
+      }
+    }
+  }
+  // The lazy terms of the queries a trigger term was found for (LazyOwner), so each of those
+  // queries sees every hit of its own terms, as if all of them had been judged above.
+  for (uint32_t brand_index : every ? std::span<const uint32_t>() : std::span<const uint32_t>(scanner.query_brands_)) {
+    for (uint32_t i = lazy_first_[brand_index]; i < lazy_first_[brand_index + 1]; ++i) {
+      const LazyOwner& lazy = lazy_owners_[i];
+      for (const Scanner::RawHit& hit : scanner.hits_) {
+        if (hit.pattern != lazy.pattern) continue;
+        uint32_t begin = 0;
+        uint32_t end = 0;
+        if (!Accept(lazy.owner, hit, text, scanner, begin, end, why_rejected)) continue;
+        scanner.atom_hits_.push_back(Scanner::AtomHit{lazy.owner.node, begin, end});
+        scanner.node_hit_[lazy.owner.node] = 1;
       }
     }
   }

@@ -485,6 +485,15 @@ class Parser {
       begin = end + 1;
     }
     if (words.size() < 2) return Add(TermNode(token.text, token.location));
+    for (const std::string& word : words) {
+      // Each word becomes a term of its own, so it needs what a bare term needs ("telenor -
+      // norge"~2: the '-' could never be found, and its canonical form would not parse).
+      if (!HasMatchableCharacter(word)) {
+        Error(token.location, fmt::format("the word '{}' of the phrase has nothing to find", word),
+              "a word of a \"...\"~n phrase needs a letter, digit or emoji; remove it");
+        return std::nullopt;
+      }
+    }
     std::vector<uint32_t> nears;
     uint32_t previous = Add(TermNode(words[0], token.location));
     for (size_t i = 1; i < words.size(); ++i) {
@@ -664,19 +673,27 @@ std::string FormatQueryNode(const Query& query, uint32_t index) {
   const QueryNode& node = query.nodes[index];
   switch (node.op) {
     case QueryOp::kTerm: {
-      // Quoted when bare it would read as something else: several words, or an operator (a
-      // phrase "NEAR/or norge" holds the word NEAR/or; make fuzz) or a field. A prefix term
-      // cannot be quoted and reads back as a term anyway.
+      // Quoted when bare it would read as something else (make fuzz): several words, an
+      // operator (a phrase "NEAR/or norge" holds the word NEAR/or) or a field, a character the
+      // tokenizer stops at (a "..."~n phrase "telenor AND (dekning"~3 holds the word
+      // "(dekning"), a '*' or '?' that is not its wildcard (a quoted "tel*"), or a leading "//"
+      // that would start a comment. A prefix term comes from a bare word, cannot be quoted, and
+      // reads back as a term anyway.
       std::string_view bare = node.text;
       const bool reads_as_syntax = bare == "AND" || bare == "OR" || bare == "NOT" ||
                                    bare.starts_with("NEAR/") ||
                                    bare.find(':') != std::string_view::npos;
-      const bool quote =
-          bare.find(' ') != std::string_view::npos || (reads_as_syntax && !node.prefix);
+      const bool breaks_a_bare_word =
+          bare.find_first_of(" ()\"{}") != std::string_view::npos || bare.starts_with("//") ||
+          (!node.single_wildcards && bare.find_first_of("*?") != std::string_view::npos);
+      const bool quote = !node.prefix && (breaks_a_bare_word || reads_as_syntax);
       std::string text = node.match_case == QueryCase::kExact ? fmt::format("{{{}}}", node.text)
                          : quote ? fmt::format("\"{}\"", node.text)
                                  : node.text;
-      return node.prefix ? text + "*" : text;
+      if (!node.prefix) return text;
+      // A prefix term cannot be quoted; one that starts with "//" (written after a '(') would
+      // read as a comment after a space, so it keeps a '(' before it.
+      return bare.starts_with("//") ? fmt::format("({}*)", text) : text + "*";
     }
     case QueryOp::kField: {
       if (node.field == QueryField::kRegistered) {

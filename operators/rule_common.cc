@@ -8,6 +8,7 @@
 
 #include "engine/varint.h"
 #include "engine/window_metric_registry.h"
+#include "operators/response_times.h"
 
 namespace brandpulse {
 
@@ -63,6 +64,15 @@ const WindowMetricDefinition* ReadRuleMetric(YamlMap& section, std::string_view 
     section.diagnostics().Add(
         section.LocationOf(key), fmt::format("unknown metric '{}'", *metric),
         DidYouMean(*metric, metrics, fmt::format("metrics are {}", fmt::join(metrics, ", "))));
+  } else if (CompleteAfterWindowCloses(definition->name)) {
+    section.diagnostics().Add(
+        section.LocationOf(key),
+        fmt::format("metric '{}' cannot be read by a window rule: an inquiry counts as unanswered "
+                    "only `within` after it was written, after its window has closed",
+                    *metric),
+        "alert on unanswered inquiries with the unanswered rule (group_interval: 1h sends them as "
+        "one message per hour); query the metric with `brandpulse query`");
+    return nullptr;
   }
   return definition;
 }

@@ -149,6 +149,7 @@ class UnansweredRule final : public AlertRule {
         inquiry.cue = cue;
         inquiry.deadline_ms = post.event_time_ms + options_.within_ms;
         inquiry.author_handle = FoldHandle(post.author_handle);
+        inquiry.opened_under_ms = context.watermark_ms;
         if (context.inquiries != nullptr) {
           InquiryObservation opened{InquiryObservation::Kind::kOpened, profile.brand_index,
                                     ProfileLabel(inquiry), 0};
@@ -220,6 +221,8 @@ class UnansweredRule final : public AlertRule {
     // Its alert fired: tracked only to measure a late answer, until horizon_ms.
     bool alerted = false;
     int64_t horizon_ms = 0;
+    // The watermark it was read under: the response-time windows final then did not count it.
+    int64_t opened_under_ms = INT64_MIN;
   };
 
   static void Encode(const Inquiry& inquiry, std::string& out) {
@@ -229,9 +232,15 @@ class UnansweredRule final : public AlertRule {
     AppendVarint(out, inquiry.cue);
     AppendVarint(out, static_cast<uint64_t>(inquiry.deadline_ms));
     PutString(out, inquiry.author_handle);
-    if (inquiry.alerted) {  // optional tail: state written before it decodes as not alerted
+    // Optional tagged tail: state written before a tag existed decodes without it.
+    if (inquiry.alerted) {
       out.push_back('\x01');
       AppendVarint(out, static_cast<uint64_t>(inquiry.horizon_ms));
+    }
+    if (inquiry.opened_under_ms != INT64_MIN) {
+      out.push_back('\x02');
+      const auto value = static_cast<uint64_t>(inquiry.opened_under_ms);
+      AppendVarint(out, (value << 1) ^ static_cast<uint64_t>(inquiry.opened_under_ms >> 63));
     }
   }
   static bool Decode(std::string_view in, Inquiry& inquiry) {
@@ -242,13 +251,17 @@ class UnansweredRule final : public AlertRule {
         !GetString(in, inquiry.author_handle)) {
       return false;
     }
-    if (!in.empty()) {
-      uint64_t horizon = 0;
-      if (in[0] != '\x01') return false;
+    while (!in.empty()) {
+      const char tag = in[0];
       in.remove_prefix(1);
-      if (!ReadVarint(in, horizon) || !in.empty()) return false;
-      inquiry.alerted = true;
-      inquiry.horizon_ms = static_cast<int64_t>(horizon);
+      uint64_t value = 0;
+      if ((tag != '\x01' && tag != '\x02') || !ReadVarint(in, value)) return false;
+      if (tag == '\x01') {
+        inquiry.alerted = true;
+        inquiry.horizon_ms = static_cast<int64_t>(value);
+      } else {
+        inquiry.opened_under_ms = static_cast<int64_t>((value >> 1) ^ (~(value & 1) + 1));
+      }
     }
     inquiry.cue = static_cast<uint32_t>(cue);
     inquiry.deadline_ms = static_cast<int64_t>(deadline);
@@ -398,8 +411,11 @@ class UnansweredRule final : public AlertRule {
     std::optional<uint32_t> brand_index = context.brands.FindBrand(key.first);
     if (!brand_index) return;  // the brand left the watchlist: no alerts for it
     if (context.inquiries != nullptr) {
-      context.inquiries->push_back(InquiryObservation{InquiryObservation::Kind::kUnanswered,
-                                                      *brand_index, ProfileLabel(*inquiry), 0});
+      InquiryObservation unanswered{InquiryObservation::Kind::kUnanswered, *brand_index,
+                                    ProfileLabel(*inquiry), 0};
+      unanswered.event_time_ms = inquiry->post.event_time_ms;  // counts in the inquiry's window
+      unanswered.opened_under_watermark_ms = inquiry->opened_under_ms;
+      context.inquiries->push_back(std::move(unanswered));
     }
     const int64_t age_ms = reason == "deadline"
                                ? options_.within_ms

@@ -160,6 +160,7 @@ class ViralPostRule final : public AlertRule {
   }
 
   Status OnBatch(const Batch& batch, RuleContext& context) override {
+    if (ReachOnly()) return FireOnReach(batch, context);
     // Posts about an enabled brand start being tracked.
     for (const Mention& mention : batch.mentions) {
       if (mention.own_post || !filter_.enabled(mention.brand_index)) continue;
@@ -187,9 +188,13 @@ class ViralPostRule final : public AlertRule {
       }
       tracked.brand_ids.emplace_back(brand_id);
       dirty_.insert(found->first);
-      if (options_.reach && !tracked.fired && tracked.author_followers >= *options_.reach) {
+      // Reach is the author's, known at first sight: one alert for each brand the post names,
+      // when the brand is first seen on it (not only for the first brand).
+      if (options_.reach && tracked.author_followers >= *options_.reach) {
         tracked.fired = true;
-        Fire(found->first, tracked, "reach", static_cast<double>(tracked.author_followers),
+        Tracked for_brand = tracked;  // rare: a copy naming only this brand
+        for_brand.brand_ids.assign(1, std::string(brand_id));
+        Fire(found->first, for_brand, "reach", static_cast<double>(tracked.author_followers),
              static_cast<double>(*options_.reach), tracked.post.event_time_ms, context);
       }
       // The post's own record: its payload's counts, read as of when it was written (checked
@@ -273,6 +278,34 @@ class ViralPostRule final : public AlertRule {
   }
 
  private:
+  // Only `reach`: the alert is decided when the post is read, so nothing is tracked or stored
+  // (tracking every post about a brand, with a state write and delete each, was most of the
+  // rule's cost in bench/alert-latency.sh). Same alerts as the tracking path: one per brand
+  // named; a post read again gives the same id (the rule set's de-duplication drops it).
+  bool ReachOnly() const {
+    return options_.reach && !options_.replies && !options_.reposts && !options_.quotes &&
+           !options_.likes;
+  }
+  Status FireOnReach(const Batch& batch, RuleContext& context) {
+    for (const Mention& mention : batch.mentions) {
+      if (mention.own_post || !filter_.enabled(mention.brand_index)) continue;
+      const Post& post = batch.posts[mention.post_index];
+      if (post.id.empty() || post.author_followers < *options_.reach ||
+          post.event_time_ms + options_.track_for_ms <= context.watermark_ms ||
+          !PublicText(post, slots_.repost_of).empty()) {
+        continue;
+      }
+      Tracked one;
+      one.post = EvidencePost::Of(post, batch.ingest_time_ms);
+      one.author_followers = post.author_followers;
+      one.brand_ids.emplace_back(context.brands.brand_info(mention.brand_index).id);
+      one.fired = true;
+      Fire(std::string(post.id), one, "reach", static_cast<double>(post.author_followers),
+           static_cast<double>(*options_.reach), post.event_time_ms, context);
+    }
+    return Status::Ok();
+  }
+
   void AddTime(std::vector<int64_t>& times, int64_t time) const {
     times.insert(std::upper_bound(times.begin(), times.end(), time), time);
     // Only times within `within` of the newest can still make a burst with later ones.

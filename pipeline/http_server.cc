@@ -221,6 +221,28 @@ struct HttpServer::Impl {
     return Queue(connection, answer, /*close=*/true);
   }
 
+  // A chunked body past max_body_bytes: libmicrohttpd 0.9.75 queues an answer only before the
+  // body or after all of it, so our JSON 413 (with Connection: close) is written on the socket
+  // here and our sending side shut; the caller then has libmicrohttpd close the connection. The
+  // answer is small and the connection has sent nothing else in the meantime, so it fits the
+  // socket's send buffer; if it does not, the connection is just closed.
+  void AnswerTooLargeOnSocket(MHD_Connection* connection) {
+    const MHD_ConnectionInfo* info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (info == nullptr || info->connect_fd < 0) return;
+    const std::string body = HttpErrorJson(
+        413, fmt::format("the request body is too large: more than {} bytes (chunked)",
+                         options.max_body_bytes));
+    const std::string answer = fmt::format(
+        "HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\n"
+        "Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+        body.size(), body);
+    if (::send(info->connect_fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT) ==
+        static_cast<ssize_t>(answer.size())) {
+      ::shutdown(info->connect_fd, SHUT_WR);
+    }
+  }
+
   static MHD_Result OnRequest(void* self, MHD_Connection* connection, const char* url,
                               const char* method, const char* /*version*/, const char* upload_data,
                               size_t* upload_data_size, void** request_context) {
@@ -281,11 +303,11 @@ struct HttpServer::Impl {
       *upload_data_size = 0;  // consumed (or dropped after a refusal)
       if (state->answered) return MHD_YES;
       if (state->body.size() + size > options.max_body_bytes) {
-        // A chunked body (no Content-Length to refuse up front) past the limit: libmicrohttpd
-        // cannot queue an answer in the middle of a body, so the connection is closed.
+        // A chunked body (no Content-Length to refuse up front) past the limit.
         state->answered = true;
         state->body.clear();
         state->body.shrink_to_fit();
+        impl->AnswerTooLargeOnSocket(connection);
         return MHD_NO;
       }
       state->body.append(upload_data, size);

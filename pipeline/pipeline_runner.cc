@@ -685,7 +685,8 @@ Status PipelineRun::Commit(bool end_of_input) {
   // issue 12: the inquiries the rules opened and answered while the epoch's batches were read
   // become window counters (response times), under the watermark those batches saw.
   AddInquiryWindowDeltas(inquiries_, closer_->layout(), spec_.allowed_lateness_ms,
-                         watermark_.load(), deltas);
+                         watermark_.load(), spec_.retention_ms, deltas);
+  const size_t batch_inquiries = inquiries_.size();
   // Issue 11: these deltas go to the partials topic; the merged ones take their place.
   if (cluster_) RETURN_IF_ERROR(ClusterEpoch(deltas));
   summary_.window_updates += deltas.size();
@@ -716,6 +717,15 @@ Status PipelineRun::Commit(bool end_of_input) {
   for (const WindowDeltaKey& key : replaced) deltas.erase(key);
   context.watermark_ms = watermark;
   RETURN_IF_ERROR(rules_->OnWatermark(context));
+  if (inquiries_.size() > batch_inquiries) {
+    // issue 12: inquiries whose deadline the watermark passed count as unanswered in their own
+    // windows, final ones too (merged into the store, not reopened: operators/response_times.h).
+    WindowDeltaMap unanswered;
+    AddInquiryWindowDeltas(std::span(inquiries_).subspan(batch_inquiries), closer_->layout(),
+                           spec_.allowed_lateness_ms, watermark, spec_.retention_ms, unanswered);
+    closer_->Track(unanswered);
+    for (auto& [key, delta] : unanswered) deltas[key].Merge(delta);
+  }
   RETURN_IF_ERROR(rules_->Snapshot(commit));
   metrics_->OnInquiries(inquiries_, *brands_);  // issue 12: response-time metrics
   inquiries_.clear();

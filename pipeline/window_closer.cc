@@ -1,5 +1,6 @@
 #include "pipeline/window_closer.h"
 
+#include <algorithm>
 #include <map>
 
 namespace brandpulse {
@@ -25,6 +26,7 @@ WindowKey WindowCloser::KeyOf(const BrandDirectory& brands, uint32_t brand_index
 
 Status WindowCloser::Restore(StateStore& store, const BrandDirectory& brands,
                              int64_t watermark_ms) {
+  closed_through_ms_ = watermark_ms;
   return store.ScanAllWindows([&](const WindowKey& key, const WindowMetrics& metrics) {
     stored_ends_.insert(key.start_ms + key.size_ms);
     if (!key.dimension.empty()) return;
@@ -53,6 +55,7 @@ void WindowCloser::Track(const WindowDeltaMap& deltas) {
     }
     if (key.dimension != kBrandTotal) continue;
     int64_t close_time = WindowCloseTime(key.start_ms, size_ms, allowed_lateness_ms_);
+    if (close_time <= closed_through_ms_) continue;  // final: not reopened
     auto [entry, inserted] =
         open_.try_emplace(OpenWindow{close_time, key.shape_index, key.brand_index, key.start_ms});
     if (inserted && joined_brands_.count(key.brand_index) > 0) {
@@ -102,6 +105,7 @@ Result<int64_t> WindowCloser::Close(int64_t watermark_ms, bool end_of_input,
       if (deltas.count(delta_key) > 0) replaced.push_back(delta_key);
     }
   }
+  closed_through_ms_ = std::max(closed_through_ms_, watermark_ms);
   return watermark_ms;
 }
 

@@ -38,6 +38,9 @@ class WindowCloser {
   // closed is open. Windows of brands no longer in the watchlist stay closed (no alerts).
   Status Restore(StateStore& store, const BrandDirectory& brands, int64_t watermark_ms);
   // This epoch's deltas opened (or kept open) these windows; their totals take the deltas.
+  // A delta for a window already final (closed by an earlier Close, or by the restored watermark)
+  // does not reopen it: the caller merges it into the store only (an inquiry found unanswered
+  // after its window closed, operators/response_times.h).
   void Track(const WindowDeltaMap& deltas);
   // Closes every open window whose close time is <= watermark_ms, or all of them at the end of
   // a finite input; returns the watermark to store (at the end: the last close time, so a later
@@ -95,6 +98,8 @@ class WindowCloser {
   std::set<uint32_t> joined_brands_;
   // Distinct end times (start + size) of windows the store may hold, with any brand and dimension.
   std::set<int64_t> stored_ends_;
+  // Windows whose close time is at or before this are final (the last Close's watermark).
+  int64_t closed_through_ms_ = INT64_MIN;
 };
 
 }  // namespace brandpulse

@@ -41,6 +41,14 @@ if [ "${1:-}" = "--fuzz" ]; then
   packages+=(clang libclang-rt-14-dev)
 fi
 
+# `make bench` / `make bench-full` only: Node.js and npm for the DuckDB peer (bench/duckdb/, npm
+# @duckdb/node-api installed into the bench's output directory). A Node.js installed some other
+# way (NodeSource's package carries its own npm) is used as it is.
+if [ "${1:-}" = "--bench" ]; then
+  command -v node >/dev/null 2>&1 || packages+=(nodejs)
+  command -v npm >/dev/null 2>&1 || packages+=(npm)
+fi
+
 # deploy/: the manifests test renders with `kubectl kustomize` (Debian's kubernetes-client, kubectl
 # 1.20); a kubectl installed some other way (it owns /usr/bin/kubectl too) is used as it is.
 if ! command -v kubectl >/dev/null 2>&1; then packages+=(kubernetes-client); fi

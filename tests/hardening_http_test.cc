@@ -359,8 +359,9 @@ TEST_F(HardeningHttpTest, OversizedBodiesAndHeadersAreRefusedAndNotHeld) {
   EXPECT_TRUE(response.starts_with("HTTP/1.1 413")) << response.substr(0, 300);
   EXPECT_NE(response.find("{\"error\":\"the request body is too large"), std::string::npos);
   EXPECT_TRUE(closed);
-  // A chunked body has no length to refuse up front: once it passes the limit the connection
-  // is closed (libmicrohttpd cannot answer in the middle of a body), and nothing is kept.
+  // A chunked body has no length to refuse up front: once it passes the limit the client gets
+  // a JSON 413 and the connection is closed, and nothing is kept. (Before, it was closed without
+  // an answer: libmicrohttpd cannot queue one in the middle of a body.)
   fd = Connect("POST /api/v1/reload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
   const std::string one_chunk = fmt::format("{:x}\r\n{}\r\n", chunk.size(), chunk);
   int chunks_taken = 0;
@@ -368,7 +369,13 @@ TEST_F(HardeningHttpTest, OversizedBodiesAndHeadersAreRefusedAndNotHeld) {
   response = ReadUntilClosed(fd, std::chrono::seconds(5), &closed);
   ::close(fd);
   EXPECT_LT(chunks_taken, 64) << "the server read a 64 MiB chunked body";
-  EXPECT_TRUE(response.empty() || response.starts_with("HTTP/1.1 413")) << response.substr(0, 300);
+  EXPECT_TRUE(response.starts_with("HTTP/1.1 413 ")) << response.substr(0, 300);
+  EXPECT_NE(response.find("Connection: close\r\n"), std::string::npos) << response.substr(0, 300);
+  EXPECT_TRUE(IsJsonError(response.substr(std::min(response.size(), response.find("\r\n\r\n") + 4))))
+      << response.substr(0, 300);
+  EXPECT_NE(response.find("the request body is too large: more than 65536 bytes (chunked)"),
+            std::string::npos)
+      << response.substr(0, 300);
   EXPECT_TRUE(closed);
   // A 20 KB URI and 20 KB of headers: JSON 414 and 431.
   auto long_uri = Client().Get("/api/v1/top?metric=" + std::string(20000, 'u'));
@@ -386,7 +393,18 @@ TEST_F(HardeningHttpTest, OversizedBodiesAndHeadersAreRefusedAndNotHeld) {
                             std::string(1 << 20, 'b') + "\r\n\r\n");
   response = ReadUntilClosed(fd, std::chrono::seconds(5), &closed);
   ::close(fd);
-  EXPECT_TRUE(response.starts_with("HTTP/1.1 4")) << response.substr(0, 300);
+  // Past libmicrohttpd's buffer (twice max_header_bytes) the answer is its own: the right
+  // status, its short HTML body, and the connection closed (docs/limits.md). 0.9.75 has no hook
+  // for its error pages, and a larger buffer would only move the point where this happens.
+  EXPECT_TRUE(response.starts_with("HTTP/1.1 431 ")) << response.substr(0, 300);
+  EXPECT_NE(response.find("\r\nConnection: close\r\n"), std::string::npos) << response.substr(0, 300);
+  EXPECT_TRUE(closed);
+  fd = Connect("");
+  SendWhileAccepted(fd, "GET /api/v1/top?metric=" + std::string(100'000, 'u') +
+                            " HTTP/1.1\r\nHost: x\r\n\r\n");
+  response = ReadUntilClosed(fd, std::chrono::seconds(5), &closed);
+  ::close(fd);
+  EXPECT_TRUE(response.starts_with("HTTP/1.1 414 ")) << response.substr(0, 300);
   EXPECT_TRUE(closed);
   EXPECT_LT(RssKib() - before, 16 * 1024) << "the server held what it refused";
   auto answer = Client().Get("/api/v1/brands");
@@ -404,6 +422,40 @@ TEST_F(HardeningHttpTest, AHalfClosedClientIsAnsweredAndItsConnectionClosedAtOnc
   ::close(fd);
   EXPECT_TRUE(response.starts_with("HTTP/1.1 200")) << response.substr(0, 200);
   EXPECT_TRUE(closed) << "still open 1 s after the answer";
+}
+
+TEST_F(HardeningHttpTest, AMalformedContentLengthIsRefusedAndNothingAnsweredAfterIt) {
+  // make fuzz (fuzz/corpus/http_api/crash-bad-content-length-error-page-framing): libmicrohttpd
+  // answers a Content-Length that is not a number (400) or overflows (413) itself, before any
+  // handler of ours runs, and 0.9.75 writes that answer's head twice (its bug: a 30-line program
+  // with only libmicrohttpd does the same). What must hold for us: a 4xx, the connection closed
+  // after it, and a request pipelined behind the bad one never answered (nothing can be
+  // smuggled past it).
+  for (const std::string length : {"1x", "abc", "-1", "99999999999999999999999", "0\r|||"}) {
+    SCOPED_TRACE(length);
+    int fd = Connect("POST /api/v1/reload HTTP/1.1\r\nHost: x\r\nContent-Length: " + length +
+                     "\r\n\r\nGET /api/v1/brands HTTP/1.1\r\nHost: x\r\n\r\n");
+    bool closed = false;
+    std::string response = ReadUntilClosed(fd, std::chrono::seconds(5), &closed);
+    ::close(fd);
+    EXPECT_TRUE(closed);
+    ASSERT_TRUE(response.starts_with(length.starts_with("999") ? "HTTP/1.1 413 " : "HTTP/1.1 400 "))
+        << response.substr(0, 300);
+    const size_t head_end = response.find("\r\n\r\n");
+    ASSERT_NE(head_end, std::string::npos) << response;
+    const std::string head = response.substr(0, head_end + 4);
+    EXPECT_NE(head.find("\r\nConnection: close\r\n"), std::string::npos) << head;
+    std::string rest = response.substr(head.size());
+    if (rest.starts_with(head)) rest.erase(0, head.size());  // libmicrohttpd 0.9.75's second head
+    const size_t length_at = head.find("Content-Length: ");
+    ASSERT_NE(length_at, std::string::npos) << head;
+    EXPECT_EQ(rest.size(), std::stoul(head.substr(length_at + 16))) << "bytes after the answer:\n"
+                                                                     << rest;
+    EXPECT_EQ(response.find("HTTP/1.1 200"), std::string::npos) << response;
+  }
+  auto answer = Client().Get("/api/v1/brands");
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 200);
 }
 
 }  // namespace

@@ -161,5 +161,48 @@ sinks:
   fs::remove_all(work);
 }
 
+// The canonical form (FormatQueryNode) must parse back to itself: `brandpulse match` prints it
+// and the query fuzzer checks it. Words of a "..."~n phrase and quoted single words may hold
+// characters a bare term cannot: '(' ')' '{' '}', a '*' or '?' that would read as a wildcard, a
+// leading "//" that would start a comment.
+std::string Canonical(const std::string& text) {
+  Diagnostics diagnostics;
+  std::optional<Query> query = ParseQuery(text, SourceLocation{"w.yaml", 1, 1}, 1, diagnostics);
+  if (!query) return "rejected: " + diagnostics.ToString();
+  return FormatQueryNode(*query, query->root);
+}
+
+TEST(HardeningQueryTest, CanonicalFormOfPhraseWordsWithSyntaxParsesBack) {
+  // fuzz/corpus/query/crash-proximity-phrase-with-parenthesis-canonical-form-does-not-parse
+  // (make fuzz, 2026-12-02): "(dekning" was printed bare, so the '(' opened a group.
+  const std::string found =
+      "\" a comment\ntelenor AND (dekning Otelenor n\n2rge\"~3 AND la!g:no";
+  for (const std::string& text :
+       {found, std::string("\"telenor (arena)\"~2"), std::string("\"a{b c}d\"~1"),
+        std::string("\"tel* norge\"~3"), std::string("\"te?e norge\"~3"), std::string("\"(x\""),
+        std::string("\"te?m\" OR tel*"), std::string("\"//kommentar\" OR telenor"),
+        std::string("telenor OR (//abc*)"), std::string("(//abc) AND telenor")}) {
+    SCOPED_TRACE(text);
+    const std::string canonical = Canonical(text);
+    ASSERT_EQ(canonical.find("rejected"), std::string::npos) << canonical;
+    EXPECT_EQ(Canonical(canonical), canonical);
+  }
+  EXPECT_EQ(Canonical("\"telenor (arena)\"~2"), "telenor NEAR/2 \"(arena)\"");
+  EXPECT_EQ(Canonical("\"tel* norge\"~3"), "\"tel*\" NEAR/3 norge");
+  EXPECT_EQ(Canonical("telenor OR (//abc*)"), "(telenor OR (//abc*))");
+  // Still bare where bare reads back the same.
+  EXPECT_EQ(Canonical("colo?r OR te?e* OR telen*"), "(colo?r OR te?e* OR telen*)");
+}
+
+TEST(HardeningQueryTest, PhraseWordWithNothingToFindIsRefused) {
+  // A word of a "..."~n phrase is a term of its own; "-" could never be found (and `"-"` in the
+  // canonical form is refused as a phrase that holds nothing).
+  EXPECT_NE(ParseErrors("\"telenor - norge\"~2")
+                .find("w.yaml:3:12: error: the word '-' of the phrase has nothing to find"),
+            std::string::npos)
+      << ParseErrors("\"telenor - norge\"~2");
+  EXPECT_EQ(ParseErrors("\"telenor - norge\""), "");  // one term: the phrase as written
+}
+
 }  // namespace
 }  // namespace brandpulse

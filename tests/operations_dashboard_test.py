@@ -113,6 +113,9 @@ FIGURES = """JSON.stringify({
   ready: document.getElementById('ready').textContent,
   sentimentShown: !document.getElementById('sentiment').hidden,
   unansweredShown: !document.getElementById('unanswered').hidden,
+  inquiries: Number(document.getElementById('unanswered').dataset.inquiries || 0),
+  unanswered: Number(document.getElementById('unanswered').dataset.total || 0),
+  unansweredRows: document.querySelectorAll('#unanswered-bars .row').length,
 })"""
 
 
@@ -150,6 +153,7 @@ windows:
 metrics: {{top_k: 10, co_terms: true, window: 1m}}
 alerts:
   - {{name: burst, type: threshold, window: 1m, metric: mentions, above: 150}}
+  - {{name: sla, type: unanswered, within: 1m}}
 sinks:
   alerts: {{type: file, path: out/alerts.jsonl}}
   dead_letter: {{type: file, path: out/dead.jsonl}}
@@ -206,7 +210,9 @@ sinks:
         # More posts arrive: the page must show them without a reload.
         append(6000, len(lines))
         second = wait_for(lambda f: f["volume"] > first["volume"] and f["share"] > first["share"]
-                          and f["alerts"] > 0 and f["updates"] > first["updates"],
+                          and f["alerts"] > 0 and f["updates"] > first["updates"]
+                          and f["inquiries"] > 0 and f["unanswered"] > 0 and f["unansweredRows"] > 0
+                          and f["unanswered"] <= f["inquiries"],
                           "the charts did not change after more posts arrived")
         print(f"after more posts: {second}", flush=True)
         if second["ready"] != "ready":

@@ -233,6 +233,55 @@ TEST_F(EnrichTextTest, BadInputIsUndeterminedNeutralAndUnsure) {
   EXPECT_FALSE(mixed.language.empty());
 }
 
+// The same bad input with a trusted payload tag: the tag's language, neutral, unsure.
+TEST_F(EnrichTextTest, BadInputWithAPayloadTagIsNeutralAndUnsure) {
+  const std::string replacement = "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD";
+  const std::string invalid = "caf\xC3 \xFF\xFE";  // its bytes after "caf": no letter
+  for (std::string_view tag : {"en", "nb", "es", "nn-NO"}) {
+    for (const std::string& text :
+         {std::string(""), std::string("https://t.co/abc https://x.com/y www.example.com"), replacement,
+          replacement + " " + invalid.substr(4), std::string("!!! ...")}) {
+      TextEnrichment out = Enrich(text, tag, {{0, 0}, {0, 3}});
+      EXPECT_EQ(out.language, tag == "en" ? "en" : tag == "es" ? "es" : "no") << tag << " " << text;
+      EXPECT_EQ(out.sentiment, SentimentClass::kNeutral) << tag << " " << text;
+      EXPECT_LE(out.confidence, 500) << tag << " " << text;
+      EXPECT_EQ(out.intents & (kIntentComplaint | kIntentPraise), 0u) << tag << " " << text;
+      EXPECT_EQ(out.brand_sentiment,
+                std::vector<SentimentClass>(2, SentimentClass::kNeutral)) << tag << " " << text;
+    }
+  }
+}
+
+// Mixed scripts and replacement characters between words: a defined result, the same as without
+// the foreign or broken parts where the words tell.
+TEST_F(EnrichTextTest, MixedScriptsAndReplacementCharactersKeepTheWordsResult) {
+  const std::string fffd = "\xEF\xBF\xBD";
+  for (auto [tag, text] : {std::pair<std::string_view, std::string>{"en", "Telia is terrible, I hate it"},
+                           {"nb", "Telenor er elendig, jeg hater det"},
+                           {"es", "Movistar es horrible, lo odio"},
+                           {"en", "Thank you Wolt, amazing service"}}) {
+    const TextEnrichment plain = Enrich(text, tag);
+    std::string broken = fffd + " " + text + " " + fffd + fffd;
+    broken.insert(broken.find(' ', fffd.size() + 1) + 1, fffd + " ");
+    const TextEnrichment with_replacements = Enrich(broken, tag);
+    EXPECT_EQ(with_replacements.sentiment, plain.sentiment) << broken;
+    EXPECT_EQ(with_replacements.intents, plain.intents) << broken;
+    const TextEnrichment mixed = Enrich(text + " это 最高 مرحبا", tag);
+    EXPECT_EQ(mixed.language, plain.language) << text;
+    EXPECT_EQ(mixed.sentiment, plain.sentiment) << text;
+  }
+  // Untagged, mostly foreign scripts: a static code or und, a class, a confidence in range.
+  for (std::string_view text : {"Telenor это 最高 مرحبا ok", "最高 最高 😀", "это плохо Telia"}) {
+    const TextEnrichment out = Enrich(text, "", {{0, 3}});
+    EXPECT_FALSE(out.language.empty()) << text;
+    EXPECT_NE(out.sentiment, SentimentClass::kNone) << text;
+    EXPECT_GE(out.confidence, 0) << text;
+    EXPECT_LE(out.confidence, 1000) << text;
+    ASSERT_EQ(out.brand_sentiment.size(), 1u) << text;
+    EXPECT_NE(out.brand_sentiment[0], SentimentClass::kNone) << text;
+  }
+}
+
 // The transform, through the registry as a pipeline builds it.
 TEST(EnrichTransformTest, SetsPostFieldsMentionSentimentAndCounters) {
   OperatorRegistry& registry = OperatorRegistry::Default();
@@ -290,6 +339,53 @@ TEST(EnrichTransformTest, SetsPostFieldsMentionSentimentAndCounters) {
   ASSERT_TRUE(FindDimension("sentiment")->value_of(batch.posts[0], batch.mentions[1], payload));
   FindDimension("sentiment")->append_value(payload, slice);
   EXPECT_EQ(slice, "positive");
+}
+
+// Bad posts through the transform: every matched post gets its fields, `und` or its tag, neutral
+// towards each brand, even when a mention's span lies past the end of the text.
+TEST(EnrichTransformTest, BadPostsGetDefinedFields) {
+  const TransformReader* reader = OperatorRegistry::Default().FindTransform(kTransformType);
+  ASSERT_NE(reader, nullptr);
+  YAML::Node node = YAML::Load("{posts: matched}");
+  Diagnostics diagnostics;
+  YamlMap section(node, "pipeline.yaml", "enrich", diagnostics);
+  WatchlistSpec watchlist;
+  std::vector<WindowSpec> windows;
+  const std::string file = "pipeline.yaml";
+  auto spec = (*reader)(section, ConfigContext{file, watchlist, windows});
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  auto transform = (*spec)->Make(TransformBuildContext{});
+  ASSERT_TRUE(transform.ok()) << transform.status().ToString();
+  auto state = (*transform)->MakeState();
+  ASSERT_TRUE(state.ok());
+
+  Batch batch;
+  const std::string texts[] = {"", "https://t.co/abc https://x.com/y", "\xEF\xBF\xBD\xEF\xBF\xBD",
+                               "caf\xC3 \xFF\xFE", "!!!", ""};
+  const std::string_view tags[] = {"", "", "", "", "", "en"};
+  for (size_t i = 0; i < std::size(texts); ++i) {
+    Post post;
+    post.text = texts[i];
+    post.language = tags[i];
+    batch.posts.push_back(post);
+  }
+  for (uint32_t i = 0; i < std::size(texts); ++i) {
+    batch.mentions.push_back(Mention{i, 0, 0, 5});
+    batch.mentions.push_back(Mention{i, 1, 40, 60});  // past the end of every text
+  }
+  ASSERT_TRUE((*transform)->Process(batch, **state).ok());
+  const uint32_t sentiment = FindPostField(kSentimentField)->slot;
+  const uint32_t language = FindPostField(kLanguageField)->slot;
+  const uint32_t confidence = FindPostField(kSentimentConfidenceField)->slot;
+  for (size_t i = 0; i < std::size(texts); ++i) {
+    ASSERT_NE(FieldOf(batch.posts[i], sentiment), nullptr) << i;
+    EXPECT_EQ(FieldOf(batch.posts[i], sentiment)->number, 0) << i;
+    EXPECT_LE(FieldOf(batch.posts[i], confidence)->number, 500) << i;
+    EXPECT_EQ(FieldOf(batch.posts[i], language)->text, tags[i].empty() ? "und" : tags[i]) << i;
+  }
+  for (const Mention& mention : batch.mentions) {
+    EXPECT_EQ(mention.sentiment, static_cast<uint8_t>(SentimentClass::kNeutral));
+  }
 }
 
 TEST(EnrichTransformTest, UnknownOptionValueIsAnError) {

@@ -8,8 +8,9 @@
 //          accent to strip);
 //   strip: every text stripped before the scan (set_always_fold_and_strip);
 //   plain: MatchTextWithFinder with std::string_view::find of every literal in the folded
-//          text in place of Hyperscan (no database, no case variants).
-// All three must give the same brands with the same first hits for every post.
+//          text in place of Hyperscan (no database, no case variants);
+//   every: every query term judged on every hit (set_judge_every_query_term: no lazy terms).
+// All four must give the same brands with the same first hits for every post.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -142,6 +143,8 @@ void CompareThreeWays(const std::string& watchlist_file, const std::vector<std::
   auto strip_scanner = watchlist.MakeScanner().value();
   strip_scanner->set_always_fold_and_strip(true);
   auto plain_scanner = watchlist.MakeScanner().value();
+  auto every_scanner = watchlist.MakeScanner().value();
+  every_scanner->set_judge_every_query_term(true);
   std::string folded;
   CompiledWatchlist::HitFinder plain = [&](std::string_view scanned, bool /*raw*/,
                                            std::vector<CompiledWatchlist::FoundHit>& hits) {
@@ -157,16 +160,20 @@ void CompareThreeWays(const std::string& watchlist_file, const std::vector<std::
   std::vector<MatchedBrand> fast;
   std::vector<MatchedBrand> strip;
   std::vector<MatchedBrand> found;
+  std::vector<MatchedBrand> every;
   for (const std::string& text : posts) {
     fast.clear();
     strip.clear();
     found.clear();
+    every.clear();
     watchlist.MatchText(text, *fast_scanner, fast);
     watchlist.MatchText(text, *strip_scanner, strip);
     watchlist.MatchTextWithFinder(text, *plain_scanner, plain, found);
+    watchlist.MatchText(text, *every_scanner, every);
     const std::string fast_text = Describe(watchlist, fast);
     ASSERT_EQ(fast_text, Describe(watchlist, strip)) << "post: " << text;
     ASSERT_EQ(fast_text, Describe(watchlist, found)) << "post: " << text;
+    ASSERT_EQ(fast_text, Describe(watchlist, every)) << "post: " << text;
     tally.matched_posts += !fast.empty();
     for (const MatchedBrand& brand : fast) {
       const BrandSpec& spec_brand = watchlist.brand(brand.brand_index);

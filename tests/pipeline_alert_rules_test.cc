@@ -15,6 +15,7 @@
 #include "pipeline/pipeline_config.h"
 #include "pipeline/pipeline_runner.h"
 #include "pipeline/http_api.h"
+#include "pipeline/window_closer.h"
 #include "pipeline/window_queries.h"
 #include "tests/cli_test_support.h"
 #include "tests/test_support.h"
@@ -122,7 +123,8 @@ TEST(AlertRuleValidation, ShareSentimentViralErrorsAndTheEnrichmentNote) {
           "  - {name: d, type: viral_post, within: 10m}\n"
           "  - {name: e, type: viral_post, replies: 5, withn: 10m}\n"
           "  - {name: f, type: share_of_voice, window: 1h, change: 10, direction: upward}\n"
-          "  - {name: g, type: share_of_voice, window: 1h, change: 10, group: widget}\n");
+          "  - {name: g, type: share_of_voice, window: 1h, change: 10, group: widget}\n"
+          "  - {name: h, type: threshold, window: 1h, metric: inquiries_unanswered, above: 5}\n");
   Diagnostics diagnostics;
   EXPECT_FALSE(LoadPipelineSpec((work / "bad.yaml").string(), diagnostics).has_value() &&
                diagnostics.empty());
@@ -136,7 +138,8 @@ TEST(AlertRuleValidation, ShareSentimentViralErrorsAndTheEnrichmentNote) {
            file + ":13:5: error: alert rule 'd' needs replies, reposts, quotes, likes or reach",
            file + ":14:45: error: unknown key 'withn' in alert rule (hint: did you mean 'within'?)",
            file + ":15:72: error: 'upward' is not a valid direction",
-           file + ":16:68: error: alert rule 'g': no competitor group named 'widget' (hint: did you mean 'widgets'?)"}) {
+           file + ":16:68: error: alert rule 'g': no competitor group named 'widget' (hint: did you mean 'widgets'?)",
+           file + ":17:52: error: metric 'inquiries_unanswered' cannot be read by a window rule"}) {
     EXPECT_NE(text.find(expected), std::string::npos) << "missing: " << expected << "\n" << text;
   }
 
@@ -258,9 +261,10 @@ TEST(ResponseTimeWindows, CountsAndQuantilesPerWindowExactAcrossRestartsAndWorke
       }
       return -1;
     };
-    auto series = [&](std::string_view metric, std::string_view window) {
-      Result<SeriesAnswer> answer = queries.Series("telenor", *ParseQueryMetric(metric), window, "",
-                                                   1767225600000, 1767225600000 + 3600000);
+    auto series = [&](std::string_view metric, std::string_view window,
+                      std::string_view dimension = "") {
+      Result<SeriesAnswer> answer = queries.Series("telenor", *ParseQueryMetric(metric), window,
+                                                   dimension, 1767225600000, 1767225600000 + 3600000);
       EXPECT_TRUE(answer.ok()) << answer.status().ToString();
       return answer.ok() ? *answer : SeriesAnswer{};
     };
@@ -278,6 +282,23 @@ TEST(ResponseTimeWindows, CountsAndQuantilesPerWindowExactAcrossRestartsAndWorke
     EXPECT_EQ(value(hour, 0, "inquiries_answered_late"), 1);
     EXPECT_EQ(value(hour, 0, "response_time_p50_seconds"), 120);
     EXPECT_EQ(value(hour, 0, "response_time_p90_seconds"), 420);
+    // Unanswered (q3, deadline 140 s), in the inquiry's window: the 1m window at 0 was final
+    // (closed at 65 s) when q3 went unanswered, and takes the count all the same.
+    EXPECT_EQ(value(inquiries, 0, "inquiries_unanswered"), 1);
+    EXPECT_EQ(value(inquiries, 60, "inquiries_unanswered"), 0);
+    EXPECT_EQ(value(hour, 0, "inquiries_unanswered"), 1);
+    // Per profile (the 1h window keeps `dimensions: [profile]`): q1 and q2 to profile support,
+    // q3 to the handle @telenor_norge.
+    SeriesAnswer support = series("inquiries", "1h", "profile:support");
+    EXPECT_EQ(value(support, 0, "inquiries"), 2);
+    EXPECT_EQ(value(support, 0, "inquiries_answered"), 2);
+    EXPECT_EQ(value(support, 0, "inquiries_unanswered"), 0);
+    EXPECT_EQ(value(support, 0, "response_time_p90_seconds"), 120);
+    SeriesAnswer handle = series("inquiries", "1h", "profile:@telenor_norge");
+    EXPECT_EQ(value(handle, 0, "inquiries"), 1);
+    EXPECT_EQ(value(handle, 0, "inquiries_unanswered"), 1);
+    EXPECT_EQ(value(handle, 0, "inquiries_answered_late"), 1);
+    EXPECT_EQ(value(handle, 0, "response_time_p50_seconds"), 420);
     ApiResponse api = AnswerApiRequest(queries, "series", [](std::string_view name) -> std::string {
       if (name == "brand") return "telenor";
       if (name == "window") return "1h";
@@ -316,6 +337,155 @@ TEST(ResponseTimeWindows, CountsAndQuantilesPerWindowExactAcrossRestartsAndWorke
   ASSERT_TRUE(RunPipeline(two, fresh).ok());
   EXPECT_EQ(AllWindows(work / "state-2-workers"), whole);
   unsetenv("BRANDPULSE_TEST_WORKERS");
+  fs::remove_all(work);
+}
+
+// An inquiry found unanswered after its window closed adds its count to that final window (the
+// runner merges it into the store), and the window closer must not reopen the window for it: a
+// reopened window would be shown to the rules again, with only that count in it (a `below` rule
+// would fire on a window that had mentions).
+TEST(UnansweredInFinalWindows, TheCloserDoesNotReopenAFinalWindow) {
+  class OneBrand final : public BrandDirectory {
+   public:
+    uint32_t brand_count() const override { return 1; }
+    BrandInfo brand_info(uint32_t) const override { return BrandInfo{"acme", "Acme", ""}; }
+    std::optional<uint32_t> FindBrand(std::string_view id) const override {
+      return id == "acme" ? std::optional<uint32_t>(0) : std::nullopt;
+    }
+  };
+  fs::path work = MakeTempDirectory("closer-final");
+  auto store = StateStore::Open(StateOptions{(work / "state").string()});
+  ASSERT_TRUE(store.ok());
+  WindowSpec minute;
+  minute.name = "1m";
+  minute.size_ms = 60000;
+  const std::vector<WindowSpec> windows{minute};
+  OneBrand brands;
+  WindowCloser closer(windows, 0, [](uint32_t) { return true; });
+  ASSERT_TRUE(closer.Restore(**store, brands, INT64_MIN).ok());
+  WindowDeltaMap deltas;
+  deltas[WindowDeltaKey{0, 0, kBrandTotal, 0}].AddMention(1, 10);
+  closer.Track(deltas);
+  int shown = 0;
+  auto count = [&](const ClosedWindow&) {
+    ++shown;
+    return Status::Ok();
+  };
+  std::vector<WindowDeltaKey> replaced;
+  StateStore::Commit commit = (*store)->NewCommit();
+  ASSERT_TRUE(closer.Close(60000, false, deltas, brands, **store, commit, count, replaced).ok());
+  EXPECT_EQ(shown, 1);
+  // Later: the window's inquiry went unanswered (a counter delta for the final window).
+  WindowDeltaMap late;
+  late[WindowDeltaKey{0, 0, kBrandTotal, 0}].AddCounter(0, 1);
+  closer.Track(late);
+  EXPECT_EQ(closer.open_count(), 0u);
+  ASSERT_TRUE(closer.Close(120000, false, late, brands, **store, commit, count, replaced).ok());
+  EXPECT_EQ(shown, 1);
+  // The same after a restart: the restored watermark makes the window final.
+  WindowCloser restarted(windows, 0, [](uint32_t) { return true; });
+  ASSERT_TRUE(restarted.Restore(**store, brands, 120000).ok());
+  restarted.Track(late);
+  EXPECT_EQ(restarted.open_count(), 0u);
+  fs::remove_all(work);
+}
+
+// An inquiry read after its window was final is not counted there (a late post), so it is not
+// counted as unanswered there either: inquiries_unanswered never exceeds inquiries. Its open
+// windows count both.
+TEST(UnansweredInFinalWindows, ALateInquiryCountsInNeitherWhereItWasLate) {
+  fs::path work = MakeTempDirectory("unanswered-late");
+  brandpulse_test::WriteFile(work / "watchlist.yaml",
+                             "brands:\n"
+                             "  - {id: acme, name: Acme, terms: [acme], handles: [\"@acme_help\"]}\n");
+  // t (s after 2026-01-01): a0 at 0, a1 at 200 (the watermark passes 1m @ 0's close at 60), then
+  // q at 10 — a question to @acme_help, late for 1m @ 0 but not for 1h @ 0 — and z at 1000.
+  brandpulse_test::WriteFile(
+      work / "in.jsonl",
+      "{\"id\":\"a0\",\"ts\":1767225600000,\"author\":\"x\",\"text\":\"acme\"}\n"
+      "{\"id\":\"a1\",\"ts\":1767225800000,\"author\":\"y\",\"text\":\"acme\"}\n"
+      "{\"id\":\"q\",\"ts\":1767225610000,\"author\":\"kari\",\"reply_to\":\"acme_help\",\"text\":\"acme why?\"}\n"
+      "{\"id\":\"z\",\"ts\":1767226600000,\"author\":\"z\",\"text\":\"acme\"}\n");
+  brandpulse_test::WriteFile(
+      work / "pipeline.yaml",
+      "name: v\nsource: {type: file, path: in.jsonl}\nwatchlist: watchlist.yaml\n"
+      "batch_records: 1\nstate: {directory: state, commit_every_records: 1}\n"
+      "time: {max_out_of_orderness: 0s, allowed_lateness: 0s}\n"
+      "windows:\n  - {name: 1m, size: 1m}\n  - {name: 1h, size: 1h}\n"
+      "decode: {format: json, fields: {id: /id, text: /text, author_id: /author, "
+      "author_handle: /author, event_time: /ts, reply_to_handle: /reply_to}}\n"
+      "sinks: {alerts: {type: file, path: a.jsonl}, dead_letter: {type: file, path: d.jsonl}}\n"
+      "alerts:\n  - {name: sla, type: unanswered, within: 1m}\n");
+  PipelineSpec spec = LoadOrDie(work / "pipeline.yaml");
+  RunOptions options;
+  options.fresh = true;
+  ASSERT_TRUE(RunPipeline(spec, options).ok());
+  EXPECT_NE(ReadFile(work / "a.jsonl").find("sla/acme/q"), std::string::npos);  // it alerts
+  auto store = StateStore::Open(StateOptions{(work / "state").string()});
+  ASSERT_TRUE(store.ok());
+  WindowQueries queries(**store, spec);
+  auto value = [&](std::string_view window, std::string_view metric) -> int64_t {
+    Result<SeriesAnswer> answer = queries.Series("acme", *ParseQueryMetric(metric), window, "",
+                                                 1767225600000, 1767225600000 + 60000);
+    EXPECT_TRUE(answer.ok()) << answer.status().ToString();
+    if (!answer.ok()) return -1;
+    for (const SeriesPoint& point : answer->points) {
+      if (point.start_ms == 1767225600000) {
+        return static_cast<int64_t>(point.totals.Value(*ParseQueryMetric(metric)));
+      }
+    }
+    return -1;
+  };
+  EXPECT_EQ(value("1m", "inquiries"), 0);
+  EXPECT_EQ(value("1m", "inquiries_unanswered"), 0);
+  EXPECT_EQ(value("1h", "inquiries"), 1);
+  EXPECT_EQ(value("1h", "inquiries_unanswered"), 1);
+  fs::remove_all(work);
+}
+
+// viral_post with only `reach` decides when the post is read and tracks nothing; it gives the
+// same alerts as the tracking path (the same rule with a replies limit no post reaches), and both
+// give one alert per brand the post names (before, a post naming two brands alerted the first).
+TEST(ViralPostReach, OneAlertPerBrandWithOrWithoutTracking) {
+  fs::path work = MakeTempDirectory("viral-reach");
+  brandpulse_test::WriteFile(work / "watchlist.yaml",
+                             "brands:\n"
+                             "  - {id: acme, name: Acme, terms: [acme]}\n"
+                             "  - {id: globex, name: Globex, terms: [globex]}\n");
+  brandpulse_test::WriteFile(
+      work / "in.jsonl",
+      "{\"id\":\"p1\",\"ts\":1767225600000,\"author\":\"star\",\"followers\":500000,\"text\":\"acme and globex\"}\n"
+      "{\"id\":\"p2\",\"ts\":1767225601000,\"author\":\"kari\",\"followers\":10,\"text\":\"acme again\"}\n"
+      "{\"id\":\"p3\",\"ts\":1767225602000,\"author\":\"nova\",\"followers\":200000,\"text\":\"globex!\"}\n"
+      "{\"id\":\"p1\",\"ts\":1767225600000,\"author\":\"star\",\"followers\":500000,\"text\":\"acme and globex\"}\n");
+  auto run = [&](std::string_view rule, std::string_view tag) {
+    const std::string pipeline = fmt::format(
+        "name: v\nsource: {{type: file, path: in.jsonl}}\nwatchlist: watchlist.yaml\n"
+        "state: {{directory: state-{0}}}\nwindows:\n  - {{name: 1h, size: 1h}}\n"
+        "decode: {{format: json, fields: {{id: /id, text: /text, author_id: /author, "
+        "author_handle: /author, event_time: /ts, author_followers: /followers}}}}\n"
+        "sinks: {{alerts: {{type: file, path: a-{0}.jsonl}}, dead_letter: {{type: file, path: d-{0}.jsonl}}}}\n"
+        "alerts:\n  - {1}\n",
+        tag, rule);
+    brandpulse_test::WriteFile(work / fmt::format("{}.yaml", tag), pipeline);
+    RunOptions options;
+    options.fresh = true;
+    Result<RunSummary> summary = RunPipeline(LoadOrDie(work / fmt::format("{}.yaml", tag)), options);
+    EXPECT_TRUE(summary.ok()) << summary.status().ToString();
+    return StripAlertTimes(ReadFile(work / fmt::format("a-{}.jsonl", tag)));
+  };
+  const std::string reach_only = run("{name: viral, type: viral_post, reach: 100000}", "reach");
+  const std::string tracked =
+      run("{name: viral, type: viral_post, reach: 100000, replies: 1000000}", "tracked");
+  EXPECT_EQ(reach_only, tracked);
+  std::set<std::string> ids;
+  for (const std::string& line : Lines(reach_only)) {
+    const size_t at = line.find("\"alert_id\":\"");
+    ASSERT_NE(at, std::string::npos) << line;
+    ids.insert(line.substr(at + 12, line.find('"', at + 12) - at - 12));
+  }
+  EXPECT_EQ(ids, (std::set<std::string>{"viral/acme/p1", "viral/globex/p1", "viral/globex/p3"}));
+  EXPECT_EQ(Lines(reach_only).size(), 3u);  // p1 read again: the same ids, dropped
   fs::remove_all(work);
 }
 

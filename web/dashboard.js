@@ -208,19 +208,44 @@ async function updateSentiment(metrics) {
   panel.dataset.total = grand;
 }
 
-// Shown only when a window metric of unanswered inquiries exists (alerts' response-time metrics).
+// Inquiries per brand (questions and complaints addressed to its profiles, `unanswered` rules)
+// and how many of them went unanswered within the rule's `within`, with the p90 time to the first
+// answer — window metrics (docs/alerts.md, "Response times"). Shown when the build has them;
+// "no inquiries" until an unanswered rule has seen one.
 async function updateUnanswered(metrics) {
-  const metric = metrics.find((m) => m.includes("unanswered"));
   const panel = $("unanswered");
-  if (!metric) {
+  if (!metrics.includes("inquiries_unanswered")) {
     panel.hidden = true;
     return;
   }
   panel.hidden = false;
-  const answer = await getJson(`/api/v1/top?metric=${metric}&limit=8&${rangeParam()}`);
-  const rows = (answer.brands || []).map((b) => ({ label: b.name || b.brand, value: b.value }));
-  bars($("unanswered-bars"), rows, (row) => fmt.format(row.value));
-  panel.dataset.total = answer.total || 0;
+  const top = (metric, limit) => getJson(`/api/v1/top?metric=${metric}&limit=${limit}&${rangeParam()}`);
+  const [inquiries, unanswered, p90] = await Promise.all([
+    top("inquiries", 50), top("inquiries_unanswered", 50), top("response_time_p90_seconds", 50)]);
+  const valueOf = (answer) => new Map((answer.brands || []).map((b) => [b.brand, b.value || 0]));
+  const missed = valueOf(unanswered);
+  const slow = valueOf(p90);
+  // The answers' totals are over the brands listed: the same 50 for both counts.
+  const rows = (inquiries.brands || []).filter((b) => b.value > 0).slice(0, 8).map((b) => {
+    const open = Math.min(b.value, missed.get(b.brand) || 0);
+    return {
+      label: b.name || b.brand, value: b.value, unanswered: open, p90: slow.get(b.brand) || 0,
+      parts: [{ value: open, className: "negative" }, { value: b.value - open, className: "neutral" }],
+    };
+  });
+  const list = $("unanswered-bars");
+  if (!rows.length) {
+    const empty = document.createElement("div");
+    empty.className = "empty";
+    empty.textContent = "no inquiries in range (an unanswered rule counts them)";
+    list.replaceChildren(empty);
+  } else {
+    bars(list, rows, (row) => `${fmt.format(row.unanswered)}/${fmt.format(row.value)}` +
+      (row.p90 ? ` · p90 ${durationText(row.p90 * 1000)}` : ""));
+  }
+  panel.dataset.total = unanswered.total || 0;
+  panel.dataset.inquiries = inquiries.total || 0;
+  panel.dataset.rows = rows.length;
 }
 
 function alertText(alert) {

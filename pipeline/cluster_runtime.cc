@@ -1,5 +1,7 @@
 #include "pipeline/cluster_runtime.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <thread>
 
@@ -64,6 +66,9 @@ Result<std::unique_ptr<ClusterRuntime>> ClusterRuntime::Make(const ClusterSpec& 
   std::unique_ptr<ClusterRuntime> runtime(
       new ClusterRuntime(spec, source, *group, max_out_of_orderness_ms, std::move(notice)));
   group->DisableOwnCommits();
+  if (const char* value = std::getenv("BRANDPULSE_TEST_EXIT_BEFORE_MARKER")) {
+    runtime->exit_before_marker_ = std::strtoull(value, nullptr, 10);
+  }
   runtime->keys_ = PartialsKeys(watchlist);
   std::random_device random;
   runtime->nonce_ = (static_cast<uint64_t>(random()) << 32) ^ random() ^
@@ -221,6 +226,15 @@ Result<std::optional<PositionMap>> ClusterRuntime::PublishEpoch(const WindowDelt
   // 2. The commit point: a generation-fenced offset commit naming the epoch.
   if (Status committed = group_.CommitEpoch(ends, epoch_text); !committed.ok()) {
     return abandon(committed);
+  }
+  // Fault injection for tests (tests/kafka/global-test.sh): die between the commit point and
+  // the markers, the one crash the markers' re-publication from the offset metadata must cover.
+  if (exit_before_marker_ > 0 && records > 0 && ++epochs_with_records_ == exit_before_marker_) {
+    notice_(fmt::format("cluster: BRANDPULSE_TEST_EXIT_BEFORE_MARKER: exiting after the commit of "
+                        "epoch {} ({} record(s)), before its markers",
+                        epoch_text, records));
+    std::fflush(nullptr);
+    std::_Exit(86);
   }
   // 3. The markers.
   RETURN_IF_ERROR(RepublishMarkers({epoch}));

@@ -113,6 +113,10 @@ class ClusterRuntime {
   uint64_t epochs_committed_ = 0;
   uint64_t epochs_abandoned_ = 0;
   uint64_t markers_republished_ = 0;
+  // Tests: exit (code 86) after the offset commit of the Nth epoch that holds records, before
+  // its markers.
+  uint64_t exit_before_marker_ = 0;
+  uint64_t epochs_with_records_ = 0;
 
   // Merge side.
   std::set<uint32_t> owned_;

@@ -152,6 +152,7 @@ void WindowCloser::Clear() {
   incomplete_open_ = 0;
   joined_brands_.clear();
   stored_ends_.clear();
+  closed_through_ms_ = INT64_MIN;  // the windows are rebuilt and closed again
 }
 
 void WindowCloser::RemapBrands(const BrandDirectory& before, const BrandDirectory& after) {

@@ -2,7 +2,8 @@
 # Exact global windows across instances (issue 11, docs/cluster.md "Global windows"), with real
 # processes: `brandpulse dev-kafka` (3 brokers, posts:8, partials:4), kcat producing a generated
 # firehose, and brandpulse instances with a `cluster:` section sharing one consumer group.
-#   a starts alone; b joins while a consumes (source and partials partitions move: a rebalance
+#   a starts alone and dies (fault injection) between the offset commit of an epoch and its
+#   markers, and is restarted; b joins while a consumes (source and partials partitions move: a rebalance
 #   on both groups); b is frozen (SIGSTOP) past its session timeout and resumed; a is killed
 #   with SIGKILL and restarted on its old state; both run to the
 #   end of the topic (stop_at_end); then c, on a fresh disk, runs alone: it takes every source
@@ -101,6 +102,18 @@ grep -o '"alert_id":"[^"]*"' "$work/reference/out/alerts.jsonl" | sort -u >"$wor
 # freeze and the kill land while the instances consume.
 control "rtt -1 100" >/dev/null
 common=(KAFKA_GROUP=global KAFKA_COMMIT_EVERY=$commit_every KAFKA_WORKERS=1 KAFKA_FETCH_BYTES=8192)
+# a first dies (fault injection) between the offset commit of its second epoch with records and
+# that epoch's markers; whoever gains its source partitions next must publish those markers.
+run a tests/kafka/global-pipeline.yaml "${common[@]}" BRANDPULSE_TEST_EXIT_BEFORE_MARKER=2
+wait "$pid" && a_exit=0 || a_exit=$?
+orphan=
+if [ "$a_exit" -eq 86 ]; then
+  orphan=$(grep -o 'exiting after the commit of epoch [0-9a-f:]*' "$work/a/runs.log" | tail -n 1 | awk '{ print $NF }')
+  echo "global-test: a exited after committing epoch $orphan $(grep -o '([0-9]* record(s))' "$work/a/runs.log" | tail -n 1), before its markers; restarting it"
+else
+  fail "a did not stop between an offset commit and its markers (exit $a_exit)"
+  tail -n 20 "$work/a/runs.log"
+fi
 run a tests/kafka/global-pipeline.yaml "${common[@]}"
 a=$pid
 wait_for "$work/a/runs.log" "epoch .* committed" 300 || fail "a committed no epoch"
@@ -152,6 +165,10 @@ if grep -h 'cluster: epochs committed' "$work"/{a,b,c}/runs.log | grep -v '; 0 m
   fail "a merger found deltas of windows it had closed"
 fi
 cat "$work"/{a,b,c}/out/late.jsonl | grep -q . && fail "posts went to the late sink (nothing is late here)"
+if [ -n "${orphan:-}" ]; then
+  grep -qh "re-published the marker of epoch $orphan" "$work"/{a,b,c}/runs.log ||
+    fail "nobody re-published the marker of epoch $orphan (committed, markers never sent)"
+fi
 moved=$(grep -h 'partials partitions gained' "$work"/a/runs.log "$work"/b/runs.log | grep -vc 'lost \[\]' || true)
 [ "$moved" -ge 1 ] || fail "no partials partition moved between a and b"
 abandoned=$(cat "$work"/{a,b}/runs.log | grep -c 'abandoned (' || true)

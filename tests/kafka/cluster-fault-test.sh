@@ -192,8 +192,22 @@ start() {  # start <name> [VAR=value...]: an instance on <work>/<name>/state (ke
   expected_exit[$name]=0
   runs=$((runs + 1))
 }
+# An instance that exited by itself failed: the test stops there, with its last lines.
+alive() {  # alive <name>...
+  local name status
+  for name in "$@"; do
+    [ -n "${pid[$name]:-}" ] || continue
+    kill -0 "${pid[$name]}" 2>/dev/null && continue
+    status=0
+    wait "${pid[$name]}" || status=$?
+    fail "$name exited by itself (status $status):"
+    grep -av '^kafka \|^  \|^$' "$work/$name/runs.log" | tail -n 5
+    exit 1
+  done
+}
 stop() {  # stop <name> <signal>: signal it and wait for its exit (a SIGKILL is expected to kill)
   local name=$1 signal=$2 status=0
+  alive "$name"
   kill -"$signal" "${pid[$name]}"
   wait "${pid[$name]}" || status=$?
   if [ "$signal" = KILL ]; then
@@ -228,7 +242,7 @@ wait_assigned() {  # wait_assigned <name> <timeout s>: until its current run hol
   while [ "$(held "$1")" -le 0 ]; do
     mock_alive
     [ "$(date +%s)" -lt "$deadline" ] || { fail "$1 got no partition within $2 s"; return 1; }
-    kill -0 "${pid[$1]}" 2>/dev/null || { fail "$1 exited"; tail -n 15 "$work/$1/runs.log"; return 1; }
+    alive "$1"
     sleep 0.1
   done
 }
@@ -252,7 +266,7 @@ failover() {  # failover <since> <held> <timeout s> <survivor>...
 # Until <name>s hold every partition and no assignment changed for 2 s (a cooperative rebalance
 # takes partitions away first and gives them out in a second round).
 wait_all_assigned() {  # wait_all_assigned <timeout s> <name>...
-  local deadline=$(( $(date +%s) + $1 )) total notices last_notices=-1 steady=0 name
+  local limit=$1 deadline=$(( $(date +%s) + $1 )) total notices last_notices=-1 steady=0 name
   shift
   while true; do
     total=0
@@ -266,7 +280,8 @@ wait_all_assigned() {  # wait_all_assigned <timeout s> <name>...
     fi
     last_notices=$notices
     mock_alive
-    [ "$(date +%s)" -lt "$deadline" ] || { say "after $1 s the instances hold $total of $partitions partitions"; return 0; }
+    alive "$@"
+    [ "$(date +%s)" -lt "$deadline" ] || { say "after $limit s the instances hold $total of $partitions partitions"; return 0; }
     sleep 0.2
   done
 }
@@ -322,6 +337,7 @@ for ((cycle = 1; cycle <= cycles; cycle++)); do
   stop B KILL
   kills=$((kills + 1))
   took=$(failover "$killed_at" "$held_b" 40 A C)
+  alive A C
   failover_kill="${failover_kill#none} $took"
   say "B (holding $held_b) killed with SIGKILL; A and C had its partitions after $took s"
   start B
@@ -342,6 +358,7 @@ for ((cycle = 1; cycle <= cycles; cycle++)); do
   kill -STOP "${pid[C]}"
   freezes=$((freezes + 1))
   took=$(failover "$frozen_at" "$held_c" 40 A B)
+  alive A B
   failover_stop="${failover_stop#none} $took"
   sleep_more=$(awk -v a="$frozen_at" -v b="$(now)" -v s="$session_s" 'BEGIN { d = s + 3 - (b - a); print (d > 0 ? d : 0) }')
   sleep "$sleep_more"
@@ -371,6 +388,7 @@ stopped_at=$(now)
 stop A TERM
 graceful=$((graceful + 1))
 failover_term=$(failover "$stopped_at" "$held_a" 40 B C)
+alive B C
 say "A (holding $held_a) stopped with SIGTERM; B and C had its partitions after $failover_term s"
 
 # 2 → 1: C stops gracefully; then D joins on a fresh disk (2), and B stops (1).

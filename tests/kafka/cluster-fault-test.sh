@@ -31,17 +31,17 @@
 # It prints the figures (kills, freezes, rebalances, broker faults, posts, lost, counted twice,
 # failover times) and writes them to <work>/figures.txt.
 #
-#   tests/kafka/cluster-fault-test.sh [--mode global|per-instance] [--long] [--cycles N]
+#   tests/kafka/cluster-fault-test.sh [--mode per-instance|global] [--long] [--cycles N]
 #       [--posts N] [--partitions N] [--rate N] [--seed N] [--brandpulse PATH] [--work DIR]
 # --long (`make cluster-test`): 48,000 posts, 12 partitions, and the middle of the schedule (B
 # killed and restarted, C frozen and resumed) three times.
-# --mode global (default) appends a `cluster:` section; per-instance runs the pipeline as it is.
+# --mode global appends a `cluster:` section; per-instance (default) runs the pipeline as it is.
 # Exit 0 when all hold; 1 on a failed check; 2 on a setup error; 3 when the mock cluster itself
 # died (librdkafka 2.0.2's mock can abort on an assertion; see the schedule).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-mode=global
+mode=per-instance
 posts=16000
 partitions=8
 rate=250          # posts/s the feeder produces while it has budget
@@ -509,7 +509,7 @@ if [ "$mode" = global ]; then
   # Global windows: the final instance holds every merged window; byte for byte the file run's.
   if ! cmp -s "$work/reference/windows.txt" "$work/D/windows.txt"; then
     fail "the final instance's windows differ from the file run's"
-    diff "$work/reference/windows.txt" "$work/D/windows.txt" | head -n 20
+    { diff "$work/reference/windows.txt" "$work/D/windows.txt" || true; } | cut -c1-200 | head -n 20
   fi
   cmp -s "$work/reference/alert-ids.txt" "$work/alert-ids.txt" ||
     fail "alert ids differ from the file run's ($(wc -l <"$work/alert-ids.txt") against $(wc -l <"$work/reference/alert-ids.txt"))"

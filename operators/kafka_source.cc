@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/log.h"
 #include "engine/metrics.h"
 
 namespace brandpulse {
@@ -114,12 +115,20 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
       rd_kafka_topic_partition_list_add(list.list, topic_.c_str(), static_cast<int32_t>(partition))
           ->offset = static_cast<int64_t>(position);
       if (rd_kafka_error_t* error = rd_kafka_seek_partitions(consumer_, list.list, 10000)) {
+        // A fetcher that cannot reach its broker (down, leader moving) does not confirm the
+        // seek in time. The seek is still queued and librdkafka drops what was fetched before
+        // it; the floor below also drops any record before the new position until the first
+        // one at or past it arrives. (It used to be fatal: an instance died under broker faults.)
+        const bool timed_out = rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__TIMED_OUT;
         Status status = Status::Unavailable(fmt::format("seek {} partition {} to {}: {}", id_,
                                                         partition, position,
                                                         rd_kafka_error_string(error)));
         rd_kafka_error_destroy(error);
-        return status;
+        if (!timed_out) return status;
+        LogWarn(fmt::format("{}; continuing: the seek completes when the broker answers",
+                            status.message()));
       }
+      seek_floors_[partition] = position;
       return Status::Ok();
     }
     seek_positions_[partition] = position;  // applied when the partition is assigned
@@ -159,6 +168,13 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
       if (!assigned_.contains(partition)) {  // left over from before an unassign
         rd_kafka_message_destroy(message);
         continue;
+      }
+      if (auto floor = seek_floors_.find(partition); floor != seek_floors_.end()) {
+        if (static_cast<uint64_t>(message->offset) < floor->second) {  // fetched before a seek
+          rd_kafka_message_destroy(message);
+          continue;
+        }
+        seek_floors_.erase(floor);
       }
       if (!batch.empty() && partition != batch.partition) {
         stash_ = message;  // a batch holds one partition
@@ -222,6 +238,7 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
       uint32_t partition = static_cast<uint32_t>(revoked.list->elems[index].partition);
       assigned_.erase(partition);
       at_end_.erase(partition);
+      seek_floors_.erase(partition);
       state_positions_.erase(partition);
       sent_positions_.erase(partition);
     }
@@ -561,6 +578,8 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
   std::set<uint32_t> assigned_;   // acknowledged to librdkafka and fetching
   std::set<uint32_t> at_end_;     // assigned partitions whose last record was read
   std::map<uint32_t, uint64_t> seek_positions_;  // for partitions not yet assigned
+  // Assigned partitions sought since their last record: records before the position are stale.
+  std::map<uint32_t, uint64_t> seek_floors_;
   PositionMap state_positions_;    // of assigned partitions, as the state holds them
   PositionMap sent_positions_;     // last sent to the group (async: maybe refused later)
   rd_kafka_message_t* stash_ = nullptr;  // read, belongs to the next batch

@@ -129,4 +129,24 @@ void SetClientOwner(rd_kafka_conf_t* conf, KafkaClientOwner* owner) {
   rd_kafka_conf_set_log_cb(conf, LogLine);
 }
 
+Result<rd_kafka_t*> NewSubscribedConsumer(rd_kafka_conf_t* conf, const std::string& topic,
+                                          std::string_view what, const Redactor& redactor) {
+  char error[512];
+  rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof(error));
+  if (consumer == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    return Status::InvalidArgument(fmt::format("{}: {}", what, redactor.Redact(error)));
+  }
+  rd_kafka_poll_set_consumer(consumer);
+  PartitionList subscription(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(subscription.list, topic.c_str(), RD_KAFKA_PARTITION_UA);
+  if (rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer, subscription.list)) {
+    Status status = Status::Unavailable(
+        fmt::format("subscribe {} to {}: {}", what, topic, rd_kafka_err2str(err)));
+    rd_kafka_destroy(consumer);
+    return status;
+  }
+  return consumer;
+}
+
 }  // namespace brandpulse

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <librdkafka/rdkafka.h>
@@ -68,5 +69,27 @@ class KafkaClientOwner {
 // Makes `owner` the conf's opaque and routes librdkafka's log lines (warnings and worse; all
 // of them when the `debug` property is set) to stderr through its redactor. `owner` must outlive the client. Before rd_kafka_new().
 void SetClientOwner(rd_kafka_conf_t* conf, KafkaClientOwner* owner);
+
+// Owns a librdkafka partition list.
+struct PartitionList {
+  rd_kafka_topic_partition_list_t* list = nullptr;
+  PartitionList() = default;
+  explicit PartitionList(rd_kafka_topic_partition_list_t* owned) : list(owned) {}
+  PartitionList(PartitionList&& other) noexcept : list(other.list) { other.list = nullptr; }
+  PartitionList& operator=(PartitionList&& other) noexcept {
+    std::swap(list, other.list);
+    return *this;
+  }
+  ~PartitionList() {
+    if (list != nullptr) rd_kafka_topic_partition_list_destroy(list);
+  }
+  explicit operator bool() const { return list != nullptr; }
+};
+
+// A consumer made from `conf` (taken over, also on failure) that routes its events to
+// rd_kafka_consumer_poll and is subscribed to `topic`. `what` names it in errors ("Kafka
+// consumer for kafka:posts"); librdkafka's text goes through `redactor`.
+Result<rd_kafka_t*> NewSubscribedConsumer(rd_kafka_conf_t* conf, const std::string& topic,
+                                          std::string_view what, const Redactor& redactor);
 
 }  // namespace brandpulse

@@ -7,15 +7,6 @@
 namespace brandpulse {
 namespace {
 
-struct PartitionList {
-  rd_kafka_topic_partition_list_t* list = nullptr;
-  explicit PartitionList(rd_kafka_topic_partition_list_t* owned) : list(owned) {}
-  PartitionList(const PartitionList&) = delete;
-  ~PartitionList() {
-    if (list != nullptr) rd_kafka_topic_partition_list_destroy(list);
-  }
-};
-
 class KafkaPartialsProducer final : public PartialsProducer, public KafkaClientOwner {
  public:
   KafkaPartialsProducer(const KafkaClientOptions& client, std::string topic)
@@ -158,20 +149,8 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
     ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, MakeKafkaConf(client, defaults, forced));
     SetClientOwner(conf, this);
     rd_kafka_conf_set_rebalance_cb(conf, &KafkaPartialsConsumer::OnRebalance);
-    char error[512];
-    consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof(error));
-    if (consumer_ == nullptr) {
-      rd_kafka_conf_destroy(conf);
-      return Status::InvalidArgument(
-          fmt::format("Kafka merge consumer for {}: {}", topic_, redactor().Redact(error)));
-    }
-    rd_kafka_poll_set_consumer(consumer_);
-    PartitionList subscription(rd_kafka_topic_partition_list_new(1));
-    rd_kafka_topic_partition_list_add(subscription.list, topic_.c_str(), RD_KAFKA_PARTITION_UA);
-    if (rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer_, subscription.list)) {
-      return Status::Unavailable(
-          fmt::format("subscribe to partials topic {}: {}", topic_, rd_kafka_err2str(err)));
-    }
+    ASSIGN_OR_RETURN(consumer_, NewSubscribedConsumer(conf, topic_, "Kafka merge consumer",
+                                                      redactor()));
     return Status::Ok();
   }
 

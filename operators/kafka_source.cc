@@ -17,21 +17,6 @@ namespace {
 
 constexpr int kPollTimeoutMs = 100;
 
-// Owns a librdkafka partition list.
-struct PartitionList {
-  rd_kafka_topic_partition_list_t* list = nullptr;
-  PartitionList() = default;
-  explicit PartitionList(rd_kafka_topic_partition_list_t* owned) : list(owned) {}
-  PartitionList(PartitionList&& other) noexcept : list(other.list) { other.list = nullptr; }
-  PartitionList& operator=(PartitionList&& other) noexcept {
-    std::swap(list, other.list);
-    return *this;
-  }
-  ~PartitionList() {
-    if (list != nullptr) rd_kafka_topic_partition_list_destroy(list);
-  }
-  explicit operator bool() const { return list != nullptr; }
-};
 
 MetricCounter& RebalanceCounter(const char* kind) {
   return MetricsRegistry::Default().GetCounter(
@@ -76,19 +61,8 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
     rd_kafka_conf_set_rebalance_cb(conf, &KafkaSource::OnRebalance);
     rd_kafka_conf_set_offset_commit_cb(conf, &KafkaSource::OnOffsetCommit);
     rd_kafka_conf_set_error_cb(conf, &KafkaSource::OnError);
-    char error[512];
-    consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof(error));
-    if (consumer_ == nullptr) {
-      rd_kafka_conf_destroy(conf);
-      return Status::InvalidArgument(
-          fmt::format("Kafka consumer for {}: {}", id_, redactor().Redact(error)));
-    }
-    rd_kafka_poll_set_consumer(consumer_);
-    PartitionList subscription(rd_kafka_topic_partition_list_new(1));
-    rd_kafka_topic_partition_list_add(subscription.list, topic_.c_str(), RD_KAFKA_PARTITION_UA);
-    if (rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer_, subscription.list)) {
-      return Status::Unavailable(fmt::format("subscribe to {}: {}", id_, rd_kafka_err2str(err)));
-    }
+    ASSIGN_OR_RETURN(consumer_, NewSubscribedConsumer(conf, topic_, fmt::format("Kafka consumer for {}", id_),
+                                                      redactor()));
     metrics_ = MetricsRegistry::Default().AddCollector(
         [this](MetricsWriter& writer) { CollectMetrics(writer); });
     return Status::Ok();

@@ -143,7 +143,9 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
         rd_kafka_message_destroy(message);
         continue;
       }
-      if (auto floor = seek_floors_.find(partition); floor != seek_floors_.end()) {
+      // Empty except right after a seek: no map lookup per record otherwise.
+      if (auto floor = seek_floors_.empty() ? seek_floors_.end() : seek_floors_.find(partition);
+          floor != seek_floors_.end()) {
         if (static_cast<uint64_t>(message->offset) < floor->second) {  // fetched before a seek
           rd_kafka_message_destroy(message);
           continue;

@@ -905,4 +905,24 @@ bool ComposeCanonical(std::string_view text, std::string& composed,
   return changed;
 }
 
+std::string EchoableText(std::string_view text, size_t max_bytes) {
+  std::string out;
+  std::string_view head = text.substr(0, max_bytes);
+  for (size_t position = 0; position < head.size();) {
+    DecodedCodePoint decoded = DecodeCodePointAt(head, position);
+    if (decoded.code_point == kReplacementCharacter && decoded.length == 1) {
+      out += "\xEF\xBF\xBD";
+    } else {
+      out.append(head.substr(position, decoded.length));
+    }
+    position += decoded.length;
+  }
+  if (text.size() > max_bytes) {
+    out += "… (";
+    out += std::to_string(text.size());
+    out += " bytes)";
+  }
+  return out;
+}
+
 }  // namespace brandpulse

@@ -49,6 +49,11 @@ bool IsUnspacedScript(uint32_t code_point);
 // supplement, Armenian and fullwidth Latin. Folding is idempotent.
 uint32_t FoldCodePoint(uint32_t code_point);
 
+// `text` made safe to repeat in a message: invalid UTF-8 bytes become U+FFFD, and text longer
+// than `max_bytes` is cut there and marked "… (N bytes)" with its whole length. Allocates; not
+// for hot paths.
+std::string EchoableText(std::string_view text, size_t max_bytes);
+
 // Writes the fold of `text` into `folded`, resized to exactly text.size() (no allocation once
 // its capacity suffices, so callers keep one buffer per thread). Every code point is replaced by
 // FoldCodePoint() of itself; invalid bytes are copied unchanged. Byte i of `folded` therefore

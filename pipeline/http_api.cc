@@ -19,32 +19,12 @@ constexpr int64_t kLatestMs = 253402300799999;
 // Longest part of a request's own text an error message repeats.
 constexpr size_t kEchoBytes = 200;
 
-// Text from a request made safe to put in a JSON error: invalid UTF-8 becomes U+FFFD and long
-// text is cut (a 1 MB parameter is not echoed whole).
-std::string Sanitized(std::string_view text) {
-  std::string out;
-  for (size_t position = 0; position < text.size();) {
-    if (out.size() >= kEchoBytes * 4) {
-      out += "…";
-      break;
-    }
-    DecodedCodePoint decoded = DecodeCodePointAt(text, position);
-    if (decoded.code_point == kReplacementCharacter && decoded.length == 1) {
-      out += "\xEF\xBF\xBD";
-    } else {
-      out.append(text.substr(position, decoded.length));
-    }
-    position += decoded.length;
-  }
-  return out;
-}
+// A parameter's value as an error message quotes it: valid UTF-8, and a 1 MB parameter is not
+// echoed whole.
+std::string Echo(std::string_view text) { return EchoableText(text, kEchoBytes); }
 
-// A parameter's value as an error message quotes it.
-std::string Echo(std::string_view text) {
-  std::string safe = Sanitized(text.substr(0, kEchoBytes));
-  if (text.size() > kEchoBytes) safe += fmt::format("… ({} bytes)", text.size());
-  return safe;
-}
+// A whole message made safe to put in a JSON error (it may already hold an Echo()).
+std::string Sanitized(std::string_view text) { return EchoableText(text, kEchoBytes * 4); }
 
 ApiResponse Error(int http_status, const Status& status) {
   // The same code, its message made safe.

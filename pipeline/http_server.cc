@@ -35,21 +35,7 @@ int64_t NowMs() {
 unsigned int TimeoutSeconds(int64_t ms) { return static_cast<unsigned int>(std::max<int64_t>(1, (ms + 999) / 1000)); }
 
 // Text made valid UTF-8 (invalid bytes become U+FFFD) and cut to kEchoBytes.
-std::string Printable(std::string_view text) {
-  std::string out;
-  std::string_view head = text.substr(0, kEchoBytes);
-  for (size_t position = 0; position < head.size();) {
-    DecodedCodePoint decoded = DecodeCodePointAt(head, position);
-    if (decoded.code_point == kReplacementCharacter && decoded.length == 1) {
-      out += "\xEF\xBF\xBD";
-    } else {
-      out.append(head.substr(position, decoded.length));
-    }
-    position += decoded.length;
-  }
-  if (text.size() > kEchoBytes) out += fmt::format("… ({} bytes)", text.size());
-  return out;
-}
+std::string Printable(std::string_view text) { return EchoableText(text, kEchoBytes); }
 
 }  // namespace
 

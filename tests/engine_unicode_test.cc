@@ -434,5 +434,13 @@ TEST(UnicodeWholeWordTest, UnspacedScriptsNeedNoBoundary) {
   EXPECT_FALSE(whole("가dtac", "dtac"));               // Hangul is written with spaces
 }
 
+TEST(EchoableTextTest, InvalidBytesBecomeReplacementAndLongTextIsCut) {
+  EXPECT_EQ(EchoableText("abc", 10), "abc");
+  EXPECT_EQ(EchoableText("a\xFF" "b", 10), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(EchoableText(std::string(12, 'x'), 10), std::string(10, 'x') + "… (12 bytes)");
+  // A character cut in two by the limit is not echoed as broken UTF-8.
+  EXPECT_EQ(EchoableText("ab\xC3\xA9", 3), "ab\xEF\xBF\xBD… (4 bytes)");
+}
+
 }  // namespace
 }  // namespace brandpulse

@@ -308,6 +308,12 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
       element->metadata_size = metadata.size();
     }
     rd_kafka_resp_err_t err = rd_kafka_commit(consumer_, list.list, 0);
+    // The coordinator stored nothing and the member's generation is still the group's: the
+    // partitions stay ours until a revoke, so the epoch can wait. Not when a revoke is waiting
+    // for this commit: the partitions go, and the epoch with them.
+    if (err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS && !pending_revoke_) {
+      return EpochCommit::kDeferred;
+    }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       return Status::Unavailable(
           fmt::format("offset commit of {} to the group: {}", id_, rd_kafka_err2str(err)));

@@ -54,7 +54,9 @@ class KafkaGroupSource {
   // Commits `positions` to the group synchronously with `metadata` on every partition. A member
   // that was fenced (its session timed out, the group moved on) is refused by the coordinator
   // (an error). While the consumer is rejoining the group (Rejoining()) nothing is sent and the
-  // commit is kDeferred: the caller keeps the epoch open and commits it later.
+  // commit is kDeferred: the caller keeps the epoch open and commits it later. A commit the
+  // coordinator refuses because the group is rebalancing (REBALANCE_IN_PROGRESS: nothing stored,
+  // the member's generation still valid) is kDeferred too, except while a revoke waits for it.
   enum class EpochCommit { kCommitted, kDeferred };
   virtual Result<EpochCommit> CommitEpoch(const PositionMap& positions,
                                           const std::string& metadata) = 0;

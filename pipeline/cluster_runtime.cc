@@ -188,8 +188,8 @@ Result<std::optional<PositionMap>> ClusterRuntime::PublishEpoch(const WindowDelt
     deferred_records_ += more_records;
     deferred_ = true;
     if (deferred_streak_++ == 0) {
-      notice_(fmt::format("cluster: the source consumer is rejoining its group: epoch commits "
-                          "wait ({} record(s) so far)",
+      notice_(fmt::format("cluster: the source group is rebalancing: epoch commits wait ({} "
+                          "record(s) so far)",
                           deferred_records_));
     }
     ++commits_deferred_;
@@ -271,8 +271,9 @@ Result<std::optional<PositionMap>> ClusterRuntime::PublishEpoch(const WindowDelt
   Result<KafkaGroupSource::EpochCommit> committed = group_.CommitEpoch(ends, epoch_text);
   if (!committed.ok()) return abandon(committed.status());
   if (*committed == KafkaGroupSource::EpochCommit::kDeferred) {
-    // The group started rejoining since the check above: these prepared partials never get a
-    // marker (mergers skip them); the deltas wait for the next epoch.
+    // The group started rejoining since the check above, or the coordinator said it is
+    // rebalancing: these prepared partials never get a marker (mergers never apply them); the
+    // deltas wait for the next epoch.
     defer(*epoch_deltas, records);
     return std::optional<PositionMap>();
   }

@@ -554,8 +554,12 @@ extra_mentions=$(comm -13 "$work/reference/mention-ids.txt" "$work/mention-ids.t
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 # Global mode: epochs committed / abandoned over every run, and the partials restores (each
 # reset of a merger replays its partials partitions: seconds against bytes replayed).
-epochs() { cat "${logs[@]}" | grep -ao "cluster: epochs committed [0-9]*, abandoned [0-9]*" |
-  awk '{ c += $4; a += $6 } END { printf "%d committed, %d abandoned", c, a }'; }
+epochs() { cat "${logs[@]}" | grep -ao "cluster: epochs committed [0-9]*, abandoned [0-9]*\(, commits deferred [0-9]*\)\?" |
+  awk '{ c += $4; a += $6; d += $9 } END { printf "%d committed, %d abandoned, %d commits deferred", c, a, d }'; }
+# Offset commits refused with ILLEGAL_GENERATION: a member that rejoined with a commit in flight
+# lost its assignment this way in stop 22's rebalance storms (a frozen member is refused with
+# Unknown member instead).
+illegal_generation=$(cat "${logs[@]}" | grep -ac 'group generation id is not valid' || true)
 restores() { cat "${logs[@]}" | grep -ao 'cluster: partials restored: [0-9]* record(s), [0-9]* bytes, [0-9]* epoch(s) applied in [0-9.]* s' |
   awk '{ n++; s = $(NF - 1); b = $6; if (s > ms) { ms = s; mb = b } if (b > xb) { xb = b; xs = s } }
     END { if (n) printf "%d restores; slowest %.3f s (%d bytes); largest %d bytes (%.3f s)", n, ms, mb, xb, xs; else print "none" }'; }
@@ -584,6 +588,7 @@ restores() { cat "${logs[@]}" | grep -ao 'cluster: partials restored: [0-9]* rec
   echo "failover_sigstop_s" $failover_stop
   echo "failover_sigterm_s $failover_term"
   [ "$mode" = global ] && echo "epochs $(epochs)"
+  echo "commits_refused_illegal_generation $illegal_generation"
   [ "$mode" = global ] && echo "partials_restores $(restores)"
   echo "rejoin_after_sigcont_s" $rejoin_sigcont
   echo "load $load"

@@ -41,6 +41,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+test_name=cluster-fault-test
 mode=per-instance
 posts=16000
 partitions=8
@@ -50,6 +51,7 @@ brandpulse=build/brandpulse
 work=build/cluster-fault-test
 cycles=1          # kill/restart + freeze/resume cycles in the middle of the schedule
 debug=            # librdkafka debug contexts for the instances' consumers (e.g. cgrp)
+source tests/kafka/lib.sh
 while [ $# -gt 0 ]; do
   case "$1" in
     --mode) mode=$2; shift 2 ;;
@@ -59,19 +61,12 @@ while [ $# -gt 0 ]; do
     --partitions) partitions=$2; shift 2 ;;
     --rate) rate=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
-    --brandpulse) brandpulse=$2; shift 2 ;;
-    --work) work=$2; shift 2 ;;
     --debug) debug=$2; shift 2 ;;
-    *) echo "cluster-fault-test: unknown argument $1" >&2; exit 2 ;;
+    *) kafka_common_option "$1" "${2:-}" || { echo "cluster-fault-test: unknown argument $1" >&2; exit 2; }; shift 2 ;;
   esac
 done
 case "$mode" in per-instance|global) ;; *) echo "cluster-fault-test: --mode per-instance|global" >&2; exit 2 ;; esac
-command -v kcat >/dev/null || { echo "cluster-fault-test: kcat is missing (scripts/install-deps.sh)" >&2; exit 2; }
-[ -x "$brandpulse" ] || { echo "cluster-fault-test: $brandpulse is not built" >&2; exit 2; }
-brandpulse=$(cd "$(dirname "$brandpulse")" && pwd)/$(basename "$brandpulse")
-rm -rf "$work"
-mkdir -p "$work"
-work=$(cd "$work" && pwd)
+kafka_prepare
 # The instances' pipeline: tests/kafka/cluster-pipeline.yaml (its paths made absolute), plus
 # in global mode the cluster section (docs/cluster.md, "Global windows").
 pipeline=$work/pipeline.yaml
@@ -93,23 +88,13 @@ session_s=6   # session.timeout.ms in the pipeline
 say() { echo "cluster-fault-test: [$(date -u +%H:%M:%S)] $*"; }
 now() { date +%s.%N; }
 declare -A pid=()
-cluster_pid=
 feeder_pid=
-cleanup() {
+kafka_before_cleanup() {  # a frozen instance is woken, so that the kill reaches it
   for name in "${!pid[@]}"; do kill -CONT "${pid[$name]}" 2>/dev/null || true; done
-  jobs -p | xargs -r kill -KILL 2>/dev/null || true
-  [ -n "$cluster_pid" ] && kill "$cluster_pid" 2>/dev/null || true
 }
-trap cleanup EXIT
 
 # --- the cluster, the input, the reference -----------------------------------------------------
-"$brandpulse" dev-kafka --brokers 3 --topic "posts:$partitions" --topic alerts:2 --topic partials:4 \
-  --control "$work/control.sock" --bootstrap-file "$work/bootstrap" </dev/null >"$work/dev-kafka.log" 2>&1 &
-cluster_pid=$!
-for _ in $(seq 100); do [ -s "$work/bootstrap" ] && break; sleep 0.1; done
-[ -s "$work/bootstrap" ] || { echo "cluster-fault-test: dev-kafka did not start" >&2; cat "$work/dev-kafka.log" >&2; exit 2; }
-export KAFKA_BROKERS
-KAFKA_BROKERS=$(cat "$work/bootstrap")
+kafka_start_cluster 3 "posts:$partitions" alerts:2 partials:4
 broker_faults=0
 mock_alive() {  # exits 3 when dev-kafka is gone (the mock aborted): nothing after it can be checked
   kill -0 "$cluster_pid" 2>/dev/null && return 0
@@ -117,9 +102,9 @@ mock_alive() {  # exits 3 when dev-kafka is gone (the mock aborted): nothing aft
   exit 3
 }
 control() {  # control <command>: one dev-kafka command; fails the test on an error reply
+  local reply
   mock_alive
-  python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall((sys.argv[2]+"\n").encode()); r=s.recv(200).decode().strip(); sys.exit(r != "ok" and r)' \
-    "$work/control.sock" "$1" || { echo "cluster-fault-test: dev-kafka refused '$1'" >&2; exit 2; }
+  reply=$(kafka_control "$1") || { echo "cluster-fault-test: dev-kafka refused '$1': $reply" >&2; exit 2; }
   echo "$(date -u +%H:%M:%S.%N | cut -c1-12) $1" >>"$work/faults.log"
 }
 fault() { control "$1"; broker_faults=$((broker_faults + 1)); }
@@ -180,8 +165,6 @@ feed() {  # feed <posts>: let the feeder produce that many more
 slice=$((posts / (8 + 2 * cycles)))
 
 # --- instances ---------------------------------------------------------------------------------
-failures=0
-fail() { echo "cluster-fault-test: FAIL: $*"; failures=$((failures + 1)); }
 declare -A expected_exit=()
 runs=0
 start() {  # start <name> [VAR=value...]: an instance on <work>/<name>/state (kept across restarts)

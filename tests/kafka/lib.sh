@@ -39,7 +39,9 @@ kafka_prepare() {
 cluster_pid=
 kafka_cleanup() {
   if declare -F kafka_before_cleanup >/dev/null; then kafka_before_cleanup || true; fi
-  [ -n "$cluster_pid" ] && kill "$cluster_pid" 2>/dev/null || true
+  if [ -n "$cluster_pid" ] && kill "$cluster_pid" 2>/dev/null; then
+    for _ in $(seq 20); do kill -0 "$cluster_pid" 2>/dev/null || break; sleep 0.1; done
+  fi
   jobs -p | xargs -r kill -KILL 2>/dev/null || true
 }
 trap kafka_cleanup EXIT

@@ -1,7 +1,9 @@
 #include "operators/kafka_client.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 
 #include <fmt/format.h>
 
@@ -16,11 +18,20 @@ bool NameSaysSecret(std::string_view name) {
 }
 
 void LogLine(const rd_kafka_t* client, int level, const char* facility, const char* message) {
-  const auto* owner = static_cast<const KafkaClientOwner*>(rd_kafka_opaque(client));
+  auto* owner = static_cast<KafkaClientOwner*>(rd_kafka_opaque(client));
+  if (owner != nullptr) owner->ObserveLogLine(facility, message);
   // syslog levels: 4 = warning. The `debug` property asks for librdkafka's debug lines too.
   if (level > 4 && (owner == nullptr || !owner->debug_logging())) return;
   std::string text = owner != nullptr ? owner->redactor().Redact(message) : std::string(message);
-  std::fprintf(stderr, "kafka %s: %s: %s\n", rd_kafka_name(client), facility, text.c_str());
+  // Wall-clock milliseconds: debug lines are read beside the engine's time-stamped notices.
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+  const int millis = static_cast<int>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  std::fprintf(stderr, "kafka %02d:%02d:%02d.%03d %s: %s: %s\n", utc.tm_hour, utc.tm_min, utc.tm_sec,
+               millis, rd_kafka_name(client), facility, text.c_str());
 }
 
 }  // namespace

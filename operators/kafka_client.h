@@ -60,6 +60,12 @@ class KafkaClientOwner {
   const Redactor& redactor() const { return *redactor_; }
   bool debug_logging() const { return debug_logging_; }
   void set_debug_logging(bool on) { debug_logging_ = on; }
+  // Every log line of the client, debug lines included, before the print filter. Runs on
+  // librdkafka's threads: an override must be cheap and thread-safe.
+  virtual void ObserveLogLine(const char* facility, const char* message) {
+    (void)facility;
+    (void)message;
+  }
 
  private:
   bool debug_logging_ = false;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <cstdlib>
 #include <cstring>
@@ -57,7 +58,21 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
         {"group.id", options.group},
     };
     ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, MakeKafkaConf(options.client, defaults, forced));
-    SetClientOwner(conf, this);
+    SetClientOwner(conf, this);  // prints debug lines only when the properties asked for them
+    // The join-state tracker (Rejoining) reads librdkafka's `cgrp` debug lines.
+    char debug[512];
+    size_t debug_size = sizeof(debug);
+    std::string contexts = rd_kafka_conf_get(conf, "debug", debug, &debug_size) == RD_KAFKA_CONF_OK
+                               ? std::string(debug)
+                               : std::string();
+    contexts += contexts.empty() ? "cgrp" : ",cgrp";
+    char error[512];
+    if (rd_kafka_conf_set(conf, "debug", contexts.c_str(), error, sizeof(error)) !=
+        RD_KAFKA_CONF_OK) {
+      LogWarn(fmt::format("{}: librdkafka's cgrp debug lines are not available ({}): offset "
+                          "commits are not held back while the group rebalances",
+                          id_, error));
+    }
     rd_kafka_conf_set_rebalance_cb(conf, &KafkaSource::OnRebalance);
     rd_kafka_conf_set_offset_commit_cb(conf, &KafkaSource::OnOffsetCommit);
     rd_kafka_conf_set_error_cb(conf, &KafkaSource::OnError);
@@ -234,7 +249,8 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
       std::lock_guard<std::mutex> lock(metrics_mutex_);
       committed_for_metrics_ = mine;
     }
-    if (mine != sent_positions_) {
+    // Not while the consumer rejoins the group (see Rejoining): the next commit carries them.
+    if (mine != sent_positions_ && (pending_revoke_ || !Rejoining())) {
       // Before a revoke the commit must land while the partitions are still ours.
       RETURN_IF_ERROR(CommitToGroup(mine, !pending_revoke_));
       sent_positions_ = std::move(mine);
@@ -251,8 +267,37 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
            (stash_ == nullptr || static_cast<uint32_t>(stash_->partition) != partition);
   }
 
-  Status CommitEpoch(const PositionMap& positions, const std::string& metadata) override {
-    if (positions.empty()) return Status::Ok();
+  bool Rejoining() const override {
+    // A revoke waiting for the runner holds librdkafka in its callback state with the current
+    // generation: the hand-over commit goes now or never.
+    if (pending_revoke_) return false;
+    return join_unsafe_.load(std::memory_order_acquire) ||
+           SteadyMs() < rejoin_expected_until_ms_.load(std::memory_order_acquire);
+  }
+
+  // librdkafka's threads: "Group "<id>" changed join state <from> -> <to> (state <s>)".
+  void ObserveLogLine(const char* facility, const char* message) override {
+    if (std::strcmp(facility, "CGRPJOINSTATE") != 0) return;
+    const char* arrow = std::strstr(message, " -> ");
+    if (arrow == nullptr) return;
+    std::string_view to(arrow + 4);
+    to = to.substr(0, to.find(' '));
+    // A JoinGroup or SyncGroup in flight (init: a rejoin about to send one). The states around
+    // the application's rebalance callbacks and steady hold the current generation.
+    const bool unsafe =
+        to == "init" || to == "wait-join" || to == "wait-metadata" || to == "wait-sync";
+    if (unsafe) {  // the rejoin began (or a new round did): the state says it from here
+      rejoin_expected_until_ms_.store(0, std::memory_order_release);
+      revoked_this_round_.store(false, std::memory_order_release);
+    }
+    join_unsafe_.store(unsafe, std::memory_order_release);
+    join_states_seen_.store(true, std::memory_order_release);
+  }
+
+  Result<EpochCommit> CommitEpoch(const PositionMap& positions,
+                                  const std::string& metadata) override {
+    if (positions.empty()) return EpochCommit::kCommitted;
+    if (Rejoining()) return EpochCommit::kDeferred;
     PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(positions.size())));
     for (const auto& [partition, position] : positions) {
       rd_kafka_topic_partition_t* element = rd_kafka_topic_partition_list_add(
@@ -263,11 +308,17 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
       element->metadata_size = metadata.size();
     }
     rd_kafka_resp_err_t err = rd_kafka_commit(consumer_, list.list, 0);
+    // The coordinator stored nothing and the member's generation is still the group's: the
+    // partitions stay ours until a revoke, so the epoch can wait. Not when a revoke is waiting
+    // for this commit: the partitions go, and the epoch with them.
+    if (err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS && !pending_revoke_) {
+      return EpochCommit::kDeferred;
+    }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       return Status::Unavailable(
           fmt::format("offset commit of {} to the group: {}", id_, rd_kafka_err2str(err)));
     }
-    return Status::Ok();
+    return EpochCommit::kCommitted;
   }
 
   Result<std::map<uint32_t, std::pair<int64_t, std::string>>> Committed(
@@ -314,6 +365,12 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
   void Resume() override { PauseResume(false); }
 
  private:
+  static int64_t SteadyMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
   static KafkaSource& Of(void* opaque) {
     return *static_cast<KafkaSource*>(static_cast<KafkaClientOwner*>(opaque));
   }
@@ -336,11 +393,14 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
     const bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
     static MetricCounter* rebalances[2] = {&RebalanceCounter("revoke"), &RebalanceCounter("assign")};
     rebalances[assign]->Add();
+    // A round of the group ended here (the new generation is ours).
+    self.rejoin_expected_until_ms_.store(0, std::memory_order_release);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       self.pending_assign_ = PartitionList(rd_kafka_topic_partition_list_copy(partitions));
     } else {
       // Revoked (or an error: everything we hold is to be given up).
       self.pending_revoke_ = PartitionList(rd_kafka_topic_partition_list_copy(partitions));
+      self.revoked_this_round_.store(true, std::memory_order_release);
     }
     self.change_ready_ = true;
     (void)consumer;
@@ -392,7 +452,12 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
     // none there either (a new group), at `start_at`. auto.offset.reset then only ever acts
     // on a position that fell out of the topic.
     PartitionList committed(rd_kafka_topic_partition_list_copy(gained.list));
-    if (committed.list->cnt > 0) {
+    bool every_one_sought = true;  // (always with `cluster:`): no round trip to read the group's
+    for (int index = 0; index < gained.list->cnt; ++index) {
+      every_one_sought &= seek_positions_.contains(
+          static_cast<uint32_t>(gained.list->elems[index].partition));
+    }
+    if (committed.list->cnt > 0 && !every_one_sought) {
       if (rd_kafka_resp_err_t err = rd_kafka_committed(consumer_, committed.list, 30000)) {
         return Status::Unavailable(fmt::format("{}: reading the group's committed offsets: {}",
                                                id_, rd_kafka_err2str(err)));
@@ -411,6 +476,13 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
         element.offset = start_at_end_ ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
       }
       assigned_.insert(partition);
+    }
+    // librdkafka's cooperative protocol rejoins the group right after the assignment that
+    // follows a revoke (no join in between): commits wait from now on, not only once its
+    // join-state line arrives. Bounded, in case that line never comes.
+    if (revoked_this_round_.exchange(false) && join_states_seen_.load() &&
+        std::string_view(rd_kafka_rebalance_protocol(consumer_)) == "COOPERATIVE") {
+      rejoin_expected_until_ms_.store(SteadyMs() + 3000, std::memory_order_release);
     }
     return Acknowledge(gained.list, true);
   }
@@ -564,6 +636,13 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
   PartitionList pending_revoke_;
   bool change_ready_ = false;
   bool assign_after_seeks_ = false;
+  // Rejoining(): librdkafka's join state says a JoinGroup or SyncGroup is in flight (written by
+  // its threads, see ObserveLogLine), or a cooperative rejoin is due after the assignment that
+  // followed a revoke (revoked_this_round_ with no join state line in between).
+  std::atomic<bool> join_unsafe_{false};
+  std::atomic<bool> join_states_seen_{false};
+  std::atomic<int64_t> rejoin_expected_until_ms_{0};  // steady clock ms; 0: none
+  std::atomic<bool> revoked_this_round_{false};
   bool closing_ = false;
   std::string async_commit_error_;
   std::string fatal_;

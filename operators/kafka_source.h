@@ -52,8 +52,24 @@ class KafkaGroupSource {
   // commit, at a revoke or at close): the group's offsets are the cluster's commit points.
   virtual void DisableOwnCommits() = 0;
   // Commits `positions` to the group synchronously with `metadata` on every partition. A member
-  // that was fenced (its session timed out, the group moved on) is refused by the coordinator.
-  virtual Status CommitEpoch(const PositionMap& positions, const std::string& metadata) = 0;
+  // that was fenced (its session timed out, the group moved on) is refused by the coordinator
+  // (an error). While the consumer is rejoining the group (Rejoining()) nothing is sent and the
+  // commit is kDeferred: the caller keeps the epoch open and commits it later. A commit the
+  // coordinator refuses because the group is rebalancing (REBALANCE_IN_PROGRESS: nothing stored,
+  // the member's generation still valid) is kDeferred too, except while a revoke waits for it.
+  enum class EpochCommit { kCommitted, kDeferred };
+  virtual Result<EpochCommit> CommitEpoch(const PositionMap& positions,
+                                          const std::string& metadata) = 0;
+  // The consumer is between "rejoin the group" and the new generation's assignment: a JoinGroup
+  // or SyncGroup of it is in flight (or about to be, after a cooperative revoke). An offset
+  // commit sent now carries the old generation; the coordinator refuses it with
+  // ILLEGAL_GENERATION once the join completes (librdkafka's mock even holds it behind the
+  // JoinGroup until then), and librdkafka 2.0.2 answers that refusal by dropping its generation,
+  // so the member loses its whole assignment at its next heartbeat and the group rebalances
+  // again (librdkafka issue #4059, fixed in 2.10): the rebalance storm of stop 22. Tracked from
+  // librdkafka's own join-state transitions (its `cgrp` debug lines, always on for the source
+  // consumer and printed only when `debug` is set); false when they are not seen.
+  virtual bool Rejoining() const = 0;
   // The group's committed offset (-1: none) and its metadata, per partition.
   virtual Result<std::map<uint32_t, std::pair<int64_t, std::string>>> Committed(
       const std::vector<uint32_t>& partitions) = 0;

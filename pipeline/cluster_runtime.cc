@@ -141,6 +141,15 @@ Status ClusterRuntime::RepublishMarkers(const std::set<EpochId>& epochs) {
 }
 
 void ClusterRuntime::ForgetLost(const std::vector<uint32_t>& lost) {
+  // The runner commits (or abandons) the epoch before it lets partitions go, and a pending
+  // revoke is never deferred (KafkaGroupSource::Rejoining): nothing deferred can be left here.
+  if (!deferred_deltas_.empty() || deferred_records_ > 0) {
+    notice_(fmt::format("cluster: BUG: {} deferred record(s) when source partitions were lost; "
+                        "dropped (their windows may miss them)",
+                        deferred_records_));
+    deferred_deltas_.clear();
+    deferred_records_ = 0;
+  }
   for (uint32_t partition : lost) {
     epoch_start_.erase(partition);
     newest_.erase(partition);
@@ -154,6 +163,7 @@ void ClusterRuntime::ObserveBatch(uint32_t partition, int64_t max_event_time_ms)
 }
 
 bool ClusterRuntime::EndChanged(const PositionMap& positions) const {
+  if (has_deferred_epoch()) return true;
   for (const auto& [partition, start] : epoch_start_) {
     auto at = positions.find(partition);
     if (at != positions.end() && at->second != start) return true;
@@ -166,7 +176,40 @@ Result<std::optional<PositionMap>> ClusterRuntime::PublishEpoch(const WindowDelt
                                                                 const BrandDirectory& brands,
                                                                 const PositionMap& positions,
                                                                 uint64_t records) {
-  if (epoch_start_.empty() && deltas.empty()) return std::optional<PositionMap>();
+  if (epoch_start_.empty() && deltas.empty() && !has_deferred_epoch()) {
+    return std::optional<PositionMap>();
+  }
+  // The consumer is rejoining the group: an offset commit now would be refused, and librdkafka
+  // 2.0.2 would then drop its assignment and start the group over (KafkaGroupSource::Rejoining;
+  // the rebalance storm of stop 22). The epoch stays open instead: its deltas wait here and go
+  // out with the next epoch's, over the ranges from the same start.
+  auto defer = [&](const WindowDeltaMap& more, uint64_t more_records) {
+    for (const auto& [key, delta] : more) deferred_deltas_[key].Merge(delta);
+    deferred_records_ += more_records;
+    deferred_ = true;
+    if (deferred_streak_++ == 0) {
+      notice_(fmt::format("cluster: the source group is rebalancing: epoch commits wait ({} "
+                          "record(s) so far)",
+                          deferred_records_));
+    }
+    ++commits_deferred_;
+  };
+  if (group_.Rejoining()) {
+    defer(deltas, records);
+    return std::optional<PositionMap>();
+  }
+  // An epoch deferred before: its deltas and records join this one.
+  WindowDeltaMap merged_deltas;
+  const WindowDeltaMap* epoch_deltas = &deltas;
+  if (deferred_) {
+    merged_deltas = std::move(deferred_deltas_);
+    deferred_deltas_.clear();
+    for (const auto& [key, delta] : deltas) merged_deltas[key].Merge(delta);
+    epoch_deltas = &merged_deltas;
+    records += deferred_records_;
+    deferred_records_ = 0;
+    deferred_ = false;
+  }
   const EpochId epoch{nonce_, ++seq_};
   const std::string epoch_text = epoch.ToString();
   std::vector<PreparedPartials> prepared(partials_partitions_);
@@ -189,7 +232,7 @@ Result<std::optional<PositionMap>> ClusterRuntime::PublishEpoch(const WindowDelt
     prepared[index].epoch = epoch;
     prepared[index].source_partition_count = source_partitions_;
   }
-  for (const auto& [key, delta] : deltas) {
+  for (const auto& [key, delta] : *epoch_deltas) {
     PartialWindow window;
     window.brand_id = std::string(brands.brand_info(key.brand_index).id);
     window.shape_index = key.shape_index;
@@ -209,6 +252,7 @@ Result<std::optional<PositionMap>> ClusterRuntime::PublishEpoch(const WindowDelt
   }
   auto abandon = [&](const Status& why) -> std::optional<PositionMap> {
     ++epochs_abandoned_;
+    deferred_streak_ = 0;
     PositionMap back = epoch_start_;
     std::string where;
     for (const auto& [partition, position] : back) {
@@ -224,8 +268,14 @@ Result<std::optional<PositionMap>> ClusterRuntime::PublishEpoch(const WindowDelt
     return abandon(produced);
   }
   // 2. The commit point: a generation-fenced offset commit naming the epoch.
-  if (Status committed = group_.CommitEpoch(ends, epoch_text); !committed.ok()) {
-    return abandon(committed);
+  Result<KafkaGroupSource::EpochCommit> committed = group_.CommitEpoch(ends, epoch_text);
+  if (!committed.ok()) return abandon(committed.status());
+  if (*committed == KafkaGroupSource::EpochCommit::kDeferred) {
+    // The group started rejoining since the check above, or the coordinator said it is
+    // rebalancing: these prepared partials never get a marker (mergers never apply them); the
+    // deltas wait for the next epoch.
+    defer(*epoch_deltas, records);
+    return std::optional<PositionMap>();
   }
   // Fault injection for tests (tests/kafka/global-test.sh): die between the commit point and
   // the markers, the one crash the markers' re-publication from the offset metadata must cover.
@@ -242,8 +292,12 @@ Result<std::optional<PositionMap>> ClusterRuntime::PublishEpoch(const WindowDelt
   ++epochs_committed_;
   epoch_start_ = ends;
   published_at_end_ = std::move(at_end);
-  notice_(fmt::format("cluster: epoch {} committed: {} record(s) from {} source partition(s)",
-                      epoch_text, records, ends.size()));
+  notice_(fmt::format("cluster: epoch {} committed: {} record(s) from {} source partition(s){}",
+                      epoch_text, records, ends.size(),
+                      deferred_streak_ > 0
+                          ? fmt::format(" (after {} deferred commit(s))", deferred_streak_)
+                          : std::string()));
+  deferred_streak_ = 0;
   return std::optional<PositionMap>();
 }
 
@@ -403,10 +457,12 @@ std::string ClusterRuntime::Summary() const {
     pending += log.pending();
   }
   return fmt::format(
-      "cluster: epochs committed {}, abandoned {}, markers re-published {}; merger: applied {} "
+      "cluster: epochs committed {}, abandoned {}, commits deferred {}, markers re-published {}; "
+      "merger: applied {} "
       "epoch(s), skipped {} covered, {} duplicate record(s), {} conflict(s), {} never committed "
       "(pending), {} corrupt record(s), {} window(s) of unknown brands",
-      epochs_committed_, epochs_abandoned_, markers_republished_, stats.applied, stats.covered,
+      epochs_committed_, epochs_abandoned_, commits_deferred_, markers_republished_,
+      stats.applied, stats.covered,
       stats.duplicates, stats.conflicts, pending, corrupt_records_, unknown_brand_windows_);
 }
 

@@ -9,7 +9,9 @@
 //      metadata (generation-fenced: a fenced member is refused) — the commit point;
 //   3. a *commit marker* goes to every partials partition.
 //   Refused at 1 or 2: the epoch is abandoned and its source partitions are sought back to where
-//   it started. A new owner of a source partition re-publishes the marker of the epoch named in
+//   it started. While the source consumer is rejoining its group nothing is sent: the epoch is
+//   deferred and grows into the next one (a commit then would cost the member its assignment,
+//   KafkaGroupSource::Rejoining). A new owner of a source partition re-publishes the marker of the epoch named in
 //   the committed offset's metadata (a kill between 2 and 3).
 // Merge side: the partials partitions this instance owns in the merge group are read from their
 // beginning after every change of that assignment; PartialsMergeLog decides what is applied.
@@ -60,12 +62,17 @@ class ClusterRuntime {
   void ObserveBatch(uint32_t partition, int64_t max_event_time_ms);
   // Publishes and commits the epoch (`positions`: each assigned partition's position after its
   // last finished batch). Returns the positions to seek back to when the epoch was abandoned,
-  // nullopt when it was committed (or there was nothing to publish).
+  // nullopt when it was committed, deferred (the source consumer is rejoining its group: the
+  // epoch stays open and goes out with the next one) or there was nothing to publish.
   Result<std::optional<PositionMap>> PublishEpoch(const WindowDeltaMap& deltas,
                                                   const BrandDirectory& brands,
                                                   const PositionMap& positions, uint64_t records);
-  // Something to publish although no record came: a partition reached its end since.
+  // Something to publish although no record came: a partition reached its end since, or an
+  // epoch was deferred.
   bool EndChanged(const PositionMap& positions) const;
+  // An epoch's commit waits for the source consumer's rejoin (PublishEpoch): the runner commits
+  // again on its interval even when no record comes.
+  bool has_deferred_epoch() const { return deferred_; }
 
   // --- merge side ---
   // Reads what arrived on the owned partials partitions. Sets `reset` when the assignment
@@ -112,6 +119,13 @@ class ClusterRuntime {
   std::set<uint32_t> published_at_end_;      // partitions the last epoch said were at their end
   uint64_t epochs_committed_ = 0;
   uint64_t epochs_abandoned_ = 0;
+  // Deferred epochs (the source consumer was rejoining its group): their deltas and record
+  // count, published with the next epoch over ranges from the same epoch_start_.
+  bool deferred_ = false;
+  WindowDeltaMap deferred_deltas_;
+  uint64_t deferred_records_ = 0;
+  uint64_t deferred_streak_ = 0;   // commits deferred since the last committed or abandoned one
+  uint64_t commits_deferred_ = 0;
   uint64_t markers_republished_ = 0;
   // Tests: exit (code 86) after the offset commit of the Nth epoch that holds records, before
   // its markers.

@@ -36,7 +36,8 @@ class DevKafka {
     pid_ = ::fork();
     if (pid_ == 0) {
       ::execl(BRANDPULSE_BINARY, BRANDPULSE_BINARY, "dev-kafka", "--brokers", "3", "--topic",
-              "alerts:2", "--topic", "late:1", "--control", control_.c_str(), "--bootstrap-file",
+              "alerts:2", "--topic", "late:1", "--topic", "posts:4", "--control", control_.c_str(),
+              "--bootstrap-file",
               bootstrap_file.c_str(), static_cast<char*>(nullptr));
       std::_Exit(127);
     }
@@ -240,6 +241,117 @@ TEST_F(KafkaTest, MetricsShowAssignmentRebalancesAndLag) {
   }
   EXPECT_EQ(lag_lines, 2) << metrics;
   EXPECT_EQ(lag, 1.0) << metrics;
+}
+
+// One member of a consumer group driven the way the cluster's runner drives its source: every
+// step reads, follows assignment changes (the hand-over commit before a revoke is acknowledged)
+// and makes an epoch commit of the positions it holds.
+struct GroupMember {
+  std::unique_ptr<Source> source;
+  KafkaGroupSource* group = nullptr;
+  PositionMap positions;  // held partitions
+  size_t lost = 0;        // partitions taken away, summed over the run
+  size_t commits = 0;
+  size_t deferred = 0;
+  size_t refused = 0;
+
+  static GroupMember Join(const std::string& bootstrap, const std::string& name) {
+    KafkaSourceOptions options;
+    options.client = Client(bootstrap);
+    options.client.properties = {{"session.timeout.ms", "6000"},
+                                 {"heartbeat.interval.ms", "500"},
+                                 {"client.id", name}};
+    options.topic = "posts";
+    options.group = "storm-test";
+    GroupMember member;
+    auto source = MakeKafkaSource(options);
+    EXPECT_TRUE(source.ok()) << source.status().ToString();
+    if (!source.ok()) return member;
+    member.source = std::move(*source);
+    member.group = dynamic_cast<KafkaGroupSource*>(member.source.get());
+    member.group->DisableOwnCommits();
+    return member;
+  }
+
+  // Returns true when the assignment changed.
+  bool Step() {
+    Batch batch;
+    auto read = source->Fill(batch, 50);
+    EXPECT_TRUE(read.ok()) << read.status().ToString();
+    if (!read.ok()) return false;
+    if (*read == SourceRead::kAssignmentChanged) {
+      AssignmentChange change = source->TakeAssignmentChange();
+      if (!change.lost.empty()) Commit();  // the hand-over commit, as the runner makes it
+      for (uint32_t partition : change.lost) positions.erase(partition);
+      lost += change.lost.size();
+      EXPECT_TRUE(source->CompleteAssignmentChange().ok());
+      auto committed = group->Committed(change.gained);
+      EXPECT_TRUE(committed.ok()) << committed.status().ToString();
+      for (uint32_t partition : change.gained) {
+        int64_t offset = committed.ok() && committed->contains(partition)
+                             ? std::max<int64_t>(0, committed->at(partition).first)
+                             : 0;
+        positions[partition] = static_cast<uint64_t>(offset);
+        EXPECT_TRUE(source->Seek(partition, positions[partition]).ok());
+      }
+      return true;
+    }
+    for (const InputRecord& record : batch.records) positions[batch.partition] = record.end_position;
+    Commit();
+    return false;
+  }
+
+  void Commit() {
+    if (positions.empty()) return;
+    auto result = group->CommitEpoch(positions, "storm-test-epoch");
+    if (!result.ok()) {
+      ++refused;
+    } else if (*result == KafkaGroupSource::EpochCommit::kDeferred) {
+      ++deferred;
+    } else {
+      ++commits;
+    }
+  }
+};
+
+// Stop 22's rebalance storm (issue 11), reduced to two members: A holds the 4 partitions and
+// makes an epoch commit after every read, as a busy instance does; B joins. The cooperative
+// protocol takes 2 of A's partitions away and gives them to B, and that is all that may change.
+// Before the fix, A's commits went out while it was rejoining the group; the mock holds them
+// behind A's JoinGroup, refuses them with ILLEGAL_GENERATION once the join completes, and
+// librdkafka 2.0.2 then drops A's generation: A lost all 4 partitions at its next heartbeat and
+// the group went round again (and again, with three members). Now such commits are deferred.
+TEST_F(KafkaTest, EpochCommitsWhileTheGroupRebalancesDoNotCostTheAssignment) {
+  GroupMember a = GroupMember::Join(cluster_->bootstrap(), "member-a");
+  ASSERT_NE(a.group, nullptr);
+  for (int step = 0; step < 600 && a.positions.size() < 4; ++step) a.Step();
+  ASSERT_EQ(a.positions.size(), 4u) << "A did not get the topic's 4 partitions";
+  for (int step = 0; step < 10; ++step) a.Step();
+  ASSERT_GT(a.commits, 0u) << a.deferred << " deferred, " << a.refused << " refused";
+
+  GroupMember b = GroupMember::Join(cluster_->bootstrap(), "member-b");
+  ASSERT_NE(b.group, nullptr);
+  // Until both hold partitions and nothing changed for 8 s (longer than the mock's 5 s join
+  // window: a member that lost its generation rejoins, and the group rebalances, within it).
+  auto steady_since = std::chrono::steady_clock::now();
+  const auto deadline = steady_since + std::chrono::seconds(90);
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool changed = a.Step();
+    changed |= b.Step();
+    if (changed || a.positions.empty() || b.positions.empty() ||
+        a.positions.size() + b.positions.size() != 4) {
+      steady_since = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - steady_since > std::chrono::seconds(8)) {
+      break;
+    }
+  }
+  EXPECT_EQ(a.positions.size(), 2u);
+  EXPECT_EQ(b.positions.size(), 2u);
+  EXPECT_EQ(a.lost, 2u) << "A lost more than the 2 partitions B took: its assignment was dropped";
+  EXPECT_EQ(b.lost, 0u);
+  // A kept committing through the rebalance (deferred while it rejoined, not refused).
+  std::printf("A: %zu commits, %zu deferred, %zu refused; B: %zu commits, %zu deferred, %zu refused\n",
+              a.commits, a.deferred, a.refused, b.commits, b.deferred, b.refused);
 }
 
 TEST(KafkaConfigTest, SecretsFromTheEnvironmentNeverAppearInErrors) {

@@ -21,45 +21,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+test_name=global-test
 posts=20000
 seed=11
 commit_every=1000
 rate=10
 brandpulse=build/brandpulse
 work=build/global-test
+source tests/kafka/lib.sh
 while [ $# -gt 0 ]; do
   case "$1" in
     --posts) posts=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
     --commit-every) commit_every=$2; shift 2 ;;
     --rate) rate=$2; shift 2 ;;
-    --brandpulse) brandpulse=$2; shift 2 ;;
-    --work) work=$2; shift 2 ;;
-    *) echo "global-test: unknown argument $1" >&2; exit 2 ;;
+    *) kafka_common_option "$1" "${2:-}" || { echo "global-test: unknown argument $1" >&2; exit 2; }; shift 2 ;;
   esac
 done
-command -v kcat >/dev/null || { echo "global-test: kcat is missing (scripts/install-deps.sh)" >&2; exit 2; }
-[ -x "$brandpulse" ] || { echo "global-test: $brandpulse is not built" >&2; exit 2; }
-brandpulse=$(cd "$(dirname "$brandpulse")" && pwd)/$(basename "$brandpulse")
-rm -rf "$work"
-mkdir -p "$work"
-work=$(cd "$work" && pwd)
-
-cluster_pid=
-cleanup() {
-  [ -n "$cluster_pid" ] && kill "$cluster_pid" 2>/dev/null || true
-  jobs -p | xargs -r kill -KILL 2>/dev/null || true
-}
-trap cleanup EXIT
-
-"$brandpulse" dev-kafka --brokers 3 --topic posts:8 --topic partials:4 \
-  --control "$work/control.sock" --bootstrap-file "$work/bootstrap" </dev/null >"$work/dev-kafka.log" 2>&1 &
-cluster_pid=$!
-for _ in $(seq 100); do [ -s "$work/bootstrap" ] && break; sleep 0.1; done
-[ -s "$work/bootstrap" ] || { echo "global-test: dev-kafka did not start" >&2; cat "$work/dev-kafka.log" >&2; exit 2; }
-export KAFKA_BROKERS
-KAFKA_BROKERS=$(cat "$work/bootstrap")
-control() { python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall((sys.argv[2]+"\n").encode()); r=s.recv(200).decode().strip(); print(r); sys.exit(r != "ok")' "$work/control.sock" "$1"; }
+kafka_prepare
+kafka_start_cluster 3 posts:8 partials:4
 
 input=$work/firehose.jsonl
 "$brandpulse" generate --watchlist pipelines/watchlists/nordic-spanish-telecoms.yaml \
@@ -68,8 +48,6 @@ input=$work/firehose.jsonl
 awk '{ print NR "\t" $0 }' "$input" | kcat -P -b "$KAFKA_BROKERS" -t posts -X batch.num.messages=100 -K "	"
 echo "global-test: $posts posts produced to 8 partitions on 3 brokers"
 
-failures=0
-fail() { echo "global-test: FAIL: $*"; failures=$((failures + 1)); }
 run() {  # run <name> <pipeline> [extra env...]: in the background; sets $pid
   local name=$1 pipeline=$2
   shift 2
@@ -100,7 +78,7 @@ grep -o '"alert_id":"[^"]*"' "$work/reference/out/alerts.jsonl" | sort -u >"$wor
 
 # Slow consumption (brokers answer 100 ms late, small fetches, short epochs) so that b joins, the
 # freeze and the kill land while the instances consume.
-control "rtt -1 100" >/dev/null
+kafka_control "rtt -1 100" >/dev/null
 common=(KAFKA_GROUP=global KAFKA_COMMIT_EVERY=$commit_every KAFKA_WORKERS=1 KAFKA_FETCH_BYTES=8192)
 # a first dies (fault injection) between the offset commit of its second epoch with records and
 # that epoch's markers; whoever gains its source partitions next must publish those markers.
@@ -140,7 +118,7 @@ else
 fi
 pid=$a; finish a || true
 pid=$b; finish b || true
-control "rtt -1 0" >/dev/null
+kafka_control "rtt -1 0" >/dev/null
 
 # c: alone, fresh disk; takes everything and closes every window.
 run c tests/kafka/global-pipeline.yaml KAFKA_GROUP=global KAFKA_COMMIT_EVERY=$commit_every

@@ -18,42 +18,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+test_name=kafka-test
 posts=20000
 kills=3
 seed=11
 brandpulse=build/brandpulse
 work=build/kafka-test
+source tests/kafka/lib.sh
 while [ $# -gt 0 ]; do
   case "$1" in
     --posts) posts=$2; shift 2 ;;
     --kills) kills=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
-    --brandpulse) brandpulse=$2; shift 2 ;;
-    --work) work=$2; shift 2 ;;
-    *) echo "kafka-test: unknown argument $1" >&2; exit 2 ;;
+    *) kafka_common_option "$1" "${2:-}" || { echo "kafka-test: unknown argument $1" >&2; exit 2; }; shift 2 ;;
   esac
 done
-command -v kcat >/dev/null || { echo "kafka-test: kcat is missing (scripts/install-deps.sh)" >&2; exit 2; }
-[ -x "$brandpulse" ] || { echo "kafka-test: $brandpulse is not built" >&2; exit 2; }
-brandpulse=$(cd "$(dirname "$brandpulse")" && pwd)/$(basename "$brandpulse")
-rm -rf "$work"
-mkdir -p "$work"
-work=$(cd "$work" && pwd)
-
-cluster_pid=
-cleanup() {
-  [ -n "$cluster_pid" ] && kill "$cluster_pid" 2>/dev/null || true
-  jobs -p | xargs -r kill -KILL 2>/dev/null || true
-}
-trap cleanup EXIT
-
-"$brandpulse" dev-kafka --brokers 3 --topic posts:8 --topic alerts:2 --topic dead-letters:1 \
-  --control "$work/control.sock" --bootstrap-file "$work/bootstrap" </dev/null >"$work/dev-kafka.log" 2>&1 &
-cluster_pid=$!
-for _ in $(seq 100); do [ -s "$work/bootstrap" ] && break; sleep 0.1; done
-[ -s "$work/bootstrap" ] || { echo "kafka-test: dev-kafka did not start" >&2; cat "$work/dev-kafka.log" >&2; exit 2; }
-export KAFKA_BROKERS
-KAFKA_BROKERS=$(cat "$work/bootstrap")
+kafka_prepare
+kafka_start_cluster 3 posts:8 alerts:2 dead-letters:1
 
 input=$work/firehose.jsonl
 "$brandpulse" generate --watchlist pipelines/watchlists/nordic-spanish-telecoms.yaml \
@@ -63,9 +44,6 @@ input=$work/firehose.jsonl
 # ~5 MiB per partition; keep --posts below ~60000).
 awk '{ print NR "\t" $0 }' "$input" | kcat -P -b "$KAFKA_BROKERS" -t posts -X batch.num.messages=100 -K "	"
 echo "kafka-test: $posts posts produced to 8 partitions on 3 brokers ($KAFKA_BROKERS)"
-
-failures=0
-fail() { echo "kafka-test: FAIL: $*"; failures=$((failures + 1)); }
 
 run() {  # run <name> <pipeline> [extra env...]: in the background; sets $pid
   local name=$1 pipeline=$2
@@ -120,8 +98,7 @@ dead_in_file=$(wc -l <"$work/reference/out/dead-letter.jsonl")
 
 # 2. Killed with SIGKILL while consuming, restarted on its old state, until it finishes. Small
 # fetches from brokers answering 100 ms late (records in batches of 100) stretch the consumption over seconds.
-control() { python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall((sys.argv[2]+"\n").encode()); r=s.recv(200).decode().strip(); print(r); sys.exit(r != "ok")' "$work/control.sock" "$1"; }
-control "rtt -1 100" >/dev/null
+kafka_control "rtt -1 100" >/dev/null
 done_kills=0
 killed_records=0
 RANDOM=$seed
@@ -150,7 +127,7 @@ while true; do
   finish killed || break
   break
 done
-control "rtt -1 0" >/dev/null
+kafka_control "rtt -1 0" >/dev/null
 resumed=$(grep -c '^resumed from committed position' "$work/killed/runs.log" || true)
 final_records=$(grep -o "finished in .* s with .*: [0-9,]* records" "$work/killed/runs.log" | tail -n 1 | grep -o '[0-9,]* records' | tr -d ,)
 [ "$done_kills" -ge 1 ] || fail "killed: the run finished before any kill"
@@ -162,7 +139,7 @@ echo "kafka-test: killed: $done_kills kills with SIGKILL, restarted on the old s
 # 6. Two instances following a second topic: a reads the first half; b joins and takes half
 # the partitions (a commits them, then lets go); the second half is produced; both stop
 # gracefully once the group's offsets reach the end.
-control "topic shared 8" >/dev/null
+kafka_control "topic shared 8" >/dev/null
 half=$((posts / 2))
 produce_lines() { awk -v from="$1" -v to="$2" 'NR >= from && NR <= to { print NR "\t" $0 }' "$input" |
   kcat -P -b "$KAFKA_BROKERS" -t shared -K "	"; }

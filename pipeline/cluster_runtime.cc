@@ -299,6 +299,12 @@ std::map<uint32_t, int64_t> ClusterRuntime::PlanStarts(const std::set<uint32_t>&
                                                        const std::set<uint32_t>& gained) {
   std::map<uint32_t, int64_t> starts;
   Plan plan = Plan::kReset;
+  if (!planned_first_ && owned.empty() && !stored_.empty()) {
+    // A restarted member is often assigned nothing at first (cooperative: the others give up
+    // partitions in a second round): its local state waits for the first partitions.
+    plan_ = std::max(plan_, Plan::kKeep);
+    return starts;
+  }
   if (!planned_first_) {
     planned_first_ = true;
     bool all_stored = !owned.empty();
@@ -387,12 +393,13 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
         }
       }
     }
-    // Local state of a previous run that is not owned now goes.
-    for (const auto& [partition, stored] : stored_) {
-      if (!logs_.contains(partition)) change.dropped.insert(partition);
+    // Local state of a previous run that is not owned now goes (a reset wipes all of it).
+    if (plan == Plan::kResume) {
+      for (const auto& [partition, stored] : stored_) {
+        if (!logs_.contains(partition)) change.dropped.insert(partition);
+      }
     }
-    stored_.clear();
-    if (change.reset) change.dropped.clear();
+    if (plan != Plan::kKeep) stored_.clear();
     if (plan != Plan::kKeep) {
       restoring_ = true;
       restore_started_ = last_restore_check_ = std::chrono::steady_clock::now();

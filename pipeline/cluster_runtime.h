@@ -93,6 +93,10 @@ class ClusterRuntime {
   // Reads what arrived on the owned partials partitions. After a change of the assignment,
   // `change` says what the caller must do to its merged state before the next commit.
   Status Poll(int timeout_ms, MergeChange& change);
+  // Local state of a previous run is still waiting for the first partials partitions (it was
+  // assigned none yet); DiscardStored() gives it up (the caller wipes the merged state).
+  bool holds_stored_state() const { return !stored_.empty(); }
+  void DiscardStored() { stored_.clear(); }
   // The partials partition a brand's windows are merged at.
   uint32_t PartitionOfBrand(std::string_view brand_id) const;
   // Into the commit that takes TakeMerged's windows: the logs changed since the last call.

@@ -1151,6 +1151,11 @@ Status PipelineRun::ClusterEnd(bool& end_of_input) {
                         clock_.NowMs() - cluster_end_wait_started_ms_ > 30000;
   ASSIGN_OR_RETURN(bool ready, cluster_->ReadyToClose());
   end_of_input = assigned && ready;
+  if (end_of_input && !cluster_->owns_partials() && cluster_->holds_stored_state()) {
+    // Never assigned a partials partition in this run: the merged state of the last one goes.
+    cluster_->DiscardStored();
+    RETURN_IF_ERROR(ResetMergedState());
+  }
   if (end_of_input && cluster_->owns_partials()) {
     Notice("cluster: global end reached; closing every window");
   }

@@ -180,7 +180,8 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
                  message->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
         status = Status::Unavailable(fmt::format(
             "partials topic {} partition {}: offset reset ({}): the partition no longer holds "
-            "its beginning, a merger cannot replay it",
+            "the offset a merger starts at (its beginning for a replay, or where its local state "
+            "was committed), so it cannot restore from it: keep the partials topic's whole history",
             topic_, message->partition, rd_kafka_message_errstr(message)));
       }
       rd_kafka_message_destroy(message);

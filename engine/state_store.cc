@@ -505,6 +505,11 @@ void StateStore::Commit::PutWindow(const WindowKey& key, const WindowMetrics& va
   Record(FromRocks(batch_->Put(store_->windows_, key_scratch_, value_scratch_), "put window"));
 }
 
+void StateStore::Commit::DeleteWindow(const WindowKey& key) {
+  if (!EncodeWindow(key, WindowMetrics{})) return;
+  Record(FromRocks(batch_->Delete(store_->windows_, key_scratch_), "delete window"));
+}
+
 void StateStore::Commit::SetPosition(std::string_view source_id, uint32_t partition,
                                      uint64_t position) {
   EncodePositionKey(source_id, partition, key_scratch_);

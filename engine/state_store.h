@@ -140,6 +140,8 @@ class StateStore {
     // Replaces the stored metrics of `key`, and every merge added before it in this commit (a
     // closed window's final, bounded value).
     void PutWindow(const WindowKey& key, const WindowMetrics& value);
+    // Removes the stored window `key` (issue 11: a merger drops a partition it no longer owns).
+    void DeleteWindow(const WindowKey& key);
     // Sets the position to resume `source_id`'s `partition` from (overwrites, not a max).
     void SetPosition(std::string_view source_id, uint32_t partition, uint64_t position);
     void SetMeta(std::string_view key, std::string_view value);

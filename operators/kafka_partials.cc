@@ -141,7 +141,7 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
         {"auto.offset.reset", "error"},
     };
     const std::map<std::string, std::string> forced = {
-        {"enable.auto.commit", "false"},  // a merger replays; it never commits offsets
+        {"enable.auto.commit", "false"},  // a merger's position is in its own state
         {"enable.auto.offset.store", "false"},
         {"enable.partition.eof", "false"},
         {"group.id", group},
@@ -180,7 +180,8 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
                  message->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
         status = Status::Unavailable(fmt::format(
             "partials topic {} partition {}: offset reset ({}): the partition no longer holds "
-            "its beginning, a merger cannot replay it",
+            "the offset a merger starts at (its beginning for a replay, or where its local state "
+            "was committed), so it cannot restore from it: keep the partials topic's whole history",
             topic_, message->partition, rd_kafka_message_errstr(message)));
       }
       rd_kafka_message_destroy(message);
@@ -194,7 +195,7 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
     changed_ = false;
     // A rebalance that left this member's partitions as they were (librdkafka calls back with
     // empty lists) changes nothing: the partitions read on (a partition taken away and given
-    // back in between restarts at its beginning, and the merge log skips what it applied).
+    // back in between restarts where the planner said, and the merge log skips what it applied).
     const bool first = !seen_;
     seen_ = true;
     if (!first && owned_ == taken_) return false;
@@ -218,51 +219,72 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
     return ends;
   }
 
+  void SetPlanner(Planner planner) override { planner_ = std::move(planner); }
+
  private:
   static void OnRebalance(rd_kafka_t* consumer, rd_kafka_resp_err_t err,
                           rd_kafka_topic_partition_list_t* partitions, void* opaque) {
     auto& self = *static_cast<KafkaPartialsConsumer*>(static_cast<KafkaClientOwner*>(opaque));
     const bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
     const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(consumer)) == "COOPERATIVE";
+    std::set<uint32_t> gained;
+    if (!cooperative) self.owned_.clear();  // eager: whole assignments
     for (int index = 0; index < partitions->cnt; ++index) {
       const uint32_t partition = static_cast<uint32_t>(partitions->elems[index].partition);
       if (assign) {
-        partitions->elems[index].offset = RD_KAFKA_OFFSET_BEGINNING;
-        self.owned_.insert(partition);
+        if (self.owned_.insert(partition).second) gained.insert(partition);
       } else {
         self.owned_.erase(partition);
+      }
+    }
+    // Where each partition starts: the planner's say (a merger resuming from local state, or
+    // rebuilding from the beginning), else the beginning of every owned partition.
+    std::map<uint32_t, int64_t> starts;
+    if (self.closing_) {
+    } else if (self.planner_) {
+      starts = self.planner_(self.owned_, gained);
+    } else {
+      for (uint32_t partition : self.owned_) starts[partition] = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    auto start_of = [&](uint32_t partition) {
+      auto found = starts.find(partition);
+      return found != starts.end() ? found->second : RD_KAFKA_OFFSET_BEGINNING;
+    };
+    if (assign) {
+      for (int index = 0; index < partitions->cnt; ++index) {
+        partitions->elems[index].offset =
+            start_of(static_cast<uint32_t>(partitions->elems[index].partition));
       }
     }
     if (cooperative) {
       rd_kafka_error_t* error = assign ? rd_kafka_incremental_assign(consumer, partitions)
                                        : rd_kafka_incremental_unassign(consumer, partitions);
       if (error != nullptr) rd_kafka_error_destroy(error);
-      if (!self.closing_ && partitions->cnt > 0) self.RestartKept(consumer, partitions, assign);
+      if (!self.closing_ && partitions->cnt > 0) self.RestartKept(consumer, gained, starts);
     } else {
-      // An eager strategy chosen in properties: whole assignments, each from the beginning.
       rd_kafka_assign(consumer, assign ? partitions : nullptr);
-      if (!assign) self.owned_.clear();
     }
-    if (self.stash_ != nullptr) {  // read before the change
-      rd_kafka_message_destroy(self.stash_);
-      self.stash_ = nullptr;
+    // A record read before the change goes unless its partition reads on where it was.
+    if (self.stash_ != nullptr) {
+      const uint32_t partition = static_cast<uint32_t>(self.stash_->partition);
+      if (!self.owned_.contains(partition) || starts.contains(partition) || !cooperative) {
+        rd_kafka_message_destroy(self.stash_);
+        self.stash_ = nullptr;
+      }
     }
     if (!self.closing_) self.changed_ = true;
   }
 
-  // The caller rebuilds its merged state from the beginning of every owned partition after a
-  // change: the partitions kept through it are given up and taken again at their beginning
-  // (librdkafka drops what it had fetched of them before).
-  void RestartKept(rd_kafka_t* consumer, const rd_kafka_topic_partition_list_t* changed,
-                   bool assigned) {
+  // Kept partitions the plan restarts (a merger rebuilding its state) are given up and taken
+  // again at their start (librdkafka drops what it had fetched of them before).
+  void RestartKept(rd_kafka_t* consumer, const std::set<uint32_t>& gained,
+                   const std::map<uint32_t, int64_t>& starts) {
     PartitionList kept(rd_kafka_topic_partition_list_new(static_cast<int>(owned_.size()) + 1));
     for (uint32_t partition : owned_) {
-      if (assigned && rd_kafka_topic_partition_list_find(changed, topic_.c_str(),
-                                                         static_cast<int32_t>(partition)) != nullptr) {
-        continue;  // just assigned: starts at its beginning already
-      }
+      auto start = starts.find(partition);
+      if (gained.contains(partition) || start == starts.end()) continue;
       rd_kafka_topic_partition_list_add(kept.list, topic_.c_str(), static_cast<int32_t>(partition))
-          ->offset = RD_KAFKA_OFFSET_BEGINNING;
+          ->offset = start->second;
     }
     if (kept.list->cnt == 0) return;
     if (rd_kafka_error_t* error = rd_kafka_incremental_unassign(consumer, kept.list)) {
@@ -281,6 +303,7 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
   rd_kafka_message_t* stash_ = nullptr;  // read after a change, before the caller took it
   bool changed_ = false;
   bool closing_ = false;
+  Planner planner_;
 };
 
 }  // namespace

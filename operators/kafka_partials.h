@@ -1,8 +1,9 @@
 // The Kafka clients of a cluster's global windows (docs/cluster.md, "Global windows"): a
 // producer of partials records to chosen partitions of the partials topic that waits for every
 // acknowledgement, and the merge consumer, a member of the merge group on the partials topic
-// that reads its partitions from the beginning (it never commits offsets: a merger always
-// rebuilds its state by replaying, see pipeline/cluster_runtime.h).
+// that reads its partitions from where its planner says: the beginning, or the offset a merger's
+// local state was committed at (it never commits offsets to Kafka: a merger's position lives in
+// its RocksDB state with the merged windows, see pipeline/cluster_runtime.h).
 //
 // Thread safety: one thread (the pipeline's coordinator) each.
 #pragma once
@@ -46,9 +47,16 @@ class PartialsConsumer {
   using RecordVisitor =
       std::function<Status(uint32_t partition, int64_t offset, std::string_view value)>;
   virtual Status Poll(int timeout_ms, size_t max_records, const RecordVisitor& record) = 0;
-  // True once after the group changed this member's partitions: `owned` is then the new set,
-  // and every owned partition is read again from its beginning.
+  // True once after the group changed this member's partitions: `owned` is then the new set.
   virtual Result<bool> TakeChange(std::set<uint32_t>& owned) = 0;
+  // Where partitions start after a change, decided inside the rebalance callback (on the
+  // polling thread): given the owned set after the change and the partitions it added, the
+  // start offset (RD_KAFKA_OFFSET_BEGINNING or an offset) of each partition to position — every
+  // gained one, plus kept ones to restart; kept ones left out read on. Without a planner every
+  // owned partition starts at its beginning after every change.
+  using Planner = std::function<std::map<uint32_t, int64_t>(const std::set<uint32_t>& owned,
+                                                            const std::set<uint32_t>& gained)>;
+  virtual void SetPlanner(Planner planner) = 0;
   // Each owned partition's end offset (asks the brokers).
   virtual Result<std::map<uint32_t, int64_t>> EndOffsets(int timeout_ms) = 0;
 };

@@ -2,7 +2,57 @@
 
 #include <algorithm>
 
+#include "engine/varint.h"
+
 namespace brandpulse {
+namespace {
+
+constexpr char kStateVersion = 0x01;
+
+uint64_t ZigZag(int64_t value) {
+  return (static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63);
+}
+int64_t UnZigZag(uint64_t value) {
+  return static_cast<int64_t>((value >> 1) ^ (~(value & 1) + 1));
+}
+void AppendEpoch(std::string& out, const EpochId& epoch) {
+  AppendVarint(out, epoch.nonce);
+  AppendVarint(out, epoch.seq);
+}
+bool ReadEpoch(std::string_view& in, EpochId& epoch) {
+  return ReadVarint(in, epoch.nonce) && ReadVarint(in, epoch.seq);
+}
+bool ReadU32(std::string_view& in, uint32_t& value) {
+  uint64_t wide = 0;
+  if (!ReadVarint(in, wide) || wide > UINT32_MAX) return false;
+  value = static_cast<uint32_t>(wide);
+  return true;
+}
+void AppendPreparedMap(std::string& out, const std::map<EpochId, PreparedPartials>& records) {
+  AppendVarint(out, records.size());
+  for (const auto& [epoch, prepared] : records) {
+    std::string encoded;
+    EncodePrepared(prepared, encoded);
+    AppendVarint(out, encoded.size());
+    out += encoded;
+  }
+}
+bool ReadPreparedMap(std::string_view& in, std::map<EpochId, PreparedPartials>& records) {
+  uint64_t count = 0;
+  if (!ReadVarint(in, count)) return false;
+  for (uint64_t index = 0; index < count; ++index) {
+    uint64_t length = 0;
+    if (!ReadVarint(in, length) || length > in.size()) return false;
+    Result<PreparedPartials> prepared = DecodePrepared(in.substr(0, length));
+    if (!prepared.ok()) return false;
+    in.remove_prefix(length);
+    const EpochId epoch = prepared->epoch;
+    records.emplace(epoch, std::move(*prepared));
+  }
+  return true;
+}
+
+}  // namespace
 
 PartialsMergeLog::Fit PartialsMergeLog::Classify(const PreparedPartials& prepared) const {
   bool fresh = false;
@@ -35,6 +85,7 @@ PartialsMergeLog::Fit PartialsMergeLog::Classify(const PreparedPartials& prepare
 
 void PartialsMergeLog::OnPrepared(PreparedPartials prepared, std::vector<PreparedPartials>& apply) {
   ++stats_.prepared;
+  changed_ = true;
   const EpochId epoch = prepared.epoch;
   if (done_.contains(epoch) || pending_.contains(epoch) || waiting_.contains(epoch)) {
     ++stats_.duplicates;
@@ -50,6 +101,7 @@ void PartialsMergeLog::OnPrepared(PreparedPartials prepared, std::vector<Prepare
 
 void PartialsMergeLog::OnMarker(const EpochId& epoch, std::vector<PreparedPartials>& apply) {
   ++stats_.markers;
+  changed_ = true;
   if (done_.contains(epoch) || waiting_.contains(epoch) || marked_early_.contains(epoch)) {
     ++stats_.duplicates;
     return;
@@ -107,6 +159,96 @@ void PartialsMergeLog::ApplyReady(std::vector<PreparedPartials>& apply) {
       ++it;
     }
   }
+}
+
+// 'L' version count_of_source_partitions
+//   n × (partition applied zigzag(max_event_time) flags[at_end=1 reported=2])
+//   pending: n × (len prepared-record)   waiting: the same   marked early: n × epoch
+//   done: n × (nonce, m × (first seq, count))  (an instance's epochs are mostly done in runs of
+//   seqs, so this stays small)                 (epochs elsewhere: varint nonce, varint seq)
+void PartialsMergeLog::EncodeState(std::string& out) const {
+  out.push_back('L');
+  out.push_back(kStateVersion);
+  AppendVarint(out, source_partition_count_);
+  AppendVarint(out, progress_.size());
+  for (const auto& [partition, progress] : progress_) {
+    AppendVarint(out, partition);
+    AppendVarint(out, progress.applied);
+    AppendVarint(out, ZigZag(progress.max_event_time_ms));
+    AppendVarint(out, (progress.at_end ? 1 : 0) | (progress.reported ? 2 : 0));
+  }
+  AppendPreparedMap(out, pending_);
+  AppendPreparedMap(out, waiting_);
+  AppendVarint(out, marked_early_.size());
+  for (const EpochId& epoch : marked_early_) AppendEpoch(out, epoch);
+  std::map<uint64_t, std::vector<std::pair<uint64_t, uint64_t>>> runs;  // nonce -> (first, count)
+  for (const EpochId& epoch : done_) {
+    auto& of_nonce = runs[epoch.nonce];
+    if (!of_nonce.empty() && of_nonce.back().first + of_nonce.back().second == epoch.seq) {
+      ++of_nonce.back().second;
+    } else {
+      of_nonce.emplace_back(epoch.seq, 1);
+    }
+  }
+  AppendVarint(out, runs.size());
+  for (const auto& [nonce, of_nonce] : runs) {
+    AppendVarint(out, nonce);
+    AppendVarint(out, of_nonce.size());
+    for (const auto& [first, run] : of_nonce) {
+      AppendVarint(out, first);
+      AppendVarint(out, run);
+    }
+  }
+}
+
+Result<PartialsMergeLog> PartialsMergeLog::DecodeState(std::string_view in) {
+  const Status corrupt = Status::Corruption("stored partials merge log does not decode");
+  if (in.size() < 2 || in[0] != 'L' || in[1] != kStateVersion) return corrupt;
+  in.remove_prefix(2);
+  PartialsMergeLog log;
+  uint64_t count = 0;
+  if (!ReadU32(in, log.source_partition_count_) || !ReadVarint(in, count)) return corrupt;
+  for (uint64_t index = 0; index < count; ++index) {
+    uint32_t partition = 0;
+    uint64_t zigzag = 0;
+    uint64_t flags = 0;
+    Progress progress;
+    if (!ReadU32(in, partition) || !ReadVarint(in, progress.applied) ||
+        !ReadVarint(in, zigzag) || !ReadVarint(in, flags)) {
+      return corrupt;
+    }
+    progress.max_event_time_ms = UnZigZag(zigzag);
+    progress.at_end = (flags & 1) != 0;
+    progress.reported = (flags & 2) != 0;
+    log.progress_[partition] = progress;
+  }
+  if (!ReadPreparedMap(in, log.pending_) || !ReadPreparedMap(in, log.waiting_) ||
+      !ReadVarint(in, count)) {
+    return corrupt;
+  }
+  for (uint64_t index = 0; index < count; ++index) {
+    EpochId epoch;
+    if (!ReadEpoch(in, epoch)) return corrupt;
+    log.marked_early_.insert(epoch);
+  }
+  if (!ReadVarint(in, count)) return corrupt;
+  for (uint64_t index = 0; index < count; ++index) {
+    uint64_t nonce = 0;
+    uint64_t runs = 0;
+    if (!ReadVarint(in, nonce) || !ReadVarint(in, runs) || runs > in.size()) return corrupt;
+    for (uint64_t run_index = 0; run_index < runs; ++run_index) {
+      uint64_t first = 0;
+      uint64_t run = 0;
+      if (!ReadVarint(in, first) || !ReadVarint(in, run) || run > (uint64_t{1} << 24)) {
+        return corrupt;
+      }
+      for (uint64_t seq = first; seq < first + run; ++seq) {
+        log.done_.insert(log.done_.end(), EpochId{nonce, seq});
+      }
+    }
+  }
+  if (!in.empty()) return corrupt;
+  return log;
 }
 
 std::optional<int64_t> PartialsMergeLog::Watermark(int64_t max_out_of_orderness_ms) const {

@@ -20,6 +20,13 @@
 //   orderness), none until every partition has reported an event time or its end. Global end:
 //   every source partition's newest applied range says it was at its end.
 //
+// Persistence (issue 11, restore from local state): EncodeState() is everything the decisions
+// above depend on — each source partition's progress, the prepared records still waiting for a
+// marker or for an earlier epoch, the markers read before their record, and the ids of the
+// epochs applied, skipped or refused (as runs of seqs per instance). A log decoded from it, fed the records after the offset it was encoded at,
+// decides exactly as the log that read every record from the beginning (tests/cluster_restore_
+// test.cc); the runtime writes it in the same WriteBatch as the windows it applied.
+//
 // Thread safety: one thread.
 #pragma once
 
@@ -27,6 +34,8 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "operators/partials_codec.h"
@@ -65,6 +74,14 @@ class PartialsMergeLog {
   const MergeLogStats& stats() const { return stats_; }
   const std::map<uint32_t, Progress>& progress() const { return progress_; }
 
+  // The decision state (not the stats), appended to `out`; and a log made from it (Corruption
+  // when the bytes are not one).
+  void EncodeState(std::string& out) const;
+  static Result<PartialsMergeLog> DecodeState(std::string_view bytes);
+  // Something changed since the last ClearChanged() (what to write at the next commit).
+  bool changed() const { return changed_; }
+  void ClearChanged() { changed_ = false; }
+
  private:
   enum class Fit { kFresh, kCovered, kGap, kConflict };
   Fit Classify(const PreparedPartials& prepared) const;
@@ -74,6 +91,7 @@ class PartialsMergeLog {
   std::map<EpochId, PreparedPartials> waiting_;  // marked, waiting for an earlier epoch (gap)
   std::set<EpochId> marked_early_;                // marker read before its prepared record
   std::set<EpochId> done_;                        // applied, skipped or refused
+  bool changed_ = false;
   std::map<uint32_t, Progress> progress_;
   uint32_t source_partition_count_ = 0;
   MergeLogStats stats_;

@@ -1,11 +1,15 @@
 #include "pipeline/cluster_runtime.h"
 
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <thread>
 
 #include <fmt/format.h>
+#include <librdkafka/rdkafka.h>
+
+#include "engine/varint.h"
 
 namespace brandpulse {
 namespace {
@@ -83,6 +87,11 @@ Result<std::unique_ptr<ClusterRuntime>> ClusterRuntime::Make(const ClusterSpec& 
       spec.merge_group.empty() ? group->group() + ".merge" : spec.merge_group;
   ASSIGN_OR_RETURN(runtime->consumer_,
                    PartialsConsumer::Make(spec.client, spec.partials_topic, merge_group));
+  ClusterRuntime* self = runtime.get();
+  runtime->consumer_->SetPlanner(
+      [self](const std::set<uint32_t>& owned, const std::set<uint32_t>& gained) {
+        return self->PlanStarts(owned, gained);
+      });
   return runtime;
 }
 
@@ -303,11 +312,99 @@ Result<std::optional<PositionMap>> ClusterRuntime::PublishEpoch(const WindowDelt
 
 // --- merge side ---
 
-Status ClusterRuntime::Poll(int timeout_ms, bool& reset) {
+Status ClusterRuntime::LoadMergeState(StateStore& store, std::optional<int64_t> merged_watermark) {
+  Status decoded = Status::Ok();
+  RETURN_IF_ERROR(store.ScanRuleState(kMergeStateName, [&](std::string_view key,
+                                                            std::string_view value) {
+    uint32_t partition = 0;
+    if (!key.starts_with("p/") ||
+        std::from_chars(key.data() + 2, key.data() + key.size(), partition).ec != std::errc()) {
+      return;
+    }
+    uint64_t offset = 0;
+    if (!ReadVarint(value, offset)) {
+      decoded = Status::Corruption(fmt::format("stored merge log of partials partition {}", partition));
+      return;
+    }
+    Result<PartialsMergeLog> log = PartialsMergeLog::DecodeState(value);
+    if (!log.ok()) {
+      decoded = log.status().WithContext(fmt::format("partials partition {}", partition));
+      return;
+    }
+    stored_.insert_or_assign(partition, std::make_pair(static_cast<int64_t>(offset), std::move(*log)));
+  }));
+  RETURN_IF_ERROR(decoded);
+  // Until the first assignment the merged watermark is the stored one (commits before it must
+  // not move it back).
+  merged_watermark_ = merged_watermark;
+  return Status::Ok();
+}
+
+uint32_t ClusterRuntime::PartitionOfBrand(std::string_view brand_id) const {
+  auto found = keys_.find(std::string(brand_id));
+  return PartialsPartitionOf(found != keys_.end() ? std::string_view(found->second) : brand_id,
+                             partials_partitions_);
+}
+
+// Inside the merge consumer's rebalance callback. Every callback since the last TakeChange adds
+// to one plan; the strongest wins (a reset restarts every owned partition, so later callbacks
+// of the same change restart theirs too).
+std::map<uint32_t, int64_t> ClusterRuntime::PlanStarts(const std::set<uint32_t>& owned,
+                                                       const std::set<uint32_t>& gained) {
+  std::map<uint32_t, int64_t> starts;
+  Plan plan = Plan::kReset;
+  if (!planned_first_ && owned.empty() && !stored_.empty()) {
+    // A restarted member is often assigned nothing at first (cooperative: the others give up
+    // partitions in a second round): its local state waits for the first partitions.
+    plan_ = std::max(plan_, Plan::kKeep);
+    return starts;
+  }
+  if (!planned_first_) {
+    planned_first_ = true;
+    bool all_stored = !owned.empty();
+    for (uint32_t partition : owned) all_stored = all_stored && stored_.contains(partition);
+    if (all_stored) {
+      plan = Plan::kResume;
+      for (uint32_t partition : owned) starts[partition] = stored_.at(partition).first;
+    }
+  } else if (plan_ != Plan::kReset) {
+    // A partition taken away and given back within one change is still held here: it reads on
+    // from the offset after its last record read.
+    bool fresh = false;
+    for (uint32_t partition : gained) fresh = fresh || !owned_.contains(partition);
+    if (!fresh) {
+      plan = Plan::kKeep;
+      for (uint32_t partition : gained) {
+        auto next = next_offset_.find(partition);
+        starts[partition] = next != next_offset_.end() ? next->second : RD_KAFKA_OFFSET_BEGINNING;
+      }
+    }
+  }
+  if (plan == Plan::kReset) {
+    for (uint32_t partition : owned) starts[partition] = RD_KAFKA_OFFSET_BEGINNING;
+  }
+  plan_ = std::max(plan_, plan);
+  return starts;
+}
+
+void ClusterRuntime::AddToTotals(const PartialsMergeLog& log) {
+  const MergeLogStats& stats = log.stats();
+  totals_.prepared += stats.prepared;
+  totals_.markers += stats.markers;
+  totals_.applied += stats.applied;
+  totals_.covered += stats.covered;
+  totals_.duplicates += stats.duplicates;
+  totals_.conflicts += stats.conflicts;
+}
+
+Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
   std::set<uint32_t> owned;
   ASSIGN_OR_RETURN(bool changed, consumer_->TakeChange(owned));
+  if (!changed) plan_ = Plan::kNone;  // (a partition given back as it was reads on)
   if (changed) {
     assignment_seen_ = true;
+    const Plan plan = plan_ == Plan::kNone ? Plan::kReset : plan_;
+    plan_ = Plan::kNone;
     std::set<uint32_t> gained;
     std::set<uint32_t> lost;
     for (uint32_t partition : owned) {
@@ -316,29 +413,58 @@ Status ClusterRuntime::Poll(int timeout_ms, bool& reset) {
     for (uint32_t partition : owned_) {
       if (!owned.contains(partition)) lost.insert(partition);
     }
-    for (const auto& [partition, log] : logs_) {
-      const MergeLogStats& stats = log.stats();
-      totals_.prepared += stats.prepared;
-      totals_.markers += stats.markers;
-      totals_.applied += stats.applied;
-      totals_.covered += stats.covered;
-      totals_.duplicates += stats.duplicates;
-      totals_.conflicts += stats.conflicts;
-    }
     owned_ = std::move(owned);
-    logs_.clear();
-    next_offset_.clear();
-    merged_.clear();
-    merged_watermark_.reset();
-    for (uint32_t partition : owned_) logs_[partition];
-    restoring_ = true;
-    restore_started_ = last_restore_check_ = std::chrono::steady_clock::now();
-    restore_records_ = 0;
-    restore_bytes_ = 0;
-    reset = true;
-    notice_(fmt::format("cluster: partials partitions gained {} lost {}; merged state reset, "
-                        "replaying {}",
-                        PartitionsText(gained), PartitionsText(lost), PartitionsText(owned_)));
+    restore_from_.clear();
+    if (plan == Plan::kReset) {
+      for (const auto& [partition, log] : logs_) AddToTotals(log);
+      logs_.clear();
+      next_offset_.clear();
+      merged_.clear();
+      merged_watermark_.reset();
+      for (uint32_t partition : owned_) logs_[partition];
+      change.reset = true;
+      restore_from_ = "offset 0";
+    } else {
+      // Kept (and resumed) partitions read on with their merged state; lost ones are dropped.
+      for (uint32_t partition : lost) {
+        if (auto log = logs_.find(partition); log != logs_.end()) {
+          AddToTotals(log->second);
+          logs_.erase(log);
+        }
+        next_offset_.erase(partition);
+        merged_.erase(partition);
+        offset_changed_.erase(partition);
+        change.dropped.insert(partition);
+      }
+      if (plan == Plan::kResume) {
+        for (uint32_t partition : owned_) {
+          auto& [offset, log] = stored_.at(partition);
+          next_offset_[partition] = offset;
+          logs_.insert_or_assign(partition, std::move(log));
+          restore_from_ += fmt::format("{}{}@{}", restore_from_.empty() ? "" : ",", partition, offset);
+          notice_(fmt::format("cluster: partials partition {} resumed from offset {} (local state)",
+                              partition, offset));
+        }
+      }
+    }
+    // Local state of a previous run that is not owned now goes (a reset wipes all of it).
+    if (plan == Plan::kResume) {
+      for (const auto& [partition, stored] : stored_) {
+        if (!logs_.contains(partition)) change.dropped.insert(partition);
+      }
+    }
+    if (plan != Plan::kKeep) stored_.clear();
+    if (plan != Plan::kKeep) {
+      restoring_ = true;
+      restore_started_ = last_restore_check_ = std::chrono::steady_clock::now();
+      restore_records_ = 0;
+      restore_bytes_ = 0;
+    }
+    notice_(fmt::format("cluster: partials partitions gained {} lost {}; {}",
+                        PartitionsText(gained), PartitionsText(lost),
+                        plan == Plan::kReset   ? "merged state reset, replaying " + PartitionsText(owned_)
+                        : plan == Plan::kResume ? "resuming from local state " + PartitionsText(owned_)
+                                                : "merged state of " + PartitionsText(owned_) + " kept"));
   }
   RETURN_IF_ERROR(consumer_->Poll(timeout_ms, 20000,
                                   [this](uint32_t partition, int64_t offset, std::string_view value) {
@@ -352,6 +478,7 @@ Status ClusterRuntime::OnRecord(uint32_t partition, int64_t offset, std::string_
   auto log = logs_.find(partition);
   if (log == logs_.end()) return Status::Ok();
   next_offset_[partition] = offset + 1;
+  offset_changed_.insert(partition);
   if (restoring_) {
     ++restore_records_;
     restore_bytes_ += value.size();
@@ -377,8 +504,9 @@ Status ClusterRuntime::OnRecord(uint32_t partition, int64_t offset, std::string_
     }
     log->second.OnPrepared(std::move(*prepared), apply);
   }
+  std::vector<PartialWindow>& merged = merged_[partition];
   for (PreparedPartials& epoch : apply) {
-    for (PartialWindow& window : epoch.windows) merged_.push_back(std::move(window));
+    for (PartialWindow& window : epoch.windows) merged.push_back(std::move(window));
   }
   return Status::Ok();
 }
@@ -396,16 +524,30 @@ Status ClusterRuntime::CheckRestored() {
   uint64_t applied = 0;
   for (const auto& [partition, log] : logs_) applied += log.stats().applied;
   notice_(fmt::format("cluster: partials restored: {} record(s), {} bytes, {} epoch(s) applied "
-                      "in {:.3f} s (partitions {})",
+                      "in {:.3f} s (partitions {}; from {})",
                       restore_records_, restore_bytes_, applied,
                       std::chrono::duration<double>(now - restore_started_).count(),
-                      PartitionsText(owned_)));
+                      PartitionsText(owned_), restore_from_.empty() ? "offset 0" : restore_from_));
   return Status::Ok();
+}
+
+void ClusterRuntime::SnapshotMergeState(StateStore::Commit& commit) {
+  for (auto& [partition, log] : logs_) {
+    if (!log.changed() && !offset_changed_.contains(partition)) continue;
+    auto offset = next_offset_.find(partition);
+    std::string value;
+    AppendVarint(value, offset != next_offset_.end() ? static_cast<uint64_t>(offset->second) : 0);
+    log.EncodeState(value);
+    log.ClearChanged();
+    commit.PutRuleState(kMergeStateName, fmt::format("p/{}", partition), value);
+  }
+  offset_changed_.clear();
 }
 
 WindowDeltaMap ClusterRuntime::TakeMerged(const BrandDirectory& brands) {
   WindowDeltaMap deltas;
-  for (PartialWindow& window : merged_) {
+  for (auto& [partition, windows] : merged_) {
+  for (PartialWindow& window : windows) {
     std::optional<uint32_t> brand = brands.FindBrand(window.brand_id);
     if (!brand) {
       ++unknown_brand_windows_;
@@ -414,6 +556,7 @@ WindowDeltaMap ClusterRuntime::TakeMerged(const BrandDirectory& brands) {
     WindowDeltaKey key{*brand, window.shape_index, window.dimension, window.start_ms};
     auto [entry, inserted] = deltas.try_emplace(key, std::move(window.metrics));
     if (!inserted) entry->second.Merge(window.metrics);
+  }
   }
   merged_.clear();
   return deltas;

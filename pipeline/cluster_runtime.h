@@ -13,9 +13,20 @@
 //   deferred and grows into the next one (a commit then would cost the member its assignment,
 //   KafkaGroupSource::Rejoining). A new owner of a source partition re-publishes the marker of the epoch named in
 //   the committed offset's metadata (a kill between 2 and 3).
-// Merge side: the partials partitions this instance owns in the merge group are read from their
-// beginning after every change of that assignment; PartialsMergeLog decides what is applied.
-// The runner then wipes its merged state (ResetRequested) and builds it again from the replay.
+// Merge side: PartialsMergeLog decides what is applied of each partials partition this instance
+// owns in the merge group. Each commit writes every owned log and the offset after its last
+// record read (SnapshotMergeState) in the WriteBatch that holds the windows it applied, so the
+// merged state in the store is always that of the applied prefixes of the partials partitions.
+// After a change of the assignment (docs/cluster.md, "Restore from local state"):
+// - only partitions lost: the kept ones read on with their merged state; the windows and logs of
+//   the lost ones are dropped (MergeChange::dropped);
+// - the first assignment after a start, when local state holds a log of every assigned
+//   partition: each resumes at its stored offset, with the stored state (partitions stored but
+//   not assigned are dropped) — whoever owned them in between;
+// - anything else (a partition gained without local state): the merged state is wiped and every
+//   owned partition replayed from its beginning (MergeChange::reset): the window closer and the
+//   window rules keep one watermark and one series position for all brands, so a partition
+//   cannot be rebuilt beside others that are ahead of it.
 //
 // Thread safety: the coordinator only.
 #pragma once
@@ -32,6 +43,7 @@
 
 #include "engine/brand_directory.h"
 #include "engine/source.h"
+#include "engine/state_store.h"
 #include "engine/window_types.h"
 #include "operators/kafka_partials.h"
 #include "operators/kafka_source.h"
@@ -75,13 +87,36 @@ class ClusterRuntime {
   bool has_deferred_epoch() const { return deferred_; }
 
   // --- merge side ---
-  // Reads what arrived on the owned partials partitions. Sets `reset` when the assignment
-  // changed: the caller wipes the merged state before the next commit.
-  Status Poll(int timeout_ms, bool& reset);
+  // Local state of the merge logs (rule-state name; key "p/<partition>", value: varint offset
+  // after the last record read, then PartialsMergeLog::EncodeState).
+  static constexpr std::string_view kMergeStateName = "~cluster-merge";
+  // At start, before the first Poll: the logs a previous run committed and its merged watermark.
+  Status LoadMergeState(StateStore& store, std::optional<int64_t> merged_watermark);
+  // What the caller does to its merged state after a change of the assignment.
+  struct MergeChange {
+    bool reset = false;                // wipe every merged window, rule state and log
+    std::set<uint32_t> dropped;        // else: drop the windows and logs of these partitions
+  };
+  // Reads what arrived on the owned partials partitions. After a change of the assignment,
+  // `change` says what the caller must do to its merged state before the next commit.
+  Status Poll(int timeout_ms, MergeChange& change);
+  // Local state of a previous run is still waiting for the first partials partitions (it was
+  // assigned none yet); DiscardStored() gives it up (the caller wipes the merged state).
+  bool holds_stored_state() const { return !stored_.empty(); }
+  void DiscardStored() { stored_.clear(); }
+  // The partials partition a brand's windows are merged at.
+  uint32_t PartitionOfBrand(std::string_view brand_id) const;
+  // Into the commit that takes TakeMerged's windows: the logs changed since the last call.
+  void SnapshotMergeState(StateStore::Commit& commit);
   // Windows applied since the last call, as deltas of `brands` (brands it does not know are
   // counted and left out).
   WindowDeltaMap TakeMerged(const BrandDirectory& brands);
-  bool has_merged() const { return !merged_.empty(); }
+  bool has_merged() const {
+    for (const auto& [partition, windows] : merged_) {
+      if (!windows.empty()) return true;
+    }
+    return false;
+  }
   // The merged watermark (min over the owned partials partitions; never moves back until a
   // reset), or nullopt.
   std::optional<int64_t> Watermark();
@@ -99,6 +134,10 @@ class ClusterRuntime {
   Status RepublishMarkers(const std::set<EpochId>& epochs);
   Status OnRecord(uint32_t partition, int64_t offset, std::string_view value);
   Status CheckRestored();
+  // The merge consumer's planner (inside its rebalance callback): where partitions start.
+  std::map<uint32_t, int64_t> PlanStarts(const std::set<uint32_t>& owned,
+                                         const std::set<uint32_t>& gained);
+  void AddToTotals(const PartialsMergeLog& log);
 
   const ClusterSpec spec_;
   Source& source_;
@@ -137,13 +176,21 @@ class ClusterRuntime {
   bool assignment_seen_ = false;
   std::map<uint32_t, PartialsMergeLog> logs_;
   std::map<uint32_t, int64_t> next_offset_;  // owned partition -> offset after the last record read
-  std::vector<PartialWindow> merged_;
+  std::set<uint32_t> offset_changed_;        // owned partitions read since the last snapshot
+  // Logs a previous run committed (until the first assignment): partition -> (offset, log).
+  std::map<uint32_t, std::pair<int64_t, PartialsMergeLog>> stored_;
+  // The plan of the changes since the last TakeChange (kept < resume < reset).
+  enum class Plan { kNone, kKeep, kResume, kReset };
+  Plan plan_ = Plan::kNone;
+  bool planned_first_ = false;
+  std::map<uint32_t, std::vector<PartialWindow>> merged_;  // by partials partition
   std::optional<int64_t> merged_watermark_;
   bool restoring_ = false;
   std::chrono::steady_clock::time_point restore_started_;
   std::chrono::steady_clock::time_point last_restore_check_;
   uint64_t restore_records_ = 0;
   uint64_t restore_bytes_ = 0;
+  std::string restore_from_;  // "offset 0" or the stored offsets resumed from, for the notice
   uint64_t corrupt_records_ = 0;
   uint64_t unknown_brand_windows_ = 0;
   MergeLogStats totals_;  // of logs dropped at resets

@@ -92,9 +92,11 @@ class PipelineRun {
   // Issue 11: global windows across instances (`cluster:`; the definitions are at the end).
   Status StartCluster();
   Status ClusterPoll();
-  Status ClusterEpoch(WindowDeltaMap& deltas);
+  Status ClusterEpoch(WindowDeltaMap& deltas, StateStore::Commit& commit);
   Status ClusterEnd(bool& end_of_input);
   Status ResetMergedState();
+  Status ApplyMergeChange(const ClusterRuntime::MergeChange& change);
+  Status DropMergedPartitions(const std::set<uint32_t>& partitions);
   void Notice(const std::string& message) const {
     if (options_.on_notice) options_.on_notice(message);
   }
@@ -689,7 +691,7 @@ Status PipelineRun::Commit(bool end_of_input) {
                          watermark_.load(), spec_.retention_ms, deltas);
   const size_t batch_inquiries = inquiries_.size();
   // Issue 11: these deltas go to the partials topic; the merged ones take their place.
-  if (cluster_) RETURN_IF_ERROR(ClusterEpoch(deltas));
+  if (cluster_) RETURN_IF_ERROR(ClusterEpoch(deltas, commit));
   summary_.window_updates += deltas.size();
   const size_t delta_count = deltas.size();
   closer_->Track(deltas);
@@ -1018,13 +1020,18 @@ Status PipelineRun::StartCluster() {
                                                   [this](const std::string& message) {
                                                     Notice(message);
                                                   }));
-  // No post is late where it is read (see Commit); the stored watermark is the merged one of
-  // an earlier ownership.
+  // What the store holds is merged state of the partials partitions this instance owned when it
+  // last committed, with the merge log of each: kept (resumed from where each log was) if the
+  // merge group's first assignment is among them, else wiped and rebuilt from the partials topic
+  // (ClusterRuntime::Poll). The stored watermark is the merged one of those partitions.
+  const int64_t stored_watermark = watermark_.load();
+  cluster_committed_watermark_.reset();
+  if (stored_watermark != kNoWatermark) cluster_committed_watermark_ = stored_watermark;
+  RETURN_IF_ERROR(cluster_->LoadMergeState(*store_, cluster_committed_watermark_));
+  // No post is late where it is read (see Commit).
   watermark_.store(kNoWatermark);
   watermarks_ = WatermarkTracker{spec_.max_out_of_orderness_ms, spec_.idle_timeout_ms};
-  // What the store holds is merged state of partials partitions this instance may no longer
-  // own: it is rebuilt from the partials topic once the merge group assigns partitions.
-  return ResetMergedState();
+  return Status::Ok();
 }
 
 Status PipelineRun::ResetMergedState() {
@@ -1034,6 +1041,7 @@ Status PipelineRun::ResetMergedState() {
   for (const auto& rule : spec_.alert_rules) wipe.DeleteAllRuleState(rule->name());
   wipe.DeleteAllRuleState("~noise");
   wipe.DeleteAllRuleState("~noise-ids");
+  wipe.DeleteAllRuleState(ClusterRuntime::kMergeStateName);
   RETURN_IF_ERROR(store_->Write(wipe));
   closer_->Clear();
   ASSIGN_OR_RETURN(RuleSet rules, RuleSet::Make(spec_.alert_rules, spec_.windows, *brands_,
@@ -1043,12 +1051,51 @@ Status PipelineRun::ResetMergedState() {
   return Status::Ok();
 }
 
+Status PipelineRun::ApplyMergeChange(const ClusterRuntime::MergeChange& change) {
+  if (change.reset) return ResetMergedState();
+  if (!change.dropped.empty()) return DropMergedPartitions(change.dropped);
+  return Status::Ok();
+}
+
+// Partials partitions this instance no longer merges: their brands' windows and their merge logs
+// leave the store (one write), their open windows the closer. The kept partitions' windows,
+// the watermark and the rule state stay; what rules keep of the dropped brands is what they keep
+// of any brand merged elsewhere (a silent series: nothing of it fires or is served), and is
+// wiped if one of those partitions comes back (a gain replays: ClusterRuntime::Poll).
+Status PipelineRun::DropMergedPartitions(const std::set<uint32_t>& partitions) {
+  RETURN_IF_ERROR(FinishWrite());
+  StateStore::Commit drop = store_->NewCommit();
+  uint64_t windows = 0;
+  RETURN_IF_ERROR(store_->ScanAllWindows([&](const WindowKey& key, const WindowMetrics&) {
+    if (!partitions.contains(cluster_->PartitionOfBrand(key.brand_id))) return;
+    drop.DeleteWindow(key);
+    ++windows;
+  }));
+  for (uint32_t partition : partitions) {
+    drop.DeleteRuleState(ClusterRuntime::kMergeStateName, fmt::format("p/{}", partition));
+  }
+  RETURN_IF_ERROR(store_->Write(drop));
+  std::set<uint32_t> brands;
+  for (uint32_t brand = 0; brand < brands_->brand_count(); ++brand) {
+    if (partitions.contains(cluster_->PartitionOfBrand(brands_->brand_info(brand).id))) {
+      brands.insert(brand);
+    }
+  }
+  closer_->ForgetBrands(brands);
+  std::string text;
+  for (uint32_t partition : partitions) text += fmt::format("{}{}", text.empty() ? "" : ",", partition);
+  Notice(fmt::format("cluster: merged state of partials partition(s) [{}] dropped: {} window(s) "
+                     "of {} brand(s)",
+                     text, windows, brands.size()));
+  return Status::Ok();
+}
+
 // Between batches: the merge consumer's records, a reset after its assignment changed, and a
 // commit of merged windows (or of a merged watermark that moved) when the input is quiet.
 Status PipelineRun::ClusterPoll() {
-  bool reset = false;
-  RETURN_IF_ERROR(cluster_->Poll(0, reset));
-  if (reset) RETURN_IF_ERROR(ResetMergedState());
+  ClusterRuntime::MergeChange change;
+  RETURN_IF_ERROR(cluster_->Poll(0, change));
+  RETURN_IF_ERROR(ApplyMergeChange(change));
   if (epoch_records_ == 0 && clock_.NowMs() - last_commit_ms_ >= spec_.commit_interval_ms &&
       (cluster_->has_merged() || cluster_->Watermark() != cluster_committed_watermark_)) {
     RETURN_IF_ERROR(Commit(false));
@@ -1058,7 +1105,7 @@ Status PipelineRun::ClusterPoll() {
 
 // In Commit(): publishes this epoch's deltas (an abandoned epoch's partitions are read again
 // from where it started) and replaces them with the windows merged since the last commit.
-Status PipelineRun::ClusterEpoch(WindowDeltaMap& deltas) {
+Status PipelineRun::ClusterEpoch(WindowDeltaMap& deltas, StateStore::Commit& commit) {
   if (!deltas.empty() || epoch_records_ > 0 || cluster_->EndChanged(positions_)) {
     ASSIGN_OR_RETURN(std::optional<PositionMap> back,
                      cluster_->PublishEpoch(deltas, *brands_, positions_,
@@ -1072,6 +1119,8 @@ Status PipelineRun::ClusterEpoch(WindowDeltaMap& deltas) {
     }
   }
   deltas = cluster_->TakeMerged(*brands_);
+  // The merge logs as of these windows, in their WriteBatch (restore from local state).
+  cluster_->SnapshotMergeState(commit);
   // A delta for a window this merger already closed (input more disordered than the allowed
   // lateness) is late: left out, as a late post is in one process, and counted.
   if (cluster_committed_watermark_) {
@@ -1094,15 +1143,20 @@ Status PipelineRun::ClusterEpoch(WindowDeltaMap& deltas) {
 // end; until then `end_of_input` is cleared and the loop goes on.
 Status PipelineRun::ClusterEnd(bool& end_of_input) {
   if (epoch_records_ > 0 || cluster_->EndChanged(positions_)) RETURN_IF_ERROR(Commit(false));
-  bool reset = false;
-  RETURN_IF_ERROR(cluster_->Poll(50, reset));
-  if (reset) RETURN_IF_ERROR(ResetMergedState());
+  ClusterRuntime::MergeChange change;
+  RETURN_IF_ERROR(cluster_->Poll(50, change));
+  RETURN_IF_ERROR(ApplyMergeChange(change));
   if (cluster_end_wait_started_ms_ == INT64_MIN) cluster_end_wait_started_ms_ = clock_.NowMs();
   // The merge group may not have assigned anything yet (joins take seconds): wait for it.
   const bool assigned = cluster_->owns_partials() || cluster_->assignment_seen() ||
                         clock_.NowMs() - cluster_end_wait_started_ms_ > 30000;
   ASSIGN_OR_RETURN(bool ready, cluster_->ReadyToClose());
   end_of_input = assigned && ready;
+  if (end_of_input && !cluster_->owns_partials() && cluster_->holds_stored_state()) {
+    // Never assigned a partials partition in this run: the merged state of the last one goes.
+    cluster_->DiscardStored();
+    RETURN_IF_ERROR(ResetMergedState());
+  }
   if (end_of_input && cluster_->owns_partials()) {
     Notice("cluster: global end reached; closing every window");
   }

@@ -155,6 +155,17 @@ void WindowCloser::Clear() {
   closed_through_ms_ = INT64_MIN;  // the windows are rebuilt and closed again
 }
 
+void WindowCloser::ForgetBrands(const std::set<uint32_t>& brand_indexes) {
+  for (auto it = open_.begin(); it != open_.end();) {
+    if (!brand_indexes.contains(it->first.brand_index)) {
+      ++it;
+      continue;
+    }
+    if (!it->second.complete) --incomplete_open_;
+    it = open_.erase(it);
+  }
+}
+
 void WindowCloser::RemapBrands(const BrandDirectory& before, const BrandDirectory& after) {
   std::map<OpenWindow, Total> open = std::move(open_);
   open_.clear();

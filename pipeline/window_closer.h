@@ -60,6 +60,9 @@ class WindowCloser {
   // Forgets every open window and stored end (issue 11: a cluster's merger wiped its merged
   // windows and rebuilds them from the partials topic).
   void Clear();
+  // Forgets the open windows of these brands (issue 11: a merger dropped the windows of the
+  // partials partitions it no longer owns); the other brands' windows and closed_through stay.
+  void ForgetBrands(const std::set<uint32_t>& brand_indexes);
   // A reload renumbered the brands; windows of brands that left are dropped (as after a restart).
   void RemapBrands(const BrandDirectory& before, const BrandDirectory& after);
 

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Issue 11: a merger's restore time against its state size — resuming from local state (the merge
+# logs and offsets committed with the merged windows) against replaying the partials partitions
+# from offset 0 (a fresh disk). docs/cluster.md, "Restore from local state".
+#
+# For each size N (posts): dev-kafka (1 broker, posts:16, partials:4), N generated posts at
+# --rate posts per second of event time; instance a runs alone to the end (stop_at_end) with a
+# `cluster:` section (tests/kafka/global-pipeline.yaml); then
+#   resume: a again, on its old state: every partials partition resumes at its stored offset;
+#   replay: an instance on a fresh disk in the same groups: every partials partition from 0.
+# Both find the source at its end (the group's offsets), so what they do is restore the merged
+# state, close it and exit. Reported: the `partials restored` line (records, bytes, seconds from the
+# assignment until every partials partition is read to its end), the process's wall time from
+# start to exit (group joins included), the state size and windows, and the load average.
+#
+#   bash bench/cluster-restore.sh [--sizes 20000,60000,120000] [--rate 1] [--commit-every 500]
+#                                 [--brandpulse PATH] [--work DIR]
+# The mock keeps ~5 MiB per partition: 16 source partitions hold ~140k posts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sizes=20000,60000,120000
+rate=1
+commit_every=500
+brandpulse=build/brandpulse
+work=build/cluster-restore-bench
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --sizes) sizes=$2; shift 2 ;;
+    --rate) rate=$2; shift 2 ;;
+    --commit-every) commit_every=$2; shift 2 ;;
+    --brandpulse) brandpulse=$2; shift 2 ;;
+    --work) work=$2; shift 2 ;;
+    *) echo "cluster-restore: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+command -v kcat >/dev/null || { echo "cluster-restore: kcat is missing" >&2; exit 2; }
+brandpulse=$(cd "$(dirname "$brandpulse")" && pwd)/$(basename "$brandpulse")
+rm -rf "$work"
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+
+cluster_pid=
+cleanup() {
+  [ -n "$cluster_pid" ] && kill "$cluster_pid" 2>/dev/null || true
+  jobs -p | xargs -r kill -KILL 2>/dev/null || true
+}
+trap cleanup EXIT
+
+load() { cut -d' ' -f1 /proc/loadavg; }
+run_timed() {  # run_timed <dir> <log>: runs an instance to its end; prints its wall seconds
+  local state=$1 log=$2 started ended
+  mkdir -p "$state.out"
+  started=$(date +%s.%N)
+  env KAFKA_STATE="$state" KAFKA_OUT="$state.out" KAFKA_GROUP=bench KAFKA_COMMIT_EVERY="$commit_every" \
+    KAFKA_WORKERS=1 stdbuf -oL -eL "$brandpulse" run tests/kafka/global-pipeline.yaml --quiet >"$log" 2>&1 ||
+    { echo "cluster-restore: run failed ($log):" >&2; tail -n 20 "$log" >&2; exit 1; }
+  ended=$(date +%s.%N)
+  echo "$ended - $started" | bc
+}
+restored() {  # restored <log>: "<records> <bytes> <seconds>" of its last partials restore
+  grep 'partials restored' "$1" | tail -n 1 |
+    sed -E 's/.*restored: ([0-9]+) record\(s\), ([0-9]+) bytes, .* in ([0-9.]+) s.*/\1 \2 \3/'
+}
+
+results=$work/results.tsv
+printf 'posts\tstate_mb\twindows\tpartials_mb\tresume_records\tresume_s\tresume_wall_s\tresume_load\treplay_records\treplay_s\treplay_wall_s\treplay_load\n' >"$results"
+for posts in ${sizes//,/ }; do
+  dir=$work/$posts
+  mkdir -p "$dir"
+  "$brandpulse" dev-kafka --brokers 1 --topic posts:16 --topic partials:4 \
+    --bootstrap-file "$dir/bootstrap" </dev/null >"$dir/dev-kafka.log" 2>&1 &
+  cluster_pid=$!
+  for _ in $(seq 100); do [ -s "$dir/bootstrap" ] && break; sleep 0.1; done
+  export KAFKA_BROKERS
+  KAFKA_BROKERS=$(cat "$dir/bootstrap")
+  "$brandpulse" generate --watchlist pipelines/watchlists/nordic-spanish-telecoms.yaml \
+    --format twitter-v2 --count "$posts" --seed 5 --mention-share 0.08 --rate "$rate" \
+    --disorder 20s --output "$dir/firehose.jsonl"
+  awk '{ print NR "\t" $0 }' "$dir/firehose.jsonl" | kcat -P -b "$KAFKA_BROKERS" -t posts -K "	"
+  build=$(run_timed "$dir/a" "$dir/build.log")
+  windows=$("$brandpulse" query dump --state "$dir/a" | wc -l)
+  state_mb=$(du -sm "$dir/a" | cut -f1)
+  resume_load=$(load)
+  resume_wall=$(run_timed "$dir/a" "$dir/resume.log")
+  grep -q 'resumed from offset' "$dir/resume.log" || { echo "cluster-restore: a did not resume from local state" >&2; exit 1; }
+  read -r resume_records _ resume_s <<<"$(restored "$dir/resume.log")"
+  replay_load=$(load)
+  replay_wall=$(run_timed "$dir/fresh" "$dir/replay.log")
+  read -r replay_records replay_bytes replay_s <<<"$(restored "$dir/replay.log")"
+  partials_mb=$(echo "scale=2; $replay_bytes / 1048576" | bc)
+  kill "$cluster_pid" 2>/dev/null || true
+  wait "$cluster_pid" 2>/dev/null || true
+  cluster_pid=
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%.2f\t%s\n' "$posts" "$state_mb" "$windows" \
+    "$partials_mb" "$resume_records" "$resume_s" "$resume_wall" "$resume_load" "$replay_records" \
+    "$replay_s" "$replay_wall" "$replay_load" | tee -a "$results"
+  echo "cluster-restore: $posts posts: built in ${build}s" >&2
+done
+echo "cluster-restore: $results"
+column -t -s $'\t' "$results"

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# A merger restores from local state (issue 11; docs/cluster.md "Restore from local state"), with
+# real processes: `brandpulse dev-kafka` (1 broker, posts:8, partials topics of 4 and 8), kcat
+# producing a generated firehose, brandpulse instances with a `cluster:` section
+# (tests/kafka/global-pipeline.yaml).
+#   1. x consumes alone, slowly, and is stopped (SIGTERM) halfway; restarted on its old state it
+#      must resume every partials partition at the offset its state holds ("resumed from offset
+#      N", no "merged state reset"), and end with windows byte-identical to a single-process run
+#      and every alert id of it, none fired twice.
+#   2. x2 consumes alone (second group, second partials topic) and y2 joins: x2 loses partials
+#      partitions and keeps the others' merged state ("kept"; the lost brands' windows
+#      "dropped"). Each instance's windows at the end are windows of the single-process run, and
+#      together they are all of them; the alert ids together are the single-process run's.
+#
+#   tests/cluster_restore-test.sh [--posts N] [--brandpulse PATH] [--work DIR]
+# Exit 0 when all hold; 1 on a difference; 2 on a setup error.
+set -euo pipefail
+export LC_ALL=C
+cd "$(dirname "$0")/.."
+
+posts=12000
+commit_every=500
+brandpulse=build/brandpulse
+work=build/cluster-restore-test
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --posts) posts=$2; shift 2 ;;
+    --brandpulse) brandpulse=$2; shift 2 ;;
+    --work) work=$2; shift 2 ;;
+    *) echo "cluster-restore-test: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+command -v kcat >/dev/null || { echo "cluster-restore-test: kcat is missing (scripts/install-deps.sh)" >&2; exit 2; }
+[ -x "$brandpulse" ] || { echo "cluster-restore-test: $brandpulse is not built" >&2; exit 2; }
+brandpulse=$(cd "$(dirname "$brandpulse")" && pwd)/$(basename "$brandpulse")
+rm -rf "$work"
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+
+cluster_pid=
+cleanup() {
+  [ -n "$cluster_pid" ] && kill "$cluster_pid" 2>/dev/null || true
+  jobs -p | xargs -r kill -KILL 2>/dev/null || true
+}
+trap cleanup EXIT
+
+"$brandpulse" dev-kafka --brokers 1 --topic posts:8 --topic partials:4 --topic partials2:8 \
+  --control "$work/control.sock" --bootstrap-file "$work/bootstrap" </dev/null >"$work/dev-kafka.log" 2>&1 &
+cluster_pid=$!
+for _ in $(seq 100); do [ -s "$work/bootstrap" ] && break; sleep 0.1; done
+[ -s "$work/bootstrap" ] || { echo "cluster-restore-test: dev-kafka did not start" >&2; cat "$work/dev-kafka.log" >&2; exit 2; }
+export KAFKA_BROKERS
+KAFKA_BROKERS=$(cat "$work/bootstrap")
+control() { python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall((sys.argv[2]+"\n").encode()); r=s.recv(200).decode().strip(); print(r); sys.exit(r != "ok")' "$work/control.sock" "$1"; }
+
+input=$work/firehose.jsonl
+"$brandpulse" generate --watchlist pipelines/watchlists/nordic-spanish-telecoms.yaml \
+  --format twitter-v2 --count "$posts" --seed 23 --mention-share 0.08 \
+  --malformed-share 0.001 --rate 10 --disorder 20s --output "$input"
+awk '{ print NR "\t" $0 }' "$input" | kcat -P -b "$KAFKA_BROKERS" -t posts -X batch.num.messages=100 -K "	"
+echo "cluster-restore-test: $posts posts produced to 8 partitions"
+
+failures=0
+fail() { echo "cluster-restore-test: FAIL: $*"; failures=$((failures + 1)); }
+run() {  # run <name> <pipeline> [extra env...]: in the background; sets $pid
+  local name=$1 pipeline=$2
+  shift 2
+  mkdir -p "$work/$name/out"
+  echo "=== run $(date -u +%T)" >>"$work/$name/runs.log"
+  env KAFKA_INPUT="$input" KAFKA_STATE="$work/$name/state" KAFKA_OUT="$work/$name/out" "$@" \
+    stdbuf -oL -eL "$brandpulse" run "$pipeline" --quiet >>"$work/$name/runs.log" 2>&1 &
+  pid=$!
+}
+finish() {  # finish <name>: waits for $pid
+  if ! wait "$pid"; then
+    fail "run $1 failed:"
+    tail -n 20 "$work/$1/runs.log"
+    return 1
+  fi
+}
+wait_count() {  # wait_count <file> <pattern> <count> <tenths of a second>
+  for _ in $(seq "$4"); do
+    [ "$(grep -c -- "$2" "$1" 2>/dev/null || true)" -ge "$3" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+last_run() { awk '/^=== run/ { buffer = "" } { buffer = buffer $0 "\n" } END { printf "%s", buffer }' "$1"; }
+alert_ids() { grep -o '"alert_id":"[^"]*"' "$@" 2>/dev/null | sed 's/^[^:]*:"alert_id"/"alert_id"/' || true; }
+
+run reference tests/kafka/global-file-pipeline.yaml KAFKA_COMMIT_EVERY=$commit_every
+finish reference || exit 1
+"$brandpulse" query dump --state "$work/reference/state" >"$work/reference/windows.txt"
+alert_ids "$work/reference/out/alerts.jsonl" | sort -u >"$work/reference/alert-ids.txt"
+[ -s "$work/reference/windows.txt" ] || { echo "cluster-restore-test: the reference has no windows" >&2; exit 2; }
+sort "$work/reference/windows.txt" >"$work/reference/windows-sorted.txt"
+
+# 1. Stop halfway, restart on old state: resume, not replay.
+control "rtt -1 60" >/dev/null
+common=(KAFKA_COMMIT_EVERY=$commit_every KAFKA_WORKERS=1 KAFKA_FETCH_BYTES=8192)
+run x tests/kafka/global-pipeline.yaml "${common[@]}" KAFKA_GROUP=restore
+wait_count "$work/x/runs.log" "partials restored" 1 400 || fail "x never restored its partials partitions"
+wait_count "$work/x/runs.log" "epoch .* committed" 8 600 || fail "x committed fewer than 8 epochs"
+kill -TERM "$pid"
+finish x || true
+grep -q "global end reached" "$work/x/runs.log" && fail "x reached the end before it was stopped (make --posts larger)"
+echo "cluster-restore-test: x stopped after $(grep -c 'epoch .* committed' "$work/x/runs.log") epochs; restarting it on its old state"
+control "rtt -1 0" >/dev/null
+run x tests/kafka/global-pipeline.yaml "${common[@]}" KAFKA_GROUP=restore
+finish x || true
+second=$(last_run "$work/x/runs.log")
+resumed=$(grep -c 'resumed from offset [0-9]* (local state)' <<<"$second" || true)
+[ "$resumed" -eq 4 ] || fail "x's restart resumed $resumed of 4 partials partitions from local state"
+grep -q 'resumed from offset [1-9]' <<<"$second" || fail "x's restart resumed every partition at offset 0"
+grep -q 'merged state reset' <<<"$second" && fail "x's restart replayed (merged state reset)"
+grep 'resumed from offset\|partials restored' <<<"$second" | sed 's/^/cluster-restore-test: x: /'
+"$brandpulse" query dump --state "$work/x/state" >"$work/x/windows.txt"
+cmp -s "$work/reference/windows.txt" "$work/x/windows.txt" ||
+  { fail "x's windows differ from the single-process run"; diff "$work/reference/windows.txt" "$work/x/windows.txt" | head; }
+alert_ids "$work/x/out/alerts.jsonl" | sort >"$work/x/alert-ids-all.txt"
+sort -u "$work/x/alert-ids-all.txt" | cmp -s "$work/reference/alert-ids.txt" - ||
+  { fail "x's alert ids differ from the single-process run"; sort -u "$work/x/alert-ids-all.txt" | diff "$work/reference/alert-ids.txt" - | head; }
+twice=$(uniq -d "$work/x/alert-ids-all.txt" | wc -l)
+[ "$twice" -eq 0 ] || fail "$twice alert id(s) fired again after the restart"
+echo "cluster-restore-test: x: $(wc -l <"$work/x/windows.txt") windows, $(wc -l <"$work/x/alert-ids-all.txt") alerts, $twice fired twice"
+
+# 2. A member joins: the other keeps the merged state of the partitions it still owns. (The
+# watchlist's brands form two competitor groups, so their windows fall on two partials
+# partitions: 0 and 4 of partials2's 8.)
+control "rtt -1 60" >/dev/null
+second_group=(KAFKA_GROUP=keep KAFKA_PARTIALS=partials2 "${common[@]}")
+run x2 tests/kafka/global-pipeline.yaml "${second_group[@]}"
+x2=$pid
+wait_count "$work/x2/runs.log" "partials restored" 1 400 || fail "x2 never restored its partials partitions"
+wait_count "$work/x2/runs.log" "epoch .* committed" 4 600 || fail "x2 committed fewer than 4 epochs"
+run y2 tests/kafka/global-pipeline.yaml "${second_group[@]}"
+y2=$pid
+wait_count "$work/x2/runs.log" "kept" 1 400 || fail "x2 kept no merged state when y2 joined"
+grep -q 'merged state of \[[0-9]' "$work/x2/runs.log" || fail "x2 kept no partials partition when y2 joined"
+# Both end at the end of the topic: y2 first takes what x2 gave up (a member that owns nothing
+# at the end has nothing to close and exits).
+wait_count "$work/y2/runs.log" "partials partitions gained \[[0-9]" 1 400 || fail "y2 gained no partials partition"
+control "rtt -1 0" >/dev/null
+pid=$x2; finish x2 || true
+pid=$y2; finish y2 || true
+grep -h 'kept\|dropped' "$work/x2/runs.log" | sed 's/^/cluster-restore-test: x2: /' | head -n 4
+: >"$work/union.txt"
+for name in x2 y2; do
+  "$brandpulse" query dump --state "$work/$name/state" >"$work/$name/windows.txt"
+  extra=$(comm -13 "$work/reference/windows-sorted.txt" <(sort "$work/$name/windows.txt") | wc -l)
+  [ "$extra" -eq 0 ] || { fail "$extra of $name's windows are not the single-process run's"; comm -13 "$work/reference/windows-sorted.txt" <(sort "$work/$name/windows.txt") | head -n 5; }
+  cat "$work/$name/windows.txt" >>"$work/union.txt"
+  echo "cluster-restore-test: $name: $(wc -l <"$work/$name/windows.txt") windows"
+done
+missing=$(comm -23 "$work/reference/windows-sorted.txt" <(sort -u "$work/union.txt") | wc -l)
+[ "$missing" -eq 0 ] || fail "$missing windows of the single-process run are in neither x2 nor y2"
+alert_ids "$work"/{x2,y2}/out/alerts.jsonl | sort -u | cmp -s "$work/reference/alert-ids.txt" - ||
+  { fail "the alert ids of x2 and y2 differ from the single-process run"; alert_ids "$work"/{x2,y2}/out/alerts.jsonl | sort -u | diff "$work/reference/alert-ids.txt" - | head; }
+
+if grep -i 'offset reset' "$work"/{x,x2,y2}/runs.log; then fail "an offset reset happened"; fi
+if grep -h 'cluster: epochs committed' "$work"/{x,x2,y2}/runs.log | grep -v ' 0 conflict(s)'; then
+  fail "a merger refused epochs (conflicts)"
+fi
+[ "$failures" -eq 0 ] && echo "cluster-restore-test: all checks passed"
+[ "$failures" -eq 0 ]

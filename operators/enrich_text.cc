@@ -341,6 +341,7 @@ EnrichScratch::EnrichScratch()
   tokens_->reserve(256);
   clauses_->reserve(32);
   cue_hits_.reserve(64);
+  pending_words_.reserve(256);
   brand_repeats_.reserve(16);
   features_.hashes.reserve(512);
 }
@@ -596,6 +597,8 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
   std::string& normalized = scratch.normalized_;
   std::vector<Token>& tokens = *scratch.tokens_;
   tokens.clear();
+  std::vector<std::pair<uint32_t, uint64_t>>& pending = scratch.pending_words_;
+  pending.clear();
   // Written through a pointer into a buffer sized once: no input byte makes more than two bytes
   // of normalised text (a one-letter word and its space, a mark and its space), plus the
   // leading space. The string keeps its capacity, so a warm call does not allocate.
@@ -731,8 +734,17 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
       letters += static_cast<int>((ascii_cases & 0xFFFFFFFF) + (ascii_cases >> 32));
       token.caps = letters >= 2 && upper == letters && lower == 0;
       std::string_view kept(base + token.norm_begin, token.norm_length);
+      if (!token.elongated) {
+        // Looked up after the post (below), once its slot and entry are on their way.
+        words_->PrefetchSlot(hash);
+        pending.emplace_back(static_cast<uint32_t>(tokens.size()), hash);
+        *out++ = ' ';
+        tokens.push_back(token);
+        i = j;
+        continue;
+      }
       const WordInfo* info = &words_->Find(kept, hash);
-      if (token.elongated) {
+      {
         // "soooo" was kept as "soo": the lexicon may know it with one letter ("so", "lento").
         if (!(info->flags & enrich_words::kInAnyLexicon)) {
           // In place: the collapsed word is never longer than the kept one.
@@ -790,6 +802,11 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
     i += length;
   }
   normalized.resize(offset());
+  for (const auto& [index, hash] : pending) words_->PrefetchEntry(hash);
+  for (const auto& [index, hash] : pending) {
+    Token& token = tokens[index];
+    token.info = &words_->Find(std::string_view(base + token.norm_begin, token.norm_length), hash);
+  }
   (void)language;
 }
 

@@ -67,6 +67,21 @@ class WordTable {
   // writes them: HashByte from kHashSeed over every byte of the word).
   const WordInfo& Find(std::string_view word, uint64_t hash) const;
 
+  // Memory-level parallelism for a post's words: the table is larger than the cache the rest
+  // of a pipeline leaves it, so a lookup is mostly a wait for its slot and then its entry. The
+  // tokeniser prefetches each word's slot when it has hashed the word, then, after the post,
+  // the entries of the slots whose tag matches, then looks the words up.
+  void PrefetchSlot(uint64_t hash) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[hash & mask_]);
+  }
+  void PrefetchEntry(uint64_t hash) const {
+    if (slots_.empty()) return;
+    const uint32_t value = slots_[hash & mask_];
+    if (value != 0 && (value >> 15) == static_cast<uint32_t>(hash >> 47)) {
+      __builtin_prefetch(&entries_[(value & kMaxEntries) - 1]);
+    }
+  }
+
   // FNV-1a: words are short (5–8 bytes), so a byte loop is as fast as anything wider.
   static constexpr uint64_t kHashSeed = 0xcbf29ce484222325ull;
   static constexpr uint64_t HashByte(uint64_t hash, unsigned char byte) {

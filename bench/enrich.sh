@@ -89,7 +89,7 @@ callgrind_part() {  # BINARY LABEL: the instruction counts (see the header)
   local callgrind="$1" label="$2" out="$out/cg-$2"
   mkdir -p "$out"
   command -v valgrind >/dev/null || { echo "enrich.sh: --callgrind needs valgrind" >&2; exit 2; }
-  local input="$root_out/posts-0.20.jsonl"
+  local input="$root_out/posts-$posts-0.20.jsonl"
   [ -f "$input" ] || "$callgrind" generate -w "$watchlist" -n "$posts" -f twitter-v2 \
     --mention-share 0.20 --authors 50000 --seed 7 -o "$input" >/dev/null
   head -n "$callgrind_posts" "$input" > "$out/cg-posts.jsonl"
@@ -168,7 +168,7 @@ loads=()  # the load average at the start of each round: the machine is shared
 echo "| mention share | posts | mentions | build | without enrich s | with enrich s | extra s | µs per enriched post¹ | share of pipeline time | CPU s without² | CPU s with² | µs CPU per enriched post | share of pipeline CPU |"
 echo "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for share in 0.05 0.20; do
-  input="$out/posts-$share.jsonl"
+  input="$out/posts-$posts-$share.jsonl"  # per count: a file of another --posts is not reused
   [ -f "$input" ] || "$brandpulse" generate -w "$watchlist" -n "$posts" -f twitter-v2 \
     --mention-share "$share" --authors 50000 --seed 7 -o "$input" >/dev/null
   head -n 1 "$input" > "$out/one-$share.jsonl"

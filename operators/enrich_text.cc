@@ -341,6 +341,7 @@ EnrichScratch::EnrichScratch()
   tokens_->reserve(256);
   clauses_->reserve(32);
   cue_hits_.reserve(64);
+  pending_words_.reserve(256);
   brand_repeats_.reserve(16);
   features_.hashes.reserve(512);
 }
@@ -596,10 +597,12 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
   std::string& normalized = scratch.normalized_;
   std::vector<Token>& tokens = *scratch.tokens_;
   tokens.clear();
+  std::vector<std::pair<uint32_t, uint64_t>>& pending = scratch.pending_words_;
+  pending.clear();
   // Written through a pointer into a buffer sized once: no input byte makes more than two bytes
   // of normalised text (a one-letter word and its space, a mark and its space), plus the
   // leading space. The string keeps its capacity, so a warm call does not allocate.
-  normalized.resize(2 * text.size() + 2);
+  normalized.resize(2 * text.size() + 2 + 8);  // + 8: WordTable::HashPadded reads whole chunks
   char* const base = normalized.data();
   char* out = base;
   *out++ = ' ';
@@ -674,18 +677,21 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
       int letters = 0, upper = 0, lower = 0;
       uint32_t previous = 0;
       int run = 0;
-      // The word table's hash of the normalised bytes, computed as they are written.
-      uint64_t hash = enrich_words::WordTable::kHashSeed;
       uint64_t ascii_cases = 0;  // ASCII upper-case letters in the low 32 bits, lower-case above
+      bool elongated = false;
+      // The word is written through a local pointer: `out` is shared with the lambdas above,
+      // which keeps it in memory, and a load and store of it per byte chained the loop.
+      char* write = out;
+      const size_t size = text.size();
       size_t j = i;
-      while (j < text.size()) {
+      while (j < size) {
         const auto byte = static_cast<unsigned char>(text[j]);
         if (byte < 0x80) {
           // ASCII: the same decisions as below, from one table load.
           const uint8_t classes = kAsciiClasses[byte];
           const uint32_t c = byte;
           if (!(classes & kAsciiLetter)) {
-            const bool inner = (c == '\'' || c == '&') && j + 1 < text.size() && j > i;
+            const bool inner = (c == '\'' || c == '&') && j + 1 < size && j > i;
             if (!((j == i && (c == '@' || c == '#' || c == '$')) || inner)) break;
           }
           // An ASCII letter is upper or lower case: one add counts either.
@@ -693,18 +699,15 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
           const uint32_t folded = (classes & kAsciiUpper) ? c + 0x20 : c;
           run = folded == previous ? run + 1 : 1;
           previous = folded;
-          if (run <= 2) {
-            *out++ = static_cast<char>(folded);
-            hash = enrich_words::WordTable::HashByte(hash, static_cast<unsigned char>(folded));
-          }
-          if (run == 3) token.elongated = true;
+          if (run <= 2) *write++ = static_cast<char>(folded);
+          elongated |= run == 3;
           ++j;
           continue;
         }
         size_t l = 1;
         uint32_t c = Decode(text, j, l);
         if (c == 0x2019) c = '\'';
-        const bool inner = (c == '\'' || c == '&') && j + l < text.size() && j > i;
+        const bool inner = (c == '\'' || c == '&') && j + l < size && j > i;
         const bool letter = IsLetter(c);
         if (!(letter || (j == i && (c == '@' || c == '#' || c == '$')) || inner)) break;
         if (letter && c > '9') {
@@ -715,24 +718,31 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
         const uint32_t folded = ToLower(c);
         run = folded == previous ? run + 1 : 1;
         previous = folded;
-        if (run <= 2) {
-          char* const written = out;
-          out = EncodeTo(folded, out);
-          for (const char* p = written; p < out; ++p) {
-            hash = enrich_words::WordTable::HashByte(hash, static_cast<unsigned char>(*p));
-          }
-        }
-        if (run == 3) token.elongated = true;
+        if (run <= 2) write = EncodeTo(folded, write);
+        elongated |= run == 3;
         j += l;
       }
+      out = write;
+      token.elongated = elongated;
       token.norm_length = offset() - token.norm_begin;
       upper += static_cast<int>(ascii_cases & 0xFFFFFFFF);
       lower += static_cast<int>(ascii_cases >> 32);
       letters += static_cast<int>((ascii_cases & 0xFFFFFFFF) + (ascii_cases >> 32));
       token.caps = letters >= 2 && upper == letters && lower == 0;
       std::string_view kept(base + token.norm_begin, token.norm_length);
+      // The buffer is padded past any word's end (HashPadded reads whole 8-byte chunks).
+      const uint64_t hash = enrich_words::WordTable::HashPadded(kept.data(), kept.size());
+      if (!token.elongated) {
+        // Looked up after the post (below), once its slot and entry are on their way.
+        words_->PrefetchSlot(hash);
+        pending.emplace_back(static_cast<uint32_t>(tokens.size()), hash);
+        *out++ = ' ';
+        tokens.push_back(token);
+        i = j;
+        continue;
+      }
       const WordInfo* info = &words_->Find(kept, hash);
-      if (token.elongated) {
+      {
         // "soooo" was kept as "soo": the lexicon may know it with one letter ("so", "lento").
         if (!(info->flags & enrich_words::kInAnyLexicon)) {
           // In place: the collapsed word is never longer than the kept one.
@@ -790,6 +800,11 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
     i += length;
   }
   normalized.resize(offset());
+  for (const auto& [index, hash] : pending) words_->PrefetchEntry(hash);
+  for (const auto& [index, hash] : pending) {
+    Token& token = tokens[index];
+    token.info = &words_->Find(std::string_view(base + token.norm_begin, token.norm_length), hash);
+  }
   (void)language;
 }
 

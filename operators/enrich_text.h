@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/status.h"
@@ -89,6 +90,9 @@ class EnrichScratch {
   std::vector<Token>* tokens_;
   std::vector<Clause>* clauses_;
   std::vector<uint32_t> cue_hits_;  // (cue class << 24) | token index
+  // Words whose table lookup waits for the end of the post (token index, hash): their slots
+  // and entries are prefetched first (enrich_words.h, PrefetchSlot).
+  std::vector<std::pair<uint32_t, uint64_t>> pending_words_;
   std::vector<uint32_t> brand_repeats_;  // token indexes where a brand is named again
   std::vector<hs_scratch*> hs_scratch_;  // per language database
   enrich_model::Features features_;

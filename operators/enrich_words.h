@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -63,22 +65,60 @@ class WordTable {
   static constexpr uint32_t kMaxEntries = (1u << 15) - 1;
   // The word's entry, or an empty one.
   const WordInfo& Find(std::string_view word) const { return Find(word, Hash(word)); }
-  // The same, with `hash` == Hash(word) already computed (the tokeniser hashes the bytes as it
-  // writes them: HashByte from kHashSeed over every byte of the word).
+  // The same, with `hash` == Hash(word) already computed (the tokeniser hashes each word where
+  // it wrote it: HashPadded).
   const WordInfo& Find(std::string_view word, uint64_t hash) const;
 
-  // FNV-1a: words are short (5–8 bytes), so a byte loop is as fast as anything wider.
-  static constexpr uint64_t kHashSeed = 0xcbf29ce484222325ull;
-  static constexpr uint64_t HashByte(uint64_t hash, unsigned char byte) {
-    return (hash ^ byte) * 0x100000001b3ull;
+  // Eight bytes at a time, after the word is written, so that the tokeniser's per-byte loop
+  // does no hashing (a multiply per byte was that loop's longest dependency chain). `bytes`
+  // must be readable up to the next multiple of 8 past `length` (the tokeniser's buffer is
+  // padded); the bytes past `length` are masked off.
+  static uint64_t HashPadded(const char* bytes, size_t length) {
+    uint64_t hash = 0x9E3779B97F4A7C15ull ^ length;
+    size_t at = 0;
+    for (; at + 8 <= length; at += 8) hash = MixChunk(hash, LoadChunk(bytes + at));
+    if (at < length) {
+      hash = MixChunk(hash, LoadChunk(bytes + at) & (~uint64_t{0} >> (64 - 8 * (length - at))));
+    }
+    hash *= 0xD6E8FEB86659FD93ull;
+    return hash ^ (hash >> 32);
   }
   static uint64_t Hash(std::string_view word) {
-    uint64_t hash = kHashSeed;
-    for (char c : word) hash = HashByte(hash, static_cast<unsigned char>(c));
-    return hash;
+    char padded[72] = {};
+    if (word.size() + 8 > sizeof padded) {
+      std::string copy(word);
+      copy.append(8, '\0');
+      return HashPadded(copy.data(), word.size());
+    }
+    std::memcpy(padded, word.data(), word.size());
+    return HashPadded(padded, word.size());
+  }
+
+  // Memory-level parallelism for a post's words: the table is larger than the cache the rest
+  // of a pipeline leaves it, so a lookup is mostly a wait for its slot and then its entry. The
+  // tokeniser prefetches each word's slot when it has hashed the word, then, after the post,
+  // the entries of the slots whose tag matches, then looks the words up.
+  void PrefetchSlot(uint64_t hash) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[hash & mask_]);
+  }
+  void PrefetchEntry(uint64_t hash) const {
+    if (slots_.empty()) return;
+    const uint32_t value = slots_[hash & mask_];
+    if (value != 0 && (value >> 15) == static_cast<uint32_t>(hash >> 47)) {
+      __builtin_prefetch(&entries_[(value & kMaxEntries) - 1]);
+    }
   }
 
  private:
+  static uint64_t LoadChunk(const char* bytes) {
+    uint64_t chunk;
+    std::memcpy(&chunk, bytes, 8);
+    return chunk;
+  }
+  static uint64_t MixChunk(uint64_t hash, uint64_t chunk) {
+    hash = (hash ^ chunk) * 0x9E3779B97F4A7C15ull;
+    return hash ^ (hash >> 29);
+  }
   // 32 bytes, two to a cache line: a found word touches its slot and its entry, not also the
   // lexicon text its key views (the word itself when it fits in `key`).
   static constexpr size_t kInlineKey = 11;

@@ -93,7 +93,19 @@ finish reference || exit 1
 "$brandpulse" query dump --state "$work/reference/state" >"$work/reference/windows.txt"
 ids "$work/reference/out/alerts.jsonl" >"$work/reference/alert-ids.txt"
 [ -s "$work/reference/alert-ids.txt" ] || { echo "inquiry-test: the reference fired no alert" >&2; exit 2; }
-grep -q 'inquiries_answered' "$work/reference/windows.txt" ||
+# Totals over every brand and the whole input: inquiries, answered, late, unanswered, p50, p90.
+totals() {  # totals <name> <pipeline>
+  local metric line=""
+  for metric in inquiries inquiries_answered inquiries_answered_late inquiries_unanswered \
+                response_time_p50_seconds response_time_p90_seconds; do
+    line+="$metric=$(env KAFKA_INPUT="$input" KAFKA_STATE="$work/$1/state" KAFKA_OUT="$work/$1/out" \
+      "$brandpulse" query top --pipeline "$2" --window 1h --metric "$metric" \
+      --from 2026-01-01T00:00:00Z --to 2026-01-02T00:00:00Z | grep -o '"total":[0-9]*' | cut -d: -f2) "
+  done
+  echo "$line"
+}
+totals reference tests/kafka/inquiry-file-pipeline.yaml >"$work/reference/totals.txt"
+grep -q 'inquiries_answered=[1-9]' "$work/reference/totals.txt" ||
   { echo "inquiry-test: the reference measured no answer" >&2; exit 2; }
 
 # Slow consumption (brokers answer 100 ms late, small fetches, short epochs) so that b's join
@@ -129,6 +141,10 @@ if ! cmp -s "$work/reference/windows.txt" "$work/c/windows.txt"; then
   fail "c: merged windows (response times) differ from the single-process run"
   diff "$work/reference/windows.txt" "$work/c/windows.txt" | head -n 10
 fi
+totals c tests/kafka/inquiry-pipeline.yaml >"$work/c/totals.txt"
+echo "inquiry-test: reference: $(cat "$work/reference/totals.txt")"
+echo "inquiry-test: cluster:   $(cat "$work/c/totals.txt")"
+cmp -s "$work/reference/totals.txt" "$work/c/totals.txt" || fail "c: response-time totals differ"
 ids "$work"/{a,b}/out/alerts.jsonl >"$work/ab-alert-ids.txt"
 cmp -s "$work/reference/alert-ids.txt" "$work/ab-alert-ids.txt" ||
   { fail "unanswered alert ids of a and b differ from the single-process run"; diff "$work/reference/alert-ids.txt" "$work/ab-alert-ids.txt" | head; }

@@ -545,9 +545,13 @@ class UnansweredRule final : public AlertRule {
   // An answer written after the deadline does not take back the alert, whether or not the
   // watermark had reached the deadline when the answer was read: the alert fires first (same
   // alert, same id, whatever the batch and commit boundaries), then the late answer is measured.
+  // A reply written before the inquiry does not answer it (a brand answering an author's earlier
+  // question does not close a newer one read before the answer): with event times only, one
+  // process and a cluster's merger (which applies events in event-time order) agree.
   void Close(const Key& key, uint32_t brand_index, int64_t answer_ms, RuleContext& context) {
     auto open = open_.find(key);
     if (open == open_.end()) return;
+    if (answer_ms < open->second.post.event_time_ms) return;
     if (!open->second.alerted && answer_ms > open->second.deadline_ms) {
       Fire(key, "deadline", context);
     }

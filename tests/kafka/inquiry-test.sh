@@ -139,7 +139,7 @@ finish c || true
 "$brandpulse" query dump --state "$work/c/state" >"$work/c/windows.txt"
 if ! cmp -s "$work/reference/windows.txt" "$work/c/windows.txt"; then
   fail "c: merged windows (response times) differ from the single-process run"
-  diff "$work/reference/windows.txt" "$work/c/windows.txt" | head -n 10
+  diff "$work/reference/windows.txt" "$work/c/windows.txt" | head -n 10 || true
 fi
 totals c tests/kafka/inquiry-pipeline.yaml >"$work/c/totals.txt"
 echo "inquiry-test: reference: $(cat "$work/reference/totals.txt")"
@@ -147,10 +147,10 @@ echo "inquiry-test: cluster:   $(cat "$work/c/totals.txt")"
 cmp -s "$work/reference/totals.txt" "$work/c/totals.txt" || fail "c: response-time totals differ"
 ids "$work"/{a,b}/out/alerts.jsonl >"$work/ab-alert-ids.txt"
 cmp -s "$work/reference/alert-ids.txt" "$work/ab-alert-ids.txt" ||
-  { fail "unanswered alert ids of a and b differ from the single-process run"; diff "$work/reference/alert-ids.txt" "$work/ab-alert-ids.txt" | head; }
+  { fail "unanswered alert ids of a and b differ from the single-process run"; diff "$work/reference/alert-ids.txt" "$work/ab-alert-ids.txt" | head || true; }
 ids "$work/c/out/alerts.jsonl" >"$work/c-alert-ids.txt"
 cmp -s "$work/reference/alert-ids.txt" "$work/c-alert-ids.txt" ||
-  { fail "c's unanswered alert ids differ from the single-process run"; diff "$work/reference/alert-ids.txt" "$work/c-alert-ids.txt" | head; }
+  { fail "c's unanswered alert ids differ from the single-process run"; diff "$work/reference/alert-ids.txt" "$work/c-alert-ids.txt" | head || true; }
 "$brandpulse" kafka-lag --brokers "$KAFKA_BROKERS" --topic posts --group inquiries >"$work/lag.txt"
 grep -q '^total lag 0$' "$work/lag.txt" || { fail "committed offsets are not at the end offsets"; cat "$work/lag.txt"; }
 if grep -i 'offset reset' "$work"/{a,b,c}/runs.log; then fail "an offset reset happened"; fi

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,21 @@ struct InquiryObservation {
   int64_t opened_under_watermark_ms = INT64_MIN;
 };
 
+// Issue 11 (`cluster:`): what a rule that watches batches read where the posts are read, handed
+// to the merger that owns the brand's partials partition (operators/partials_codec.h), which
+// applies it through AlertRule::OnInquiryEvents exactly once, in the epochs' order. `unanswered`
+// publishes inquiries opened and replies seen from a brand's profiles; `payload` is the rule's
+// own encoding of the rest (the inquiry's post, the replied-to ids).
+struct InquiryEvent {
+  enum class Kind : uint8_t { kOpened = 1, kReply = 2 };
+  Kind kind = Kind::kOpened;
+  std::string rule;      // the rule's name
+  std::string brand_id;  // the brand it is addressed to / whose profile replied
+  int64_t event_time_ms = 0;
+  std::string payload;
+  bool operator==(const InquiryEvent&) const = default;
+};
+
 // What a rule may read besides its input, and where its alerts go. Valid during the call.
 struct RuleContext {
   const BrandDirectory& brands;
@@ -81,6 +97,10 @@ struct RuleContext {
   bool end_of_input = false;
   // Where inquiry observations go (the runner hands them to its metrics); null = not wanted.
   std::vector<InquiryObservation>* inquiries = nullptr;
+  // Issue 11, set in OnBatch with `cluster:`: a rule that keeps state across posts of several
+  // partitions (unanswered) publishes what it read here instead of applying it; the merger of the
+  // brand applies it (OnInquiryEvents).
+  std::vector<InquiryEvent>* inquiry_events = nullptr;
 };
 
 // Noise control the rule set applies to a rule's alerts (pipeline/rule_set.h, docs/alerts.md).
@@ -125,6 +145,18 @@ class AlertRule {
   virtual Status OnBrandsChanged(const BrandDirectory& before, const BrandDirectory& after) {
     return Status::Ok();
   }
+  // Issue 11, at the merger: events this rule published (`events` holds only this rule's), in
+  // the order their epochs were applied. The rule holds them as state and applies those with
+  // event time < `release_before_ms` in event-time order (so the result does not depend on which
+  // instance read what, nor on epoch boundaries); context.watermark_ms is the merged watermark
+  // of the previous commit.
+  virtual Status OnInquiryEvents(std::span<const InquiryEvent> events, int64_t release_before_ms,
+                                 RuleContext& context) {
+    return Status::Ok();
+  }
+  // Issue 11: drops what the rule keeps for these brands (their partials partition moved away);
+  // the next Snapshot deletes it from the store.
+  virtual void ClearBrands(const std::vector<std::string>& brand_ids) {}
 };
 
 }  // namespace brandpulse

@@ -11,6 +11,7 @@ namespace brandpulse {
 namespace {
 
 constexpr char kVersion = 0x01;
+constexpr char kVersionWithInquiries = 0x02;  // prepared records only
 
 uint64_t ZigZag(int64_t value) {
   return (static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63);
@@ -66,7 +67,7 @@ std::optional<EpochId> EpochId::Parse(std::string_view text) {
 
 void EncodePrepared(const PreparedPartials& prepared, std::string& out) {
   out.push_back('P');
-  out.push_back(kVersion);
+  out.push_back(prepared.inquiries.empty() ? kVersion : kVersionWithInquiries);
   AppendEpoch(out, prepared.epoch);
   AppendVarint(out, prepared.source_partition_count);
   AppendVarint(out, prepared.ranges.size());
@@ -90,6 +91,18 @@ void EncodePrepared(const PreparedPartials& prepared, std::string& out) {
     AppendVarint(out, value.size());
     out.append(value);
   }
+  if (prepared.inquiries.empty()) return;
+  AppendVarint(out, prepared.inquiries.size());
+  for (const InquiryEvent& event : prepared.inquiries) {
+    out.push_back(static_cast<char>(event.kind));
+    AppendVarint(out, event.rule.size());
+    out.append(event.rule);
+    AppendVarint(out, event.brand_id.size());
+    out.append(event.brand_id);
+    AppendVarint(out, ZigZag(event.event_time_ms));
+    AppendVarint(out, event.payload.size());
+    out.append(event.payload);
+  }
 }
 
 void EncodeMarker(const EpochId& epoch, std::string& out) {
@@ -103,6 +116,9 @@ Result<PartialsKind> PartialsKindOf(std::string_view bytes) {
     if (bytes[0] == 'P') return PartialsKind::kPrepared;
     if (bytes[0] == 'M') return PartialsKind::kMarker;
   }
+  if (bytes.size() >= 2 && bytes[0] == 'P' && bytes[1] == kVersionWithInquiries) {
+    return PartialsKind::kPrepared;
+  }
   return Status::Corruption("not a partials record (unknown kind or version)");
 }
 
@@ -110,7 +126,10 @@ Result<PreparedPartials> DecodePrepared(std::string_view in) {
   auto bad = [](std::string_view what) {
     return Status::Corruption(fmt::format("prepared partials record: {} does not decode", what));
   };
-  if (in.size() < 2 || in[0] != 'P' || in[1] != kVersion) return bad("the header");
+  if (in.size() < 2 || in[0] != 'P' || (in[1] != kVersion && in[1] != kVersionWithInquiries)) {
+    return bad("the header");
+  }
+  const bool with_inquiries = in[1] == kVersionWithInquiries;
   in.remove_prefix(2);
   PreparedPartials prepared;
   uint64_t count = 0;
@@ -144,6 +163,30 @@ Result<PreparedPartials> DecodePrepared(std::string_view in) {
     Result<WindowMetrics> metrics = WindowMetrics::Decode(value);
     if (!metrics.ok()) return bad("a window value");
     window.metrics = std::move(*metrics);
+  }
+  if (with_inquiries) {
+    if (!ReadVarint(in, count) || count > in.size()) return bad("the inquiry count");
+    prepared.inquiries.resize(count);
+    for (InquiryEvent& event : prepared.inquiries) {
+      std::string_view rule;
+      std::string_view brand;
+      std::string_view payload;
+      uint64_t time = 0;
+      if (in.empty()) return bad("an inquiry event");
+      const auto kind = static_cast<uint8_t>(in.front());
+      in.remove_prefix(1);
+      if ((kind != static_cast<uint8_t>(InquiryEvent::Kind::kOpened) &&
+           kind != static_cast<uint8_t>(InquiryEvent::Kind::kReply)) ||
+          !ReadBytes(in, rule) || !ReadBytes(in, brand) || !ReadVarint(in, time) ||
+          !ReadBytes(in, payload)) {
+        return bad("an inquiry event");
+      }
+      event.kind = static_cast<InquiryEvent::Kind>(kind);
+      event.rule.assign(rule);
+      event.brand_id.assign(brand);
+      event.event_time_ms = UnZigZag(time);
+      event.payload.assign(payload);
+    }
   }
   if (!in.empty()) return bad("the end (trailing bytes)");
   return prepared;

@@ -14,6 +14,12 @@
 //             n × (partition start end zigzag(max_event_time) at_end_byte)
 //             m × (len brand_id  shape_index  dimension  zigzag(start_ms)  len window_value)
 //   marker:   'M' 0x01 nonce(8 bytes BE) seq
+// Version 0x02 of a prepared record (issue 11: inquiries keyed by brand) is version 0x01
+// followed by the epoch's inquiry events of the brands that map to that partials partition:
+//             k × (kind_byte  len rule  len brand_id  zigzag(event_time_ms)  len payload)
+// A prepared record without inquiry events is still written as 0x01 (byte for byte as before);
+// both versions decode. A merger built before 0x02 counts a 0x02 record as corrupt: upgrade
+// every instance before a pipeline with an `unanswered` rule runs with `cluster:`.
 // window_value is WindowMetrics::EncodeTo (docs/state.md). Shape indexes and dimension values are
 // those of the pipeline's window layout: every instance of a cluster runs the same pipeline.
 #pragma once
@@ -24,6 +30,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/alert_rule.h"
 #include "engine/status.h"
 #include "engine/window_metrics.h"
 
@@ -61,6 +68,9 @@ struct PreparedPartials {
   uint32_t source_partition_count = 0;  // partitions of the source topic
   std::vector<SourceRange> ranges;
   std::vector<PartialWindow> windows;
+  // What `unanswered` rules read in the epoch, of the brands of this partials partition
+  // (engine/alert_rule.h), in the order it was read.
+  std::vector<InquiryEvent> inquiries;
 };
 
 enum class PartialsKind { kPrepared, kMarker };

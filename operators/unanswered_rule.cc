@@ -1,6 +1,7 @@
 #include "operators/unanswered_rule.h"
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -82,6 +83,15 @@ class UnansweredRule final : public AlertRule {
   Status Restore(StateStore& store, const BrandDirectory&) override {
     Status bad;
     RETURN_IF_ERROR(store.ScanRuleState(name(), [&](std::string_view key, std::string_view value) {
+      if (key.starts_with("held/")) {
+        std::optional<HeldKey> held = ParseHeldKey(key.substr(5));
+        if (!held) {
+          bad = Status::Corruption(fmt::format("held inquiry event '{}' does not decode", key));
+          return;
+        }
+        held_[*held] = std::string(value);
+        return;
+      }
       if (!key.starts_with("open/")) return;
       key.remove_prefix(5);
       const size_t separator = key.find('\x1f');
@@ -141,7 +151,11 @@ class UnansweredRule final : public AlertRule {
         if (!filter_.enabled(profile.brand_index)) continue;
         Key key{std::string(context.brands.brand_info(profile.brand_index).id),
                 std::string(post.id)};
-        if (open_.count(key) != 0 || post.id.empty()) continue;  // one inquiry per brand and post
+        if (post.id.empty()) continue;
+        // With `cluster:` (context.inquiry_events) the merger of the brand keeps the inquiries:
+        // it decides whether one is open already (OnInquiryEvents).
+        const bool publish = context.inquiry_events != nullptr;
+        if (!publish && open_.count(key) != 0) continue;  // one inquiry per brand and post
         Inquiry inquiry;
         inquiry.post = EvidencePost::Of(post, batch.ingest_time_ms);
         inquiry.handle = profile.handle;
@@ -149,6 +163,13 @@ class UnansweredRule final : public AlertRule {
         inquiry.cue = cue;
         inquiry.deadline_ms = post.event_time_ms + options_.within_ms;
         inquiry.author_handle = FoldHandle(post.author_handle);
+        if (publish) {
+          InquiryEvent event{InquiryEvent::Kind::kOpened, name(), key.first, post.event_time_ms, {}};
+          PutString(event.payload, key.second);
+          Encode(inquiry, event.payload);
+          context.inquiry_events->push_back(std::move(event));
+          continue;
+        }
         inquiry.opened_under_ms = context.watermark_ms;
         if (context.inquiries != nullptr) {
           InquiryObservation opened{InquiryObservation::Kind::kOpened, profile.brand_index,
@@ -158,17 +179,57 @@ class UnansweredRule final : public AlertRule {
         }
         Open(key, std::move(inquiry), true);
       }
-      // Bounded: past max_open, the earliest deadline fires now.
-      // Inquiries only tracked for their answer's time after their alert go first.
-      while (open_.size() > options_.max_open) {
-        if (!horizons_.empty()) {
-          Take(horizons_.begin()->second);
-        } else {
-          Fire(deadlines_.begin()->second, "capacity", context);
-        }
-      }
+      Bound(context);
     }
     return Status::Ok();
+  }
+
+  // Issue 11, at the merger of the brands (`cluster:`): the events the readers published are
+  // held (state, keyed by brand) and applied in event-time order once the merged watermark
+  // passed them, openings before replies at the same time: what opens or closes an inquiry
+  // does not depend on which instance read which post or where epochs ended.
+  Status OnInquiryEvents(std::span<const InquiryEvent> events, int64_t release_before_ms,
+                         RuleContext& context) override {
+    for (const InquiryEvent& event : events) {
+      std::string_view payload = event.payload;
+      std::string id;
+      if (event.kind == InquiryEvent::Kind::kOpened) {
+        if (!GetString(payload, id)) continue;
+      } else {
+        std::string replied_post;
+        std::string replied_author;
+        if (!GetString(payload, replied_post) || !GetString(payload, replied_author) ||
+            !GetString(payload, id)) {
+          continue;
+        }
+        id = fmt::format("{}\x1e{}\x1e{}", id, replied_post, replied_author);
+      }
+      HeldKey key{event.event_time_ms, static_cast<uint8_t>(event.kind), event.brand_id, id};
+      if (held_.emplace(key, event.payload).second) held_dirty_.insert(std::move(key));
+    }
+    while (!held_.empty() && std::get<0>(held_.begin()->first) < release_before_ms) {
+      auto node = held_.extract(held_.begin());
+      held_dirty_.insert(node.key());
+      Release(node.key(), node.mapped(), context);
+    }
+    return Status::Ok();
+  }
+
+  void ClearBrands(const std::vector<std::string>& brand_ids) override {
+    const std::set<std::string, std::less<>> brands(brand_ids.begin(), brand_ids.end());
+    std::vector<Key> keys;
+    for (const auto& [key, inquiry] : open_) {
+      if (brands.contains(key.first)) keys.push_back(key);
+    }
+    for (const Key& key : keys) Take(key);
+    for (auto it = held_.begin(); it != held_.end();) {
+      if (brands.contains(std::get<2>(it->first))) {
+        held_dirty_.insert(it->first);
+        it = held_.erase(it);
+      } else {
+        ++it;
+      }
+    }
   }
 
   Status OnWatermark(RuleContext& context) override {
@@ -183,6 +244,16 @@ class UnansweredRule final : public AlertRule {
   }
 
   Status Snapshot(StateStore::Commit& commit) override {
+    for (const HeldKey& key : held_dirty_) {
+      const std::string state_key = HeldStateKey(key);
+      auto found = held_.find(key);
+      if (found == held_.end()) {
+        commit.DeleteRuleState(name(), state_key);
+      } else {
+        commit.PutRuleState(name(), state_key, found->second);
+      }
+    }
+    held_dirty_.clear();
     for (const Key& key : dirty_) {
       const std::string state_key = fmt::format("open/{}\x1f{}", key.first, key.second);
       auto found = open_.find(key);
@@ -205,6 +276,36 @@ class UnansweredRule final : public AlertRule {
 
  private:
   using Key = std::pair<std::string, std::string>;  // brand id, post id
+  // An inquiry event held at the merger: event time, kind (openings first), brand id, and an id
+  // that makes a copy of the same event (the same post read twice) collapse.
+  using HeldKey = std::tuple<int64_t, uint8_t, std::string, std::string>;
+
+  // "held/<brand>\x1f<time>\x1f<kind>\x1f<id>": by brand first, so a brand's can be dropped.
+  static std::string HeldStateKey(const HeldKey& key) {
+    return fmt::format("held/{}\x1f{}\x1f{}\x1f{}", std::get<2>(key), std::get<0>(key),
+                       std::get<1>(key), std::get<3>(key));
+  }
+  static std::optional<HeldKey> ParseHeldKey(std::string_view text) {
+    std::string_view parts[3];
+    for (std::string_view& part : parts) {
+      const size_t separator = text.find('\x1f');
+      if (separator == std::string_view::npos) return std::nullopt;
+      part = text.substr(0, separator);
+      text.remove_prefix(separator + 1);
+    }
+    int64_t time = 0;
+    unsigned kind = 0;
+    auto [time_end, time_error] =
+        std::from_chars(parts[1].data(), parts[1].data() + parts[1].size(), time);
+    auto [kind_end, kind_error] =
+        std::from_chars(parts[2].data(), parts[2].data() + parts[2].size(), kind);
+    if (time_error != std::errc() || kind_error != std::errc() ||
+        time_end != parts[1].data() + parts[1].size() ||
+        kind_end != parts[2].data() + parts[2].size() || (kind != 1 && kind != 2)) {
+      return std::nullopt;
+    }
+    return HeldKey{time, static_cast<uint8_t>(kind), std::string(parts[0]), std::string(text)};
+  }
   struct Profile {
     uint32_t brand_index = 0;
     std::string folded;   // handle without '@', lower case
@@ -319,21 +420,81 @@ class UnansweredRule final : public AlertRule {
     if (owners == handles_.end()) return false;
     for (const Profile& profile : owners->second) {
       if (!post.id.empty()) RememberOwnPost(std::string(post.id), profile);
+      if (!filter_.enabled(profile.brand_index)) continue;  // (it has no inquiries open)
       const std::string brand_id(context.brands.brand_info(profile.brand_index).id);
-      if (!post.reply_to_post_id.empty()) {
-        Close({brand_id, std::string(post.reply_to_post_id)}, profile.brand_index, post, context);
+      const std::string replied_author =
+          post.reply_to_handle.empty() ? std::string() : FoldHandle(post.reply_to_handle);
+      if (context.inquiry_events != nullptr) {  // `cluster:`: the brand's merger closes them
+        if (post.reply_to_post_id.empty() && replied_author.empty()) continue;
+        InquiryEvent event{InquiryEvent::Kind::kReply, name(), brand_id, post.event_time_ms, {}};
+        PutString(event.payload, post.reply_to_post_id);
+        PutString(event.payload, replied_author);
+        PutString(event.payload, post.id);
+        context.inquiry_events->push_back(std::move(event));
+        continue;
       }
-      if (!post.reply_to_handle.empty()) {
-        const std::string author = FoldHandle(post.reply_to_handle);
-        auto [begin, end] = by_author_.equal_range({brand_id, author});
-        std::vector<std::string> post_ids;
-        for (auto it = begin; it != end; ++it) post_ids.push_back(it->second);
-        for (const std::string& post_id : post_ids) {
-          Close({brand_id, post_id}, profile.brand_index, post, context);
-        }
-      }
+      CloseReplied(brand_id, profile.brand_index, post.reply_to_post_id, replied_author,
+                   post.event_time_ms, context);
     }
     return true;
+  }
+
+  // A reply of one of the brand's profiles at `answer_ms`: closes the inquiry it replies to
+  // and the open inquiries of the author it replies to.
+  void CloseReplied(const std::string& brand_id, uint32_t brand_index,
+                    std::string_view replied_post, const std::string& replied_author,
+                    int64_t answer_ms, RuleContext& context) {
+    if (!replied_post.empty()) {
+      Close({brand_id, std::string(replied_post)}, brand_index, answer_ms, context);
+    }
+    if (!replied_author.empty()) {
+      auto [begin, end] = by_author_.equal_range({brand_id, replied_author});
+      std::vector<std::string> post_ids;
+      for (auto it = begin; it != end; ++it) post_ids.push_back(it->second);
+      for (const std::string& post_id : post_ids) {
+        Close({brand_id, post_id}, brand_index, answer_ms, context);
+      }
+    }
+  }
+
+  // Past max_open, the earliest deadline fires now. Inquiries only tracked for their answer's
+  // time after their alert go first.
+  void Bound(RuleContext& context) {
+    while (open_.size() > options_.max_open) {
+      if (!horizons_.empty()) {
+        Take(horizons_.begin()->second);
+      } else {
+        Fire(deadlines_.begin()->second, "capacity", context);
+      }
+    }
+  }
+
+  // OnInquiryEvents: one held event, now that the merged watermark passed it.
+  void Release(const HeldKey& key, std::string_view payload, RuleContext& context) {
+    const auto& [time_ms, kind, brand_id, id] = key;
+    std::optional<uint32_t> brand_index = context.brands.FindBrand(brand_id);
+    if (!brand_index) return;  // the brand left the watchlist
+    if (kind == static_cast<uint8_t>(InquiryEvent::Kind::kReply)) {
+      std::string replied_post;
+      std::string replied_author;
+      if (!GetString(payload, replied_post) || !GetString(payload, replied_author)) return;
+      CloseReplied(brand_id, *brand_index, replied_post, replied_author, time_ms, context);
+      return;
+    }
+    std::string post_id;
+    Inquiry inquiry;
+    if (!GetString(payload, post_id) || !Decode(payload, inquiry)) return;
+    Key open_key{brand_id, post_id};
+    if (open_.count(open_key) != 0) return;  // one inquiry per brand and post
+    inquiry.opened_under_ms = context.watermark_ms;
+    if (context.inquiries != nullptr) {
+      InquiryObservation opened{InquiryObservation::Kind::kOpened, *brand_index,
+                                ProfileLabel(inquiry), 0};
+      opened.event_time_ms = inquiry.post.event_time_ms;
+      context.inquiries->push_back(std::move(opened));
+    }
+    Open(open_key, std::move(inquiry), true);
+    Bound(context);
   }
 
   void RememberOwnPost(std::string id, const Profile& profile) {
@@ -384,19 +545,23 @@ class UnansweredRule final : public AlertRule {
   // An answer written after the deadline does not take back the alert, whether or not the
   // watermark had reached the deadline when the answer was read: the alert fires first (same
   // alert, same id, whatever the batch and commit boundaries), then the late answer is measured.
-  void Close(const Key& key, uint32_t brand_index, const Post& answer, RuleContext& context) {
+  // A reply written before the inquiry does not answer it (a brand answering an author's earlier
+  // question does not close a newer one read before the answer): with event times only, one
+  // process and a cluster's merger (which applies events in event-time order) agree.
+  void Close(const Key& key, uint32_t brand_index, int64_t answer_ms, RuleContext& context) {
     auto open = open_.find(key);
     if (open == open_.end()) return;
-    if (!open->second.alerted && answer.event_time_ms > open->second.deadline_ms) {
+    if (answer_ms < open->second.post.event_time_ms) return;
+    if (!open->second.alerted && answer_ms > open->second.deadline_ms) {
       Fire(key, "deadline", context);
     }
     std::optional<Inquiry> inquiry = Take(key);
     if (!inquiry || context.inquiries == nullptr) return;
-    if (inquiry->alerted && answer.event_time_ms > inquiry->horizon_ms) return;  // past the horizon
-    InquiryObservation answered{
-        InquiryObservation::Kind::kAnswered, brand_index, ProfileLabel(*inquiry),
-        std::max<int64_t>(0, answer.event_time_ms - inquiry->post.event_time_ms)};
-    answered.event_time_ms = answer.event_time_ms;
+    if (inquiry->alerted && answer_ms > inquiry->horizon_ms) return;  // past the horizon
+    InquiryObservation answered{InquiryObservation::Kind::kAnswered, brand_index,
+                                ProfileLabel(*inquiry),
+                                std::max<int64_t>(0, answer_ms - inquiry->post.event_time_ms)};
+    answered.event_time_ms = answer_ms;
     answered.after_deadline = inquiry->alerted;
     context.inquiries->push_back(std::move(answered));
   }
@@ -484,6 +649,8 @@ class UnansweredRule final : public AlertRule {
   std::set<std::pair<int64_t, Key>> horizons_;   // alerted: when their answer stops counting
   std::multimap<std::pair<std::string, std::string>, std::string> by_author_;  // (brand, author) -> post
   std::set<Key> dirty_;
+  std::map<HeldKey, std::string> held_;  // issue 11: events waiting for the merged watermark
+  std::set<HeldKey> held_dirty_;
   std::vector<Profile> addressed_;  // scratch
   std::string folded_text_;         // scratch
 };

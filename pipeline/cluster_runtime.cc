@@ -253,6 +253,7 @@ Result<std::optional<PositionMap>> ClusterRuntime::PublishEpoch(const WindowDelt
     prepared[PartialsPartitionOf(partition_key, partials_partitions_)].windows.push_back(
         std::move(window));
   }
+  DistributeInquiries(prepared);  // issue 11: inquiries keyed by brand (s23-inquiry)
   std::vector<std::pair<uint32_t, std::string>> encoded;
   for (uint32_t index = 0; index < partials_partitions_; ++index) {
     std::string value;
@@ -420,6 +421,7 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
       logs_.clear();
       next_offset_.clear();
       merged_.clear();
+      merged_inquiries_.clear();
       merged_watermark_.reset();
       for (uint32_t partition : owned_) logs_[partition];
       change.reset = true;
@@ -434,6 +436,9 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
         next_offset_.erase(partition);
         merged_.erase(partition);
         offset_changed_.erase(partition);
+        std::erase_if(merged_inquiries_, [&](const InquiryEvent& event) {
+          return PartitionOfBrand(event.brand_id) == partition;
+        });
         change.dropped.insert(partition);
       }
       if (plan == Plan::kResume) {
@@ -507,6 +512,7 @@ Status ClusterRuntime::OnRecord(uint32_t partition, int64_t offset, std::string_
   std::vector<PartialWindow>& merged = merged_[partition];
   for (PreparedPartials& epoch : apply) {
     for (PartialWindow& window : epoch.windows) merged.push_back(std::move(window));
+    for (InquiryEvent& event : epoch.inquiries) merged_inquiries_.push_back(std::move(event));
   }
   return Status::Ok();
 }
@@ -587,6 +593,47 @@ Result<bool> ClusterRuntime::ReadyToClose() {
   return true;
 }
 
+// --- inquiries keyed by brand (issue 11; docs/cluster.md, "Inquiries across instances") ---
+
+void ClusterRuntime::AddEpochInquiries(std::vector<InquiryEvent> events) {
+  if (epoch_inquiries_.empty()) {
+    epoch_inquiries_ = std::move(events);
+  } else {
+    for (InquiryEvent& event : events) epoch_inquiries_.push_back(std::move(event));
+  }
+}
+
+// In PublishEpoch: the epoch's inquiry events go with its prepared records, each to the
+// partition of its brand's key (as the brand's windows), in the order they were read.
+void ClusterRuntime::DistributeInquiries(std::vector<PreparedPartials>& prepared) {
+  for (InquiryEvent& event : epoch_inquiries_) {
+    auto found = keys_.find(event.brand_id);
+    const std::string& partition_key = found != keys_.end() ? found->second : event.brand_id;
+    prepared[PartialsPartitionOf(partition_key, partials_partitions_)].inquiries.push_back(
+        std::move(event));
+    ++inquiries_published_;
+  }
+  epoch_inquiries_.clear();  // abandoned or not: an abandoned epoch's records are read again
+}
+
+std::vector<InquiryEvent> ClusterRuntime::TakeMergedInquiries() {
+  inquiries_merged_ += merged_inquiries_.size();
+  std::vector<InquiryEvent> events = std::move(merged_inquiries_);
+  merged_inquiries_.clear();
+  return events;
+}
+
+std::vector<std::string> ClusterRuntime::BrandsOf(
+    const std::set<uint32_t>& partials_partitions) const {
+  std::vector<std::string> brands;
+  for (const auto& [brand, key] : keys_) {
+    if (partials_partitions.contains(PartialsPartitionOf(key, partials_partitions_))) {
+      brands.push_back(brand);
+    }
+  }
+  return brands;
+}
+
 std::string ClusterRuntime::Summary() const {
   MergeLogStats stats = totals_;
   uint64_t pending = 0;
@@ -603,10 +650,12 @@ std::string ClusterRuntime::Summary() const {
       "cluster: epochs committed {}, abandoned {}, commits deferred {}, markers re-published {}; "
       "merger: applied {} "
       "epoch(s), skipped {} covered, {} duplicate record(s), {} conflict(s), {} never committed "
-      "(pending), {} corrupt record(s), {} window(s) of unknown brands",
+      "(pending), {} corrupt record(s), {} window(s) of unknown brands; inquiry events published "
+      "{}, merged {}",
       epochs_committed_, epochs_abandoned_, commits_deferred_, markers_republished_,
       stats.applied, stats.covered,
-      stats.duplicates, stats.conflicts, pending, corrupt_records_, unknown_brand_windows_);
+      stats.duplicates, stats.conflicts, pending, corrupt_records_, unknown_brand_windows_,
+      inquiries_published_, inquiries_merged_);
 }
 
 }  // namespace brandpulse

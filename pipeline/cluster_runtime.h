@@ -115,7 +115,7 @@ class ClusterRuntime {
     for (const auto& [partition, windows] : merged_) {
       if (!windows.empty()) return true;
     }
-    return false;
+    return !merged_inquiries_.empty();
   }
   // The merged watermark (min over the owned partials partitions; never moves back until a
   // reset), or nullopt.
@@ -128,7 +128,20 @@ class ClusterRuntime {
   bool assignment_seen() const { return assignment_seen_; }
   std::string Summary() const;
 
+  // --- inquiries keyed by brand (issue 11: `unanswered` across instances) ---
+  // Source side: inquiry events read in the current epoch (engine/alert_rule.h). The next
+  // PublishEpoch puts each in the prepared record of its brand's partials partition (the key of
+  // the brand's windows), so they are applied with the epoch's marker, once; when the epoch is
+  // abandoned they go with it (its records are read again and publish them again).
+  void AddEpochInquiries(std::vector<InquiryEvent> events);
+  // Merge side: the inquiry events of the epochs applied since the last call, in apply order.
+  std::vector<InquiryEvent> TakeMergedInquiries();
+  // The brands (ids) whose windows, rule state and inquiries live on these partials partitions:
+  // what a merger drops (RuleSet::ClearBrands) when the partitions move away.
+  std::vector<std::string> BrandsOf(const std::set<uint32_t>& partials_partitions) const;
+
  private:
+  void DistributeInquiries(std::vector<PreparedPartials>& prepared);
   ClusterRuntime(const ClusterSpec& spec, Source& source, KafkaGroupSource& group,
                  int64_t max_out_of_orderness_ms, Notice notice);
   Status RepublishMarkers(const std::set<EpochId>& epochs);
@@ -194,6 +207,12 @@ class ClusterRuntime {
   uint64_t corrupt_records_ = 0;
   uint64_t unknown_brand_windows_ = 0;
   MergeLogStats totals_;  // of logs dropped at resets
+
+  // Inquiries (AddEpochInquiries, TakeMergedInquiries).
+  std::vector<InquiryEvent> epoch_inquiries_;
+  std::vector<InquiryEvent> merged_inquiries_;
+  uint64_t inquiries_published_ = 0;
+  uint64_t inquiries_merged_ = 0;
 };
 
 }  // namespace brandpulse

@@ -97,6 +97,7 @@ class PipelineRun {
   Status ResetMergedState();
   Status ApplyMergeChange(const ClusterRuntime::MergeChange& change);
   Status DropMergedPartitions(const std::set<uint32_t>& partitions);
+  Status ClusterInquiries(WindowDeltaMap& deltas, bool end_of_input);  // issue 11: inquiries
   void Notice(const std::string& message) const {
     if (options_.on_notice) options_.on_notice(message);
   }
@@ -155,6 +156,8 @@ class PipelineRun {
   std::optional<MentionStream> mention_stream_;
   std::vector<OutboxEntry> epoch_mentions_;
   std::vector<InquiryObservation> inquiries_;  // the epoch's, for the response-time metrics
+  // Issue 11, with `cluster:`: what the rules read of inquiries in the epoch, for the mergers.
+  std::vector<InquiryEvent> epoch_inquiry_events_;
   RunSummary summary_;
 
   // The epoch whose commit is being written while the next epoch runs (at most one; issue 17).
@@ -581,6 +584,7 @@ Status PipelineRun::FinishBatch(Batch& batch) {
   if (rules_->WatchesBatches()) {
     RuleContext context{*brands_, watermark_.load(), fired_};
     context.inquiries = &inquiries_;
+    if (cluster_) context.inquiry_events = &epoch_inquiry_events_;  // issue 11: for the mergers
     RETURN_IF_ERROR(rules_->OnBatch(batch, context));
   }
   positions_[batch.partition] = batch.records.back().end_position;
@@ -689,9 +693,13 @@ Status PipelineRun::Commit(bool end_of_input) {
   // become window counters (response times), under the watermark those batches saw.
   AddInquiryWindowDeltas(inquiries_, closer_->layout(), spec_.allowed_lateness_ms,
                          watermark_.load(), spec_.retention_ms, deltas);
-  const size_t batch_inquiries = inquiries_.size();
-  // Issue 11: these deltas go to the partials topic; the merged ones take their place.
+  // Issue 11: these deltas go to the partials topic; the merged ones take their place. The
+  // epoch's inquiry events go with them, keyed by brand; the merger applies the ones it owns.
+  if (cluster_) cluster_->AddEpochInquiries(std::move(epoch_inquiry_events_));
+  epoch_inquiry_events_.clear();
   if (cluster_) RETURN_IF_ERROR(ClusterEpoch(deltas, commit));
+  if (cluster_) RETURN_IF_ERROR(ClusterInquiries(deltas, end_of_input));
+  const size_t batch_inquiries = inquiries_.size();
   summary_.window_updates += deltas.size();
   const size_t delta_count = deltas.size();
   closer_->Track(deltas);
@@ -720,10 +728,8 @@ Status PipelineRun::Commit(bool end_of_input) {
   for (const WindowDeltaKey& key : replaced) deltas.erase(key);
   context.watermark_ms = watermark;
   RETURN_IF_ERROR(rules_->OnWatermark(context));
-  // Issue 11: with `cluster:` the inquiries are this instance's (rules that watch batches run
-  // where posts are read) while `deltas` are the merged windows: unanswered ones are not counted
-  // (docs/cluster.md, "Not built yet").
-  if (!cluster_ && inquiries_.size() > batch_inquiries) {
+  // Issue 11: with `cluster:` the inquiries are the merger's (ClusterInquiries), like `deltas`.
+  if (inquiries_.size() > batch_inquiries) {
     // issue 12: inquiries whose deadline the watermark passed count as unanswered in their own
     // windows, final ones too (merged into the store, not reopened: operators/response_times.h).
     WindowDeltaMap unanswered;
@@ -1058,10 +1064,9 @@ Status PipelineRun::ApplyMergeChange(const ClusterRuntime::MergeChange& change) 
 }
 
 // Partials partitions this instance no longer merges: their brands' windows and their merge logs
-// leave the store (one write), their open windows the closer. The kept partitions' windows,
-// the watermark and the rule state stay; what rules keep of the dropped brands is what they keep
-// of any brand merged elsewhere (a silent series: nothing of it fires or is served), and is
-// wiped if one of those partitions comes back (a gain replays: ClusterRuntime::Poll).
+// leave the store (one write), their open windows the closer, their rule state the rules (the
+// next Snapshot deletes it from the store). The kept partitions' windows, the watermark and the
+// rule state stay; a dropped partition that comes back is replayed (ClusterRuntime::Poll).
 Status PipelineRun::DropMergedPartitions(const std::set<uint32_t>& partitions) {
   RETURN_IF_ERROR(FinishWrite());
   StateStore::Commit drop = store_->NewCommit();
@@ -1082,11 +1087,32 @@ Status PipelineRun::DropMergedPartitions(const std::set<uint32_t>& partitions) {
     }
   }
   closer_->ForgetBrands(brands);
+  rules_->ClearBrands(cluster_->BrandsOf(partitions));  // e.g. held inquiries: never fired here
   std::string text;
   for (uint32_t partition : partitions) text += fmt::format("{}{}", text.empty() ? "" : ",", partition);
   Notice(fmt::format("cluster: merged state of partials partition(s) [{}] dropped: {} window(s) "
                      "of {} brand(s)",
                      text, windows, brands.size()));
+  return Status::Ok();
+}
+
+// In Commit(), after ClusterEpoch (issue 11, docs/cluster.md "Inquiries across instances"): the
+// inquiry events of the epochs merged since the last commit go to the rules that published
+// them, which hold them and apply those the merged watermark passed, in event-time order
+// (everything at the global end). Their observations become merged window counters under the
+// previous merged watermark, as the batches' do in one process (none of these windows is final:
+// each event is newer than that watermark, or was held until now).
+Status PipelineRun::ClusterInquiries(WindowDeltaMap& deltas, bool end_of_input) {
+  std::vector<InquiryEvent> events = cluster_->TakeMergedInquiries();
+  if (!rules_->WatchesBatches()) return Status::Ok();
+  const int64_t previous = cluster_committed_watermark_.value_or(kNoWatermark);
+  int64_t release_before = end_of_input ? INT64_MAX : cluster_->Watermark().value_or(INT64_MIN);
+  if (end_of_input && !cluster_->owns_partials()) release_before = INT64_MIN;
+  const size_t first = inquiries_.size();
+  RuleContext context{*brands_, previous, fired_, end_of_input, &inquiries_};
+  RETURN_IF_ERROR(rules_->OnInquiryEvents(events, release_before, context));
+  AddInquiryWindowDeltas(std::span(inquiries_).subspan(first), closer_->layout(),
+                         spec_.allowed_lateness_ms, previous, spec_.retention_ms, deltas);
   return Status::Ok();
 }
 

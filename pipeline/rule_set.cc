@@ -124,6 +124,26 @@ Status RuleSet::OnBatch(const Batch& batch, RuleContext& context) {
   return Status::Ok();
 }
 
+Status RuleSet::OnInquiryEvents(std::span<const InquiryEvent> events, int64_t release_before_ms,
+                                RuleContext& context) {
+  std::vector<InquiryEvent> mine;
+  for (size_t index = 0; index < rules_.size(); ++index) {
+    if (!rules_[index]->WatchesBatches()) continue;
+    mine.clear();
+    for (const InquiryEvent& event : events) {
+      if (event.rule == rules_[index]->name()) mine.push_back(event);
+    }
+    const size_t first = context.fired.size();
+    RETURN_IF_ERROR(rules_[index]->OnInquiryEvents(mine, release_before_ms, context));
+    Filter(index, first, context);
+  }
+  return Status::Ok();
+}
+
+void RuleSet::ClearBrands(const std::vector<std::string>& brand_ids) {
+  for (const auto& rule : rules_) rule->ClearBrands(brand_ids);
+}
+
 Status RuleSet::OnWindowClosed(const ClosedWindow& window, RuleContext& context) {
   for (size_t index = 0; index < rules_.size(); ++index) {
     if (!rules_[index]->WatchesWindow(window.window_index)) continue;

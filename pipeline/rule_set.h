@@ -48,6 +48,13 @@ class RuleSet {
   Status OnWatermark(RuleContext& context);
   Status Snapshot(StateStore::Commit& commit);
   Status OnBrandsChanged(const BrandDirectory& before, const BrandDirectory& after);
+  // Issue 11 (`cluster:`), at the merger: the inquiry events of the epochs applied since the last
+  // commit, each to the rule that published it; every rule that watches batches then applies
+  // what it holds before `release_before_ms` (engine/alert_rule.h).
+  Status OnInquiryEvents(std::span<const InquiryEvent> events, int64_t release_before_ms,
+                         RuleContext& context);
+  // Issue 11: every rule drops its state of these brands (their partials partition moved).
+  void ClearBrands(const std::vector<std::string>& brand_ids);
 
   const NoiseStats& noise_stats() const { return noise_stats_; }
 

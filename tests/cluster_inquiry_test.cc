@@ -1,0 +1,350 @@
+// Issue 11, inquiries keyed by brand across instances (docs/cluster.md, "Inquiries across
+// instances"): the partials encoding of inquiry events (operators/partials_codec.h), and the
+// merger applying them (pipeline/cluster_merge_log.h feeding operators/unanswered_rule.h) when
+// the inquiry and the brand's reply were read by different instances, with duplicated, fenced
+// and never-committed records: an inquiry is opened once and closed once, whatever the order.
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "operators/partials_codec.h"
+#include "operators/unanswered_rule.h"
+#include "operators/watchlist_brands.h"
+#include "pipeline/cluster_merge_log.h"
+#include "test_support.h"
+
+namespace brandpulse {
+namespace {
+
+namespace fs = std::filesystem;
+using brandpulse_test::MakeTempDirectory;
+
+constexpr uint64_t kA = 0xaaaa;  // instance nonces
+constexpr uint64_t kB = 0xbbbb;
+constexpr int64_t kT0 = 1767225600000;  // 2026-01-01T00:00:00Z
+constexpr int64_t kMinute = 60000;
+
+InquiryEvent Event(InquiryEvent::Kind kind, std::string brand, int64_t time, std::string payload) {
+  return InquiryEvent{kind, "sla", std::move(brand), time, std::move(payload)};
+}
+
+TEST(ClusterInquiryCodec, EventsRoundTripAndRecordsWithoutThemKeepVersionOne) {
+  PreparedPartials prepared;
+  prepared.epoch = EpochId{0x0123456789abcdefULL, 7};
+  prepared.source_partition_count = 8;
+  prepared.ranges.push_back(SourceRange{3, 10, 20, kT0, false});
+  std::string version_one;
+  EncodePrepared(prepared, version_one);
+  ASSERT_GE(version_one.size(), 2u);
+  EXPECT_EQ(version_one[1], '\x01');  // what a merger built before inquiries reads
+
+  prepared.inquiries.push_back(Event(InquiryEvent::Kind::kOpened, "telenor", kT0 - 5, "q\x00\x01"));
+  prepared.inquiries.push_back(Event(InquiryEvent::Kind::kReply, "telia", -3, ""));
+  std::string bytes;
+  EncodePrepared(prepared, bytes);
+  EXPECT_EQ(bytes[1], '\x02');
+  EXPECT_EQ(bytes.substr(2, version_one.size() - 2), version_one.substr(2));  // v1 + a tail
+  Result<PartialsKind> kind = PartialsKindOf(bytes);
+  ASSERT_TRUE(kind.ok());
+  EXPECT_EQ(*kind, PartialsKind::kPrepared);
+  Result<PreparedPartials> decoded = DecodePrepared(bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->ranges, prepared.ranges);
+  EXPECT_EQ(decoded->inquiries, prepared.inquiries);
+
+  Result<PreparedPartials> old = DecodePrepared(version_one);
+  ASSERT_TRUE(old.ok());
+  EXPECT_TRUE(old->inquiries.empty());
+
+  for (size_t length = 0; length < bytes.size(); ++length) {
+    EXPECT_FALSE(DecodePrepared(std::string_view(bytes).substr(0, length)).ok()) << length;
+  }
+  std::string unknown_kind = bytes;
+  unknown_kind[version_one.size() + 1] = '\x07';  // the first event's kind byte
+  EXPECT_FALSE(DecodePrepared(unknown_kind).ok());
+  std::string version_three = bytes;
+  version_three[1] = '\x03';
+  EXPECT_FALSE(PartialsKindOf(version_three).ok());
+}
+
+// Two readers (the instances that read the posts' partitions) and one merger (the owner of the
+// brands' partials partition), each an `unanswered` rule as every instance builds it.
+class ClusterInquiryMerge : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    WatchlistSpec spec;
+    BrandSpec telenor;
+    telenor.id = "telenor";
+    telenor.name = "Telenor";
+    telenor.terms = {"telenor"};
+    telenor.handles = {"@telenor_norge", "@TelenorSupport"};
+    telenor.profiles = {{"support", "@TelenorSupport"}};
+    BrandSpec telia;
+    telia.id = "telia";
+    telia.name = "Telia";
+    telia.terms = {"telia"};
+    telia.handles = {"@telia_norge"};
+    spec.brands = {telenor, telia};
+    Result<std::shared_ptr<const CompiledWatchlist>> compiled = CompiledWatchlist::Make(spec);
+    ASSERT_TRUE(compiled.ok()) << compiled.status().ToString();
+    brands_ = std::make_unique<WatchlistBrands>(*compiled);
+  }
+
+  std::unique_ptr<AlertRule> Rule() {
+    UnansweredRuleOptions options;
+    options.common.name = "sla";
+    options.within_ms = 10 * kMinute;
+    RuleBuildContext context;
+    context.brands = brands_.get();
+    Result<std::unique_ptr<AlertRule>> rule = MakeUnansweredRule(options, context);
+    EXPECT_TRUE(rule.ok());
+    return std::move(*rule);
+  }
+
+  struct Said {
+    std::string id, author, text, reply_to_handle, reply_to_post;
+    int64_t time_ms;
+  };
+  // The events one reader publishes for these posts (context.inquiry_events set: `cluster:`).
+  std::vector<InquiryEvent> Read(AlertRule& reader, const std::vector<Said>& posts) {
+    Batch batch;
+    for (const Said& said : posts) {
+      Post post;
+      post.id = said.id;
+      post.author_handle = said.author;
+      post.text = said.text;
+      post.reply_to_handle = said.reply_to_handle;
+      post.reply_to_post_id = said.reply_to_post;
+      post.event_time_ms = said.time_ms;
+      batch.posts.push_back(post);
+    }
+    std::vector<FiredAlert> fired;
+    std::vector<InquiryObservation> observations;
+    std::vector<InquiryEvent> events;
+    RuleContext context{*brands_, INT64_MIN, fired, false, &observations};
+    context.inquiry_events = &events;
+    EXPECT_TRUE(reader.OnBatch(batch, context).ok());
+    EXPECT_TRUE(fired.empty());
+    EXPECT_TRUE(observations.empty());  // a reader opens and closes nothing itself
+    return events;
+  }
+
+  // The merger: applied epochs' events, then the merged watermark (held events before it are
+  // applied), then the watermark's timers.
+  void Merge(AlertRule& merger, const std::vector<PreparedPartials>& applied, int64_t watermark) {
+    std::vector<InquiryEvent> events;
+    for (const PreparedPartials& epoch : applied) {
+      events.insert(events.end(), epoch.inquiries.begin(), epoch.inquiries.end());
+    }
+    RuleContext context{*brands_, previous_watermark_, fired_, false, &observations_};
+    ASSERT_TRUE(merger.OnInquiryEvents(events, watermark, context).ok());
+    context.watermark_ms = watermark;
+    ASSERT_TRUE(merger.OnWatermark(context).ok());
+    previous_watermark_ = watermark;
+  }
+
+  size_t Count(InquiryObservation::Kind kind) const {
+    size_t count = 0;
+    for (const InquiryObservation& observation : observations_) count += observation.kind == kind;
+    return count;
+  }
+
+  // The strings the posts' views point into live in the Said vectors of each test.
+  std::unique_ptr<WatchlistBrands> brands_;
+  std::vector<FiredAlert> fired_;
+  std::vector<InquiryObservation> observations_;
+  int64_t previous_watermark_ = INT64_MIN;
+};
+
+PreparedPartials Epoch(uint64_t nonce, uint64_t seq, SourceRange range,
+                       std::vector<InquiryEvent> events) {
+  PreparedPartials prepared;
+  prepared.epoch = EpochId{nonce, seq};
+  prepared.source_partition_count = 2;
+  prepared.ranges.push_back(range);
+  prepared.inquiries = std::move(events);
+  std::string bytes;  // through the codec, as on the partials topic
+  EncodePrepared(prepared, bytes);
+  Result<PreparedPartials> decoded = DecodePrepared(bytes);
+  EXPECT_TRUE(decoded.ok());
+  return std::move(*decoded);
+}
+
+TEST_F(ClusterInquiryMerge, AReplyReadElsewhereClosesTheInquiryOnceWhateverTheRecords) {
+  // Partition 0 (reader A): kari asks Telenor's support; partition 1 (reader B): the support
+  // profile answers 2 minutes later. A's epoch reaches the merger after B's.
+  const std::vector<Said> partition0 = {
+      {"q1", "kari", "why is my fiber down?", "TelenorSupport", "", kT0}};
+  const std::vector<Said> partition1 = {
+      {"r1", "TelenorSupport", "we are on it", "kari", "q1", kT0 + 2 * kMinute}};
+  const std::vector<Said> frozen = {  // a fenced member redid partition 0 with other boundaries
+      {"q1", "kari", "why is my fiber down?", "TelenorSupport", "", kT0},
+      {"q2", "ola", "still waiting for my refund", "telenor_norge", "", kT0 + 1000}};
+  auto reader_a = Rule();
+  auto reader_b = Rule();
+  const std::vector<InquiryEvent> asked = Read(*reader_a, partition0);
+  const std::vector<InquiryEvent> answered = Read(*reader_b, partition1);
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0].kind, InquiryEvent::Kind::kOpened);
+  EXPECT_EQ(asked[0].brand_id, "telenor");
+  ASSERT_EQ(answered.size(), 1u);
+  EXPECT_EQ(answered[0].kind, InquiryEvent::Kind::kReply);
+  EXPECT_EQ(answered[0].brand_id, "telenor");
+
+  PreparedPartials a1 = Epoch(kA, 1, SourceRange{0, 0, 1, kT0, false}, asked);
+  PreparedPartials b1 = Epoch(kB, 1, SourceRange{1, 0, 1, kT0 + 2 * kMinute, false}, answered);
+  PreparedPartials fenced = Epoch(kB, 2, SourceRange{0, 0, 2, kT0 + 1000, false},
+                                  Read(*reader_b, frozen));
+  PreparedPartials never = Epoch(kA, 9, SourceRange{1, 1, 2, kT0 + 3000, false},
+                                 Read(*reader_a, {{"q3", "lise", "is telia down?", "telia_norge",
+                                                   "", kT0 + 3000}}));
+
+  PartialsMergeLog log;
+  auto merger = Rule();
+  std::vector<PreparedPartials> apply;
+  log.OnPrepared(b1, apply);
+  log.OnPrepared(b1, apply);  // the mock's duplicated produce
+  log.OnPrepared(fenced, apply);  // its offset commit was refused: no marker ever
+  log.OnPrepared(never, apply);   // prepared, never committed
+  log.OnMarker(b1.epoch, apply);
+  ASSERT_EQ(apply.size(), 1u);
+  Merge(*merger, apply, INT64_MIN);  // no merged watermark yet: held
+  EXPECT_TRUE(observations_.empty());
+  apply.clear();
+  log.OnMarker(b1.epoch, apply);  // re-published marker
+  log.OnMarker(a1.epoch, apply);  // A's marker before its record
+  log.OnPrepared(a1, apply);
+  log.OnPrepared(a1, apply);
+  log.OnMarker(a1.epoch, apply);
+  ASSERT_EQ(apply.size(), 1u);
+  EXPECT_EQ(apply[0].epoch, a1.epoch);
+  Merge(*merger, apply, kT0 + kMinute);  // releases the inquiry only
+  EXPECT_EQ(Count(InquiryObservation::Kind::kOpened), 1u);
+  EXPECT_EQ(Count(InquiryObservation::Kind::kAnswered), 0u);
+  apply.clear();
+  log.OnPrepared(a1, apply);
+  log.OnMarker(b1.epoch, apply);
+  EXPECT_TRUE(apply.empty());
+  Merge(*merger, apply, kT0 + 60 * kMinute);  // past every deadline
+  EXPECT_EQ(Count(InquiryObservation::Kind::kOpened), 1u);
+  ASSERT_EQ(Count(InquiryObservation::Kind::kAnswered), 1u);
+  EXPECT_EQ(Count(InquiryObservation::Kind::kUnanswered), 0u);
+  for (const InquiryObservation& observation : observations_) {
+    if (observation.kind != InquiryObservation::Kind::kAnswered) continue;
+    EXPECT_EQ(observation.response_ms, 2 * kMinute);
+    EXPECT_EQ(observation.profile, "support");
+    EXPECT_FALSE(observation.after_deadline);
+  }
+  EXPECT_TRUE(fired_.empty()) << fired_[0].id;  // neither q1, nor q2 (fenced), nor q3 (never)
+  EXPECT_EQ(log.stats().applied, 2u);
+}
+
+TEST_F(ClusterInquiryMerge, AsInOneProcessWhateverTheOrderTheEpochsArriveIn) {
+  // One process reads both partitions: its alerts and observations are the reference.
+  const std::vector<Said> posts = {
+      {"q1", "kari", "why is my fiber down?", "TelenorSupport", "", kT0},
+      {"q2", "ola", "still waiting for my refund", "telenor_norge", "", kT0 + 30000},
+      {"r1", "TelenorSupport", "sorry", "kari", "q1", kT0 + 2 * kMinute},
+      {"q3", "lise", "is your network down?", "telia_norge", "", kT0 + 3 * kMinute},
+      {"r2", "telia_norge", "hi", "lise", "", kT0 + 25 * kMinute},  // after the deadline
+  };
+  std::vector<FiredAlert> single_fired;
+  std::vector<InquiryObservation> single;
+  {
+    auto rule = Rule();
+    Batch batch;
+    for (const Said& said : posts) {
+      Post post;
+      post.id = said.id;
+      post.author_handle = said.author;
+      post.text = said.text;
+      post.reply_to_handle = said.reply_to_handle;
+      post.reply_to_post_id = said.reply_to_post;
+      post.event_time_ms = said.time_ms;
+      batch.posts.push_back(post);
+    }
+    RuleContext context{*brands_, INT64_MIN, single_fired, false, &single};
+    ASSERT_TRUE(rule->OnBatch(batch, context).ok());
+    context.watermark_ms = kT0 + 60 * kMinute;
+    ASSERT_TRUE(rule->OnWatermark(context).ok());
+  }
+  // Cluster: each post read by another instance, epochs applied in reverse order.
+  auto merger = Rule();
+  std::vector<PreparedPartials> applied;
+  for (size_t index = posts.size(); index-- > 0;) {
+    auto reader = Rule();
+    applied.push_back(Epoch(kA, index + 1, SourceRange{0, index, index + 1, kT0, false},
+                            Read(*reader, {posts[index]})));
+  }
+  Merge(*merger, applied, kT0 + 60 * kMinute);
+
+  auto ids = [](const std::vector<FiredAlert>& fired) {
+    std::vector<std::string> ids;
+    for (const FiredAlert& alert : fired) ids.push_back(alert.id);
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  EXPECT_EQ(ids(fired_), ids(single_fired));
+  EXPECT_EQ(ids(fired_), (std::vector<std::string>{"sla/telenor/q2", "sla/telia/q3"}));
+  auto summary = [](const std::vector<InquiryObservation>& observations) {
+    std::vector<std::string> lines;
+    for (const InquiryObservation& o : observations) {
+      lines.push_back(fmt::format("{} {} {} {} {} {}", static_cast<int>(o.kind), o.brand_index,
+                                  o.profile, o.response_ms, o.event_time_ms, o.after_deadline));
+    }
+    std::sort(lines.begin(), lines.end());
+    return lines;
+  };
+  EXPECT_EQ(summary(observations_), summary(single));
+  EXPECT_EQ(Count(InquiryObservation::Kind::kAnswered), 2u);  // r2 late, still measured
+}
+
+TEST_F(ClusterInquiryMerge, HeldEventsAreStateAndCanBeDroppedPerBrand) {
+  const fs::path directory = MakeTempDirectory("cluster-inquiry-held");
+  auto reader = Rule();
+  const std::vector<Said> posts = {
+      {"q1", "kari", "why is my fiber down?", "TelenorSupport", "", kT0},
+      {"q3", "lise", "is your network down?", "telia_norge", "", kT0 + 1000}};
+  const std::vector<InquiryEvent> events = Read(*reader, posts);
+  ASSERT_EQ(events.size(), 2u);
+  {
+    Result<std::unique_ptr<StateStore>> store = StateStore::Open(StateOptions{directory.string()});
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    auto merger = Rule();
+    Merge(*merger, {Epoch(kA, 1, SourceRange{0, 0, 2, kT0, false}, events)}, INT64_MIN);
+    StateStore::Commit commit = (*store)->NewCommit();
+    ASSERT_TRUE(merger->Snapshot(commit).ok());
+    ASSERT_TRUE((*store)->Write(commit).ok());
+  }
+  previous_watermark_ = INT64_MIN;
+  Result<std::unique_ptr<StateStore>> store = StateStore::Open(StateOptions{directory.string()});
+  ASSERT_TRUE(store.ok());
+  auto restored = Rule();
+  ASSERT_TRUE(restored->Restore(**store, *brands_).ok());
+  restored->ClearBrands({"telia"});  // telia's partials partition moved away
+  StateStore::Commit commit = (*store)->NewCommit();
+  ASSERT_TRUE(restored->Snapshot(commit).ok());
+  ASSERT_TRUE((*store)->Write(commit).ok());
+  Merge(*restored, {}, kT0 + 60 * kMinute);
+  StateStore::Commit released = (*store)->NewCommit();
+  ASSERT_TRUE(restored->Snapshot(released).ok());
+  ASSERT_TRUE((*store)->Write(released).ok());
+  std::vector<std::string> ids;
+  for (const FiredAlert& alert : fired_) ids.push_back(alert.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"sla/telenor/q1"}));
+  EXPECT_EQ(Count(InquiryObservation::Kind::kOpened), 1u);
+
+  auto again = Rule();  // the store holds neither telia's event nor q1's (released, alerted)
+  ASSERT_TRUE(again->Restore(**store, *brands_).ok());
+  fired_.clear();
+  observations_.clear();
+  previous_watermark_ = INT64_MIN;
+  Merge(*again, {}, kT0 + 60 * kMinute);
+  EXPECT_EQ(Count(InquiryObservation::Kind::kOpened), 0u);  // released before: not held any more
+  EXPECT_TRUE(fired_.empty());
+  fs::remove_all(directory);
+}
+
+}  // namespace
+}  // namespace brandpulse

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Inquiries across instances (issue 11, docs/cluster.md "Inquiries across instances"), with real
+# processes: `brandpulse dev-kafka` (posts:8, partials:4), kcat producing inquiries and the
+# brands' replies (tests/kafka/inquiry-posts.py; a question and its answer mostly sit on
+# different partitions), and brandpulse instances with a `cluster:` section and an `unanswered`
+# rule sharing one consumer group:
+#   a starts alone; b joins while a consumes (both groups rebalance); a is killed with SIGKILL
+#   and restarted on its old state; both run to the end of the topic; then c, on a fresh disk,
+#   runs alone and replays every partials partition.
+# Checks: the `unanswered` alert ids of a and b together, and c's, equal a single-process file
+# run's; c's windows (inquiries, answered, answered late, unanswered, response-time buckets, by
+# brand and profile) equal the file run's byte for byte (`query dump`); inquiry events went
+# through the partials (published and merged counts); no conflicts, no late deltas.
+#
+#   tests/kafka/inquiry-test.sh [--posts N] [--seed N] [--commit-every N] [--brandpulse PATH]
+#                               [--work DIR]
+# Exit 0 when all hold; 1 on a difference; 2 on a setup error.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+posts=4000
+seed=5
+commit_every=300
+brandpulse=build/brandpulse
+work=build/inquiry-test
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --posts) posts=$2; shift 2 ;;
+    --seed) seed=$2; shift 2 ;;
+    --commit-every) commit_every=$2; shift 2 ;;
+    --brandpulse) brandpulse=$2; shift 2 ;;
+    --work) work=$2; shift 2 ;;
+    *) echo "inquiry-test: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+command -v kcat >/dev/null || { echo "inquiry-test: kcat is missing (scripts/install-deps.sh)" >&2; exit 2; }
+[ -x "$brandpulse" ] || { echo "inquiry-test: $brandpulse is not built" >&2; exit 2; }
+brandpulse=$(cd "$(dirname "$brandpulse")" && pwd)/$(basename "$brandpulse")
+rm -rf "$work"
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+
+cluster_pid=
+cleanup() {
+  [ -n "$cluster_pid" ] && kill "$cluster_pid" 2>/dev/null || true
+  jobs -p | xargs -r kill -KILL 2>/dev/null || true
+}
+trap cleanup EXIT
+
+"$brandpulse" dev-kafka --brokers 3 --topic posts:8 --topic partials:4 \
+  --control "$work/control.sock" --bootstrap-file "$work/bootstrap" </dev/null >"$work/dev-kafka.log" 2>&1 &
+cluster_pid=$!
+for _ in $(seq 100); do [ -s "$work/bootstrap" ] && break; sleep 0.1; done
+[ -s "$work/bootstrap" ] || { echo "inquiry-test: dev-kafka did not start" >&2; cat "$work/dev-kafka.log" >&2; exit 2; }
+export KAFKA_BROKERS
+KAFKA_BROKERS=$(cat "$work/bootstrap")
+control() { python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall((sys.argv[2]+"\n").encode()); r=s.recv(200).decode().strip(); print(r); sys.exit(r != "ok")' "$work/control.sock" "$1"; }
+
+input=$work/posts.jsonl
+python3 tests/kafka/inquiry-posts.py "$posts" "$seed" >"$input"
+# Random keys: an inquiry and its answer land on different partitions (7 times in 8).
+awk -v seed="$seed" 'BEGIN { srand(seed) } { print int(rand() * 1000000) "\t" $0 }' "$input" |
+  kcat -P -b "$KAFKA_BROKERS" -t posts -X batch.num.messages=100 -K "	"
+echo "inquiry-test: $posts posts ($(grep -c '"id":"q' "$input") inquiries, $(grep -c '"id":"r' "$input") brand replies) produced to 8 partitions"
+
+failures=0
+fail() { echo "inquiry-test: FAIL: $*"; failures=$((failures + 1)); }
+run() {  # run <name> <pipeline> [extra env...]: in the background; sets $pid
+  local name=$1 pipeline=$2
+  shift 2
+  mkdir -p "$work/$name/out"
+  touch "$work/$name/runs.log"
+  env KAFKA_INPUT="$input" KAFKA_STATE="$work/$name/state" KAFKA_OUT="$work/$name/out" "$@" \
+    stdbuf -oL -eL "$brandpulse" run "$pipeline" --quiet >>"$work/$name/runs.log" 2>&1 &
+  pid=$!
+}
+finish() {  # finish <name>: waits for $pid
+  if ! wait "$pid"; then
+    fail "run $1 failed:"
+    tail -n 20 "$work/$1/runs.log"
+    return 1
+  fi
+}
+wait_for() {  # wait_for <file> <pattern> <tenths of a second>
+  for _ in $(seq "$3"); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  return 1
+}
+ids() { cat "$@" 2>/dev/null | grep -o '"alert_id":"[^"]*"' | sort -u || true; }
+
+# The reference: the same posts from a file, one process.
+run reference tests/kafka/inquiry-file-pipeline.yaml KAFKA_COMMIT_EVERY=$commit_every
+finish reference || exit 1
+"$brandpulse" query dump --state "$work/reference/state" >"$work/reference/windows.txt"
+ids "$work/reference/out/alerts.jsonl" >"$work/reference/alert-ids.txt"
+[ -s "$work/reference/alert-ids.txt" ] || { echo "inquiry-test: the reference fired no alert" >&2; exit 2; }
+# Totals over every brand and the whole input: inquiries, answered, late, unanswered, p50, p90.
+totals() {  # totals <name> <pipeline>
+  local metric line=""
+  for metric in inquiries inquiries_answered inquiries_answered_late inquiries_unanswered \
+                response_time_p50_seconds response_time_p90_seconds; do
+    line+="$metric=$(env KAFKA_INPUT="$input" KAFKA_STATE="$work/$1/state" KAFKA_OUT="$work/$1/out" \
+      "$brandpulse" query top --pipeline "$2" --window 1h --metric "$metric" \
+      --from 2026-01-01T00:00:00Z --to 2026-01-02T00:00:00Z | grep -o '"total":[0-9]*' | cut -d: -f2) "
+  done
+  echo "$line"
+}
+totals reference tests/kafka/inquiry-file-pipeline.yaml >"$work/reference/totals.txt"
+grep -q 'inquiries_answered=[1-9]' "$work/reference/totals.txt" ||
+  { echo "inquiry-test: the reference measured no answer" >&2; exit 2; }
+
+# Slow consumption (brokers answer 100 ms late, small fetches, short epochs) so that b's join
+# and the kill land while the instances consume.
+control "rtt -1 100" >/dev/null
+common=(KAFKA_GROUP=inquiries KAFKA_COMMIT_EVERY=$commit_every KAFKA_FETCH_BYTES=4096)
+run a tests/kafka/inquiry-pipeline.yaml "${common[@]}"
+a=$pid
+wait_for "$work/a/runs.log" "epoch .* committed" 300 || fail "a committed no epoch"
+run b tests/kafka/inquiry-pipeline.yaml "${common[@]}"
+b=$pid
+wait_for "$work/b/runs.log" "[1-9] partition(s) gained" 300 || fail "b gained no partition"
+sleep 2
+if kill -0 "$a" 2>/dev/null; then
+  kill -KILL "$a"
+  wait "$a" 2>/dev/null || true
+  echo "inquiry-test: a killed with SIGKILL; restarting it on its old state"
+  run a tests/kafka/inquiry-pipeline.yaml "${common[@]}"
+  a=$pid
+else
+  fail "a finished before it could be killed"
+fi
+pid=$a; finish a || true
+pid=$b; finish b || true
+control "rtt -1 0" >/dev/null
+
+# c: alone, fresh disk; takes every partials partition and closes every window.
+run c tests/kafka/inquiry-pipeline.yaml KAFKA_GROUP=inquiries KAFKA_COMMIT_EVERY=$commit_every
+finish c || true
+
+"$brandpulse" query dump --state "$work/c/state" >"$work/c/windows.txt"
+if ! cmp -s "$work/reference/windows.txt" "$work/c/windows.txt"; then
+  fail "c: merged windows (response times) differ from the single-process run"
+  diff "$work/reference/windows.txt" "$work/c/windows.txt" | head -n 10 || true
+fi
+totals c tests/kafka/inquiry-pipeline.yaml >"$work/c/totals.txt"
+echo "inquiry-test: reference: $(cat "$work/reference/totals.txt")"
+echo "inquiry-test: cluster:   $(cat "$work/c/totals.txt")"
+cmp -s "$work/reference/totals.txt" "$work/c/totals.txt" || fail "c: response-time totals differ"
+ids "$work"/{a,b}/out/alerts.jsonl >"$work/ab-alert-ids.txt"
+cmp -s "$work/reference/alert-ids.txt" "$work/ab-alert-ids.txt" ||
+  { fail "unanswered alert ids of a and b differ from the single-process run"; diff "$work/reference/alert-ids.txt" "$work/ab-alert-ids.txt" | head || true; }
+ids "$work/c/out/alerts.jsonl" >"$work/c-alert-ids.txt"
+cmp -s "$work/reference/alert-ids.txt" "$work/c-alert-ids.txt" ||
+  { fail "c's unanswered alert ids differ from the single-process run"; diff "$work/reference/alert-ids.txt" "$work/c-alert-ids.txt" | head || true; }
+"$brandpulse" kafka-lag --brokers "$KAFKA_BROKERS" --topic posts --group inquiries >"$work/lag.txt"
+grep -q '^total lag 0$' "$work/lag.txt" || { fail "committed offsets are not at the end offsets"; cat "$work/lag.txt"; }
+if grep -i 'offset reset' "$work"/{a,b,c}/runs.log; then fail "an offset reset happened"; fi
+grep -h 'cluster: epochs committed' "$work"/{a,b,c}/runs.log | sed 's/^/inquiry-test: /'
+if grep -h 'cluster: epochs committed' "$work"/{a,b,c}/runs.log | grep -v ' 0 conflict(s)'; then
+  fail "the merger refused epochs (conflicts)"
+fi
+if grep -h 'cluster: epochs committed' "$work"/{a,b,c}/runs.log | grep -v '; 0 merged window delta(s) late'; then
+  fail "a merger found deltas of windows it had closed"
+fi
+grep -qh 'inquiry events published [1-9]' "$work"/{a,b}/runs.log || fail "no inquiry event went through the partials"
+grep -qh 'merged [1-9][0-9]*; ' "$work/c/runs.log" || fail "c merged no inquiry event"
+cat "$work"/{a,b,c}/out/late.jsonl | grep -q . && fail "posts went to the late sink (nothing is late here)"
+abandoned=$(cat "$work"/{a,b}/runs.log | grep -c 'abandoned (' || true)
+echo "inquiry-test: $abandoned epoch(s) abandoned by a and b; $(wc -l <"$work/c/windows.txt") windows, $(wc -l <"$work/reference/alert-ids.txt") unanswered alert ids; $(tail -n 1 "$work/lag.txt")"
+
+[ "$failures" -eq 0 ] && echo "inquiry-test: all checks passed"
+[ "$failures" -eq 0 ]

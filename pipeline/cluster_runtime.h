@@ -106,6 +106,11 @@ class ClusterRuntime {
   void DiscardStored() { stored_.clear(); }
   // The partials partition a brand's windows are merged at.
   uint32_t PartitionOfBrand(std::string_view brand_id) const;
+  // This member merges the brand now (it owns the brand's partials partition): its alerts are
+  // this member's to fire (RuleSet::SetBrandOwner).
+  bool MergesBrand(std::string_view brand_id) const {
+    return owned_.contains(PartitionOfBrand(brand_id));
+  }
   // Into the commit that takes TakeMerged's windows: the logs changed since the last call.
   void SnapshotMergeState(StateStore::Commit& commit);
   // Windows applied since the last call, as deltas of `brands` (brands it does not know are

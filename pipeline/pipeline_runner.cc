@@ -95,6 +95,7 @@ class PipelineRun {
   Status ClusterEpoch(WindowDeltaMap& deltas, StateStore::Commit& commit);
   Status ClusterEnd(bool& end_of_input);
   Status ResetMergedState();
+  void OnlyMergedBrandsAlert();
   Status ApplyMergeChange(const ClusterRuntime::MergeChange& change);
   Status DropMergedPartitions(const std::set<uint32_t>& partitions);
   Status ClusterInquiries(WindowDeltaMap& deltas, bool end_of_input);  // issue 11: inquiries
@@ -1020,12 +1021,19 @@ Result<RunSummary> PipelineRun::Run() {
 // partials partitions it owns in the merge group, rebuilt from the partials topic whenever that
 // ownership changes.
 
+// A brand's alerts come from the member that merges it: the others hold none of its windows
+// (a `below` threshold would fire there on nothing).
+void PipelineRun::OnlyMergedBrandsAlert() {
+  rules_->SetBrandOwner([this](const BrandInfo& brand) { return cluster_->MergesBrand(brand.id); });
+}
+
 Status PipelineRun::StartCluster() {
   ASSIGN_OR_RETURN(cluster_, ClusterRuntime::Make(*spec_.cluster, *source_, spec_.watchlist,
                                                   spec_.max_out_of_orderness_ms,
                                                   [this](const std::string& message) {
                                                     Notice(message);
                                                   }));
+  OnlyMergedBrandsAlert();
   // What the store holds is merged state of the partials partitions this instance owned when it
   // last committed, with the merge log of each: kept (resumed from where each log was) if the
   // merge group's first assignment is among them, else wiped and rebuilt from the partials topic
@@ -1053,6 +1061,7 @@ Status PipelineRun::ResetMergedState() {
   ASSIGN_OR_RETURN(RuleSet rules, RuleSet::Make(spec_.alert_rules, spec_.windows, *brands_,
                                                 spec_.allowed_lateness_ms));
   rules_.emplace(std::move(rules));
+  OnlyMergedBrandsAlert();
   cluster_committed_watermark_.reset();
   return Status::Ok();
 }

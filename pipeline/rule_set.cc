@@ -199,6 +199,10 @@ void RuleSet::Filter(size_t rule_index, size_t first, RuleContext& context) {
   size_t kept = first;
   for (size_t index = first; index < context.fired.size(); ++index) {
     FiredAlert& alert = context.fired[index];
+    if (owns_brand_ && !owns_brand_(context.brands.brand_info(alert.brand_index))) {
+      ++noise_stats_.not_owned;
+      continue;
+    }
     noise_changed_ = true;
     if (!recent_ids_.emplace(alert.id, alert.event_time_ms).second) {
       ++noise_stats_.duplicates;

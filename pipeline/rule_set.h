@@ -13,6 +13,7 @@
 // Thread safety: the coordinator only.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <set>
 #include <memory>
@@ -28,6 +29,7 @@ struct NoiseStats {
   uint64_t duplicates = 0;     // dropped: same id fired before
   uint64_t cooled_down = 0;    // dropped: within the rule's cooldown for the brand
   uint64_t grouped = 0;        // alerts delivered inside a group message
+  uint64_t not_owned = 0;      // dropped: another merger's brand (issue 11, SetBrandOwner)
 };
 
 class RuleSet {
@@ -55,6 +57,11 @@ class RuleSet {
                          RuleContext& context);
   // Issue 11: every rule drops its state of these brands (their partials partition moved).
   void ClearBrands(const std::vector<std::string>& brand_ids);
+
+  // Issue 11 (`cluster:`): alerts are kept only for brands `owns` accepts — the brands whose
+  // partials partition this merger owns. Another merger holds the others' windows, so what a rule
+  // finds for them here (a `below` threshold on an empty window) is not theirs. Unset: all brands.
+  void SetBrandOwner(std::function<bool(const BrandInfo&)> owns) { owns_brand_ = std::move(owns); }
 
   const NoiseStats& noise_stats() const { return noise_stats_; }
 
@@ -84,6 +91,7 @@ class RuleSet {
   bool noise_changed_ = false;
   std::vector<std::string> deleted_keys_;
   int64_t longest_cooldown_ms_ = 0;
+  std::function<bool(const BrandInfo&)> owns_brand_;  // SetBrandOwner; empty: every brand
   NoiseStats noise_stats_;
 };
 

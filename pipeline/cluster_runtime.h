@@ -165,10 +165,7 @@ class ClusterRuntime {
   std::set<uint32_t> offset_changed_;        // owned partitions read since the last snapshot
   // Logs a previous run committed (until the first assignment): partition -> (offset, log).
   std::map<uint32_t, std::pair<int64_t, PartialsMergeLog>> stored_;
-  // The plan of the changes since the last TakeChange (kept < resume < reset).
-  enum class Plan { kNone, kKeep, kResume, kReset };
-  Plan plan_ = Plan::kNone;
-  bool planned_first_ = false;
+  MergePlanner planner_;  // the plan of the changes since the last TakeChange
   std::map<uint32_t, std::vector<PartialWindow>> merged_;  // by partials partition
   std::optional<int64_t> merged_watermark_;
   bool restoring_ = false;

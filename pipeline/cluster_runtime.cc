@@ -350,7 +350,12 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
       }
       if (plan == MergePlan::kResume) {
         for (uint32_t partition : owned_) {
-          auto& [offset, log] = stored_.at(partition);
+          auto stored = stored_.find(partition);
+          if (stored == stored_.end()) {  // (the planner resumes only partitions it holds)
+            return Status::Internal(fmt::format(
+                "cluster: partials partition {} resumed without local state", partition));
+          }
+          auto& [offset, log] = stored->second;
           next_offset_[partition] = offset;
           logs_.insert_or_assign(partition, std::move(log));
           restore_from_ += fmt::format("{}{}@{}", restore_from_.empty() ? "" : ",", partition, offset);
@@ -372,11 +377,12 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
       restore_records_ = 0;
       restore_bytes_ = 0;
     }
-    notice_(fmt::format("cluster: partials partitions gained {} lost {}; {}",
-                        PartitionsText(gained), PartitionsText(lost),
-                        plan == MergePlan::kReset   ? "merged state reset, replaying " + PartitionsText(owned_)
-                        : plan == MergePlan::kResume ? "resuming from local state " + PartitionsText(owned_)
-                                                : "merged state of " + PartitionsText(owned_) + " kept"));
+    const std::string what = plan == MergePlan::kReset    ? "merged state reset, replaying {}"
+                             : plan == MergePlan::kResume ? "resuming from local state {}"
+                                                          : "merged state of {} kept";
+    notice_(fmt::format("cluster: partials partitions gained {} lost {}; ", PartitionsText(gained),
+                        PartitionsText(lost)) +
+            fmt::format(fmt::runtime(what), PartitionsText(owned_)));
   }
   RETURN_IF_ERROR(consumer_->Poll(timeout_ms, 20000,
                                   [this](uint32_t partition, int64_t offset, std::string_view value) {

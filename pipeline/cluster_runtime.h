@@ -119,6 +119,9 @@ class ClusterRuntime {
   bool owns_partials() const { return !owned_.empty(); }
   // The merge group assigned this member something (maybe nothing) at least once.
   bool assignment_seen() const { return assignment_seen_; }
+  // Its partials partitions are restored (resumed or replayed to the ends they had when the
+  // assignment came): the merged state may be served (/readyz).
+  bool merge_restored() const { return assignment_seen_ && !restoring_; }
   std::string Summary() const;
 
  private:

@@ -433,8 +433,9 @@ Status PipelineRun::Setup() {
   }
   metrics_->AttachSources(store_.get(), std::move(deliveries));
   PublishBrands(true);
-  // Ready: state restored, watchlist compiled, sinks open, source at its committed position.
-  metrics_->SetReady(true);
+  // Ready: state restored, watchlist compiled, sinks open, source at its committed position
+  // (issue 11: with `cluster:`, once the merged state is restored too: ClusterPoll).
+  metrics_->SetReady(!cluster_);
   return Status::Ok();
 }
 
@@ -1095,6 +1096,9 @@ Status PipelineRun::ClusterPoll() {
   ClusterRuntime::MergeChange change;
   RETURN_IF_ERROR(cluster_->Poll(0, change));
   RETURN_IF_ERROR(ApplyMergeChange(change));
+  if (const bool ready = cluster_->merge_restored(); ready != metrics_->ready()) {
+    metrics_->SetReady(ready);  // /readyz: the merged state is restored
+  }
   if (epoch_records_ == 0 && clock_.NowMs() - last_commit_ms_ >= spec_.commit_interval_ms &&
       (cluster_->has_merged() || cluster_->Watermark() != cluster_committed_watermark_)) {
     RETURN_IF_ERROR(Commit(false));
@@ -1145,6 +1149,9 @@ Status PipelineRun::ClusterEnd(bool& end_of_input) {
   ClusterRuntime::MergeChange change;
   RETURN_IF_ERROR(cluster_->Poll(50, change));
   RETURN_IF_ERROR(ApplyMergeChange(change));
+  if (const bool ready = cluster_->merge_restored(); ready != metrics_->ready()) {
+    metrics_->SetReady(ready);  // /readyz: the merged state is restored
+  }
   if (cluster_end_wait_started_ms_ == INT64_MIN) cluster_end_wait_started_ms_ = clock_.NowMs();
   // The merge group may not have assigned anything yet (joins take seconds): wait for it.
   const bool assigned = cluster_->owns_partials() || cluster_->assignment_seen() ||

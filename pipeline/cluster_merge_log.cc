@@ -294,7 +294,7 @@ std::map<uint32_t, int64_t> MergePlanner::Plan(const std::set<uint32_t>& owned,
   }
   if (!planned_first_) {
     planned_first_ = true;
-    bool all_stored = !owned.empty();
+    bool all_stored = !owned.empty() && (partial_drop_ || owned.size() == stored.size());
     for (uint32_t partition : owned) all_stored = all_stored && stored.contains(partition);
     if (all_stored) {
       plan = MergePlan::kResume;
@@ -305,6 +305,7 @@ std::map<uint32_t, int64_t> MergePlanner::Plan(const std::set<uint32_t>& owned,
     // the offset after its last record read.
     bool fresh = false;
     for (uint32_t partition : gained) fresh = fresh || !held.contains(partition);
+    for (uint32_t partition : held) fresh = fresh || (!partial_drop_ && !owned.contains(partition));
     if (!fresh) {
       plan = MergePlan::kKeep;
       for (uint32_t partition : gained) {

@@ -121,8 +121,13 @@ class MergePlanner {
   // The plan of the callbacks since the last Take (kReset if a change came without one);
   // `changed` false: the consumer saw no change after all (the plan is forgotten).
   MergePlan Take(bool changed);
+  // False when the caller cannot drop one partition's state beside the others' (rules that keep
+  // per-brand state the windows do not show, such as inquiries): then a change that loses a
+  // partition, and a start that does not get back exactly the partitions its state holds, reset.
+  void set_partial_drop(bool allowed) { partial_drop_ = allowed; }
 
  private:
+  bool partial_drop_ = true;
   bool planned_first_ = false;
   MergePlan plan_ = MergePlan::kNone;
 };

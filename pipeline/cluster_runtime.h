@@ -97,6 +97,9 @@ class ClusterRuntime {
   // assigned none yet); DiscardStored() gives it up (the caller wipes the merged state).
   bool holds_stored_state() const { return !stored_.empty(); }
   void DiscardStored() { stored_.clear(); }
+  // See MergePlanner::set_partial_drop (the runner: false with `unanswered` or `viral_post`
+  // rules, whose per-brand state a drop would leave behind).
+  void set_partial_drop(bool allowed) { planner_.set_partial_drop(allowed); }
   // The partials partition a brand's windows are merged at.
   uint32_t PartitionOfBrand(std::string_view brand_id) const;
   // Into the commit that takes TakeMerged's windows: the logs changed since the last call.

@@ -1028,6 +1028,15 @@ Status PipelineRun::StartCluster() {
   cluster_committed_watermark_.reset();
   if (stored_watermark != kNoWatermark) cluster_committed_watermark_ = stored_watermark;
   RETURN_IF_ERROR(cluster_->LoadMergeState(*store_, cluster_committed_watermark_));
+  // `unanswered` and `viral_post` keep per-brand state (open inquiries, tracked posts) that a
+  // drop of one partition's windows would leave behind: with them a lost partition resets as a
+  // gained one does. (Window rules hold of a dropped brand what they hold of any brand merged
+  // elsewhere.)
+  bool partial_drop = true;
+  for (const auto& rule : spec_.alert_rules) {
+    partial_drop = partial_drop && rule->type() != "unanswered" && rule->type() != "viral_post";
+  }
+  cluster_->set_partial_drop(partial_drop);
   // No post is late where it is read (see Commit).
   watermark_.store(kNoWatermark);
   watermarks_ = WatermarkTracker{spec_.max_out_of_orderness_ms, spec_.idle_timeout_ms};

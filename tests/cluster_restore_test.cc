@@ -227,6 +227,25 @@ TEST(ClusterRestore, LaterChangesKeepUnlessTheyGainAPartitionNotHeld) {
   EXPECT_EQ(planner.Take(true), MergePlan::kReset);
 }
 
+TEST(ClusterRestore, WithoutPartialDropsEveryLossResets) {
+  MergePlanner planner;
+  planner.set_partial_drop(false);
+  const std::map<uint32_t, int64_t> stored = {{0, 17}, {1, 40}};
+  // A start with a subset of the stored partitions would drop one: a reset.
+  EXPECT_EQ(planner.Plan({0}, {0}, stored, {}, {}), (Starts{{0, kBegin}}));
+  EXPECT_EQ(planner.Take(true), MergePlan::kReset);
+  // A gain resets as always; so does a revoke (the rest restarts from the beginning).
+  EXPECT_EQ(planner.Plan({0, 1}, {1}, {}, {0}, {}), (Starts{{0, kBegin}, {1, kBegin}}));
+  EXPECT_EQ(planner.Take(true), MergePlan::kReset);
+  EXPECT_EQ(planner.Plan({0}, {}, {}, {0, 1}, {}), (Starts{{0, kBegin}}));
+  EXPECT_EQ(planner.Take(true), MergePlan::kReset);
+  // Every stored partition back: a resume.
+  MergePlanner restarted;
+  restarted.set_partial_drop(false);
+  EXPECT_EQ(restarted.Plan({0, 1}, {0, 1}, stored, {}, {}), (Starts{{0, 17}, {1, 40}}));
+  EXPECT_EQ(restarted.Take(true), MergePlan::kResume);
+}
+
 // A merger that no longer owns a partials partition drops its brands' windows: one delete per
 // window in the commit, the other brands' windows untouched.
 TEST(ClusterRestore, DeleteWindowRemovesOnlyThatWindow) {

@@ -240,10 +240,9 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
     // Where each partition starts: the planner's say (a merger resuming from local state, or
     // rebuilding from the beginning), else the beginning of every owned partition.
     std::map<uint32_t, int64_t> starts;
-    if (self.closing_) {
-    } else if (self.planner_) {
+    if (!self.closing_ && self.planner_) {
       starts = self.planner_(self.owned_, gained);
-    } else {
+    } else if (!self.closing_) {
       for (uint32_t partition : self.owned_) starts[partition] = RD_KAFKA_OFFSET_BEGINNING;
     }
     auto start_of = [&](uint32_t partition) {

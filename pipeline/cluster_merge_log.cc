@@ -279,4 +279,53 @@ bool PartialsMergeLog::GlobalEnd() const {
   return true;
 }
 
+std::map<uint32_t, int64_t> MergePlanner::Plan(const std::set<uint32_t>& owned,
+                                               const std::set<uint32_t>& gained,
+                                               const std::map<uint32_t, int64_t>& stored,
+                                               const std::set<uint32_t>& held,
+                                               const std::map<uint32_t, int64_t>& next) {
+  std::map<uint32_t, int64_t> starts;
+  MergePlan plan = MergePlan::kReset;
+  if (!planned_first_ && owned.empty() && !stored.empty()) {
+    // A restarted member is often assigned nothing at first (cooperative: the others give up
+    // partitions in a second round): its local state waits for the first partitions.
+    plan_ = std::max(plan_, MergePlan::kKeep);
+    return starts;
+  }
+  if (!planned_first_) {
+    planned_first_ = true;
+    bool all_stored = !owned.empty() && (partial_drop_ || owned.size() == stored.size());
+    for (uint32_t partition : owned) all_stored = all_stored && stored.contains(partition);
+    if (all_stored) {
+      plan = MergePlan::kResume;
+      for (uint32_t partition : owned) starts[partition] = stored.at(partition);
+    }
+  } else if (plan_ != MergePlan::kReset) {
+    // A partition taken away and given back within one change is still held: it reads on from
+    // the offset after its last record read.
+    bool fresh = false;
+    for (uint32_t partition : gained) fresh = fresh || !held.contains(partition);
+    for (uint32_t partition : held) fresh = fresh || (!partial_drop_ && !owned.contains(partition));
+    if (!fresh) {
+      plan = MergePlan::kKeep;
+      for (uint32_t partition : gained) {
+        auto found = next.find(partition);
+        starts[partition] = found != next.end() ? found->second : kFromBeginning;
+      }
+    }
+  }
+  if (plan == MergePlan::kReset) {
+    for (uint32_t partition : owned) starts[partition] = kFromBeginning;
+  }
+  plan_ = std::max(plan_, plan);
+  return starts;
+}
+
+MergePlan MergePlanner::Take(bool changed) {
+  const MergePlan plan = plan_;
+  plan_ = MergePlan::kNone;
+  if (!changed) return MergePlan::kNone;
+  return plan == MergePlan::kNone ? MergePlan::kReset : plan;
+}
+
 }  // namespace brandpulse

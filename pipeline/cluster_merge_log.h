@@ -97,4 +97,39 @@ class PartialsMergeLog {
   MergeLogStats stats_;
 };
 
+// What a merger does with its merged state at a change of its partials partitions (issue 11,
+// restore from local state; docs/cluster.md). Called from the merge consumer's rebalance callback
+// (Plan: where each partition starts) and when the runtime takes the change (Take: what it does to
+// its merged state). Pure, so the decisions are unit-tested (tests/cluster_restore_test.cc).
+enum class MergePlan { kNone, kKeep, kResume, kReset };  // ordered: the strongest wins
+
+class MergePlanner {
+ public:
+  static constexpr int64_t kFromBeginning = -2;  // librdkafka's RD_KAFKA_OFFSET_BEGINNING
+  // One rebalance callback: `owned` after it, `gained` what it added; `stored` the offsets of the
+  // logs local state holds (before the first assignment), `held` and `next` the partitions the
+  // runtime merges now and the offset after the last record read of each. Returns the start of
+  // each partition to position (every gained one; kept ones listed restart there). Rules:
+  // - the first non-empty assignment resumes at the stored offsets when local state holds every
+  //   assigned partition, else resets (an empty first assignment waits, when there is state);
+  // - later, a change that gains nothing new keeps (a partition given back within the change
+  //   reads on from `next`); one that gains a partition not held resets.
+  std::map<uint32_t, int64_t> Plan(const std::set<uint32_t>& owned, const std::set<uint32_t>& gained,
+                                   const std::map<uint32_t, int64_t>& stored,
+                                   const std::set<uint32_t>& held,
+                                   const std::map<uint32_t, int64_t>& next);
+  // The plan of the callbacks since the last Take (kReset if a change came without one);
+  // `changed` false: the consumer saw no change after all (the plan is forgotten).
+  MergePlan Take(bool changed);
+  // False when the caller cannot drop one partition's state beside the others' (rules that keep
+  // per-brand state the windows do not show, such as inquiries): then a change that loses a
+  // partition, and a start that does not get back exactly the partitions its state holds, reset.
+  void set_partial_drop(bool allowed) { partial_drop_ = allowed; }
+
+ private:
+  bool partial_drop_ = true;
+  bool planned_first_ = false;
+  MergePlan plan_ = MergePlan::kNone;
+};
+
 }  // namespace brandpulse

@@ -347,45 +347,13 @@ uint32_t ClusterRuntime::PartitionOfBrand(std::string_view brand_id) const {
                              partials_partitions_);
 }
 
-// Inside the merge consumer's rebalance callback. Every callback since the last TakeChange adds
-// to one plan; the strongest wins (a reset restarts every owned partition, so later callbacks
-// of the same change restart theirs too).
+// Inside the merge consumer's rebalance callback (MergePlanner has the rules).
 std::map<uint32_t, int64_t> ClusterRuntime::PlanStarts(const std::set<uint32_t>& owned,
                                                        const std::set<uint32_t>& gained) {
-  std::map<uint32_t, int64_t> starts;
-  Plan plan = Plan::kReset;
-  if (!planned_first_ && owned.empty() && !stored_.empty()) {
-    // A restarted member is often assigned nothing at first (cooperative: the others give up
-    // partitions in a second round): its local state waits for the first partitions.
-    plan_ = std::max(plan_, Plan::kKeep);
-    return starts;
-  }
-  if (!planned_first_) {
-    planned_first_ = true;
-    bool all_stored = !owned.empty();
-    for (uint32_t partition : owned) all_stored = all_stored && stored_.contains(partition);
-    if (all_stored) {
-      plan = Plan::kResume;
-      for (uint32_t partition : owned) starts[partition] = stored_.at(partition).first;
-    }
-  } else if (plan_ != Plan::kReset) {
-    // A partition taken away and given back within one change is still held here: it reads on
-    // from the offset after its last record read.
-    bool fresh = false;
-    for (uint32_t partition : gained) fresh = fresh || !owned_.contains(partition);
-    if (!fresh) {
-      plan = Plan::kKeep;
-      for (uint32_t partition : gained) {
-        auto next = next_offset_.find(partition);
-        starts[partition] = next != next_offset_.end() ? next->second : RD_KAFKA_OFFSET_BEGINNING;
-      }
-    }
-  }
-  if (plan == Plan::kReset) {
-    for (uint32_t partition : owned) starts[partition] = RD_KAFKA_OFFSET_BEGINNING;
-  }
-  plan_ = std::max(plan_, plan);
-  return starts;
+  static_assert(MergePlanner::kFromBeginning == RD_KAFKA_OFFSET_BEGINNING);
+  std::map<uint32_t, int64_t> stored;
+  for (const auto& [partition, offset_and_log] : stored_) stored[partition] = offset_and_log.first;
+  return planner_.Plan(owned, gained, stored, owned_, next_offset_);
 }
 
 void ClusterRuntime::AddToTotals(const PartialsMergeLog& log) {
@@ -401,11 +369,9 @@ void ClusterRuntime::AddToTotals(const PartialsMergeLog& log) {
 Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
   std::set<uint32_t> owned;
   ASSIGN_OR_RETURN(bool changed, consumer_->TakeChange(owned));
-  if (!changed) plan_ = Plan::kNone;  // (a partition given back as it was reads on)
+  const MergePlan plan = planner_.Take(changed);  // (unchanged: given back as it was, reads on)
   if (changed) {
     assignment_seen_ = true;
-    const Plan plan = plan_ == Plan::kNone ? Plan::kReset : plan_;
-    plan_ = Plan::kNone;
     std::set<uint32_t> gained;
     std::set<uint32_t> lost;
     for (uint32_t partition : owned) {
@@ -416,7 +382,7 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
     }
     owned_ = std::move(owned);
     restore_from_.clear();
-    if (plan == Plan::kReset) {
+    if (plan == MergePlan::kReset) {
       for (const auto& [partition, log] : logs_) AddToTotals(log);
       logs_.clear();
       next_offset_.clear();
@@ -441,9 +407,14 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
         });
         change.dropped.insert(partition);
       }
-      if (plan == Plan::kResume) {
+      if (plan == MergePlan::kResume) {
         for (uint32_t partition : owned_) {
-          auto& [offset, log] = stored_.at(partition);
+          auto stored = stored_.find(partition);
+          if (stored == stored_.end()) {  // (the planner resumes only partitions it holds)
+            return Status::Internal(fmt::format(
+                "cluster: partials partition {} resumed without local state", partition));
+          }
+          auto& [offset, log] = stored->second;
           next_offset_[partition] = offset;
           logs_.insert_or_assign(partition, std::move(log));
           restore_from_ += fmt::format("{}{}@{}", restore_from_.empty() ? "" : ",", partition, offset);
@@ -453,23 +424,24 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
       }
     }
     // Local state of a previous run that is not owned now goes (a reset wipes all of it).
-    if (plan == Plan::kResume) {
+    if (plan == MergePlan::kResume) {
       for (const auto& [partition, stored] : stored_) {
         if (!logs_.contains(partition)) change.dropped.insert(partition);
       }
     }
-    if (plan != Plan::kKeep) stored_.clear();
-    if (plan != Plan::kKeep) {
+    if (plan != MergePlan::kKeep) stored_.clear();
+    if (plan != MergePlan::kKeep) {
       restoring_ = true;
       restore_started_ = last_restore_check_ = std::chrono::steady_clock::now();
       restore_records_ = 0;
       restore_bytes_ = 0;
     }
-    notice_(fmt::format("cluster: partials partitions gained {} lost {}; {}",
-                        PartitionsText(gained), PartitionsText(lost),
-                        plan == Plan::kReset   ? "merged state reset, replaying " + PartitionsText(owned_)
-                        : plan == Plan::kResume ? "resuming from local state " + PartitionsText(owned_)
-                                                : "merged state of " + PartitionsText(owned_) + " kept"));
+    const std::string what = plan == MergePlan::kReset    ? "merged state reset, replaying {}"
+                             : plan == MergePlan::kResume ? "resuming from local state {}"
+                                                          : "merged state of {} kept";
+    notice_(fmt::format("cluster: partials partitions gained {} lost {}; ", PartitionsText(gained),
+                        PartitionsText(lost)) +
+            fmt::format(fmt::runtime(what), PartitionsText(owned_)));
   }
   RETURN_IF_ERROR(consumer_->Poll(timeout_ms, 20000,
                                   [this](uint32_t partition, int64_t offset, std::string_view value) {

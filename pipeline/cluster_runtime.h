@@ -104,6 +104,9 @@ class ClusterRuntime {
   // assigned none yet); DiscardStored() gives it up (the caller wipes the merged state).
   bool holds_stored_state() const { return !stored_.empty(); }
   void DiscardStored() { stored_.clear(); }
+  // See MergePlanner::set_partial_drop (the runner: false with `unanswered` or `viral_post`
+  // rules, whose per-brand state a drop would leave behind).
+  void set_partial_drop(bool allowed) { planner_.set_partial_drop(allowed); }
   // The partials partition a brand's windows are merged at.
   uint32_t PartitionOfBrand(std::string_view brand_id) const;
   // This member merges the brand now (it owns the brand's partials partition): its alerts are
@@ -131,6 +134,9 @@ class ClusterRuntime {
   bool owns_partials() const { return !owned_.empty(); }
   // The merge group assigned this member something (maybe nothing) at least once.
   bool assignment_seen() const { return assignment_seen_; }
+  // Its partials partitions are restored (resumed or replayed to the ends they had when the
+  // assignment came): the merged state may be served (/readyz).
+  bool merge_restored() const { return assignment_seen_ && !restoring_; }
   std::string Summary() const;
 
   // --- inquiries keyed by brand (issue 11: `unanswered` across instances) ---
@@ -197,10 +203,7 @@ class ClusterRuntime {
   std::set<uint32_t> offset_changed_;        // owned partitions read since the last snapshot
   // Logs a previous run committed (until the first assignment): partition -> (offset, log).
   std::map<uint32_t, std::pair<int64_t, PartialsMergeLog>> stored_;
-  // The plan of the changes since the last TakeChange (kept < resume < reset).
-  enum class Plan { kNone, kKeep, kResume, kReset };
-  Plan plan_ = Plan::kNone;
-  bool planned_first_ = false;
+  MergePlanner planner_;  // the plan of the changes since the last TakeChange
   std::map<uint32_t, std::vector<PartialWindow>> merged_;  // by partials partition
   std::optional<int64_t> merged_watermark_;
   bool restoring_ = false;

@@ -437,8 +437,9 @@ Status PipelineRun::Setup() {
   }
   metrics_->AttachSources(store_.get(), std::move(deliveries));
   PublishBrands(true);
-  // Ready: state restored, watchlist compiled, sinks open, source at its committed position.
-  metrics_->SetReady(true);
+  // Ready: state restored, watchlist compiled, sinks open, source at its committed position
+  // (issue 11: with `cluster:`, once the merged state is restored too: ClusterPoll).
+  metrics_->SetReady(!cluster_);
   return Status::Ok();
 }
 
@@ -1042,6 +1043,15 @@ Status PipelineRun::StartCluster() {
   cluster_committed_watermark_.reset();
   if (stored_watermark != kNoWatermark) cluster_committed_watermark_ = stored_watermark;
   RETURN_IF_ERROR(cluster_->LoadMergeState(*store_, cluster_committed_watermark_));
+  // `unanswered` and `viral_post` keep per-brand state (open inquiries, tracked posts) that a
+  // drop of one partition's windows would leave behind: with them a lost partition resets as a
+  // gained one does. (Window rules hold of a dropped brand what they hold of any brand merged
+  // elsewhere.)
+  bool partial_drop = true;
+  for (const auto& rule : spec_.alert_rules) {
+    partial_drop = partial_drop && rule->type() != "unanswered" && rule->type() != "viral_post";
+  }
+  cluster_->set_partial_drop(partial_drop);
   // No post is late where it is read (see Commit).
   watermark_.store(kNoWatermark);
   watermarks_ = WatermarkTracker{spec_.max_out_of_orderness_ms, spec_.idle_timeout_ms};
@@ -1131,6 +1141,9 @@ Status PipelineRun::ClusterPoll() {
   ClusterRuntime::MergeChange change;
   RETURN_IF_ERROR(cluster_->Poll(0, change));
   RETURN_IF_ERROR(ApplyMergeChange(change));
+  if (const bool ready = cluster_->merge_restored(); ready != metrics_->ready()) {
+    metrics_->SetReady(ready);  // /readyz: the merged state is restored
+  }
   if (epoch_records_ == 0 && clock_.NowMs() - last_commit_ms_ >= spec_.commit_interval_ms &&
       (cluster_->has_merged() || cluster_->Watermark() != cluster_committed_watermark_)) {
     RETURN_IF_ERROR(Commit(false));
@@ -1181,6 +1194,9 @@ Status PipelineRun::ClusterEnd(bool& end_of_input) {
   ClusterRuntime::MergeChange change;
   RETURN_IF_ERROR(cluster_->Poll(50, change));
   RETURN_IF_ERROR(ApplyMergeChange(change));
+  if (const bool ready = cluster_->merge_restored(); ready != metrics_->ready()) {
+    metrics_->SetReady(ready);  // /readyz: the merged state is restored
+  }
   if (cluster_end_wait_started_ms_ == INT64_MIN) cluster_end_wait_started_ms_ = clock_.NowMs();
   // The merge group may not have assigned anything yet (joins take seconds): wait for it.
   const bool assigned = cluster_->owns_partials() || cluster_->assignment_seen() ||

@@ -61,6 +61,7 @@ awk '{ print NR "\t" $0 }' "$input" | kcat -P -b "$KAFKA_BROKERS" -t posts -X ba
 echo "cluster-restore-test: $posts posts produced to 8 partitions"
 
 failures=0
+run_args=()
 fail() { echo "cluster-restore-test: FAIL: $*"; failures=$((failures + 1)); }
 run() {  # run <name> <pipeline> [extra env...]: in the background; sets $pid
   local name=$1 pipeline=$2
@@ -68,7 +69,7 @@ run() {  # run <name> <pipeline> [extra env...]: in the background; sets $pid
   mkdir -p "$work/$name/out"
   echo "=== run $(date -u +%T)" >>"$work/$name/runs.log"
   env KAFKA_INPUT="$input" KAFKA_STATE="$work/$name/state" KAFKA_OUT="$work/$name/out" "$@" \
-    stdbuf -oL -eL "$brandpulse" run "$pipeline" --quiet >>"$work/$name/runs.log" 2>&1 &
+    stdbuf -oL -eL "$brandpulse" run "$pipeline" --quiet "${run_args[@]}" >>"$work/$name/runs.log" 2>&1 &
   pid=$!
 }
 finish() {  # finish <name>: waits for $pid
@@ -106,9 +107,33 @@ finish x || true
 grep -q "global end reached" "$work/x/runs.log" && fail "x reached the end before it was stopped (make --posts larger)"
 echo "cluster-restore-test: x stopped after $(grep -c 'epoch .* committed' "$work/x/runs.log") epochs; restarting it on its old state"
 control "rtt -1 0" >/dev/null
+# Readiness: /readyz must not answer 200 before the partials are restored.
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+run_args=(--api "127.0.0.1:$port")
 run x tests/kafka/global-pipeline.yaml "${common[@]}" KAFKA_GROUP=restore
+run_args=()
+while kill -0 "$pid" 2>/dev/null; do
+  echo "$(date +%s.%N) $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz" || true)"
+  sleep 0.1
+done >"$work/x/readyz.txt"
 finish x || true
 second=$(last_run "$work/x/runs.log")
+restored_at=$(grep 'partials restored' <<<"$second" | head -n 1 | cut -d' ' -f1)
+readiness=$(python3 - "$work/x/readyz.txt" "$restored_at" <<'PY'
+import sys, datetime
+restored = datetime.datetime.fromisoformat(sys.argv[2].replace("Z", "+00:00")).timestamp()
+probes = [line.split() for line in open(sys.argv[1]) if len(line.split()) == 2]
+early = [code for at, code in probes if float(at) < restored - 0.05 and code == "200"]
+before = sum(1 for at, code in probes if float(at) < restored and code == "503")
+after = sum(1 for at, code in probes if float(at) >= restored and code == "200")
+print(f"{len(early)} {before} {after}")
+PY
+)
+read -r ready_early unready_before ready_after <<<"$readiness"
+[ "$ready_early" -eq 0 ] || fail "/readyz answered 200 $ready_early time(s) before the partials were restored"
+[ "$unready_before" -gt 0 ] && [ "$ready_after" -gt 0 ] ||
+  fail "/readyz: $unready_before 503 before the restore, $ready_after 200 after it (expected some of each)"
+echo "cluster-restore-test: x: /readyz 503 $unready_before time(s) before the restore, 200 $ready_after time(s) after"
 resumed=$(grep -c 'resumed from offset [0-9]* (local state)' <<<"$second" || true)
 [ "$resumed" -eq 4 ] || fail "x's restart resumed $resumed of 4 partials partitions from local state"
 grep -q 'resumed from offset [1-9]' <<<"$second" || fail "x's restart resumed every partition at offset 0"

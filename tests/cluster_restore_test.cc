@@ -166,6 +166,86 @@ TEST(ClusterRestore, ChangedIsSetByRecordsAndClearedBySnapshots) {
   EXPECT_FALSE(log.changed());
 }
 
+// The merger's plan at changes of its partials partitions (MergePlanner, what the merge
+// consumer's rebalance callback asks).
+constexpr int64_t kBegin = MergePlanner::kFromBeginning;
+using Starts = std::map<uint32_t, int64_t>;
+
+TEST(ClusterRestore, AStartResumesOnlyWhenLocalStateHoldsEveryAssignedPartition) {
+  const std::map<uint32_t, int64_t> stored = {{0, 17}, {1, 40}, {2, 9}};
+  {  // a subset of what the state holds: resume each at its offset (2 is dropped by the runtime)
+    MergePlanner planner;
+    EXPECT_EQ(planner.Plan({0, 1}, {0, 1}, stored, {}, {}), (Starts{{0, 17}, {1, 40}}));
+    EXPECT_EQ(planner.Take(true), MergePlan::kResume);
+  }
+  {  // one partition the state does not hold: everything from the beginning
+    MergePlanner planner;
+    EXPECT_EQ(planner.Plan({1, 3}, {1, 3}, stored, {}, {}), (Starts{{1, kBegin}, {3, kBegin}}));
+    EXPECT_EQ(planner.Take(true), MergePlan::kReset);
+  }
+  {  // no local state (a fresh disk, or state from before this stop): a replay
+    MergePlanner planner;
+    EXPECT_EQ(planner.Plan({0}, {0}, {}, {}, {}), (Starts{{0, kBegin}}));
+    EXPECT_EQ(planner.Take(true), MergePlan::kReset);
+  }
+  {  // assigned nothing at first (cooperative): the state waits for the first partitions
+    MergePlanner planner;
+    EXPECT_EQ(planner.Plan({}, {}, stored, {}, {}), Starts{});
+    EXPECT_EQ(planner.Take(true), MergePlan::kKeep);
+    EXPECT_EQ(planner.Plan({2}, {2}, stored, {}, {}), (Starts{{2, 9}}));
+    EXPECT_EQ(planner.Take(true), MergePlan::kResume);
+  }
+  {  // the first assignment resumes, a second callback before the runtime took it gains more
+    MergePlanner planner;
+    planner.Plan({0}, {0}, stored, {}, {});
+    EXPECT_EQ(planner.Plan({0, 3}, {3}, stored, {}, {}), (Starts{{0, kBegin}, {3, kBegin}}));
+    EXPECT_EQ(planner.Take(true), MergePlan::kReset);
+  }
+}
+
+TEST(ClusterRestore, LaterChangesKeepUnlessTheyGainAPartitionNotHeld) {
+  MergePlanner planner;
+  planner.Plan({0, 1, 2, 3}, {0, 1, 2, 3}, {}, {}, {});
+  EXPECT_EQ(planner.Take(true), MergePlan::kReset);
+  const std::set<uint32_t> held = {0, 1, 2, 3};
+  const std::map<uint32_t, int64_t> next = {{0, 50}, {1, 51}, {2, 52}};
+  // A member joined: 2 and 3 revoked; the rest read on.
+  EXPECT_EQ(planner.Plan({0, 1}, {}, {}, held, next), Starts{});
+  EXPECT_EQ(planner.Take(true), MergePlan::kKeep);
+  // 1 taken away and given back within one change: it reads on from its next offset (3, never
+  // read, from its beginning).
+  EXPECT_EQ(planner.Plan({0}, {}, {}, {0, 1, 3}, next), Starts{});
+  EXPECT_EQ(planner.Plan({0, 1, 3}, {1, 3}, {}, {0, 1, 3}, next), (Starts{{1, 51}, {3, kBegin}}));
+  EXPECT_EQ(planner.Take(false), MergePlan::kNone);  // the consumer saw no change after all
+  // A member left: 2 comes back without local state: everything from the beginning.
+  EXPECT_EQ(planner.Plan({0, 1, 2}, {2}, {}, {0, 1}, next),
+            (Starts{{0, kBegin}, {1, kBegin}, {2, kBegin}}));
+  // ...and a revoke in the same change restarts what is left too (a reset replays all).
+  EXPECT_EQ(planner.Plan({0, 2}, {}, {}, {0, 1}, next), (Starts{{0, kBegin}, {2, kBegin}}));
+  EXPECT_EQ(planner.Take(true), MergePlan::kReset);
+  // A change with no plan (the consumer closing) resets.
+  EXPECT_EQ(planner.Take(true), MergePlan::kReset);
+}
+
+TEST(ClusterRestore, WithoutPartialDropsEveryLossResets) {
+  MergePlanner planner;
+  planner.set_partial_drop(false);
+  const std::map<uint32_t, int64_t> stored = {{0, 17}, {1, 40}};
+  // A start with a subset of the stored partitions would drop one: a reset.
+  EXPECT_EQ(planner.Plan({0}, {0}, stored, {}, {}), (Starts{{0, kBegin}}));
+  EXPECT_EQ(planner.Take(true), MergePlan::kReset);
+  // A gain resets as always; so does a revoke (the rest restarts from the beginning).
+  EXPECT_EQ(planner.Plan({0, 1}, {1}, {}, {0}, {}), (Starts{{0, kBegin}, {1, kBegin}}));
+  EXPECT_EQ(planner.Take(true), MergePlan::kReset);
+  EXPECT_EQ(planner.Plan({0}, {}, {}, {0, 1}, {}), (Starts{{0, kBegin}}));
+  EXPECT_EQ(planner.Take(true), MergePlan::kReset);
+  // Every stored partition back: a resume.
+  MergePlanner restarted;
+  restarted.set_partial_drop(false);
+  EXPECT_EQ(restarted.Plan({0, 1}, {0, 1}, stored, {}, {}), (Starts{{0, 17}, {1, 40}}));
+  EXPECT_EQ(restarted.Take(true), MergePlan::kResume);
+}
+
 // A merger that no longer owns a partials partition drops its brands' windows: one delete per
 // window in the commit, the other brands' windows untouched.
 TEST(ClusterRestore, DeleteWindowRemovesOnlyThatWindow) {

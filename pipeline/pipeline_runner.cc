@@ -137,6 +137,7 @@ class PipelineRun {
   std::optional<int64_t> cluster_committed_watermark_;
   int64_t cluster_end_wait_started_ms_ = INT64_MIN;
   uint64_t cluster_late_deltas_ = 0;  // merged deltas of windows already closed here
+  uint64_t cluster_late_inquiry_events_ = 0;  // merged after the merged watermark passed them
 
   // Coordinator-only state of the epoch.
   std::optional<LoadedWatchlist> reload_pending_;  // compiled, waiting for a commit boundary
@@ -991,8 +992,9 @@ Result<RunSummary> PipelineRun::Run() {
   }
   if (scheduler_) scheduler_->Stop();
   if (cluster_) {
-    Notice(fmt::format("{}; {} merged window delta(s) late (window already closed)",
-                       cluster_->Summary(), cluster_late_deltas_));
+    Notice(fmt::format("{}; {} merged window delta(s) late (window already closed); {} inquiry "
+                       "event(s) late (merged watermark already past them)",
+                       cluster_->Summary(), cluster_late_deltas_, cluster_late_inquiry_events_));
   }
   // The last commit's write (a stop, an error or stop_after_records left the loop after it).
   if (Status finished = FinishWrite(); status.ok()) status = finished;
@@ -1060,6 +1062,9 @@ Status PipelineRun::ClusterInquiries(WindowDeltaMap& deltas, bool end_of_input) 
   const int64_t previous = cluster_committed_watermark_.value_or(kNoWatermark);
   int64_t release_before = end_of_input ? INT64_MAX : cluster_->Watermark().value_or(INT64_MIN);
   if (end_of_input && !cluster_->owns_partials()) release_before = INT64_MIN;
+  for (const InquiryEvent& event : events) {
+    if (event.event_time_ms < previous) ++cluster_late_inquiry_events_;
+  }
   const size_t first = inquiries_.size();
   RuleContext context{*brands_, previous, fired_, end_of_input, &inquiries_};
   RETURN_IF_ERROR(rules_->OnInquiryEvents(events, release_before, context));

@@ -213,7 +213,12 @@ void PipelineRun::UpdateEventTimeLimits() {
                                 .count();
     newest = std::min(newest, plus_skew(wall_ms));
   }
-  if (int64_t others = watermarks_.others_newest_ms(); others != WatermarkTracker::kNone) {
+  // Issue 11: not with `cluster:`. An instance's partitions may be hours apart there (one
+  // resumed at an old committed offset after a move, another at its end), the merged watermark
+  // is the minimum over all partitions, and no post is late where it is read: the limit only
+  // dead-lettered posts a single process keeps (s23-inquiry found it losing mentions and answers).
+  if (int64_t others = watermarks_.others_newest_ms();
+      !cluster_ && others != WatermarkTracker::kNone) {
     newest = std::min(newest, plus_skew(others));
   }
   event_time_limits_.newest_allowed_ms.store(newest, std::memory_order_release);

@@ -169,6 +169,8 @@ fi
 grep -qh 'inquiry events published [1-9]' "$work"/{a,b}/runs.log || fail "no inquiry event went through the partials"
 grep -qh 'merged [1-9][0-9]*; ' "$work/c/runs.log" || fail "c merged no inquiry event"
 cat "$work"/{a,b,c}/out/late.jsonl | grep -q . && fail "posts went to the late sink (nothing is late here)"
+cat "$work"/{a,b,c}/out/dead-letter.jsonl | grep -q . &&
+  fail "posts went to the dead letters (none in the file run): $(head -c 300 "$work"/a/out/dead-letter.jsonl "$work"/b/out/dead-letter.jsonl)"
 abandoned=$(cat "$work"/{a,b}/runs.log | grep -c 'abandoned (' || true)
 echo "inquiry-test: $abandoned epoch(s) abandoned by a and b; $(wc -l <"$work/c/windows.txt") windows, $(wc -l <"$work/reference/alert-ids.txt") unanswered alert ids; $(tail -n 1 "$work/lag.txt")"
 

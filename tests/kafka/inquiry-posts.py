@@ -38,6 +38,12 @@ while len(posts) < count:
         continue
     question = rng.choice(questions)
     post_id = f"q{serial}"
+    if any(0 <= other - time < 10000 for other in replied.get((term, customer), [])):
+        # The brand replies to this customer within the disorder after this question: one
+        # process would close it or not depending on read order (docs/cluster.md).
+        posts.append({"id": f"m{serial}", "ts": time, "author": customer,
+                      "text": f"{term} news number {serial}"})
+        continue
     if roll < 0.75:
         posts.append({"id": post_id, "ts": time, "author": customer, "text": question,
                       "reply_to": handle})

@@ -423,6 +423,11 @@ std::vector<InquiryEvent> ClusterRuntime::TakeMergedInquiries() {
   return events;
 }
 
+std::string ClusterRuntime::InquirySummary() const {
+  return fmt::format("inquiry events published {}, merged {}", inquiries_published_,
+                     inquiries_merged_);
+}
+
 std::vector<std::string> ClusterRuntime::BrandsOf(
     const std::set<uint32_t>& partials_partitions) const {
   std::vector<std::string> brands;
@@ -449,11 +454,9 @@ std::string ClusterRuntime::Summary() const {
   return fmt::format(
       "cluster: epochs committed {}, abandoned {}, markers re-published {}; merger: applied {} "
       "epoch(s), skipped {} covered, {} duplicate record(s), {} conflict(s), {} never committed "
-      "(pending), {} corrupt record(s), {} window(s) of unknown brands; inquiry events published "
-      "{}, merged {}",
+      "(pending), {} corrupt record(s), {} window(s) of unknown brands",
       epochs_committed_, epochs_abandoned_, markers_republished_, stats.applied, stats.covered,
-      stats.duplicates, stats.conflicts, pending, corrupt_records_, unknown_brand_windows_,
-      inquiries_published_, inquiries_merged_);
+      stats.duplicates, stats.conflicts, pending, corrupt_records_, unknown_brand_windows_);
 }
 
 }  // namespace brandpulse

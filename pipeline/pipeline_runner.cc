@@ -87,6 +87,7 @@ class PipelineRun {
   Status WaitForOutboxRoom();
   Status WaitForStateSpace();
   Status DrainDeliveries();
+  Status ClusterInquiries(WindowDeltaMap& deltas, bool end_of_input);  // issue 11: inquiries
   Status ReportGivenUp();
   void ReportProgress(bool force);
   // Issue 11: global windows across instances (`cluster:`; the definitions are at the end).
@@ -95,7 +96,6 @@ class PipelineRun {
   Status ClusterEpoch(WindowDeltaMap& deltas);
   Status ClusterEnd(bool& end_of_input);
   Status ResetMergedState();
-  Status ClusterInquiries(WindowDeltaMap& deltas, bool end_of_input);  // issue 11: inquiries
   void Notice(const std::string& message) const {
     if (options_.on_notice) options_.on_notice(message);
   }
@@ -696,14 +696,16 @@ Status PipelineRun::Commit(bool end_of_input) {
   // become window counters (response times), under the watermark those batches saw.
   AddInquiryWindowDeltas(inquiries_, closer_->layout(), spec_.allowed_lateness_ms,
                          watermark_.load(), spec_.retention_ms, deltas);
-  // Issue 11: these deltas go to the partials topic; the merged ones take their place. The
-  // epoch's inquiry events go with them, keyed by brand; the merger applies the ones it owns.
+  // Issue 11: the epoch's inquiry events go with its partials, keyed by brand.
   if (cluster_) cluster_->AddEpochInquiries(std::move(epoch_inquiry_events_));
   epoch_inquiry_events_.clear();
-  if (cluster_) RETURN_IF_ERROR(ClusterEpoch(deltas));
-  if (cluster_) RETURN_IF_ERROR(ClusterInquiries(deltas, end_of_input));
   const size_t batch_inquiries = inquiries_.size();
+  // Issue 11: these deltas go to the partials topic; the merged ones take their place.
+  if (cluster_) RETURN_IF_ERROR(ClusterEpoch(deltas));
   summary_.window_updates += deltas.size();
+  // Issue 11: the merged inquiry events; their observations are counted there.
+  if (cluster_) RETURN_IF_ERROR(ClusterInquiries(deltas, end_of_input));
+  const size_t judged_from = std::max(batch_inquiries, inquiries_.size());
   const size_t delta_count = deltas.size();
   closer_->Track(deltas);
   const size_t open_before_close = closer_->open_count();
@@ -732,11 +734,11 @@ Status PipelineRun::Commit(bool end_of_input) {
   context.watermark_ms = watermark;
   RETURN_IF_ERROR(rules_->OnWatermark(context));
   // Issue 11: with `cluster:` the inquiries are the merger's (ClusterInquiries), like `deltas`.
-  if (inquiries_.size() > batch_inquiries) {
+  if (inquiries_.size() > judged_from) {
     // issue 12: inquiries whose deadline the watermark passed count as unanswered in their own
     // windows, final ones too (merged into the store, not reopened: operators/response_times.h).
     WindowDeltaMap unanswered;
-    AddInquiryWindowDeltas(std::span(inquiries_).subspan(batch_inquiries), closer_->layout(),
+    AddInquiryWindowDeltas(std::span(inquiries_).subspan(judged_from), closer_->layout(),
                            spec_.allowed_lateness_ms, watermark, spec_.retention_ms, unanswered);
     closer_->Track(unanswered);
     for (auto& [key, delta] : unanswered) deltas[key].Merge(delta);
@@ -997,9 +999,10 @@ Result<RunSummary> PipelineRun::Run() {
   }
   if (scheduler_) scheduler_->Stop();
   if (cluster_) {
-    Notice(fmt::format("{}; {} merged window delta(s) late (window already closed); {} inquiry "
-                       "event(s) late (merged watermark already past them)",
-                       cluster_->Summary(), cluster_late_deltas_, cluster_late_inquiry_events_));
+    Notice(fmt::format("{}; {} merged window delta(s) late (window already closed); {}; {} "
+                       "inquiry event(s) late (merged watermark already past them)",
+                       cluster_->Summary(), cluster_late_deltas_, cluster_->InquirySummary(),
+                       cluster_late_inquiry_events_));
   }
   // The last commit's write (a stop, an error or stop_after_records left the loop after it).
   if (Status finished = FinishWrite(); status.ok()) status = finished;

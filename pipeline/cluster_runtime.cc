@@ -595,6 +595,11 @@ std::vector<InquiryEvent> ClusterRuntime::TakeMergedInquiries() {
   return events;
 }
 
+std::string ClusterRuntime::InquirySummary() const {
+  return fmt::format("inquiry events published {}, merged {}", inquiries_published_,
+                     inquiries_merged_);
+}
+
 std::vector<std::string> ClusterRuntime::BrandsOf(
     const std::set<uint32_t>& partials_partitions) const {
   std::vector<std::string> brands;

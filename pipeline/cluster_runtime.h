@@ -150,6 +150,8 @@ class ClusterRuntime {
   // The brands (ids) whose windows, rule state and inquiries live on these partials partitions:
   // what a merger drops (RuleSet::ClearBrands) when the partitions move away.
   std::vector<std::string> BrandsOf(const std::set<uint32_t>& partials_partitions) const;
+  // "inquiry events published N, merged M" (the runner's summary line).
+  std::string InquirySummary() const;
 
  private:
   void DistributeInquiries(std::vector<PreparedPartials>& prepared);

@@ -87,6 +87,7 @@ class PipelineRun {
   Status WaitForOutboxRoom();
   Status WaitForStateSpace();
   Status DrainDeliveries();
+  Status ClusterInquiries(WindowDeltaMap& deltas, bool end_of_input);  // issue 11: inquiries
   Status ReportGivenUp();
   void ReportProgress(bool force);
   // Issue 11: global windows across instances (`cluster:`; the definitions are at the end).
@@ -98,7 +99,6 @@ class PipelineRun {
   void OnlyMergedBrandsAlert();
   Status ApplyMergeChange(const ClusterRuntime::MergeChange& change);
   Status DropMergedPartitions(const std::set<uint32_t>& partitions);
-  Status ClusterInquiries(WindowDeltaMap& deltas, bool end_of_input);  // issue 11: inquiries
   void Notice(const std::string& message) const {
     if (options_.on_notice) options_.on_notice(message);
   }
@@ -140,6 +140,7 @@ class PipelineRun {
   std::optional<int64_t> cluster_committed_watermark_;
   int64_t cluster_end_wait_started_ms_ = INT64_MIN;
   uint64_t cluster_late_deltas_ = 0;  // merged deltas of windows already closed here
+  uint64_t cluster_late_inquiry_events_ = 0;  // merged after the merged watermark passed them
 
   // Coordinator-only state of the epoch.
   std::optional<LoadedWatchlist> reload_pending_;  // compiled, waiting for a commit boundary
@@ -215,7 +216,12 @@ void PipelineRun::UpdateEventTimeLimits() {
                                 .count();
     newest = std::min(newest, plus_skew(wall_ms));
   }
-  if (int64_t others = watermarks_.others_newest_ms(); others != WatermarkTracker::kNone) {
+  // Issue 11: not with `cluster:`. An instance's partitions may be hours apart there (one
+  // resumed at an old committed offset after a move, another at its end), the merged watermark
+  // is the minimum over all partitions, and no post is late where it is read: the limit only
+  // dead-lettered posts a single process keeps (s23-inquiry found it losing mentions and answers).
+  if (int64_t others = watermarks_.others_newest_ms();
+      !cluster_ && others != WatermarkTracker::kNone) {
     newest = std::min(newest, plus_skew(others));
   }
   event_time_limits_.newest_allowed_ms.store(newest, std::memory_order_release);
@@ -695,14 +701,16 @@ Status PipelineRun::Commit(bool end_of_input) {
   // become window counters (response times), under the watermark those batches saw.
   AddInquiryWindowDeltas(inquiries_, closer_->layout(), spec_.allowed_lateness_ms,
                          watermark_.load(), spec_.retention_ms, deltas);
-  // Issue 11: these deltas go to the partials topic; the merged ones take their place. The
-  // epoch's inquiry events go with them, keyed by brand; the merger applies the ones it owns.
+  // Issue 11: the epoch's inquiry events go with its partials, keyed by brand.
   if (cluster_) cluster_->AddEpochInquiries(std::move(epoch_inquiry_events_));
   epoch_inquiry_events_.clear();
-  if (cluster_) RETURN_IF_ERROR(ClusterEpoch(deltas, commit));
-  if (cluster_) RETURN_IF_ERROR(ClusterInquiries(deltas, end_of_input));
   const size_t batch_inquiries = inquiries_.size();
+  // Issue 11: these deltas go to the partials topic; the merged ones take their place.
+  if (cluster_) RETURN_IF_ERROR(ClusterEpoch(deltas, commit));
   summary_.window_updates += deltas.size();
+  // Issue 11: the merged inquiry events; their observations are counted there.
+  if (cluster_) RETURN_IF_ERROR(ClusterInquiries(deltas, end_of_input));
+  const size_t judged_from = std::max(batch_inquiries, inquiries_.size());
   const size_t delta_count = deltas.size();
   closer_->Track(deltas);
   const size_t open_before_close = closer_->open_count();
@@ -731,11 +739,11 @@ Status PipelineRun::Commit(bool end_of_input) {
   context.watermark_ms = watermark;
   RETURN_IF_ERROR(rules_->OnWatermark(context));
   // Issue 11: with `cluster:` the inquiries are the merger's (ClusterInquiries), like `deltas`.
-  if (inquiries_.size() > batch_inquiries) {
+  if (inquiries_.size() > judged_from) {
     // issue 12: inquiries whose deadline the watermark passed count as unanswered in their own
     // windows, final ones too (merged into the store, not reopened: operators/response_times.h).
     WindowDeltaMap unanswered;
-    AddInquiryWindowDeltas(std::span(inquiries_).subspan(batch_inquiries), closer_->layout(),
+    AddInquiryWindowDeltas(std::span(inquiries_).subspan(judged_from), closer_->layout(),
                            spec_.allowed_lateness_ms, watermark, spec_.retention_ms, unanswered);
     closer_->Track(unanswered);
     for (auto& [key, delta] : unanswered) deltas[key].Merge(delta);
@@ -996,8 +1004,10 @@ Result<RunSummary> PipelineRun::Run() {
   }
   if (scheduler_) scheduler_->Stop();
   if (cluster_) {
-    Notice(fmt::format("{}; {} merged window delta(s) late (window already closed)",
-                       cluster_->Summary(), cluster_late_deltas_));
+    Notice(fmt::format("{}; {} merged window delta(s) late (window already closed); {}; {} "
+                       "inquiry event(s) late (merged watermark already past them)",
+                       cluster_->Summary(), cluster_late_deltas_, cluster_->InquirySummary(),
+                       cluster_late_inquiry_events_));
   }
   // The last commit's write (a stop, an error or stop_after_records left the loop after it).
   if (Status finished = FinishWrite(); status.ok()) status = finished;
@@ -1127,6 +1137,9 @@ Status PipelineRun::ClusterInquiries(WindowDeltaMap& deltas, bool end_of_input) 
   const int64_t previous = cluster_committed_watermark_.value_or(kNoWatermark);
   int64_t release_before = end_of_input ? INT64_MAX : cluster_->Watermark().value_or(INT64_MIN);
   if (end_of_input && !cluster_->owns_partials()) release_before = INT64_MIN;
+  for (const InquiryEvent& event : events) {
+    if (event.event_time_ms < previous) ++cluster_late_inquiry_events_;
+  }
   const size_t first = inquiries_.size();
   RuleContext context{*brands_, previous, fired_, end_of_input, &inquiries_};
   RETURN_IF_ERROR(rules_->OnInquiryEvents(events, release_before, context));

@@ -23,6 +23,7 @@ brands = [  # (term, handle customers address, handles that answer)
 questions = ["why is my fiber down?", "when will the outage end?", "can you help me?",
              "still waiting for my refund", "the app is not working", "is there 5G here?"]
 posts = []
+replied = {}  # (brand term, customer) -> times of the brand's replies to them
 time = t0
 serial = 0
 while len(posts) < count:
@@ -37,6 +38,12 @@ while len(posts) < count:
         continue
     question = rng.choice(questions)
     post_id = f"q{serial}"
+    if any(0 <= other - time < 10000 for other in replied.get((term, customer), [])):
+        # The brand replies to this customer within the disorder after this question: one
+        # process would close it or not depending on read order (docs/cluster.md).
+        posts.append({"id": f"m{serial}", "ts": time, "author": customer,
+                      "text": f"{term} news number {serial}"})
+        continue
     if roll < 0.75:
         posts.append({"id": post_id, "ts": time, "author": customer, "text": question,
                       "reply_to": handle})
@@ -45,7 +52,13 @@ while len(posts) < count:
                       "text": f"@{handle} {term}: {question}"})
     if rng.random() < 0.65:  # answered, maybe late (the rule's `within` is 10 minutes)
         delay = rng.choice([rng.randint(20, 540), rng.randint(20, 540), rng.randint(660, 1800)])
-        answer = {"id": f"r{serial}", "ts": time + delay * 1000, "author": rng.choice(answerers),
+        # A brand's replies to one customer are more than the disorder apart: one process
+        # applies them in read order, a cluster's merger in event-time order (docs/cluster.md).
+        answer_ms = time + delay * 1000
+        while any(abs(answer_ms - other) < 10000 for other in replied.get((term, customer), [])):
+            answer_ms += 10000
+        replied.setdefault((term, customer), []).append(answer_ms)
+        answer = {"id": f"r{serial}", "ts": answer_ms, "author": rng.choice(answerers),
                   "text": "sorry, we are looking at it", "reply_to": customer}
         if rng.random() < 0.7:
             answer["reply_to_post"] = post_id

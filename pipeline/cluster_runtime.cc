@@ -91,9 +91,10 @@ Result<std::unique_ptr<ClusterRuntime>> ClusterRuntime::Make(const ClusterSpec& 
 Result<PositionMap> ClusterRuntime::SeekGained(const std::vector<uint32_t>& gained) {
   PositionMap positions;
   if (gained.empty()) return positions;
-  // The group coordinator may be moving (a broker down): a few tries before the run gives up.
+  // The group coordinator may be moving (a broker down): tries of 5 s for about two minutes
+  // before the run gives up.
   Result<std::map<uint32_t, std::pair<int64_t, std::string>>> read = group_.Committed(gained);
-  for (int attempt = 1; attempt < 4 && !read.ok(); ++attempt) {
+  for (int attempt = 1; attempt < 20 && !read.ok(); ++attempt) {
     notice_(fmt::format("cluster: reading the group's committed offsets: {}; retrying",
                         read.status().message()));
     std::this_thread::sleep_for(std::chrono::seconds(1));

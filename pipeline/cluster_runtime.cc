@@ -108,8 +108,7 @@ Result<PositionMap> ClusterRuntime::SeekGained(const std::vector<uint32_t>& gain
       if (found->second.first >= 0) position = static_cast<uint64_t>(found->second.first);
       // Its marker goes out before this instance's first epoch (PublishDueMarkers), not here:
       // librdkafka waits for the assignment until the runner returns, and a produce can take
-      // seconds under broker faults — long enough to miss the group's next join (a failover of
-      // 17 s instead of 11 s was seen).
+      // seconds under broker faults — a member that answers late misses the group's next join.
       if (std::optional<EpochId> epoch = EpochId::Parse(found->second.second)) {
         markers_due_[*epoch].insert(partition);
       }
@@ -157,12 +156,13 @@ Status ClusterRuntime::RepublishMarkers(const std::set<EpochId>& epochs) {
 void ClusterRuntime::ForgetLost(const std::vector<uint32_t>& lost) {
   // The runner commits (or abandons) the epoch before it lets partitions go, and a pending
   // revoke is never deferred (KafkaGroupSource::Rejoining): nothing deferred can be left here.
-  if (!deferred_deltas_.empty() || deferred_records_ > 0) {
+  if (deferred_) {
     notice_(fmt::format("cluster: BUG: {} deferred record(s) when source partitions were lost; "
                         "dropped (their windows may miss them)",
                         deferred_records_));
     deferred_deltas_.clear();
     deferred_records_ = 0;
+    deferred_ = false;
   }
   for (uint32_t partition : lost) {
     epoch_start_.erase(partition);

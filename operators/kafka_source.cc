@@ -329,7 +329,9 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
     for (uint32_t partition : partitions) {
       rd_kafka_topic_partition_list_add(list.list, topic_.c_str(), static_cast<int32_t>(partition));
     }
-    if (rd_kafka_resp_err_t err = rd_kafka_committed(consumer_, list.list, 30000)) {
+    // 5 s a try (the caller retries): it runs while librdkafka waits for the runner to take an
+    // assignment, and a read that hung for 10–25 s made a member miss the group's next join.
+    if (rd_kafka_resp_err_t err = rd_kafka_committed(consumer_, list.list, 5000)) {
       return Status::Unavailable(fmt::format("{}: reading the group's committed offsets: {}", id_,
                                              rd_kafka_err2str(err)));
     }

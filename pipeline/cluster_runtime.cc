@@ -100,25 +100,26 @@ Result<std::unique_ptr<ClusterRuntime>> ClusterRuntime::Make(const ClusterSpec& 
 Result<PositionMap> ClusterRuntime::SeekGained(const std::vector<uint32_t>& gained) {
   PositionMap positions;
   if (gained.empty()) return positions;
-  // The group coordinator may be moving (a broker down): a few tries before the run gives up.
+  // The group coordinator may be moving (a broker down): tries of 5 s for about two minutes
+  // before the run gives up.
   Result<std::map<uint32_t, std::pair<int64_t, std::string>>> read = group_.Committed(gained);
-  for (int attempt = 1; attempt < 4 && !read.ok(); ++attempt) {
+  for (int attempt = 1; attempt < 20 && !read.ok(); ++attempt) {
     notice_(fmt::format("cluster: reading the group's committed offsets: {}; retrying",
                         read.status().message()));
     std::this_thread::sleep_for(std::chrono::seconds(1));
     read = group_.Committed(gained);
   }
   ASSIGN_OR_RETURN(auto committed, std::move(read));
-  std::set<EpochId> epochs;
   for (uint32_t partition : gained) {
     uint64_t position = 0;
     auto found = committed.find(partition);
     if (found != committed.end()) {
       if (found->second.first >= 0) position = static_cast<uint64_t>(found->second.first);
+      // Its marker goes out before this instance's first epoch (PublishDueMarkers), not here:
+      // librdkafka waits for the assignment until the runner returns, and a produce can take
+      // seconds under broker faults — a member that answers late misses the group's next join.
       if (std::optional<EpochId> epoch = EpochId::Parse(found->second.second)) {
-        epochs.insert(*epoch);
-        notice_(fmt::format("cluster: re-published the marker of epoch {} (source partition {})",
-                            epoch->ToString(), partition));
+        markers_due_[*epoch].insert(partition);
       }
     }
     positions[partition] = position;
@@ -126,8 +127,20 @@ Result<PositionMap> ClusterRuntime::SeekGained(const std::vector<uint32_t>& gain
     newest_.erase(partition);
     published_at_end_.erase(partition);
   }
-  RETURN_IF_ERROR(RepublishMarkers(epochs));
   return positions;
+}
+
+Status ClusterRuntime::PublishDueMarkers() {
+  while (!markers_due_.empty()) {
+    auto due = markers_due_.begin();
+    RETURN_IF_ERROR(RepublishMarkers({due->first}));
+    for (uint32_t partition : due->second) {
+      notice_(fmt::format("cluster: re-published the marker of epoch {} (source partition {})",
+                          due->first.ToString(), partition));
+    }
+    markers_due_.erase(due);
+  }
+  return Status::Ok();
 }
 
 Status ClusterRuntime::RepublishMarkers(const std::set<EpochId>& epochs) {
@@ -152,12 +165,13 @@ Status ClusterRuntime::RepublishMarkers(const std::set<EpochId>& epochs) {
 void ClusterRuntime::ForgetLost(const std::vector<uint32_t>& lost) {
   // The runner commits (or abandons) the epoch before it lets partitions go, and a pending
   // revoke is never deferred (KafkaGroupSource::Rejoining): nothing deferred can be left here.
-  if (!deferred_deltas_.empty() || deferred_records_ > 0) {
+  if (deferred_) {
     notice_(fmt::format("cluster: BUG: {} deferred record(s) when source partitions were lost; "
                         "dropped (their windows may miss them)",
                         deferred_records_));
     deferred_deltas_.clear();
     deferred_records_ = 0;
+    deferred_ = false;
   }
   for (uint32_t partition : lost) {
     epoch_start_.erase(partition);
@@ -172,7 +186,7 @@ void ClusterRuntime::ObserveBatch(uint32_t partition, int64_t max_event_time_ms)
 }
 
 bool ClusterRuntime::EndChanged(const PositionMap& positions) const {
-  if (has_deferred_epoch()) return true;
+  if (has_unpublished()) return true;
   for (const auto& [partition, start] : epoch_start_) {
     auto at = positions.find(partition);
     if (at != positions.end() && at->second != start) return true;
@@ -185,7 +199,10 @@ Result<std::optional<PositionMap>> ClusterRuntime::PublishEpoch(const WindowDelt
                                                                 const BrandDirectory& brands,
                                                                 const PositionMap& positions,
                                                                 uint64_t records) {
-  if (epoch_start_.empty() && deltas.empty() && !has_deferred_epoch()) {
+  // Markers of the epochs the group's offsets name for gained partitions: before this
+  // instance's own epochs for them (a merger applies a partition's epochs in order).
+  RETURN_IF_ERROR(PublishDueMarkers());
+  if (epoch_start_.empty() && deltas.empty() && !deferred_) {
     return std::optional<PositionMap>();
   }
   // The consumer is rejoining the group: an offset commit now would be refused, and librdkafka

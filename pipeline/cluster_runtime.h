@@ -68,7 +68,8 @@ class ClusterRuntime {
 
   // --- source side ---
   // Where gained source partitions resume: the group's committed offsets (0 without one). The
-  // epochs named in their metadata get their markers again.
+  // epochs named in their metadata get their markers again, at the next PublishEpoch (before
+  // this instance's own epochs).
   Result<PositionMap> SeekGained(const std::vector<uint32_t>& gained);
   void ForgetLost(const std::vector<uint32_t>& lost);
   void ObserveBatch(uint32_t partition, int64_t max_event_time_ms);
@@ -82,9 +83,10 @@ class ClusterRuntime {
   // Something to publish although no record came: a partition reached its end since, or an
   // epoch was deferred.
   bool EndChanged(const PositionMap& positions) const;
-  // An epoch's commit waits for the source consumer's rejoin (PublishEpoch): the runner commits
-  // again on its interval even when no record comes.
-  bool has_deferred_epoch() const { return deferred_; }
+  // Something waits for the next PublishEpoch: an epoch whose commit was deferred (the source
+  // group rebalancing), or markers due for gained partitions. The runner commits on its
+  // interval even when no record comes.
+  bool has_unpublished() const { return deferred_ || !markers_due_.empty(); }
 
   // --- merge side ---
   // Local state of the merge logs (rule-state name; key "p/<partition>", value: varint offset
@@ -158,6 +160,7 @@ class ClusterRuntime {
   ClusterRuntime(const ClusterSpec& spec, Source& source, KafkaGroupSource& group,
                  int64_t max_out_of_orderness_ms, Notice notice);
   Status RepublishMarkers(const std::set<EpochId>& epochs);
+  Status PublishDueMarkers();
   Status OnRecord(uint32_t partition, int64_t offset, std::string_view value);
   Status CheckRestored();
   // The merge consumer's planner (inside its rebalance callback): where partitions start.
@@ -182,6 +185,9 @@ class ClusterRuntime {
   PositionMap epoch_start_;                  // assigned partition -> where the next epoch starts
   std::map<uint32_t, int64_t> newest_;       // assigned partition -> newest event time read
   std::set<uint32_t> published_at_end_;      // partitions the last epoch said were at their end
+  // Epochs named by gained partitions' committed offsets whose markers are to go out again
+  // (with the partitions that named them, for the notice).
+  std::map<EpochId, std::set<uint32_t>> markers_due_;
   uint64_t epochs_committed_ = 0;
   uint64_t epochs_abandoned_ = 0;
   // Deferred epochs (the source consumer was rejoining its group): their deltas and record

@@ -650,8 +650,8 @@ Status PipelineRun::ReadBatch(bool& end_of_input) {
   if (read == SourceRead::kAssignmentChanged) return HandleAssignmentChange();
   if (read == SourceRead::kNoDataYet) {
     // A quiet input: commit what we have on the interval (issue 11: or an epoch whose group
-    // commit was deferred), then poll again shortly.
-    if ((epoch_records_ > 0 || (cluster_ && cluster_->has_deferred_epoch())) &&
+    // commit was deferred, or markers due), then poll again shortly.
+    if ((epoch_records_ > 0 || (cluster_ && cluster_->has_unpublished())) &&
         clock_.NowMs() - last_commit_ms_ >= spec_.commit_interval_ms) {
       RETURN_IF_ERROR(Commit(false));
     }

@@ -54,7 +54,7 @@ CCACHE_FLAG := $(shell command -v ccache >/dev/null 2>&1 && echo -DCMAKE_CXX_COM
 SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:check_initialization_order=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   LSAN_OPTIONS=suppressions=$(CURDIR)/fuzz/sanitizers/lsan.supp \
-  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/fuzz/sanitizers/tsan.supp
+  TSAN_OPTIONS=halt_on_error=1:history_size=7:second_deadlock_stack=1:suppressions=$(CURDIR)/fuzz/sanitizers/tsan.supp
 # The threaded tests make test-tsan builds and runs: every test binary that runs a pipeline (its
 # match workers, sink delivery thread, background watchlist compile, HTTP API) or threads of its
 # own, and the Kafka source against a mock cluster; brandpulse and webhook_receiver are the

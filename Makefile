@@ -63,7 +63,7 @@ TSAN_TESTS ?= pipeline_runner_test pipeline_seams_test pipeline_watchlist_reload
   pipeline_window_queries_test pipeline_alert_rules_test operators_hyperscan_match_test \
   operators_webhook_sink_test operations_metrics_test engine_state_store_test \
   hardening_http_test hardening_query_test hardening_disk_full_test hardening_event_time_test \
-  operators_kafka_test cluster_partials_test
+  operators_kafka_test cluster_partials_test hardening_state_store_full_test
 TSAN_PROGRAMS := brandpulse webhook_receiver
 # librdkafka starts its threads with C11 thrd_create, which the TSan runtimes of gcc 12 and
 # clang 14 do not intercept (the first malloc on such a thread crashes the runtime). Every test

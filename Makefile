@@ -54,7 +54,7 @@ CCACHE_FLAG := $(shell command -v ccache >/dev/null 2>&1 && echo -DCMAKE_CXX_COM
 SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:check_initialization_order=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   LSAN_OPTIONS=suppressions=$(CURDIR)/fuzz/sanitizers/lsan.supp \
-  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/fuzz/sanitizers/tsan.supp
+  TSAN_OPTIONS=halt_on_error=1:history_size=7:second_deadlock_stack=1:suppressions=$(CURDIR)/fuzz/sanitizers/tsan.supp
 # The threaded tests make test-tsan builds and runs: every test binary that runs a pipeline (its
 # match workers, sink delivery thread, background watchlist compile, HTTP API) or threads of its
 # own, and the Kafka source against a mock cluster; brandpulse and webhook_receiver are the
@@ -63,7 +63,7 @@ TSAN_TESTS ?= pipeline_runner_test pipeline_seams_test pipeline_watchlist_reload
   pipeline_window_queries_test pipeline_alert_rules_test operators_hyperscan_match_test \
   operators_webhook_sink_test operations_metrics_test engine_state_store_test \
   hardening_http_test hardening_query_test hardening_disk_full_test hardening_event_time_test \
-  operators_kafka_test cluster_partials_test
+  operators_kafka_test cluster_partials_test hardening_state_store_full_test
 TSAN_PROGRAMS := brandpulse webhook_receiver
 # librdkafka starts its threads with C11 thrd_create, which the TSan runtimes of gcc 12 and
 # clang 14 do not intercept (the first malloc on such a thread crashes the runtime). Every test

@@ -59,6 +59,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 mkdir -p "$out"
+out=$(cd "$out" && pwd)  # absolute: the pipeline files name paths relative to themselves
 watchlist="$out/watchlist-10000.yaml"
 [ -f "$watchlist" ] || "$bench" watchlist --brands-file "$root/bench/data/brands.txt" --count 10000 \
   --out "$watchlist" >/dev/null

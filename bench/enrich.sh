@@ -19,10 +19,17 @@
 # share = (Ir with − Ir without) / Ir with, and Enrich()'s own inclusive Ir. With
 # --callgrind-baseline OTHER_HASWELL_BRANDPULSE the same for that binary, side by side;
 # --callgrind-only skips the times.
+# With --perf, after the times, in the same run: `perf record -e cpu-clock` (a timer, so it works
+# without hardware counters, e.g. in a VM) with DWARF call stacks of the enrich pipeline on the
+# 20% input, 3 rounds (this and --baseline alternating): enrichment's share of the process's CPU
+# samples after start-up = samples whose stack holds EnrichTransform::Process / samples whose
+# stack does not hold PipelineRun::Setup. Unlike a difference of two runs' times, one run gives
+# it, and a wait for a core is no sample: steadier on a busy machine. It leaves out what
+# enrichment costs other stages (its window counters), which the time difference includes.
 # Usage: bash bench/enrich.sh [--brandpulse build/brandpulse] [--bench build/bench/brandpulse_bench]
 #        [--out build/bench-enrich] [--posts 100000] [--baseline OTHER_BRANDPULSE]
 #        [--callgrind HASWELL_BRANDPULSE [--callgrind-lines 5000]
-#         [--callgrind-baseline OTHER_HASWELL_BRANDPULSE] [--callgrind-only]]
+#         [--callgrind-baseline OTHER_HASWELL_BRANDPULSE] [--callgrind-only]] [--perf]
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,6 +42,7 @@ callgrind=""
 callgrind_posts=5000
 callgrind_baseline=""
 callgrind_only=""
+perf_share=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --brandpulse) brandpulse="$2"; shift 2 ;;
@@ -46,10 +54,12 @@ while [ $# -gt 0 ]; do
     --callgrind-lines) callgrind_posts="$2"; shift 2 ;;
     --callgrind-baseline) callgrind_baseline="$2"; shift 2 ;;
     --callgrind-only) callgrind_only=1; shift ;;
+    --perf) perf_share=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$out"
+out=$(cd "$out" && pwd)  # absolute: the pipeline files name paths relative to themselves
 watchlist="$out/watchlist-10000.yaml"
 [ -f "$watchlist" ] || "$bench" watchlist --brands-file "$root/bench/data/brands.txt" --count 10000 \
   --out "$watchlist" >/dev/null
@@ -150,6 +160,72 @@ EOF
   echo "TextEnricher::Enrich inclusive: ${enrich_ir:-?} Ir ($(echo "scale=1; 100 * ${enrich_ir:-0} / $enrich_run" | bc -l)% of the enrich pipeline's)"
   echo
 }
+perf_part() {  # the CPU-sample shares (see the header)
+  command -v perf >/dev/null || { echo "enrich.sh: --perf needs perf (linux-perf)" >&2; exit 2; }
+  local input="$out/posts-$posts-0.20.jsonl" dir="$out/perf"
+  local binaries=("$brandpulse|this")
+  [ -n "$baseline" ] && binaries+=("$baseline|baseline")
+  declare -A shares
+  local perf_loads=()
+  for round in 1 2 3; do
+    perf_loads+=("perf round $round: load average $(cut -d' ' -f1-3 /proc/loadavg)")
+    for entry in "${binaries[@]}"; do
+      IFS='|' read -r binary label <<< "$entry"
+      rm -rf "$dir"
+      mkdir -p "$dir"
+      cat > "$dir/pipeline.yaml" <<EOF
+name: bench-enrich
+source: {type: file, path: $input, follow: false}
+decode: {format: twitter-v2}
+transforms: [decode, match, enrich, window]
+watchlist: $watchlist
+workers: 1
+batch_records: 1024
+state: {directory: $dir/state, memory_budget_mb: 256, commit_every_records: 50000, retention: 7d}
+windows: [{name: 5m, size: 5m}, {name: 1h, size: 1h}]
+sinks:
+  alerts: {type: file, path: $dir/alerts.jsonl}
+  dead_letter: {type: file, path: $dir/dead.jsonl}
+  late: {type: file, path: $dir/late.jsonl}
+EOF
+      perf record -q -F 1000 -e cpu-clock --call-graph dwarf,8192 -o "$dir/perf.data" \
+        "$binary" run "$dir/pipeline.yaml" --fresh > "$dir/log" 2>&1 ||
+        { echo "enrich.sh: perf run failed, see $dir/log" >&2; exit 4; }
+      # share:enrich samples:samples after start-up
+      shares[$label]+="$(perf script -i "$dir/perf.data" -F ip,sym 2>/dev/null | python3 -c '
+import sys
+total = setup = enrich = 0
+stack = []
+def count():
+    global total, setup, enrich
+    if not stack: return
+    frames = "".join(stack)
+    total += 1
+    if "PipelineRun::Setup" in frames: setup += 1
+    elif "EnrichTransform::Process" in frames: enrich += 1
+for line in sys.stdin:
+    if line.strip(): stack.append(line)
+    else: count(); stack.clear()
+count()
+print(f"{100 * enrich / max(total - setup, 1):.1f}:{enrich}:{total - setup}")') "
+    done
+  done
+  echo "CPU samples (perf, cpu-clock 1 kHz, $posts posts, 20% matching): enrichment's share of the samples after start-up"
+  echo "| build | round 1 | round 2 | round 3 | median |"
+  echo "|---|---:|---:|---:|---:|"
+  for entry in "${binaries[@]}"; do
+    IFS='|' read -r binary label <<< "$entry"
+    local cells=() values=()
+    for item in ${shares[$label]}; do
+      IFS=':' read -r share enrich run <<< "$item"
+      cells+=("$share% ($enrich of $run)")
+      values+=("$share")
+    done
+    echo "| $label | ${cells[0]} | ${cells[1]} | ${cells[2]} | $(median3 "${values[@]}")% |"
+  done
+  printf '%s\n' "${perf_loads[@]}"
+  echo
+}
 root_out="$out"
 run_callgrind() {
   [ -n "$callgrind" ] || return 0
@@ -212,4 +288,5 @@ echo "² user + sys of the process minus those of a 1-line run of the same pipel
 "$brandpulse" eval-enrichment "$root/tests/fixtures/enrichment/vader_tweets.tsv" | grep '^time:' |
   sed 's/^time: /Enrich() alone on VADER'"'"'s 4,200 tweets (CLD2 on every post): /'
 echo
+[ -z "$perf_share" ] || perf_part
 run_callgrind

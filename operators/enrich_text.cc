@@ -764,7 +764,10 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
           }
           out = begin + write;
           token.norm_length = static_cast<uint32_t>(write);
-          info = &words_->Find(std::string_view(base + token.norm_begin, token.norm_length));
+          // Hashed in the padded buffer: Find(word) would copy a word of over 64 bytes.
+          info = &words_->Find(std::string_view(base + token.norm_begin, token.norm_length),
+                               enrich_words::WordTable::HashPadded(base + token.norm_begin,
+                                                                   token.norm_length));
         }
       }
       token.info = info;

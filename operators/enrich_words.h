@@ -83,6 +83,7 @@ class WordTable {
     hash *= 0xD6E8FEB86659FD93ull;
     return hash ^ (hash >> 32);
   }
+  // For building and short words: a word of over 64 bytes is copied (allocates).
   static uint64_t Hash(std::string_view word) {
     char padded[72] = {};
     if (word.size() + 8 > sizeof padded) {

@@ -9,6 +9,7 @@
 #include "engine/window_metric_registry.h"
 #include "engine/window_types.h"
 #include "operators/enrich_text.h"
+#include "operators/enrich_words.h"
 #include "operators/query.h"
 #include "operators/registry.h"
 
@@ -280,6 +281,43 @@ TEST_F(EnrichTextTest, MixedScriptsAndReplacementCharactersKeepTheWordsResult) {
     ASSERT_EQ(out.brand_sentiment.size(), 1u) << text;
     EXPECT_NE(out.brand_sentiment[0], SentimentClass::kNone) << text;
   }
+}
+
+// The tokeniser hashes a word 8 bytes at a time where it wrote it, in a buffer that still holds
+// an earlier post's bytes past the word: those must not change the word's hash or lookup.
+TEST(WordTableTest, PaddedHashIgnoresTheBytesPastTheWord) {
+  const std::string word = "unacceptable_and_then_some";
+  for (size_t length = 0; length <= word.size(); ++length) {
+    std::string zeros = word.substr(0, length) + std::string(8, '\0');
+    std::string garbage = word.substr(0, length) + "xyzxyzxy";
+    const uint64_t hash = enrich_words::WordTable::Hash(std::string_view(word).substr(0, length));
+    EXPECT_EQ(enrich_words::WordTable::HashPadded(zeros.data(), length), hash) << length;
+    EXPECT_EQ(enrich_words::WordTable::HashPadded(garbage.data(), length), hash) << length;
+  }
+  EXPECT_NE(enrich_words::WordTable::Hash("ab"), enrich_words::WordTable::Hash(std::string("ab\0", 3)));
+}
+
+TEST_F(EnrichTextTest, AShortPostAfterALongOneReadsOnlyItsOwnWords) {
+  const std::vector<std::pair<std::string_view, std::string_view>> posts = {
+      {"en", "Telia is terrible, worst support ever, I hate it"},
+      {"nb", "Telenor er elendig og dårlig, jeg hater det"},
+      {"es", "Movistar es horrible, lo odio, fatal"},
+      {"en", "soooo good, thank you Wolt!"}};
+  std::vector<TextEnrichment> alone;
+  for (const auto& [tag, text] : posts) alone.push_back(Enrich(text, tag));
+  const std::string long_post =
+      "terribleterribleterrible horriblehorrible dårligdårligdårlig elendigelendig "
+      "fatalfatalfatal worstworstworst hatehatehate odioodioodio " + std::string(300, 'x');
+  for (size_t i = 0; i < posts.size(); ++i) {
+    Enrich(long_post, posts[i].first);
+    const TextEnrichment after = Enrich(posts[i].second, posts[i].first);
+    EXPECT_EQ(after.sentiment, alone[i].sentiment) << posts[i].second;
+    EXPECT_EQ(after.score, alone[i].score) << posts[i].second;
+    EXPECT_EQ(after.confidence, alone[i].confidence) << posts[i].second;
+    EXPECT_EQ(after.intents, alone[i].intents) << posts[i].second;
+  }
+  EXPECT_EQ(alone[0].sentiment, SentimentClass::kNegative);
+  EXPECT_EQ(alone[3].sentiment, SentimentClass::kPositive);
 }
 
 // The transform, through the registry as a pipeline builds it.

@@ -644,12 +644,10 @@ std::string ClusterRuntime::Summary() const {
       "cluster: epochs committed {}, abandoned {}, commits deferred {}, markers re-published {}; "
       "merger: applied {} "
       "epoch(s), skipped {} covered, {} duplicate record(s), {} conflict(s), {} never committed "
-      "(pending), {} corrupt record(s), {} window(s) of unknown brands; inquiry events published "
-      "{}, merged {}",
+      "(pending), {} corrupt record(s), {} window(s) of unknown brands",
       epochs_committed_, epochs_abandoned_, commits_deferred_, markers_republished_,
-      stats.applied, stats.covered,
-      stats.duplicates, stats.conflicts, pending, corrupt_records_, unknown_brand_windows_,
-      inquiries_published_, inquiries_merged_);
+      stats.applied, stats.covered, stats.duplicates, stats.conflicts, pending, corrupt_records_,
+      unknown_brand_windows_);
 }
 
 }  // namespace brandpulse

@@ -18,40 +18,20 @@ set -euo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/.."
 
+test_name=cluster-restore-test
 posts=12000
 commit_every=500
 brandpulse=build/brandpulse
 work=build/cluster-restore-test
+source tests/kafka/lib.sh
 while [ $# -gt 0 ]; do
   case "$1" in
     --posts) posts=$2; shift 2 ;;
-    --brandpulse) brandpulse=$2; shift 2 ;;
-    --work) work=$2; shift 2 ;;
-    *) echo "cluster-restore-test: unknown argument $1" >&2; exit 2 ;;
+    *) kafka_common_option "$1" "${2:-}" || { echo "cluster-restore-test: unknown argument $1" >&2; exit 2; }; shift 2 ;;
   esac
 done
-command -v kcat >/dev/null || { echo "cluster-restore-test: kcat is missing (scripts/install-deps.sh)" >&2; exit 2; }
-[ -x "$brandpulse" ] || { echo "cluster-restore-test: $brandpulse is not built" >&2; exit 2; }
-brandpulse=$(cd "$(dirname "$brandpulse")" && pwd)/$(basename "$brandpulse")
-rm -rf "$work"
-mkdir -p "$work"
-work=$(cd "$work" && pwd)
-
-cluster_pid=
-cleanup() {
-  [ -n "$cluster_pid" ] && kill "$cluster_pid" 2>/dev/null || true
-  jobs -p | xargs -r kill -KILL 2>/dev/null || true
-}
-trap cleanup EXIT
-
-"$brandpulse" dev-kafka --brokers 1 --topic posts:8 --topic partials:4 --topic partials2:8 \
-  --control "$work/control.sock" --bootstrap-file "$work/bootstrap" </dev/null >"$work/dev-kafka.log" 2>&1 &
-cluster_pid=$!
-for _ in $(seq 100); do [ -s "$work/bootstrap" ] && break; sleep 0.1; done
-[ -s "$work/bootstrap" ] || { echo "cluster-restore-test: dev-kafka did not start" >&2; cat "$work/dev-kafka.log" >&2; exit 2; }
-export KAFKA_BROKERS
-KAFKA_BROKERS=$(cat "$work/bootstrap")
-control() { python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall((sys.argv[2]+"\n").encode()); r=s.recv(200).decode().strip(); print(r); sys.exit(r != "ok")' "$work/control.sock" "$1"; }
+kafka_prepare
+kafka_start_cluster 1 posts:8 partials:4 partials2:8
 
 input=$work/firehose.jsonl
 "$brandpulse" generate --watchlist pipelines/watchlists/nordic-spanish-telecoms.yaml \
@@ -60,9 +40,7 @@ input=$work/firehose.jsonl
 awk '{ print NR "\t" $0 }' "$input" | kcat -P -b "$KAFKA_BROKERS" -t posts -X batch.num.messages=100 -K "	"
 echo "cluster-restore-test: $posts posts produced to 8 partitions"
 
-failures=0
 run_args=()
-fail() { echo "cluster-restore-test: FAIL: $*"; failures=$((failures + 1)); }
 run() {  # run <name> <pipeline> [extra env...]: in the background; sets $pid
   local name=$1 pipeline=$2
   shift 2
@@ -97,7 +75,7 @@ alert_ids "$work/reference/out/alerts.jsonl" | sort -u >"$work/reference/alert-i
 sort "$work/reference/windows.txt" >"$work/reference/windows-sorted.txt"
 
 # 1. Stop halfway, restart on old state: resume, not replay.
-control "rtt -1 60" >/dev/null
+kafka_control "rtt -1 60" >/dev/null
 common=(KAFKA_COMMIT_EVERY=$commit_every KAFKA_WORKERS=1 KAFKA_FETCH_BYTES=8192)
 run x tests/kafka/global-pipeline.yaml "${common[@]}" KAFKA_GROUP=restore
 wait_count "$work/x/runs.log" "partials restored" 1 400 || fail "x never restored its partials partitions"
@@ -106,7 +84,7 @@ kill -TERM "$pid"
 finish x || true
 grep -q "global end reached" "$work/x/runs.log" && fail "x reached the end before it was stopped (make --posts larger)"
 echo "cluster-restore-test: x stopped after $(grep -c 'epoch .* committed' "$work/x/runs.log") epochs; restarting it on its old state"
-control "rtt -1 0" >/dev/null
+kafka_control "rtt -1 0" >/dev/null
 # Readiness: /readyz must not answer 200 before the partials are restored.
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 run_args=(--api "127.0.0.1:$port")
@@ -152,7 +130,7 @@ echo "cluster-restore-test: x: $(wc -l <"$work/x/windows.txt") windows, $(wc -l 
 # 2. A member joins: the other keeps the merged state of the partitions it still owns. (The
 # watchlist's brands form two competitor groups, so their windows fall on two partials
 # partitions: 0 and 4 of partials2's 8.)
-control "rtt -1 60" >/dev/null
+kafka_control "rtt -1 60" >/dev/null
 second_group=(KAFKA_GROUP=keep KAFKA_PARTIALS=partials2 "${common[@]}")
 run x2 tests/kafka/global-pipeline.yaml "${second_group[@]}"
 x2=$pid
@@ -165,7 +143,7 @@ grep -q 'merged state of \[[0-9]' "$work/x2/runs.log" || fail "x2 kept no partia
 # Both end at the end of the topic: y2 first takes what x2 gave up (a member that owns nothing
 # at the end has nothing to close and exits).
 wait_count "$work/y2/runs.log" "partials partitions gained \[[0-9]" 1 400 || fail "y2 gained no partials partition"
-control "rtt -1 0" >/dev/null
+kafka_control "rtt -1 0" >/dev/null
 pid=$x2; finish x2 || true
 pid=$y2; finish y2 || true
 grep -h 'kept\|dropped' "$work/x2/runs.log" | sed 's/^/cluster-restore-test: x2: /' | head -n 4

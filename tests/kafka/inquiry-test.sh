@@ -18,43 +18,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+test_name=inquiry-test
 posts=4000
 seed=5
 commit_every=1000
 brandpulse=build/brandpulse
 work=build/inquiry-test
+source tests/kafka/lib.sh
 while [ $# -gt 0 ]; do
   case "$1" in
     --posts) posts=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
     --commit-every) commit_every=$2; shift 2 ;;
-    --brandpulse) brandpulse=$2; shift 2 ;;
-    --work) work=$2; shift 2 ;;
-    *) echo "inquiry-test: unknown argument $1" >&2; exit 2 ;;
+    *) kafka_common_option "$1" "${2:-}" || { echo "inquiry-test: unknown argument $1" >&2; exit 2; }; shift 2 ;;
   esac
 done
-command -v kcat >/dev/null || { echo "inquiry-test: kcat is missing (scripts/install-deps.sh)" >&2; exit 2; }
-[ -x "$brandpulse" ] || { echo "inquiry-test: $brandpulse is not built" >&2; exit 2; }
-brandpulse=$(cd "$(dirname "$brandpulse")" && pwd)/$(basename "$brandpulse")
-rm -rf "$work"
-mkdir -p "$work"
-work=$(cd "$work" && pwd)
-
-cluster_pid=
-cleanup() {
-  [ -n "$cluster_pid" ] && kill "$cluster_pid" 2>/dev/null || true
-  jobs -p | xargs -r kill -KILL 2>/dev/null || true
-}
-trap cleanup EXIT
-
-"$brandpulse" dev-kafka --brokers 3 --topic posts:8 --topic partials:4 \
-  --control "$work/control.sock" --bootstrap-file "$work/bootstrap" </dev/null >"$work/dev-kafka.log" 2>&1 &
-cluster_pid=$!
-for _ in $(seq 100); do [ -s "$work/bootstrap" ] && break; sleep 0.1; done
-[ -s "$work/bootstrap" ] || { echo "inquiry-test: dev-kafka did not start" >&2; cat "$work/dev-kafka.log" >&2; exit 2; }
-export KAFKA_BROKERS
-KAFKA_BROKERS=$(cat "$work/bootstrap")
-control() { python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall((sys.argv[2]+"\n").encode()); r=s.recv(200).decode().strip(); print(r); sys.exit(r != "ok")' "$work/control.sock" "$1"; }
+kafka_prepare
+kafka_start_cluster 3 posts:8 partials:4
 
 input=$work/posts.jsonl
 python3 tests/kafka/inquiry-posts.py "$posts" "$seed" >"$input"
@@ -63,8 +43,6 @@ awk -v seed="$seed" 'BEGIN { srand(seed) } { print int(rand() * 1000000) "\t" $0
   kcat -P -b "$KAFKA_BROKERS" -t posts -X batch.num.messages=100 -K "	"
 echo "inquiry-test: $posts posts ($(grep -c '"id":"q' "$input") inquiries, $(grep -c '"id":"r' "$input") brand replies) produced to 8 partitions"
 
-failures=0
-fail() { echo "inquiry-test: FAIL: $*"; failures=$((failures + 1)); }
 run() {  # run <name> <pipeline> [extra env...]: in the background; sets $pid
   local name=$1 pipeline=$2
   shift 2
@@ -110,7 +88,7 @@ grep -q 'inquiries_answered=[1-9]' "$work/reference/totals.txt" ||
 
 # Slow consumption (brokers answer 300 ms late, small fetches, short epochs) so that b's join
 # and the kill land while the instances consume.
-control "rtt -1 300" >/dev/null
+kafka_control "rtt -1 300" >/dev/null
 common=(KAFKA_GROUP=inquiries KAFKA_COMMIT_EVERY=$commit_every KAFKA_FETCH_BYTES=8192)
 run a tests/kafka/inquiry-pipeline.yaml "${common[@]}"
 a=$pid
@@ -132,7 +110,7 @@ fi
 wait_for "$work/b/runs.log" "[1-9] partition(s) gained" 600 || fail "b gained no partition"
 pid=$a; finish a || true
 pid=$b; finish b || true
-control "rtt -1 0" >/dev/null
+kafka_control "rtt -1 0" >/dev/null
 
 # c: alone, fresh disk; takes every partials partition and closes every window.
 run c tests/kafka/inquiry-pipeline.yaml KAFKA_GROUP=inquiries KAFKA_COMMIT_EVERY=$commit_every

@@ -90,10 +90,25 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 run_args=(--api "127.0.0.1:$port")
 run x tests/kafka/global-pipeline.yaml "${common[@]}" KAFKA_GROUP=restore
 run_args=()
-while kill -0 "$pid" 2>/dev/null; do
-  echo "$(date +%s.%N) $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz" || true)"
-  sleep 0.1
-done >"$work/x/readyz.txt"
+# One probe process (python3 is a dependency; the curl command is not): "<unix time> <status>"
+# every 0.1 s while x runs, 000 when nothing answers.
+python3 - "$pid" "http://127.0.0.1:$port/readyz" >"$work/x/readyz.txt" <<'PY'
+import os, sys, time, urllib.error, urllib.request
+pid, url = int(sys.argv[1]), sys.argv[2]
+while True:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        break
+    try:
+        code = urllib.request.urlopen(url, timeout=1).status
+    except urllib.error.HTTPError as error:
+        code = error.code
+    except Exception:
+        code = "000"
+    print(f"{time.time():.3f} {code}", flush=True)
+    time.sleep(0.1)
+PY
 finish x || true
 second=$(last_run "$work/x/runs.log")
 restored_at=$(grep 'partials restored' <<<"$second" | head -n 1 | cut -d' ' -f1)

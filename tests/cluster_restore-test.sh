@@ -40,23 +40,6 @@ input=$work/firehose.jsonl
 awk '{ print NR "\t" $0 }' "$input" | kcat -P -b "$KAFKA_BROKERS" -t posts -X batch.num.messages=100 -K "	"
 echo "cluster-restore-test: $posts posts produced to 8 partitions"
 
-run_args=()
-run() {  # run <name> <pipeline> [extra env...]: in the background; sets $pid
-  local name=$1 pipeline=$2
-  shift 2
-  mkdir -p "$work/$name/out"
-  echo "=== run $(date -u +%T)" >>"$work/$name/runs.log"
-  env KAFKA_INPUT="$input" KAFKA_STATE="$work/$name/state" KAFKA_OUT="$work/$name/out" "$@" \
-    stdbuf -oL -eL "$brandpulse" run "$pipeline" --quiet "${run_args[@]}" >>"$work/$name/runs.log" 2>&1 &
-  pid=$!
-}
-finish() {  # finish <name>: waits for $pid
-  if ! wait "$pid"; then
-    fail "run $1 failed:"
-    tail -n 20 "$work/$1/runs.log"
-    return 1
-  fi
-}
 wait_count() {  # wait_count <file> <pattern> <count> <tenths of a second>
   for _ in $(seq "$4"); do
     [ "$(grep -c -- "$2" "$1" 2>/dev/null || true)" -ge "$3" ] && return 0

@@ -43,26 +43,6 @@ awk -v seed="$seed" 'BEGIN { srand(seed) } { print int(rand() * 1000000) "\t" $0
   kcat -P -b "$KAFKA_BROKERS" -t posts -X batch.num.messages=100 -K "	"
 echo "inquiry-test: $posts posts ($(grep -c '"id":"q' "$input") inquiries, $(grep -c '"id":"r' "$input") brand replies) produced to 8 partitions"
 
-run() {  # run <name> <pipeline> [extra env...]: in the background; sets $pid
-  local name=$1 pipeline=$2
-  shift 2
-  mkdir -p "$work/$name/out"
-  touch "$work/$name/runs.log"
-  env KAFKA_INPUT="$input" KAFKA_STATE="$work/$name/state" KAFKA_OUT="$work/$name/out" "$@" \
-    stdbuf -oL -eL "$brandpulse" run "$pipeline" --quiet >>"$work/$name/runs.log" 2>&1 &
-  pid=$!
-}
-finish() {  # finish <name>: waits for $pid
-  if ! wait "$pid"; then
-    fail "run $1 failed:"
-    tail -n 20 "$work/$1/runs.log"
-    return 1
-  fi
-}
-wait_for() {  # wait_for <file> <pattern> <tenths of a second>
-  for _ in $(seq "$3"); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-  return 1
-}
 ids() { cat "$@" 2>/dev/null | grep -o '"alert_id":"[^"]*"' | sort -u || true; }
 
 # The reference: the same posts from a file, one process.

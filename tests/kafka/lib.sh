@@ -14,10 +14,38 @@
 #                                         unless it is "ok"
 #   fail <message>                        a failed check (counted in $failures; the test decides
 #                                         its exit status)
+#   run <name> <pipeline> [VAR=value...]  `brandpulse run` in the background on <work>/<name>
+#                                         (state, out, runs.log with a "=== run" line first),
+#                                         with $input and the extra arguments in ${run_args[@]};
+#                                         sets $pid
+#   finish <name>                         waits for $pid; a failed run is a failed check
+#   wait_for <file> <pattern> <tenths>    until the pattern is in the file (1 if it never is)
 # A test that needs more at exit defines kafka_before_cleanup (run first).
 
 failures=0
 fail() { echo "$test_name: FAIL: $*"; failures=$((failures + 1)); }
+
+run_args=()
+run() {
+  local name=$1 pipeline=$2
+  shift 2
+  mkdir -p "$work/$name/out"
+  echo "=== run $(date -u +%T)" >>"$work/$name/runs.log"
+  env KAFKA_INPUT="$input" KAFKA_STATE="$work/$name/state" KAFKA_OUT="$work/$name/out" "$@" \
+    stdbuf -oL -eL "$brandpulse" run "$pipeline" --quiet "${run_args[@]}" >>"$work/$name/runs.log" 2>&1 &
+  pid=$!
+}
+finish() {
+  if ! wait "$pid"; then
+    fail "run $1 failed:"
+    tail -n 20 "$work/$1/runs.log"
+    return 1
+  fi
+}
+wait_for() {
+  for _ in $(seq "$3"); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  return 1
+}
 
 kafka_common_option() {
   case "$1" in

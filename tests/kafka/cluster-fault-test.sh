@@ -32,7 +32,7 @@
 # failover times) and writes them to <work>/figures.txt.
 #
 #   tests/kafka/cluster-fault-test.sh [--mode per-instance|global] [--long] [--cycles N]
-#       [--posts N] [--partitions N] [--rate N] [--seed N] [--brandpulse PATH] [--work DIR]
+#       [--posts N] [--partitions N] [--partials N] [--rate N] [--seed N] [--brandpulse PATH] [--work DIR]
 # --long (`make cluster-test`): 48,000 posts, 12 partitions, and the middle of the schedule (B
 # killed and restarted, C frozen and resumed) three times.
 # --mode global appends a `cluster:` section; per-instance (default) runs the pipeline as it is.
@@ -45,6 +45,9 @@ test_name=cluster-fault-test
 mode=per-instance
 posts=16000
 partitions=8
+partials=7        # partials partitions (global mode). The watchlist's brands are keyed by their
+                  # competitor groups, "dna" and "digi": with 2-6 partitions both hash to
+                  # partition 0 (one merger merges everything); with 7 they land on 3 and 6.
 rate=250          # posts/s the feeder produces while it has budget
 seed=22
 brandpulse=build/brandpulse
@@ -59,6 +62,7 @@ while [ $# -gt 0 ]; do
     --cycles) cycles=$2; shift 2 ;;
     --posts) posts=$2; shift 2 ;;
     --partitions) partitions=$2; shift 2 ;;
+    --partials) partials=$2; shift 2 ;;
     --rate) rate=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
     --debug) debug=$2; shift 2 ;;
@@ -94,7 +98,7 @@ kafka_before_cleanup() {  # a frozen instance is woken, so that the kill reaches
 }
 
 # --- the cluster, the input, the reference -----------------------------------------------------
-kafka_start_cluster 3 "posts:$partitions" alerts:2 partials:4
+kafka_start_cluster 3 "posts:$partitions" alerts:2 "partials:$partials"
 broker_faults=0
 mock_alive() {  # exits 3 when dev-kafka is gone (the mock aborted): nothing after it can be checked
   kill -0 "$cluster_pid" 2>/dev/null && return 0

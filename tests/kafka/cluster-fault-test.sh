@@ -53,7 +53,8 @@ seed=22
 brandpulse=build/brandpulse
 work=build/cluster-fault-test
 cycles=1          # kill/restart + freeze/resume cycles in the middle of the schedule
-debug=            # librdkafka debug contexts for the instances' consumers (e.g. cgrp)
+debug=cgrp        # librdkafka debug contexts for the instances' consumers (--debug ''
+                  # for none): the group lines explain slow failovers (~100 KB per log)
 source tests/kafka/lib.sh
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -529,6 +530,10 @@ epochs() { cat "${logs[@]}" | grep -ao "cluster: epochs committed [0-9]*, abando
 # lost its assignment this way in stop 22's rebalance storms (a frozen member is refused with
 # Unknown member instead).
 illegal_generation=$(cat "${logs[@]}" | grep -ac 'group generation id is not valid' || true)
+# A follower's SyncGroup that reaches librdkafka 2.0.2's mock after the leader's is refused with
+# INVALID_REQUEST and costs the group another 5-s round: the slow failovers (docs/cluster.md,
+# "The cluster fault test"). Counted from the cgrp debug lines (none without them).
+syncgroups_refused=$(cat "${logs[@]}" | grep -ac 'SyncGroup response: Broker: Invalid request' || true)
 restores() { cat "${logs[@]}" | grep -ao 'cluster: partials restored: [0-9]* record(s), [0-9]* bytes, [0-9]* epoch(s) applied in [0-9.]* s' |
   awk '{ n++; s = $(NF - 1); b = $6; if (s > ms) { ms = s; mb = b } if (b > xb) { xb = b; xs = s } }
     END { if (n) printf "%d restores; slowest %.3f s (%d bytes); largest %d bytes (%.3f s)", n, ms, mb, xb, xs; else print "none" }'; }
@@ -559,6 +564,7 @@ restores() { cat "${logs[@]}" | grep -ao 'cluster: partials restored: [0-9]* rec
   echo "failover_sigterm_s $failover_term"
   [ "$mode" = global ] && echo "epochs $(epochs)"
   echo "commits_refused_illegal_generation $illegal_generation"
+  echo "syncgroups_refused_by_the_mock $syncgroups_refused${debug:+ (debug $debug)}"
   [ "$mode" = global ] && echo "partials_restores $(restores)"
   echo "rejoin_after_sigcont_s" $rejoin_sigcont
   echo "load $load"

@@ -630,14 +630,25 @@ std::optional<int64_t> ClusterRuntime::CatchUpWatermark() {
     slowest = slowest ? std::min(*slowest, *watermark) : *watermark;
   }
   if (reported && (!merged_watermark_ || *slowest >= *merged_watermark_)) {
-    // Caught up: the merged watermark moves on for every brand; the logs are stored again.
-    for (uint32_t partition : catching_up_) offset_changed_.insert(partition);
-    notice_(fmt::format("cluster: partials partition(s) {} caught up with the merged watermark",
-                        PartitionsText(catching_up_)));
-    catching_up_.clear();
+    EndCatchUp();  // the merged watermark moves on for every brand
     return std::nullopt;
   }
   return reported ? *slowest : INT64_MIN;
+}
+
+void ClusterRuntime::EndCatchUp() {
+  if (catching_up_.empty()) return;
+  for (uint32_t partition : catching_up_) offset_changed_.insert(partition);  // stored again
+  notice_(fmt::format("cluster: partials partition(s) {} caught up with the merged watermark",
+                      PartitionsText(catching_up_)));
+  catching_up_.clear();
+}
+
+bool ClusterRuntime::snapshot_due() const {
+  for (uint32_t partition : offset_changed_) {
+    if (!catching_up_.contains(partition)) return true;
+  }
+  return false;
 }
 
 Result<bool> ClusterRuntime::ReadyToClose() {

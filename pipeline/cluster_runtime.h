@@ -141,8 +141,12 @@ class ClusterRuntime {
   // (INT64_MIN before it has one). nullopt when none catches up; the call that finds them caught
   // up ends the catch-up (their logs are stored from the next snapshot on). After Watermark().
   std::optional<int64_t> CatchUpWatermark();
-  // Something changed that the next commit stores (a partition that caught up).
-  bool snapshot_due() const { return !offset_changed_.empty(); }
+  bool catching_up() const { return !catching_up_.empty(); }
+  // The caller's closer and rules caught up (e.g. the end of the input closed every window): the
+  // replayed partitions are ordinary ones again, their logs stored from the next snapshot on.
+  void EndCatchUp();
+  // Some log changed since the last snapshot that a snapshot would store.
+  bool snapshot_due() const;
   // Every owned partials partition is read to its end and says every source partition is at its
   // end (true when none is owned).
   Result<bool> ReadyToClose();

@@ -747,6 +747,12 @@ Status PipelineRun::Commit(bool end_of_input) {
   if (cluster_ && cluster_committed_watermark_) {  // (stored: the merged one, not a catch-up's)
     watermark = std::max(watermark, *cluster_committed_watermark_);
   }
+  if (cluster_) {
+    // The closer (and with it the rules' series) caught up: the replayed partitions' logs go into
+    // this commit, as of the windows it holds (nothing was polled since TakeMerged).
+    if (cluster_->catching_up() && !closer_->replaying()) cluster_->EndCatchUp();
+    if (cluster_->snapshot_due()) cluster_->SnapshotMergeState(commit);
+  }
   // Issue 11: with `cluster:` the inquiries are the merger's (ClusterInquiries), like `deltas`.
   if (inquiries_.size() > judged_from) {
     // issue 12: inquiries whose deadline the watermark passed count as unanswered in their own

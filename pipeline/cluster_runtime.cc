@@ -629,10 +629,9 @@ std::optional<int64_t> ClusterRuntime::CatchUpWatermark() {
     }
     slowest = slowest ? std::min(*slowest, *watermark) : *watermark;
   }
-  if (reported && (!merged_watermark_ || *slowest >= *merged_watermark_)) {
-    EndCatchUp();  // the merged watermark moves on for every brand
-    return std::nullopt;
-  }
+  // At the merged watermark it holds nothing back; the catch-up ends when the caller's closer
+  // has caught up too (EndCatchUp), which may take longer after an end-of-input close.
+  if (reported && (!merged_watermark_ || *slowest >= *merged_watermark_)) return std::nullopt;
   return reported ? *slowest : INT64_MIN;
 }
 

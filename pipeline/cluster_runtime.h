@@ -138,8 +138,8 @@ class ClusterRuntime {
   std::optional<int64_t> Watermark();
   // Issue 11: while a replayed partition catches up with the kept ones (the merged watermark
   // waits for it), the watermark its brands' windows close by: the slowest replayed log's
-  // (INT64_MIN before it has one). nullopt when none catches up; the call that finds them caught
-  // up ends the catch-up (their logs are stored from the next snapshot on). After Watermark().
+  // (INT64_MIN before it has one). nullopt when none catches up or they reached the merged
+  // watermark. After Watermark().
   std::optional<int64_t> CatchUpWatermark();
   bool catching_up() const { return !catching_up_.empty(); }
   // The caller's closer and rules caught up (e.g. the end of the input closed every window): the

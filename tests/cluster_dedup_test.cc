@@ -156,8 +156,12 @@ class ClusterDedupMerge : public ::testing::Test {
     DedupOptions options;
     Result<std::unique_ptr<Transform>> dedup = MakeDedup(options, context);
     EXPECT_TRUE(dedup.ok()) << dedup.status().ToString();
-    WindowAggregate::Options window_options;
+    WindowAggregate::Options window_options;  // as the pipeline's `window` (MakeWindow)
     window_options.layout = layout_;
+    window_options.allowed_lateness_ms = settings_.allowed_lateness_ms;
+    window_options.term_capacity = TermCapacityFor(settings_.top_k);
+    window_options.co_terms = settings_.co_terms;
+    window_options.term_shape = layout_.shape_of_window[settings_.top_k_window];
     WindowAggregate window(window_options, &watermark_);
     auto dedup_state = (*dedup)->MakeState();
     auto window_state = window.MakeState();

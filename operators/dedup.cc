@@ -895,20 +895,27 @@ void DedupMerger::MakeRoom() {
   }
 }
 
-void DedupMerger::Apply(std::vector<PostEvent> events, int64_t watermark,
+void DedupMerger::Apply(std::vector<PostEvent> events, const WatermarkOf& watermark_of,
                         std::vector<PartialWindow>& counted) {
-  const int64_t cutoff = Cutoff(watermark);
-  // Expiry, at most 16 sweeps per horizon (lookups ignore expired entries anyway).
-  if (cutoff != INT64_MIN && cutoff > swept_before_ &&
-      (swept_before_ == INT64_MIN || cutoff - swept_before_ >= options_.horizon_ms / 16)) {
+  // Expiry, at most 16 sweeps per horizon (lookups ignore expired entries anyway), each entry by
+  // its brand's watermark.
+  const int64_t sweep = Cutoff(watermark_of(std::string()));
+  if (sweep != INT64_MIN && sweep > swept_before_ &&
+      (swept_before_ == INT64_MIN || sweep - swept_before_ >= options_.horizon_ms / 16)) {
+    std::string brand;
+    int64_t brand_cutoff = INT64_MIN;
     for (auto entry = entries_.begin(); entry != entries_.end();) {
-      if (entry->second.event_ms < cutoff) {
+      if (entry->first.first != brand || entry == entries_.begin()) {
+        brand = entry->first.first;
+        brand_cutoff = Cutoff(watermark_of(brand));
+      }
+      if (entry->second.event_ms < brand_cutoff) {
         Erase(entry++);
       } else {
         ++entry;
       }
     }
-    swept_before_ = cutoff;
+    swept_before_ = sweep;
   }
   auto count = [&](const std::string& brand_id, const std::vector<PartialWindow>& windows) {
     for (const PartialWindow& window : windows) {
@@ -918,6 +925,8 @@ void DedupMerger::Apply(std::vector<PostEvent> events, int64_t watermark,
   };
   for (PostEvent& event : events) {
     ++stats_.events;
+    const int64_t watermark = watermark_of(event.brand_id);
+    const int64_t cutoff = Cutoff(watermark);
     Key key{event.brand_id, event.key_hash};
     auto found = entries_.find(key);
     if (found == entries_.end() || found->second.event_ms < cutoff) {

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -148,10 +149,17 @@ class DedupMerger {
   };
   DedupMerger(DedupOptions options, WindowLayout layout, int64_t allowed_lateness_ms);
 
-  // Decides `events` in order under the merged `watermark` (what the windows have been closed
-  // by); what counts is appended to `counted` (brand ids set), retractions as wrapped negative
-  // counts (as WindowAggregate's). The set's changes wait for WriteChanges.
-  void Apply(std::vector<PostEvent> events, int64_t watermark, std::vector<PartialWindow>& counted);
+  // Decides `events` in order; `watermark_of(brand id)` is what that brand's windows have been
+  // closed by (the merged watermark; a brand being replayed beside kept ones may be behind it).
+  // What counts is appended to `counted` (brand ids set), retractions as wrapped negative counts
+  // (as WindowAggregate's). The set's changes wait for WriteChanges.
+  using WatermarkOf = std::function<int64_t(const std::string& brand_id)>;
+  void Apply(std::vector<PostEvent> events, const WatermarkOf& watermark_of,
+             std::vector<PartialWindow>& counted);
+  // The same with one watermark for every brand.
+  void Apply(std::vector<PostEvent> events, int64_t watermark, std::vector<PartialWindow>& counted) {
+    Apply(std::move(events), [watermark](const std::string&) { return watermark; }, counted);
+  }
   // The changes since the last call, into the commit that takes Apply's windows.
   void WriteChanges(StateStore::Commit& commit);
   // At start: the set the last merge commit wrote.

@@ -653,6 +653,14 @@ std::vector<PostEvent> ClusterRuntime::TakeMergedPosts() {
   return events;
 }
 
+void ClusterRuntime::AddMergedWindows(std::vector<PartialWindow> windows) {
+  for (PartialWindow& window : windows) {
+    const uint32_t partition = PartitionOfBrand(window.brand_id);
+    if (!owned_.contains(partition)) continue;  // (its events came from an owned partition)
+    merged_[partition].push_back(std::move(window));
+  }
+}
+
 std::string ClusterRuntime::PostSummary() const {
   return fmt::format("post events published {}, merged {}", posts_published_, posts_merged_);
 }

@@ -163,6 +163,9 @@ class ClusterRuntime {
   void EndEpochPosts();
   // Merge side: the post events of the epochs applied since the last call, in apply order.
   std::vector<PostEvent> TakeMergedPosts();
+  // Merge side: windows the brands' DedupMerger counted, merged like the applied epochs' (the
+  // next TakeMerged returns them, under the same lateness check).
+  void AddMergedWindows(std::vector<PartialWindow> windows);
   // "post events published N, merged M".
   std::string PostSummary() const;
 

@@ -89,6 +89,8 @@ class PipelineRun {
   Status WaitForStateSpace();
   Status DrainDeliveries();
   Status ClusterInquiries(WindowDeltaMap& deltas, bool end_of_input);  // issue 11: inquiries
+  Status StartClusterDedup();  // issue 11: dedup across instances
+  Status ClusterDedup(StateStore::Commit& commit);
   Status ReportGivenUp();
   void ReportProgress(bool force);
   // Issue 11: global windows across instances (`cluster:`; the definitions are at the end).
@@ -99,8 +101,6 @@ class PipelineRun {
   Status ResetMergedState();
   void OnlyMergedBrandsAlert();
   Status ApplyMergeChange(const ClusterRuntime::MergeChange& change);
-  Status StartClusterDedup();  // issue 11: dedup across instances
-  Status ClusterDedup(WindowDeltaMap& deltas, StateStore::Commit& commit);
   Status DropMergedPartitions(const std::set<uint32_t>& partitions);
   void Notice(const std::string& message) const {
     if (options_.on_notice) options_.on_notice(message);
@@ -712,9 +712,9 @@ Status PipelineRun::Commit(bool end_of_input) {
   epoch_inquiry_events_.clear();
   const size_t batch_inquiries = inquiries_.size();
   // Issue 11: these deltas go to the partials topic; the merged ones take their place.
-  if (cluster_) cluster_->AddEpochPosts(TakeDedupPostEvents(run_objects_));  // dedup's posts
+  if (cluster_) RETURN_IF_ERROR(ClusterDedup(commit));  // issue 11: dedup at the merger
   if (cluster_) RETURN_IF_ERROR(ClusterEpoch(deltas, commit));
-  if (cluster_) RETURN_IF_ERROR(ClusterDedup(deltas, commit));  // issue 11: dedup at the merger
+  if (cluster_) cluster_->EndEpochPosts();  // (kept when the epoch was deferred)
   summary_.window_updates += deltas.size();
   // Issue 11: the merged inquiry events; their observations are counted there.
   if (cluster_) RETURN_IF_ERROR(ClusterInquiries(deltas, end_of_input));
@@ -1263,36 +1263,26 @@ Status PipelineRun::StartClusterDedup() {
   return Status::Ok();
 }
 
-// In Commit(), after ClusterEpoch: the post events of the epochs merged since the last commit,
-// decided in the partials log's order under the previous merged watermark (what the windows were
-// closed by); what counts joins the merged deltas, the set's changes this commit's WriteBatch.
-Status PipelineRun::ClusterDedup(WindowDeltaMap& deltas, StateStore::Commit& commit) {
-  cluster_->EndEpochPosts();
+// In Commit(), before ClusterEpoch: this epoch's post events go to the cluster (published with
+// its partials), and those of the epochs merged since the last commit are decided, in the
+// partials log's order, under the previous merged watermark (what the windows were closed by);
+// what counts joins the merged windows (ClusterEpoch takes them with the applied epochs', under
+// its lateness check), the set's changes this commit's WriteBatch.
+Status PipelineRun::ClusterDedup(StateStore::Commit& commit) {
+  cluster_->AddEpochPosts(TakeDedupPostEvents(run_objects_));
   if (!dedup_merger_) return Status::Ok();
   std::vector<PostEvent> events = cluster_->TakeMergedPosts();
+  if (events.empty()) return Status::Ok();
   const DedupMerger::Stats before = dedup_merger_->stats();
   std::vector<PartialWindow> counted;
-  dedup_merger_->Apply(std::move(events), cluster_committed_watermark_.value_or(kNoWatermark),
-                       counted);
+  const int64_t watermark = cluster_committed_watermark_.value_or(kNoWatermark);
+  dedup_merger_->Apply(std::move(events), watermark, counted);
   dedup_merger_->WriteChanges(commit);
   const DedupMerger::Stats& after = dedup_merger_->stats();
   summary_.duplicates_dropped += after.duplicates - before.duplicates;
   summary_.edits_applied += after.edits_applied - before.edits_applied;
   summary_.edits_late += after.edits_late - before.edits_late;
-  for (PartialWindow& window : counted) {
-    std::optional<uint32_t> brand = brands_->FindBrand(window.brand_id);
-    if (!brand) continue;  // left the watchlist
-    // As ClusterEpoch: a window this merger already closed keeps what it had.
-    const int64_t size_ms = closer_->layout().shapes[window.shape_index].size_ms;
-    if (cluster_committed_watermark_ &&
-        WindowCloseTime(window.start_ms, size_ms, spec_.allowed_lateness_ms) <=
-            *cluster_committed_watermark_) {
-      ++cluster_late_deltas_;
-      continue;
-    }
-    deltas[WindowDeltaKey{*brand, window.shape_index, window.dimension, window.start_ms}].Merge(
-        window.metrics);
-  }
+  cluster_->AddMergedWindows(std::move(counted));
   return Status::Ok();
 }
 

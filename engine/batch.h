@@ -47,6 +47,9 @@ struct Mention {
   // Enrichment (operators/enrich_transform.h): the sentiment towards this brand in this post,
   // 0 not enriched, 1 negative, 2 neutral, 3 positive.
   uint8_t sentiment = 0;
+  // Issue 11, `dedup` with `cluster:`: the brand's merger counts it (a PostEvent), not this
+  // instance's window deltas (operators/dedup.h, "Across instances").
+  bool per_post = false;
 };
 
 // De-duplication (operators/dedup.h): the contribution of an earlier version of an edited post,

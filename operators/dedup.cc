@@ -15,6 +15,7 @@
 #include "engine/window_metric_registry.h"
 #include "engine/window_types.h"
 #include "operators/compiled_watchlist.h"
+#include "operators/window_aggregate.h"
 
 namespace brandpulse {
 
@@ -119,7 +120,12 @@ struct DedupSet {
   std::vector<Op> ops;  // GUARDED_BY(mutex)
   std::string values;   // GUARDED_BY(mutex)
   int64_t swept_before = INT64_MIN;  // entries older than this are out of the table
+  // Cluster mode (kDedupClusterMode): the posts left to the brands' mergers, in batch order.
+  std::vector<PostEvent> published;  // GUARDED_BY(mutex)
 };
+
+// Cluster mode: a post's windows are computed at once (no window is late where posts are read).
+const std::atomic<int64_t> kNoWatermarkHere{INT64_MIN};
 
 // Store keys sort by event time, so expiry is one range deletion.
 using StoreKey = std::array<char, 16>;
@@ -163,6 +169,11 @@ int64_t UnZigZag(uint64_t value) {
 struct DedupWorker final : public TransformState {
   std::vector<uint8_t> drop;  // by post index: its mentions leave the batch
   std::string read_buffer;    // an earlier version read from the store
+  // Cluster mode: one post and one brand's mentions of it, its window deltas, the batch's events.
+  Batch one;
+  std::unique_ptr<TransformState> window_state;
+  WindowDeltaMap deltas;
+  std::vector<PostEvent> events;
 };
 
 class Dedup final : public Transform {
@@ -175,7 +186,21 @@ class Dedup final : public Transform {
         store_(context.store),
         layout_(*context.layout),
         allowed_lateness_ms_(context.windows != nullptr ? context.windows->allowed_lateness_ms : 0),
-        counters_(WindowCounters()) {
+        counters_(WindowCounters()),
+        publish_(context.run_objects != nullptr && context.run_objects->contains(kDedupClusterMode)) {
+    if (publish_ && context.windows != nullptr) {
+      // The same aggregation as the pipeline's `window` transform (builtin_operators.cc), so a
+      // post counted at its merger adds exactly what it would add here.
+      WindowAggregate::Options options;
+      options.layout = layout_;
+      options.allowed_lateness_ms = context.windows->allowed_lateness_ms;
+      options.term_capacity = TermCapacityFor(context.windows->top_k);
+      options.co_terms = context.windows->co_terms;
+      if (!options.layout.shape_of_window.empty()) {
+        options.term_shape = options.layout.shape_of_window[context.windows->top_k_window];
+      }
+      window_ = std::make_unique<WindowAggregate>(std::move(options), &kNoWatermarkHere);
+    }
     // The dimensions windows are cut by, other than author (own posts are kept apart by flag).
     for (const WindowShape& shape : layout_.shapes) {
       for (Dimension dimension : shape.dimensions) {
@@ -191,13 +216,17 @@ class Dedup final : public Transform {
   std::string_view name() const override { return "dedup"; }
 
   Result<std::unique_ptr<TransformState>> MakeState() const override {
-    return std::unique_ptr<TransformState>(std::make_unique<DedupWorker>());
+    auto worker = std::make_unique<DedupWorker>();
+    if (window_) {
+      ASSIGN_OR_RETURN(worker->window_state, window_->MakeState());
+    }
+    return std::unique_ptr<TransformState>(std::move(worker));
   }
 
   Status Process(Batch& batch, TransformState& state) const override;
   Status HandOver(TransformState& state, EpochHandOver& epoch) const override;
   // An edit's earlier version is read from the store (Earlier()).
-  bool ReadsCommittedState() const override { return store_ != nullptr; }
+  bool ReadsCommittedState() const override { return store_ != nullptr && !publish_; }
 
  private:
   int64_t Cutoff(int64_t watermark) const {
@@ -225,6 +254,8 @@ class Dedup final : public Transform {
                                           Status& error) const;
   void Retract(Batch& batch, std::string_view value, int64_t event_ms) const;
   void MakeRoom(Batch& batch, int64_t cutoff) const;
+  // Cluster mode: the batch's posts that would enter the set become PostEvents.
+  Status Publish(Batch& batch, DedupWorker& worker) const;
 
   DedupOptions options_;
   std::shared_ptr<DedupSet> set_;
@@ -235,6 +266,8 @@ class Dedup final : public Transform {
   int64_t allowed_lateness_ms_;
   std::vector<const WindowMetricDefinition*> counters_;
   std::vector<const DimensionDefinition*> dimensions_;
+  bool publish_ = false;
+  std::unique_ptr<WindowAggregate> window_;
 };
 
 bool Dedup::AwaitTurn(const Batch& batch, std::unique_lock<std::mutex>& lock) const {
@@ -426,6 +459,7 @@ Status Dedup::Process(Batch& batch, TransformState& state) const {
   for (size_t index = 0; !work && index < batch.posts.size(); ++index) {
     work = !batch.posts[index].edit_of.empty();
   }
+  if (work && publish_) return Publish(batch, worker);
   std::unique_lock lock(set.mutex);
   if (!work) {
     PassTurn(batch);
@@ -510,8 +544,76 @@ Status Dedup::Process(Batch& batch, TransformState& state) const {
   return Status::Ok();
 }
 
+Status Dedup::Publish(Batch& batch, DedupWorker& worker) const {
+  if (!window_) return Status::Internal("dedup in cluster mode without the window settings");
+  worker.events.clear();
+  size_t mention = 0;
+  for (uint32_t post_index = 0; post_index < batch.posts.size(); ++post_index) {
+    const Post& post = batch.posts[post_index];
+    const size_t first = mention;
+    while (mention < batch.mentions.size() && batch.mentions[mention].post_index == post_index) {
+      ++mention;
+    }
+    // Only posts that mention a brand enter the set (an edit that mentions none retracts
+    // nothing across instances: docs/cluster.md).
+    if (mention == first || (post.id.empty() && post.edit_of.empty())) continue;
+    const uint64_t hash = KeyHash(post);
+    const uint64_t text_hash = HashBytes(post.text);
+    for (size_t index = first; index < mention; ++index) {
+      const uint32_t brand = batch.mentions[index].brand_index;
+      bool done = false;
+      for (size_t before = first; before < index && !done; ++before) {
+        done = batch.mentions[before].brand_index == brand;
+      }
+      if (done) continue;
+      Batch& one = worker.one;
+      one.Reset();
+      one.posts.push_back(post);
+      for (size_t of_brand = index; of_brand < mention; ++of_brand) {
+        if (batch.mentions[of_brand].brand_index != brand) continue;
+        Mention copy = batch.mentions[of_brand];
+        copy.post_index = 0;
+        copy.per_post = false;
+        one.mentions.push_back(copy);
+      }
+      RETURN_IF_ERROR(window_->Process(one, *worker.window_state));
+      worker.deltas.clear();
+      EpochHandOver handed{&worker.deltas, nullptr};
+      RETURN_IF_ERROR(window_->HandOver(*worker.window_state, handed));
+      PostEvent& event = worker.events.emplace_back();
+      event.brand_id = watchlist_->brand(brand).id;
+      event.key_hash = hash;
+      event.event_time_ms = post.event_time_ms;
+      event.text_hash = text_hash;
+      event.edit = !post.edit_of.empty();
+      for (auto& [key, metrics] : worker.deltas) {
+        event.windows.push_back(
+            PartialWindow{std::string(), key.shape_index, key.dimension, key.start_ms, std::move(metrics)});
+      }
+      std::sort(event.windows.begin(), event.windows.end(),
+                [](const PartialWindow& a, const PartialWindow& b) {
+                  return std::tie(a.shape_index, a.dimension, a.start_ms) <
+                         std::tie(b.shape_index, b.dimension, b.start_ms);
+                });
+    }
+    for (size_t index = first; index < mention; ++index) batch.mentions[index].per_post = true;
+  }
+  // In batch order, so an edit read after its first version stays after it.
+  DedupSet& set = *set_;
+  std::unique_lock lock(set.mutex);
+  if (!AwaitTurn(batch, lock)) {
+    return Status::Internal(fmt::format("batch {} waited too long for the batches before it",
+                                        batch.sequence));
+  }
+  for (PostEvent& event : worker.events) set.published.push_back(std::move(event));
+  worker.events.clear();
+  PassTurn(batch);
+  return Status::Ok();
+}
+
 Status Dedup::HandOver(TransformState&, EpochHandOver& epoch) const {
   DedupSet& set = *set_;
+  if (publish_) return Status::Ok();  // nothing decided here: the mergers keep the set
   std::lock_guard lock(set.mutex);
   // Expiry: at most 16 sweeps per horizon (a sweep walks the whole table). Lookups ignore
   // expired entries anyway, so when a sweep runs changes nothing but memory.
@@ -584,9 +686,11 @@ Result<std::unique_ptr<Transform>> MakeDedup(const DedupOptions& options,
     auto found = context.run_objects->find(kRunObjectKey);
     if (found != context.run_objects->end()) set = std::static_pointer_cast<DedupSet>(found->second);
   }
+  const bool publish =
+      context.run_objects != nullptr && context.run_objects->contains(kDedupClusterMode);
   if (set == nullptr) {
-    set = std::make_shared<DedupSet>(options.memory_bytes);
-    if (context.store != nullptr) {
+    set = std::make_shared<DedupSet>(publish ? 0 : options.memory_bytes);
+    if (context.store != nullptr && !publish) {
       const int64_t watermark = context.watermark->load();
       const int64_t cutoff = watermark == INT64_MIN || watermark < INT64_MIN + options.horizon_ms
                                  ? INT64_MIN
@@ -614,6 +718,7 @@ class DedupSpec final : public TransformSpec {
     return MakeDedup(options_, context);
   }
   uint64_t memory_bytes() const override { return DedupTable::BytesFor(options_.memory_bytes); }
+  const DedupOptions& options() const { return options_; }
 
  private:
   DedupOptions options_;
@@ -651,6 +756,276 @@ Result<std::unique_ptr<TransformSpec>> ReadDedup(YamlMap& section, const ConfigC
   }
   RETURN_IF_ERROR(section.Finish());
   return std::unique_ptr<TransformSpec>(std::make_unique<DedupSpec>(options));
+}
+
+std::optional<DedupOptions> DedupOptionsOf(const TransformSpec& spec) {
+  const auto* dedup = dynamic_cast<const DedupSpec*>(&spec);
+  if (dedup == nullptr) return std::nullopt;
+  return dedup->options();
+}
+
+std::vector<PostEvent> TakeDedupPostEvents(
+    std::map<std::string, std::shared_ptr<void>, std::less<>>& run_objects) {
+  auto found = run_objects.find(kRunObjectKey);
+  if (found == run_objects.end() || found->second == nullptr) return {};
+  DedupSet& set = *std::static_pointer_cast<DedupSet>(found->second);
+  std::lock_guard lock(set.mutex);
+  std::vector<PostEvent> events = std::move(set.published);
+  set.published.clear();
+  return events;
+}
+
+// ---- DedupMerger (issue 11) -------------------------------------------------------------------
+
+namespace {
+
+// About what an entry holds in memory (key, entry, a handful of windows); memory_mb bounds the
+// number of entries with it.
+constexpr uint64_t kMergerEntryBytes = 512;
+
+std::string MergerStoreKey(const std::string& brand_id, uint64_t hash) {
+  std::string key = brand_id;
+  key.push_back('\x1f');
+  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>(hash >> shift));
+  return key;
+}
+
+// The entry's windows as a prepared record's post event carries them (partials_codec.h).
+void EncodeMergerValue(int64_t event_ms, uint64_t text_hash,
+                       const std::vector<PartialWindow>& windows, std::string& out) {
+  AppendVarint(out, ZigZag(event_ms));
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(text_hash >> shift));
+  AppendVarint(out, windows.size());
+  std::string value;
+  for (const PartialWindow& window : windows) {
+    AppendVarint(out, window.shape_index);
+    AppendVarint(out, window.dimension);
+    AppendVarint(out, ZigZag(window.start_ms));
+    value.clear();
+    window.metrics.EncodeTo(value);
+    AppendVarint(out, value.size());
+    out.append(value);
+  }
+}
+
+bool DecodeMergerValue(std::string_view in, int64_t& event_ms, uint64_t& text_hash,
+                       std::vector<PartialWindow>& windows) {
+  uint64_t number = 0;
+  if (!ReadVarint(in, number) || in.size() < 8) return false;
+  event_ms = UnZigZag(number);
+  text_hash = 0;
+  for (int index = 0; index < 8; ++index) text_hash = (text_hash << 8) | static_cast<uint8_t>(in[index]);
+  in.remove_prefix(8);
+  if (!ReadVarint(in, number) || number > in.size()) return false;
+  windows.resize(number);
+  for (PartialWindow& window : windows) {
+    uint64_t shape = 0;
+    uint64_t start = 0;
+    uint64_t length = 0;
+    if (!ReadVarint(in, shape) || shape > UINT32_MAX || !ReadVarint(in, window.dimension) ||
+        !ReadVarint(in, start) || !ReadVarint(in, length) || length > in.size()) {
+      return false;
+    }
+    window.shape_index = static_cast<uint32_t>(shape);
+    window.start_ms = UnZigZag(start);
+    Result<WindowMetrics> metrics = WindowMetrics::Decode(in.substr(0, length));
+    if (!metrics.ok()) return false;
+    window.metrics = std::move(*metrics);
+    in.remove_prefix(length);
+  }
+  return in.empty();
+}
+
+// What WindowAggregate::Retract takes back of a counted version: mentions, reach, replies,
+// questions and counters (unique authors and term summaries cannot be taken back).
+WindowMetrics Negated(const WindowMetrics& metrics) {
+  WindowMetrics negated;
+  negated.mentions = 0 - metrics.mentions;
+  negated.reach = 0 - metrics.reach;
+  negated.replies = 0 - metrics.replies;
+  negated.questions = 0 - metrics.questions;
+  for (const WindowCounter& counter : metrics.counters) negated.AddCounter(counter.id, 0 - counter.value);
+  return negated;
+}
+
+}  // namespace
+
+DedupMerger::DedupMerger(DedupOptions options, WindowLayout layout, int64_t allowed_lateness_ms)
+    : options_(options),
+      layout_(std::move(layout)),
+      allowed_lateness_ms_(allowed_lateness_ms),
+      limit_(std::max<uint64_t>(16, options.memory_bytes / kMergerEntryBytes)) {}
+
+int64_t DedupMerger::Cutoff(int64_t watermark) const {
+  if (watermark == INT64_MIN || watermark < INT64_MIN + options_.horizon_ms) return INT64_MIN;
+  return watermark - options_.horizon_ms;
+}
+
+bool DedupMerger::AllWindowsClosed(int64_t event_ms, int64_t watermark) const {
+  for (const WindowShape& shape : layout_.shapes) {
+    const int64_t step = shape.slide_ms > 0 ? shape.slide_ms : shape.size_ms;
+    if (WindowCloseTime(WindowStart(event_ms, step), shape.size_ms, allowed_lateness_ms_) > watermark) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void DedupMerger::Erase(std::map<Key, Entry>::iterator entry) {
+  changed_[entry->first] = false;
+  entries_.erase(entry);
+}
+
+// Full: the oldest eighth of the entries by event time goes (all of the cut-off time together,
+// as the single-process table evicts).
+void DedupMerger::MakeRoom() {
+  std::vector<int64_t> times;
+  times.reserve(entries_.size());
+  for (const auto& [key, entry] : entries_) times.push_back(entry.event_ms);
+  const size_t count = std::max<size_t>(1, limit_ / 8);
+  std::nth_element(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(count - 1), times.end());
+  const int64_t oldest = times[count - 1];
+  for (auto entry = entries_.begin(); entry != entries_.end();) {
+    if (entry->second.event_ms <= oldest) {
+      ++stats_.evicted;
+      Erase(entry++);
+    } else {
+      ++entry;
+    }
+  }
+}
+
+void DedupMerger::Apply(std::vector<PostEvent> events, const WatermarkOf& watermark_of,
+                        std::vector<PartialWindow>& counted) {
+  // Expiry, at most 16 sweeps per horizon (lookups ignore expired entries anyway), each entry by
+  // its brand's watermark.
+  const int64_t sweep = Cutoff(watermark_of(std::string()));
+  if (sweep != INT64_MIN && sweep > swept_before_ &&
+      (swept_before_ == INT64_MIN || sweep - swept_before_ >= options_.horizon_ms / 16)) {
+    std::string brand;
+    int64_t brand_cutoff = INT64_MIN;
+    for (auto entry = entries_.begin(); entry != entries_.end();) {
+      if (entry->first.first != brand || entry == entries_.begin()) {
+        brand = entry->first.first;
+        brand_cutoff = Cutoff(watermark_of(brand));
+      }
+      if (entry->second.event_ms < brand_cutoff) {
+        Erase(entry++);
+      } else {
+        ++entry;
+      }
+    }
+    swept_before_ = sweep;
+  }
+  auto count = [&](const std::string& brand_id, const std::vector<PartialWindow>& windows) {
+    for (const PartialWindow& window : windows) {
+      PartialWindow& out = counted.emplace_back(window);
+      out.brand_id = brand_id;
+    }
+  };
+  for (PostEvent& event : events) {
+    ++stats_.events;
+    const int64_t watermark = watermark_of(event.brand_id);
+    const int64_t cutoff = Cutoff(watermark);
+    Key key{event.brand_id, event.key_hash};
+    auto found = entries_.find(key);
+    if (found == entries_.end() || found->second.event_ms < cutoff) {
+      // Not counted within the horizon: this version counts.
+      ++stats_.counted;
+      count(event.brand_id, event.windows);
+      if (event.event_time_ms < cutoff) continue;  // too old to be remembered (as in one process)
+      if (found == entries_.end()) {
+        if (entries_.size() >= limit_) MakeRoom();
+        found = entries_.try_emplace(key).first;
+      }
+      found->second = Entry{event.event_time_ms, event.text_hash, std::move(event.windows)};
+      changed_[key] = true;
+      continue;
+    }
+    Entry& entry = found->second;
+    if (!event.edit || event.text_hash == entry.text_hash) {
+      ++stats_.duplicates;  // a copy, or a replay of the counted version
+      continue;
+    }
+    if (AllWindowsClosed(entry.event_ms, watermark)) {
+      ++stats_.edits_late;
+      continue;
+    }
+    // The edit replaces the counted version, at the counted version's event time: its windows
+    // move from the edit's time to that one (a post's windows per shape are consecutive).
+    for (const PartialWindow& window : entry.windows) {
+      PartialWindow& out = counted.emplace_back();
+      out.brand_id = event.brand_id;
+      out.shape_index = window.shape_index;
+      out.dimension = window.dimension;
+      out.start_ms = window.start_ms;
+      out.metrics = Negated(window.metrics);
+    }
+    for (PartialWindow& window : event.windows) {
+      const WindowShape& shape = layout_.shapes[window.shape_index];
+      const int64_t step = shape.slide_ms > 0 ? shape.slide_ms : shape.size_ms;
+      window.start_ms += WindowStart(entry.event_ms, step) - WindowStart(event.event_time_ms, step);
+    }
+    count(event.brand_id, event.windows);
+    entry.text_hash = event.text_hash;
+    entry.windows = std::move(event.windows);
+    changed_[key] = true;
+    ++stats_.edits_applied;
+  }
+}
+
+void DedupMerger::WriteChanges(StateStore::Commit& commit) {
+  std::string value;
+  for (const auto& [key, put] : changed_) {
+    const std::string store_key = MergerStoreKey(key.first, key.second);
+    auto entry = entries_.find(key);
+    if (!put || entry == entries_.end()) {
+      commit.DeleteRuleState(kDedupMergeOwner, store_key);
+      continue;
+    }
+    value.clear();
+    EncodeMergerValue(entry->second.event_ms, entry->second.text_hash, entry->second.windows, value);
+    commit.PutRuleState(kDedupMergeOwner, store_key, value);
+  }
+  changed_.clear();
+}
+
+Status DedupMerger::Load(StateStore& store) {
+  entries_.clear();
+  changed_.clear();
+  Status bad;
+  RETURN_IF_ERROR(store.ScanRuleState(kDedupMergeOwner, [&](std::string_view key, std::string_view value) {
+    const size_t separator = key.size() >= 9 ? key.size() - 9 : std::string_view::npos;
+    Entry entry;
+    if (separator == std::string_view::npos || key[separator] != '\x1f' ||
+        !DecodeMergerValue(value, entry.event_ms, entry.text_hash, entry.windows)) {
+      if (bad.ok()) bad = Status::Corruption("malformed de-duplication merge entry");
+      return;
+    }
+    uint64_t hash = 0;
+    for (size_t index = separator + 1; index < key.size(); ++index) {
+      hash = (hash << 8) | static_cast<uint8_t>(key[index]);
+    }
+    entries_[Key{std::string(key.substr(0, separator)), hash}] = std::move(entry);
+  }));
+  return bad;
+}
+
+void DedupMerger::Clear() {
+  entries_.clear();
+  changed_.clear();
+  swept_before_ = INT64_MIN;
+}
+
+void DedupMerger::DropBrands(const std::vector<std::string>& brand_ids, StateStore::Commit& commit) {
+  for (const std::string& brand : brand_ids) {
+    for (auto entry = entries_.lower_bound(Key{brand, 0});
+         entry != entries_.end() && entry->first.first == brand;) {
+      commit.DeleteRuleState(kDedupMergeOwner, MergerStoreKey(brand, entry->first.second));
+      changed_.erase(entry->first);
+      entry = entries_.erase(entry);
+    }
+  }
 }
 
 }  // namespace brandpulse

@@ -25,13 +25,19 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "engine/state_store.h"
 #include "engine/status.h"
+#include "engine/window_types.h"
 #include "engine/yaml_reader.h"
+#include "operators/partials_codec.h"
 #include "operators/registry.h"
 
 namespace brandpulse {
@@ -101,6 +107,91 @@ struct DedupOptions {
 // The owner name of the set's keys in the `rules` column family ('/' is not allowed in a rule
 // name, so no alert rule can collide with it).
 inline constexpr std::string_view kDedupStateOwner = "transform/dedup";
+
+// ---- Across instances (issue 11, `dedup` with `cluster:`; docs/cluster.md, "De-duplication
+// across instances") ----
+// Where posts are read nothing is decided: an instance sees only its own source partitions, and
+// an abandoned epoch would take back ids it remembered. Every post that would enter the set
+// (it mentions a brand and has an id) leaves the pre-aggregated deltas (Mention::per_post) and
+// goes, per brand it mentions, as a PostEvent in the epoch's prepared partials record of that
+// brand's partials partition: its key, event time, text hash, and what it alone adds to the
+// brand's windows (computed by the same window aggregation). The merger owning the brand applies
+// the events of committed epochs, in the partials log's order, through a DedupMerger: first
+// counted wins, an edit retracts the counted version and counts at its event time, horizon and
+// memory bounds as above. Its set is state of the merged windows (rule state kDedupMergeOwner,
+// written in the merge commit's WriteBatch), reset and dropped with its partitions.
+
+// run_objects key the runner sets before the chain is built when the pipeline has `cluster:`:
+// the transform then publishes PostEvents instead of deciding.
+inline constexpr std::string_view kDedupClusterMode = "dedup/cluster";
+// The merger's set in the `rules` column family: key brand id, 0x1f, key hash (8 bytes BE);
+// value zigzag varint event time, text hash (8 bytes BE), then the counted windows (as a
+// PostEvent's windows in a partials record).
+inline constexpr std::string_view kDedupMergeOwner = "~cluster-dedup";
+
+// The events published since the last call, in batch order (empty without cluster mode).
+std::vector<PostEvent> TakeDedupPostEvents(
+    std::map<std::string, std::shared_ptr<void>, std::less<>>& run_objects);
+// The options of a `dedup` spec; nullopt for other transforms.
+std::optional<DedupOptions> DedupOptionsOf(const TransformSpec& spec);
+
+// The merge side: one per merging instance, for all the brands it merges. Not thread-safe (the
+// coordinator, at commits).
+class DedupMerger {
+ public:
+  struct Stats {
+    uint64_t events = 0;
+    uint64_t counted = 0;
+    uint64_t duplicates = 0;     // copies and replays of counted versions: dropped
+    uint64_t edits_applied = 0;
+    uint64_t edits_late = 0;     // every window of the counted version had closed
+    uint64_t evicted = 0;        // memory bound
+  };
+  DedupMerger(DedupOptions options, WindowLayout layout, int64_t allowed_lateness_ms);
+
+  // Decides `events` in order; `watermark_of(brand id)` is what that brand's windows have been
+  // closed by (the merged watermark; a brand being replayed beside kept ones may be behind it).
+  // What counts is appended to `counted` (brand ids set), retractions as wrapped negative counts
+  // (as WindowAggregate's). The set's changes wait for WriteChanges.
+  using WatermarkOf = std::function<int64_t(const std::string& brand_id)>;
+  void Apply(std::vector<PostEvent> events, const WatermarkOf& watermark_of,
+             std::vector<PartialWindow>& counted);
+  // The same with one watermark for every brand.
+  void Apply(std::vector<PostEvent> events, int64_t watermark, std::vector<PartialWindow>& counted) {
+    Apply(std::move(events), [watermark](const std::string&) { return watermark; }, counted);
+  }
+  // The changes since the last call, into the commit that takes Apply's windows.
+  void WriteChanges(StateStore::Commit& commit);
+  // At start: the set the last merge commit wrote.
+  Status Load(StateStore& store);
+  // A reset of the merged state (the caller deletes kDedupMergeOwner from the store).
+  void Clear();
+  // These brands moved away: their entries leave memory and, through `commit`, the store.
+  void DropBrands(const std::vector<std::string>& brand_ids, StateStore::Commit& commit);
+  const Stats& stats() const { return stats_; }
+  size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    int64_t event_ms = 0;
+    uint64_t text_hash = 0;
+    std::vector<PartialWindow> windows;  // what the counted version added
+  };
+  using Key = std::pair<std::string, uint64_t>;  // brand id, key hash
+  int64_t Cutoff(int64_t watermark) const;
+  bool AllWindowsClosed(int64_t event_ms, int64_t watermark) const;
+  void Erase(std::map<Key, Entry>::iterator entry);
+  void MakeRoom();
+
+  DedupOptions options_;
+  WindowLayout layout_;
+  int64_t allowed_lateness_ms_;
+  size_t limit_;  // entries (memory_mb / kEntryBytes)
+  std::map<Key, Entry> entries_;
+  std::map<Key, bool> changed_;  // true: put, false: delete
+  int64_t swept_before_ = INT64_MIN;
+  Stats stats_;
+};
 
 // Builds the transform; the set itself lives in context.run_objects (it survives watchlist
 // reloads) and is loaded from context.store on the first Make of a run.

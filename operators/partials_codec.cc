@@ -12,6 +12,18 @@ namespace {
 
 constexpr char kVersion = 0x01;
 constexpr char kVersionWithInquiries = 0x02;  // prepared records only
+constexpr char kVersionWithPosts = 0x03;      // prepared records only
+
+void AppendU64(std::string& out, uint64_t value) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(value >> shift));
+}
+bool ReadU64(std::string_view& in, uint64_t& value) {
+  if (in.size() < 8) return false;
+  value = 0;
+  for (int index = 0; index < 8; ++index) value = (value << 8) | static_cast<uint8_t>(in[index]);
+  in.remove_prefix(8);
+  return true;
+}
 
 uint64_t ZigZag(int64_t value) {
   return (static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63);
@@ -67,7 +79,9 @@ std::optional<EpochId> EpochId::Parse(std::string_view text) {
 
 void EncodePrepared(const PreparedPartials& prepared, std::string& out) {
   out.push_back('P');
-  out.push_back(prepared.inquiries.empty() ? kVersion : kVersionWithInquiries);
+  out.push_back(!prepared.posts.empty()       ? kVersionWithPosts
+                : !prepared.inquiries.empty() ? kVersionWithInquiries
+                                              : kVersion);
   AppendEpoch(out, prepared.epoch);
   AppendVarint(out, prepared.source_partition_count);
   AppendVarint(out, prepared.ranges.size());
@@ -91,7 +105,7 @@ void EncodePrepared(const PreparedPartials& prepared, std::string& out) {
     AppendVarint(out, value.size());
     out.append(value);
   }
-  if (prepared.inquiries.empty()) return;
+  if (prepared.inquiries.empty() && prepared.posts.empty()) return;
   AppendVarint(out, prepared.inquiries.size());
   for (const InquiryEvent& event : prepared.inquiries) {
     out.push_back(static_cast<char>(event.kind));
@@ -102,6 +116,26 @@ void EncodePrepared(const PreparedPartials& prepared, std::string& out) {
     AppendVarint(out, ZigZag(event.event_time_ms));
     AppendVarint(out, event.payload.size());
     out.append(event.payload);
+  }
+  if (prepared.posts.empty()) return;
+  AppendVarint(out, prepared.posts.size());
+  for (const PostEvent& post : prepared.posts) {
+    AppendVarint(out, post.brand_id.size());
+    out.append(post.brand_id);
+    AppendU64(out, post.key_hash);
+    AppendVarint(out, ZigZag(post.event_time_ms));
+    AppendU64(out, post.text_hash);
+    out.push_back(post.edit ? 1 : 0);
+    AppendVarint(out, post.windows.size());
+    for (const PartialWindow& window : post.windows) {
+      AppendVarint(out, window.shape_index);
+      AppendVarint(out, window.dimension);
+      AppendVarint(out, ZigZag(window.start_ms));
+      value.clear();
+      window.metrics.EncodeTo(value);
+      AppendVarint(out, value.size());
+      out.append(value);
+    }
   }
 }
 
@@ -116,7 +150,8 @@ Result<PartialsKind> PartialsKindOf(std::string_view bytes) {
     if (bytes[0] == 'P') return PartialsKind::kPrepared;
     if (bytes[0] == 'M') return PartialsKind::kMarker;
   }
-  if (bytes.size() >= 2 && bytes[0] == 'P' && bytes[1] == kVersionWithInquiries) {
+  if (bytes.size() >= 2 && bytes[0] == 'P' &&
+      (bytes[1] == kVersionWithInquiries || bytes[1] == kVersionWithPosts)) {
     return PartialsKind::kPrepared;
   }
   return Status::Corruption("not a partials record (unknown kind or version)");
@@ -126,10 +161,12 @@ Result<PreparedPartials> DecodePrepared(std::string_view in) {
   auto bad = [](std::string_view what) {
     return Status::Corruption(fmt::format("prepared partials record: {} does not decode", what));
   };
-  if (in.size() < 2 || in[0] != 'P' || (in[1] != kVersion && in[1] != kVersionWithInquiries)) {
+  if (in.size() < 2 || in[0] != 'P' ||
+      (in[1] != kVersion && in[1] != kVersionWithInquiries && in[1] != kVersionWithPosts)) {
     return bad("the header");
   }
-  const bool with_inquiries = in[1] == kVersionWithInquiries;
+  const bool with_posts = in[1] == kVersionWithPosts;
+  const bool with_inquiries = in[1] == kVersionWithInquiries || with_posts;
   in.remove_prefix(2);
   PreparedPartials prepared;
   uint64_t count = 0;
@@ -186,6 +223,37 @@ Result<PreparedPartials> DecodePrepared(std::string_view in) {
       event.brand_id.assign(brand);
       event.event_time_ms = UnZigZag(time);
       event.payload.assign(payload);
+    }
+  }
+  if (with_posts) {
+    if (!ReadVarint(in, count) || count > in.size()) return bad("the post count");
+    prepared.posts.resize(count);
+    for (PostEvent& post : prepared.posts) {
+      std::string_view brand;
+      uint64_t time = 0;
+      if (!ReadBytes(in, brand) || !ReadU64(in, post.key_hash) || !ReadVarint(in, time) ||
+          !ReadU64(in, post.text_hash) || in.empty() || static_cast<uint8_t>(in.front()) > 1) {
+        return bad("a post event");
+      }
+      post.brand_id.assign(brand);
+      post.event_time_ms = UnZigZag(time);
+      post.edit = in.front() != 0;
+      in.remove_prefix(1);
+      uint64_t windows = 0;
+      if (!ReadVarint(in, windows) || windows > in.size()) return bad("a post event's windows");
+      post.windows.resize(windows);
+      for (PartialWindow& window : post.windows) {
+        std::string_view value;
+        uint64_t start = 0;
+        if (!ReadU32(in, window.shape_index) || !ReadVarint(in, window.dimension) ||
+            !ReadVarint(in, start) || !ReadBytes(in, value)) {
+          return bad("a post event's window");
+        }
+        window.start_ms = UnZigZag(start);
+        Result<WindowMetrics> metrics = WindowMetrics::Decode(value);
+        if (!metrics.ok()) return bad("a post event's window value");
+        window.metrics = std::move(*metrics);
+      }
     }
   }
   if (!in.empty()) return bad("the end (trailing bytes)");

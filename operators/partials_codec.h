@@ -20,6 +20,11 @@
 // A prepared record without inquiry events is still written as 0x01 (byte for byte as before);
 // both versions decode. A merger built before 0x02 counts a 0x02 record as corrupt: upgrade
 // every instance before a pipeline with an `unanswered` rule runs with `cluster:`.
+// Version 0x03 (issue 11: de-duplication keyed by brand) is version 0x02 (with an inquiry count,
+// maybe 0) followed by the epoch's post events of the brands of that partials partition:
+//             j × (len brand_id  key_hash(8 bytes BE)  zigzag(event_time_ms)  text_hash(8 bytes BE)
+//                  edit_byte  w × (shape_index  dimension  zigzag(start_ms)  len window_value))
+// written only when there are post events (records without them stay 0x01/0x02, byte for byte).
 // window_value is WindowMetrics::EncodeTo (docs/state.md). Shape indexes and dimension values are
 // those of the pipeline's window layout: every instance of a cluster runs the same pipeline.
 #pragma once
@@ -63,6 +68,34 @@ struct PartialWindow {
   WindowMetrics metrics;
 };
 
+// Issue 11, `dedup` with `cluster:`: one post that would enter the de-duplication set, as one
+// brand's part of it (operators/dedup.h, "Across instances"). Its windows are what the post alone
+// adds to that brand's windows; the brand's merger decides whether they count.
+struct PostEvent {
+  std::string brand_id;
+  uint64_t key_hash = 0;   // the post's de-duplication key (platform + first version's id)
+  int64_t event_time_ms = 0;
+  uint64_t text_hash = 0;  // tells an edit from a replay of the counted version
+  bool edit = false;       // Post::edit_of was set
+  std::vector<PartialWindow> windows;  // brand_id empty (the event's)
+  bool operator==(const PostEvent& other) const {
+    if (brand_id != other.brand_id || key_hash != other.key_hash ||
+        event_time_ms != other.event_time_ms || text_hash != other.text_hash ||
+        edit != other.edit || windows.size() != other.windows.size()) {
+      return false;
+    }
+    for (size_t i = 0; i < windows.size(); ++i) {
+      const PartialWindow& a = windows[i];
+      const PartialWindow& b = other.windows[i];
+      if (a.shape_index != b.shape_index || a.dimension != b.dimension ||
+          a.start_ms != b.start_ms || !(a.metrics == b.metrics)) {
+        return false;
+      }
+    }
+    return true;
+  }
+};
+
 struct PreparedPartials {
   EpochId epoch;
   uint32_t source_partition_count = 0;  // partitions of the source topic
@@ -71,6 +104,8 @@ struct PreparedPartials {
   // What `unanswered` rules read in the epoch, of the brands of this partials partition
   // (engine/alert_rule.h), in the order it was read.
   std::vector<InquiryEvent> inquiries;
+  // Posts `dedup` leaves to the brands' mergers (version 0x03), in the order they were read.
+  std::vector<PostEvent> posts;
 };
 
 enum class PartialsKind { kPrepared, kMarker };

@@ -139,6 +139,7 @@ Status WindowAggregate::Process(Batch& batch, TransformState& state) const {
   const int64_t watermark = watermark_->load(std::memory_order_acquire);
   uint32_t terms_post = UINT32_MAX;  // the post whose terms worker.terms holds
   for (const Mention& mention : batch.mentions) {
+    if (mention.per_post) continue;  // issue 11: counted at the brand's merger (dedup)
     const Post& post = batch.posts[mention.post_index];
     // Unique authors are counted by author id; a post without one counts by handle; a post
     // with neither is an author of its own (by post id, else text and time), so unknown

@@ -271,6 +271,7 @@ Result<std::optional<PositionMap>> ClusterRuntime::PublishEpoch(const WindowDelt
         std::move(window));
   }
   DistributeInquiries(prepared);  // issue 11: inquiries keyed by brand (s23-inquiry)
+  DistributePosts(prepared);      // issue 11: dedup keyed by brand (s24-dedup)
   std::vector<std::pair<uint32_t, std::string>> encoded;
   for (uint32_t index = 0; index < partials_partitions_; ++index) {
     std::string value;
@@ -421,6 +422,7 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
       next_offset_.clear();
       merged_.clear();
       merged_inquiries_.clear();
+      merged_posts_.clear();
       merged_watermark_.reset();
       catching_up_.clear();
       for (uint32_t partition : owned_) logs_[partition];
@@ -454,6 +456,9 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
         offset_changed_.erase(partition);
         catching_up_.erase(partition);
         std::erase_if(merged_inquiries_, [&](const InquiryEvent& event) {
+          return PartitionOfBrand(event.brand_id) == partition;
+        });
+        std::erase_if(merged_posts_, [&](const PostEvent& event) {
           return PartitionOfBrand(event.brand_id) == partition;
         });
         change.dropped.insert(partition);
@@ -545,6 +550,7 @@ Status ClusterRuntime::OnRecord(uint32_t partition, int64_t offset, std::string_
   for (PreparedPartials& epoch : apply) {
     for (PartialWindow& window : epoch.windows) merged.push_back(std::move(window));
     for (InquiryEvent& event : epoch.inquiries) merged_inquiries_.push_back(std::move(event));
+    for (PostEvent& event : epoch.posts) merged_posts_.push_back(std::move(event));
   }
   return Status::Ok();
 }
@@ -696,6 +702,48 @@ std::vector<InquiryEvent> ClusterRuntime::TakeMergedInquiries() {
 std::string ClusterRuntime::InquirySummary() const {
   return fmt::format("inquiry events published {}, merged {}", inquiries_published_,
                      inquiries_merged_);
+}
+
+// --- de-duplication keyed by brand (issue 11; docs/cluster.md, "De-duplication across
+// instances") ---
+
+void ClusterRuntime::AddEpochPosts(std::vector<PostEvent> events) {
+  for (PostEvent& event : events) epoch_posts_.push_back(std::move(event));
+}
+
+// In PublishEpoch: copies, not moves: a commit deferred after the records went out (they never
+// get a marker) publishes the events again with the next epoch (EndEpochPosts keeps them).
+void ClusterRuntime::DistributePosts(std::vector<PreparedPartials>& prepared) {
+  for (const PostEvent& event : epoch_posts_) {
+    auto found = keys_.find(event.brand_id);
+    const std::string& partition_key = found != keys_.end() ? found->second : event.brand_id;
+    prepared[PartialsPartitionOf(partition_key, partials_partitions_)].posts.push_back(event);
+  }
+}
+
+void ClusterRuntime::EndEpochPosts() {
+  if (deferred_) return;  // the epoch stays open: its events go out with the next one
+  posts_published_ += epoch_posts_.size();
+  epoch_posts_.clear();  // committed, or abandoned (its records are read again)
+}
+
+std::vector<PostEvent> ClusterRuntime::TakeMergedPosts() {
+  posts_merged_ += merged_posts_.size();
+  std::vector<PostEvent> events = std::move(merged_posts_);
+  merged_posts_.clear();
+  return events;
+}
+
+void ClusterRuntime::AddMergedWindows(std::vector<PartialWindow> windows) {
+  for (PartialWindow& window : windows) {
+    const uint32_t partition = PartitionOfBrand(window.brand_id);
+    if (!owned_.contains(partition)) continue;  // (its events came from an owned partition)
+    merged_[partition].push_back(std::move(window));
+  }
+}
+
+std::string ClusterRuntime::PostSummary() const {
+  return fmt::format("post events published {}, merged {}", posts_published_, posts_merged_);
 }
 
 std::vector<std::string> ClusterRuntime::BrandsOf(

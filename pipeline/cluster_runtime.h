@@ -131,7 +131,7 @@ class ClusterRuntime {
     for (const auto& [partition, windows] : merged_) {
       if (!windows.empty()) return true;
     }
-    return !merged_inquiries_.empty();
+    return !merged_inquiries_.empty() || !merged_posts_.empty();
   }
   // The merged watermark (min over the owned partials partitions; never moves back until a
   // reset), or nullopt.
@@ -172,8 +172,23 @@ class ClusterRuntime {
   // "inquiry events published N, merged M" (the runner's summary line).
   std::string InquirySummary() const;
 
+  // --- de-duplication keyed by brand (issue 11: `dedup` across instances, operators/dedup.h) ---
+  // Source side: the epoch's post events. The next PublishEpoch puts each in the prepared record
+  // of its brand's partials partition; EndEpochPosts (after it) forgets them unless the epoch was
+  // deferred (they then go out with the next one). An abandoned epoch's are read again.
+  void AddEpochPosts(std::vector<PostEvent> events);
+  void EndEpochPosts();
+  // Merge side: the post events of the epochs applied since the last call, in apply order.
+  std::vector<PostEvent> TakeMergedPosts();
+  // Merge side: windows the brands' DedupMerger counted, merged like the applied epochs' (the
+  // next TakeMerged returns them, under the same lateness check).
+  void AddMergedWindows(std::vector<PartialWindow> windows);
+  // "post events published N, merged M".
+  std::string PostSummary() const;
+
  private:
   void DistributeInquiries(std::vector<PreparedPartials>& prepared);
+  void DistributePosts(std::vector<PreparedPartials>& prepared);
   ClusterRuntime(const ClusterSpec& spec, Source& source, KafkaGroupSource& group,
                  int64_t max_out_of_orderness_ms, Notice notice);
   Status RepublishMarkers(const std::set<EpochId>& epochs);
@@ -247,6 +262,12 @@ class ClusterRuntime {
   std::vector<InquiryEvent> merged_inquiries_;
   uint64_t inquiries_published_ = 0;
   uint64_t inquiries_merged_ = 0;
+
+  // Post events of `dedup` (AddEpochPosts, TakeMergedPosts).
+  std::vector<PostEvent> epoch_posts_;
+  std::vector<PostEvent> merged_posts_;
+  uint64_t posts_published_ = 0;
+  uint64_t posts_merged_ = 0;
 };
 
 }  // namespace brandpulse

@@ -33,15 +33,7 @@ void ReadClusterSection(YamlMap& pipeline, PipelineSpec& spec) {
                     "global windows merge the partials of instances sharing a consumer group");
     ok = false;
   }
-  for (const auto& transform : spec.transforms) {
-    if (transform->type() == "dedup") {
-      diagnostics.Add(section.Location(),
-                      "cluster: cannot be used with the dedup transform yet",
-                      "its id set is per instance: an abandoned epoch would drop posts it "
-                      "remembered (docs/cluster.md, what is not built)");
-      ok = false;
-    }
-  }
+  // `dedup` decides at the brand's merger (issue 11; operators/dedup.h, "Across instances").
   if (ok) spec.cluster = std::move(cluster);
 }
 

@@ -19,6 +19,7 @@
 #include "operators/watchlist_brands.h"
 #include "pipeline/batch_scheduler.h"
 #include "pipeline/cluster_runtime.h"  // issue 11: global windows
+#include "operators/dedup.h"  // issue 11: dedup across instances
 #include "pipeline/http_api.h"
 #include "pipeline/http_operations.h"
 #include "pipeline/metrics.h"
@@ -88,6 +89,8 @@ class PipelineRun {
   Status WaitForStateSpace();
   Status DrainDeliveries();
   Status ClusterInquiries(WindowDeltaMap& deltas, bool end_of_input);  // issue 11: inquiries
+  Status StartClusterDedup();  // issue 11: dedup across instances
+  Status ClusterDedup(StateStore::Commit& commit);
   Status ReportGivenUp();
   void ReportProgress(bool force);
   // Issue 11: global windows across instances (`cluster:`; the definitions are at the end).
@@ -142,6 +145,8 @@ class PipelineRun {
   int64_t cluster_end_wait_started_ms_ = INT64_MIN;
   uint64_t cluster_late_deltas_ = 0;  // merged deltas of windows already closed here
   uint64_t cluster_late_inquiry_events_ = 0;  // merged after the merged watermark passed them
+  // Issue 11: with `cluster:` and `dedup`, the merge side's set (operators/dedup.h).
+  std::unique_ptr<DedupMerger> dedup_merger_;
 
   // Coordinator-only state of the epoch.
   std::optional<LoadedWatchlist> reload_pending_;  // compiled, waiting for a commit boundary
@@ -424,6 +429,7 @@ Status PipelineRun::Setup() {
   RETURN_IF_ERROR(closer_->Restore(*store_, *brands_, watermark_.load()));
   RETURN_IF_ERROR(OpenSource());
   if (spec_.cluster) RETURN_IF_ERROR(StartCluster());
+  if (spec_.cluster) RETURN_IF_ERROR(StartClusterDedup());  // before the chain is built
 
   summary_.workers = options_.workers > 0 ? options_.workers : spec_.workers;
   event_time_limits_.oldest_ms = spec_.min_event_time_ms;
@@ -707,7 +713,9 @@ Status PipelineRun::Commit(bool end_of_input) {
   epoch_inquiry_events_.clear();
   const size_t batch_inquiries = inquiries_.size();
   // Issue 11: these deltas go to the partials topic; the merged ones take their place.
+  if (cluster_) RETURN_IF_ERROR(ClusterDedup(commit));  // issue 11: dedup at the merger
   if (cluster_) RETURN_IF_ERROR(ClusterEpoch(deltas, commit));
+  if (cluster_) cluster_->EndEpochPosts();  // (kept when the epoch was deferred)
   summary_.window_updates += deltas.size();
   // Issue 11: the merged inquiry events; their observations are counted there.
   if (cluster_) RETURN_IF_ERROR(ClusterInquiries(deltas, end_of_input));
@@ -1023,6 +1031,14 @@ Result<RunSummary> PipelineRun::Run() {
                        "inquiry event(s) late (merged watermark already past them)",
                        cluster_->Summary(), cluster_late_deltas_, cluster_->InquirySummary(),
                        cluster_late_inquiry_events_));
+    if (dedup_merger_) {
+      const DedupMerger::Stats& stats = dedup_merger_->stats();
+      Notice(fmt::format("cluster: dedup: {}; merger: {} event(s), {} counted, {} duplicate(s) "
+                         "dropped, {} edit(s) applied, {} edit(s) late, {} evicted, {} id(s) held",
+                         cluster_->PostSummary(), stats.events, stats.counted, stats.duplicates,
+                         stats.edits_applied, stats.edits_late, stats.evicted,
+                         dedup_merger_->size()));
+    }
   }
   // The last commit's write (a stop, an error or stop_after_records left the loop after it).
   if (Status finished = FinishWrite(); status.ok()) status = finished;
@@ -1091,7 +1107,9 @@ Status PipelineRun::ResetMergedState() {
   wipe.DeleteAllRuleState("~noise");
   wipe.DeleteAllRuleState("~noise-ids");
   wipe.DeleteAllRuleState(ClusterRuntime::kMergeStateName);
+  wipe.DeleteAllRuleState(kDedupMergeOwner);  // issue 11: the merger's dedup set
   RETURN_IF_ERROR(store_->Write(wipe));
+  if (dedup_merger_) dedup_merger_->Clear();
   closer_->Clear();
   ASSIGN_OR_RETURN(RuleSet rules, RuleSet::Make(spec_.alert_rules, spec_.windows, *brands_,
                                                 spec_.allowed_lateness_ms));
@@ -1141,6 +1159,7 @@ Status PipelineRun::DropMergedPartitions(const std::set<uint32_t>& partitions) {
   for (uint32_t partition : partitions) {
     drop.DeleteRuleState(ClusterRuntime::kMergeStateName, fmt::format("p/{}", partition));
   }
+  if (dedup_merger_) dedup_merger_->DropBrands(cluster_->BrandsOf(partitions), drop);  // dedup
   RETURN_IF_ERROR(store_->Write(drop));
   std::set<uint32_t> brands;
   for (uint32_t brand = 0; brand < brands_->brand_count(); ++brand) {
@@ -1263,6 +1282,46 @@ Status PipelineRun::ClusterEnd(bool& end_of_input) {
   if (end_of_input && cluster_->owns_partials()) {
     Notice("cluster: global end reached; closing every window");
   }
+  return Status::Ok();
+}
+
+// ---- Issue 11: `dedup` across instances (operators/dedup.h, docs/cluster.md "De-duplication
+// across instances") ----
+// Where posts are read the transform publishes the posts it would decide on; the merger owning
+// the brand decides (DedupMerger) and adds what counts to its merged windows.
+Status PipelineRun::StartClusterDedup() {
+  for (const auto& transform : spec_.transforms) {
+    std::optional<DedupOptions> options = DedupOptionsOf(*transform);
+    if (!options) continue;
+    run_objects_.emplace(std::string(kDedupClusterMode), nullptr);
+    dedup_merger_ = std::make_unique<DedupMerger>(*options, closer_->layout(),
+                                                  spec_.allowed_lateness_ms);
+    // The set the last merge commit wrote with the merged state (reset with it: ResetMergedState).
+    return dedup_merger_->Load(*store_);
+  }
+  return Status::Ok();
+}
+
+// In Commit(), before ClusterEpoch: this epoch's post events go to the cluster (published with
+// its partials), and those of the epochs merged since the last commit are decided, in the
+// partials log's order, under the previous merged watermark (what the windows were closed by);
+// what counts joins the merged windows (ClusterEpoch takes them with the applied epochs', under
+// its lateness check), the set's changes this commit's WriteBatch.
+Status PipelineRun::ClusterDedup(StateStore::Commit& commit) {
+  cluster_->AddEpochPosts(TakeDedupPostEvents(run_objects_));
+  if (!dedup_merger_) return Status::Ok();
+  std::vector<PostEvent> events = cluster_->TakeMergedPosts();
+  if (events.empty()) return Status::Ok();
+  const DedupMerger::Stats before = dedup_merger_->stats();
+  std::vector<PartialWindow> counted;
+  const int64_t watermark = cluster_committed_watermark_.value_or(kNoWatermark);
+  dedup_merger_->Apply(std::move(events), watermark, counted);
+  dedup_merger_->WriteChanges(commit);
+  const DedupMerger::Stats& after = dedup_merger_->stats();
+  summary_.duplicates_dropped += after.duplicates - before.duplicates;
+  summary_.edits_applied += after.edits_applied - before.edits_applied;
+  summary_.edits_late += after.edits_late - before.edits_late;
+  cluster_->AddMergedWindows(std::move(counted));
   return Status::Ok();
 }
 

@@ -63,9 +63,9 @@ TEST(ClusterInquiryCodec, EventsRoundTripAndRecordsWithoutThemKeepVersionOne) {
   std::string unknown_kind = bytes;
   unknown_kind[version_one.size() + 1] = '\x07';  // the first event's kind byte
   EXPECT_FALSE(DecodePrepared(unknown_kind).ok());
-  std::string version_three = bytes;
-  version_three[1] = '\x03';
-  EXPECT_FALSE(PartialsKindOf(version_three).ok());
+  std::string version_four = bytes;  // (0x03 is a record with dedup's post events)
+  version_four[1] = '\x04';
+  EXPECT_FALSE(PartialsKindOf(version_four).ok());
 }
 
 // Two readers (the instances that read the posts' partitions) and one merger (the owner of the

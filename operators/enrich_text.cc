@@ -723,7 +723,10 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
           const uint32_t folded = (classes & kAsciiUpper) ? c + 0x20 : c;
           run = folded == previous ? run + 1 : 1;
           previous = folded;
-          if (run <= 2) *write++ = static_cast<char>(folded);
+          // Written always, kept only while the run is at most 2 long: no branch per byte (the
+          // buffer has room for it).
+          *write = static_cast<char>(folded);
+          write += run <= 2;
           elongated |= run == 3;
           ++j;
           continue;

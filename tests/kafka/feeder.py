@@ -4,10 +4,10 @@ keyed by line number (1, 2, ...), as a budget file allows, and makes sure every 
 
     feeder.py --input FILE --budget FILE --rate N --brokers LIST --topic NAME --log FILE
 
-kcat (an idempotent producer) can give up on a batch under injected Produce errors, a broker
-going down and a delayed Produce: it prints "Delivery failed for message" and carries on, and
-the posts of that batch never reach the topic (a bare-chroot run of stop 23 lost 6, about one
-batch of one partition). So the feeder checks: when kcat reports a failed delivery, every
+kcat (an idempotent producer) gives up on a batch a broker refuses with a non-retriable error
+(the test injects one INVALID_RECORD): it prints "Delivery failed for message" and carries on,
+and the posts of that batch never reach the topic (most likely how a bare-chroot run of stop 23
+lost 6, about one batch of one partition). So the feeder checks: when kcat reports a failed delivery, every
 `check_every` posts, and at the end, it reads the topic's keys back (kcat -C) and produces again
 every key that is missing in two reads two seconds apart (a key missing only in the first is
 still in flight). Feeding pauses meanwhile, so a post sent again lands within seconds of event

@@ -7,7 +7,10 @@
 # --rate posts per second of event time; instance a runs alone to the end (stop_at_end) with a
 # `cluster:` section (tests/kafka/global-pipeline.yaml); then
 #   resume: a again, on its old state: every partials partition resumes at its stored offset;
-#   replay: an instance on a fresh disk in the same groups: every partials partition from 0.
+#   replay: an instance on a fresh disk in the same groups: every partials partition from 0;
+#   beside: a copy of a's state that lacks the merge log of its biggest partials partition
+#     (BRANDPULSE_TEST_FORGET_MERGE_PARTITION=max): that one is replayed from 0 beside the three
+#     resumed ones, as after a failover (stop 24); its windows must equal a's.
 # Both find the source at its end (the group's offsets), so what they do is restore the merged
 # state, close it and exit. Reported: the `partials restored` line (records, bytes, seconds from the
 # assignment until every partials partition is read to its end), the process's wall time from
@@ -52,7 +55,7 @@ run_timed() {  # run_timed <dir> <log>: runs an instance to its end; prints its 
   local state=$1 log=$2 started ended
   mkdir -p "$state.out"
   started=$(date +%s.%N)
-  env KAFKA_STATE="$state" KAFKA_OUT="$state.out" KAFKA_GROUP=bench KAFKA_COMMIT_EVERY="$commit_every" \
+  env "${extra_env[@]}" KAFKA_STATE="$state" KAFKA_OUT="$state.out" KAFKA_GROUP=bench KAFKA_COMMIT_EVERY="$commit_every" \
     KAFKA_WORKERS=1 stdbuf -oL -eL "$brandpulse" run tests/kafka/global-pipeline.yaml --quiet >"$log" 2>&1 ||
     { echo "cluster-restore: run failed ($log):" >&2; tail -n 20 "$log" >&2; exit 1; }
   ended=$(date +%s.%N)
@@ -63,8 +66,9 @@ restored() {  # restored <log>: "<records> <bytes> <seconds>" of its last partia
     sed -E 's/.*restored: ([0-9]+) record\(s\), ([0-9]+) bytes, .* in ([0-9.]+) s.*/\1 \2 \3/'
 }
 
+extra_env=(BRANDPULSE_BENCH=1)
 results=$work/results.tsv
-printf 'posts\tstate_mb\twindows\tpartials_mb\tresume_records\tresume_s\tresume_wall_s\tresume_load\treplay_records\treplay_s\treplay_wall_s\treplay_load\n' >"$results"
+printf 'posts\tstate_mb\twindows\tpartials_mb\tresume_records\tresume_s\tresume_wall_s\tresume_load\treplay_records\treplay_s\treplay_wall_s\treplay_load\tbeside_records\tbeside_s\tbeside_wall_s\tbeside_load\n' >"$results"
 for posts in ${sizes//,/ }; do
   dir=$work/$posts
   mkdir -p "$dir"
@@ -81,6 +85,7 @@ for posts in ${sizes//,/ }; do
   build=$(run_timed "$dir/a" "$dir/build.log")
   windows=$("$brandpulse" query dump --state "$dir/a" | wc -l)
   state_mb=$(du -sm "$dir/a" | cut -f1)
+  cp -r "$dir/a" "$dir/beside"
   resume_load=$(load)
   resume_wall=$(run_timed "$dir/a" "$dir/resume.log")
   grep -q 'resumed from offset' "$dir/resume.log" || { echo "cluster-restore: a did not resume from local state" >&2; exit 1; }
@@ -89,12 +94,21 @@ for posts in ${sizes//,/ }; do
   replay_wall=$(run_timed "$dir/fresh" "$dir/replay.log")
   read -r replay_records replay_bytes replay_s <<<"$(restored "$dir/replay.log")"
   partials_mb=$(echo "scale=2; $replay_bytes / 1048576" | bc)
+  beside_load=$(load)
+  extra_env=(BRANDPULSE_TEST_FORGET_MERGE_PARTITION=max)
+  beside_wall=$(run_timed "$dir/beside" "$dir/beside.log")
+  extra_env=(BRANDPULSE_BENCH=1)
+  grep -q 'replaying \[[0-9]\] beside resumed' "$dir/beside.log" || { echo "cluster-restore: no replay beside resumed partitions" >&2; exit 1; }
+  read -r beside_records _ beside_s <<<"$(restored "$dir/beside.log")"
+  cmp -s <("$brandpulse" query dump --state "$dir/a") <("$brandpulse" query dump --state "$dir/beside") ||
+    { echo "cluster-restore: the windows after a replay beside resumed partitions differ from a's" >&2; exit 1; }
   kill "$cluster_pid" 2>/dev/null || true
   wait "$cluster_pid" 2>/dev/null || true
   cluster_pid=
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%.2f\t%s\n' "$posts" "$state_mb" "$windows" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%.2f\t%s\n' "$posts" "$state_mb" "$windows" \
     "$partials_mb" "$resume_records" "$resume_s" "$resume_wall" "$resume_load" "$replay_records" \
-    "$replay_s" "$replay_wall" "$replay_load" | tee -a "$results"
+    "$replay_s" "$replay_wall" "$replay_load" "$beside_records" "$beside_s" "$beside_wall" \
+    "$beside_load" | tee -a "$results"
   echo "cluster-restore: $posts posts: built in ${build}s" >&2
 done
 echo "cluster-restore: $results"

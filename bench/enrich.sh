@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/enrich.sh: what enrichment (the `enrich` transform) costs in a pipeline. 10,000 brands,
 # 100,000 generated twitter-v2 posts at two mention shares; `brandpulse run` (1 worker) without
-# and with `enrich` after `match`, 3 runs each, median of the processing time (the run's
-# "finished in" minus its "ready after" start-up), and the best of the 3; the load average at
+# and with `enrich` after `match`, --rounds N (5) runs each, median of the processing time (the run's
+# "finished in" minus its "ready after" start-up), and the best of them; the load average at
 # the start of each round is printed below the table. Cost per enriched post = extra time / posts
 # that matched a brand (enrich runs on those only); share = extra time / pipeline time with
 # enrichment. Also the per-post cost of Enrich() alone, from eval-enrichment on VADER's tweets.
@@ -43,6 +43,7 @@ callgrind_posts=5000
 callgrind_baseline=""
 callgrind_only=""
 perf_share=""
+rounds=5
 while [ $# -gt 0 ]; do
   case "$1" in
     --brandpulse) brandpulse="$2"; shift 2 ;;
@@ -55,6 +56,7 @@ while [ $# -gt 0 ]; do
     --callgrind-baseline) callgrind_baseline="$2"; shift 2 ;;
     --callgrind-only) callgrind_only=1; shift ;;
     --perf) perf_share=1; shift ;;
+    --rounds) rounds="$2"; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -221,7 +223,7 @@ print(f"{100 * enrich / max(total - setup, 1):.1f}:{enrich}:{total - setup}")') 
       cells+=("$share% ($enrich of $run)")
       values+=("$share")
     done
-    echo "| $label | ${cells[0]} | ${cells[1]} | ${cells[2]} | $(median3 "${values[@]}")% |"
+    echo "| $label | ${cells[0]} | ${cells[1]} | ${cells[2]} | $(median "${values[@]}")% |"
   done
   printf '%s\n' "${perf_loads[@]}"
   echo
@@ -237,9 +239,10 @@ if [ -n "$callgrind_only" ]; then
   exit 0
 fi
 
-median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
-best3() { printf '%s\n' "$@" | sort -g | head -1; }
+median() { printf '%s\n' "$@" | sort -g | sed -n "$(( ($# + 1) / 2 ))p"; }
+best() { printf '%s\n' "$@" | sort -g | head -1; }
 loads=()  # the load average at the start of each round: the machine is shared
+pairs=()
 
 echo "| mention share | posts | mentions | build | without enrich s | with enrich s | extra s | µs per enriched post¹ | share of pipeline time | CPU s without² | CPU s with² | µs CPU per enriched post | share of pipeline CPU |"
 echo "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -249,7 +252,8 @@ for share in 0.05 0.20; do
     --mention-share "$share" --authors 50000 --seed 7 -o "$input" >/dev/null
   head -n 1 "$input" > "$out/one-$share.jsonl"
   base=() enriched=() old=() base_cpu=() enriched_cpu=() old_cpu=() mentions=0
-  for round in 1 2 3; do  # interleaved, so that a change of load hits every variant alike
+  paired=() paired_cpu=() paired_old=() paired_old_cpu=()  # per round: (with − without) / with
+  for round in $(seq 1 "$rounds"); do  # interleaved, so that a change of load hits every variant alike
     loads+=("share $share round $round: load average $(cut -d' ' -f1-3 /proc/loadavg)")
     variants=("decode, match, window|$brandpulse|base" "decode, match, enrich, window|$brandpulse|enriched")
     [ -n "$baseline" ] && variants+=("decode, match, enrich, window|$baseline|old")
@@ -260,6 +264,13 @@ for share in 0.05 0.20; do
       eval "$name+=(\"\$seconds\")"
       eval "${name}_cpu+=(\"\$(echo \"\$cpu - \$cpu_one\" | bc -l)\")"
     done
+    last() { local -n values=$1; echo "${values[-1]}"; }
+    paired+=("$(echo "100 * ($(last enriched) - $(last base)) / $(last enriched)" | bc -l)")
+    paired_cpu+=("$(echo "100 * ($(last enriched_cpu) - $(last base_cpu)) / $(last enriched_cpu)" | bc -l)")
+    if [ -n "$baseline" ]; then
+      paired_old+=("$(echo "100 * ($(last old) - $(last base)) / $(last old)" | bc -l)")
+      paired_old_cpu+=("$(echo "100 * ($(last old_cpu) - $(last base_cpu)) / $(last old_cpu)" | bc -l)")
+    fi
   done
   row() {  # label, seconds with enrich, CPU seconds with enrich (b, bc: without)
     local extra per_post share_of extra_cpu per_post_cpu share_cpu
@@ -273,13 +284,19 @@ for share in 0.05 0.20; do
       "$share" "$posts" "$mentions" "$1" "$b" "$2" "$extra" "$per_post" "$share_of" "$bc" "$3" \
       "$per_post_cpu" "$share_cpu"
   }
-  b=$(median3 "${base[@]}") bc=$(median3 "${base_cpu[@]}")
-  [ -n "$baseline" ] && row "baseline, median of 3" "$(median3 "${old[@]}")" "$(median3 "${old_cpu[@]}")"
-  row "this, median of 3" "$(median3 "${enriched[@]}")" "$(median3 "${enriched_cpu[@]}")"
-  b=$(best3 "${base[@]}") bc=$(best3 "${base_cpu[@]}")
-  [ -n "$baseline" ] && row "baseline, best of 3" "$(best3 "${old[@]}")" "$(best3 "${old_cpu[@]}")"
-  row "this, best of 3" "$(best3 "${enriched[@]}")" "$(best3 "${enriched_cpu[@]}")"
+  b=$(median "${base[@]}") bc=$(median "${base_cpu[@]}")
+  [ -n "$baseline" ] && row "baseline, median of $rounds" "$(median "${old[@]}")" "$(median "${old_cpu[@]}")"
+  row "this, median of $rounds" "$(median "${enriched[@]}")" "$(median "${enriched_cpu[@]}")"
+  b=$(best "${base[@]}") bc=$(best "${base_cpu[@]}")
+  [ -n "$baseline" ] && row "baseline, best of $rounds" "$(best "${old[@]}")" "$(best "${old_cpu[@]}")"
+  row "this, best of $rounds" "$(best "${enriched[@]}")" "$(best "${enriched_cpu[@]}")"
+  fmt_list() { printf '%.1f ' "$@"; }
+  pairs+=("$share, this: share of time per round $(fmt_list "${paired[@]}")→ median $(printf '%.1f' "$(median "${paired[@]}")")%; of CPU $(fmt_list "${paired_cpu[@]}")→ median $(printf '%.1f' "$(median "${paired_cpu[@]}")")%")
+  [ -z "$baseline" ] || pairs+=("$share, baseline: share of time per round $(fmt_list "${paired_old[@]}")→ median $(printf '%.1f' "$(median "${paired_old[@]}")")%; of CPU $(fmt_list "${paired_old_cpu[@]}")→ median $(printf '%.1f' "$(median "${paired_old_cpu[@]}")")%")
 done
+echo
+echo "Paired shares (each round's with and without runs, back to back; median over the rounds):"
+printf '%s\n' "${pairs[@]}"
 echo
 printf '%s\n' "${loads[@]}"
 echo

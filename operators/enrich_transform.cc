@@ -155,6 +155,18 @@ class EnrichState final : public TransformState {
   std::vector<BrandSpan> spans;
 };
 
+// Start loading what Process reads of a post: the struct (text, language, fields), and the
+// first lines of its text.
+void PrefetchStruct(const Post& post) {
+  const char* const bytes = reinterpret_cast<const char*>(&post);
+  for (size_t offset = 0; offset < sizeof(Post); offset += 64) __builtin_prefetch(bytes + offset);
+}
+void PrefetchText(const Post& post) {
+  for (size_t offset = 0; offset < post.text.size() && offset < 192; offset += 64) {
+    __builtin_prefetch(post.text.data() + offset);
+  }
+}
+
 class EnrichTransform final : public Transform {
  public:
   EnrichTransform(std::unique_ptr<TextEnricher> enricher, bool matched_only)
@@ -182,6 +194,19 @@ class EnrichTransform final : public Transform {
         ++end_mention;
       }
       if (matched_only_ && first_mention == end_mention) continue;
+      // The next posts to enrich: their fields and the start of their text were last touched
+      // by decode, and match's databases have since pushed them out of cache. The struct of the
+      // one after next and the text of the next (its struct asked for one post earlier) are
+      // fetched while this post is enriched.
+      size_t next = index + 1, after_next = index + 2;
+      if (matched_only_) {
+        size_t m = end_mention;
+        next = m < batch.mentions.size() ? batch.mentions[m].post_index : batch.posts.size();
+        while (m < batch.mentions.size() && batch.mentions[m].post_index == next) ++m;
+        after_next = m < batch.mentions.size() ? batch.mentions[m].post_index : batch.posts.size();
+      }
+      if (after_next < batch.posts.size()) PrefetchStruct(batch.posts[after_next]);
+      if (next < batch.posts.size()) PrefetchText(batch.posts[next]);
       Post& post = batch.posts[index];
       state.spans.clear();
       for (size_t m = first_mention; m < end_mention; ++m) {

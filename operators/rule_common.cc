@@ -226,8 +226,83 @@ WindowSeries::WindowSeries(const WindowSpec& window, int64_t allowed_lateness_ms
 }
 
 void WindowSeries::Add(const ClosedWindow& closed) {
-  if (next_start_ms_ != INT64_MIN && closed.start_ms < next_start_ms_) return;  // already final
+  if (const Cohort* cohort = CohortOf(closed.brand_index)) {
+    // A replayed brand: final only before its cohort's own next start.
+    if (cohort->next_start_ms != INT64_MIN && closed.start_ms < cohort->next_start_ms) return;
+  } else if (next_start_ms_ != INT64_MIN && closed.start_ms < next_start_ms_) {
+    return;  // already final
+  }
   pending_[closed.start_ms][closed.brand_index] = *closed.metrics;
+}
+
+const WindowSeries::Cohort* WindowSeries::CohortOf(uint32_t brand_index) const {
+  for (const Cohort& cohort : cohorts_) {
+    if (cohort.brands.contains(brand_index)) return &cohort;
+  }
+  return nullptr;
+}
+
+void WindowSeries::Replay(const std::set<uint32_t>& brand_indexes) {
+  if (brand_indexes.empty()) return;
+  for (Cohort& cohort : cohorts_) {
+    for (uint32_t brand : brand_indexes) cohort.brands.erase(brand);
+  }
+  std::erase_if(cohorts_, [](const Cohort& cohort) { return cohort.brands.empty(); });
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    for (uint32_t brand : brand_indexes) it->second.erase(brand);
+    it = it->second.empty() ? pending_.erase(it) : std::next(it);
+  }
+  // A series that has handed out nothing yet starts with them anyway.
+  if (next_start_ms_ != INT64_MIN) cohorts_.push_back(Cohort{brand_indexes, INT64_MIN});
+}
+
+// The replayed cohorts' windows, each cohort from its own next start up to the series' next start
+// (then it joins the series). The windows of a cohort are those of one partials partition (a
+// competitor group is never split), so a share sees its whole group.
+Status WindowSeries::TakeCohorts(int64_t watermark_ms,
+                                 const std::function<Status(const Final&)>& visit) {
+  static const std::map<uint32_t, WindowMetrics> kNone;
+  for (auto cohort = cohorts_.begin(); cohort != cohorts_.end();) {
+    if (cohort->next_start_ms == INT64_MIN) {
+      for (const auto& [start, brands] : pending_) {
+        if (start >= next_start_ms_) break;
+        bool theirs = false;
+        for (const auto& [brand, metrics] : brands) theirs = theirs || cohort->brands.contains(brand);
+        if (theirs) {
+          cohort->next_start_ms = start;
+          break;
+        }
+      }
+    }
+    if (cohort->next_start_ms == INT64_MIN) {
+      // Nothing of theirs closed before the series' next start: they join it once it moves.
+      if (WindowCloseTime(next_start_ms_, size_ms_, lateness_ms_) <= watermark_ms) {
+        cohort = cohorts_.erase(cohort);
+      } else {
+        ++cohort;
+      }
+      continue;
+    }
+    while (cohort->next_start_ms < next_start_ms_ &&
+           WindowCloseTime(cohort->next_start_ms, size_ms_, lateness_ms_) <= watermark_ms) {
+      auto found = pending_.find(cohort->next_start_ms);
+      Final final{cohort->next_start_ms, cohort->next_start_ms + size_ms_,
+                  found == pending_.end() ? &kNone : &found->second};
+      final.only = &cohort->brands;
+      RETURN_IF_ERROR(visit(final));
+      if (found != pending_.end()) {
+        for (uint32_t brand : cohort->brands) found->second.erase(brand);
+        if (found->second.empty()) pending_.erase(found);
+      }
+      cohort->next_start_ms += step_ms_;
+    }
+    if (cohort->next_start_ms >= next_start_ms_) {
+      cohort = cohorts_.erase(cohort);  // caught up: the series hands out its next windows
+    } else {
+      ++cohort;
+    }
+  }
+  return Status::Ok();
 }
 
 Status WindowSeries::TakeFinal(int64_t watermark_ms,
@@ -237,10 +312,14 @@ Status WindowSeries::TakeFinal(int64_t watermark_ms,
     next_start_ms_ = pending_.begin()->first;
   }
   static const std::map<uint32_t, WindowMetrics> kNone;
+  if (!cohorts_.empty()) RETURN_IF_ERROR(TakeCohorts(watermark_ms, visit));
+  std::set<uint32_t> behind;  // brands of cohorts still catching up: not in the series' windows
+  for (const Cohort& cohort : cohorts_) behind.insert(cohort.brands.begin(), cohort.brands.end());
   while (WindowCloseTime(next_start_ms_, size_ms_, lateness_ms_) <= watermark_ms) {
     auto found = pending_.find(next_start_ms_);
     Final final{next_start_ms_, next_start_ms_ + size_ms_,
                 found == pending_.end() ? &kNone : &found->second};
+    if (!behind.empty()) final.skip = &behind;
     RETURN_IF_ERROR(visit(final));
     if (found != pending_.end()) pending_.erase(found);
     next_start_ms_ += step_ms_;
@@ -257,6 +336,15 @@ Status WindowSeries::TakeFinal(int64_t watermark_ms,
 }
 
 void WindowSeries::Remap(const BrandDirectory& before, const BrandDirectory& after) {
+  for (Cohort& cohort : cohorts_) {
+    std::set<uint32_t> moved;
+    for (uint32_t index : cohort.brands) {
+      if (index >= before.brand_count()) continue;
+      if (auto now = after.FindBrand(before.brand_info(index).id)) moved.insert(*now);
+    }
+    cohort.brands = std::move(moved);
+  }
+  std::erase_if(cohorts_, [](const Cohort& cohort) { return cohort.brands.empty(); });
   for (auto& [start, brands] : pending_) {
     std::map<uint32_t, WindowMetrics> moved;
     for (auto& [index, metrics] : brands) {
@@ -354,6 +442,15 @@ Status WindowRule::Snapshot(StateStore::Commit& commit) {
   return Status::Ok();
 }
 
+void WindowRule::ClearBrands(const std::vector<std::string>& brand_ids) {
+  std::set<uint32_t> indexes;
+  for (const std::string& id : brand_ids) {
+    if (std::optional<uint32_t> index = brands_->FindBrand(id)) indexes.insert(*index);
+  }
+  series_.Replay(indexes);
+  ClearMore(brand_ids);
+}
+
 Status WindowRule::OnBrandsChanged(const BrandDirectory& before, const BrandDirectory& after) {
   brands_ = &after;
   filter_.Reset(after);
@@ -402,7 +499,18 @@ Status BrandPointsBaselines::Restore(StateStore& store, std::string_view rule_na
   return Status::Ok();
 }
 
+void BrandPointsBaselines::Clear(const std::vector<std::string>& brand_ids) {
+  for (const std::string& id : brand_ids) {
+    if (baselines_.erase(id) > 0 || dirty_.contains(id)) cleared_.insert(id);
+    dirty_.erase(id);
+  }
+}
+
 void BrandPointsBaselines::Snapshot(StateStore::Commit& commit, std::string_view rule_name) {
+  for (const std::string& brand_id : cleared_) {
+    if (!dirty_.contains(brand_id)) commit.DeleteRuleState(rule_name, "p/" + brand_id);
+  }
+  cleared_.clear();
   for (const std::string& brand_id : dirty_) {
     commit.PutRuleState(rule_name, "p/" + brand_id, baselines_[brand_id].Encode());
   }

@@ -109,13 +109,23 @@ class WindowSeries {
     int64_t end_ms;
     // By brand index: the window's metrics, or nullptr when the brand had no mention.
     const std::map<uint32_t, WindowMetrics>* metrics;
+    // Issue 11 (a merger replaying a gained partials partition beside kept ones): the brands this
+    // window is evaluated for; rules skip the others. nullptr: every brand.
+    const std::set<uint32_t>* only = nullptr;
+    const std::set<uint32_t>* skip = nullptr;
     const WindowMetrics* Of(uint32_t brand_index) const {
       auto found = metrics->find(brand_index);
       return found == metrics->end() ? nullptr : &found->second;
     }
+    bool Includes(uint32_t brand_index) const {
+      return (only == nullptr || only->contains(brand_index)) &&
+             (skip == nullptr || !skip->contains(brand_index));
+    }
   };
   // Calls visit(final) for each window start, in order, whose close time <= watermark_ms.
-  // Starts are counted from the first window the series saw.
+  // Starts are counted from the first window the series saw. Brands being replayed (Replay) are
+  // visited first, for their own starts (Final::only), and skipped by the others' (Final::skip)
+  // until they reach the series' next start.
   Status TakeFinal(int64_t watermark_ms, const std::function<Status(const Final&)>& visit);
   // The next start to hand out (INT64_MIN before the first window).
   int64_t next_start_ms() const { return next_start_ms_; }
@@ -123,8 +133,22 @@ class WindowSeries {
   int64_t step_ms() const { return step_ms_; }
   int64_t size_ms() const { return size_ms_; }
   void Remap(const BrandDirectory& before, const BrandDirectory& after);
+  // Issue 11: these brands' windows will be shown again from their first (a merger replays their
+  // partials partition beside kept ones whose series is ahead): what is pending of them goes, and
+  // they are handed out as one cohort, from the first window of theirs that closes, until they
+  // reach next_start_ms() and join the series. Not stored: a restart replays the partition again.
+  void Replay(const std::set<uint32_t>& brand_indexes);
+  bool replaying() const { return !cohorts_.empty(); }
 
  private:
+  struct Cohort {
+    std::set<uint32_t> brands;
+    int64_t next_start_ms = INT64_MIN;  // INT64_MIN: from the first window of theirs that closes
+  };
+  const Cohort* CohortOf(uint32_t brand_index) const;
+  Status TakeCohorts(int64_t watermark_ms, const std::function<Status(const Final&)>& visit);
+
+  std::vector<Cohort> cohorts_;
   int64_t size_ms_;
   int64_t step_ms_;
   int64_t lateness_ms_;
@@ -157,10 +181,13 @@ class BrandPointsBaselines {
   PointsBaseline& Update(const std::string& brand_id);
   Status Restore(StateStore& store, std::string_view rule_name);
   void Snapshot(StateStore::Commit& commit, std::string_view rule_name);
+  // Issue 11: forgets these brands' baselines (the next Snapshot deletes them).
+  void Clear(const std::vector<std::string>& brand_ids);
 
  private:
   std::unordered_map<std::string, PointsBaseline> baselines_;
   std::set<std::string> dirty_;  // ordered: the commit writes keys in order
+  std::set<std::string> cleared_;
 };
 
 // Window rules' state key for the series position.
@@ -185,6 +212,10 @@ class WindowRule : public AlertRule {
   Status OnWatermark(RuleContext& context) override;
   Status Snapshot(StateStore::Commit& commit) override;
   Status OnBrandsChanged(const BrandDirectory& before, const BrandDirectory& after) override;
+  // Issue 11: the brands' partials partition moved (away, or here to be replayed): the series
+  // forgets what it holds of them and shows their windows again from their first (Replay), and
+  // ClearMore drops their keyed state (baselines).
+  void ClearBrands(const std::vector<std::string>& brand_ids) override;
 
  protected:
   // One final window of the series. `metrics` is nullptr when the brand had no mention in it.
@@ -193,6 +224,7 @@ class WindowRule : public AlertRule {
   virtual Status RestoreMore(StateStore& store, const BrandDirectory& brands) { return Status::Ok(); }
   virtual void SnapshotMore(StateStore::Commit& commit) {}
   virtual void BrandsChangedMore(const BrandDirectory& before, const BrandDirectory& after) {}
+  virtual void ClearMore(const std::vector<std::string>& brand_ids) {}
 
   // An alert about a window of brand `brand_index`, with the window, its evidence posts and top
   // terms filled in; the caller sets severity, summary, metric, observed, expected, details.

@@ -30,7 +30,7 @@ class SentimentShiftRule final : public WindowRule {
  protected:
   Status EvaluateWindow(const WindowSeries::Final& final, RuleContext& context) override {
     for (uint32_t brand = 0; brand < context.brands.brand_count(); ++brand) {
-      if (!filter_.enabled(brand)) continue;
+      if (!filter_.enabled(brand) || !final.Includes(brand)) continue;
       const WindowMetrics* metrics = final.Of(brand);
       if (metrics == nullptr) continue;
       const uint64_t negative = negative_->Value(*metrics);
@@ -57,6 +57,7 @@ class SentimentShiftRule final : public WindowRule {
   }
 
   void SnapshotMore(StateStore::Commit& commit) override { baselines_.Snapshot(commit, name()); }
+  void ClearMore(const std::vector<std::string>& brand_ids) override { baselines_.Clear(brand_ids); }
 
  private:
   bool Shifted(double shift, bool warm, double margin_scale) const {

@@ -39,7 +39,7 @@ class ShareOfVoiceRule final : public WindowRule {
         }
       }
       for (uint32_t brand : members_) {
-        if (filter_.enabled(brand)) Evaluate(final, brand, options_.group, total, context);
+        if (filter_.enabled(brand) && final.Includes(brand)) Evaluate(final, brand, options_.group, total, context);
       }
       return Status::Ok();
     }
@@ -51,7 +51,7 @@ class ShareOfVoiceRule final : public WindowRule {
       totals[group] += ValueOf(final, brand);
     }
     for (uint32_t brand = 0; brand < brands.brand_count(); ++brand) {
-      if (!filter_.enabled(brand)) continue;
+      if (!filter_.enabled(brand) || !final.Includes(brand)) continue;
       const BrandInfo info = brands.brand_info(brand);
       if (info.group.empty()) continue;
       Evaluate(final, brand, info.group, totals[info.group], context);
@@ -83,6 +83,7 @@ class ShareOfVoiceRule final : public WindowRule {
   }
 
   void SnapshotMore(StateStore::Commit& commit) override { baselines_.Snapshot(commit, name()); }
+  void ClearMore(const std::vector<std::string>& brand_ids) override { baselines_.Clear(brand_ids); }
 
  private:
   uint64_t ValueOf(const WindowSeries::Final& final, uint32_t brand) const {

@@ -72,7 +72,7 @@ class SpikeRule final : public WindowRule {
   Status EvaluateWindow(const WindowSeries::Final& final, RuleContext& context) override {
     const int64_t hour = HourOfWeek(final.start_ms);
     for (uint32_t brand = 0; brand < context.brands.brand_count(); ++brand) {
-      if (!filter_.enabled(brand)) continue;
+      if (!filter_.enabled(brand) || !final.Includes(brand)) continue;
       const WindowMetrics* metrics = final.Of(brand);
       const double value = metrics != nullptr ? static_cast<double>(options_.metric->Value(*metrics)) : 0;
       const std::string brand_id(context.brands.brand_info(brand).id);
@@ -133,7 +133,23 @@ class SpikeRule final : public WindowRule {
     return Status::Ok();
   }
 
+  // Issue 11: a moved partials partition's brands start over (their windows are replayed).
+  void ClearMore(const std::vector<std::string>& brand_ids) override {
+    for (const std::string& id : brand_ids) {
+      auto found = baselines_.find(id);
+      std::erase_if(dirty_, [&](const auto& entry) { return entry.first == id; });
+      if (found == baselines_.end()) continue;
+      cleared_keys_.push_back("b/" + id);
+      for (const auto& [hour, ewma] : found->second.hours) {
+        cleared_keys_.push_back(fmt::format("h/{}\x1f{}", id, hour));
+      }
+      baselines_.erase(found);
+    }
+  }
+
   void SnapshotMore(StateStore::Commit& commit) override {
+    for (const std::string& key : cleared_keys_) commit.DeleteRuleState(name(), key);
+    cleared_keys_.clear();
     for (const auto& [brand_id, hour] : dirty_) {
       const Baseline& baseline = baselines_[brand_id];
       std::string value;
@@ -174,6 +190,7 @@ class SpikeRule final : public WindowRule {
   SpikeRuleOptions options_;
   std::unordered_map<std::string, Baseline> baselines_;  // by brand id
   std::set<std::pair<std::string, int64_t>> dirty_;       // (brand id, hour) changed
+  std::vector<std::string> cleared_keys_;                 // ClearMore: deleted at the next Snapshot
 };
 
 }  // namespace

@@ -15,7 +15,7 @@ class ThresholdRule final : public WindowRule {
  protected:
   Status EvaluateWindow(const WindowSeries::Final& final, RuleContext& context) override {
     for (uint32_t brand = 0; brand < context.brands.brand_count(); ++brand) {
-      if (!filter_.enabled(brand)) continue;
+      if (!filter_.enabled(brand) || !final.Includes(brand)) continue;
       const WindowMetrics* metrics = final.Of(brand);
       const uint64_t value = metrics != nullptr ? options_.metric->Value(*metrics) : 0;
       const bool over = options_.above && value > *options_.above;

@@ -54,6 +54,47 @@ bool ReadPreparedMap(std::string_view& in, std::map<EpochId, PreparedPartials>& 
 
 }  // namespace
 
+bool EpochRuns::contains(const EpochId& epoch) const {
+  auto of_nonce = runs_.find(epoch.nonce);
+  if (of_nonce == runs_.end()) return false;
+  auto run = of_nonce->second.upper_bound(epoch.seq);  // the first run starting after it
+  if (run == of_nonce->second.begin()) return false;
+  --run;
+  return epoch.seq < run->second;
+}
+
+void EpochRuns::insert(const EpochId& epoch) { InsertRun(epoch.nonce, epoch.seq, 1); }
+
+void EpochRuns::InsertRun(uint64_t nonce, uint64_t first, uint64_t count) {
+  if (count == 0) return;
+  std::map<uint64_t, uint64_t>& of_nonce = runs_[nonce];
+  uint64_t start = first;
+  uint64_t end = first + count;
+  // Merge with every run that overlaps or touches [start, end).
+  auto run = of_nonce.upper_bound(start);
+  if (run != of_nonce.begin()) {
+    auto before = std::prev(run);
+    if (before->second >= start) run = before;
+  }
+  uint64_t covered = 0;  // seqs of [start, end) already in
+  while (run != of_nonce.end() && run->first <= end) {
+    covered += std::min(end, run->second) > std::max(start, run->first)
+                   ? std::min(end, run->second) - std::max(start, run->first)
+                   : 0;
+    start = std::min(start, run->first);
+    end = std::max(end, run->second);
+    run = of_nonce.erase(run);
+  }
+  of_nonce.emplace(start, end);
+  epochs_ += count - covered;
+}
+
+size_t EpochRuns::run_count() const {
+  size_t count = 0;
+  for (const auto& [nonce, of_nonce] : runs_) count += of_nonce.size();
+  return count;
+}
+
 PartialsMergeLog::Fit PartialsMergeLog::Classify(const PreparedPartials& prepared) const {
   bool fresh = false;
   bool covered = false;
@@ -181,22 +222,13 @@ void PartialsMergeLog::EncodeState(std::string& out) const {
   AppendPreparedMap(out, waiting_);
   AppendVarint(out, marked_early_.size());
   for (const EpochId& epoch : marked_early_) AppendEpoch(out, epoch);
-  std::map<uint64_t, std::vector<std::pair<uint64_t, uint64_t>>> runs;  // nonce -> (first, count)
-  for (const EpochId& epoch : done_) {
-    auto& of_nonce = runs[epoch.nonce];
-    if (!of_nonce.empty() && of_nonce.back().first + of_nonce.back().second == epoch.seq) {
-      ++of_nonce.back().second;
-    } else {
-      of_nonce.emplace_back(epoch.seq, 1);
-    }
-  }
-  AppendVarint(out, runs.size());
-  for (const auto& [nonce, of_nonce] : runs) {
+  AppendVarint(out, done_.runs().size());
+  for (const auto& [nonce, of_nonce] : done_.runs()) {
     AppendVarint(out, nonce);
     AppendVarint(out, of_nonce.size());
-    for (const auto& [first, run] : of_nonce) {
+    for (const auto& [first, end] : of_nonce) {
       AppendVarint(out, first);
-      AppendVarint(out, run);
+      AppendVarint(out, end - first);
     }
   }
 }
@@ -239,12 +271,11 @@ Result<PartialsMergeLog> PartialsMergeLog::DecodeState(std::string_view in) {
     for (uint64_t run_index = 0; run_index < runs; ++run_index) {
       uint64_t first = 0;
       uint64_t run = 0;
-      if (!ReadVarint(in, first) || !ReadVarint(in, run) || run > (uint64_t{1} << 24)) {
+      if (!ReadVarint(in, first) || !ReadVarint(in, run) || run > (uint64_t{1} << 40) ||
+          first + run < first) {
         return corrupt;
       }
-      for (uint64_t seq = first; seq < first + run; ++seq) {
-        log.done_.insert(log.done_.end(), EpochId{nonce, seq});
-      }
+      log.done_.InsertRun(nonce, first, run);
     }
   }
   if (!in.empty()) return corrupt;
@@ -295,22 +326,44 @@ std::map<uint32_t, int64_t> MergePlanner::Plan(const std::set<uint32_t>& owned,
   if (!planned_first_) {
     planned_first_ = true;
     bool all_stored = !owned.empty() && (partial_drop_ || owned.size() == stored.size());
-    for (uint32_t partition : owned) all_stored = all_stored && stored.contains(partition);
-    if (all_stored) {
+    bool some_stored = false;
+    for (uint32_t partition : owned) {
+      all_stored = all_stored && stored.contains(partition);
+      some_stored = some_stored || stored.contains(partition);
+    }
+    if (all_stored || (partial_drop_ && some_stored)) {
+      // Issue 11: the stored partitions resume, the others are replayed beside them.
       plan = MergePlan::kResume;
-      for (uint32_t partition : owned) starts[partition] = stored.at(partition);
+      for (uint32_t partition : owned) {
+        auto found = stored.find(partition);
+        if (found != stored.end()) {
+          starts[partition] = found->second;
+        } else {
+          starts[partition] = kFromBeginning;
+          replayed_.insert(partition);
+        }
+      }
     }
   } else if (plan_ != MergePlan::kReset) {
     // A partition taken away and given back within one change is still held: it reads on from
-    // the offset after its last record read.
+    // the offset after its last record read. One gained without state is replayed beside the
+    // held ones (issue 11), unless partial drops are off.
     bool fresh = false;
-    for (uint32_t partition : gained) fresh = fresh || !held.contains(partition);
+    for (uint32_t partition : gained) {
+      fresh = fresh || (!partial_drop_ && !held.contains(partition));
+    }
     for (uint32_t partition : held) fresh = fresh || (!partial_drop_ && !owned.contains(partition));
     if (!fresh) {
       plan = MergePlan::kKeep;
       for (uint32_t partition : gained) {
         auto found = next.find(partition);
-        starts[partition] = found != next.end() ? found->second : kFromBeginning;
+        if (held.contains(partition) && found != next.end()) {
+          starts[partition] = found->second;
+          replayed_.erase(partition);  // (planned earlier in this change, then given back)
+        } else {
+          starts[partition] = kFromBeginning;
+          replayed_.insert(partition);
+        }
       }
     }
   }
@@ -324,7 +377,13 @@ std::map<uint32_t, int64_t> MergePlanner::Plan(const std::set<uint32_t>& owned,
 MergePlan MergePlanner::Take(bool changed) {
   const MergePlan plan = plan_;
   plan_ = MergePlan::kNone;
-  if (!changed) return MergePlan::kNone;
+  taken_replayed_ = std::move(replayed_);
+  replayed_.clear();
+  if (!changed) {
+    taken_replayed_.clear();
+    return MergePlan::kNone;
+  }
+  if (plan == MergePlan::kNone || plan == MergePlan::kReset) taken_replayed_.clear();
   return plan == MergePlan::kNone ? MergePlan::kReset : plan;
 }
 

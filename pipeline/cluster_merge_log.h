@@ -51,6 +51,26 @@ struct MergeLogStats {
   uint64_t conflicts = 0;        // refused: partly covered or overlapping ranges
 };
 
+// A set of epoch ids kept as runs of consecutive seqs per instance nonce (an instance's epochs are
+// done almost in order, so a long run holds a few runs however many epochs it applied): looking
+// one up, adding one and encoding the set cost the runs, not the epochs (issue 11: the set of done
+// epochs grew by one per epoch forever and every commit walked it).
+class EpochRuns {
+ public:
+  bool contains(const EpochId& epoch) const;
+  void insert(const EpochId& epoch);
+  // Adds seqs [first, first + count) of `nonce` (decoding).
+  void InsertRun(uint64_t nonce, uint64_t first, uint64_t count);
+  // nonce -> (first seq -> seq after the run), ordered.
+  const std::map<uint64_t, std::map<uint64_t, uint64_t>>& runs() const { return runs_; }
+  size_t run_count() const;
+  uint64_t epoch_count() const { return epochs_; }
+
+ private:
+  std::map<uint64_t, std::map<uint64_t, uint64_t>> runs_;
+  uint64_t epochs_ = 0;
+};
+
 class PartialsMergeLog {
  public:
   struct Progress {
@@ -73,6 +93,7 @@ class PartialsMergeLog {
   size_t pending() const { return pending_.size() + waiting_.size(); }
   const MergeLogStats& stats() const { return stats_; }
   const std::map<uint32_t, Progress>& progress() const { return progress_; }
+  const EpochRuns& done() const { return done_; }
 
   // The decision state (not the stats), appended to `out`; and a log made from it (Corruption
   // when the bytes are not one).
@@ -90,7 +111,7 @@ class PartialsMergeLog {
   std::map<EpochId, PreparedPartials> pending_;  // prepared, no marker yet
   std::map<EpochId, PreparedPartials> waiting_;  // marked, waiting for an earlier epoch (gap)
   std::set<EpochId> marked_early_;                // marker read before its prepared record
-  std::set<EpochId> done_;                        // applied, skipped or refused
+  EpochRuns done_;                                // applied, skipped or refused
   bool changed_ = false;
   std::map<uint32_t, Progress> progress_;
   uint32_t source_partition_count_ = 0;
@@ -110,10 +131,14 @@ class MergePlanner {
   // logs local state holds (before the first assignment), `held` and `next` the partitions the
   // runtime merges now and the offset after the last record read of each. Returns the start of
   // each partition to position (every gained one; kept ones listed restart there). Rules:
-  // - the first non-empty assignment resumes at the stored offsets when local state holds every
-  //   assigned partition, else resets (an empty first assignment waits, when there is state);
-  // - later, a change that gains nothing new keeps (a partition given back within the change
-  //   reads on from `next`); one that gains a partition not held resets.
+  // - the first non-empty assignment resumes at the stored offsets the partitions local state
+  //   holds, and replays the others from their beginning beside them (kResume; kReset when it
+  //   holds none); an empty first assignment waits, when there is state;
+  // - later, a change keeps the partitions held (one given back within the change reads on from
+  //   `next`) and replays a partition gained without state from its beginning beside them
+  //   (kKeep with Replayed());
+  // - without partial drops: a start resumes only when local state holds exactly the assigned
+  //   partitions, and a later change that gains or loses a partition resets everything.
   std::map<uint32_t, int64_t> Plan(const std::set<uint32_t>& owned, const std::set<uint32_t>& gained,
                                    const std::map<uint32_t, int64_t>& stored,
                                    const std::set<uint32_t>& held,
@@ -121,6 +146,9 @@ class MergePlanner {
   // The plan of the callbacks since the last Take (kReset if a change came without one);
   // `changed` false: the consumer saw no change after all (the plan is forgotten).
   MergePlan Take(bool changed);
+  // Of the last Take (kKeep or kResume): the partitions planned from their beginning beside the
+  // others (the caller keeps the ones it still owns, and rebuilds their brands' state alone).
+  const std::set<uint32_t>& Replayed() const { return taken_replayed_; }
   // False when the caller cannot drop one partition's state beside the others' (rules that keep
   // per-brand state the windows do not show, such as inquiries): then a change that loses a
   // partition, and a start that does not get back exactly the partitions its state holds, reset.
@@ -130,6 +158,8 @@ class MergePlanner {
   bool partial_drop_ = true;
   bool planned_first_ = false;
   MergePlan plan_ = MergePlan::kNone;
+  std::set<uint32_t> replayed_;        // since the last Take
+  std::set<uint32_t> taken_replayed_;  // of the last Take
 };
 
 }  // namespace brandpulse

@@ -23,10 +23,13 @@
 // - the first assignment after a start, when local state holds a log of every assigned
 //   partition: each resumes at its stored offset, with the stored state (partitions stored but
 //   not assigned are dropped) — whoever owned them in between;
-// - anything else (a partition gained without local state): the merged state is wiped and every
-//   owned partition replayed from its beginning (MergeChange::reset): the window closer and the
-//   window rules keep one watermark and one series position for all brands, so a partition
-//   cannot be rebuilt beside others that are ahead of it.
+// - a partition gained without local state (failover, a fresh disk): replayed from its beginning
+//   beside the kept or resumed ones (MergeChange::replayed). Its brands' windows and rule state
+//   are rebuilt alone: the merged watermark waits for it, their windows close by its own
+//   watermark (CatchUpWatermark), and the window closer and the rules' series keep them apart
+//   until it catches up;
+// - without partial drops (`unanswered`, `viral_post`) any gain or loss wipes the merged state and
+//   replays every owned partition (MergeChange::reset).
 //
 // Thread safety: the coordinator only.
 #pragma once
@@ -98,6 +101,9 @@ class ClusterRuntime {
   struct MergeChange {
     bool reset = false;                // wipe every merged window, rule state and log
     std::set<uint32_t> dropped;        // else: drop the windows and logs of these partitions
+    // and rebuild these partitions' brands from nothing, beside the others (issue 11: gained
+    // without local state, replayed from their beginning; WindowCloser::ReplayBrands)
+    std::set<uint32_t> replayed;
   };
   // Reads what arrived on the owned partials partitions. After a change of the assignment,
   // `change` says what the caller must do to its merged state before the next commit.
@@ -130,6 +136,17 @@ class ClusterRuntime {
   // The merged watermark (min over the owned partials partitions; never moves back until a
   // reset), or nullopt.
   std::optional<int64_t> Watermark();
+  // Issue 11: while a replayed partition catches up with the kept ones (the merged watermark
+  // waits for it), the watermark its brands' windows close by: the slowest replayed log's
+  // (INT64_MIN before it has one). nullopt when none catches up or they reached the merged
+  // watermark. After Watermark().
+  std::optional<int64_t> CatchUpWatermark();
+  bool catching_up() const { return !catching_up_.empty(); }
+  // The caller's closer and rules caught up (e.g. the end of the input closed every window): the
+  // replayed partitions are ordinary ones again, their logs stored from the next snapshot on.
+  void EndCatchUp();
+  // Some log changed since the last snapshot that a snapshot would store.
+  bool snapshot_due() const;
   // Every owned partials partition is read to its end and says every source partition is at its
   // end (true when none is owned).
   Result<bool> ReadyToClose();
@@ -224,6 +241,7 @@ class ClusterRuntime {
   std::map<uint32_t, PartialsMergeLog> logs_;
   std::map<uint32_t, int64_t> next_offset_;  // owned partition -> offset after the last record read
   std::set<uint32_t> offset_changed_;        // owned partitions read since the last snapshot
+  std::set<uint32_t> catching_up_;           // replayed beside kept ones, not caught up yet
   // Logs a previous run committed (until the first assignment): partition -> (offset, log).
   std::map<uint32_t, std::pair<int64_t, PartialsMergeLog>> stored_;
   MergePlanner planner_;  // the plan of the changes since the last TakeChange

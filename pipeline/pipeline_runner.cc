@@ -101,6 +101,7 @@ class PipelineRun {
   Status ResetMergedState();
   void OnlyMergedBrandsAlert();
   Status ApplyMergeChange(const ClusterRuntime::MergeChange& change);
+  Status ReplayMergedPartitions(const std::set<uint32_t>& partitions);
   Status DropMergedPartitions(const std::set<uint32_t>& partitions);
   void Notice(const std::string& message) const {
     if (options_.on_notice) options_.on_notice(message);
@@ -731,6 +732,11 @@ Status PipelineRun::Commit(bool end_of_input) {
   if (cluster_) {
     cluster_committed_watermark_ = cluster_->Watermark();
     watermark = cluster_committed_watermark_.value_or(kNoWatermark);
+    // A replayed partials partition catching up: its brands' windows close by its own watermark
+    // (the kept brands' wait: the merged watermark does not move until it caught up).
+    if (std::optional<int64_t> behind = cluster_->CatchUpWatermark()) {
+      watermark = std::min(watermark, *behind);
+    }
   }
   // Sliding windows read their earlier buckets, a rejoined brand its stored value.
   if (closer_->ReadsStore()) RETURN_IF_ERROR(FinishWrite());
@@ -746,6 +752,15 @@ Status PipelineRun::Commit(bool end_of_input) {
   for (const WindowDeltaKey& key : replaced) deltas.erase(key);
   context.watermark_ms = watermark;
   RETURN_IF_ERROR(rules_->OnWatermark(context));
+  if (cluster_ && cluster_committed_watermark_) {  // (stored: the merged one, not a catch-up's)
+    watermark = std::max(watermark, *cluster_committed_watermark_);
+  }
+  if (cluster_) {
+    // The closer (and with it the rules' series) caught up: the replayed partitions' logs go into
+    // this commit, as of the windows it holds (nothing was polled since TakeMerged).
+    if (cluster_->catching_up() && !closer_->replaying()) cluster_->EndCatchUp();
+    if (cluster_->snapshot_due()) cluster_->SnapshotMergeState(commit);
+  }
   // Issue 11: with `cluster:` the inquiries are the merger's (ClusterInquiries), like `deltas`.
   if (inquiries_.size() > judged_from) {
     // issue 12: inquiries whose deadline the watermark passed count as unanswered in their own
@@ -1106,7 +1121,25 @@ Status PipelineRun::ResetMergedState() {
 
 Status PipelineRun::ApplyMergeChange(const ClusterRuntime::MergeChange& change) {
   if (change.reset) return ResetMergedState();
-  if (!change.dropped.empty()) return DropMergedPartitions(change.dropped);
+  if (!change.dropped.empty()) RETURN_IF_ERROR(DropMergedPartitions(change.dropped));
+  if (!change.replayed.empty()) RETURN_IF_ERROR(ReplayMergedPartitions(change.replayed));
+  return Status::Ok();
+}
+
+// Partials partitions gained without local state, replayed from their beginning beside the kept
+// ones (issue 11): whatever the store and the rules hold of their brands goes (as for a drop),
+// then the closer and the rules' series rebuild those brands alone, from their first window,
+// while the merged watermark waits for them (ClusterRuntime::CatchUpWatermark).
+Status PipelineRun::ReplayMergedPartitions(const std::set<uint32_t>& partitions) {
+  RETURN_IF_ERROR(DropMergedPartitions(partitions));  // also RuleSet::ClearBrands
+  // (s24-dedup: the partitions' dedup state is reset here too, beside ClearBrands.)
+  std::set<uint32_t> brands;
+  for (uint32_t brand = 0; brand < brands_->brand_count(); ++brand) {
+    if (partitions.contains(cluster_->PartitionOfBrand(brands_->brand_info(brand).id))) {
+      brands.insert(brand);
+    }
+  }
+  closer_->ReplayBrands(brands);
   return Status::Ok();
 }
 
@@ -1177,7 +1210,8 @@ Status PipelineRun::ClusterPoll() {
     metrics_->SetReady(ready);  // /readyz: the merged state is restored
   }
   if (epoch_records_ == 0 && clock_.NowMs() - last_commit_ms_ >= spec_.commit_interval_ms &&
-      (cluster_->has_merged() || cluster_->Watermark() != cluster_committed_watermark_)) {
+      (cluster_->has_merged() || cluster_->Watermark() != cluster_committed_watermark_ ||
+       cluster_->snapshot_due())) {
     RETURN_IF_ERROR(Commit(false));
   }
   return Status::Ok();
@@ -1206,8 +1240,13 @@ Status PipelineRun::ClusterEpoch(WindowDeltaMap& deltas, StateStore::Commit& com
   if (cluster_committed_watermark_) {
     for (auto it = deltas.begin(); it != deltas.end();) {
       const int64_t size_ms = closer_->layout().shapes[it->first.shape_index].size_ms;
+      // (a replayed brand's windows are final only as far as its own catch-up closed them)
+      const int64_t final_through =
+          closer_->replaying() ? std::min(*cluster_committed_watermark_,
+                                          closer_->ClosedThrough(it->first.brand_index))
+                               : *cluster_committed_watermark_;
       if (WindowCloseTime(it->first.start_ms, size_ms, spec_.allowed_lateness_ms) <=
-          *cluster_committed_watermark_) {
+          final_through) {
         ++cluster_late_deltas_;
         it = deltas.erase(it);
       } else {

@@ -142,6 +142,13 @@ Status RuleSet::OnInquiryEvents(std::span<const InquiryEvent> events, int64_t re
 
 void RuleSet::ClearBrands(const std::vector<std::string>& brand_ids) {
   for (const auto& rule : rules_) rule->ClearBrands(brand_ids);
+  // Their cooldowns start over too (a replay fires their alerts again; ids stay de-duplicated).
+  const std::set<std::string_view> ids(brand_ids.begin(), brand_ids.end());
+  noise_changed_ = std::erase_if(last_fired_, [&](const auto& entry) {
+    const size_t separator = entry.first.rfind('\x1f');
+    return separator != std::string::npos &&
+           ids.contains(std::string_view(entry.first).substr(separator + 1));
+  }) > 0 || noise_changed_;
 }
 
 Status RuleSet::OnWindowClosed(const ClosedWindow& window, RuleContext& context) {

@@ -55,7 +55,7 @@ void WindowCloser::Track(const WindowDeltaMap& deltas) {
     }
     if (key.dimension != kBrandTotal) continue;
     int64_t close_time = WindowCloseTime(key.start_ms, size_ms, allowed_lateness_ms_);
-    if (close_time <= closed_through_ms_) continue;  // final: not reopened
+    if (close_time <= ClosedThrough(key.brand_index)) continue;  // final: not reopened
     auto [entry, inserted] =
         open_.try_emplace(OpenWindow{close_time, key.shape_index, key.brand_index, key.start_ms});
     if (inserted && joined_brands_.count(key.brand_index) > 0) {
@@ -105,7 +105,13 @@ Result<int64_t> WindowCloser::Close(int64_t watermark_ms, bool end_of_input,
       if (deltas.count(delta_key) > 0) replaced.push_back(delta_key);
     }
   }
-  closed_through_ms_ = std::max(closed_through_ms_, watermark_ms);
+  if (watermark_ms >= closed_through_ms_) {
+    closed_through_ms_ = watermark_ms;
+    replaying_.clear();  // caught up: one closed-through again
+  } else {
+    // Issue 11: only replayed brands' windows are this far behind (the others' all close later).
+    for (auto& [brand, through] : replaying_) through = std::max(through, watermark_ms);
+  }
   return watermark_ms;
 }
 
@@ -153,6 +159,12 @@ void WindowCloser::Clear() {
   joined_brands_.clear();
   stored_ends_.clear();
   closed_through_ms_ = INT64_MIN;  // the windows are rebuilt and closed again
+  replaying_.clear();
+}
+
+void WindowCloser::ReplayBrands(const std::set<uint32_t>& brand_indexes) {
+  if (closed_through_ms_ == INT64_MIN) return;  // nothing closed yet: nothing to catch up with
+  for (uint32_t brand : brand_indexes) replaying_[brand] = INT64_MIN;
 }
 
 void WindowCloser::ForgetBrands(const std::set<uint32_t>& brand_indexes) {
@@ -164,6 +176,7 @@ void WindowCloser::ForgetBrands(const std::set<uint32_t>& brand_indexes) {
     if (!it->second.complete) --incomplete_open_;
     it = open_.erase(it);
   }
+  for (uint32_t brand : brand_indexes) replaying_.erase(brand);
 }
 
 void WindowCloser::RemapBrands(const BrandDirectory& before, const BrandDirectory& after) {
@@ -178,6 +191,12 @@ void WindowCloser::RemapBrands(const BrandDirectory& before, const BrandDirector
     if (!total.complete) ++incomplete_open_;
     open_.emplace(window, std::move(total));
   }
+  std::map<uint32_t, int64_t> replaying;
+  for (const auto& [brand, through] : replaying_) {
+    if (brand >= before.brand_count()) continue;
+    if (std::optional<uint32_t> now = after.FindBrand(before.brand_info(brand).id)) replaying[*now] = through;
+  }
+  replaying_ = std::move(replaying);
   // Brands that were not in `before`: their windows may hold values from before they left.
   std::set<uint32_t> joined;
   for (uint32_t brand : joined_brands_) {

@@ -63,6 +63,17 @@ class WindowCloser {
   // Forgets the open windows of these brands (issue 11: a merger dropped the windows of the
   // partials partitions it no longer owns); the other brands' windows and closed_through stay.
   void ForgetBrands(const std::set<uint32_t>& brand_indexes);
+  // Issue 11: these brands' windows are rebuilt from their first (a merger replays a gained
+  // partials partition beside kept ones): until the watermark given to Close reaches the others'
+  // closed-through again, each of them has its own, from the start, so their deltas open windows
+  // the others have closed. Call after ForgetBrands.
+  void ReplayBrands(const std::set<uint32_t>& brand_indexes);
+  // The close time through which the brand's windows are final.
+  int64_t ClosedThrough(uint32_t brand_index) const {
+    auto found = replaying_.find(brand_index);
+    return found != replaying_.end() ? found->second : closed_through_ms_;
+  }
+  bool replaying() const { return !replaying_.empty(); }
   // A reload renumbered the brands; windows of brands that left are dropped (as after a restart).
   void RemapBrands(const BrandDirectory& before, const BrandDirectory& after);
 
@@ -103,6 +114,8 @@ class WindowCloser {
   std::set<int64_t> stored_ends_;
   // Windows whose close time is at or before this are final (the last Close's watermark).
   int64_t closed_through_ms_ = INT64_MIN;
+  // Brands being replayed (ReplayBrands) -> their own closed-through, below closed_through_ms_.
+  std::map<uint32_t, int64_t> replaying_;
 };
 
 }  // namespace brandpulse

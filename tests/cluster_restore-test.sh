@@ -11,6 +11,11 @@
 #      partitions and keeps the others' merged state ("kept"; the lost brands' windows
 #      "dropped"). Each instance's windows at the end are windows of the single-process run, and
 #      together they are all of them; the alert ids together are the single-process run's.
+#   3. Failover (third group, third partials topic): x3 consumes alone, y3 joins and takes partials
+#      partitions, y3 is killed (SIGKILL). x3 gains them back without local state and must replay
+#      only those ("replaying [..] beside kept [..]", no "merged state reset"), and end alone with
+#      windows byte-identical to the single-process run, every alert id of it (x3's and y3's
+#      together), and no alert of x3 fired twice.
 #
 #   tests/cluster_restore-test.sh [--posts N] [--brandpulse PATH] [--work DIR]
 # Exit 0 when all hold; 1 on a difference; 2 on a setup error.
@@ -31,7 +36,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 kafka_prepare
-kafka_start_cluster 1 posts:8 partials:4 partials2:8
+kafka_start_cluster 1 posts:8 partials:4 partials2:8 partials3:8
 
 input=$work/firehose.jsonl
 "$brandpulse" generate --watchlist pipelines/watchlists/nordic-spanish-telecoms.yaml \
@@ -158,8 +163,50 @@ missing=$(comm -23 "$work/reference/windows-sorted.txt" <(sort -u "$work/union.t
 alert_ids "$work"/{x2,y2}/out/alerts.jsonl | sort -u | cmp -s "$work/reference/alert-ids.txt" - ||
   { fail "the alert ids of x2 and y2 differ from the single-process run"; alert_ids "$work"/{x2,y2}/out/alerts.jsonl | sort -u | diff "$work/reference/alert-ids.txt" - | head; }
 
-if grep -i 'offset reset' "$work"/{x,x2,y2}/runs.log; then fail "an offset reset happened"; fi
-if grep -h 'cluster: epochs committed' "$work"/{x,x2,y2}/runs.log | grep -v ' 0 conflict(s)'; then
+# 3. Failover: the survivor replays only the partials partitions it gains, beside kept ones. Both
+# run without stop_at_end (x3 would otherwise finish the short input before y3 is killed); x3 is
+# then stopped and run again to the end on its state, which closes every window.
+kafka_control "rtt -1 60" >/dev/null
+third_group=(KAFKA_GROUP=failover KAFKA_PARTIALS=partials3 KAFKA_STOP_AT_END=false "${common[@]}")
+run x3 tests/kafka/global-pipeline.yaml "${third_group[@]}"
+x3=$pid
+wait_count "$work/x3/runs.log" "partials restored" 1 400 || fail "x3 never restored its partials partitions"
+wait_count "$work/x3/runs.log" "epoch .* committed" 4 600 || fail "x3 committed fewer than 4 epochs"
+run y3 tests/kafka/global-pipeline.yaml "${third_group[@]}"
+y3=$pid
+wait_count "$work/y3/runs.log" "partials restored: .*(partitions \[[0-9]" 1 600 ||
+  fail "y3 never restored a partials partition it gained"
+kill -KILL "$y3"
+wait "$y3" 2>/dev/null || true
+echo "cluster-restore-test: y3 killed after it restored $(grep 'partials restored' "$work/y3/runs.log" | tail -n 1 | grep -o 'partitions \[[0-9,]*\]')"
+wait_count "$work/x3/runs.log" "replaying \[[0-9,]*\] beside kept \[[0-9]" 1 400 ||
+  fail "x3 replayed no gained partials partition beside kept ones after y3's kill"
+wait_count "$work/x3/runs.log" "caught up with the merged watermark" 1 400 || fail "x3's replay never caught up"
+sleep 1
+kill -TERM "$x3"
+pid=$x3; finish x3 || true
+kafka_control "rtt -1 0" >/dev/null
+grep -h 'replaying\|caught up\|partials restored' "$work/x3/runs.log" | sed 's/^/cluster-restore-test: x3: /'
+grep 'merged state reset' "$work/x3/runs.log" | tail -n +2 | sed 's/^/cluster-restore-test: x3: /'
+[ "$(grep -c 'merged state reset' "$work/x3/runs.log")" -le 1 ] ||
+  fail "x3 wiped its merged state after its first assignment (merged state reset)"
+run x3 tests/kafka/global-pipeline.yaml KAFKA_GROUP=failover KAFKA_PARTIALS=partials3 "${common[@]}"
+finish x3 || true
+x3_last=$(last_run "$work/x3/runs.log")
+grep -q 'merged state reset' <<<"$x3_last" && fail "x3's last run wiped its merged state (merged state reset)"
+grep 'gained\|partials restored' <<<"$x3_last" | sed 's/^/cluster-restore-test: x3 (to the end): /'
+"$brandpulse" query dump --state "$work/x3/state" >"$work/x3/windows.txt"
+cmp -s "$work/reference/windows.txt" "$work/x3/windows.txt" ||
+  { fail "x3's windows differ from the single-process run"; diff "$work/reference/windows.txt" "$work/x3/windows.txt" | head; }
+alert_ids "$work/x3/out/alerts.jsonl" | sort >"$work/x3/alert-ids-all.txt"
+alert_ids "$work"/{x3,y3}/out/alerts.jsonl | sort -u | cmp -s "$work/reference/alert-ids.txt" - ||
+  { fail "the alert ids of x3 and y3 differ from the single-process run"; alert_ids "$work"/{x3,y3}/out/alerts.jsonl | sort -u | diff "$work/reference/alert-ids.txt" - | head; }
+twice=$(uniq -d "$work/x3/alert-ids-all.txt" | wc -l)
+[ "$twice" -eq 0 ] || fail "$twice alert id(s) fired twice by x3"
+echo "cluster-restore-test: x3: $(wc -l <"$work/x3/windows.txt") windows, $(wc -l <"$work/x3/alert-ids-all.txt") alerts, $twice fired twice"
+
+if grep -i 'offset reset' "$work"/{x,x2,y2,x3,y3}/runs.log; then fail "an offset reset happened"; fi
+if grep -h 'cluster: epochs committed' "$work"/{x,x2,y2,x3}/runs.log | grep -v ' 0 conflict(s)'; then
   fail "a merger refused epochs (conflicts)"
 fi
 [ "$failures" -eq 0 ] && echo "cluster-restore-test: all checks passed"

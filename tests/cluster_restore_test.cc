@@ -5,11 +5,16 @@
 // epochs at the applied position in the records after it (pipeline/cluster_merge_log.h).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+
+#include <fmt/format.h>
 
 #include "engine/state_store.h"
 #include "operators/partials_codec.h"
+#include "operators/rule_common.h"
 #include "pipeline/cluster_merge_log.h"
+#include "pipeline/window_closer.h"
 #include "test_support.h"
 
 namespace brandpulse {
@@ -178,10 +183,11 @@ TEST(ClusterRestore, AStartResumesOnlyWhenLocalStateHoldsEveryAssignedPartition)
     EXPECT_EQ(planner.Plan({0, 1}, {0, 1}, stored, {}, {}), (Starts{{0, 17}, {1, 40}}));
     EXPECT_EQ(planner.Take(true), MergePlan::kResume);
   }
-  {  // one partition the state does not hold: everything from the beginning
+  {  // one partition the state does not hold: the stored one resumes, that one is replayed
     MergePlanner planner;
-    EXPECT_EQ(planner.Plan({1, 3}, {1, 3}, stored, {}, {}), (Starts{{1, kBegin}, {3, kBegin}}));
-    EXPECT_EQ(planner.Take(true), MergePlan::kReset);
+    EXPECT_EQ(planner.Plan({1, 3}, {1, 3}, stored, {}, {}), (Starts{{1, 40}, {3, kBegin}}));
+    EXPECT_EQ(planner.Take(true), MergePlan::kResume);
+    EXPECT_EQ(planner.Replayed(), (std::set<uint32_t>{3}));
   }
   {  // no local state (a fresh disk, or state from before this stop): a replay
     MergePlanner planner;
@@ -195,15 +201,17 @@ TEST(ClusterRestore, AStartResumesOnlyWhenLocalStateHoldsEveryAssignedPartition)
     EXPECT_EQ(planner.Plan({2}, {2}, stored, {}, {}), (Starts{{2, 9}}));
     EXPECT_EQ(planner.Take(true), MergePlan::kResume);
   }
-  {  // the first assignment resumes, a second callback before the runtime took it gains more
+  {  // the first assignment resumes, a second callback before the runtime took it gains more:
+     // that one is replayed beside it
     MergePlanner planner;
     planner.Plan({0}, {0}, stored, {}, {});
-    EXPECT_EQ(planner.Plan({0, 3}, {3}, stored, {}, {}), (Starts{{0, kBegin}, {3, kBegin}}));
-    EXPECT_EQ(planner.Take(true), MergePlan::kReset);
+    EXPECT_EQ(planner.Plan({0, 3}, {3}, stored, {}, {}), (Starts{{3, kBegin}}));
+    EXPECT_EQ(planner.Take(true), MergePlan::kResume);
+    EXPECT_EQ(planner.Replayed(), (std::set<uint32_t>{3}));
   }
 }
 
-TEST(ClusterRestore, LaterChangesKeepUnlessTheyGainAPartitionNotHeld) {
+TEST(ClusterRestore, LaterChangesKeepAndReplayOnlyAPartitionNotHeld) {
   MergePlanner planner;
   planner.Plan({0, 1, 2, 3}, {0, 1, 2, 3}, {}, {}, {});
   EXPECT_EQ(planner.Take(true), MergePlan::kReset);
@@ -217,12 +225,13 @@ TEST(ClusterRestore, LaterChangesKeepUnlessTheyGainAPartitionNotHeld) {
   EXPECT_EQ(planner.Plan({0}, {}, {}, {0, 1, 3}, next), Starts{});
   EXPECT_EQ(planner.Plan({0, 1, 3}, {1, 3}, {}, {0, 1, 3}, next), (Starts{{1, 51}, {3, kBegin}}));
   EXPECT_EQ(planner.Take(false), MergePlan::kNone);  // the consumer saw no change after all
-  // A member left: 2 comes back without local state: everything from the beginning.
-  EXPECT_EQ(planner.Plan({0, 1, 2}, {2}, {}, {0, 1}, next),
-            (Starts{{0, kBegin}, {1, kBegin}, {2, kBegin}}));
-  // ...and a revoke in the same change restarts what is left too (a reset replays all).
-  EXPECT_EQ(planner.Plan({0, 2}, {}, {}, {0, 1}, next), (Starts{{0, kBegin}, {2, kBegin}}));
-  EXPECT_EQ(planner.Take(true), MergePlan::kReset);
+  // A member left (failover): 2 comes back without local state: only 2 is replayed, from its
+  // beginning; 0 and 1 read on with their merged state (issue 11, stop 24).
+  EXPECT_EQ(planner.Plan({0, 1, 2}, {2}, {}, {0, 1}, next), (Starts{{2, kBegin}}));
+  // ...and a revoke in the same change leaves the rest as they are.
+  EXPECT_EQ(planner.Plan({0, 2}, {}, {}, {0, 1}, next), Starts{});
+  EXPECT_EQ(planner.Take(true), MergePlan::kKeep);
+  EXPECT_EQ(planner.Replayed(), (std::set<uint32_t>{2}));
   // A change with no plan (the consumer closing) resets.
   EXPECT_EQ(planner.Take(true), MergePlan::kReset);
 }
@@ -269,6 +278,198 @@ TEST(ClusterRestore, DeleteWindowRemovesOnlyThatWindow) {
     left.push_back(key.brand_id + "=" + std::to_string(value.mentions));
   }).ok());
   EXPECT_EQ(left, std::vector<std::string>{"telia=4"});
+  store->reset();
+  std::filesystem::remove_all(directory);
+}
+
+// Issue 11, stop 24: the done epoch ids are kept as runs of seqs per instance, so a long run of
+// in-order epochs is one run (the set grew by one per epoch and every commit walked it).
+TEST(ClusterRestore, DoneEpochsAreKeptAsRuns) {
+  EpochRuns runs;
+  for (uint64_t seq : {5, 3, 4, 9, 1, 2, 4}) runs.insert(EpochId{kA, seq});
+  runs.insert(EpochId{kB, 7});
+  EXPECT_EQ(runs.epoch_count(), 7u);
+  EXPECT_EQ(runs.run_count(), 3u);  // A: 1..5, 9; B: 7
+  for (uint64_t seq = 0; seq < 12; ++seq) {
+    EXPECT_EQ(runs.contains(EpochId{kA, seq}), (seq >= 1 && seq <= 5) || seq == 9) << seq;
+  }
+  EXPECT_FALSE(runs.contains(EpochId{kC, 1}));
+  runs.InsertRun(kA, 6, 3);  // closes the gap: one run 1..9
+  EXPECT_EQ(runs.run_count(), 2u);
+  EXPECT_EQ(runs.epoch_count(), 10u);
+
+  // A long run: 50,000 epochs of one instance, one after the other, plus a few duplicates.
+  PartialsMergeLog log;
+  std::vector<PreparedPartials> apply;
+  uint64_t position = 0;
+  for (uint64_t seq = 1; seq <= 50000; ++seq) {
+    PreparedPartials epoch = Epoch(kA, seq, {Range(0, position, position + 10, 1000 + seq),
+                                             Range(1, 0, 0, 900)}, 1);
+    position += 10;
+    if (seq % 1000 == 0) log.OnPrepared(epoch, apply);  // a duplicated record
+    log.OnPrepared(std::move(epoch), apply);
+    log.OnMarker(EpochId{kA, seq}, apply);
+  }
+  EXPECT_EQ(apply.size(), 50000u);
+  EXPECT_EQ(log.done().run_count(), 1u);
+  EXPECT_EQ(log.done().epoch_count(), 50000u);
+  std::string state;
+  log.EncodeState(state);
+  EXPECT_LT(state.size(), 100u);
+  Result<PartialsMergeLog> decoded = PartialsMergeLog::DecodeState(state);
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_TRUE(decoded->done().contains(EpochId{kA, 1}));
+  EXPECT_TRUE(decoded->done().contains(EpochId{kA, 50000}));
+  EXPECT_FALSE(decoded->done().contains(EpochId{kA, 50001}));
+  std::vector<PreparedPartials> again;
+  decoded->OnMarker(EpochId{kA, 17}, again);  // a copy of a marker: nothing applies
+  EXPECT_TRUE(again.empty());
+  EXPECT_EQ(decoded->stats().duplicates, 1u);
+}
+
+// Issue 11, stop 24: a merger that gains a partials partition without local state replays it
+// beside the kept ones. Its brands' windows are rebuilt alone — the closer keeps their own
+// closed-through, the rules' series hands their windows out again from their first — while the
+// kept brands' windows wait for the merged watermark: each window closes once, each brand's series
+// is evaluated once per window, and the values equal a run that saw everything in one piece.
+constexpr int64_t kMinute = 60000;
+
+class TwoBrands final : public BrandDirectory {
+ public:
+  uint32_t brand_count() const override { return 2; }
+  BrandInfo brand_info(uint32_t index) const override {
+    return BrandInfo{index == 0 ? "acme" : "globex", index == 0 ? "Acme" : "Globex", ""};
+  }
+  std::optional<uint32_t> FindBrand(std::string_view id) const override {
+    if (id == "acme") return 0u;
+    if (id == "globex") return 1u;
+    return std::nullopt;
+  }
+};
+
+struct Merger {
+  explicit Merger(const std::vector<WindowSpec>& windows)
+      : closer(windows, 0, [](uint32_t) { return true; }), series(windows[0], 0) {}
+  // One commit: the epoch's deltas, then windows close by `watermark` and the series hands out.
+  void Commit(const WindowDeltaMap& deltas, int64_t watermark, bool end, StateStore& store) {
+    closer.Track(deltas);
+    StateStore::Commit commit = store.NewCommit();
+    std::vector<WindowDeltaKey> replaced;
+    Result<int64_t> closed = closer.Close(
+        watermark, end, deltas, brands, store, commit,
+        [&](const ClosedWindow& window) {
+          closes.push_back(fmt::format("{}@{}={}", brands.brand_info(window.brand_index).id,
+                                       window.start_ms / kMinute, window.metrics->mentions));
+          series.Add(window);
+          return Status::Ok();
+        },
+        replaced);
+    ASSERT_TRUE(closed.ok());
+    ASSERT_TRUE(series.TakeFinal(*closed, [&](const WindowSeries::Final& final) {
+      for (uint32_t brand = 0; brand < 2; ++brand) {
+        if (!final.Includes(brand)) continue;
+        const WindowMetrics* metrics = final.Of(brand);
+        evaluated.push_back(fmt::format("{}@{}={}", brands.brand_info(brand).id,
+                                        final.start_ms / kMinute,
+                                        metrics != nullptr ? metrics->mentions : 0));
+      }
+      return Status::Ok();
+    }).ok());
+  }
+  TwoBrands brands;
+  WindowCloser closer;
+  WindowSeries series;
+  std::vector<std::string> closes;     // "brand@start minute=mentions", in close order
+  std::vector<std::string> evaluated;  // what the rules were shown, in order
+};
+
+WindowDeltaMap Deltas(std::vector<std::tuple<uint32_t, int64_t, uint64_t>> windows) {
+  WindowDeltaMap deltas;
+  for (const auto& [brand, start_minute, mentions] : windows) {
+    WindowMetrics metrics;
+    for (uint64_t index = 0; index < mentions; ++index) metrics.AddMention(brand * 1000 + index, 10);
+    deltas[WindowDeltaKey{brand, 0, kBrandTotal, start_minute * kMinute}] = metrics;
+  }
+  return deltas;
+}
+
+TEST(ClusterRestore, AGainedPartitionIsReplayedBesideKeptOnes) {
+  const std::filesystem::path directory = brandpulse_test::MakeTempDirectory("cluster-replay");
+  Result<std::unique_ptr<StateStore>> store =
+      StateStore::Open(StateOptions{(directory / "state").string()});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  WindowSpec spec;
+  spec.name = "5m";
+  spec.size_ms = 5 * kMinute;
+  const std::vector<WindowSpec> windows{spec};
+  // acme (kept) and globex (its partials partition moves here), 5-minute windows.
+  const WindowDeltaMap e1 = Deltas({{0, 0, 3}, {1, 0, 2}});
+  const WindowDeltaMap e2 = Deltas({{0, 5, 1}, {1, 5, 4}});
+  const WindowDeltaMap e3 = Deltas({{0, 10, 2}, {1, 10, 1}});
+  const WindowDeltaMap e4 = Deltas({{0, 15, 5}});
+
+  Merger single(windows);  // everything in one piece
+  single.Commit(e1, 5 * kMinute, false, **store);
+  single.Commit(e2, 10 * kMinute, false, **store);
+  single.Commit(e3, 15 * kMinute, false, **store);
+  single.Commit(e4, 15 * kMinute, true, **store);
+
+  Merger merger(windows);
+  merger.Commit(e1, 5 * kMinute, false, **store);
+  merger.Commit(e2, 10 * kMinute, false, **store);
+  const size_t closes_before = merger.closes.size();
+  const size_t evaluated_before = merger.evaluated.size();
+  // globex's partition is gained without local state: its state goes, and it is replayed.
+  merger.closer.ForgetBrands({1});
+  merger.closer.ReplayBrands({1});
+  merger.series.Replay({1});
+  EXPECT_TRUE(merger.closer.replaying());
+  EXPECT_EQ(merger.closer.ClosedThrough(0), 10 * kMinute);
+  EXPECT_EQ(merger.closer.ClosedThrough(1), INT64_MIN);
+  // The replay catches up (its own watermark: 5, 10 minutes) while acme's epoch 3 waits.
+  merger.Commit(Deltas({{1, 0, 2}, {0, 10, 2}}), 5 * kMinute, false, **store);
+  EXPECT_TRUE(merger.closer.replaying());
+  EXPECT_TRUE(merger.series.replaying());
+  // At the kept brands' closed-through again: caught up.
+  merger.Commit(Deltas({{1, 5, 4}}), 10 * kMinute, false, **store);
+  EXPECT_FALSE(merger.closer.replaying());
+  EXPECT_FALSE(merger.series.replaying());
+  // The merged watermark moves on for both.
+  merger.Commit(Deltas({{1, 10, 1}}), 15 * kMinute, false, **store);
+  merger.Commit(e4, 15 * kMinute, true, **store);
+
+  // Every window of globex closes again, once; acme's kept windows do not close again.
+  const std::vector<std::string> after(merger.closes.begin() + closes_before, merger.closes.end());
+  EXPECT_EQ(after, (std::vector<std::string>{"globex@0=2", "globex@5=4", "acme@10=2",
+                                             "globex@10=1", "acme@15=5"}));
+  // The rules see acme's windows once in all, globex's again from its first, with the values of
+  // the run in one piece (silence included).
+  std::vector<std::string> evaluated(merger.evaluated.begin() + evaluated_before,
+                                     merger.evaluated.end());
+  std::vector<std::string> expected = {"globex@0=2", "globex@5=4", "acme@10=2", "globex@10=1",
+                                       "acme@15=5", "globex@15=0"};
+  std::sort(evaluated.begin(), evaluated.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(evaluated, expected);
+  std::vector<std::string> acme_all;
+  for (const std::string& entry : merger.evaluated) {
+    if (entry.starts_with("acme")) acme_all.push_back(entry);
+  }
+  std::vector<std::string> acme_single;
+  for (const std::string& entry : single.evaluated) {
+    if (entry.starts_with("acme")) acme_single.push_back(entry);
+  }
+  EXPECT_EQ(acme_all, acme_single);
+  std::vector<std::string> globex_single;
+  for (const std::string& entry : single.evaluated) {
+    if (entry.starts_with("globex")) globex_single.push_back(entry);
+  }
+  std::vector<std::string> globex_replayed;  // in the order the rules saw them
+  for (const std::string& entry :
+       std::vector<std::string>(merger.evaluated.begin() + evaluated_before, merger.evaluated.end())) {
+    if (entry.starts_with("globex")) globex_replayed.push_back(entry);
+  }
+  EXPECT_EQ(globex_replayed, globex_single);
   store->reset();
   std::filesystem::remove_all(directory);
 }

@@ -32,7 +32,7 @@
 # failover times) and writes them to <work>/figures.txt.
 #
 #   tests/kafka/cluster-fault-test.sh [--mode per-instance|global] [--long] [--cycles N]
-#       [--posts N] [--partitions N] [--rate N] [--seed N] [--brandpulse PATH] [--work DIR]
+#       [--posts N] [--partitions N] [--partials N] [--rate N] [--seed N] [--brandpulse PATH] [--work DIR]
 # --long (`make cluster-test`): 48,000 posts, 12 partitions, and the middle of the schedule (B
 # killed and restarted, C frozen and resumed) three times.
 # --mode global appends a `cluster:` section; per-instance (default) runs the pipeline as it is.
@@ -45,12 +45,16 @@ test_name=cluster-fault-test
 mode=per-instance
 posts=16000
 partitions=8
+partials=7        # partials partitions (global mode). The watchlist's brands are keyed by their
+                  # competitor groups, "dna" and "digi": with 2-6 partitions both hash to
+                  # partition 0 (one merger merges everything); with 7 they land on 3 and 6.
 rate=250          # posts/s the feeder produces while it has budget
 seed=22
 brandpulse=build/brandpulse
 work=build/cluster-fault-test
 cycles=1          # kill/restart + freeze/resume cycles in the middle of the schedule
-debug=            # librdkafka debug contexts for the instances' consumers (e.g. cgrp)
+debug=cgrp        # librdkafka debug contexts for the instances' consumers (--debug ''
+                  # for none): the group lines explain slow failovers (~100 KB per log)
 source tests/kafka/lib.sh
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -59,6 +63,7 @@ while [ $# -gt 0 ]; do
     --cycles) cycles=$2; shift 2 ;;
     --posts) posts=$2; shift 2 ;;
     --partitions) partitions=$2; shift 2 ;;
+    --partials) partials=$2; shift 2 ;;
     --rate) rate=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
     --debug) debug=$2; shift 2 ;;
@@ -94,7 +99,7 @@ kafka_before_cleanup() {  # a frozen instance is woken, so that the kill reaches
 }
 
 # --- the cluster, the input, the reference -----------------------------------------------------
-kafka_start_cluster 3 "posts:$partitions" alerts:2 partials:4
+kafka_start_cluster 3 "posts:$partitions" alerts:2 "partials:$partials"
 broker_faults=0
 mock_alive() {  # exits 3 when dev-kafka is gone (the mock aborted): nothing after it can be checked
   kill -0 "$cluster_pid" 2>/dev/null && return 0
@@ -128,33 +133,11 @@ instance_env() {  # instance_env <name>: the variables an instance's pipeline re
 
 # --- the feeder: kcat producing the input, keyed by line number, as the budget allows ----------
 # The budget (a line count in a file) grows phase by phase, so posts arrive during every step.
-# socket.timeout.ms 3 s (the client's own request timeout; request.timeout.ms is only the ack
-# timeout the broker is asked for): a Produce delayed 5 s by dev-kafka times out and is sent
-# again; the mock keeps both copies (it does not de-duplicate the idempotent producer).
+# tests/kafka/feeder.py runs kcat and reads the topic back: a post kcat failed to deliver is sent
+# again, so every post is on the topic (its log ends with what it had to send again).
 echo 0 >"$work/budget"
-python3 -u -c '
-import sys, time
-source, budget, rate = sys.argv[1], sys.argv[2], float(sys.argv[3])
-out = sys.stdout.buffer  # bytes: some posts are malformed on purpose (invalid UTF-8)
-sent = 0
-def allowed():
-    try:
-        return int(open(budget).read().strip() or 0)
-    except (OSError, ValueError):
-        return 0
-with open(source, "rb") as lines:
-    for line in lines:
-        while sent >= allowed():
-            time.sleep(0.05)
-        sent += 1
-        out.write(b"%d\t" % sent + line)
-        if sent % 50 == 0:
-            out.flush()
-            time.sleep(50 / rate)
-out.flush()
-' "$input" "$work/budget" "$rate" |
-  kcat -P -b "$KAFKA_BROKERS" -t posts -K "	" -X enable.idempotence=true -X socket.timeout.ms=3000 \
-    -X message.timeout.ms=120000 -X linger.ms=20 -X batch.num.messages=100 >"$work/feeder.log" 2>&1 &
+python3 -u tests/kafka/feeder.py --input "$input" --budget "$work/budget" --rate "$rate" \
+  --brokers "$KAFKA_BROKERS" --topic posts --log "$work/feeder.log" >/dev/null 2>&1 &
 feeder_pid=$!
 fed=0
 feed() {  # feed <posts>: let the feeder produce that many more
@@ -234,7 +217,9 @@ wait_assigned() {  # wait_assigned <name> <timeout s>: until its current run hol
   done
 }
 # Failover: after <name> was signalled at <since>, waits until the others have gained as many
-# partitions as it held; prints the seconds from the signal to the last of those gains.
+# partitions as it held; prints the seconds from the signal to the last of those gains. The limit
+# (60 s) only says that it happened: each SyncGroup the mock refuses costs another 5-s round
+# (docs/cluster.md), and a long run saw 21.6 s.
 failover() {  # failover <since> <held> <timeout s> <survivor>...
   local since=$1 count=$2 deadline=$(( $(date +%s) + $3 ))
   shift 3
@@ -304,12 +289,15 @@ wait_assigned C 60
 wait_all_assigned 30 A B C
 fault "broker down 2"
 fault "error produce 4 NOT_LEADER_FOR_PARTITION"
+# A Produce refused with a non-retriable error: kcat gives that batch up ("Delivery failed"), as
+# it did with 6 posts in stop 23's bare-chroot run; the feeder must notice and send them again.
+fault "error produce 1 INVALID_RECORD"
 sleep 3
 fault "broker up 2"
 wait_all_assigned 30 A B C
 fault "coordinator $group 3"
 wait_all_assigned 30 A B C
-say "3 instances: A $(held A), B $(held B), C $(held C); broker 2 was down 3 s, coordinator moved, 4 Produce errors"
+say "3 instances: A $(held A), B $(held B), C $(held C); broker 2 was down 3 s, coordinator moved, 5 Produce errors"
 
 # The middle, --cycles times (1; 3 in the long form): B killed and restarted, C frozen and resumed.
 for ((cycle = 1; cycle <= cycles; cycle++)); do
@@ -319,11 +307,12 @@ for ((cycle = 1; cycle <= cycles; cycle++)); do
   feed "$slice"
   sleep 1
   fault "error offsetcommit 3 REBALANCE_IN_PROGRESS"
+  wait_assigned B 60  # a member holding nothing has no failover to time (a long run: B held 0)
   held_b=$(held B)
   killed_at=$(now)
   stop B KILL
   kills=$((kills + 1))
-  took=$(failover "$killed_at" "$held_b" 40 A C)
+  took=$(failover "$killed_at" "$held_b" 60 A C)
   alive A C
   failover_kill="${failover_kill#none} $took"
   say "B (holding $held_b) killed with SIGKILL; A and C had its partitions after $took s"
@@ -340,11 +329,12 @@ for ((cycle = 1; cycle <= cycles; cycle++)); do
   # C frozen past its session timeout: its partitions move; it wakes up fenced and rejoins.
   feed "$slice"
   sleep 1
+  wait_assigned C 60
   held_c=$(held C)
   frozen_at=$(now)
   kill -STOP "${pid[C]}"
   freezes=$((freezes + 1))
-  took=$(failover "$frozen_at" "$held_c" 40 A B)
+  took=$(failover "$frozen_at" "$held_c" 60 A B)
   alive A B
   failover_stop="${failover_stop#none} $took"
   sleep_more=$(awk -v a="$frozen_at" -v b="$(now)" -v s="$session_s" 'BEGIN { d = s + 3 - (b - a); print (d > 0 ? d : 0) }')
@@ -370,11 +360,12 @@ done
 # 3 → 2: A stops gracefully (commits, leaves the group).
 feed "$slice"
 sleep 1
+wait_assigned A 60
 held_a=$(held A)
 stopped_at=$(now)
 stop A TERM
 graceful=$((graceful + 1))
-failover_term=$(failover "$stopped_at" "$held_a" 40 B C)
+failover_term=$(failover "$stopped_at" "$held_a" 60 B C)
 alive B C
 say "A (holding $held_a) stopped with SIGTERM; B and C had its partitions after $failover_term s"
 
@@ -401,9 +392,10 @@ say "B stopped with SIGTERM: D holds $(held D)"
 feeder_status=0
 wait "$feeder_pid" || feeder_status=$?
 feeder_pid=
-# kcat exits 1 after any client error (a broker down is one); what counts is that every post is
-# on the topic, checked below.
-[ "$feeder_status" -eq 0 ] || say "the feeder (kcat) exited $feeder_status: $(grep -c ERROR "$work/feeder.log" || true) error line(s) in feeder.log"
+# The feeder exits 1 only when some post never reached the topic (checked below as well).
+say "$(grep -a '^feeder .*posts fed' "$work/feeder.log" | tail -n 1)"
+[ "$feeder_status" -eq 0 ] || fail "the feeder exited $feeder_status: some posts never reached the topic"
+resent=$(grep -a '^feeder .*posts fed' "$work/feeder.log" | tail -n 1 | grep -o '[0-9]* post(s) sent again' | cut -d' ' -f1 || true)
 lag() { "$brandpulse" kafka-lag --brokers "$KAFKA_BROKERS" --topic posts --group "$group" >"$work/lag.txt" 2>&1; }
 for _ in $(seq 300); do
   lag || true
@@ -543,6 +535,10 @@ epochs() { cat "${logs[@]}" | grep -ao "cluster: epochs committed [0-9]*, abando
 # lost its assignment this way in stop 22's rebalance storms (a frozen member is refused with
 # Unknown member instead).
 illegal_generation=$(cat "${logs[@]}" | grep -ac 'group generation id is not valid' || true)
+# A follower's SyncGroup that reaches librdkafka 2.0.2's mock after the leader's is refused with
+# INVALID_REQUEST and costs the group another 5-s round: the slow failovers (docs/cluster.md,
+# "The cluster fault test"). Counted from the cgrp debug lines (none without them).
+syncgroups_refused=$(cat "${logs[@]}" | grep -ac 'SyncGroup response: Broker: Invalid request' || true)
 restores() { cat "${logs[@]}" | grep -ao 'cluster: partials restored: [0-9]* record(s), [0-9]* bytes, [0-9]* epoch(s) applied in [0-9.]* s' |
   awk '{ n++; s = $(NF - 1); b = $6; if (s > ms) { ms = s; mb = b } if (b > xb) { xb = b; xs = s } }
     END { if (n) printf "%d restores; slowest %.3f s (%d bytes); largest %d bytes (%.3f s)", n, ms, mb, xb, xs; else print "none" }'; }
@@ -552,6 +548,7 @@ restores() { cat "${logs[@]}" | grep -ao 'cluster: partials restored: [0-9]* rec
   echo "partitions $partitions"
   echo "records_on_topic $on_topic"
   echo "duplicated_records $duplicated"
+  echo "posts_sent_again_by_the_feeder ${resent:-?}"
   echo "instance_runs $runs"
   echo "kills $kills"
   echo "freezes $freezes"
@@ -572,6 +569,7 @@ restores() { cat "${logs[@]}" | grep -ao 'cluster: partials restored: [0-9]* rec
   echo "failover_sigterm_s $failover_term"
   [ "$mode" = global ] && echo "epochs $(epochs)"
   echo "commits_refused_illegal_generation $illegal_generation"
+  echo "syncgroups_refused_by_the_mock $syncgroups_refused${debug:+ (debug $debug)}"
   [ "$mode" = global ] && echo "partials_restores $(restores)"
   echo "rejoin_after_sigcont_s" $rejoin_sigcont
   echo "load $load"

@@ -1314,8 +1314,17 @@ Status PipelineRun::ClusterDedup(StateStore::Commit& commit) {
   if (events.empty()) return Status::Ok();
   const DedupMerger::Stats before = dedup_merger_->stats();
   std::vector<PartialWindow> counted;
-  const int64_t watermark = cluster_committed_watermark_.value_or(kNoWatermark);
-  dedup_merger_->Apply(std::move(events), watermark, counted);
+  // A brand being replayed beside kept ones (s24-restore) has closed its windows only through its
+  // own catch-up: its edits and horizon are judged by that (as ClusterEpoch's lateness check).
+  const int64_t merged = cluster_committed_watermark_.value_or(kNoWatermark);
+  dedup_merger_->Apply(
+      std::move(events),
+      [&](const std::string& brand_id) {
+        if (brand_id.empty() || !closer_->replaying()) return merged;
+        std::optional<uint32_t> index = brands_->FindBrand(brand_id);
+        return index ? std::min(merged, closer_->ClosedThrough(*index)) : merged;
+      },
+      counted);
   dedup_merger_->WriteChanges(commit);
   const DedupMerger::Stats& after = dedup_merger_->stats();
   summary_.duplicates_dropped += after.duplicates - before.duplicates;

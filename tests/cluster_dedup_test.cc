@@ -328,6 +328,26 @@ TEST_F(ClusterDedupMerge, LateEditsHorizonAndStoredSet) {
   ASSERT_TRUE(again.Load(**store).ok());
   EXPECT_EQ(again.size(), 1u);
 
+  // A brand replayed beside kept ones is judged by its own watermark (WatermarkOf): its edit of
+  // a version whose windows the kept brands' watermark has closed still applies.
+  DedupMerger replay = Merger();
+  counted.clear();
+  replay.Apply({Event("telenor", 2, kT0 + kMinute, 21, false), Event("telia", 2, kT0 + kMinute, 21, false)},
+               INT64_MIN, counted);
+  counted.clear();
+  const auto behind = [](const std::string& brand) {
+    return brand == "telia" ? kT0 + 2 * kMinute : kT0 + 3 * kHour;
+  };
+  replay.Apply({Event("telenor", 2, kT0 + 2 * kMinute, 22, true),
+                Event("telia", 2, kT0 + 2 * kMinute, 22, true)},
+               behind, counted);
+  EXPECT_EQ(replay.stats().edits_late, 1u);     // telenor's
+  EXPECT_EQ(replay.stats().edits_applied, 1u);  // telia's: retracted and counted again
+  ASSERT_EQ(counted.size(), 2u);
+  EXPECT_EQ(counted[0].brand_id, "telia");
+  EXPECT_EQ(counted[0].metrics.mentions, 0 - uint64_t{1});
+  EXPECT_EQ(counted[1].metrics.mentions, 1u);
+
   // Past the horizon (48 h) the id is forgotten: a copy counts again, as in one process.
   counted.clear();
   again.Apply({Event("telenor", 1, kT0 + 50 * kHour, 11, false)}, kT0 + 49 * kHour, counted);

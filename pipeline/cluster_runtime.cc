@@ -441,7 +441,9 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
         std::erase_if(merged_inquiries_, [&](const InquiryEvent& event) {
           return PartitionOfBrand(event.brand_id) == partition;
         });
-        // (s24-dedup: the partition's merged dedup events go here too.)
+        std::erase_if(merged_posts_, [&](const PostEvent& event) {
+          return PartitionOfBrand(event.brand_id) == partition;
+        });
         catching_up_.insert(partition);
         change.replayed.insert(partition);
         restore_from_ += fmt::format("{}{}@0", restore_from_.empty() ? "" : ",", partition);
@@ -680,16 +682,16 @@ void ClusterRuntime::AddEpochInquiries(std::vector<InquiryEvent> events) {
 }
 
 // In PublishEpoch: the epoch's inquiry events go with its prepared records, each to the
-// partition of its brand's key (as the brand's windows), in the order they were read.
+// partition of its brand's key (as the brand's windows), in the order they were read. Copies,
+// not moves, as for post events: a commit deferred after the records went out (they never get
+// a marker) publishes the events again with the next epoch (EndEpochEvents keeps them).
 void ClusterRuntime::DistributeInquiries(std::vector<PreparedPartials>& prepared) {
-  for (InquiryEvent& event : epoch_inquiries_) {
+  for (const InquiryEvent& event : epoch_inquiries_) {
     auto found = keys_.find(event.brand_id);
     const std::string& partition_key = found != keys_.end() ? found->second : event.brand_id;
     prepared[PartialsPartitionOf(partition_key, partials_partitions_)].inquiries.push_back(
-        std::move(event));
-    ++inquiries_published_;
+        event);
   }
-  epoch_inquiries_.clear();  // abandoned or not: an abandoned epoch's records are read again
 }
 
 std::vector<InquiryEvent> ClusterRuntime::TakeMergedInquiries() {
@@ -712,7 +714,7 @@ void ClusterRuntime::AddEpochPosts(std::vector<PostEvent> events) {
 }
 
 // In PublishEpoch: copies, not moves: a commit deferred after the records went out (they never
-// get a marker) publishes the events again with the next epoch (EndEpochPosts keeps them).
+// get a marker) publishes the events again with the next epoch (EndEpochEvents keeps them).
 void ClusterRuntime::DistributePosts(std::vector<PreparedPartials>& prepared) {
   for (const PostEvent& event : epoch_posts_) {
     auto found = keys_.find(event.brand_id);
@@ -721,10 +723,12 @@ void ClusterRuntime::DistributePosts(std::vector<PreparedPartials>& prepared) {
   }
 }
 
-void ClusterRuntime::EndEpochPosts() {
+void ClusterRuntime::EndEpochEvents() {
   if (deferred_) return;  // the epoch stays open: its events go out with the next one
   posts_published_ += epoch_posts_.size();
   epoch_posts_.clear();  // committed, or abandoned (its records are read again)
+  inquiries_published_ += epoch_inquiries_.size();  // the inquiry events likewise
+  epoch_inquiries_.clear();
 }
 
 std::vector<PostEvent> ClusterRuntime::TakeMergedPosts() {

@@ -174,10 +174,11 @@ class ClusterRuntime {
 
   // --- de-duplication keyed by brand (issue 11: `dedup` across instances, operators/dedup.h) ---
   // Source side: the epoch's post events. The next PublishEpoch puts each in the prepared record
-  // of its brand's partials partition; EndEpochPosts (after it) forgets them unless the epoch was
-  // deferred (they then go out with the next one). An abandoned epoch's are read again.
+  // of its brand's partials partition; EndEpochEvents (after it) forgets them, and the epoch's
+  // inquiry events, unless the epoch was deferred (they then go out with the next one). An
+  // abandoned epoch's are read again.
   void AddEpochPosts(std::vector<PostEvent> events);
-  void EndEpochPosts();
+  void EndEpochEvents();
   // Merge side: the post events of the epochs applied since the last call, in apply order.
   std::vector<PostEvent> TakeMergedPosts();
   // Merge side: windows the brands' DedupMerger counted, merged like the applied epochs' (the

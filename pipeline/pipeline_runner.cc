@@ -715,7 +715,7 @@ Status PipelineRun::Commit(bool end_of_input) {
   // Issue 11: these deltas go to the partials topic; the merged ones take their place.
   if (cluster_) RETURN_IF_ERROR(ClusterDedup(commit));  // issue 11: dedup at the merger
   if (cluster_) RETURN_IF_ERROR(ClusterEpoch(deltas, commit));
-  if (cluster_) cluster_->EndEpochPosts();  // (kept when the epoch was deferred)
+  if (cluster_) cluster_->EndEpochEvents();  // (kept when the epoch was deferred)
   summary_.window_updates += deltas.size();
   // Issue 11: the merged inquiry events; their observations are counted there.
   if (cluster_) RETURN_IF_ERROR(ClusterInquiries(deltas, end_of_input));

@@ -1131,8 +1131,8 @@ Status PipelineRun::ApplyMergeChange(const ClusterRuntime::MergeChange& change) 
 // then the closer and the rules' series rebuild those brands alone, from their first window,
 // while the merged watermark waits for them (ClusterRuntime::CatchUpWatermark).
 Status PipelineRun::ReplayMergedPartitions(const std::set<uint32_t>& partitions) {
-  RETURN_IF_ERROR(DropMergedPartitions(partitions));  // also RuleSet::ClearBrands
-  // (s24-dedup: the partitions' dedup state is reset here too, beside ClearBrands.)
+  // Also RuleSet::ClearBrands and the merger's dedup entries of those brands (DedupMerger).
+  RETURN_IF_ERROR(DropMergedPartitions(partitions));
   std::set<uint32_t> brands;
   for (uint32_t brand = 0; brand < brands_->brand_count(); ++brand) {
     if (partitions.contains(cluster_->PartitionOfBrand(brands_->brand_info(brand).id))) {

@@ -3,6 +3,8 @@
 // 1970 opened windows there. Such posts are dead letters with the reason, counted, and never
 // move the watermark; a partition cannot run ahead of the others by more than the skew; live
 // sources are held to the wall clock.
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <string>
 
@@ -11,6 +13,7 @@
 
 #include "engine/batch.h"
 #include "engine/event_time.h"
+#include "engine/json_writer.h"
 #include "engine/watermark.h"
 #include "pipeline/pipeline_config.h"
 #include "pipeline/pipeline_runner.h"
@@ -40,10 +43,13 @@ class EventTimeTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(work_); }
 
-  Result<RunSummary> Run(const std::string& input, const std::string& time_section = "") {
+  // follow: the file is a live source (it does not end), held to the wall clock; the run stops
+  // once `stop_at_records` records were read.
+  Result<RunSummary> Run(const std::string& input, const std::string& time_section = "",
+                         bool follow = false, uint64_t stop_at_records = 0) {
     brandpulse_test::WriteFile(work_ / "in.jsonl", input);
     brandpulse_test::WriteFile(work_ / "pipeline.yaml", fmt::format(R"(name: times
-source: {{type: file, path: in.jsonl}}
+source: {{type: file, path: in.jsonl, follow: {}}}
 decode: {{format: twitter-v2}}
 watchlist: watchlist.yaml
 workers: 2
@@ -55,13 +61,20 @@ windows:
 sinks:
   dead_letter: {{type: file, path: dead.jsonl}}
   late: {{type: file, path: late.jsonl}}
-)", time_section));
+)", follow ? "true" : "false", time_section));
     Diagnostics diagnostics;
     std::optional<PipelineSpec> spec =
         LoadPipelineSpec((work_ / "pipeline.yaml").string(), diagnostics);
     if (!spec) return Status::InvalidArgument(diagnostics.ToString());
     RunOptions options;
     options.fresh = true;
+    std::atomic<bool> stop{false};
+    if (follow) {
+      options.stop_requested = &stop;
+      options.on_progress = [&stop, stop_at_records](const RunSummary& summary) {
+        if (summary.records >= stop_at_records) stop.store(true);
+      };
+    }
     return RunPipeline(*spec, options);
   }
 
@@ -117,6 +130,55 @@ TEST_F(EventTimeTest, OldDataReplaysWithAConfiguredMinimum) {
   ASSERT_TRUE(run.ok()) << run.status().ToString();
   EXPECT_EQ(run->event_times_refused, 0u);
   EXPECT_EQ(run->mentions, 200u);
+}
+
+int64_t WallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Posts of the last ten minutes, one a second, and post 150 dated a day ahead of the wall clock.
+std::string LivePostsWithOneFromTomorrow(int64_t now_ms) {
+  const int64_t start = now_ms - now_ms % 1000 - 600'000;
+  std::string input;
+  for (int i = 0; i < 300; ++i) {
+    input += Tweet(i, FormatIsoTime(i == 150 ? start + 86'400'000 : start + i * 1000));
+  }
+  return input;
+}
+
+// A live source (a followed file) is held to the wall clock: a post more than max_future_skew
+// ahead of it is a counted dead letter with its reason, and it does not move the watermark
+// (had it, every later post of the ten minutes before it would be late).
+TEST_F(EventTimeTest, FutureDatedPostOnAFollowedFileIsADeadLetterAndMovesNoWatermark) {
+  Result<RunSummary> run =
+      Run(LivePostsWithOneFromTomorrow(WallClockMs()), ", max_future_skew: 5m", true, 300);
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  EXPECT_EQ(run->records, 300u);
+  EXPECT_EQ(run->event_times_refused, 1u);
+  EXPECT_EQ(run->dead_letters, 1u);
+  EXPECT_EQ(run->late_posts, 0u) << "the post from tomorrow moved the watermark";
+  EXPECT_EQ(run->mentions, 299u);
+  std::string dead = brandpulse_test::ReadFile(work_ / "dead.jsonl");
+  EXPECT_NE(dead.find("is after the newest allowed"), std::string::npos) << dead;
+  EXPECT_NE(dead.find("time.max_future_skew ahead of the wall clock"), std::string::npos) << dead;
+  EXPECT_NE(dead.find("Telenor 150"), std::string::npos) << dead;
+  EXPECT_EQ(brandpulse_test::ReadFile(work_ / "late.jsonl").size(), 0u) << "late posts written";
+}
+
+// A file that is not followed ends: it is a replay, not held to the wall clock. Old data and a
+// post ahead of today's date (a fixture written with a skewed clock) are all counted.
+TEST_F(EventTimeTest, AReplayedFileIsNotHeldToTheWallClock) {
+  std::string input;
+  for (int i = 0; i < 300; ++i) input += Tweet(i, Minute(i));  // 2026-01-01: old data
+  input += Tweet(300, FormatIsoTime(WallClockMs() + 86'400'000));  // last: late-closes nothing
+  Result<RunSummary> run = Run(input, ", max_future_skew: 5m");
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  EXPECT_EQ(run->event_times_refused, 0u);
+  EXPECT_EQ(run->dead_letters, 0u);
+  EXPECT_EQ(run->late_posts, 0u);
+  EXPECT_EQ(run->mentions, 301u);
 }
 
 TEST(EventTimeLimitsTest, APartitionCannotRunAheadOfTheOthers) {

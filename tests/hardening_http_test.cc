@@ -321,6 +321,57 @@ TEST_F(HardeningHttpTest, ATricklingRequestIsCutAtItsDeadline) {
   EXPECT_LT(took, std::chrono::milliseconds(3500));
 }
 
+// docs/limits.md: a connection silent for read_timeout_ms in the middle of a request is closed
+// (libmicrohttpd counts whole seconds); other clients are answered meanwhile. With the timeout
+// not applied the half request holds its connection until the request deadline (60 s here).
+TEST_F(HardeningHttpTest, AHalfRequestThatGoesSilentIsClosedAfterTheReadTimeout) {
+  HttpApiOptions options;
+  options.port = 0;
+  options.read_timeout_ms = 1000;
+  options.idle_timeout_ms = 30'000;
+  options.request_deadline_ms = 60'000;
+  Restart(options);
+  const auto start = std::chrono::steady_clock::now();
+  int fd = Connect("GET /api/v1/brands HTTP/1.1\r\nHost: x\r\n");  // no blank line: half a head
+  auto answer = Client().Get("/api/v1/brands");
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 200) << "another client was not served beside the silent one";
+  bool closed = false;
+  std::string response = ReadUntilClosed(fd, std::chrono::seconds(5), &closed);
+  const auto took = std::chrono::steady_clock::now() - start;
+  ::close(fd);
+  EXPECT_TRUE(closed) << "a half request silent for 5 s kept its connection";
+  EXPECT_FALSE(response.starts_with("HTTP/1.1 200")) << response.substr(0, 200);
+  EXPECT_GE(took, std::chrono::milliseconds(900));
+  EXPECT_LT(took, std::chrono::milliseconds(3500));
+}
+
+// docs/limits.md: after an answer, a keep-alive connection that sends nothing more is closed
+// after idle_timeout_ms, while other clients are answered.
+TEST_F(HardeningHttpTest, AnIdleKeepAliveConnectionIsClosedAfterTheIdleTimeout) {
+  HttpApiOptions options;
+  options.port = 0;
+  options.read_timeout_ms = 30'000;
+  options.idle_timeout_ms = 1000;
+  options.request_deadline_ms = 60'000;
+  Restart(options);
+  int fd = Connect("GET /api/v1/brands HTTP/1.1\r\nHost: x\r\n\r\n");
+  bool closed = false;
+  std::string response = ReadUntilClosed(fd, std::chrono::milliseconds(300), &closed);
+  EXPECT_TRUE(response.starts_with("HTTP/1.1 200")) << response.substr(0, 200);
+  ASSERT_FALSE(closed) << "the connection was not kept alive after its answer";
+  const auto answered = std::chrono::steady_clock::now();
+  auto answer = Client().Get("/api/v1/brands");
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 200) << "another client was not served beside the idle one";
+  std::string more = ReadUntilClosed(fd, std::chrono::seconds(5), &closed);
+  const auto took = std::chrono::steady_clock::now() - answered;
+  ::close(fd);
+  EXPECT_TRUE(closed) << "an idle keep-alive connection stayed open 5 s";
+  EXPECT_EQ(more, "");
+  EXPECT_LT(took, std::chrono::milliseconds(3500));
+}
+
 TEST_F(HardeningHttpTest, PastTheConnectionLimitRequestsGetA503) {
   HttpApiOptions options;
   options.port = 0;

@@ -4,7 +4,11 @@
 // pretty-printed JSON documents, or one array, is read as records.
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cstring>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include <fmt/format.h>
@@ -13,6 +17,20 @@
 #include "engine/batch.h"
 #include "operators/file_source.h"
 #include "tests/test_support.h"
+
+// As in hardening_array_stream_test.cc: under AddressSanitizer freed blocks wait in its
+// quarantine and under ThreadSanitizer every touched byte has shadow memory, so RSS grows with
+// everything ever allocated; the bounded-memory test then measures the live heap instead.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define BRANDPULSE_TEST_SANITIZER_HEAP 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define BRANDPULSE_TEST_SANITIZER_HEAP 1
+#endif
+#endif
+#ifdef BRANDPULSE_TEST_SANITIZER_HEAP
+extern "C" size_t __sanitizer_get_current_allocated_bytes();
+#endif
 
 namespace brandpulse {
 namespace {
@@ -66,6 +84,82 @@ TEST_F(HardeningFileSourceTest, LongLineIsADeadLetterWithItsPrefix) {
                                              long_line.size())),
             std::string::npos)
       << read.reasons[1];
+}
+
+// Peak resident memory of this process since `ResetPeak`, in KiB.
+void ResetPeak() { std::ofstream("/proc/self/clear_refs") << "5"; }
+long StatusKib(const char* field) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with(field)) return std::stol(line.substr(std::strlen(field)));
+  }
+  return -1;
+}
+
+// The issue's 200 MB line took ≈10× its size; one line of 96 MiB (not inside an array) with the
+// default max_record_bytes (8 MiB) is a dead letter with the reason and a prefix, its
+// neighbours are read, and peak memory grows by a few MiB, not by the line. Reading it whole
+// (max_record_bytes at 256 MiB) makes the peak grow by more than the line.
+TEST_F(HardeningFileSourceTest, A96MegabyteLineIsADeadLetterReadInBoundedMemory) {
+  const size_t max_record_bytes = kDefaultMaxRecordBytes;
+  const fs::path path = work_ / "long.jsonl";
+  const size_t text_bytes = size_t{96} << 20;
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << "{\"n\":1}\n{\"text\":\"";
+    const std::string piece(1 << 20, 'a');
+    for (size_t written = 0; written < text_bytes; written += piece.size()) out << piece;
+    out << "\"}\n{\"n\":2}\n";
+  }
+  const size_t line_bytes = 9 + text_bytes + 2;  // {"text":" + the text + "}
+  ResetPeak();
+  const long base = StatusKib("VmHWM:");
+#ifdef BRANDPULSE_TEST_SANITIZER_HEAP
+  const size_t live_base = __sanitizer_get_current_allocated_bytes();
+  size_t live_peak = live_base;
+#endif
+  auto source = MakeJsonLinesFileSource(path.string(), false, max_record_bytes);
+  ASSERT_TRUE(source.ok()) << source.status().ToString();
+  std::vector<std::string> records;
+  std::vector<std::string> reasons;
+  while (true) {
+    Batch batch;
+    Result<SourceRead> result = (*source)->Fill(batch, 1000);
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+#ifdef BRANDPULSE_TEST_SANITIZER_HEAP
+    live_peak = std::max(live_peak, __sanitizer_get_current_allocated_bytes());
+#endif
+    for (uint32_t index = 0; index < batch.size(); ++index) {
+      std::string_view bytes = batch.RecordBytes(index);
+      records.emplace_back(bytes.substr(0, 300));
+      std::string reason;
+      for (const DeadLetter& dead : batch.dead_letters) {
+        if (dead.record_index == index) reason = std::string(dead.reason);
+      }
+      reasons.push_back(reason);
+    }
+    if (*result == SourceRead::kEndOfInput) break;
+  }
+  const long peak = StatusKib("VmHWM:");
+  std::printf("peak RSS grew by %ld KiB reading a %zu-byte line\n", peak - base, line_bytes);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0], "{\"n\":1}");
+  EXPECT_EQ(records[2], "{\"n\":2}");
+  EXPECT_EQ(records[1], "{\"text\":\"" + std::string(256 - 9, 'a'));
+  EXPECT_EQ(reasons[0], "");
+  EXPECT_NE(reasons[1].find(fmt::format("record of {} bytes is longer than max_record_bytes ({})",
+                                        line_bytes, max_record_bytes)),
+            std::string::npos)
+      << reasons[1];
+#ifdef BRANDPULSE_TEST_SANITIZER_HEAP
+  std::printf("live heap grew by %zu KiB at most after a batch (sanitizer build)\n",
+              (live_peak - live_base) >> 10);
+  EXPECT_LT(live_peak - live_base, size_t{24} << 20);
+#else
+  EXPECT_LT(peak - base, 24 * 1024) << "peak grew by " << (peak - base) << " KiB; RSS now "
+                                    << StatusKib("VmRSS:") << " KiB";
+#endif
 }
 
 TEST_F(HardeningFileSourceTest, LongLastLineWithoutNewline) {

@@ -1,11 +1,20 @@
 // Configuration an unlucky operator writes (issue 16, failure 9): a watchlist that is a
 // directory, a memory budget RocksDB cannot take, durations that overflow, and file-level
 // errors that pointed at :0:0.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <filesystem>
+#include <functional>
+#include <future>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
+#include "operators/watchlist.h"
 #include "pipeline/pipeline_config.h"
 #include "tests/cli_test_support.h"
 #include "tests/test_support.h"
@@ -58,6 +67,57 @@ TEST_F(HardeningConfigTest, PipelineThatIsADirectoryOrDeviceIsOneErrorNotAtZero)
   Diagnostics diagnostics;
   EXPECT_FALSE(LoadPipelineSpec((work_ / "empty.yaml").string(), diagnostics));
   EXPECT_EQ(diagnostics.ToString().find(":0:0"), std::string::npos) << diagnostics.ToString();
+}
+
+// Runs `load` on a thread; true when it returns within 5 s. Otherwise it is blocked reading
+// `fifo` (opening a FIFO for reading waits for a writer): a writer is opened and closed until
+// the reader sees the end, so a regression fails the test instead of hanging it.
+bool ReturnsWithoutBlocking(const fs::path& fifo, const std::function<void()>& load) {
+  std::promise<void> done;
+  std::future<void> finished = done.get_future();
+  std::thread thread([&] {
+    load();
+    done.set_value();
+  });
+  const bool in_time = finished.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  while (finished.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+    int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd >= 0) ::close(fd);
+  }
+  thread.join();
+  return in_time;
+}
+
+// docs/limits.md: a pipeline or watchlist file that is a FIFO is refused at once with one error
+// at its 1:1, by the pipeline loader, the watchlist loader and a pipeline naming it.
+TEST_F(HardeningConfigTest, PipelineOrWatchlistThatIsAFifoIsRefusedWithoutBlocking) {
+  const fs::path fifo = work_ / "fifo.yaml";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const std::string expected = fifo.string() + ":1:1: error: is not a regular file";
+
+  Diagnostics pipeline;
+  bool pipeline_loaded = true;
+  EXPECT_TRUE(ReturnsWithoutBlocking(fifo, [&] {
+    pipeline_loaded = LoadPipelineSpec(fifo.string(), pipeline).has_value();
+  })) << "loading a pipeline file that is a FIFO blocked";
+  EXPECT_FALSE(pipeline_loaded);
+  EXPECT_EQ(pipeline.size(), 1u) << pipeline.ToString();
+  EXPECT_NE(pipeline.ToString().find(expected), std::string::npos) << pipeline.ToString();
+
+  Diagnostics watchlist;
+  bool watchlist_loaded = true;
+  EXPECT_TRUE(ReturnsWithoutBlocking(fifo, [&] {
+    watchlist_loaded = LoadWatchlist(fifo.string(), watchlist).has_value();
+  })) << "loading a watchlist file that is a FIFO blocked";
+  EXPECT_FALSE(watchlist_loaded);
+  EXPECT_NE(watchlist.ToString().find(expected), std::string::npos) << watchlist.ToString();
+
+  std::string errors;
+  EXPECT_TRUE(ReturnsWithoutBlocking(fifo, [&] { errors = Errors("", "fifo.yaml"); }))
+      << "a pipeline naming a watchlist that is a FIFO blocked";
+  EXPECT_NE(errors.find("fifo.yaml:1:1: error: is not a regular file (a device, FIFO or socket)"),
+            std::string::npos)
+      << errors;
 }
 
 TEST_F(HardeningConfigTest, MemoryBudgetRocksDbCannotTakeIsRefusedAtValidate) {

@@ -8,9 +8,6 @@
 #include <cmath>
 #include <cstring>
 #include <mutex>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 #include <cld2/public/compact_lang_det.h>
 #include <cld2/public/encodings.h>
@@ -247,65 +244,6 @@ constexpr auto kAsciiCaseCount = [] {
   for (int c = 'a'; c <= 'z'; ++c) counts[c] = uint64_t{1} << 32;
   return counts;
 }();
-
-#ifdef __SSE2__
-// The word loop's decisions for the ASCII letters and digits at the start of 16 bytes: how many
-// (`length`, 0 when the first byte is none), folded to lower case, the ASCII cases counted as
-// kAsciiCaseCount does, and the loop's `previous`/`run` after them. `elongated` when one of
-// them makes a third equal letter in a row (counting the `previous`/`run` before them): the
-// caller then leaves the word to the per-byte loop.
-struct AsciiRun {
-  __m128i folded;
-  uint32_t length = 0;
-  bool elongated = false;
-  uint64_t cases = 0;
-  uint32_t previous = 0;
-  int run = 0;
-};
-
-AsciiRun ScanAsciiRun(const char* bytes, uint32_t previous, int run) {
-  AsciiRun out;
-  const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes));
-  // Signed compares: bytes of 0x80 and up are negative, so in none of the ranges.
-  auto in = [&x](char low, char high) {
-    return _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(static_cast<char>(low - 1))),
-                         _mm_cmplt_epi8(x, _mm_set1_epi8(static_cast<char>(high + 1))));
-  };
-  const __m128i upper = in('A', 'Z');
-  const __m128i lower = in('a', 'z');
-  const __m128i digit = in('0', '9');
-  const auto alnum =
-      static_cast<uint32_t>(_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(upper, lower), digit)));
-  const auto length = static_cast<uint32_t>(__builtin_ctz(~alnum));  // bit 16 of ~alnum is set
-  if (length == 0) return out;
-  const uint32_t kept = (1u << length) - 1;
-  // Digits already have bit 0x20, lower-case letters too: OR-ing it folds the upper case.
-  out.folded = _mm_or_si128(x, _mm_set1_epi8(0x20));
-  // equal bit k: folded[k] == folded[k - 1], with folded[-1] the loop's previous character.
-  const __m128i before = _mm_or_si128(
-      _mm_slli_si128(out.folded, 1),
-      _mm_cvtsi32_si128(previous < 0x80 ? static_cast<int>(previous) : 0));
-  const auto equal =
-      static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(out.folded, before))) & kept;
-  // A third in a row: equal at k and at k - 1, or at 0 after a run of two.
-  if ((equal & ((equal << 1) | (run >= 2 ? 1u : 0u))) != 0) {
-    out.length = length;
-    out.elongated = true;
-    return out;
-  }
-  out.length = length;
-  const auto uppers = static_cast<uint32_t>(_mm_movemask_epi8(upper)) & kept;
-  const auto lowers = static_cast<uint32_t>(_mm_movemask_epi8(lower)) & kept;
-  out.cases = static_cast<uint64_t>(__builtin_popcount(uppers)) |
-              (static_cast<uint64_t>(__builtin_popcount(lowers)) << 32);
-  alignas(16) unsigned char folded[16];
-  _mm_store_si128(reinterpret_cast<__m128i*>(folded), out.folded);
-  out.previous = folded[length - 1];
-  const bool last_equal = (equal >> (length - 1)) & 1;
-  out.run = !last_equal ? 1 : length >= 2 ? 2 : run + 1;
-  return out;
-}
-#endif
 
 // Emoji and pictographs (not variation selectors, joiners or skin tones).
 bool IsEmoji(uint32_t cp) {
@@ -765,7 +703,6 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
       int run = 0;
       uint64_t ascii_cases = 0;  // ASCII upper-case letters in the low 32 bits, lower-case above
       bool elongated = false;
-      bool simd = true;
       // The word is written through a local pointer: `out` is shared with the lambdas above,
       // which keeps it in memory, and a load and store of it per byte chained the loop.
       char* write = out;
@@ -774,26 +711,6 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
       while (j < size) {
         const auto byte = static_cast<unsigned char>(text[j]);
         if (byte < 0x80) {
-#ifdef __SSE2__
-          // A run of ASCII letters and digits, 16 bytes at a time: the same output as the
-          // per-byte loop below while no letter repeats three times (elongation is left to it).
-          if (simd && j + 16 <= size) {
-            const AsciiRun block = ScanAsciiRun(text.data() + j, previous, run);
-            if (block.length > 0) {
-              if (block.elongated) {
-                simd = false;  // the rest of this word byte by byte
-              } else {
-                _mm_storeu_si128(reinterpret_cast<__m128i*>(write), block.folded);
-                write += block.length;
-                j += block.length;
-                ascii_cases += block.cases;
-                previous = block.previous;
-                run = block.run;
-                continue;
-              }
-            }
-          }
-#endif
           // ASCII: the same decisions as below, from one table load.
           const uint8_t classes = kAsciiClasses[byte];
           const uint32_t c = byte;

@@ -30,4 +30,24 @@ inline bool ReadVarint(std::string_view& in, uint64_t& value) {
   return false;
 }
 
+// Signed integers as varints: small magnitudes of either sign take few bytes.
+inline uint64_t ZigZag(int64_t value) {
+  return (static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63);
+}
+inline int64_t UnZigZag(uint64_t value) {
+  return static_cast<int64_t>(value >> 1) ^ -static_cast<int64_t>(value & 1);
+}
+
+// 64-bit hashes, 8 bytes big-endian (a varint would mostly take 10).
+inline void AppendU64(std::string& out, uint64_t value) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(value >> shift));
+}
+inline bool ReadU64(std::string_view& in, uint64_t& value) {
+  if (in.size() < 8) return false;
+  value = 0;
+  for (int index = 0; index < 8; ++index) value = (value << 8) | static_cast<uint8_t>(in[index]);
+  in.remove_prefix(8);
+  return true;
+}
+
 }  // namespace brandpulse

@@ -25,12 +25,6 @@ bool ReadString(std::string_view& in, std::string& text) {
   return true;
 }
 
-uint64_t ZigZag(int64_t value) {
-  return (static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63);
-}
-int64_t UnZigZag(uint64_t value) {
-  return static_cast<int64_t>(value >> 1) ^ -static_cast<int64_t>(value & 1);
-}
 
 void AppendTimeOrNull(std::string& out, std::string_view key, int64_t epoch_ms, bool known) {
   AppendJsonKey(out, key);

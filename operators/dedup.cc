@@ -159,12 +159,6 @@ bool TextAsks(std::string_view text) {  // as window aggregation counts question
          text.find("\xC2\xBF") != std::string_view::npos;
 }
 
-uint64_t ZigZag(int64_t value) {
-  return (static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63);
-}
-int64_t UnZigZag(uint64_t value) {
-  return static_cast<int64_t>(value >> 1) ^ -static_cast<int64_t>(value & 1);
-}
 
 struct DedupWorker final : public TransformState {
   std::vector<uint8_t> drop;  // by post index: its mentions leave the batch
@@ -794,46 +788,16 @@ std::string MergerStoreKey(const std::string& brand_id, uint64_t hash) {
 void EncodeMergerValue(int64_t event_ms, uint64_t text_hash,
                        const std::vector<PartialWindow>& windows, std::string& out) {
   AppendVarint(out, ZigZag(event_ms));
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(text_hash >> shift));
-  AppendVarint(out, windows.size());
-  std::string value;
-  for (const PartialWindow& window : windows) {
-    AppendVarint(out, window.shape_index);
-    AppendVarint(out, window.dimension);
-    AppendVarint(out, ZigZag(window.start_ms));
-    value.clear();
-    window.metrics.EncodeTo(value);
-    AppendVarint(out, value.size());
-    out.append(value);
-  }
+  AppendU64(out, text_hash);
+  AppendPostWindows(windows, out);
 }
 
 bool DecodeMergerValue(std::string_view in, int64_t& event_ms, uint64_t& text_hash,
                        std::vector<PartialWindow>& windows) {
   uint64_t number = 0;
-  if (!ReadVarint(in, number) || in.size() < 8) return false;
+  if (!ReadVarint(in, number) || !ReadU64(in, text_hash)) return false;
   event_ms = UnZigZag(number);
-  text_hash = 0;
-  for (int index = 0; index < 8; ++index) text_hash = (text_hash << 8) | static_cast<uint8_t>(in[index]);
-  in.remove_prefix(8);
-  if (!ReadVarint(in, number) || number > in.size()) return false;
-  windows.resize(number);
-  for (PartialWindow& window : windows) {
-    uint64_t shape = 0;
-    uint64_t start = 0;
-    uint64_t length = 0;
-    if (!ReadVarint(in, shape) || shape > UINT32_MAX || !ReadVarint(in, window.dimension) ||
-        !ReadVarint(in, start) || !ReadVarint(in, length) || length > in.size()) {
-      return false;
-    }
-    window.shape_index = static_cast<uint32_t>(shape);
-    window.start_ms = UnZigZag(start);
-    Result<WindowMetrics> metrics = WindowMetrics::Decode(in.substr(0, length));
-    if (!metrics.ok()) return false;
-    window.metrics = std::move(*metrics);
-    in.remove_prefix(length);
-  }
-  return in.empty();
+  return ReadPostWindows(in, windows) && in.empty();
 }
 
 // What WindowAggregate::Retract takes back of a counted version: mentions, reach, replies,

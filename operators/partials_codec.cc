@@ -14,23 +14,6 @@ constexpr char kVersion = 0x01;
 constexpr char kVersionWithInquiries = 0x02;  // prepared records only
 constexpr char kVersionWithPosts = 0x03;      // prepared records only
 
-void AppendU64(std::string& out, uint64_t value) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(value >> shift));
-}
-bool ReadU64(std::string_view& in, uint64_t& value) {
-  if (in.size() < 8) return false;
-  value = 0;
-  for (int index = 0; index < 8; ++index) value = (value << 8) | static_cast<uint8_t>(in[index]);
-  in.remove_prefix(8);
-  return true;
-}
-
-uint64_t ZigZag(int64_t value) {
-  return (static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63);
-}
-int64_t UnZigZag(uint64_t value) {
-  return static_cast<int64_t>((value >> 1) ^ (~(value & 1) + 1));
-}
 
 void AppendEpoch(std::string& out, const EpochId& epoch) {
   for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(epoch.nonce >> shift));
@@ -126,17 +109,41 @@ void EncodePrepared(const PreparedPartials& prepared, std::string& out) {
     AppendVarint(out, ZigZag(post.event_time_ms));
     AppendU64(out, post.text_hash);
     out.push_back(post.edit ? 1 : 0);
-    AppendVarint(out, post.windows.size());
-    for (const PartialWindow& window : post.windows) {
-      AppendVarint(out, window.shape_index);
-      AppendVarint(out, window.dimension);
-      AppendVarint(out, ZigZag(window.start_ms));
-      value.clear();
-      window.metrics.EncodeTo(value);
-      AppendVarint(out, value.size());
-      out.append(value);
-    }
+    AppendPostWindows(post.windows, out);
   }
+}
+
+void AppendPostWindows(const std::vector<PartialWindow>& windows, std::string& out) {
+  AppendVarint(out, windows.size());
+  std::string value;
+  for (const PartialWindow& window : windows) {
+    AppendVarint(out, window.shape_index);
+    AppendVarint(out, window.dimension);
+    AppendVarint(out, ZigZag(window.start_ms));
+    value.clear();
+    window.metrics.EncodeTo(value);
+    AppendVarint(out, value.size());
+    out.append(value);
+  }
+}
+
+bool ReadPostWindows(std::string_view& in, std::vector<PartialWindow>& windows) {
+  uint64_t count = 0;
+  if (!ReadVarint(in, count) || count > in.size()) return false;
+  windows.resize(count);
+  for (PartialWindow& window : windows) {
+    std::string_view value;
+    uint64_t start = 0;
+    if (!ReadU32(in, window.shape_index) || !ReadVarint(in, window.dimension) ||
+        !ReadVarint(in, start) || !ReadBytes(in, value)) {
+      return false;
+    }
+    window.start_ms = UnZigZag(start);
+    Result<WindowMetrics> metrics = WindowMetrics::Decode(value);
+    if (!metrics.ok()) return false;
+    window.metrics = std::move(*metrics);
+  }
+  return true;
 }
 
 void EncodeMarker(const EpochId& epoch, std::string& out) {
@@ -239,21 +246,7 @@ Result<PreparedPartials> DecodePrepared(std::string_view in) {
       post.event_time_ms = UnZigZag(time);
       post.edit = in.front() != 0;
       in.remove_prefix(1);
-      uint64_t windows = 0;
-      if (!ReadVarint(in, windows) || windows > in.size()) return bad("a post event's windows");
-      post.windows.resize(windows);
-      for (PartialWindow& window : post.windows) {
-        std::string_view value;
-        uint64_t start = 0;
-        if (!ReadU32(in, window.shape_index) || !ReadVarint(in, window.dimension) ||
-            !ReadVarint(in, start) || !ReadBytes(in, value)) {
-          return bad("a post event's window");
-        }
-        window.start_ms = UnZigZag(start);
-        Result<WindowMetrics> metrics = WindowMetrics::Decode(value);
-        if (!metrics.ok()) return bad("a post event's window value");
-        window.metrics = std::move(*metrics);
-      }
+      if (!ReadPostWindows(in, post.windows)) return bad("a post event's windows");
     }
   }
   if (!in.empty()) return bad("the end (trailing bytes)");

@@ -115,6 +115,12 @@ void EncodeMarker(const EpochId& epoch, std::string& out);
 // The kind of an encoded record; Corruption for anything else.
 Result<PartialsKind> PartialsKindOf(std::string_view bytes);
 Result<PreparedPartials> DecodePrepared(std::string_view bytes);
+
+// A post event's windows (no brand id: the event names it), in the layout a prepared record
+// carries them; the `dedup` merger stores its entries' windows the same way (operators/dedup.cc).
+// ReadPostWindows advances `in` and returns false on anything that does not decode.
+void AppendPostWindows(const std::vector<PartialWindow>& windows, std::string& out);
+bool ReadPostWindows(std::string_view& in, std::vector<PartialWindow>& windows);
 Result<EpochId> DecodeMarker(std::string_view bytes);
 
 // The partials partition of a brand (or of a share-of-voice group: pass the group's key), a

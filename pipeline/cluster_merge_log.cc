@@ -9,12 +9,6 @@ namespace {
 
 constexpr char kStateVersion = 0x01;
 
-uint64_t ZigZag(int64_t value) {
-  return (static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63);
-}
-int64_t UnZigZag(uint64_t value) {
-  return static_cast<int64_t>((value >> 1) ^ (~(value & 1) + 1));
-}
 void AppendEpoch(std::string& out, const EpochId& epoch) {
   AppendVarint(out, epoch.nonce);
   AppendVarint(out, epoch.seq);

@@ -17,20 +17,6 @@
 #include "operators/json_array_records.h"
 #include "tests/test_support.h"
 
-// Under AddressSanitizer freed blocks wait in its quarantine (256 MiB by default), and under
-// ThreadSanitizer every touched byte has shadow memory, so RSS grows with everything ever
-// allocated; the bounded-memory test then measures the live heap instead.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define BRANDPULSE_TEST_SANITIZER_HEAP 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define BRANDPULSE_TEST_SANITIZER_HEAP 1
-#endif
-#endif
-#ifdef BRANDPULSE_TEST_SANITIZER_HEAP
-// The sanitizer runtimes' live heap (sanitizer/allocator_interface.h, which gcc does not ship).
-extern "C" size_t __sanitizer_get_current_allocated_bytes();
-#endif
 
 namespace brandpulse {
 namespace {
@@ -241,24 +227,6 @@ TEST_F(ArrayStreamSourceTest, RestartSkipsToItsPositionAndLongElementsAreDeadLet
   EXPECT_EQ(from_two.records[0], "{\"n\":2}");
 }
 
-// Peak resident memory of this process since `ResetPeak`, in KiB.
-void ResetPeak() { std::ofstream("/proc/self/clear_refs") << "5"; }
-long PeakKib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.starts_with("VmHWM:")) return std::stol(line.substr(6));
-  }
-  return -1;
-}
-long RssKib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
-  }
-  return -1;
-}
 
 TEST_F(ArrayStreamSourceTest, A96MegabyteArrayIsReadInBoundedMemory) {
   // 96 MiB of ~1 KB elements, one of them 2 MiB (under the limit), written in pieces.
@@ -277,8 +245,8 @@ TEST_F(ArrayStreamSourceTest, A96MegabyteArrayIsReadInBoundedMemory) {
     }
     out << "]}";
   }
-  ResetPeak();
-  const long base = PeakKib();
+  brandpulse_test::ResetPeakMemory();
+  const long base = brandpulse_test::ProcStatusKib("VmHWM:");
 #ifdef BRANDPULSE_TEST_SANITIZER_HEAP
   const size_t live_base = __sanitizer_get_current_allocated_bytes();
   size_t live_peak = live_base;
@@ -298,7 +266,7 @@ TEST_F(ArrayStreamSourceTest, A96MegabyteArrayIsReadInBoundedMemory) {
     refused += batch.dead_letters.size();
     if (*result == SourceRead::kEndOfInput) break;
   }
-  const long peak = PeakKib();
+  const long peak = brandpulse_test::ProcStatusKib("VmHWM:");
   std::printf("peak RSS grew by %ld KiB reading a %lld-byte array document\n", peak - base,
               static_cast<long long>(fs::file_size(path)));
   EXPECT_GT(records, 90000u);
@@ -308,10 +276,10 @@ TEST_F(ArrayStreamSourceTest, A96MegabyteArrayIsReadInBoundedMemory) {
 #ifdef BRANDPULSE_TEST_SANITIZER_HEAP
   std::printf("live heap grew by %zu KiB at most after a batch (sanitizer build)\n",
               (live_peak - live_base) >> 10);
-  EXPECT_LT(live_peak - live_base, size_t{24} << 20) << "RSS now " << RssKib() << " KiB";
+  EXPECT_LT(live_peak - live_base, size_t{24} << 20) << "RSS now " << brandpulse_test::ProcStatusKib("VmRSS:") << " KiB";
 #else
   EXPECT_LT(peak - base, 24 * 1024) << "peak grew by " << (peak - base) << " KiB; RSS now "
-                                    << RssKib();
+                                    << brandpulse_test::ProcStatusKib("VmRSS:");
 #endif
 }
 

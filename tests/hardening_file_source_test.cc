@@ -18,19 +18,6 @@
 #include "operators/file_source.h"
 #include "tests/test_support.h"
 
-// As in hardening_array_stream_test.cc: under AddressSanitizer freed blocks wait in its
-// quarantine and under ThreadSanitizer every touched byte has shadow memory, so RSS grows with
-// everything ever allocated; the bounded-memory test then measures the live heap instead.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define BRANDPULSE_TEST_SANITIZER_HEAP 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define BRANDPULSE_TEST_SANITIZER_HEAP 1
-#endif
-#endif
-#ifdef BRANDPULSE_TEST_SANITIZER_HEAP
-extern "C" size_t __sanitizer_get_current_allocated_bytes();
-#endif
 
 namespace brandpulse {
 namespace {
@@ -86,16 +73,6 @@ TEST_F(HardeningFileSourceTest, LongLineIsADeadLetterWithItsPrefix) {
       << read.reasons[1];
 }
 
-// Peak resident memory of this process since `ResetPeak`, in KiB.
-void ResetPeak() { std::ofstream("/proc/self/clear_refs") << "5"; }
-long StatusKib(const char* field) {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.starts_with(field)) return std::stol(line.substr(std::strlen(field)));
-  }
-  return -1;
-}
 
 // The issue's 200 MB line took ≈10× its size; one line of 96 MiB (not inside an array) with the
 // default max_record_bytes (8 MiB) is a dead letter with the reason and a prefix, its
@@ -113,8 +90,8 @@ TEST_F(HardeningFileSourceTest, A96MegabyteLineIsADeadLetterReadInBoundedMemory)
     out << "\"}\n{\"n\":2}\n";
   }
   const size_t line_bytes = 9 + text_bytes + 2;  // {"text":" + the text + "}
-  ResetPeak();
-  const long base = StatusKib("VmHWM:");
+  brandpulse_test::ResetPeakMemory();
+  const long base = brandpulse_test::ProcStatusKib("VmHWM:");
 #ifdef BRANDPULSE_TEST_SANITIZER_HEAP
   const size_t live_base = __sanitizer_get_current_allocated_bytes();
   size_t live_peak = live_base;
@@ -141,7 +118,7 @@ TEST_F(HardeningFileSourceTest, A96MegabyteLineIsADeadLetterReadInBoundedMemory)
     }
     if (*result == SourceRead::kEndOfInput) break;
   }
-  const long peak = StatusKib("VmHWM:");
+  const long peak = brandpulse_test::ProcStatusKib("VmHWM:");
   std::printf("peak RSS grew by %ld KiB reading a %zu-byte line\n", peak - base, line_bytes);
   ASSERT_EQ(records.size(), 3u);
   EXPECT_EQ(records[0], "{\"n\":1}");
@@ -158,7 +135,7 @@ TEST_F(HardeningFileSourceTest, A96MegabyteLineIsADeadLetterReadInBoundedMemory)
   EXPECT_LT(live_peak - live_base, size_t{24} << 20);
 #else
   EXPECT_LT(peak - base, 24 * 1024) << "peak grew by " << (peak - base) << " KiB; RSS now "
-                                    << StatusKib("VmRSS:") << " KiB";
+                                    << brandpulse_test::ProcStatusKib("VmRSS:") << " KiB";
 #endif
 }
 

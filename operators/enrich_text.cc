@@ -3,8 +3,15 @@
 #include <hs/hs.h>
 #include <malloc.h>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <mutex>
@@ -244,6 +251,118 @@ constexpr auto kAsciiCaseCount = [] {
   for (int c = 'a'; c <= 'z'; ++c) counts[c] = uint64_t{1} << 32;
   return counts;
 }();
+
+// ---- Whole-text classification (Tokenize's fast path for plain ASCII words) -----------------
+
+// Per 64 bytes of text, four mask words, bit k for byte 64 * chunk + k.
+enum AsciiMask : size_t {
+  kMaskAlnum = 0,   // an ASCII letter or digit (IsLetter below 0x80)
+  kMaskUpper = 1,   // 'A'…'Z'
+  kMaskLower = 2,   // 'a'…'z'
+  kMaskTriple = 3,  // the byte (case folded) equals the two before it: elongation ("sooo")
+  kMaskCount = 4,
+};
+
+// Fills masks[kMaskCount * chunk + kind] for every 64 bytes of `text` plus one zero chunk
+// after them (so that a 64-bit window from any byte of the text can read the next chunk), and
+// `folded` with the text, ASCII upper case folded to lower case, up to the end of the last
+// chunk (bytes past the text are zero). One pass, 16 or 32 bytes a step, instead of a table
+// load, a case fold and a run check per byte of every word.
+void ClassifyAscii(std::string_view text, uint64_t* masks, char* folded) {
+  const size_t size = text.size();
+  const size_t chunks = (size + 63) / 64;
+  uint64_t previous_same = 0;  // the last chunk's bytes equal to the byte before them
+#if defined(__AVX2__)
+  using Vector = __m256i;
+  constexpr size_t kStep = 32;
+  auto load = [](const char* at) { return _mm256_loadu_si256(reinterpret_cast<const Vector*>(at)); };
+  auto splat = [](char c) { return _mm256_set1_epi8(c); };
+  auto in_range = [&](Vector v, char low, char high) {  // low…high, both ASCII
+    return _mm256_and_si256(_mm256_cmpgt_epi8(v, splat(static_cast<char>(low - 1))),
+                            _mm256_cmpgt_epi8(splat(static_cast<char>(high + 1)), v));
+  };
+  auto bits = [](Vector v) { return static_cast<uint64_t>(static_cast<uint32_t>(_mm256_movemask_epi8(v))); };
+  auto store = [](char* at, Vector v) { _mm256_storeu_si256(reinterpret_cast<Vector*>(at), v); };
+  auto fold_case = [&](Vector v, Vector upper) { return _mm256_or_si256(v, _mm256_and_si256(upper, splat(0x20))); };
+  auto either = [](Vector a, Vector b) { return _mm256_or_si256(a, b); };
+  auto equal = [](Vector a, Vector b) { return _mm256_cmpeq_epi8(a, b); };
+  // Each byte's predecessor: `v` one byte up, the first from the last byte of `before`.
+  auto shift_in = [](Vector v, Vector before) {
+    return _mm256_alignr_epi8(v, _mm256_permute2x128_si256(before, v, 0x21), 15);
+  };
+  Vector previous = _mm256_setzero_si256();  // the last step's folded bytes (zeros at the start)
+#elif defined(__SSE2__)
+  using Vector = __m128i;
+  constexpr size_t kStep = 16;
+  auto load = [](const char* at) { return _mm_loadu_si128(reinterpret_cast<const Vector*>(at)); };
+  auto splat = [](char c) { return _mm_set1_epi8(c); };
+  auto in_range = [&](Vector v, char low, char high) {
+    return _mm_and_si128(_mm_cmpgt_epi8(v, splat(static_cast<char>(low - 1))),
+                         _mm_cmpgt_epi8(splat(static_cast<char>(high + 1)), v));
+  };
+  auto bits = [](Vector v) { return static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(v))); };
+  auto store = [](char* at, Vector v) { _mm_storeu_si128(reinterpret_cast<Vector*>(at), v); };
+  auto fold_case = [&](Vector v, Vector upper) { return _mm_or_si128(v, _mm_and_si128(upper, splat(0x20))); };
+  auto either = [](Vector a, Vector b) { return _mm_or_si128(a, b); };
+  auto equal = [](Vector a, Vector b) { return _mm_cmpeq_epi8(a, b); };
+  auto shift_in = [](Vector v, Vector before) {
+    return _mm_or_si128(_mm_slli_si128(v, 1), _mm_srli_si128(before, 15));
+  };
+  Vector previous = _mm_setzero_si128();
+#else
+  unsigned char previous = 0;
+#endif
+  for (size_t chunk = 0; chunk < chunks; ++chunk) {
+    const size_t begin = chunk * 64;
+    uint64_t alnum = 0, upper = 0, lower = 0, same = 0;
+#if defined(__AVX2__) || defined(__SSE2__)
+    for (size_t part = 0; part < 64; part += kStep) {
+      const size_t at = begin + part;
+      Vector bytes;
+      if (at + kStep <= size) {
+        bytes = load(text.data() + at);
+      } else {
+        alignas(32) char tail[kStep] = {};  // past the text: zeros, which are no letters
+        if (at < size) std::memcpy(tail, text.data() + at, size - at);
+        bytes = load(tail);
+      }
+      const Vector is_upper = in_range(bytes, 'A', 'Z');
+      const Vector is_lower = in_range(bytes, 'a', 'z');
+      const Vector is_digit = in_range(bytes, '0', '9');
+      const Vector lowered = fold_case(bytes, is_upper);
+      store(folded + at, lowered);
+      upper |= bits(is_upper) << part;
+      lower |= bits(is_lower) << part;
+      alnum |= bits(either(either(is_upper, is_lower), is_digit)) << part;
+      same |= bits(equal(lowered, shift_in(lowered, previous))) << part;
+      previous = lowered;
+    }
+#else
+    for (size_t k = 0; k < 64; ++k) {
+      const size_t at = begin + k;
+      const auto byte = at < size ? static_cast<unsigned char>(text[at]) : 0;
+      const bool is_upper = byte >= 'A' && byte <= 'Z';
+      const bool is_lower = byte >= 'a' && byte <= 'z';
+      const bool is_digit = byte >= '0' && byte <= '9';
+      const auto lowered = static_cast<unsigned char>(is_upper ? byte + 0x20 : byte);
+      folded[at] = static_cast<char>(lowered);
+      same |= uint64_t{lowered == previous} << k;
+      previous = lowered;
+      upper |= uint64_t{is_upper} << k;
+      lower |= uint64_t{is_lower} << k;
+      alnum |= uint64_t{is_upper || is_lower || is_digit} << k;
+    }
+#endif
+    uint64_t* chunk_masks = masks + kMaskCount * chunk;
+    chunk_masks[kMaskAlnum] = alnum;
+    chunk_masks[kMaskUpper] = upper;
+    chunk_masks[kMaskLower] = lower;
+    // A third equal byte: equal to the one before, which equals the one before it.
+    chunk_masks[kMaskTriple] = same & ((same << 1) | (previous_same >> 63));
+    previous_same = same;
+  }
+  std::fill(masks + kMaskCount * chunks, masks + kMaskCount * (chunks + 1), uint64_t{0});
+}
 
 // Emoji and pictographs (not variation selectors, joiners or skin tones).
 bool IsEmoji(uint32_t cp) {
@@ -611,8 +730,18 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
   // Written through a pointer into a buffer sized once: no input byte makes more than two bytes
   // of normalised text (a one-letter word and its space, a mark and its space), plus the
   // leading space. The string keeps its capacity, so a warm call does not allocate.
-  normalized.resize(2 * text.size() + 2 + 8);  // + 8: WordTable::HashPadded reads whole chunks
+  // + 32: HashPadded reads whole 8-byte chunks, and a plain word is copied 16 bytes a step.
+  normalized.resize(2 * text.size() + 2 + 32);
   char* const base = normalized.data();
+  const size_t chunks = (text.size() + 63) / 64;
+  if (scratch.ascii_masks_.size() < kMaskCount * (chunks + 1)) {
+    scratch.ascii_masks_.resize(kMaskCount * (chunks + 1));
+  }
+  if (scratch.folded_.size() < 64 * chunks + 16) scratch.folded_.resize(64 * chunks + 16);
+  const uint64_t* const masks = scratch.ascii_masks_.data();
+  const char* const folded = scratch.folded_.data();
+  ClassifyAscii(text, scratch.ascii_masks_.data(), scratch.folded_.data());
+  uint32_t word_count = 0, caps_words = 0;
   char* out = base;
   *out++ = ' ';
   auto offset = [&] { return static_cast<uint32_t>(out - base); };
@@ -692,6 +821,45 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
       }
       if (found) continue;
     }
+    if (cp < 0x80 && (kAsciiClasses[cp] & kAsciiLetter)) {
+      // A plain ASCII word: letters and digits up to a byte that cannot continue a word (not
+      // an apostrophe, '&' or a non-ASCII byte), not elongated. Its length, cases and
+      // elongation come from the masks and its bytes from `folded`: the same token as the
+      // per-byte loop below, which takes every other word.
+      const size_t chunk = kMaskCount * (i >> 6);
+      const unsigned shift = i & 63;
+      auto window = [&](AsciiMask kind) {  // the mask's 64 bits from byte i on
+        const uint64_t low = masks[chunk + kind] >> shift;
+        return shift == 0 ? low : low | (masks[chunk + kMaskCount + kind] << (64 - shift));
+      };
+      const auto length = static_cast<unsigned>(std::countr_one(window(kMaskAlnum)));
+      const size_t end = i + length;
+      const auto stop = end < text.size() ? static_cast<unsigned char>(text[end]) : 0;
+      const uint64_t in_word = length < 64 ? (uint64_t{1} << length) - 1 : 0;
+      if (length < 64 && stop != '\'' && stop != '&' && stop < 0x80 &&
+          (window(kMaskTriple) & in_word & ~uint64_t{3}) == 0) {
+        const int upper = std::popcount(window(kMaskUpper) & in_word);
+        const int lower = std::popcount(window(kMaskLower) & in_word);
+        Token token;
+        token.kind = kWord;
+        token.text_begin = static_cast<uint32_t>(i);
+        token.norm_begin = offset();
+        token.norm_length = length;
+        token.caps = upper >= 2 && lower == 0;
+        ++word_count;
+        caps_words += token.caps;
+        char* const write = out;
+        for (unsigned k = 0; k < length; k += 16) std::memcpy(write + k, folded + i + k, 16);
+        const uint64_t hash = enrich_words::WordTable::HashPadded(write, length);
+        words_->PrefetchSlot(hash);
+        pending.emplace_back(static_cast<uint32_t>(tokens.size()), hash);
+        out = write + length;
+        *out++ = ' ';
+        store(token);
+        i = end;
+        continue;
+      }
+    }
     if (IsLetter(cp) || cp == '@' || cp == '#' || cp == '$') {
       // A word: letters, digits, inner apostrophes and '&' (AT&T); '-' splits.
       Token token;
@@ -756,6 +924,8 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
       lower += static_cast<int>(ascii_cases >> 32);
       letters += static_cast<int>((ascii_cases & 0xFFFFFFFF) + (ascii_cases >> 32));
       token.caps = letters >= 2 && upper == letters && lower == 0;
+      ++word_count;
+      caps_words += token.caps;
       std::string_view kept(base + token.norm_begin, token.norm_length);
       // The buffer is padded past any word's end (HashPadded reads whole 8-byte chunks).
       const uint64_t hash = enrich_words::WordTable::HashPadded(kept.data(), kept.size());
@@ -830,6 +1000,8 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
     i += length;
   }
   normalized.resize(offset());
+  scratch.word_count_ = word_count;
+  scratch.caps_words_ = caps_words;
   for (const auto& [index, hash] : pending) words_->PrefetchEntry(hash);
   for (const auto& [index, hash] : pending) {
     Token& token = tokens[index];
@@ -871,16 +1043,18 @@ void TextEnricher::ScanCues(RuleLanguage language, EnrichScratch& scratch) const
 
 void TextEnricher::ScoreTokens(RuleLanguage language, EnrichScratch& scratch) const {
   std::vector<Token>& tokens = *scratch.tokens_;
-  int words = 0, caps_words = 0;
-  for (const Token& token : tokens) {
-    if (token.kind != kWord) continue;
-    ++words;
-    if (token.caps) ++caps_words;
-  }
-  const bool shouting_differs = caps_words > 0 && caps_words < words;
+  // Counted by Tokenize.
+  const bool shouting_differs = scratch.caps_words_ > 0 && scratch.caps_words_ < scratch.word_count_;
+  const uint32_t contrast_flag =
+      enrich_words::ForLanguage(enrich_words::kContrast, static_cast<uint8_t>(language));
+  size_t contrast_token = SIZE_MAX;
+  uint32_t seen_flags = 0;
   for (size_t t = 0; t < tokens.size(); ++t) {
     Token& token = tokens[t];
     if (token.kind != kWord) continue;
+    const uint32_t flags = token.info->flags;
+    if (contrast_token == SIZE_MAX && (flags & contrast_flag)) contrast_token = t;
+    seen_flags |= flags;
     double valence = token.info->valence[static_cast<size_t>(language)];
     if (valence == 0) continue;
     const double sign = valence > 0 ? 1 : -1;
@@ -911,6 +1085,8 @@ void TextEnricher::ScoreTokens(RuleLanguage language, EnrichScratch& scratch) co
     if (negated) valence *= -0.74;
     token.valence = static_cast<float>(valence);
   }
+  scratch.contrast_token_ = contrast_token;
+  scratch.short_time_ = (seen_flags & enrich_words::kShortTime) != 0;
 }
 
 namespace {
@@ -944,73 +1120,64 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
     return std::string_view(scratch.normalized_.data() + token.norm_begin, token.norm_length);
   };
 
-  // Brand names are not feelings ("United", "Ice", "Orange").
-  for (const BrandSpan& brand : brands) {
-    for (Token& token : tokens) {
-      if (token.text_begin >= brand.begin && token.text_begin < brand.end) token.valence = 0;
-    }
-  }
-  // Clauses: split at sentence marks, commas, ';' and contrast words.
-  clauses.assign(1, Clause{});
-  size_t contrast_token = SIZE_MAX;
-  for (size_t t = 0; t < tokens.size(); ++t) {
-    Token& token = tokens[t];
-    const bool splits = (token.kind == kPunct && word(token) != "\"") ||
-                        (token.kind == kWord && (Has(token.info, enrich_words::kContrast, language) ||
-                                                 Has(token.info, enrich_words::kClauseBreak)));
-    if (splits && t > 0 && tokens[t - 1].clause == clauses.size() - 1 &&
-        !(tokens[t - 1].kind == kPunct)) {
-      clauses.push_back(Clause{});
-    }
-    token.clause = static_cast<uint16_t>(clauses.size() - 1);
-    if (token.kind == kWord && Has(token.info, enrich_words::kContrast, language) &&
-        contrast_token == SIZE_MAX) {
-      contrast_token = t;
-    }
-  }
-
-  // Words someone else said ("we value your loyalty") are not the writer's feelings.
-  bool quoted = false;
-  for (Token& token : tokens) {
-    if (token.kind == kPunct && word(token) == "\"") quoted = !quoted;
-    else if (quoted) token.valence = 0;
-  }
-
   // A duration is a complaint cue ("waited 3 hours"), except a few minutes after "in": "fixed it
-  // in 20 min" praises the speed.
+  // in 20 min" praises the speed. Only a post with a short time ("min", "day") can have one.
+  const bool short_time = scratch.short_time_;
   auto within_minutes = [&](size_t t) {
     return t >= 2 && t < tokens.size() && Has(tokens[t].info, enrich_words::kShortTime) &&
            tokens[t - 1].kind == kWord && Has(tokens[t - 2].info, enrich_words::kWithin);
   };
-  std::erase_if(scratch.cue_hits_, [&](uint32_t hit) {
-    const size_t at = hit & 0xFFFFFF;
-    return (hit >> 24) == cues::kComplaint && (within_minutes(at) || (at >= 1 && within_minutes(at - 1)));
-  });
+  if (short_time) {
+    std::erase_if(scratch.cue_hits_, [&](uint32_t hit) {
+      const size_t at = hit & 0xFFFFFF;
+      return (hit >> 24) == cues::kComplaint &&
+             (within_minutes(at) || (at >= 1 && within_minutes(at - 1)));
+    });
+  }
   // Cues: intents, and what they say about sentiment.
   uint32_t cue_mask = 0;
   for (uint32_t hit : scratch.cue_hits_) cue_mask |= 1u << (hit >> 24);
+  // "Great, another outage", "Thanks for losing my bag": the praise words mean the opposite.
   const bool sarcastic = (cue_mask & (1u << cues::kSarcasm)) != 0;
-  if (sarcastic) {
-    // "Great, another outage", "Thanks for losing my bag": the praise words mean the opposite.
-    for (Token& token : tokens) {
-      if (token.valence > 0) token.valence *= -0.5f;
-    }
-  }
 
-  // Whole-post sum: before a contrast word counts half, after it one and a half.
+  // One pass over the tokens (there were five; each step as before, in the same order, so the
+  // sums are the same): brand names are not feelings ("United", "Ice", "Orange"); the clauses
+  // are split at sentence marks, commas, ';' and contrast words; words someone else said ("we
+  // value your loyalty") are not the writer's feelings; sarcasm turns the praise words round;
+  // the whole-post sum: before a contrast word counts half, after it one and a half.
+  const char* const normalized = scratch.normalized_.data();
+  const size_t contrast_token = scratch.contrast_token_;  // ScoreTokens found it
+  const uint32_t splits_flags =
+      enrich_words::ForLanguage(enrich_words::kContrast, static_cast<uint8_t>(language)) |
+      enrich_words::kClauseBreak;
+  const uint32_t negator_flag =
+      enrich_words::ForLanguage(enrich_words::kNegator, static_cast<uint8_t>(language));
+  clauses.assign(1, Clause{});
+  bool quoted = false;
   double sum = 0;
   int signals = 0;
   int exclamations = 0, questions = 0;
   double positive_words = 0, negative_words = 0, emoji_sum = 0;
   bool negation = false, shouting = false, has_words = false;
   for (size_t t = 0; t < tokens.size(); ++t) {
-    const Token& token = tokens[t];
-    has_words = has_words || token.kind == kWord;
-    if (token.kind == kPunct) {
-      if (word(token) == "!") ++exclamations;
-      if (word(token) == "?") ++questions;
+    Token& token = tokens[t];
+    for (const BrandSpan& brand : brands) {
+      if (token.text_begin >= brand.begin && token.text_begin < brand.end) token.valence = 0;
     }
-    if (token.kind == kWord && Has(token.info, enrich_words::kNegator, language)) {
+    const char mark = token.kind == kPunct ? normalized[token.norm_begin] : '\0';
+    const uint32_t flags = token.info->flags;  // an empty entry for emoji and marks
+    const bool splits = (token.kind == kPunct && mark != '"') ||
+                        (token.kind == kWord && (flags & splits_flags) != 0);
+    if (splits && t > 0 && tokens[t - 1].kind != kPunct) clauses.push_back(Clause{});
+    token.clause = static_cast<uint16_t>(clauses.size() - 1);
+    if (mark == '"') quoted = !quoted;
+    else if (quoted) token.valence = 0;
+    if (sarcastic && token.valence > 0) token.valence *= -0.5f;
+
+    has_words = has_words || token.kind == kWord;
+    if (mark == '!') ++exclamations;
+    if (mark == '?') ++questions;
+    if (token.kind == kWord && (flags & negator_flag) != 0) {
       clauses[token.clause].negated = true;
       negation = true;
     }
@@ -1066,7 +1233,7 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
   if (exclamations > 0 && sum != 0) sum += (sum > 0 ? 1 : -1) * 0.292 * std::min(exclamations, 4);
   // Speed praises the brand of its clause ("Glovo perdió mi pedido, Uber Eats me lo trajo en 20
   // minutos"); only the clause: as a post, "arrived in 20 min" is mostly a plain fact.
-  for (size_t t = 2; t < tokens.size(); ++t) {
+  for (size_t t = 2; t < tokens.size() && short_time; ++t) {
     if (!within_minutes(t)) continue;
     clauses[tokens[t].clause].score += 1.2;
     clauses[tokens[t].clause].signal = true;

@@ -94,6 +94,19 @@ class EnrichScratch {
   // and entries are prefetched first (enrich_words.h, PrefetchSlot).
   std::vector<std::pair<uint32_t, uint64_t>> pending_words_;
   std::vector<uint32_t> brand_repeats_;  // token indexes where a brand is named again
+  // Tokenize's classification of the whole text, 64 bytes per mask word, four words per 64
+  // bytes (ASCII letter or digit, upper case, lower case, third equal byte in a row), and the
+  // text with ASCII upper case folded, padded for 16-byte copies. They only grow (to the
+  // longest post seen), so a warm call does not allocate.
+  std::vector<uint64_t> ascii_masks_;
+  std::string folded_;
+  // What Tokenize and ScoreTokens count on their way, so that Enrich() needs no pass of its
+  // own for them: word tokens and those in capitals, the first contrast word of the post's
+  // rule language (SIZE_MAX: none), and whether a word is a short time ("min", "day").
+  uint32_t word_count_ = 0;
+  uint32_t caps_words_ = 0;
+  size_t contrast_token_ = SIZE_MAX;
+  bool short_time_ = false;
   std::vector<hs_scratch*> hs_scratch_;  // per language database
   enrich_model::Features features_;
   SentimentClass rule_sentiment_ = SentimentClass::kNeutral;

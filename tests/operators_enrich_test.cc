@@ -320,6 +320,59 @@ TEST_F(EnrichTextTest, AShortPostAfterALongOneReadsOnlyItsOwnWords) {
   EXPECT_EQ(alone[3].sentiment, SentimentClass::kPositive);
 }
 
+// The tokeniser classifies the whole text 16 or 32 bytes a step into 64-bit masks and takes
+// plain ASCII words from them; other words (apostrophes, '&', non-ASCII letters, elongation, a
+// word right before an emoji or an invalid byte, words of 64 bytes or more) take the per-byte
+// loop. Shifting a post by leading spaces moves its words across every step and mask
+// boundary: the result must not change, and must be what the words say.
+TEST_F(EnrichTextTest, WordsGiveTheSameResultAtEveryOffset) {
+  struct Case {
+    std::string_view tag;
+    std::string text;
+    SentimentClass expected;
+  };
+  const std::string long_word(70, 'a');  // past a 64-bit window
+  const std::vector<Case> cases = {
+      {"en", "the app is GREAT and the support team was helpful today", SentimentClass::kPositive},
+      {"en", "the new update is goooood, thanks Wolt", SentimentClass::kPositive},
+      {"en", "I don't like it, AT&T is terrible and I'm done", SentimentClass::kNegative},
+      {"en", "great🔥 service, love it❤️ really", SentimentClass::kPositive},
+      {"en", "see https://example.com/terrible-awful-horrible and www.awful.com", SentimentClass::kNeutral},
+      {"en", "@awful_support #terrible $scam", SentimentClass::kNone},  // (not checked)
+      {"en", "terrible gr\xff" "eat awful \xc3 bad", SentimentClass::kNegative},
+      {"en", long_word + " is awful " + long_word + "terrible", SentimentClass::kNegative},
+      {"en", "Horrible", SentimentClass::kNegative},
+      {"nb", "Telenor er dårlig, jeg er IKKE fornøyd med kundeservicen", SentimentClass::kNegative},
+      {"es", "El café está buenísimo, ¡me encanta! Gracias Starbucks", SentimentClass::kPositive},
+      {"en", "Ｗｏｗ ÉNORME café naïve Ünïcödé words: love 😍", SentimentClass::kPositive},
+  };
+  for (const Case& c : cases) {
+    const TextEnrichment first = Enrich(c.text, c.tag, {{0, 3}});
+    if (c.expected != SentimentClass::kNone) {
+      EXPECT_EQ(first.sentiment, c.expected) << c.text;
+    }
+    for (uint32_t offset = 1; offset <= 140; ++offset) {
+      const std::string shifted = std::string(offset, ' ') + c.text;
+      const TextEnrichment out = Enrich(shifted, c.tag, {{offset, offset + 3}});
+      ASSERT_EQ(out.sentiment, first.sentiment) << offset << ": " << c.text;
+      ASSERT_EQ(out.score, first.score) << offset << ": " << c.text;
+      ASSERT_EQ(out.confidence, first.confidence) << offset << ": " << c.text;
+      ASSERT_EQ(out.intents, first.intents) << offset << ": " << c.text;
+      ASSERT_EQ(out.brand_sentiment, first.brand_sentiment) << offset << ": " << c.text;
+    }
+  }
+  // What the masks decide, against the same words without it: capitals among lower case and
+  // elongation add emphasis at every offset, also across a 64-byte boundary.
+  for (uint32_t offset = 0; offset <= 70; ++offset) {
+    const std::string pad(offset, ' ');
+    const TextEnrichment plain = Enrich(pad + "the app is good", "en");
+    EXPECT_GT(Enrich(pad + "the app is GOOD", "en").score, plain.score) << offset;
+    EXPECT_GT(Enrich(pad + "the app is goooood", "en").score, plain.score) << offset;
+    EXPECT_EQ(Enrich(pad + "the app is GoOd", "en").score, plain.score) << offset;
+    EXPECT_EQ(Enrich(pad + "the app is gooD", "en").score, plain.score) << offset;
+  }
+}
+
 // The transform, through the registry as a pipeline builds it.
 TEST(EnrichTransformTest, SetsPostFieldsMentionSentimentAndCounters) {
   OperatorRegistry& registry = OperatorRegistry::Default();

@@ -742,14 +742,18 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
   const char* const folded = scratch.folded_.data();
   ClassifyAscii(text, scratch.ascii_masks_.data(), scratch.folded_.data());
   uint32_t word_count = 0, caps_words = 0;
+  const enrich_words::WordTable::SlotView slot_view = words_->Slots();
   char* out = base;
   *out++ = ' ';
-  auto offset = [&] { return static_cast<uint32_t>(out - base); };
+  // No lambda captures `out`: one that did (and was not inlined) kept it in memory, a load and
+  // a store per byte written.
+  auto offset_of = [base](const char* at) { return static_cast<uint32_t>(at - base); };
 
   // Stores a token field by field into the vector. `tokens.push_back(token)` had the compiler
   // assemble the token on the stack with narrow stores and copy it with one 32-byte load, which
   // waits for those stores (a failed store forwarding, the most expensive spot of Tokenize).
-  auto store = [&tokens](const Token& token) {
+  // Inlined: a call per token, when the compiler chose one, cost more than its body.
+  auto store = [&tokens](const Token& token) __attribute__((always_inline)) {
     Token& stored = tokens.emplace_back();
     stored.norm_begin = token.norm_begin;
     stored.norm_length = token.norm_length;
@@ -761,15 +765,16 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
     stored.valence = token.valence;
     stored.info = token.info;
   };
-  auto add_punct = [&](char mark, uint32_t text_begin) {
+  auto add_punct = [&store, &offset_of](char* at, char mark, uint32_t text_begin) {
     Token token;
     token.kind = kPunct;
-    token.norm_begin = offset();
+    token.norm_begin = offset_of(at);
     token.norm_length = 1;
     token.text_begin = text_begin;
-    *out++ = mark;
-    *out++ = ' ';
+    *at++ = mark;
+    *at++ = ' ';
     store(token);
+    return at;
   };
   auto next = [&](size_t at, size_t& length) -> uint32_t {
     const auto byte = static_cast<unsigned char>(text[at]);
@@ -808,7 +813,7 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
           Token token;
           token.kind = kEmoji;
           token.text_begin = static_cast<uint32_t>(i);
-          token.norm_begin = offset();
+          token.norm_begin = offset_of(out);
           token.norm_length = 2;  // patterns see every emoticon alike
           token.valence = kEmoticonValence[e];
           std::memcpy(out, ":) ", 3);
@@ -843,7 +848,7 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
         Token token;
         token.kind = kWord;
         token.text_begin = static_cast<uint32_t>(i);
-        token.norm_begin = offset();
+        token.norm_begin = offset_of(out);
         token.norm_length = length;
         token.caps = upper >= 2 && lower == 0;
         ++word_count;
@@ -851,7 +856,7 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
         char* const write = out;
         for (unsigned k = 0; k < length; k += 16) std::memcpy(write + k, folded + i + k, 16);
         const uint64_t hash = enrich_words::WordTable::HashPadded(write, length);
-        words_->PrefetchSlot(hash);
+        slot_view.Prefetch(hash);
         pending.emplace_back(static_cast<uint32_t>(tokens.size()), hash);
         out = write + length;
         *out++ = ' ';
@@ -865,7 +870,7 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
       Token token;
       token.kind = kWord;
       token.text_begin = static_cast<uint32_t>(i);
-      token.norm_begin = offset();
+      token.norm_begin = offset_of(out);
       int letters = 0, upper = 0, lower = 0;
       uint32_t previous = 0;
       int run = 0;
@@ -919,7 +924,7 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
       }
       out = write;
       token.elongated = elongated;
-      token.norm_length = offset() - token.norm_begin;
+      token.norm_length = offset_of(out) - token.norm_begin;
       upper += static_cast<int>(ascii_cases & 0xFFFFFFFF);
       lower += static_cast<int>(ascii_cases >> 32);
       letters += static_cast<int>((ascii_cases & 0xFFFFFFFF) + (ascii_cases >> 32));
@@ -931,7 +936,7 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
       const uint64_t hash = enrich_words::WordTable::HashPadded(kept.data(), kept.size());
       if (!token.elongated) {
         // Looked up after the post (below), once its slot and entry are on their way.
-        words_->PrefetchSlot(hash);
+        slot_view.Prefetch(hash);
         pending.emplace_back(static_cast<uint32_t>(tokens.size()), hash);
         *out++ = ' ';
         store(token);
@@ -977,7 +982,7 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
       Token token;
       token.kind = kEmoji;
       token.text_begin = static_cast<uint32_t>(i);
-      token.norm_begin = offset();
+      token.norm_begin = offset_of(out);
       std::memcpy(out, text.data() + i, length);
       out += length;
       token.norm_length = static_cast<uint32_t>(length);
@@ -988,18 +993,18 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
       continue;
     }
     switch (cp) {
-      case '?': case 0xBF: add_punct('?', static_cast<uint32_t>(i)); break;
-      case '!': case 0xA1: add_punct('!', static_cast<uint32_t>(i)); break;
-      case '.': case 0x2026: add_punct('.', static_cast<uint32_t>(i)); break;
-      case ',': add_punct(',', static_cast<uint32_t>(i)); break;
-      case ';': case ':': add_punct(';', static_cast<uint32_t>(i)); break;
-      case '\n': add_punct('.', static_cast<uint32_t>(i)); break;
-      case '"': case 0x201C: case 0x201D: case '*': add_punct('"', static_cast<uint32_t>(i)); break;
+      case '?': case 0xBF: out = add_punct(out, '?', static_cast<uint32_t>(i)); break;
+      case '!': case 0xA1: out = add_punct(out, '!', static_cast<uint32_t>(i)); break;
+      case '.': case 0x2026: out = add_punct(out, '.', static_cast<uint32_t>(i)); break;
+      case ',': out = add_punct(out, ',', static_cast<uint32_t>(i)); break;
+      case ';': case ':': out = add_punct(out, ';', static_cast<uint32_t>(i)); break;
+      case '\n': out = add_punct(out, '.', static_cast<uint32_t>(i)); break;
+      case '"': case 0x201C: case 0x201D: case '*': out = add_punct(out, '"', static_cast<uint32_t>(i)); break;
       default: break;  // spaces, other symbols, U+FFFD: dropped
     }
     i += length;
   }
-  normalized.resize(offset());
+  normalized.resize(offset_of(out));
   scratch.word_count_ = word_count;
   scratch.caps_words_ = caps_words;
   for (const auto& [index, hash] : pending) words_->PrefetchEntry(hash);

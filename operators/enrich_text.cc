@@ -742,18 +742,14 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
   const char* const folded = scratch.folded_.data();
   ClassifyAscii(text, scratch.ascii_masks_.data(), scratch.folded_.data());
   uint32_t word_count = 0, caps_words = 0;
-  const enrich_words::WordTable::SlotView slot_view = words_->Slots();
   char* out = base;
   *out++ = ' ';
-  // No lambda captures `out`: one that did (and was not inlined) kept it in memory, a load and
-  // a store per byte written.
-  auto offset_of = [base](const char* at) { return static_cast<uint32_t>(at - base); };
+  auto offset = [&] { return static_cast<uint32_t>(out - base); };
 
   // Stores a token field by field into the vector. `tokens.push_back(token)` had the compiler
   // assemble the token on the stack with narrow stores and copy it with one 32-byte load, which
   // waits for those stores (a failed store forwarding, the most expensive spot of Tokenize).
-  // Inlined: a call per token, when the compiler chose one, cost more than its body.
-  auto store = [&tokens](const Token& token) __attribute__((always_inline)) {
+  auto store = [&tokens](const Token& token) {
     Token& stored = tokens.emplace_back();
     stored.norm_begin = token.norm_begin;
     stored.norm_length = token.norm_length;
@@ -765,16 +761,15 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
     stored.valence = token.valence;
     stored.info = token.info;
   };
-  auto add_punct = [&store, &offset_of](char* at, char mark, uint32_t text_begin) {
+  auto add_punct = [&](char mark, uint32_t text_begin) {
     Token token;
     token.kind = kPunct;
-    token.norm_begin = offset_of(at);
+    token.norm_begin = offset();
     token.norm_length = 1;
     token.text_begin = text_begin;
-    *at++ = mark;
-    *at++ = ' ';
+    *out++ = mark;
+    *out++ = ' ';
     store(token);
-    return at;
   };
   auto next = [&](size_t at, size_t& length) -> uint32_t {
     const auto byte = static_cast<unsigned char>(text[at]);
@@ -813,7 +808,7 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
           Token token;
           token.kind = kEmoji;
           token.text_begin = static_cast<uint32_t>(i);
-          token.norm_begin = offset_of(out);
+          token.norm_begin = offset();
           token.norm_length = 2;  // patterns see every emoticon alike
           token.valence = kEmoticonValence[e];
           std::memcpy(out, ":) ", 3);
@@ -848,7 +843,7 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
         Token token;
         token.kind = kWord;
         token.text_begin = static_cast<uint32_t>(i);
-        token.norm_begin = offset_of(out);
+        token.norm_begin = offset();
         token.norm_length = length;
         token.caps = upper >= 2 && lower == 0;
         ++word_count;
@@ -856,7 +851,7 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
         char* const write = out;
         for (unsigned k = 0; k < length; k += 16) std::memcpy(write + k, folded + i + k, 16);
         const uint64_t hash = enrich_words::WordTable::HashPadded(write, length);
-        slot_view.Prefetch(hash);
+        words_->PrefetchSlot(hash);
         pending.emplace_back(static_cast<uint32_t>(tokens.size()), hash);
         out = write + length;
         *out++ = ' ';
@@ -870,7 +865,7 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
       Token token;
       token.kind = kWord;
       token.text_begin = static_cast<uint32_t>(i);
-      token.norm_begin = offset_of(out);
+      token.norm_begin = offset();
       int letters = 0, upper = 0, lower = 0;
       uint32_t previous = 0;
       int run = 0;
@@ -924,7 +919,7 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
       }
       out = write;
       token.elongated = elongated;
-      token.norm_length = offset_of(out) - token.norm_begin;
+      token.norm_length = offset() - token.norm_begin;
       upper += static_cast<int>(ascii_cases & 0xFFFFFFFF);
       lower += static_cast<int>(ascii_cases >> 32);
       letters += static_cast<int>((ascii_cases & 0xFFFFFFFF) + (ascii_cases >> 32));
@@ -936,7 +931,7 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
       const uint64_t hash = enrich_words::WordTable::HashPadded(kept.data(), kept.size());
       if (!token.elongated) {
         // Looked up after the post (below), once its slot and entry are on their way.
-        slot_view.Prefetch(hash);
+        words_->PrefetchSlot(hash);
         pending.emplace_back(static_cast<uint32_t>(tokens.size()), hash);
         *out++ = ' ';
         store(token);
@@ -982,7 +977,7 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
       Token token;
       token.kind = kEmoji;
       token.text_begin = static_cast<uint32_t>(i);
-      token.norm_begin = offset_of(out);
+      token.norm_begin = offset();
       std::memcpy(out, text.data() + i, length);
       out += length;
       token.norm_length = static_cast<uint32_t>(length);
@@ -993,18 +988,18 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
       continue;
     }
     switch (cp) {
-      case '?': case 0xBF: out = add_punct(out, '?', static_cast<uint32_t>(i)); break;
-      case '!': case 0xA1: out = add_punct(out, '!', static_cast<uint32_t>(i)); break;
-      case '.': case 0x2026: out = add_punct(out, '.', static_cast<uint32_t>(i)); break;
-      case ',': out = add_punct(out, ',', static_cast<uint32_t>(i)); break;
-      case ';': case ':': out = add_punct(out, ';', static_cast<uint32_t>(i)); break;
-      case '\n': out = add_punct(out, '.', static_cast<uint32_t>(i)); break;
-      case '"': case 0x201C: case 0x201D: case '*': out = add_punct(out, '"', static_cast<uint32_t>(i)); break;
+      case '?': case 0xBF: add_punct('?', static_cast<uint32_t>(i)); break;
+      case '!': case 0xA1: add_punct('!', static_cast<uint32_t>(i)); break;
+      case '.': case 0x2026: add_punct('.', static_cast<uint32_t>(i)); break;
+      case ',': add_punct(',', static_cast<uint32_t>(i)); break;
+      case ';': case ':': add_punct(';', static_cast<uint32_t>(i)); break;
+      case '\n': add_punct('.', static_cast<uint32_t>(i)); break;
+      case '"': case 0x201C: case 0x201D: case '*': add_punct('"', static_cast<uint32_t>(i)); break;
       default: break;  // spaces, other symbols, U+FFFD: dropped
     }
     i += length;
   }
-  normalized.resize(offset_of(out));
+  normalized.resize(offset());
   scratch.word_count_ = word_count;
   scratch.caps_words_ = caps_words;
   for (const auto& [index, hash] : pending) words_->PrefetchEntry(hash);

@@ -102,17 +102,6 @@ class WordTable {
   void PrefetchSlot(uint64_t hash) const {
     if (!slots_.empty()) __builtin_prefetch(&slots_[hash & mask_]);
   }
-  // The slot array and its mask, copied once for a loop that prefetches many words: kept in
-  // registers there, where PrefetchSlot reloads them after every byte the loop writes (a char
-  // store may alias any object).
-  struct SlotView {
-    const uint32_t* slots = nullptr;  // null: the table is empty
-    uint64_t mask = 0;
-    void Prefetch(uint64_t hash) const {
-      if (slots != nullptr) __builtin_prefetch(&slots[hash & mask]);
-    }
-  };
-  SlotView Slots() const { return {slots_.empty() ? nullptr : slots_.data(), mask_}; }
   void PrefetchEntry(uint64_t hash) const {
     if (slots_.empty()) return;
     const uint32_t value = slots_[hash & mask_];

@@ -826,18 +826,22 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
       // an apostrophe, '&' or a non-ASCII byte), not elongated. Its length, cases and
       // elongation come from the masks and its bytes from `folded`: the same token as the
       // per-byte loop below, which takes every other word.
-      const size_t chunk = kMaskCount * (i >> 6);
-      const unsigned shift = i & 63;
-      auto window = [&](AsciiMask kind) {  // the mask's 64 bits from byte i on
-        const uint64_t low = masks[chunk + kind] >> shift;
-        return shift == 0 ? low : low | (masks[chunk + kMaskCount + kind] << (64 - shift));
-      };
-      const auto length = static_cast<unsigned>(std::countr_one(window(kMaskAlnum)));
-      const size_t end = i + length;
-      const auto stop = end < text.size() ? static_cast<unsigned char>(text[end]) : 0;
-      const uint64_t in_word = length < 64 ? (uint64_t{1} << length) - 1 : 0;
-      if (length < 64 && stop != '\'' && stop != '&' && stop < 0x80 &&
-          (window(kMaskTriple) & in_word & ~uint64_t{3}) == 0) {
+      bool taken = false;
+      for (;;) {
+        const size_t chunk = kMaskCount * (i >> 6);
+        const unsigned shift = i & 63;
+        auto window = [&](AsciiMask kind) {  // the mask's 64 bits from byte i on
+          const uint64_t low = masks[chunk + kind] >> shift;
+          return shift == 0 ? low : low | (masks[chunk + kMaskCount + kind] << (64 - shift));
+        };
+        const auto length = static_cast<unsigned>(std::countr_one(window(kMaskAlnum)));
+        const size_t end = i + length;
+        const auto stop = end < text.size() ? static_cast<unsigned char>(text[end]) : 0;
+        const uint64_t in_word = length < 64 ? (uint64_t{1} << length) - 1 : 0;
+        if (!(length < 64 && stop != '\'' && stop != '&' && stop < 0x80 &&
+              (window(kMaskTriple) & in_word & ~uint64_t{3}) == 0)) {
+          break;
+        }
         const int upper = std::popcount(window(kMaskUpper) & in_word);
         const int lower = std::popcount(window(kMaskLower) & in_word);
         Token token;
@@ -857,8 +861,19 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
         *out++ = ' ';
         store(token);
         i = end;
-        continue;
+        taken = true;
+        // The next word after one space, unless a link or an emoticon can start with its
+        // letter, is tried here (the loop above would check the space, links, emoticons and
+        // its class again). When it is not plain, the loop above takes it from its start.
+        if (stop != ' ' || end + 1 >= text.size()) break;
+        const auto next_byte = static_cast<unsigned char>(text[end + 1]);
+        if (next_byte >= 0x80 || !(kAsciiClasses[next_byte] & kAsciiLetter) || next_byte == 'h' ||
+            next_byte == 'w' || next_byte == 'x' || next_byte == 'X') {
+          break;
+        }
+        i = end + 1;
       }
+      if (taken) continue;
     }
     if (IsLetter(cp) || cp == '@' || cp == '#' || cp == '$') {
       // A word: letters, digits, inner apostrophes and '&' (AT&T); '-' splits.
@@ -1140,11 +1155,12 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
   // "Great, another outage", "Thanks for losing my bag": the praise words mean the opposite.
   const bool sarcastic = (cue_mask & (1u << cues::kSarcasm)) != 0;
 
-  // One pass over the tokens (there were five; each step as before, in the same order, so the
-  // sums are the same): brand names are not feelings ("United", "Ice", "Orange"); the clauses
-  // are split at sentence marks, commas, ';' and contrast words; words someone else said ("we
-  // value your loyalty") are not the writer's feelings; sarcasm turns the praise words round;
-  // the whole-post sum: before a contrast word counts half, after it one and a half.
+  // Brand names are not feelings ("United", "Ice", "Orange"). Then one pass over the tokens
+  // (there were four; each step as before, in the same order, so the sums are the same): the
+  // clauses are split at sentence marks, commas, ';' and contrast words; words someone else
+  // said ("we value your loyalty") are not the writer's feelings; sarcasm turns the praise
+  // words round; the whole-post sum: before a contrast word counts half, after it one and a
+  // half.
   const char* const normalized = scratch.normalized_.data();
   const size_t contrast_token = scratch.contrast_token_;  // ScoreTokens found it
   const uint32_t splits_flags =
@@ -1152,6 +1168,12 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
       enrich_words::kClauseBreak;
   const uint32_t negator_flag =
       enrich_words::ForLanguage(enrich_words::kNegator, static_cast<uint8_t>(language));
+  // Brand names first: tokens are in text order, so each brand's are found by a binary search.
+  for (const BrandSpan& brand : brands) {
+    auto at = std::lower_bound(tokens.begin(), tokens.end(), brand.begin,
+                               [](const Token& token, uint32_t offset) { return token.text_begin < offset; });
+    for (; at != tokens.end() && at->text_begin < brand.end; ++at) at->valence = 0;
+  }
   clauses.assign(1, Clause{});
   bool quoted = false;
   double sum = 0;
@@ -1161,9 +1183,6 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
   bool negation = false, shouting = false, has_words = false;
   for (size_t t = 0; t < tokens.size(); ++t) {
     Token& token = tokens[t];
-    for (const BrandSpan& brand : brands) {
-      if (token.text_begin >= brand.begin && token.text_begin < brand.end) token.valence = 0;
-    }
     const char mark = token.kind == kPunct ? normalized[token.norm_begin] : '\0';
     const uint32_t flags = token.info->flags;  // an empty entry for emoji and marks
     const bool splits = (token.kind == kPunct && mark != '"') ||

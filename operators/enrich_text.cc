@@ -844,22 +844,23 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
         }
         const int upper = std::popcount(window(kMaskUpper) & in_word);
         const int lower = std::popcount(window(kMaskLower) & in_word);
-        Token token;
-        token.kind = kWord;
-        token.text_begin = static_cast<uint32_t>(i);
-        token.norm_begin = offset();
-        token.norm_length = length;
-        token.caps = upper >= 2 && lower == 0;
+        const bool caps = upper >= 2 && lower == 0;
         ++word_count;
-        caps_words += token.caps;
+        caps_words += caps;
         char* const write = out;
         for (unsigned k = 0; k < length; k += 16) std::memcpy(write + k, folded + i + k, 16);
         const uint64_t hash = enrich_words::WordTable::HashPadded(write, length);
         words_->PrefetchSlot(hash);
         pending.emplace_back(static_cast<uint32_t>(tokens.size()), hash);
+        // Written in place (the fields a word token has; the rest keep their defaults).
+        Token& token = tokens.emplace_back();
+        token.kind = kWord;
+        token.text_begin = static_cast<uint32_t>(i);
+        token.norm_begin = static_cast<uint32_t>(write - base);
+        token.norm_length = length;
+        token.caps = caps;
         out = write + length;
         *out++ = ' ';
-        store(token);
         i = end;
         taken = true;
         // The next word after one space, unless a link or an emoticon can start with its
@@ -1181,26 +1182,41 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
   int exclamations = 0, questions = 0;
   double positive_words = 0, negative_words = 0, emoji_sum = 0;
   bool negation = false, shouting = false, has_words = false;
+  uint16_t clause = 0;         // the current clause (truncated as Token::clause is)
+  bool may_split = false;      // a split needs a token before it that is no mark
   for (size_t t = 0; t < tokens.size(); ++t) {
     Token& token = tokens[t];
-    const char mark = token.kind == kPunct ? normalized[token.norm_begin] : '\0';
-    const uint32_t flags = token.info->flags;  // an empty entry for emoji and marks
-    const bool splits = (token.kind == kPunct && mark != '"') ||
-                        (token.kind == kWord && (flags & splits_flags) != 0);
-    if (splits && t > 0 && tokens[t - 1].kind != kPunct) clauses.push_back(Clause{});
-    token.clause = static_cast<uint16_t>(clauses.size() - 1);
-    if (mark == '"') quoted = !quoted;
-    else if (quoted) token.valence = 0;
-    if (sarcastic && token.valence > 0) token.valence *= -0.5f;
-
-    has_words = has_words || token.kind == kWord;
-    if (mark == '!') ++exclamations;
-    if (mark == '?') ++questions;
-    if (token.kind == kWord && (flags & negator_flag) != 0) {
-      clauses[token.clause].negated = true;
-      negation = true;
+    if (token.kind == kPunct) {
+      // Marks have no valence: they split, count and open or close quotes.
+      const char mark = normalized[token.norm_begin];
+      if (mark != '"' && may_split) {
+        clauses.push_back(Clause{});
+        ++clause;
+      }
+      token.clause = clause;
+      may_split = false;
+      if (mark == '"') quoted = !quoted;
+      if (mark == '!') ++exclamations;
+      if (mark == '?') ++questions;
+      continue;
     }
-    shouting = shouting || token.caps;
+    if (token.kind == kWord) {
+      const uint32_t flags = token.info->flags;
+      if ((flags & splits_flags) != 0 && may_split) {
+        clauses.push_back(Clause{});
+        ++clause;
+      }
+      has_words = true;
+      if ((flags & negator_flag) != 0) {
+        clauses[clause].negated = true;
+        negation = true;
+      }
+      shouting = shouting || token.caps;
+    }
+    token.clause = clause;
+    may_split = true;
+    if (quoted) token.valence = 0;
+    if (sarcastic && token.valence > 0) token.valence *= -0.5f;
     if (token.valence == 0) continue;
     if (token.kind == kEmoji) emoji_sum += token.valence;
     else if (token.valence > 0) positive_words += token.valence;
@@ -1209,9 +1225,9 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
     if (contrast_token != SIZE_MAX) valence *= t < contrast_token ? 0.5 : 1.5;
     sum += valence;
     ++signals;
-    clauses[token.clause].score += token.valence;
-    clauses[token.clause].words += token.valence;
-    clauses[token.clause].signal = true;
+    clauses[clause].score += token.valence;
+    clauses[clause].words += token.valence;
+    clauses[clause].signal = true;
   }
 
   const double lexicon_sum = sum;

@@ -1427,7 +1427,10 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
     for (size_t t = index + brand_length; t + brand_length <= tokens.size(); ++t) {
       bool same = true;
       for (size_t k = 0; k < brand_length && same; ++k) {
-        same = tokens[t + k].kind == kWord && word(tokens[t + k]) == word(tokens[index + k]);
+        // A word's entry is the lookup of its normalised text, so different entries are
+        // different words: most tokens are ruled out without comparing text.
+        same = tokens[t + k].kind == kWord && tokens[t + k].info == tokens[index + k].info &&
+               word(tokens[t + k]) == word(tokens[index + k]);
       }
       if (same) {
         repeats.push_back(static_cast<uint32_t>(t));

@@ -40,6 +40,7 @@ struct Token {
   uint8_t kind = 0;  // kWord, kEmoji, kPunct
   bool caps = false;
   bool elongated = false;
+  bool brand = false;  // inside a brand's span: the brand's name, not a feeling
   float valence = 0;
   const enrich_words::WordInfo* info = &kNoWord;  // the word's entry (an empty one for others)
 };
@@ -742,6 +743,20 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
   const char* const folded = scratch.folded_.data();
   ClassifyAscii(text, scratch.ascii_masks_.data(), scratch.folded_.data());
   uint32_t word_count = 0, caps_words = 0;
+  // The flags of the words looked up (in any order: the elongated ones while tokenising).
+  uint32_t seen_flags = 0;
+  size_t* const first_contrast = scratch.first_contrast_;
+  std::fill(first_contrast, first_contrast + 4, SIZE_MAX);
+  constexpr uint32_t kAnyContrast = enrich_words::kContrast * 0xFu;  // bits of the 4 languages
+  auto note_flags = [&seen_flags, first_contrast](size_t index, uint32_t flags) {
+    seen_flags |= flags;
+    if ((flags & kAnyContrast) == 0) return;
+    for (uint8_t language = 0; language < 4; ++language) {
+      if ((flags & enrich_words::ForLanguage(enrich_words::kContrast, language)) != 0) {
+        first_contrast[language] = std::min(first_contrast[language], index);
+      }
+    }
+  };
   char* out = base;
   *out++ = ' ';
   auto offset = [&] { return static_cast<uint32_t>(out - base); };
@@ -984,6 +999,7 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
         }
       }
       token.info = info;
+      note_flags(tokens.size(), info->flags);
       *out++ = ' ';
       store(token);
       i = j;
@@ -1022,7 +1038,9 @@ void TextEnricher::Tokenize(std::string_view text, RuleLanguage language,
   for (const auto& [index, hash] : pending) {
     Token& token = tokens[index];
     token.info = &words_->Find(std::string_view(base + token.norm_begin, token.norm_length), hash);
+    note_flags(index, token.info->flags);
   }
+  scratch.short_time_ = (seen_flags & enrich_words::kShortTime) != 0;
   (void)language;
 }
 
@@ -1057,53 +1075,44 @@ void TextEnricher::ScanCues(RuleLanguage language, EnrichScratch& scratch) const
           on_match, &context);
 }
 
-void TextEnricher::ScoreTokens(RuleLanguage language, EnrichScratch& scratch) const {
-  std::vector<Token>& tokens = *scratch.tokens_;
-  // Counted by Tokenize.
-  const bool shouting_differs = scratch.caps_words_ > 0 && scratch.caps_words_ < scratch.word_count_;
-  const uint32_t contrast_flag =
-      enrich_words::ForLanguage(enrich_words::kContrast, static_cast<uint8_t>(language));
-  size_t contrast_token = SIZE_MAX;
-  uint32_t seen_flags = 0;
-  for (size_t t = 0; t < tokens.size(); ++t) {
-    Token& token = tokens[t];
-    if (token.kind != kWord) continue;
-    const uint32_t flags = token.info->flags;
-    if (contrast_token == SIZE_MAX && (flags & contrast_flag)) contrast_token = t;
-    seen_flags |= flags;
-    double valence = token.info->valence[static_cast<size_t>(language)];
-    if (valence == 0) continue;
-    const double sign = valence > 0 ? 1 : -1;
-    if (token.caps && shouting_differs) valence += sign * 0.733;
-    if (token.elongated) valence += sign * 0.293;
-    bool negated = false;
-    for (size_t back = 1; back <= 3 && back <= t; ++back) {
-      const Token& before = tokens[t - back];
-      if (before.kind == kPunct) break;
-      if (before.kind != kWord) continue;
-      if (Has(before.info, enrich_words::kBooster, language)) {
-        valence += sign * 0.293 * (1.0 - 0.05 * (back - 1));
-      }
-      // "can't believe how good" praises.
-      if (Has(before.info, enrich_words::kNegator, language) &&
-          !(back >= 2 && Has(tokens[t - back + 1].info, enrich_words::kBelieve))) {
-        negated = true;
-      }
+namespace {
+
+// The valence of word token `t` whose lexicon valence (in `language`) is `valence` != 0, by
+// VADER's rules: capitals among lower case (`shouting_differs`), elongation, boosters and
+// negation within three words before, and for Norwegian a negation up to two words after.
+double ScoreWord(const std::vector<Token>& tokens, size_t t, double valence, RuleLanguage language,
+                 bool shouting_differs) {
+  const Token& token = tokens[t];
+  const double sign = valence > 0 ? 1 : -1;
+  if (token.caps && shouting_differs) valence += sign * 0.733;
+  if (token.elongated) valence += sign * 0.293;
+  bool negated = false;
+  for (size_t back = 1; back <= 3 && back <= t; ++back) {
+    const Token& before = tokens[t - back];
+    if (before.kind == kPunct) break;
+    if (before.kind != kWord) continue;
+    if (Has(before.info, enrich_words::kBooster, language)) {
+      valence += sign * 0.293 * (1.0 - 0.05 * (back - 1));
     }
-    // Norwegian puts the negation after the verb: "liker ikke", "er det ikkje".
-    if (language == RuleLanguage::kNorwegian) {
-      for (size_t ahead = 1; ahead <= 2 && t + ahead < tokens.size(); ++ahead) {
-        const Token& after = tokens[t + ahead];
-        if (after.kind != kWord) break;
-        if (Has(after.info, enrich_words::kNegator, language)) negated = true;
-      }
+    // "can't believe how good" praises.
+    if (Has(before.info, enrich_words::kNegator, language) &&
+        !(back >= 2 && Has(tokens[t - back + 1].info, enrich_words::kBelieve))) {
+      negated = true;
     }
-    if (negated) valence *= -0.74;
-    token.valence = static_cast<float>(valence);
   }
-  scratch.contrast_token_ = contrast_token;
-  scratch.short_time_ = (seen_flags & enrich_words::kShortTime) != 0;
+  // Norwegian puts the negation after the verb: "liker ikke", "er det ikkje".
+  if (language == RuleLanguage::kNorwegian) {
+    for (size_t ahead = 1; ahead <= 2 && t + ahead < tokens.size(); ++ahead) {
+      const Token& after = tokens[t + ahead];
+      if (after.kind != kWord) break;
+      if (Has(after.info, enrich_words::kNegator, language)) negated = true;
+    }
+  }
+  if (negated) valence *= -0.74;
+  return valence;
 }
+
+}  // namespace
 
 namespace {
 
@@ -1127,7 +1136,6 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
     if (!voted.empty()) out.variant = voted;
     else if (out.variant.empty()) out.variant = "nb";
   }
-  ScoreTokens(language, scratch);
   ScanCues(language, scratch);
 
   std::vector<Token>& tokens = *scratch.tokens_;
@@ -1156,14 +1164,17 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
   // "Great, another outage", "Thanks for losing my bag": the praise words mean the opposite.
   const bool sarcastic = (cue_mask & (1u << cues::kSarcasm)) != 0;
 
-  // Brand names are not feelings ("United", "Ice", "Orange"). Then one pass over the tokens
-  // (there were four; each step as before, in the same order, so the sums are the same): the
-  // clauses are split at sentence marks, commas, ';' and contrast words; words someone else
-  // said ("we value your loyalty") are not the writer's feelings; sarcasm turns the praise
-  // words round; the whole-post sum: before a contrast word counts half, after it one and a
-  // half.
+  // Brand names are not feelings ("United", "Ice", "Orange"): their tokens are marked. Then one
+  // pass over the tokens (there were six, ScoreTokens' two among them; each step as before, in
+  // the same order per token, so the sums are the same): a word's valence by VADER's rules
+  // (ScoreWord); the clauses are split at sentence marks, commas, ';' and contrast words;
+  // brand names and words someone else said ("we value your loyalty") lose their valence;
+  // sarcasm turns the praise words round; the whole-post sum: before a contrast word counts
+  // half, after it one and a half.
   const char* const normalized = scratch.normalized_.data();
-  const size_t contrast_token = scratch.contrast_token_;  // ScoreTokens found it
+  const size_t contrast_token = scratch.first_contrast_[static_cast<size_t>(language)];
+  // Counted by Tokenize.
+  const bool shouting_differs = scratch.caps_words_ > 0 && scratch.caps_words_ < scratch.word_count_;
   const uint32_t splits_flags =
       enrich_words::ForLanguage(enrich_words::kContrast, static_cast<uint8_t>(language)) |
       enrich_words::kClauseBreak;
@@ -1173,7 +1184,7 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
   for (const BrandSpan& brand : brands) {
     auto at = std::lower_bound(tokens.begin(), tokens.end(), brand.begin,
                                [](const Token& token, uint32_t offset) { return token.text_begin < offset; });
-    for (; at != tokens.end() && at->text_begin < brand.end; ++at) at->valence = 0;
+    for (; at != tokens.end() && at->text_begin < brand.end; ++at) at->brand = true;
   }
   clauses.assign(1, Clause{});
   bool quoted = false;
@@ -1201,6 +1212,11 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
       continue;
     }
     if (token.kind == kWord) {
+      // The word's own valence (VADER's rules), then what the post around it makes of it.
+      const double lexicon = token.info->valence[static_cast<size_t>(language)];
+      if (lexicon != 0) {
+        token.valence = static_cast<float>(ScoreWord(tokens, t, lexicon, language, shouting_differs));
+      }
       const uint32_t flags = token.info->flags;
       if ((flags & splits_flags) != 0 && may_split) {
         clauses.push_back(Clause{});
@@ -1215,7 +1231,7 @@ void TextEnricher::Enrich(std::string_view text, std::string_view payload_langua
     }
     token.clause = clause;
     may_split = true;
-    if (quoted) token.valence = 0;
+    if (token.brand || quoted) token.valence = 0;
     if (sarcastic && token.valence > 0) token.valence *= -0.5f;
     if (token.valence == 0) continue;
     if (token.kind == kEmoji) emoji_sum += token.valence;

@@ -100,12 +100,13 @@ class EnrichScratch {
   // longest post seen), so a warm call does not allocate.
   std::vector<uint64_t> ascii_masks_;
   std::string folded_;
-  // What Tokenize and ScoreTokens count on their way, so that Enrich() needs no pass of its
-  // own for them: word tokens and those in capitals, the first contrast word of the post's
-  // rule language (SIZE_MAX: none), and whether a word is a short time ("min", "day").
+  // What Tokenize finds on its way, so that Enrich() needs no pass of its own for it: word
+  // tokens and those in capitals, the first contrast word of each rule language (by
+  // RuleLanguage; SIZE_MAX: none; the language may be voted after tokenising), and whether a
+  // word is a short time ("min", "day").
   uint32_t word_count_ = 0;
   uint32_t caps_words_ = 0;
-  size_t contrast_token_ = SIZE_MAX;
+  size_t first_contrast_[4] = {SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX};
   bool short_time_ = false;
   std::vector<hs_scratch*> hs_scratch_;  // per language database
   enrich_model::Features features_;
@@ -148,7 +149,6 @@ class TextEnricher {
   TextEnricher() = default;
   void Tokenize(std::string_view text, RuleLanguage language, EnrichScratch& scratch) const;
   void ScanCues(RuleLanguage language, EnrichScratch& scratch) const;
-  void ScoreTokens(RuleLanguage language, EnrichScratch& scratch) const;
   RuleLanguage VoteLanguage(const EnrichScratch& scratch) const;
   std::string_view VoteNorwegianVariant(const EnrichScratch& scratch) const;
 

@@ -113,6 +113,21 @@ void EncodePrepared(const PreparedPartials& prepared, std::string& out) {
   }
 }
 
+size_t EncodedInquiryEventSize(const InquiryEvent& event) {
+  auto varint_size = [](uint64_t value) {
+    size_t size = 1;
+    while (value >= 0x80) {
+      value >>= 7;
+      ++size;
+    }
+    return size;
+  };
+  return 1 + varint_size(event.rule.size()) + event.rule.size() +
+         varint_size(event.brand_id.size()) + event.brand_id.size() +
+         varint_size(ZigZag(event.event_time_ms)) + varint_size(event.payload.size()) +
+         event.payload.size();
+}
+
 void AppendPostWindows(const std::vector<PartialWindow>& windows, std::string& out) {
   AppendVarint(out, windows.size());
   std::string value;
@@ -219,8 +234,8 @@ Result<PreparedPartials> DecodePrepared(std::string_view in) {
       if (in.empty()) return bad("an inquiry event");
       const auto kind = static_cast<uint8_t>(in.front());
       in.remove_prefix(1);
-      if ((kind != static_cast<uint8_t>(InquiryEvent::Kind::kOpened) &&
-           kind != static_cast<uint8_t>(InquiryEvent::Kind::kReply)) ||
+      if (kind < static_cast<uint8_t>(InquiryEvent::Kind::kOpened) ||
+          kind > static_cast<uint8_t>(InquiryEvent::Kind::kViralGrowth) ||
           !ReadBytes(in, rule) || !ReadBytes(in, brand) || !ReadVarint(in, time) ||
           !ReadBytes(in, payload)) {
         return bad("an inquiry event");

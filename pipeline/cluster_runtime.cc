@@ -551,7 +551,10 @@ Status ClusterRuntime::OnRecord(uint32_t partition, int64_t offset, std::string_
   std::vector<PartialWindow>& merged = merged_[partition];
   for (PreparedPartials& epoch : apply) {
     for (PartialWindow& window : epoch.windows) merged.push_back(std::move(window));
-    for (InquiryEvent& event : epoch.inquiries) merged_inquiries_.push_back(std::move(event));
+    for (InquiryEvent& event : epoch.inquiries) {
+      event.partials_partition = partition;  // s25: which copy of a brandless event this is
+      merged_inquiries_.push_back(std::move(event));
+    }
     for (PostEvent& event : epoch.posts) merged_posts_.push_back(std::move(event));
   }
   return Status::Ok();
@@ -687,6 +690,12 @@ void ClusterRuntime::AddEpochInquiries(std::vector<InquiryEvent> events) {
 // a marker) publishes the events again with the next epoch (EndEpochEvents keeps them).
 void ClusterRuntime::DistributeInquiries(std::vector<PreparedPartials>& prepared) {
   for (const InquiryEvent& event : epoch_inquiries_) {
+    if (event.brand_id.empty()) {  // s25: a viral growth event names a post, not a brand
+      for (PreparedPartials& one : prepared) one.inquiries.push_back(event);
+      broadcast_copies_ += prepared.size();
+      broadcast_bytes_ += prepared.size() * EncodedInquiryEventSize(event);
+      continue;
+    }
     auto found = keys_.find(event.brand_id);
     const std::string& partition_key = found != keys_.end() ? found->second : event.brand_id;
     prepared[PartialsPartitionOf(partition_key, partials_partitions_)].inquiries.push_back(
@@ -702,8 +711,13 @@ std::vector<InquiryEvent> ClusterRuntime::TakeMergedInquiries() {
 }
 
 std::string ClusterRuntime::InquirySummary() const {
-  return fmt::format("inquiry events published {}, merged {}", inquiries_published_,
-                     inquiries_merged_);
+  std::string summary = fmt::format("inquiry events published {}, merged {}",
+                                    inquiries_published_, inquiries_merged_);
+  if (broadcast_copies_ > 0) {  // s25: the cost of viral_post's growth events
+    summary += fmt::format(" (growth event copies sent to every partials partition: {}, {} bytes)",
+                           broadcast_copies_, broadcast_bytes_);
+  }
+  return summary;
 }
 
 // --- de-duplication keyed by brand (issue 11; docs/cluster.md, "De-duplication across

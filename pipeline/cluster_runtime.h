@@ -263,6 +263,8 @@ class ClusterRuntime {
   std::vector<InquiryEvent> merged_inquiries_;
   uint64_t inquiries_published_ = 0;
   uint64_t inquiries_merged_ = 0;
+  uint64_t broadcast_copies_ = 0;  // s25: brandless (viral growth) events, one per partition
+  uint64_t broadcast_bytes_ = 0;   // and the bytes they added to the prepared records
 
   // Post events of `dedup` (AddEpochPosts, TakeMergedPosts).
   std::vector<PostEvent> epoch_posts_;

@@ -7,8 +7,9 @@
 #   a starts alone; b joins while a consumes (both groups rebalance); a is killed with SIGKILL
 #   and restarted on its old state; both run to the end of the topic; then c, on a fresh disk,
 #   runs alone and replays every partials partition.
-# Checks: the `unanswered` alert ids of a and b together, and c's, equal a single-process file
-# run's; c's windows (inquiries, answered, answered late, unanswered, response-time buckets, by
+# Checks: the `unanswered` and (s25) `viral_post` alert ids of a and b together, and c's, equal a
+# single-process file run's (a question and the brand's reply to it are a tracked post and its
+# reply, mostly read by different instances); c's windows (inquiries, answered, answered late, unanswered, response-time buckets, by
 # brand and profile) equal the file run's byte for byte (`query dump`); inquiry events went
 # through the partials (published and merged counts); no conflicts, no late deltas.
 #

@@ -162,6 +162,7 @@ struct Held {
   std::string brand_id;  // empty for growth
   uint32_t partials_partition = 0;
   std::string payload;
+  bool stored = false;  // in the store (restored or snapshotted): its release deletes it there
 };
 
 class ViralPostRule final : public AlertRule {
@@ -191,6 +192,7 @@ class ViralPostRule final : public AlertRule {
         event.partials_partition = static_cast<uint32_t>(partition);
         event.payload.assign(value);
         held_seq_ = std::max(held_seq_, std::get<2>(*held) + 1);
+        event.stored = true;
         held_.emplace(*held, std::move(event));
         return;
       }
@@ -311,6 +313,7 @@ class ViralPostRule final : public AlertRule {
         PutString(value, found->second.brand_id);
         value += found->second.payload;
         commit.PutRuleState(name(), state_key, value);
+        found->second.stored = true;
       }
     }
     held_dirty_.clear();
@@ -349,7 +352,7 @@ class ViralPostRule final : public AlertRule {
     }
     while (!held_.empty() && std::get<0>(held_.begin()->first) < release_before_ms) {
       auto node = held_.extract(held_.begin());
-      held_dirty_.insert(node.key());
+      ForgetHeld(node.key(), node.mapped());
       const auto [time, kind, seq] = node.key();
       if (kind == static_cast<uint8_t>(InquiryEvent::Kind::kViralTracked)) {
         // Checked once every brand of the instant is known, as one process checks a batch's
@@ -385,7 +388,7 @@ class ViralPostRule final : public AlertRule {
     for (std::string& key : emptied) Forget(std::move(key));
     for (auto it = held_.begin(); it != held_.end();) {
       if (!it->second.brand_id.empty() && brands.contains(it->second.brand_id)) {
-        held_dirty_.insert(it->first);
+        ForgetHeld(it->first, it->second);
         it = held_.erase(it);
       } else {
         ++it;
@@ -492,6 +495,16 @@ class ViralPostRule final : public AlertRule {
     }
     ObservePayload(key, tracked, counts, tracked.post.event_time_ms);
     pending_checks_.emplace_back(key, tracked.post.event_time_ms);
+  }
+
+  // A held event leaves: a delete for the store only if a snapshot put it there (one released
+  // in the commit that merged it, as in a replay behind the merged watermark, costs no write).
+  void ForgetHeld(const HeldKey& key, const Held& event) {
+    if (event.stored) {
+      held_dirty_.insert(key);
+    } else {
+      held_dirty_.erase(key);
+    }
   }
 
   // An event that does not decode (a reader of another version?) is skipped and logged.

@@ -416,6 +416,18 @@ TEST_F(ClusterViralMerge, HeldEventsAndTrackedPostsAreStateAndDropPerBrand) {
   again.previous_watermark = kT0 + 2 * kMinute + 500;
   Release(again, kT0 + 120 * kMinute);
   EXPECT_EQ(Ids(again.fired), (std::vector<std::string>{"viral/tele2/p2", "viral/tele2/p3"}));
+  auto held_keys = [&] {
+    size_t count = 0;
+    EXPECT_TRUE((*store)->ScanRuleState("viral", [&](std::string_view key, std::string_view) {
+      count += key.starts_with("h/");
+    }).ok());
+    return count;
+  };
+  EXPECT_GT(held_keys(), 0u);  // the events held at the first commit
+  StateStore::Commit released = (*store)->NewCommit();
+  ASSERT_TRUE(again.rule->Snapshot(released).ok());
+  ASSERT_TRUE((*store)->Write(released).ok());
+  EXPECT_EQ(held_keys(), 0u);  // released: deleted from the store
   fs::remove_all(directory);
 }
 

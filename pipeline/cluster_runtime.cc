@@ -690,7 +690,7 @@ void ClusterRuntime::AddEpochInquiries(std::vector<InquiryEvent> events) {
 // a marker) publishes the events again with the next epoch (EndEpochEvents keeps them).
 void ClusterRuntime::DistributeInquiries(std::vector<PreparedPartials>& prepared) {
   for (const InquiryEvent& event : epoch_inquiries_) {
-    if (event.brand_id.empty()) {  // s25: a viral growth event names a post, not a brand
+    if (event.kind == InquiryEvent::Kind::kViralGrowth) {  // s25: names a post, not a brand
       for (PreparedPartials& one : prepared) one.inquiries.push_back(event);
       broadcast_copies_ += prepared.size();
       broadcast_bytes_ += prepared.size() * EncodedInquiryEventSize(event);

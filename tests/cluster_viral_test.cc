@@ -197,7 +197,8 @@ class ClusterViralMerge : public ::testing::Test {
     }
     for (const InquiryEvent& event : events) {
       for (uint32_t partition = 0; partition < kPartials; ++partition) {
-        if (event.brand_id.empty() || PartialsPartitionOf(event.brand_id, kPartials) == partition) {
+        if (event.kind == InquiryEvent::Kind::kViralGrowth ||
+            PartialsPartitionOf(event.brand_id, kPartials) == partition) {
           records[partition].inquiries.push_back(event);
         }
       }

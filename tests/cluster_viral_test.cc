@@ -401,7 +401,7 @@ TEST_F(ClusterViralMerge, HeldEventsAndTrackedPostsAreStateAndDropPerBrand) {
     all.insert(all.end(), restarted.fired.begin(), restarted.fired.end());
     EXPECT_EQ(Alerts(all), Alerts(single));
   }
-  {  // telenor's partials partition moved away: its tracked posts go, telia's stay.
+  {  // telenor's partials partition moved away: its tracked posts go, tele2's stay.
     Merger kept = MakeMerger({0, 1});
     ASSERT_TRUE(kept.rule->Restore(**store, *brands_).ok());
     kept.rule->ClearBrands({"telenor"});

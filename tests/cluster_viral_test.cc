@@ -432,6 +432,31 @@ TEST_F(ClusterViralMerge, HeldEventsAndTrackedPostsAreStateAndDropPerBrand) {
   fs::remove_all(directory);
 }
 
+// Where the merger and one process differ (docs/cluster.md, "Against one process"): one process
+// counts what it reads after the post; the merger counts by event time.
+TEST_F(ClusterViralMerge, TheMergerCountsByEventTimeNotByReadOrder) {
+  const Said early = {"r0", "a0", "first!", {}, "p1", "", "", kT0 + 2000};  // written after p1
+  const Said skewed = {"rs", "a8", "skewed", {}, "p1", "", "", kT0 - 1000};  // stamped before p1
+  const std::vector<Said> post = {posts_[0]};
+  const std::vector<Said> two = {answers_[0], answers_[1]};  // r1, r2: one short of `replies: 3`
+  auto merged = [&](const Said& reply) {  // reply's epoch applied first, then p1's, then r1, r2
+    Merger merger = MakeMerger({0, 1});
+    Publish({&merger}, Epoch(kB, 1, SourceRange{1, 0, 1, reply.time_ms, false}, Read({reply})));
+    Publish({&merger}, Epoch(kA, 1, SourceRange{0, 0, 1, kT0, false}, Read(post)));
+    Publish({&merger}, Epoch(kB, 2, SourceRange{1, 1, 3, kT0 + 2 * kMinute, false}, Read(two)));
+    Release(merger, kT0 + 120 * kMinute);
+    return Ids(merger.fired);
+  };
+  const std::vector<std::string> fired = {"viral/telenor/p1"};
+  // Read before p1 (from another partition, earlier in the file): one process does not count
+  // it; the merger does (it is after p1 in event time).
+  EXPECT_TRUE(Single({{early}, post, two}).empty());
+  EXPECT_EQ(merged(early), fired);
+  // Read after p1 but stamped before it: one process counts it; the merger does not.
+  EXPECT_EQ(Ids(Single({post, {skewed}, two})), fired);
+  EXPECT_TRUE(merged(skewed).empty());
+}
+
 TEST_F(ClusterViralMerge, EventsThatDoNotDecodeAreSkipped) {
   Merger merger = MakeMerger({0, 1});
   std::vector<InquiryEvent> events = Read(posts_);

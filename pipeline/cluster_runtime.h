@@ -89,7 +89,12 @@ class ClusterRuntime {
   // Something waits for the next PublishEpoch: an epoch whose commit was deferred (the source
   // group rebalancing), or markers due for gained partitions. The runner commits on its
   // interval even when no record comes.
-  bool has_unpublished() const { return deferred_ || !markers_due_.empty(); }
+  bool has_unpublished() const { return deferred_ || !markers_due_.empty() || IdleChanged(); }
+  // Issue 11, `time.idle_timeout` across instances (docs/cluster.md, "Idle source partitions"):
+  // a source partition at its end from which no record was read for this long (processing time)
+  // is published as idle, so mergers leave it out of the merged watermark until it has data
+  // again; a change of that publishes an epoch on a quiet input. 0: never (the default).
+  void set_idle_timeout(int64_t idle_timeout_ms) { idle_timeout_ms_ = idle_timeout_ms; }
 
   // --- merge side ---
   // Local state of the merge logs (rule-state name; key "p/<partition>", value: varint offset
@@ -200,6 +205,10 @@ class ClusterRuntime {
   std::map<uint32_t, int64_t> PlanStarts(const std::set<uint32_t>& owned,
                                          const std::set<uint32_t>& gained);
   void AddToTotals(const PartialsMergeLog& log);
+  // Assigned source partitions idle now (set_idle_timeout), and whether that differs from what
+  // the last committed epoch published.
+  std::set<uint32_t> IdleNow() const;
+  bool IdleChanged() const { return idle_timeout_ms_ > 0 && IdleNow() != published_idle_; }
 
   const ClusterSpec spec_;
   Source& source_;
@@ -218,6 +227,10 @@ class ClusterRuntime {
   PositionMap epoch_start_;                  // assigned partition -> where the next epoch starts
   std::map<uint32_t, int64_t> newest_;       // assigned partition -> newest event time read
   std::set<uint32_t> published_at_end_;      // partitions the last epoch said were at their end
+  int64_t idle_timeout_ms_ = 0;
+  // Assigned partition -> when a batch of it was last read (or it was gained).
+  std::map<uint32_t, std::chrono::steady_clock::time_point> last_read_;
+  std::set<uint32_t> published_idle_;  // partitions the last committed epoch said were idle
   // Epochs named by gained partitions' committed offsets whose markers are to go out again
   // (with the partitions that named them, for the notice).
   std::map<EpochId, std::set<uint32_t>> markers_due_;

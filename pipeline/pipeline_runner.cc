@@ -1094,6 +1094,7 @@ Status PipelineRun::StartCluster() {
     partial_drop = partial_drop && rule->type() != "viral_post";
   }
   cluster_->set_partial_drop(partial_drop);
+  cluster_->set_idle_timeout(spec_.idle_timeout_ms);  // idle source partitions (issue 11)
   // No post is late where it is read (see Commit).
   watermark_.store(kNoWatermark);
   watermarks_ = WatermarkTracker{spec_.max_out_of_orderness_ms, spec_.idle_timeout_ms};

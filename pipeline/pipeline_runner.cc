@@ -1189,8 +1189,9 @@ Status PipelineRun::DropMergedPartitions(const std::set<uint32_t>& partitions) {
 // A partials partition replayed beside kept ones (docs/cluster.md, "Restore from local state"):
 // its brands' events are released by its own watermark (CatchUpWatermark, what their windows
 // close by) and their windows are final only through their own closed-through, as ClusterEpoch
-// judges their deltas; the kept brands lose nothing by the lower bound, since every event of theirs
-// before the merged watermark was released before the gain, and the merged watermark waits.
+// judges their deltas; the kept brands lose nothing by the lower bound, since every event of
+// theirs before the merged watermark was released before the gain, and the merged watermark
+// waits.
 Status PipelineRun::ClusterInquiries(WindowDeltaMap& deltas, bool end_of_input) {
   std::vector<InquiryEvent> events = cluster_->TakeMergedInquiries();
   if (!rules_->WatchesBatches()) return Status::Ok();

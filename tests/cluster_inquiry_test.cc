@@ -382,7 +382,8 @@ TEST_F(ClusterInquiryMerge, AGainedPartitionIsReplayedBesideAKeptOneAsInOneProce
                              &partition0_3, &partition0_4, &partition1_3}) {
       all.insert(all.end(), part->begin(), part->end());
     }
-    std::sort(all.begin(), all.end(), [](const Said& a, const Said& b) { return a.time_ms < b.time_ms; });
+    std::sort(all.begin(), all.end(),
+              [](const Said& a, const Said& b) { return a.time_ms < b.time_ms; });
     auto rule = Rule();
     Batch batch;
     for (const Said& said : all) {
@@ -516,8 +517,11 @@ TEST_F(ClusterInquiryMerge, AGainedPartitionIsReplayedBesideAKeptOneAsInOneProce
     std::vector<std::string> lines;
     for (const FiredAlert& alert : fired) {
       std::string payload = alert.payload;
-      const size_t emitted = payload.find("\"emitted_at\":\"");
-      if (emitted != std::string::npos) payload.erase(emitted + 14, payload.find('"', emitted + 14) - emitted - 14);
+      // `emitted_at` is the wall clock: its value goes.
+      const size_t value = payload.find("\"emitted_at\":\"");
+      if (value != std::string::npos) {
+        payload.erase(value + 14, payload.find('"', value + 14) - value - 14);
+      }
       lines.push_back(alert.id + " " + payload);
     }
     std::sort(lines.begin(), lines.end());
@@ -538,7 +542,8 @@ TEST_F(ClusterInquiryMerge, AGainedPartitionIsReplayedBesideAKeptOneAsInOneProce
   std::vector<InquiryObservation> observations;
   run_merger(false, fired, observations, &kept_state);
   EXPECT_NE(kept_state.find("open/telenor\x1fq6"), std::string::npos) << kept_state;
-  EXPECT_NE(kept_state.find("open/telenor\x1fq1"), std::string::npos) << kept_state;  // alerted, measured on
+  // (q1 alerted, its answer still measured)
+  EXPECT_NE(kept_state.find("open/telenor\x1fq1"), std::string::npos) << kept_state;
   EXPECT_EQ(payloads(fired), payloads(single_fired));
   std::vector<std::string> ids;
   for (const FiredAlert& alert : fired) ids.push_back(alert.id);

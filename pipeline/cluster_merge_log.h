@@ -153,8 +153,9 @@ class MergePlanner {
   // others (the caller keeps the ones it still owns, and rebuilds their brands' state alone).
   const std::set<uint32_t>& Replayed() const { return taken_replayed_; }
   // False when the caller cannot drop one partition's state beside the others' (rules that keep
-  // per-brand state the windows do not show, such as inquiries): then a change that loses a
-  // partition, and a start that does not get back exactly the partitions its state holds, reset.
+  // per-brand state the windows do not show, such as viral_post's tracked posts): then a change
+  // that loses a partition, and a start that does not get back exactly the partitions its state
+  // holds, reset.
   void set_partial_drop(bool allowed) { partial_drop_ = allowed; }
 
  private:

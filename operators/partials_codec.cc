@@ -73,7 +73,7 @@ void EncodePrepared(const PreparedPartials& prepared, std::string& out) {
     AppendVarint(out, range.start);
     AppendVarint(out, range.end);
     AppendVarint(out, ZigZag(range.max_event_time_ms));
-    out.push_back(range.at_end ? 1 : 0);
+    out.push_back(static_cast<char>((range.at_end ? 1 : 0) | (range.at_end && range.idle ? 2 : 0)));
   }
   AppendVarint(out, prepared.windows.size());
   std::string value;
@@ -204,7 +204,8 @@ Result<PreparedPartials> DecodePrepared(std::string_view in) {
       return bad("a source range");
     }
     range.max_event_time_ms = UnZigZag(time);
-    range.at_end = in.front() != 0;
+    range.at_end = in.front() != 0;  // (before stop 25 any non-zero byte; idle implies it)
+    range.idle = (in.front() & 2) != 0;
     in.remove_prefix(1);
   }
   if (!ReadVarint(in, count) || count > in.size()) return bad("the window count");

@@ -12,6 +12,8 @@
 // Encoding (all integers varints, signed ones zigzag):
 //   prepared: 'P' 0x01 nonce(8 bytes BE) seq count_of_source_partitions
 //             n × (partition start end zigzag(max_event_time) at_end_byte)
+//   (at_end_byte: bit 0 at its end; bit 1, since stop 25, idle — only ever with bit 0, so a
+//   merger from before reads an idle partition as at its end, which it is)
 //             m × (len brand_id  shape_index  dimension  zigzag(start_ms)  len window_value)
 //   marker:   'M' 0x01 nonce(8 bytes BE) seq
 // Version 0x02 of a prepared record (issue 11: inquiries keyed by brand) is version 0x01
@@ -63,6 +65,10 @@ struct SourceRange {
   uint64_t end = 0;    // the position after its last record (== start: no records)
   int64_t max_event_time_ms = INT64_MIN;  // newest event time up to `end` this owner saw
   bool at_end = false;  // the partition's end was reached at `end`
+  // Issue 11 (`time.idle_timeout` across instances): at its end and no record read for the idle
+  // timeout of the reader's processing time; mergers leave it out of the merged watermark until
+  // a range of it says otherwise. Only with at_end.
+  bool idle = false;
   bool operator==(const SourceRange&) const = default;
 };
 

@@ -126,6 +126,8 @@ Result<PositionMap> ClusterRuntime::SeekGained(const std::vector<uint32_t>& gain
     epoch_start_[partition] = position;
     newest_.erase(partition);
     published_at_end_.erase(partition);
+    last_read_[partition] = std::chrono::steady_clock::now();  // idle from here (not before)
+    published_idle_.erase(partition);
   }
   return positions;
 }
@@ -177,12 +179,30 @@ void ClusterRuntime::ForgetLost(const std::vector<uint32_t>& lost) {
     epoch_start_.erase(partition);
     newest_.erase(partition);
     published_at_end_.erase(partition);
+    last_read_.erase(partition);
+    published_idle_.erase(partition);
   }
 }
 
 void ClusterRuntime::ObserveBatch(uint32_t partition, int64_t max_event_time_ms) {
   auto [entry, inserted] = newest_.try_emplace(partition, max_event_time_ms);
   if (!inserted) entry->second = std::max(entry->second, max_event_time_ms);
+  if (idle_timeout_ms_ > 0) last_read_[partition] = std::chrono::steady_clock::now();
+}
+
+// A partition with records left to read is never idle (it is behind, not quiet); one at its end
+// is idle once nothing was read from it for the idle timeout. Processing time, as in one process
+// (engine/watermark.h): whether a post that comes after that counts depends on when it comes.
+std::set<uint32_t> ClusterRuntime::IdleNow() const {
+  std::set<uint32_t> idle;
+  if (idle_timeout_ms_ <= 0) return idle;
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& [partition, start] : epoch_start_) {
+    auto read = last_read_.find(partition);
+    if (read == last_read_.end() || !group_.AtEnd(partition)) continue;
+    if (now - read->second >= std::chrono::milliseconds(idle_timeout_ms_)) idle.insert(partition);
+  }
+  return idle;
 }
 
 bool ClusterRuntime::EndChanged(const PositionMap& positions) const {
@@ -241,6 +261,7 @@ Result<std::optional<PositionMap>> ClusterRuntime::PublishEpoch(const WindowDelt
   std::vector<PreparedPartials> prepared(partials_partitions_);
   PositionMap ends;
   std::set<uint32_t> at_end;
+  const std::set<uint32_t> idle = IdleNow();
   for (const auto& [partition, start] : epoch_start_) {
     SourceRange range;
     range.partition = partition;
@@ -250,6 +271,7 @@ Result<std::optional<PositionMap>> ClusterRuntime::PublishEpoch(const WindowDelt
     auto newest = newest_.find(partition);
     range.max_event_time_ms = newest != newest_.end() ? newest->second : INT64_MIN;
     range.at_end = group_.AtEnd(partition);
+    range.idle = range.at_end && idle.contains(partition);
     if (range.at_end) at_end.insert(partition);
     ends[partition] = range.end;
     for (PreparedPartials& one : prepared) one.ranges.push_back(range);
@@ -320,6 +342,11 @@ Result<std::optional<PositionMap>> ClusterRuntime::PublishEpoch(const WindowDelt
   ++epochs_committed_;
   epoch_start_ = ends;
   published_at_end_ = std::move(at_end);
+  if (idle != published_idle_) {
+    notice_(fmt::format("cluster: source partitions idle (left out of the merged watermark): {}",
+                        PartitionsText(idle)));
+  }
+  published_idle_ = idle;
   notice_(fmt::format("cluster: epoch {} committed: {} record(s) from {} source partition(s){}",
                       epoch_text, records, ends.size(),
                       deferred_streak_ > 0

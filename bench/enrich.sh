@@ -2,8 +2,8 @@
 # bench/enrich.sh: what enrichment (the `enrich` transform) costs in a pipeline. 10,000 brands,
 # 100,000 generated twitter-v2 posts at two mention shares, 5% and 20%: the share of posts the
 # watchlist finds a brand in (`brandpulse match --jsonl`, counted once per input and checked to
-# be the asked share within 1 point; an input made by a generator from before stop 25, which
-# matched 20.6% and 33.2%, is made again); `brandpulse run` (1 worker) without
+# be the asked share within 1 point, more for small --posts; an input made by a generator from
+# before stop 25, which matched 20.6% and 33.2%, is made again); `brandpulse run` (1 worker) without
 # and with `enrich` after `match`, --rounds N (5) runs each, median of the processing time (the run's
 # "finished in" minus its "ready after" start-up), and the best of them; the load average at
 # the start of each round is printed below the table. Cost per enriched post = extra time / posts
@@ -84,7 +84,9 @@ input_for() {  # share [generator] -> the generated input, its matched share che
     [ -f "$input" ] || "$generator" generate -w "$watchlist" -n "$posts" -f twitter-v2 \
       --mention-share "$share" --authors 50000 --seed 7 -o "$input" >/dev/null
     matched=$(matched_posts "$input")
-    if [ "$(echo "d = $matched / $posts - $share; d <= 0.01 && d >= -0.01" | bc -l)" = 1 ]; then
+    # 1 point, plus 3 standard deviations of the draw for small --posts
+    if [ "$(echo "d = $matched / $posts - $share; t = 0.01 + 3 * sqrt($share * (1 - $share) / $posts);
+               d <= t && d >= -t" | bc -l)" = 1 ]; then
       echo "$input"
       return 0
     fi

@@ -140,3 +140,10 @@ CLUSTER_TEST_MODE ?= global
 .PHONY: cluster-test
 cluster-test: build
 	@bash tests/kafka/cluster-fault-test.sh --long --mode $(CLUSTER_TEST_MODE) --brandpulse $(BRANDPULSE) --work $(BUILD_DIR)/cluster-test
+
+# Issue 11: `time.idle_timeout` across instances (tests/kafka/idle-test.sh, ≈25 s): a source
+# partition that stops getting posts no longer holds the merged watermark once its reader reports
+# it idle; without the timeout it does.
+.PHONY: cluster-idle-test
+cluster-idle-test: build
+	@bash tests/kafka/idle-test.sh --brandpulse $(BRANDPULSE) --work $(BUILD_DIR)/idle-test

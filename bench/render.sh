@@ -113,8 +113,8 @@ EOF
   echo
   echo "100,000 generated X/Twitter v2 posts (\`brandpulse generate --format twitter-v2 -n 100000"
   echo "--mention-share 0.05 --authors 50000 --seed 7\`), 10,000 brands from bench/data/brands.txt."
-  echo "5% of posts get an inserted brand mention; many more match because real brand names are"
-  echo "also dictionary words (\"Box\", \"Ask\", \"Notion\"): $(awk '{s+=$1} END {print s}' "$out/expected.txt") of 100,000 posts match."
+  echo "5% of posts get an inserted brand mention and the rest name none (generator/README.md; until"
+  echo "stop 25 the filler also held brand names such as \"Just\" and \"Now\", and 20% matched): $(awk '{s+=$1} END {print s}' "$out/expected.txt") of 100,000 posts match."
   echo "MB/s is over the input JSON bytes the posts came from (rg: over the extracted text)."
   echo "*Sampled* engines ran on a prefix sized to a few seconds and were checked on that prefix;"
   echo "their rates are scaled from it. Peak RSS is the forked engine process's, which includes"

@@ -77,14 +77,21 @@ struct InquiryObservation {
 // to the merger that owns the brand's partials partition (operators/partials_codec.h), which
 // applies it through AlertRule::OnInquiryEvents exactly once, in the epochs' order. `unanswered`
 // publishes inquiries opened and replies seen from a brand's profiles; `payload` is the rule's
-// own encoding of the rest (the inquiry's post, the replied-to ids).
+// own encoding of the rest (the inquiry's post, the replied-to ids). `viral_post` publishes the
+// posts it would track (kViralTracked, with the brand) and every reply, repost and quote
+// (kViralGrowth, no brand: the reader does not know the replied-to post's brands, so the event
+// goes to every partials partition).
 struct InquiryEvent {
-  enum class Kind : uint8_t { kOpened = 1, kReply = 2 };
+  enum class Kind : uint8_t { kOpened = 1, kReply = 2, kViralTracked = 3, kViralGrowth = 4 };
   Kind kind = Kind::kOpened;
   std::string rule;      // the rule's name
-  std::string brand_id;  // the brand it is addressed to / whose profile replied
+  std::string brand_id;  // the brand it is addressed to / whose profile replied; empty: every brand
   int64_t event_time_ms = 0;
   std::string payload;
+  // Set at the merger (ClusterRuntime::OnRecord), not encoded: the partials partition whose log
+  // carried it. A brandless event is on every partition's log; a merger owning several applies
+  // each copy to the brands of its own partition only.
+  uint32_t partials_partition = 0;
   bool operator==(const InquiryEvent&) const = default;
 };
 

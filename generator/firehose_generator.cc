@@ -8,11 +8,13 @@
 #include <cstdio>
 #include <cstring>
 #include <span>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
 #include "engine/hash.h"
 #include "engine/json_writer.h"
+#include "engine/unicode.h"
 
 namespace brandpulse {
 namespace {
@@ -458,18 +460,21 @@ constexpr std::string_view kSpanishFunctionWords[] = {
     "por", "con", "no", "una", "su",   "para", "es", "al",  "lo",  "como", "más", "pero",
     "me",  "muy", "ya", "otra", "vez", "todo", "hoy", "porque", "nada", "siempre"};
 
+enum class Script { kEnglish, kNorwegian, kSpanish };  // what punctuation a language's posts use
+
 struct LanguageSource {
   std::string_view tag;
   std::string_view file;
   std::string_view package;
   std::span<const std::string_view> function_words;
+  Script script;
 };
 
 constexpr LanguageSource kLanguageSources[] = {
-    {"en", "american-english", "wamerican", kEnglishFunctionWords},
-    {"no", "bokmaal", "wnorwegian", kNorwegianFunctionWords},
-    {"nb", "bokmaal", "wnorwegian", kNorwegianFunctionWords},
-    {"es", "spanish", "wspanish", kSpanishFunctionWords},
+    {"en", "american-english", "wamerican", kEnglishFunctionWords, Script::kEnglish},
+    {"no", "bokmaal", "wnorwegian", kNorwegianFunctionWords, Script::kNorwegian},
+    {"nb", "bokmaal", "wnorwegian", kNorwegianFunctionWords, Script::kNorwegian},
+    {"es", "spanish", "wspanish", kSpanishFunctionWords, Script::kSpanish},
 };
 
 // A language's vocabulary, compact enough to stay in cache: random word draws from a whole
@@ -486,7 +491,8 @@ struct WordList {
   std::vector<uint8_t> lengths;             // lengths that have words, with...
   std::vector<uint32_t> length_cumulative;  // ...their cumulative weights
   std::vector<uint32_t> handle_refs;        // up to 6 ASCII letters: the stems of author handles
-  std::span<const std::string_view> function_words;
+  std::vector<std::string_view> function_words;  // the language's, less brand words
+  Script script = Script::kEnglish;
 
   std::string_view Word(uint32_t ref) const {
     return std::string_view(bytes.data() + (ref >> 5), ref & 31);
@@ -545,6 +551,19 @@ Result<std::string> ReadWholeFile(const std::string& path, const LanguageSource&
   return contents;
 }
 
+// The lengths that have words, with their cumulative weights (from refs and length_begin).
+void WeighLengths(WordList& list) {
+  list.lengths.clear();
+  list.length_cumulative.clear();
+  uint32_t total = 0;
+  for (size_t length = kMinWordLength; length <= kMaxWordLength; ++length) {
+    if (list.length_begin[length] == list.length_begin[length + 1]) continue;
+    total += kWordLengthWeights[length];
+    list.lengths.push_back(static_cast<uint8_t>(length));
+    list.length_cumulative.push_back(total);
+  }
+}
+
 Result<WordList> LoadWordList(const std::string& directory, const LanguageSource& source) {
   const std::string path = directory + "/" + std::string(source.file);
   ASSIGN_OR_RETURN(std::string contents, ReadWholeFile(path, source));
@@ -568,7 +587,8 @@ Result<WordList> LoadWordList(const std::string& directory, const LanguageSource
   const size_t stride = std::max<size_t>(1, (accepted + kMaxVocabulary - 1) / kMaxVocabulary);
   WordList list;
   list.tag = std::string(source.tag);
-  list.function_words = source.function_words;
+  list.function_words.assign(source.function_words.begin(), source.function_words.end());
+  list.script = source.script;
   for (size_t length = 0; length <= kMaxWordLength; ++length) {
     list.length_begin[length] = static_cast<uint32_t>(list.refs.size());
     for (size_t i = 0; i < by_length[length].size(); i += stride) {
@@ -580,19 +600,112 @@ Result<WordList> LoadWordList(const std::string& directory, const LanguageSource
     }
   }
   list.length_begin[kMaxWordLength + 1] = static_cast<uint32_t>(list.refs.size());
-  uint32_t total = 0;
-  for (size_t length = kMinWordLength; length <= kMaxWordLength; ++length) {
-    if (list.length_begin[length] == list.length_begin[length + 1]) continue;
-    total += kWordLengthWeights[length];
-    list.lengths.push_back(static_cast<uint8_t>(length));
-    list.length_cumulative.push_back(total);
-  }
+  WeighLengths(list);
   if (list.lengths.empty() || list.handle_refs.empty()) {
     return Status::InvalidArgument(fmt::format(
         "word list {} has no usable words (lowercase letters only, {} to {} long)", path,
         kMinWordLength, kMaxWordLength));
   }
   return list;
+}
+
+// ---- brand words ------------------------------------------------------------------------------
+
+// A word as matching compares it: case-folded, accents stripped ("NOW" finds "now", "Mas" finds
+// "más"; an accented term is stricter, so this errs towards leaving a word out).
+std::string MatchForm(std::string_view word) {
+  std::string form;
+  for (size_t i = 0; i < word.size();) {
+    const DecodedCodePoint decoded = DecodeCodePointAt(word, i);
+    i += decoded.length;
+    const uint32_t stripped = StripAccent(FoldCodePoint(decoded.code_point));
+    if (stripped != 0) AppendUtf8(stripped, form);
+  }
+  return form;
+}
+
+// The words of a term as the matcher's word boundaries cut it: runs of word characters
+// ("Yahoo!" -> yahoo; "#gammatel" -> gammatel; "The Mighty" -> the, mighty; "1&1" -> 1, 1).
+std::vector<std::string> TermWords(std::string_view term) {
+  std::vector<std::string> words;
+  size_t begin = 0;
+  bool in_word = false;
+  for (size_t i = 0; i <= term.size();) {
+    const DecodedCodePoint decoded =
+        i < term.size() ? DecodeCodePointAt(term, i) : DecodedCodePoint{kReplacementCharacter, 1};
+    const bool word_character = i < term.size() && IsWordCodePoint(decoded.code_point);
+    if (word_character && !in_word) begin = i;
+    if (!word_character && in_word) words.push_back(MatchForm(term.substr(begin, i - begin)));
+    in_word = word_character;
+    i += decoded.length;
+  }
+  return words;
+}
+
+// The brands' terms cut into words (TermWords), by how many words a term has.
+struct BrandWords {
+  std::unordered_set<std::string> single;         // terms of one word
+  std::vector<std::vector<std::string>> phrases;  // terms of several words
+};
+
+BrandWords BrandWordsOf(const std::vector<GeneratedBrand>& brands) {
+  BrandWords brand_words;
+  for (const GeneratedBrand& brand : brands) {
+    for (const std::string& term : brand.terms) {
+      std::vector<std::string> words = TermWords(term);
+      if (words.size() == 1) {
+        brand_words.single.insert(std::move(words[0]));
+      } else if (words.size() > 1) {
+        brand_words.phrases.push_back(std::move(words));
+      }
+    }
+  }
+  return brand_words;
+}
+
+// Leaves out of a language's vocabulary (dictionary words and function words) every word that
+// would let ordinary text name a brand: a term of one word (with the benchmarks' 10,000 brands:
+// "just", "now", "tide", "delta", ...), and one word of each term of several words that the
+// vocabulary could otherwise spell out ("the mighty": "mighty"). So a post without an inserted
+// brand matches none, and `mention_share` is the share of posts a matcher finds a brand in.
+// Author handles are left alone: their stems are followed by digits or '_', word characters.
+void RemoveBrandWords(WordList& list, const BrandWords& brand_words) {
+  if (brand_words.single.empty() && brand_words.phrases.empty()) return;
+  std::unordered_set<std::string> excluded = brand_words.single;
+  std::unordered_set<std::string> vocabulary, function_forms;
+  for (const uint32_t ref : list.refs) {
+    std::string form = MatchForm(list.Word(ref));
+    if (!excluded.contains(form)) vocabulary.insert(std::move(form));
+  }
+  for (const std::string_view word : list.function_words) {
+    std::string form = MatchForm(word);
+    function_forms.insert(form);
+    if (!excluded.contains(form)) vocabulary.insert(std::move(form));
+  }
+  const auto in_vocabulary = [&](const std::string& word) { return vocabulary.contains(word); };
+  const auto content_word = [&](const std::string& word) { return !function_forms.contains(word); };
+  for (const std::vector<std::string>& phrase : brand_words.phrases) {
+    if (!std::all_of(phrase.begin(), phrase.end(), in_vocabulary)) continue;
+    // Keep the function words (text without "the" or "of" reads oddly): drop a content word.
+    const auto content = std::find_if(phrase.begin(), phrase.end(), content_word);
+    excluded.insert(content != phrase.end() ? *content : phrase.back());
+  }
+
+  std::erase_if(list.function_words,
+                [&](std::string_view word) { return excluded.contains(MatchForm(word)); });
+  std::vector<uint32_t> kept;
+  kept.reserve(list.refs.size());
+  for (size_t length = 0; length <= kMaxWordLength; ++length) {
+    const uint32_t begin = list.length_begin[length];
+    const uint32_t end = list.length_begin[length + 1];
+    list.length_begin[length] = static_cast<uint32_t>(kept.size());
+    for (uint32_t i = begin; i < end; ++i) {
+      if (!excluded.contains(MatchForm(list.Word(list.refs[i])))) kept.push_back(list.refs[i]);
+    }
+  }
+  list.length_begin[kMaxWordLength + 1] = static_cast<uint32_t>(kept.size());
+  list.refs = std::move(kept);
+  WeighLengths(list);
 }
 
 // ---- posts -----------------------------------------------------------------------------------
@@ -797,6 +910,7 @@ Status FirehoseGenerator::Implementation::Initialize() {
       }
     }
   }
+  const BrandWords brand_words = BrandWordsOf(spec_.brands);
   for (const std::string& tag : spec_.languages) {
     const LanguageSource* source = nullptr;
     for (const LanguageSource& candidate : kLanguageSources) {
@@ -808,6 +922,11 @@ Status FirehoseGenerator::Implementation::Initialize() {
     }
     ASSIGN_OR_RETURN(WordList words, LoadWordList(spec_.dictionary_directory, *source));
     words.tag = tag;
+    RemoveBrandWords(words, brand_words);
+    if (words.lengths.empty()) {
+      return Status::InvalidArgument(fmt::format(
+          "generator: every word of the '{}' word list names a brand of the watchlist", tag));
+    }
     word_lists_.push_back(std::move(words));
   }
 
@@ -976,7 +1095,7 @@ void FirehoseGenerator::Implementation::StartToken() {
 void FirehoseGenerator::Implementation::AppendWord(const WordList& words, bool capitalize,
                                                    bool allow_function_word) {
   std::string_view word;
-  if (allow_function_word && random_.Below(100) < 40) {
+  if (allow_function_word && !words.function_words.empty() && random_.Below(100) < 40) {
     word = words.function_words[random_.Below(words.function_words.size())];
   } else {
     const uint32_t draw = static_cast<uint32_t>(random_.Below(words.length_cumulative.back()));
@@ -1019,7 +1138,7 @@ void FirehoseGenerator::Implementation::AppendPlainToken(const WordList& words, 
     entities_.push_back({begin, static_cast<uint32_t>(text_.size()), EntityKind::kLink, kNoAuthor});
   } else if (kind < 99) {
     // A quotation: ASCII quotes everywhere (they exercise JSON escaping), guillemets in Norwegian.
-    const bool guillemets = words.function_words.data() == kNorwegianFunctionWords && random_.Below(2) == 0;
+    const bool guillemets = words.script == Script::kNorwegian && random_.Below(2) == 0;
     text_.append(guillemets ? "«" : "\"");
     AppendWord(words, capitalize, true);
     if (random_.Below(2) == 0) {
@@ -1091,7 +1210,7 @@ void FirehoseGenerator::Implementation::BuildText(const WordList& words, bool me
   for (int i = 0; i < brands_left_; ++i) brand_slots_[i] = static_cast<int>(random_.Below(word_count + 1));
   if (brands_left_ == 2 && brand_slots_[0] > brand_slots_[1]) std::swap(brand_slots_[0], brand_slots_[1]);
   int next_brand = 0;
-  const bool spanish = words.function_words.data() == kSpanishFunctionWords;
+  const bool spanish = words.script == Script::kSpanish;
 
   int sentence_left = 0;
   std::string_view ending;

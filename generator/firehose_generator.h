@@ -40,7 +40,9 @@ struct GeneratorSpec {
   FirehoseFormat format = FirehoseFormat::kTwitterV2;
   uint64_t seed = 1;
   uint64_t count = 100000;       // records to produce (Jetstream: posts and other events)
-  double mention_share = 0.05;   // share of posts that mention at least one brand, in [0, 1]
+  // Share of posts that mention at least one brand, in [0, 1]; the other posts name none: words
+  // that would spell a brand's term are left out of the filler (see last_inserted_brands()).
+  double mention_share = 0.05;
   double zipf_exponent = 1.0;    // brand k (1-based, in `brands` order) has weight 1 / k^s
   // Share of lines broken on purpose, in [0, 1]: truncated JSON, an invalid UTF-8 byte in the
   // text, the text field missing, or the text field a number.
@@ -81,8 +83,11 @@ class FirehoseGenerator {
 
   // Ground truth of the record just produced (REQUIRES: Next() returned true at least once).
   // The ids of the brands deliberately inserted, sorted and unique; empty if none, for records
-  // that are not posts, and for malformed records (a decoder sees no post there). Dictionary
-  // words that happen to contain a brand term are not listed.
+  // that are not posts, and for malformed records (a decoder sees no post there). The text
+  // around them names no other brand: a dictionary or function word that is, ignoring case and
+  // accents, a one-word term of a brand ("just", "now", "tide"), and one word of each term of
+  // several words the vocabulary could spell ("the mighty"), is never drawn. Brands' queries
+  // are not seen here (GeneratedBrand has terms only): a query can still match filler.
   const std::vector<std::string>& last_inserted_brands() const;
   bool last_was_malformed() const;
   // False for Jetstream's non-post events (likes, reposts, follows, identity, account).

@@ -73,7 +73,7 @@ void EncodePrepared(const PreparedPartials& prepared, std::string& out) {
     AppendVarint(out, range.start);
     AppendVarint(out, range.end);
     AppendVarint(out, ZigZag(range.max_event_time_ms));
-    out.push_back(range.at_end ? 1 : 0);
+    out.push_back(static_cast<char>((range.at_end ? 1 : 0) | (range.at_end && range.idle ? 2 : 0)));
   }
   AppendVarint(out, prepared.windows.size());
   std::string value;
@@ -111,6 +111,21 @@ void EncodePrepared(const PreparedPartials& prepared, std::string& out) {
     out.push_back(post.edit ? 1 : 0);
     AppendPostWindows(post.windows, out);
   }
+}
+
+size_t EncodedInquiryEventSize(const InquiryEvent& event) {
+  auto varint_size = [](uint64_t value) {
+    size_t size = 1;
+    while (value >= 0x80) {
+      value >>= 7;
+      ++size;
+    }
+    return size;
+  };
+  return 1 + varint_size(event.rule.size()) + event.rule.size() +
+         varint_size(event.brand_id.size()) + event.brand_id.size() +
+         varint_size(ZigZag(event.event_time_ms)) + varint_size(event.payload.size()) +
+         event.payload.size();
 }
 
 void AppendPostWindows(const std::vector<PartialWindow>& windows, std::string& out) {
@@ -189,7 +204,8 @@ Result<PreparedPartials> DecodePrepared(std::string_view in) {
       return bad("a source range");
     }
     range.max_event_time_ms = UnZigZag(time);
-    range.at_end = in.front() != 0;
+    range.at_end = in.front() != 0;  // (before stop 25 any non-zero byte; idle implies it)
+    range.idle = (in.front() & 2) != 0;
     in.remove_prefix(1);
   }
   if (!ReadVarint(in, count) || count > in.size()) return bad("the window count");
@@ -219,8 +235,8 @@ Result<PreparedPartials> DecodePrepared(std::string_view in) {
       if (in.empty()) return bad("an inquiry event");
       const auto kind = static_cast<uint8_t>(in.front());
       in.remove_prefix(1);
-      if ((kind != static_cast<uint8_t>(InquiryEvent::Kind::kOpened) &&
-           kind != static_cast<uint8_t>(InquiryEvent::Kind::kReply)) ||
+      if (kind < static_cast<uint8_t>(InquiryEvent::Kind::kOpened) ||
+          kind > static_cast<uint8_t>(InquiryEvent::Kind::kViralGrowth) ||
           !ReadBytes(in, rule) || !ReadBytes(in, brand) || !ReadVarint(in, time) ||
           !ReadBytes(in, payload)) {
         return bad("an inquiry event");

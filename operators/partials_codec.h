@@ -12,6 +12,8 @@
 // Encoding (all integers varints, signed ones zigzag):
 //   prepared: 'P' 0x01 nonce(8 bytes BE) seq count_of_source_partitions
 //             n × (partition start end zigzag(max_event_time) at_end_byte)
+//   (at_end_byte: bit 0 at its end; bit 1, since stop 25, idle — only ever with bit 0, so a
+//   merger from before reads an idle partition as at its end, which it is)
 //             m × (len brand_id  shape_index  dimension  zigzag(start_ms)  len window_value)
 //   marker:   'M' 0x01 nonce(8 bytes BE) seq
 // Version 0x02 of a prepared record (issue 11: inquiries keyed by brand) is version 0x01
@@ -20,6 +22,12 @@
 // A prepared record without inquiry events is still written as 0x01 (byte for byte as before);
 // both versions decode. A merger built before 0x02 counts a 0x02 record as corrupt: upgrade
 // every instance before a pipeline with an `unanswered` rule runs with `cluster:`.
+// Inquiry event kinds (engine/alert_rule.h): 1 opened, 2 reply (`unanswered`); 3 viral tracked
+// (brand set) and 4 viral growth (brand empty; a copy on every partials partition) of
+// `viral_post` (s25). Kinds 3 and 4 ride in the same section, so records without them are byte
+// for byte as before; a merger built before s25 counts a record with them as corrupt (its
+// decoder refuses unknown kinds) and skips it: upgrade every instance before a pipeline with a
+// `viral_post` rule runs with `cluster:`.
 // Version 0x03 (issue 11: de-duplication keyed by brand) is version 0x02 (with an inquiry count,
 // maybe 0) followed by the epoch's post events of the brands of that partials partition:
 //             j × (len brand_id  key_hash(8 bytes BE)  zigzag(event_time_ms)  text_hash(8 bytes BE)
@@ -57,6 +65,10 @@ struct SourceRange {
   uint64_t end = 0;    // the position after its last record (== start: no records)
   int64_t max_event_time_ms = INT64_MIN;  // newest event time up to `end` this owner saw
   bool at_end = false;  // the partition's end was reached at `end`
+  // Issue 11 (`time.idle_timeout` across instances): at its end and no record read for the idle
+  // timeout of the reader's processing time; mergers leave it out of the merged watermark until
+  // a range of it says otherwise. Only with at_end.
+  bool idle = false;
   bool operator==(const SourceRange&) const = default;
 };
 
@@ -101,8 +113,9 @@ struct PreparedPartials {
   uint32_t source_partition_count = 0;  // partitions of the source topic
   std::vector<SourceRange> ranges;
   std::vector<PartialWindow> windows;
-  // What `unanswered` rules read in the epoch, of the brands of this partials partition
-  // (engine/alert_rule.h), in the order it was read.
+  // What `unanswered` and `viral_post` rules read in the epoch, of the brands of this partials
+  // partition, and the brandless viral growth events (every partition's record has them), in
+  // the order it was read (engine/alert_rule.h).
   std::vector<InquiryEvent> inquiries;
   // Posts `dedup` leaves to the brands' mergers (version 0x03), in the order they were read.
   std::vector<PostEvent> posts;
@@ -115,6 +128,9 @@ void EncodeMarker(const EpochId& epoch, std::string& out);
 // The kind of an encoded record; Corruption for anything else.
 Result<PartialsKind> PartialsKindOf(std::string_view bytes);
 Result<PreparedPartials> DecodePrepared(std::string_view bytes);
+// The bytes one inquiry event adds to a prepared record (s25: the cost of a viral growth event,
+// which every partials partition's record carries).
+size_t EncodedInquiryEventSize(const InquiryEvent& event);
 
 // A post event's windows (no brand id: the event names it), in the layout a prepared record
 // carries them; the `dedup` merger stores its entries' windows the same way (operators/dedup.cc).

@@ -1,6 +1,7 @@
 #include "operators/viral_post_rule.h"
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -29,6 +30,31 @@ bool TakeString(std::string_view& in, std::string& text) {
   in.remove_prefix(size);
   return true;
 }
+
+// The payload's public counts of a record (-1: not carried), in the order likes, reposts,
+// replies, quotes.
+struct PayloadCounts {
+  int64_t likes = -1, reposts = -1, replies = -1, quotes = -1;
+  void EncodeTo(std::string& out) const {
+    for (int64_t count : {likes, reposts, replies, quotes}) {
+      AppendVarint(out, static_cast<uint64_t>(count + 1));
+    }
+  }
+  bool DecodeFrom(std::string_view& in) {
+    for (int64_t* count : {&likes, &reposts, &replies, &quotes}) {
+      uint64_t value = 0;
+      if (!ReadVarint(in, value)) return false;
+      *count = static_cast<int64_t>(value) - 1;
+    }
+    return true;
+  }
+};
+
+// Growth event payloads (s25, `cluster:`): the first byte says what the post is to its target.
+constexpr char kGrowthReply = 'r';          // a reply, without evidence (evidence <= 1)
+constexpr char kGrowthReplyEvidence = 'R';  // a reply, then its EvidencePost
+constexpr char kGrowthRepost = 'p';         // a repost, then its PayloadCounts
+constexpr char kGrowthQuote = 'q';          // a quote
 
 std::string FormatMinutes(int64_t ms) {
   if (ms < 60000) return fmt::format("{} s", ms / 1000);
@@ -128,6 +154,17 @@ struct Tracked {
   }
 };
 
+// s25, at a merger (`cluster:`): an event held until the merged watermark passes it, keyed by
+// (event time, kind: tracked before growth, arrival sequence). No copy collapses: one process
+// counts a reply read twice twice, and the merge log applies each epoch once.
+using HeldKey = std::tuple<int64_t, uint8_t, uint64_t>;
+struct Held {
+  std::string brand_id;  // empty for growth
+  uint32_t partials_partition = 0;
+  std::string payload;
+  bool stored = false;  // in the store (restored or snapshotted): its release deletes it there
+};
+
 class ViralPostRule final : public AlertRule {
  public:
   ViralPostRule(ViralPostRuleOptions options, const RuleBuildContext& context)
@@ -143,6 +180,22 @@ class ViralPostRule final : public AlertRule {
   Status Restore(StateStore& store, const BrandDirectory&) override {
     bool bad = false;
     RETURN_IF_ERROR(store.ScanRuleState(name(), [&](std::string_view key, std::string_view value) {
+      if (key.starts_with("h/")) {
+        std::optional<HeldKey> held = ParseHeldKey(key.substr(2));
+        Held event;
+        uint64_t partition = 0;
+        if (!held || !ReadVarint(value, partition) || partition > UINT32_MAX ||
+            !TakeString(value, event.brand_id)) {
+          bad = true;
+          return;
+        }
+        event.partials_partition = static_cast<uint32_t>(partition);
+        event.payload.assign(value);
+        held_seq_ = std::max(held_seq_, std::get<2>(*held) + 1);
+        event.stored = true;
+        held_.emplace(*held, std::move(event));
+        return;
+      }
       if (!key.starts_with("t/")) return;
       std::string post_id(key.substr(2));
       Tracked tracked;
@@ -160,6 +213,7 @@ class ViralPostRule final : public AlertRule {
   }
 
   Status OnBatch(const Batch& batch, RuleContext& context) override {
+    if (context.inquiry_events != nullptr) return Publish(batch, context);
     if (ReachOnly()) return FireOnReach(batch, context);
     // Posts about an enabled brand start being tracked.
     for (const Mention& mention : batch.mentions) {
@@ -194,12 +248,12 @@ class ViralPostRule final : public AlertRule {
         tracked.fired = true;
         Tracked for_brand = tracked;  // rare: a copy naming only this brand
         for_brand.brand_ids.assign(1, std::string(brand_id));
-        Fire(found->first, for_brand, "reach", static_cast<double>(tracked.author_followers),
+        Fire(tracked.post.post_id, for_brand, "reach", static_cast<double>(tracked.author_followers),
              static_cast<double>(*options_.reach), tracked.post.event_time_ms, context);
       }
       // The post's own record: its payload's counts, read as of when it was written (checked
       // once every brand it names is known).
-      ObservePayload(tracked, post, post.event_time_ms);
+      ObservePayload(found->first, tracked, CountsOf(post), post.event_time_ms);
       own_records_.emplace_back(found->first, post.event_time_ms);
     }
     for (const auto& [post_id, at_ms] : own_records_) {
@@ -213,40 +267,26 @@ class ViralPostRule final : public AlertRule {
       if (!post.reply_to_post_id.empty() && post.reply_to_post_id != post.id) {
         auto found = tracked_.find(post.reply_to_post_id);
         if (found != tracked_.end()) {
-          Tracked& tracked = found->second;
-          ++tracked.total_replies;
-          dirty_.insert(found->first);
-          if (!tracked.fired) {
-            AddReply(tracked, post, batch.ingest_time_ms);
-            Check(found->first, tracked, post.event_time_ms, context);
+          std::optional<EvidencePost> kept;
+          if (!found->second.fired && options_.common.evidence > 1) {
+            kept = EvidencePost::Of(post, batch.ingest_time_ms);
           }
+          GrowReply(found->first, found->second, post.event_time_ms, kept ? &*kept : nullptr,
+                    context);
         }
       }
       const std::string_view repost_of = PublicText(post, slots_.repost_of);
       if (!repost_of.empty() && repost_of != post.id) {
         auto found = tracked_.find(repost_of);
         if (found != tracked_.end()) {
-          Tracked& tracked = found->second;
-          ++tracked.total_reposts;
-          dirty_.insert(found->first);
-          if (!tracked.fired) {
-            AddTime(tracked.repost_times, post.event_time_ms);
-            ObservePayload(tracked, post, post.event_time_ms);  // the original's counts
-            Check(found->first, tracked, post.event_time_ms, context);
-          }
+          GrowRepost(found->first, found->second, post.event_time_ms, CountsOf(post), context);
         }
       }
       const std::string_view quote_of = PublicText(post, slots_.quote_of);
       if (!quote_of.empty() && quote_of != post.id) {
         auto found = tracked_.find(quote_of);
         if (found != tracked_.end()) {
-          Tracked& tracked = found->second;
-          ++tracked.total_quotes;
-          dirty_.insert(found->first);
-          if (!tracked.fired) {
-            AddTime(tracked.quote_times, post.event_time_ms);
-            Check(found->first, tracked, post.event_time_ms, context);
-          }
+          GrowQuote(found->first, found->second, post.event_time_ms, context);
         }
       }
     }
@@ -262,6 +302,21 @@ class ViralPostRule final : public AlertRule {
   }
 
   Status Snapshot(StateStore::Commit& commit) override {
+    for (const HeldKey& key : held_dirty_) {
+      const std::string state_key = HeldStateKey(key);
+      auto found = held_.find(key);
+      if (found == held_.end()) {
+        commit.DeleteRuleState(name(), state_key);
+      } else {
+        std::string value;
+        AppendVarint(value, found->second.partials_partition);
+        PutString(value, found->second.brand_id);
+        value += found->second.payload;
+        commit.PutRuleState(name(), state_key, value);
+        found->second.stored = true;
+      }
+    }
+    held_dirty_.clear();
     for (const std::string& post_id : forgotten_) commit.DeleteRuleState(name(), "t/" + post_id);
     forgotten_.clear();
     for (const std::string& post_id : dirty_) {
@@ -277,7 +332,261 @@ class ViralPostRule final : public AlertRule {
     return Status::Ok();
   }
 
+  // s25, at the merger of the brands (`cluster:`, docs/cluster.md "viral_post across
+  // instances"): the readers' tracked and growth events are held (state) and applied once the
+  // merged watermark passed them, in event-time order (tracked posts before growth at one
+  // instant, else in the order they arrived), so what is counted does not depend on which
+  // instance read which post nor on the order epochs arrive in. A growth event names a post,
+  // not a brand: every partials partition carries a copy, and the copy of partition p counts
+  // only for the posts tracked from p's log (keys "<p>\x1f<post id>").
+  Status OnInquiryEvents(std::span<const InquiryEvent> events, int64_t release_before_ms,
+                         RuleContext& context) override {
+    for (const InquiryEvent& event : events) {
+      if (event.kind != InquiryEvent::Kind::kViralTracked &&
+          event.kind != InquiryEvent::Kind::kViralGrowth) {
+        continue;
+      }
+      HeldKey key{event.event_time_ms, static_cast<uint8_t>(event.kind), held_seq_++};
+      held_.emplace(key, Held{event.brand_id, event.partials_partition, event.payload});
+      held_dirty_.insert(key);
+    }
+    while (!held_.empty() && std::get<0>(held_.begin()->first) < release_before_ms) {
+      auto node = held_.extract(held_.begin());
+      ForgetHeld(node.key(), node.mapped());
+      const auto [time, kind, seq] = node.key();
+      if (kind == static_cast<uint8_t>(InquiryEvent::Kind::kViralTracked)) {
+        // Checked once every brand of the instant is known, as one process checks a batch's
+        // posts after its mentions.
+        if (!pending_checks_.empty() && pending_checks_.back().second != time) {
+          CheckPending(context);
+        }
+        ApplyTracked(node.mapped(), context);
+      } else {
+        CheckPending(context);
+        ApplyGrowth(node.mapped(), time, context);
+      }
+    }
+    CheckPending(context);
+    return Status::Ok();
+  }
+
+  // Drops the tracked posts and held tracked events of these brands (their partials partition
+  // moved away). Held growth events have no brand and stay: they count only for posts tracked
+  // from their own partition's log (docs/cluster.md: partial drops stay off with viral_post).
+  void ClearBrands(const std::vector<std::string>& brand_ids) override {
+    const std::set<std::string, std::less<>> brands(brand_ids.begin(), brand_ids.end());
+    std::vector<std::string> emptied;
+    for (auto& [key, tracked] : tracked_) {
+      const size_t before = tracked.brand_ids.size();
+      std::erase_if(tracked.brand_ids, [&](const std::string& id) { return brands.contains(id); });
+      if (tracked.brand_ids.empty()) {
+        emptied.push_back(key);
+      } else if (tracked.brand_ids.size() != before) {
+        dirty_.insert(key);
+      }
+    }
+    for (std::string& key : emptied) Forget(std::move(key));
+    for (auto it = held_.begin(); it != held_.end();) {
+      if (!it->second.brand_id.empty() && brands.contains(it->second.brand_id)) {
+        ForgetHeld(it->first, it->second);
+        it = held_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
  private:
+  // s25, a reader with `cluster:`: what one process would track or count, as events for the
+  // mergers (engine/alert_rule.h). Tracked: one per (post, brand), to the brand's partials
+  // partition. Growth: one per reply, repost and quote, to every partials partition.
+  Status Publish(const Batch& batch, RuleContext& context) {
+    std::vector<InquiryEvent>& events = *context.inquiry_events;
+    for (const Mention& mention : batch.mentions) {
+      if (mention.own_post || !filter_.enabled(mention.brand_index)) continue;
+      const Post& post = batch.posts[mention.post_index];
+      if (post.id.empty() || !PublicText(post, slots_.repost_of).empty()) continue;
+      if (ReachOnly() && post.author_followers < *options_.reach) continue;  // nothing to track
+      InquiryEvent event{InquiryEvent::Kind::kViralTracked, name(),
+                         std::string(context.brands.brand_info(mention.brand_index).id),
+                         post.event_time_ms, {}};
+      EvidencePost::Of(post, batch.ingest_time_ms).EncodeTo(event.payload);
+      AppendVarint(event.payload, static_cast<uint64_t>(post.author_followers));
+      CountsOf(post).EncodeTo(event.payload);
+      events.push_back(std::move(event));
+    }
+    if (ReachOnly()) return Status::Ok();  // growth counts for nothing then
+    auto growth = [&](const Post& post, char what, std::string_view target) -> std::string& {
+      InquiryEvent& event = events.emplace_back();
+      event.kind = InquiryEvent::Kind::kViralGrowth;
+      event.rule = name();
+      event.event_time_ms = post.event_time_ms;
+      event.payload.push_back(what);
+      PutString(event.payload, target);
+      return event.payload;
+    };
+    for (const Post& post : batch.posts) {
+      if (!post.reply_to_post_id.empty() && post.reply_to_post_id != post.id) {
+        if (options_.common.evidence > 1) {
+          EvidencePost::Of(post, batch.ingest_time_ms)
+              .EncodeTo(growth(post, kGrowthReplyEvidence, post.reply_to_post_id));
+        } else {
+          growth(post, kGrowthReply, post.reply_to_post_id);
+        }
+      }
+      const std::string_view repost_of = PublicText(post, slots_.repost_of);
+      if (!repost_of.empty() && repost_of != post.id) {
+        CountsOf(post).EncodeTo(growth(post, kGrowthRepost, repost_of));
+      }
+      const std::string_view quote_of = PublicText(post, slots_.quote_of);
+      if (!quote_of.empty() && quote_of != post.id) growth(post, kGrowthQuote, quote_of);
+    }
+    return Status::Ok();
+  }
+
+  static std::string MergerKey(uint32_t partials_partition, std::string_view post_id) {
+    return fmt::format("{}\x1f{}", partials_partition, post_id);
+  }
+
+  // A released tracked event: as OnBatch's mention loop does for one mention.
+  void ApplyTracked(const Held& event, RuleContext& context) {
+    std::string_view in = event.payload;
+    Tracked fresh;
+    uint64_t followers = 0;
+    PayloadCounts counts;
+    if (!fresh.post.DecodeFrom(in) || !ReadVarint(in, followers) || !counts.DecodeFrom(in) ||
+        !in.empty()) {
+      Undecodable();
+      return;
+    }
+    fresh.author_followers = static_cast<int64_t>(followers);
+    if (fresh.post.event_time_ms + options_.track_for_ms <= context.watermark_ms) return;
+    if (ReachOnly()) {
+      if (fresh.author_followers < *options_.reach) return;
+      fresh.brand_ids.assign(1, event.brand_id);
+      fresh.fired = true;
+      Fire(fresh.post.post_id, fresh, "reach", static_cast<double>(fresh.author_followers),
+           static_cast<double>(*options_.reach), fresh.post.event_time_ms, context);
+      return;
+    }
+    const std::string key = MergerKey(event.partials_partition, fresh.post.post_id);
+    auto found = tracked_.find(key);
+    if (found == tracked_.end()) {
+      const int64_t time = fresh.post.event_time_ms;
+      found = tracked_.emplace(key, std::move(fresh)).first;
+      by_time_.insert({time, key});
+      Evict();
+      found = tracked_.find(key);
+      if (found == tracked_.end()) return;  // older than everything kept at capacity
+    }
+    Tracked& tracked = found->second;
+    if (std::find(tracked.brand_ids.begin(), tracked.brand_ids.end(), event.brand_id) !=
+        tracked.brand_ids.end()) {
+      return;
+    }
+    tracked.brand_ids.push_back(event.brand_id);
+    dirty_.insert(key);
+    if (options_.reach && tracked.author_followers >= *options_.reach) {
+      tracked.fired = true;
+      Tracked for_brand = tracked;
+      for_brand.brand_ids.assign(1, event.brand_id);
+      Fire(tracked.post.post_id, for_brand, "reach", static_cast<double>(tracked.author_followers),
+           static_cast<double>(*options_.reach), tracked.post.event_time_ms, context);
+    }
+    ObservePayload(key, tracked, counts, tracked.post.event_time_ms);
+    pending_checks_.emplace_back(key, tracked.post.event_time_ms);
+  }
+
+  // A held event leaves: a delete for the store only if a snapshot put it there (one released
+  // in the commit that merged it, as in a replay behind the merged watermark, costs no write).
+  void ForgetHeld(const HeldKey& key, const Held& event) {
+    if (event.stored) {
+      held_dirty_.insert(key);
+    } else {
+      held_dirty_.erase(key);
+    }
+  }
+
+  // An event that does not decode (a reader of another version?) is skipped and logged.
+  void Undecodable() {
+    if (++undecodable_events_ == 1 || undecodable_events_ % 10000 == 0) {
+      LogWarn("viral_post rule: a merged event does not decode; skipped",
+              {{"rule", name()}, {"skipped", std::to_string(undecodable_events_)}});
+    }
+  }
+
+  void CheckPending(RuleContext& context) {
+    for (const auto& [key, at_ms] : pending_checks_) {
+      auto found = tracked_.find(key);
+      if (found != tracked_.end()) Check(found->first, found->second, at_ms, context);
+    }
+    pending_checks_.clear();
+  }
+
+  // A released growth event: counts for the post tracked from the same partials partition.
+  void ApplyGrowth(const Held& event, int64_t time, RuleContext& context) {
+    std::string_view in = event.payload;
+    std::string target;
+    if (in.empty()) {
+      Undecodable();
+      return;
+    }
+    const char what = in.front();
+    in.remove_prefix(1);
+    if (!TakeString(in, target)) {
+      Undecodable();
+      return;
+    }
+    auto found = tracked_.find(MergerKey(event.partials_partition, target));
+    const bool tracked = found != tracked_.end();
+    switch (what) {
+      case kGrowthReply:
+        if (!in.empty()) break;
+        if (tracked) GrowReply(found->first, found->second, time, nullptr, context);
+        return;
+      case kGrowthReplyEvidence: {
+        EvidencePost reply;
+        if (!reply.DecodeFrom(in) || !in.empty()) break;
+        // (evidence may have been lowered since the reader wrote it)
+        const bool keep = options_.common.evidence > 1;
+        if (tracked) GrowReply(found->first, found->second, time, keep ? &reply : nullptr, context);
+        return;
+      }
+      case kGrowthRepost: {
+        PayloadCounts counts;
+        if (!counts.DecodeFrom(in) || !in.empty()) break;
+        if (tracked) GrowRepost(found->first, found->second, time, counts, context);
+        return;
+      }
+      case kGrowthQuote:
+        if (!in.empty()) break;
+        if (tracked) GrowQuote(found->first, found->second, time, context);
+        return;
+      default:
+        break;
+    }
+    Undecodable();
+  }
+
+  static std::string HeldStateKey(const HeldKey& key) {
+    return fmt::format("h/{}\x1f{}\x1f{}", std::get<0>(key), std::get<1>(key), std::get<2>(key));
+  }
+  static std::optional<HeldKey> ParseHeldKey(std::string_view text) {
+    int64_t time = 0;
+    unsigned kind = 0;
+    uint64_t seq = 0;
+    const char* end = text.data() + text.size();
+    auto [time_end, time_error] = std::from_chars(text.data(), end, time);
+    if (time_error != std::errc() || time_end == end || *time_end != '\x1f') return std::nullopt;
+    auto [kind_end, kind_error] = std::from_chars(time_end + 1, end, kind);
+    if (kind_error != std::errc() || kind_end == end || *kind_end != '\x1f' || kind > 255) {
+      return std::nullopt;
+    }
+    auto [seq_end, seq_error] = std::from_chars(kind_end + 1, end, seq);
+    if (seq_error != std::errc() || seq_end != end) return std::nullopt;
+    return HeldKey{time, static_cast<uint8_t>(kind), seq};
+  }
+
   // Only `reach`: the alert is decided when the post is read, so nothing is tracked or stored
   // (tracking every post about a brand, with a state write and delete each, was most of the
   // rule's cost in bench/alert-latency.sh). Same alerts as the tracking path: one per brand
@@ -315,24 +624,57 @@ class ViralPostRule final : public AlertRule {
 
   // A record carrying the tracked post's public metrics, read at `observed_at` (event time):
   // counted when that is within `within` of the post being written.
-  void ObservePayload(Tracked& tracked, const Post& record, int64_t observed_at) {
+  void ObservePayload(const std::string& key, Tracked& tracked, const PayloadCounts& counts,
+                      int64_t observed_at) {
     if (observed_at - tracked.post.event_time_ms > options_.within_ms) return;
-    auto keep = [&](int64_t& most, uint32_t slot) {
-      const int64_t count = PublicCount(record, slot);
+    auto keep = [&](int64_t& most, int64_t count) {
       if (count > most) {
         most = count;
-        dirty_.insert(std::string(tracked.post.post_id));
+        dirty_.insert(key);
       }
     };
-    keep(tracked.payload_likes, slots_.likes);
-    keep(tracked.payload_reposts, slots_.reposts);
-    keep(tracked.payload_replies, slots_.replies);
-    keep(tracked.payload_quotes, slots_.quotes);
+    keep(tracked.payload_likes, counts.likes);
+    keep(tracked.payload_reposts, counts.reposts);
+    keep(tracked.payload_replies, counts.replies);
+    keep(tracked.payload_quotes, counts.quotes);
+  }
+
+  PayloadCounts CountsOf(const Post& record) const {
+    return {PublicCount(record, slots_.likes), PublicCount(record, slots_.reposts),
+            PublicCount(record, slots_.replies), PublicCount(record, slots_.quotes)};
+  }
+
+  // A reply / repost / quote of a tracked post, at its event time (read here, or released at the
+  // merger). `reply` is its evidence when the rule keeps replies as evidence.
+  void GrowReply(const std::string& key, Tracked& tracked, int64_t time, const EvidencePost* reply,
+                 RuleContext& context) {
+    ++tracked.total_replies;
+    dirty_.insert(key);
+    if (tracked.fired) return;
+    AddTime(tracked.reply_times, time);
+    if (reply != nullptr) AddReplyEvidence(tracked, *reply);
+    Check(key, tracked, time, context);
+  }
+  void GrowRepost(const std::string& key, Tracked& tracked, int64_t time,
+                  const PayloadCounts& counts, RuleContext& context) {
+    ++tracked.total_reposts;
+    dirty_.insert(key);
+    if (tracked.fired) return;
+    AddTime(tracked.repost_times, time);
+    ObservePayload(key, tracked, counts, time);  // the original's counts
+    Check(key, tracked, time, context);
+  }
+  void GrowQuote(const std::string& key, Tracked& tracked, int64_t time, RuleContext& context) {
+    ++tracked.total_quotes;
+    dirty_.insert(key);
+    if (tracked.fired) return;
+    AddTime(tracked.quote_times, time);
+    Check(key, tracked, time, context);
   }
 
   // Fires the first limit reached, in the order replies, reposts, quotes, likes: the stream's
   // count within any `within`, or the payload's count when larger.
-  void Check(const std::string& post_id, Tracked& tracked, int64_t at_ms, RuleContext& context) {
+  void Check(const std::string& key, Tracked& tracked, int64_t at_ms, RuleContext& context) {
     if (tracked.fired) return;
     struct Limit {
       const std::optional<uint64_t>& limit;
@@ -350,23 +692,21 @@ class ViralPostRule final : public AlertRule {
       const uint64_t value = std::max<uint64_t>(limit.seen, static_cast<uint64_t>(std::max<int64_t>(0, limit.payload)));
       if (value < *limit.limit) continue;
       tracked.fired = true;
-      Fire(post_id, tracked, limit.reason, static_cast<double>(value),
+      dirty_.insert(key);
+      Fire(tracked.post.post_id, tracked, limit.reason, static_cast<double>(value),
            static_cast<double>(*limit.limit), at_ms, context);
       return;
     }
   }
 
-  void AddReply(Tracked& tracked, const Post& reply, int64_t ingest_time_ms) {
-    AddTime(tracked.reply_times, reply.event_time_ms);
-    if (options_.common.evidence > 1) {
-      EvidencePost kept = EvidencePost::Of(reply, ingest_time_ms);
-      auto place = std::find_if(tracked.replies.begin(), tracked.replies.end(), [&](const auto& other) {
-        return other.event_time_ms < kept.event_time_ms;
-      });
-      tracked.replies.insert(place, std::move(kept));
-      if (tracked.replies.size() > options_.common.evidence - 1) {
-        tracked.replies.resize(options_.common.evidence - 1);
-      }
+  // The newest `evidence - 1` replies, newest first (called only with evidence > 1).
+  void AddReplyEvidence(Tracked& tracked, const EvidencePost& kept) {
+    auto place = std::find_if(tracked.replies.begin(), tracked.replies.end(), [&](const auto& other) {
+      return other.event_time_ms < kept.event_time_ms;
+    });
+    tracked.replies.insert(place, kept);
+    if (tracked.replies.size() > options_.common.evidence - 1) {
+      tracked.replies.resize(options_.common.evidence - 1);
     }
   }
 
@@ -508,6 +848,13 @@ class ViralPostRule final : public AlertRule {
   std::set<std::string> dirty_;
   std::vector<std::string> forgotten_;
   uint64_t evicted_ = 0;
+  // s25, `cluster:` (OnInquiryEvents): events waiting for the merged watermark, and tracked
+  // posts applied at the current instant that are checked before the next growth event.
+  std::map<HeldKey, Held> held_;
+  std::set<HeldKey> held_dirty_;
+  uint64_t held_seq_ = 0;
+  std::vector<std::pair<std::string, int64_t>> pending_checks_;
+  uint64_t undecodable_events_ = 0;
 };
 
 }  // namespace

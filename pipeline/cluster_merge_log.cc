@@ -177,6 +177,7 @@ void PartialsMergeLog::ApplyReady(std::vector<PreparedPartials>& apply) {
         progress.applied = range.end;
         progress.max_event_time_ms = std::max(progress.max_event_time_ms, range.max_event_time_ms);
         progress.at_end = range.at_end;
+        progress.idle = range.idle;
         progress.reported = true;
       }
       source_partition_count_ = std::max(source_partition_count_, prepared.source_partition_count);
@@ -197,7 +198,7 @@ void PartialsMergeLog::ApplyReady(std::vector<PreparedPartials>& apply) {
 }
 
 // 'L' version count_of_source_partitions
-//   n × (partition applied zigzag(max_event_time) flags[at_end=1 reported=2])
+//   n × (partition applied zigzag(max_event_time) flags[at_end=1 reported=2 idle=4])
 //   pending: n × (len prepared-record)   waiting: the same   marked early: n × epoch
 //   done: n × (nonce, m × (first seq, count))  (an instance's epochs are mostly done in runs of
 //   seqs, so this stays small)                 (epochs elsewhere: varint nonce, varint seq)
@@ -210,7 +211,8 @@ void PartialsMergeLog::EncodeState(std::string& out) const {
     AppendVarint(out, partition);
     AppendVarint(out, progress.applied);
     AppendVarint(out, ZigZag(progress.max_event_time_ms));
-    AppendVarint(out, (progress.at_end ? 1 : 0) | (progress.reported ? 2 : 0));
+    AppendVarint(out, (progress.at_end ? 1 : 0) | (progress.reported ? 2 : 0) |
+                          (progress.idle ? 4 : 0));
   }
   AppendPreparedMap(out, pending_);
   AppendPreparedMap(out, waiting_);
@@ -246,6 +248,7 @@ Result<PartialsMergeLog> PartialsMergeLog::DecodeState(std::string_view in) {
     progress.max_event_time_ms = UnZigZag(zigzag);
     progress.at_end = (flags & 1) != 0;
     progress.reported = (flags & 2) != 0;
+    progress.idle = (flags & 4) != 0;
     log.progress_[partition] = progress;
   }
   if (!ReadPreparedMap(in, log.pending_) || !ReadPreparedMap(in, log.waiting_) ||
@@ -279,6 +282,7 @@ Result<PartialsMergeLog> PartialsMergeLog::DecodeState(std::string_view in) {
 std::optional<int64_t> PartialsMergeLog::Watermark(int64_t max_out_of_orderness_ms) const {
   if (source_partition_count_ == 0) return std::nullopt;
   int64_t slowest = INT64_MAX;
+  int64_t newest_idle = INT64_MIN;
   bool any = false;
   for (uint32_t partition = 0; partition < source_partition_count_; ++partition) {
     auto found = progress_.find(partition);
@@ -288,11 +292,15 @@ std::optional<int64_t> PartialsMergeLog::Watermark(int64_t max_out_of_orderness_
       if (!progress.at_end) return std::nullopt;  // reported, but no event time yet
       continue;                                   // an empty partition holds nothing back
     }
+    if (progress.idle) {  // idle: holds nothing back until it has data again
+      newest_idle = std::max(newest_idle, progress.max_event_time_ms);
+      continue;
+    }
     slowest = std::min(slowest, progress.max_event_time_ms);
     any = true;
   }
-  if (!any) return std::nullopt;
-  return slowest - max_out_of_orderness_ms;
+  if (!any && newest_idle == INT64_MIN) return std::nullopt;
+  return (any ? slowest : newest_idle) - max_out_of_orderness_ms;
 }
 
 bool PartialsMergeLog::GlobalEnd() const {

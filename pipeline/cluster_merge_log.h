@@ -17,7 +17,9 @@
 // - Duplicated records (the mock's idempotent producer duplicates batches) and re-published
 //   markers are harmless: the same id is applied once, and a covered range is never applied.
 // - Watermark: min over ALL partitions of the source topic of (newest event time − out-of-
-//   orderness), none until every partition has reported an event time or its end. Global end:
+//   orderness), none until every partition has reported an event time or its end; a partition
+//   whose newest applied range says it is idle is left out (when all are, the newest of them
+//   decides), as WatermarkTracker does with `time.idle_timeout` in one process. Global end:
 //   every source partition's newest applied range says it was at its end.
 //
 // Persistence (issue 11, restore from local state): EncodeState() is everything the decisions
@@ -78,6 +80,7 @@ class PartialsMergeLog {
     int64_t max_event_time_ms = INT64_MIN;
     bool at_end = false;
     bool reported = false;  // some applied epoch had a range of it
+    bool idle = false;      // its newest applied range said it was idle (SourceRange::idle)
   };
 
   // Each call appends the epochs that became applicable, in the order they must be applied.
@@ -150,8 +153,9 @@ class MergePlanner {
   // others (the caller keeps the ones it still owns, and rebuilds their brands' state alone).
   const std::set<uint32_t>& Replayed() const { return taken_replayed_; }
   // False when the caller cannot drop one partition's state beside the others' (rules that keep
-  // per-brand state the windows do not show, such as inquiries): then a change that loses a
-  // partition, and a start that does not get back exactly the partitions its state holds, reset.
+  // per-brand state the windows do not show, such as viral_post's tracked posts): then a change
+  // that loses a partition, and a start that does not get back exactly the partitions its state
+  // holds, reset.
   void set_partial_drop(bool allowed) { partial_drop_ = allowed; }
 
  private:

@@ -126,6 +126,8 @@ Result<PositionMap> ClusterRuntime::SeekGained(const std::vector<uint32_t>& gain
     epoch_start_[partition] = position;
     newest_.erase(partition);
     published_at_end_.erase(partition);
+    last_read_[partition] = std::chrono::steady_clock::now();  // idle from here (not before)
+    published_idle_.erase(partition);
   }
   return positions;
 }
@@ -177,12 +179,30 @@ void ClusterRuntime::ForgetLost(const std::vector<uint32_t>& lost) {
     epoch_start_.erase(partition);
     newest_.erase(partition);
     published_at_end_.erase(partition);
+    last_read_.erase(partition);
+    published_idle_.erase(partition);
   }
 }
 
 void ClusterRuntime::ObserveBatch(uint32_t partition, int64_t max_event_time_ms) {
   auto [entry, inserted] = newest_.try_emplace(partition, max_event_time_ms);
   if (!inserted) entry->second = std::max(entry->second, max_event_time_ms);
+  if (idle_timeout_ms_ > 0) last_read_[partition] = std::chrono::steady_clock::now();
+}
+
+// A partition with records left to read is never idle (it is behind, not quiet); one at its end
+// is idle once nothing was read from it for the idle timeout. Processing time, as in one process
+// (engine/watermark.h): whether a post that comes after that counts depends on when it comes.
+std::set<uint32_t> ClusterRuntime::IdleNow() const {
+  std::set<uint32_t> idle;
+  if (idle_timeout_ms_ <= 0) return idle;
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& [partition, start] : epoch_start_) {
+    auto read = last_read_.find(partition);
+    if (read == last_read_.end() || !group_.AtEnd(partition)) continue;
+    if (now - read->second >= std::chrono::milliseconds(idle_timeout_ms_)) idle.insert(partition);
+  }
+  return idle;
 }
 
 bool ClusterRuntime::EndChanged(const PositionMap& positions) const {
@@ -241,6 +261,7 @@ Result<std::optional<PositionMap>> ClusterRuntime::PublishEpoch(const WindowDelt
   std::vector<PreparedPartials> prepared(partials_partitions_);
   PositionMap ends;
   std::set<uint32_t> at_end;
+  const std::set<uint32_t> idle = IdleNow();
   for (const auto& [partition, start] : epoch_start_) {
     SourceRange range;
     range.partition = partition;
@@ -250,6 +271,7 @@ Result<std::optional<PositionMap>> ClusterRuntime::PublishEpoch(const WindowDelt
     auto newest = newest_.find(partition);
     range.max_event_time_ms = newest != newest_.end() ? newest->second : INT64_MIN;
     range.at_end = group_.AtEnd(partition);
+    range.idle = range.at_end && idle.contains(partition);
     if (range.at_end) at_end.insert(partition);
     ends[partition] = range.end;
     for (PreparedPartials& one : prepared) one.ranges.push_back(range);
@@ -320,6 +342,11 @@ Result<std::optional<PositionMap>> ClusterRuntime::PublishEpoch(const WindowDelt
   ++epochs_committed_;
   epoch_start_ = ends;
   published_at_end_ = std::move(at_end);
+  if (idle != published_idle_) {
+    notice_(fmt::format("cluster: source partitions idle (left out of the merged watermark): {}",
+                        PartitionsText(idle)));
+  }
+  published_idle_ = idle;
   notice_(fmt::format("cluster: epoch {} committed: {} record(s) from {} source partition(s){}",
                       epoch_text, records, ends.size(),
                       deferred_streak_ > 0
@@ -551,7 +578,10 @@ Status ClusterRuntime::OnRecord(uint32_t partition, int64_t offset, std::string_
   std::vector<PartialWindow>& merged = merged_[partition];
   for (PreparedPartials& epoch : apply) {
     for (PartialWindow& window : epoch.windows) merged.push_back(std::move(window));
-    for (InquiryEvent& event : epoch.inquiries) merged_inquiries_.push_back(std::move(event));
+    for (InquiryEvent& event : epoch.inquiries) {
+      event.partials_partition = partition;  // s25: which copy of a brandless event this is
+      merged_inquiries_.push_back(std::move(event));
+    }
     for (PostEvent& event : epoch.posts) merged_posts_.push_back(std::move(event));
   }
   return Status::Ok();
@@ -687,6 +717,12 @@ void ClusterRuntime::AddEpochInquiries(std::vector<InquiryEvent> events) {
 // a marker) publishes the events again with the next epoch (EndEpochEvents keeps them).
 void ClusterRuntime::DistributeInquiries(std::vector<PreparedPartials>& prepared) {
   for (const InquiryEvent& event : epoch_inquiries_) {
+    if (event.kind == InquiryEvent::Kind::kViralGrowth) {  // s25: names a post, not a brand
+      for (PreparedPartials& one : prepared) one.inquiries.push_back(event);
+      broadcast_copies_ += prepared.size();
+      broadcast_bytes_ += prepared.size() * EncodedInquiryEventSize(event);
+      continue;
+    }
     auto found = keys_.find(event.brand_id);
     const std::string& partition_key = found != keys_.end() ? found->second : event.brand_id;
     prepared[PartialsPartitionOf(partition_key, partials_partitions_)].inquiries.push_back(
@@ -702,8 +738,13 @@ std::vector<InquiryEvent> ClusterRuntime::TakeMergedInquiries() {
 }
 
 std::string ClusterRuntime::InquirySummary() const {
-  return fmt::format("inquiry events published {}, merged {}", inquiries_published_,
-                     inquiries_merged_);
+  std::string summary = fmt::format("inquiry events published {}, merged {}",
+                                    inquiries_published_, inquiries_merged_);
+  if (broadcast_copies_ > 0) {  // s25: the cost of viral_post's growth events
+    summary += fmt::format(" (growth event copies sent to every partials partition: {}, {} bytes)",
+                           broadcast_copies_, broadcast_bytes_);
+  }
+  return summary;
 }
 
 // --- de-duplication keyed by brand (issue 11; docs/cluster.md, "De-duplication across

@@ -28,8 +28,8 @@
 //   are rebuilt alone: the merged watermark waits for it, their windows close by its own
 //   watermark (CatchUpWatermark), and the window closer and the rules' series keep them apart
 //   until it catches up;
-// - without partial drops (`unanswered`, `viral_post`) any gain or loss wipes the merged state and
-//   replays every owned partition (MergeChange::reset).
+// - without partial drops (`viral_post`) any gain or loss wipes the merged state and replays
+//   every owned partition (MergeChange::reset).
 //
 // Thread safety: the coordinator only.
 #pragma once
@@ -89,7 +89,12 @@ class ClusterRuntime {
   // Something waits for the next PublishEpoch: an epoch whose commit was deferred (the source
   // group rebalancing), or markers due for gained partitions. The runner commits on its
   // interval even when no record comes.
-  bool has_unpublished() const { return deferred_ || !markers_due_.empty(); }
+  bool has_unpublished() const { return deferred_ || !markers_due_.empty() || IdleChanged(); }
+  // Issue 11, `time.idle_timeout` across instances (docs/cluster.md, "Idle source partitions"):
+  // a source partition at its end from which no record was read for this long (processing time)
+  // is published as idle, so mergers leave it out of the merged watermark until it has data
+  // again; a change of that publishes an epoch on a quiet input. 0: never (the default).
+  void set_idle_timeout(int64_t idle_timeout_ms) { idle_timeout_ms_ = idle_timeout_ms; }
 
   // --- merge side ---
   // Local state of the merge logs (rule-state name; key "p/<partition>", value: varint offset
@@ -112,8 +117,8 @@ class ClusterRuntime {
   // assigned none yet); DiscardStored() gives it up (the caller wipes the merged state).
   bool holds_stored_state() const { return !stored_.empty(); }
   void DiscardStored() { stored_.clear(); }
-  // See MergePlanner::set_partial_drop (the runner: false with `unanswered` or `viral_post`
-  // rules, whose per-brand state a drop would leave behind).
+  // See MergePlanner::set_partial_drop (the runner: false with a `viral_post` rule, whose
+  // per-brand state a drop would leave behind).
   void set_partial_drop(bool allowed) { planner_.set_partial_drop(allowed); }
   // The partials partition a brand's windows are merged at.
   uint32_t PartitionOfBrand(std::string_view brand_id) const;
@@ -200,6 +205,10 @@ class ClusterRuntime {
   std::map<uint32_t, int64_t> PlanStarts(const std::set<uint32_t>& owned,
                                          const std::set<uint32_t>& gained);
   void AddToTotals(const PartialsMergeLog& log);
+  // Assigned source partitions idle now (set_idle_timeout), and whether that differs from what
+  // the last committed epoch published.
+  std::set<uint32_t> IdleNow() const;
+  bool IdleChanged() const { return idle_timeout_ms_ > 0 && IdleNow() != published_idle_; }
 
   const ClusterSpec spec_;
   Source& source_;
@@ -218,6 +227,10 @@ class ClusterRuntime {
   PositionMap epoch_start_;                  // assigned partition -> where the next epoch starts
   std::map<uint32_t, int64_t> newest_;       // assigned partition -> newest event time read
   std::set<uint32_t> published_at_end_;      // partitions the last epoch said were at their end
+  int64_t idle_timeout_ms_ = 0;
+  // Assigned partition -> when a batch of it was last read (or it was gained).
+  std::map<uint32_t, std::chrono::steady_clock::time_point> last_read_;
+  std::set<uint32_t> published_idle_;  // partitions the last committed epoch said were idle
   // Epochs named by gained partitions' committed offsets whose markers are to go out again
   // (with the partitions that named them, for the notice).
   std::map<EpochId, std::set<uint32_t>> markers_due_;
@@ -263,6 +276,8 @@ class ClusterRuntime {
   std::vector<InquiryEvent> merged_inquiries_;
   uint64_t inquiries_published_ = 0;
   uint64_t inquiries_merged_ = 0;
+  uint64_t broadcast_copies_ = 0;  // s25: brandless (viral growth) events, one per partition
+  uint64_t broadcast_bytes_ = 0;   // and the bytes they added to the prepared records
 
   // Post events of `dedup` (AddEpochPosts, TakeMergedPosts).
   std::vector<PostEvent> epoch_posts_;

@@ -1084,15 +1084,17 @@ Status PipelineRun::StartCluster() {
   cluster_committed_watermark_.reset();
   if (stored_watermark != kNoWatermark) cluster_committed_watermark_ = stored_watermark;
   RETURN_IF_ERROR(cluster_->LoadMergeState(*store_, cluster_committed_watermark_));
-  // `unanswered` and `viral_post` keep per-brand state (open inquiries, tracked posts) that a
-  // drop of one partition's windows would leave behind: with them a lost partition resets as a
-  // gained one does. (Window rules hold of a dropped brand what they hold of any brand merged
-  // elsewhere.)
+  // `viral_post` keeps per-brand state (tracked posts) that a drop of one partition's windows
+  // would leave behind: with it a lost partition resets as a gained one does. (Window rules hold
+  // of a dropped brand what they hold of any brand merged elsewhere; `unanswered` keeps its open
+  // inquiries and held events by brand, dropped with their partition (RuleSet::ClearBrands), and
+  // releases a replayed partition's by its own watermark: ClusterInquiries.)
   bool partial_drop = true;
   for (const auto& rule : spec_.alert_rules) {
-    partial_drop = partial_drop && rule->type() != "unanswered" && rule->type() != "viral_post";
+    partial_drop = partial_drop && rule->type() != "viral_post";
   }
   cluster_->set_partial_drop(partial_drop);
+  cluster_->set_idle_timeout(spec_.idle_timeout_ms);  // idle source partitions (issue 11)
   // No post is late where it is read (see Commit).
   watermark_.store(kNoWatermark);
   watermarks_ = WatermarkTracker{spec_.max_out_of_orderness_ms, spec_.idle_timeout_ms};
@@ -1183,20 +1185,58 @@ Status PipelineRun::DropMergedPartitions(const std::set<uint32_t>& partitions) {
 // (everything at the global end). Their observations become merged window counters under the
 // previous merged watermark, as the batches' do in one process (none of these windows is final:
 // each event is newer than that watermark, or was held until now).
+//
+// A partials partition replayed beside kept ones (docs/cluster.md, "Restore from local state"):
+// its brands' events are released by its own watermark (CatchUpWatermark, what their windows
+// close by) and their windows are final only through their own closed-through, as ClusterEpoch
+// judges their deltas; the kept brands lose nothing by the lower bound, since every event of
+// theirs before the merged watermark was released before the gain, and the merged watermark
+// waits.
 Status PipelineRun::ClusterInquiries(WindowDeltaMap& deltas, bool end_of_input) {
   std::vector<InquiryEvent> events = cluster_->TakeMergedInquiries();
   if (!rules_->WatchesBatches()) return Status::Ok();
   const int64_t previous = cluster_committed_watermark_.value_or(kNoWatermark);
   int64_t release_before = end_of_input ? INT64_MAX : cluster_->Watermark().value_or(INT64_MIN);
+  if (!end_of_input) {
+    if (std::optional<int64_t> behind = cluster_->CatchUpWatermark()) {
+      release_before = std::min(release_before, *behind);
+    }
+  }
   if (end_of_input && !cluster_->owns_partials()) release_before = INT64_MIN;
+  // The watermark an observation of this brand is judged by (its windows final through it).
+  const bool replaying = closer_->replaying();
+  auto final_through = [&](uint32_t brand_index) {
+    return replaying ? std::min(previous, closer_->ClosedThrough(brand_index)) : previous;
+  };
   for (const InquiryEvent& event : events) {
-    if (event.event_time_ms < previous) ++cluster_late_inquiry_events_;
+    int64_t through = previous;
+    if (replaying) {
+      if (std::optional<uint32_t> brand = brands_->FindBrand(event.brand_id)) {
+        through = final_through(*brand);
+      }
+    }
+    if (event.event_time_ms < through) ++cluster_late_inquiry_events_;
+  }
+  // What the rule records an inquiry as opened under: the replayed brands' closed-through (for
+  // a kept brand's event, newer than both, it changes nothing that is counted).
+  int64_t lowest = previous;
+  for (uint32_t brand = 0; replaying && brand < brands_->brand_count(); ++brand) {
+    lowest = std::min(lowest, final_through(brand));
   }
   const size_t first = inquiries_.size();
-  RuleContext context{*brands_, previous, fired_, end_of_input, &inquiries_};
+  RuleContext context{*brands_, lowest, fired_, end_of_input, &inquiries_};
   RETURN_IF_ERROR(rules_->OnInquiryEvents(events, release_before, context));
-  AddInquiryWindowDeltas(std::span(inquiries_).subspan(first), closer_->layout(),
-                         spec_.allowed_lateness_ms, previous, spec_.retention_ms, deltas);
+  const std::span<const InquiryObservation> observed = std::span(inquiries_).subspan(first);
+  if (!replaying) {
+    AddInquiryWindowDeltas(observed, closer_->layout(), spec_.allowed_lateness_ms, previous,
+                           spec_.retention_ms, deltas);
+    return Status::Ok();
+  }
+  for (size_t index = 0; index < observed.size(); ++index) {
+    AddInquiryWindowDeltas(observed.subspan(index, 1), closer_->layout(),
+                           spec_.allowed_lateness_ms, final_through(observed[index].brand_index),
+                           spec_.retention_ms, deltas);
+  }
   return Status::Ok();
 }
 

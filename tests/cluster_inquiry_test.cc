@@ -346,5 +346,221 @@ TEST_F(ClusterInquiryMerge, HeldEventsAreStateAndCanBeDroppedPerBrand) {
   fs::remove_all(directory);
 }
 
+// Stop 25: a merger that keeps telenor's partials partition gains telia's (its owner died) and
+// replays it from the beginning beside the kept one, as PipelineRun does since `unanswered` no
+// longer forces a reset (DropMergedPartitions: RuleSet::ClearBrands of the gained brands first;
+// ClusterInquiries: their held events released below the replayed log's own watermark,
+// CatchUpWatermark, not the merged one; OnWatermark under the lower of the two). Telenor's open
+// inquiry stays in the store through the gain, and the alerts and observations are one process's
+// byte for byte (but `emitted_at`, the wall clock) although telia's log applies a reply before
+// the inquiry it answers. Released by the merged watermark instead, that reply would come first
+// and the answered inquiry would fire: the last part shows the test tells the two apart.
+TEST_F(ClusterInquiryMerge, AGainedPartitionIsReplayedBesideAKeptOneAsInOneProcess) {
+  // Source partition 0 is read by A, 1 by B; every post in event-time order is one process.
+  const std::vector<Said> partition0_1 = {  // A's first epoch
+      {"q1", "kari", "why is my fiber down?", "TelenorSupport", "", kT0},
+      {"q3", "lise", "is your network down?", "telia_norge", "", kT0 + kMinute}};
+  const std::vector<Said> partition1_1 = {  // B's first epoch: answers q3
+      {"r3", "telia_norge", "fixed now", "lise", "q3", kT0 + 4 * kMinute}};
+  const std::vector<Said> partition0_2 = {
+      {"q4", "per", "no answer from you?", "telia_norge", "", kT0 + 6 * kMinute},
+      {"q5", "anne", "refund please?", "telia_norge", "", kT0 + 7 * kMinute}};
+  const std::vector<Said> partition1_2 = {  // q5's answer after its deadline (17 min)
+      {"r5", "telia_norge", "sorry", "anne", "", kT0 + 20 * kMinute},
+      {"b1", "bob", "nice weather", "", "", kT0 + 30 * kMinute}};
+  const std::vector<Said> partition0_3 = {  // open at telenor's merger when telia's moves there
+      {"q6", "ola", "is telenor down again?", "TelenorSupport", "", kT0 + 25 * kMinute},
+      {"a1", "alf", "hello", "", "", kT0 + 40 * kMinute}};
+  const std::vector<Said> partition0_4 = {{"a2", "alf", "bye", "", "", kT0 + 70 * kMinute}};
+  const std::vector<Said> partition1_3 = {{"b2", "bob", "bye", "", "", kT0 + 70 * kMinute}};
+
+  std::vector<FiredAlert> single_fired;
+  std::vector<InquiryObservation> single;
+  {
+    std::vector<Said> all;
+    for (const auto* part : {&partition0_1, &partition1_1, &partition0_2, &partition1_2,
+                             &partition0_3, &partition0_4, &partition1_3}) {
+      all.insert(all.end(), part->begin(), part->end());
+    }
+    std::sort(all.begin(), all.end(),
+              [](const Said& a, const Said& b) { return a.time_ms < b.time_ms; });
+    auto rule = Rule();
+    Batch batch;
+    for (const Said& said : all) {
+      Post post;
+      post.id = said.id;
+      post.author_handle = said.author;
+      post.text = said.text;
+      post.reply_to_handle = said.reply_to_handle;
+      post.reply_to_post_id = said.reply_to_post;
+      post.event_time_ms = said.time_ms;
+      batch.posts.push_back(post);
+    }
+    RuleContext context{*brands_, INT64_MIN, single_fired, false, &single};
+    ASSERT_TRUE(rule->OnBatch(batch, context).ok());
+    context.watermark_ms = kT0 + 70 * kMinute;
+    ASSERT_TRUE(rule->OnWatermark(context).ok());
+  }
+
+  // The epochs as the partials partitions hold them, in this log order: B's first epoch (the
+  // reply r3) before A's (the inquiry q3). Each record holds its brands' events only.
+  auto reader_a = Rule();
+  auto reader_b = Rule();
+  struct Published {
+    EpochId epoch;
+    SourceRange range;
+    std::vector<InquiryEvent> events;
+  };
+  std::vector<Published> published;
+  auto publish = [&](uint64_t nonce, uint64_t seq, SourceRange range, AlertRule& reader,
+                     const std::vector<Said>& posts) {
+    published.push_back(Published{EpochId{nonce, seq}, range, Read(reader, posts)});
+  };
+  publish(kB, 1, SourceRange{1, 0, 1, kT0 + 4 * kMinute, false}, *reader_b, partition1_1);
+  publish(kA, 1, SourceRange{0, 0, 2, kT0 + kMinute, false}, *reader_a, partition0_1);
+  publish(kA, 2, SourceRange{0, 2, 4, kT0 + 7 * kMinute, false}, *reader_a, partition0_2);
+  publish(kB, 2, SourceRange{1, 1, 3, kT0 + 30 * kMinute, false}, *reader_b, partition1_2);
+  publish(kA, 3, SourceRange{0, 4, 6, kT0 + 40 * kMinute, false}, *reader_a, partition0_3);
+  const size_t before_the_end = published.size();
+  publish(kA, 4, SourceRange{0, 6, 7, kT0 + 70 * kMinute, false}, *reader_a, partition0_4);
+  publish(kB, 3, SourceRange{1, 3, 4, kT0 + 70 * kMinute, false}, *reader_b, partition1_3);
+  // One partials partition's record of an epoch: the events of its brand, through the codec.
+  auto record = [&](const Published& epoch, const std::string& brand) {
+    std::vector<InquiryEvent> events;
+    for (const InquiryEvent& event : epoch.events) {
+      if (event.brand_id == brand) events.push_back(event);
+    }
+    return Epoch(epoch.epoch.nonce, epoch.epoch.seq, epoch.range, std::move(events));
+  };
+  // Applies the next epoch of a partials partition's log (record, then marker).
+  auto apply = [&](PartialsMergeLog& log, const Published& epoch, const std::string& brand) {
+    std::vector<PreparedPartials> applied;
+    log.OnPrepared(record(epoch, brand), applied);
+    log.OnMarker(epoch.epoch, applied);
+    EXPECT_EQ(applied.size(), 1u);
+    return applied;
+  };
+
+  // Runs the merger through the whole story; `release_by_merged`: main's bound for the replay.
+  auto run_merger = [&](bool release_by_merged, std::vector<FiredAlert>& fired,
+                        std::vector<InquiryObservation>& observations, std::string* kept_state) {
+    const fs::path directory = MakeTempDirectory("cluster-inquiry-replay");
+    Result<std::unique_ptr<StateStore>> store = StateStore::Open(StateOptions{directory.string()});
+    EXPECT_TRUE(store.ok());
+    auto merger = Rule();
+    PartialsMergeLog telenor_log;
+    int64_t merged = INT64_MIN;  // the merged watermark (out-of-orderness 0)
+    auto commit = [&](const std::vector<PreparedPartials>& applied, int64_t release_before,
+                      int64_t judged_under, int64_t watermark) {
+      std::vector<InquiryEvent> events;
+      for (const PreparedPartials& epoch : applied) {
+        events.insert(events.end(), epoch.inquiries.begin(), epoch.inquiries.end());
+      }
+      RuleContext context{*brands_, judged_under, fired, false, &observations};
+      ASSERT_TRUE(merger->OnInquiryEvents(events, release_before, context).ok());
+      context.watermark_ms = watermark;
+      ASSERT_TRUE(merger->OnWatermark(context).ok());
+      StateStore::Commit write = (*store)->NewCommit();
+      ASSERT_TRUE(merger->Snapshot(write).ok());
+      ASSERT_TRUE((*store)->Write(write).ok());
+    };
+    // 1. The merger owns telenor's partials partition only.
+    for (size_t index = 0; index < before_the_end; ++index) {
+      std::vector<PreparedPartials> applied = apply(telenor_log, published[index], "telenor");
+      const int64_t previous = merged;
+      merged = std::max(merged, telenor_log.Watermark(0).value_or(INT64_MIN));
+      commit(applied, merged, previous, merged);
+    }
+    EXPECT_EQ(merged, kT0 + 30 * kMinute);
+    // 2. Telia's partition is gained without local state: what the merger held of telia goes
+    // (nothing here), telenor's open inquiry q6 stays, in memory and in the store.
+    merger->ClearBrands({"telia"});
+    {
+      StateStore::Commit write = (*store)->NewCommit();
+      ASSERT_TRUE(merger->Snapshot(write).ok());
+      ASSERT_TRUE((*store)->Write(write).ok());
+    }
+    if (kept_state != nullptr) {
+      ASSERT_TRUE((*store)->ScanRuleState("sla", [&](std::string_view key, std::string_view) {
+        *kept_state += std::string(key) + "\n";
+      }).ok());
+    }
+    // 3. Telia's log is replayed from its beginning, one epoch a commit; the merged watermark
+    // waits (it is the minimum over both logs, never moving back). Telia's events are released
+    // below its own log's watermark, and judged by its own closed-through (the last bound).
+    PartialsMergeLog telia_log;
+    int64_t telia_through = INT64_MIN;
+    for (size_t index = 0; index < before_the_end; ++index) {
+      std::vector<PreparedPartials> applied = apply(telia_log, published[index], "telia");
+      const int64_t catch_up = telia_log.Watermark(0).value_or(INT64_MIN);
+      const int64_t bound = release_by_merged ? merged : std::min(merged, catch_up);
+      commit(applied, bound, std::min(merged, telia_through), std::min(merged, catch_up));
+      telia_through = std::min(merged, catch_up);
+    }
+    EXPECT_EQ(telia_through, merged);  // caught up
+    // 4. Both logs go on to the end; the merged watermark moves past q6's deadline.
+    for (size_t index = before_the_end; index < published.size(); ++index) {
+      std::vector<PreparedPartials> applied = apply(telenor_log, published[index], "telenor");
+      std::vector<PreparedPartials> replayed = apply(telia_log, published[index], "telia");
+      applied.insert(applied.end(), replayed.begin(), replayed.end());
+      const int64_t previous = merged;
+      merged = std::max(merged, std::min(telenor_log.Watermark(0).value_or(INT64_MIN),
+                                         telia_log.Watermark(0).value_or(INT64_MIN)));
+      commit(applied, merged, previous, merged);
+    }
+    EXPECT_EQ(merged, kT0 + 70 * kMinute);
+    store->reset();
+    fs::remove_all(directory);
+  };
+
+  auto payloads = [](const std::vector<FiredAlert>& fired) {
+    std::vector<std::string> lines;
+    for (const FiredAlert& alert : fired) {
+      std::string payload = alert.payload;
+      // `emitted_at` is the wall clock: its value goes.
+      const size_t value = payload.find("\"emitted_at\":\"");
+      if (value != std::string::npos) {
+        payload.erase(value + 14, payload.find('"', value + 14) - value - 14);
+      }
+      lines.push_back(alert.id + " " + payload);
+    }
+    std::sort(lines.begin(), lines.end());
+    return lines;
+  };
+  auto summary = [](const std::vector<InquiryObservation>& observations) {
+    std::vector<std::string> lines;
+    for (const InquiryObservation& o : observations) {
+      lines.push_back(fmt::format("{} {} {} {} {} {}", static_cast<int>(o.kind), o.brand_index,
+                                  o.profile, o.response_ms, o.event_time_ms, o.after_deadline));
+    }
+    std::sort(lines.begin(), lines.end());
+    return lines;
+  };
+
+  std::string kept_state;
+  std::vector<FiredAlert> fired;
+  std::vector<InquiryObservation> observations;
+  run_merger(false, fired, observations, &kept_state);
+  EXPECT_NE(kept_state.find("open/telenor\x1fq6"), std::string::npos) << kept_state;
+  // (q1 alerted, its answer still measured)
+  EXPECT_NE(kept_state.find("open/telenor\x1fq1"), std::string::npos) << kept_state;
+  EXPECT_EQ(payloads(fired), payloads(single_fired));
+  std::vector<std::string> ids;
+  for (const FiredAlert& alert : fired) ids.push_back(alert.id);
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::string>{"sla/telenor/q1", "sla/telenor/q6", "sla/telia/q4",
+                                           "sla/telia/q5"}));
+  EXPECT_EQ(summary(observations), summary(single));
+
+  // Released by the merged watermark (already past the whole replay), r3 closes nothing and q3
+  // fires: not one process's alerts.
+  std::vector<FiredAlert> fired_by_merged;
+  std::vector<InquiryObservation> observed_by_merged;
+  run_merger(true, fired_by_merged, observed_by_merged, nullptr);
+  EXPECT_NE(payloads(fired_by_merged), payloads(single_fired));
+  EXPECT_TRUE(std::any_of(fired_by_merged.begin(), fired_by_merged.end(),
+                          [](const FiredAlert& alert) { return alert.id == "sla/telia/q3"; }));
+}
+
 }  // namespace
 }  // namespace brandpulse

@@ -1,0 +1,476 @@
+// Issue 11 item 3, `viral_post` across instances (docs/cluster.md, "viral_post across
+// instances"): the readers publish tracked posts (to the brand's partials partition) and every
+// reply, repost and quote (growth, to every partials partition) as inquiry events of kinds 3 and
+// 4 (operators/partials_codec.h); the mergers apply them in event-time order under the merged
+// watermark (operators/viral_post_rule.cc). A post read by one instance and its replies, reposts
+// and quotes read by another fire exactly the alerts of one process over the same input, byte for
+// byte, whatever order the epochs arrive in and however the partials partitions are owned.
+#include <algorithm>
+#include <deque>
+#include <map>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "operators/partials_codec.h"
+#include "operators/public_metrics.h"
+#include "operators/viral_post_rule.h"
+#include "operators/watchlist_brands.h"
+#include "pipeline/cluster_merge_log.h"
+#include "test_support.h"
+
+namespace brandpulse {
+namespace {
+
+namespace fs = std::filesystem;
+using brandpulse_test::MakeTempDirectory;
+
+constexpr uint64_t kA = 0xaaaa;  // instance nonces
+constexpr uint64_t kB = 0xbbbb;
+constexpr int64_t kT0 = 1767225600000;  // 2026-01-01T00:00:00Z
+constexpr int64_t kMinute = 60000;
+constexpr uint32_t kPartials = 2;  // partials partitions
+
+std::string Hex(std::string_view bytes) {
+  std::string hex;
+  for (char byte : bytes) hex += fmt::format("{:02x}", static_cast<uint8_t>(byte));
+  return hex;
+}
+
+TEST(ClusterViralCodec, TrackedAndGrowthEventsRoundTripAndOtherKindsStayRefused) {
+  PreparedPartials prepared;
+  prepared.epoch = EpochId{0x0123456789abcdefULL, 7};
+  prepared.source_partition_count = 8;
+  prepared.ranges.push_back(SourceRange{3, 10, 20, kT0, false});
+  prepared.inquiries.push_back(
+      InquiryEvent{InquiryEvent::Kind::kOpened, "sla", "telenor", kT0, "q\x01"});
+  std::string inquiry_only;
+  EncodePrepared(prepared, inquiry_only);
+  // What a merger before s25 reads, byte for byte (an `unanswered` pipeline's record is as
+  // before: kinds 1 and 2, version 0x02, this layout).
+  EXPECT_EQ(Hex(inquiry_only),
+            "50020123456789abcdef070801030a1480a0d5edee660000010103736c610774656c656e6f7280a0d5edee66027101");
+
+  prepared.inquiries.push_back(
+      InquiryEvent{InquiryEvent::Kind::kViralTracked, "viral", "tele2", kT0 + 5, "post\x00"});
+  prepared.inquiries.push_back(
+      InquiryEvent{InquiryEvent::Kind::kViralGrowth, "viral", "", kT0 + 6, "r\x02p1"});
+  std::string bytes;
+  EncodePrepared(prepared, bytes);
+  EXPECT_EQ(bytes[1], '\x02');  // new kinds, same section: no new version
+  EXPECT_EQ(bytes.size() - inquiry_only.size(),  // what the runtime counts as their cost
+            EncodedInquiryEventSize(prepared.inquiries[1]) +
+                EncodedInquiryEventSize(prepared.inquiries[2]));
+  Result<PreparedPartials> decoded = DecodePrepared(bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->inquiries, prepared.inquiries);  // partials_partition is not encoded (0)
+
+  for (size_t length = 0; length < bytes.size(); ++length) {
+    EXPECT_FALSE(DecodePrepared(std::string_view(bytes).substr(0, length)).ok()) << length;
+  }
+  // The viral events' kind bytes are where the first event's was, plus its length.
+  const size_t growth_kind = bytes.size() - (1 + 1 + 5 + 1 + 0 + 6 + 1 + 4);
+  ASSERT_EQ(bytes[growth_kind], '\x04');
+  for (char kind : {'\x00', '\x05', '\x07', '\xff'}) {
+    std::string unknown = bytes;
+    unknown[growth_kind] = kind;
+    EXPECT_FALSE(DecodePrepared(unknown).ok()) << static_cast<int>(kind);
+  }
+  std::string trailing = bytes + "x";
+  EXPECT_FALSE(DecodePrepared(trailing).ok());
+}
+
+// Readers and mergers are each a `viral_post` rule as every instance builds it.
+class ClusterViralMerge : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    WatchlistSpec spec;
+    BrandSpec telenor;
+    telenor.id = "telenor";
+    telenor.name = "Telenor";
+    telenor.terms = {"telenor"};
+    BrandSpec telia;
+    telia.id = "tele2";  // (an id that lands on the other partials partition than telenor's)
+    telia.name = "Tele2";
+    telia.terms = {"tele2"};
+    spec.brands = {telenor, telia};
+    Result<std::shared_ptr<const CompiledWatchlist>> compiled = CompiledWatchlist::Make(spec);
+    ASSERT_TRUE(compiled.ok()) << compiled.status().ToString();
+    brands_ = std::make_unique<WatchlistBrands>(*compiled);
+    slots_ = &RegisterPublicMetricFields();
+    // The two brands land on different partials partitions (so a merger of both sees two copies
+    // of every growth event and must count each once).
+    ASSERT_NE(PartialsPartitionOf("telenor", kPartials), PartialsPartitionOf("tele2", kPartials));
+  }
+
+  std::unique_ptr<AlertRule> Rule() {
+    ViralPostRuleOptions options;
+    options.common.name = "viral";
+    options.common.evidence = 3;
+    options.replies = 3;
+    options.reposts = 2;
+    options.quotes = 2;
+    options.likes = 100;
+    options.reach = 1000000;
+    options.within_ms = 10 * kMinute;
+    RuleBuildContext context;
+    context.brands = brands_.get();
+    Result<std::unique_ptr<AlertRule>> rule = MakeViralPostRule(options, context);
+    EXPECT_TRUE(rule.ok());
+    return std::move(*rule);
+  }
+
+  struct Said {
+    std::string id, author, text;
+    std::vector<std::string> brands;  // the mentions
+    std::string reply_to, repost_of, quote_of;
+    int64_t time_ms = 0;
+    int64_t followers = 0;
+    int64_t likes = -1;  // the payload's like_count (-1: none)
+  };
+
+  void Fill(const std::vector<Said>& posts, Batch& batch) {
+    batch.ingest_time_ms = kT0 + 3600000;
+    for (const Said& said : posts) {
+      Post post;
+      post.id = said.id;
+      post.author_id = said.author;
+      post.author_handle = said.author;
+      post.text = said.text;
+      post.reply_to_post_id = said.reply_to;
+      post.event_time_ms = said.time_ms;
+      post.author_followers = said.followers;
+      std::vector<PostFieldValue>& fields = fields_.emplace_back(PostFieldCount());
+      if (!said.repost_of.empty()) fields[slots_->repost_of] = {said.repost_of, 0, true};
+      if (!said.quote_of.empty()) fields[slots_->quote_of] = {said.quote_of, 0, true};
+      if (said.likes >= 0) fields[slots_->likes] = {{}, said.likes, true};
+      post.fields = fields.data();
+      for (const std::string& brand : said.brands) {
+        Mention mention;
+        mention.post_index = static_cast<uint32_t>(batch.posts.size());
+        mention.brand_index = *brands_->FindBrand(brand);
+        batch.mentions.push_back(mention);
+      }
+      batch.posts.push_back(post);
+    }
+  }
+
+  // One process: the rule reads the batches itself.
+  std::vector<FiredAlert> Single(const std::vector<std::vector<Said>>& batches) {
+    auto rule = Rule();
+    std::vector<FiredAlert> fired;
+    RuleContext context{*brands_, INT64_MIN, fired};
+    for (const auto& posts : batches) {
+      Batch batch;
+      Fill(posts, batch);
+      EXPECT_TRUE(rule->OnBatch(batch, context).ok());
+    }
+    context.watermark_ms = kT0 + 120 * kMinute;
+    EXPECT_TRUE(rule->OnWatermark(context).ok());
+    return fired;
+  }
+
+  // The events one reader publishes (context.inquiry_events set: `cluster:`); it fires nothing.
+  std::vector<InquiryEvent> Read(const std::vector<Said>& posts) {
+    auto reader = Rule();
+    std::vector<FiredAlert> fired;
+    std::vector<InquiryEvent> events;
+    RuleContext context{*brands_, INT64_MIN, fired};
+    context.inquiry_events = &events;
+    Batch batch;
+    Fill(posts, batch);
+    EXPECT_TRUE(reader->OnBatch(batch, context).ok());
+    EXPECT_TRUE(fired.empty()) << fired[0].id;
+    return events;
+  }
+
+  // An epoch's prepared records, one per partials partition, as ClusterRuntime::PublishEpoch
+  // distributes the events (a brand's to its partition, brandless ones to every partition),
+  // through the codec as on the partials topic.
+  static std::vector<PreparedPartials> Epoch(uint64_t nonce, uint64_t seq, SourceRange range,
+                                             const std::vector<InquiryEvent>& events) {
+    std::vector<PreparedPartials> records(kPartials);
+    for (PreparedPartials& record : records) {
+      record.epoch = EpochId{nonce, seq};
+      record.source_partition_count = 2;
+      record.ranges.push_back(range);
+    }
+    for (const InquiryEvent& event : events) {
+      for (uint32_t partition = 0; partition < kPartials; ++partition) {
+        if (event.kind == InquiryEvent::Kind::kViralGrowth ||
+            PartialsPartitionOf(event.brand_id, kPartials) == partition) {
+          records[partition].inquiries.push_back(event);
+        }
+      }
+    }
+    for (PreparedPartials& record : records) {
+      std::string bytes;
+      EncodePrepared(record, bytes);
+      Result<PreparedPartials> decoded = DecodePrepared(bytes);
+      EXPECT_TRUE(decoded.ok());
+      record = std::move(*decoded);
+    }
+    return records;
+  }
+
+  // A merger owning some partials partitions: their merge logs, and the rule.
+  struct Merger {
+    std::unique_ptr<AlertRule> rule;
+    std::map<uint32_t, PartialsMergeLog> logs;
+    std::vector<InquiryEvent> applied;  // since the last Release
+    std::vector<FiredAlert> fired;
+    int64_t previous_watermark = INT64_MIN;
+  };
+  Merger MakeMerger(std::set<uint32_t> owned) {
+    Merger merger;
+    merger.rule = Rule();
+    for (uint32_t partition : owned) merger.logs[partition];
+    return merger;
+  }
+  // Partials partition `partition`'s records reach the merger (if it owns it); the events of
+  // the epochs applied are stamped with the partition, as ClusterRuntime::OnRecord does.
+  static void Deliver(Merger& merger, uint32_t partition, const PreparedPartials* prepared,
+                      const EpochId* marker) {
+    auto log = merger.logs.find(partition);
+    if (log == merger.logs.end()) return;
+    std::vector<PreparedPartials> apply;
+    if (prepared != nullptr) log->second.OnPrepared(*prepared, apply);
+    if (marker != nullptr) log->second.OnMarker(*marker, apply);
+    for (PreparedPartials& epoch : apply) {
+      for (InquiryEvent& event : epoch.inquiries) {
+        event.partials_partition = partition;
+        merger.applied.push_back(std::move(event));
+      }
+    }
+  }
+  // An epoch's records and markers on every partials partition, with a duplicated produce.
+  static void Publish(std::vector<Merger*> mergers, const std::vector<PreparedPartials>& epoch) {
+    for (Merger* merger : mergers) {
+      for (uint32_t partition = 0; partition < kPartials; ++partition) {
+        Deliver(*merger, partition, &epoch[partition], nullptr);
+        Deliver(*merger, partition, &epoch[partition], nullptr);  // the mock's doubled batch
+        Deliver(*merger, partition, nullptr, &epoch[partition].epoch);
+      }
+    }
+  }
+  // A commit at the merger: the applied events, then the merged watermark.
+  void Release(Merger& merger, int64_t watermark) {
+    RuleContext context{*brands_, merger.previous_watermark, merger.fired};
+    ASSERT_TRUE(merger.rule->OnInquiryEvents(merger.applied, watermark, context).ok());
+    merger.applied.clear();
+    context.watermark_ms = watermark;
+    ASSERT_TRUE(merger.rule->OnWatermark(context).ok());
+    merger.previous_watermark = watermark;
+  }
+
+  static std::vector<std::string> Alerts(const std::vector<FiredAlert>& fired) {
+    std::vector<std::string> alerts;
+    for (const FiredAlert& alert : fired) {
+      // Byte for byte but for the wall-clock time the alert was made at.
+      std::string payload = alert.payload;
+      const size_t emitted = payload.find(",\"emitted_at\":\"");
+      EXPECT_NE(emitted, std::string::npos);
+      if (emitted != std::string::npos) {
+        payload.erase(emitted, payload.find('"', emitted + 15) + 1 - emitted);
+      }
+      alerts.push_back(fmt::format("{} {} {} {} {}", alert.id, payload, alert.brand_index,
+                                   alert.event_time_ms, alert.ingest_time_ms));
+    }
+    std::sort(alerts.begin(), alerts.end());
+    return alerts;
+  }
+  static std::vector<std::string> Ids(const std::vector<FiredAlert>& fired) {
+    std::vector<std::string> ids;
+    for (const FiredAlert& alert : fired) ids.push_back(alert.id);
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+
+  std::unique_ptr<WatchlistBrands> brands_;
+  const PublicMetricSlots* slots_ = nullptr;
+  std::deque<std::vector<PostFieldValue>> fields_;  // the posts' field arrays (Post::fields)
+
+  // Source partition 0: posts about the brands. Source partition 1: what answers them.
+  const std::vector<Said> posts_ = {
+      {"p1", "kari", "telenor fiber down all over Oslo #outage", {"telenor"}, "", "", "", kT0, 50},
+      {"p2", "ola", "telia and telenor both slow tonight #mobil", {"tele2", "telenor"}, "", "", "",
+       kT0 + 10000, 80},
+      {"p3", "lise", "telia finally fixed it", {"tele2"}, "", "", "", kT0 + 20000, 10},
+      {"p4", "star", "switching to telia", {"tele2"}, "", "", "", kT0 + 30000, 2000000},
+      {"p5", "nils", "telenor is fine here", {"telenor"}, "", "", "", kT0 + 40000, 5},
+  };
+  const std::vector<Said> answers_ = {
+      {"r1", "a1", "same here #outage", {}, "p1", "", "", kT0 + kMinute},
+      {"r2", "a2", "no signal", {}, "p1", "", "", kT0 + 2 * kMinute},
+      {"x1", "a9", "unrelated reply", {}, "zz", "", "", kT0 + 2 * kMinute + 500},
+      {"r3", "a3", "down in Bergen too #outage", {}, "p1", "", "", kT0 + 3 * kMinute},
+      {"r4", "a4", "still down", {}, "p1", "", "", kT0 + 4 * kMinute},  // after p1 fired
+      {"s1", "b1", "", {}, "", "p2", "", kT0 + 5 * kMinute, 0, 7},
+      {"q1", "b2", "look at this", {}, "", "", "p2", kT0 + 5 * kMinute + 1000},
+      {"s2", "b3", "", {}, "", "p2", "", kT0 + 6 * kMinute, 0, 9},
+      {"s3", "b4", "", {}, "", "p3", "", kT0 + 7 * kMinute, 0, 150},  // p3's likes in a repost
+      {"r5", "a5", "ok", {}, "p5", "", "", kT0 + 8 * kMinute},
+      {"r6", "a6", "old reply", {}, "p5", "", "", kT0 + 30 * kMinute},  // outside within
+      {"r7", "a7", "and one more", {}, "p5", "", "", kT0 + 31 * kMinute},
+  };
+};
+
+TEST_F(ClusterViralMerge, PostAndItsRepliesOnTwoInstancesFireOneProcesssAlertsInEitherOrder) {
+  const std::vector<FiredAlert> single = Single({posts_, answers_});
+  EXPECT_EQ(Ids(single), (std::vector<std::string>{"viral/tele2/p2", "viral/tele2/p3",
+                                                   "viral/tele2/p4", "viral/telenor/p1",
+                                                   "viral/telenor/p2"}));
+  const std::vector<InquiryEvent> posted = Read(posts_);
+  const std::vector<InquiryEvent> answered = Read(answers_);
+  ASSERT_EQ(posted.size(), 6u);  // one tracked event per (post, brand)
+  for (const InquiryEvent& event : posted) EXPECT_EQ(event.kind, InquiryEvent::Kind::kViralTracked);
+  ASSERT_EQ(answered.size(), 12u);  // one growth event per reply, repost, quote
+  for (const InquiryEvent& event : answered) {
+    EXPECT_EQ(event.kind, InquiryEvent::Kind::kViralGrowth);
+    EXPECT_TRUE(event.brand_id.empty());
+  }
+  const auto a1 = Epoch(kA, 1, SourceRange{0, 0, 5, kT0 + 40000, false}, posted);
+  const auto b1 = Epoch(kB, 1, SourceRange{1, 0, 12, kT0 + 31 * kMinute, false}, answered);
+
+  for (bool posts_first : {true, false}) {
+    for (bool one_merger : {true, false}) {
+      SCOPED_TRACE(fmt::format("posts first {}, one merger {}", posts_first, one_merger));
+      Merger both = MakeMerger({0, 1});
+      Merger first = MakeMerger({0});
+      Merger second = MakeMerger({1});
+      std::vector<Merger*> mergers = one_merger ? std::vector<Merger*>{&both}
+                                                : std::vector<Merger*>{&first, &second};
+      // The first epoch arrives while the merged watermark is unknown (nothing released), the
+      // second with a watermark between the replies, then the end.
+      Publish(mergers, posts_first ? a1 : b1);
+      for (Merger* merger : mergers) Release(*merger, INT64_MIN);
+      Publish(mergers, posts_first ? b1 : a1);
+      for (Merger* merger : mergers) Release(*merger, kT0 + 2 * kMinute + 500);
+      for (Merger* merger : mergers) Release(*merger, kT0 + 120 * kMinute);
+      std::vector<FiredAlert> fired;
+      for (Merger* merger : mergers) fired.insert(fired.end(), merger->fired.begin(), merger->fired.end());
+      EXPECT_EQ(Alerts(fired), Alerts(single));
+    }
+  }
+}
+
+TEST_F(ClusterViralMerge, FencedAndNeverCommittedEpochsCountNothing) {
+  const std::vector<FiredAlert> single = Single({posts_, answers_});
+  const auto a1 = Epoch(kA, 1, SourceRange{0, 0, 5, kT0 + 40000, false}, Read(posts_));
+  const auto b1 = Epoch(kB, 1, SourceRange{1, 0, 12, kT0 + 31 * kMinute, false}, Read(answers_));
+  // A frozen member read the answers again with other boundaries; its commit was refused, so
+  // its records never get a marker.
+  const auto fenced = Epoch(kA, 2, SourceRange{1, 0, 4, kT0 + 4 * kMinute, false},
+                            Read({answers_.begin(), answers_.begin() + 4}));
+  Merger merger = MakeMerger({0, 1});
+  for (uint32_t partition = 0; partition < kPartials; ++partition) {
+    Deliver(merger, partition, &fenced[partition], nullptr);
+  }
+  Publish({&merger}, b1);
+  Publish({&merger}, a1);
+  Release(merger, kT0 + 120 * kMinute);
+  EXPECT_EQ(Alerts(merger.fired), Alerts(single));
+}
+
+TEST_F(ClusterViralMerge, HeldEventsAndTrackedPostsAreStateAndDropPerBrand) {
+  const std::vector<FiredAlert> single = Single({posts_, answers_});
+  const auto a1 = Epoch(kA, 1, SourceRange{0, 0, 5, kT0 + 40000, false}, Read(posts_));
+  const auto b1 = Epoch(kB, 1, SourceRange{1, 0, 12, kT0 + 31 * kMinute, false}, Read(answers_));
+  const fs::path directory = MakeTempDirectory("cluster-viral-held");
+  std::vector<FiredAlert> fired;
+  {
+    Result<std::unique_ptr<StateStore>> store = StateStore::Open(StateOptions{directory.string()});
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    Merger merger = MakeMerger({0, 1});
+    Publish({&merger}, a1);
+    Publish({&merger}, b1);
+    Release(merger, kT0 + 2 * kMinute + 500);  // p1..p5 tracked, r1, r2, x1 counted; rest held
+    StateStore::Commit commit = (*store)->NewCommit();
+    ASSERT_TRUE(merger.rule->Snapshot(commit).ok());
+    ASSERT_TRUE((*store)->Write(commit).ok());
+    fired = merger.fired;
+  }
+  Result<std::unique_ptr<StateStore>> store = StateStore::Open(StateOptions{directory.string()});
+  ASSERT_TRUE(store.ok());
+  {  // A restart on that state goes on as if nothing happened.
+    Merger restarted = MakeMerger({0, 1});
+    ASSERT_TRUE(restarted.rule->Restore(**store, *brands_).ok());
+    restarted.previous_watermark = kT0 + 2 * kMinute + 500;
+    Release(restarted, kT0 + 120 * kMinute);
+    std::vector<FiredAlert> all = fired;
+    all.insert(all.end(), restarted.fired.begin(), restarted.fired.end());
+    EXPECT_EQ(Alerts(all), Alerts(single));
+  }
+  {  // telenor's partials partition moved away: its tracked posts go, tele2's stay.
+    Merger kept = MakeMerger({0, 1});
+    ASSERT_TRUE(kept.rule->Restore(**store, *brands_).ok());
+    kept.rule->ClearBrands({"telenor"});
+    StateStore::Commit commit = (*store)->NewCommit();
+    ASSERT_TRUE(kept.rule->Snapshot(commit).ok());
+    ASSERT_TRUE((*store)->Write(commit).ok());
+    kept.previous_watermark = kT0 + 2 * kMinute + 500;
+    Release(kept, kT0 + 120 * kMinute);
+    EXPECT_EQ(Ids(kept.fired), (std::vector<std::string>{"viral/tele2/p2", "viral/tele2/p3"}));
+  }
+  Merger again = MakeMerger({0, 1});  // the store no longer holds telenor's posts
+  ASSERT_TRUE(again.rule->Restore(**store, *brands_).ok());
+  again.previous_watermark = kT0 + 2 * kMinute + 500;
+  Release(again, kT0 + 120 * kMinute);
+  EXPECT_EQ(Ids(again.fired), (std::vector<std::string>{"viral/tele2/p2", "viral/tele2/p3"}));
+  auto held_keys = [&] {
+    size_t count = 0;
+    EXPECT_TRUE((*store)->ScanRuleState("viral", [&](std::string_view key, std::string_view) {
+      count += key.starts_with("h/");
+    }).ok());
+    return count;
+  };
+  EXPECT_GT(held_keys(), 0u);  // the events held at the first commit
+  StateStore::Commit released = (*store)->NewCommit();
+  ASSERT_TRUE(again.rule->Snapshot(released).ok());
+  ASSERT_TRUE((*store)->Write(released).ok());
+  EXPECT_EQ(held_keys(), 0u);  // released: deleted from the store
+  fs::remove_all(directory);
+}
+
+// Where the merger and one process differ (docs/cluster.md, "Against one process"): one process
+// counts what it reads after the post; the merger counts by event time.
+TEST_F(ClusterViralMerge, TheMergerCountsByEventTimeNotByReadOrder) {
+  const Said early = {"r0", "a0", "first!", {}, "p1", "", "", kT0 + 2000};  // written after p1
+  const Said skewed = {"rs", "a8", "skewed", {}, "p1", "", "", kT0 - 1000};  // stamped before p1
+  const std::vector<Said> post = {posts_[0]};
+  const std::vector<Said> two = {answers_[0], answers_[1]};  // r1, r2: one short of `replies: 3`
+  auto merged = [&](const Said& reply) {  // reply's epoch applied first, then p1's, then r1, r2
+    Merger merger = MakeMerger({0, 1});
+    Publish({&merger}, Epoch(kB, 1, SourceRange{1, 0, 1, reply.time_ms, false}, Read({reply})));
+    Publish({&merger}, Epoch(kA, 1, SourceRange{0, 0, 1, kT0, false}, Read(post)));
+    Publish({&merger}, Epoch(kB, 2, SourceRange{1, 1, 3, kT0 + 2 * kMinute, false}, Read(two)));
+    Release(merger, kT0 + 120 * kMinute);
+    return Ids(merger.fired);
+  };
+  const std::vector<std::string> fired = {"viral/telenor/p1"};
+  // Read before p1 (from another partition, earlier in the file): one process does not count
+  // it; the merger does (it is after p1 in event time).
+  EXPECT_TRUE(Single({{early}, post, two}).empty());
+  EXPECT_EQ(merged(early), fired);
+  // Read after p1 but stamped before it: one process counts it; the merger does not.
+  EXPECT_EQ(Ids(Single({post, {skewed}, two})), fired);
+  EXPECT_TRUE(merged(skewed).empty());
+}
+
+TEST_F(ClusterViralMerge, EventsThatDoNotDecodeAreSkipped) {
+  Merger merger = MakeMerger({0, 1});
+  std::vector<InquiryEvent> events = Read(posts_);
+  for (InquiryEvent& event : events) event.payload.resize(event.payload.size() / 2);
+  InquiryEvent growth{InquiryEvent::Kind::kViralGrowth, "viral", "", kT0 + kMinute, "z\x02p1"};
+  events.push_back(growth);
+  growth.payload = "r\x09p1";  // a target longer than the payload
+  events.push_back(growth);
+  growth.payload = "r\x02p1junk";  // trailing bytes
+  events.push_back(growth);
+  merger.applied = events;
+  Release(merger, kT0 + 120 * kMinute);
+  EXPECT_TRUE(merger.fired.empty()) << merger.fired[0].id;
+}
+
+}  // namespace
+}  // namespace brandpulse

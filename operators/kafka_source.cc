@@ -49,13 +49,17 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
     rd_kafka_destroy(consumer_);
     // What a run's wall time holds beside the reading (bench/kafka-bench.sh reads this line).
     LogInfo(fmt::format("{}: {} record(s) read, first assignment to first record {:.3f} s, first "
-                        "to last record {:.3f} s; last record to close {:.3f} s, final group "
-                        "commit {:.3f} s, consumer close {:.3f} s, destroy {:.3f} s; waited {:.3f} s "
-                        "for fetched records after the first",
+                        "to last record {:.3f} s; last record to close {:.3f} s (to the end of "
+                        "every partition {:.3f} s), final group commit {:.3f} s, consumer close "
+                        "{:.3f} s, destroy {:.3f} s; waited {:.3f} s for fetched records after "
+                        "the first",
                         id_, records_read_,
                         records_read_ > 0 ? first_record_seconds_ - first_assign_seconds_ : 0.0,
                         records_read_ > 0 ? last_record_seconds_ - first_record_seconds_ : 0.0,
                         records_read_ > 0 ? closing_from - last_record_seconds_ : 0.0,
+                        records_read_ > 0 && end_of_input_seconds_ > 0
+                            ? end_of_input_seconds_ - last_record_seconds_
+                            : 0.0,
                         committed_at - closing_from, closed_at - committed_at,
                         SteadySeconds() - closed_at, record_wait_seconds_));
   }
@@ -220,6 +224,7 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
     if (read == SourceRead::kAssignmentChanged) return read;
     if (stop_at_end_ && stash_ == nullptr && !assigned_.empty() &&
         at_end_.size() == assigned_.size()) {
+      if (end_of_input_seconds_ == 0) end_of_input_seconds_ = SteadySeconds();
       return SourceRead::kEndOfInput;
     }
     return batch.empty() ? SourceRead::kNoDataYet : SourceRead::kHaveData;
@@ -697,6 +702,7 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
   double record_wait_seconds_ = 0;  // in polls that waited for a record, after the first one
   double first_record_seconds_ = 0;
   double last_record_seconds_ = 0;
+  double end_of_input_seconds_ = 0;  // stop_at_end: when every partition was at its end
   std::string async_commit_error_;
   std::string fatal_;
   std::mutex metrics_mutex_;

@@ -301,7 +301,7 @@ TEST_F(KafkaTest, PartitionsHaveTheirLeadersBeforeTheAssignmentAndFetchIntoADeep
     EXPECT_NE(line.find("/10000000 msgs, "), std::string::npos) << line;
     EXPECT_NE(line.find("/262144 kb queued"), std::string::npos) << line;
   }
-  EXPECT_EQ(fetchable, 2) << after_assigned;
+  EXPECT_GE(fetchable, 2) << after_assigned;  // each partition, at least once
 }
 
 // One member of a consumer group driven the way the cluster's runner drives its source: every

@@ -72,7 +72,7 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
         {"client.id", "brandpulse"},
         // librdkafka 2.0.2 stops fetching once its queue holds queued.min.messages records or
         // queued.max.messages.kbytes, and its broker threads then look again only after up to
-        // 1 s: a queue the engine drains faster than that leaves it idle until then (0.3-1.1 s
+        // 1 s: a queue the engine drains faster than that leaves it idle until then (0.2-1.2 s
         // per 300,000 posts read from the bench's topic with the defaults, 100,000 records /
         // 64 MiB). The prefetch must hold more than 1 s of reading (2.2's fetch.queue.backoff.ms
         // says the same): 256 MiB is ~450,000 posts, ~1.5 s at the engine's rate on 2 cores, and

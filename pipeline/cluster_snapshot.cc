@@ -82,18 +82,17 @@ void EncodeBody(const MergeSnapshot& snapshot, std::string& out) {
   out.push_back(snapshot.merged_watermark ? 1 : 0);
   if (snapshot.merged_watermark) AppendVarint(out, ZigZag(*snapshot.merged_watermark));
   AppendBytes(out, snapshot.merge_log);
-  // Windows grouped by brand (in the order they come; a brand may appear in several groups).
-  std::vector<std::pair<std::string_view, std::vector<PartialWindow>>> brands;
-  for (const PartialWindow& window : snapshot.windows) {
-    if (brands.empty() || brands.back().first != window.brand_id) {
-      brands.emplace_back(window.brand_id, std::vector<PartialWindow>{});
-    }
-    brands.back().second.push_back(window);
-  }
-  AppendVarint(out, brands.size());
-  for (const auto& [brand, windows] : brands) {
-    AppendBytes(out, brand);
-    AppendPostWindows(windows, out);
+  AppendVarint(out, snapshot.windows.size());
+  std::string value;
+  for (const SnapshotWindow& window : snapshot.windows) {
+    AppendBytes(out, window.key.brand_id);
+    AppendBytes(out, window.key.dimension);
+    AppendVarint(out, ZigZag(window.key.size_ms));
+    AppendVarint(out, ZigZag(window.key.slide_ms));
+    AppendVarint(out, ZigZag(window.key.start_ms));
+    value.clear();
+    window.metrics.EncodeTo(value);
+    AppendBytes(out, value);
   }
   AppendVarint(out, snapshot.state.size());
   for (const SnapshotStateEntry& entry : snapshot.state) {
@@ -119,16 +118,28 @@ bool DecodeBody(std::string_view in, MergeSnapshot& snapshot) {
   std::string_view bytes;
   if (!ReadBytes(in, bytes)) return false;
   snapshot.merge_log.assign(bytes);
-  uint64_t brands = 0;
-  if (!ReadVarint(in, brands) || brands > in.size()) return false;
-  std::vector<PartialWindow> windows;
-  for (uint64_t brand = 0; brand < brands; ++brand) {
+  uint64_t windows = 0;
+  if (!ReadVarint(in, windows) || windows > in.size()) return false;
+  snapshot.windows.resize(windows);
+  for (SnapshotWindow& window : snapshot.windows) {
     std::string_view brand_id;
-    if (!ReadBytes(in, brand_id) || !ReadPostWindows(in, windows)) return false;
-    for (PartialWindow& window : windows) {
-      window.brand_id.assign(brand_id);
-      snapshot.windows.push_back(std::move(window));
+    std::string_view dimension;
+    std::string_view value;
+    uint64_t size = 0;
+    uint64_t slide = 0;
+    uint64_t start = 0;
+    if (!ReadBytes(in, brand_id) || !ReadBytes(in, dimension) || !ReadVarint(in, size) ||
+        !ReadVarint(in, slide) || !ReadVarint(in, start) || !ReadBytes(in, value)) {
+      return false;
     }
+    window.key.brand_id.assign(brand_id);
+    window.key.dimension.assign(dimension);
+    window.key.size_ms = UnZigZag(size);
+    window.key.slide_ms = UnZigZag(slide);
+    window.key.start_ms = UnZigZag(start);
+    Result<WindowMetrics> metrics = WindowMetrics::Decode(value);
+    if (!metrics.ok()) return false;
+    window.metrics = std::move(*metrics);
   }
   uint64_t entries = 0;
   if (!ReadVarint(in, entries) || entries > in.size()) return false;

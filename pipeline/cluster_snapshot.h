@@ -23,7 +23,8 @@
 //   body_hash(8 bytes BE) slice
 // body (the chunks' slices in order):
 //   next_offset has_watermark_byte [zigzag(watermark)] len merge_log
-//   n × (len brand_id  windows as AppendPostWindows)
+//   n × (len brand_id  len dimension  zigzag(size_ms)  zigzag(slide_ms)  zigzag(start_ms)
+//        len window_value)                      (a stored window: engine/state_store.h WindowKey)
 //   m × (len owner  len key  len value)
 // body_hash is HashBytes(body): a reader takes a snapshot only when every chunk is there, all
 // agree on the header, and the assembled body hashes to it.
@@ -46,7 +47,9 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/state_store.h"
 #include "engine/status.h"
+#include "engine/window_metrics.h"
 #include "operators/partials_codec.h"
 
 namespace brandpulse {
@@ -69,13 +72,20 @@ struct SnapshotStateEntry {
   bool operator==(const SnapshotStateEntry&) const = default;
 };
 
+// A merged window as the store holds it (the key names the dimension as text, so no instance
+// needs the writer's dimension packing).
+struct SnapshotWindow {
+  WindowKey key;
+  WindowMetrics metrics;
+};
+
 struct MergeSnapshot {
   uint32_t partials_partition = 0;
   SnapshotId id;
   int64_t next_offset = 0;                 // the partials offset after the last record applied
   std::optional<int64_t> merged_watermark;  // the writer's, as of the same commit
   std::string merge_log;                   // PartialsMergeLog::EncodeState, as of next_offset
-  std::vector<PartialWindow> windows;      // merged windows of the partition's brands
+  std::vector<SnapshotWindow> windows;     // the stored windows of the partition's brands
   std::vector<SnapshotStateEntry> state;   // their rule state the windows do not show
 };
 

@@ -130,7 +130,10 @@ struct Merger {
     log.EncodeState(snapshot.merge_log);
     for (const auto& [key, metrics] : windows) {
       const auto& [brand, shape, dimension, start] = key;
-      snapshot.windows.push_back(PartialWindow{brand, shape, dimension, start, metrics});
+      // As the store keys it: the shape's size and slide, the dimension as text.
+      WindowKey stored{brand, shape == 0 ? 300000 : 3600000, start,
+                       dimension == 0 ? "" : fmt::format("lang:{}", dimension), shape == 0 ? 0 : 900000};
+      snapshot.windows.push_back(SnapshotWindow{stored, metrics});
     }
     return snapshot;
   }
@@ -141,10 +144,12 @@ struct Merger {
     EXPECT_TRUE(log.ok());
     if (log.ok()) merger.log = std::move(*log);
     merger.next_offset = snapshot.next_offset;
-    for (const PartialWindow& window : snapshot.windows) {
-      merger.windows.emplace(
-          std::make_tuple(window.brand_id, window.shape_index, window.dimension, window.start_ms),
-          window.metrics);
+    for (const SnapshotWindow& window : snapshot.windows) {
+      const uint32_t shape = window.key.size_ms == 300000 ? 0 : 1;
+      const uint64_t dimension =
+          window.key.dimension.empty() ? 0 : std::stoull(window.key.dimension.substr(5));
+      merger.windows.emplace(std::make_tuple(window.key.brand_id, shape, dimension, window.key.start_ms),
+                             window.metrics);
     }
     return merger;
   }
@@ -200,10 +205,7 @@ void ExpectSame(const MergeSnapshot& a, const MergeSnapshot& b) {
   EXPECT_EQ(a.merge_log, b.merge_log);
   ASSERT_EQ(a.windows.size(), b.windows.size());
   for (size_t index = 0; index < a.windows.size(); ++index) {
-    EXPECT_EQ(a.windows[index].brand_id, b.windows[index].brand_id);
-    EXPECT_EQ(a.windows[index].shape_index, b.windows[index].shape_index);
-    EXPECT_EQ(a.windows[index].dimension, b.windows[index].dimension);
-    EXPECT_EQ(a.windows[index].start_ms, b.windows[index].start_ms);
+    EXPECT_EQ(a.windows[index].key, b.windows[index].key);
     EXPECT_TRUE(a.windows[index].metrics == b.windows[index].metrics);
   }
   EXPECT_EQ(a.state, b.state);

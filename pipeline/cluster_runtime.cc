@@ -569,6 +569,7 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
       stored_logs_.clear();
       snapshot_applied_.clear();
       for (uint32_t partition : owned_) logs_[partition];
+      from_zero_ = owned_;
       change.reset = true;
       restore_from_ = "offset 0";
       // Issue 11: partitions that start from a snapshot.
@@ -576,6 +577,7 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
       for (auto& [partition, loaded] : snapshot_loaded_) {
         if (!owned_.contains(partition)) continue;
         logs_.insert_or_assign(partition, std::move(loaded.log));
+        from_zero_.erase(partition);
         next_offset_[partition] = loaded.snapshot.next_offset;
         offset_changed_.insert(partition);
         change.restored[partition] = std::move(loaded.snapshot.windows);
@@ -609,6 +611,7 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
         // Issue 11: from its snapshot instead of offset 0 (the planner positioned it there).
         if (auto loaded = snapshot_loaded_.find(partition); loaded != snapshot_loaded_.end()) {
           logs_.insert_or_assign(partition, std::move(loaded->second.log));
+          from_zero_.erase(partition);
           const int64_t from = loaded->second.snapshot.next_offset;
           next_offset_[partition] = from;
           offset_changed_.insert(partition);
@@ -618,6 +621,7 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
                                        partition, from);
           continue;
         }
+        from_zero_.insert(partition);
         restore_from_ += fmt::format("{}{}@0", restore_from_.empty() ? "" : ",", partition);
       }
       for (uint32_t partition : lost) {
@@ -629,6 +633,7 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
         merged_.erase(partition);
         offset_changed_.erase(partition);
         catching_up_.erase(partition);
+        from_zero_.erase(partition);
         ForgetSnapshotState(partition);
         std::erase_if(merged_inquiries_, [&](const InquiryEvent& event) {
           return PartitionOfBrand(event.brand_id) == partition;
@@ -696,6 +701,14 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
 Status ClusterRuntime::OnRecord(uint32_t partition, int64_t offset, std::string_view value) {
   auto log = logs_.find(partition);
   if (log == logs_.end()) return Status::Ok();
+  if (from_zero_.erase(partition) > 0 && offset > 0) {
+    return Status::Unavailable(fmt::format(
+        "cluster: partials partition {} is replayed from offset 0 but its first record is at "
+        "offset {}: its beginning was deleted (retention), so the merged state cannot be rebuilt "
+        "from it; keep the partials topic's whole history, or restore from snapshots "
+        "(cluster.snapshot_every_epochs, docs/cluster.md)",
+        partition, offset));
+  }
   next_offset_[partition] = offset + 1;
   offset_changed_.insert(partition);
   if (restoring_) {
@@ -965,3 +978,4 @@ std::string ClusterRuntime::Summary() const {
 }
 
 }  // namespace brandpulse
+

@@ -267,6 +267,10 @@ class ClusterRuntime {
   std::map<uint32_t, int64_t> next_offset_;  // owned partition -> offset after the last record read
   std::set<uint32_t> offset_changed_;        // owned partitions read since the last snapshot
   std::set<uint32_t> catching_up_;           // replayed beside kept ones, not caught up yet
+  // Replayed from offset 0, nothing read yet: the first record must be at offset 0 (librdkafka
+  // starts "the beginning" at the first offset there is: a partition whose beginning was deleted
+  // would otherwise be replayed without it, silently, and never apply an epoch again).
+  std::set<uint32_t> from_zero_;
   // Logs a previous run committed (until the first assignment): partition -> (offset, log).
   std::map<uint32_t, std::pair<int64_t, PartialsMergeLog>> stored_;
   MergePlanner planner_;  // the plan of the changes since the last TakeChange

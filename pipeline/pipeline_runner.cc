@@ -1030,6 +1030,8 @@ Result<RunSummary> PipelineRun::Run() {
       PublishBrands(false);
     }
   }
+  // Issue 11: the snapshots due as of the last commit (a stop is a good point for the next owner).
+  if (cluster_ && status.ok()) status = PublishClusterSnapshots();
   if (scheduler_) scheduler_->Stop();
   if (cluster_) {
     Notice(fmt::format("{}; {} merged window delta(s) late (window already closed); {}; {} "

@@ -12,7 +12,8 @@
 #     (BRANDPULSE_TEST_FORGET_MERGE_PARTITION=max): that one is replayed from 0 beside the three
 #     resumed ones, as after a failover (stop 24); its windows must equal a's.
 #   snapshot (issue 11, stop 25): a wrote a snapshot of each partials partition every
-#     --snapshot-every applied epochs (cluster.snapshot_every_epochs); an instance on a fresh disk
+#     --snapshot-every applied epochs (cluster.snapshot_every_epochs), none at its end (as after a
+#     crash: BRANDPULSE_TEST_NO_FINAL_SNAPSHOT); an instance on a fresh disk
 #     starts each partition from its newest snapshot and reads only the partials after it; its
 #     windows must equal a's;
 #   snapshot beside: as beside, but the forgotten partition starts from its snapshot.
@@ -89,7 +90,9 @@ for posts in ${sizes//,/ }; do
     --format twitter-v2 --count "$posts" --seed 5 --mention-share 0.08 --rate "$rate" \
     --disorder 20s --output "$dir/firehose.jsonl"
   awk '{ print NR "\t" $0 }' "$dir/firehose.jsonl" | kcat -P -b "$KAFKA_BROKERS" -t posts -K "	"
-  extra_env=(BRANDPULSE_BENCH=1 KAFKA_SNAPSHOT_EVERY="$snapshot_every")  # a writes snapshots
+  # a writes snapshots during its run, not at its end (as if it had crashed right after its last
+  # commit): the restores below read up to --snapshot-every epochs per partition after them.
+  extra_env=(BRANDPULSE_BENCH=1 KAFKA_SNAPSHOT_EVERY="$snapshot_every" BRANDPULSE_TEST_NO_FINAL_SNAPSHOT=1)
   build=$(run_timed "$dir/a" "$dir/build.log")
   extra_env=(BRANDPULSE_BENCH=1)
   # The newest snapshot of each partials partition a wrote, in MB (what a gaining member reads).

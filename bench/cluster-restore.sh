@@ -70,8 +70,10 @@ run_timed() {  # run_timed <dir> <log>: runs an instance to its end; prints its 
   echo "$ended - $started" | bc
 }
 restored() {  # restored <log>: "<records> <bytes> <seconds>" of its last partials restore
+  # (seconds: with snapshots, the time reading them is added: they are read before the timer starts)
   grep 'partials restored' "$1" | tail -n 1 |
-    sed -E 's/.*restored: ([0-9]+) record\(s\), ([0-9]+) bytes, .* in ([0-9.]+) s.*/\1 \2 \3/'
+    sed -E 's/.*restored: ([0-9]+) record\(s\), ([0-9]+) bytes, .* in ([0-9.]+) s.*snapshots read: [0-9]+ bytes in ([0-9.]+) s.*/\1 \2 \3 \4/; s/.*restored: ([0-9]+) record\(s\), ([0-9]+) bytes, .* in ([0-9.]+) s.*/\1 \2 \3 0/' |
+    awk '{ printf "%s %s %.3f\n", $1, $2, $3 + $4 }'
 }
 
 extra_env=(BRANDPULSE_BENCH=1)

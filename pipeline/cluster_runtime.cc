@@ -420,12 +420,16 @@ std::map<uint32_t, int64_t> ClusterRuntime::PlanStarts(const std::set<uint32_t>&
 
 std::optional<int64_t> ClusterRuntime::LoadSnapshot(uint32_t partition) {
   snapshot_loaded_.erase(partition);
+  const auto started = std::chrono::steady_clock::now();
   SnapshotAssembler assembler;
   uint64_t refused = 0;
   Status read = snapshot_reader_->ReadPartition(
       partition, 15000, [&](std::string_view key, std::optional<std::string_view> value) {
+        snapshot_read_bytes_ += key.size() + (value ? value->size() : 0);
         if (!assembler.Add(key, value).ok()) ++refused;
       });
+  snapshot_read_seconds_ +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!read.ok()) {
     notice_(fmt::format("cluster: snapshots of partials partition {} not read ({}); replaying it "
                         "from offset 0",
@@ -757,11 +761,19 @@ Status ClusterRuntime::CheckRestored() {
   restoring_ = false;
   uint64_t applied = 0;
   for (const auto& [partition, log] : logs_) applied += log.stats().applied;
+  // (snapshots are read in the merge consumer's rebalance callback, before restore_started_)
+  const std::string snapshots =
+      snapshot_read_bytes_ > 0 ? fmt::format("; snapshots read: {} bytes in {:.3f} s",
+                                             snapshot_read_bytes_, snapshot_read_seconds_)
+                               : std::string();
   notice_(fmt::format("cluster: partials restored: {} record(s), {} bytes, {} epoch(s) applied "
-                      "in {:.3f} s (partitions {}; from {})",
+                      "in {:.3f} s (partitions {}; from {}{})",
                       restore_records_, restore_bytes_, applied,
                       std::chrono::duration<double>(now - restore_started_).count(),
-                      PartitionsText(owned_), restore_from_.empty() ? "offset 0" : restore_from_));
+                      PartitionsText(owned_), restore_from_.empty() ? "offset 0" : restore_from_,
+                      snapshots));
+  snapshot_read_seconds_ = 0;
+  snapshot_read_bytes_ = 0;
   return Status::Ok();
 }
 

@@ -304,6 +304,9 @@ class ClusterRuntime {
     MergeSnapshot snapshot;
   };
   std::map<uint32_t, LoadedSnapshot> snapshot_loaded_;  // planned since the last Take
+  // Read by LoadSnapshot for the restore under way (told with its `partials restored` line).
+  double snapshot_read_seconds_ = 0;
+  uint64_t snapshot_read_bytes_ = 0;
   uint64_t snapshots_published_ = 0;
   uint64_t snapshots_restored_ = 0;
 

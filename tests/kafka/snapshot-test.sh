@@ -60,7 +60,7 @@ cmp -s "$work/reference/windows.txt" "$work/a/windows.txt" || fail "a's windows 
 
 # The beginning of each partials partition goes: junk records until the mock's size limit drops
 # the oldest records (the start offset leaves 0): ~4.3 MiB at once, then 8 KiB at a time, so that
-# it stays at or below a's newest snapshot of the partition (the records after it are needed).
+# it stays below a's newest snapshot of the partition (the records after it are needed).
 junk() {  # junk <partition> <records> <bytes each>
   local record
   record=$(head -c "$3" /dev/zero | tr '\0' 'j')
@@ -83,7 +83,9 @@ for partition in 0 1; do
     start=$(start_of "$partition")
   done
   echo "snapshot-test: partials partition $partition: start offset ${start:-?} after the junk, a's newest snapshot as of offset $newest"
-  [ "${start:-0}" -gt 0 ] && [ "$start" -le "$newest" ] ||
+  # (a margin of 20 records: b's own first records to the partition push the start on before it
+  # reads from the snapshot's offset)
+  [ "${start:-0}" -gt 0 ] && [ "$start" -le $((newest - 20)) ] ||
     { echo "snapshot-test: the mock did not drop the beginning of partition $partition (start ${start:-?}, snapshot $newest)" >&2; exit 2; }
 done
 

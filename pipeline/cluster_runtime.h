@@ -216,14 +216,14 @@ class ClusterRuntime {
   Status PublishDueMarkers();
   Status OnRecord(uint32_t partition, int64_t offset, std::string_view value);
   Status CheckRestored();
-  // The merge consumer's planner (inside its rebalance callback): where partitions start.
-  std::map<uint32_t, int64_t> PlanStarts(const std::set<uint32_t>& owned,
-                                         const std::set<uint32_t>& gained);
-  void AddToTotals(const PartialsMergeLog& log);
   // Inside PlanStarts: the newest usable snapshot of `partition`, kept in snapshot_loaded_ for
   // Poll; its next offset, or nullopt (replay from offset 0).
   std::optional<int64_t> LoadSnapshot(uint32_t partition);
   void ForgetSnapshotState(uint32_t partition);
+  // The merge consumer's planner (inside its rebalance callback): where partitions start.
+  std::map<uint32_t, int64_t> PlanStarts(const std::set<uint32_t>& owned,
+                                         const std::set<uint32_t>& gained);
+  void AddToTotals(const PartialsMergeLog& log);
 
   const ClusterSpec spec_;
   Source& source_;

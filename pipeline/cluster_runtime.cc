@@ -466,7 +466,7 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
         merged_.erase(partition);
         offset_changed_.erase(partition);
         std::erase_if(merged_inquiries_, [&](const InquiryEvent& event) {
-          return PartitionOfBrand(event.brand_id) == partition;
+          return event.partials_partition == partition;  // (OnRecord's stamp: brandless copies too)
         });
         std::erase_if(merged_posts_, [&](const PostEvent& event) {
           return PartitionOfBrand(event.brand_id) == partition;
@@ -485,7 +485,7 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
         offset_changed_.erase(partition);
         catching_up_.erase(partition);
         std::erase_if(merged_inquiries_, [&](const InquiryEvent& event) {
-          return PartitionOfBrand(event.brand_id) == partition;
+          return event.partials_partition == partition;  // (OnRecord's stamp: brandless copies too)
         });
         std::erase_if(merged_posts_, [&](const PostEvent& event) {
           return PartitionOfBrand(event.brand_id) == partition;

@@ -117,8 +117,8 @@ class ClusterRuntime {
   // assigned none yet); DiscardStored() gives it up (the caller wipes the merged state).
   bool holds_stored_state() const { return !stored_.empty(); }
   void DiscardStored() { stored_.clear(); }
-  // See MergePlanner::set_partial_drop (the runner: false with a `viral_post` rule, whose
-  // per-brand state a drop would leave behind).
+  // See MergePlanner::set_partial_drop (the runner leaves it on since s25: its rules drop their
+  // state by brand and partials partition).
   void set_partial_drop(bool allowed) { planner_.set_partial_drop(allowed); }
   // The partials partition a brand's windows are merged at.
   uint32_t PartitionOfBrand(std::string_view brand_id) const;

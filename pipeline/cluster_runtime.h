@@ -28,8 +28,8 @@
 //   are rebuilt alone: the merged watermark waits for it, their windows close by its own
 //   watermark (CatchUpWatermark), and the window closer and the rules' series keep them apart
 //   until it catches up;
-// - without partial drops (`viral_post`) any gain or loss wipes the merged state and replays
-//   every owned partition (MergeChange::reset).
+// - without partial drops (MergePlanner::set_partial_drop; no rule turns them off since s25) any
+//   gain or loss wipes the merged state and replays every owned partition (MergeChange::reset).
 //
 // Thread safety: the coordinator only.
 #pragma once

@@ -632,7 +632,7 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
         offset_changed_.erase(partition);
         ForgetSnapshotState(partition);
         std::erase_if(merged_inquiries_, [&](const InquiryEvent& event) {
-          return PartitionOfBrand(event.brand_id) == partition;
+          return event.partials_partition == partition;  // (OnRecord's stamp: brandless copies too)
         });
         std::erase_if(merged_posts_, [&](const PostEvent& event) {
           return PartitionOfBrand(event.brand_id) == partition;
@@ -667,7 +667,7 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
         from_zero_.erase(partition);
         ForgetSnapshotState(partition);
         std::erase_if(merged_inquiries_, [&](const InquiryEvent& event) {
-          return PartitionOfBrand(event.brand_id) == partition;
+          return event.partials_partition == partition;  // (OnRecord's stamp: brandless copies too)
         });
         std::erase_if(merged_posts_, [&](const PostEvent& event) {
           return PartitionOfBrand(event.brand_id) == partition;

@@ -28,8 +28,8 @@
 //   are rebuilt alone: the merged watermark waits for it, their windows close by its own
 //   watermark (CatchUpWatermark), and the window closer and the rules' series keep them apart
 //   until it catches up;
-// - without partial drops (`viral_post`) any gain or loss wipes the merged state and replays
-//   every owned partition (MergeChange::reset).
+// - without partial drops (MergePlanner::set_partial_drop; no rule turns them off since s25) any
+//   gain or loss wipes the merged state and replays every owned partition (MergeChange::reset).
 //
 // Thread safety: the coordinator only.
 #pragma once
@@ -123,8 +123,8 @@ class ClusterRuntime {
   // assigned none yet); DiscardStored() gives it up (the caller wipes the merged state).
   bool holds_stored_state() const { return !stored_.empty(); }
   void DiscardStored() { stored_.clear(); }
-  // See MergePlanner::set_partial_drop (the runner: false with a `viral_post` rule, whose
-  // per-brand state a drop would leave behind).
+  // See MergePlanner::set_partial_drop (the runner leaves it on since s25: its rules drop their
+  // state by brand and partials partition).
   void set_partial_drop(bool allowed) { planner_.set_partial_drop(allowed); }
   // --- snapshots (issue 11, bounded restores; pipeline/cluster_snapshot.h) ---
   // False (the runner: rules or transforms whose per-brand state a snapshot does not carry,

@@ -1095,16 +1095,11 @@ Status PipelineRun::StartCluster() {
   cluster_committed_watermark_.reset();
   if (stored_watermark != kNoWatermark) cluster_committed_watermark_ = stored_watermark;
   RETURN_IF_ERROR(cluster_->LoadMergeState(*store_, cluster_committed_watermark_));
-  // `viral_post` keeps per-brand state (tracked posts) that a drop of one partition's windows
-  // would leave behind: with it a lost partition resets as a gained one does. (Window rules hold
-  // of a dropped brand what they hold of any brand merged elsewhere; `unanswered` keeps its open
-  // inquiries and held events by brand, dropped with their partition (RuleSet::ClearBrands), and
-  // releases a replayed partition's by its own watermark: ClusterInquiries.)
-  bool partial_drop = true;
-  for (const auto& rule : spec_.alert_rules) {
-    partial_drop = partial_drop && rule->type() != "viral_post";
-  }
-  cluster_->set_partial_drop(partial_drop);
+  // Partial drops stay on (MergePlanner::set_partial_drop): window rules hold of a dropped brand
+  // what they hold of any brand merged elsewhere; `unanswered` and `viral_post` keep their state
+  // by brand and their copies of brandless events by partials partition, dropped with their
+  // partition (RuleSet::ClearBrands, ClearPartialsPartitions), and release a replayed
+  // partition's events by its own watermark (ClusterInquiries).
   cluster_->set_idle_timeout(spec_.idle_timeout_ms);  // idle source partitions (issue 11)
   // No post is late where it is read (see Commit).
   watermark_.store(kNoWatermark);
@@ -1268,6 +1263,7 @@ Status PipelineRun::DropMergedPartitions(const std::set<uint32_t>& partitions) {
   }
   closer_->ForgetBrands(brands);
   rules_->ClearBrands(cluster_->BrandsOf(partitions));  // e.g. held inquiries: never fired here
+  rules_->ClearPartialsPartitions(partitions);  // viral_post's held growth copies (no brand)
   std::string text;
   for (uint32_t partition : partitions) text += fmt::format("{}{}", text.empty() ? "" : ",", partition);
   Notice(fmt::format("cluster: merged state of partials partition(s) [{}] dropped: {} window(s) "
@@ -1305,11 +1301,22 @@ Status PipelineRun::ClusterInquiries(WindowDeltaMap& deltas, bool end_of_input) 
   auto final_through = [&](uint32_t brand_index) {
     return replaying ? std::min(previous, closer_->ClosedThrough(brand_index)) : previous;
   };
+  // A brandless copy (viral_post's growth events) is judged by its partition's brands; one of a
+  // partition without brands counts for nothing (a replay of it brings only old copies).
+  std::map<uint32_t, int64_t> partition_through;
+  for (uint32_t brand = 0; replaying && brand < brands_->brand_count(); ++brand) {
+    const uint32_t partition = cluster_->PartitionOfBrand(brands_->brand_info(brand).id);
+    auto [entry, fresh] = partition_through.try_emplace(partition, final_through(brand));
+    if (!fresh) entry->second = std::min(entry->second, final_through(brand));
+  }
   for (const InquiryEvent& event : events) {
     int64_t through = previous;
     if (replaying) {
       if (std::optional<uint32_t> brand = brands_->FindBrand(event.brand_id)) {
         through = final_through(*brand);
+      } else if (event.brand_id.empty()) {
+        auto partition = partition_through.find(event.partials_partition);
+        through = partition != partition_through.end() ? partition->second : INT64_MIN;
       }
     }
     if (event.event_time_ms < through) ++cluster_late_inquiry_events_;

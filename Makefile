@@ -132,6 +132,12 @@ webhook-fault-test: build
 alert-latency: build
 	@bash bench/alert-latency.sh --build $(BUILD_DIR)
 
+# Issue 11, snapshots (≈30 s): a gained partials partition whose beginning was deleted restores
+# from its snapshot to windows byte-identical to a file run; without snapshots the run stops.
+.PHONY: snapshot-test
+snapshot-test: build
+	@bash tests/kafka/snapshot-test.sh --brandpulse $(BRANDPULSE) --work $(BUILD_DIR)/snapshot-test
+
 # Kafka cluster fault test (issue 11), long form: more posts and partitions, the same schedule of
 # SIGTERM, SIGKILL + restart, SIGSTOP/SIGCONT, a fresh disk and broker faults (tests/kafka/).
 # CLUSTER_TEST_MODE=global (default): the final instance's windows and the alert ids must equal a

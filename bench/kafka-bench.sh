@@ -2,8 +2,9 @@
 # Kafka figures (issue 11), on `brandpulse dev-kafka` (librdkafka's mock cluster, 3 brokers):
 #   1. throughput: posts/s from the topic through the whole engine (decode, match, window, the
 #      demo's alert rules; commits to RocksDB and to the group) beside kcat's own consumption
-#      of the same topic (kcat -C ... -e, no processing). brandpulse's time runs from its
-#      assignment to its exit (the mock's ~3 s group join excluded); kcat needs no group.
+#      of the same topic (kcat -C ... -e, no processing), alternating (--repeat rounds).
+#      brandpulse's time runs from its assignment to its exit (the mock's ~3 s group join
+#      excluded); kcat needs no group. Also its source's first-to-last-record time.
 #   2. failover: two instances share the group; one is killed with SIGKILL, stopped with SIGTERM
 #      or frozen with SIGSTOP; time until the survivor has taken over its partitions (--repeat
 #      times each; the median, the spread, and the load average at each).
@@ -94,40 +95,61 @@ median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "none"; else p
 load() { cut -d' ' -f1 /proc/loadavg; }
 stamp="$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores (shared), librdkafka $(dpkg-query -W -f='${Version}' librdkafka1), kcat $(dpkg-query -W -f='${Version}' kcat)"
 
-# 1. Throughput. kcat: 3 runs, the median.
+# 1. Throughput: kcat and brandpulse alternate (--repeat runs each, kcat first in each round), so
+# both see the same machine; the medians and each run with the load average (1 min) at its start.
+# brandpulse's source logs at close what its run held (first to last record, last record to
+# close, waits for fetched records): the steady reading rate beside the whole-run figure.
 if wanted throughput; then
 kcat_times=()
-for run in 1 2 3; do
+engine_times=()
+rounds=()
+for ((run = 1; run <= repeat; run++)); do
+  load_at=$(load)
   start=$(now)
   count=$(kcat -C -b "$KAFKA_BROKERS" -t posts -o beginning -e -q | wc -l)
-  kcat_times+=("$(seconds "$start" "$(now)")")
+  kcat_time=$(seconds "$start" "$(now)")
   [ "$count" -eq "$posts" ] || { echo "kafka-bench: kcat read $count of $posts" >&2; exit 2; }
-done
-kcat_seconds=$(printf '%s\n' "${kcat_times[@]}" | sort -n | sed -n 2p)
-engine_times=()
-for run in 1 2 3; do
+  engine_load=$(load)
   run_instance "throughput-$run" "throughput-$run"
   gained=$(wait_gained "$work/throughput-$run.log" 0 60)
   wait "$pid"
   end=$(now)
-  read_records=$(grep -o 'workers*: [0-9,]* records' "$work/throughput-$run.log" | grep -o '[0-9,]* records' | tr -d ', records')
+  log=$work/throughput-$run.log
+  read_records=$(grep -o 'workers*: [0-9,]* records' "$log" | grep -o '[0-9,]* records' | tr -d ', records')
   [ "$read_records" = "$posts" ] || { echo "kafka-bench: brandpulse read $read_records of $posts" >&2; exit 2; }
-  engine_times+=("$(seconds "$gained" "$end")")
+  engine_time=$(seconds "$gained" "$end")
+  # "kafka:posts: N record(s) read, first assignment to first record A s, first to last record
+  # B s; last record to close C s, ...; waited W s for fetched records after the first"
+  first_to_last=$(grep -oE 'first to last record [0-9.]+' "$log" | grep -oE '[0-9.]+$' || echo none)
+  to_close=$(grep -oE 'last record to close [0-9.]+' "$log" | grep -oE '[0-9.]+$' || echo none)
+  waited=$(grep -oE 'waited [0-9.]+ s for fetched records' "$log" | grep -oE '[0-9.]+' || echo none)
+  kcat_times+=("$kcat_time")
+  engine_times+=("$engine_time")
+  rounds+=("$kcat_time ($load_at) | $engine_time ($engine_load) | $first_to_last | $to_close | $waited")
 done
-engine_seconds=$(printf '%s\n' "${engine_times[@]}" | sort -n | sed -n 2p)
+kcat_seconds=$(printf '%s\n' "${kcat_times[@]}" | median)
+engine_seconds=$(printf '%s\n' "${engine_times[@]}" | median)
 kcat_rate=$(awk -v n="$posts" -v s="$kcat_seconds" 'BEGIN { printf "%.0f", n / s }')
 engine_rate=$(awk -v n="$posts" -v s="$engine_seconds" 'BEGIN { printf "%.0f", n / s }')
 ratio=$(awk -v a="$engine_rate" -v b="$kcat_rate" 'BEGIN { printf "%.2f", a / b }')
+steady_seconds=$(printf '%s\n' "${rounds[@]}" | awk -F' [|] ' '{ print $3 }' | grep -v none | median)
+steady_rate=$(awk -v n="$posts" -v s="$steady_seconds" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "none" }')
 {
   echo "### Throughput"
   echo
-  echo "Written $stamp, by \`bash bench/kafka-bench.sh --sections throughput --posts $posts --partitions $partitions\`;"
+  echo "Written $stamp, by \`bash bench/kafka-bench.sh --sections throughput --posts $posts --partitions $partitions --repeat $repeat\`;"
   echo "load average $(load) at the end. Mock cluster: 3 brokers, topic \`posts\` with $partitions partitions, $posts generated X/Twitter v2 posts ($((bytes / 1048576)) MiB)."
+  echo "kcat and brandpulse alternate, kcat first in each round."
   echo
-  echo "| what | seconds (median of 3) | posts/s | ratio |"
+  echo "| what | seconds (median of $repeat) | posts/s | ratio |"
   echo "|---|---:|---:|---:|"
   echo "| kcat -C -e (consume only, to /dev/null) | $kcat_seconds | $kcat_rate | 1.00 |"
   echo "| brandpulse run (decode, match, windows, rules, RocksDB + group commits), assignment to exit | $engine_seconds | $engine_rate | $ratio |"
+  echo "| brandpulse, its source's first to last record (steady reading; not the headline) | $steady_seconds | $steady_rate | |"
+  echo
+  echo "| round | kcat s (load) | brandpulse s (load) | first to last record s | last record to close s | waited for fetched records s |"
+  echo "|---:|---:|---:|---:|---:|---:|"
+  for ((run = 1; run <= repeat; run++)); do echo "| $run | ${rounds[$((run - 1))]} |"; done
 } >"$work/section-throughput.md"
 fi
 

@@ -37,6 +37,9 @@ void RequestStop(int) { stop_requested = true; }
 struct DevKafkaArgs {
   int brokers = 3;
   std::vector<std::string> topics;  // name:partitions
+  // Issue 11: a cluster's partials topic NAME:PARTITIONS; NAME.snapshots (its merger snapshots,
+  // cluster.snapshot_topic's default) is created beside it with as many partitions.
+  std::vector<std::string> partials_topics;
   std::string control_path;
   std::string bootstrap_file;
 };
@@ -263,7 +266,16 @@ int DevKafka(const DevKafkaArgs& args) {
     std::fprintf(stderr, "brandpulse dev-kafka: %s\n", error.c_str());
     return 1;
   }
-  for (const std::string& topic : args.topics) {
+  std::vector<std::string> topics = args.topics;
+  for (const std::string& topic : args.partials_topics) {
+    const size_t colon = topic.rfind(':');
+    topics.push_back(topic);
+    if (colon != std::string::npos) {
+      // (the mock does not compact: readers apply compaction's rule, pipeline/cluster_snapshot.h)
+      topics.push_back(topic.substr(0, colon) + ".snapshots" + topic.substr(colon));
+    }
+  }
+  for (const std::string& topic : topics) {
     size_t colon = topic.rfind(':');
     std::string name = topic.substr(0, colon);
     int partitions = colon == std::string::npos ? 1 : std::atoi(topic.c_str() + colon + 1);
@@ -428,6 +440,9 @@ void RegisterDevKafkaCommand(CLI::App& app, CliCommands& commands) {
       "dev-kafka", "Run a local Kafka mock cluster (librdkafka's) for development and tests");
   command->add_option("--brokers,-b", args->brokers, "Number of brokers")->capture_default_str();
   command->add_option("--topic,-t", args->topics, "Topic to create, NAME:PARTITIONS (repeatable)");
+  command->add_option("--partials-topic", args->partials_topics,
+                      "A cluster's partials topic NAME:PARTITIONS, created with NAME.snapshots "
+                      "(cluster.snapshot_topic) of as many partitions (repeatable)");
   command->add_option("--control", args->control_path,
                       "Unix socket taking fault commands, one per line (see `help`)");
   command->add_option("--bootstrap-file", args->bootstrap_file,

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -164,6 +165,10 @@ class AlertRule {
   // Issue 11: drops what the rule keeps for these brands (their partials partition moved away);
   // the next Snapshot deletes it from the store.
   virtual void ClearBrands(const std::vector<std::string>& brand_ids) {}
+  // Issue 11: drops the copies of brandless events (InquiryEvent::partials_partition) the rule
+  // holds from these partials partitions, which moved away or are replayed from their beginning
+  // (ClearBrands of their brands comes with it). Their brands' state goes with ClearBrands.
+  virtual void ClearPartialsPartitions(const std::set<uint32_t>& partials_partitions) {}
 };
 
 }  // namespace brandpulse

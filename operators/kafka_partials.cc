@@ -1,5 +1,6 @@
 #include "operators/kafka_partials.h"
 
+#include <chrono>
 #include <map>
 
 #include <fmt/format.h>
@@ -62,47 +63,68 @@ class KafkaPartialsProducer final : public PartialsProducer, public KafkaClientO
 
   Status ProduceAndWait(std::string_view key,
                         const std::vector<std::pair<uint32_t, std::string>>& records) override {
+    Begin();
+    for (const auto& [partition, value] : records) {
+      RETURN_IF_ERROR(Produce(partition, key, value.data(), value.size()));
+    }
+    return Wait();
+  }
+
+  Status ProduceKeyedAndWait(const std::vector<KeyedRecord>& records) override {
+    Begin();
+    for (const KeyedRecord& record : records) {
+      RETURN_IF_ERROR(Produce(record.partition, record.key,
+                              record.value ? record.value->data() : nullptr,
+                              record.value ? record.value->size() : 0));
+    }
+    return Wait();
+  }
+
+ private:
+  void Begin() {
     acknowledged_ = 0;
     failed_ = 0;
+    produced_ = 0;
     last_error_.clear();
-    size_t produced = 0;
-    for (const auto& [partition, value] : records) {
-      rd_kafka_resp_err_t err = rd_kafka_producev(
-          producer_, RD_KAFKA_V_RKT(topic_handle_),
-          RD_KAFKA_V_PARTITION(static_cast<int32_t>(partition)),
-          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_END);
-      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-        rd_kafka_poll(producer_, 100);
-        err = rd_kafka_producev(
-            producer_, RD_KAFKA_V_RKT(topic_handle_),
-            RD_KAFKA_V_PARTITION(static_cast<int32_t>(partition)),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY | RD_KAFKA_MSG_F_BLOCK),
-            RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-            RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_END);
-      }
-      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        rd_kafka_flush(producer_, 30000);
-        return Status::Unavailable(fmt::format("produce to {} partition {}: {}", topic_,
-                                               partition, rd_kafka_err2str(err)));
-      }
-      ++produced;
+  }
+
+  // `value` nullptr: a tombstone.
+  Status Produce(uint32_t partition, std::string_view key, const char* value, size_t size) {
+    auto produce = [&](int flags) {
+      return rd_kafka_producev(producer_, RD_KAFKA_V_RKT(topic_handle_),
+                               RD_KAFKA_V_PARTITION(static_cast<int32_t>(partition)),
+                               RD_KAFKA_V_MSGFLAGS(flags),
+                               RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                               RD_KAFKA_V_VALUE(const_cast<char*>(value), size), RD_KAFKA_V_END);
+    };
+    rd_kafka_resp_err_t err = produce(RD_KAFKA_MSG_F_COPY);
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      rd_kafka_poll(producer_, 100);
+      err = produce(RD_KAFKA_MSG_F_COPY | RD_KAFKA_MSG_F_BLOCK);
     }
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_flush(producer_, 30000);
+      return Status::Unavailable(fmt::format("produce to {} partition {}: {}", topic_,
+                                             partition, rd_kafka_err2str(err)));
+    }
+    ++produced_;
+    return Status::Ok();
+  }
+
+  Status Wait() {
     // flush() serves the delivery reports until every record has one (or the timeout).
-    while (acknowledged_ + failed_ < produced) {
+    while (acknowledged_ + failed_ < produced_) {
       rd_kafka_flush(producer_, 1000);
-      if (rd_kafka_outq_len(producer_) == 0 && acknowledged_ + failed_ < produced) break;
+      if (rd_kafka_outq_len(producer_) == 0 && acknowledged_ + failed_ < produced_) break;
     }
-    if (failed_ > 0 || acknowledged_ < produced) {
-      return Status::Unavailable(fmt::format("{} of {} partials record(s) not acknowledged: {}",
-                                             produced - acknowledged_, produced,
+    if (failed_ > 0 || acknowledged_ < produced_) {
+      return Status::Unavailable(fmt::format("{} of {} record(s) to {} not acknowledged: {}",
+                                             produced_ - acknowledged_, produced_, topic_,
                                              redactor().Redact(last_error_)));
     }
     return Status::Ok();
   }
 
- private:
   static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
     auto& self = *static_cast<KafkaPartialsProducer*>(static_cast<KafkaClientOwner*>(opaque));
     if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -118,6 +140,7 @@ class KafkaPartialsProducer final : public PartialsProducer, public KafkaClientO
   rd_kafka_topic_t* topic_handle_ = nullptr;
   size_t acknowledged_ = 0;
   size_t failed_ = 0;
+  size_t produced_ = 0;
   std::string last_error_;
 };
 
@@ -305,6 +328,90 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
   Planner planner_;
 };
 
+class KafkaSnapshotTopicReader final : public SnapshotTopicReader, public KafkaClientOwner {
+ public:
+  KafkaSnapshotTopicReader(const KafkaClientOptions& client, std::string topic)
+      : KafkaClientOwner(client.redactor), topic_(std::move(topic)) {}
+  ~KafkaSnapshotTopicReader() override {
+    if (topic_handle_ != nullptr) rd_kafka_topic_destroy(topic_handle_);
+    if (consumer_ != nullptr) rd_kafka_destroy(consumer_);
+  }
+
+  Status Open(const KafkaClientOptions& client) {
+    const std::map<std::string, std::string> defaults = {
+        {"client.id", "brandpulse-snapshots"},
+        {"fetch.wait.max.ms", "50"},
+    };
+    // No group: nothing is committed, the partition is read from its beginning each time.
+    const std::map<std::string, std::string> forced = {
+        {"enable.auto.commit", "false"},
+        {"enable.partition.eof", "false"},
+        {"group.id", ""},
+    };
+    ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, MakeKafkaConf(client, defaults, forced));
+    SetClientOwner(conf, this);
+    char error[512];
+    consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof(error));
+    if (consumer_ == nullptr) {
+      rd_kafka_conf_destroy(conf);
+      return Status::InvalidArgument(fmt::format("Kafka reader of snapshot topic {}: {}", topic_,
+                                                 redactor().Redact(error)));
+    }
+    topic_handle_ = rd_kafka_topic_new(consumer_, topic_.c_str(), nullptr);
+    return Status::Ok();
+  }
+
+  Status ReadPartition(uint32_t partition, int timeout_ms, const Visitor& record) override {
+    const int32_t id = static_cast<int32_t>(partition);
+    int64_t low = 0;
+    int64_t high = 0;
+    if (rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+            consumer_, topic_.c_str(), id, &low, &high, timeout_ms)) {
+      return Status::Unavailable(fmt::format("snapshot topic {} partition {}: end offset: {}",
+                                             topic_, partition, rd_kafka_err2str(err)));
+    }
+    if (high <= low) return Status::Ok();
+    if (rd_kafka_consume_start(topic_handle_, id, RD_KAFKA_OFFSET_BEGINNING) != 0) {
+      return Status::Unavailable(fmt::format("snapshot topic {} partition {}: {}", topic_,
+                                             partition, rd_kafka_err2str(rd_kafka_last_error())));
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    Status status = Status::Ok();
+    int64_t next = low;
+    while (next < high) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        status = Status::Unavailable(fmt::format(
+            "snapshot topic {} partition {}: read to offset {} of {} in {} ms", topic_, partition,
+            next, high, timeout_ms));
+        break;
+      }
+      rd_kafka_message_t* message = rd_kafka_consume(topic_handle_, id, 100);
+      if (message == nullptr) continue;
+      if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        next = message->offset + 1;
+        const std::string_view key(static_cast<const char*>(message->key), message->key_len);
+        std::optional<std::string_view> value;
+        if (message->payload != nullptr) {
+          value = std::string_view(static_cast<const char*>(message->payload), message->len);
+        }
+        record(key, value);
+      } else if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        status = Status::Unavailable(fmt::format("snapshot topic {} partition {}: {}", topic_,
+                                                 partition, rd_kafka_message_errstr(message)));
+      }
+      rd_kafka_message_destroy(message);
+      if (!status.ok()) break;
+    }
+    rd_kafka_consume_stop(topic_handle_, id);
+    return status;
+  }
+
+ private:
+  const std::string topic_;
+  rd_kafka_t* consumer_ = nullptr;
+  rd_kafka_topic_t* topic_handle_ = nullptr;
+};
+
 }  // namespace
 
 Result<std::unique_ptr<PartialsProducer>> PartialsProducer::Make(const KafkaClientOptions& client,
@@ -313,6 +420,13 @@ Result<std::unique_ptr<PartialsProducer>> PartialsProducer::Make(const KafkaClie
   auto producer = std::make_unique<KafkaPartialsProducer>(client, topic);
   RETURN_IF_ERROR(producer->Open(client, delivery_timeout_ms));
   return std::unique_ptr<PartialsProducer>(std::move(producer));
+}
+
+Result<std::unique_ptr<SnapshotTopicReader>> SnapshotTopicReader::Make(
+    const KafkaClientOptions& client, const std::string& topic) {
+  auto reader = std::make_unique<KafkaSnapshotTopicReader>(client, topic);
+  RETURN_IF_ERROR(reader->Open(client));
+  return std::unique_ptr<SnapshotTopicReader>(std::move(reader));
 }
 
 Result<std::unique_ptr<PartialsConsumer>> PartialsConsumer::Make(const KafkaClientOptions& client,

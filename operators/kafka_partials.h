@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -34,6 +35,26 @@ class PartialsProducer {
   // Unavailable when any was not (the records that were may stay in the topic).
   virtual Status ProduceAndWait(std::string_view key,
                                 const std::vector<std::pair<uint32_t, std::string>>& records) = 0;
+  // Issue 11, snapshots: records with a key each; a value nullopt is a tombstone (null value).
+  struct KeyedRecord {
+    uint32_t partition = 0;
+    std::string key;
+    std::optional<std::string> value;
+  };
+  virtual Status ProduceKeyedAndWait(const std::vector<KeyedRecord>& records) = 0;
+};
+
+// Issue 11: reads one partition of the snapshot topic from its beginning to the end offset it
+// had when asked (no group: the legacy simple consumer), handing each record's key and value
+// (nullopt: a tombstone) to `record`.
+class SnapshotTopicReader {
+ public:
+  virtual ~SnapshotTopicReader() = default;
+  static Result<std::unique_ptr<SnapshotTopicReader>> Make(const KafkaClientOptions& client,
+                                                           const std::string& topic);
+  using Visitor = std::function<void(std::string_view key, std::optional<std::string_view> value)>;
+  // Unavailable when the partition cannot be read to that end within `timeout_ms`.
+  virtual Status ReadPartition(uint32_t partition, int timeout_ms, const Visitor& record) = 0;
 };
 
 class PartialsConsumer {

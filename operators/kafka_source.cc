@@ -40,9 +40,28 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
     if (consumer_ == nullptr) return;
     if (stash_ != nullptr) rd_kafka_message_destroy(stash_);
     closing_ = true;  // the rebalance callback now commits and acknowledges by itself
+    const double closing_from = SteadySeconds();
     if (own_commits_) CommitBeforeClose();
+    const double committed_at = SteadySeconds();
     rd_kafka_consumer_close(consumer_);
+    const double closed_at = SteadySeconds();
+    if (topic_handle_ != nullptr) rd_kafka_topic_destroy(topic_handle_);
     rd_kafka_destroy(consumer_);
+    // What a run's wall time holds beside the reading (bench/kafka-bench.sh reads this line).
+    LogInfo(fmt::format("{}: {} record(s) read, first assignment to first record {:.3f} s, first "
+                        "to last record {:.3f} s; last record to close {:.3f} s (to the end of "
+                        "every partition {:.3f} s), final group commit {:.3f} s, consumer close "
+                        "{:.3f} s, destroy {:.3f} s; waited {:.3f} s for fetched records after "
+                        "the first",
+                        id_, records_read_,
+                        records_read_ > 0 ? first_record_seconds_ - first_assign_seconds_ : 0.0,
+                        records_read_ > 0 ? last_record_seconds_ - first_record_seconds_ : 0.0,
+                        records_read_ > 0 ? closing_from - last_record_seconds_ : 0.0,
+                        records_read_ > 0 && end_of_input_seconds_ > 0
+                            ? end_of_input_seconds_ - last_record_seconds_
+                            : 0.0,
+                        committed_at - closing_from, closed_at - committed_at,
+                        SteadySeconds() - closed_at, record_wait_seconds_));
   }
 
   Status Open(const KafkaSourceOptions& options) {
@@ -51,6 +70,15 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
         {"enable.partition.eof", "true"},
         {"fetch.wait.max.ms", "100"},
         {"client.id", "brandpulse"},
+        // librdkafka 2.0.2 stops fetching once its queue holds queued.min.messages records or
+        // queued.max.messages.kbytes, and its broker threads then look again only after up to
+        // 1 s: a queue the engine drains faster than that leaves it idle until then (0.2-1.2 s
+        // per 300,000 posts read from the bench's topic with the defaults, 100,000 records /
+        // 64 MiB). The prefetch must hold more than 1 s of reading (2.2's fetch.queue.backoff.ms
+        // says the same): 256 MiB is ~450,000 posts, ~1.5 s at the engine's rate on 2 cores, and
+        // the record count never binds before it. Used only while the engine is behind.
+        {"queued.min.messages", "10000000"},
+        {"queued.max.messages.kbytes", "262144"},
     };
     const std::map<std::string, std::string> forced = {
         {"enable.auto.commit", "false"},        // offsets commit after the state, never before
@@ -78,6 +106,12 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
     rd_kafka_conf_set_error_cb(conf, &KafkaSource::OnError);
     ASSIGN_OR_RETURN(consumer_, NewSubscribedConsumer(conf, topic_, fmt::format("Kafka consumer for {}", id_),
                                                       redactor()));
+    // librdkafka creates its local topic (and hands each partition to its leader's broker
+    // thread) when the topic is first used. Left to the first assignment, the fetch start of a
+    // partition at a logical offset (a new group's start) can run before its broker thread has
+    // taken it: "no current leader", retried after a fixed 500 ms (about one run in five of the
+    // bench). Held from here, the partitions have their leaders long before the group assigns.
+    topic_handle_ = rd_kafka_topic_new(consumer_, topic_.c_str(), nullptr);
     metrics_ = MetricsRegistry::Default().AddCollector(
         [this](MetricsWriter& writer) { CollectMetrics(writer); });
     return Status::Ok();
@@ -136,7 +170,13 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
       rd_kafka_message_t* message = stash_;
       stash_ = nullptr;
       if (message == nullptr) {
-        message = rd_kafka_consumer_poll(consumer_, batch.empty() ? kPollTimeoutMs : 0);
+        if (batch.empty()) {
+          const double waited_from = SteadySeconds();
+          message = rd_kafka_consumer_poll(consumer_, kPollTimeoutMs);
+          if (records_read_ > 0) record_wait_seconds_ += SteadySeconds() - waited_from;
+        } else {
+          message = rd_kafka_consumer_poll(consumer_, 0);
+        }
       }
       if (message == nullptr) {
         if (change_ready_) read = SourceRead::kAssignmentChanged;
@@ -173,15 +213,18 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
       }
       batch.partition = partition;
       at_end_.erase(partition);
+      if (records_read_++ == 0) first_record_seconds_ = SteadySeconds();
       batch.AddRecord(std::string_view(static_cast<const char*>(message->payload), message->len),
                       static_cast<uint64_t>(message->offset) + 1);
       rd_kafka_message_destroy(message);
     }
     batch.PadInput();
+    if (!batch.empty()) last_record_seconds_ = SteadySeconds();
     if (!fatal_.empty()) return Status::Unavailable(fatal_);
     if (read == SourceRead::kAssignmentChanged) return read;
     if (stop_at_end_ && stash_ == nullptr && !assigned_.empty() &&
         at_end_.size() == assigned_.size()) {
+      if (end_of_input_seconds_ == 0) end_of_input_seconds_ = SteadySeconds();
       return SourceRead::kEndOfInput;
     }
     return batch.empty() ? SourceRead::kNoDataYet : SourceRead::kHaveData;
@@ -373,6 +416,11 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
         .count();
   }
 
+  static double SteadySeconds() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
   static KafkaSource& Of(void* opaque) {
     return *static_cast<KafkaSource*>(static_cast<KafkaClientOwner*>(opaque));
   }
@@ -449,6 +497,7 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
   Status ApplyPendingAssign() {
     if (!assign_after_seeks_) return Status::Ok();
     assign_after_seeks_ = false;
+    if (first_assign_seconds_ == 0) first_assign_seconds_ = SteadySeconds();
     PartitionList gained = std::move(pending_assign_);
     // Partitions the state has no position for resume at the group's committed offset; with
     // none there either (a new group), at `start_at`. auto.offset.reset then only ever acts
@@ -625,6 +674,7 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
   const bool stop_at_end_;
   const bool start_at_end_;
   rd_kafka_t* consumer_ = nullptr;
+  rd_kafka_topic_t* topic_handle_ = nullptr;  // keeps librdkafka's local topic (Open)
   std::set<uint32_t> assigned_;   // acknowledged to librdkafka and fetching
   std::set<uint32_t> at_end_;     // assigned partitions whose last record was read
   std::map<uint32_t, uint64_t> seek_positions_;  // for partitions not yet assigned
@@ -646,6 +696,13 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
   std::atomic<int64_t> rejoin_expected_until_ms_{0};  // steady clock ms; 0: none
   std::atomic<bool> revoked_this_round_{false};
   bool closing_ = false;
+  // For the line at close: records handed to batches, when the first and the last were read.
+  uint64_t records_read_ = 0;
+  double first_assign_seconds_ = 0;
+  double record_wait_seconds_ = 0;  // in polls that waited for a record, after the first one
+  double first_record_seconds_ = 0;
+  double last_record_seconds_ = 0;
+  double end_of_input_seconds_ = 0;  // stop_at_end: when every partition was at its end
   std::string async_commit_error_;
   std::string fatal_;
   std::mutex metrics_mutex_;

@@ -371,8 +371,8 @@ class ViralPostRule final : public AlertRule {
   }
 
   // Drops the tracked posts and held tracked events of these brands (their partials partition
-  // moved away). Held growth events have no brand and stay: they count only for posts tracked
-  // from their own partition's log (docs/cluster.md: partial drops stay off with viral_post).
+  // moved away or is replayed). Held growth copies have no brand: ClearPartialsPartitions drops
+  // those of the partition, which come with it.
   void ClearBrands(const std::vector<std::string>& brand_ids) override {
     const std::set<std::string, std::less<>> brands(brand_ids.begin(), brand_ids.end());
     std::vector<std::string> emptied;
@@ -394,6 +394,31 @@ class ViralPostRule final : public AlertRule {
         ++it;
       }
     }
+  }
+
+  // The held copies stamped with these partials partitions go (growth copies, and any tracked
+  // event left): a replay of the partition brings them again, so kept ones would count twice.
+  // The posts tracked from these partitions' logs (keys "<p>\x1f<post id>") go too; their brands'
+  // ClearBrands already took them, this also covers a brand no longer in the watchlist.
+  void ClearPartialsPartitions(const std::set<uint32_t>& partials_partitions) override {
+    for (auto it = held_.begin(); it != held_.end();) {
+      if (partials_partitions.contains(it->second.partials_partition)) {
+        ForgetHeld(it->first, it->second);
+        it = held_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    std::vector<std::string> emptied;
+    for (const auto& [key, tracked] : tracked_) {
+      uint32_t partition = 0;
+      const auto [end, error] = std::from_chars(key.data(), key.data() + key.size(), partition);
+      if (error == std::errc() && end != key.data() + key.size() && *end == '\x1f' &&
+          partials_partitions.contains(partition)) {
+        emptied.push_back(key);
+      }
+    }
+    for (std::string& key : emptied) Forget(std::move(key));
   }
 
  private:

@@ -153,7 +153,7 @@ class MergePlanner {
   // others (the caller keeps the ones it still owns, and rebuilds their brands' state alone).
   const std::set<uint32_t>& Replayed() const { return taken_replayed_; }
   // False when the caller cannot drop one partition's state beside the others' (rules that keep
-  // per-brand state the windows do not show, such as viral_post's tracked posts): then a change
+  // state it cannot drop by brand or partition; the runner has none since s25): then a change
   // that loses a partition, and a start that does not get back exactly the partitions its state
   // holds, reset.
   void set_partial_drop(bool allowed) { partial_drop_ = allowed; }

@@ -87,6 +87,26 @@ Result<std::unique_ptr<ClusterRuntime>> ClusterRuntime::Make(const ClusterSpec& 
       spec.merge_group.empty() ? group->group() + ".merge" : spec.merge_group;
   ASSIGN_OR_RETURN(runtime->consumer_,
                    PartialsConsumer::Make(spec.client, spec.partials_topic, merge_group));
+  // Issue 11, snapshots: written with snapshot_every_epochs, read at restores then and when the
+  // topic is named (a member that only reads them).
+  if (spec.snapshot_every_epochs > 0) {
+    Result<std::unique_ptr<PartialsProducer>> producer = PartialsProducer::Make(
+        spec.client, spec.snapshot_topic, static_cast<int>(spec.delivery_timeout_ms));
+    if (!producer.ok()) return producer.status().WithContext("cluster: snapshot_topic");
+    runtime->snapshot_producer_ = std::move(*producer);
+    Result<uint32_t> partitions = runtime->snapshot_producer_->PartitionCount();
+    if (!partitions.ok()) return partitions.status().WithContext("cluster: snapshot_topic");
+    if (*partitions != runtime->partials_partitions_) {
+      return Status::InvalidArgument(fmt::format(
+          "cluster: snapshot topic {} has {} partition(s), the partials topic {} has {}: give it "
+          "as many (one per partials partition), with cleanup.policy=compact",
+          spec.snapshot_topic, *partitions, spec.partials_topic, runtime->partials_partitions_));
+    }
+  }
+  if (spec.snapshot_every_epochs > 0 || spec.snapshot_topic_set) {
+    ASSIGN_OR_RETURN(runtime->snapshot_reader_,
+                     SnapshotTopicReader::Make(spec.client, spec.snapshot_topic));
+  }
   ClusterRuntime* self = runtime.get();
   runtime->consumer_->SetPlanner(
       [self](const std::set<uint32_t>& owned, const std::set<uint32_t>& gained) {
@@ -414,7 +434,132 @@ std::map<uint32_t, int64_t> ClusterRuntime::PlanStarts(const std::set<uint32_t>&
   static_assert(MergePlanner::kFromBeginning == RD_KAFKA_OFFSET_BEGINNING);
   std::map<uint32_t, int64_t> stored;
   for (const auto& [partition, offset_and_log] : stored_) stored[partition] = offset_and_log.first;
-  return planner_.Plan(owned, gained, stored, owned_, next_offset_);
+  std::map<uint32_t, int64_t> starts = planner_.Plan(owned, gained, stored, owned_, next_offset_);
+  // Issue 11: a partition planned from its beginning starts from its newest snapshot instead.
+  if (snapshot_reader_ != nullptr && snapshot_allowed_) {
+    for (auto& [partition, start] : starts) {
+      if (start != MergePlanner::kFromBeginning) continue;
+      if (std::optional<int64_t> from = LoadSnapshot(partition)) start = *from;
+    }
+  }
+  return starts;
+}
+
+std::optional<int64_t> ClusterRuntime::LoadSnapshot(uint32_t partition) {
+  snapshot_loaded_.erase(partition);
+  const auto started = std::chrono::steady_clock::now();
+  SnapshotAssembler assembler;
+  uint64_t refused = 0;
+  Status read = snapshot_reader_->ReadPartition(
+      partition, 15000, [&](std::string_view key, std::optional<std::string_view> value) {
+        snapshot_read_bytes_ += key.size() + (value ? value->size() : 0);
+        if (!assembler.Add(key, value).ok()) ++refused;
+      });
+  snapshot_read_seconds_ +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (!read.ok()) {
+    notice_(fmt::format("cluster: snapshots of partials partition {} not read ({}); replaying it "
+                        "from offset 0",
+                        partition, read.message()));
+    return std::nullopt;
+  }
+  std::optional<MergeSnapshot> snapshot = SelectSnapshot(assembler.Whole(partition), std::nullopt);
+  // Every key there now is stale once this member publishes its own snapshot of the partition.
+  snapshot_stale_[partition] = assembler.StaleKeys(partition, SnapshotId{});
+  if (!snapshot) {
+    if (refused > 0 || !snapshot_stale_[partition].empty()) {
+      notice_(fmt::format("cluster: no whole snapshot of partials partition {} ({} record(s) "
+                          "refused); replaying it from offset 0",
+                          partition, refused));
+    }
+    return std::nullopt;
+  }
+  Result<PartialsMergeLog> log = PartialsMergeLog::DecodeState(snapshot->merge_log);
+  if (!log.ok()) {
+    notice_(fmt::format("cluster: snapshot {} of partials partition {}: {}; replaying it from "
+                        "offset 0",
+                        snapshot->id.ToString(), partition, log.status().ToString()));
+    return std::nullopt;
+  }
+  const int64_t from = snapshot->next_offset;
+  notice_(fmt::format("cluster: partials partition {} starts from snapshot {} as of offset {} "
+                      "({} window(s))",
+                      partition, snapshot->id.ToString(), from, snapshot->windows.size()));
+  snapshot_loaded_.insert_or_assign(partition, LoadedSnapshot{std::move(*log), std::move(*snapshot)});
+  return from;
+}
+
+void ClusterRuntime::ForgetSnapshotState(uint32_t partition) {
+  stored_logs_.erase(partition);
+  snapshot_applied_.erase(partition);
+}
+
+std::vector<uint32_t> ClusterRuntime::SnapshotsDue() const {
+  std::vector<uint32_t> due;
+  if (!snapshots_on() || spec_.snapshot_every_epochs == 0) return due;
+  for (const auto& [partition, stored] : stored_logs_) {
+    if (!owned_.contains(partition) || catching_up_.contains(partition)) continue;
+    auto last = snapshot_applied_.find(partition);
+    const uint64_t since = stored.applied - (last != snapshot_applied_.end()
+                                                 ? std::min(last->second, stored.applied)
+                                                 : 0);
+    if (since >= spec_.snapshot_every_epochs) due.push_back(partition);
+  }
+  return due;
+}
+
+Status ClusterRuntime::PublishSnapshot(uint32_t partition, std::vector<SnapshotWindow> windows,
+                                       std::optional<int64_t> merged_watermark) {
+  auto stored = stored_logs_.find(partition);
+  if (stored == stored_logs_.end() || snapshot_producer_ == nullptr) return Status::Ok();
+  const auto started = std::chrono::steady_clock::now();
+  MergeSnapshot snapshot;
+  snapshot.partials_partition = partition;
+  snapshot.id = SnapshotId{nonce_, ++snapshot_seq_};
+  snapshot.next_offset = stored->second.next_offset;
+  snapshot.merged_watermark = merged_watermark;
+  snapshot.merge_log = stored->second.state;
+  snapshot.windows = std::move(windows);
+  // Chunks well under real Kafka's default max.message.bytes (1 MB).
+  constexpr size_t kChunkBytes = 512 * 1024;
+  std::vector<PartialsProducer::KeyedRecord> records;
+  size_t bytes = 0;
+  for (SnapshotRecord& record : EncodeSnapshot(snapshot, kChunkBytes)) {
+    bytes += record.value->size();
+    records.push_back(PartialsProducer::KeyedRecord{partition, std::move(record.key),
+                                                    std::move(record.value)});
+  }
+  // Counted as done either way: a failed one is tried again after `every` more epochs.
+  snapshot_applied_[partition] = stored->second.applied;
+  if (Status produced = snapshot_producer_->ProduceKeyedAndWait(records); !produced.ok()) {
+    notice_(fmt::format("cluster: snapshot of partials partition {} not published: {}", partition,
+                        produced.message()));
+    return Status::Ok();
+  }
+  ++snapshots_published_;
+  // The older snapshots of the partition (this member's last, and whatever was there when it
+  // gained the partition) go: compaction then keeps this one alone.
+  std::vector<PartialsProducer::KeyedRecord> tombstones;
+  for (std::string& key : snapshot_stale_[partition]) {
+    tombstones.push_back(PartialsProducer::KeyedRecord{partition, std::move(key), std::nullopt});
+  }
+  snapshot_stale_[partition].clear();
+  for (const PartialsProducer::KeyedRecord& record : records) {
+    snapshot_stale_[partition].push_back(record.key);
+  }
+  if (!tombstones.empty()) {
+    if (Status deleted = snapshot_producer_->ProduceKeyedAndWait(tombstones); !deleted.ok()) {
+      notice_(fmt::format("cluster: older snapshots of partials partition {} not deleted: {}",
+                          partition, deleted.message()));
+    }
+  }
+  notice_(fmt::format("cluster: snapshot {} of partials partition {} as of offset {}: {} "
+                      "window(s), {} bytes in {} chunk(s), {:.3f} s",
+                      snapshot.id.ToString(), partition, snapshot.next_offset,
+                      snapshot.windows.size(), bytes, records.size(),
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+                          .count()));
+  return Status::Ok();
 }
 
 void ClusterRuntime::AddToTotals(const PartialsMergeLog& log) {
@@ -452,9 +597,29 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
       merged_posts_.clear();
       merged_watermark_.reset();
       catching_up_.clear();
+      stored_logs_.clear();
+      snapshot_applied_.clear();
       for (uint32_t partition : owned_) logs_[partition];
+      from_zero_ = owned_;
       change.reset = true;
       restore_from_ = "offset 0";
+      // Issue 11: partitions that start from a snapshot.
+      std::string from_snapshots;
+      for (auto& [partition, loaded] : snapshot_loaded_) {
+        if (!owned_.contains(partition)) continue;
+        logs_.insert_or_assign(partition, std::move(loaded.log));
+        from_zero_.erase(partition);
+        next_offset_[partition] = loaded.snapshot.next_offset;
+        offset_changed_.insert(partition);
+        change.restored[partition] = std::move(loaded.snapshot.windows);
+        ++snapshots_restored_;
+        from_snapshots += fmt::format("{}{}@{}", from_snapshots.empty() ? "" : ",", partition,
+                                      loaded.snapshot.next_offset);
+      }
+      if (!from_snapshots.empty()) {
+        const bool all = change.restored.size() == owned_.size();
+        restore_from_ = (all ? "snapshots " : "offset 0 and snapshots ") + from_snapshots;
+      }
     } else {
       // Kept (and resumed) partitions read on with their merged state; lost ones are dropped.
       // Issue 11: ones gained without local state are replayed from their beginning beside them.
@@ -465,14 +630,29 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
         next_offset_.erase(partition);
         merged_.erase(partition);
         offset_changed_.erase(partition);
+        ForgetSnapshotState(partition);
         std::erase_if(merged_inquiries_, [&](const InquiryEvent& event) {
-          return PartitionOfBrand(event.brand_id) == partition;
+          return event.partials_partition == partition;  // (OnRecord's stamp: brandless copies too)
         });
         std::erase_if(merged_posts_, [&](const PostEvent& event) {
           return PartitionOfBrand(event.brand_id) == partition;
         });
         catching_up_.insert(partition);
         change.replayed.insert(partition);
+        // Issue 11: from its snapshot instead of offset 0 (the planner positioned it there).
+        if (auto loaded = snapshot_loaded_.find(partition); loaded != snapshot_loaded_.end()) {
+          logs_.insert_or_assign(partition, std::move(loaded->second.log));
+          from_zero_.erase(partition);
+          const int64_t from = loaded->second.snapshot.next_offset;
+          next_offset_[partition] = from;
+          offset_changed_.insert(partition);
+          change.restored[partition] = std::move(loaded->second.snapshot.windows);
+          ++snapshots_restored_;
+          restore_from_ += fmt::format("{}{}@{} (snapshot)", restore_from_.empty() ? "" : ",",
+                                       partition, from);
+          continue;
+        }
+        from_zero_.insert(partition);
         restore_from_ += fmt::format("{}{}@0", restore_from_.empty() ? "" : ",", partition);
       }
       for (uint32_t partition : lost) {
@@ -484,8 +664,10 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
         merged_.erase(partition);
         offset_changed_.erase(partition);
         catching_up_.erase(partition);
+        from_zero_.erase(partition);
+        ForgetSnapshotState(partition);
         std::erase_if(merged_inquiries_, [&](const InquiryEvent& event) {
-          return PartitionOfBrand(event.brand_id) == partition;
+          return event.partials_partition == partition;  // (OnRecord's stamp: brandless copies too)
         });
         std::erase_if(merged_posts_, [&](const PostEvent& event) {
           return PartitionOfBrand(event.brand_id) == partition;
@@ -537,6 +719,8 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
                                plan == MergePlan::kResume ? "resumed" : "kept",
                                PartitionsText(kept))));
   }
+  // Snapshots loaded by the planner were taken above (a callback runs inside the poll below).
+  snapshot_loaded_.clear();
   RETURN_IF_ERROR(consumer_->Poll(timeout_ms, 20000,
                                   [this](uint32_t partition, int64_t offset, std::string_view value) {
                                     return OnRecord(partition, offset, value);
@@ -548,6 +732,14 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
 Status ClusterRuntime::OnRecord(uint32_t partition, int64_t offset, std::string_view value) {
   auto log = logs_.find(partition);
   if (log == logs_.end()) return Status::Ok();
+  if (from_zero_.erase(partition) > 0 && offset > 0) {
+    return Status::Unavailable(fmt::format(
+        "cluster: partials partition {} is replayed from offset 0 but its first record is at "
+        "offset {}: its beginning was deleted (retention), so the merged state cannot be rebuilt "
+        "from it; keep the partials topic's whole history, or restore from snapshots "
+        "(cluster.snapshot_every_epochs, docs/cluster.md)",
+        partition, offset));
+  }
   next_offset_[partition] = offset + 1;
   offset_changed_.insert(partition);
   if (restoring_) {
@@ -599,11 +791,19 @@ Status ClusterRuntime::CheckRestored() {
   restoring_ = false;
   uint64_t applied = 0;
   for (const auto& [partition, log] : logs_) applied += log.stats().applied;
+  // (snapshots are read in the merge consumer's rebalance callback, before restore_started_)
+  const std::string snapshots =
+      snapshot_read_bytes_ > 0 ? fmt::format("; snapshots read: {} bytes in {:.3f} s",
+                                             snapshot_read_bytes_, snapshot_read_seconds_)
+                               : std::string();
   notice_(fmt::format("cluster: partials restored: {} record(s), {} bytes, {} epoch(s) applied "
-                      "in {:.3f} s (partitions {}; from {})",
+                      "in {:.3f} s (partitions {}; from {}{})",
                       restore_records_, restore_bytes_, applied,
                       std::chrono::duration<double>(now - restore_started_).count(),
-                      PartitionsText(owned_), restore_from_.empty() ? "offset 0" : restore_from_));
+                      PartitionsText(owned_), restore_from_.empty() ? "offset 0" : restore_from_,
+                      snapshots));
+  snapshot_read_seconds_ = 0;
+  snapshot_read_bytes_ = 0;
   return Status::Ok();
 }
 
@@ -616,9 +816,14 @@ void ClusterRuntime::SnapshotMergeState(StateStore::Commit& commit) {
     auto offset = next_offset_.find(partition);
     std::string value;
     AppendVarint(value, offset != next_offset_.end() ? static_cast<uint64_t>(offset->second) : 0);
+    const size_t state_at = value.size();
     log.EncodeState(value);
     log.ClearChanged();
     commit.PutRuleState(kMergeStateName, fmt::format("p/{}", partition), value);
+    // Issue 11: what a snapshot of the partition is as of, once this commit is written.
+    stored_logs_.insert_or_assign(
+        partition, StoredLog{offset != next_offset_.end() ? offset->second : 0,
+                             value.substr(state_at), log.stats().applied});
   }
   std::erase_if(offset_changed_, [&](uint32_t partition) { return !catching_up_.contains(partition); });
 }
@@ -818,10 +1023,12 @@ std::string ClusterRuntime::Summary() const {
       "cluster: epochs committed {}, abandoned {}, commits deferred {}, markers re-published {}; "
       "merger: applied {} "
       "epoch(s), skipped {} covered, {} duplicate record(s), {} conflict(s), {} never committed "
-      "(pending), {} corrupt record(s), {} window(s) of unknown brands",
+      "(pending), {} corrupt record(s), {} window(s) of unknown brands; snapshots published {}, "
+      "restored from {}",
       epochs_committed_, epochs_abandoned_, commits_deferred_, markers_republished_,
       stats.applied, stats.covered, stats.duplicates, stats.conflicts, pending, corrupt_records_,
-      unknown_brand_windows_);
+      unknown_brand_windows_, snapshots_published_, snapshots_restored_);
 }
 
 }  // namespace brandpulse
+

@@ -28,8 +28,8 @@
 //   are rebuilt alone: the merged watermark waits for it, their windows close by its own
 //   watermark (CatchUpWatermark), and the window closer and the rules' series keep them apart
 //   until it catches up;
-// - without partial drops (`viral_post`) any gain or loss wipes the merged state and replays
-//   every owned partition (MergeChange::reset).
+// - without partial drops (MergePlanner::set_partial_drop; no rule turns them off since s25) any
+//   gain or loss wipes the merged state and replays every owned partition (MergeChange::reset).
 //
 // Thread safety: the coordinator only.
 #pragma once
@@ -52,6 +52,7 @@
 #include "operators/kafka_source.h"
 #include "operators/watchlist.h"
 #include "pipeline/cluster_merge_log.h"
+#include "pipeline/cluster_snapshot.h"
 #include "pipeline/cluster_spec.h"
 
 namespace brandpulse {
@@ -109,6 +110,11 @@ class ClusterRuntime {
     // and rebuild these partitions' brands from nothing, beside the others (issue 11: gained
     // without local state, replayed from their beginning; WindowCloser::ReplayBrands)
     std::set<uint32_t> replayed;
+    // Issue 11, snapshots: of the replayed (or, with `reset`, the owned) partitions, those that
+    // start from a snapshot instead of offset 0, with its stored windows: the caller puts them
+    // into its store after the reset or drop, and its window closer tracks them as merged
+    // deltas (their logs and offsets are the runtime's already).
+    std::map<uint32_t, std::vector<SnapshotWindow>> restored;
   };
   // Reads what arrived on the owned partials partitions. After a change of the assignment,
   // `change` says what the caller must do to its merged state before the next commit.
@@ -117,9 +123,23 @@ class ClusterRuntime {
   // assigned none yet); DiscardStored() gives it up (the caller wipes the merged state).
   bool holds_stored_state() const { return !stored_.empty(); }
   void DiscardStored() { stored_.clear(); }
-  // See MergePlanner::set_partial_drop (the runner: false with a `viral_post` rule, whose
-  // per-brand state a drop would leave behind).
+  // See MergePlanner::set_partial_drop (the runner leaves it on since s25: its rules drop their
+  // state by brand and partials partition).
   void set_partial_drop(bool allowed) { planner_.set_partial_drop(allowed); }
+  // --- snapshots (issue 11, bounded restores; pipeline/cluster_snapshot.h) ---
+  // False (the runner: rules or transforms whose per-brand state a snapshot does not carry,
+  // `why` names them): gained partitions replay from offset 0 and no snapshot is written.
+  void set_snapshot_restore(bool allowed) { snapshot_allowed_ = allowed; }
+  bool snapshots_on() const { return snapshot_allowed_ && snapshot_producer_ != nullptr; }
+  // Owned partitions whose stored merge log is `snapshot_every_epochs` applied epochs past its
+  // last snapshot (none catching up).
+  std::vector<uint32_t> SnapshotsDue() const;
+  // Publishes the snapshot of `partition` as of the merge log last stored for it
+  // (SnapshotMergeState), with `windows`: the store's windows of its brands after that commit
+  // was written. Then deletes the keys of older snapshots of the partition. A failure is told
+  // and leaves the previous snapshot in use (the next one is tried after `every` more epochs).
+  Status PublishSnapshot(uint32_t partition, std::vector<SnapshotWindow> windows,
+                         std::optional<int64_t> merged_watermark);
   // The partials partition a brand's windows are merged at.
   uint32_t PartitionOfBrand(std::string_view brand_id) const;
   // This member merges the brand now (it owns the brand's partials partition): its alerts are
@@ -201,6 +221,10 @@ class ClusterRuntime {
   Status PublishDueMarkers();
   Status OnRecord(uint32_t partition, int64_t offset, std::string_view value);
   Status CheckRestored();
+  // Inside PlanStarts: the newest usable snapshot of `partition`, kept in snapshot_loaded_ for
+  // Poll; its next offset, or nullopt (replay from offset 0).
+  std::optional<int64_t> LoadSnapshot(uint32_t partition);
+  void ForgetSnapshotState(uint32_t partition);
   // The merge consumer's planner (inside its rebalance callback): where partitions start.
   std::map<uint32_t, int64_t> PlanStarts(const std::set<uint32_t>& owned,
                                          const std::set<uint32_t>& gained);
@@ -256,6 +280,10 @@ class ClusterRuntime {
   std::map<uint32_t, int64_t> next_offset_;  // owned partition -> offset after the last record read
   std::set<uint32_t> offset_changed_;        // owned partitions read since the last snapshot
   std::set<uint32_t> catching_up_;           // replayed beside kept ones, not caught up yet
+  // Replayed from offset 0, nothing read yet: the first record must be at offset 0 (librdkafka
+  // starts "the beginning" at the first offset there is: a partition whose beginning was deleted
+  // would otherwise be replayed without it, silently, and never apply an epoch again).
+  std::set<uint32_t> from_zero_;
   // Logs a previous run committed (until the first assignment): partition -> (offset, log).
   std::map<uint32_t, std::pair<int64_t, PartialsMergeLog>> stored_;
   MergePlanner planner_;  // the plan of the changes since the last TakeChange
@@ -270,6 +298,30 @@ class ClusterRuntime {
   uint64_t corrupt_records_ = 0;
   uint64_t unknown_brand_windows_ = 0;
   MergeLogStats totals_;  // of logs dropped at resets
+
+  // Snapshots (issue 11).
+  bool snapshot_allowed_ = true;
+  std::unique_ptr<PartialsProducer> snapshot_producer_;    // null: not written
+  std::unique_ptr<SnapshotTopicReader> snapshot_reader_;   // null: not read
+  uint64_t snapshot_seq_ = 0;
+  struct StoredLog {
+    int64_t next_offset = 0;
+    std::string state;     // PartialsMergeLog::EncodeState, as last written to the store
+    uint64_t applied = 0;  // the log's applied epochs then
+  };
+  std::map<uint32_t, StoredLog> stored_logs_;        // owned partition -> its last stored log
+  std::map<uint32_t, uint64_t> snapshot_applied_;    // owned partition -> applied at its snapshot
+  std::map<uint32_t, std::vector<std::string>> snapshot_stale_;  // keys to delete after the next
+  struct LoadedSnapshot {
+    PartialsMergeLog log;
+    MergeSnapshot snapshot;
+  };
+  std::map<uint32_t, LoadedSnapshot> snapshot_loaded_;  // planned since the last Take
+  // Read by LoadSnapshot for the restore under way (told with its `partials restored` line).
+  double snapshot_read_seconds_ = 0;
+  uint64_t snapshot_read_bytes_ = 0;
+  uint64_t snapshots_published_ = 0;
+  uint64_t snapshots_restored_ = 0;
 
   // Inquiries (AddEpochInquiries, TakeMergedInquiries).
   std::vector<InquiryEvent> epoch_inquiries_;

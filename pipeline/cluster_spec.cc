@@ -22,6 +22,14 @@ void ReadClusterSection(YamlMap& pipeline, PipelineSpec& spec) {
   if (auto timeout = section.DurationMs("delivery_timeout")) {
     cluster->delivery_timeout_ms = *timeout;
   }
+  if (auto every = section.Integer("snapshot_every_epochs", 0, 1000000000)) {
+    cluster->snapshot_every_epochs = static_cast<uint64_t>(*every);
+  }
+  if (auto topic = section.String("snapshot_topic")) {
+    cluster->snapshot_topic = *topic;
+    cluster->snapshot_topic_set = true;
+  }
+  if (cluster->snapshot_topic.empty()) cluster->snapshot_topic = cluster->partials_topic + ".snapshots";
   std::optional<KafkaClientOptions> client = ReadKafkaClientOptions(section);
   section.CheckNoUnknownKeys();
   if (!client) return;

@@ -7,6 +7,10 @@
 //     brokers: kafka-1:9092             # required (or bootstrap.servers in properties)
 //     merge_group: my-group.merge       # default: <source group>.merge
 //     delivery_timeout: 30s             # one partials record's delivery, at most
+//     snapshot_every_epochs: 0          # a merger's snapshot per partials partition every N
+//                                       # applied epochs (0: none); pipeline/cluster_snapshot.h
+//     snapshot_topic: partials.snapshots   # default: <partials_topic>.snapshots (compacted,
+//                                       # as many partitions as the partials topic)
 //     properties: {...}                 # librdkafka properties of the producer and merge consumer
 #pragma once
 
@@ -26,6 +30,13 @@ struct ClusterSpec {
   std::string merge_group;  // empty: <source group>.merge
   KafkaClientOptions client;
   int64_t delivery_timeout_ms = 30000;
+  // Issue 11, bounded restores: every N applied epochs of a partials partition its merger
+  // publishes a snapshot there, and a member gaining the partition without local state starts
+  // from the newest one instead of offset 0. 0 (the default): no snapshots are written; ones on
+  // the topic are still used when snapshot_topic is set explicitly.
+  uint64_t snapshot_every_epochs = 0;
+  std::string snapshot_topic;  // empty: <partials_topic>.snapshots
+  bool snapshot_topic_set = false;  // written in the section (then read at restores)
 };
 
 // Reads `cluster:` into spec.cluster when present, checking that the source is a Kafka source

@@ -102,6 +102,10 @@ class PipelineRun {
   void OnlyMergedBrandsAlert();
   Status ApplyMergeChange(const ClusterRuntime::MergeChange& change);
   Status ReplayMergedPartitions(const std::set<uint32_t>& partitions);
+  // Issue 11, snapshots (pipeline/cluster_snapshot.h).
+  Status StartClusterSnapshots();
+  Status PublishClusterSnapshots();
+  Status RestoreSnapshotWindows(const std::map<uint32_t, std::vector<SnapshotWindow>>& restored);
   Status DropMergedPartitions(const std::set<uint32_t>& partitions);
   void Notice(const std::string& message) const {
     if (options_.on_notice) options_.on_notice(message);
@@ -698,6 +702,7 @@ Status PipelineRun::WaitForOutboxRoom() {
 Status PipelineRun::Commit(bool end_of_input) {
   RETURN_IF_ERROR(scheduler_->Drain());
   RETURN_IF_ERROR(WaitForOutboxRoom());
+  if (cluster_) RETURN_IF_ERROR(PublishClusterSnapshots());  // issue 11: as of the last commit
   const int64_t commit_started_ms = clock_.NowMs();
   StateStore::Commit commit = store_->NewCommit();
   // Workers are idle now (every batch they had is finished): their deltas can be taken.
@@ -1025,6 +1030,11 @@ Result<RunSummary> PipelineRun::Run() {
       PublishBrands(false);
     }
   }
+  // Issue 11: the snapshots due as of the last commit (a stop is a good point for the next owner).
+  // (BRANDPULSE_TEST_NO_FINAL_SNAPSHOT: benchmarks measure a restore after a crash instead.)
+  if (cluster_ && status.ok() && std::getenv("BRANDPULSE_TEST_NO_FINAL_SNAPSHOT") == nullptr) {
+    status = PublishClusterSnapshots();
+  }
   if (scheduler_) scheduler_->Stop();
   if (cluster_) {
     Notice(fmt::format("{}; {} merged window delta(s) late (window already closed); {}; {} "
@@ -1076,6 +1086,7 @@ Status PipelineRun::StartCluster() {
                                                     Notice(message);
                                                   }));
   OnlyMergedBrandsAlert();
+  RETURN_IF_ERROR(StartClusterSnapshots());
   // What the store holds is merged state of the partials partitions this instance owned when it
   // last committed, with the merge log of each: kept (resumed from where each log was) if the
   // merge group's first assignment is among them, else wiped and rebuilt from the partials topic
@@ -1084,16 +1095,11 @@ Status PipelineRun::StartCluster() {
   cluster_committed_watermark_.reset();
   if (stored_watermark != kNoWatermark) cluster_committed_watermark_ = stored_watermark;
   RETURN_IF_ERROR(cluster_->LoadMergeState(*store_, cluster_committed_watermark_));
-  // `viral_post` keeps per-brand state (tracked posts) that a drop of one partition's windows
-  // would leave behind: with it a lost partition resets as a gained one does. (Window rules hold
-  // of a dropped brand what they hold of any brand merged elsewhere; `unanswered` keeps its open
-  // inquiries and held events by brand, dropped with their partition (RuleSet::ClearBrands), and
-  // releases a replayed partition's by its own watermark: ClusterInquiries.)
-  bool partial_drop = true;
-  for (const auto& rule : spec_.alert_rules) {
-    partial_drop = partial_drop && rule->type() != "viral_post";
-  }
-  cluster_->set_partial_drop(partial_drop);
+  // Partial drops stay on (MergePlanner::set_partial_drop): window rules hold of a dropped brand
+  // what they hold of any brand merged elsewhere; `unanswered` and `viral_post` keep their state
+  // by brand and their copies of brandless events by partials partition, dropped with their
+  // partition (RuleSet::ClearBrands, ClearPartialsPartitions), and release a replayed
+  // partition's events by its own watermark (ClusterInquiries).
   cluster_->set_idle_timeout(spec_.idle_timeout_ms);  // idle source partitions (issue 11)
   // No post is late where it is read (see Commit).
   watermark_.store(kNoWatermark);
@@ -1122,9 +1128,95 @@ Status PipelineRun::ResetMergedState() {
 }
 
 Status PipelineRun::ApplyMergeChange(const ClusterRuntime::MergeChange& change) {
-  if (change.reset) return ResetMergedState();
-  if (!change.dropped.empty()) RETURN_IF_ERROR(DropMergedPartitions(change.dropped));
-  if (!change.replayed.empty()) RETURN_IF_ERROR(ReplayMergedPartitions(change.replayed));
+  if (change.reset) {
+    RETURN_IF_ERROR(ResetMergedState());
+  } else {
+    if (!change.dropped.empty()) RETURN_IF_ERROR(DropMergedPartitions(change.dropped));
+    if (!change.replayed.empty()) RETURN_IF_ERROR(ReplayMergedPartitions(change.replayed));
+  }
+  if (!change.restored.empty()) RETURN_IF_ERROR(RestoreSnapshotWindows(change.restored));
+  return Status::Ok();
+}
+
+// Issue 11, snapshots (docs/cluster.md, "Snapshots"). A snapshot carries a partition's merge log
+// and stored windows; the rules rebuild their window state from those windows as they close
+// again (as after a replay). What lives elsewhere is not carried, so with these a gained
+// partition still replays from offset 0 and no snapshot is written: `dedup` (the merger's set of
+// counted posts, `~cluster-dedup`), `unanswered` (held inquiry events and open inquiries) and
+// `viral_post` (tracked posts).
+Status PipelineRun::StartClusterSnapshots() {
+  std::vector<std::string> not_carried;
+  for (const auto& transform : spec_.transforms) {
+    if (DedupOptionsOf(*transform)) not_carried.push_back("transform dedup");
+  }
+  for (const auto& rule : spec_.alert_rules) {
+    if (rule->type() == "unanswered" || rule->type() == "viral_post") {
+      not_carried.push_back(fmt::format("rule '{}' ({})", rule->name(), rule->type()));
+    }
+  }
+  cluster_->set_snapshot_restore(not_carried.empty());
+  if (!not_carried.empty() &&
+      (spec_.cluster->snapshot_every_epochs > 0 || spec_.cluster->snapshot_topic_set)) {
+    std::string what;
+    for (const std::string& item : not_carried) what += (what.empty() ? "" : ", ") + item;
+    Notice(fmt::format("cluster: snapshots off: {} keep(s) per-brand state a snapshot does not "
+                       "carry; gained partials partitions replay from offset 0",
+                       what));
+  }
+  return Status::Ok();
+}
+
+// At the start of a commit: the snapshots due, of the state the last commit wrote (its merge logs
+// and the windows it left in the store: the write is waited for first).
+Status PipelineRun::PublishClusterSnapshots() {
+  const std::vector<uint32_t> due = cluster_->SnapshotsDue();
+  if (due.empty()) return Status::Ok();
+  RETURN_IF_ERROR(FinishWrite());
+  std::map<uint32_t, std::vector<SnapshotWindow>> windows;
+  for (uint32_t partition : due) windows[partition];
+  RETURN_IF_ERROR(store_->ScanAllWindows([&](const WindowKey& key, const WindowMetrics& metrics) {
+    auto found = windows.find(cluster_->PartitionOfBrand(key.brand_id));
+    if (found != windows.end()) found->second.push_back(SnapshotWindow{key, metrics});
+  }));
+  for (auto& [partition, stored] : windows) {
+    RETURN_IF_ERROR(cluster_->PublishSnapshot(partition, std::move(stored),
+                                              cluster_committed_watermark_));
+  }
+  return Status::Ok();
+}
+
+// Partitions that start from a snapshot (after their reset or drop): its windows go into the
+// store as its writer held them, and the closer tracks their brand totals as open windows (the
+// closer closes them by the merged or catch-up watermark, the rules evaluate them, as they do
+// after a replay that merged the same epochs).
+Status PipelineRun::RestoreSnapshotWindows(
+    const std::map<uint32_t, std::vector<SnapshotWindow>>& restored) {
+  RETURN_IF_ERROR(FinishWrite());
+  const WindowLayout& layout = closer_->layout();
+  StateStore::Commit write = store_->NewCommit();
+  WindowDeltaMap totals;
+  uint64_t count = 0;
+  for (const auto& [partition, windows] : restored) {
+    for (const SnapshotWindow& window : windows) {
+      write.PutWindow(window.key, window.metrics);
+      ++count;
+      if (!window.key.dimension.empty()) continue;
+      std::optional<uint32_t> brand = brands_->FindBrand(window.key.brand_id);
+      if (!brand) continue;
+      for (uint32_t shape = 0; shape < layout.shapes.size(); ++shape) {
+        if (layout.shapes[shape].size_ms != window.key.size_ms ||
+            layout.shapes[shape].slide_ms != window.key.slide_ms) {
+          continue;
+        }
+        totals[WindowDeltaKey{*brand, shape, kBrandTotal, window.key.start_ms}].Merge(window.metrics);
+        break;
+      }
+    }
+  }
+  RETURN_IF_ERROR(store_->Write(write));
+  closer_->Track(totals);
+  Notice(fmt::format("cluster: {} window(s) of {} partials partition(s) restored from snapshots",
+                     count, restored.size()));
   return Status::Ok();
 }
 
@@ -1171,6 +1263,7 @@ Status PipelineRun::DropMergedPartitions(const std::set<uint32_t>& partitions) {
   }
   closer_->ForgetBrands(brands);
   rules_->ClearBrands(cluster_->BrandsOf(partitions));  // e.g. held inquiries: never fired here
+  rules_->ClearPartialsPartitions(partitions);  // viral_post's held growth copies (no brand)
   std::string text;
   for (uint32_t partition : partitions) text += fmt::format("{}{}", text.empty() ? "" : ",", partition);
   Notice(fmt::format("cluster: merged state of partials partition(s) [{}] dropped: {} window(s) "
@@ -1208,11 +1301,22 @@ Status PipelineRun::ClusterInquiries(WindowDeltaMap& deltas, bool end_of_input) 
   auto final_through = [&](uint32_t brand_index) {
     return replaying ? std::min(previous, closer_->ClosedThrough(brand_index)) : previous;
   };
+  // A brandless copy (viral_post's growth events) is judged by its partition's brands; one of a
+  // partition without brands counts for nothing (a replay of it brings only old copies).
+  std::map<uint32_t, int64_t> partition_through;
+  for (uint32_t brand = 0; replaying && brand < brands_->brand_count(); ++brand) {
+    const uint32_t partition = cluster_->PartitionOfBrand(brands_->brand_info(brand).id);
+    auto [entry, fresh] = partition_through.try_emplace(partition, final_through(brand));
+    if (!fresh) entry->second = std::min(entry->second, final_through(brand));
+  }
   for (const InquiryEvent& event : events) {
     int64_t through = previous;
     if (replaying) {
       if (std::optional<uint32_t> brand = brands_->FindBrand(event.brand_id)) {
         through = final_through(*brand);
+      } else if (event.brand_id.empty()) {
+        auto partition = partition_through.find(event.partials_partition);
+        through = partition != partition_through.end() ? partition->second : INT64_MIN;
       }
     }
     if (event.event_time_ms < through) ++cluster_late_inquiry_events_;

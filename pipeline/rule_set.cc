@@ -140,6 +140,10 @@ Status RuleSet::OnInquiryEvents(std::span<const InquiryEvent> events, int64_t re
   return Status::Ok();
 }
 
+void RuleSet::ClearPartialsPartitions(const std::set<uint32_t>& partials_partitions) {
+  for (const auto& rule : rules_) rule->ClearPartialsPartitions(partials_partitions);
+}
+
 void RuleSet::ClearBrands(const std::vector<std::string>& brand_ids) {
   for (const auto& rule : rules_) rule->ClearBrands(brand_ids);
   // Their cooldowns start over too (a replay fires their alerts again; ids stay de-duplicated).

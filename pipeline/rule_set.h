@@ -57,6 +57,8 @@ class RuleSet {
                          RuleContext& context);
   // Issue 11: every rule drops its state of these brands (their partials partition moved).
   void ClearBrands(const std::vector<std::string>& brand_ids);
+  // Issue 11: every rule drops its copies of brandless events from these partials partitions.
+  void ClearPartialsPartitions(const std::set<uint32_t>& partials_partitions);
 
   // Issue 11 (`cluster:`): alerts are kept only for brands `owns` accepts — the brands whose
   // partials partition this merger owns. Another merger holds the others' windows, so what a rule

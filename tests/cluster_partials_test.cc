@@ -260,6 +260,25 @@ TEST(ClusterConfig, SectionReadAndChecked) {
                 .find("partials"),
             std::string::npos)
       << "unknown keys are reported";
+  // Issue 11 (s25): snapshots, off by default; the topic defaults to <partials_topic>.snapshots.
+  EXPECT_EQ(LoadErrors(kafka, "", "cluster: {partials_topic: p, brokers: b:9092}\n", &cluster), "");
+  ASSERT_NE(cluster, nullptr);
+  EXPECT_EQ(cluster->snapshot_every_epochs, 0u);
+  EXPECT_EQ(cluster->snapshot_topic, "p.snapshots");
+  EXPECT_FALSE(cluster->snapshot_topic_set);
+  EXPECT_EQ(LoadErrors(kafka, "",
+                       "cluster: {partials_topic: p, brokers: b:9092, snapshot_every_epochs: 50, "
+                       "snapshot_topic: snaps}\n",
+                       &cluster),
+            "");
+  ASSERT_NE(cluster, nullptr);
+  EXPECT_EQ(cluster->snapshot_every_epochs, 50u);
+  EXPECT_EQ(cluster->snapshot_topic, "snaps");
+  EXPECT_TRUE(cluster->snapshot_topic_set);
+  EXPECT_NE(LoadErrors(kafka, "",
+                       "cluster: {partials_topic: p, brokers: b:9092, snapshot_every_epochs: -1}\n")
+                .find("snapshot_every_epochs"),
+            std::string::npos);
 }
 
 }  // namespace

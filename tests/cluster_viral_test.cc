@@ -8,10 +8,12 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "engine/varint.h"
 #include "operators/partials_codec.h"
 #include "operators/public_metrics.h"
 #include "operators/viral_post_rule.h"
@@ -429,6 +431,105 @@ TEST_F(ClusterViralMerge, HeldEventsAndTrackedPostsAreStateAndDropPerBrand) {
   ASSERT_TRUE(again.rule->Snapshot(released).ok());
   ASSERT_TRUE((*store)->Write(released).ok());
   EXPECT_EQ(held_keys(), 0u);  // released: deleted from the store
+  fs::remove_all(directory);
+}
+
+// A merger keeps telenor's partials partition while tele2's moves away and comes back
+// (docs/cluster.md, "`viral_post` across instances", partial drops): the loss drops only tele2's
+// tracked posts and every held copy stamped with its partition (growth events have no brand);
+// the gain replays tele2's log from its beginning beside the kept partition, released by its own
+// log's watermark. Held copies left from before the loss would count the replay's replies,
+// reposts and quotes twice.
+TEST_F(ClusterViralMerge, ALostPartitionDropsItsCopiesAndAGainedOneReplaysBesideAKeptOne) {
+  const std::vector<FiredAlert> single = Single({posts_, answers_});
+  const uint32_t kept = PartialsPartitionOf("telenor", kPartials);
+  const uint32_t moved = PartialsPartitionOf("tele2", kPartials);
+  // s1 (p2's first repost, on tele2's partition too) is in b1: held when tele2's partition goes.
+  const std::vector<Said> answers_1(answers_.begin(), answers_.begin() + 7);
+  const std::vector<Said> answers_2(answers_.begin() + 7, answers_.end());
+  const auto a1 = Epoch(kA, 1, SourceRange{0, 0, 5, kT0 + 40000, false}, Read(posts_));
+  const auto b1 = Epoch(kB, 1, SourceRange{1, 0, 7, kT0 + 5 * kMinute + 1000, false},
+                        Read(answers_1));
+  const auto b2 = Epoch(kB, 2, SourceRange{1, 7, 12, kT0 + 31 * kMinute, false}, Read(answers_2));
+  const fs::path directory = MakeTempDirectory("cluster-viral-partial-drop");
+  Result<std::unique_ptr<StateStore>> store = StateStore::Open(StateOptions{directory.string()});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto write = [&](Merger& merger) {
+    StateStore::Commit commit = (*store)->NewCommit();
+    ASSERT_TRUE(merger.rule->Snapshot(commit).ok());
+    ASSERT_TRUE((*store)->Write(commit).ok());
+  };
+  // What the store holds: tracked posts by key, and the partitions of the held copies.
+  auto stored = [&](std::set<std::string>& tracked, std::set<uint32_t>& held_partitions) {
+    tracked.clear();
+    held_partitions.clear();
+    ASSERT_TRUE((*store)->ScanRuleState("viral", [&](std::string_view key, std::string_view value) {
+      if (key.starts_with("t/")) tracked.insert(std::string(key.substr(2)));
+      uint64_t partition = 0;
+      if (key.starts_with("h/") && ReadVarint(value, partition)) {
+        held_partitions.insert(static_cast<uint32_t>(partition));
+      }
+    }).ok());
+  };
+  auto on = [](uint32_t partition, std::string_view post) {
+    return fmt::format("{}\x1f{}", partition, post);
+  };
+  // As PipelineRun::DropMergedPartitions (for a loss, and first for a replay).
+  auto drop = [&](Merger& merger, uint32_t partition) {
+    merger.rule->ClearBrands({"tele2"});
+    merger.rule->ClearPartialsPartitions({partition});
+    merger.logs.erase(partition);
+  };
+
+  Merger merger = MakeMerger({kept, moved});
+  Publish({&merger}, a1);
+  Publish({&merger}, b1);
+  Release(merger, kT0 + 25000);  // p1, p2, p3 tracked; p4, p5 and every growth copy held
+  write(merger);
+  EXPECT_TRUE(merger.fired.empty());
+  std::set<std::string> tracked;
+  std::set<uint32_t> held;
+  stored(tracked, held);
+  EXPECT_EQ(tracked, (std::set<std::string>{on(kept, "p1"), on(kept, "p2"), on(moved, "p2"),
+                                            on(moved, "p3")}));
+  EXPECT_EQ(held, (std::set<uint32_t>{kept, moved}));
+
+  // 1. tele2's partition moves away: telenor's tracked posts and held copies stay, in the store.
+  drop(merger, moved);
+  write(merger);
+  stored(tracked, held);
+  EXPECT_EQ(tracked, (std::set<std::string>{on(kept, "p1"), on(kept, "p2")}));
+  EXPECT_EQ(held, (std::set<uint32_t>{kept}));
+  // b2 goes to the other member meanwhile; r1 and r2 count for p1 here.
+  Publish({&merger}, b2);
+  Release(merger, kT0 + 2 * kMinute + 500);
+  EXPECT_TRUE(merger.fired.empty());
+
+  // 2. It comes back without local state: dropped again, then its log replayed from its
+  // beginning, one epoch a commit, released below the replayed log's own watermark (the merged
+  // watermark waits; out-of-orderness 0).
+  drop(merger, moved);
+  merger.logs[moved];
+  const int64_t merged = merger.previous_watermark;
+  for (const auto* epoch : {&a1, &b1, &b2}) {
+    Deliver(merger, moved, &(*epoch)[moved], nullptr);
+    Deliver(merger, moved, nullptr, &(*epoch)[moved].epoch);
+    const int64_t catch_up = merger.logs[moved].Watermark(0).value_or(INT64_MIN);
+    RuleContext context{*brands_, std::min(merged, catch_up), merger.fired};
+    ASSERT_TRUE(merger.rule->OnInquiryEvents(merger.applied, std::min(merged, catch_up),
+                                             context).ok());
+    merger.applied.clear();
+    context.watermark_ms = merged;
+    ASSERT_TRUE(merger.rule->OnWatermark(context).ok());
+    write(merger);
+  }
+  stored(tracked, held);
+  EXPECT_TRUE(tracked.contains(on(kept, "p1")));
+  EXPECT_TRUE(tracked.contains(on(moved, "p4")));  // replayed beside it
+  // 3. Both go on to the end.
+  Release(merger, kT0 + 120 * kMinute);
+  EXPECT_EQ(Alerts(merger.fired), Alerts(single));
+  store->reset();
   fs::remove_all(directory);
 }
 

@@ -243,6 +243,67 @@ TEST_F(KafkaTest, MetricsShowAssignmentRebalancesAndLag) {
   EXPECT_EQ(lag, 1.0) << metrics;
 }
 
+// Issue 11 (throughput against kcat): two waits of librdkafka 2.0.2 that left the engine idle.
+// (1) A partition's fetch starting at a logical offset (a new group's beginning) before its broker
+// thread has taken it waits a fixed 500 ms ("no current leader for partition"); librdkafka
+// creates the local topic, and so hands the partitions to their leaders, only when the topic is
+// first used. The source holds the topic from the start: it exists before the group assigns.
+// (2) Fetching stops at queued.min.messages / queued.max.messages.kbytes and resumes only up to
+// 1 s later; the source's defaults let the queue hold more than a second of reading. Both are
+// read from librdkafka's own debug lines (`topic`, `fetch`).
+TEST_F(KafkaTest, PartitionsHaveTheirLeadersBeforeTheAssignmentAndFetchIntoADeepQueue) {
+  KafkaSinkOptions sink_options;
+  sink_options.client = Client(cluster_->bootstrap());
+  sink_options.topic = "alerts";
+  sink_options.delivery_timeout_ms = 3000;
+  auto sink = MakeKafkaSink(sink_options, "alerts-topic");
+  ASSERT_TRUE(sink.ok()) << sink.status().ToString();
+  std::vector<OutboxEntry> alerts;
+  for (int number = 0; number < 6; ++number) alerts.push_back(Alert(number % 2 ? "telia" : "telenor", number));
+  ASSERT_EQ((*sink)->Deliver(alerts).delivered, alerts.size());
+
+  KafkaSourceOptions options;
+  options.client = Client(cluster_->bootstrap());
+  options.client.properties["debug"] = "topic,fetch";
+  options.topic = "alerts";
+  options.group = "prefetch-test";
+  testing::internal::CaptureStderr();
+  auto source = MakeKafkaSource(options);
+  ASSERT_TRUE(source.ok()) << source.status().ToString();
+  std::string until_assigned;
+  size_t records = 0;
+  Batch batch;
+  for (int attempt = 0; attempt < 300 && records < alerts.size(); ++attempt) {
+    batch.Reset();
+    auto read = (*source)->Fill(batch, 100);
+    ASSERT_TRUE(read.ok()) << read.status().ToString();
+    if (*read == SourceRead::kAssignmentChanged) {
+      if (until_assigned.empty()) {
+        until_assigned = testing::internal::GetCapturedStderr();
+        testing::internal::CaptureStderr();
+      }
+      (*source)->TakeAssignmentChange();
+      ASSERT_TRUE((*source)->CompleteAssignmentChange().ok());
+      continue;
+    }
+    records += batch.records.size();
+  }
+  source->reset();
+  const std::string after_assigned = testing::internal::GetCapturedStderr();
+  ASSERT_EQ(records, alerts.size());
+  EXPECT_NE(until_assigned.find("New local topic: alerts"), std::string::npos) << until_assigned;
+  EXPECT_EQ(after_assigned.find("no current leader for partition"), std::string::npos)
+      << after_assigned;
+  int fetchable = 0;
+  for (const std::string& line : brandpulse_test::Lines(after_assigned)) {
+    if (line.find("Topic alerts [") == std::string::npos || !line.ends_with(" is fetchable")) continue;
+    ++fetchable;
+    EXPECT_NE(line.find("/10000000 msgs, "), std::string::npos) << line;
+    EXPECT_NE(line.find("/262144 kb queued"), std::string::npos) << line;
+  }
+  EXPECT_GE(fetchable, 2) << after_assigned;  // each partition, at least once
+}
+
 // One member of a consumer group driven the way the cluster's runner drives its source: every
 // step reads, follows assignment changes (the hand-over commit before a revoke is acknowledged)
 // and makes an epoch commit of the positions it holds.

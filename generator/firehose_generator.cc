@@ -615,12 +615,8 @@ Result<WordList> LoadWordList(const std::string& directory, const LanguageSource
 // "más"; an accented term is stricter, so this errs towards leaving a word out).
 std::string MatchForm(std::string_view word) {
   std::string form;
-  for (size_t i = 0; i < word.size();) {
-    const DecodedCodePoint decoded = DecodeCodePointAt(word, i);
-    i += decoded.length;
-    const uint32_t stripped = StripAccent(FoldCodePoint(decoded.code_point));
-    if (stripped != 0) AppendUtf8(stripped, form);
-  }
+  std::vector<uint32_t> offsets;  // not needed here
+  FoldAndStripAccents(word, form, offsets);
   return form;
 }
 

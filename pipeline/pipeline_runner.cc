@@ -1302,12 +1302,17 @@ Status PipelineRun::ClusterInquiries(WindowDeltaMap& deltas, bool end_of_input) 
     return replaying ? std::min(previous, closer_->ClosedThrough(brand_index)) : previous;
   };
   // A brandless copy (viral_post's growth events) is judged by its partition's brands; one of a
-  // partition without brands counts for nothing (a replay of it brings only old copies).
+  // partition without brands counts for nothing (a replay of it brings only old copies). What
+  // the rule records an inquiry as opened under: the lowest of the brands' (for a kept brand's
+  // event, newer than both, it changes nothing that is counted).
   std::map<uint32_t, int64_t> partition_through;
+  int64_t lowest = previous;
   for (uint32_t brand = 0; replaying && brand < brands_->brand_count(); ++brand) {
+    const int64_t through = final_through(brand);
     const uint32_t partition = cluster_->PartitionOfBrand(brands_->brand_info(brand).id);
-    auto [entry, fresh] = partition_through.try_emplace(partition, final_through(brand));
-    if (!fresh) entry->second = std::min(entry->second, final_through(brand));
+    auto [entry, fresh] = partition_through.try_emplace(partition, through);
+    if (!fresh) entry->second = std::min(entry->second, through);
+    lowest = std::min(lowest, through);
   }
   for (const InquiryEvent& event : events) {
     int64_t through = previous;
@@ -1320,12 +1325,6 @@ Status PipelineRun::ClusterInquiries(WindowDeltaMap& deltas, bool end_of_input) 
       }
     }
     if (event.event_time_ms < through) ++cluster_late_inquiry_events_;
-  }
-  // What the rule records an inquiry as opened under: the replayed brands' closed-through (for
-  // a kept brand's event, newer than both, it changes nothing that is counted).
-  int64_t lowest = previous;
-  for (uint32_t brand = 0; replaying && brand < brands_->brand_count(); ++brand) {
-    lowest = std::min(lowest, final_through(brand));
   }
   const size_t first = inquiries_.size();
   RuleContext context{*brands_, lowest, fired_, end_of_input, &inquiries_};

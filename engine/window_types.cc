@@ -109,25 +109,29 @@ std::string DimensionString(DimensionValue value) {
   return out;
 }
 
+std::optional<uint32_t> WindowLayout::FindShape(int64_t size_ms, int64_t slide_ms) const {
+  for (uint32_t shape = 0; shape < shapes.size(); ++shape) {
+    if (shapes[shape].size_ms == size_ms && shapes[shape].slide_ms == slide_ms) return shape;
+  }
+  return std::nullopt;
+}
+
 WindowLayout MakeWindowLayout(const std::vector<WindowSpec>& windows) {
   WindowLayout layout;
   for (const WindowSpec& window : windows) {
     int64_t size = window.stored_size_ms(), slide = window.stored_slide_ms();
-    auto same = [&](const WindowShape& shape) {
-      return shape.size_ms == size && shape.slide_ms == slide;
-    };
-    auto found = std::find_if(layout.shapes.begin(), layout.shapes.end(), same);
-    if (found == layout.shapes.end()) {
+    std::optional<uint32_t> index = layout.FindShape(size, slide);
+    if (!index) {
       layout.shapes.push_back(WindowShape{size, slide, {}});
-      found = layout.shapes.end() - 1;
+      index = static_cast<uint32_t>(layout.shapes.size() - 1);
     }
+    std::vector<Dimension>& dimensions = layout.shapes[*index].dimensions;
     for (Dimension dimension : window.dimensions) {
-      if (std::find(found->dimensions.begin(), found->dimensions.end(), dimension) ==
-          found->dimensions.end()) {
-        found->dimensions.push_back(dimension);
+      if (std::find(dimensions.begin(), dimensions.end(), dimension) == dimensions.end()) {
+        dimensions.push_back(dimension);
       }
     }
-    layout.shape_of_window.push_back(static_cast<uint32_t>(found - layout.shapes.begin()));
+    layout.shape_of_window.push_back(*index);
   }
   return layout;
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -87,6 +88,9 @@ struct WindowShape {
 struct WindowLayout {
   std::vector<WindowShape> shapes;
   std::vector<uint32_t> shape_of_window;  // by window spec index
+
+  // The index of the stored shape (size, slide), if the layout has it (shapes are distinct).
+  std::optional<uint32_t> FindShape(int64_t size_ms, int64_t slide_ms) const;
 };
 WindowLayout MakeWindowLayout(const std::vector<WindowSpec>& windows);
 

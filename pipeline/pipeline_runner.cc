@@ -1203,14 +1203,9 @@ Status PipelineRun::RestoreSnapshotWindows(
       if (!window.key.dimension.empty()) continue;
       std::optional<uint32_t> brand = brands_->FindBrand(window.key.brand_id);
       if (!brand) continue;
-      for (uint32_t shape = 0; shape < layout.shapes.size(); ++shape) {
-        if (layout.shapes[shape].size_ms != window.key.size_ms ||
-            layout.shapes[shape].slide_ms != window.key.slide_ms) {
-          continue;
-        }
-        totals[WindowDeltaKey{*brand, shape, kBrandTotal, window.key.start_ms}].Merge(window.metrics);
-        break;
-      }
+      std::optional<uint32_t> shape = layout.FindShape(window.key.size_ms, window.key.slide_ms);
+      if (!shape) continue;
+      totals[WindowDeltaKey{*brand, *shape, kBrandTotal, window.key.start_ms}].Merge(window.metrics);
     }
   }
   RETURN_IF_ERROR(store_->Write(write));

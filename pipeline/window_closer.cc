@@ -32,15 +32,11 @@ Status WindowCloser::Restore(StateStore& store, const BrandDirectory& brands,
     if (!key.dimension.empty()) return;
     std::optional<uint32_t> brand = brands.FindBrand(key.brand_id);
     if (!brand) return;  // a brand removed from the watchlist keeps its history, gets no alerts
-    for (uint32_t shape = 0; shape < layout_.shapes.size(); ++shape) {
-      if (layout_.shapes[shape].size_ms != key.size_ms ||
-          layout_.shapes[shape].slide_ms != key.slide_ms) {
-        continue;
-      }
-      int64_t close_time = WindowCloseTime(key.start_ms, key.size_ms, allowed_lateness_ms_);
-      if (close_time > watermark_ms) {
-        open_[OpenWindow{close_time, shape, *brand, key.start_ms}] = Total{metrics, true};
-      }
+    std::optional<uint32_t> shape = layout_.FindShape(key.size_ms, key.slide_ms);
+    if (!shape) return;
+    int64_t close_time = WindowCloseTime(key.start_ms, key.size_ms, allowed_lateness_ms_);
+    if (close_time > watermark_ms) {
+      open_[OpenWindow{close_time, *shape, *brand, key.start_ms}] = Total{metrics, true};
     }
   });
 }

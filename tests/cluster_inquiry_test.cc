@@ -12,6 +12,7 @@
 #include "operators/unanswered_rule.h"
 #include "operators/watchlist_brands.h"
 #include "pipeline/cluster_merge_log.h"
+#include "tests/cluster_test_util.h"
 #include "test_support.h"
 
 namespace brandpulse {
@@ -19,11 +20,12 @@ namespace {
 
 namespace fs = std::filesystem;
 using brandpulse_test::MakeTempDirectory;
-
-constexpr uint64_t kA = 0xaaaa;  // instance nonces
-constexpr uint64_t kB = 0xbbbb;
-constexpr int64_t kT0 = 1767225600000;  // 2026-01-01T00:00:00Z
-constexpr int64_t kMinute = 60000;
+using cluster_test::kA;
+using cluster_test::kB;
+using cluster_test::kMinute;
+using cluster_test::kT0;
+using cluster_test::SortedIds;
+using cluster_test::ThroughCodec;
 
 InquiryEvent Event(InquiryEvent::Kind kind, std::string brand, int64_t time, std::string payload) {
   return InquiryEvent{kind, "sla", std::move(brand), time, std::move(payload)};
@@ -106,9 +108,8 @@ class ClusterInquiryMerge : public ::testing::Test {
     std::string id, author, text, reply_to_handle, reply_to_post;
     int64_t time_ms;
   };
-  // The events one reader publishes for these posts (context.inquiry_events set: `cluster:`).
-  std::vector<InquiryEvent> Read(AlertRule& reader, const std::vector<Said>& posts) {
-    Batch batch;
+  // The posts of a batch (their views point into `posts`).
+  static void Fill(const std::vector<Said>& posts, Batch& batch) {
     for (const Said& said : posts) {
       Post post;
       post.id = said.id;
@@ -119,6 +120,21 @@ class ClusterInquiryMerge : public ::testing::Test {
       post.event_time_ms = said.time_ms;
       batch.posts.push_back(post);
     }
+  }
+  // The observations as comparable lines, sorted.
+  static std::vector<std::string> Summary(const std::vector<InquiryObservation>& observations) {
+    std::vector<std::string> lines;
+    for (const InquiryObservation& o : observations) {
+      lines.push_back(fmt::format("{} {} {} {} {} {}", static_cast<int>(o.kind), o.brand_index,
+                                  o.profile, o.response_ms, o.event_time_ms, o.after_deadline));
+    }
+    std::sort(lines.begin(), lines.end());
+    return lines;
+  }
+  // The events one reader publishes for these posts (context.inquiry_events set: `cluster:`).
+  std::vector<InquiryEvent> Read(AlertRule& reader, const std::vector<Said>& posts) {
+    Batch batch;
+    Fill(posts, batch);
     std::vector<FiredAlert> fired;
     std::vector<InquiryObservation> observations;
     std::vector<InquiryEvent> events;
@@ -164,11 +180,7 @@ PreparedPartials Epoch(uint64_t nonce, uint64_t seq, SourceRange range,
   prepared.source_partition_count = 2;
   prepared.ranges.push_back(range);
   prepared.inquiries = std::move(events);
-  std::string bytes;  // through the codec, as on the partials topic
-  EncodePrepared(prepared, bytes);
-  Result<PreparedPartials> decoded = DecodePrepared(bytes);
-  EXPECT_TRUE(decoded.ok());
-  return std::move(*decoded);
+  return ThroughCodec(prepared);
 }
 
 TEST_F(ClusterInquiryMerge, AReplyReadElsewhereClosesTheInquiryOnceWhateverTheRecords) {
@@ -254,16 +266,7 @@ TEST_F(ClusterInquiryMerge, AsInOneProcessWhateverTheOrderTheEpochsArriveIn) {
   {
     auto rule = Rule();
     Batch batch;
-    for (const Said& said : posts) {
-      Post post;
-      post.id = said.id;
-      post.author_handle = said.author;
-      post.text = said.text;
-      post.reply_to_handle = said.reply_to_handle;
-      post.reply_to_post_id = said.reply_to_post;
-      post.event_time_ms = said.time_ms;
-      batch.posts.push_back(post);
-    }
+    Fill(posts, batch);
     RuleContext context{*brands_, INT64_MIN, single_fired, false, &single};
     ASSERT_TRUE(rule->OnBatch(batch, context).ok());
     context.watermark_ms = kT0 + 60 * kMinute;
@@ -279,24 +282,9 @@ TEST_F(ClusterInquiryMerge, AsInOneProcessWhateverTheOrderTheEpochsArriveIn) {
   }
   Merge(*merger, applied, kT0 + 60 * kMinute);
 
-  auto ids = [](const std::vector<FiredAlert>& fired) {
-    std::vector<std::string> ids;
-    for (const FiredAlert& alert : fired) ids.push_back(alert.id);
-    std::sort(ids.begin(), ids.end());
-    return ids;
-  };
-  EXPECT_EQ(ids(fired_), ids(single_fired));
-  EXPECT_EQ(ids(fired_), (std::vector<std::string>{"sla/telenor/q2", "sla/telia/q3"}));
-  auto summary = [](const std::vector<InquiryObservation>& observations) {
-    std::vector<std::string> lines;
-    for (const InquiryObservation& o : observations) {
-      lines.push_back(fmt::format("{} {} {} {} {} {}", static_cast<int>(o.kind), o.brand_index,
-                                  o.profile, o.response_ms, o.event_time_ms, o.after_deadline));
-    }
-    std::sort(lines.begin(), lines.end());
-    return lines;
-  };
-  EXPECT_EQ(summary(observations_), summary(single));
+  EXPECT_EQ(SortedIds(fired_), SortedIds(single_fired));
+  EXPECT_EQ(SortedIds(fired_), (std::vector<std::string>{"sla/telenor/q2", "sla/telia/q3"}));
+  EXPECT_EQ(Summary(observations_), Summary(single));
   EXPECT_EQ(Count(InquiryObservation::Kind::kAnswered), 2u);  // r2 late, still measured
 }
 
@@ -386,16 +374,7 @@ TEST_F(ClusterInquiryMerge, AGainedPartitionIsReplayedBesideAKeptOneAsInOneProce
               [](const Said& a, const Said& b) { return a.time_ms < b.time_ms; });
     auto rule = Rule();
     Batch batch;
-    for (const Said& said : all) {
-      Post post;
-      post.id = said.id;
-      post.author_handle = said.author;
-      post.text = said.text;
-      post.reply_to_handle = said.reply_to_handle;
-      post.reply_to_post_id = said.reply_to_post;
-      post.event_time_ms = said.time_ms;
-      batch.posts.push_back(post);
-    }
+    Fill(all, batch);
     RuleContext context{*brands_, INT64_MIN, single_fired, false, &single};
     ASSERT_TRUE(rule->OnBatch(batch, context).ok());
     context.watermark_ms = kT0 + 70 * kMinute;
@@ -527,15 +506,6 @@ TEST_F(ClusterInquiryMerge, AGainedPartitionIsReplayedBesideAKeptOneAsInOneProce
     std::sort(lines.begin(), lines.end());
     return lines;
   };
-  auto summary = [](const std::vector<InquiryObservation>& observations) {
-    std::vector<std::string> lines;
-    for (const InquiryObservation& o : observations) {
-      lines.push_back(fmt::format("{} {} {} {} {} {}", static_cast<int>(o.kind), o.brand_index,
-                                  o.profile, o.response_ms, o.event_time_ms, o.after_deadline));
-    }
-    std::sort(lines.begin(), lines.end());
-    return lines;
-  };
 
   std::string kept_state;
   std::vector<FiredAlert> fired;
@@ -545,12 +515,9 @@ TEST_F(ClusterInquiryMerge, AGainedPartitionIsReplayedBesideAKeptOneAsInOneProce
   // (q1 alerted, its answer still measured)
   EXPECT_NE(kept_state.find("open/telenor\x1fq1"), std::string::npos) << kept_state;
   EXPECT_EQ(payloads(fired), payloads(single_fired));
-  std::vector<std::string> ids;
-  for (const FiredAlert& alert : fired) ids.push_back(alert.id);
-  std::sort(ids.begin(), ids.end());
-  EXPECT_EQ(ids, (std::vector<std::string>{"sla/telenor/q1", "sla/telenor/q6", "sla/telia/q4",
+  EXPECT_EQ(SortedIds(fired), (std::vector<std::string>{"sla/telenor/q1", "sla/telenor/q6", "sla/telia/q4",
                                            "sla/telia/q5"}));
-  EXPECT_EQ(summary(observations), summary(single));
+  EXPECT_EQ(Summary(observations), Summary(single));
 
   // Released by the merged watermark (already past the whole replay), r3 closes nothing and q3
   // fires: not one process's alerts.

@@ -19,6 +19,7 @@
 #include "operators/viral_post_rule.h"
 #include "operators/watchlist_brands.h"
 #include "pipeline/cluster_merge_log.h"
+#include "tests/cluster_test_util.h"
 #include "test_support.h"
 
 namespace brandpulse {
@@ -27,17 +28,14 @@ namespace {
 namespace fs = std::filesystem;
 using brandpulse_test::MakeTempDirectory;
 
-constexpr uint64_t kA = 0xaaaa;  // instance nonces
-constexpr uint64_t kB = 0xbbbb;
-constexpr int64_t kT0 = 1767225600000;  // 2026-01-01T00:00:00Z
-constexpr int64_t kMinute = 60000;
+using cluster_test::Hex;
+using cluster_test::kA;
+using cluster_test::kB;
+using cluster_test::kMinute;
+using cluster_test::kT0;
+using cluster_test::SortedIds;
+using cluster_test::ThroughCodec;
 constexpr uint32_t kPartials = 2;  // partials partitions
-
-std::string Hex(std::string_view bytes) {
-  std::string hex;
-  for (char byte : bytes) hex += fmt::format("{:02x}", static_cast<uint8_t>(byte));
-  return hex;
-}
 
 TEST(ClusterViralCodec, TrackedAndGrowthEventsRoundTripAndOtherKindsStayRefused) {
   PreparedPartials prepared;
@@ -205,13 +203,7 @@ class ClusterViralMerge : public ::testing::Test {
         }
       }
     }
-    for (PreparedPartials& record : records) {
-      std::string bytes;
-      EncodePrepared(record, bytes);
-      Result<PreparedPartials> decoded = DecodePrepared(bytes);
-      EXPECT_TRUE(decoded.ok());
-      record = std::move(*decoded);
-    }
+    for (PreparedPartials& record : records) record = ThroughCodec(record);
     return records;
   }
 
@@ -281,12 +273,6 @@ class ClusterViralMerge : public ::testing::Test {
     std::sort(alerts.begin(), alerts.end());
     return alerts;
   }
-  static std::vector<std::string> Ids(const std::vector<FiredAlert>& fired) {
-    std::vector<std::string> ids;
-    for (const FiredAlert& alert : fired) ids.push_back(alert.id);
-    std::sort(ids.begin(), ids.end());
-    return ids;
-  }
 
   std::unique_ptr<WatchlistBrands> brands_;
   const PublicMetricSlots* slots_ = nullptr;
@@ -319,7 +305,7 @@ class ClusterViralMerge : public ::testing::Test {
 
 TEST_F(ClusterViralMerge, PostAndItsRepliesOnTwoInstancesFireOneProcesssAlertsInEitherOrder) {
   const std::vector<FiredAlert> single = Single({posts_, answers_});
-  EXPECT_EQ(Ids(single), (std::vector<std::string>{"viral/tele2/p2", "viral/tele2/p3",
+  EXPECT_EQ(SortedIds(single), (std::vector<std::string>{"viral/tele2/p2", "viral/tele2/p3",
                                                    "viral/tele2/p4", "viral/telenor/p1",
                                                    "viral/telenor/p2"}));
   const std::vector<InquiryEvent> posted = Read(posts_);
@@ -412,13 +398,13 @@ TEST_F(ClusterViralMerge, HeldEventsAndTrackedPostsAreStateAndDropPerBrand) {
     ASSERT_TRUE((*store)->Write(commit).ok());
     kept.previous_watermark = kT0 + 2 * kMinute + 500;
     Release(kept, kT0 + 120 * kMinute);
-    EXPECT_EQ(Ids(kept.fired), (std::vector<std::string>{"viral/tele2/p2", "viral/tele2/p3"}));
+    EXPECT_EQ(SortedIds(kept.fired), (std::vector<std::string>{"viral/tele2/p2", "viral/tele2/p3"}));
   }
   Merger again = MakeMerger({0, 1});  // the store no longer holds telenor's posts
   ASSERT_TRUE(again.rule->Restore(**store, *brands_).ok());
   again.previous_watermark = kT0 + 2 * kMinute + 500;
   Release(again, kT0 + 120 * kMinute);
-  EXPECT_EQ(Ids(again.fired), (std::vector<std::string>{"viral/tele2/p2", "viral/tele2/p3"}));
+  EXPECT_EQ(SortedIds(again.fired), (std::vector<std::string>{"viral/tele2/p2", "viral/tele2/p3"}));
   auto held_keys = [&] {
     size_t count = 0;
     EXPECT_TRUE((*store)->ScanRuleState("viral", [&](std::string_view key, std::string_view) {
@@ -546,7 +532,7 @@ TEST_F(ClusterViralMerge, TheMergerCountsByEventTimeNotByReadOrder) {
     Publish({&merger}, Epoch(kA, 1, SourceRange{0, 0, 1, kT0, false}, Read(post)));
     Publish({&merger}, Epoch(kB, 2, SourceRange{1, 1, 3, kT0 + 2 * kMinute, false}, Read(two)));
     Release(merger, kT0 + 120 * kMinute);
-    return Ids(merger.fired);
+    return SortedIds(merger.fired);
   };
   const std::vector<std::string> fired = {"viral/telenor/p1"};
   // Read before p1 (from another partition, earlier in the file): one process does not count
@@ -554,7 +540,7 @@ TEST_F(ClusterViralMerge, TheMergerCountsByEventTimeNotByReadOrder) {
   EXPECT_TRUE(Single({{early}, post, two}).empty());
   EXPECT_EQ(merged(early), fired);
   // Read after p1 but stamped before it: one process counts it; the merger does not.
-  EXPECT_EQ(Ids(Single({post, {skewed}, two})), fired);
+  EXPECT_EQ(SortedIds(Single({post, {skewed}, two})), fired);
   EXPECT_TRUE(merged(skewed).empty());
 }
 

@@ -115,6 +115,18 @@ class KafkaTest : public ::testing::Test {
     cluster_ = std::make_unique<DevKafka>(directory_);
     ASSERT_FALSE(cluster_->bootstrap().empty()) << "dev-kafka did not start";
   }
+  // Six alerts (telenor and telia in turn) delivered to the "alerts" topic through the sink:
+  // what the source tests read back.
+  void ProduceAlerts(std::vector<OutboxEntry>& alerts) {
+    KafkaSinkOptions sink_options;
+    sink_options.client = Client(cluster_->bootstrap());
+    sink_options.topic = "alerts";
+    sink_options.delivery_timeout_ms = 3000;
+    auto sink = MakeKafkaSink(sink_options, "alerts-topic");
+    ASSERT_TRUE(sink.ok()) << sink.status().ToString();
+    for (int number = 0; number < 6; ++number) alerts.push_back(Alert(number % 2 ? "telia" : "telenor", number));
+    ASSERT_EQ((*sink)->Deliver(alerts).delivered, alerts.size());
+  }
   fs::path directory_;
   std::unique_ptr<DevKafka> cluster_;
 };
@@ -189,15 +201,8 @@ TEST_F(KafkaTest, SideRecordsAreAcknowledgedByFlush) {
 // What /metrics shows of a Kafka source: its assignment, the rebalances that reached it, and per
 // partition the records between the state's committed position and the partition's end.
 TEST_F(KafkaTest, MetricsShowAssignmentRebalancesAndLag) {
-  KafkaSinkOptions sink_options;
-  sink_options.client = Client(cluster_->bootstrap());
-  sink_options.topic = "alerts";
-  sink_options.delivery_timeout_ms = 3000;
-  auto sink = MakeKafkaSink(sink_options, "alerts-topic");
-  ASSERT_TRUE(sink.ok()) << sink.status().ToString();
   std::vector<OutboxEntry> alerts;
-  for (int number = 0; number < 6; ++number) alerts.push_back(Alert(number % 2 ? "telia" : "telenor", number));
-  ASSERT_EQ((*sink)->Deliver(alerts).delivered, alerts.size());
+  ASSERT_NO_FATAL_FAILURE(ProduceAlerts(alerts));
 
   KafkaSourceOptions options;
   options.client = Client(cluster_->bootstrap());
@@ -252,15 +257,8 @@ TEST_F(KafkaTest, MetricsShowAssignmentRebalancesAndLag) {
 // 1 s later; the source's defaults let the queue hold more than a second of reading. Both are
 // read from librdkafka's own debug lines (`topic`, `fetch`).
 TEST_F(KafkaTest, PartitionsHaveTheirLeadersBeforeTheAssignmentAndFetchIntoADeepQueue) {
-  KafkaSinkOptions sink_options;
-  sink_options.client = Client(cluster_->bootstrap());
-  sink_options.topic = "alerts";
-  sink_options.delivery_timeout_ms = 3000;
-  auto sink = MakeKafkaSink(sink_options, "alerts-topic");
-  ASSERT_TRUE(sink.ok()) << sink.status().ToString();
   std::vector<OutboxEntry> alerts;
-  for (int number = 0; number < 6; ++number) alerts.push_back(Alert(number % 2 ? "telia" : "telenor", number));
-  ASSERT_EQ((*sink)->Deliver(alerts).delivered, alerts.size());
+  ASSERT_NO_FATAL_FAILURE(ProduceAlerts(alerts));
 
   KafkaSourceOptions options;
   options.client = Client(cluster_->bootstrap());

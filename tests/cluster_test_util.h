@@ -1,0 +1,51 @@
+// What the cluster merge tests of inquiry events share (tests/cluster_inquiry_test.cc for
+// `unanswered`, tests/cluster_viral_test.cc for `viral_post`): instance nonces, the times their
+// posts are stamped with, and the helpers that turn records and alerts into comparable values.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "operators/partials_codec.h"
+#include "engine/alert_rule.h"
+#include "engine/status.h"
+
+namespace brandpulse::cluster_test {
+
+constexpr uint64_t kA = 0xaaaa;  // instance nonces
+constexpr uint64_t kB = 0xbbbb;
+constexpr int64_t kT0 = 1767225600000;  // 2026-01-01T00:00:00Z
+constexpr int64_t kMinute = 60000;
+
+// Lower-case hex of bytes: an encoding pinned byte for byte.
+inline std::string Hex(std::string_view bytes) {
+  std::string hex;
+  for (char byte : bytes) hex += fmt::format("{:02x}", static_cast<uint8_t>(byte));
+  return hex;
+}
+
+// A prepared record as a merger reads it: through the codec, as on the partials topic.
+inline PreparedPartials ThroughCodec(const PreparedPartials& prepared) {
+  std::string bytes;
+  EncodePrepared(prepared, bytes);
+  Result<PreparedPartials> decoded = DecodePrepared(bytes);
+  EXPECT_TRUE(decoded.ok()) << decoded.status().ToString();
+  return decoded.ok() ? std::move(*decoded) : PreparedPartials{};
+}
+
+// The fired alerts' ids, sorted (which alerts, whatever the order they fired in).
+inline std::vector<std::string> SortedIds(const std::vector<FiredAlert>& fired) {
+  std::vector<std::string> ids;
+  for (const FiredAlert& alert : fired) ids.push_back(alert.id);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+}  // namespace brandpulse::cluster_test

@@ -26,14 +26,8 @@ commit_every=800
 brandpulse=build/brandpulse
 work=build/dedup-test
 source tests/kafka/lib.sh
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --posts) posts=$2; shift 2 ;;
-    --seed) seed=$2; shift 2 ;;
-    --commit-every) commit_every=$2; shift 2 ;;
-    *) kafka_common_option "$1" "${2:-}" || { echo "dedup-test: unknown argument $1" >&2; exit 2; }; shift 2 ;;
-  esac
-done
+kafka_options=(--posts posts --seed seed --commit-every commit_every)
+kafka_parse_options "$@"
 kafka_prepare
 kafka_start_cluster 3 posts:8 partials:4
 
@@ -46,70 +40,35 @@ unique=$(grep -o '"id":"[0-9]*"' "$input" | sort -u | wc -l)
 edits=$(grep -c '"edited_at":"' "$input" || true)
 echo "dedup-test: $records records ($unique statuses, $edits edits, $((records - unique - edits)) copies) produced to 8 partitions"
 
-ids() { cat "$@" 2>/dev/null | grep -o '"alert_id":"[^"]*"' | sort -u || true; }
-
 # The reference: the same records from a file, one process, with `dedup`.
-run reference tests/kafka/dedup-file-pipeline.yaml KAFKA_COMMIT_EVERY=$commit_every
-finish reference || exit 1
-"$brandpulse" query dump --state "$work/reference/state" >"$work/reference/windows.txt"
-ids "$work/reference/out/alerts.jsonl" >"$work/reference/alert-ids.txt"
+kafka_reference tests/kafka/dedup-file-pipeline.yaml KAFKA_COMMIT_EVERY=$commit_every
 [ -s "$work/reference/alert-ids.txt" ] || { echo "dedup-test: the reference fired no alert" >&2; exit 2; }
 
 # Slow consumption (brokers answer 300 ms late, small fetches, short epochs) so that b's join
 # and the kill land while the instances consume.
-kafka_control "rtt -1 300" >/dev/null
-common=(KAFKA_GROUP=dedup KAFKA_COMMIT_EVERY=$commit_every KAFKA_FETCH_BYTES=8192)
-run a tests/kafka/dedup-pipeline.yaml "${common[@]}"
-a=$pid
-wait_for "$work/a/runs.log" "epoch .* committed" 300 || fail "a committed no epoch"
-run b tests/kafka/dedup-pipeline.yaml "${common[@]}"
-b=$pid
-sleep 1
-if kill -0 "$a" 2>/dev/null; then
-  kill -KILL "$a"
-  wait "$a" 2>/dev/null || true
-  echo "dedup-test: a killed with SIGKILL; restarting it on its old state"
-  run a tests/kafka/dedup-pipeline.yaml "${common[@]}"
-  a=$pid
-else
-  fail "a finished before it could be killed"
-fi
-wait_for "$work/b/runs.log" "[1-9] partition(s) gained" 600 || fail "b gained no partition"
-pid=$a; finish a || true
-pid=$b; finish b || true
-kafka_control "rtt -1 0" >/dev/null
+kafka_join_and_kill tests/kafka/dedup-pipeline.yaml KAFKA_GROUP=dedup KAFKA_COMMIT_EVERY=$commit_every \
+  KAFKA_FETCH_BYTES=8192
 
 # c: alone, fresh disk; takes every partials partition and closes every window.
 run c tests/kafka/dedup-pipeline.yaml KAFKA_GROUP=dedup KAFKA_COMMIT_EVERY=$commit_every
 finish c || true
 
-"$brandpulse" query dump --state "$work/c/state" >"$work/c/windows.txt"
-if ! cmp -s "$work/reference/windows.txt" "$work/c/windows.txt"; then
-  fail "c: merged windows differ from the single-process run with dedup"
-  diff "$work/reference/windows.txt" "$work/c/windows.txt" | head -n 10 || true
-fi
-ids "$work"/{a,b}/out/alerts.jsonl >"$work/ab-alert-ids.txt"
-cmp -s "$work/reference/alert-ids.txt" "$work/ab-alert-ids.txt" ||
-  { fail "alert ids of a and b differ from the single-process run"; diff "$work/reference/alert-ids.txt" "$work/ab-alert-ids.txt" | head || true; }
-ids "$work/c/out/alerts.jsonl" >"$work/c-alert-ids.txt"
-cmp -s "$work/reference/alert-ids.txt" "$work/c-alert-ids.txt" ||
-  { fail "c's alert ids differ from the single-process run"; diff "$work/reference/alert-ids.txt" "$work/c-alert-ids.txt" | head || true; }
-"$brandpulse" kafka-lag --brokers "$KAFKA_BROKERS" --topic posts --group dedup >"$work/lag.txt"
-grep -q '^total lag 0$' "$work/lag.txt" || { fail "committed offsets are not at the end offsets"; cat "$work/lag.txt"; }
+check_windows c "c: merged windows differ from the single-process run with dedup"
+alert_ids "$work"/{a,b}/out/alerts.jsonl | sort -u >"$work/ab-alert-ids.txt"
+check_ids "$work/ab-alert-ids.txt" "alert ids of a and b differ from the single-process run"
+alert_ids "$work/c/out/alerts.jsonl" | sort -u >"$work/c-alert-ids.txt"
+check_ids "$work/c-alert-ids.txt" "c's alert ids differ from the single-process run"
+check_lag dedup "$work/lag.txt"
 if grep -i 'offset reset' "$work"/{a,b,c}/runs.log; then fail "an offset reset happened"; fi
 grep -h 'cluster: epochs committed\|cluster: dedup:' "$work"/{a,b,c}/runs.log | sed 's/^/dedup-test: /'
-if grep -h 'cluster: epochs committed' "$work"/{a,b,c}/runs.log | grep -v ' 0 conflict(s)'; then
-  fail "the merger refused epochs (conflicts)"
-fi
-if grep -h 'cluster: epochs committed' "$work"/{a,b,c}/runs.log | grep -v '; 0 merged window delta(s) late'; then
-  fail "a merger found deltas of windows it had closed"
-fi
+check_epochs ' 0 conflict(s)' "the merger refused epochs (conflicts)" a b c
+check_epochs '; 0 merged window delta(s) late' "a merger found deltas of windows it had closed" a b c
 grep -qh 'post events published [1-9]' "$work"/{a,b}/runs.log || fail "no post event went through the partials"
 grep -qh 'merged [1-9][0-9]*; merger: [1-9][0-9]* event(s), [1-9][0-9]* counted, [1-9][0-9]* duplicate' "$work/c/runs.log" ||
   fail "c dropped no duplicate"
 grep -qh ' [1-9][0-9]* edit(s) applied' "$work/c/runs.log" || fail "c applied no edit"
-cat "$work"/{a,b,c}/out/late.jsonl 2>/dev/null | grep -q . && fail "posts went to the late sink (nothing is late here)"
-cat "$work"/{a,b,c}/out/dead-letter.jsonl 2>/dev/null | grep -q . && fail "posts went to the dead letters"
+check_sink_empty late.jsonl "posts went to the late sink (nothing is late here)" a b c
+check_sink_empty dead-letter.jsonl "posts went to the dead letters" a b c
 abandoned=$(cat "$work"/{a,b}/runs.log | grep -c 'abandoned (' || true)
 echo "dedup-test: $abandoned epoch(s) abandoned by a and b; $(wc -l <"$work/c/windows.txt") windows, $(wc -l <"$work/reference/alert-ids.txt") alert ids; $(tail -n 1 "$work/lag.txt")"
 

@@ -29,15 +29,8 @@ rate=10
 brandpulse=build/brandpulse
 work=build/global-test
 source tests/kafka/lib.sh
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --posts) posts=$2; shift 2 ;;
-    --seed) seed=$2; shift 2 ;;
-    --commit-every) commit_every=$2; shift 2 ;;
-    --rate) rate=$2; shift 2 ;;
-    *) kafka_common_option "$1" "${2:-}" || { echo "global-test: unknown argument $1" >&2; exit 2; }; shift 2 ;;
-  esac
-done
+kafka_options=(--posts posts --seed seed --commit-every commit_every --rate rate)
+kafka_parse_options "$@"
 kafka_prepare
 # partials:7: a brand's partials partition is keyed by its competitor groups (the smallest brand id
 # of the union), here "dna" (Nordic) and "digi" (Spanish); with 2 to 6 partitions both hash to
@@ -46,18 +39,12 @@ kafka_prepare
 kafka_start_cluster 3 posts:8 partials:7
 
 input=$work/firehose.jsonl
-"$brandpulse" generate --watchlist pipelines/watchlists/nordic-spanish-telecoms.yaml \
-  --format twitter-v2 --count "$posts" --seed "$seed" --mention-share 0.08 \
-  --malformed-share 0.001 --rate "$rate" --disorder 20s --output "$input"
-awk '{ print NR "\t" $0 }' "$input" | kcat -P -b "$KAFKA_BROKERS" -t posts -X batch.num.messages=100 -K "	"
+kafka_generate_firehose "$input" "$posts" "$seed" "$rate"
+kafka_produce_numbered posts "$input"
 echo "global-test: $posts posts produced to 8 partitions on 3 brokers"
 
-
 # The reference: the same posts from a file, one process.
-run reference tests/kafka/global-file-pipeline.yaml KAFKA_COMMIT_EVERY=$commit_every
-finish reference || exit 1
-"$brandpulse" query dump --state "$work/reference/state" >"$work/reference/windows.txt"
-grep -o '"alert_id":"[^"]*"' "$work/reference/out/alerts.jsonl" | sort -u >"$work/reference/alert-ids.txt" || true
+kafka_reference tests/kafka/global-file-pipeline.yaml KAFKA_COMMIT_EVERY=$commit_every
 [ -s "$work/reference/windows.txt" ] || { echo "global-test: the reference has no windows" >&2; exit 2; }
 
 # Slow consumption (brokers answer 100 ms late, small fetches, short epochs) so that b joins, the
@@ -91,15 +78,8 @@ sleep 9
 kill -CONT "$b"
 echo "global-test: b frozen with SIGSTOP for 9 s (session timeout 6 s), then resumed"
 sleep 1
-if kill -0 "$a" 2>/dev/null; then
-  kill -KILL "$a"
-  wait "$a" 2>/dev/null || true
-  echo "global-test: a killed with SIGKILL; restarting it on its old state"
-  run a tests/kafka/global-pipeline.yaml "${common[@]}"
-  a=$pid
-else
-  fail "a finished before it could be killed"
-fi
+kafka_kill_restart a "$a" tests/kafka/global-pipeline.yaml "${common[@]}"
+a=$pid
 pid=$a; finish a || true
 pid=$b; finish b || true
 kafka_control "rtt -1 0" >/dev/null
@@ -108,14 +88,9 @@ kafka_control "rtt -1 0" >/dev/null
 run c tests/kafka/global-pipeline.yaml KAFKA_GROUP=global KAFKA_COMMIT_EVERY=$commit_every
 finish c || true
 
-"$brandpulse" query dump --state "$work/c/state" >"$work/c/windows.txt"
-if ! cmp -s "$work/reference/windows.txt" "$work/c/windows.txt"; then
-  fail "c: merged windows differ from the single-process run"
-  diff "$work/reference/windows.txt" "$work/c/windows.txt" | head -n 10
-fi
-cat "$work"/{a,b,c}/out/alerts.jsonl 2>/dev/null | grep -o '"alert_id":"[^"]*"' | sort -u >"$work/alert-ids.txt" || true
-cmp -s "$work/reference/alert-ids.txt" "$work/alert-ids.txt" ||
-  { fail "alert ids of a, b and c differ from the single-process run"; { diff "$work/reference/alert-ids.txt" "$work/alert-ids.txt" || true; } | head; }
+check_windows c "c: merged windows differ from the single-process run"
+alert_ids "$work"/{a,b,c}/out/alerts.jsonl | sort -u >"$work/alert-ids.txt"
+check_ids "$work/alert-ids.txt" "alert ids of a, b and c differ from the single-process run"
 # ... and what each alert observed: a member that does not merge a brand holds none of its
 # windows, and a `below` threshold (the `quiet` rule) would fire there on 0 with an id the single
 # process also fires when the brand was quiet but not silent (RuleSet::SetBrandOwner prevents it).
@@ -125,17 +100,12 @@ alert_values "$work"/{a,b,c}/out/alerts.jsonl >"$work/alert-values.txt"
 cmp -s "$work/reference/alert-values.txt" "$work/alert-values.txt" ||
   { fail "alerts of a, b and c observed other values than the single-process run's (id, observed)"
     { diff "$work/reference/alert-values.txt" "$work/alert-values.txt" || true; } | head; }
-"$brandpulse" kafka-lag --brokers "$KAFKA_BROKERS" --topic posts --group global >"$work/lag.txt"
-grep -q '^total lag 0$' "$work/lag.txt" || { fail "committed offsets are not at the end offsets"; cat "$work/lag.txt"; }
+check_lag global "$work/lag.txt"
 if grep -i 'offset reset' "$work"/{a,b,c}/runs.log; then fail "an offset reset happened"; fi
 grep -h 'cluster: epochs committed' "$work"/{a,b,c}/runs.log | sed 's/^/global-test: /'
-if grep -h 'cluster: epochs committed' "$work"/{a,b,c}/runs.log | grep -v ' 0 conflict(s)'; then
-  fail "the merger refused epochs (conflicts)"
-fi
-if grep -h 'cluster: epochs committed' "$work"/{a,b,c}/runs.log | grep -v '; 0 merged window delta(s) late'; then
-  fail "a merger found deltas of windows it had closed"
-fi
-cat "$work"/{a,b,c}/out/late.jsonl | grep -q . && fail "posts went to the late sink (nothing is late here)"
+check_epochs ' 0 conflict(s)' "the merger refused epochs (conflicts)" a b c
+check_epochs '; 0 merged window delta(s) late' "a merger found deltas of windows it had closed" a b c
+check_sink_empty late.jsonl "posts went to the late sink (nothing is late here)" a b c
 if [ -n "${orphan:-}" ]; then
   grep -qh "re-published the marker of epoch $orphan" "$work"/{a,b,c}/runs.log ||
     fail "nobody re-published the marker of epoch $orphan (committed, markers never sent)"

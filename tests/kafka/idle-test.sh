@@ -22,10 +22,7 @@ test_name=idle-test
 brandpulse=build/brandpulse
 work=build/idle-test
 source tests/kafka/lib.sh
-while [ $# -gt 0 ]; do
-  kafka_common_option "$1" "${2:-}" || { echo "idle-test: unknown argument $1" >&2; exit 2; }
-  shift 2
-done
+kafka_parse_options "$@"
 kafka_prepare
 kafka_start_cluster 1 posts:4 partials:2 partials2:2
 
@@ -39,7 +36,7 @@ for partition in 0 1 2 3; do
 done
 echo "idle-test: 3000 posts produced; partition 3 gets only the first $(awk 'NR <= 240 && NR % 4 == 3' "$input" | wc -l)"
 
-ids() { cat "$@" 2>/dev/null | grep -o '"alert_id":"[^"]*"' | sed 's/"alert_id":"//; s/"$//' | sort -u || true; }
+ids() { alert_ids "$@" | sed 's/"alert_id":"//; s/"$//' | sort -u; }
 # Alert ids of windows that start in the first 15 minutes (the id ends with the window's start).
 early() { awk -F/ -v limit=$((1767225600000 + 15 * 60000)) '$NF < limit'; }
 
@@ -72,9 +69,7 @@ cmp -s "$work/reference/early-ids.txt" "$work/xy-early-ids.txt" ||
   { fail "the alerts of the first 15 minutes differ from the single-process run"; diff "$work/reference/early-ids.txt" "$work/xy-early-ids.txt" | head || true; }
 extra=$(comm -13 "$work/reference/alert-ids.txt" "$work/xy-alert-ids.txt" | wc -l)
 [ "$extra" -eq 0 ] || { fail "$extra alert id(s) the single-process run does not fire"; comm -13 "$work/reference/alert-ids.txt" "$work/xy-alert-ids.txt" | head -n 5; }
-if grep -h 'cluster: epochs committed' "$work"/{x,y}/runs.log | grep -v ' 0 conflict(s)'; then
-  fail "a merger refused epochs (conflicts)"
-fi
+check_epochs ' 0 conflict(s)' "a merger refused epochs (conflicts)" x y
 
 # Without it: every window stays open while z runs (partition 3 holds the merged watermark).
 run z tests/kafka/idle-pipeline.yaml KAFKA_GROUP=not-idle KAFKA_PARTIALS=partials2 KAFKA_IDLE_TIMEOUT=0s

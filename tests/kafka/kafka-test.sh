@@ -25,64 +25,31 @@ seed=11
 brandpulse=build/brandpulse
 work=build/kafka-test
 source tests/kafka/lib.sh
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --posts) posts=$2; shift 2 ;;
-    --kills) kills=$2; shift 2 ;;
-    --seed) seed=$2; shift 2 ;;
-    *) kafka_common_option "$1" "${2:-}" || { echo "kafka-test: unknown argument $1" >&2; exit 2; }; shift 2 ;;
-  esac
-done
+kafka_options=(--posts posts --kills kills --seed seed)
+kafka_parse_options "$@"
 kafka_prepare
 kafka_start_cluster 3 posts:8 alerts:2 dead-letters:1
 
 input=$work/firehose.jsonl
-"$brandpulse" generate --watchlist pipelines/watchlists/nordic-spanish-telecoms.yaml \
-  --format twitter-v2 --count "$posts" --seed "$seed" --mention-share 0.08 \
-  --malformed-share 0.001 --rate 400 --disorder 20s --output "$input"
-# Keyed by line number, so the posts spread evenly over the partitions (the mock keeps only
-# ~5 MiB per partition; keep --posts below ~60000).
-awk '{ print NR "\t" $0 }' "$input" | kcat -P -b "$KAFKA_BROKERS" -t posts -X batch.num.messages=100 -K "	"
+kafka_generate_firehose "$input" "$posts" "$seed" 400
+# (the mock keeps only ~5 MiB per partition; keep --posts below ~60000)
+kafka_produce_numbered posts "$input"
 echo "kafka-test: $posts posts produced to 8 partitions on 3 brokers ($KAFKA_BROKERS)"
 
-run() {  # run <name> <pipeline> [extra env...]: in the background; sets $pid
-  local name=$1 pipeline=$2
-  shift 2
-  mkdir -p "$work/$name/out"
-  env KAFKA_INPUT="$input" KAFKA_STATE="$work/$name/state" KAFKA_OUT="$work/$name/out" "$@" \
-    stdbuf -oL -eL "$brandpulse" run "$pipeline" --quiet >>"$work/$name/runs.log" 2>&1 &
-  pid=$!
-}
-finish() {  # finish <name>: waits for $pid, fails the test when the run failed
-  if ! wait "$pid"; then
-    fail "run $1 failed:"
-    tail -n 20 "$work/$1/runs.log"
-    return 1
-  fi
-}
 check_run() {  # check_run <name> <group>: windows, alerts, offsets, resets against the reference
   local name=$1 group=$2
-  "$brandpulse" query dump --state "$work/$name/state" >"$work/$name/windows.txt"
-  if ! diff -q "$work/reference/windows.txt" "$work/$name/windows.txt" >/dev/null; then
-    fail "$name: windows differ from the file run"
-    diff -u "$work/reference/windows.txt" "$work/$name/windows.txt" | head -n 20
-  fi
-  grep -o '"alert_id":"[^"]*"' "$work/$name/out/alerts.jsonl" | sort -u >"$work/$name/alert-ids.txt"
-  cmp -s "$work/reference/alert-ids.txt" "$work/$name/alert-ids.txt" ||
-    fail "$name: alert ids differ from the file run"
-  "$brandpulse" kafka-lag --brokers "$KAFKA_BROKERS" --topic posts --group "$group" >"$work/$name/lag.txt"
-  grep -q '^total lag 0$' "$work/$name/lag.txt" ||
-    { fail "$name: committed offsets are not at the end offsets"; cat "$work/$name/lag.txt"; }
+  check_windows "$name" "$name: windows differ from the file run"
+  alert_ids "$work/$name/out/alerts.jsonl" | sort -u >"$work/$name/alert-ids.txt"
+  check_ids "$work/$name/alert-ids.txt" "$name: alert ids differ from the file run"
+  check_lag "$group" "$work/$name/lag.txt" "$name: "
   if grep -i 'offset reset' "$work/$name/runs.log"; then fail "$name: an offset reset happened"; fi
   echo "kafka-test: $name: $(wc -l <"$work/$name/windows.txt") windows, $(wc -l <"$work/$name/alert-ids.txt") alert ids, $(tail -n 1 "$work/$name/lag.txt")"
 }
 
 # The reference: the same posts from the file.
-run reference tests/kafka/file-pipeline.yaml
-finish reference || exit 1
-"$brandpulse" query dump --state "$work/reference/state" >"$work/reference/windows.txt"
-grep -o '"alert_id":"[^"]*"' "$work/reference/out/alerts.jsonl" | sort -u >"$work/reference/alert-ids.txt"
+kafka_reference tests/kafka/file-pipeline.yaml
 [ -s "$work/reference/windows.txt" ] || { echo "kafka-test: the reference has no windows" >&2; exit 2; }
+[ -s "$work/reference/alert-ids.txt" ] || { echo "kafka-test: the reference fired no alert" >&2; exit 2; }
 
 # 1. One uninterrupted Kafka run.
 run straight tests/kafka/pipeline.yaml KAFKA_GROUP=straight
@@ -149,11 +116,11 @@ mkdir -p "$work/shared-a" "$work/shared-b"
 touch "$work/shared-a/runs.log" "$work/shared-b/runs.log"
 run shared-a tests/kafka/pipeline.yaml "${shared_env[@]}"
 a=$pid
-for _ in $(seq 400); do grep -q gained "$work/shared-a/runs.log" && break; sleep 0.05; done
+wait_for "$work/shared-a/runs.log" gained 200 || true
 sleep 1
 run shared-b tests/kafka/pipeline.yaml "${shared_env[@]}"
 b=$pid
-for _ in $(seq 600); do grep -q '[1-9][0-9]* partition(s) gained' "$work/shared-b/runs.log" && break; sleep 0.05; done
+wait_for "$work/shared-b/runs.log" '[1-9][0-9]* partition(s) gained' 300 || true
 produce_lines $((half + 1)) "$posts"
 for _ in $(seq 300); do
   "$brandpulse" kafka-lag --brokers "$KAFKA_BROKERS" --topic shared --group shared >"$work/shared-lag.txt" 2>/dev/null || true

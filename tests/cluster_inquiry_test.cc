@@ -515,8 +515,8 @@ TEST_F(ClusterInquiryMerge, AGainedPartitionIsReplayedBesideAKeptOneAsInOneProce
   // (q1 alerted, its answer still measured)
   EXPECT_NE(kept_state.find("open/telenor\x1fq1"), std::string::npos) << kept_state;
   EXPECT_EQ(payloads(fired), payloads(single_fired));
-  EXPECT_EQ(SortedIds(fired), (std::vector<std::string>{"sla/telenor/q1", "sla/telenor/q6", "sla/telia/q4",
-                                           "sla/telia/q5"}));
+  EXPECT_EQ(SortedIds(fired), (std::vector<std::string>{"sla/telenor/q1", "sla/telenor/q6",
+                                                 "sla/telia/q4", "sla/telia/q5"}));
   EXPECT_EQ(Summary(observations), Summary(single));
 
   // Released by the merged watermark (already past the whole replay), r3 closes nothing and q3

@@ -124,7 +124,9 @@ class KafkaTest : public ::testing::Test {
     sink_options.delivery_timeout_ms = 3000;
     auto sink = MakeKafkaSink(sink_options, "alerts-topic");
     ASSERT_TRUE(sink.ok()) << sink.status().ToString();
-    for (int number = 0; number < 6; ++number) alerts.push_back(Alert(number % 2 ? "telia" : "telenor", number));
+    for (int number = 0; number < 6; ++number) {
+      alerts.push_back(Alert(number % 2 ? "telia" : "telenor", number));
+    }
     ASSERT_EQ((*sink)->Deliver(alerts).delivered, alerts.size());
   }
   fs::path directory_;

@@ -24,7 +24,9 @@ using cluster_test::kA;
 using cluster_test::kB;
 using cluster_test::kMinute;
 using cluster_test::kT0;
+using cluster_test::MakeBrands;
 using cluster_test::SortedIds;
+using cluster_test::TermBrand;
 using cluster_test::ThroughCodec;
 
 InquiryEvent Event(InquiryEvent::Kind kind, std::string brand, int64_t time, std::string payload) {
@@ -75,22 +77,12 @@ TEST(ClusterInquiryCodec, EventsRoundTripAndRecordsWithoutThemKeepVersionOne) {
 class ClusterInquiryMerge : public ::testing::Test {
  protected:
   void SetUp() override {
-    WatchlistSpec spec;
-    BrandSpec telenor;
-    telenor.id = "telenor";
-    telenor.name = "Telenor";
-    telenor.terms = {"telenor"};
+    BrandSpec telenor = TermBrand("telenor", "Telenor");
     telenor.handles = {"@telenor_norge", "@TelenorSupport"};
     telenor.profiles = {{"support", "@TelenorSupport"}};
-    BrandSpec telia;
-    telia.id = "telia";
-    telia.name = "Telia";
-    telia.terms = {"telia"};
+    BrandSpec telia = TermBrand("telia", "Telia");
     telia.handles = {"@telia_norge"};
-    spec.brands = {telenor, telia};
-    Result<std::shared_ptr<const CompiledWatchlist>> compiled = CompiledWatchlist::Make(spec);
-    ASSERT_TRUE(compiled.ok()) << compiled.status().ToString();
-    brands_ = std::make_unique<WatchlistBrands>(*compiled);
+    MakeBrands({telenor, telia}, brands_);
   }
 
   std::unique_ptr<AlertRule> Rule() {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -14,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "operators/partials_codec.h"
+#include "operators/watchlist_brands.h"
 #include "engine/alert_rule.h"
 #include "engine/status.h"
 
@@ -29,6 +31,26 @@ inline std::string Hex(std::string_view bytes) {
   std::string hex;
   for (char byte : bytes) hex += fmt::format("{:02x}", static_cast<uint8_t>(byte));
   return hex;
+}
+
+// A watchlist brand whose term is its id.
+inline BrandSpec TermBrand(std::string id, std::string name) {
+  BrandSpec brand;
+  brand.terms = {id};
+  brand.id = std::move(id);
+  brand.name = std::move(name);
+  return brand;
+}
+
+// What the rules see of a watchlist of these brands, in `brands` (a fatal failure when the
+// watchlist does not compile: call it under ASSERT_NO_FATAL_FAILURE or last).
+inline void MakeBrands(std::vector<BrandSpec> brand_specs,
+                       std::unique_ptr<WatchlistBrands>& brands) {
+  WatchlistSpec spec;
+  spec.brands = std::move(brand_specs);
+  Result<std::shared_ptr<const CompiledWatchlist>> compiled = CompiledWatchlist::Make(spec);
+  ASSERT_TRUE(compiled.ok()) << compiled.status().ToString();
+  brands = std::make_unique<WatchlistBrands>(*compiled);
 }
 
 // A prepared record as a merger reads it: through the codec, as on the partials topic.

@@ -34,7 +34,9 @@ using cluster_test::kA;
 using cluster_test::kB;
 using cluster_test::kMinute;
 using cluster_test::kT0;
+using cluster_test::MakeBrands;
 using cluster_test::SortedIds;
+using cluster_test::TermBrand;
 using cluster_test::ThroughCodec;
 constexpr uint32_t kPartials = 2;  // partials partitions
 
@@ -85,19 +87,9 @@ TEST(ClusterViralCodec, TrackedAndGrowthEventsRoundTripAndOtherKindsStayRefused)
 class ClusterViralMerge : public ::testing::Test {
  protected:
   void SetUp() override {
-    WatchlistSpec spec;
-    BrandSpec telenor;
-    telenor.id = "telenor";
-    telenor.name = "Telenor";
-    telenor.terms = {"telenor"};
-    BrandSpec telia;
-    telia.id = "tele2";  // (an id that lands on the other partials partition than telenor's)
-    telia.name = "Tele2";
-    telia.terms = {"tele2"};
-    spec.brands = {telenor, telia};
-    Result<std::shared_ptr<const CompiledWatchlist>> compiled = CompiledWatchlist::Make(spec);
-    ASSERT_TRUE(compiled.ok()) << compiled.status().ToString();
-    brands_ = std::make_unique<WatchlistBrands>(*compiled);
+    // (tele2: an id that lands on the other partials partition than telenor's)
+    ASSERT_NO_FATAL_FAILURE(
+        MakeBrands({TermBrand("telenor", "Telenor"), TermBrand("tele2", "Tele2")}, brands_));
     slots_ = &RegisterPublicMetricFields();
     // The two brands land on different partials partitions (so a merger of both sees two copies
     // of every growth event and must count each once).

@@ -79,9 +79,10 @@ start_of() {  # start_of <partition>: the partition's first offset
 drop_beginnings() {  # drop_beginnings <run whose newest snapshots bound it>
   local partition newest start
   for partition in 0 1; do
-    newest=$(grep -oE "snapshot [0-9a-f]+:[0-9]+ of partials partition $partition as of offset [0-9]+" "$work/$1/runs.log" |
+    newest=$({ grep -oE "snapshot [0-9a-f]+:[0-9]+ of partials partition $partition as of offset [0-9]+" "$work/$1/runs.log" || true; } |
       tail -n 1 | awk '{ print $NF }')
-    [ -n "$newest" ] || { fail "$1 published no snapshot of partials partition $partition"; continue; }
+    # (without a snapshot the beginning goes all the same: the next run must then stop on it)
+    [ -n "$newest" ] || fail "$1 published no snapshot of partials partition $partition"
     junk "$partition" 540 8192
     start=$(start_of "$partition")
     for _ in $(seq 200); do
@@ -92,7 +93,7 @@ drop_beginnings() {  # drop_beginnings <run whose newest snapshots bound it>
     echo "snapshot-test: $partials_topic partition $partition: start offset ${start:-?} after the junk, $1's newest snapshot as of offset $newest"
     # (a margin of 20 records: the next run's own first records to the partition push the start
     # on before it reads from the snapshot's offset)
-    [ "${start:-0}" -gt 0 ] && [ "$start" -le $((newest - 20)) ] ||
+    [ "${start:-0}" -gt 0 ] && [ "$start" -le $((${newest:-1000000} - 20)) ] ||
       { echo "snapshot-test: the mock did not drop the beginning of $partials_topic partition $partition (start ${start:-?}, snapshot $newest)" >&2; exit 2; }
   done
 }

@@ -108,6 +108,28 @@ class UnansweredRule final : public AlertRule {
     return Status::Ok();
   }
 
+  // One stored entry (Restore, LoadState).
+  Status ReadEntry(std::string_view key, std::string_view value, bool dirty) {
+    if (key.starts_with("held/")) {
+      std::optional<HeldKey> held = ParseHeldKey(key.substr(5));
+      if (!held) return Status::Corruption(fmt::format("held inquiry event '{}' does not decode", key));
+      held_[*held] = std::string(value);
+      if (dirty) held_dirty_.insert(*held);
+      return Status::Ok();
+    }
+    if (!key.starts_with("open/")) return Status::Ok();
+    key.remove_prefix(5);
+    const size_t separator = key.find('\x1f');
+    if (separator == std::string_view::npos) return Status::Ok();
+    Inquiry inquiry;
+    if (!Decode(value, inquiry)) {
+      return Status::Corruption(fmt::format("open inquiry '{}' does not decode", key));
+    }
+    Key id{std::string(key.substr(0, separator)), std::string(key.substr(separator + 1))};
+    Open(id, std::move(inquiry), dirty);
+    return Status::Ok();
+  }
+
   Status OnBatch(const Batch& batch, RuleContext& context) override {
     size_t mention = 0;
     for (uint32_t post_index = 0; post_index < batch.posts.size(); ++post_index) {
@@ -636,28 +658,6 @@ class UnansweredRule final : public AlertRule {
       inquiry->horizon_ms = horizon_ms;
       Open(key, std::move(*inquiry), true);
     }
-  }
-
-  // One stored entry (Restore, LoadState).
-  Status ReadEntry(std::string_view key, std::string_view value, bool dirty) {
-    if (key.starts_with("held/")) {
-      std::optional<HeldKey> held = ParseHeldKey(key.substr(5));
-      if (!held) return Status::Corruption(fmt::format("held inquiry event '{}' does not decode", key));
-      held_[*held] = std::string(value);
-      if (dirty) held_dirty_.insert(*held);
-      return Status::Ok();
-    }
-    if (!key.starts_with("open/")) return Status::Ok();
-    key.remove_prefix(5);
-    const size_t separator = key.find('\x1f');
-    if (separator == std::string_view::npos) return Status::Ok();
-    Inquiry inquiry;
-    if (!Decode(value, inquiry)) {
-      return Status::Corruption(fmt::format("open inquiry '{}' does not decode", key));
-    }
-    Key id{std::string(key.substr(0, separator)), std::string(key.substr(separator + 1))};
-    Open(id, std::move(inquiry), dirty);
-    return Status::Ok();
   }
 
   UnansweredRuleOptions options_;

@@ -9,9 +9,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/batch.h"
@@ -123,6 +126,14 @@ struct AlertNoiseOptions {
   int64_t group_interval_ms = 0;
 };
 
+// Issue 11, snapshots (pipeline/cluster_snapshot.h): what one stored state entry of a rule
+// belongs to: a brand (by id), or a partials partition (state stamped with the partition it came
+// from, e.g. viral_post's brandless growth copies and the posts tracked from one partition's log).
+struct RuleStateScope {
+  std::string brand_id;                         // empty: the partition's
+  std::optional<uint32_t> partials_partition;   // set: the entry is this partition's
+};
+
 class AlertRule {
  public:
   virtual ~AlertRule() = default;
@@ -169,6 +180,22 @@ class AlertRule {
   // holds from these partials partitions, which moved away or are replayed from their beginning
   // (ClearBrands of their brands comes with it). Their brands' state goes with ClearBrands.
   virtual void ClearPartialsPartitions(const std::set<uint32_t>& partials_partitions) {}
+  // Issue 11, snapshots: the brand or partials partition a stored entry (key, value under the
+  // rule's name) belongs to; nullopt: not state a snapshot carries (rules whose state the
+  // snapshot's windows rebuild as they close again: window rules).
+  virtual std::optional<RuleStateScope> ScopeOfState(std::string_view key,
+                                                     std::string_view value) const {
+    return std::nullopt;
+  }
+  // Issue 11, snapshots: entries ScopeOfState gave a scope, of brands and partitions whose state
+  // ClearBrands / ClearPartialsPartitions dropped just before (a partition gained from its
+  // snapshot): the rule takes them beside what it holds of other brands, and puts them into
+  // `write` (under keys that may differ from the snapshot's when they would collide with kept
+  // state), so the store holds them before the next commit.
+  virtual Status LoadState(std::span<const std::pair<std::string, std::string>> entries,
+                           StateStore::Commit& write) {
+    return Status::Ok();
+  }
 };
 
 }  // namespace brandpulse

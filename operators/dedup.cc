@@ -954,25 +954,45 @@ void DedupMerger::WriteChanges(StateStore::Commit& commit) {
   changed_.clear();
 }
 
+// Keys: brand id, 0x1f, key hash (8 bytes BE).
+std::optional<std::string_view> DedupMerger::BrandOfStateKey(std::string_view key) {
+  if (key.size() < 9 || key[key.size() - 9] != '\x1f') return std::nullopt;
+  return key.substr(0, key.size() - 9);
+}
+
+bool DedupMerger::ReadEntry(std::string_view key, std::string_view value) {
+  std::optional<std::string_view> brand = BrandOfStateKey(key);
+  Entry entry;
+  if (!brand || !DecodeMergerValue(value, entry.event_ms, entry.text_hash, entry.windows)) {
+    return false;
+  }
+  uint64_t hash = 0;
+  for (size_t index = brand->size() + 1; index < key.size(); ++index) {
+    hash = (hash << 8) | static_cast<uint8_t>(key[index]);
+  }
+  entries_[Key{std::string(*brand), hash}] = std::move(entry);
+  return true;
+}
+
 Status DedupMerger::Load(StateStore& store) {
   entries_.clear();
   changed_.clear();
   Status bad;
   RETURN_IF_ERROR(store.ScanRuleState(kDedupMergeOwner, [&](std::string_view key, std::string_view value) {
-    const size_t separator = key.size() >= 9 ? key.size() - 9 : std::string_view::npos;
-    Entry entry;
-    if (separator == std::string_view::npos || key[separator] != '\x1f' ||
-        !DecodeMergerValue(value, entry.event_ms, entry.text_hash, entry.windows)) {
-      if (bad.ok()) bad = Status::Corruption("malformed de-duplication merge entry");
-      return;
+    if (!ReadEntry(key, value) && bad.ok()) {
+      bad = Status::Corruption("malformed de-duplication merge entry");
     }
-    uint64_t hash = 0;
-    for (size_t index = separator + 1; index < key.size(); ++index) {
-      hash = (hash << 8) | static_cast<uint8_t>(key[index]);
-    }
-    entries_[Key{std::string(key.substr(0, separator)), hash}] = std::move(entry);
   }));
   return bad;
+}
+
+Status DedupMerger::LoadEntries(std::span<const std::pair<std::string, std::string>> entries,
+                                StateStore::Commit& write) {
+  for (const auto& [key, value] : entries) {
+    if (!ReadEntry(key, value)) return Status::Corruption("malformed de-duplication merge entry");
+    write.PutRuleState(kDedupMergeOwner, key, value);
+  }
+  return Status::Ok();
 }
 
 void DedupMerger::Clear() {

@@ -29,8 +29,10 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/state_store.h"
@@ -168,6 +170,13 @@ class DedupMerger {
   void Clear();
   // These brands moved away: their entries leave memory and, through `commit`, the store.
   void DropBrands(const std::vector<std::string>& brand_ids, StateStore::Commit& commit);
+  // Issue 11, snapshots: the brand id a stored entry (key under kDedupMergeOwner) is of; nullopt
+  // for a key that is not an entry's.
+  static std::optional<std::string_view> BrandOfStateKey(std::string_view key);
+  // Issue 11, snapshots: entries of brands gained from a snapshot (their own were dropped,
+  // DropBrands): taken beside the others' and put into `write` as they are.
+  Status LoadEntries(std::span<const std::pair<std::string, std::string>> entries,
+                     StateStore::Commit& write);
   const Stats& stats() const { return stats_; }
   size_t size() const { return entries_.size(); }
 
@@ -178,6 +187,7 @@ class DedupMerger {
     std::vector<PartialWindow> windows;  // what the counted version added
   };
   using Key = std::pair<std::string, uint64_t>;  // brand id, key hash
+  bool ReadEntry(std::string_view key, std::string_view value);  // into entries_
   int64_t Cutoff(int64_t watermark) const;
   bool AllWindowsClosed(int64_t event_ms, int64_t watermark) const;
   void Erase(std::map<Key, Entry>::iterator entry);

@@ -83,28 +83,51 @@ class UnansweredRule final : public AlertRule {
   Status Restore(StateStore& store, const BrandDirectory&) override {
     Status bad;
     RETURN_IF_ERROR(store.ScanRuleState(name(), [&](std::string_view key, std::string_view value) {
-      if (key.starts_with("held/")) {
-        std::optional<HeldKey> held = ParseHeldKey(key.substr(5));
-        if (!held) {
-          bad = Status::Corruption(fmt::format("held inquiry event '{}' does not decode", key));
-          return;
-        }
-        held_[*held] = std::string(value);
-        return;
-      }
-      if (!key.starts_with("open/")) return;
-      key.remove_prefix(5);
-      const size_t separator = key.find('\x1f');
-      if (separator == std::string_view::npos) return;
-      Inquiry inquiry;
-      if (!Decode(value, inquiry)) {
-        bad = Status::Corruption(fmt::format("open inquiry '{}' does not decode", key));
-        return;
-      }
-      Key id{std::string(key.substr(0, separator)), std::string(key.substr(separator + 1))};
-      Open(id, std::move(inquiry), /*dirty=*/false);
+      if (Status read = ReadEntry(key, value, /*dirty=*/false); bad.ok()) bad = read;
     }));
     return bad;
+  }
+
+  // Issue 11, snapshots: both keys name the brand first ("held/<brand>\x1f...",
+  // "open/<brand>\x1f<post>").
+  std::optional<RuleStateScope> ScopeOfState(std::string_view key, std::string_view) const override {
+    if (!key.starts_with("held/") && !key.starts_with("open/")) return std::nullopt;
+    key.remove_prefix(5);
+    const size_t separator = key.find('\x1f');
+    if (separator == std::string_view::npos) return std::nullopt;
+    return RuleStateScope{std::string(key.substr(0, separator)), std::nullopt};
+  }
+  // Their brands were cleared (ClearBrands): no kept key collides. Dirty as well, so the next
+  // Snapshot puts them again after the deletes ClearBrands left for it.
+  Status LoadState(std::span<const std::pair<std::string, std::string>> entries,
+                   StateStore::Commit& write) override {
+    for (const auto& [key, value] : entries) {
+      RETURN_IF_ERROR(ReadEntry(key, value, /*dirty=*/true));
+      write.PutRuleState(name(), key, value);
+    }
+    return Status::Ok();
+  }
+
+  // One stored entry (Restore, LoadState).
+  Status ReadEntry(std::string_view key, std::string_view value, bool dirty) {
+    if (key.starts_with("held/")) {
+      std::optional<HeldKey> held = ParseHeldKey(key.substr(5));
+      if (!held) return Status::Corruption(fmt::format("held inquiry event '{}' does not decode", key));
+      held_[*held] = std::string(value);
+      if (dirty) held_dirty_.insert(*held);
+      return Status::Ok();
+    }
+    if (!key.starts_with("open/")) return Status::Ok();
+    key.remove_prefix(5);
+    const size_t separator = key.find('\x1f');
+    if (separator == std::string_view::npos) return Status::Ok();
+    Inquiry inquiry;
+    if (!Decode(value, inquiry)) {
+      return Status::Corruption(fmt::format("open inquiry '{}' does not decode", key));
+    }
+    Key id{std::string(key.substr(0, separator)), std::string(key.substr(separator + 1))};
+    Open(id, std::move(inquiry), dirty);
+    return Status::Ok();
   }
 
   Status OnBatch(const Batch& batch, RuleContext& context) override {

@@ -212,6 +212,78 @@ class ViralPostRule final : public AlertRule {
     return Status::Ok();
   }
 
+  // Issue 11, snapshots. At a merger, tracked posts are keyed "t/<partials partition>\x1f<post
+  // id>" (MergerKey: the partition whose log tracked them) and held events carry their partition
+  // in the value; one process's "t/<post id>" keys name none (not merger state).
+  std::optional<RuleStateScope> ScopeOfState(std::string_view key,
+                                             std::string_view value) const override {
+    uint64_t partition = 0;
+    if (key.starts_with("h/")) {
+      if (!ReadVarint(value, partition) || partition > UINT32_MAX) return std::nullopt;
+      return RuleStateScope{{}, static_cast<uint32_t>(partition)};
+    }
+    if (!key.starts_with("t/")) return std::nullopt;
+    key.remove_prefix(2);
+    const auto [end, error] = std::from_chars(key.data(), key.data() + key.size(), partition);
+    if (error != std::errc() || end == key.data() + key.size() || *end != '\x1f' ||
+        partition > UINT32_MAX) {
+      return std::nullopt;
+    }
+    return RuleStateScope{{}, static_cast<uint32_t>(partition)};
+  }
+  // The partitions were cleared (ClearBrands, ClearPartialsPartitions). Tracked posts keep their
+  // keys (they name the partition). Held events get fresh arrival numbers, in their order: the
+  // writer's numbers may be taken here by a kept partition's events (same time and kind: the
+  // order between partitions does not matter, each partition's copies count for its own posts).
+  Status LoadState(std::span<const std::pair<std::string, std::string>> entries,
+                   StateStore::Commit& write) override {
+    std::map<HeldKey, Held> held;
+    for (const auto& [key, value] : entries) {
+      if (key.starts_with("h/")) {
+        std::optional<HeldKey> at = ParseHeldKey(std::string_view(key).substr(2));
+        std::string_view in = value;
+        uint64_t partition = 0;
+        Held event;
+        if (!at || !ReadVarint(in, partition) || partition > UINT32_MAX ||
+            !TakeString(in, event.brand_id)) {
+          return Status::Corruption(fmt::format("alert rule '{}': held event '{}' does not decode",
+                                                name(), key));
+        }
+        event.partials_partition = static_cast<uint32_t>(partition);
+        event.payload.assign(in);
+        held.emplace(*at, std::move(event));
+        continue;
+      }
+      if (!key.starts_with("t/")) continue;
+      Tracked tracked;
+      if (!tracked.Decode(value)) {
+        return Status::Corruption(fmt::format("alert rule '{}': stored tracked post does not decode",
+                                              name()));
+      }
+      std::string post_id = key.substr(2);
+      write.PutRuleState(name(), key, value);
+      dirty_.insert(post_id);  // (after the delete ClearBrands left in forgotten_)
+      if (auto old = tracked_.find(post_id); old != tracked_.end()) {
+        by_time_.erase({old->second.post.event_time_ms, post_id});
+        tracked_.erase(old);
+      }
+      by_time_.insert({tracked.post.event_time_ms, post_id});
+      tracked_.emplace(std::move(post_id), std::move(tracked));
+    }
+    for (auto& [at, event] : held) {
+      const HeldKey key{std::get<0>(at), std::get<1>(at), held_seq_++};
+      std::string value;
+      AppendVarint(value, event.partials_partition);
+      PutString(value, event.brand_id);
+      value += event.payload;
+      write.PutRuleState(name(), HeldStateKey(key), value);
+      event.stored = true;
+      held_dirty_.erase(key);
+      held_.emplace(key, std::move(event));
+    }
+    return Status::Ok();
+  }
+
   Status OnBatch(const Batch& batch, RuleContext& context) override {
     if (context.inquiry_events != nullptr) return Publish(batch, context);
     if (ReachOnly()) return FireOnReach(batch, context);

@@ -509,7 +509,8 @@ std::vector<uint32_t> ClusterRuntime::SnapshotsDue() const {
 }
 
 Status ClusterRuntime::PublishSnapshot(uint32_t partition, std::vector<SnapshotWindow> windows,
-                                       std::optional<int64_t> merged_watermark) {
+                                       std::optional<int64_t> merged_watermark,
+                                       std::vector<SnapshotStateEntry> state) {
   auto stored = stored_logs_.find(partition);
   if (stored == stored_logs_.end() || snapshot_producer_ == nullptr) return Status::Ok();
   const auto started = std::chrono::steady_clock::now();
@@ -520,6 +521,7 @@ Status ClusterRuntime::PublishSnapshot(uint32_t partition, std::vector<SnapshotW
   snapshot.merged_watermark = merged_watermark;
   snapshot.merge_log = stored->second.state;
   snapshot.windows = std::move(windows);
+  snapshot.state = std::move(state);
   // Chunks well under real Kafka's default max.message.bytes (1 MB).
   constexpr size_t kChunkBytes = 512 * 1024;
   std::vector<PartialsProducer::KeyedRecord> records;
@@ -612,6 +614,7 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
         next_offset_[partition] = loaded.snapshot.next_offset;
         offset_changed_.insert(partition);
         change.restored[partition] = std::move(loaded.snapshot.windows);
+        change.restored_state[partition] = std::move(loaded.snapshot.state);
         ++snapshots_restored_;
         from_snapshots += fmt::format("{}{}@{}", from_snapshots.empty() ? "" : ",", partition,
                                       loaded.snapshot.next_offset);
@@ -647,6 +650,7 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
           next_offset_[partition] = from;
           offset_changed_.insert(partition);
           change.restored[partition] = std::move(loaded->second.snapshot.windows);
+          change.restored_state[partition] = std::move(loaded->second.snapshot.state);
           ++snapshots_restored_;
           restore_from_ += fmt::format("{}{}@{} (snapshot)", restore_from_.empty() ? "" : ",",
                                        partition, from);

@@ -115,6 +115,8 @@ class ClusterRuntime {
     // into its store after the reset or drop, and its window closer tracks them as merged
     // deltas (their logs and offsets are the runtime's already).
     std::map<uint32_t, std::vector<SnapshotWindow>> restored;
+    // ... and their rule-state entries (the caller loads them into its rules and dedup merger).
+    std::map<uint32_t, std::vector<SnapshotStateEntry>> restored_state;
   };
   // Reads what arrived on the owned partials partitions. After a change of the assignment,
   // `change` says what the caller must do to its merged state before the next commit.
@@ -139,7 +141,8 @@ class ClusterRuntime {
   // was written. Then deletes the keys of older snapshots of the partition. A failure is told
   // and leaves the previous snapshot in use (the next one is tried after `every` more epochs).
   Status PublishSnapshot(uint32_t partition, std::vector<SnapshotWindow> windows,
-                         std::optional<int64_t> merged_watermark);
+                         std::optional<int64_t> merged_watermark,
+                         std::vector<SnapshotStateEntry> state = {});
   // The partials partition a brand's windows are merged at.
   uint32_t PartitionOfBrand(std::string_view brand_id) const;
   // This member merges the brand now (it owns the brand's partials partition): its alerts are

@@ -106,6 +106,9 @@ class PipelineRun {
   Status StartClusterSnapshots();
   Status PublishClusterSnapshots();
   Status RestoreSnapshotWindows(const std::map<uint32_t, std::vector<SnapshotWindow>>& restored);
+  Result<std::map<uint32_t, std::vector<SnapshotStateEntry>>> CollectSnapshotState(
+      const std::vector<uint32_t>& due);
+  Status RestoreSnapshotState(const std::map<uint32_t, std::vector<SnapshotStateEntry>>& restored);
   Status DropMergedPartitions(const std::set<uint32_t>& partitions);
   void Notice(const std::string& message) const {
     if (options_.on_notice) options_.on_notice(message);
@@ -1135,34 +1138,17 @@ Status PipelineRun::ApplyMergeChange(const ClusterRuntime::MergeChange& change) 
     if (!change.replayed.empty()) RETURN_IF_ERROR(ReplayMergedPartitions(change.replayed));
   }
   if (!change.restored.empty()) RETURN_IF_ERROR(RestoreSnapshotWindows(change.restored));
+  if (!change.restored.empty()) RETURN_IF_ERROR(RestoreSnapshotState(change.restored_state));
   return Status::Ok();
 }
 
-// Issue 11, snapshots (docs/cluster.md, "Snapshots"). A snapshot carries a partition's merge log
-// and stored windows; the rules rebuild their window state from those windows as they close
-// again (as after a replay). What lives elsewhere is not carried, so with these a gained
-// partition still replays from offset 0 and no snapshot is written: `dedup` (the merger's set of
-// counted posts, `~cluster-dedup`), `unanswered` (held inquiry events and open inquiries) and
-// `viral_post` (tracked posts).
+// Issue 11, snapshots (docs/cluster.md, "Snapshots"). A snapshot carries a partition's merge log,
+// its stored windows (the window rules rebuild their window state from them as they close again,
+// as after a replay) and the per-brand state kept elsewhere (CollectSnapshotState): the merger's
+// `dedup` set, `unanswered`'s held events and open inquiries, `viral_post`'s held events and
+// tracked posts. Every pipeline may start a gained partition from a snapshot.
 Status PipelineRun::StartClusterSnapshots() {
-  std::vector<std::string> not_carried;
-  for (const auto& transform : spec_.transforms) {
-    if (DedupOptionsOf(*transform)) not_carried.push_back("transform dedup");
-  }
-  for (const auto& rule : spec_.alert_rules) {
-    if (rule->type() == "unanswered" || rule->type() == "viral_post") {
-      not_carried.push_back(fmt::format("rule '{}' ({})", rule->name(), rule->type()));
-    }
-  }
-  cluster_->set_snapshot_restore(not_carried.empty());
-  if (!not_carried.empty() &&
-      (spec_.cluster->snapshot_every_epochs > 0 || spec_.cluster->snapshot_topic_set)) {
-    std::string what;
-    for (const std::string& item : not_carried) what += (what.empty() ? "" : ", ") + item;
-    Notice(fmt::format("cluster: snapshots off: {} keep(s) per-brand state a snapshot does not "
-                       "carry; gained partials partitions replay from offset 0",
-                       what));
-  }
+  cluster_->set_snapshot_restore(true);
   return Status::Ok();
 }
 
@@ -1178,11 +1164,50 @@ Status PipelineRun::PublishClusterSnapshots() {
     auto found = windows.find(cluster_->PartitionOfBrand(key.brand_id));
     if (found != windows.end()) found->second.push_back(SnapshotWindow{key, metrics});
   }));
+  ASSIGN_OR_RETURN(auto state, CollectSnapshotState(due));  // the brands' rule state
   for (auto& [partition, stored] : windows) {
     RETURN_IF_ERROR(cluster_->PublishSnapshot(partition, std::move(stored),
-                                              cluster_committed_watermark_));
+                                              cluster_committed_watermark_,
+                                              std::move(state[partition])));
   }
   return Status::Ok();
+}
+
+// The rule state of the due partitions' brands, as the last commit left it in the store (the
+// caller waited for its write): the rules and the dedup merger write what changed at every
+// commit (RuleSet::Snapshot, DedupMerger::WriteChanges, in the WriteBatch that stores the merge
+// logs), and nothing they keep of a merged brand changes between commits, so the store holds the
+// state as of the same merge point as the snapshot's merge log. (In memory only, and not carried:
+// what the readers keep (unanswered's own post ids), derived indexes, and the rule set's noise
+// state — cooldowns, held groups, recent alert ids — which a gained partition starts over, as a
+// replayed one does.) An entry names its brand (dedup, unanswered) or its partials partition
+// (viral_post: tracked posts and held copies are stamped with the partition they came from).
+Result<std::map<uint32_t, std::vector<SnapshotStateEntry>>> PipelineRun::CollectSnapshotState(
+    const std::vector<uint32_t>& due) {
+  std::map<uint32_t, std::vector<SnapshotStateEntry>> state;
+  for (uint32_t partition : due) state[partition];
+  auto add = [&](uint32_t partition, std::string_view owner, std::string_view key,
+                 std::string_view value) {
+    auto found = state.find(partition);
+    if (found == state.end()) return;
+    found->second.push_back(
+        SnapshotStateEntry{std::string(owner), std::string(key), std::string(value)});
+  };
+  RETURN_IF_ERROR(rules_->ScanBrandState(
+      *store_, [&](std::string_view owner, std::string_view key, std::string_view value,
+                   const RuleStateScope& scope) {
+        add(scope.partials_partition ? *scope.partials_partition
+                                     : cluster_->PartitionOfBrand(scope.brand_id),
+            owner, key, value);
+      }));
+  if (!dedup_merger_) return state;
+  RETURN_IF_ERROR(store_->ScanRuleState(kDedupMergeOwner, [&](std::string_view key,
+                                                              std::string_view value) {
+    if (std::optional<std::string_view> brand = DedupMerger::BrandOfStateKey(key)) {
+      add(cluster_->PartitionOfBrand(*brand), kDedupMergeOwner, key, value);
+    }
+  }));
+  return state;
 }
 
 // Partitions that start from a snapshot (after their reset or drop): its windows go into the
@@ -1212,6 +1237,35 @@ Status PipelineRun::RestoreSnapshotWindows(
   closer_->Track(totals);
   Notice(fmt::format("cluster: {} window(s) of {} partials partition(s) restored from snapshots",
                      count, restored.size()));
+  return Status::Ok();
+}
+
+// After RestoreSnapshotWindows: the restored partitions' rule state (CollectSnapshotState) goes to
+// the rules and the dedup merger, which dropped these brands' state just before (the reset, or
+// DropMergedPartitions' ClearBrands / ClearPartialsPartitions / DropBrands); they take it beside
+// the kept brands' and it is written now, as the windows are (their merge logs go with the next
+// commit: a crash before it replays the partitions again, dropping both).
+Status PipelineRun::RestoreSnapshotState(
+    const std::map<uint32_t, std::vector<SnapshotStateEntry>>& restored) {
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>, std::less<>> by_owner;
+  uint64_t count = 0;
+  for (const auto& [partition, entries] : restored) {
+    for (const SnapshotStateEntry& entry : entries) {
+      by_owner[entry.owner].emplace_back(entry.key, entry.value);
+      ++count;
+    }
+  }
+  if (count == 0) return Status::Ok();
+  StateStore::Commit write = store_->NewCommit();
+  if (auto dedup = by_owner.find(kDedupMergeOwner); dedup != by_owner.end()) {
+    if (dedup_merger_) RETURN_IF_ERROR(dedup_merger_->LoadEntries(dedup->second, write));
+    by_owner.erase(dedup);
+  }
+  RETURN_IF_ERROR(rules_->LoadBrandState(by_owner, write));
+  RETURN_IF_ERROR(store_->Write(write));
+  Notice(fmt::format("cluster: {} rule-state entr{} of {} partials partition(s) restored from "
+                     "snapshots",
+                     count, count == 1 ? "y" : "ies", restored.size()));
   return Status::Ok();
 }
 

@@ -155,6 +155,30 @@ void RuleSet::ClearBrands(const std::vector<std::string>& brand_ids) {
   }) > 0 || noise_changed_;
 }
 
+Status RuleSet::ScanBrandState(StateStore& store, const StateVisitor& visit) const {
+  for (const auto& rule : rules_) {
+    RETURN_IF_ERROR(store.ScanRuleState(rule->name(), [&](std::string_view key,
+                                                          std::string_view value) {
+      if (std::optional<RuleStateScope> scope = rule->ScopeOfState(key, value)) {
+        visit(rule->name(), key, value, *scope);
+      }
+    }));
+  }
+  return Status::Ok();
+}
+
+Status RuleSet::LoadBrandState(
+    const std::map<std::string, std::vector<std::pair<std::string, std::string>>, std::less<>>&
+        by_owner,
+    StateStore::Commit& write) {
+  for (const auto& rule : rules_) {
+    auto entries = by_owner.find(rule->name());
+    if (entries == by_owner.end()) continue;
+    RETURN_IF_ERROR(rule->LoadState(entries->second, write).WithContext(rule->name()));
+  }
+  return Status::Ok();
+}
+
 Status RuleSet::OnWindowClosed(const ClosedWindow& window, RuleContext& context) {
   for (size_t index = 0; index < rules_.size(); ++index) {
     if (!rules_[index]->WatchesWindow(window.window_index)) continue;

@@ -59,6 +59,19 @@ class RuleSet {
   void ClearBrands(const std::vector<std::string>& brand_ids);
   // Issue 11: every rule drops its copies of brandless events from these partials partitions.
   void ClearPartialsPartitions(const std::set<uint32_t>& partials_partitions);
+  // Issue 11, snapshots (pipeline/cluster_snapshot.h): every stored state entry of the rules
+  // that belongs to a brand or partials partition (AlertRule::ScopeOfState), with its owner (the
+  // rule's name). The noise state (cooldowns, held groups, recent alert ids) is not visited: a
+  // partition gained from a snapshot starts it over, as a replayed one does (ClearBrands).
+  using StateVisitor = std::function<void(std::string_view owner, std::string_view key,
+                                          std::string_view value, const RuleStateScope& scope)>;
+  Status ScanBrandState(StateStore& store, const StateVisitor& visit) const;
+  // Issue 11, snapshots: entries ScanBrandState gave (owner, key, value), of brands and
+  // partitions cleared just before: each to its rule (AlertRule::LoadState), which puts them into
+  // `write`. Entries of a rule this pipeline does not have are left out.
+  Status LoadBrandState(const std::map<std::string, std::vector<std::pair<std::string, std::string>>,
+                                       std::less<>>& by_owner,
+                        StateStore::Commit& write);
 
   // Issue 11 (`cluster:`): alerts are kept only for brands `owns` accepts — the brands whose
   // partials partition this merger owns. Another merger holds the others' windows, so what a rule

@@ -132,7 +132,7 @@ webhook-fault-test: build
 alert-latency: build
 	@bash bench/alert-latency.sh --build $(BUILD_DIR)
 
-# Issue 11, snapshots (≈30 s): a gained partials partition whose beginning was deleted restores
+# Issue 11, snapshots (≈75 s, two phases: windows only, then with dedup, unanswered and viral_post state): a gained partials partition whose beginning was deleted restores
 # from its snapshot to windows byte-identical to a file run; without snapshots the run stops.
 .PHONY: snapshot-test
 snapshot-test: build

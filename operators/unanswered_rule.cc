@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <deque>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -92,6 +93,12 @@ class UnansweredRule final : public AlertRule {
         held_[*held] = std::string(value);
         return;
       }
+      if (key.starts_with("own/")) {  // issue 11: the brands' own posts (RestoreOwnPost)
+        if (!RestoreOwnPost(key.substr(4), value)) {
+          bad = Status::Corruption(fmt::format("own post '{}' does not decode", key));
+        }
+        return;
+      }
       if (!key.starts_with("open/")) return;
       key.remove_prefix(5);
       const size_t separator = key.find('\x1f');
@@ -104,6 +111,7 @@ class UnansweredRule final : public AlertRule {
       Key id{std::string(key.substr(0, separator)), std::string(key.substr(separator + 1))};
       Open(id, std::move(inquiry), /*dirty=*/false);
     }));
+    SortOwnPosts();
     return bad;
   }
 
@@ -124,8 +132,9 @@ class UnansweredRule final : public AlertRule {
         }
       }
       if (!post.reply_to_post_id.empty()) {
-        auto own = own_posts_.find(std::string(post.reply_to_post_id));
-        if (own != own_posts_.end()) addressed_.push_back(own->second);
+        if (std::optional<Profile> own = OwnPostProfile(post.reply_to_post_id, context.brands)) {
+          addressed_.push_back(std::move(*own));
+        }
       }
       if (mention > first_mention) {
         FoldAscii(post.text, folded_text_);
@@ -222,6 +231,15 @@ class UnansweredRule final : public AlertRule {
       if (brands.contains(key.first)) keys.push_back(key);
     }
     for (const Key& key : keys) Take(key);
+    for (auto it = own_posts_.begin(); it != own_posts_.end();) {  // issue 11: own posts
+      if (brands.contains(it->second.brand_id)) {
+        MarkOwnPost(it->first, nullptr);
+        it = own_posts_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    std::erase_if(own_post_order_, [&](const std::string& key) { return !own_posts_.contains(key); });
     for (auto it = held_.begin(); it != held_.end();) {
       if (brands.contains(std::get<2>(it->first))) {
         held_dirty_.insert(it->first);
@@ -244,6 +262,14 @@ class UnansweredRule final : public AlertRule {
   }
 
   Status Snapshot(StateStore::Commit& commit) override {
+    for (auto& [state_key, value] : own_dirty_) {
+      if (value) {
+        commit.PutRuleState(name(), state_key, *value);
+      } else {
+        commit.DeleteRuleState(name(), state_key);
+      }
+    }
+    own_dirty_.clear();
     for (const HeldKey& key : held_dirty_) {
       const std::string state_key = HeldStateKey(key);
       auto found = held_.find(key);
@@ -419,7 +445,11 @@ class UnansweredRule final : public AlertRule {
     auto owners = handles_.find(FoldHandle(post.author_handle));
     if (owners == handles_.end()) return false;
     for (const Profile& profile : owners->second) {
-      if (!post.id.empty()) RememberOwnPost(std::string(post.id), profile);
+      if (!post.id.empty()) {
+        RememberOwnPost(std::string(post.id),
+                        std::string(context.brands.brand_info(profile.brand_index).id),
+                        profile.folded, post.event_time_ms);
+      }
       if (!filter_.enabled(profile.brand_index)) continue;  // (it has no inquiries open)
       const std::string brand_id(context.brands.brand_info(profile.brand_index).id);
       const std::string replied_author =
@@ -497,14 +527,96 @@ class UnansweredRule final : public AlertRule {
     Bound(context);
   }
 
-  void RememberOwnPost(std::string id, const Profile& profile) {
-    if (own_posts_.emplace(id, profile).second) {
-      own_post_order_.push_back(std::move(id));
-      if (own_post_order_.size() > 100000) {
-        own_posts_.erase(own_post_order_.front());
-        own_post_order_.erase(own_post_order_.begin());
+  // --- the brands' own posts (issue 11) ---
+  // A post by one of a brand's handles: a reply to it addresses the brand (the first brand of
+  // the handle, as before). Rule state "own/<brand id>\x1f<post id>" -> varint sequence,
+  // folded handle, zigzag event time; kept for the kOwnPostBound most recently remembered
+  // (read order), as the memory was before it was stored.
+  struct OwnPost {
+    std::string brand_id;
+    std::string folded;  // the author's handle, folded: which of the brand's profiles
+    uint64_t sequence = 0;
+    int64_t event_time_ms = 0;
+  };
+  static constexpr size_t kOwnPostBound = 100000;
+
+  static std::string OwnPostStateKey(const std::string& brand_id, const std::string& memory_key) {
+    return fmt::format("own/{}\x1f{}", brand_id, memory_key);
+  }
+
+  void RememberOwnPost(std::string memory_key, std::string brand_id, std::string folded,
+                       int64_t event_time_ms) {
+    auto [entry, fresh] = own_posts_.try_emplace(std::move(memory_key));
+    if (!fresh) return;  // the first brand and the first read win, as before
+    entry->second = OwnPost{std::move(brand_id), std::move(folded), next_own_sequence_++,
+                            event_time_ms};
+    own_post_order_.push_back(entry->first);
+    MarkOwnPost(entry->first, &entry->second);
+    while (own_post_order_.size() > kOwnPostBound) {
+      auto oldest = own_posts_.find(own_post_order_.front());
+      if (oldest != own_posts_.end()) {
+        MarkOwnPost(oldest->first, nullptr);
+        own_posts_.erase(oldest);
       }
+      own_post_order_.pop_front();
     }
+  }
+
+  // What the next Snapshot writes for an own post: its value, or a delete (`own` null).
+  void MarkOwnPost(const std::string& memory_key, const OwnPost* own) {
+    if (own == nullptr) {
+      auto found = own_posts_.find(memory_key);
+      if (found == own_posts_.end()) return;
+      own_dirty_[OwnPostStateKey(found->second.brand_id, memory_key)].reset();
+      return;
+    }
+    std::string value;
+    AppendVarint(value, own->sequence);
+    PutString(value, own->folded);
+    const auto time = static_cast<uint64_t>(own->event_time_ms);
+    AppendVarint(value, (time << 1) ^ static_cast<uint64_t>(own->event_time_ms >> 63));
+    own_dirty_[OwnPostStateKey(own->brand_id, memory_key)] = std::move(value);
+  }
+
+  // Restore: one stored own post ("<brand id>\x1f<memory key>" after "own/"); SortOwnPosts
+  // orders them once all are read.
+  bool RestoreOwnPost(std::string_view key, std::string_view value) {
+    const size_t separator = key.find('\x1f');
+    if (separator == std::string_view::npos) return false;
+    OwnPost own;
+    own.brand_id = std::string(key.substr(0, separator));
+    uint64_t time = 0;
+    if (!ReadVarint(value, own.sequence) || !GetString(value, own.folded) ||
+        !ReadVarint(value, time) || !value.empty()) {
+      return false;
+    }
+    own.event_time_ms = static_cast<int64_t>((time >> 1) ^ (~(time & 1) + 1));
+    next_own_sequence_ = std::max(next_own_sequence_, own.sequence + 1);
+    own_posts_.insert_or_assign(std::string(key.substr(separator + 1)), std::move(own));
+    return true;
+  }
+  void SortOwnPosts() {
+    std::vector<std::pair<uint64_t, std::string>> order;
+    order.reserve(own_posts_.size());
+    for (const auto& [memory_key, own] : own_posts_) order.emplace_back(own.sequence, memory_key);
+    std::sort(order.begin(), order.end());
+    own_post_order_.clear();
+    for (auto& [sequence, memory_key] : order) own_post_order_.push_back(std::move(memory_key));
+  }
+
+  // The profile a reply to `memory_key` addresses, if that is a remembered own post of a brand
+  // still in the watchlist with that handle.
+  std::optional<Profile> OwnPostProfile(std::string_view memory_key,
+                                        const BrandDirectory& brands) {
+    own_lookup_.assign(memory_key);
+    auto own = own_posts_.find(own_lookup_);
+    if (own == own_posts_.end()) return std::nullopt;
+    std::optional<uint32_t> brand = brands.FindBrand(own->second.brand_id);
+    if (!brand || *brand >= brand_profiles_.size()) return std::nullopt;
+    for (const Profile& profile : brand_profiles_[*brand]) {
+      if (profile.folded == own->second.folded) return profile;
+    }
+    return std::nullopt;
   }
 
   void Open(const Key& key, Inquiry inquiry, bool dirty) {
@@ -642,8 +754,13 @@ class UnansweredRule final : public AlertRule {
   std::optional<uint32_t> intents_slot_;
   std::unordered_map<std::string, std::vector<Profile>> handles_;  // folded handle -> owners
   std::vector<std::vector<Profile>> brand_profiles_;               // by brand index
-  std::unordered_map<std::string, Profile> own_posts_;  // recent own post ids (not stored)
-  std::vector<std::string> own_post_order_;
+  // Issue 11: the brands' recent own posts by post id (rule state "own/..."), oldest first in
+  // own_post_order_, and what the next Snapshot writes of them (a value, or nullopt: a delete).
+  std::unordered_map<std::string, OwnPost> own_posts_;
+  std::deque<std::string> own_post_order_;
+  uint64_t next_own_sequence_ = 0;
+  std::map<std::string, std::optional<std::string>> own_dirty_;
+  std::string own_lookup_;  // scratch
   std::map<Key, Inquiry> open_;
   std::set<std::pair<int64_t, Key>> deadlines_;  // not yet alerted: the alert's timer
   std::set<std::pair<int64_t, Key>> horizons_;   // alerted: when their answer stops counting

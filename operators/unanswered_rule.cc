@@ -124,6 +124,11 @@ class UnansweredRule final : public AlertRule {
         ++mention;
       }
       if (CloseAnswered(post, context)) continue;  // a brand profile's post is not an inquiry
+      // With `cluster:` the brands' own posts are known at their mergers only: a reply that
+      // names no handle is a candidate, resolved there (ResolveCandidate).
+      const bool publish = context.inquiry_events != nullptr;
+      const bool candidate = publish && post.reply_to_handle.empty() &&
+                             !post.reply_to_post_id.empty() && !post.id.empty();
       addressed_.clear();
       if (!post.reply_to_handle.empty()) {
         auto owners = handles_.find(FoldHandle(post.reply_to_handle));
@@ -131,7 +136,7 @@ class UnansweredRule final : public AlertRule {
           for (const Profile& profile : owners->second) addressed_.push_back(profile);
         }
       }
-      if (!post.reply_to_post_id.empty()) {
+      if (!publish && !post.reply_to_post_id.empty()) {
         if (std::optional<Profile> own = OwnPostProfile(post.reply_to_post_id, context.brands)) {
           addressed_.push_back(std::move(*own));
         }
@@ -153,9 +158,10 @@ class UnansweredRule final : public AlertRule {
           if (!found && options_.include_named) addressed_.push_back(Profile{brand, "", "", ""});
         }
       }
-      if (addressed_.empty()) continue;
+      if (addressed_.empty() && !candidate) continue;
       const uint32_t cue = CueOf(post);
       if (!Wanted(cue)) continue;
+      if (candidate) PublishCandidate(post, batch.ingest_time_ms, cue, context);
       for (const Profile& profile : addressed_) {
         if (!filter_.enabled(profile.brand_index)) continue;
         Key key{std::string(context.brands.brand_info(profile.brand_index).id),
@@ -163,7 +169,6 @@ class UnansweredRule final : public AlertRule {
         if (post.id.empty()) continue;
         // With `cluster:` (context.inquiry_events) the merger of the brand keeps the inquiries:
         // it decides whether one is open already (OnInquiryEvents).
-        const bool publish = context.inquiry_events != nullptr;
         if (!publish && open_.count(key) != 0) continue;  // one inquiry per brand and post
         Inquiry inquiry;
         inquiry.post = EvidencePost::Of(post, batch.ingest_time_ms);
@@ -204,7 +209,13 @@ class UnansweredRule final : public AlertRule {
       std::string id;
       if (event.kind == InquiryEvent::Kind::kOpened) {
         if (!GetString(payload, id)) continue;
-      } else {
+      } else if (event.kind == InquiryEvent::Kind::kOwnPost ||
+                 event.kind == InquiryEvent::Kind::kInquiryCandidate) {
+        // s26: which partials partition's copy it is, then the post: copies of one partition
+        // collapse, another partition's copy is its own (ResolveCandidate).
+        if (!GetString(payload, id)) continue;
+        id = fmt::format("{}\x1e{}", event.partials_partition, id);
+      } else if (event.kind == InquiryEvent::Kind::kReply) {
         std::string replied_post;
         std::string replied_author;
         if (!GetString(payload, replied_post) || !GetString(payload, replied_author) ||
@@ -212,6 +223,8 @@ class UnansweredRule final : public AlertRule {
           continue;
         }
         id = fmt::format("{}\x1e{}\x1e{}", id, replied_post, replied_author);
+      } else {
+        continue;  // not this rule's kind
       }
       HeldKey key{event.event_time_ms, static_cast<uint8_t>(event.kind), event.brand_id, id};
       if (held_.emplace(key, event.payload).second) held_dirty_.insert(std::move(key));
@@ -242,6 +255,21 @@ class UnansweredRule final : public AlertRule {
     std::erase_if(own_post_order_, [&](const std::string& key) { return !own_posts_.contains(key); });
     for (auto it = held_.begin(); it != held_.end();) {
       if (brands.contains(std::get<2>(it->first))) {
+        held_dirty_.insert(it->first);
+        it = held_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  // s26: the held candidate copies of these partials partitions go (a replay brings them
+  // again); their brands' own posts go with ClearBrands.
+  void ClearPartialsPartitions(const std::set<uint32_t>& partials_partitions) override {
+    for (auto it = held_.begin(); it != held_.end();) {
+      const auto& [time_ms, kind, brand_id, id] = it->first;
+      if (kind == static_cast<uint8_t>(InquiryEvent::Kind::kInquiryCandidate) &&
+          partials_partitions.contains(StampOf(id))) {
         held_dirty_.insert(it->first);
         it = held_.erase(it);
       } else {
@@ -305,6 +333,28 @@ class UnansweredRule final : public AlertRule {
   // An inquiry event held at the merger: event time, kind (openings first), brand id, and an id
   // that makes a copy of the same event (the same post read twice) collapse.
   using HeldKey = std::tuple<int64_t, uint8_t, std::string, std::string>;
+  // The order held events are applied in: event time, then own posts, candidates, openings,
+  // replies (s26: a reply to an own post of the same instant finds it; a candidate addresses
+  // through the post before a kOpened of the same post through a handle, as one process does).
+  struct HeldOrder {
+    static int Rank(uint8_t kind) {
+      switch (static_cast<InquiryEvent::Kind>(kind)) {
+        case InquiryEvent::Kind::kOwnPost: return 0;
+        case InquiryEvent::Kind::kInquiryCandidate: return 1;
+        case InquiryEvent::Kind::kOpened: return 2;
+        case InquiryEvent::Kind::kReply: return 3;
+        default: return 4;
+      }
+    }
+    bool operator()(const HeldKey& a, const HeldKey& b) const {
+      const auto& [a_time, a_kind, a_brand, a_id] = a;
+      const auto& [b_time, b_kind, b_brand, b_id] = b;
+      const int a_rank = Rank(a_kind);
+      const int b_rank = Rank(b_kind);
+      return std::tie(a_time, a_rank, a_brand, a_id, a_kind) <
+             std::tie(b_time, b_rank, b_brand, b_id, b_kind);
+    }
+  };
 
   // "held/<brand>\x1f<time>\x1f<kind>\x1f<id>": by brand first, so a brand's can be dropped.
   static std::string HeldStateKey(const HeldKey& key) {
@@ -327,7 +377,8 @@ class UnansweredRule final : public AlertRule {
         std::from_chars(parts[2].data(), parts[2].data() + parts[2].size(), kind);
     if (time_error != std::errc() || kind_error != std::errc() ||
         time_end != parts[1].data() + parts[1].size() ||
-        kind_end != parts[2].data() + parts[2].size() || (kind != 1 && kind != 2)) {
+        kind_end != parts[2].data() + parts[2].size() ||
+        (kind != 1 && kind != 2 && kind != 5 && kind != 6)) {
       return std::nullopt;
     }
     return HeldKey{time, static_cast<uint8_t>(kind), std::string(parts[0]), std::string(text)};
@@ -444,8 +495,18 @@ class UnansweredRule final : public AlertRule {
     if (post.author_handle.empty()) return false;
     auto owners = handles_.find(FoldHandle(post.author_handle));
     if (owners == handles_.end()) return false;
+    if (context.inquiry_events != nullptr && !post.id.empty()) {
+      // `cluster:` (s26): the brand's merger remembers it (the handle's first brand, as below).
+      const Profile& first = owners->second.front();
+      InquiryEvent event{InquiryEvent::Kind::kOwnPost, name(),
+                         std::string(context.brands.brand_info(first.brand_index).id),
+                         post.event_time_ms, {}};
+      PutString(event.payload, post.id);
+      PutString(event.payload, first.folded);
+      context.inquiry_events->push_back(std::move(event));
+    }
     for (const Profile& profile : owners->second) {
-      if (!post.id.empty()) {
+      if (!post.id.empty() && context.inquiry_events == nullptr) {
         RememberOwnPost(std::string(post.id),
                         std::string(context.brands.brand_info(profile.brand_index).id),
                         profile.folded, post.event_time_ms);
@@ -503,6 +564,18 @@ class UnansweredRule final : public AlertRule {
   void Release(const HeldKey& key, std::string_view payload, RuleContext& context) {
     const auto& [time_ms, kind, brand_id, id] = key;
     std::optional<uint32_t> brand_index = context.brands.FindBrand(brand_id);
+    if (kind == static_cast<uint8_t>(InquiryEvent::Kind::kInquiryCandidate)) {
+      ResolveCandidate(time_ms, StampOf(id), payload, context);
+      return;
+    }
+    if (kind == static_cast<uint8_t>(InquiryEvent::Kind::kOwnPost)) {
+      std::string post_id;
+      std::string folded;
+      if (!GetString(payload, post_id) || !GetString(payload, folded)) return;
+      RememberOwnPost(fmt::format("{}\x1f{}", StampOf(id), post_id), brand_id, std::move(folded),
+                      time_ms);
+      return;
+    }
     if (!brand_index) return;  // the brand left the watchlist
     if (kind == static_cast<uint8_t>(InquiryEvent::Kind::kReply)) {
       std::string replied_post;
@@ -524,6 +597,65 @@ class UnansweredRule final : public AlertRule {
       context.inquiries->push_back(std::move(opened));
     }
     Open(open_key, std::move(inquiry), true);
+    Bound(context);
+  }
+
+  // --- own posts across instances (`cluster:`, s26) ---
+  // The partials partition a held own-post or candidate copy came from ("<stamp>\x1e<post id>").
+  static uint32_t StampOf(std::string_view id) {
+    uint32_t stamp = 0;
+    std::from_chars(id.data(), id.data() + id.size(), stamp);
+    return stamp;
+  }
+
+  // A reader's question or complaint that replies to a post and names no handle: whether it
+  // addresses a brand depends on the brands' own posts, which their mergers hold. The inquiry
+  // as kOpened carries it (post id, inquiry), without handle and profile, plus the replied-to
+  // post id; brand empty, so a copy goes to every partials partition.
+  void PublishCandidate(const Post& post, int64_t ingest_time_ms, uint32_t cue,
+                        RuleContext& context) {
+    Inquiry inquiry;
+    inquiry.post = EvidencePost::Of(post, ingest_time_ms);
+    inquiry.cue = cue;
+    inquiry.deadline_ms = post.event_time_ms + options_.within_ms;
+    inquiry.author_handle = FoldHandle(post.author_handle);
+    InquiryEvent event{InquiryEvent::Kind::kInquiryCandidate, name(), "", post.event_time_ms, {}};
+    PutString(event.payload, post.id);
+    PutString(event.payload, post.reply_to_post_id);
+    Encode(inquiry, event.payload);
+    context.inquiry_events->push_back(std::move(event));
+  }
+
+  // At the merger, in event-time order after the own posts of the same instant: the copy of
+  // partials partition `stamp` opens an inquiry if it replies to an own post that partition's
+  // log brought (so a merger of several partitions opens it once, for the brand that wrote it),
+  // as one process does for a reply to a remembered own post. Before the kOpened events of the
+  // same instant: a reply to the brand's post that also names a handle of the brand is addressed
+  // through the post, as in one process.
+  void ResolveCandidate(int64_t time_ms, uint32_t stamp, std::string_view payload,
+                        RuleContext& context) {
+    std::string post_id;
+    std::string replied_post;
+    Inquiry inquiry;
+    if (!GetString(payload, post_id) || !GetString(payload, replied_post) ||
+        !Decode(payload, inquiry)) {
+      return;
+    }
+    std::optional<Profile> profile =
+        OwnPostProfile(fmt::format("{}\x1f{}", stamp, replied_post), context.brands);
+    if (!profile || !filter_.enabled(profile->brand_index)) return;
+    Key key{std::string(context.brands.brand_info(profile->brand_index).id), post_id};
+    if (open_.count(key) != 0) return;  // one inquiry per brand and post
+    inquiry.handle = profile->handle;
+    inquiry.profile = profile->profile;
+    inquiry.opened_under_ms = context.watermark_ms;
+    if (context.inquiries != nullptr) {
+      InquiryObservation opened{InquiryObservation::Kind::kOpened, profile->brand_index,
+                                ProfileLabel(inquiry), 0};
+      opened.event_time_ms = time_ms;
+      context.inquiries->push_back(std::move(opened));
+    }
+    Open(key, std::move(inquiry), true);
     Bound(context);
   }
 
@@ -766,7 +898,7 @@ class UnansweredRule final : public AlertRule {
   std::set<std::pair<int64_t, Key>> horizons_;   // alerted: when their answer stops counting
   std::multimap<std::pair<std::string, std::string>, std::string> by_author_;  // (brand, author) -> post
   std::set<Key> dirty_;
-  std::map<HeldKey, std::string> held_;  // issue 11: events waiting for the merged watermark
+  std::map<HeldKey, std::string, HeldOrder> held_;  // issue 11: events waiting for the merged watermark
   std::set<HeldKey> held_dirty_;
   std::vector<Profile> addressed_;  // scratch
   std::string folded_text_;         // scratch

@@ -365,5 +365,41 @@ TEST_F(ClusterOwnPosts, TheMergersOwnPostsAreStateAndGoWithTheirBrand) {
   fs::remove_all(directory);
 }
 
+// A merger of both partials partitions replays one of them (gained without local state, beside
+// the kept one: RuleSet::ClearBrands of its brands and ClearPartialsPartitions, then its log from
+// the beginning). The replayed log's copy of a candidate resolves only the own posts that log
+// brings (tele2's), so an inquiry of the kept brand (telenor), opened and answered before, is not
+// opened again by the copy (it would fire: its answer is not replayed).
+TEST_F(ClusterOwnPosts, AReplayedPartitionsCandidateCopiesDoNotReopenAKeptBrandsInquiry) {
+  const uint32_t telenor = PartialsPartitionOf("telenor", kPartials);
+  const uint32_t tele2 = PartialsPartitionOf("tele2", kPartials);
+  auto reader_a = Rule();
+  auto reader_b = Rule();
+  const std::vector<PreparedPartials> a1 =
+      Epoch(kA, 1, SourceRange{0, 0, 1, kT0, false}, Read(*reader_a, {partition0_[0]}));
+  const std::vector<PreparedPartials> b1 =
+      Epoch(kB, 1, SourceRange{1, 0, 3, kT0 + 3 * kMinute, false},
+            Read(*reader_b, {partition1_[0], partition1_[2]}));  // q1, and r1 answering kari
+  Merger merger = MakeMerger({telenor, tele2});
+  Publish({&merger}, a1);
+  Publish({&merger}, b1);
+  Release(merger, kT0 + 5 * kMinute);
+  ASSERT_EQ(merger.observations.size(), 2u);  // q1 opened and answered
+  EXPECT_EQ(merger.observations[0].kind, InquiryObservation::Kind::kOpened);
+  EXPECT_EQ(merger.observations[1].kind, InquiryObservation::Kind::kAnswered);
+
+  merger.rule->ClearBrands({"tele2"});
+  merger.rule->ClearPartialsPartitions({tele2});
+  merger.logs[tele2] = PartialsMergeLog();
+  for (const std::vector<PreparedPartials>* epoch : {&a1, &b1}) {
+    Deliver(merger, tele2, &(*epoch)[tele2], nullptr);
+    Deliver(merger, tele2, nullptr, &(*epoch)[tele2].epoch);
+  }
+  merger.previous_watermark = INT64_MIN;  // (the replay's own watermark starts over)
+  Release(merger, kT0 + 60 * kMinute);
+  EXPECT_TRUE(merger.fired.empty()) << merger.fired[0].id;
+  EXPECT_EQ(merger.observations.size(), 2u);
+}
+
 }  // namespace
 }  // namespace brandpulse

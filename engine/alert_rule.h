@@ -86,7 +86,17 @@ struct InquiryObservation {
 // (kViralGrowth, no brand: the reader does not know the replied-to post's brands, so the event
 // goes to every partials partition).
 struct InquiryEvent {
-  enum class Kind : uint8_t { kOpened = 1, kReply = 2, kViralTracked = 3, kViralGrowth = 4 };
+  // kOwnPost (a post by a brand's handle, to the brand's partition) and kInquiryCandidate (a
+  // question or complaint replying to a post, no brand: to every partition) are `unanswered`'s
+  // own-post addressing across instances (issue 11, s26).
+  enum class Kind : uint8_t {
+    kOpened = 1,
+    kReply = 2,
+    kViralTracked = 3,
+    kViralGrowth = 4,
+    kOwnPost = 5,
+    kInquiryCandidate = 6
+  };
   Kind kind = Kind::kOpened;
   std::string rule;      // the rule's name
   std::string brand_id;  // the brand it is addressed to / whose profile replied; empty: every brand

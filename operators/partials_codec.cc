@@ -236,7 +236,7 @@ Result<PreparedPartials> DecodePrepared(std::string_view in) {
       const auto kind = static_cast<uint8_t>(in.front());
       in.remove_prefix(1);
       if (kind < static_cast<uint8_t>(InquiryEvent::Kind::kOpened) ||
-          kind > static_cast<uint8_t>(InquiryEvent::Kind::kViralGrowth) ||
+          kind > static_cast<uint8_t>(InquiryEvent::Kind::kInquiryCandidate) ||
           !ReadBytes(in, rule) || !ReadBytes(in, brand) || !ReadVarint(in, time) ||
           !ReadBytes(in, payload)) {
         return bad("an inquiry event");

@@ -28,6 +28,10 @@
 // for byte as before; a merger built before s25 counts a record with them as corrupt (its
 // decoder refuses unknown kinds) and skips it: upgrade every instance before a pipeline with a
 // `viral_post` rule runs with `cluster:`.
+// Kinds 5 (own post: a post by a brand's handle, to the brand's partition) and 6 (inquiry
+// candidate: a question or complaint replying to a post with no handle, brand empty, a copy on
+// every partials partition) of `unanswered` (s26) likewise: a merger built before s26 skips a
+// record with them as corrupt; upgrade every instance first.
 // Version 0x03 (issue 11: de-duplication keyed by brand) is version 0x02 (with an inquiry count,
 // maybe 0) followed by the epoch's post events of the brands of that partials partition:
 //             j × (len brand_id  key_hash(8 bytes BE)  zigzag(event_time_ms)  text_hash(8 bytes BE)

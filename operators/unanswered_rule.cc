@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <deque>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -85,14 +86,30 @@ class UnansweredRule final : public AlertRule {
     RETURN_IF_ERROR(store.ScanRuleState(name(), [&](std::string_view key, std::string_view value) {
       if (Status read = ReadEntry(key, value, /*dirty=*/false); bad.ok()) bad = read;
     }));
+    SortOwnPosts();
     return bad;
   }
 
-  // Issue 11, snapshots: both keys name the brand first ("held/<brand>\x1f...",
-  // "open/<brand>\x1f<post>").
+  // Issue 11, snapshots: every key names the brand first ("held/<brand>\x1f...",
+  // "open/<brand>\x1f<post>", "own/<brand>\x1f..."), except a held candidate copy's, which has
+  // no brand and belongs to the partials partition its id is stamped with.
   std::optional<RuleStateScope> ScopeOfState(std::string_view key, std::string_view) const override {
-    if (!key.starts_with("held/") && !key.starts_with("open/")) return std::nullopt;
-    key.remove_prefix(5);
+    if (key.starts_with("held/")) {
+      std::optional<HeldKey> held = ParseHeldKey(key.substr(5));
+      if (!held) return std::nullopt;
+      const auto& [time_ms, kind, brand_id, id] = *held;
+      if (brand_id.empty() && kind == static_cast<uint8_t>(InquiryEvent::Kind::kInquiryCandidate)) {
+        return RuleStateScope{std::string(), StampOf(id)};
+      }
+      return RuleStateScope{brand_id, std::nullopt};
+    }
+    if (key.starts_with("open/")) {
+      key.remove_prefix(5);
+    } else if (key.starts_with("own/")) {
+      key.remove_prefix(4);
+    } else {
+      return std::nullopt;
+    }
     const size_t separator = key.find('\x1f');
     if (separator == std::string_view::npos) return std::nullopt;
     return RuleStateScope{std::string(key.substr(0, separator)), std::nullopt};
@@ -105,6 +122,7 @@ class UnansweredRule final : public AlertRule {
       RETURN_IF_ERROR(ReadEntry(key, value, /*dirty=*/true));
       write.PutRuleState(name(), key, value);
     }
+    SortOwnPosts();
     return Status::Ok();
   }
 
@@ -115,6 +133,12 @@ class UnansweredRule final : public AlertRule {
       if (!held) return Status::Corruption(fmt::format("held inquiry event '{}' does not decode", key));
       held_[*held] = std::string(value);
       if (dirty) held_dirty_.insert(*held);
+      return Status::Ok();
+    }
+    if (key.starts_with("own/")) {  // issue 11: the brands' own posts (RestoreOwnPost)
+      std::optional<std::string> memory_key = RestoreOwnPost(key.substr(4), value);
+      if (!memory_key) return Status::Corruption(fmt::format("own post '{}' does not decode", key));
+      if (dirty) MarkOwnPost(*memory_key, &own_posts_.at(*memory_key));
       return Status::Ok();
     }
     if (!key.starts_with("open/")) return Status::Ok();
@@ -139,6 +163,11 @@ class UnansweredRule final : public AlertRule {
         ++mention;
       }
       if (CloseAnswered(post, context)) continue;  // a brand profile's post is not an inquiry
+      // With `cluster:` the brands' own posts are known at their mergers only: a reply that
+      // names no handle is a candidate, resolved there (ResolveCandidate).
+      const bool publish = context.inquiry_events != nullptr;
+      const bool candidate = publish && post.reply_to_handle.empty() &&
+                             !post.reply_to_post_id.empty() && !post.id.empty();
       addressed_.clear();
       if (!post.reply_to_handle.empty()) {
         auto owners = handles_.find(FoldHandle(post.reply_to_handle));
@@ -146,9 +175,10 @@ class UnansweredRule final : public AlertRule {
           for (const Profile& profile : owners->second) addressed_.push_back(profile);
         }
       }
-      if (!post.reply_to_post_id.empty()) {
-        auto own = own_posts_.find(std::string(post.reply_to_post_id));
-        if (own != own_posts_.end()) addressed_.push_back(own->second);
+      if (!publish && !post.reply_to_post_id.empty()) {
+        if (std::optional<Profile> own = OwnPostProfile(post.reply_to_post_id, context.brands)) {
+          addressed_.push_back(std::move(*own));
+        }
       }
       if (mention > first_mention) {
         FoldAscii(post.text, folded_text_);
@@ -167,9 +197,10 @@ class UnansweredRule final : public AlertRule {
           if (!found && options_.include_named) addressed_.push_back(Profile{brand, "", "", ""});
         }
       }
-      if (addressed_.empty()) continue;
+      if (addressed_.empty() && !candidate) continue;
       const uint32_t cue = CueOf(post);
       if (!Wanted(cue)) continue;
+      if (candidate) PublishCandidate(post, batch.ingest_time_ms, cue, context);
       for (const Profile& profile : addressed_) {
         if (!filter_.enabled(profile.brand_index)) continue;
         Key key{std::string(context.brands.brand_info(profile.brand_index).id),
@@ -177,7 +208,6 @@ class UnansweredRule final : public AlertRule {
         if (post.id.empty()) continue;
         // With `cluster:` (context.inquiry_events) the merger of the brand keeps the inquiries:
         // it decides whether one is open already (OnInquiryEvents).
-        const bool publish = context.inquiry_events != nullptr;
         if (!publish && open_.count(key) != 0) continue;  // one inquiry per brand and post
         Inquiry inquiry;
         inquiry.post = EvidencePost::Of(post, batch.ingest_time_ms);
@@ -218,7 +248,13 @@ class UnansweredRule final : public AlertRule {
       std::string id;
       if (event.kind == InquiryEvent::Kind::kOpened) {
         if (!GetString(payload, id)) continue;
-      } else {
+      } else if (event.kind == InquiryEvent::Kind::kOwnPost ||
+                 event.kind == InquiryEvent::Kind::kInquiryCandidate) {
+        // s26: which partials partition's copy it is, then the post: copies of one partition
+        // collapse, another partition's copy is its own (ResolveCandidate).
+        if (!GetString(payload, id)) continue;
+        id = fmt::format("{}\x1e{}", event.partials_partition, id);
+      } else if (event.kind == InquiryEvent::Kind::kReply) {
         std::string replied_post;
         std::string replied_author;
         if (!GetString(payload, replied_post) || !GetString(payload, replied_author) ||
@@ -226,6 +262,8 @@ class UnansweredRule final : public AlertRule {
           continue;
         }
         id = fmt::format("{}\x1e{}\x1e{}", id, replied_post, replied_author);
+      } else {
+        continue;  // not this rule's kind
       }
       HeldKey key{event.event_time_ms, static_cast<uint8_t>(event.kind), event.brand_id, id};
       if (held_.emplace(key, event.payload).second) held_dirty_.insert(std::move(key));
@@ -245,8 +283,32 @@ class UnansweredRule final : public AlertRule {
       if (brands.contains(key.first)) keys.push_back(key);
     }
     for (const Key& key : keys) Take(key);
+    for (auto it = own_posts_.begin(); it != own_posts_.end();) {  // issue 11: own posts
+      if (brands.contains(it->second.brand_id)) {
+        MarkOwnPost(it->first, nullptr);
+        it = own_posts_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    std::erase_if(own_post_order_, [&](const std::string& key) { return !own_posts_.contains(key); });
     for (auto it = held_.begin(); it != held_.end();) {
       if (brands.contains(std::get<2>(it->first))) {
+        held_dirty_.insert(it->first);
+        it = held_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  // s26: the held candidate copies of these partials partitions go (a replay brings them
+  // again); their brands' own posts go with ClearBrands.
+  void ClearPartialsPartitions(const std::set<uint32_t>& partials_partitions) override {
+    for (auto it = held_.begin(); it != held_.end();) {
+      const auto& [time_ms, kind, brand_id, id] = it->first;
+      if (kind == static_cast<uint8_t>(InquiryEvent::Kind::kInquiryCandidate) &&
+          partials_partitions.contains(StampOf(id))) {
         held_dirty_.insert(it->first);
         it = held_.erase(it);
       } else {
@@ -267,6 +329,14 @@ class UnansweredRule final : public AlertRule {
   }
 
   Status Snapshot(StateStore::Commit& commit) override {
+    for (auto& [state_key, value] : own_dirty_) {
+      if (value) {
+        commit.PutRuleState(name(), state_key, *value);
+      } else {
+        commit.DeleteRuleState(name(), state_key);
+      }
+    }
+    own_dirty_.clear();
     for (const HeldKey& key : held_dirty_) {
       const std::string state_key = HeldStateKey(key);
       auto found = held_.find(key);
@@ -302,6 +372,28 @@ class UnansweredRule final : public AlertRule {
   // An inquiry event held at the merger: event time, kind (openings first), brand id, and an id
   // that makes a copy of the same event (the same post read twice) collapse.
   using HeldKey = std::tuple<int64_t, uint8_t, std::string, std::string>;
+  // The order held events are applied in: event time, then own posts, candidates, openings,
+  // replies (s26: a reply to an own post of the same instant finds it; a candidate addresses
+  // through the post before a kOpened of the same post through a handle, as one process does).
+  struct HeldOrder {
+    static int Rank(uint8_t kind) {
+      switch (static_cast<InquiryEvent::Kind>(kind)) {
+        case InquiryEvent::Kind::kOwnPost: return 0;
+        case InquiryEvent::Kind::kInquiryCandidate: return 1;
+        case InquiryEvent::Kind::kOpened: return 2;
+        case InquiryEvent::Kind::kReply: return 3;
+        default: return 4;
+      }
+    }
+    bool operator()(const HeldKey& a, const HeldKey& b) const {
+      const auto& [a_time, a_kind, a_brand, a_id] = a;
+      const auto& [b_time, b_kind, b_brand, b_id] = b;
+      const int a_rank = Rank(a_kind);
+      const int b_rank = Rank(b_kind);
+      return std::tie(a_time, a_rank, a_brand, a_id, a_kind) <
+             std::tie(b_time, b_rank, b_brand, b_id, b_kind);
+    }
+  };
 
   // "held/<brand>\x1f<time>\x1f<kind>\x1f<id>": by brand first, so a brand's can be dropped.
   static std::string HeldStateKey(const HeldKey& key) {
@@ -324,7 +416,8 @@ class UnansweredRule final : public AlertRule {
         std::from_chars(parts[2].data(), parts[2].data() + parts[2].size(), kind);
     if (time_error != std::errc() || kind_error != std::errc() ||
         time_end != parts[1].data() + parts[1].size() ||
-        kind_end != parts[2].data() + parts[2].size() || (kind != 1 && kind != 2)) {
+        kind_end != parts[2].data() + parts[2].size() ||
+        (kind != 1 && kind != 2 && kind != 5 && kind != 6)) {
       return std::nullopt;
     }
     return HeldKey{time, static_cast<uint8_t>(kind), std::string(parts[0]), std::string(text)};
@@ -441,8 +534,22 @@ class UnansweredRule final : public AlertRule {
     if (post.author_handle.empty()) return false;
     auto owners = handles_.find(FoldHandle(post.author_handle));
     if (owners == handles_.end()) return false;
+    if (context.inquiry_events != nullptr && !post.id.empty()) {
+      // `cluster:` (s26): the brand's merger remembers it (the handle's first brand, as below).
+      const Profile& first = owners->second.front();
+      InquiryEvent event{InquiryEvent::Kind::kOwnPost, name(),
+                         std::string(context.brands.brand_info(first.brand_index).id),
+                         post.event_time_ms, {}};
+      PutString(event.payload, post.id);
+      PutString(event.payload, first.folded);
+      context.inquiry_events->push_back(std::move(event));
+    }
     for (const Profile& profile : owners->second) {
-      if (!post.id.empty()) RememberOwnPost(std::string(post.id), profile);
+      if (!post.id.empty() && context.inquiry_events == nullptr) {
+        RememberOwnPost(std::string(post.id),
+                        std::string(context.brands.brand_info(profile.brand_index).id),
+                        profile.folded, post.event_time_ms);
+      }
       if (!filter_.enabled(profile.brand_index)) continue;  // (it has no inquiries open)
       const std::string brand_id(context.brands.brand_info(profile.brand_index).id);
       const std::string replied_author =
@@ -496,6 +603,18 @@ class UnansweredRule final : public AlertRule {
   void Release(const HeldKey& key, std::string_view payload, RuleContext& context) {
     const auto& [time_ms, kind, brand_id, id] = key;
     std::optional<uint32_t> brand_index = context.brands.FindBrand(brand_id);
+    if (kind == static_cast<uint8_t>(InquiryEvent::Kind::kInquiryCandidate)) {
+      ResolveCandidate(time_ms, StampOf(id), payload, context);
+      return;
+    }
+    if (kind == static_cast<uint8_t>(InquiryEvent::Kind::kOwnPost)) {
+      std::string post_id;
+      std::string folded;
+      if (!GetString(payload, post_id) || !GetString(payload, folded)) return;
+      RememberOwnPost(fmt::format("{}\x1f{}", StampOf(id), post_id), brand_id, std::move(folded),
+                      time_ms);
+      return;
+    }
     if (!brand_index) return;  // the brand left the watchlist
     if (kind == static_cast<uint8_t>(InquiryEvent::Kind::kReply)) {
       std::string replied_post;
@@ -520,14 +639,156 @@ class UnansweredRule final : public AlertRule {
     Bound(context);
   }
 
-  void RememberOwnPost(std::string id, const Profile& profile) {
-    if (own_posts_.emplace(id, profile).second) {
-      own_post_order_.push_back(std::move(id));
-      if (own_post_order_.size() > 100000) {
-        own_posts_.erase(own_post_order_.front());
-        own_post_order_.erase(own_post_order_.begin());
-      }
+  // --- own posts across instances (`cluster:`, s26) ---
+  // The partials partition a held own-post or candidate copy came from ("<stamp>\x1e<post id>").
+  static uint32_t StampOf(std::string_view id) {
+    uint32_t stamp = 0;
+    std::from_chars(id.data(), id.data() + id.size(), stamp);
+    return stamp;
+  }
+
+  // A reader's question or complaint that replies to a post and names no handle: whether it
+  // addresses a brand depends on the brands' own posts, which their mergers hold. The inquiry
+  // as kOpened carries it (post id, inquiry), without handle and profile, plus the replied-to
+  // post id; brand empty, so a copy goes to every partials partition.
+  void PublishCandidate(const Post& post, int64_t ingest_time_ms, uint32_t cue,
+                        RuleContext& context) {
+    Inquiry inquiry;
+    inquiry.post = EvidencePost::Of(post, ingest_time_ms);
+    inquiry.cue = cue;
+    inquiry.deadline_ms = post.event_time_ms + options_.within_ms;
+    inquiry.author_handle = FoldHandle(post.author_handle);
+    InquiryEvent event{InquiryEvent::Kind::kInquiryCandidate, name(), "", post.event_time_ms, {}};
+    PutString(event.payload, post.id);
+    PutString(event.payload, post.reply_to_post_id);
+    Encode(inquiry, event.payload);
+    context.inquiry_events->push_back(std::move(event));
+  }
+
+  // At the merger, in event-time order after the own posts of the same instant: the copy of
+  // partials partition `stamp` opens an inquiry if it replies to an own post that partition's
+  // log brought (so a merger of several partitions opens it once, for the brand that wrote it),
+  // as one process does for a reply to a remembered own post. Before the kOpened events of the
+  // same instant: a reply to the brand's post that also names a handle of the brand is addressed
+  // through the post, as in one process.
+  void ResolveCandidate(int64_t time_ms, uint32_t stamp, std::string_view payload,
+                        RuleContext& context) {
+    std::string post_id;
+    std::string replied_post;
+    Inquiry inquiry;
+    if (!GetString(payload, post_id) || !GetString(payload, replied_post) ||
+        !Decode(payload, inquiry)) {
+      return;
     }
+    std::optional<Profile> profile =
+        OwnPostProfile(fmt::format("{}\x1f{}", stamp, replied_post), context.brands);
+    if (!profile || !filter_.enabled(profile->brand_index)) return;
+    Key key{std::string(context.brands.brand_info(profile->brand_index).id), post_id};
+    if (open_.count(key) != 0) return;  // one inquiry per brand and post
+    inquiry.handle = profile->handle;
+    inquiry.profile = profile->profile;
+    inquiry.opened_under_ms = context.watermark_ms;
+    if (context.inquiries != nullptr) {
+      InquiryObservation opened{InquiryObservation::Kind::kOpened, profile->brand_index,
+                                ProfileLabel(inquiry), 0};
+      opened.event_time_ms = time_ms;
+      context.inquiries->push_back(std::move(opened));
+    }
+    Open(key, std::move(inquiry), true);
+    Bound(context);
+  }
+
+  // --- the brands' own posts (issue 11) ---
+  // A post by one of a brand's handles: a reply to it addresses the brand (the first brand of
+  // the handle, as before). Rule state "own/<brand id>\x1f<post id>" -> varint sequence,
+  // folded handle, zigzag event time; kept for the kOwnPostBound most recently remembered
+  // (read order), as the memory was before it was stored.
+  struct OwnPost {
+    std::string brand_id;
+    std::string folded;  // the author's handle, folded: which of the brand's profiles
+    uint64_t sequence = 0;
+    int64_t event_time_ms = 0;
+  };
+  static constexpr size_t kOwnPostBound = 100000;
+
+  static std::string OwnPostStateKey(const std::string& brand_id, const std::string& memory_key) {
+    return fmt::format("own/{}\x1f{}", brand_id, memory_key);
+  }
+
+  void RememberOwnPost(std::string memory_key, std::string brand_id, std::string folded,
+                       int64_t event_time_ms) {
+    auto [entry, fresh] = own_posts_.try_emplace(std::move(memory_key));
+    if (!fresh) return;  // the first brand and the first read win, as before
+    entry->second = OwnPost{std::move(brand_id), std::move(folded), next_own_sequence_++,
+                            event_time_ms};
+    own_post_order_.push_back(entry->first);
+    MarkOwnPost(entry->first, &entry->second);
+    while (own_post_order_.size() > kOwnPostBound) {
+      auto oldest = own_posts_.find(own_post_order_.front());
+      if (oldest != own_posts_.end()) {
+        MarkOwnPost(oldest->first, nullptr);
+        own_posts_.erase(oldest);
+      }
+      own_post_order_.pop_front();
+    }
+  }
+
+  // What the next Snapshot writes for an own post: its value, or a delete (`own` null).
+  void MarkOwnPost(const std::string& memory_key, const OwnPost* own) {
+    if (own == nullptr) {
+      auto found = own_posts_.find(memory_key);
+      if (found == own_posts_.end()) return;
+      own_dirty_[OwnPostStateKey(found->second.brand_id, memory_key)].reset();
+      return;
+    }
+    std::string value;
+    AppendVarint(value, own->sequence);
+    PutString(value, own->folded);
+    const auto time = static_cast<uint64_t>(own->event_time_ms);
+    AppendVarint(value, (time << 1) ^ static_cast<uint64_t>(own->event_time_ms >> 63));
+    own_dirty_[OwnPostStateKey(own->brand_id, memory_key)] = std::move(value);
+  }
+
+  // Restore, LoadState: one stored own post ("<brand id>\x1f<memory key>" after "own/"); its
+  // memory key, or nullopt when it does not decode. SortOwnPosts orders them once all are read.
+  std::optional<std::string> RestoreOwnPost(std::string_view key, std::string_view value) {
+    const size_t separator = key.find('\x1f');
+    if (separator == std::string_view::npos) return std::nullopt;
+    OwnPost own;
+    own.brand_id = std::string(key.substr(0, separator));
+    uint64_t time = 0;
+    if (!ReadVarint(value, own.sequence) || !GetString(value, own.folded) ||
+        !ReadVarint(value, time) || !value.empty()) {
+      return std::nullopt;
+    }
+    own.event_time_ms = static_cast<int64_t>((time >> 1) ^ (~(time & 1) + 1));
+    next_own_sequence_ = std::max(next_own_sequence_, own.sequence + 1);
+    std::string memory_key(key.substr(separator + 1));
+    own_posts_.insert_or_assign(memory_key, std::move(own));
+    return memory_key;
+  }
+  void SortOwnPosts() {
+    std::vector<std::pair<uint64_t, std::string>> order;
+    order.reserve(own_posts_.size());
+    for (const auto& [memory_key, own] : own_posts_) order.emplace_back(own.sequence, memory_key);
+    std::sort(order.begin(), order.end());
+    own_post_order_.clear();
+    for (auto& [sequence, memory_key] : order) own_post_order_.push_back(std::move(memory_key));
+  }
+
+  // The profile a reply to `memory_key` addresses, if that is a remembered own post of a brand
+  // still in the watchlist with that handle.
+  std::optional<Profile> OwnPostProfile(std::string_view memory_key,
+                                        const BrandDirectory& brands) {
+    own_lookup_.assign(memory_key);
+    auto own = own_posts_.find(own_lookup_);
+    if (own == own_posts_.end()) return std::nullopt;
+    std::optional<uint32_t> brand = brands.FindBrand(own->second.brand_id);
+    if (!brand || *brand >= brand_profiles_.size()) return std::nullopt;
+    for (const Profile& profile : brand_profiles_[*brand]) {
+      if (profile.folded == own->second.folded) return profile;
+    }
+    return std::nullopt;
   }
 
   void Open(const Key& key, Inquiry inquiry, bool dirty) {
@@ -665,14 +926,19 @@ class UnansweredRule final : public AlertRule {
   std::optional<uint32_t> intents_slot_;
   std::unordered_map<std::string, std::vector<Profile>> handles_;  // folded handle -> owners
   std::vector<std::vector<Profile>> brand_profiles_;               // by brand index
-  std::unordered_map<std::string, Profile> own_posts_;  // recent own post ids (not stored)
-  std::vector<std::string> own_post_order_;
+  // Issue 11: the brands' recent own posts by post id (rule state "own/..."), oldest first in
+  // own_post_order_, and what the next Snapshot writes of them (a value, or nullopt: a delete).
+  std::unordered_map<std::string, OwnPost> own_posts_;
+  std::deque<std::string> own_post_order_;
+  uint64_t next_own_sequence_ = 0;
+  std::map<std::string, std::optional<std::string>> own_dirty_;
+  std::string own_lookup_;  // scratch
   std::map<Key, Inquiry> open_;
   std::set<std::pair<int64_t, Key>> deadlines_;  // not yet alerted: the alert's timer
   std::set<std::pair<int64_t, Key>> horizons_;   // alerted: when their answer stops counting
   std::multimap<std::pair<std::string, std::string>, std::string> by_author_;  // (brand, author) -> post
   std::set<Key> dirty_;
-  std::map<HeldKey, std::string> held_;  // issue 11: events waiting for the merged watermark
+  std::map<HeldKey, std::string, HeldOrder> held_;  // issue 11: events waiting for the merged watermark
   std::set<HeldKey> held_dirty_;
   std::vector<Profile> addressed_;  // scratch
   std::string folded_text_;         // scratch

@@ -13,7 +13,11 @@
 // State: the open inquiries, keyed by brand id and post id, each with its deadline (an
 // event-time timer fired by the watermark), in the `rules` column family, committed with the
 // epoch: exact across restarts. Bounded by `max_open` per rule; past it the inquiry with the
-// earliest deadline fires early (marked "capacity": nothing is dropped silently).
+// earliest deadline fires early (marked "capacity": nothing is dropped silently). Also the
+// brands' own posts (a reply to one addresses its brand; issue 11): the 100,000 read most
+// recently (by count, over all brands), stored likewise, so a restart forgets none of them.
+// With `cluster:` the brand's merger holds them, and a reply that names no handle is published
+// as a candidate to every merger (docs/cluster.md, "Replies to a brand's own posts").
 //
 // Response times (operators/response_times.h): every inquiry opened and every first answer is
 // reported through RuleContext::inquiries with its event time. An inquiry whose alert fired stays

@@ -926,7 +926,9 @@ void ClusterRuntime::AddEpochInquiries(std::vector<InquiryEvent> events) {
 // a marker) publishes the events again with the next epoch (EndEpochEvents keeps them).
 void ClusterRuntime::DistributeInquiries(std::vector<PreparedPartials>& prepared) {
   for (const InquiryEvent& event : epoch_inquiries_) {
-    if (event.kind == InquiryEvent::Kind::kViralGrowth) {  // s25: names a post, not a brand
+    // s25/s26: viral growth and unanswered's candidates name a post, not a brand
+    if (event.kind == InquiryEvent::Kind::kViralGrowth ||
+        event.kind == InquiryEvent::Kind::kInquiryCandidate) {
       for (PreparedPartials& one : prepared) one.inquiries.push_back(event);
       broadcast_copies_ += prepared.size();
       broadcast_bytes_ += prepared.size() * EncodedInquiryEventSize(event);

@@ -188,7 +188,10 @@ TEST_F(ClusterInquiryMerge, AReplyReadElsewhereClosesTheInquiryOnceWhateverTheRe
   auto reader_a = Rule();
   auto reader_b = Rule();
   const std::vector<InquiryEvent> asked = Read(*reader_a, partition0);
-  const std::vector<InquiryEvent> answered = Read(*reader_b, partition1);
+  std::vector<InquiryEvent> answered = Read(*reader_b, partition1);
+  std::erase_if(answered, [](const InquiryEvent& event) {  // s26: r1 is an own post too
+    return event.kind == InquiryEvent::Kind::kOwnPost;     // (tests/cluster_ownpost_test.cc)
+  });
   ASSERT_EQ(asked.size(), 1u);
   EXPECT_EQ(asked[0].kind, InquiryEvent::Kind::kOpened);
   EXPECT_EQ(asked[0].brand_id, "telenor");

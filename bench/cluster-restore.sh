@@ -25,9 +25,10 @@
 #   bash bench/cluster-restore.sh [--sizes 20000,60000,120000] [--rate 1] [--commit-every 500]
 #                                 [--snapshot-every 5] [--posts-partitions 16]
 #                                 [--partials-partitions 4] [--brandpulse PATH] [--work DIR]
-# The mock keeps ~5 MiB per partition: 16 source partitions hold ~140k posts (48: ~400k). More
-# partials partitions do not spread this watchlist's partials: its brands form two competitor
-# groups, so their windows land on at most two partials partitions (growth copies aside).
+# The mock keeps ~5 MiB per partition: 16 source partitions hold ~140k posts (48: ~400k). This
+# watchlist's brands form two competitor groups, so their partials land on at most two partials
+# partitions: with 2 to 6 both on partition 0 (≈200k posts fill it at --rate 1), with 7 on 3 and
+# 6, with 8 on 4 and 0 (engine/hash.h HashBytes of "dna" and "digi").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -16,12 +16,14 @@
 #   3. with --callgrind BINARY (a build without AVX-512: `make callgrind` makes build-cg/), a second
 #      fresh-disk replay under callgrind: total instructions and the inclusive instructions of the
 #      merge path (ClusterRuntime::OnRecord: decode and apply; RuleSet::OnInquiryEvents: the
-#      viral rule's held events).
+#      viral rule's held events); with --massif BINARY one more under massif (peak heap, and
+#      massif.txt in the work directory says where it was allocated).
 # Checks: c's windows (query dump) are the same with and without the rule (the rule adds no
 # window), every run exits 0, no offset reset.
 #
 #   bash bench/cluster-viral-cost.sh [--posts 40000] [--partials 4,8] [--rate 20]
-#       [--commit-every 1000] [--settle 5] [--callgrind build-cg/brandpulse] [--brandpulse PATH] [--work DIR]
+#       [--commit-every 1000] [--settle 5] [--memory-budget MB] [--callgrind build-cg/brandpulse]
+#       [--massif build-cg/brandpulse] [--brandpulse PATH] [--work DIR]
 # Prints a TSV (and its path) with one row per (partials partitions, rule).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +33,9 @@ partials=4,8
 rate=20
 commit_every=1000
 settle=5
+memory_budget=
 callgrind_binary=
+massif_binary=
 brandpulse=build/brandpulse
 work=build/cluster-viral-cost
 while [ $# -gt 0 ]; do
@@ -41,7 +45,9 @@ while [ $# -gt 0 ]; do
     --rate) rate=$2; shift 2 ;;
     --commit-every) commit_every=$2; shift 2 ;;
     --settle) settle=$2; shift 2 ;;
+    --memory-budget) memory_budget=$2; shift 2 ;;
     --callgrind) callgrind_binary=$2; shift 2 ;;
+    --massif) massif_binary=$2; shift 2 ;;
     --brandpulse) brandpulse=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     *) echo "cluster-viral-cost: unknown argument $1" >&2; exit 2 ;;
@@ -51,6 +57,7 @@ command -v kcat >/dev/null || { echo "cluster-viral-cost: kcat is missing" >&2; 
 [ -x /usr/bin/time ] || { echo "cluster-viral-cost: /usr/bin/time is missing (Debian package time)" >&2; exit 2; }
 brandpulse=$(cd "$(dirname "$brandpulse")" && pwd)/$(basename "$brandpulse")
 [ -z "$callgrind_binary" ] || callgrind_binary=$(cd "$(dirname "$callgrind_binary")" && pwd)/$(basename "$callgrind_binary")
+[ -z "$massif_binary" ] || massif_binary=$(cd "$(dirname "$massif_binary")" && pwd)/$(basename "$massif_binary")
 rm -rf "$work"
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
@@ -68,7 +75,9 @@ load() { cut -d' ' -f1 /proc/loadavg; }
 # replies in 10 minutes: it fires rarely, so what differs is the copies, not alerts). `evidence: 3` (the default)
 # sends a reply's text with each growth copy: the costly case docs/cluster.md measured.
 watchlist=$PWD/pipelines/watchlists/nordic-spanish-telecoms.yaml
-sed "s#^watchlist: .*#watchlist: $watchlist#" tests/kafka/global-pipeline.yaml >"$work/viral-off.yaml"
+# --memory-budget MB replaces its state.memory_budget_mb (64), to see what the merger's memory follows.
+sed "s#^watchlist: .*#watchlist: $watchlist#; ${memory_budget:+s#memory_budget_mb: .*#memory_budget_mb: $memory_budget#}" \
+  tests/kafka/global-pipeline.yaml >"$work/viral-off.yaml"
 awk '{ print } $0 == "alerts:" { print "  - {name: viral, type: viral_post, replies: 50, within: 10m}" }' \
   "$work/viral-off.yaml" >"$work/viral-on.yaml"
 grep -q 'type: viral_post' "$work/viral-on.yaml" || { echo "cluster-viral-cost: no alerts: line to add the rule to" >&2; exit 2; }
@@ -96,9 +105,9 @@ timed() {
 # /usr/bin/time still reports its usage) and counted in $hangs.
 hangs=0
 finished() {
-  local summary_at= child
+  local summary_at='' child
   while kill -0 "$pid" 2>/dev/null; do
-    if [ -z "$summary_at" ] && grep -q 'cluster: epochs committed' "$dir/$1.log"; then summary_at=$(date +%s); fi
+    if [ -z "$summary_at" ] && grep -q 'cluster: epochs committed' "$dir/$1.log" 2>/dev/null; then summary_at=$(date +%s); fi
     if [ -n "$summary_at" ] && [ $(($(date +%s) - summary_at)) -ge 30 ]; then
       child=$(pgrep -P "$pid" || true)
       echo "cluster-viral-cost: $1 hangs at close 30 s after its summary (librdkafka#4527); killing it" >&2
@@ -123,7 +132,7 @@ copies() {
 source_records() { grep -o 'workers*: [0-9,]* records' "$1" | grep -o '[0-9,]* records' | tr -d ', records' | tail -n 1; }
 
 results=$work/results.tsv
-printf 'partials\trule\tlog_records\tlog_mb\tcopies_a+b\tcopies_mb\ta_posts\ta_cpu_s\ta_rss_mb\tb_posts\tb_cpu_s\tb_rss_mb\tlive_load\tc_restore_s\tc_cpu_s\tc_rss_mb\tc_wall_s\tc_load\tcg_total_Mir\tcg_onrecord_Mir\tcg_inquiry_Mir\n' >"$results"
+printf 'partials\trule\tlog_records\tlog_mb\tcopies_a+b\tcopies_mb\ta_posts\ta_cpu_s\ta_rss_mb\tb_posts\tb_cpu_s\tb_rss_mb\tlive_load\tc_restore_s\tc_cpu_s\tc_rss_mb\tc_wall_s\tc_load\tcg_total_Mir\tcg_onrecord_Mir\tcg_inquiry_Mir\tmassif_peak_heap_mb\n' >"$results"
 for p in ${partials//,/ }; do
   for rule in off on; do
     dir=$work/p$p-$rule
@@ -185,14 +194,25 @@ for p in ${partials//,/ }; do
       cg_onrecord=$(mir 'ClusterRuntime::OnRecord(')
       cg_inquiry=$(mir 'RuleSet::OnInquiryEvents(')
     fi
+    heap_mb=-
+    if [ -n "$massif_binary" ]; then  # the replay's heap over time; its peak and where it was
+      mkdir -p "$dir/ms.out"
+      env BRANDPULSE_BENCH=1 KAFKA_STATE="$dir/ms" KAFKA_OUT="$dir/ms.out" KAFKA_GROUP=viral \
+        KAFKA_COMMIT_EVERY="$commit_every" KAFKA_WORKERS=1 \
+        valgrind --tool=massif --massif-out-file="$dir/massif.out" \
+        "$massif_binary" run "$work/viral-$rule.yaml" --quiet >"$dir/ms.log" 2>&1 ||
+        { echo "cluster-viral-cost: the massif run failed ($dir/ms.log)" >&2; exit 1; }
+      ms_print "$dir/massif.out" >"$dir/massif.txt"
+      heap_mb=$(awk -F= '/^mem_heap_B=/ { if ($2 > m) m = $2 } END { printf "%.1f", m / 1048576 }' "$dir/massif.out")
+    fi
     kill "$cluster_pid" 2>/dev/null || true
     wait "$cluster_pid" 2>/dev/null || true
     cluster_pid=
-    printf '%s\t%s\t%s\t%.2f\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\n' "$p" "$rule" \
+    printf '%s\t%s\t%s\t%.2f\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\n' "$p" "$rule" \
       "$log_records" "$(echo "$log_bytes / 1048576" | bc -l)" "$((ca + cb))" "$(echo "($cab + $cbb) / 1048576" | bc -l)" \
       "$a_posts" "$(cpu "$dir/a.time")" "$(rss_mb "$dir/a.time")" "$b_posts" "$(cpu "$dir/b.time")" "$(rss_mb "$dir/b.time")" \
       "$live_load" "$c_restore" "$(cpu "$dir/c.time")" "$(rss_mb "$dir/c.time")" "$c_wall" "$c_load" \
-      "$cg_total" "$cg_onrecord" "$cg_inquiry" | tee -a "$results"
+      "$cg_total" "$cg_onrecord" "$cg_inquiry" "$heap_mb" | tee -a "$results"
   done
   cmp -s "$work/p$p-off/c.windows" "$work/p$p-on/c.windows" ||
     { echo "cluster-viral-cost: with $p partials partitions the windows differ with and without the rule" >&2; exit 1; }

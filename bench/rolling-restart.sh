@@ -64,7 +64,7 @@ finish reference || exit 2
 "$brandpulse" query dump --state "$work/reference/state" >"$work/reference/windows.txt"
 grep -o '"alert_id":"[^"]*"' "$work/reference/out/alerts.jsonl" | sort -u >"$work/reference/alert-ids.txt" || true
 
-common=(KAFKA_GROUP=roll KAFKA_STOP_AT_END=false KAFKA_COMMIT_EVERY=$commit_every KAFKA_WORKERS=1)
+common=(KAFKA_GROUP=roll KAFKA_STOP_AT_END=false "KAFKA_COMMIT_EVERY=$commit_every" KAFKA_WORKERS=1)
 declare -A port=() pids=()
 start() {  # start <name>: an instance on <work>/<name> (state kept across restarts), with its API
   run_args=(--api "127.0.0.1:${port[$1]}")

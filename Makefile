@@ -153,3 +153,9 @@ cluster-test: build
 .PHONY: cluster-idle-test
 cluster-idle-test: build
 	@bash tests/kafka/idle-test.sh --brandpulse $(BRANDPULSE) --work $(BUILD_DIR)/idle-test
+
+# Issue 11 (stop 26): a rolling restart of 3 instances on the mock cluster, ≈2 min; not a test
+# (figures, then windows and alert ids against a single-process run): bench/kafka-results.md.
+.PHONY: rolling-restart
+rolling-restart: build
+	@bash bench/rolling-restart.sh --brandpulse $(BRANDPULSE) --work $(BUILD_DIR)/rolling-restart

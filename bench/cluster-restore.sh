@@ -23,8 +23,12 @@
 # start to exit (group joins included), the state size and windows, and the load average.
 #
 #   bash bench/cluster-restore.sh [--sizes 20000,60000,120000] [--rate 1] [--commit-every 500]
-#                                 [--snapshot-every 5] [--brandpulse PATH] [--work DIR]
-# The mock keeps ~5 MiB per partition: 16 source partitions hold ~140k posts.
+#                                 [--snapshot-every 5] [--posts-partitions 16]
+#                                 [--partials-partitions 4] [--brandpulse PATH] [--work DIR]
+# The mock keeps ~5 MiB per partition: 16 source partitions hold ~140k posts (48: ~400k). This
+# watchlist's brands form two competitor groups, so their partials land on at most two partials
+# partitions: with 2 to 6 both on partition 0 (≈200k posts fill it at --rate 1), with 7 on 3 and
+# 6, with 8 on 4 and 0 (engine/hash.h HashBytes of "dna" and "digi").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +36,8 @@ sizes=20000,60000,120000
 rate=1
 commit_every=500
 snapshot_every=5
+posts_partitions=16
+partials_partitions=4
 brandpulse=build/brandpulse
 work=build/cluster-restore-bench
 while [ $# -gt 0 ]; do
@@ -40,6 +46,8 @@ while [ $# -gt 0 ]; do
     --rate) rate=$2; shift 2 ;;
     --commit-every) commit_every=$2; shift 2 ;;
     --snapshot-every) snapshot_every=$2; shift 2 ;;
+    --posts-partitions) posts_partitions=$2; shift 2 ;;
+    --partials-partitions) partials_partitions=$2; shift 2 ;;
     --brandpulse) brandpulse=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     *) echo "cluster-restore: unknown argument $1" >&2; exit 2 ;;
@@ -82,7 +90,7 @@ printf 'posts\tstate_mb\twindows\tpartials_mb\tresume_records\tresume_s\tresume_
 for posts in ${sizes//,/ }; do
   dir=$work/$posts
   mkdir -p "$dir"
-  "$brandpulse" dev-kafka --brokers 1 --topic posts:16 --partials-topic partials:4 \
+  "$brandpulse" dev-kafka --brokers 1 --topic "posts:$posts_partitions" --partials-topic "partials:$partials_partitions" \
     --bootstrap-file "$dir/bootstrap" </dev/null >"$dir/dev-kafka.log" 2>&1 &
   cluster_pid=$!
   for _ in $(seq 100); do [ -s "$dir/bootstrap" ] && break; sleep 0.1; done

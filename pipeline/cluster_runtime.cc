@@ -463,7 +463,28 @@ std::optional<int64_t> ClusterRuntime::LoadSnapshot(uint32_t partition) {
                         partition, read.message()));
     return std::nullopt;
   }
-  std::optional<MergeSnapshot> snapshot = SelectSnapshot(assembler.Whole(partition), std::nullopt);
+  std::map<SnapshotId, MergeSnapshot> whole = assembler.Whole(partition);
+  // The generation-fenced pointer: the snapshot the merge group's committed offset names (a
+  // fenced member's commit was refused, so never a zombie's). Read only when there is a choice.
+  std::optional<SnapshotId> pointer;
+  std::string named;  // told with the start line
+  if (!whole.empty()) {
+    Result<std::optional<std::pair<int64_t, std::string>>> committed =
+        consumer_->CommittedPointer(partition, 5000);
+    if (!committed.ok()) {
+      named = fmt::format(", no pointer: {}", committed.status().message());
+    } else if (!committed->has_value()) {
+      named = ", no pointer committed";
+    } else if (pointer = SnapshotId::Parse((*committed)->second); !pointer) {
+      named = fmt::format(", the committed offset {} names no snapshot", (*committed)->first);
+    } else if (!whole.contains(*pointer)) {
+      named = fmt::format(", the pointer's {} is not whole: the newest whole one",
+                          pointer->ToString());
+    } else {
+      named = ", named by the merge group's pointer";
+    }
+  }
+  std::optional<MergeSnapshot> snapshot = SelectSnapshot(std::move(whole), pointer);
   // Every key there now is stale once this member publishes its own snapshot of the partition.
   snapshot_stale_[partition] = assembler.StaleKeys(partition, SnapshotId{});
   if (!snapshot) {
@@ -483,8 +504,8 @@ std::optional<int64_t> ClusterRuntime::LoadSnapshot(uint32_t partition) {
   }
   const int64_t from = snapshot->next_offset;
   notice_(fmt::format("cluster: partials partition {} starts from snapshot {} as of offset {} "
-                      "({} window(s))",
-                      partition, snapshot->id.ToString(), from, snapshot->windows.size()));
+                      "({} window(s){})",
+                      partition, snapshot->id.ToString(), from, snapshot->windows.size(), named));
   snapshot_loaded_.insert_or_assign(partition, LoadedSnapshot{std::move(*log), std::move(*snapshot)});
   return from;
 }
@@ -537,6 +558,23 @@ Status ClusterRuntime::PublishSnapshot(uint32_t partition, std::vector<SnapshotW
     return Status::Ok();
   }
   ++snapshots_published_;
+  // The pointer: the merge group's committed offset of the partition names this snapshot. The
+  // coordinator refuses a fenced member, so a zombie's snapshot is never named. Not committed
+  // (refused, or the consumer rejoining): the pointer still names an older snapshot, which must
+  // stay, so nothing is deleted now and this one's keys go with the next named one.
+  if (Status pointed = consumer_->CommitPointer(partition, snapshot.next_offset,
+                                                snapshot.id.ToString());
+      !pointed.ok()) {
+    ++snapshot_pointers_refused_;
+    for (const PartialsProducer::KeyedRecord& record : records) {
+      snapshot_stale_[partition].push_back(record.key);
+    }
+    notice_(fmt::format("cluster: snapshot {} of partials partition {} as of offset {}: {} "
+                        "window(s), {} bytes in {} chunk(s), not named: {}",
+                        snapshot.id.ToString(), partition, snapshot.next_offset,
+                        snapshot.windows.size(), bytes, records.size(), pointed.message()));
+    return Status::Ok();
+  }
   // The older snapshots of the partition (this member's last, and whatever was there when it
   // gained the partition) go: compaction then keeps this one alone.
   std::vector<PartialsProducer::KeyedRecord> tombstones;
@@ -1023,11 +1061,12 @@ std::string ClusterRuntime::Summary() const {
       "cluster: epochs committed {}, abandoned {}, commits deferred {}, markers re-published {}; "
       "merger: applied {} "
       "epoch(s), skipped {} covered, {} duplicate record(s), {} conflict(s), {} never committed "
-      "(pending), {} corrupt record(s), {} window(s) of unknown brands; snapshots published {}, "
-      "restored from {}",
+      "(pending), {} corrupt record(s), {} window(s) of unknown brands; snapshots published {} "
+      "({} not named by the pointer), restored from {}",
       epochs_committed_, epochs_abandoned_, commits_deferred_, markers_republished_,
       stats.applied, stats.covered, stats.duplicates, stats.conflicts, pending, corrupt_records_,
-      unknown_brand_windows_, snapshots_published_, snapshots_restored_);
+      unknown_brand_windows_, snapshots_published_, snapshot_pointers_refused_,
+      snapshots_restored_);
 }
 
 }  // namespace brandpulse

@@ -321,6 +321,7 @@ class ClusterRuntime {
   double snapshot_read_seconds_ = 0;
   uint64_t snapshot_read_bytes_ = 0;
   uint64_t snapshots_published_ = 0;
+  uint64_t snapshot_pointers_refused_ = 0;  // published, but the pointer commit did not go
   uint64_t snapshots_restored_ = 0;
 
   // Inquiries (AddEpochInquiries, TakeMergedInquiries).

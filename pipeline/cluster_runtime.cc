@@ -1045,6 +1045,18 @@ std::vector<std::string> ClusterRuntime::BrandsOf(
   return brands;
 }
 
+std::vector<std::string> ClusterRuntime::StoredBrandsOf(
+    const std::set<uint32_t>& partials_partitions, const BrandDirectory& brands) const {
+  std::vector<std::string> ids = BrandsOf(partials_partitions);
+  for (uint32_t brand = 0; brand < brands.brand_count(); ++brand) {
+    std::string id(brands.brand_info(brand).id);
+    if (!keys_.contains(id) && partials_partitions.contains(PartitionOfBrand(id))) {
+      ids.push_back(std::move(id));
+    }
+  }
+  return ids;
+}
+
 std::string ClusterRuntime::Summary() const {
   MergeLogStats stats = totals_;
   uint64_t pending = 0;

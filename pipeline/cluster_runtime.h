@@ -194,6 +194,12 @@ class ClusterRuntime {
   // The brands (ids) whose windows, rule state and inquiries live on these partials partitions:
   // what a merger drops (RuleSet::ClearBrands) when the partitions move away.
   std::vector<std::string> BrandsOf(const std::set<uint32_t>& partials_partitions) const;
+  // The brands whose windows the store may hold of these partials partitions, for a scan of
+  // their windows alone (StateStore::ScanBrandWindows: snapshots, drops): BrandsOf's (the
+  // watchlist at start) and `brands`' now (a reloaded watchlist). Windows of a brand in neither
+  // (one removed from the watchlist before this run) are not among them.
+  std::vector<std::string> StoredBrandsOf(const std::set<uint32_t>& partials_partitions,
+                                          const BrandDirectory& brands) const;
   // "inquiry events published N, merged M" (the runner's summary line).
   std::string InquirySummary() const;
 

@@ -43,6 +43,17 @@ class PartialsProducer {
     std::optional<std::string> value;
   };
   virtual Status ProduceKeyedAndWait(const std::vector<KeyedRecord>& records) = 0;
+  // Issue 11, the snapshot topic: the partition count of `topic`, nullopt when the brokers do
+  // not have it. Asks for every topic's metadata, so that no broker auto-creates `topic` for
+  // the asking (librdkafka 2.0.2's mock creates any topic a metadata request names, with 4
+  // partitions, whatever allow.auto.create.topics says).
+  virtual Result<std::optional<uint32_t>> FindTopic(const std::string& topic) = 0;
+  // Creates `topic` with `partitions` partitions, the brokers'
+  // default replication factor and `config` (librdkafka's admin API, CreateTopics). True when it
+  // was created, false when it existed already (nothing about it is checked or changed).
+  virtual Result<bool> CreateTopic(const std::string& topic, uint32_t partitions,
+                                   const std::map<std::string, std::string>& config,
+                                   int timeout_ms) = 0;
 };
 
 // Issue 11: reads one partition of the snapshot topic from its beginning to the end offset it

@@ -26,6 +26,9 @@ std::string PartitionsText(const std::set<uint32_t>& partitions) {
 // Markers are small and must arrive: a few attempts before the run gives up (a restart then
 // re-publishes them from the group's offset metadata).
 constexpr int kMarkerAttempts = 5;
+// Creating a missing snapshot topic: a broker answers within a second; librdkafka 2.0.2's mock
+// cluster has no controller and never does (the wait is paid at each start without the topic).
+constexpr int kCreateTopicTimeoutMs = 3000;
 
 }  // namespace
 
@@ -90,20 +93,58 @@ Result<std::unique_ptr<ClusterRuntime>> ClusterRuntime::Make(const ClusterSpec& 
   // Issue 11, snapshots: written with snapshot_every_epochs, read at restores then and when the
   // topic is named (a member that only reads them).
   if (spec.snapshot_every_epochs > 0) {
-    Result<std::unique_ptr<PartialsProducer>> producer = PartialsProducer::Make(
-        spec.client, spec.snapshot_topic, static_cast<int>(spec.delivery_timeout_ms));
-    if (!producer.ok()) return producer.status().WithContext("cluster: snapshot_topic");
-    runtime->snapshot_producer_ = std::move(*producer);
-    Result<uint32_t> partitions = runtime->snapshot_producer_->PartitionCount();
-    if (!partitions.ok()) return partitions.status().WithContext("cluster: snapshot_topic");
-    if (*partitions != runtime->partials_partitions_) {
+    // On by default (docs/cluster.md, "Snapshots"), so every deployment needs the topic: a
+    // missing one is created here, compacted, one partition per partials partition. Looked up
+    // in the list of every topic, so that no broker auto-creates it with its own defaults.
+    Result<std::optional<uint32_t>> partitions = runtime->producer_->FindTopic(spec.snapshot_topic);
+    std::string not_usable;
+    if (partitions.ok() && !partitions->has_value()) {
+      Result<bool> created = runtime->producer_->CreateTopic(
+          spec.snapshot_topic, runtime->partials_partitions_, {{"cleanup.policy", "compact"}},
+          kCreateTopicTimeoutMs);
+      if (created.ok()) {
+        runtime->notice_(fmt::format("cluster: {} snapshot topic {} ({} partition(s), "
+                                     "cleanup.policy=compact)",
+                                     *created ? "created" : "another member created",
+                                     spec.snapshot_topic, runtime->partials_partitions_));
+        for (int attempt = 0; attempt < 10; ++attempt) {  // until the metadata has it
+          partitions = runtime->producer_->FindTopic(spec.snapshot_topic);
+          if (!partitions.ok() || partitions->has_value()) break;
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+      } else {
+        not_usable = fmt::format("it does not exist and creating it failed: {}",
+                                 created.status().message());
+      }
+    }
+    if (!partitions.ok()) {
+      not_usable = std::string(partitions.status().message());
+    } else if (!partitions->has_value() && not_usable.empty()) {
+      not_usable = "it does not exist";
+    }
+    if (!not_usable.empty()) {
+      // Set in the YAML: the run stops. The default: the run goes on without snapshots (a gain
+      // replays from offset 0, as before stop 26) and says so, so that a deployment without the
+      // right to create topics still starts.
+      const std::string why = fmt::format(
+          "cluster: snapshot topic {} is not usable ({}): create it with {} partition(s) and "
+          "cleanup.policy=compact, or set snapshot_every_epochs: 0",
+          spec.snapshot_topic, not_usable, runtime->partials_partitions_);
+      if (spec.snapshot_every_set) return Status::Unavailable(why);
+      runtime->notice_(why + "; snapshots off for this run");
+    } else if (**partitions != runtime->partials_partitions_) {
       return Status::InvalidArgument(fmt::format(
           "cluster: snapshot topic {} has {} partition(s), the partials topic {} has {}: give it "
           "as many (one per partials partition), with cleanup.policy=compact",
-          spec.snapshot_topic, *partitions, spec.partials_topic, runtime->partials_partitions_));
+          spec.snapshot_topic, **partitions, spec.partials_topic, runtime->partials_partitions_));
+    } else {
+      Result<std::unique_ptr<PartialsProducer>> producer = PartialsProducer::Make(
+          spec.client, spec.snapshot_topic, static_cast<int>(spec.delivery_timeout_ms));
+      if (!producer.ok()) return producer.status().WithContext("cluster: snapshot_topic");
+      runtime->snapshot_producer_ = std::move(*producer);
     }
   }
-  if (spec.snapshot_every_epochs > 0 || spec.snapshot_topic_set) {
+  if (runtime->snapshot_producer_ != nullptr || spec.snapshot_topic_set) {
     ASSIGN_OR_RETURN(runtime->snapshot_reader_,
                      SnapshotTopicReader::Make(spec.client, spec.snapshot_topic));
   }

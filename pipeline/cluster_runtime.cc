@@ -554,6 +554,7 @@ std::optional<int64_t> ClusterRuntime::LoadSnapshot(uint32_t partition) {
 void ClusterRuntime::ForgetSnapshotState(uint32_t partition) {
   stored_logs_.erase(partition);
   snapshot_applied_.erase(partition);
+  pointer_pending_.erase(partition);  // no longer this member's to name
 }
 
 std::vector<uint32_t> ClusterRuntime::SnapshotsDue() const {
@@ -599,38 +600,20 @@ Status ClusterRuntime::PublishSnapshot(uint32_t partition, std::vector<SnapshotW
     return Status::Ok();
   }
   ++snapshots_published_;
-  // The pointer: the merge group's committed offset of the partition names this snapshot. The
-  // coordinator refuses a fenced member, so a zombie's snapshot is never named. Not committed
-  // (refused, or the consumer rejoining): the pointer still names an older snapshot, which must
-  // stay, so nothing is deleted now and this one's keys go with the next named one.
-  if (Status pointed = consumer_->CommitPointer(partition, snapshot.next_offset,
-                                                snapshot.id.ToString());
-      !pointed.ok()) {
-    ++snapshot_pointers_refused_;
-    for (const PartialsProducer::KeyedRecord& record : records) {
-      snapshot_stale_[partition].push_back(record.key);
-    }
+  // The pointer: the merge group's committed offset of the partition names this snapshot (an
+  // older one still waiting to be named is stale from here: its keys go once this one is).
+  if (auto older = pointer_pending_.find(partition); older != pointer_pending_.end()) {
+    for (std::string& key : older->second.keys) snapshot_stale_[partition].push_back(std::move(key));
+  }
+  PendingPointer& pending = pointer_pending_[partition];
+  pending = PendingPointer{snapshot.id, snapshot.next_offset, {}, {}};
+  for (const PartialsProducer::KeyedRecord& record : records) pending.keys.push_back(record.key);
+  if (Status pointed = NamePointer(partition); !pointed.ok()) {
     notice_(fmt::format("cluster: snapshot {} of partials partition {} as of offset {}: {} "
-                        "window(s), {} bytes in {} chunk(s), not named: {}",
+                        "window(s), {} bytes in {} chunk(s), not named yet: {}",
                         snapshot.id.ToString(), partition, snapshot.next_offset,
                         snapshot.windows.size(), bytes, records.size(), pointed.message()));
     return Status::Ok();
-  }
-  // The older snapshots of the partition (this member's last, and whatever was there when it
-  // gained the partition) go: compaction then keeps this one alone.
-  std::vector<PartialsProducer::KeyedRecord> tombstones;
-  for (std::string& key : snapshot_stale_[partition]) {
-    tombstones.push_back(PartialsProducer::KeyedRecord{partition, std::move(key), std::nullopt});
-  }
-  snapshot_stale_[partition].clear();
-  for (const PartialsProducer::KeyedRecord& record : records) {
-    snapshot_stale_[partition].push_back(record.key);
-  }
-  if (!tombstones.empty()) {
-    if (Status deleted = snapshot_producer_->ProduceKeyedAndWait(tombstones); !deleted.ok()) {
-      notice_(fmt::format("cluster: older snapshots of partials partition {} not deleted: {}",
-                          partition, deleted.message()));
-    }
   }
   notice_(fmt::format("cluster: snapshot {} of partials partition {} as of offset {}: {} "
                       "window(s), {} bytes in {} chunk(s), {:.3f} s",
@@ -639,6 +622,50 @@ Status ClusterRuntime::PublishSnapshot(uint32_t partition, std::vector<SnapshotW
                       std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
                           .count()));
   return Status::Ok();
+}
+
+// The coordinator refuses a fenced member's commit, so a zombie's snapshot is never named. Until
+// the commit goes (refused, or not sent while the merge consumer rejoins) the pointer names an
+// older snapshot, which must stay: nothing is deleted, and Poll tries again (RetryPointers).
+Status ClusterRuntime::NamePointer(uint32_t partition) {
+  auto pending = pointer_pending_.find(partition);
+  if (pending == pointer_pending_.end()) return Status::Ok();
+  pending->second.last_try = std::chrono::steady_clock::now();
+  RETURN_IF_ERROR(consumer_->CommitPointer(partition, pending->second.next_offset,
+                                           pending->second.id.ToString()));
+  ++snapshots_named_;
+  // The older snapshots of the partition (this member's earlier ones, and whatever was there
+  // when it gained the partition) go: compaction then keeps the named one alone.
+  std::vector<PartialsProducer::KeyedRecord> tombstones;
+  for (std::string& key : snapshot_stale_[partition]) {
+    tombstones.push_back(PartialsProducer::KeyedRecord{partition, std::move(key), std::nullopt});
+  }
+  snapshot_stale_[partition] = std::move(pending->second.keys);
+  pointer_pending_.erase(pending);
+  if (!tombstones.empty()) {
+    if (Status deleted = snapshot_producer_->ProduceKeyedAndWait(tombstones); !deleted.ok()) {
+      notice_(fmt::format("cluster: older snapshots of partials partition {} not deleted: {}",
+                          partition, deleted.message()));
+    }
+  }
+  return Status::Ok();
+}
+
+// Snapshots published but not named yet, of partitions still owned: once a second each (a
+// synchronous commit; CommitPointer returns at once while the consumer rejoins).
+void ClusterRuntime::RetryPointers() {
+  const auto now = std::chrono::steady_clock::now();
+  for (uint32_t partition : owned_) {
+    auto pending = pointer_pending_.find(partition);
+    if (pending == pointer_pending_.end() || now - pending->second.last_try < std::chrono::seconds(1)) {
+      continue;
+    }
+    const std::string id = pending->second.id.ToString();
+    if (NamePointer(partition).ok()) {
+      notice_(fmt::format("cluster: snapshot {} of partials partition {} named (a later try)", id,
+                          partition));
+    }
+  }
 }
 
 void ClusterRuntime::AddToTotals(const PartialsMergeLog& log) {
@@ -678,6 +705,7 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
       catching_up_.clear();
       stored_logs_.clear();
       snapshot_applied_.clear();
+      pointer_pending_.clear();
       for (uint32_t partition : owned_) logs_[partition];
       from_zero_ = owned_;
       change.reset = true;
@@ -800,6 +828,7 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
   }
   // Snapshots loaded by the planner were taken above (a callback runs inside the poll below).
   snapshot_loaded_.clear();
+  if (!pointer_pending_.empty()) RetryPointers();
   RETURN_IF_ERROR(consumer_->Poll(timeout_ms, 20000,
                                   [this](uint32_t partition, int64_t offset, std::string_view value) {
                                     return OnRecord(partition, offset, value);
@@ -1118,7 +1147,7 @@ std::string ClusterRuntime::Summary() const {
       "({} not named by the pointer), restored from {}",
       epochs_committed_, epochs_abandoned_, commits_deferred_, markers_republished_,
       stats.applied, stats.covered, stats.duplicates, stats.conflicts, pending, corrupt_records_,
-      unknown_brand_windows_, snapshots_published_, snapshot_pointers_refused_,
+      unknown_brand_windows_, snapshots_published_, snapshots_published_ - snapshots_named_,
       snapshots_restored_);
 }
 

@@ -693,6 +693,35 @@ Status StateStore::ScanAllWindows(const WindowVisitor& visit) {
   return VisitWindows(*iterator, visit);
 }
 
+Status StateStore::ScanBrandWindows(const std::vector<std::string>& brand_ids,
+                                    const WindowVisitor& visit) {
+  std::vector<std::string_view> brands(brand_ids.begin(), brand_ids.end());
+  for (std::string_view brand : brands) {
+    if (brand.find('\0') != std::string_view::npos) {
+      return Status::InvalidArgument(fmt::format("window brand id {:?} contains a 0x00 byte", brand));
+    }
+  }
+  std::sort(brands.begin(), brands.end());
+  brands.erase(std::unique(brands.begin(), brands.end()), brands.end());
+  std::string start;
+  std::string end;
+  for (std::string_view brand : brands) {
+    // [brand 0x00, brand 0x01): exactly the brand's keys (ids hold no 0x00).
+    start.assign(brand);
+    start.push_back('\0');
+    end.assign(brand);
+    end.push_back('\x01');
+    rocksdb::Slice upper_bound(end);  // must outlive the iterator
+    rocksdb::ReadOptions read_options;
+    read_options.fill_cache = false;  // as ScanAllWindows: the windows being updated stay cached
+    read_options.iterate_upper_bound = &upper_bound;
+    std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(read_options, windows_));
+    iterator->Seek(start);
+    RETURN_IF_ERROR(VisitWindows(*iterator, visit));
+  }
+  return Status::Ok();
+}
+
 Status StateStore::ScanOutbox(
     std::string_view sink,
     const std::function<void(std::string_view id, std::string_view payload)>& visit) {

@@ -220,6 +220,12 @@ class StateStore {
                     const WindowVisitor& visit);
   // Every window, ordered by (brand, dimension, size, slide, start). Does not fill the block cache.
   Status ScanAllWindows(const WindowVisitor& visit);
+  // The windows of `brand_ids` (any order, duplicates allowed), ordered by (brand, dimension,
+  // size, slide, start): a window key starts with its brand id and 0x00, so one bounded range
+  // scan per brand reads its keys and no other brand's. Cost: a seek per brand plus its windows,
+  // not the store's. InvalidArgument for an id that contains 0x00 (nothing is visited). Does not
+  // fill the block cache.
+  Status ScanBrandWindows(const std::vector<std::string>& brand_ids, const WindowVisitor& visit);
   // `sink`'s pending entries in id (bytewise) order: one prefix range scan, other sinks' entries
   // are not read. InvalidArgument for an invalid sink name.
   Status ScanOutbox(

@@ -1,6 +1,9 @@
 #include "operators/kafka_partials.h"
 
+#include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 
 #include <fmt/format.h>
@@ -26,6 +29,9 @@ class KafkaPartialsProducer final : public PartialsProducer, public KafkaClientO
         {"message.max.bytes", "4000000"},
     };
     const std::map<std::string, std::string> forced = {
+        // The partials and snapshot topics are made with their own settings (partition count,
+        // compaction), never by a broker's auto.create.topics.enable from a metadata request.
+        {"allow.auto.create.topics", "false"},
         {"enable.idempotence", "true"},
         {"message.timeout.ms", std::to_string(delivery_timeout_ms)},
     };
@@ -78,6 +84,70 @@ class KafkaPartialsProducer final : public PartialsProducer, public KafkaClientO
                               record.value ? record.value->size() : 0));
     }
     return Wait();
+  }
+
+  Result<std::optional<uint32_t>> FindTopic(const std::string& topic) override {
+    const rd_kafka_metadata_t* metadata = nullptr;
+    if (rd_kafka_resp_err_t err = rd_kafka_metadata(producer_, 1, nullptr, &metadata, 10000)) {
+      return Status::Unavailable(fmt::format("metadata of every topic: {}", rd_kafka_err2str(err)));
+    }
+    std::optional<uint32_t> count;
+    for (int index = 0; index < metadata->topic_cnt; ++index) {
+      const rd_kafka_metadata_topic_t& entry = metadata->topics[index];
+      if (topic == entry.topic && entry.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        count = static_cast<uint32_t>(entry.partition_cnt);
+      }
+    }
+    rd_kafka_metadata_destroy(metadata);
+    return count;
+  }
+
+  Result<bool> CreateTopic(const std::string& topic, uint32_t partitions,
+                           const std::map<std::string, std::string>& config,
+                           int timeout_ms) override {
+    char error[512];
+    rd_kafka_NewTopic_t* new_topic = rd_kafka_NewTopic_new(
+        topic.c_str(), static_cast<int>(partitions), -1, error, sizeof(error));
+    if (new_topic == nullptr) {
+      return Status::InvalidArgument(fmt::format("create topic {}: {}", topic, error));
+    }
+    for (const auto& [name, value] : config) {
+      rd_kafka_NewTopic_set_config(new_topic, name.c_str(), value.c_str());
+    }
+    rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(producer_, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, error, sizeof(error));
+    rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, error, sizeof(error));
+    rd_kafka_queue_t* queue = rd_kafka_queue_new(producer_);
+    rd_kafka_CreateTopics(producer_, &new_topic, 1, options, queue);
+    rd_kafka_event_t* event = rd_kafka_queue_poll(queue, timeout_ms + 2000);
+    Result<bool> result = Status::Unavailable(fmt::format("create topic {}: no reply", topic));
+    if (event != nullptr) {
+      rd_kafka_resp_err_t err = rd_kafka_event_error(event);
+      std::string text = err ? rd_kafka_event_error_string(event) : "";
+      if (const rd_kafka_CreateTopics_result_t* reply = rd_kafka_event_CreateTopics_result(event);
+          err == RD_KAFKA_RESP_ERR_NO_ERROR && reply != nullptr) {
+        size_t count = 0;
+        const rd_kafka_topic_result_t** topics = rd_kafka_CreateTopics_result_topics(reply, &count);
+        if (count == 1) {
+          err = rd_kafka_topic_result_error(topics[0]);
+          const char* message = rd_kafka_topic_result_error_string(topics[0]);
+          text = message != nullptr ? message : rd_kafka_err2str(err);
+        }
+      }
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        result = true;
+      } else if (err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        result = false;
+      } else {
+        result = Status::Unavailable(fmt::format("create topic {}: {} ({})", topic,
+                                                 redactor().Redact(text), rd_kafka_err2name(err)));
+      }
+      rd_kafka_event_destroy(event);
+    }
+    rd_kafka_queue_destroy(queue);
+    rd_kafka_AdminOptions_destroy(options);
+    rd_kafka_NewTopic_destroy(new_topic);
+    return result;
   }
 
  private:
@@ -153,6 +223,7 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
     if (stash_ != nullptr) rd_kafka_message_destroy(stash_);
     closing_ = true;
     rd_kafka_consumer_close(consumer_);
+    if (topic_handle_ != nullptr) rd_kafka_topic_destroy(topic_handle_);
     rd_kafka_destroy(consumer_);
   }
 
@@ -170,10 +241,31 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
         {"group.id", group},
     };
     ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, MakeKafkaConf(client, defaults, forced));
-    SetClientOwner(conf, this);
+    SetClientOwner(conf, this);  // prints debug lines only when the properties asked for them
+    // The join-state tracker (Rejoining, before a pointer commit) reads librdkafka's `cgrp`
+    // debug lines, as the Kafka source's does.
+    char debug[512];
+    size_t debug_size = sizeof(debug);
+    std::string contexts = rd_kafka_conf_get(conf, "debug", debug, &debug_size) == RD_KAFKA_CONF_OK
+                               ? std::string(debug)
+                               : std::string();
+    contexts += contexts.empty() ? "cgrp" : ",cgrp";
+    char error[512];
+    if (rd_kafka_conf_set(conf, "debug", contexts.c_str(), error, sizeof(error)) !=
+        RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      return Status::InvalidArgument(fmt::format(
+          "Kafka merge consumer: librdkafka's cgrp debug lines are not available: {}", error));
+    }
     rd_kafka_conf_set_rebalance_cb(conf, &KafkaPartialsConsumer::OnRebalance);
     ASSIGN_OR_RETURN(consumer_, NewSubscribedConsumer(conf, topic_, "Kafka merge consumer",
                                                       redactor()));
+    // As the Kafka source does (stop 25): librdkafka creates its local topic, and hands each
+    // partition to its leader's broker thread, when the topic is first used. Left to the first
+    // assignment, the start of a partition at its beginning ran before that: "no current leader
+    // for partition", the offset query retried after a fixed 500 ms (seen in 2 of 3 starts in the
+    // merge consumer's `topic` debug lines). Held from here, they have their leaders first.
+    topic_handle_ = rd_kafka_topic_new(consumer_, topic_.c_str(), nullptr);
     return Status::Ok();
   }
 
@@ -244,12 +336,92 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
 
   void SetPlanner(Planner planner) override { planner_ = std::move(planner); }
 
+  Status CommitPointer(uint32_t partition, int64_t offset, const std::string& metadata) override {
+    if (Rejoining()) {
+      return Status::Unavailable("the merge consumer is rejoining its group (not sent)");
+    }
+    PartitionList list(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_t* element =
+        rd_kafka_topic_partition_list_add(list.list, topic_.c_str(), static_cast<int32_t>(partition));
+    element->offset = offset;
+    element->metadata = malloc(metadata.size());  // freed with the list
+    memcpy(element->metadata, metadata.data(), metadata.size());
+    element->metadata_size = metadata.size();
+    if (rd_kafka_resp_err_t err = rd_kafka_commit(consumer_, list.list, 0)) {
+      return Status::Unavailable(fmt::format("offset commit to the merge group refused: {}",
+                                             rd_kafka_err2str(err)));
+    }
+    if (list.list->elems[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return Status::Unavailable(fmt::format("offset commit to the merge group refused: {}",
+                                             rd_kafka_err2str(list.list->elems[0].err)));
+    }
+    return Status::Ok();
+  }
+
+  Result<std::optional<std::pair<int64_t, std::string>>> CommittedPointer(
+      uint32_t partition, int timeout_ms) override {
+    PartitionList list(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(list.list, topic_.c_str(), static_cast<int32_t>(partition));
+    if (rd_kafka_resp_err_t err = rd_kafka_committed(consumer_, list.list, timeout_ms)) {
+      return Status::Unavailable(fmt::format("reading the merge group's committed offset: {}",
+                                             rd_kafka_err2str(err)));
+    }
+    const rd_kafka_topic_partition_t& element = list.list->elems[0];
+    if (element.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return Status::Unavailable(fmt::format("reading the merge group's committed offset: {}",
+                                             rd_kafka_err2str(element.err)));
+    }
+    if (element.offset < 0) return std::optional<std::pair<int64_t, std::string>>();
+    std::string metadata;
+    if (element.metadata != nullptr && element.metadata_size > 0) {
+      metadata.assign(static_cast<const char*>(element.metadata), element.metadata_size);
+    }
+    return std::optional<std::pair<int64_t, std::string>>(std::make_pair(element.offset, std::move(metadata)));
+  }
+
+  // librdkafka's threads: "Group "<id>" changed join state <from> -> <to> (state <s>)" (the
+  // Kafka source's tracker, operators/kafka_source.cc).
+  void ObserveLogLine(const char* facility, const char* message) override {
+    if (std::strcmp(facility, "CGRPJOINSTATE") != 0) return;
+    const char* arrow = std::strstr(message, " -> ");
+    if (arrow == nullptr) return;
+    std::string_view to(arrow + 4);
+    to = to.substr(0, to.find(' '));
+    const bool unsafe =
+        to == "init" || to == "wait-join" || to == "wait-metadata" || to == "wait-sync";
+    if (unsafe) {
+      rejoin_expected_until_ms_.store(0, std::memory_order_release);
+      revoked_this_round_.store(false, std::memory_order_release);
+    }
+    join_unsafe_.store(unsafe, std::memory_order_release);
+  }
+
  private:
+  static int64_t SteadyMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+  // A JoinGroup or SyncGroup in flight, or the cooperative rejoin librdkafka makes right after
+  // an assignment that followed a revoke (bounded: 3 s, in case its join-state line never comes).
+  bool Rejoining() const {
+    return join_unsafe_.load(std::memory_order_acquire) ||
+           SteadyMs() < rejoin_expected_until_ms_.load(std::memory_order_acquire);
+  }
+
   static void OnRebalance(rd_kafka_t* consumer, rd_kafka_resp_err_t err,
                           rd_kafka_topic_partition_list_t* partitions, void* opaque) {
     auto& self = *static_cast<KafkaPartialsConsumer*>(static_cast<KafkaClientOwner*>(opaque));
     const bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
     const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(consumer)) == "COOPERATIVE";
+    // A round of the group ended here; an assignment after a revoke is followed by a rejoin.
+    self.rejoin_expected_until_ms_.store(0, std::memory_order_release);
+    if (!assign) {
+      self.revoked_this_round_.store(true, std::memory_order_release);
+    } else if (cooperative && self.revoked_this_round_.exchange(false)) {
+      self.rejoin_expected_until_ms_.store(SteadyMs() + 3000, std::memory_order_release);
+    }
     std::set<uint32_t> gained;
     if (!cooperative) self.owned_.clear();  // eager: whole assignments
     for (int index = 0; index < partitions->cnt; ++index) {
@@ -319,6 +491,7 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
 
   const std::string topic_;
   rd_kafka_t* consumer_ = nullptr;
+  rd_kafka_topic_t* topic_handle_ = nullptr;  // held from Open (the partitions' leaders)
   std::set<uint32_t> owned_;
   std::set<uint32_t> taken_;  // owned_ at the last change handed to the caller
   bool seen_ = false;         // a first assignment (maybe empty) was handed to the caller
@@ -326,6 +499,10 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
   bool changed_ = false;
   bool closing_ = false;
   Planner planner_;
+  // Rejoining(): written by librdkafka's threads (ObserveLogLine) and the rebalance callback.
+  std::atomic<bool> join_unsafe_{false};
+  std::atomic<bool> revoked_this_round_{false};
+  std::atomic<int64_t> rejoin_expected_until_ms_{0};  // steady clock ms; 0: none
 };
 
 class KafkaSnapshotTopicReader final : public SnapshotTopicReader, public KafkaClientOwner {

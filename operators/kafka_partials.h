@@ -2,8 +2,9 @@
 // producer of partials records to chosen partitions of the partials topic that waits for every
 // acknowledgement, and the merge consumer, a member of the merge group on the partials topic
 // that reads its partitions from where its planner says: the beginning, or the offset a merger's
-// local state was committed at (it never commits offsets to Kafka: a merger's position lives in
-// its RocksDB state with the merged windows, see pipeline/cluster_runtime.h).
+// local state was committed at (a merger's position lives in its RocksDB state with the merged
+// windows, see pipeline/cluster_runtime.h; the merge group's committed offsets are never a start
+// position: since stop 26 they are the snapshot pointer, CommitPointer).
 //
 // Thread safety: one thread (the pipeline's coordinator) each.
 #pragma once
@@ -42,6 +43,17 @@ class PartialsProducer {
     std::optional<std::string> value;
   };
   virtual Status ProduceKeyedAndWait(const std::vector<KeyedRecord>& records) = 0;
+  // Issue 11, the snapshot topic: the partition count of `topic`, nullopt when the brokers do
+  // not have it. Asks for every topic's metadata, so that no broker auto-creates `topic` for
+  // the asking (librdkafka 2.0.2's mock creates any topic a metadata request names, with 4
+  // partitions, whatever allow.auto.create.topics says).
+  virtual Result<std::optional<uint32_t>> FindTopic(const std::string& topic) = 0;
+  // Creates `topic` with `partitions` partitions, the brokers'
+  // default replication factor and `config` (librdkafka's admin API, CreateTopics). True when it
+  // was created, false when it existed already (nothing about it is checked or changed).
+  virtual Result<bool> CreateTopic(const std::string& topic, uint32_t partitions,
+                                   const std::map<std::string, std::string>& config,
+                                   int timeout_ms) = 0;
 };
 
 // Issue 11: reads one partition of the snapshot topic from its beginning to the end offset it
@@ -80,6 +92,20 @@ class PartialsConsumer {
   virtual void SetPlanner(Planner planner) = 0;
   // Each owned partition's end offset (asks the brokers).
   virtual Result<std::map<uint32_t, int64_t>> EndOffsets(int timeout_ms) = 0;
+
+  // Issue 11, the snapshot pointer (pipeline/cluster_snapshot.h): commits `offset` of
+  // `partition` to the merge group with `metadata`, synchronously. The coordinator checks the
+  // member's generation, so a member that was fenced (frozen past its session timeout) is
+  // refused: Unavailable. Also Unavailable, and nothing is sent, while the consumer rejoins its
+  // group: a commit then carries the old generation, the mock refuses it with ILLEGAL_GENERATION
+  // and librdkafka 2.0.2 drops the member's generation for it (the whole assignment is lost;
+  // see KafkaGroupSource::Rejoining). The offsets are never a start position (the planner's
+  // starts are explicit), so moving them moves no reader.
+  virtual Status CommitPointer(uint32_t partition, int64_t offset, const std::string& metadata) = 0;
+  // The merge group's committed offset and metadata of `partition`; nullopt when none was
+  // committed. May be called inside the planner (the rebalance callback).
+  virtual Result<std::optional<std::pair<int64_t, std::string>>> CommittedPointer(
+      uint32_t partition, int timeout_ms) = 0;
 };
 
 }  // namespace brandpulse

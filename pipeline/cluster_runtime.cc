@@ -26,6 +26,9 @@ std::string PartitionsText(const std::set<uint32_t>& partitions) {
 // Markers are small and must arrive: a few attempts before the run gives up (a restart then
 // re-publishes them from the group's offset metadata).
 constexpr int kMarkerAttempts = 5;
+// Creating a missing snapshot topic: a broker answers within a second; librdkafka 2.0.2's mock
+// cluster has no controller and never does (the wait is paid at each start without the topic).
+constexpr int kCreateTopicTimeoutMs = 3000;
 
 }  // namespace
 
@@ -90,20 +93,58 @@ Result<std::unique_ptr<ClusterRuntime>> ClusterRuntime::Make(const ClusterSpec& 
   // Issue 11, snapshots: written with snapshot_every_epochs, read at restores then and when the
   // topic is named (a member that only reads them).
   if (spec.snapshot_every_epochs > 0) {
-    Result<std::unique_ptr<PartialsProducer>> producer = PartialsProducer::Make(
-        spec.client, spec.snapshot_topic, static_cast<int>(spec.delivery_timeout_ms));
-    if (!producer.ok()) return producer.status().WithContext("cluster: snapshot_topic");
-    runtime->snapshot_producer_ = std::move(*producer);
-    Result<uint32_t> partitions = runtime->snapshot_producer_->PartitionCount();
-    if (!partitions.ok()) return partitions.status().WithContext("cluster: snapshot_topic");
-    if (*partitions != runtime->partials_partitions_) {
+    // On by default (docs/cluster.md, "Snapshots"), so every deployment needs the topic: a
+    // missing one is created here, compacted, one partition per partials partition. Looked up
+    // in the list of every topic, so that no broker auto-creates it with its own defaults.
+    Result<std::optional<uint32_t>> partitions = runtime->producer_->FindTopic(spec.snapshot_topic);
+    std::string not_usable;
+    if (partitions.ok() && !partitions->has_value()) {
+      Result<bool> created = runtime->producer_->CreateTopic(
+          spec.snapshot_topic, runtime->partials_partitions_, {{"cleanup.policy", "compact"}},
+          kCreateTopicTimeoutMs);
+      if (created.ok()) {
+        runtime->notice_(fmt::format("cluster: {} snapshot topic {} ({} partition(s), "
+                                     "cleanup.policy=compact)",
+                                     *created ? "created" : "another member created",
+                                     spec.snapshot_topic, runtime->partials_partitions_));
+        for (int attempt = 0; attempt < 10; ++attempt) {  // until the metadata has it
+          partitions = runtime->producer_->FindTopic(spec.snapshot_topic);
+          if (!partitions.ok() || partitions->has_value()) break;
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+      } else {
+        not_usable = fmt::format("it does not exist and creating it failed: {}",
+                                 created.status().message());
+      }
+    }
+    if (!partitions.ok()) {
+      not_usable = std::string(partitions.status().message());
+    } else if (!partitions->has_value() && not_usable.empty()) {
+      not_usable = "it does not exist";
+    }
+    if (!not_usable.empty()) {
+      // Set in the YAML: the run stops. The default: the run goes on without snapshots (a gain
+      // replays from offset 0, as before stop 26) and says so, so that a deployment without the
+      // right to create topics still starts.
+      const std::string why = fmt::format(
+          "cluster: snapshot topic {} is not usable ({}): create it with {} partition(s) and "
+          "cleanup.policy=compact, or set snapshot_every_epochs: 0",
+          spec.snapshot_topic, not_usable, runtime->partials_partitions_);
+      if (spec.snapshot_every_set) return Status::Unavailable(why);
+      runtime->notice_(why + "; snapshots off for this run");
+    } else if (**partitions != runtime->partials_partitions_) {
       return Status::InvalidArgument(fmt::format(
           "cluster: snapshot topic {} has {} partition(s), the partials topic {} has {}: give it "
           "as many (one per partials partition), with cleanup.policy=compact",
-          spec.snapshot_topic, *partitions, spec.partials_topic, runtime->partials_partitions_));
+          spec.snapshot_topic, **partitions, spec.partials_topic, runtime->partials_partitions_));
+    } else {
+      Result<std::unique_ptr<PartialsProducer>> producer = PartialsProducer::Make(
+          spec.client, spec.snapshot_topic, static_cast<int>(spec.delivery_timeout_ms));
+      if (!producer.ok()) return producer.status().WithContext("cluster: snapshot_topic");
+      runtime->snapshot_producer_ = std::move(*producer);
     }
   }
-  if (spec.snapshot_every_epochs > 0 || spec.snapshot_topic_set) {
+  if (runtime->snapshot_producer_ != nullptr || spec.snapshot_topic_set) {
     ASSIGN_OR_RETURN(runtime->snapshot_reader_,
                      SnapshotTopicReader::Make(spec.client, spec.snapshot_topic));
   }
@@ -463,7 +504,28 @@ std::optional<int64_t> ClusterRuntime::LoadSnapshot(uint32_t partition) {
                         partition, read.message()));
     return std::nullopt;
   }
-  std::optional<MergeSnapshot> snapshot = SelectSnapshot(assembler.Whole(partition), std::nullopt);
+  std::map<SnapshotId, MergeSnapshot> whole = assembler.Whole(partition);
+  // The generation-fenced pointer: the snapshot the merge group's committed offset names (a
+  // fenced member's commit was refused, so never a zombie's). Read only when there is a choice.
+  std::optional<SnapshotId> pointer;
+  std::string named;  // told with the start line
+  if (!whole.empty()) {
+    Result<std::optional<std::pair<int64_t, std::string>>> committed =
+        consumer_->CommittedPointer(partition, 5000);
+    if (!committed.ok()) {
+      named = fmt::format(", no pointer: {}", committed.status().message());
+    } else if (!committed->has_value()) {
+      named = ", no pointer committed";
+    } else if (pointer = SnapshotId::Parse((*committed)->second); !pointer) {
+      named = fmt::format(", the committed offset {} names no snapshot", (*committed)->first);
+    } else if (!whole.contains(*pointer)) {
+      named = fmt::format(", the pointer's {} is not whole: the newest whole one",
+                          pointer->ToString());
+    } else {
+      named = ", named by the merge group's pointer";
+    }
+  }
+  std::optional<MergeSnapshot> snapshot = SelectSnapshot(std::move(whole), pointer);
   // Every key there now is stale once this member publishes its own snapshot of the partition.
   snapshot_stale_[partition] = assembler.StaleKeys(partition, SnapshotId{});
   if (!snapshot) {
@@ -483,8 +545,8 @@ std::optional<int64_t> ClusterRuntime::LoadSnapshot(uint32_t partition) {
   }
   const int64_t from = snapshot->next_offset;
   notice_(fmt::format("cluster: partials partition {} starts from snapshot {} as of offset {} "
-                      "({} window(s))",
-                      partition, snapshot->id.ToString(), from, snapshot->windows.size()));
+                      "({} window(s){})",
+                      partition, snapshot->id.ToString(), from, snapshot->windows.size(), named));
   snapshot_loaded_.insert_or_assign(partition, LoadedSnapshot{std::move(*log), std::move(*snapshot)});
   return from;
 }
@@ -492,6 +554,7 @@ std::optional<int64_t> ClusterRuntime::LoadSnapshot(uint32_t partition) {
 void ClusterRuntime::ForgetSnapshotState(uint32_t partition) {
   stored_logs_.erase(partition);
   snapshot_applied_.erase(partition);
+  pointer_pending_.erase(partition);  // no longer this member's to name
 }
 
 std::vector<uint32_t> ClusterRuntime::SnapshotsDue() const {
@@ -539,21 +602,20 @@ Status ClusterRuntime::PublishSnapshot(uint32_t partition, std::vector<SnapshotW
     return Status::Ok();
   }
   ++snapshots_published_;
-  // The older snapshots of the partition (this member's last, and whatever was there when it
-  // gained the partition) go: compaction then keeps this one alone.
-  std::vector<PartialsProducer::KeyedRecord> tombstones;
-  for (std::string& key : snapshot_stale_[partition]) {
-    tombstones.push_back(PartialsProducer::KeyedRecord{partition, std::move(key), std::nullopt});
+  // The pointer: the merge group's committed offset of the partition names this snapshot (an
+  // older one still waiting to be named is stale from here: its keys go once this one is).
+  if (auto older = pointer_pending_.find(partition); older != pointer_pending_.end()) {
+    for (std::string& key : older->second.keys) snapshot_stale_[partition].push_back(std::move(key));
   }
-  snapshot_stale_[partition].clear();
-  for (const PartialsProducer::KeyedRecord& record : records) {
-    snapshot_stale_[partition].push_back(record.key);
-  }
-  if (!tombstones.empty()) {
-    if (Status deleted = snapshot_producer_->ProduceKeyedAndWait(tombstones); !deleted.ok()) {
-      notice_(fmt::format("cluster: older snapshots of partials partition {} not deleted: {}",
-                          partition, deleted.message()));
-    }
+  PendingPointer& pending = pointer_pending_[partition];
+  pending = PendingPointer{snapshot.id, snapshot.next_offset, {}, {}};
+  for (const PartialsProducer::KeyedRecord& record : records) pending.keys.push_back(record.key);
+  if (Status pointed = NamePointer(partition); !pointed.ok()) {
+    notice_(fmt::format("cluster: snapshot {} of partials partition {} as of offset {}: {} "
+                        "window(s), {} bytes in {} chunk(s), not named yet: {}",
+                        snapshot.id.ToString(), partition, snapshot.next_offset,
+                        snapshot.windows.size(), bytes, records.size(), pointed.message()));
+    return Status::Ok();
   }
   notice_(fmt::format("cluster: snapshot {} of partials partition {} as of offset {}: {} "
                       "window(s), {} bytes in {} chunk(s), {:.3f} s",
@@ -562,6 +624,50 @@ Status ClusterRuntime::PublishSnapshot(uint32_t partition, std::vector<SnapshotW
                       std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
                           .count()));
   return Status::Ok();
+}
+
+// The coordinator refuses a fenced member's commit, so a zombie's snapshot is never named. Until
+// the commit goes (refused, or not sent while the merge consumer rejoins) the pointer names an
+// older snapshot, which must stay: nothing is deleted, and Poll tries again (RetryPointers).
+Status ClusterRuntime::NamePointer(uint32_t partition) {
+  auto pending = pointer_pending_.find(partition);
+  if (pending == pointer_pending_.end()) return Status::Ok();
+  pending->second.last_try = std::chrono::steady_clock::now();
+  RETURN_IF_ERROR(consumer_->CommitPointer(partition, pending->second.next_offset,
+                                           pending->second.id.ToString()));
+  ++snapshots_named_;
+  // The older snapshots of the partition (this member's earlier ones, and whatever was there
+  // when it gained the partition) go: compaction then keeps the named one alone.
+  std::vector<PartialsProducer::KeyedRecord> tombstones;
+  for (std::string& key : snapshot_stale_[partition]) {
+    tombstones.push_back(PartialsProducer::KeyedRecord{partition, std::move(key), std::nullopt});
+  }
+  snapshot_stale_[partition] = std::move(pending->second.keys);
+  pointer_pending_.erase(pending);
+  if (!tombstones.empty()) {
+    if (Status deleted = snapshot_producer_->ProduceKeyedAndWait(tombstones); !deleted.ok()) {
+      notice_(fmt::format("cluster: older snapshots of partials partition {} not deleted: {}",
+                          partition, deleted.message()));
+    }
+  }
+  return Status::Ok();
+}
+
+// Snapshots published but not named yet, of partitions still owned: once a second each (a
+// synchronous commit; CommitPointer returns at once while the consumer rejoins).
+void ClusterRuntime::RetryPointers() {
+  const auto now = std::chrono::steady_clock::now();
+  for (uint32_t partition : owned_) {
+    auto pending = pointer_pending_.find(partition);
+    if (pending == pointer_pending_.end() || now - pending->second.last_try < std::chrono::seconds(1)) {
+      continue;
+    }
+    const std::string id = pending->second.id.ToString();
+    if (NamePointer(partition).ok()) {
+      notice_(fmt::format("cluster: snapshot {} of partials partition {} named (a later try)", id,
+                          partition));
+    }
+  }
 }
 
 void ClusterRuntime::AddToTotals(const PartialsMergeLog& log) {
@@ -601,6 +707,7 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
       catching_up_.clear();
       stored_logs_.clear();
       snapshot_applied_.clear();
+      pointer_pending_.clear();
       for (uint32_t partition : owned_) logs_[partition];
       from_zero_ = owned_;
       change.reset = true;
@@ -725,6 +832,7 @@ Status ClusterRuntime::Poll(int timeout_ms, MergeChange& change) {
   }
   // Snapshots loaded by the planner were taken above (a callback runs inside the poll below).
   snapshot_loaded_.clear();
+  if (!pointer_pending_.empty()) RetryPointers();
   RETURN_IF_ERROR(consumer_->Poll(timeout_ms, 20000,
                                   [this](uint32_t partition, int64_t offset, std::string_view value) {
                                     return OnRecord(partition, offset, value);
@@ -1013,6 +1121,18 @@ std::vector<std::string> ClusterRuntime::BrandsOf(
   return brands;
 }
 
+std::vector<std::string> ClusterRuntime::StoredBrandsOf(
+    const std::set<uint32_t>& partials_partitions, const BrandDirectory& brands) const {
+  std::vector<std::string> ids = BrandsOf(partials_partitions);
+  for (uint32_t brand = 0; brand < brands.brand_count(); ++brand) {
+    std::string id(brands.brand_info(brand).id);
+    if (!keys_.contains(id) && partials_partitions.contains(PartitionOfBrand(id))) {
+      ids.push_back(std::move(id));
+    }
+  }
+  return ids;
+}
+
 std::string ClusterRuntime::Summary() const {
   MergeLogStats stats = totals_;
   uint64_t pending = 0;
@@ -1029,11 +1149,12 @@ std::string ClusterRuntime::Summary() const {
       "cluster: epochs committed {}, abandoned {}, commits deferred {}, markers re-published {}; "
       "merger: applied {} "
       "epoch(s), skipped {} covered, {} duplicate record(s), {} conflict(s), {} never committed "
-      "(pending), {} corrupt record(s), {} window(s) of unknown brands; snapshots published {}, "
-      "restored from {}",
+      "(pending), {} corrupt record(s), {} window(s) of unknown brands; snapshots published {} "
+      "({} not named by the pointer), restored from {}",
       epochs_committed_, epochs_abandoned_, commits_deferred_, markers_republished_,
       stats.applied, stats.covered, stats.duplicates, stats.conflicts, pending, corrupt_records_,
-      unknown_brand_windows_, snapshots_published_, snapshots_restored_);
+      unknown_brand_windows_, snapshots_published_, snapshots_published_ - snapshots_named_,
+      snapshots_restored_);
 }
 
 }  // namespace brandpulse

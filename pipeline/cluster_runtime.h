@@ -197,6 +197,12 @@ class ClusterRuntime {
   // The brands (ids) whose windows, rule state and inquiries live on these partials partitions:
   // what a merger drops (RuleSet::ClearBrands) when the partitions move away.
   std::vector<std::string> BrandsOf(const std::set<uint32_t>& partials_partitions) const;
+  // The brands whose windows the store may hold of these partials partitions, for a scan of
+  // their windows alone (StateStore::ScanBrandWindows: snapshots, drops): BrandsOf's (the
+  // watchlist at start) and `brands`' now (a reloaded watchlist). Windows of a brand in neither
+  // (one removed from the watchlist before this run) are not among them.
+  std::vector<std::string> StoredBrandsOf(const std::set<uint32_t>& partials_partitions,
+                                          const BrandDirectory& brands) const;
   // "inquiry events published N, merged M" (the runner's summary line).
   std::string InquirySummary() const;
 
@@ -228,6 +234,10 @@ class ClusterRuntime {
   // Poll; its next offset, or nullopt (replay from offset 0).
   std::optional<int64_t> LoadSnapshot(uint32_t partition);
   void ForgetSnapshotState(uint32_t partition);
+  // Commits the pointer to the partition's pending snapshot; once it went, deletes the older
+  // snapshots' keys. Unavailable (nothing deleted) when the commit was refused or not sent.
+  Status NamePointer(uint32_t partition);
+  void RetryPointers();  // in Poll: the owned partitions' pending pointers, once a second each
   // The merge consumer's planner (inside its rebalance callback): where partitions start.
   std::map<uint32_t, int64_t> PlanStarts(const std::set<uint32_t>& owned,
                                          const std::set<uint32_t>& gained);
@@ -324,6 +334,16 @@ class ClusterRuntime {
   double snapshot_read_seconds_ = 0;
   uint64_t snapshot_read_bytes_ = 0;
   uint64_t snapshots_published_ = 0;
+  uint64_t snapshots_named_ = 0;  // published and named by the pointer (maybe on a later try)
+  // Published snapshots the pointer does not name yet (NamePointer, RetryPointers), by partition:
+  // the newest one only; its keys are deleted if a newer one is named first.
+  struct PendingPointer {
+    SnapshotId id;
+    int64_t next_offset = 0;
+    std::vector<std::string> keys;
+    std::chrono::steady_clock::time_point last_try;
+  };
+  std::map<uint32_t, PendingPointer> pointer_pending_;
   uint64_t snapshots_restored_ = 0;
 
   // Inquiries (AddEpochInquiries, TakeMergedInquiries).

@@ -24,6 +24,7 @@ void ReadClusterSection(YamlMap& pipeline, PipelineSpec& spec) {
   }
   if (auto every = section.Integer("snapshot_every_epochs", 0, 1000000000)) {
     cluster->snapshot_every_epochs = static_cast<uint64_t>(*every);
+    cluster->snapshot_every_set = true;
   }
   if (auto topic = section.String("snapshot_topic")) {
     cluster->snapshot_topic = *topic;

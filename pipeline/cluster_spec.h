@@ -7,10 +7,11 @@
 //     brokers: kafka-1:9092             # required (or bootstrap.servers in properties)
 //     merge_group: my-group.merge       # default: <source group>.merge
 //     delivery_timeout: 30s             # one partials record's delivery, at most
-//     snapshot_every_epochs: 0          # a merger's snapshot per partials partition every N
+//     snapshot_every_epochs: 20         # a merger's snapshot per partials partition every N
 //                                       # applied epochs (0: none); pipeline/cluster_snapshot.h
 //     snapshot_topic: partials.snapshots   # default: <partials_topic>.snapshots (compacted,
-//                                       # as many partitions as the partials topic)
+//                                       # as many partitions as the partials topic; created at
+//                                       # start when missing)
 //     properties: {...}                 # librdkafka properties of the producer and merge consumer
 #pragma once
 
@@ -32,9 +33,14 @@ struct ClusterSpec {
   int64_t delivery_timeout_ms = 30000;
   // Issue 11, bounded restores: every N applied epochs of a partials partition its merger
   // publishes a snapshot there, and a member gaining the partition without local state starts
-  // from the newest one instead of offset 0. 0 (the default): no snapshots are written; ones on
-  // the topic are still used when snapshot_topic is set explicitly.
-  uint64_t snapshot_every_epochs = 0;
+  // from the one the merge group's pointer names instead of offset 0. 20 by default (since stop
+  // 26; docs/cluster.md "Snapshots" says why). 0: no snapshots are written; ones on the topic
+  // are still used when snapshot_topic is set explicitly.
+  static constexpr uint64_t kDefaultSnapshotEveryEpochs = 20;
+  uint64_t snapshot_every_epochs = kDefaultSnapshotEveryEpochs;
+  // Written in the section: a snapshot topic that is missing and cannot be created stops the run
+  // (with the default, the run goes on without snapshots and says so).
+  bool snapshot_every_set = false;
   std::string snapshot_topic;  // empty: <partials_topic>.snapshots
   bool snapshot_topic_set = false;  // written in the section (then read at restores)
 };

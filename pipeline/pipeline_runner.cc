@@ -1160,7 +1160,9 @@ Status PipelineRun::PublishClusterSnapshots() {
   RETURN_IF_ERROR(FinishWrite());
   std::map<uint32_t, std::vector<SnapshotWindow>> windows;
   for (uint32_t partition : due) windows[partition];
-  RETURN_IF_ERROR(store_->ScanAllWindows([&](const WindowKey& key, const WindowMetrics& metrics) {
+  const std::set<uint32_t> partitions(due.begin(), due.end());  // their brands' windows alone
+  RETURN_IF_ERROR(store_->ScanBrandWindows(cluster_->StoredBrandsOf(partitions, *brands_),
+                                           [&](const WindowKey& key, const WindowMetrics& metrics) {
     auto found = windows.find(cluster_->PartitionOfBrand(key.brand_id));
     if (found != windows.end()) found->second.push_back(SnapshotWindow{key, metrics});
   }));
@@ -1294,7 +1296,8 @@ Status PipelineRun::DropMergedPartitions(const std::set<uint32_t>& partitions) {
   RETURN_IF_ERROR(FinishWrite());
   StateStore::Commit drop = store_->NewCommit();
   uint64_t windows = 0;
-  RETURN_IF_ERROR(store_->ScanAllWindows([&](const WindowKey& key, const WindowMetrics&) {
+  RETURN_IF_ERROR(store_->ScanBrandWindows(cluster_->StoredBrandsOf(partitions, *brands_),
+                                           [&](const WindowKey& key, const WindowMetrics&) {
     if (!partitions.contains(cluster_->PartitionOfBrand(key.brand_id))) return;
     drop.DeleteWindow(key);
     ++windows;

@@ -260,10 +260,11 @@ TEST(ClusterConfig, SectionReadAndChecked) {
                 .find("partials"),
             std::string::npos)
       << "unknown keys are reported";
-  // Issue 11 (s25): snapshots, off by default; the topic defaults to <partials_topic>.snapshots.
+  // Issue 11: snapshots, on by default since s26 (every 20 epochs); the topic defaults to
+  // <partials_topic>.snapshots.
   EXPECT_EQ(LoadErrors(kafka, "", "cluster: {partials_topic: p, brokers: b:9092}\n", &cluster), "");
   ASSERT_NE(cluster, nullptr);
-  EXPECT_EQ(cluster->snapshot_every_epochs, 0u);
+  EXPECT_EQ(cluster->snapshot_every_epochs, 20u);
   EXPECT_EQ(cluster->snapshot_topic, "p.snapshots");
   EXPECT_FALSE(cluster->snapshot_topic_set);
   EXPECT_EQ(LoadErrors(kafka, "",

@@ -304,6 +304,29 @@ TEST(ClusterSnapshot, AFencedFormerOwnerCannotReplaceTheNamedSnapshot) {
   EXPECT_TRUE(assembler.StaleKeys(kPartition, b1.id).empty());
 }
 
+// The pointer names a snapshot whose chunks are not all there (its older keys tombstoned by a
+// later owner whose own pointer commit was then lost, or a chunk gone): the newest whole one.
+TEST(ClusterSnapshot, ANamedSnapshotThatIsNotWholeFallsBackToTheNewestWholeOne) {
+  const MergeSnapshot a1 = Sample(kA, 1, 9);
+  const MergeSnapshot b1 = Sample(kB, 1, 20);
+  const MergeSnapshot b2 = Sample(kB, 2, 25);
+  std::vector<SnapshotRecord> records = EncodeSnapshot(a1, 48);
+  for (SnapshotRecord& record : EncodeSnapshot(b1, 48)) records.push_back(std::move(record));
+  std::vector<SnapshotRecord> named = EncodeSnapshot(b2, 48);
+  ASSERT_GT(named.size(), 1u);
+  named.pop_back();  // its last chunk missing
+  for (SnapshotRecord& record : named) records.push_back(std::move(record));
+  SnapshotAssembler assembler = Assemble(records);
+  ASSERT_EQ(assembler.Whole(kPartition).size(), 2u);
+  std::optional<MergeSnapshot> taken = SelectSnapshot(assembler.Whole(kPartition), b2.id);
+  ASSERT_TRUE(taken);
+  ExpectSame(*taken, b1);
+  // Named and whole: taken even when a newer whole one is there.
+  taken = SelectSnapshot(assembler.Whole(kPartition), a1.id);
+  ASSERT_TRUE(taken);
+  ExpectSame(*taken, a1);
+}
+
 TEST(ClusterSnapshot, AGainedPartitionStartsFromTheSnapshotWithoutTheBeginningOfItsLog) {
   const std::vector<std::string> log = PartitionLog();
   Merger owner;  // the previous owner: read the partition from its beginning

@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <random>
+#include <set>
 #include <thread>
 #include <tuple>
 
@@ -593,6 +594,62 @@ TEST_F(StateStoreTest, ScanSeriesReturnsTheRangeInTimeOrder) {
                                 }).ok());
   EXPECT_TRUE(none.empty());
   EXPECT_EQ(AllWindows(*store).size(), 4 * starts.size() + 3);  // + 180000, the two other series
+}
+
+// Issue 11 (snapshots and partition drops): the windows of given brands, and no other brand's —
+// not one whose id extends a given one ("a" / "ab" / "a\x01"), not one between two given ones —
+// from memtables and SST files, after a retention range deletion.
+TEST_F(StateStoreTest, ScanBrandWindowsReadsExactlyTheGivenBrands) {
+  std::unique_ptr<StateStore> store = Open();
+  ASSERT_NE(store, nullptr);
+  const std::vector<std::string> brands = {"a", "ab", std::string("a\x01"), "b", "c", "telenor"};
+  StateStore::Commit commit = store->NewCommit();
+  for (const std::string& brand : brands) {
+    for (int64_t start : {-60000, 0, 60000, 120000}) {
+      commit.MergeWindow({brand, 60000, start}, Mentions(1, brand));
+      commit.MergeWindow({brand, 60000, start, "lang=no"}, Mentions(1, brand));
+    }
+  }
+  ASSERT_TRUE(store->Write(commit).ok());
+  ASSERT_TRUE(store->Flush().ok());
+  StateStore::Commit later = store->NewCommit();
+  later.MergeWindow({"c", 3600000, 0}, Mentions(2, "c"));  // in the memtable
+  ASSERT_TRUE(store->Write(later).ok());
+  ASSERT_TRUE(store->DeleteWindowsEndingBefore(0).ok());  // -60000 goes for every brand
+
+  auto scan = [&](const std::vector<std::string>& ids) {
+    std::vector<std::string> seen;
+    Status status = store->ScanBrandWindows(ids, [&](const WindowKey& key, const WindowMetrics& metrics) {
+      EXPECT_GE(metrics.mentions, 1u);
+      seen.push_back(fmt::format("{}|{}|{}|{}", key.brand_id, key.dimension, key.size_ms, key.start_ms));
+    });
+    EXPECT_TRUE(status.ok()) << status.ToString();
+    return seen;
+  };
+  // The same as ScanAllWindows filtered to the brands, in the same order.
+  auto filtered = [&](const std::set<std::string>& ids) {
+    std::vector<std::string> seen;
+    EXPECT_TRUE(store->ScanAllWindows([&](const WindowKey& key, const WindowMetrics&) {
+      if (ids.contains(key.brand_id)) {
+        seen.push_back(fmt::format("{}|{}|{}|{}", key.brand_id, key.dimension, key.size_ms, key.start_ms));
+      }
+    }).ok());
+    return seen;
+  };
+  EXPECT_EQ(scan({"a"}), filtered({"a"}));
+  EXPECT_EQ(scan({"a"}).size(), 6u);  // 3 starts x 2 dimensions
+  EXPECT_EQ(scan({"c", "a", "c"}), filtered({"a", "c"}));
+  EXPECT_EQ(scan({"c"}).size(), 7u);
+  EXPECT_EQ(scan({"ab", "telenor"}), filtered({"ab", "telenor"}));
+  EXPECT_TRUE(scan({"nobody", "", "aa"}).empty());
+  EXPECT_TRUE(scan({}).empty());
+  std::vector<std::string> seen;
+  EXPECT_EQ(store->ScanBrandWindows({"a", std::string("x\0y", 3)},
+                                    [&](const WindowKey& key, const WindowMetrics&) {
+                                      seen.push_back(key.brand_id);
+                                    }).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_TRUE(seen.empty());
 }
 
 TEST_F(StateStoreTest, OutboxPutScanDelete) {

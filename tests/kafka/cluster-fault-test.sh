@@ -99,7 +99,9 @@ kafka_before_cleanup() {  # a frozen instance is woken, so that the kill reaches
 }
 
 # --- the cluster, the input, the reference -----------------------------------------------------
-kafka_start_cluster 3 "posts:$partitions" alerts:2 "partials:$partials"
+# The snapshot topic beside the partials topic: snapshots are on by default (every 20 applied
+# epochs, docs/cluster.md "Snapshots"); the mock cannot create it (CreateTopics never answers).
+kafka_start_cluster 3 "posts:$partitions" alerts:2 "partials:$partials" "partials.snapshots:$partials"
 broker_faults=0
 mock_alive() {  # exits 3 when dev-kafka is gone (the mock aborted): nothing after it can be checked
   kill -0 "$cluster_pid" 2>/dev/null && return 0
@@ -542,6 +544,13 @@ syncgroups_refused=$(cat "${logs[@]}" | grep -ac 'SyncGroup response: Broker: In
 restores() { cat "${logs[@]}" | grep -ao 'cluster: partials restored: [0-9]* record(s), [0-9]* bytes, [0-9]* epoch(s) applied in [0-9.]* s' |
   awk '{ n++; s = $(NF - 1); b = $6; if (s > ms) { ms = s; mb = b } if (b > xb) { xb = b; xs = s } }
     END { if (n) printf "%d restores; slowest %.3f s (%d bytes); largest %d bytes (%.3f s)", n, ms, mb, xb, xs; else print "none" }'; }
+# Global mode, snapshots (on by default): published, and of those not named by the merge group's
+# pointer (its generation-fenced commit refused or not sent: a fenced member's, or one made while
+# the merge consumer rejoined); partitions started from a snapshot, and from the pointer's.
+snapshots() { cat "${logs[@]}" | grep -ao 'snapshots published [0-9]* ([0-9]* not named by the pointer)' |
+  awk '{ p += $3; n += substr($4, 2) } END { printf "%d published, %d not named by the pointer", p, n }'; }
+snapshot_starts=$(cat "${logs[@]}" | grep -ac 'starts from snapshot' || true)
+snapshot_starts_named=$(cat "${logs[@]}" | grep -ac "starts from snapshot.*named by the merge group's pointer" || true)
 {
   echo "mode $mode"
   echo "posts $posts"
@@ -571,6 +580,7 @@ restores() { cat "${logs[@]}" | grep -ao 'cluster: partials restored: [0-9]* rec
   echo "commits_refused_illegal_generation $illegal_generation"
   echo "syncgroups_refused_by_the_mock $syncgroups_refused${debug:+ (debug $debug)}"
   [ "$mode" = global ] && echo "partials_restores $(restores)"
+  [ "$mode" = global ] && echo "snapshots $(snapshots); $snapshot_starts partition start(s) from a snapshot, $snapshot_starts_named named by the pointer"
   echo "rejoin_after_sigcont_s" $rejoin_sigcont
   echo "load $load"
 } >"$work/figures.txt"

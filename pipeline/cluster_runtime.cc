@@ -991,15 +991,8 @@ void DistributeInquiryEvents(std::span<const InquiryEvent> events,
 
 void ClusterRuntime::SetBrandlessCoverage(
     const std::map<std::string, std::vector<std::string>>& covered) {
-  BrandlessTargets targets = BrandlessTargetsOf(covered, keys_, partials_partitions_);
-  if (targets == brandless_targets_) return;
-  for (const auto& [rule, partitions] : targets) {
-    notice_(fmt::format("cluster: rule '{}' sends its brandless inquiry events to partials "
-                        "partition(s) {} (of {}: those of the brands it covers)",
-                        rule, PartitionsText({partitions.begin(), partitions.end()}),
-                        partials_partitions_));
-  }
-  brandless_targets_ = std::move(targets);
+  // (No notice: every rule that watches batches has targets, most never publish such events.)
+  brandless_targets_ = BrandlessTargetsOf(covered, keys_, partials_partitions_);
 }
 
 // In PublishEpoch: the epoch's inquiry events go with its prepared records, each to the

@@ -352,7 +352,7 @@ class ClusterRuntime {
   std::vector<InquiryEvent> merged_inquiries_;
   uint64_t inquiries_published_ = 0;
   uint64_t inquiries_merged_ = 0;
-  uint64_t broadcast_copies_ = 0;  // s25: brandless (viral growth) events, one per partition
+  uint64_t broadcast_copies_ = 0;  // brandless events' copies (s26: to their rule's targets)
   uint64_t broadcast_bytes_ = 0;   // and the bytes they added to the prepared records
   BrandlessTargets brandless_targets_;  // s26: SetBrandlessCoverage
 

@@ -17,6 +17,7 @@
 #include "engine/varint.h"
 #include "operators/partials_codec.h"
 #include "operators/public_metrics.h"
+#include "operators/unanswered_rule.h"
 #include "operators/viral_post_rule.h"
 #include "operators/watchlist_brands.h"
 #include "pipeline/cluster_merge_log.h"
@@ -765,6 +766,50 @@ TEST_F(ClusterViralMerge, TheRuleSetHandsEachRuleItsOwnEventsInTheirOrder) {
   ASSERT_TRUE(rules->OnWatermark(context).ok());
   EXPECT_EQ(SortedIds(single).size(), 7u);
   EXPECT_EQ(Alerts(fired), Alerts(single));
+}
+
+// s26: `unanswered`'s inquiry candidates (kind 6, no brand) are routed the same way: a rule for
+// tele2 only sends them to tele2's partition; a rule of every brand to both; a brand's own events
+// still go to its own partition. (Its merge results: tests/cluster_ownpost_test.cc, unchanged.)
+TEST_F(ClusterViralMerge, UnansweredCandidatesGoOnlyToThePartitionsOfTheBrandsTheRuleCovers) {
+  std::vector<std::shared_ptr<const AlertRuleSpec>> specs;
+  for (const auto& [name, brands] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"sla", {"tele2"}}, {"sla-all", {}}}) {
+    specs.push_back(AlertRuleSpecOf(
+        name, "unanswered", [this, rule = name, filter = brands](const RuleBuildContext&) {
+          UnansweredRuleOptions options;
+          options.common.name = rule;
+          options.common.brands = filter;
+          RuleBuildContext context;
+          context.brands = brands_.get();
+          return MakeUnansweredRule(options, context);
+        }));
+  }
+  Result<RuleSet> rules = RuleSet::Make(specs, {}, *brands_);
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  const BrandlessTargets targets = BrandlessTargetsOf(rules->CoveredBrands(*brands_), {}, kPartials);
+  const uint32_t tele2 = PartialsPartitionOf("tele2", kPartials);
+  const uint32_t telenor = PartialsPartitionOf("telenor", kPartials);
+  EXPECT_EQ(targets.at("sla"), std::vector<uint32_t>{tele2});
+  EXPECT_EQ(targets.at("sla-all"), (std::vector<uint32_t>{std::min(tele2, telenor),
+                                                           std::max(tele2, telenor)}));
+  const std::vector<InquiryEvent> events = {
+      {InquiryEvent::Kind::kInquiryCandidate, "sla", "", kT0, "c1"},
+      {InquiryEvent::Kind::kInquiryCandidate, "sla-all", "", kT0, "c2"},
+      {InquiryEvent::Kind::kOwnPost, "sla", "telenor", kT0, "o1"},
+  };
+  std::vector<PreparedPartials> records(kPartials);
+  uint64_t copies = 0;
+  uint64_t bytes = 0;
+  DistributeInquiryEvents(events, {}, targets, records, copies, bytes);
+  EXPECT_EQ(copies, 3u);  // c1 once, c2 twice
+  auto payloads = [&](uint32_t partition) {
+    std::vector<std::string> seen;
+    for (const InquiryEvent& event : records[partition].inquiries) seen.push_back(event.payload);
+    return seen;
+  };
+  EXPECT_EQ(payloads(tele2), (std::vector<std::string>{"c1", "c2"}));
+  EXPECT_EQ(payloads(telenor), (std::vector<std::string>{"c2", "o1"}));
 }
 
 }  // namespace

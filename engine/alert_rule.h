@@ -190,6 +190,11 @@ class AlertRule {
   // holds from these partials partitions, which moved away or are replayed from their beginning
   // (ClearBrands of their brands comes with it). Their brands' state goes with ClearBrands.
   virtual void ClearPartialsPartitions(const std::set<uint32_t>& partials_partitions) {}
+  // Issue 11 (s26), `cluster:`: whether the rule can keep state of this brand (index in the
+  // watchlist in force; its `brands:` filter). The readers send the rule's brandless inquiry
+  // events (kViralGrowth, kInquiryCandidate) only to the partials partitions of brands it
+  // covers (ClusterRuntime::SetBrandlessCoverage).
+  virtual bool CoversBrand(uint32_t brand_index) const { return true; }
   // Issue 11, snapshots: the brand or partials partition a stored entry (key, value under the
   // rule's name) belongs to; nullopt: not state a snapshot carries (rules whose state the
   // snapshot's windows rebuild as they close again: window rules).

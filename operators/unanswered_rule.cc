@@ -366,6 +366,9 @@ class UnansweredRule final : public AlertRule {
     IndexBrands(after);
     return Status::Ok();
   }
+  // s26: a candidate opens an inquiry only for an enabled brand whose own post its partition's
+  // log brought (ResolveCandidate).
+  bool CoversBrand(uint32_t brand_index) const override { return filter_.enabled(brand_index); }
 
  private:
   using Key = std::pair<std::string, std::string>;  // brand id, post id

@@ -403,6 +403,9 @@ class ViralPostRule final : public AlertRule {
     filter_.Reset(after);  // tracked posts keep brand ids, which do not change
     return Status::Ok();
   }
+  // s26: growth copies count only for posts tracked for an enabled brand (Publish), on its
+  // partials partition.
+  bool CoversBrand(uint32_t brand_index) const override { return filter_.enabled(brand_index); }
 
   // s25, at the merger of the brands (`cluster:`, docs/cluster.md "viral_post across
   // instances"): the readers' tracked and growth events are held (state) and applied once the

@@ -1028,25 +1028,89 @@ void ClusterRuntime::AddEpochInquiries(std::vector<InquiryEvent> events) {
   }
 }
 
-// In PublishEpoch: the epoch's inquiry events go with its prepared records, each to the
-// partition of its brand's key (as the brand's windows), in the order they were read. Copies,
-// not moves, as for post events: a commit deferred after the records went out (they never get
-// a marker) publishes the events again with the next epoch (EndEpochEvents keeps them).
-void ClusterRuntime::DistributeInquiries(std::vector<PreparedPartials>& prepared) {
-  for (const InquiryEvent& event : epoch_inquiries_) {
+// s26: a brandless event (viral_post's growth, unanswered's candidate) names a post, not a
+// brand; a copy can count only at a partition whose log brought what it is matched against: a
+// post tracked for a brand the rule covers (kViralTracked, published for enabled brands only,
+// to the brand's partition) or an own post of such a brand (kOwnPost; ResolveCandidate opens an
+// inquiry only for an enabled brand). So copies go only to the partitions of covered brands.
+// Exact because:
+// - the targets are a function of the watchlist, the pipeline file's `brands:` filters and the
+//   partials partition count (PartialsKeys, PartialsPartitionOf), computed at start and at each
+//   reload: every instance with the same watchlist routes the same way, and a merger applies
+//   the same copies one process would count;
+// - a partition that gains a covered brand by a reload had nothing of that brand tracked before
+//   (a brand's tracked posts and own posts are published only once it is in the watchlist);
+//   one that loses its last covered brand keeps only state of brands no longer covered, which
+//   no alert or inquiry reads (Fire and ResolveCandidate look the brand up and check the filter);
+// - a merger that gains or replays a partition reads that partition's log, which holds the
+//   copies routed to it when they were published: the same ones the previous owner applied.
+// Not exact (docs/cluster.md): while instances reload at different times the brands added or
+// removed differ between them (as their mentions do), and a brand removed and added back while
+// replies to its posts tracked before kept coming has the replies of the gap counted only where
+// its partition kept another covered brand (one process counts them).
+BrandlessTargets BrandlessTargetsOf(const std::map<std::string, std::vector<std::string>>& covered,
+                                    const std::map<std::string, std::string>& keys,
+                                    uint32_t partials_partitions) {
+  BrandlessTargets targets;
+  for (const auto& [rule, brand_ids] : covered) {
+    std::set<uint32_t> partitions;
+    for (const std::string& brand_id : brand_ids) {
+      auto found = keys.find(brand_id);
+      partitions.insert(PartialsPartitionOf(
+          found != keys.end() ? std::string_view(found->second) : std::string_view(brand_id),
+          partials_partitions));
+    }
+    targets.emplace(rule, std::vector<uint32_t>(partitions.begin(), partitions.end()));
+  }
+  return targets;
+}
+
+void DistributeInquiryEvents(std::span<const InquiryEvent> events,
+                             const std::map<std::string, std::string>& keys,
+                             const BrandlessTargets& targets,
+                             std::vector<PreparedPartials>& prepared, uint64_t& copies,
+                             uint64_t& bytes) {
+  for (const InquiryEvent& event : events) {
     // s25/s26: viral growth and unanswered's candidates name a post, not a brand
     if (event.kind == InquiryEvent::Kind::kViralGrowth ||
         event.kind == InquiryEvent::Kind::kInquiryCandidate) {
-      for (PreparedPartials& one : prepared) one.inquiries.push_back(event);
-      broadcast_copies_ += prepared.size();
-      broadcast_bytes_ += prepared.size() * EncodedInquiryEventSize(event);
+      auto rule = targets.find(event.rule);
+      size_t made = 0;
+      if (rule == targets.end()) {  // (not told: every partition, as before s26)
+        for (PreparedPartials& one : prepared) one.inquiries.push_back(event);
+        made = prepared.size();
+      } else {
+        for (uint32_t partition : rule->second) {
+          if (partition >= prepared.size()) continue;
+          prepared[partition].inquiries.push_back(event);
+          ++made;
+        }
+      }
+      copies += made;
+      bytes += made * EncodedInquiryEventSize(event);
       continue;
     }
-    auto found = keys_.find(event.brand_id);
-    const std::string& partition_key = found != keys_.end() ? found->second : event.brand_id;
-    prepared[PartialsPartitionOf(partition_key, partials_partitions_)].inquiries.push_back(
-        event);
+    auto found = keys.find(event.brand_id);
+    const std::string& partition_key = found != keys.end() ? found->second : event.brand_id;
+    prepared[PartialsPartitionOf(partition_key, static_cast<uint32_t>(prepared.size()))]
+        .inquiries.push_back(event);
   }
+}
+
+void ClusterRuntime::SetBrandlessCoverage(
+    const std::map<std::string, std::vector<std::string>>& covered) {
+  // (No notice: every rule that watches batches has targets, most never publish such events.)
+  brandless_targets_ = BrandlessTargetsOf(covered, keys_, partials_partitions_);
+}
+
+// In PublishEpoch: the epoch's inquiry events go with its prepared records, each to the
+// partition of its brand's key (as the brand's windows), in the order they were read; brandless
+// ones to the partitions of the brands their rule covers (above). Copies, not moves, as for post
+// events: a commit deferred after the records went out (they never get a marker) publishes the
+// events again with the next epoch (EndEpochEvents keeps them).
+void ClusterRuntime::DistributeInquiries(std::vector<PreparedPartials>& prepared) {
+  DistributeInquiryEvents(epoch_inquiries_, keys_, brandless_targets_, prepared,
+                          broadcast_copies_, broadcast_bytes_);
 }
 
 std::vector<InquiryEvent> ClusterRuntime::TakeMergedInquiries() {

@@ -41,6 +41,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,22 @@ namespace brandpulse {
 // by groups (directly or through a shared member) share the smallest brand id among them, so a
 // share-of-voice rule sees its whole group at one merger.
 std::map<std::string, std::string> PartialsKeys(const WatchlistSpec& watchlist);
+
+// Issue 11 (s26): where each rule's brandless inquiry events (kViralGrowth, kInquiryCandidate)
+// go: the partials partitions (sorted) of the brands the rule covers (`covered`: rule name ->
+// brand ids, RuleSet::CoveredBrands; `keys`: PartialsKeys). A rule not in it: every partition.
+using BrandlessTargets = std::map<std::string, std::vector<uint32_t>, std::less<>>;
+BrandlessTargets BrandlessTargetsOf(const std::map<std::string, std::vector<std::string>>& covered,
+                                    const std::map<std::string, std::string>& keys,
+                                    uint32_t partials_partitions);
+// Puts each event into the prepared record of its partials partition (`prepared`: one per
+// partition): a brand's to its brand's key's partition, a brandless one to its rule's targets.
+// Adds the brandless copies made and their encoded bytes to `copies` and `bytes`.
+void DistributeInquiryEvents(std::span<const InquiryEvent> events,
+                             const std::map<std::string, std::string>& keys,
+                             const BrandlessTargets& targets,
+                             std::vector<PreparedPartials>& prepared, uint64_t& copies,
+                             uint64_t& bytes);
 
 class ClusterRuntime {
  public:
@@ -192,6 +209,10 @@ class ClusterRuntime {
   // the brand's windows), so they are applied with the epoch's marker, once; when the epoch is
   // abandoned they go with it (its records are read again and publish them again).
   void AddEpochInquiries(std::vector<InquiryEvent> events);
+  // s26: where brandless inquiry events go from now on (BrandlessTargetsOf; `covered`:
+  // RuleSet::CoveredBrands of the watchlist in force). At start and after every watchlist
+  // reload; until the first call, every partition.
+  void SetBrandlessCoverage(const std::map<std::string, std::vector<std::string>>& covered);
   // Merge side: the inquiry events of the epochs applied since the last call, in apply order.
   std::vector<InquiryEvent> TakeMergedInquiries();
   // The brands (ids) whose windows, rule state and inquiries live on these partials partitions:
@@ -351,8 +372,9 @@ class ClusterRuntime {
   std::vector<InquiryEvent> merged_inquiries_;
   uint64_t inquiries_published_ = 0;
   uint64_t inquiries_merged_ = 0;
-  uint64_t broadcast_copies_ = 0;  // s25: brandless (viral growth) events, one per partition
+  uint64_t broadcast_copies_ = 0;  // brandless events' copies (s26: to their rule's targets)
   uint64_t broadcast_bytes_ = 0;   // and the bytes they added to the prepared records
+  BrandlessTargets brandless_targets_;  // s26: SetBrandlessCoverage
 
   // Post events of `dedup` (AddEpochPosts, TakeMergedPosts).
   std::vector<PostEvent> epoch_posts_;

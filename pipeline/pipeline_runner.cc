@@ -506,6 +506,7 @@ Status PipelineRun::ApplyWatchlist(LoadedWatchlist loaded) {
   watchlist_spec_ = std::move(loaded.spec);
   // Brands are renumbered; everything kept by brand index follows its brand by id.
   RETURN_IF_ERROR(rules_->OnBrandsChanged(*previous, *brands_));
+  if (cluster_) cluster_->SetBrandlessCoverage(rules_->CoveredBrands(*brands_));  // issue 11, s26
   closer_->RemapBrands(*previous, *brands_);
   // Run counters: brands that left keep theirs at the end.
   std::vector<BrandSummary> before = std::move(summary_.brands);
@@ -1089,6 +1090,7 @@ Status PipelineRun::StartCluster() {
                                                     Notice(message);
                                                   }));
   OnlyMergedBrandsAlert();
+  cluster_->SetBrandlessCoverage(rules_->CoveredBrands(*brands_));  // s26: and at each reload
   RETURN_IF_ERROR(StartClusterSnapshots());
   // What the store holds is merged state of the partials partitions this instance owned when it
   // last committed, with the merge log of each: kept (resumed from where each log was) if the

@@ -52,9 +52,13 @@ class RuleSet {
   Status OnBrandsChanged(const BrandDirectory& before, const BrandDirectory& after);
   // Issue 11 (`cluster:`), at the merger: the inquiry events of the epochs applied since the last
   // commit, each to the rule that published it; every rule that watches batches then applies
-  // what it holds before `release_before_ms` (engine/alert_rule.h).
-  Status OnInquiryEvents(std::span<const InquiryEvent> events, int64_t release_before_ms,
+  // what it holds before `release_before_ms` (engine/alert_rule.h). Reorders `events` in place
+  // (grouped by rule, each rule's in their order) and hands each rule its part, not a copy (s26).
+  Status OnInquiryEvents(std::span<InquiryEvent> events, int64_t release_before_ms,
                          RuleContext& context);
+  // Issue 11 (s26, `cluster:`): per rule that watches batches, the ids of the brands of `brands`
+  // it covers (AlertRule::CoversBrand), for ClusterRuntime::SetBrandlessCoverage.
+  std::map<std::string, std::vector<std::string>> CoveredBrands(const BrandDirectory& brands) const;
   // Issue 11: every rule drops its state of these brands (their partials partition moved).
   void ClearBrands(const std::vector<std::string>& brand_ids);
   // Issue 11: every rule drops its copies of brandless events from these partials partitions.

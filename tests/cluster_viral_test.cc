@@ -17,9 +17,12 @@
 #include "engine/varint.h"
 #include "operators/partials_codec.h"
 #include "operators/public_metrics.h"
+#include "operators/unanswered_rule.h"
 #include "operators/viral_post_rule.h"
 #include "operators/watchlist_brands.h"
 #include "pipeline/cluster_merge_log.h"
+#include "pipeline/cluster_runtime.h"
+#include "pipeline/rule_set.h"
 #include "tests/cluster_test_util.h"
 #include "test_support.h"
 
@@ -99,7 +102,8 @@ class ClusterViralMerge : public ::testing::Test {
   std::unique_ptr<AlertRule> Rule(int64_t track_for_ms = ViralPostRuleOptions{}.track_for_ms) {
     ViralPostRuleOptions options;
     options.track_for_ms = track_for_ms;
-    options.common.name = "viral";
+    options.common.name = rule_name_;
+    options.common.brands = rule_brands_;
     options.common.evidence = 3;
     options.replies = 3;
     options.reposts = 2;
@@ -289,6 +293,9 @@ class ClusterViralMerge : public ::testing::Test {
   }
 
   std::unique_ptr<WatchlistBrands> brands_;
+  // What Rule() builds (s26): its name and `brands:` filter (empty: every brand).
+  std::string rule_name_ = "viral";
+  std::vector<std::string> rule_brands_;
   const PublicMetricSlots* slots_ = nullptr;
   std::deque<std::vector<PostFieldValue>> fields_;  // the posts' field arrays (Post::fields)
 
@@ -631,6 +638,178 @@ TEST_F(ClusterViralMerge, EventsThatDoNotDecodeAreSkipped) {
   merger.applied = events;
   Release(merger, kT0 + 120 * kMinute);
   EXPECT_TRUE(merger.fired.empty()) << merger.fired[0].id;
+}
+
+// s26 (docs/cluster.md, "`viral_post` across instances"): a growth copy can count only at the
+// partition of a brand the rule covers (its posts are tracked for those brands only), so the
+// readers send copies only there (ClusterRuntime's DistributeInquiryEvents with the targets of
+// RuleSet::CoveredBrands), and the alerts stay one process's, byte for byte.
+TEST_F(ClusterViralMerge, GrowthCopiesGoOnlyToThePartitionsOfTheBrandsTheRuleCovers) {
+  rule_brands_ = {"telenor"};
+  const uint32_t covered = PartialsPartitionOf("telenor", kPartials);
+  const uint32_t other = PartialsPartitionOf("tele2", kPartials);
+  std::vector<std::shared_ptr<const AlertRuleSpec>> specs;
+  specs.push_back(AlertRuleSpecOf("viral", "viral_post", [this](const RuleBuildContext&) {
+    return Result<std::unique_ptr<AlertRule>>(Rule());
+  }));
+  Result<RuleSet> rules = RuleSet::Make(specs, {}, *brands_);
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  const std::map<std::string, std::vector<std::string>> covered_brands =
+      rules->CoveredBrands(*brands_);
+  EXPECT_EQ(covered_brands,
+            (std::map<std::string, std::vector<std::string>>{{"viral", {"telenor"}}}));
+  const BrandlessTargets targets = BrandlessTargetsOf(covered_brands, {}, kPartials);
+  EXPECT_EQ(targets.at("viral"), std::vector<uint32_t>{covered});
+  // One of 8 too; a competitor group's key moves a brand's copies with its windows; a rule
+  // covering no brand of the watchlist gets no copies at all.
+  EXPECT_EQ(BrandlessTargetsOf(covered_brands, {}, 8).at("viral"),
+            std::vector<uint32_t>{PartialsPartitionOf("telenor", 8)});
+  EXPECT_EQ(BrandlessTargetsOf({{"viral", {"tele2"}}}, {{"tele2", "telenor"}}, 8).at("viral"),
+            std::vector<uint32_t>{PartialsPartitionOf("telenor", 8)});
+  EXPECT_TRUE(BrandlessTargetsOf({{"viral", {}}}, {}, 8).at("viral").empty());
+  {  // A reload without telenor: the rule covers nothing (its filter follows the watchlist).
+    std::unique_ptr<WatchlistBrands> reloaded;
+    ASSERT_NO_FATAL_FAILURE(MakeBrands({TermBrand("tele2", "Tele2")}, reloaded));
+    ASSERT_TRUE(rules->OnBrandsChanged(*brands_, *reloaded).ok());
+    EXPECT_EQ(rules->CoveredBrands(*reloaded),
+              (std::map<std::string, std::vector<std::string>>{{"viral", {}}}));
+  }
+
+  // An epoch as ClusterRuntime::PublishEpoch routes it, through the codec.
+  auto routed = [&](uint64_t nonce, SourceRange range, const std::vector<InquiryEvent>& events,
+                    uint64_t& copies) {
+    std::vector<PreparedPartials> records(kPartials);
+    for (PreparedPartials& record : records) {
+      record.epoch = EpochId{nonce, 1};
+      record.source_partition_count = 2;
+      record.ranges.push_back(range);
+    }
+    uint64_t bytes = 0;
+    DistributeInquiryEvents(events, {}, targets, records, copies, bytes);
+    for (PreparedPartials& record : records) record = ThroughCodec(record);
+    return records;
+  };
+  const std::vector<InquiryEvent> posted = Read(posts_);
+  ASSERT_EQ(posted.size(), 3u);  // tracked for telenor only (p1, p2, p5)
+  uint64_t copies = 0;
+  const auto a1 = routed(kA, SourceRange{0, 0, 5, kT0 + 40000, false}, posted, copies);
+  EXPECT_EQ(copies, 0u);
+  const auto b1 = routed(kB, SourceRange{1, 0, 12, kT0 + 31 * kMinute, false}, Read(answers_),
+                         copies);
+  EXPECT_EQ(copies, 12u);  // one per reply, repost and quote, not one per partition
+  EXPECT_EQ(b1[covered].inquiries.size(), 12u);
+  EXPECT_TRUE(b1[other].inquiries.empty());
+  EXPECT_TRUE(a1[other].inquiries.empty());
+
+  const std::vector<FiredAlert> single = Single({posts_, answers_});
+  EXPECT_EQ(SortedIds(single), (std::vector<std::string>{"viral/telenor/p1", "viral/telenor/p2"}));
+  for (bool posts_first : {true, false}) {
+    for (bool one_merger : {true, false}) {
+      SCOPED_TRACE(fmt::format("posts first {}, one merger {}", posts_first, one_merger));
+      Merger both = MakeMerger({0, 1});
+      Merger first = MakeMerger({0});
+      Merger second = MakeMerger({1});
+      std::vector<Merger*> mergers = one_merger ? std::vector<Merger*>{&both}
+                                                : std::vector<Merger*>{&first, &second};
+      Publish(mergers, posts_first ? a1 : b1);
+      for (Merger* merger : mergers) Release(*merger, INT64_MIN);
+      Publish(mergers, posts_first ? b1 : a1);
+      for (Merger* merger : mergers) Release(*merger, kT0 + 2 * kMinute + 500);
+      for (Merger* merger : mergers) Release(*merger, kT0 + 120 * kMinute);
+      std::vector<FiredAlert> fired;
+      for (Merger* merger : mergers) fired.insert(fired.end(), merger->fired.begin(), merger->fired.end());
+      EXPECT_EQ(Alerts(fired), Alerts(single));
+    }
+  }
+}
+
+// s26: RuleSet::OnInquiryEvents hands each rule its own events (a span, not a copy) however the
+// rules' events interleave: two viral_post rules (one for telenor only) merged through one rule
+// set fire what each fires alone in one process.
+TEST_F(ClusterViralMerge, TheRuleSetHandsEachRuleItsOwnEventsInTheirOrder) {
+  auto as = [this](std::string name, std::vector<std::string> brands) {
+    rule_name_ = std::move(name);
+    rule_brands_ = std::move(brands);
+  };
+  std::vector<FiredAlert> single;
+  std::vector<InquiryEvent> events;
+  for (const auto& [name, brands] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"viral", {"telenor"}}, {"all", {}}}) {
+    as(name, brands);
+    const std::vector<FiredAlert> alone = Single({posts_, answers_});
+    single.insert(single.end(), alone.begin(), alone.end());
+    // Interleaved: each rule's events alternate with the other's.
+    std::vector<InquiryEvent> read = Read(posts_);
+    for (InquiryEvent& event : Read(answers_)) read.push_back(std::move(event));
+    std::vector<InquiryEvent> mixed;
+    for (size_t index = 0; index < std::max(read.size(), events.size()); ++index) {
+      if (index < events.size()) mixed.push_back(events[index]);
+      if (index < read.size()) mixed.push_back(read[index]);
+    }
+    events = std::move(mixed);
+  }
+  std::vector<std::shared_ptr<const AlertRuleSpec>> specs;
+  for (const auto& [name, brands] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"viral", {"telenor"}}, {"all", {}}}) {
+    specs.push_back(AlertRuleSpecOf(
+        name, "viral_post", [this, as, rule = name, filter = brands](const RuleBuildContext&) {
+          as(rule, filter);
+          return Result<std::unique_ptr<AlertRule>>(Rule());
+        }));
+  }
+  Result<RuleSet> rules = RuleSet::Make(specs, {}, *brands_);
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  std::vector<FiredAlert> fired;
+  RuleContext context{*brands_, INT64_MIN, fired};
+  ASSERT_TRUE(rules->OnInquiryEvents(events, kT0 + 120 * kMinute, context).ok());
+  context.watermark_ms = kT0 + 120 * kMinute;
+  ASSERT_TRUE(rules->OnWatermark(context).ok());
+  EXPECT_EQ(SortedIds(single).size(), 7u);
+  EXPECT_EQ(Alerts(fired), Alerts(single));
+}
+
+// s26: `unanswered`'s inquiry candidates (kind 6, no brand) are routed the same way: a rule for
+// tele2 only sends them to tele2's partition; a rule of every brand to both; a brand's own events
+// still go to its own partition. (Its merge results: tests/cluster_ownpost_test.cc, unchanged.)
+TEST_F(ClusterViralMerge, UnansweredCandidatesGoOnlyToThePartitionsOfTheBrandsTheRuleCovers) {
+  std::vector<std::shared_ptr<const AlertRuleSpec>> specs;
+  for (const auto& [name, brands] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"sla", {"tele2"}}, {"sla-all", {}}}) {
+    specs.push_back(AlertRuleSpecOf(
+        name, "unanswered", [this, rule = name, filter = brands](const RuleBuildContext&) {
+          UnansweredRuleOptions options;
+          options.common.name = rule;
+          options.common.brands = filter;
+          RuleBuildContext context;
+          context.brands = brands_.get();
+          return MakeUnansweredRule(options, context);
+        }));
+  }
+  Result<RuleSet> rules = RuleSet::Make(specs, {}, *brands_);
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  const BrandlessTargets targets = BrandlessTargetsOf(rules->CoveredBrands(*brands_), {}, kPartials);
+  const uint32_t tele2 = PartialsPartitionOf("tele2", kPartials);
+  const uint32_t telenor = PartialsPartitionOf("telenor", kPartials);
+  EXPECT_EQ(targets.at("sla"), std::vector<uint32_t>{tele2});
+  EXPECT_EQ(targets.at("sla-all"), (std::vector<uint32_t>{std::min(tele2, telenor),
+                                                           std::max(tele2, telenor)}));
+  const std::vector<InquiryEvent> events = {
+      {InquiryEvent::Kind::kInquiryCandidate, "sla", "", kT0, "c1"},
+      {InquiryEvent::Kind::kInquiryCandidate, "sla-all", "", kT0, "c2"},
+      {InquiryEvent::Kind::kOwnPost, "sla", "telenor", kT0, "o1"},
+  };
+  std::vector<PreparedPartials> records(kPartials);
+  uint64_t copies = 0;
+  uint64_t bytes = 0;
+  DistributeInquiryEvents(events, {}, targets, records, copies, bytes);
+  EXPECT_EQ(copies, 3u);  // c1 once, c2 twice
+  auto payloads = [&](uint32_t partition) {
+    std::vector<std::string> seen;
+    for (const InquiryEvent& event : records[partition].inquiries) seen.push_back(event.payload);
+    return seen;
+  };
+  EXPECT_EQ(payloads(tele2), (std::vector<std::string>{"c1", "c2"}));
+  EXPECT_EQ(payloads(telenor), (std::vector<std::string>{"c2", "o1"}));
 }
 
 }  // namespace

@@ -152,8 +152,7 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
     if (consumer_ == nullptr) return;
     if (stash_ != nullptr) rd_kafka_message_destroy(stash_);
     closing_ = true;
-    rd_kafka_consumer_close(consumer_);
-    rd_kafka_destroy(consumer_);
+    rd_kafka_destroy_flags(consumer_, CloseGroupConsumer(consumer_, "Kafka merge consumer"));
   }
 
   Status Open(const KafkaClientOptions& client, const std::string& group) {

@@ -9,7 +9,8 @@
 // member i closes i * step ms later (the runner's last state commit and flush lie between its last
 // poll and its close), with the step changing per round (kIdleSteps) to sweep the window in which
 // one member's leave reaches another as an assignment. BRANDPULSE_KAFKA_CLOSE_ROUNDS sets the
-// number of rounds of each test (default 1, step 0; `make kafka-close-stress` runs many).
+// number of rounds of each test (default 1, step 0; `make kafka-close-stress` runs many),
+// BRANDPULSE_KAFKA_CLOSE_STEP_MS one step for every round.
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
@@ -37,8 +38,10 @@ constexpr int kRecordsPerPartition = 10;
 constexpr int kMembers = 3;
 constexpr int kCloseBoundSeconds = 30;  // the settle bound is 10 s; a hang is forever
 // Per round, the time member i waits between its last poll and its close is i times this (ms):
-// 1000 gives the others' leave time to reach a waiting member as an assignment (heartbeat 300 ms).
-constexpr int kIdleSteps[] = {0, 1000, 250, 500, 100, 750};
+// 7000 outlasts the mock's rejoin after the first member's leave (it holds the JoinGroup ~5 s):
+// the next member then closes with an assignment waiting in its queue (librdkafka's join state
+// wait-assign-call at close, #4527's precondition; seen in the cgrp debug lines).
+constexpr int kIdleSteps[] = {0, 1000, 250, 500, 100, 750, 7000};
 
 class MockCluster {
  public:
@@ -219,7 +222,9 @@ void CloseTogether(bool epoch_commits) {
       settled = everyone_holds && held == kPartitions && read >= kPartitions * kRecordsPerPartition;
     }
     // Then all stop at once; member i closes i * step ms after its last poll.
-    const int step_ms = kIdleSteps[round % std::size(kIdleSteps)];
+    const char* step_text = std::getenv("BRANDPULSE_KAFKA_CLOSE_STEP_MS");  // one step for all
+    const int step_ms = step_text != nullptr ? std::atoi(step_text)
+                                             : kIdleSteps[round % std::size(kIdleSteps)];
     std::vector<std::future<double>> closes;
     for (auto& member : members) closes.push_back(member->closed.get_future());
     for (size_t index = 0; index < members.size(); ++index) {

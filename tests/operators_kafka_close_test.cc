@@ -38,7 +38,8 @@ constexpr int kRecordsPerPartition = 10;
 constexpr int kMembers = 3;
 constexpr int kCloseBoundSeconds = 30;  // the settle bound is 10 s; a hang is forever
 // Per round, the time member i waits between its last poll and its close is i times this (ms):
-// 7000 outlasts the mock's rejoin after the first member's leave (it holds the JoinGroup ~5 s):
+// 7000 outlasts the mock's rejoin after the first member's leave (it held the JoinGroup ~2 s with
+// the 3 s session timeout here, ~5 s with 6 s):
 // the next member then closes with an assignment waiting in its queue (librdkafka's join state
 // wait-assign-call at close, #4527's precondition; seen in the cgrp debug lines).
 constexpr int kIdleSteps[] = {0, 1000, 250, 500, 100, 750, 7000};
@@ -187,7 +188,7 @@ void CloseTogether(bool epoch_commits) {
       KafkaSourceOptions options;
       options.client.brokers = cluster.bootstrap();
       options.client.redactor = std::make_shared<Redactor>();
-      options.client.properties = {{"session.timeout.ms", "6000"},
+      options.client.properties = {{"session.timeout.ms", "3000"},
                                    {"heartbeat.interval.ms", "300"},
                                    {"log_level", "3"},
                                    {"client.id", fmt::format("member-{}", index)}};

@@ -625,8 +625,9 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
 
   // A rebalance the runner had not finished when the run stopped (between Fill's
   // kAssignmentChanged and CompleteAssignmentChange, or before the next Fill applied a gain):
-  // librdkafka waits for its assign or unassign call, and without one no close could complete.
-  // Answered as OnRebalance's closing path answers one; a gain is given back by the unsubscribe.
+  // librdkafka's group waits for its assign or unassign call, and the close should not depend on
+  // how 2.0.2 unwinds that state. Answered as OnRebalance's closing path answers one; a gain is
+  // given back by the unsubscribe.
   void AnswerChangeAtClose() {
     if (pending_revoke_) {
       PartitionList revoked = std::move(pending_revoke_);

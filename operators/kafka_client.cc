@@ -200,4 +200,9 @@ int CloseGroupConsumer(rd_kafka_t* consumer, std::string_view what, int settle_t
   return 0;
 }
 
+bool IsCooperativeRebalance(rd_kafka_t* consumer) {
+  const char* protocol = rd_kafka_rebalance_protocol(consumer);
+  return protocol != nullptr && std::string_view(protocol) == "COOPERATIVE";
+}
+
 }  // namespace brandpulse

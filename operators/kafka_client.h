@@ -98,6 +98,11 @@ struct PartitionList {
 Result<rd_kafka_t*> NewSubscribedConsumer(rd_kafka_conf_t* conf, const std::string& topic,
                                           std::string_view what, const Redactor& redactor);
 
+// Whether the group's rebalance protocol is COOPERATIVE (incremental assign / unassign).
+// rd_kafka_rebalance_protocol answers NULL while the consumer has no group protocol yet (e.g. a
+// close before the first join completed): not cooperative then, so the eager calls are used.
+bool IsCooperativeRebalance(rd_kafka_t* consumer);
+
 // Closes a consumer of a group without the hang of librdkafka < 2.4 (issue #4527, fixed by PR
 // #4528 in 2.4.0; Debian 12 ships 2.0.2): with the cooperative protocol, an assignment that reaches
 // a consumer inside rd_kafka_consumer_close (another member left at the same moment) is turned

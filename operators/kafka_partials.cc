@@ -414,7 +414,7 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
                           rd_kafka_topic_partition_list_t* partitions, void* opaque) {
     auto& self = *static_cast<KafkaPartialsConsumer*>(static_cast<KafkaClientOwner*>(opaque));
     const bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
-    const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(consumer)) == "COOPERATIVE";
+    const bool cooperative = IsCooperativeRebalance(consumer);
     // A round of the group ended here; an assignment after a revoke is followed by a rejoin.
     self.rejoin_expected_until_ms_.store(0, std::memory_order_release);
     if (!assign) {

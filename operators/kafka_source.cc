@@ -477,7 +477,7 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
 
   // Tells librdkafka the application took (or gave up) `partitions`.
   Status Acknowledge(rd_kafka_topic_partition_list_t* partitions, bool assign) {
-    const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(consumer_)) == "COOPERATIVE";
+    const bool cooperative = IsCooperativeRebalance(consumer_);
     if (cooperative) {
       rd_kafka_error_t* error = assign ? rd_kafka_incremental_assign(consumer_, partitions)
                                        : rd_kafka_incremental_unassign(consumer_, partitions);
@@ -535,7 +535,7 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
     // follows a revoke (no join in between): commits wait from now on, not only once its
     // join-state line arrives. Bounded, in case that line never comes.
     if (revoked_this_round_.exchange(false) && join_states_seen_.load() &&
-        std::string_view(rd_kafka_rebalance_protocol(consumer_)) == "COOPERATIVE") {
+        IsCooperativeRebalance(consumer_)) {
       rejoin_expected_until_ms_.store(SteadyMs() + 3000, std::memory_order_release);
     }
     return Acknowledge(gained.list, true);

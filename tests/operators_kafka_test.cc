@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/metrics.h"
+#include "operators/kafka_client.h"
 #include "operators/kafka_sink.h"
 #include "operators/kafka_source.h"
 #include "tests/test_support.h"
@@ -452,6 +453,22 @@ TEST(KafkaConfigTest, AutoCommitCannotBeTurnedOn) {
   auto source = MakeKafkaSource(options);
   ASSERT_FALSE(source.ok());
   EXPECT_NE(source.status().ToString().find("enable.auto.commit"), std::string::npos);
+}
+
+// rd_kafka_rebalance_protocol answers NULL when the consumer has no group handler to ask (no
+// group, or its queue already shut in a close; snapfence saw the latter after a failed start: the
+// rebalance callbacks built a string_view from it and crashed in strlen). Not cooperative then.
+TEST(KafkaClientTest, AConsumerWhoseProtocolIsUnknownIsNotCooperative) {
+  char error[256];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();  // no group.id: librdkafka has no group handler
+  ASSERT_EQ(rd_kafka_conf_set(conf, "partition.assignment.strategy", "cooperative-sticky", error,
+                              sizeof(error)),
+            RD_KAFKA_CONF_OK);
+  rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof(error));
+  ASSERT_NE(consumer, nullptr) << error;
+  EXPECT_EQ(rd_kafka_rebalance_protocol(consumer), nullptr);
+  EXPECT_FALSE(IsCooperativeRebalance(consumer));
+  rd_kafka_destroy_flags(consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 }
 
 }  // namespace

@@ -154,14 +154,6 @@ cluster-test: build
 cluster-idle-test: build
 	@bash tests/kafka/idle-test.sh --brandpulse $(BRANDPULSE) --work $(BUILD_DIR)/idle-test
 
-# Issue 11 (stop 26): three Kafka group members closing together, many rounds (librdkafka issue
-# #4527's hang at close; tests/operators_kafka_close_test.cc runs one round in `make test`),
-# two cycles of its idle steps, ≈8 min.
-KAFKA_CLOSE_ROUNDS ?= 14
-.PHONY: kafka-close-stress
-kafka-close-stress: build
-	@BRANDPULSE_KAFKA_CLOSE_ROUNDS=$(KAFKA_CLOSE_ROUNDS) $(BUILD_DIR)/tests/operators_kafka_close_test
-
 # Issue 11 (stop 26): a rolling restart of 3 instances on the mock cluster, ≈2 min; not a test
 # (figures, then windows and alert ids against a single-process run): bench/kafka-results.md.
 .PHONY: rolling-restart

@@ -7,8 +7,6 @@
 
 #include <fmt/format.h>
 
-#include "engine/log.h"
-
 namespace brandpulse {
 namespace {
 
@@ -160,44 +158,6 @@ Result<rd_kafka_t*> NewSubscribedConsumer(rd_kafka_conf_t* conf, const std::stri
     return status;
   }
   return consumer;
-}
-
-int CloseGroupConsumer(rd_kafka_t* consumer, std::string_view what, int settle_timeout_ms) {
-  if (rd_kafka_resp_err_t err = rd_kafka_unsubscribe(consumer)) {
-    LogWarn(fmt::format("{}: unsubscribe before close failed: {}", what, rd_kafka_err2str(err)));
-  }
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(settle_timeout_ms);
-  bool settled = false;
-  while (true) {
-    // Serves the rebalance callbacks (the revoke of the unsubscribe, an assignment in flight).
-    if (rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer, 50)) {
-      rd_kafka_message_destroy(message);
-      continue;
-    }
-    rd_kafka_topic_partition_list_t* current = nullptr;
-    const bool holds_none =
-        rd_kafka_assignment(consumer, &current) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        current->cnt == 0;
-    if (current != nullptr) rd_kafka_topic_partition_list_destroy(current);
-    char* member = rd_kafka_memberid(consumer);
-    const bool left = member == nullptr || member[0] == '\0';  // librdkafka clears it on leaving
-    if (member != nullptr) rd_kafka_mem_free(consumer, member);
-    if (holds_none && left) {
-      settled = true;
-      break;
-    }
-    if (std::chrono::steady_clock::now() >= deadline) break;
-  }
-  if (!settled) {
-    LogWarn(fmt::format("{}: the group did not settle within {} ms of unsubscribing; destroying "
-                        "the consumer without rd_kafka_consumer_close (librdkafka issue #4527 "
-                        "could hang it)",
-                        what, settle_timeout_ms));
-    return RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE;
-  }
-  rd_kafka_consumer_close(consumer);
-  return 0;
 }
 
 bool IsCooperativeRebalance(rd_kafka_t* consumer) {

@@ -99,22 +99,9 @@ Result<rd_kafka_t*> NewSubscribedConsumer(rd_kafka_conf_t* conf, const std::stri
                                           std::string_view what, const Redactor& redactor);
 
 // Whether the group's rebalance protocol is COOPERATIVE (incremental assign / unassign).
-// rd_kafka_rebalance_protocol answers NULL while the consumer has no group protocol yet (e.g. a
-// close before the first join completed): not cooperative then, so the eager calls are used.
+// rd_kafka_rebalance_protocol answers NULL when the consumer has no group handler to ask (no
+// group, or its queue already shut during a close): not cooperative then, so the eager calls are
+// used.
 bool IsCooperativeRebalance(rd_kafka_t* consumer);
-
-// Closes a consumer of a group without the hang of librdkafka < 2.4 (issue #4527, fixed by PR
-// #4528 in 2.4.0; Debian 12 ships 2.0.2): with the cooperative protocol, an assignment that reaches
-// a consumer inside rd_kafka_consumer_close (another member left at the same moment) is turned
-// into an unassign but leaves the group waiting for an assign call forever, and the close never
-// returns. So the consumer first unsubscribes (its revoke and any assignment still on its way
-// run through its rebalance callback as usual, while the group is not terminating) and is polled
-// until it holds no partition and has left the group (no member id), for at most
-// `settle_timeout_ms`; then rd_kafka_consumer_close has nothing left to hand over. Records polled
-// meanwhile are dropped (the caller's state does not hold them). When the group does not settle in
-// time the close is skipped (logged): the caller must then destroy with the returned flags
-// (RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE), which never waits for a rebalance callback. Returns the
-// flags for rd_kafka_destroy_flags (0 after a normal close). `what` names the consumer in logs.
-int CloseGroupConsumer(rd_kafka_t* consumer, std::string_view what, int settle_timeout_ms = 10000);
 
 }  // namespace brandpulse

@@ -222,9 +222,9 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
     if (consumer_ == nullptr) return;
     if (stash_ != nullptr) rd_kafka_message_destroy(stash_);
     closing_ = true;
-    const int destroy_flags = CloseGroupConsumer(consumer_, "Kafka merge consumer");
+    rd_kafka_consumer_close(consumer_);
     if (topic_handle_ != nullptr) rd_kafka_topic_destroy(topic_handle_);
-    rd_kafka_destroy_flags(consumer_, destroy_flags);
+    rd_kafka_destroy(consumer_);
   }
 
   Status Open(const KafkaClientOptions& client, const std::string& group) {

@@ -42,14 +42,11 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
     closing_ = true;  // the rebalance callback now commits and acknowledges by itself
     const double closing_from = SteadySeconds();
     if (own_commits_) CommitBeforeClose();
-    AnswerChangeAtClose();
     const double committed_at = SteadySeconds();
-    // Not rd_kafka_consumer_close alone: librdkafka 2.0.2 can hang in it (CloseGroupConsumer).
-    // The revoke of its unsubscribe runs OnRebalance's closing path: the same hand-over commit.
-    const int destroy_flags = CloseGroupConsumer(consumer_, id_);
+    rd_kafka_consumer_close(consumer_);
     const double closed_at = SteadySeconds();
     if (topic_handle_ != nullptr) rd_kafka_topic_destroy(topic_handle_);
-    rd_kafka_destroy_flags(consumer_, destroy_flags);
+    rd_kafka_destroy(consumer_);
     // What a run's wall time holds beside the reading (bench/kafka-bench.sh reads this line).
     LogInfo(fmt::format("{}: {} record(s) read, first assignment to first record {:.3f} s, first "
                         "to last record {:.3f} s; last record to close {:.3f} s (to the end of "
@@ -620,26 +617,6 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
       if (rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer_, 100)) {
         rd_kafka_message_destroy(message);
       }
-    }
-  }
-
-  // A rebalance the runner had not finished when the run stopped (between Fill's
-  // kAssignmentChanged and CompleteAssignmentChange, or before the next Fill applied a gain):
-  // librdkafka's group waits for its assign or unassign call, and the close should not depend on
-  // how 2.0.2 unwinds that state. Answered as OnRebalance's closing path answers one; a gain is
-  // given back by the unsubscribe.
-  void AnswerChangeAtClose() {
-    if (pending_revoke_) {
-      PartitionList revoked = std::move(pending_revoke_);
-      if (own_commits_) CommitRevoked(revoked.list).IgnoreError();  // logged by librdkafka
-      for (int index = 0; index < revoked.list->cnt; ++index) {
-        state_positions_.erase(static_cast<uint32_t>(revoked.list->elems[index].partition));
-      }
-      Acknowledge(revoked.list, false).IgnoreError();
-    }
-    if (pending_assign_) {
-      PartitionList gained = std::move(pending_assign_);
-      Acknowledge(gained.list, true).IgnoreError();
     }
   }
 

@@ -350,6 +350,118 @@ TEST_F(SnapshotRuleState, AGainedPartitionFromItsSnapshotEndsAsThePreviousOwnerA
   }
 }
 
+// Issue 11, `unanswered`'s replies to a brand's own posts (tests/cluster_ownpost_test.cc): the
+// merger of a brand remembers the brand's own posts (rule state "own/<brand>\x1f<partials
+// partition>\x1f<post id>") and holds the inquiry candidates replying to them (brandless copies
+// on every partials partition, "held/\x1f...", stamped with the partition) until the merged
+// watermark passes them. Both go with the partition in its snapshot (ScopeOfState, LoadState):
+// a member gaining it at any split point ends as the owner; without them it does not.
+TEST_F(SnapshotRuleState, OwnPostsAndHeldCandidatesOfAGainedPartitionComeWithItsSnapshot) {
+  // The brands post (commit 0); customers reply to the posts without naming a handle (candidates,
+  // commits 1 and 3), one held across the split after commit 1 and one across the split after
+  // commit 3; Telenor's support answers kari in time (commit 2).
+  const std::vector<std::vector<Said>> batches = {
+      {{"o1", "TelenorSupport", "New fiber prices from today", {}, "", "", kT0},
+       {"o2", "tele2_se", "Tele2 news", {}, "", "", kT0 + 5000}},
+      {{"q1", "kari", "why is it so expensive?", {}, "", "o1", kT0 + kMinute},
+       {"q2", "ola", "is this for everyone?", {}, "", "o2", kT0 + 2 * kMinute}},
+      {{"a1", "TelenorSupport", "it is the new price list", {}, "kari", "q1", kT0 + 3 * kMinute}},
+      {{"q3", "lise", "and what about the app?", {}, "", "o1", kT0 + 20 * kMinute},
+       {"q4", "anne", "does it include 5G?", {}, "", "o2", kT0 + 21 * kMinute}},
+      {{"z1", "z", "later", {}, "", "", kT0 + 100 * kMinute}},
+  };
+  // An own post's value starts with a varint sequence: the order the merger remembered its own
+  // posts in, over all its partitions (only the kOwnPostBound eviction follows it). A member that
+  // merged the other partition alone numbered its posts from 0 as well, so the sequences need not
+  // be the owner's (ties are broken by key); the rest of the value must be.
+  auto WithoutOwnPostSequence = [](std::map<std::string, std::string> dump) {
+    for (auto& [key, value] : dump) {
+      if (!key.starts_with("sla own/")) continue;
+      std::string_view rest = value;
+      uint64_t sequence = 0;
+      EXPECT_TRUE(ReadVarint(rest, sequence)) << key;
+      value = std::string(rest);
+    }
+    return dump;
+  };
+  const std::vector<int64_t> watermarks = {kT0 + 15000, kT0 + 90000, kT0 + 5 * kMinute,
+                                           kT0 + 20 * kMinute + 30000, kT0 + 120 * kMinute};
+  std::vector<std::vector<InquiryEvent>> epochs;
+  for (const auto& batch : batches) epochs.push_back(Read(batch));
+  size_t own_events = 0, candidates = 0;
+  for (const auto& epoch : epochs) {
+    for (const InquiryEvent& event : epoch) {
+      own_events += event.kind == InquiryEvent::Kind::kOwnPost;
+      candidates += event.kind == InquiryEvent::Kind::kInquiryCandidate;
+    }
+  }
+  ASSERT_GE(own_events, 2u);
+  ASSERT_EQ(candidates, 4u);
+  const size_t commits = epochs.size();
+  auto run = [&](Merger& merger, size_t from, size_t to) {
+    for (size_t index = from; index < to; ++index) {
+      Commit(merger, epochs[index], watermarks[index], index + 1 == commits);
+    }
+  };
+  Merger owner = MakeMerger({0, 1}, "snapshot-ownpost-owner");
+  run(owner, 0, commits);
+  std::multiset<std::string> all_alerts, all_observed;
+  for (const FiredAlert& alert : owner.fired) all_alerts.insert(alert.id);
+  std::set<std::string> ids(all_alerts.begin(), all_alerts.end());
+  // q2, q3 and q4 went unanswered; q1 was answered (the replies address the brands by their posts).
+  ASSERT_EQ(ids, (std::set<std::string>{"sla/tele2/q2", "sla/tele2/q4", "sla/telenor/q3"}));
+  all_alerts.clear();
+  for (const FiredAlert& alert : owner.fired) all_alerts.insert(Text(alert));
+  for (const InquiryObservation& seen : owner.observed) all_observed.insert(Text(seen));
+  const std::map<std::string, std::string> owner_end = Dump(*owner.store->store, {"sla", "viral"});
+
+  for (uint32_t moved = 0; moved < kPartials; ++moved) {
+    const uint32_t kept = 1 - moved;
+    size_t own_carried = 0, held_candidates_carried = 0;
+    for (size_t split = 1; split < commits; ++split) {
+      SCOPED_TRACE(fmt::format("partition {} moves after commit {}", moved, split));
+      Merger before = MakeMerger({0, 1}, "snapshot-ownpost-before");
+      run(before, 0, split);
+      const std::map<std::string, Entries> snapshot = Collect(before, moved);
+      if (auto sla = snapshot.find("sla"); sla != snapshot.end()) {
+        for (const auto& [key, value] : sla->second) {
+          own_carried += key.starts_with("own/");
+          held_candidates_carried += key.starts_with("held/\x1f");
+        }
+      }
+      for (bool from_snapshot : {true, false}) {
+        Merger member = MakeMerger({kept}, "snapshot-ownpost-member");
+        run(member, 0, split);
+        Gain(member, moved, snapshot, from_snapshot);
+        run(member, split, commits);
+        std::multiset<std::string> alerts, observed;
+        for (const FiredAlert& alert : member.fired) alerts.insert(Text(alert));
+        for (const FiredAlert& alert : before.fired) {
+          if (PartitionOfAlert(alert) == moved) alerts.insert(Text(alert));
+        }
+        for (const InquiryObservation& seen : member.observed) observed.insert(Text(seen));
+        for (const InquiryObservation& seen : before.observed) {
+          if (PartialsPartitionOf(brands_->brand_info(seen.brand_index).id, kPartials) == moved) {
+            observed.insert(Text(seen));
+          }
+        }
+        if (from_snapshot) {
+          EXPECT_EQ(alerts, all_alerts);
+          EXPECT_EQ(observed, all_observed);
+          EXPECT_EQ(WithoutOwnPostSequence(Dump(*member.store->store, {"sla", "viral"})),
+                    WithoutOwnPostSequence(owner_end));
+        } else {
+          // Every split leaves the moved brand a reply still to resolve or an inquiry still open.
+          EXPECT_TRUE(alerts != all_alerts || observed != all_observed)
+              << "the gained state did not matter";
+        }
+      }
+    }
+    EXPECT_GT(own_carried, 0u) << "no own post of partition " << moved << " in a snapshot";
+    EXPECT_GT(held_candidates_carried, 0u) << "no held candidate of " << moved << " in a snapshot";
+  }
+}
+
 // viral_post's held events are numbered by arrival at each merger: a gained partition's held
 // events may carry numbers the kept partition's use here. They get fresh ones, keep their order,
 // and no kept held event is overwritten (in memory or in the store).

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -163,6 +164,40 @@ Result<rd_kafka_t*> NewSubscribedConsumer(rd_kafka_conf_t* conf, const std::stri
 bool IsCooperativeRebalance(rd_kafka_t* consumer) {
   const char* protocol = rd_kafka_rebalance_protocol(consumer);
   return protocol != nullptr && std::string_view(protocol) == "COOPERATIVE";
+}
+
+namespace {
+int64_t SteadyNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+void GroupJoinTracker::Observe(const char* facility, const char* message) {
+  if (std::strcmp(facility, "CGRPJOINSTATE") != 0) return;
+  const char* arrow = std::strstr(message, " -> ");
+  if (arrow == nullptr) return;
+  std::string_view to(arrow + 4);
+  to = to.substr(0, to.find(' '));
+  // A JoinGroup or SyncGroup in flight (init: a rejoin about to send one). The states around
+  // the application's rebalance callbacks and steady hold the current generation.
+  const bool unsafe = to == "init" || to == "wait-join" || to == "wait-metadata" || to == "wait-sync";
+  if (unsafe) {  // the rejoin began (or a new round did): the state says it from here
+    rejoin_until_ms_.store(0, std::memory_order_release);
+    revoked_this_round_.store(false, std::memory_order_release);
+  }
+  join_unsafe_.store(unsafe, std::memory_order_release);
+  seen_.store(true, std::memory_order_release);
+}
+
+bool GroupJoinTracker::Rejoining() const {
+  return join_unsafe_.load(std::memory_order_acquire) ||
+         SteadyNowMs() < rejoin_until_ms_.load(std::memory_order_acquire);
+}
+
+void GroupJoinTracker::ExpectRejoin() {
+  rejoin_until_ms_.store(SteadyNowMs() + 3000, std::memory_order_release);
 }
 
 }  // namespace brandpulse

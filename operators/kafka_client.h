@@ -6,6 +6,8 @@
 // Thread safety: KafkaClientOptions is immutable once read; Redactor is immutable and shared.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -97,6 +99,35 @@ struct PartitionList {
 // consumer for kafka:posts"); librdkafka's text goes through `redactor`.
 Result<rd_kafka_t*> NewSubscribedConsumer(rd_kafka_conf_t* conf, const std::string& topic,
                                           std::string_view what, const Redactor& redactor);
+
+// Whether a group consumer may commit under its current generation (issue 11; the Kafka
+// source's epoch commits and the merge consumer's snapshot pointer): not while a JoinGroup or
+// SyncGroup is in flight (librdkafka's CGRPJOINSTATE log lines, fed to Observe), nor right after
+// an assignment that followed a revoke, when librdkafka's cooperative protocol rejoins at once
+// (ExpectRejoin: bounded by 3 s, in case that join-state line never comes). A commit with the
+// old generation is refused, and librdkafka 2.0.2 drops the member's generation for it (#4059).
+// The rebalance callback says where a round ends (RoundEnded, Revoked, TakeRevoked).
+//
+// Thread safety: every member may be called from any thread (librdkafka's and the caller's).
+class GroupJoinTracker {
+ public:
+  // librdkafka's log line "Group "<id>" changed join state <from> -> <to> (state <s>)".
+  void Observe(const char* facility, const char* message);
+  bool Rejoining() const;
+  bool SeenJoinStates() const { return seen_.load(std::memory_order_acquire); }
+  // A rebalance callback ran: a round of the group ended (its generation is ours).
+  void RoundEnded() { rejoin_until_ms_.store(0, std::memory_order_release); }
+  void Revoked() { revoked_this_round_.store(true, std::memory_order_release); }
+  // Whether a revoke came in this round (and forgets it).
+  bool TakeRevoked() { return revoked_this_round_.exchange(false); }
+  void ExpectRejoin();
+
+ private:
+  std::atomic<bool> join_unsafe_{false};
+  std::atomic<bool> seen_{false};
+  std::atomic<bool> revoked_this_round_{false};
+  std::atomic<int64_t> rejoin_until_ms_{0};  // steady clock ms; 0: none
+};
 
 // Whether the group's rebalance protocol is COOPERATIVE (incremental assign / unassign).
 // rd_kafka_rebalance_protocol answers NULL when the consumer has no group handler to ask (no

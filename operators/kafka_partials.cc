@@ -379,36 +379,15 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
     return std::optional<std::pair<int64_t, std::string>>(std::make_pair(element.offset, std::move(metadata)));
   }
 
-  // librdkafka's threads: "Group "<id>" changed join state <from> -> <to> (state <s>)" (the
-  // Kafka source's tracker, operators/kafka_source.cc).
+  // librdkafka's threads: its join-state log lines (GroupJoinTracker, as the Kafka source).
   void ObserveLogLine(const char* facility, const char* message) override {
-    if (std::strcmp(facility, "CGRPJOINSTATE") != 0) return;
-    const char* arrow = std::strstr(message, " -> ");
-    if (arrow == nullptr) return;
-    std::string_view to(arrow + 4);
-    to = to.substr(0, to.find(' '));
-    const bool unsafe =
-        to == "init" || to == "wait-join" || to == "wait-metadata" || to == "wait-sync";
-    if (unsafe) {
-      rejoin_expected_until_ms_.store(0, std::memory_order_release);
-      revoked_this_round_.store(false, std::memory_order_release);
-    }
-    join_unsafe_.store(unsafe, std::memory_order_release);
+    join_.Observe(facility, message);
   }
 
  private:
-  static int64_t SteadyMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
-
   // A JoinGroup or SyncGroup in flight, or the cooperative rejoin librdkafka makes right after
-  // an assignment that followed a revoke (bounded: 3 s, in case its join-state line never comes).
-  bool Rejoining() const {
-    return join_unsafe_.load(std::memory_order_acquire) ||
-           SteadyMs() < rejoin_expected_until_ms_.load(std::memory_order_acquire);
-  }
+  // an assignment that followed a revoke.
+  bool Rejoining() const { return join_.Rejoining(); }
 
   static void OnRebalance(rd_kafka_t* consumer, rd_kafka_resp_err_t err,
                           rd_kafka_topic_partition_list_t* partitions, void* opaque) {
@@ -416,11 +395,11 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
     const bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
     const bool cooperative = IsCooperativeRebalance(consumer);
     // A round of the group ended here; an assignment after a revoke is followed by a rejoin.
-    self.rejoin_expected_until_ms_.store(0, std::memory_order_release);
+    self.join_.RoundEnded();
     if (!assign) {
-      self.revoked_this_round_.store(true, std::memory_order_release);
-    } else if (cooperative && self.revoked_this_round_.exchange(false)) {
-      self.rejoin_expected_until_ms_.store(SteadyMs() + 3000, std::memory_order_release);
+      self.join_.Revoked();
+    } else if (cooperative && self.join_.TakeRevoked()) {
+      self.join_.ExpectRejoin();
     }
     std::set<uint32_t> gained;
     if (!cooperative) self.owned_.clear();  // eager: whole assignments
@@ -499,10 +478,7 @@ class KafkaPartialsConsumer final : public PartialsConsumer, public KafkaClientO
   bool changed_ = false;
   bool closing_ = false;
   Planner planner_;
-  // Rejoining(): written by librdkafka's threads (ObserveLogLine) and the rebalance callback.
-  std::atomic<bool> join_unsafe_{false};
-  std::atomic<bool> revoked_this_round_{false};
-  std::atomic<int64_t> rejoin_expected_until_ms_{0};  // steady clock ms; 0: none
+  GroupJoinTracker join_;  // Rejoining(): fed by librdkafka's threads and the rebalance callback
 };
 
 class KafkaSnapshotTopicReader final : public SnapshotTopicReader, public KafkaClientOwner {

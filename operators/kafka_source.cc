@@ -314,27 +314,12 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
     // A revoke waiting for the runner holds librdkafka in its callback state with the current
     // generation: the hand-over commit goes now or never.
     if (pending_revoke_) return false;
-    return join_unsafe_.load(std::memory_order_acquire) ||
-           SteadyMs() < rejoin_expected_until_ms_.load(std::memory_order_acquire);
+    return join_.Rejoining();
   }
 
-  // librdkafka's threads: "Group "<id>" changed join state <from> -> <to> (state <s>)".
+  // librdkafka's threads: its join-state log lines (GroupJoinTracker).
   void ObserveLogLine(const char* facility, const char* message) override {
-    if (std::strcmp(facility, "CGRPJOINSTATE") != 0) return;
-    const char* arrow = std::strstr(message, " -> ");
-    if (arrow == nullptr) return;
-    std::string_view to(arrow + 4);
-    to = to.substr(0, to.find(' '));
-    // A JoinGroup or SyncGroup in flight (init: a rejoin about to send one). The states around
-    // the application's rebalance callbacks and steady hold the current generation.
-    const bool unsafe =
-        to == "init" || to == "wait-join" || to == "wait-metadata" || to == "wait-sync";
-    if (unsafe) {  // the rejoin began (or a new round did): the state says it from here
-      rejoin_expected_until_ms_.store(0, std::memory_order_release);
-      revoked_this_round_.store(false, std::memory_order_release);
-    }
-    join_unsafe_.store(unsafe, std::memory_order_release);
-    join_states_seen_.store(true, std::memory_order_release);
+    join_.Observe(facility, message);
   }
 
   Result<EpochCommit> CommitEpoch(const PositionMap& positions,
@@ -410,12 +395,6 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
   void Resume() override { PauseResume(false); }
 
  private:
-  static int64_t SteadyMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
-
   static double SteadySeconds() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
         .count();
@@ -444,13 +423,13 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
     static MetricCounter* rebalances[2] = {&RebalanceCounter("revoke"), &RebalanceCounter("assign")};
     rebalances[assign]->Add();
     // A round of the group ended here (the new generation is ours).
-    self.rejoin_expected_until_ms_.store(0, std::memory_order_release);
+    self.join_.RoundEnded();
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       self.pending_assign_ = PartitionList(rd_kafka_topic_partition_list_copy(partitions));
     } else {
       // Revoked (or an error: everything we hold is to be given up).
       self.pending_revoke_ = PartitionList(rd_kafka_topic_partition_list_copy(partitions));
-      self.revoked_this_round_.store(true, std::memory_order_release);
+      self.join_.Revoked();
     }
     self.change_ready_ = true;
     (void)consumer;
@@ -531,9 +510,8 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
     // librdkafka's cooperative protocol rejoins the group right after the assignment that
     // follows a revoke (no join in between): commits wait from now on, not only once its
     // join-state line arrives. Bounded, in case that line never comes.
-    if (revoked_this_round_.exchange(false) && join_states_seen_.load() &&
-        IsCooperativeRebalance(consumer_)) {
-      rejoin_expected_until_ms_.store(SteadyMs() + 3000, std::memory_order_release);
+    if (join_.TakeRevoked() && join_.SeenJoinStates() && IsCooperativeRebalance(consumer_)) {
+      join_.ExpectRejoin();
     }
     return Acknowledge(gained.list, true);
   }
@@ -688,13 +666,7 @@ class KafkaSource final : public Source, public KafkaGroupSource, public KafkaCl
   PartitionList pending_revoke_;
   bool change_ready_ = false;
   bool assign_after_seeks_ = false;
-  // Rejoining(): librdkafka's join state says a JoinGroup or SyncGroup is in flight (written by
-  // its threads, see ObserveLogLine), or a cooperative rejoin is due after the assignment that
-  // followed a revoke (revoked_this_round_ with no join state line in between).
-  std::atomic<bool> join_unsafe_{false};
-  std::atomic<bool> join_states_seen_{false};
-  std::atomic<int64_t> rejoin_expected_until_ms_{0};  // steady clock ms; 0: none
-  std::atomic<bool> revoked_this_round_{false};
+  GroupJoinTracker join_;  // Rejoining(): fed by librdkafka's threads and the rebalance callback
   bool closing_ = false;
   // For the line at close: records handed to batches, when the first and the last were read.
   uint64_t records_read_ = 0;

@@ -13,6 +13,7 @@
 #include "operators/watchlist_brands.h"
 #include "pipeline/cluster_merge_log.h"
 #include "tests/cluster_test_util.h"
+#include "tests/unanswered_test_util.h"
 #include "test_support.h"
 
 namespace brandpulse {
@@ -77,24 +78,10 @@ TEST(ClusterInquiryCodec, EventsRoundTripAndRecordsWithoutThemKeepVersionOne) {
 class ClusterInquiryMerge : public ::testing::Test {
  protected:
   void SetUp() override {
-    BrandSpec telenor = TermBrand("telenor", "Telenor");
-    telenor.handles = {"@telenor_norge", "@TelenorSupport"};
-    telenor.profiles = {{"support", "@TelenorSupport"}};
-    BrandSpec telia = TermBrand("telia", "Telia");
-    telia.handles = {"@telia_norge"};
-    MakeBrands({telenor, telia}, brands_);
+    MakeBrands({unanswered_test::TelenorWithSupport(), unanswered_test::Telia()}, brands_);
   }
 
-  std::unique_ptr<AlertRule> Rule() {
-    UnansweredRuleOptions options;
-    options.common.name = "sla";
-    options.within_ms = 10 * kMinute;
-    RuleBuildContext context;
-    context.brands = brands_.get();
-    Result<std::unique_ptr<AlertRule>> rule = MakeUnansweredRule(options, context);
-    EXPECT_TRUE(rule.ok());
-    return std::move(*rule);
-  }
+  std::unique_ptr<AlertRule> Rule() { return unanswered_test::SlaRule(brands_.get()); }
 
   struct Said {
     std::string id, author, text, reply_to_handle, reply_to_post;

@@ -110,27 +110,10 @@ class ClusterOwnPosts : public ::testing::Test {
   // through the codec as on the partials topic.
   static std::vector<PreparedPartials> Epoch(uint64_t nonce, uint64_t seq, SourceRange range,
                                              const std::vector<InquiryEvent>& events) {
-    std::vector<PreparedPartials> records(kPartials);
-    for (PreparedPartials& record : records) {
-      record.epoch = EpochId{nonce, seq};
-      record.source_partition_count = 2;
-      record.ranges.push_back(range);
-    }
-    for (const InquiryEvent& event : events) {
-      for (uint32_t partition = 0; partition < kPartials; ++partition) {
-        if (event.brand_id.empty() || PartialsPartitionOf(event.brand_id, kPartials) == partition) {
-          records[partition].inquiries.push_back(event);
-        }
-      }
-    }
-    for (PreparedPartials& record : records) {
-      std::string bytes;
-      EncodePrepared(record, bytes);
-      Result<PreparedPartials> decoded = DecodePrepared(bytes);
-      EXPECT_TRUE(decoded.ok()) << decoded.status().ToString();
-      record = std::move(*decoded);
-    }
-    return records;
+    return cluster_test::EpochRecords(kPartials, nonce, seq, range, events,
+                                      [](const InquiryEvent& event) {
+                                        return event.brand_id.empty();
+                                      });
   }
 
   // A merger owning some partials partitions: their merge logs, and the rule.

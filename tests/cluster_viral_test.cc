@@ -188,22 +188,10 @@ class ClusterViralMerge : public ::testing::Test {
   // through the codec as on the partials topic.
   static std::vector<PreparedPartials> Epoch(uint64_t nonce, uint64_t seq, SourceRange range,
                                              const std::vector<InquiryEvent>& events) {
-    std::vector<PreparedPartials> records(kPartials);
-    for (PreparedPartials& record : records) {
-      record.epoch = EpochId{nonce, seq};
-      record.source_partition_count = 2;
-      record.ranges.push_back(range);
-    }
-    for (const InquiryEvent& event : events) {
-      for (uint32_t partition = 0; partition < kPartials; ++partition) {
-        if (event.kind == InquiryEvent::Kind::kViralGrowth ||
-            PartialsPartitionOf(event.brand_id, kPartials) == partition) {
-          records[partition].inquiries.push_back(event);
-        }
-      }
-    }
-    for (PreparedPartials& record : records) record = ThroughCodec(record);
-    return records;
+    return cluster_test::EpochRecords(kPartials, nonce, seq, range, events,
+                                      [](const InquiryEvent& event) {
+                                        return event.kind == InquiryEvent::Kind::kViralGrowth;
+                                      });
   }
 
   // A merger owning some partials partitions: their merge logs, and the rule.

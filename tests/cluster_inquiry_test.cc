@@ -89,16 +89,7 @@ class ClusterInquiryMerge : public ::testing::Test {
   };
   // The posts of a batch (their views point into `posts`).
   static void Fill(const std::vector<Said>& posts, Batch& batch) {
-    for (const Said& said : posts) {
-      Post post;
-      post.id = said.id;
-      post.author_handle = said.author;
-      post.text = said.text;
-      post.reply_to_handle = said.reply_to_handle;
-      post.reply_to_post_id = said.reply_to_post;
-      post.event_time_ms = said.time_ms;
-      batch.posts.push_back(post);
-    }
+    for (const Said& said : posts) batch.posts.push_back(unanswered_test::PostOf(said));
   }
   // The observations as comparable lines, sorted.
   static std::vector<std::string> Summary(const std::vector<InquiryObservation>& observations) {
@@ -114,15 +105,7 @@ class ClusterInquiryMerge : public ::testing::Test {
   std::vector<InquiryEvent> Read(AlertRule& reader, const std::vector<Said>& posts) {
     Batch batch;
     Fill(posts, batch);
-    std::vector<FiredAlert> fired;
-    std::vector<InquiryObservation> observations;
-    std::vector<InquiryEvent> events;
-    RuleContext context{*brands_, INT64_MIN, fired, false, &observations};
-    context.inquiry_events = &events;
-    EXPECT_TRUE(reader.OnBatch(batch, context).ok());
-    EXPECT_TRUE(fired.empty());
-    EXPECT_TRUE(observations.empty());  // a reader opens and closes nothing itself
-    return events;
+    return unanswered_test::ReaderEvents(reader, *brands_, batch);
   }
 
   // The merger: applied epochs' events, then the merged watermark (held events before it are

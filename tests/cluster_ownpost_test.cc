@@ -59,14 +59,8 @@ class ClusterOwnPosts : public ::testing::Test {
   void Fill(const std::vector<Said>& posts, Batch& batch) {
     batch.ingest_time_ms = kT0 + 3600000;
     for (const Said& said : posts) {
-      Post post;
-      post.id = said.id;
+      Post post = unanswered_test::PostOf(said);
       post.author_id = said.author;
-      post.author_handle = said.author;
-      post.text = said.text;
-      post.reply_to_handle = said.reply_to_handle;
-      post.reply_to_post_id = said.reply_to_post;
-      post.event_time_ms = said.time_ms;
       for (const std::string& brand : said.brands) {
         Mention mention;
         mention.post_index = static_cast<uint32_t>(batch.posts.size());
@@ -94,15 +88,7 @@ class ClusterOwnPosts : public ::testing::Test {
   std::vector<InquiryEvent> Read(AlertRule& reader, const std::vector<Said>& posts) {
     Batch batch;
     Fill(posts, batch);
-    std::vector<FiredAlert> fired;
-    std::vector<InquiryObservation> observations;
-    std::vector<InquiryEvent> events;
-    RuleContext context{*brands_, INT64_MIN, fired, false, &observations};
-    context.inquiry_events = &events;
-    EXPECT_TRUE(reader.OnBatch(batch, context).ok());
-    EXPECT_TRUE(fired.empty());
-    EXPECT_TRUE(observations.empty());
-    return events;
+    return unanswered_test::ReaderEvents(reader, *brands_, batch);
   }
 
   // An epoch's prepared records, one per partials partition, as ClusterRuntime::PublishEpoch

@@ -114,14 +114,8 @@ class SnapshotRuleState : public ::testing::Test {
     Batch batch;
     batch.ingest_time_ms = kT0 + 3600000;
     for (const Said& said : posts) {
-      Post post;
-      post.id = said.id;
+      Post post = unanswered_test::PostOf(said);
       post.author_id = said.author;
-      post.author_handle = said.author;
-      post.text = said.text;
-      post.reply_to_handle = said.reply_to_handle;
-      post.reply_to_post_id = said.reply_to_post;
-      post.event_time_ms = said.time_ms;
       post.fields = fields_.emplace_back(PostFieldCount()).data();
       for (const std::string& brand : said.brands) {
         Mention mention;

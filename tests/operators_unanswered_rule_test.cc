@@ -47,16 +47,7 @@ class UnansweredOwnPosts : public ::testing::Test {
   // One batch of these posts, then the watermark; what changed goes to the store (a commit).
   void Run(AlertRule& rule, StateStore& store, const std::vector<Said>& posts, int64_t watermark) {
     Batch batch;
-    for (const Said& said : posts) {
-      Post post;
-      post.id = said.id;
-      post.author_handle = said.author;
-      post.text = said.text;
-      post.reply_to_handle = said.reply_to_handle;
-      post.reply_to_post_id = said.reply_to_post;
-      post.event_time_ms = said.time_ms;
-      batch.posts.push_back(post);
-    }
+    for (const Said& said : posts) batch.posts.push_back(unanswered_test::PostOf(said));
     RuleContext context{*brands_, watermark, fired_, false, &observations_};
     ASSERT_TRUE(rule.OnBatch(batch, context).ok());
     ASSERT_TRUE(rule.OnWatermark(context).ok());

@@ -6,12 +6,14 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 #include "operators/unanswered_rule.h"
 #include "operators/watchlist_brands.h"
 #include "engine/alert_rule.h"
+#include "engine/post.h"
 #include "tests/cluster_test_util.h"
 
 namespace brandpulse::unanswered_test {
@@ -30,6 +32,35 @@ inline BrandSpec Telia(std::string id = "telia") {
   telia.terms = {"telia"};
   telia.handles = {"@telia_norge"};
   return telia;
+}
+
+// The post a test's `Said` (id, author, text, reply_to_handle, reply_to_post, time_ms) stands
+// for; its views point into `said`, which must outlive it.
+template <typename Said>
+Post PostOf(const Said& said) {
+  Post post;
+  post.id = said.id;
+  post.author_handle = said.author;
+  post.text = said.text;
+  post.reply_to_handle = said.reply_to_handle;
+  post.reply_to_post_id = said.reply_to_post;
+  post.event_time_ms = said.time_ms;
+  return post;
+}
+
+// The events `reader` publishes for `batch` (context.inquiry_events set: `cluster:`); a reader
+// opens, closes and fires nothing itself.
+inline std::vector<InquiryEvent> ReaderEvents(AlertRule& reader, const WatchlistBrands& brands,
+                                              const Batch& batch) {
+  std::vector<FiredAlert> fired;
+  std::vector<InquiryObservation> observations;
+  std::vector<InquiryEvent> events;
+  RuleContext context{brands, INT64_MIN, fired, false, &observations};
+  context.inquiry_events = &events;
+  EXPECT_TRUE(reader.OnBatch(batch, context).ok());
+  EXPECT_TRUE(fired.empty());
+  EXPECT_TRUE(observations.empty());  // a reader opens and closes nothing itself
+  return events;
 }
 
 // The `unanswered` rule "sla" (an inquiry is answered within 10 minutes) over `brands`.

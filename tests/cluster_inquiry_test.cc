@@ -13,6 +13,7 @@
 #include "operators/watchlist_brands.h"
 #include "pipeline/cluster_merge_log.h"
 #include "tests/cluster_test_util.h"
+#include "tests/unanswered_test_util.h"
 #include "test_support.h"
 
 namespace brandpulse {
@@ -77,24 +78,10 @@ TEST(ClusterInquiryCodec, EventsRoundTripAndRecordsWithoutThemKeepVersionOne) {
 class ClusterInquiryMerge : public ::testing::Test {
  protected:
   void SetUp() override {
-    BrandSpec telenor = TermBrand("telenor", "Telenor");
-    telenor.handles = {"@telenor_norge", "@TelenorSupport"};
-    telenor.profiles = {{"support", "@TelenorSupport"}};
-    BrandSpec telia = TermBrand("telia", "Telia");
-    telia.handles = {"@telia_norge"};
-    MakeBrands({telenor, telia}, brands_);
+    MakeBrands({unanswered_test::TelenorWithSupport(), unanswered_test::Telia()}, brands_);
   }
 
-  std::unique_ptr<AlertRule> Rule() {
-    UnansweredRuleOptions options;
-    options.common.name = "sla";
-    options.within_ms = 10 * kMinute;
-    RuleBuildContext context;
-    context.brands = brands_.get();
-    Result<std::unique_ptr<AlertRule>> rule = MakeUnansweredRule(options, context);
-    EXPECT_TRUE(rule.ok());
-    return std::move(*rule);
-  }
+  std::unique_ptr<AlertRule> Rule() { return unanswered_test::SlaRule(brands_.get()); }
 
   struct Said {
     std::string id, author, text, reply_to_handle, reply_to_post;
@@ -102,16 +89,7 @@ class ClusterInquiryMerge : public ::testing::Test {
   };
   // The posts of a batch (their views point into `posts`).
   static void Fill(const std::vector<Said>& posts, Batch& batch) {
-    for (const Said& said : posts) {
-      Post post;
-      post.id = said.id;
-      post.author_handle = said.author;
-      post.text = said.text;
-      post.reply_to_handle = said.reply_to_handle;
-      post.reply_to_post_id = said.reply_to_post;
-      post.event_time_ms = said.time_ms;
-      batch.posts.push_back(post);
-    }
+    for (const Said& said : posts) batch.posts.push_back(unanswered_test::PostOf(said));
   }
   // The observations as comparable lines, sorted.
   static std::vector<std::string> Summary(const std::vector<InquiryObservation>& observations) {
@@ -127,15 +105,7 @@ class ClusterInquiryMerge : public ::testing::Test {
   std::vector<InquiryEvent> Read(AlertRule& reader, const std::vector<Said>& posts) {
     Batch batch;
     Fill(posts, batch);
-    std::vector<FiredAlert> fired;
-    std::vector<InquiryObservation> observations;
-    std::vector<InquiryEvent> events;
-    RuleContext context{*brands_, INT64_MIN, fired, false, &observations};
-    context.inquiry_events = &events;
-    EXPECT_TRUE(reader.OnBatch(batch, context).ok());
-    EXPECT_TRUE(fired.empty());
-    EXPECT_TRUE(observations.empty());  // a reader opens and closes nothing itself
-    return events;
+    return unanswered_test::ReaderEvents(reader, *brands_, batch);
   }
 
   // The merger: applied epochs' events, then the merged watermark (held events before it are

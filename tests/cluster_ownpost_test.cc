@@ -8,9 +8,10 @@
 // inquiry observations are one process's, byte for byte (but `emitted_at`), however the partials
 // partitions are owned.
 //
-// The helpers (Said, Read, the epoch's records per partials partition, Merger/Deliver/Release)
-// are copied from tests/cluster_inquiry_test.cc and tests/cluster_viral_test.cc and adapted
-// (mentions, the `unanswered` rule), so this file does not depend on their refactoring.
+// The brands, the rule and the constants come from tests/unanswered_test_util.h and
+// tests/cluster_test_util.h; the other helpers (Said, Read, the epoch's records per partials
+// partition, Merger/Deliver/Release) are adapted copies of tests/cluster_inquiry_test.cc's and
+// tests/cluster_viral_test.cc's (mentions, the `unanswered` rule).
 #include <algorithm>
 #include <map>
 #include <set>
@@ -22,6 +23,8 @@
 #include "operators/unanswered_rule.h"
 #include "operators/watchlist_brands.h"
 #include "pipeline/cluster_merge_log.h"
+#include "tests/cluster_test_util.h"
+#include "tests/unanswered_test_util.h"
 #include "test_support.h"
 
 namespace brandpulse {
@@ -30,46 +33,23 @@ namespace {
 namespace fs = std::filesystem;
 using brandpulse_test::MakeTempDirectory;
 
-constexpr uint64_t kA = 0xaaaa;  // instance nonces
-constexpr uint64_t kB = 0xbbbb;
-constexpr int64_t kT0 = 1767225600000;  // 2026-01-01T00:00:00Z
-constexpr int64_t kMinute = 60000;
+using cluster_test::kA;
+using cluster_test::kB;
+using cluster_test::kMinute;
+using cluster_test::kT0;
 constexpr uint32_t kPartials = 2;  // partials partitions
 
 class ClusterOwnPosts : public ::testing::Test {
  protected:
   void SetUp() override {
-    WatchlistSpec spec;
-    BrandSpec telenor;
-    telenor.id = "telenor";
-    telenor.name = "Telenor";
-    telenor.terms = {"telenor"};
-    telenor.handles = {"@telenor_norge", "@TelenorSupport"};
-    telenor.profiles = {{"support", "@TelenorSupport"}};
-    BrandSpec tele2;
-    tele2.id = "tele2";
-    tele2.name = "Telia";
-    tele2.terms = {"telia"};
-    tele2.handles = {"@telia_norge"};
-    spec.brands = {telenor, tele2};
-    Result<std::shared_ptr<const CompiledWatchlist>> compiled = CompiledWatchlist::Make(spec);
-    ASSERT_TRUE(compiled.ok()) << compiled.status().ToString();
-    brands_ = std::make_unique<WatchlistBrands>(*compiled);
+    ASSERT_NO_FATAL_FAILURE(cluster_test::MakeBrands(
+        {unanswered_test::TelenorWithSupport(), unanswered_test::Telia("tele2")}, brands_));
     // The two brands land on different partials partitions: a merger of one of them gets the
     // other's candidates too, and a merger of both gets two copies of each.
     ASSERT_NE(PartialsPartitionOf("telenor", kPartials), PartialsPartitionOf("tele2", kPartials));
   }
 
-  std::unique_ptr<AlertRule> Rule() {
-    UnansweredRuleOptions options;
-    options.common.name = "sla";
-    options.within_ms = 10 * kMinute;
-    RuleBuildContext context;
-    context.brands = brands_.get();
-    Result<std::unique_ptr<AlertRule>> rule = MakeUnansweredRule(options, context);
-    EXPECT_TRUE(rule.ok());
-    return std::move(*rule);
-  }
+  std::unique_ptr<AlertRule> Rule() { return unanswered_test::SlaRule(brands_.get()); }
 
   struct Said {
     std::string id, author, text, reply_to_handle, reply_to_post;
@@ -79,14 +59,8 @@ class ClusterOwnPosts : public ::testing::Test {
   void Fill(const std::vector<Said>& posts, Batch& batch) {
     batch.ingest_time_ms = kT0 + 3600000;
     for (const Said& said : posts) {
-      Post post;
-      post.id = said.id;
+      Post post = unanswered_test::PostOf(said);
       post.author_id = said.author;
-      post.author_handle = said.author;
-      post.text = said.text;
-      post.reply_to_handle = said.reply_to_handle;
-      post.reply_to_post_id = said.reply_to_post;
-      post.event_time_ms = said.time_ms;
       for (const std::string& brand : said.brands) {
         Mention mention;
         mention.post_index = static_cast<uint32_t>(batch.posts.size());
@@ -114,15 +88,7 @@ class ClusterOwnPosts : public ::testing::Test {
   std::vector<InquiryEvent> Read(AlertRule& reader, const std::vector<Said>& posts) {
     Batch batch;
     Fill(posts, batch);
-    std::vector<FiredAlert> fired;
-    std::vector<InquiryObservation> observations;
-    std::vector<InquiryEvent> events;
-    RuleContext context{*brands_, INT64_MIN, fired, false, &observations};
-    context.inquiry_events = &events;
-    EXPECT_TRUE(reader.OnBatch(batch, context).ok());
-    EXPECT_TRUE(fired.empty());
-    EXPECT_TRUE(observations.empty());
-    return events;
+    return unanswered_test::ReaderEvents(reader, *brands_, batch);
   }
 
   // An epoch's prepared records, one per partials partition, as ClusterRuntime::PublishEpoch
@@ -130,27 +96,10 @@ class ClusterOwnPosts : public ::testing::Test {
   // through the codec as on the partials topic.
   static std::vector<PreparedPartials> Epoch(uint64_t nonce, uint64_t seq, SourceRange range,
                                              const std::vector<InquiryEvent>& events) {
-    std::vector<PreparedPartials> records(kPartials);
-    for (PreparedPartials& record : records) {
-      record.epoch = EpochId{nonce, seq};
-      record.source_partition_count = 2;
-      record.ranges.push_back(range);
-    }
-    for (const InquiryEvent& event : events) {
-      for (uint32_t partition = 0; partition < kPartials; ++partition) {
-        if (event.brand_id.empty() || PartialsPartitionOf(event.brand_id, kPartials) == partition) {
-          records[partition].inquiries.push_back(event);
-        }
-      }
-    }
-    for (PreparedPartials& record : records) {
-      std::string bytes;
-      EncodePrepared(record, bytes);
-      Result<PreparedPartials> decoded = DecodePrepared(bytes);
-      EXPECT_TRUE(decoded.ok()) << decoded.status().ToString();
-      record = std::move(*decoded);
-    }
-    return records;
+    return cluster_test::EpochRecords(kPartials, nonce, seq, range, events,
+                                      [](const InquiryEvent& event) {
+                                        return event.brand_id.empty();
+                                      });
   }
 
   // A merger owning some partials partitions: their merge logs, and the rule.

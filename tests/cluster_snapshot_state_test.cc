@@ -32,6 +32,8 @@
 #include "operators/viral_post_rule.h"
 #include "operators/watchlist_brands.h"
 #include "test_support.h"
+#include "tests/cluster_test_util.h"
+#include "tests/unanswered_test_util.h"
 
 namespace brandpulse {
 namespace {
@@ -39,8 +41,8 @@ namespace {
 namespace fs = std::filesystem;
 using brandpulse_test::MakeTempDirectory;
 
-constexpr int64_t kT0 = 1767225600000;  // 2026-01-01T00:00:00Z
-constexpr int64_t kMinute = 60000;
+using cluster_test::kMinute;
+using cluster_test::kT0;
 constexpr uint32_t kPartials = 2;
 
 using Entries = std::vector<std::pair<std::string, std::string>>;
@@ -75,21 +77,11 @@ struct TempStore {
 class SnapshotRuleState : public ::testing::Test {
  protected:
   void SetUp() override {
-    WatchlistSpec spec;
-    BrandSpec telenor;
-    telenor.id = "telenor";
-    telenor.name = "Telenor";
-    telenor.terms = {"telenor"};
+    BrandSpec telenor = cluster_test::TermBrand("telenor", "Telenor");
     telenor.handles = {"@telenor_norge", "@TelenorSupport"};
-    BrandSpec tele2;
-    tele2.id = "tele2";
-    tele2.name = "Tele2";
-    tele2.terms = {"tele2"};
+    BrandSpec tele2 = cluster_test::TermBrand("tele2", "Tele2");
     tele2.handles = {"@tele2_se"};
-    spec.brands = {telenor, tele2};
-    Result<std::shared_ptr<const CompiledWatchlist>> compiled = CompiledWatchlist::Make(spec);
-    ASSERT_TRUE(compiled.ok()) << compiled.status().ToString();
-    brands_ = std::make_unique<WatchlistBrands>(*compiled);
+    ASSERT_NO_FATAL_FAILURE(cluster_test::MakeBrands({telenor, tele2}, brands_));
     slots_ = &RegisterPublicMetricFields();
     ASSERT_NE(PartialsPartitionOf("telenor", kPartials), PartialsPartitionOf("tele2", kPartials));
   }
@@ -98,12 +90,7 @@ class SnapshotRuleState : public ::testing::Test {
     RuleBuildContext context;
     context.brands = brands_.get();
     std::vector<std::unique_ptr<AlertRule>> rules;
-    UnansweredRuleOptions sla;
-    sla.common.name = "sla";
-    sla.within_ms = 10 * kMinute;
-    Result<std::unique_ptr<AlertRule>> unanswered = MakeUnansweredRule(sla, context);
-    EXPECT_TRUE(unanswered.ok());
-    rules.push_back(std::move(*unanswered));
+    rules.push_back(unanswered_test::SlaRule(brands_.get()));
     ViralPostRuleOptions viral;
     viral.common.name = "viral";
     viral.common.evidence = 2;
@@ -127,14 +114,8 @@ class SnapshotRuleState : public ::testing::Test {
     Batch batch;
     batch.ingest_time_ms = kT0 + 3600000;
     for (const Said& said : posts) {
-      Post post;
-      post.id = said.id;
+      Post post = unanswered_test::PostOf(said);
       post.author_id = said.author;
-      post.author_handle = said.author;
-      post.text = said.text;
-      post.reply_to_handle = said.reply_to_handle;
-      post.reply_to_post_id = said.reply_to_post;
-      post.event_time_ms = said.time_ms;
       post.fields = fields_.emplace_back(PostFieldCount()).data();
       for (const std::string& brand : said.brands) {
         Mention mention;
@@ -258,6 +239,21 @@ class SnapshotRuleState : public ::testing::Test {
                        seen.profile, seen.response_ms, seen.event_time_ms, seen.after_deadline,
                        seen.opened_under_watermark_ms);
   }
+  // What a member that gained `moved` and the previous owner (before the split, of `moved` only)
+  // fired and observed together: the texts to compare with a run without the move.
+  void Combined(const Merger& member, const Merger& before, uint32_t moved,
+                std::multiset<std::string>& alerts, std::multiset<std::string>& observed) const {
+    for (const FiredAlert& alert : member.fired) alerts.insert(Text(alert));
+    for (const FiredAlert& alert : before.fired) {
+      if (PartitionOfAlert(alert) == moved) alerts.insert(Text(alert));
+    }
+    for (const InquiryObservation& seen : member.observed) observed.insert(Text(seen));
+    for (const InquiryObservation& seen : before.observed) {
+      if (PartialsPartitionOf(brands_->brand_info(seen.brand_index).id, kPartials) == moved) {
+        observed.insert(Text(seen));
+      }
+    }
+  }
 
   std::unique_ptr<WatchlistBrands> brands_;
   const PublicMetricSlots* slots_ = nullptr;
@@ -325,16 +321,7 @@ TEST_F(SnapshotRuleState, AGainedPartitionFromItsSnapshotEndsAsThePreviousOwnerA
         Gain(member, moved, snapshot, from_snapshot);
         run(member, split, commits);
         std::multiset<std::string> alerts, observed;
-        for (const FiredAlert& alert : member.fired) alerts.insert(Text(alert));
-        for (const FiredAlert& alert : before.fired) {
-          if (PartitionOfAlert(alert) == moved) alerts.insert(Text(alert));
-        }
-        for (const InquiryObservation& seen : member.observed) observed.insert(Text(seen));
-        for (const InquiryObservation& seen : before.observed) {
-          if (PartialsPartitionOf(brands_->brand_info(seen.brand_index).id, kPartials) == moved) {
-            observed.insert(Text(seen));
-          }
-        }
+        Combined(member, before, moved, alerts, observed);
         const std::map<std::string, std::string> end = Dump(*member.store->store, {"sla", "viral"});
         if (from_snapshot) {
           EXPECT_EQ(alerts, all_alerts);
@@ -435,16 +422,7 @@ TEST_F(SnapshotRuleState, OwnPostsAndHeldCandidatesOfAGainedPartitionComeWithIts
         Gain(member, moved, snapshot, from_snapshot);
         run(member, split, commits);
         std::multiset<std::string> alerts, observed;
-        for (const FiredAlert& alert : member.fired) alerts.insert(Text(alert));
-        for (const FiredAlert& alert : before.fired) {
-          if (PartitionOfAlert(alert) == moved) alerts.insert(Text(alert));
-        }
-        for (const InquiryObservation& seen : member.observed) observed.insert(Text(seen));
-        for (const InquiryObservation& seen : before.observed) {
-          if (PartialsPartitionOf(brands_->brand_info(seen.brand_index).id, kPartials) == moved) {
-            observed.insert(Text(seen));
-          }
-        }
+        Combined(member, before, moved, alerts, observed);
         if (from_snapshot) {
           EXPECT_EQ(alerts, all_alerts);
           EXPECT_EQ(observed, all_observed);

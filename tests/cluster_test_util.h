@@ -62,6 +62,32 @@ inline PreparedPartials ThroughCodec(const PreparedPartials& prepared) {
   return decoded.ok() ? std::move(*decoded) : PreparedPartials{};
 }
 
+// One reader's epoch as ClusterRuntime::PublishEpoch distributes it: a prepared record per
+// partials partition (`partials` of them), each with `range`; an inquiry event goes to its
+// brand's partition, or to every partition where `to_every_partition(event)`; each record
+// through the codec as on the partials topic.
+template <typename ToEveryPartition>
+std::vector<PreparedPartials> EpochRecords(uint32_t partials, uint64_t nonce, uint64_t seq,
+                                           SourceRange range,
+                                           const std::vector<InquiryEvent>& events,
+                                           ToEveryPartition to_every_partition) {
+  std::vector<PreparedPartials> records(partials);
+  for (PreparedPartials& record : records) {
+    record.epoch = EpochId{nonce, seq};
+    record.source_partition_count = 2;
+    record.ranges.push_back(range);
+  }
+  for (const InquiryEvent& event : events) {
+    for (uint32_t partition = 0; partition < partials; ++partition) {
+      if (to_every_partition(event) || PartialsPartitionOf(event.brand_id, partials) == partition) {
+        records[partition].inquiries.push_back(event);
+      }
+    }
+  }
+  for (PreparedPartials& record : records) record = ThroughCodec(record);
+  return records;
+}
+
 // The fired alerts' ids, sorted (which alerts, whatever the order they fired in).
 inline std::vector<std::string> SortedIds(const std::vector<FiredAlert>& fired) {
   std::vector<std::string> ids;

@@ -188,22 +188,10 @@ class ClusterViralMerge : public ::testing::Test {
   // through the codec as on the partials topic.
   static std::vector<PreparedPartials> Epoch(uint64_t nonce, uint64_t seq, SourceRange range,
                                              const std::vector<InquiryEvent>& events) {
-    std::vector<PreparedPartials> records(kPartials);
-    for (PreparedPartials& record : records) {
-      record.epoch = EpochId{nonce, seq};
-      record.source_partition_count = 2;
-      record.ranges.push_back(range);
-    }
-    for (const InquiryEvent& event : events) {
-      for (uint32_t partition = 0; partition < kPartials; ++partition) {
-        if (event.kind == InquiryEvent::Kind::kViralGrowth ||
-            PartialsPartitionOf(event.brand_id, kPartials) == partition) {
-          records[partition].inquiries.push_back(event);
-        }
-      }
-    }
-    for (PreparedPartials& record : records) record = ThroughCodec(record);
-    return records;
+    return cluster_test::EpochRecords(kPartials, nonce, seq, range, events,
+                                      [](const InquiryEvent& event) {
+                                        return event.kind == InquiryEvent::Kind::kViralGrowth;
+                                      });
   }
 
   // A merger owning some partials partitions: their merge logs, and the rule.
@@ -275,6 +263,35 @@ class ClusterViralMerge : public ::testing::Test {
     ASSERT_TRUE(merger.rule->OnWatermark(context).ok());
   }
 
+  // The posts' epoch `a1` and the answers' epoch `b1` published in either order, to one merger
+  // of both partials partitions or to one merger each: together they fire `single`'s alerts.
+  void ExpectEveryOrderAndSplitFiresAsSingle(const std::vector<PreparedPartials>& a1,
+                                             const std::vector<PreparedPartials>& b1,
+                                             const std::vector<FiredAlert>& single) {
+    for (bool posts_first : {true, false}) {
+      for (bool one_merger : {true, false}) {
+        SCOPED_TRACE(fmt::format("posts first {}, one merger {}", posts_first, one_merger));
+        Merger both = MakeMerger({0, 1});
+        Merger first = MakeMerger({0});
+        Merger second = MakeMerger({1});
+        std::vector<Merger*> mergers = one_merger ? std::vector<Merger*>{&both}
+                                                  : std::vector<Merger*>{&first, &second};
+        // The first epoch arrives while the merged watermark is unknown (nothing released), the
+        // second with a watermark between the replies, then the end.
+        Publish(mergers, posts_first ? a1 : b1);
+        for (Merger* merger : mergers) Release(*merger, INT64_MIN);
+        Publish(mergers, posts_first ? b1 : a1);
+        for (Merger* merger : mergers) Release(*merger, kT0 + 2 * kMinute + 500);
+        for (Merger* merger : mergers) Release(*merger, kT0 + 120 * kMinute);
+        std::vector<FiredAlert> fired;
+        for (Merger* merger : mergers) {
+          fired.insert(fired.end(), merger->fired.begin(), merger->fired.end());
+        }
+        EXPECT_EQ(Alerts(fired), Alerts(single));
+      }
+    }
+  }
+
   static std::vector<std::string> Alerts(const std::vector<FiredAlert>& fired) {
     std::vector<std::string> alerts;
     for (const FiredAlert& alert : fired) {
@@ -341,26 +358,7 @@ TEST_F(ClusterViralMerge, PostAndItsRepliesOnTwoInstancesFireOneProcesssAlertsIn
   const auto a1 = Epoch(kA, 1, SourceRange{0, 0, 5, kT0 + 40000, false}, posted);
   const auto b1 = Epoch(kB, 1, SourceRange{1, 0, 12, kT0 + 31 * kMinute, false}, answered);
 
-  for (bool posts_first : {true, false}) {
-    for (bool one_merger : {true, false}) {
-      SCOPED_TRACE(fmt::format("posts first {}, one merger {}", posts_first, one_merger));
-      Merger both = MakeMerger({0, 1});
-      Merger first = MakeMerger({0});
-      Merger second = MakeMerger({1});
-      std::vector<Merger*> mergers = one_merger ? std::vector<Merger*>{&both}
-                                                : std::vector<Merger*>{&first, &second};
-      // The first epoch arrives while the merged watermark is unknown (nothing released), the
-      // second with a watermark between the replies, then the end.
-      Publish(mergers, posts_first ? a1 : b1);
-      for (Merger* merger : mergers) Release(*merger, INT64_MIN);
-      Publish(mergers, posts_first ? b1 : a1);
-      for (Merger* merger : mergers) Release(*merger, kT0 + 2 * kMinute + 500);
-      for (Merger* merger : mergers) Release(*merger, kT0 + 120 * kMinute);
-      std::vector<FiredAlert> fired;
-      for (Merger* merger : mergers) fired.insert(fired.end(), merger->fired.begin(), merger->fired.end());
-      EXPECT_EQ(Alerts(fired), Alerts(single));
-    }
-  }
+  ExpectEveryOrderAndSplitFiresAsSingle(a1, b1, single);
 }
 
 TEST_F(ClusterViralMerge, FencedAndNeverCommittedEpochsCountNothing) {
@@ -703,24 +701,7 @@ TEST_F(ClusterViralMerge, GrowthCopiesGoOnlyToThePartitionsOfTheBrandsTheRuleCov
 
   const std::vector<FiredAlert> single = Single({posts_, answers_});
   EXPECT_EQ(SortedIds(single), (std::vector<std::string>{"viral/telenor/p1", "viral/telenor/p2"}));
-  for (bool posts_first : {true, false}) {
-    for (bool one_merger : {true, false}) {
-      SCOPED_TRACE(fmt::format("posts first {}, one merger {}", posts_first, one_merger));
-      Merger both = MakeMerger({0, 1});
-      Merger first = MakeMerger({0});
-      Merger second = MakeMerger({1});
-      std::vector<Merger*> mergers = one_merger ? std::vector<Merger*>{&both}
-                                                : std::vector<Merger*>{&first, &second};
-      Publish(mergers, posts_first ? a1 : b1);
-      for (Merger* merger : mergers) Release(*merger, INT64_MIN);
-      Publish(mergers, posts_first ? b1 : a1);
-      for (Merger* merger : mergers) Release(*merger, kT0 + 2 * kMinute + 500);
-      for (Merger* merger : mergers) Release(*merger, kT0 + 120 * kMinute);
-      std::vector<FiredAlert> fired;
-      for (Merger* merger : mergers) fired.insert(fired.end(), merger->fired.begin(), merger->fired.end());
-      EXPECT_EQ(Alerts(fired), Alerts(single));
-    }
-  }
+  ExpectEveryOrderAndSplitFiresAsSingle(a1, b1, single);
 }
 
 // s26: RuleSet::OnInquiryEvents hands each rule its own events (a span, not a copy) however the

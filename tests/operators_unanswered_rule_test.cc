@@ -14,6 +14,7 @@
 #include "pipeline/pipeline_config.h"
 #include "pipeline/pipeline_runner.h"
 #include "tests/test_support.h"
+#include "tests/unanswered_test_util.h"
 
 namespace brandpulse {
 namespace {
@@ -25,42 +26,19 @@ using brandpulse_test::ReadFile;
 using brandpulse_test::StripAlertTimes;
 using brandpulse_test::WriteFile;
 
-constexpr int64_t kT0 = 1767225600000;  // 2026-01-01T00:00:00Z
-constexpr int64_t kMinute = 60000;
+using cluster_test::kMinute;
+using cluster_test::kT0;
 
 class UnansweredOwnPosts : public ::testing::Test {
  protected:
   void SetUp() override {
-    WatchlistSpec spec;
-    BrandSpec telenor;
-    telenor.id = "telenor";
-    telenor.name = "Telenor";
-    telenor.terms = {"telenor"};
-    telenor.handles = {"@telenor_norge", "@TelenorSupport"};
-    telenor.profiles = {{"support", "@TelenorSupport"}};
-    BrandSpec telia;
-    telia.id = "telia";
-    telia.name = "Telia";
-    telia.terms = {"telia"};
-    telia.handles = {"@telia_norge"};
-    spec.brands = {telenor, telia};
-    Result<std::shared_ptr<const CompiledWatchlist>> compiled = CompiledWatchlist::Make(spec);
-    ASSERT_TRUE(compiled.ok()) << compiled.status().ToString();
-    brands_ = std::make_unique<WatchlistBrands>(*compiled);
+    ASSERT_NO_FATAL_FAILURE(cluster_test::MakeBrands(
+        {unanswered_test::TelenorWithSupport(), unanswered_test::Telia()}, brands_));
     directory_ = MakeTempDirectory("unanswered-own-posts");
   }
   void TearDown() override { fs::remove_all(directory_); }
 
-  std::unique_ptr<AlertRule> Rule() {
-    UnansweredRuleOptions options;
-    options.common.name = "sla";
-    options.within_ms = 10 * kMinute;
-    RuleBuildContext context;
-    context.brands = brands_.get();
-    Result<std::unique_ptr<AlertRule>> rule = MakeUnansweredRule(options, context);
-    EXPECT_TRUE(rule.ok());
-    return std::move(*rule);
-  }
+  std::unique_ptr<AlertRule> Rule() { return unanswered_test::SlaRule(brands_.get()); }
 
   struct Said {
     std::string id, author, text, reply_to_handle, reply_to_post;
@@ -69,16 +47,7 @@ class UnansweredOwnPosts : public ::testing::Test {
   // One batch of these posts, then the watermark; what changed goes to the store (a commit).
   void Run(AlertRule& rule, StateStore& store, const std::vector<Said>& posts, int64_t watermark) {
     Batch batch;
-    for (const Said& said : posts) {
-      Post post;
-      post.id = said.id;
-      post.author_handle = said.author;
-      post.text = said.text;
-      post.reply_to_handle = said.reply_to_handle;
-      post.reply_to_post_id = said.reply_to_post;
-      post.event_time_ms = said.time_ms;
-      batch.posts.push_back(post);
-    }
+    for (const Said& said : posts) batch.posts.push_back(unanswered_test::PostOf(said));
     RuleContext context{*brands_, watermark, fired_, false, &observations_};
     ASSERT_TRUE(rule.OnBatch(batch, context).ok());
     ASSERT_TRUE(rule.OnWatermark(context).ok());
